@@ -1,0 +1,103 @@
+# asyncflowd: one plain, non-recursive GNU make file.
+#
+#   make            build everything into $(B)
+#   make test       install missing packages, build, run every test
+#   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
+#   make bench      build with optimisation and print `bench NAME VALUE UNIT`
+#   make clean
+#
+# Objects go to $(B) (default build/), protoc-c output to $(B)/gen.
+# CC, CFLAGS, CPPFLAGS and LDFLAGS from the command line are respected.
+
+CC      ?= cc
+B       ?= build
+CFLAGS  ?= -O2 -g
+SANITIZE ?=
+
+PKGS := libevent lmdb libprotobuf-c
+WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wold-style-definition -Wpointer-arith \
+	-Wwrite-strings -Wvla -Wundef -Wno-missing-field-initializers -fno-common
+ifneq ($(DEVELOPER)$(CI),)
+WARN += -Werror
+endif
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Idaemon -I$(B)/gen $(CPPFLAGS)
+ALL_CFLAGS   := $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
+ALL_LDFLAGS  := $(SANFLAGS) $(LDFLAGS)
+
+ARCH := $(shell uname -m)
+
+# ---- generated protobuf code --------------------------------------------
+GEN_C := $(B)/gen/asyncflow.pb-c.c
+GEN_H := $(B)/gen/asyncflow.pb-c.h
+$(GEN_C) $(GEN_H): proto/asyncflow.proto
+	@mkdir -p $(B)/gen
+	protoc-c --proto_path=proto --c_out=$(B)/gen $<
+$(B)/gen/asyncflow.pb-c.o: $(GEN_C)
+	$(CC) -Wall $(CFLAGS) $(SANFLAGS) $(ALL_CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# ---- the engine library (everything in daemon/ but main.c) --------------
+CORE_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o) $(B)/daemon/coro_$(ARCH).o
+CORE_LIB  := $(B)/libafcore.a
+
+$(B)/%.o: %.c $(GEN_H)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(SANFLAGS) -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- unit tests: tests/check_NAME.c is one Check binary each ------------
+TEST_SRCS := $(wildcard tests/check_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
+TEST_LIBS := $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
+
+$(B)/tests/%: $(B)/tests/%.o $(B)/tests/testutil.o $(TEST_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread
+
+# ---- benchmarks ----------------------------------------------------------
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
+$(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---- top-level targets ---------------------------------------------------
+.PHONY: all deps test check asan bench clean
+.DEFAULT_GOAL := all
+all: $(CORE_LIB) $(TEST_BINS) $(BENCH_BINS)
+
+deps:
+	@sh scripts/install-deps.sh
+
+# `make test` is what the README and CI run: packages, build, every test.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all
+	@sh scripts/run-tests.sh $(B) $(TEST_BINS)
+
+asan: deps
+	@$(MAKE) --no-print-directory check B=build/asan \
+		SANITIZE=address,undefined CFLAGS="-O1 -g"
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BINS) B=build/bench CFLAGS="-O2 -g -DNDEBUG"
+	@sh scripts/run-bench.sh build/bench
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,315 @@
+/*
+ * asyncflow/flow.h: the API a flow module is written against. Values, the
+ * guest calls that cross the membrane (await, call, send, vow kits, clock,
+ * randomness, spawn/all/race), host objects, and the module registry.
+ *
+ * It is not the client API (that is client/include/asyncflow.h) and it
+ * exposes nothing of the store, the journal or the wire.
+ *
+ * Determinism rules for flow (guest) code
+ * ---------------------------------------
+ * A flow is re-run from the top after every restart and answered from its
+ * journal, so given the same journal it must make the same calls in the same
+ * order. It must not do I/O, read clocks, draw random numbers, keep global
+ * mutable state or start threads except through this API. It may log (the
+ * log lines repeat on replay). Errors compare by name on replay, so a flow
+ * must not branch on an error's message.
+ *
+ * Ownership
+ * ---------
+ * Every value a flow sees or makes lives in its activation's arena and stays
+ * valid until the activation finishes or is dropped from memory; flow code
+ * never frees anything. Values are immutable once made. Host methods get an
+ * arena of their own for their result (struct af_host).
+ *
+ * Errors
+ * ------
+ * Calls return AF_OK (0) or a negative AF_E* code. af_await/af_call return
+ * AF_REJECTED (a positive code) when the vow was rejected or the host method
+ * threw: that is an answer, not a failure. When the engine itself cannot go
+ * on (replay diverged, the activation is being dropped) the guest call does
+ * not return at all: the coroutine is abandoned and the activation becomes
+ * Failed with a diagnostic. Flow code therefore never handles divergence.
+ */
+#ifndef ASYNCFLOW_FLOW_H
+#define ASYNCFLOW_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bump when a struct or signature below changes incompatibly. A module's
+ * af_module_init gets the daemon's value and must refuse a different one. */
+#define AF_MODULE_ABI 1
+
+/* ---- Result codes -------------------------------------------------------- */
+
+#define AF_OK         0
+#define AF_REJECTED   1     /* await: vow rejected; call: host threw */
+#define AF_EINVAL    (-22)  /* bad argument (wrong type, NULL, bad name) */
+#define AF_ENOMEM    (-12)
+#define AF_ENOTFOUND (-30001) /* no such flow, object, method, vow, activation */
+#define AF_EEXIST    (-30002) /* name registered twice */
+#define AF_ESETTLED  (-30003) /* vow already settled differently */
+#define AF_EDENIED   (-30004) /* wrong resolver */
+#define AF_ELIMIT    (-30005) /* value too deep, too large */
+#define AF_EDECODE   (-30006) /* bytes are not a canonical encoding */
+#define AF_ECYCLE    (-30007) /* resolving would make a vow chain a cycle */
+#define AF_ESTORE    (-30008) /* the store failed (I/O, map full) */
+#define AF_EFULL     (-30009) /* the store's map is full */
+#define AF_EVERSION  (-30010) /* store written by a newer journal format */
+#define AF_ESTATE    (-30011) /* not allowed in the current state */
+#define AF_EDIVERGED (-30012) /* replay diverged (engine-internal) */
+
+/* Static text for a code; never NULL. */
+const char *af_strerror(int code);
+
+/* ---- Values (DESIGN.md §2) ------------------------------------------------ */
+
+enum af_type {
+	AF_NULL = 0,
+	AF_BOOL,
+	AF_INT,
+	AF_DOUBLE,
+	AF_STRING,      /* UTF-8, not NUL-terminated in general: use len */
+	AF_BYTES,
+	AF_LIST,
+	AF_RECORD,      /* keys unique, sorted bytewise */
+	AF_VOW,         /* reference to vow `id` */
+	AF_RESOLVER,    /* the right to settle vow `id` */
+	AF_OBJ,         /* host object by name (str) */
+	AF_ERROR,       /* name + message */
+};
+
+/* Limits checked by every constructor and decoder. */
+#define AF_VALUE_MAX_DEPTH   64
+#define AF_VALUE_MAX_BYTES   (16u << 20)   /* encoded size of one value */
+
+struct af_str {
+	const char *ptr;        /* NUL-terminated as a convenience */
+	size_t len;
+};
+
+struct af_field;
+
+struct af_value {
+	enum af_type type;
+	union {
+		bool b;
+		int64_t i;
+		double d;
+		struct af_str s;            /* AF_STRING, AF_BYTES, AF_OBJ */
+		uint64_t id;                /* AF_VOW, AF_RESOLVER */
+		struct {
+			const struct af_value *const *items;
+			size_t len;
+		} list;
+		struct {
+			const struct af_field *fields;
+			size_t len;
+		} rec;
+		struct {
+			struct af_str name;
+			struct af_str message;
+		} err;
+	} u;
+};
+
+struct af_field {
+	struct af_str key;
+	const struct af_value *value;
+};
+
+/* An arena: values are allocated in it and all freed with it. */
+struct af_arena;
+
+/*
+ * Constructors. Each returns a value in `a`, or NULL when out of memory or
+ * a limit is exceeded (the string constructors also return NULL for invalid
+ * UTF-8). Inputs are copied; the caller keeps ownership of its buffers.
+ * Arguments that are themselves values must already be valid values (any
+ * arena); they are referenced, not copied.
+ */
+const struct af_value *af_null(struct af_arena *a);
+const struct af_value *af_bool(struct af_arena *a, bool b);
+const struct af_value *af_int(struct af_arena *a, int64_t i);
+const struct af_value *af_double(struct af_arena *a, double d);
+const struct af_value *af_string(struct af_arena *a, const char *s);
+const struct af_value *af_stringn(struct af_arena *a, const char *s, size_t n);
+const struct af_value *af_bytes(struct af_arena *a, const void *p, size_t n);
+const struct af_value *af_vow_ref(struct af_arena *a, uint64_t id);
+const struct af_value *af_resolver_ref(struct af_arena *a, uint64_t id);
+const struct af_value *af_obj(struct af_arena *a, const char *name);
+const struct af_value *af_error(struct af_arena *a, const char *name,
+    const char *message);
+/* A list of `n` items (copied array of pointers). */
+const struct af_value *af_list(struct af_arena *a,
+    const struct af_value *const *items, size_t n);
+/* A record from parallel arrays; keys are sorted here; a duplicate key
+ * returns NULL. */
+const struct af_value *af_record(struct af_arena *a, const char *const *keys,
+    const struct af_value *const *vals, size_t n);
+
+/* Accessors. af_get returns the field's value or NULL (not a record, or no
+ * such key). af_at returns item i or NULL. */
+const struct af_value *af_get(const struct af_value *rec, const char *key);
+const struct af_value *af_at(const struct af_value *list, size_t i);
+
+/* Structural equality as replay uses it: same type and contents, doubles by
+ * bit pattern, vows/resolvers by id, errors by name only. */
+bool af_value_equal(const struct af_value *x, const struct af_value *y);
+
+/* Copy a value (deeply) into another arena. NULL on failure. */
+const struct af_value *af_value_copy(struct af_arena *a,
+    const struct af_value *v);
+
+/* Allocate raw memory in an arena (16-byte aligned). NULL on failure. */
+void *af_arena_alloc(struct af_arena *a, size_t n);
+
+/* ---- The guest API ------------------------------------------------------- */
+
+/* The running activation, as seen by flow code. Valid only inside the flow
+ * function (and the coroutines it spawns) that received it. */
+struct af_flow;
+
+/*
+ * A flow function. `args` is the activation's argument value. Set *result
+ * and return AF_OK to fulfil the outcome vow, or AF_REJECTED to reject it
+ * (*result is the reason, usually an error value). Returning a vow
+ * reference makes the outcome follow that vow. Any other return code or a
+ * NULL *result makes the activation Failed ("flow returned a malformed
+ * value").
+ */
+typedef int af_flow_fn(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result);
+
+/* The activation's arena: make values for calls and results with it. */
+struct af_arena *af_flow_arena(struct af_flow *f);
+/* The activation's id (stable across replays). */
+uint64_t af_flow_id(struct af_flow *f);
+/* True while the activation is replaying its journal: for logging only;
+ * a flow must not behave differently on it. */
+bool af_flow_replaying(struct af_flow *f);
+
+/*
+ * Wait until `vow` (an AF_VOW value) settles. AF_OK: *out is the fulfilment.
+ * AF_REJECTED: *out is the reason. AF_EINVAL: `vow` is not a vow reference
+ * (no wait happens). Awaiting the same vow again returns its settlement at
+ * once.
+ */
+int af_await(struct af_flow *f, const struct af_value *vow,
+    const struct af_value **out);
+
+/*
+ * Call method `method` of host object `obj` synchronously (built-in and
+ * module objects). Journaled as checkCall + doReturn/doThrow; on replay the
+ * host is not called. AF_OK: *out is the result. AF_REJECTED: the host threw,
+ * *out is the error. An unknown object or method is a thrown error
+ * ("NotFound"), not a failure of the flow. `args` may be NULL (null).
+ */
+int af_call(struct af_flow *f, const char *obj, const char *method,
+    const struct af_value *args, const struct af_value **out);
+
+/* A new vow and its resolver (built-in object `vows`, method `make`).
+ * Returns the vow reference; *resolver gets the resolver reference. */
+const struct af_value *af_vow_kit(struct af_flow *f,
+    const struct af_value **resolver);
+
+/* Settle a vow the flow holds the resolver of (`vows.resolve` /
+ * `vows.reject`). AF_OK, or AF_REJECTED with *err set when refused
+ * (e.g. already settled differently). */
+int af_resolve(struct af_flow *f, const struct af_value *resolver,
+    const struct af_value *value, const struct af_value **err);
+int af_reject(struct af_flow *f, const struct af_value *resolver,
+    const struct af_value *reason, const struct af_value **err);
+
+/* Wall-clock milliseconds since the epoch, journaled (`clock.now`). */
+int64_t af_now(struct af_flow *f);
+/* 64 random bits, journaled (`random.next`). */
+uint64_t af_random(struct af_flow *f);
+
+/*
+ * Run fn(f, arg) on a new coroutine of the same activation. It starts at the
+ * next scheduling point (FIFO) and shares the arena. Nothing is journaled:
+ * this is guest-side scheduling. Returns AF_OK or AF_ENOMEM.
+ * A spawned coroutine still waiting when the main flow function returns is
+ * abandoned.
+ */
+typedef void af_task_fn(struct af_flow *f, void *arg);
+int af_spawn(struct af_flow *f, af_task_fn *fn, void *arg);
+
+/*
+ * af_all: wait for every vow in vows[0..n). AF_OK: *out is the list of their
+ * fulfilments in order. AF_REJECTED: *out is the reason of the first to be
+ * rejected (in settlement order).
+ * af_race: wait for the first to settle. *index (may be NULL) gets its
+ * position; the return is AF_OK or AF_REJECTED as for af_await.
+ * Both journal nothing themselves.
+ */
+int af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
+    const struct af_value **out);
+int af_race(struct af_flow *f, const struct af_value *const *vows, size_t n,
+    const struct af_value **out, size_t *index);
+
+/* ---- Host objects ----------------------------------------------------------- */
+
+/* What a host method gets besides its arguments. */
+struct af_host;
+
+/* The arena for the method's result. */
+struct af_arena *af_host_arena(struct af_host *h);
+/* Make a vow; its resolver secret stays in the vow table. Returns the vow
+ * reference (and, if `resolver` is not NULL, the resolver reference), or NULL
+ * on failure. */
+const struct af_value *af_host_vow_kit(struct af_host *h,
+    const struct af_value **resolver);
+/* Settle a vow made with af_host_vow_kit. AF_OK, AF_ESETTLED, AF_ECYCLE,
+ * AF_ENOTFOUND. */
+int af_host_resolve(struct af_host *h, const struct af_value *resolver,
+    const struct af_value *value);
+int af_host_reject(struct af_host *h, const struct af_value *resolver,
+    const struct af_value *reason);
+/* The activation that called (0 if none). */
+uint64_t af_host_caller(struct af_host *h);
+
+/*
+ * A host method. Runs on the daemon's loop thread while the calling flow is
+ * suspended; must not block. It runs once per committed journal entry, but
+ * at least once in the world (a crash before commit runs it again), so its
+ * effects outside the store must be idempotent. Return AF_OK with *result
+ * set, or AF_REJECTED with *result an error value (the guest sees a throw).
+ */
+typedef int af_method_fn(struct af_host *h, void *obj_data,
+    const struct af_value *args, const struct af_value **result);
+
+struct af_method {
+	const char *name;
+	af_method_fn *fn;
+};
+
+/* ---- Modules ---------------------------------------------------------------- */
+
+struct af_registry;
+
+/* Register a flow under `name`. AF_EEXIST if the name is taken. The name and
+ * function must stay valid while the module is loaded. */
+int af_register_flow(struct af_registry *r, const char *name, af_flow_fn *fn);
+
+/* Register host object `name` with `n` methods (the array is copied;
+ * names must stay valid). `data` is passed to every method. */
+int af_register_object(struct af_registry *r, const char *name,
+    const struct af_method *methods, size_t n, void *data);
+
+/* The entry point a module .so exports. Return AF_OK, or an error code to
+ * refuse loading (e.g. abi != AF_MODULE_ABI). */
+typedef int af_module_init_fn(struct af_registry *r, unsigned abi);
+#define AF_MODULE_INIT_SYMBOL "af_module_init"
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNCFLOW_FLOW_H */
