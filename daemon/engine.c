@@ -1,0 +1,2242 @@
+/*
+ * engine.c: activations, scheduler, membrane and replay (see engine.h).
+ *
+ * Shape of the code, top to bottom:
+ *   - data: struct act (one activation in memory), struct task (one
+ *     coroutine of it), struct seen (a vow that entered it), events;
+ *   - the journal write set (jappend) and the replay cursor (jpeek);
+ *   - entering values (vows and resolvers a flow now holds);
+ *   - the scheduler (run_step) and the step rule driver (activate);
+ *   - the guest API (af_await, af_call, ...) and host-object API;
+ *   - commit and recovery; open/close; inspection.
+ *
+ * Invariants:
+ *   - Guest code runs only inside run_step, on a task's coroutine. No store
+ *     transaction is open then; reads the membrane needs take short read
+ *     transactions that end before control returns to guest code.
+ *   - While Replaying, nothing is written: every guest action is compared
+ *     with the journal and answered from it. The first action past the end
+ *     of the journal switches the activation to Running (go_live).
+ *   - Failure (fail_act) tears down the activation's coroutines, arena and
+ *     in-memory state; the coroutine that detected it is abandoned, never
+ *     resumed.
+ */
+#include <sys/queue.h>
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sys/random.h>
+
+#include "arena.h"
+#include "coro.h"
+#include "engine.h"
+#include "journal.h"
+#include "registry.h"
+#include "tables.h"
+#include "u64map.h"
+#include "value.h"
+#include "vows.h"
+
+#define DEFAULT_STACK       (256u << 10)
+#define DEFAULT_IDLE        64
+#define DEFAULT_PASS_MAX    16384
+#define GC_PER_COMMIT       8192
+#define JOURNAL_GC_INLINE   1024
+
+/* ---- Data ------------------------------------------------------------------- */
+
+struct seen {
+	uint64_t vow;
+	uint64_t seq;               /* journal index of the settlement */
+	const struct af_value *value;
+	bool settled;
+	bool rejected;
+	bool row;                   /* a durable watcher row exists */
+};
+
+enum wait_kind { W_NONE, W_ONE, W_ALL, W_RACE };
+
+struct act;
+
+struct task {
+	struct act *a;
+	struct coro *co;
+	af_task_fn *fn;             /* spawned tasks */
+	void *arg;
+	bool is_main;
+	bool queued;
+	TAILQ_ENTRY(task) all;
+	TAILQ_ENTRY(task) run;
+	enum wait_kind wait;
+	const struct af_value *one;
+	const struct af_value *const *wv;
+	size_t wn;
+	int wrc;
+	const struct af_value *wout;
+	size_t windex;
+	int rc;                     /* main: the flow function's return */
+	const struct af_value *result;
+};
+TAILQ_HEAD(taskq, task);
+
+struct af_flow {
+	struct act *a;
+};
+
+struct act {
+	uint64_t id;
+	struct engine *e;
+	enum engine_state ms;
+	/* The row. */
+	char *flow;
+	uint8_t *args;
+	size_t args_n;
+	uint64_t outcome;
+	uint64_t jlen;              /* committed + this pass */
+	uint64_t jlen_committed;
+	uint64_t incarnation;
+	char *failure;
+	enum act_state pstate;
+	bool row_dirty;
+	bool touched;
+	TAILQ_ENTRY(act) tlink;
+	/* Loaded state (between activate and unload). */
+	bool loaded;
+	const struct flow_def *fd;
+	struct af_arena *arena;
+	const struct af_value *args_val;
+	struct taskq tasks;
+	struct taskq runq;
+	struct task *main;
+	struct jlog log;
+	size_t pos;
+	struct u64map seen;
+	struct u64map resolvers;
+	struct af_flow handle;
+};
+TAILQ_HEAD(actq, act);
+
+enum ev_kind { EV_WAKE, EV_SETTLED };
+
+struct event {
+	enum ev_kind kind;
+	uint64_t act;
+	uint64_t vow;
+};
+
+struct jop {
+	uint64_t act;
+	uint64_t idx;
+	size_t off;
+	size_t len;
+};
+
+struct gc {
+	uint64_t act;
+	uint64_t from;
+	uint64_t to;
+};
+
+struct idlist {
+	size_t n, cap;
+	uint64_t ids[];
+};
+
+struct af_host {
+	struct engine *e;
+	struct act *a;
+};
+
+struct engine {
+	struct store *s;
+	struct af_registry *reg;
+	struct engine_opts o;
+	struct coro_pool *pool;
+	struct vowtab *vt;
+	uint64_t incarnation;
+	uint64_t next_act;
+	bool next_act_dirty;
+	bool dirty;
+	struct u64map acts;         /* id -> struct act (in memory) */
+	struct u64map watch;        /* vow id -> struct idlist (acts) */
+	struct event *ev;
+	size_t evhead, evlen, evcap;
+	struct actq touched;
+	struct buf jbuf;
+	struct jop *jops;
+	size_t njops, capjops;
+	struct gc *gcs;
+	size_t ngcs, capgcs;
+	uint64_t *settled;
+	size_t nsettled, capsettled;
+	struct buf scratch;         /* args of the current call */
+	struct buf scratch2;        /* values being settled */
+	struct af_arena *tmp;       /* short-lived decodes */
+	struct engine_stats st;
+};
+
+static void run_step(struct engine *, struct act *);
+static void go_live(struct engine *, struct act *);
+static void unload_act(struct engine *, struct act *);
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+static int
+grow_array(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return AF_OK;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		ncap *= 2;
+	if ((np = realloc(*p, ncap * elem)) == NULL)
+		return AF_ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return AF_OK;
+}
+
+static int
+push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
+{
+	if (e->evlen == e->evcap) {
+		size_t ncap = e->evcap ? e->evcap * 2 : 256, i;
+		struct event *n = malloc(ncap * sizeof(*n));
+
+		if (n == NULL)
+			return AF_ENOMEM;
+		for (i = 0; i < e->evlen; i++)
+			n[i] = e->ev[(e->evhead + i) % e->evcap];
+		free(e->ev);
+		e->ev = n;
+		e->evcap = ncap;
+		e->evhead = 0;
+	}
+	e->ev[(e->evhead + e->evlen) % e->evcap] = (struct event){ k, act, vow };
+	e->evlen++;
+	return AF_OK;
+}
+
+static bool
+pop_event(struct engine *e, struct event *out)
+{
+	if (e->evlen == 0)
+		return false;
+	*out = e->ev[e->evhead];
+	e->evhead = (e->evhead + 1) % e->evcap;
+	e->evlen--;
+	return true;
+}
+
+static void
+touch(struct engine *e, struct act *a)
+{
+	if (!a->touched) {
+		a->touched = true;
+		TAILQ_INSERT_TAIL(&e->touched, a, tlink);
+	}
+	e->dirty = true;
+}
+
+static char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p != NULL) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+static void
+set_failure(struct act *a, const char *msg)
+{
+	if (msg != NULL && msg == a->failure)
+		return;
+	free(a->failure);
+	a->failure = msg ? strdup(msg) : NULL;
+}
+
+/* ---- Activations in memory -------------------------------------------------- */
+
+static struct act *
+act_new(struct engine *e, uint64_t id)
+{
+	struct act *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	a->id = id;
+	a->e = e;
+	a->ms = ES_SLEEPING;
+	a->handle.a = a;
+	TAILQ_INIT(&a->tasks);
+	TAILQ_INIT(&a->runq);
+	u64map_init(&a->seen);
+	u64map_init(&a->resolvers);
+	if (u64map_put(&e->acts, id, a) != AF_OK) {
+		free(a);
+		return NULL;
+	}
+	e->st.acts_loaded++;
+	return a;
+}
+
+static void
+act_free(struct engine *e, struct act *a)
+{
+	unload_act(e, a);
+	if (a->touched)
+		TAILQ_REMOVE(&e->touched, a, tlink);
+	u64map_del(&e->acts, a->id);
+	u64map_release(&a->seen);
+	u64map_release(&a->resolvers);
+	free(a->flow);
+	free(a->args);
+	free(a->failure);
+	free(a);
+}
+
+/* Fill an in-memory activation from its row. */
+static int
+act_from_row(struct act *a, const struct act_row *r)
+{
+	a->flow = xstrndup(r->flow.ptr, r->flow.len);
+	a->args_n = r->args.len;
+	a->args = malloc(r->args.len ? r->args.len : 1);
+	if (a->flow == NULL || a->args == NULL)
+		return AF_ENOMEM;
+	memcpy(a->args, r->args.ptr, r->args.len);
+	a->outcome = r->outcome;
+	a->jlen = a->jlen_committed = r->journal_length;
+	a->incarnation = r->incarnation;
+	a->pstate = r->state;
+	if (r->failure.len)
+		a->failure = xstrndup(r->failure.ptr, r->failure.len);
+	return AF_OK;
+}
+
+static void
+task_free(struct act *a, struct task *t)
+{
+	TAILQ_REMOVE(&a->tasks, t, all);
+	if (t->queued)
+		TAILQ_REMOVE(&a->runq, t, run);
+	coro_free(t->co);
+	free(t);
+}
+
+/* Drop coroutines, arena, journal copy and holdings; keep the row. */
+static void
+unload_act(struct engine *e, struct act *a)
+{
+	struct task *t;
+
+	(void)e;
+	while ((t = TAILQ_FIRST(&a->tasks)) != NULL)
+		task_free(a, t);
+	a->main = NULL;
+	jlog_release(&a->log);
+	u64map_clear(&a->seen);
+	u64map_clear(&a->resolvers);
+	arena_free(a->arena);
+	a->arena = NULL;
+	a->args_val = NULL;
+	a->loaded = false;
+}
+
+/* Make the activation Failed with `msg`; persisted at the next commit. */
+static void
+fail_act(struct engine *e, struct act *a, const char *msg)
+{
+	set_failure(a, msg);
+	a->pstate = ACT_FAILED;
+	a->ms = ES_FAILED;
+	a->row_dirty = true;
+	touch(e, a);
+	if (coro_self() == NULL)
+		unload_act(e, a);
+	/* Else run_step unloads once the coroutine has switched out. */
+}
+
+/* Called on a coroutine: fail and never come back. */
+static void
+fail_from_guest(struct engine *e, struct act *a, const char *msg)
+{
+	fail_act(e, a, msg);
+	coro_yield();
+	abort();    /* a failed activation's coroutine is never resumed */
+}
+
+static void
+failf(struct engine *e, struct act *a, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+failf(struct engine *e, struct act *a, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fail_act(e, a, msg);
+}
+
+/* ---- Journal: the write set and the replay cursor --------------------------- */
+
+static void
+jappend(struct engine *e, struct act *a, struct jentry *je)
+{
+	size_t off = e->jbuf.len;
+
+	je->incarnation = e->incarnation;
+	journal_entry_encode(&e->jbuf, je);
+	if (e->jbuf.err || grow_array((void **)&e->jops, &e->capjops,
+	    e->njops + 1, sizeof(*e->jops)) != AF_OK) {
+		/* Out of memory mid-pass: the commit will fail and
+		 * recovery rebuilds from the store. */
+		e->jbuf.err = AF_ENOMEM;
+		e->dirty = true;
+		return;
+	}
+	e->jops[e->njops++] = (struct jop){ a->id, a->jlen, off,
+	    e->jbuf.len - off };
+	a->jlen++;
+	a->row_dirty = true;
+	touch(e, a);
+	e->st.entries_written++;
+}
+
+/* Parse the replay entry at a->pos. */
+static int
+jpeek(struct act *a, struct jentry *je)
+{
+	size_t i = a->pos;
+
+	return journal_entry_parse(a->log.data + a->log.off[i],
+	    a->log.off[i + 1] - a->log.off[i], je);
+}
+
+static void
+entry_text(struct buf *b, const struct jentry *je)
+{
+	journal_entry_text(b, je);
+}
+
+/* ---- Holdings: vows and resolvers that entered the activation --------------- */
+
+static void
+watch_add(struct engine *e, uint64_t vow, uint64_t act)
+{
+	struct idlist *l = u64map_get(&e->watch, vow), *nl;
+	size_t i;
+
+	if (l != NULL)
+		for (i = 0; i < l->n; i++)
+			if (l->ids[i] == act)
+				return;
+	if (l == NULL || l->n == l->cap) {
+		size_t ncap = l ? l->cap * 2 : 2;
+
+		nl = realloc(l, sizeof(*nl) + ncap * sizeof(uint64_t));
+		if (nl == NULL)
+			return;     /* go_live of the next wake finds it */
+		if (l == NULL)
+			nl->n = 0;
+		nl->cap = ncap;
+		l = nl;
+		u64map_put(&e->watch, vow, l);
+	}
+	l->ids[l->n++] = act;
+}
+
+/* Live: learn whether a newly held pending vow is settled already. */
+static void
+watch_vow(struct engine *e, struct act *a, struct seen *s)
+{
+	struct vow *v;
+
+	if (vowtab_get(e->vt, s->vow, &v) != AF_OK)
+		return;     /* unknown vow: never settles */
+	if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
+		push_event(e, EV_SETTLED, a->id, s->vow);
+		return;
+	}
+	watch_add(e, s->vow, a->id);
+	if (!s->row) {
+		vowtab_watch(e->vt, s->vow, WATCH_ACT, a->id);
+		s->row = true;
+		e->dirty = true;
+	}
+}
+
+static void
+enter_vow(struct engine *e, struct act *a, uint64_t id, bool live)
+{
+	struct seen *s;
+
+	if (u64map_get(&a->seen, id) != NULL)
+		return;
+	if ((s = af_arena_alloc(a->arena, sizeof(*s))) == NULL)
+		return;
+	memset(s, 0, sizeof(*s));
+	s->vow = id;
+	if (u64map_put(&a->seen, id, s) != AF_OK)
+		return;
+	if (live)
+		watch_vow(e, a, s);
+}
+
+static void
+enter_value(struct engine *e, struct act *a, const struct af_value *v,
+    bool live)
+{
+	size_t i;
+
+	switch (v->type) {
+	case AF_VOW:
+		enter_vow(e, a, v->u.id, live);
+		break;
+	case AF_RESOLVER:
+		u64map_put(&a->resolvers, v->u.id, (void *)1);
+		break;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			enter_value(e, a, v->u.list.items[i], live);
+		break;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			enter_value(e, a, v->u.rec.fields[i].value, live);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- Waiting ---------------------------------------------------------------- */
+
+/* Whether t's wait is satisfied now; if so fill its result. */
+static bool
+wait_done(struct task *t)
+{
+	struct act *a = t->a;
+	const struct seen *s, *best = NULL;
+	size_t i, bi = 0;
+
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->seen, t->wv[i]->u.id);
+		if (s == NULL || !s->settled) {
+			if (t->wait == W_ALL)
+				continue;
+			continue;
+		}
+		if (t->wait == W_ALL && !s->rejected)
+			continue;
+		if (best == NULL || s->seq < best->seq) {
+			best = s;
+			bi = i;
+		}
+	}
+	if (best != NULL) {
+		t->wrc = best->rejected ? AF_REJECTED : AF_OK;
+		t->wout = best->value;
+		t->windex = bi;
+		return true;
+	}
+	if (t->wait != W_ALL)
+		return false;
+	/* all: every one fulfilled? */
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->seen, t->wv[i]->u.id);
+		if (s == NULL || !s->settled)
+			return false;
+	}
+	{
+		const struct af_value **items;
+
+		items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) *
+		    sizeof(*items));
+		if (items == NULL)
+			return false;
+		for (i = 0; i < t->wn; i++)
+			items[i] = ((const struct seen *)u64map_get(&a->seen,
+			    t->wv[i]->u.id))->value;
+		t->wout = af_list(a->arena, items, t->wn);
+		t->wrc = t->wout ? AF_OK : AF_ENOMEM;
+	}
+	return true;
+}
+
+static void
+make_ready(struct act *a, struct task *t)
+{
+	if (!t->queued) {
+		t->queued = true;
+		TAILQ_INSERT_TAIL(&a->runq, t, run);
+	}
+}
+
+/* A settlement was applied: every task whose wait is now satisfied runs,
+ * in task creation order. */
+static void
+wake_tasks(struct act *a)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &a->tasks, all) {
+		if (t->wait != W_NONE && wait_done(t)) {
+			t->wait = W_NONE;
+			make_ready(a, t);
+		}
+	}
+}
+
+/* Suspend the current task until its wait is satisfied. */
+static int
+wait_for(struct task *t, enum wait_kind k, const struct af_value *const *vv,
+    size_t n, const struct af_value **out, size_t *index)
+{
+	t->wait = k;
+	t->wv = vv;
+	t->wn = n;
+	if (wait_done(t))
+		t->wait = W_NONE;
+	else
+		coro_yield();
+	if (out != NULL)
+		*out = t->wout;
+	if (index != NULL)
+		*index = t->windex;
+	return t->wrc;
+}
+
+/* ---- Scheduler -------------------------------------------------------------- */
+
+static void
+task_entry(void *arg)
+{
+	struct task *t = arg;
+
+	if (t->is_main)
+		t->rc = t->a->fd->fn(&t->a->handle, t->a->args_val, &t->result);
+	else
+		t->fn(&t->a->handle, t->arg);
+}
+
+static struct task *
+task_new(struct engine *e, struct act *a, bool is_main, af_task_fn *fn,
+    void *arg)
+{
+	struct task *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->a = a;
+	t->is_main = is_main;
+	t->fn = fn;
+	t->arg = arg;
+	if ((t->co = coro_new(e->pool, task_entry, t)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	coro_set_data(t->co, t);
+	TAILQ_INSERT_TAIL(&a->tasks, t, all);
+	make_ready(a, t);
+	return t;
+}
+
+static struct task *
+cur_task(struct af_flow *f)
+{
+	struct coro *c = coro_self();
+	struct task *t = c ? coro_get_data(c) : NULL;
+
+	assert(t != NULL && t->a == f->a);
+	return t;
+}
+
+static void complete(struct engine *, struct act *, struct task *);
+
+/* Run the activation's ready coroutines FIFO until every one waits. */
+static void
+run_step(struct engine *e, struct act *a)
+{
+	struct task *t;
+	bool alive;
+
+	while ((a->ms == ES_RUNNING || a->ms == ES_REPLAYING) &&
+	    (t = TAILQ_FIRST(&a->runq)) != NULL) {
+		TAILQ_REMOVE(&a->runq, t, run);
+		t->queued = false;
+		alive = coro_resume(t->co);
+		if (a->ms == ES_FAILED) {
+			unload_act(e, a);
+			return;
+		}
+		if (alive)
+			continue;
+		if (t->is_main) {
+			complete(e, a, t);
+			return;
+		}
+		task_free(a, t);
+	}
+}
+
+/* The main function returned: settle the outcome, or fail. */
+static void
+complete(struct engine *e, struct act *a, struct task *t)
+{
+	const struct af_value *res = t->result;
+	uint64_t follow = 0, k;
+	size_t i = 0;
+	void *p;
+	int rc;
+
+	if (a->ms == ES_REPLAYING) {
+		if (a->pos < a->log.n) {
+			struct jentry je;
+			struct buf b;
+
+			buf_init(&b);
+			if (jpeek(a, &je) == AF_OK)
+				entry_text(&b, &je);
+			buf_putc(&b, '\0');
+			failf(e, a, "replay diverged at journal index %zu: "
+			    "expected %s; the flow returned instead",
+			    a->pos, b.p ? (char *)b.p : "?");
+			buf_release(&b);
+			unload_act(e, a);
+			return;
+		}
+		go_live(e, a);
+	}
+	if ((t->rc != AF_OK && t->rc != AF_REJECTED) || res == NULL) {
+		failf(e, a, "flow returned a malformed value (code %d, %s)",
+		    t->rc, res ? "value" : "no value");
+		unload_act(e, a);
+		return;
+	}
+	buf_reset(&e->scratch2);
+	if ((rc = value_encode(&e->scratch2, res)) != AF_OK) {
+		failf(e, a, "flow returned a malformed value: %s",
+		    af_strerror(rc));
+		unload_act(e, a);
+		return;
+	}
+	if (t->rc == AF_OK && res->type == AF_VOW)
+		follow = res->u.id;
+	rc = vowtab_settle(e->vt, a->outcome, NULL, t->rc == AF_REJECTED,
+	    e->scratch2.p, e->scratch2.len, follow);
+	if (rc != AF_OK) {
+		failf(e, a, "settling the outcome failed: %s%s",
+		    af_strerror(rc), rc == AF_ECYCLE ?
+		    " (the flow returned a vow that follows its own outcome)" :
+		    "");
+		unload_act(e, a);
+		return;
+	}
+	/* Done: it no longer holds anything. */
+	while (u64map_next(&a->seen, &i, &k, &p)) {
+		struct seen *s = p;
+
+		if (s->row && !s->settled)
+			vowtab_unwatch(e->vt, s->vow, WATCH_ACT, a->id);
+	}
+	a->ms = ES_DONE;
+	a->pstate = ACT_DONE;
+	a->row_dirty = true;
+	touch(e, a);
+	if (a->jlen > 0 && grow_array((void **)&e->gcs, &e->capgcs,
+	    e->ngcs + 1, sizeof(*e->gcs)) == AF_OK)
+		e->gcs[e->ngcs++] = (struct gc){ a->id, 0, a->jlen };
+	unload_act(e, a);
+}
+
+/* Replay is over: from here on the activation acts live. Vows it holds
+ * that settled meanwhile are delivered in settlement (commit) order. */
+static int
+cmp_seq(const void *x, const void *y)
+{
+	const uint64_t *a = x, *b = y;
+
+	return a[0] < b[0] ? -1 : a[0] > b[0];
+}
+
+static void
+go_live(struct engine *e, struct act *a)
+{
+	uint64_t k, *fin = NULL;
+	size_t i = 0, n = 0, cap = 0;
+	void *p;
+	struct vow *v;
+
+	a->ms = ES_RUNNING;
+	e->st.entries_replayed += a->pos;
+	jlog_release(&a->log);
+	a->pos = 0;
+	while (u64map_next(&a->seen, &i, &k, &p)) {
+		struct seen *s = p;
+
+		if (s->settled || vowtab_get(e->vt, s->vow, &v) != AF_OK)
+			continue;
+		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
+			if (grow_array((void **)&fin, &cap, n + 1,
+			    2 * sizeof(uint64_t)) != AF_OK)
+				break;
+			fin[2 * n] = v->settled_seq;
+			fin[2 * n + 1] = s->vow;
+			n++;
+			continue;
+		}
+		watch_add(e, s->vow, a->id);
+		s->row = true;      /* written when it entered, live */
+	}
+	qsort(fin, n, 2 * sizeof(uint64_t), cmp_seq);
+	for (i = 0; i < n; i++)
+		push_event(e, EV_SETTLED, a->id, fin[2 * i + 1]);
+	free(fin);
+}
+
+/* Load and run an activation from the top: replay its journal, then on
+ * live (DESIGN.md §4's step rule, driven by the journal). */
+static void
+activate(struct engine *e, struct act *a)
+{
+	struct jentry je;
+	struct seen *s;
+	struct buf b;
+	int rc;
+
+	if (a->ms != ES_SLEEPING)
+		return;
+	if (a->pstate == ACT_FAILED) {
+		a->pstate = ACT_ACTIVE;
+		set_failure(a, NULL);
+		a->row_dirty = true;
+		touch(e, a);
+	}
+	a->fd = registry_flow(e->reg, a->flow, strlen(a->flow));
+	if (a->fd == NULL) {
+		failf(e, a, "flow %s not registered", a->flow);
+		return;
+	}
+	if ((a->arena = arena_new(16384)) == NULL) {
+		failf(e, a, "out of memory");
+		return;
+	}
+	a->loaded = true;
+	rc = value_decode(a->arena, a->args, a->args_n, &a->args_val);
+	if (rc != AF_OK) {
+		failf(e, a, "arguments undecodable: %s", af_strerror(rc));
+		return;
+	}
+	rc = journal_load(e->s, a->id, a->jlen_committed, &a->log);
+	if (rc != AF_OK) {
+		failf(e, a, "journal unreadable: %s (%s)", af_strerror(rc),
+		    store_errmsg(e->s));
+		return;
+	}
+	a->pos = 0;
+	a->ms = a->log.n > 0 ? ES_REPLAYING : ES_RUNNING;
+	enter_value(e, a, a->args_val, a->ms == ES_RUNNING);
+	if ((a->main = task_new(e, a, true, NULL, NULL)) == NULL) {
+		failf(e, a, "out of memory (coroutine)");
+		return;
+	}
+	run_step(e, a);
+	while (a->ms == ES_REPLAYING) {
+		if (a->pos == a->log.n) {
+			go_live(e, a);
+			break;
+		}
+		if (jpeek(a, &je) != AF_OK) {
+			failf(e, a, "journal entry %zu undecodable", a->pos);
+			return;
+		}
+		if (je.kind != J_DO_FULFILL && je.kind != J_DO_REJECT) {
+			buf_init(&b);
+			entry_text(&b, &je);
+			buf_putc(&b, '\0');
+			failf(e, a, "replay diverged at journal index %zu: "
+			    "expected %s; every coroutine of the flow is "
+			    "waiting instead", a->pos,
+			    b.p ? (char *)b.p : "?");
+			buf_release(&b);
+			return;
+		}
+		s = u64map_get(&a->seen, je.vow);
+		if (s == NULL || s->settled) {
+			failf(e, a, "replay diverged at journal index %zu: "
+			    "settlement of vow %llu, which the flow %s",
+			    a->pos, (unsigned long long)je.vow,
+			    s ? "has seen settled already" : "does not hold");
+			return;
+		}
+		rc = value_decode(a->arena, je.value.ptr, je.value.len,
+		    &s->value);
+		if (rc != AF_OK) {
+			failf(e, a, "journal entry %zu: value undecodable",
+			    a->pos);
+			return;
+		}
+		s->settled = true;
+		s->rejected = je.kind == J_DO_REJECT;
+		s->seq = a->pos++;
+		enter_value(e, a, s->value, false);
+		wake_tasks(a);
+		run_step(e, a);
+	}
+}
+
+/* Live: a held vow settled; journal it and run whoever waits. */
+static void
+deliver(struct engine *e, struct act *a, uint64_t vowid)
+{
+	struct seen *s;
+	struct vow *v;
+	struct jentry je;
+	int rc;
+
+	if (a->ms != ES_RUNNING)
+		return;
+	s = u64map_get(&a->seen, vowid);
+	if (s == NULL || s->settled)
+		return;
+	if (vowtab_get(e->vt, vowid, &v) != AF_OK ||
+	    (v->state != VOW_FULFILLED && v->state != VOW_REJECTED))
+		return;
+	memset(&je, 0, sizeof(je));
+	je.kind = v->state == VOW_REJECTED ? J_DO_REJECT : J_DO_FULFILL;
+	je.vow = vowid;
+	je.value = (struct af_str){ v->value ? (const char *)v->value : "",
+	    v->value_n };
+	s->seq = a->jlen;
+	jappend(e, a, &je);
+	rc = value_decode(a->arena, v->value, v->value_n, &s->value);
+	if (rc != AF_OK) {
+		failf(e, a, "vow %llu holds an undecodable value",
+		    (unsigned long long)vowid);
+		return;
+	}
+	s->settled = true;
+	s->rejected = je.kind == J_DO_REJECT;
+	if (s->row) {
+		vowtab_unwatch(e->vt, vowid, WATCH_ACT, a->id);
+		s->row = false;
+	}
+	enter_value(e, a, s->value, true);
+	wake_tasks(a);
+	run_step(e, a);
+}
+
+/* The vow table tells us a vow reached a final state. */
+static void
+on_vow_settled(void *ctx, const struct vow *v)
+{
+	struct engine *e = ctx;
+	struct idlist *l = u64map_del(&e->watch, v->id);
+	size_t i;
+
+	if (l != NULL) {
+		for (i = 0; i < l->n; i++)
+			push_event(e, EV_SETTLED, l->ids[i], v->id);
+		free(l);
+	}
+	if (grow_array((void **)&e->settled, &e->capsettled,
+	    e->nsettled + 1, sizeof(uint64_t)) == AF_OK)
+		e->settled[e->nsettled++] = v->id;
+	e->dirty = true;
+}
+
+/* ---- The membrane: guest calls ---------------------------------------------- */
+
+static bool
+str_eq(struct af_str s, const char *c)
+{
+	size_t n = strlen(c);
+
+	return s.len == n && memcmp(s.ptr, c, n) == 0;
+}
+
+static void
+attempted_text(struct buf *b, const char *obj, const char *method,
+    const struct af_value *args, size_t idx)
+{
+	buf_printf(b, "checkCall(%s.%s, ", obj, method);
+	value_to_text(b, args);
+	buf_printf(b, ", #%zu)", idx);
+}
+
+/* Replay: compare the call with the journal and answer from it. */
+static int
+replay_call(struct engine *e, struct act *a, const char *obj,
+    const char *method, const struct af_value *args,
+    const struct af_value **out)
+{
+	struct jentry je;
+	const struct af_value *logged;
+	char path[256] = "";
+	size_t idx = a->pos;
+	bool same;
+	struct buf b;
+	int rc;
+
+	if (jpeek(a, &je) != AF_OK)
+		goto diverged;
+	same = je.kind == J_CHECK_CALL && je.call_index == idx &&
+	    str_eq(je.target, obj) && str_eq(je.method, method);
+	if (same && (je.args.len != e->scratch.len ||
+	    memcmp(je.args.ptr, e->scratch.p, je.args.len) != 0)) {
+		/* Bytes differ: errors compare by name only. */
+		arena_reset(e->tmp);
+		if (value_decode(e->tmp, je.args.ptr, je.args.len,
+		    &logged) != AF_OK)
+			same = false;
+		else if (value_diff(args, logged, path, sizeof(path)) != 0)
+			same = false;
+	}
+	if (!same)
+		goto diverged;
+	a->pos++;
+	if (a->pos >= a->log.n || jpeek(a, &je) != AF_OK ||
+	    (je.kind != J_DO_RETURN && je.kind != J_DO_THROW) ||
+	    je.call_index != idx) {
+		failf(e, a, "journal corrupt at index %zu: checkCall #%zu "
+		    "has no answer", a->pos, idx);
+		fail_from_guest(e, a, a->failure);
+	}
+	rc = value_decode(a->arena, je.value.ptr, je.value.len, out);
+	if (rc != AF_OK) {
+		failf(e, a, "journal entry %zu: value undecodable", a->pos);
+		fail_from_guest(e, a, a->failure);
+	}
+	a->pos++;
+	enter_value(e, a, *out, false);
+	if (a->pos == a->log.n)
+		go_live(e, a);
+	return je.kind == J_DO_RETURN ? AF_OK : AF_REJECTED;
+
+diverged:
+	buf_init(&b);
+	buf_printf(&b, "replay diverged at journal index %zu: expected ", idx);
+	entry_text(&b, &je);
+	buf_puts(&b, "; the flow attempted ");
+	attempted_text(&b, obj, method, args, idx);
+	if (path[0] != '\0' || (je.kind == J_CHECK_CALL &&
+	    str_eq(je.target, obj) && str_eq(je.method, method)))
+		buf_printf(&b, "; first difference at args%s", path);
+	buf_putc(&b, '\0');
+	fail_act(e, a, b.err ? "replay diverged" : (const char *)b.p);
+	buf_release(&b);
+	fail_from_guest(e, a, a->failure);
+	return AF_EDIVERGED;
+}
+
+static const struct af_value *
+host_error(struct af_arena *ar, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const struct af_value *
+host_error(struct af_arena *ar, const char *name, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return af_error(ar, name, msg);
+}
+
+/* Live: journal checkCall, run the host method, journal its answer. */
+static int
+live_call(struct engine *e, struct act *a, const char *obj,
+    const char *method, const struct af_value *args,
+    const struct af_value **out)
+{
+	const struct obj_def *o;
+	const struct af_method *m = NULL;
+	const struct af_value *res = NULL;
+	struct af_host h = { e, a };
+	struct jentry je;
+	uint64_t idx = a->jlen;
+	int rc;
+
+	memset(&je, 0, sizeof(je));
+	je.kind = J_CHECK_CALL;
+	je.call_index = idx;
+	je.target = (struct af_str){ obj, strlen(obj) };
+	je.method = (struct af_str){ method, strlen(method) };
+	je.args = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
+	jappend(e, a, &je);
+
+	if ((o = registry_object(e->reg, obj, strlen(obj))) == NULL)
+		res = host_error(a->arena, "NotFound", "no host object %s", obj);
+	else if ((m = registry_method(o, method, strlen(method))) == NULL)
+		res = host_error(a->arena, "NotFound", "host object %s has no "
+		    "method %s", obj, method);
+	if (m != NULL) {
+		rc = m->fn(&h, o->data, args, &res);
+		if ((rc != AF_OK && rc != AF_REJECTED) || res == NULL) {
+			res = host_error(a->arena, "HostError", "%s.%s failed: "
+			    "%s", obj, method, rc == AF_OK || rc ==
+			    AF_REJECTED ? "no result" : af_strerror(rc));
+			rc = AF_REJECTED;
+		}
+	} else
+		rc = AF_REJECTED;
+	buf_reset(&e->scratch);
+	if (res == NULL || value_encode(&e->scratch, res) != AF_OK) {
+		res = host_error(a->arena, "HostError", "%s.%s returned a "
+		    "value that cannot be stored", obj, method);
+		rc = AF_REJECTED;
+		buf_reset(&e->scratch);
+		if (res == NULL || value_encode(&e->scratch, res) != AF_OK)
+			fail_from_guest(e, a, "out of memory");
+	}
+	memset(&je, 0, sizeof(je));
+	je.kind = rc == AF_OK ? J_DO_RETURN : J_DO_THROW;
+	je.call_index = idx;
+	je.value = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
+	jappend(e, a, &je);
+	*out = res;
+	enter_value(e, a, res, true);
+	return rc;
+}
+
+int
+af_call(struct af_flow *f, const char *obj, const char *method,
+    const struct af_value *args, const struct af_value **out)
+{
+	struct act *a = f->a;
+	struct engine *e = a->e;
+	const struct af_value *dummy;
+	int rc;
+
+	if (out == NULL)
+		out = &dummy;
+	*out = NULL;
+	(void)cur_task(f);
+	if (obj == NULL || method == NULL || *obj == '\0' || *method == '\0')
+		return AF_EINVAL;
+	if (args == NULL && (args = af_null(a->arena)) == NULL)
+		return AF_ENOMEM;
+	buf_reset(&e->scratch);
+	if ((rc = value_encode(&e->scratch, args)) != AF_OK)
+		return rc;
+	if (a->ms == ES_REPLAYING && a->pos < a->log.n)
+		return replay_call(e, a, obj, method, args, out);
+	if (a->ms == ES_REPLAYING)
+		go_live(e, a);
+	return live_call(e, a, obj, method, args, out);
+}
+
+int
+af_await(struct af_flow *f, const struct af_value *vow,
+    const struct af_value **out)
+{
+	struct task *t = cur_task(f);
+	struct act *a = f->a;
+	const struct af_value *dummy;
+
+	if (out == NULL)
+		out = &dummy;
+	*out = NULL;
+	if (vow == NULL || vow->type != AF_VOW)
+		return AF_EINVAL;
+	enter_vow(a->e, a, vow->u.id, a->ms == ES_RUNNING);
+	t->one = vow;
+	return wait_for(t, W_ONE, &t->one, 1, out, NULL);
+}
+
+static int
+check_vows(struct af_flow *f, const struct af_value *const *vows, size_t n)
+{
+	size_t i;
+
+	if (n > 0 && vows == NULL)
+		return AF_EINVAL;
+	for (i = 0; i < n; i++) {
+		if (vows[i] == NULL || vows[i]->type != AF_VOW)
+			return AF_EINVAL;
+		enter_vow(f->a->e, f->a, vows[i]->u.id,
+		    f->a->ms == ES_RUNNING);
+	}
+	return AF_OK;
+}
+
+int
+af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
+    const struct af_value **out)
+{
+	struct task *t = cur_task(f);
+	const struct af_value **copy;
+	int rc;
+
+	if ((rc = check_vows(f, vows, n)) != AF_OK)
+		return rc;
+	/* The caller's array may not outlive the wait: copy it. */
+	if ((copy = af_arena_alloc(f->a->arena, (n ? n : 1) *
+	    sizeof(*copy))) == NULL)
+		return AF_ENOMEM;
+	memcpy(copy, vows, n * sizeof(*copy));
+	return wait_for(t, W_ALL, copy, n, out, NULL);
+}
+
+int
+af_race(struct af_flow *f, const struct af_value *const *vows, size_t n,
+    const struct af_value **out, size_t *index)
+{
+	struct task *t = cur_task(f);
+	const struct af_value **copy;
+	int rc;
+
+	if (n == 0)
+		return AF_EINVAL;
+	if ((rc = check_vows(f, vows, n)) != AF_OK)
+		return rc;
+	if ((copy = af_arena_alloc(f->a->arena, n * sizeof(*copy))) == NULL)
+		return AF_ENOMEM;
+	memcpy(copy, vows, n * sizeof(*copy));
+	return wait_for(t, W_RACE, copy, n, out, index);
+}
+
+int
+af_spawn(struct af_flow *f, af_task_fn *fn, void *arg)
+{
+	(void)cur_task(f);
+	if (fn == NULL)
+		return AF_EINVAL;
+	return task_new(f->a->e, f->a, false, fn, arg) ? AF_OK : AF_ENOMEM;
+}
+
+struct af_arena *
+af_flow_arena(struct af_flow *f)
+{
+	return f->a->arena;
+}
+
+uint64_t
+af_flow_id(struct af_flow *f)
+{
+	return f->a->id;
+}
+
+bool
+af_flow_replaying(struct af_flow *f)
+{
+	return f->a->ms == ES_REPLAYING;
+}
+
+const struct af_value *
+af_vow_kit(struct af_flow *f, const struct af_value **resolver)
+{
+	const struct af_value *kit;
+
+	if (af_call(f, "vows", "make", NULL, &kit) != AF_OK)
+		return NULL;
+	if (resolver != NULL)
+		*resolver = af_get(kit, "resolver");
+	return af_get(kit, "vow");
+}
+
+static int
+settle_call(struct af_flow *f, const char *method,
+    const struct af_value *resolver, const struct af_value *value,
+    const struct af_value **err)
+{
+	const struct af_value *items[2], *args, *out;
+	int rc;
+
+	if (err != NULL)
+		*err = NULL;
+	if (resolver == NULL || resolver->type != AF_RESOLVER)
+		return AF_EINVAL;
+	items[0] = resolver;
+	items[1] = value ? value : af_null(f->a->arena);
+	if (items[1] == NULL ||
+	    (args = af_list(f->a->arena, items, 2)) == NULL)
+		return AF_ENOMEM;
+	rc = af_call(f, "vows", method, args, &out);
+	if (rc == AF_REJECTED && err != NULL)
+		*err = out;
+	return rc;
+}
+
+int
+af_resolve(struct af_flow *f, const struct af_value *resolver,
+    const struct af_value *value, const struct af_value **err)
+{
+	return settle_call(f, "resolve", resolver, value, err);
+}
+
+int
+af_reject(struct af_flow *f, const struct af_value *resolver,
+    const struct af_value *reason, const struct af_value **err)
+{
+	return settle_call(f, "reject", resolver, reason, err);
+}
+
+int64_t
+af_now(struct af_flow *f)
+{
+	const struct af_value *v;
+
+	if (af_call(f, "clock", "now", NULL, &v) != AF_OK || v->type != AF_INT)
+		return 0;
+	return v->u.i;
+}
+
+uint64_t
+af_random(struct af_flow *f)
+{
+	const struct af_value *v;
+
+	if (af_call(f, "random", "next", NULL, &v) != AF_OK ||
+	    v->type != AF_INT)
+		return 0;
+	return (uint64_t)v->u.i;
+}
+
+/* ---- Host objects ----------------------------------------------------------- */
+
+struct af_arena *
+af_host_arena(struct af_host *h)
+{
+	return h->a->arena;
+}
+
+uint64_t
+af_host_caller(struct af_host *h)
+{
+	return h->a ? h->a->id : 0;
+}
+
+const struct af_value *
+af_host_vow_kit(struct af_host *h, const struct af_value **resolver)
+{
+	uint64_t id;
+
+	if (resolver != NULL)
+		*resolver = NULL;
+	if (vowtab_make(h->e->vt, 0, &id, NULL) != AF_OK)
+		return NULL;
+	h->e->dirty = true;
+	if (resolver != NULL)
+		*resolver = af_resolver_ref(h->a->arena, id);
+	return af_vow_ref(h->a->arena, id);
+}
+
+/* Settle vow `id` with v (trusted caller). */
+static int
+settle_trusted(struct engine *e, uint64_t id, bool reject,
+    const struct af_value *v)
+{
+	uint64_t follow = 0;
+	int rc;
+
+	buf_reset(&e->scratch2);
+	if ((rc = value_encode(&e->scratch2, v)) != AF_OK)
+		return rc;
+	if (!reject && v->type == AF_VOW)
+		follow = v->u.id;
+	e->dirty = true;
+	return vowtab_settle(e->vt, id, NULL, reject, e->scratch2.p,
+	    e->scratch2.len, follow);
+}
+
+int
+af_host_resolve(struct af_host *h, const struct af_value *resolver,
+    const struct af_value *value)
+{
+	if (resolver == NULL || resolver->type != AF_RESOLVER)
+		return AF_EINVAL;
+	if (value == NULL && (value = af_null(h->a->arena)) == NULL)
+		return AF_ENOMEM;
+	return settle_trusted(h->e, resolver->u.id, false, value);
+}
+
+int
+af_host_reject(struct af_host *h, const struct af_value *resolver,
+    const struct af_value *reason)
+{
+	if (resolver == NULL || resolver->type != AF_RESOLVER)
+		return AF_EINVAL;
+	if (reason == NULL && (reason = af_null(h->a->arena)) == NULL)
+		return AF_ENOMEM;
+	return settle_trusted(h->e, resolver->u.id, true, reason);
+}
+
+/* Built-in `vows`: make, resolve [resolver, value], reject [resolver, r]. */
+static int
+vows_make(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *vals[2];
+	static const char *const keys[2] = { "resolver", "vow" };
+
+	(void)data;
+	(void)args;
+	vals[1] = af_host_vow_kit(h, &vals[0]);
+	if (vals[1] == NULL || vals[0] == NULL)
+		return AF_ENOMEM;
+	*result = af_record(h->a->arena, keys, vals, 2);
+	return *result ? AF_OK : AF_ENOMEM;
+}
+
+static int
+vows_settle(struct af_host *h, const struct af_value *args, bool reject,
+    const struct af_value **result)
+{
+	struct af_arena *ar = h->a->arena;
+	const struct af_value *r = af_at(args, 0), *v = af_at(args, 1);
+	int rc;
+
+	if (args->type != AF_LIST || args->u.list.len != 2 || r == NULL ||
+	    r->type != AF_RESOLVER) {
+		*result = af_error(ar, "TypeError",
+		    "expected [resolver, value]");
+		return AF_REJECTED;
+	}
+	if (u64map_get(&h->a->resolvers, r->u.id) == NULL) {
+		*result = host_error(ar, "NotHeld", "this flow does not hold "
+		    "the resolver of vow %llu", (unsigned long long)r->u.id);
+		return AF_REJECTED;
+	}
+	rc = settle_trusted(h->e, r->u.id, reject, v);
+	if (rc == AF_OK) {
+		*result = af_null(ar);
+		return AF_OK;
+	}
+	*result = host_error(ar, rc == AF_ESETTLED ? "AlreadySettled" :
+	    rc == AF_ECYCLE ? "Cycle" : "Error", "vow %llu: %s",
+	    (unsigned long long)r->u.id, af_strerror(rc));
+	return AF_REJECTED;
+}
+
+static int
+vows_resolve(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)data;
+	return vows_settle(h, args, false, result);
+}
+
+static int
+vows_reject(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)data;
+	return vows_settle(h, args, true, result);
+}
+
+static int
+clock_now(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct engine *e = data;
+	struct timespec ts;
+	int64_t ms;
+
+	(void)args;
+	if (e->o.clock_ms != NULL)
+		ms = e->o.clock_ms(e->o.clock_ctx);
+	else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	*result = af_int(h->a->arena, ms);
+	return *result ? AF_OK : AF_ENOMEM;
+}
+
+static int
+random_next(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	uint64_t r;
+
+	(void)data;
+	(void)args;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		return AF_ESTORE;
+	*result = af_int(h->a->arena, (int64_t)r);
+	return *result ? AF_OK : AF_ENOMEM;
+}
+
+static const struct af_method vows_methods[] = {
+	{ "make", vows_make },
+	{ "resolve", vows_resolve },
+	{ "reject", vows_reject },
+};
+static const struct af_method clock_methods[] = { { "now", clock_now } };
+static const struct af_method random_methods[] = { { "next", random_next } };
+
+/* ---- Requests from outside -------------------------------------------------- */
+
+/* Client-supplied values: vows must exist, resolvers are refused (holding
+ * a resolver is proven by its secret, never by naming it). */
+static int
+check_client_value(struct engine *e, const struct af_value *v)
+{
+	struct vow *vw;
+	size_t i;
+	int rc;
+
+	switch (v->type) {
+	case AF_RESOLVER:
+		return AF_EINVAL;
+	case AF_VOW:
+		return vowtab_get(e->vt, v->u.id, &vw);
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			if ((rc = check_client_value(e, v->u.list.items[i])))
+				return rc;
+		return AF_OK;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			if ((rc = check_client_value(e,
+			    v->u.rec.fields[i].value)))
+				return rc;
+		return AF_OK;
+	default:
+		return AF_OK;
+	}
+}
+
+int
+engine_start(struct engine *e, const char *flow, const struct af_value *args,
+    uint64_t *act, uint64_t *outcome)
+{
+	struct af_value null = { .type = AF_NULL };
+	uint64_t oid;
+	struct act *a;
+	int rc;
+
+	*act = *outcome = 0;
+	if (flow == NULL || registry_flow(e->reg, flow, strlen(flow)) == NULL)
+		return AF_ENOTFOUND;
+	if (args == NULL)
+		args = &null;
+	if ((rc = check_client_value(e, args)) != AF_OK)
+		return rc;
+	buf_reset(&e->scratch);
+	if ((rc = value_encode(&e->scratch, args)) != AF_OK)
+		return rc;
+	if ((a = act_new(e, e->next_act + 1)) == NULL)
+		return AF_ENOMEM;
+	if ((rc = vowtab_make(e->vt, a->id, &oid, NULL)) != AF_OK) {
+		act_free(e, a);
+		return rc;
+	}
+	a->flow = strdup(flow);
+	a->args = malloc(e->scratch.len ? e->scratch.len : 1);
+	if (a->flow == NULL || a->args == NULL ||
+	    push_event(e, EV_WAKE, a->id, 0) != AF_OK) {
+		act_free(e, a);
+		return AF_ENOMEM;   /* the vow made is dropped at commit? no:
+				     * it stays, pending and unowned. */
+	}
+	memcpy(a->args, e->scratch.p, e->scratch.len);
+	a->args_n = e->scratch.len;
+	a->outcome = oid;
+	a->incarnation = e->incarnation;
+	a->pstate = ACT_ACTIVE;
+	a->row_dirty = true;
+	touch(e, a);
+	e->next_act++;
+	e->next_act_dirty = true;
+	*act = a->id;
+	*outcome = oid;
+	return AF_OK;
+}
+
+int
+engine_mkvow(struct engine *e, uint64_t *vow, uint8_t secret[VOW_SECRET_LEN])
+{
+	e->dirty = true;
+	return vowtab_make(e->vt, 0, vow, secret);
+}
+
+int
+engine_settle(struct engine *e, uint64_t vow,
+    const uint8_t secret[VOW_SECRET_LEN], bool reject,
+    const struct af_value *value)
+{
+	struct af_value null = { .type = AF_NULL };
+	uint64_t follow = 0;
+	int rc;
+
+	if (secret == NULL)
+		return AF_EDENIED;
+	if (value == NULL)
+		value = &null;
+	if ((rc = check_client_value(e, value)) != AF_OK)
+		return rc;
+	buf_reset(&e->scratch2);
+	if ((rc = value_encode(&e->scratch2, value)) != AF_OK)
+		return rc;
+	if (!reject && value->type == AF_VOW)
+		follow = value->u.id;
+	rc = vowtab_settle(e->vt, vow, secret, reject, e->scratch2.p,
+	    e->scratch2.len, follow);
+	if (rc == AF_OK)
+		e->dirty = true;
+	return rc;
+}
+
+static int read_row(struct engine *, uint64_t, struct act_row *,
+    struct buf *);
+
+static int
+wake_one(struct engine *e, uint64_t id)
+{
+	struct act_row row;
+	struct act *a;
+	struct buf b;
+	int rc;
+
+	if ((a = u64map_get(&e->acts, id)) != NULL) {
+		switch (a->ms) {
+		case ES_DONE:
+			return AF_ESTATE;
+		case ES_FAILED:
+			a->ms = ES_SLEEPING;
+			return push_event(e, EV_WAKE, id, 0);
+		default:
+			return AF_OK;   /* running, replaying, or queued */
+		}
+	}
+	buf_init(&b);
+	rc = read_row(e, id, &row, &b);
+	if (rc == AF_OK && row.state == ACT_DONE)
+		rc = AF_ESTATE;
+	if (rc == AF_OK) {
+		if ((a = act_new(e, id)) == NULL)
+			rc = AF_ENOMEM;
+		else if ((rc = act_from_row(a, &row)) != AF_OK)
+			act_free(e, a);
+		else
+			rc = push_event(e, EV_WAKE, id, 0);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+int
+engine_wake(struct engine *e, uint64_t act)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	struct act_row row;
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc;
+
+	if (act != 0)
+		return wake_one(e, act);
+	/* Every Failed activation: collect ids, then wake outside the txn. */
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	if ((rc = e->s->ops->cursor_open(t, DB_ACTS, &c)) == AF_OK) {
+		k = (struct store_val){ NULL, 0 };
+		for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v);
+		    rc == AF_OK; rc = e->s->ops->cursor_get(c, STORE_NEXT,
+		    &k, &v)) {
+			if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK ||
+			    row.state != ACT_FAILED)
+				continue;
+			if (grow_array((void **)&ids, &cap, n + 1,
+			    sizeof(*ids)) != AF_OK)
+				break;
+			ids[n++] = store_rd_be64(k.p);
+		}
+		e->s->ops->cursor_close(c);
+	}
+	e->s->ops->txn_abort(t);
+	/* Those that failed in memory during this pass, too. */
+	for (i = 0; i < n; i++)
+		wake_one(e, ids[i]);
+	{
+		size_t j = 0;
+		uint64_t key;
+		void *p;
+
+		while (u64map_next(&e->acts, &j, &key, &p))
+			if (((struct act *)p)->ms == ES_FAILED)
+				((struct act *)p)->ms = ES_SLEEPING,
+				push_event(e, EV_WAKE, key, 0);
+	}
+	free(ids);
+	return AF_OK;
+}
+
+/* ---- Passes, commit and recovery -------------------------------------------- */
+
+bool
+engine_busy(const struct engine *e)
+{
+	return e->evlen > 0;
+}
+
+static void
+take_events(struct engine *e)
+{
+	size_t budget = e->o.pass_max_entries;
+	struct event ev;
+	struct act *a;
+
+	while (e->njops < budget && pop_event(e, &ev)) {
+		e->st.events++;
+		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
+			continue;
+		if (ev.kind == EV_WAKE)
+			activate(e, a);
+		else
+			deliver(e, a, ev.vow);
+	}
+}
+
+static int
+put_row(struct engine *e, struct store_txn *t, struct act *a)
+{
+	struct act_row r;
+	uint8_t key[8];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.flow = (struct af_str){ a->flow, strlen(a->flow) };
+	r.args = (struct af_str){ (const char *)a->args, a->args_n };
+	r.state = a->pstate;
+	r.outcome = a->outcome;
+	r.journal_length = a->jlen;
+	if (a->failure != NULL)
+		r.failure = (struct af_str){ a->failure, strlen(a->failure) };
+	r.incarnation = a->incarnation;
+	buf_reset(&e->scratch);
+	if ((rc = act_row_encode(&e->scratch, &r)) != AF_OK)
+		return rc;
+	store_be64(key, a->id);
+	return e->s->ops->put(t, DB_ACTS, (struct store_val){ key, 8 },
+	    (struct store_val){ e->scratch.p, e->scratch.len }, false);
+}
+
+/* Delete journals of Done activations, a bounded amount per commit. */
+static int
+collect(struct engine *e, struct store_txn *t)
+{
+	size_t budget = GC_PER_COMMIT, i = 0, keep = 0;
+	struct store_val val;
+	struct act_row row;
+	uint8_t key[8];
+	int rc;
+
+	for (i = 0; i < e->ngcs; i++) {
+		struct gc *g = &e->gcs[i];
+		uint64_t before = g->from;
+
+		if (budget > 0) {
+			rc = journal_delete(e->s, t, g->act, &g->from, g->to,
+			    budget);
+			if (rc != AF_OK)
+				return rc;
+			budget -= g->from - before;
+		}
+		if (g->from < g->to) {
+			e->gcs[keep++] = *g;
+			continue;
+		}
+		/* Finished: record it in the row (unless the row is being
+		 * written by this commit from memory: then it is Done with
+		 * journal_gc set below). */
+		store_be64(key, g->act);
+		rc = e->s->ops->get(t, DB_ACTS, (struct store_val){ key, 8 },
+		    &val);
+		if (rc == AF_OK && act_row_parse(val.p, val.n, &row) == AF_OK &&
+		    row.journal_gc < g->to) {
+			row.journal_gc = g->to;
+			buf_reset(&e->scratch2);
+			if (act_row_encode(&e->scratch2, &row) == AF_OK)
+				rc = e->s->ops->put(t, DB_ACTS,
+				    (struct store_val){ key, 8 },
+				    (struct store_val){ e->scratch2.p,
+				    e->scratch2.len }, false);
+		}
+		if (rc != AF_OK && rc != AF_ENOTFOUND)
+			return rc;
+	}
+	e->ngcs = keep;
+	return AF_OK;
+}
+
+static int
+cmp_jop(const void *x, const void *y)
+{
+	const struct jop *a = x, *b = y;
+
+	if (a->act != b->act)
+		return a->act < b->act ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int recover(struct engine *e);
+
+static int
+commit(struct engine *e)
+{
+	struct store_txn *t;
+	struct act *a, *next;
+	size_t i, ngcs_before = e->ngcs;
+	uint8_t key[16];
+	int rc;
+
+	if (!e->dirty && e->ngcs == 0)
+		return AF_OK;
+	e->st.commits++;
+	if (e->jbuf.err) {
+		rc = AF_ENOMEM;
+		goto failed;
+	}
+	if ((rc = store_begin(e->s, false, &t)) != AF_OK)
+		goto failed;
+	if ((rc = vowtab_flush(e->vt, t)) != AF_OK)
+		goto abort;
+	TAILQ_FOREACH(a, &e->touched, tlink)
+		if (a->row_dirty && (rc = put_row(e, t, a)) != AF_OK)
+			goto abort;
+	qsort(e->jops, e->njops, sizeof(*e->jops), cmp_jop);
+	for (i = 0; i < e->njops; i++) {
+		journal_key(key, e->jops[i].act, e->jops[i].idx);
+		rc = e->s->ops->put(t, DB_JOURNAL, (struct store_val){ key, 16 },
+		    (struct store_val){ e->jbuf.p + e->jops[i].off,
+		    e->jops[i].len }, false);
+		if (rc != AF_OK)
+			goto abort;
+	}
+	if ((rc = collect(e, t)) != AF_OK)
+		goto abort;
+	if (e->next_act_dirty &&
+	    (rc = meta_put_u64(e->s, t, "next_act", e->next_act)) != AF_OK)
+		goto abort;
+	if ((rc = e->s->ops->txn_commit(t)) != AF_OK)
+		goto failed;
+
+	vowtab_after_commit(e->vt);
+	buf_reset(&e->jbuf);
+	e->njops = 0;
+	e->next_act_dirty = false;
+	e->dirty = false;
+	for (a = TAILQ_FIRST(&e->touched); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, tlink);
+		a->touched = false;
+		a->row_dirty = false;
+		a->jlen_committed = a->jlen;
+		TAILQ_REMOVE(&e->touched, a, tlink);
+		if (a->ms == ES_DONE || a->ms == ES_FAILED)
+			act_free(e, a);
+	}
+	if (e->o.on_commit != NULL && e->nsettled > 0)
+		e->o.on_commit(e->o.commit_ctx, e->settled, e->nsettled);
+	e->nsettled = 0;
+	(void)ngcs_before;
+	return AF_OK;
+abort:
+	e->s->ops->txn_abort(t);
+failed:
+	recover(e);
+	return rc;
+}
+
+/* After a failed commit: forget everything uncommitted and rebuild every
+ * unfinished activation by replay from the store. */
+static int scan_acts(struct engine *e);
+
+static int
+recover(struct engine *e)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *p;
+	struct store_txn *t;
+	int rc;
+
+	while (u64map_next(&e->acts, &i, &k, &p)) {
+		act_free(e, p);
+		i = 0;      /* the map changed: restart */
+	}
+	i = 0;
+	while (u64map_next(&e->watch, &i, &k, &p))
+		free(p);
+	u64map_clear(&e->watch);
+	e->evlen = e->evhead = 0;
+	buf_reset(&e->jbuf);
+	e->jbuf.err = AF_OK;
+	e->njops = 0;
+	e->nsettled = 0;
+	e->ngcs = 0;
+	e->dirty = false;
+	e->next_act_dirty = false;
+	if ((rc = vowtab_discard(e->vt)) != AF_OK)
+		return rc;
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	rc = meta_get_u64(e->s, t, "next_act", &e->next_act);
+	e->s->ops->txn_abort(t);
+	if (rc != AF_OK && rc != AF_ENOTFOUND)
+		return rc;
+	return scan_acts(e);
+}
+
+int
+engine_pass(struct engine *e)
+{
+	e->st.passes++;
+	take_events(e);
+	return commit(e);
+}
+
+int
+engine_run_until_idle(struct engine *e)
+{
+	int rc;
+
+	do {
+		if ((rc = engine_pass(e)) != AF_OK)
+			return rc;
+	} while (engine_busy(e) || e->ngcs > 0);
+	return AF_OK;
+}
+
+/* ---- Open and close --------------------------------------------------------- */
+
+/* Queue the replay of every activation that is not Done; schedule the
+ * deletion of Done journals left over. */
+static int
+scan_acts(struct engine *e)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	struct act_row row;
+	struct act *a;
+	int rc;
+
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	if ((rc = e->s->ops->cursor_open(t, DB_ACTS, &c)) != AF_OK) {
+		e->s->ops->txn_abort(t);
+		return rc;
+	}
+	k = (struct store_val){ NULL, 0 };
+	for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
+	    rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+		uint64_t id;
+
+		if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK)
+			continue;
+		id = store_rd_be64(k.p);
+		if (row.state == ACT_DONE) {
+			if (row.journal_gc < row.journal_length &&
+			    grow_array((void **)&e->gcs, &e->capgcs,
+			    e->ngcs + 1, sizeof(*e->gcs)) == AF_OK)
+				e->gcs[e->ngcs++] = (struct gc){ id,
+				    row.journal_gc, row.journal_length };
+			continue;
+		}
+		if ((a = act_new(e, id)) == NULL ||
+		    act_from_row(a, &row) != AF_OK ||
+		    push_event(e, EV_WAKE, id, 0) != AF_OK) {
+			if (a != NULL)
+				act_free(e, a);
+			rc = AF_ENOMEM;
+			break;
+		}
+	}
+	e->s->ops->cursor_close(c);
+	e->s->ops->txn_abort(t);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+int
+engine_open(struct store *s, struct af_registry *reg,
+    const struct engine_opts *opts, struct engine **out, char *err,
+    size_t errlen)
+{
+	struct engine *e;
+	struct store_txn *t;
+	uint64_t format;
+	int rc;
+
+	*out = NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return AF_ENOMEM;
+	e->s = s;
+	e->reg = reg;
+	if (opts != NULL)
+		e->o = *opts;
+	if (e->o.stack_size == 0)
+		e->o.stack_size = DEFAULT_STACK;
+	if (e->o.max_idle_stacks == 0)
+		e->o.max_idle_stacks = DEFAULT_IDLE;
+	if (e->o.pass_max_entries == 0)
+		e->o.pass_max_entries = DEFAULT_PASS_MAX;
+	u64map_init(&e->acts);
+	u64map_init(&e->watch);
+	TAILQ_INIT(&e->touched);
+	buf_init(&e->jbuf);
+	buf_init(&e->scratch);
+	buf_init(&e->scratch2);
+
+	if ((e->pool = coro_pool_new(e->o.stack_size,
+	    e->o.max_idle_stacks)) == NULL || (e->tmp = arena_new(0)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = AF_ENOMEM;
+		goto fail;
+	}
+	if ((rc = af_register_object(reg, "vows", vows_methods, 3, e)) ||
+	    (rc = af_register_object(reg, "clock", clock_methods, 1, e)) ||
+	    (rc = af_register_object(reg, "random", random_methods, 1, e))) {
+		snprintf(err, errlen, "registering built-in objects: %s "
+		    "(vows, clock and random are reserved names)",
+		    af_strerror(rc));
+		goto fail;
+	}
+
+	/* Format check and a new incarnation, durably, before anything. */
+	if ((rc = store_begin(s, false, &t)) != AF_OK)
+		goto store_fail;
+	rc = meta_get_u64(s, t, "format", &format);
+	if (rc == AF_ENOTFOUND)
+		rc = meta_put_u64(s, t, "format", format = JOURNAL_FORMAT);
+	if (rc == AF_OK && format > JOURNAL_FORMAT) {
+		s->ops->txn_abort(t);
+		snprintf(err, errlen, "the store was written with journal "
+		    "format %llu; this asyncflowd reads format %d and older",
+		    (unsigned long long)format, JOURNAL_FORMAT);
+		rc = AF_EVERSION;
+		goto fail;
+	}
+	if (rc == AF_OK) {
+		rc = meta_get_u64(s, t, "incarnation", &e->incarnation);
+		if (rc == AF_ENOTFOUND)
+			rc = AF_OK;
+	}
+	if (rc == AF_OK)
+		rc = meta_put_u64(s, t, "incarnation", ++e->incarnation);
+	if (rc == AF_OK) {
+		rc = meta_get_u64(s, t, "next_act", &e->next_act);
+		if (rc == AF_ENOTFOUND)
+			rc = AF_OK;
+	}
+	if (rc == AF_OK)
+		rc = vowtab_new(s, t, on_vow_settled, e, &e->vt);
+	if (rc != AF_OK) {
+		s->ops->txn_abort(t);
+		goto store_fail;
+	}
+	if ((rc = s->ops->txn_commit(t)) != AF_OK)
+		goto store_fail;
+	if ((rc = scan_acts(e)) != AF_OK)
+		goto store_fail;
+	*out = e;
+	return AF_OK;
+store_fail:
+	snprintf(err, errlen, "store: %s (%s)", af_strerror(rc),
+	    store_errmsg(s));
+fail:
+	engine_close(e);
+	return rc;
+}
+
+void
+engine_close(struct engine *e)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *p;
+
+	if (e == NULL)
+		return;
+	while (u64map_next(&e->acts, &i, &k, &p)) {
+		act_free(e, p);
+		i = 0;
+	}
+	i = 0;
+	while (u64map_next(&e->watch, &i, &k, &p))
+		free(p);
+	u64map_release(&e->watch);
+	u64map_release(&e->acts);
+	vowtab_free(e->vt);
+	coro_pool_free(e->pool);
+	arena_free(e->tmp);
+	buf_release(&e->jbuf);
+	buf_release(&e->scratch);
+	buf_release(&e->scratch2);
+	free(e->ev);
+	free(e->jops);
+	free(e->gcs);
+	free(e->settled);
+	free(e);
+}
+
+/* ---- Inspection ------------------------------------------------------------- */
+
+const char *
+engine_state_name(enum engine_state s)
+{
+	switch (s) {
+	case ES_RUNNING:
+		return "Running";
+	case ES_SLEEPING:
+		return "Sleeping";
+	case ES_REPLAYING:
+		return "Replaying";
+	case ES_FAILED:
+		return "Failed";
+	default:
+		return "Done";
+	}
+}
+
+static int
+read_row(struct engine *e, uint64_t id, struct act_row *row, struct buf *b)
+{
+	struct store_txn *t;
+	struct store_val v;
+	uint8_t key[8];
+	int rc;
+
+	store_be64(key, id);
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	rc = e->s->ops->get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
+	if (rc == AF_OK) {
+		buf_reset(b);
+		buf_put(b, v.p, v.n);
+		rc = b->err ? b->err : act_row_parse(b->p, b->len, row);
+	}
+	e->s->ops->txn_abort(t);
+	return rc;
+}
+
+static void
+copy_str(char *dst, size_t n, const char *s, size_t len)
+{
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+}
+
+int
+engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
+{
+	struct act_row row;
+	struct act *a;
+	struct buf b;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	if ((a = u64map_get(&e->acts, id)) != NULL) {
+		out->state = a->ms;
+		copy_str(out->flow, sizeof(out->flow), a->flow,
+		    strlen(a->flow));
+		out->outcome = a->outcome;
+		out->journal_length = a->jlen;
+		out->incarnation = a->incarnation;
+		if (a->failure)
+			copy_str(out->failure, sizeof(out->failure),
+			    a->failure, strlen(a->failure));
+		return AF_OK;
+	}
+	buf_init(&b);
+	if ((rc = read_row(e, id, &row, &b)) == AF_OK) {
+		out->state = row.state == ACT_DONE ? ES_DONE :
+		    row.state == ACT_FAILED ? ES_FAILED : ES_SLEEPING;
+		copy_str(out->flow, sizeof(out->flow), row.flow.ptr,
+		    row.flow.len);
+		out->outcome = row.outcome;
+		out->journal_length = row.journal_length;
+		out->incarnation = row.incarnation;
+		copy_str(out->failure, sizeof(out->failure), row.failure.ptr ?
+		    row.failure.ptr : "", row.failure.len);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+int
+engine_vow_state(struct engine *e, uint64_t id, enum vow_state *st,
+    struct af_arena *a, const struct af_value **value)
+{
+	struct vow *v;
+	int rc;
+
+	if (value != NULL)
+		*value = NULL;
+	if ((rc = vowtab_get(e->vt, id, &v)) != AF_OK)
+		return rc;
+	*st = v->state;
+	if ((v->state == VOW_FULFILLED || v->state == VOW_REJECTED) &&
+	    value != NULL && a != NULL)
+		return value_decode(a, v->value, v->value_n, value);
+	return AF_OK;
+}
+
+int
+engine_journal_text(struct engine *e, uint64_t id, struct buf *b)
+{
+	struct act_row row;
+	struct jentry je;
+	struct jlog log;
+	struct buf rb;
+	size_t i;
+	int rc;
+
+	buf_init(&rb);
+	rc = read_row(e, id, &row, &rb);
+	if (rc == AF_OK)
+		rc = journal_load(e->s, id, row.state == ACT_DONE ? 0 :
+		    row.journal_length, &log);
+	buf_release(&rb);
+	if (rc != AF_OK)
+		return rc;
+	for (i = 0; i < log.n; i++) {
+		rc = journal_entry_parse(log.data + log.off[i],
+		    log.off[i + 1] - log.off[i], &je);
+		buf_printf(b, "%zu ", i);
+		if (rc == AF_OK)
+			journal_entry_text(b, &je);
+		else
+			buf_puts(b, "<undecodable>");
+		buf_putc(b, '\n');
+	}
+	jlog_release(&log);
+	return b->err;
+}
+
+uint64_t
+engine_incarnation(const struct engine *e)
+{
+	return e->incarnation;
+}
+
+void
+engine_stats(const struct engine *e, struct engine_stats *st)
+{
+	*st = e->st;
+}

@@ -1,0 +1,142 @@
+/*
+ * engine.h: the durable flow engine — activations, the scheduler, the
+ * membrane that journals every crossing, and replay (DESIGN.md §2–§5).
+ *
+ * The engine is driven in passes. Callers queue work (engine_start,
+ * engine_settle, engine_wake; opening the engine queues the replay of
+ * every unfinished activation), then call engine_pass, which takes events
+ * one at a time under the step rule — one event, then every coroutine of
+ * that activation runs until all wait again — and finally applies
+ * everything the pass changed in ONE write transaction (group commit).
+ * No transaction is open while flow code runs. Until engine_pass returns
+ * AF_OK nothing of the pass is durable, so callers answer requests and
+ * push events only after it (the on_commit callback lists the vows that
+ * settled). If the commit fails, every request of the pass must be
+ * answered with the error; the engine drops every activation from memory
+ * and rebuilds them by replay from what is committed.
+ *
+ * It knows no sockets, no libevent and no protobuf-c: the daemon's server
+ * and api layers sit above it. Single-threaded: every call on the thread
+ * that opened it.
+ */
+#ifndef AF_ENGINE_H
+#define AF_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "asyncflow/flow.h"
+#include "buf.h"
+#include "store.h"
+#include "tables.h"
+
+struct engine;
+
+/* Called after each successful commit with the vows that reached a final
+ * state in it (ids valid only during the call). */
+typedef void engine_commit_fn(void *ctx, const uint64_t *settled, size_t n);
+
+struct engine_opts {
+	size_t stack_size;          /* coroutine stack; 0 = 256 KiB */
+	size_t max_idle_stacks;     /* 0 = 64 */
+	size_t pass_max_entries;    /* journal entries before a pass stops
+				     * taking events; 0 = 16384 */
+	/* Wall clock for `clock.now` (tests fix it); NULL = real time. */
+	int64_t (*clock_ms)(void *ctx);
+	void *clock_ctx;
+	engine_commit_fn *on_commit;
+	void *commit_ctx;
+};
+
+/*
+ * Open the engine on an open store with the flows and objects in `reg`
+ * (borrowed; must outlive the engine; the built-in objects `vows`, `clock`
+ * and `random` are added to it here, so those names are taken). Bumps the
+ * incarnation, checks the journal format (AF_EVERSION if newer), and queues
+ * the replay of every activation that is not Done. err gets a message on
+ * failure.
+ */
+int engine_open(struct store *s, struct af_registry *reg,
+    const struct engine_opts *opts, struct engine **out, char *err,
+    size_t errlen);
+/* Free all memory. Uncommitted work is dropped (never half-written). The
+ * store stays open (the caller closes it). NULL is a no-op. */
+void engine_close(struct engine *e);
+
+/*
+ * Queue a new activation of `flow` with `args` (NULL = null). Returns its
+ * id and outcome vow at once; it runs in the next pass and is durable when
+ * that pass commits. AF_ENOTFOUND: no such flow ("unknown flow") or a vow
+ * in args does not exist; AF_EINVAL: args hold a resolver; AF_ELIMIT.
+ */
+int engine_start(struct engine *e, const char *flow,
+    const struct af_value *args, uint64_t *act, uint64_t *outcome);
+
+/* A new vow owned by a client; *secret gets its resolver. */
+int engine_mkvow(struct engine *e, uint64_t *vow,
+    uint8_t secret[VOW_SECRET_LEN]);
+
+/*
+ * Settle vow `vow` with the resolver secret. value: the fulfilment or the
+ * reason (NULL = null). AF_OK (also for an identical repeat), AF_EDENIED
+ * (wrong resolver), AF_ESETTLED, AF_ENOTFOUND, AF_ECYCLE, AF_EINVAL (the
+ * value holds a resolver), AF_ELIMIT.
+ */
+int engine_settle(struct engine *e, uint64_t vow,
+    const uint8_t secret[VOW_SECRET_LEN], bool reject,
+    const struct af_value *value);
+
+/* Replay activation `act` now with the code registered now (Failed or
+ * Sleeping); nothing for Running/Replaying. AF_ESTATE if Done,
+ * AF_ENOTFOUND if unknown. act == 0: every Failed activation. */
+int engine_wake(struct engine *e, uint64_t act);
+
+/* Take events until none is left or the pass budget is spent, then
+ * commit. AF_OK, or the commit's error (AF_EFULL, AF_ESTORE). */
+int engine_pass(struct engine *e);
+/* Whether events are waiting for another pass. */
+bool engine_busy(const struct engine *e);
+/* Passes until idle (tests, shutdown). Stops at the first failed commit. */
+int engine_run_until_idle(struct engine *e);
+
+/* ---- Inspection (committed state plus this pass's changes) ---- */
+
+enum engine_state {
+	ES_RUNNING,
+	ES_SLEEPING,
+	ES_REPLAYING,
+	ES_FAILED,
+	ES_DONE,
+};
+const char *engine_state_name(enum engine_state s);
+
+struct engine_act_info {
+	uint64_t id;
+	enum engine_state state;
+	char flow[256];
+	uint64_t outcome;
+	uint64_t journal_length;
+	uint64_t incarnation;       /* that created it */
+	char failure[1024];         /* diagnostic while Failed, else "" */
+};
+int engine_act_info(struct engine *e, uint64_t act,
+    struct engine_act_info *out);
+
+/* The vow's state, and its value (decoded into `a`) once settled. */
+int engine_vow_state(struct engine *e, uint64_t vow, enum vow_state *st,
+    struct af_arena *a, const struct af_value **value);
+
+/* Render the committed journal of `act`, one entry per line, as
+ * "INDEX KIND(...)" text into b. */
+int engine_journal_text(struct engine *e, uint64_t act, struct buf *b);
+
+uint64_t engine_incarnation(const struct engine *e);
+
+struct engine_stats {
+	uint64_t passes, commits, events;
+	uint64_t entries_written, entries_replayed;
+	uint64_t acts_loaded;
+};
+void engine_stats(const struct engine *e, struct engine_stats *st);
+
+#endif /* AF_ENGINE_H */

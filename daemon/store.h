@@ -1,0 +1,146 @@
+/*
+ * store.h: durable key-value storage behind an operations table.
+ *
+ * The store is one LMDB environment per data directory with a fixed set of
+ * named databases. store_lmdb.c is the only file in the project that
+ * includes <lmdb.h>; everything else reaches storage through struct
+ * store_ops, which is also the seam where tests inject faults (wrap the
+ * table, fail the Nth commit with AF_EFULL or AF_ESTORE).
+ *
+ * It knows nothing of journals, vows or activations: keys and values are
+ * bytes. Record layouts live in journal.c and tables.c.
+ *
+ * Transactions: one write transaction at a time, and the engine never holds
+ * any transaction while guest code runs (DESIGN.md §5). Data returned by
+ * get/cursor calls points into the map and is valid only until the
+ * transaction ends: copy it before anything else happens.
+ *
+ * Errors: AF_OK, AF_ENOTFOUND (an ordinary answer), AF_EFULL (map full),
+ * AF_ESTORE (anything else; store_errmsg() says what), AF_ENOMEM.
+ */
+#ifndef AF_STORE_H
+#define AF_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The journal format this code reads and writes (meta key "format"). */
+#define JOURNAL_FORMAT 1
+
+enum store_db {
+	DB_META,        /* "format", counters, incarnation */
+	DB_ACTS,        /* act id (BE64) -> ActivationRecord */
+	DB_JOURNAL,     /* act id ‖ index (BE64 ‖ BE64) -> JournalEntry */
+	DB_VOWS,        /* vow id (BE64) -> VowRecord */
+	DB_WATCHERS,    /* vow id ‖ kind ‖ id -> empty */
+	DB_OUTBOX,      /* invocations (eventual sends) */
+	DB_TIMERS,      /* due time ‖ vow id -> empty */
+	DB_IDEM,        /* idempotency key -> activation */
+	DB__COUNT
+};
+
+enum store_durability {
+	STORE_FULL,     /* fsync on every commit */
+	STORE_BATCH,    /* no fsync on commit; at most every batch_ms */
+	STORE_NONE,     /* never fsync (the OS writes back when it likes) */
+};
+
+struct store_val {
+	const void *p;
+	size_t n;
+};
+
+enum store_cursor_op {
+	STORE_FIRST,
+	STORE_SET_RANGE,    /* first key >= the given key */
+	STORE_NEXT,
+};
+
+struct store;
+struct store_txn;
+struct store_cursor;
+
+struct store_ops {
+	/* rdonly: a read snapshot. Only one write transaction at a time. */
+	int (*txn_begin)(struct store *s, bool rdonly, struct store_txn **out);
+	/* Commit and end; on failure the transaction is aborted. */
+	int (*txn_commit)(struct store_txn *t);
+	void (*txn_abort)(struct store_txn *t);
+	int (*get)(struct store_txn *t, enum store_db db, struct store_val key,
+	    struct store_val *val);
+	/* append: the key sorts after every key in db (a hint, checked). */
+	int (*put)(struct store_txn *t, enum store_db db, struct store_val key,
+	    struct store_val val, bool append);
+	/* AF_ENOTFOUND if absent. */
+	int (*del)(struct store_txn *t, enum store_db db, struct store_val key);
+	int (*cursor_open)(struct store_txn *t, enum store_db db,
+	    struct store_cursor **out);
+	/* key is input for STORE_SET_RANGE and output always. AF_ENOTFOUND at
+	 * the end. */
+	int (*cursor_get)(struct store_cursor *c, enum store_cursor_op op,
+	    struct store_val *key, struct store_val *val);
+	void (*cursor_close)(struct store_cursor *c);
+	/* Flush to disk now (batch mode's timer; no-op under full). */
+	int (*sync)(struct store *s);
+	void (*close)(struct store *s);
+};
+
+/* The handle. `ops` may be replaced by a wrapping table (fault injection);
+ * `impl` belongs to the implementation. */
+struct store {
+	const struct store_ops *ops;
+	void *impl;
+	char errmsg[256];           /* last failure, for diagnostics */
+	enum store_durability durability;
+};
+
+struct store_opts {
+	size_t map_size;            /* bytes; 0 = default (8 GiB) */
+	enum store_durability durability;
+	unsigned batch_ms;          /* STORE_BATCH sync interval; 0 = 5 */
+};
+
+/*
+ * Open (creating if needed) the environment in directory `dir`, which must
+ * exist. Fails with AF_ESTATE if another process holds the directory's lock
+ * file (one daemon per data directory), AF_ESTORE otherwise; *err (may be
+ * NULL) gets a static-buffer message. The caller closes with store_close.
+ */
+int store_open_lmdb(const char *dir, const struct store_opts *opts,
+    struct store **out, char *err, size_t errlen);
+/* Close the environment and free the handle. NULL is a no-op. */
+void store_close(struct store *s);
+const char *store_errmsg(const struct store *s);
+/* The opts string for a durability: "full", "batch", "none" or NULL. */
+int store_durability_parse(const char *s, enum store_durability *out);
+const char *store_durability_name(enum store_durability d);
+
+/* Shorthands through the ops table. */
+static inline int
+store_begin(struct store *s, bool rdonly, struct store_txn **t)
+{
+	return s->ops->txn_begin(s, rdonly, t);
+}
+
+/* Big-endian key helpers: keys sort numerically. */
+static inline void
+store_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t
+store_rd_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#endif /* AF_STORE_H */

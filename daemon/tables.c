@@ -1,0 +1,200 @@
+/*
+ * tables.c: ActivationRecord / VowRecord rows, watcher keys and meta
+ * counters (see tables.h).
+ */
+#include <string.h>
+
+#include "tables.h"
+
+int
+act_row_encode(struct buf *b, const struct act_row *r)
+{
+	if (r->flow.len)
+		pb_put_bytes(b, 1, r->flow.ptr, r->flow.len);
+	if (r->args.ptr)
+		pb_put_bytes(b, 2, r->args.ptr, r->args.len);
+	pb_put_uint64(b, 3, (uint64_t)r->state);
+	if (r->outcome)
+		pb_put_uint64(b, 4, r->outcome);
+	if (r->journal_length)
+		pb_put_uint64(b, 5, r->journal_length);
+	if (r->failure.len)
+		pb_put_bytes(b, 6, r->failure.ptr, r->failure.len);
+	if (r->incarnation)
+		pb_put_uint64(b, 7, r->incarnation);
+	if (r->journal_gc)
+		pb_put_uint64(b, 8, r->journal_gc);
+	return b->err;
+}
+
+int
+act_row_parse(const void *p, size_t n, struct act_row *r)
+{
+	struct pbr rd;
+	unsigned field, wt;
+	uint64_t v;
+	const uint8_t *bp;
+	size_t bn;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	pbr_init(&rd, p, n);
+	while ((rc = pbr_next(&rd, &field, &wt)) > 0) {
+		if (field == 1 || field == 2 || field == 6) {
+			if (wt != PB_LEN || pbr_bytes(&rd, &bp, &bn) != AF_OK)
+				return AF_EDECODE;
+			struct af_str s = { (const char *)bp, bn };
+			if (field == 1)
+				r->flow = s;
+			else if (field == 2)
+				r->args = s;
+			else
+				r->failure = s;
+			continue;
+		}
+		if (field < 1 || field > 8 || wt != PB_VARINT ||
+		    pbr_varint(&rd, &v) != AF_OK)
+			return AF_EDECODE;
+		switch (field) {
+		case 3:
+			r->state = (enum act_state)v;
+			break;
+		case 4:
+			r->outcome = v;
+			break;
+		case 5:
+			r->journal_length = v;
+			break;
+		case 7:
+			r->incarnation = v;
+			break;
+		case 8:
+			r->journal_gc = v;
+			break;
+		}
+	}
+	if (rc < 0 || r->state < ACT_ACTIVE || r->state > ACT_DONE)
+		return AF_EDECODE;
+	return AF_OK;
+}
+
+int
+vow_row_encode(struct buf *b, const struct vow_row *r)
+{
+	pb_put_uint64(b, 1, (uint64_t)r->state);
+	pb_put_bytes(b, 2, r->secret, VOW_SECRET_LEN);
+	if (r->value.ptr)
+		pb_put_bytes(b, 3, r->value.ptr, r->value.len);
+	if (r->follows)
+		pb_put_uint64(b, 4, r->follows);
+	if (r->settled_seq)
+		pb_put_uint64(b, 5, r->settled_seq);
+	if (r->owner)
+		pb_put_uint64(b, 6, r->owner);
+	if (r->followed)
+		pb_put_uint64(b, 7, 1);
+	return b->err;
+}
+
+int
+vow_row_parse(const void *p, size_t n, struct vow_row *r)
+{
+	struct pbr rd;
+	unsigned field, wt;
+	uint64_t v;
+	const uint8_t *bp;
+	size_t bn;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	pbr_init(&rd, p, n);
+	while ((rc = pbr_next(&rd, &field, &wt)) > 0) {
+		if (field == 2 || field == 3) {
+			if (wt != PB_LEN || pbr_bytes(&rd, &bp, &bn) != AF_OK)
+				return AF_EDECODE;
+			if (field == 2) {
+				if (bn != VOW_SECRET_LEN)
+					return AF_EDECODE;
+				memcpy(r->secret, bp, bn);
+			} else
+				r->value = (struct af_str){ (const char *)bp, bn };
+			continue;
+		}
+		if (field < 1 || field > 7 || wt != PB_VARINT ||
+		    pbr_varint(&rd, &v) != AF_OK)
+			return AF_EDECODE;
+		switch (field) {
+		case 1:
+			r->state = (enum vow_state)v;
+			break;
+		case 4:
+			r->follows = v;
+			break;
+		case 5:
+			r->settled_seq = v;
+			break;
+		case 6:
+			r->owner = v;
+			break;
+		case 7:
+			r->followed = v != 0;
+			break;
+		}
+	}
+	if (rc < 0 || r->state < VOW_PENDING || r->state > VOW_FOLLOWING)
+		return AF_EDECODE;
+	return AF_OK;
+}
+
+void
+watch_key(uint8_t key[WATCH_KEY_LEN], uint64_t vow, enum watch_kind k,
+    uint64_t id)
+{
+	store_be64(key, vow);
+	key[8] = (uint8_t)k;
+	store_be64(key + 9, id);
+}
+
+int
+meta_get_u64(struct store *s, struct store_txn *t, const char *name,
+    uint64_t *v)
+{
+	struct store_val val;
+	int rc;
+
+	*v = 0;
+	rc = s->ops->get(t, DB_META, (struct store_val){ name, strlen(name) },
+	    &val);
+	if (rc != AF_OK)
+		return rc;
+	if (val.n != 8)
+		return AF_EDECODE;
+	*v = store_rd_be64(val.p);
+	return AF_OK;
+}
+
+int
+meta_put_u64(struct store *s, struct store_txn *t, const char *name,
+    uint64_t v)
+{
+	uint8_t b[8];
+
+	store_be64(b, v);
+	return s->ops->put(t, DB_META, (struct store_val){ name, strlen(name) },
+	    (struct store_val){ b, 8 }, false);
+}
+
+const char *
+act_state_name(enum act_state s)
+{
+	switch (s) {
+	case ACT_ACTIVE:
+		return "Active";
+	case ACT_FAILED:
+		return "Failed";
+	case ACT_DONE:
+		return "Done";
+	default:
+		return "?";
+	}
+}

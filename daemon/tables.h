@@ -1,0 +1,77 @@
+/*
+ * tables.h: the row layouts of the activation, vow, watcher and meta tables
+ * (ActivationRecord and VowRecord in proto/asyncflow.proto) and their
+ * encode/parse functions. Pure functions of bytes: no caching, no policy.
+ */
+#ifndef AF_TABLES_H
+#define AF_TABLES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "asyncflow/flow.h"
+#include "buf.h"
+#include "store.h"
+
+enum act_state {
+	ACT_ACTIVE = 1,     /* Running, Sleeping or Replaying (in memory) */
+	ACT_FAILED = 2,
+	ACT_DONE = 3,
+};
+
+/* A parsed activation row: views into the source bytes. */
+struct act_row {
+	struct af_str flow;
+	struct af_str args;         /* encoded Value */
+	enum act_state state;
+	uint64_t outcome;
+	uint64_t journal_length;
+	struct af_str failure;
+	uint64_t incarnation;
+	uint64_t journal_gc;
+};
+
+int act_row_encode(struct buf *b, const struct act_row *r);
+int act_row_parse(const void *p, size_t n, struct act_row *r);
+
+enum vow_state {
+	VOW_PENDING = 1,
+	VOW_FULFILLED = 2,
+	VOW_REJECTED = 3,
+	VOW_FOLLOWING = 4,
+};
+
+#define VOW_SECRET_LEN 16
+
+struct vow_row {
+	enum vow_state state;
+	uint8_t secret[VOW_SECRET_LEN];
+	struct af_str value;        /* encoded Value once settled */
+	uint64_t follows;
+	uint64_t settled_seq;
+	uint64_t owner;
+	bool followed;              /* some vow follows this one */
+};
+
+int vow_row_encode(struct buf *b, const struct vow_row *r);
+int vow_row_parse(const void *p, size_t n, struct vow_row *r);
+
+/* Watchers: vow id ‖ kind ‖ id, all big-endian (kind one byte). */
+enum watch_kind {
+	WATCH_ACT = 1,      /* activation `id` holds the vow, settlement not
+			     * yet journaled */
+	WATCH_FOLLOWER = 2, /* vow `id` follows this vow */
+};
+#define WATCH_KEY_LEN 17
+void watch_key(uint8_t key[WATCH_KEY_LEN], uint64_t vow, enum watch_kind k,
+    uint64_t id);
+
+/* Meta: small named unsigned counters. */
+int meta_get_u64(struct store *s, struct store_txn *t, const char *name,
+    uint64_t *v);
+int meta_put_u64(struct store *s, struct store_txn *t, const char *name,
+    uint64_t v);
+
+const char *act_state_name(enum act_state s);
+
+#endif /* AF_TABLES_H */

@@ -1,0 +1,504 @@
+/*
+ * vows.c: the vow table (see vows.h). A write-back cache of struct vow
+ * keyed by id, plus a list of pending watcher-row changes.
+ */
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asyncflow/flow.h"
+#include "buf.h"
+#include "vows.h"
+
+struct watch_op {
+	uint8_t key[WATCH_KEY_LEN];
+	bool put;
+};
+
+struct vowtab {
+	struct store *s;
+	struct u64map cache;        /* id -> struct vow * */
+	uint64_t next_id;           /* last id handed out */
+	uint64_t settle_seq;
+	bool counters_dirty;
+	struct watch_op *wops;
+	size_t nwops, capwops;
+	vow_settled_fn *cb;
+	void *ctx;
+	struct buf scratch;
+};
+
+bool
+vow_secret_equal(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t d = 0;
+
+	for (int i = 0; i < VOW_SECRET_LEN; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+static int
+read_counters(struct vowtab *vt, struct store_txn *t)
+{
+	int rc;
+
+	rc = meta_get_u64(vt->s, t, "next_vow", &vt->next_id);
+	if (rc != AF_OK && rc != AF_ENOTFOUND)
+		return rc;
+	rc = meta_get_u64(vt->s, t, "settle_seq", &vt->settle_seq);
+	if (rc != AF_OK && rc != AF_ENOTFOUND)
+		return rc;
+	vt->counters_dirty = false;
+	return AF_OK;
+}
+
+int
+vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb,
+    void *ctx, struct vowtab **out)
+{
+	struct vowtab *vt;
+	int rc;
+
+	*out = NULL;
+	if ((vt = calloc(1, sizeof(*vt))) == NULL)
+		return AF_ENOMEM;
+	vt->s = s;
+	vt->cb = cb;
+	vt->ctx = ctx;
+	u64map_init(&vt->cache);
+	buf_init(&vt->scratch);
+	if ((rc = read_counters(vt, t)) != AF_OK) {
+		vowtab_free(vt);
+		return rc;
+	}
+	*out = vt;
+	return AF_OK;
+}
+
+static void
+vow_free(struct vow *v)
+{
+	if (v != NULL) {
+		free(v->value);
+		free(v);
+	}
+}
+
+static void
+drop_cache(struct vowtab *vt, bool keep_dirty)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *p;
+
+	if (!keep_dirty) {
+		while (u64map_next(&vt->cache, &i, &k, &p))
+			vow_free(p);
+		u64map_clear(&vt->cache);
+		return;
+	}
+}
+
+void
+vowtab_free(struct vowtab *vt)
+{
+	if (vt == NULL)
+		return;
+	drop_cache(vt, false);
+	u64map_release(&vt->cache);
+	free(vt->wops);
+	buf_release(&vt->scratch);
+	free(vt);
+}
+
+int
+vowtab_make(struct vowtab *vt, uint64_t owner, uint64_t *id,
+    uint8_t secret[VOW_SECRET_LEN])
+{
+	struct vow *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return AF_ENOMEM;
+	if (getrandom(v->secret, VOW_SECRET_LEN, 0) != VOW_SECRET_LEN) {
+		free(v);
+		return AF_ESTORE;
+	}
+	v->id = vt->next_id + 1;
+	v->state = VOW_PENDING;
+	v->owner = owner;
+	v->dirty = true;
+	if (u64map_put(&vt->cache, v->id, v) != AF_OK) {
+		free(v);
+		return AF_ENOMEM;
+	}
+	vt->next_id++;
+	vt->counters_dirty = true;
+	*id = v->id;
+	if (secret != NULL)
+		memcpy(secret, v->secret, VOW_SECRET_LEN);
+	return AF_OK;
+}
+
+int
+vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out)
+{
+	struct store_txn *t;
+	struct store_val val;
+	struct vow_row row;
+	struct vow *v;
+	uint8_t key[8];
+	int rc;
+
+	*out = NULL;
+	if ((v = u64map_get(&vt->cache, id)) != NULL) {
+		*out = v;
+		return AF_OK;
+	}
+	if (id == 0 || id > vt->next_id)
+		return AF_ENOTFOUND;
+	store_be64(key, id);
+	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
+		return rc;
+	rc = vt->s->ops->get(t, DB_VOWS, (struct store_val){ key, 8 }, &val);
+	if (rc == AF_OK)
+		rc = vow_row_parse(val.p, val.n, &row);
+	if (rc == AF_OK && (v = calloc(1, sizeof(*v))) == NULL)
+		rc = AF_ENOMEM;
+	if (rc == AF_OK) {
+		v->id = id;
+		v->state = row.state;
+		memcpy(v->secret, row.secret, VOW_SECRET_LEN);
+		v->follows = row.follows;
+		v->settled_seq = row.settled_seq;
+		v->owner = row.owner;
+		v->followed = row.followed;
+		if (row.value.ptr != NULL) {
+			v->value = malloc(row.value.len ? row.value.len : 1);
+			if (v->value == NULL)
+				rc = AF_ENOMEM;
+			else
+				memcpy(v->value, row.value.ptr, row.value.len);
+			v->value_n = row.value.len;
+		}
+	}
+	vt->s->ops->txn_abort(t);
+	if (rc == AF_OK && u64map_put(&vt->cache, id, v) != AF_OK)
+		rc = AF_ENOMEM;
+	if (rc != AF_OK) {
+		vow_free(v);
+		return rc;
+	}
+	*out = v;
+	return AF_OK;
+}
+
+static int
+add_wop(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id,
+    bool put)
+{
+	struct watch_op *w;
+
+	if (vt->nwops == vt->capwops) {
+		size_t ncap = vt->capwops ? vt->capwops * 2 : 64;
+		w = realloc(vt->wops, ncap * sizeof(*w));
+		if (w == NULL)
+			return AF_ENOMEM;
+		vt->wops = w;
+		vt->capwops = ncap;
+	}
+	w = &vt->wops[vt->nwops++];
+	watch_key(w->key, vow, k, id);
+	w->put = put;
+	return AF_OK;
+}
+
+int
+vowtab_watch(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id)
+{
+	return add_wop(vt, vow, k, id, true);
+}
+
+int
+vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
+    uint64_t id)
+{
+	return add_wop(vt, vow, k, id, false);
+}
+
+/* The ids of vows following `target`: committed rows, then this pass's
+ * changes applied in order. */
+static int
+followers(struct vowtab *vt, uint64_t target, uint64_t **ids, size_t *n)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	uint8_t key[WATCH_KEY_LEN];
+	uint64_t *out = NULL, *tmp;
+	size_t len = 0, cap = 0, i, j;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
+		return rc;
+	if ((rc = vt->s->ops->cursor_open(t, DB_WATCHERS, &c)) != AF_OK) {
+		vt->s->ops->txn_abort(t);
+		return rc;
+	}
+	watch_key(key, target, WATCH_FOLLOWER, 0);
+	k = (struct store_val){ key, WATCH_KEY_LEN };
+	for (rc = vt->s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
+	    rc == AF_OK; rc = vt->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+		if (k.n != WATCH_KEY_LEN || memcmp(k.p, key, 9) != 0)
+			break;
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((tmp = realloc(out, cap * sizeof(*out))) == NULL) {
+				rc = AF_ENOMEM;
+				break;
+			}
+			out = tmp;
+		}
+		out[len++] = store_rd_be64((const uint8_t *)k.p + 9);
+	}
+	vt->s->ops->cursor_close(c);
+	vt->s->ops->txn_abort(t);
+	if (rc != AF_OK && rc != AF_ENOTFOUND) {
+		free(out);
+		return rc;
+	}
+	for (i = 0; i < vt->nwops; i++) {
+		const struct watch_op *w = &vt->wops[i];
+		uint64_t id;
+
+		if (memcmp(w->key, key, 9) != 0)
+			continue;
+		id = store_rd_be64(w->key + 9);
+		for (j = 0; j < len && out[j] != id; j++)
+			;
+		if (w->put && j == len) {
+			if (len == cap) {
+				cap = cap ? cap * 2 : 8;
+				if ((tmp = realloc(out, cap * sizeof(*out))) == NULL) {
+					free(out);
+					return AF_ENOMEM;
+				}
+				out = tmp;
+			}
+			out[len++] = id;
+		} else if (!w->put && j < len)
+			out[j] = out[--len];
+	}
+	*ids = out;
+	*n = len;
+	return AF_OK;
+}
+
+/* v reached a final state: number it, tell the engine, settle followers. */
+static int
+finalize(struct vowtab *vt, struct vow *v)
+{
+	uint64_t *ids;
+	size_t n, i;
+	struct vow *f;
+	int rc;
+
+	v->settled_seq = ++vt->settle_seq;
+	vt->counters_dirty = true;
+	v->dirty = true;
+	if (vt->cb != NULL)
+		vt->cb(vt->ctx, v);
+	if (!v->followed)
+		return AF_OK;
+	if ((rc = followers(vt, v->id, &ids, &n)) != AF_OK)
+		return rc;
+	for (i = 0; i < n && rc == AF_OK; i++) {
+		if ((rc = vowtab_get(vt, ids[i], &f)) != AF_OK)
+			break;
+		/* v may have moved in the cache's memory? No: vows are
+		 * separately allocated and stay put while cached. */
+		if (f->state != VOW_FOLLOWING || f->follows != v->id)
+			continue;
+		f->state = v->state;
+		free(f->value);
+		f->value = NULL;
+		f->value_n = v->value_n;
+		if (v->value_n && (f->value = malloc(v->value_n)) == NULL) {
+			rc = AF_ENOMEM;
+			break;
+		}
+		if (v->value_n)
+			memcpy(f->value, v->value, v->value_n);
+		rc = vowtab_unwatch(vt, v->id, WATCH_FOLLOWER, f->id);
+		if (rc == AF_OK)
+			rc = finalize(vt, f);
+	}
+	free(ids);
+	return rc;
+}
+
+static int
+set_value(struct vow *v, const void *enc, size_t n)
+{
+	uint8_t *p = NULL;
+
+	if (n && (p = malloc(n)) == NULL)
+		return AF_ENOMEM;
+	if (n)
+		memcpy(p, enc, n);
+	free(v->value);
+	v->value = p;
+	v->value_n = n;
+	return AF_OK;
+}
+
+int
+vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
+    bool reject, const void *enc, size_t n, uint64_t follow_id)
+{
+	struct vow *v, *target;
+	uint64_t end;
+	int rc;
+
+	if ((rc = vowtab_get(vt, id, &v)) != AF_OK)
+		return rc;
+	if (secret != NULL && !vow_secret_equal(secret, v->secret))
+		return AF_EDENIED;
+	if (reject)
+		follow_id = 0;
+	if (v->state != VOW_PENDING) {
+		/* Settled or following already: only the identical repeat. */
+		if (follow_id != 0)
+			return v->follows == follow_id ? AF_OK : AF_ESETTLED;
+		if (v->follows == 0 && v->state == (reject ? VOW_REJECTED :
+		    VOW_FULFILLED) && v->value_n == n &&
+		    memcmp(v->value, enc, n) == 0)
+			return AF_OK;
+		return AF_ESETTLED;
+	}
+	if (follow_id == 0) {
+		if ((rc = set_value(v, enc, n)) != AF_OK)
+			return rc;
+		v->state = reject ? VOW_REJECTED : VOW_FULFILLED;
+		return finalize(vt, v);
+	}
+
+	/* Follow the end of follow_id's chain. */
+	end = follow_id;
+	for (;;) {
+		if ((rc = vowtab_get(vt, end, &target)) != AF_OK)
+			return rc;
+		if (target->id == id)
+			return AF_ECYCLE;
+		if (target->state != VOW_FOLLOWING)
+			break;
+		end = target->follows;
+	}
+	v->follows = follow_id;
+	v->dirty = true;
+	if (target->state == VOW_PENDING) {
+		v->state = VOW_FOLLOWING;
+		v->follows = target->id;
+		target->followed = true;
+		target->dirty = true;
+		return vowtab_watch(vt, target->id, WATCH_FOLLOWER, v->id);
+	}
+	if ((rc = set_value(v, target->value, target->value_n)) != AF_OK)
+		return rc;
+	v->state = target->state;
+	return finalize(vt, v);
+}
+
+int
+vowtab_flush(struct vowtab *vt, struct store_txn *t)
+{
+	struct store *s = vt->s;
+	struct vow_row row;
+	uint8_t key[8];
+	size_t i = 0;
+	uint64_t k;
+	void *p;
+	int rc;
+
+	while (u64map_next(&vt->cache, &i, &k, &p)) {
+		struct vow *v = p;
+
+		if (!v->dirty)
+			continue;
+		memset(&row, 0, sizeof(row));
+		row.state = v->state;
+		memcpy(row.secret, v->secret, VOW_SECRET_LEN);
+		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED)
+			row.value = (struct af_str){ (const char *)v->value,
+			    v->value_n };
+		if (row.value.ptr == NULL && row.value.len == 0 &&
+		    (v->state == VOW_FULFILLED || v->state == VOW_REJECTED))
+			row.value.ptr = "";
+		row.follows = v->follows;
+		row.settled_seq = v->settled_seq;
+		row.owner = v->owner;
+		row.followed = v->followed;
+		buf_reset(&vt->scratch);
+		if ((rc = vow_row_encode(&vt->scratch, &row)) != AF_OK)
+			return rc;
+		store_be64(key, v->id);
+		rc = s->ops->put(t, DB_VOWS, (struct store_val){ key, 8 },
+		    (struct store_val){ vt->scratch.p, vt->scratch.len }, false);
+		if (rc != AF_OK)
+			return rc;
+	}
+	for (i = 0; i < vt->nwops; i++) {
+		struct store_val wk = { vt->wops[i].key, WATCH_KEY_LEN };
+
+		if (vt->wops[i].put)
+			rc = s->ops->put(t, DB_WATCHERS, wk,
+			    (struct store_val){ "", 0 }, false);
+		else {
+			rc = s->ops->del(t, DB_WATCHERS, wk);
+			if (rc == AF_ENOTFOUND)
+				rc = AF_OK;
+		}
+		if (rc != AF_OK)
+			return rc;
+	}
+	if (vt->counters_dirty) {
+		if ((rc = meta_put_u64(s, t, "next_vow", vt->next_id)) != AF_OK)
+			return rc;
+		if ((rc = meta_put_u64(s, t, "settle_seq", vt->settle_seq)) != AF_OK)
+			return rc;
+	}
+	return AF_OK;
+}
+
+void
+vowtab_after_commit(struct vowtab *vt)
+{
+	drop_cache(vt, false);
+	vt->nwops = 0;
+	vt->counters_dirty = false;
+}
+
+int
+vowtab_discard(struct vowtab *vt)
+{
+	struct store_txn *t;
+	int rc;
+
+	drop_cache(vt, false);
+	vt->nwops = 0;
+	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
+		return rc;
+	rc = read_counters(vt, t);
+	vt->s->ops->txn_abort(t);
+	return rc;
+}
+
+uint64_t
+vowtab_settle_seq(const struct vowtab *vt)
+{
+	return vt->settle_seq;
+}

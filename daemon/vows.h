@@ -1,0 +1,93 @@
+/*
+ * vows.h: the vow table — durable promises with resolver secrets,
+ * settle-once semantics, chains and watcher rows (DESIGN.md §2).
+ *
+ * A write-back cache over DB_VOWS: changes are kept in memory until
+ * vowtab_flush writes them in the engine's group-commit transaction; reads
+ * that miss the cache take a short read transaction (never one that stays
+ * open). After a commit, vowtab_after_commit empties the cache; after a
+ * failed commit, vowtab_discard drops every change and reloads counters.
+ *
+ * Not here: which activation holds which vow, journaling (the engine).
+ *
+ * Settling rules:
+ *  - A vow settles once. Repeating the identical settlement (same outcome,
+ *    byte-identical canonical value, or the same vow followed) is AF_OK; any
+ *    other is AF_ESETTLED.
+ *  - Resolving with a vow reference makes the vow follow the end of that
+ *    vow's chain (chains stay one link long); a chain that would reach the
+ *    vow itself is AF_ECYCLE and changes nothing.
+ *  - When a vow reaches a final state, every vow following it settles the
+ *    same way, and the on_settled callback runs once per vow, in settlement
+ *    order.
+ */
+#ifndef AF_VOWS_H
+#define AF_VOWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "tables.h"
+#include "u64map.h"
+
+struct vow {
+	uint64_t id;
+	enum vow_state state;
+	uint8_t secret[VOW_SECRET_LEN];
+	uint8_t *value;             /* encoded Value when settled (malloc) */
+	size_t value_n;
+	uint64_t follows;
+	uint64_t settled_seq;
+	uint64_t owner;
+	bool followed;
+	bool dirty;
+};
+
+typedef void vow_settled_fn(void *ctx, const struct vow *v);
+
+struct vowtab;
+
+/* Reads the counters in `t` (a read or write transaction). */
+int vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb,
+    void *ctx, struct vowtab **out);
+void vowtab_free(struct vowtab *vt);
+
+/* A new pending vow. owner: activation id or 0. secret may be NULL. */
+int vowtab_make(struct vowtab *vt, uint64_t owner, uint64_t *id,
+    uint8_t secret[VOW_SECRET_LEN]);
+
+/* The vow (borrowed until the next vowtab call that may evict: flush,
+ * after_commit, discard). AF_ENOTFOUND, AF_ESTORE. */
+int vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out);
+
+/*
+ * Settle vow `id`. secret NULL means the caller is trusted (the engine for
+ * a flow holding the resolver, or an outcome). enc/n is the canonical
+ * encoding of the value; follow_id is nonzero iff the value is a top-level
+ * vow reference (then enc is ignored unless the chain is already settled).
+ * Returns AF_OK, AF_EDENIED, AF_ESETTLED, AF_ECYCLE, AF_ENOTFOUND,
+ * AF_ENOMEM, AF_ESTORE.
+ */
+int vowtab_settle(struct vowtab *vt, uint64_t id,
+    const uint8_t *secret, bool reject, const void *enc, size_t n,
+    uint64_t follow_id);
+
+/* Durable watcher rows, written at flush. */
+int vowtab_watch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
+    uint64_t id);
+int vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
+    uint64_t id);
+
+/* Write every change in the caller's write transaction. */
+int vowtab_flush(struct vowtab *vt, struct store_txn *t);
+void vowtab_after_commit(struct vowtab *vt);
+/* Forget every unflushed change; counters re-read from the store. */
+int vowtab_discard(struct vowtab *vt);
+
+uint64_t vowtab_settle_seq(const struct vowtab *vt);
+
+/* Constant-time comparison of two secrets. */
+bool vow_secret_equal(const uint8_t *a, const uint8_t *b);
+
+#endif /* AF_VOWS_H */

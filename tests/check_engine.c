@@ -1,0 +1,1058 @@
+/*
+ * check_engine.c: the engine against a real LMDB store in a temporary
+ * directory: journaling, replay, upgrade, divergence, vows, group commit,
+ * a failed commit injected through the store seam, and a restart across a
+ * real process boundary (fork + _exit without closing anything).
+ *
+ * "Restart" here = engine_close + store_close, then open both again with a
+ * registry built from a chosen code version (struct version below), which
+ * is what a daemon restart with another module does.
+ */
+#include <sys/wait.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "engine.h"
+#include "registry.h"
+#include "testutil.h"
+#include "value.h"
+
+/* ---- Host objects -------------------------------------------------------- */
+
+static int host_calls;          /* how often any test host method ran */
+
+/* counter.next(i): a vow settled with i, returned unsettled-looking. */
+static int
+counter_next(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *r, *v;
+
+	(void)data;
+	host_calls++;
+	if ((v = af_host_vow_kit(h, &r)) == NULL)
+		return AF_ENOMEM;
+	if (af_host_resolve(h, r, args) != AF_OK)
+		return AF_ESTORE;
+	*result = v;
+	return AF_OK;
+}
+
+/* calc.double(i) = 2i; calc.fail() throws RangeError. */
+static int
+calc_double(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)data;
+	host_calls++;
+	if (args->type != AF_INT) {
+		*result = af_error(af_host_arena(h), "TypeError", "want int");
+		return AF_REJECTED;
+	}
+	*result = af_int(af_host_arena(h), args->u.i * 2);
+	return AF_OK;
+}
+
+static int
+calc_fail(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)data;
+	(void)args;
+	host_calls++;
+	*result = af_error(af_host_arena(h), "RangeError", "always fails");
+	return AF_REJECTED;
+}
+
+static const struct af_method counter_methods[] = { { "next", counter_next } };
+static const struct af_method calc_methods[] = {
+	{ "double", calc_double },
+	{ "fail", calc_fail },
+};
+
+/* ---- Flows ----------------------------------------------------------------- */
+
+#define A(f) af_flow_arena(f)
+
+static int
+flow_echo(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)f;
+	*result = args;
+	return AF_OK;
+}
+
+/* calc.double(args.n), then await args.v, return [double, v]. */
+static int
+flow_call_await(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *d, *v, *items[2];
+	int rc;
+
+	if (af_call(f, "calc", "double", af_get(args, "n"), &d) != AF_OK)
+		return AF_REJECTED;
+	rc = af_await(f, af_get(args, "v"), &v);
+	items[0] = d;
+	items[1] = v;
+	*result = af_list(A(f), items, 2);
+	return rc;
+}
+
+/* Version 2 of call_await that diverges: calls triple-ish (3n). */
+static int
+flow_call_await_diverging(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *d, *v;
+	const struct af_value *n = af_int(A(f), af_get(args, "n")->u.i + 1);
+
+	af_call(f, "calc", "double", n, &d);
+	af_await(f, af_get(args, "v"), &v);
+	*result = v;
+	return AF_OK;
+}
+
+/* Version that awaits before calling: the idle-while-expected stall. */
+static int
+flow_call_await_reordered(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *d, *v;
+
+	af_await(f, af_get(args, "v"), &v);
+	af_call(f, "calc", "double", af_get(args, "n"), &d);
+	*result = v;
+	return AF_OK;
+}
+
+/* Returns at once: early completion when a journal exists. */
+static int
+flow_call_await_early(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)f;
+	*result = args;
+	return AF_OK;
+}
+
+/* Host throw: the guest sees the error and goes on. */
+static int
+flow_thrower(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *err, *v;
+
+	if (af_call(f, "calc", "fail", NULL, &err) != AF_REJECTED)
+		return AF_REJECTED;
+	af_await(f, af_get(args, "v"), &v);
+	*result = err;
+	return AF_OK;
+}
+
+/* Loop N (args.n) times: v = counter.next(i); await v; sum. */
+static int
+flow_loop(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *v, *x;
+	int64_t i, n = af_get(args, "n")->u.i, sum = 0;
+
+	for (i = 0; i < n; i++) {
+		if (af_call(f, "counter", "next", af_int(A(f), i), &v) != AF_OK)
+			return AF_REJECTED;
+		if (af_await(f, v, &x) != AF_OK)
+			return AF_REJECTED;
+		sum += x->u.i;
+	}
+	if (af_get(args, "hang") != NULL)
+		af_await(f, af_get(args, "hang"), &x);
+	*result = af_int(A(f), sum);
+	return AF_OK;
+}
+
+/* Await the same vow twice, and a second vow held from args but awaited
+ * only after a host call. */
+static int
+flow_twice(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *a1, *a2, *b, *d, *items[3];
+
+	af_await(f, af_get(args, "a"), &a1);
+	af_call(f, "calc", "double", af_int(A(f), 1), &d);
+	af_await(f, af_get(args, "a"), &a2);
+	af_await(f, af_get(args, "b"), &b);
+	items[0] = a1;
+	items[1] = a2;
+	items[2] = b;
+	*result = af_list(A(f), items, 3);
+	return AF_OK;
+}
+
+/* all or race over args.vows (a list). */
+static int
+flow_all(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *l = af_get(args, "vows");
+
+	return af_all(f, l->u.list.items, l->u.list.len, result);
+}
+
+static int
+flow_race(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *l = af_get(args, "vows"), *v, *items[2];
+	size_t idx;
+	int rc;
+
+	rc = af_race(f, l->u.list.items, l->u.list.len, &v, &idx);
+	items[0] = af_int(A(f), (int64_t)idx);
+	items[1] = v;
+	*result = af_list(A(f), items, 2);
+	return rc == AF_OK ? AF_OK : AF_REJECTED;
+}
+
+/* Spawn two tasks that each await a vow and record arrival order through
+ * host calls; main awaits both via a kit each. */
+struct spawn_ctx {
+	const struct af_value *vow;
+	const struct af_value *resolver;
+};
+
+static void
+task_await(struct af_flow *f, void *arg)
+{
+	struct spawn_ctx *c = arg;
+	const struct af_value *v, *d;
+
+	af_await(f, c->vow, &v);
+	af_call(f, "calc", "double", v, &d);
+	af_resolve(f, c->resolver, d, NULL);
+}
+
+static int
+flow_spawn(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct spawn_ctx *c = af_arena_alloc(A(f), 2 * sizeof(*c));
+	const struct af_value *outs[2];
+
+	for (int i = 0; i < 2; i++) {
+		c[i].vow = af_at(af_get(args, "vows"), (size_t)i);
+		outs[i] = af_vow_kit(f, &c[i].resolver);
+		af_spawn(f, task_await, &c[i]);
+	}
+	return af_all(f, outs, 2, result);
+}
+
+/* Returns a vow: its outcome follows. */
+static int
+flow_return_vow(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)f;
+	*result = af_get(args, "v");
+	return AF_OK;
+}
+
+static int
+flow_malformed(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)f;
+	(void)args;
+	*result = NULL;
+	return AF_OK;
+}
+
+static int
+flow_reject(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)args;
+	*result = af_error(A(f), "Nope", "rejected on purpose");
+	return AF_REJECTED;
+}
+
+/* ---- Harness --------------------------------------------------------------- */
+
+enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
+
+static const char *dir;
+static struct store *st;
+static struct af_registry *reg;
+static struct engine *eng;
+static struct af_arena *ar;
+
+static void
+open_engine(enum version v, size_t map_size)
+{
+	struct store_opts so = { .map_size = map_size,
+	    .durability = STORE_NONE };
+	char err[256];
+	af_flow_fn *ca = flow_call_await;
+
+	if (v == V2_DIVERGE)
+		ca = flow_call_await_diverging;
+	else if (v == V_REORDER)
+		ca = flow_call_await_reordered;
+	else if (v == V_EARLY)
+		ca = flow_call_await_early;
+	reg = registry_new();
+	ck_assert_ptr_nonnull(reg);
+	ck_assert_int_eq(af_register_object(reg, "counter", counter_methods, 1,
+	    NULL), AF_OK);
+	ck_assert_int_eq(af_register_object(reg, "calc", calc_methods, 2,
+	    NULL), AF_OK);
+	af_register_flow(reg, "echo", flow_echo);
+	af_register_flow(reg, "call_await", ca);
+	af_register_flow(reg, "thrower", flow_thrower);
+	af_register_flow(reg, "loop", flow_loop);
+	af_register_flow(reg, "twice", flow_twice);
+	af_register_flow(reg, "all", flow_all);
+	af_register_flow(reg, "race", flow_race);
+	af_register_flow(reg, "spawn", flow_spawn);
+	af_register_flow(reg, "return_vow", flow_return_vow);
+	af_register_flow(reg, "malformed", flow_malformed);
+	af_register_flow(reg, "reject", flow_reject);
+	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_msg(engine_open(st, reg, NULL, &eng, err, sizeof(err)) ==
+	    AF_OK, "engine_open: %s", err);
+}
+
+static void
+close_engine(void)
+{
+	engine_close(eng);
+	store_close(st);
+	registry_free(reg);
+	eng = NULL;
+	st = NULL;
+	reg = NULL;
+}
+
+static void
+restart(enum version v)
+{
+	close_engine();
+	open_engine(v, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+}
+
+static void
+setup(void)
+{
+	dir = testutil_tmpdir();
+	ar = arena_new(0);
+	host_calls = 0;
+	open_engine(V1, 0);
+}
+
+static void
+teardown(void)
+{
+	close_engine();
+	arena_free(ar);
+	testutil_rmtree(dir);
+}
+
+/* A client vow: its id and secret. */
+struct kit {
+	uint64_t id;
+	uint8_t secret[VOW_SECRET_LEN];
+};
+
+static struct kit
+mkvow(void)
+{
+	struct kit k;
+
+	ck_assert_int_eq(engine_mkvow(eng, &k.id, k.secret), AF_OK);
+	return k;
+}
+
+static void
+settle(struct kit k, const struct af_value *v)
+{
+	ck_assert_int_eq(engine_settle(eng, k.id, k.secret, false, v), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+}
+
+static const struct af_value *
+rec2(const char *k1, const struct af_value *v1, const char *k2,
+    const struct af_value *v2)
+{
+	const char *keys[2] = { k1, k2 };
+	const struct af_value *vals[2] = { v1, v2 };
+
+	return af_record(ar, keys, vals, v2 ? 2 : 1);
+}
+
+static uint64_t
+start(const char *flow, const struct af_value *args, uint64_t *outcome)
+{
+	uint64_t act, out;
+
+	ck_assert_int_eq(engine_start(eng, flow, args, &act, &out), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	if (outcome)
+		*outcome = out;
+	return act;
+}
+
+static enum engine_state
+state_of(uint64_t act)
+{
+	struct engine_act_info info;
+
+	ck_assert_int_eq(engine_act_info(eng, act, &info), AF_OK);
+	return info.state;
+}
+
+static const char *
+failure_of(uint64_t act)
+{
+	static struct engine_act_info info;
+
+	ck_assert_int_eq(engine_act_info(eng, act, &info), AF_OK);
+	return info.failure;
+}
+
+/* The outcome as text, or "pending". */
+static const char *
+outcome_text(uint64_t vow)
+{
+	static char out[4096];
+	enum vow_state s;
+	const struct af_value *v;
+	struct buf b;
+
+	ck_assert_int_eq(engine_vow_state(eng, vow, &s, ar, &v), AF_OK);
+	if (s != VOW_FULFILLED && s != VOW_REJECTED)
+		return "pending";
+	buf_init(&b);
+	if (s == VOW_REJECTED)
+		buf_puts(&b, "rejected:");
+	value_to_text(&b, v);
+	snprintf(out, sizeof(out), "%.*s", (int)b.len, (char *)b.p);
+	buf_release(&b);
+	return out;
+}
+
+static const char *
+journal_of(uint64_t act)
+{
+	static char out[8192];
+	struct buf b;
+
+	buf_init(&b);
+	ck_assert_int_eq(engine_journal_text(eng, act, &b), AF_OK);
+	snprintf(out, sizeof(out), "%.*s", (int)b.len, b.p ? (char *)b.p : "");
+	buf_release(&b);
+	return out;
+}
+
+/* ---- Tests ----------------------------------------------------------------- */
+
+START_TEST(test_engine_echo_is_done_in_first_pass)
+{
+	uint64_t out, act;
+
+	act = start("echo", af_int(ar, 7), &out);
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	ck_assert_str_eq(outcome_text(out), "7");
+	ck_assert_str_eq(journal_of(act), "");
+}
+END_TEST
+
+START_TEST(test_engine_entry_order_and_call_index)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await", rec2("n", af_int(ar, 21), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	ck_assert_str_eq(journal_of(act),
+	    "0 checkCall(calc.double, 21, #0)\n"
+	    "1 doReturn(#0, 42)\n");
+	settle(v, af_string(ar, "x"));
+	ck_assert_str_eq(outcome_text(out), "[42,\"x\"]");
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	/* Done removes the journal. */
+	ck_assert_str_eq(journal_of(act), "");
+}
+END_TEST
+
+START_TEST(test_engine_host_throw_is_journaled_and_replayed)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+	char want[512];
+
+	act = start("thrower", rec2("v", af_vow_ref(ar, v.id), NULL, NULL),
+	    &out);
+	snprintf(want, sizeof(want), "0 checkCall(calc.fail, null, #0)\n"
+	    "1 doThrow(#0, {\"@error\":{\"name\":\"RangeError\","
+	    "\"message\":\"always fails\"}})\n");
+	ck_assert_str_eq(journal_of(act), want);
+	ck_assert_int_eq(host_calls, 1);
+	restart(V1);
+	ck_assert_int_eq(host_calls, 1);    /* replay ran no host code */
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(v, af_null(ar));
+	ck_assert_str_eq(outcome_text(out),
+	    "{\"@error\":{\"name\":\"RangeError\",\"message\":\"always fails\"}}");
+}
+END_TEST
+
+START_TEST(test_engine_settled_before_start)
+{
+	struct kit v = mkvow();
+	uint64_t out;
+
+	settle(v, af_int(ar, 5));
+	start("call_await", rec2("n", af_int(ar, 1), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	ck_assert_str_eq(outcome_text(out), "[2,5]");
+}
+END_TEST
+
+START_TEST(test_engine_settled_while_sleeping_appended_after_replay)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await", rec2("n", af_int(ar, 1), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	close_engine();
+	/* The daemon is down; reopen and settle before the replay pass. */
+	open_engine(V1, 0);
+	ck_assert_int_eq(state_of(act), ES_SLEEPING);
+	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
+	    af_int(ar, 9)), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(out), "[2,9]");
+	ck_assert_int_eq(host_calls, 1);
+}
+END_TEST
+
+START_TEST(test_engine_settled_after_restart)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await", rec2("n", af_int(ar, 3), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(v, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(out), "[6,1]");
+	ck_assert_int_eq(host_calls, 1);
+}
+END_TEST
+
+START_TEST(test_engine_same_vow_twice_and_held_vow_awaited_later)
+{
+	struct kit a = mkvow(), b = mkvow();
+	uint64_t out, act;
+
+	act = start("twice", rec2("a", af_vow_ref(ar, a.id), "b",
+	    af_vow_ref(ar, b.id)), &out);
+	/* b settles before the flow awaits it: journaled once it is held. */
+	settle(b, af_int(ar, 2));
+	ck_assert_str_eq(journal_of(act), "0 doFulfill(vow 2, 2)\n");
+	settle(a, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(out), "[1,1,2]");
+
+	/* Same story, restarted in the middle. */
+	a = mkvow();
+	b = mkvow();
+	act = start("twice", rec2("a", af_vow_ref(ar, a.id), "b",
+	    af_vow_ref(ar, b.id)), &out);
+	settle(b, af_int(ar, 20));
+	restart(V1);
+	settle(a, af_int(ar, 10));
+	ck_assert_str_eq(outcome_text(out), "[10,10,20]");
+}
+END_TEST
+
+START_TEST(test_engine_upgrade_identical_code)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await", rec2("n", af_int(ar, 4), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	restart(V1);
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	ck_assert_uint_eq(engine_incarnation(eng), 3);
+	settle(v, af_int(ar, 0));
+	ck_assert_str_eq(outcome_text(out), "[8,0]");
+}
+END_TEST
+
+START_TEST(test_engine_upgrade_diverging_then_fixed)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+	const char *fail;
+
+	act = start("call_await", rec2("n", af_int(ar, 4), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	restart(V2_DIVERGE);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	fail = failure_of(act);
+	ck_assert_msg(strstr(fail, "journal index 0") != NULL, "%s", fail);
+	ck_assert_msg(strstr(fail, "expected checkCall(calc.double, 4, #0)"),
+	    "%s", fail);
+	ck_assert_msg(strstr(fail, "attempted checkCall(calc.double, 5, #0)"),
+	    "%s", fail);
+	/* A Failed activation has no effect: the settlement is kept, the
+	 * outcome stays pending, no host code ran. */
+	settle(v, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(out), "pending");
+	ck_assert_int_eq(host_calls, 1);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	/* The journal is untouched by the failed replay. */
+	ck_assert_str_eq(journal_of(act),
+	    "0 checkCall(calc.double, 4, #0)\n1 doReturn(#0, 8)\n");
+	restart(V3_FIXED);
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	ck_assert_str_eq(outcome_text(out), "[8,1]");
+	ck_assert_int_eq(host_calls, 1);
+}
+END_TEST
+
+START_TEST(test_engine_wake_retries_failed_with_current_code)
+{
+	struct kit v = mkvow();
+	uint64_t act;
+
+	act = start("call_await", rec2("n", af_int(ar, 4), "v",
+	    af_vow_ref(ar, v.id)), NULL);
+	restart(V2_DIVERGE);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_int_eq(engine_wake(eng, act), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_FAILED);     /* same code */
+	ck_assert_int_eq(engine_wake(eng, 9999), AF_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(test_engine_early_completion_is_divergence)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await", rec2("n", af_int(ar, 4), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	restart(V_EARLY);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(act), "the flow returned instead"),
+	    "%s", failure_of(act));
+	ck_assert_str_eq(outcome_text(out), "pending");
+}
+END_TEST
+
+START_TEST(test_engine_idle_while_expected_is_detected)
+{
+	struct kit v = mkvow();
+	uint64_t act;
+
+	act = start("call_await", rec2("n", af_int(ar, 4), "v",
+	    af_vow_ref(ar, v.id)), NULL);
+	restart(V_REORDER);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(act), "every coroutine of the flow is "
+	    "waiting"), "%s", failure_of(act));
+}
+END_TEST
+
+START_TEST(test_engine_all_and_race_orders_replayed)
+{
+	struct kit a = mkvow(), b = mkvow(), c = mkvow(), d = mkvow();
+	const struct af_value *l1[2] = { af_vow_ref(ar, a.id),
+	    af_vow_ref(ar, b.id) };
+	const struct af_value *l2[2] = { af_vow_ref(ar, c.id),
+	    af_vow_ref(ar, d.id) };
+	uint64_t o1, o2;
+
+	start("all", rec2("vows", af_list(ar, l1, 2), NULL, NULL), &o1);
+	start("race", rec2("vows", af_list(ar, l2, 2), NULL, NULL), &o2);
+	settle(b, af_int(ar, 2));     /* second first */
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	settle(d, af_string(ar, "d"));
+	ck_assert_str_eq(outcome_text(o2), "[1,\"d\"]");
+	restart(V1);
+	settle(a, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(o1), "[1,2]");
+	settle(c, af_string(ar, "late"));
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o2), "[1,\"d\"]");
+}
+END_TEST
+
+START_TEST(test_engine_all_rejects_with_first_rejection)
+{
+	struct kit a = mkvow(), b = mkvow();
+	const struct af_value *l[2] = { af_vow_ref(ar, a.id),
+	    af_vow_ref(ar, b.id) };
+	uint64_t o;
+
+	start("all", rec2("vows", af_list(ar, l, 2), NULL, NULL), &o);
+	ck_assert_int_eq(engine_settle(eng, b.id, b.secret, true,
+	    af_error(ar, "Bad", "b failed")), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(o),
+	    "rejected:{\"@error\":{\"name\":\"Bad\",\"message\":\"b failed\"}}");
+}
+END_TEST
+
+START_TEST(test_engine_spawn_replays_across_restart)
+{
+	struct kit a = mkvow(), b = mkvow();
+	const struct af_value *l[2] = { af_vow_ref(ar, a.id),
+	    af_vow_ref(ar, b.id) };
+	uint64_t o;
+
+	start("spawn", rec2("vows", af_list(ar, l, 2), NULL, NULL), &o);
+	settle(b, af_int(ar, 5));
+	restart(V1);
+	settle(a, af_int(ar, 7));
+	ck_assert_str_eq(outcome_text(o), "[14,10]");
+	ck_assert_int_eq(host_calls, 2);
+}
+END_TEST
+
+START_TEST(test_engine_chain_of_three_vows)
+{
+	struct kit a = mkvow(), b = mkvow(), c = mkvow();
+	uint64_t o;
+
+	start("return_vow", rec2("v", af_vow_ref(ar, a.id), NULL, NULL), &o);
+	settle(a, af_vow_ref(ar, b.id));
+	settle(b, af_vow_ref(ar, c.id));
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o), "pending");
+	/* c -> a would close the cycle a -> b -> c -> a. */
+	ck_assert_int_eq(engine_settle(eng, c.id, c.secret, false,
+	    af_vow_ref(ar, a.id)), AF_ECYCLE);
+	settle(c, af_string(ar, "end"));
+	ck_assert_str_eq(outcome_text(o), "\"end\"");
+	ck_assert_str_eq(outcome_text(a.id), "\"end\"");
+	ck_assert_str_eq(outcome_text(b.id), "\"end\"");
+}
+END_TEST
+
+START_TEST(test_engine_settle_twice_and_wrong_resolver)
+{
+	struct kit a = mkvow();
+	uint8_t wrong[VOW_SECRET_LEN];
+
+	memcpy(wrong, a.secret, sizeof(wrong));
+	wrong[3] ^= 1;
+	ck_assert_int_eq(engine_settle(eng, a.id, wrong, false,
+	    af_int(ar, 1)), AF_EDENIED);
+	settle(a, af_int(ar, 1));
+	/* Identical repeat: ok; different: refused. */
+	ck_assert_int_eq(engine_settle(eng, a.id, a.secret, false,
+	    af_int(ar, 1)), AF_OK);
+	ck_assert_int_eq(engine_settle(eng, a.id, a.secret, false,
+	    af_int(ar, 2)), AF_ESETTLED);
+	ck_assert_int_eq(engine_settle(eng, a.id, a.secret, true,
+	    af_int(ar, 1)), AF_ESETTLED);
+	ck_assert_int_eq(engine_settle(eng, 999, a.secret, false,
+	    af_int(ar, 1)), AF_ENOTFOUND);
+	ck_assert_str_eq(outcome_text(a.id), "1");
+}
+END_TEST
+
+START_TEST(test_engine_loop_replay_matches_live)
+{
+	struct kit hang = mkvow();
+	uint64_t o, act;
+	struct engine_stats s;
+
+	act = start("loop", rec2("hang", af_vow_ref(ar, hang.id), "n",
+	    af_int(ar, 500)), &o);
+	ck_assert_int_eq(host_calls, 500);
+	restart(V1);
+	engine_stats(eng, &s);
+	ck_assert_uint_eq(s.entries_replayed, 1500);
+	ck_assert_int_eq(host_calls, 500);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(hang, af_null(ar));
+	ck_assert_str_eq(outcome_text(o), "124750");
+}
+END_TEST
+
+START_TEST(test_engine_bad_input)
+{
+	uint64_t act, out;
+	struct kit k = mkvow();
+
+	ck_assert_int_eq(engine_start(eng, "nope", NULL, &act, &out),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(engine_start(eng, "echo", af_vow_ref(ar, 12345),
+	    &act, &out), AF_ENOTFOUND);
+	ck_assert_int_eq(engine_start(eng, "echo", af_resolver_ref(ar, k.id),
+	    &act, &out), AF_EINVAL);
+	ck_assert_int_eq(engine_settle(eng, k.id, k.secret, false,
+	    af_resolver_ref(ar, k.id)), AF_EINVAL);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	/* Nothing was created by the refused starts. */
+	ck_assert_int_eq(engine_act_info(eng, 1, &(struct engine_act_info){0}),
+	    AF_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(test_engine_malformed_result_fails_and_reject_rejects)
+{
+	uint64_t o1, o2, a1;
+
+	a1 = start("malformed", NULL, &o1);
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(a1), "malformed"), "%s",
+	    failure_of(a1));
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	start("reject", NULL, &o2);
+	ck_assert_str_eq(outcome_text(o2),
+	    "rejected:{\"@error\":{\"name\":\"Nope\",\"message\":\"rejected on purpose\"}}");
+}
+END_TEST
+
+START_TEST(test_engine_unregistered_flow_fails_then_recovers)
+{
+	struct kit v = mkvow();
+	uint64_t act, out;
+	struct store_opts so = { .durability = STORE_NONE };
+	char err[256];
+
+	act = start("call_await", rec2("n", af_int(ar, 2), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	close_engine();
+	/* New code without call_await. */
+	reg = registry_new();
+	af_register_object(reg, "calc", calc_methods, 2, NULL);
+	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_open(st, reg, NULL, &eng, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_str_eq(failure_of(act), "flow call_await not registered");
+	restart(V1);
+	settle(v, af_int(ar, 3));
+	ck_assert_str_eq(outcome_text(out), "[4,3]");
+}
+END_TEST
+
+/* Fault injection: fail the Nth commit. */
+static const struct store_ops *real_ops;
+static struct store_ops faulty_ops;
+static int commits_until_failure;
+
+static int
+faulty_commit(struct store_txn *t)
+{
+	if (--commits_until_failure == 0) {
+		real_ops->txn_abort(t);
+		return AF_EFULL;
+	}
+	return real_ops->txn_commit(t);
+}
+
+START_TEST(test_engine_failed_commit_rebuilds_by_replay)
+{
+	struct kit v = mkvow(), w;
+	uint64_t o1, a1, a2, o2;
+
+	a1 = start("call_await", rec2("n", af_int(ar, 5), "v",
+	    af_vow_ref(ar, v.id)), &o1);
+	real_ops = st->ops;
+	faulty_ops = *real_ops;
+	faulty_ops.txn_commit = faulty_commit;
+	st->ops = &faulty_ops;
+	commits_until_failure = 1;
+	/* A pass with a settlement that would finish a1 and a new start. */
+	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
+	    af_int(ar, 1)), AF_OK);
+	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 3), &a2, &o2),
+	    AF_OK);
+	ck_assert_int_eq(engine_pass(eng), AF_EFULL);
+	/* Nothing of the pass happened; a1 is rebuilt by replay. */
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a1), ES_RUNNING);
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	ck_assert_int_eq(engine_act_info(eng, a2,
+	    &(struct engine_act_info){0}), AF_ENOTFOUND);
+	ck_assert_int_eq(host_calls, 1);
+	/* The client retries: the vow is still pending and settles now. */
+	settle(v, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(o1), "[10,1]");
+	w = mkvow();
+	settle(w, af_int(ar, 2));
+	st->ops = real_ops;
+}
+END_TEST
+
+START_TEST(test_engine_map_full_loses_nothing_committed)
+{
+	uint64_t act, out, last_ok = 0;
+	int rc = AF_OK, i;
+
+	close_engine();
+	testutil_rmtree(dir);
+	dir = testutil_tmpdir();
+	open_engine(V1, 256 << 10);     /* 256 KiB map */
+	for (i = 0; i < 100000 && rc == AF_OK; i++) {
+		struct kit k;
+
+		if ((rc = engine_mkvow(eng, &k.id, k.secret)) != AF_OK)
+			break;
+		rc = engine_start(eng, "call_await", rec2("n", af_int(ar, i),
+		    "v", af_vow_ref(ar, k.id)), &act, &out);
+		if (rc == AF_OK && (rc = engine_pass(eng)) == AF_OK)
+			last_ok = act;
+	}
+	ck_assert_int_eq(rc, AF_EFULL);
+	ck_assert_uint_gt(last_ok, 10);
+	/* Rebuilt by replay from what was committed: nothing needs space. */
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(last_ok), ES_RUNNING);
+	ck_assert_int_eq(engine_act_info(eng, last_ok + 1,
+	    &(struct engine_act_info){0}), AF_ENOTFOUND);
+	close_engine();
+	open_engine(V1, 256 << 10);
+	ck_assert_int_eq(state_of(last_ok), ES_SLEEPING);
+	ck_assert_int_eq(state_of(1), ES_SLEEPING);
+}
+END_TEST
+
+START_TEST(test_engine_newer_journal_format_refused)
+{
+	struct store_txn *t;
+	char err[256];
+	struct engine *e2;
+
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(meta_put_u64(st, t, "format", JOURNAL_FORMAT + 1),
+	    AF_OK);
+	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	engine_close(eng);
+	registry_free(reg);
+	reg = registry_new();
+	ck_assert_int_eq(engine_open(st, reg, NULL, &e2, err, sizeof(err)),
+	    AF_EVERSION);
+	ck_assert_msg(strstr(err, "journal format 2"), "%s", err);
+	eng = NULL;
+}
+END_TEST
+
+START_TEST(test_engine_second_store_on_same_dir_refused)
+{
+	struct store *s2;
+	char err[256];
+
+	ck_assert_int_eq(store_open_lmdb(dir, NULL, &s2, err, sizeof(err)),
+	    AF_ESTATE);
+	ck_assert_msg(strstr(err, "in use"), "%s", err);
+}
+END_TEST
+
+/* A real process boundary: the child runs the flow to its await point and
+ * dies with _exit (no close, no flush); the parent goes on. */
+START_TEST(test_engine_restart_across_fork)
+{
+	struct kit v;
+	uint64_t act = 0, out = 0;
+	int pipefd[2], status;
+	uint64_t msg[2 + 3];
+	pid_t pid;
+
+	close_engine();
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		open_engine(V1, 0);
+		v = mkvow();
+		act = start("call_await", rec2("n", af_int(ar, 8), "v",
+		    af_vow_ref(ar, v.id)), &out);
+		msg[0] = act;
+		msg[1] = out;
+		memcpy(&msg[2], &v, sizeof(v));
+		if (write(pipefd[1], msg, sizeof(msg)) != sizeof(msg))
+			_exit(2);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(read(pipefd[0], msg, sizeof(msg)), sizeof(msg));
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	act = msg[0];
+	out = msg[1];
+	memcpy(&v, &msg[2], sizeof(v));
+	open_engine(V1, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	ck_assert_int_eq(host_calls, 0);    /* the parent ran no host code */
+	settle(v, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(out), "[16,1]");
+}
+END_TEST
+
+static Suite *
+engine_suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("engine");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_engine_echo_is_done_in_first_pass);
+	tcase_add_test(tc, test_engine_entry_order_and_call_index);
+	tcase_add_test(tc, test_engine_host_throw_is_journaled_and_replayed);
+	tcase_add_test(tc, test_engine_settled_before_start);
+	tcase_add_test(tc, test_engine_settled_while_sleeping_appended_after_replay);
+	tcase_add_test(tc, test_engine_settled_after_restart);
+	tcase_add_test(tc, test_engine_same_vow_twice_and_held_vow_awaited_later);
+	tcase_add_test(tc, test_engine_upgrade_identical_code);
+	tcase_add_test(tc, test_engine_upgrade_diverging_then_fixed);
+	tcase_add_test(tc, test_engine_wake_retries_failed_with_current_code);
+	tcase_add_test(tc, test_engine_early_completion_is_divergence);
+	tcase_add_test(tc, test_engine_idle_while_expected_is_detected);
+	tcase_add_test(tc, test_engine_all_and_race_orders_replayed);
+	tcase_add_test(tc, test_engine_all_rejects_with_first_rejection);
+	tcase_add_test(tc, test_engine_spawn_replays_across_restart);
+	tcase_add_test(tc, test_engine_chain_of_three_vows);
+	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);
+	tcase_add_test(tc, test_engine_loop_replay_matches_live);
+	tcase_add_test(tc, test_engine_bad_input);
+	tcase_add_test(tc, test_engine_malformed_result_fails_and_reject_rejects);
+	tcase_add_test(tc, test_engine_unregistered_flow_fails_then_recovers);
+	tcase_add_test(tc, test_engine_failed_commit_rebuilds_by_replay);
+	tcase_add_test(tc, test_engine_map_full_loses_nothing_committed);
+	tcase_add_test(tc, test_engine_newer_journal_format_refused);
+	tcase_add_test(tc, test_engine_second_store_on_same_dir_refused);
+	tcase_add_test(tc, test_engine_restart_across_fork);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TEST_MAIN(engine_suite)
