@@ -29,7 +29,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Idaemon -I$(B)/gen $(CPPFLAGS)
+ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Idaemon -Iclient/include -I$(B)/gen $(CPPFLAGS)
 ALL_CFLAGS   := $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
 ALL_LDFLAGS  := $(SANFLAGS) $(LDFLAGS)
 
@@ -60,12 +60,47 @@ $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# ---- the daemon: main.c + the core library, symbols exported for modules
+DAEMON := $(B)/asyncflowd
+$(DAEMON): $(B)/daemon/main.o $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
+	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(B)/daemon/main.o \
+	    -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
+	    $(B)/gen/asyncflow.pb-c.o $(PKG_LIBS) -ldl
+
+# ---- flow modules: modules/NAME.c -> NAME.so; example.c also in three
+# versions (-DEXAMPLE_VERSION=1..3) for the upgrade tests and the README.
+MODULE_SRCS := $(wildcard modules/*.c)
+MODULES := $(MODULE_SRCS:modules/%.c=$(B)/modules/%.so)
+ifneq ($(wildcard modules/example.c),)
+MODULES += $(B)/modules/example-v1.so $(B)/modules/example-v2.so $(B)/modules/example-v3.so
+endif
+$(B)/modules/%.so: modules/%.c include/asyncflow/flow.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $<
+$(B)/modules/example-v%.so: modules/example.c include/asyncflow/flow.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DEXAMPLE_VERSION=$* -fPIC -shared -o $@ $<
+
+# ---- the client library and asyncflowctl (protobuf-c and libc only;
+# asyncflowctl adds jansson for JSON)
+CLIENT_SRCS := $(filter-out client/asyncflowctl.c,$(wildcard client/*.c))
+CLIENT_LIB  := $(B)/libasyncflow.a
+CTL         := $(B)/asyncflowctl
+$(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/gen/asyncflow.pb-c.o
+	@rm -f $@
+	ar rcs $@ $^
+$(CTL): $(B)/client/asyncflowctl.o $(CLIENT_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson 2>/dev/null)
+
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 TEST_LIBS := $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/testutil.o $(TEST_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread -ldl
+# The client library's tests link it instead of the daemon's core.
+$(B)/tests/check_client: $(B)/tests/check_client.o $(B)/tests/testutil.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
 # ---- benchmarks ----------------------------------------------------------
@@ -77,7 +112,10 @@ $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 # ---- top-level targets ---------------------------------------------------
 .PHONY: all deps test check asan bench clean
 .DEFAULT_GOAL := all
-all: $(CORE_LIB) $(TEST_BINS) $(BENCH_BINS)
+ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
+	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
+	$(if $(wildcard client/asyncflowctl.c),$(CTL)) $(MODULES)
+all: $(ALL_BINS) $(TEST_BINS) $(BENCH_BINS)
 
 deps:
 	@sh scripts/install-deps.sh

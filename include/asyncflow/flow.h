@@ -46,27 +46,7 @@ extern "C" {
  * af_module_init gets the daemon's value and must refuse a different one. */
 #define AF_MODULE_ABI 1
 
-/* ---- Result codes -------------------------------------------------------- */
-
-#define AF_OK         0
-#define AF_REJECTED   1     /* await: vow rejected; call: host threw */
-#define AF_EINVAL    (-22)  /* bad argument (wrong type, NULL, bad name) */
-#define AF_ENOMEM    (-12)
-#define AF_ENOTFOUND (-30001) /* no such flow, object, method, vow, activation */
-#define AF_EEXIST    (-30002) /* name registered twice */
-#define AF_ESETTLED  (-30003) /* vow already settled differently */
-#define AF_EDENIED   (-30004) /* wrong resolver */
-#define AF_ELIMIT    (-30005) /* value too deep, too large */
-#define AF_EDECODE   (-30006) /* bytes are not a canonical encoding */
-#define AF_ECYCLE    (-30007) /* resolving would make a vow chain a cycle */
-#define AF_ESTORE    (-30008) /* the store failed (I/O, map full) */
-#define AF_EFULL     (-30009) /* the store's map is full */
-#define AF_EVERSION  (-30010) /* store written by a newer journal format */
-#define AF_ESTATE    (-30011) /* not allowed in the current state */
-#define AF_EDIVERGED (-30012) /* replay diverged (engine-internal) */
-
-/* Static text for a code; never NULL. */
-const char *af_strerror(int code);
+#include "asyncflow/errors.h"
 
 /* ---- Values (DESIGN.md §2) ------------------------------------------------ */
 
