@@ -147,6 +147,12 @@ struct idlist {
 	uint64_t ids[];
 };
 
+struct idem {
+	char *key;
+	uint8_t *val;               /* act ‖ outcome ‖ flow NUL ‖ args */
+	size_t n;
+};
+
 struct af_host {
 	struct engine *e;
 	struct act *a;
@@ -177,8 +183,12 @@ struct engine {
 	struct buf scratch;         /* args of the current call */
 	struct buf scratch2;        /* values being settled */
 	struct af_arena *tmp;       /* short-lived decodes */
+	struct idem *idems;         /* keys of this pass */
+	size_t nidems, capidems;
 	struct engine_stats st;
 };
+
+volatile uint64_t engine_guest_act;
 
 static void run_step(struct engine *, struct act *);
 static void go_live(struct engine *, struct act *);
@@ -680,7 +690,9 @@ run_step(struct engine *e, struct act *a)
 	    (t = TAILQ_FIRST(&a->runq)) != NULL) {
 		TAILQ_REMOVE(&a->runq, t, run);
 		t->queued = false;
+		engine_guest_act = a->id;
 		alive = coro_resume(t->co);
+		engine_guest_act = 0;
 		if (a->ms == ES_FAILED) {
 			unload_act(e, a);
 			return;
@@ -1794,6 +1806,18 @@ cmp_jop(const void *x, const void *y)
 
 static int recover(struct engine *e);
 
+static void
+clear_idems(struct engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nidems; i++) {
+		free(e->idems[i].key);
+		free(e->idems[i].val);
+	}
+	e->nidems = 0;
+}
+
 static int
 commit(struct engine *e)
 {
@@ -1826,6 +1850,13 @@ commit(struct engine *e)
 		if (rc != AF_OK)
 			goto abort;
 	}
+	for (i = 0; i < e->nidems; i++) {
+		rc = e->s->ops->put(t, DB_IDEM, (struct store_val){
+		    e->idems[i].key, strlen(e->idems[i].key) },
+		    (struct store_val){ e->idems[i].val, e->idems[i].n }, false);
+		if (rc != AF_OK)
+			goto abort;
+	}
 	if ((rc = collect(e, t)) != AF_OK)
 		goto abort;
 	if (e->next_act_dirty &&
@@ -1835,6 +1866,7 @@ commit(struct engine *e)
 		goto failed;
 
 	vowtab_after_commit(e->vt);
+	clear_idems(e);
 	buf_reset(&e->jbuf);
 	e->njops = 0;
 	e->next_act_dirty = false;
@@ -1882,6 +1914,7 @@ recover(struct engine *e)
 		free(p);
 	u64map_clear(&e->watch);
 	e->evlen = e->evhead = 0;
+	clear_idems(e);
 	buf_reset(&e->jbuf);
 	e->jbuf.err = AF_OK;
 	e->njops = 0;
@@ -2085,6 +2118,8 @@ engine_close(struct engine *e)
 	buf_release(&e->jbuf);
 	buf_release(&e->scratch);
 	buf_release(&e->scratch2);
+	clear_idems(e);
+	free(e->idems);
 	free(e->ev);
 	free(e->jops);
 	free(e->gcs);
@@ -2239,4 +2274,257 @@ void
 engine_stats(const struct engine *e, struct engine_stats *st)
 {
 	*st = e->st;
+}
+
+/* ---- Daemon support: idempotent start, listing, quarantine ----------------- */
+
+static int
+idem_lookup(struct engine *e, const char *key, struct buf *out)
+{
+	struct store_txn *t;
+	struct store_val v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < e->nidems; i++) {
+		if (strcmp(e->idems[i].key, key) == 0) {
+			buf_put(out, e->idems[i].val, e->idems[i].n);
+			return out->err;
+		}
+	}
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	rc = e->s->ops->get(t, DB_IDEM, (struct store_val){ key, strlen(key) },
+	    &v);
+	if (rc == AF_OK)
+		buf_put(out, v.p, v.n);
+	e->s->ops->txn_abort(t);
+	return rc == AF_OK ? out->err : rc;
+}
+
+int
+engine_start_keyed(struct engine *e, const char *key, const char *flow,
+    const struct af_value *args, uint64_t *act, uint64_t *outcome,
+    bool *existing)
+{
+	struct af_value null = { .type = AF_NULL };
+	struct buf old, want;
+	struct idem *id;
+	size_t fl;
+	int rc;
+
+	*existing = false;
+	if (key == NULL || *key == '\0')
+		return engine_start(e, flow, args, act, outcome);
+	if (flow == NULL || strlen(key) > 256)
+		return AF_EINVAL;
+	if (args == NULL)
+		args = &null;
+	/* What this request would record after act ‖ outcome. */
+	buf_init(&want);
+	fl = strlen(flow);
+	buf_put(&want, flow, fl + 1);
+	if ((rc = value_encode(&want, args)) != AF_OK || want.err) {
+		buf_release(&want);
+		return rc ? rc : want.err;
+	}
+	buf_init(&old);
+	rc = idem_lookup(e, key, &old);
+	if (rc == AF_OK) {
+		if (old.len < 16 || old.len - 16 != want.len ||
+		    memcmp(old.p + 16, want.p, want.len) != 0)
+			rc = AF_EEXIST;
+		else {
+			*act = store_rd_be64(old.p);
+			*outcome = store_rd_be64(old.p + 8);
+			*existing = true;
+		}
+		buf_release(&old);
+		buf_release(&want);
+		return rc;
+	}
+	buf_release(&old);
+	if (rc != AF_ENOTFOUND ||
+	    (rc = engine_start(e, flow, args, act, outcome)) != AF_OK ||
+	    (rc = grow_array((void **)&e->idems, &e->capidems, e->nidems + 1,
+	    sizeof(*e->idems))) != AF_OK) {
+		buf_release(&want);
+		return rc;
+	}
+	id = &e->idems[e->nidems];
+	id->key = strdup(key);
+	id->n = 16 + want.len;
+	id->val = malloc(id->n);
+	if (id->key == NULL || id->val == NULL) {
+		free(id->key);
+		free(id->val);
+		buf_release(&want);
+		return AF_ENOMEM;   /* the activation runs, unkeyed */
+	}
+	store_be64(id->val, *act);
+	store_be64(id->val + 8, *outcome);
+	memcpy(id->val + 16, want.p, want.len);
+	e->nidems++;
+	e->dirty = true;
+	buf_release(&want);
+	return AF_OK;
+}
+
+int
+engine_act_args(struct engine *e, uint64_t id, struct buf *b)
+{
+	struct act_row row;
+	struct act *a;
+	struct buf rb;
+	int rc;
+
+	if ((a = u64map_get(&e->acts, id)) != NULL) {
+		buf_put(b, a->args, a->args_n);
+		return b->err;
+	}
+	buf_init(&rb);
+	if ((rc = read_row(e, id, &row, &rb)) == AF_OK) {
+		buf_put(b, row.args.ptr, row.args.len);
+		rc = b->err;
+	}
+	buf_release(&rb);
+	return rc;
+}
+
+int
+engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids, size_t *n)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	uint8_t key[16];
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	if ((rc = e->s->ops->cursor_open(t, DB_HOLDS, &c)) != AF_OK) {
+		e->s->ops->txn_abort(t);
+		return rc;
+	}
+	journal_key(key, act, 0);
+	k = (struct store_val){ key, 16 };
+	for (rc = e->s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
+	    rc == AF_OK; rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+		if (k.n != 16 || store_rd_be64(k.p) != act)
+			break;
+		if ((rc = grow_array((void **)ids, &cap, *n + 1,
+		    sizeof(**ids))) != AF_OK)
+			break;
+		(*ids)[(*n)++] = store_rd_be64((const uint8_t *)k.p + 8);
+	}
+	e->s->ops->cursor_close(c);
+	e->s->ops->txn_abort(t);
+	if (rc == AF_ENOTFOUND || rc == AF_OK)
+		return AF_OK;
+	free(*ids);
+	*ids = NULL;
+	*n = 0;
+	return rc;
+}
+
+int
+engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
+    size_t limit, engine_list_fn *cb, void *ctx)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0, i, sent = 0;
+	uint8_t key[8];
+	int rc;
+
+	/* Collect ids first: no transaction while the callback runs. */
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	if ((rc = e->s->ops->cursor_open(t, DB_ACTS, &c)) != AF_OK) {
+		e->s->ops->txn_abort(t);
+		return rc;
+	}
+	store_be64(key, after + 1);
+	k = (struct store_val){ key, 8 };
+	for (rc = e->s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
+	    rc == AF_OK; rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+		if (k.n != 8)
+			continue;
+		if ((rc = grow_array((void **)&ids, &cap, n + 1,
+		    sizeof(*ids))) != AF_OK)
+			break;
+		ids[n++] = store_rd_be64(k.p);
+	}
+	e->s->ops->cursor_close(c);
+	e->s->ops->txn_abort(t);
+	if (rc != AF_OK && rc != AF_ENOTFOUND) {
+		free(ids);
+		return rc;
+	}
+	rc = AF_OK;
+	for (i = 0; i < n && sent < limit && rc == AF_OK; i++) {
+		struct engine_act_info info;
+
+		if (engine_act_info(e, ids[i], &info) != AF_OK)
+			continue;
+		if (only != NULL && info.state != *only)
+			continue;
+		sent++;
+		rc = cb(ctx, &info) ? 1 : AF_OK;
+	}
+	free(ids);
+	return rc > 0 ? AF_OK : rc;
+}
+
+static int
+journal_raw_len(struct engine *e, uint64_t id, uint64_t *len)
+{
+	struct act_row row;
+	struct buf rb;
+	int rc;
+
+	buf_init(&rb);
+	rc = read_row(e, id, &row, &rb);
+	*len = rc == AF_OK && row.state != ACT_DONE ? row.journal_length : 0;
+	buf_release(&rb);
+	return rc;
+}
+
+int
+engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
+    void *ctx)
+{
+	struct jlog log;
+	uint64_t len;
+	size_t i;
+	int rc;
+
+	if ((rc = journal_raw_len(e, act, &len)) != AF_OK)
+		return rc;
+	if ((rc = journal_load(e->s, act, len, &log)) != AF_OK)
+		return rc;
+	for (i = 0; i < log.n && rc == AF_OK; i++)
+		rc = cb(ctx, i, log.data + log.off[i],
+		    log.off[i + 1] - log.off[i]);
+	jlog_release(&log);
+	return rc;
+}
+
+int
+engine_quarantine(struct engine *e, uint64_t id, const char *why)
+{
+	struct act *a = u64map_get(&e->acts, id);
+
+	if (a == NULL)
+		return AF_ENOTFOUND;
+	if (a->ms == ES_DONE)
+		return AF_ESTATE;
+	/* Queued wakes for it find it Failed and do nothing. */
+	fail_act(e, a, why);
+	return AF_OK;
 }

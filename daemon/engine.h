@@ -72,6 +72,16 @@ void engine_close(struct engine *e);
 int engine_start(struct engine *e, const char *flow,
     const struct af_value *args, uint64_t *act, uint64_t *outcome);
 
+/*
+ * engine_start with an idempotency key (NULL or "" = none): the same key
+ * with the same flow and args gives the same activation (*existing = true);
+ * the same key with another flow or args is AF_EEXIST. Keys are kept as long
+ * as the store (no expiry yet).
+ */
+int engine_start_keyed(struct engine *e, const char *key, const char *flow,
+    const struct af_value *args, uint64_t *act, uint64_t *outcome,
+    bool *existing);
+
 /* A new vow owned by a client; *secret gets its resolver. */
 int engine_mkvow(struct engine *e, uint64_t *vow,
     uint8_t secret[VOW_SECRET_LEN]);
@@ -121,6 +131,34 @@ struct engine_act_info {
 };
 int engine_act_info(struct engine *e, uint64_t act,
     struct engine_act_info *out);
+
+/* Append the activation's encoded args (a Value message) to b. */
+int engine_act_args(struct engine *e, uint64_t act, struct buf *b);
+
+/* The vows the activation holds whose settlement it has not journaled yet,
+ * read from the store (*ids malloc'd, caller frees). */
+int engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids,
+    size_t *n);
+
+/* Activations with id > after, in id order, at most limit, optionally only
+ * in one state (NULL = any): cb gets each; a nonzero return stops. */
+typedef int engine_list_fn(void *ctx, const struct engine_act_info *info);
+int engine_list(struct engine *e, const enum engine_state *only,
+    uint64_t after, size_t limit, engine_list_fn *cb, void *ctx);
+
+/* The committed journal as raw JournalEntry messages. */
+typedef int engine_entry_fn(void *ctx, uint64_t index, const void *entry,
+    size_t n);
+int engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
+    void *ctx);
+
+/* Mark an activation Failed with `why` without replaying it (used at start
+ * for an activation that crashed the previous daemon). */
+int engine_quarantine(struct engine *e, uint64_t act, const char *why);
+
+/* The activation whose guest or host code is running now, or 0. Read by
+ * the daemon's crash handler (async-signal-safe: a plain load). */
+extern volatile uint64_t engine_guest_act;
 
 /* The vow's state, and its value (decoded into `a`) once settled. */
 int engine_vow_state(struct engine *e, uint64_t vow, enum vow_state *st,

@@ -36,7 +36,9 @@ enum store_db {
 	DB_WATCHERS,    /* vow id ‖ kind ‖ id -> empty */
 	DB_OUTBOX,      /* invocations (eventual sends) */
 	DB_TIMERS,      /* due time ‖ vow id -> empty */
-	DB_IDEM,        /* idempotency key -> activation */
+	DB_IDEM,        /* idempotency key -> activation ‖ flow ‖ args */
+	DB_HOLDS,       /* act id ‖ vow id -> empty: the WATCH_ACT rows by
+			 * activation (what `show` lists as waiting_on) */
 	DB__COUNT
 };
 

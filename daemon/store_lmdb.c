@@ -57,6 +57,7 @@ static const char *const db_names[DB__COUNT] = {
 	[DB_OUTBOX] = "outbox",
 	[DB_TIMERS] = "timers",
 	[DB_IDEM] = "idempotency",
+	[DB_HOLDS] = "holds",
 };
 
 static int

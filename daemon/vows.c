@@ -88,18 +88,15 @@ vow_free(struct vow *v)
 }
 
 static void
-drop_cache(struct vowtab *vt, bool keep_dirty)
+drop_cache(struct vowtab *vt)
 {
 	size_t i = 0;
 	uint64_t k;
 	void *p;
 
-	if (!keep_dirty) {
-		while (u64map_next(&vt->cache, &i, &k, &p))
-			vow_free(p);
-		u64map_clear(&vt->cache);
-		return;
-	}
+	while (u64map_next(&vt->cache, &i, &k, &p))
+		vow_free(p);
+	u64map_clear(&vt->cache);
 }
 
 void
@@ -107,7 +104,7 @@ vowtab_free(struct vowtab *vt)
 {
 	if (vt == NULL)
 		return;
-	drop_cache(vt, false);
+	drop_cache(vt);
 	u64map_release(&vt->cache);
 	free(vt->wops);
 	buf_release(&vt->scratch);
@@ -319,8 +316,6 @@ finalize(struct vowtab *vt, struct vow *v)
 	for (i = 0; i < n && rc == AF_OK; i++) {
 		if ((rc = vowtab_get(vt, ids[i], &f)) != AF_OK)
 			break;
-		/* v may have moved in the cache's memory? No: vows are
-		 * separately allocated and stay put while cached. */
 		if (f->state != VOW_FOLLOWING || f->follows != v->id)
 			continue;
 		f->state = v->state;
@@ -413,6 +408,18 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 	return finalize(vt, v);
 }
 
+static int
+put_or_del(struct store *s, struct store_txn *t, enum store_db db,
+    struct store_val k, bool put)
+{
+	int rc;
+
+	if (put)
+		return s->ops->put(t, db, k, (struct store_val){ "", 0 }, false);
+	rc = s->ops->del(t, db, k);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
 int
 vowtab_flush(struct vowtab *vt, struct store_txn *t)
 {
@@ -452,16 +459,20 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 			return rc;
 	}
 	for (i = 0; i < vt->nwops; i++) {
-		struct store_val wk = { vt->wops[i].key, WATCH_KEY_LEN };
+		const uint8_t *wkey = vt->wops[i].key;
+		struct store_val wk = { wkey, WATCH_KEY_LEN };
+		uint8_t hkey[16];
 
-		if (vt->wops[i].put)
-			rc = s->ops->put(t, DB_WATCHERS, wk,
-			    (struct store_val){ "", 0 }, false);
-		else {
-			rc = s->ops->del(t, DB_WATCHERS, wk);
-			if (rc == AF_ENOTFOUND)
-				rc = AF_OK;
-		}
+		if ((rc = put_or_del(s, t, DB_WATCHERS, wk,
+		    vt->wops[i].put)) != AF_OK)
+			return rc;
+		if (wkey[8] != WATCH_ACT)
+			continue;
+		/* The same row keyed by activation first. */
+		memcpy(hkey, wkey + 9, 8);
+		memcpy(hkey + 8, wkey, 8);
+		rc = put_or_del(s, t, DB_HOLDS, (struct store_val){ hkey, 16 },
+		    vt->wops[i].put);
 		if (rc != AF_OK)
 			return rc;
 	}
@@ -477,7 +488,7 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 void
 vowtab_after_commit(struct vowtab *vt)
 {
-	drop_cache(vt, false);
+	drop_cache(vt);
 	vt->nwops = 0;
 	vt->counters_dirty = false;
 }
@@ -488,7 +499,7 @@ vowtab_discard(struct vowtab *vt)
 	struct store_txn *t;
 	int rc;
 
-	drop_cache(vt, false);
+	drop_cache(vt);
 	vt->nwops = 0;
 	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
 		return rc;
