@@ -45,7 +45,8 @@ $(B)/gen/asyncflow.pb-c.o: $(GEN_C)
 	$(CC) -Wall $(CFLAGS) $(SANFLAGS) $(ALL_CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # ---- the engine library (everything in daemon/ but main.c) --------------
-CORE_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CORE_SRCS := $(filter-out daemon/main.c daemon/errors.c,$(wildcard daemon/*.c)) \
+	common/errors.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o) $(B)/daemon/coro_$(ARCH).o
 CORE_LIB  := $(B)/libafcore.a
 
@@ -86,7 +87,7 @@ $(B)/modules/example-v%.so: modules/example.c include/asyncflow/flow.h
 CLIENT_SRCS := $(filter-out client/asyncflowctl.c,$(wildcard client/*.c))
 CLIENT_LIB  := $(B)/libasyncflow.a
 CTL         := $(B)/asyncflowctl
-$(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/gen/asyncflow.pb-c.o
+$(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/common/errors.o $(B)/gen/asyncflow.pb-c.o
 	@rm -f $@
 	ar rcs $@ $^
 $(CTL): $(B)/client/asyncflowctl.o $(CLIENT_LIB)

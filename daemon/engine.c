@@ -1698,6 +1698,13 @@ engine_wake(struct engine *e, uint64_t act)
 
 /* ---- Passes, commit and recovery -------------------------------------------- */
 
+void
+engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx)
+{
+	e->o.on_commit = fn;
+	e->o.commit_ctx = ctx;
+}
+
 bool
 engine_busy(const struct engine *e)
 {
@@ -2274,6 +2281,14 @@ void
 engine_stats(const struct engine *e, struct engine_stats *st)
 {
 	*st = e->st;
+	st->acts_in_memory = e->acts.len;
+}
+
+bool
+engine_has_flow(const struct engine *e, const char *name)
+{
+	return name != NULL &&
+	    registry_flow(e->reg, name, strlen(name)) != NULL;
 }
 
 /* ---- Daemon support: idempotent start, listing, quarantine ----------------- */

@@ -104,6 +104,10 @@ int engine_wake(struct engine *e, uint64_t act);
 /* Take events until none is left or the pass budget is spent, then
  * commit. AF_OK, or the commit's error (AF_EFULL, AF_ESTORE). */
 int engine_pass(struct engine *e);
+/* Replace the on_commit hook given at open (NULL: none). */
+void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn,
+    void *ctx);
+
 /* Whether events are waiting for another pass. */
 bool engine_busy(const struct engine *e);
 /* Passes until idle (tests, shutdown). Stops at the first failed commit. */
@@ -173,8 +177,12 @@ uint64_t engine_incarnation(const struct engine *e);
 struct engine_stats {
 	uint64_t passes, commits, events;
 	uint64_t entries_written, entries_replayed;
-	uint64_t acts_loaded;
+	uint64_t acts_loaded;       /* activations brought into memory */
+	uint64_t acts_in_memory;    /* now */
 };
+
+/* Whether a flow of that name is registered. */
+bool engine_has_flow(const struct engine *e, const char *name);
 void engine_stats(const struct engine *e, struct engine_stats *st);
 
 #endif /* AF_ENGINE_H */

@@ -1,0 +1,64 @@
+/*
+ * api.h: the daemon's request layer. Turns decoded protocol requests
+ * (proto/asyncflow.proto) into engine calls and builds the replies, which
+ * are held until the pass that made them has committed (DESIGN.md §5):
+ * api_after_pass sends them, or the commit's error instead. It also keeps
+ * who waits for which vow (GetVow with wait, WatchVow) and answers them
+ * from the engine's on_commit callback.
+ *
+ * It knows no sockets and no libevent: the server hands it requests with a
+ * connection id and gives it a send function. Connections are referred to
+ * by id only, so a reply for a connection that has gone is dropped by the
+ * server.
+ */
+#ifndef AF_API_H
+#define AF_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asyncflow.pb-c.h"
+#include "engine.h"
+
+#define AF_PROTOCOL_VERSION 1
+
+/* Send one packed ServerMessage (without the length prefix) to `conn`. */
+typedef void api_send_fn(void *ctx, uint64_t conn, const uint8_t *msg,
+    size_t n);
+
+struct api;
+
+struct api *api_new(struct engine *e, api_send_fn *send, void *ctx,
+    const char *durability);
+void api_free(struct api *api);
+
+/*
+ * Handle one request from `conn`. *greeted is the connection's handshake
+ * state (false until a hello succeeds). Returns AF_OK, or AF_EPROTO when the
+ * connection must be closed after its error reply has been sent (no hello
+ * first, version mismatch, missing request id or operation).
+ */
+int api_request(struct api *api, uint64_t conn, bool *greeted,
+    const Asyncflow__Request *req);
+
+/* Send a reply that does not wait for a commit: a protocol error for a
+ * frame that could not be decoded (request id 0). */
+void api_protocol_error(struct api *api, uint64_t conn, const char *msg);
+
+/* Whether requests are waiting for a commit (the server runs a pass). */
+bool api_pending(const struct api *api);
+
+/* After engine_pass returned rc: send every held reply, or rc's error in
+ * place of each if the commit failed. */
+void api_after_pass(struct api *api, int rc);
+
+/* The engine's on_commit callback (ctx = the api). */
+void api_on_commit(void *ctx, const uint64_t *settled, size_t n);
+
+/* A connection went away: forget its waits. */
+void api_conn_closed(struct api *api, uint64_t conn);
+
+void api_set_connections(struct api *api, uint64_t n);
+
+#endif /* AF_API_H */

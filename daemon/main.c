@@ -1,0 +1,281 @@
+/*
+ * main.c: asyncflowd's entry point: flags, the data directory, modules,
+ * the crash recorder, and the wiring of store -> engine -> server. No logic
+ * of its own beyond start-up and shut-down.
+ *
+ * Crash recorder: flows are native code in this process. If guest or host
+ * code of an activation crashes the daemon (SIGSEGV, SIGBUS, SIGILL,
+ * SIGFPE, a stack overflow into a coroutine's guard page, abort), the
+ * handler writes the activation's id to DIR/crashed before the process
+ * dies; the next start marks that activation Failed ("crashed the daemon")
+ * instead of replaying it into the same crash (DESIGN.md §7).
+ */
+#include <sys/stat.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin_flows.h"
+#include "engine.h"
+#include "log.h"
+#include "registry.h"
+#include "server.h"
+#include "store.h"
+
+#define MAX_MODULES 64
+
+static char crash_path[4096];
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: asyncflowd [-d DIR] [-s PATH] [--module FILE.so]...\n"
+	    "                  [--durability full|batch|none] [-v] [-q]\n"
+	    "\n"
+	    "  -d DIR          data directory (default ./asyncflow-data, "
+	    "created if missing)\n"
+	    "  -s PATH         socket (default DIR/asyncflowd.sock)\n"
+	    "  --module FILE   load a flow module (repeatable)\n"
+	    "  --durability M  full: fsync every commit (default); batch: "
+	    "fsync at most\n"
+	    "                  every 5 ms; none: never fsync. All survive "
+	    "kill -9.\n"
+	    "  --map-size MiB  LMDB map size (default 8192)\n"
+	    "  -v, -q          more, less logging\n");
+}
+
+/* ---- Crash recorder (async-signal-safe) ----------------------------------- */
+
+static void
+crash_handler(int sig)
+{
+	uint64_t act = engine_guest_act;
+	char line[64];
+	int fd, i = sizeof(line);
+
+	if (act != 0 &&
+	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+		line[--i] = '\n';
+		do {
+			line[--i] = (char)('0' + sig % 10);
+			sig /= 10;
+		} while (sig > 0 && i > 1);
+		line[--i] = ' ';
+		do {
+			line[--i] = (char)('0' + act % 10);
+			act /= 10;
+		} while (act > 0 && i > 1);
+		if (write(fd, line + i, sizeof(line) - (size_t)i) < 0)
+			(void)0;
+		fsync(fd);
+		close(fd);
+	}
+	/* Let the signal kill us as it would have. */
+	signal(sig, SIG_DFL);
+}
+
+static void
+crash_handler_sig(int sig)
+{
+	int s = sig;
+
+	crash_handler(s);
+	raise(sig);
+}
+
+static void
+install_crash_recorder(const char *dir)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	struct sigaction sa;
+	stack_t ss;
+	size_t i;
+
+	snprintf(crash_path, sizeof(crash_path), "%s/crashed", dir);
+	ss.ss_sp = malloc(1 << 16);
+	ss.ss_size = 1 << 16;
+	ss.ss_flags = 0;
+	if (ss.ss_sp == NULL || sigaltstack(&ss, NULL) != 0)
+		log_warn("no alternate signal stack: a stack overflow in a "
+		    "flow will not be recorded");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_handler_sig;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* If the last process died in a flow, quarantine that activation. */
+static void
+quarantine_crashed(struct engine *e)
+{
+	unsigned long long act;
+	char why[128];
+	FILE *f;
+	int sig;
+
+	if ((f = fopen(crash_path, "r")) == NULL)
+		return;
+	if (fscanf(f, "%llu %d", &act, &sig) == 2) {
+		snprintf(why, sizeof(why), "crashed the daemon (signal %d: %s)",
+		    sig, strsignal(sig));
+		if (engine_quarantine(e, act, why) == AF_OK)
+			log_warn("activation %llu %s; it is Failed until woken",
+			    act, why);
+	}
+	fclose(f);
+	/* Forget the record only once the Failed state is committed. */
+	if (engine_pass(e) == AF_OK)
+		unlink(crash_path);
+}
+
+/* ---- Modules ---------------------------------------------------------------- */
+
+static void
+load_module(struct af_registry *reg, const char *path)
+{
+	af_module_init_fn *init;
+	void *h;
+	int rc;
+
+	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
+		fatal("module %s: %s", path, dlerror());
+	*(void **)&init = dlsym(h, AF_MODULE_INIT_SYMBOL);
+	if (init == NULL)
+		fatal("module %s: no %s entry point", path,
+		    AF_MODULE_INIT_SYMBOL);
+	if ((rc = init(reg, AF_MODULE_ABI)) != AF_OK)
+		fatal("module %s: %s failed: %s (a name registered twice is "
+		    "an error)", path, AF_MODULE_INIT_SYMBOL, af_strerror(rc));
+	log_info("loaded module %s", path);
+	/* The handle stays open for the life of the process. */
+}
+
+static void
+mkdirs(const char *dir)
+{
+	char tmp[4096], *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0700);
+			*p = '/';
+		}
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		fatal("data directory %s: %s", dir, strerror(errno));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "module", required_argument, NULL, 'm' },
+		{ "durability", required_argument, NULL, 'D' },
+		{ "map-size", required_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = "./asyncflow-data", *sock = NULL;
+	const char *modules[MAX_MODULES];
+	int nmodules = 0, ch, verbosity = LOG_INFO, i, rc;
+	struct store_opts so = { .durability = STORE_FULL };
+	struct server_opts svo;
+	struct af_registry *reg;
+	struct engine *e;
+	struct store *s;
+	char err[512], sockbuf[4096];
+
+	while ((ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'm':
+			if (nmodules == MAX_MODULES)
+				fatal("too many --module (max %d)", MAX_MODULES);
+			modules[nmodules++] = optarg;
+			break;
+		case 'D':
+			if (store_durability_parse(optarg, &so.durability) !=
+			    AF_OK) {
+				fprintf(stderr, "asyncflowd: --durability must "
+				    "be full, batch or none\n");
+				return 2;
+			}
+			break;
+		case 'M':
+			so.map_size = (size_t)strtoull(optarg, NULL, 10) << 20;
+			if (so.map_size == 0) {
+				fprintf(stderr, "asyncflowd: bad --map-size\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			verbosity = LOG_DEBUG;
+			break;
+		case 'q':
+			verbosity = LOG_WARN;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_set_level((enum log_level)verbosity);
+	mkdirs(dir);
+	if (sock == NULL) {
+		snprintf(sockbuf, sizeof(sockbuf), "%s/asyncflowd.sock", dir);
+		sock = sockbuf;
+	}
+
+	if ((reg = registry_new()) == NULL)
+		fatal("out of memory");
+	if ((rc = builtin_flows_register(reg)) != AF_OK)
+		fatal("built-in flows: %s", af_strerror(rc));
+	for (i = 0; i < nmodules; i++)
+		load_module(reg, modules[i]);
+
+	rc = store_open_lmdb(dir, &so, &s, err, sizeof(err));
+	if (rc != AF_OK)
+		fatal("%s", err);
+	install_crash_recorder(dir);
+	rc = engine_open(s, reg, NULL, &e, err, sizeof(err));
+	if (rc != AF_OK)
+		fatal("%s", err);
+	quarantine_crashed(e);
+
+	memset(&svo, 0, sizeof(svo));
+	svo.socket_path = sock;
+	svo.durability = store_durability_name(so.durability);
+	svo.batch_ms = so.durability == STORE_BATCH ? 5 : 0;
+	svo.allow_uid = geteuid();
+	rc = server_run(e, s, &svo, err, sizeof(err));
+	engine_close(e);
+	store_close(s);
+	registry_free(reg);
+	if (rc != AF_OK)
+		fatal("%s", err);
+	return 0;
+}

@@ -1,0 +1,427 @@
+/*
+ * server.c: the daemon's event loop, and the only file that includes
+ * libevent. A Unix socket (mode 0600, peers must have our uid), frames of
+ * a 4-byte big-endian length plus one protobuf message, and the group
+ * commit: every request read in one loop iteration is handed to the api,
+ * then ONE engine pass runs at a lower priority than all I/O (so after
+ * every ready connection has been read) and commits them together; the
+ * replies leave after that commit.
+ *
+ * Not here: what requests mean (api.c), flows (engine.c).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "api.h"
+#include "log.h"
+#include "server.h"
+#include "u64map.h"
+
+struct conn {
+	uint64_t id;
+	struct server *srv;
+	struct bufferevent *bev;
+	bool greeted;
+	bool closing;           /* close once the output has drained */
+};
+
+struct server {
+	struct event_base *base;
+	struct evconnlistener *lis;
+	struct event *pass_ev;
+	struct event *sig_term, *sig_int, *sync_ev;
+	struct engine *e;
+	struct store *s;
+	struct api *api;
+	struct u64map conns;
+	uint64_t next_conn;
+	struct server_opts o;
+	bool pass_scheduled;
+	bool stopping;
+	int exit_code;
+};
+
+static void conn_free(struct conn *c);
+
+/* ---- Sending ------------------------------------------------------------------ */
+
+static void
+send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
+{
+	struct server *srv = ctx;
+	struct conn *c = u64map_get(&srv->conns, id);
+	struct evbuffer *out;
+	uint8_t hdr[4];
+
+	if (c == NULL)
+		return;     /* gone: the reply has nobody to go to */
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + n > srv->o.max_output) {
+		log_warn("connection %llu: more than %zu bytes of output "
+		    "waiting; closing it (slow client)",
+		    (unsigned long long)id, srv->o.max_output);
+		conn_free(c);
+		return;
+	}
+	hdr[0] = (uint8_t)(n >> 24);
+	hdr[1] = (uint8_t)(n >> 16);
+	hdr[2] = (uint8_t)(n >> 8);
+	hdr[3] = (uint8_t)n;
+	evbuffer_add(out, hdr, 4);
+	evbuffer_add(out, msg, n);
+}
+
+/* ---- The pass --------------------------------------------------------------------- */
+
+static void
+schedule_pass(struct server *srv)
+{
+	if (!srv->pass_scheduled) {
+		srv->pass_scheduled = true;
+		event_active(srv->pass_ev, 0, 0);
+	}
+}
+
+static void
+pass_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	srv->pass_scheduled = false;
+	rc = engine_pass(srv->e);
+	if (rc != AF_OK)
+		log_error("commit failed: %s (%s); every request of the pass "
+		    "gets the error, activations are rebuilt by replay",
+		    af_strerror(rc), store_errmsg(srv->s));
+	api_after_pass(srv->api, rc);
+	if (srv->stopping)  /* what is queued is rebuilt at the next start */
+		event_base_loopbreak(srv->base);
+	else if (engine_busy(srv->e))
+		schedule_pass(srv);
+}
+
+/* ---- Connections ------------------------------------------------------------------ */
+
+static void
+conn_free(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	u64map_del(&srv->conns, c->id);
+	api_conn_closed(srv->api, c->id);
+	api_set_connections(srv->api, srv->conns.len);
+	bufferevent_free(c->bev);
+	log_debug("connection %llu closed", (unsigned long long)c->id);
+	free(c);
+}
+
+/* Close after what is queued has been written. */
+static void
+conn_close_soon(struct conn *c)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct server *srv = c->srv;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	Asyncflow__Request *req;
+	uint8_t hdr[4], *frame;
+	size_t len;
+	int rc;
+
+	while (!c->closing && evbuffer_get_length(in) >= 4) {
+		evbuffer_copyout(in, hdr, 4);
+		len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+		    (size_t)hdr[2] << 8 | hdr[3];
+		if (len > SERVER_MAX_FRAME) {
+			log_warn("connection %llu: frame of %zu bytes is over "
+			    "the %d limit; closing", (unsigned long long)c->id,
+			    len, SERVER_MAX_FRAME);
+			api_protocol_error(srv->api, c->id, "frame too large");
+			conn_close_soon(c);
+			break;
+		}
+		if (evbuffer_get_length(in) < 4 + len)
+			break;
+		frame = evbuffer_pullup(in, (ev_ssize_t)(4 + len));
+		req = NULL;
+		if (frame != NULL && pb_depth_ok(&asyncflow__request__descriptor,
+		    frame + 4, len, SERVER_MAX_DEPTH))
+			req = asyncflow__request__unpack(NULL, len, frame + 4);
+		evbuffer_drain(in, 4 + len);
+		if (req == NULL) {
+			log_warn("connection %llu: frame does not decode; "
+			    "closing", (unsigned long long)c->id);
+			api_protocol_error(srv->api, c->id,
+			    "frame does not decode as a Request");
+			conn_close_soon(c);
+			break;
+		}
+		rc = api_request(srv->api, c->id, &c->greeted, req);
+		asyncflow__request__free_unpacked(req, NULL);
+		if (rc == AF_EPROTO) {
+			log_warn("connection %llu: protocol error; closing",
+			    (unsigned long long)c->id);
+			conn_close_soon(c);
+		}
+	}
+	schedule_pass(srv);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if ((what & BEV_EVENT_ERROR) && errno != ECONNRESET &&
+		    errno != EPIPE)
+			log_debug("connection %llu: %s",
+			    (unsigned long long)c->id, strerror(errno));
+		conn_free(c);
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	struct server *srv = arg;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct conn *c;
+
+	(void)lis;
+	(void)sa;
+	(void)socklen;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+	    (cred.uid != geteuid() && cred.uid != srv->o.allow_uid)) {
+		log_warn("refused a connection from uid %ld (only uid %ld may "
+		    "connect)", cl == sizeof(cred) ? (long)cred.uid : -1L,
+		    (long)geteuid());
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->id = ++srv->next_conn;
+	c->srv = srv;
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL || u64map_put(&srv->conns, c->id, c) != AF_OK) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	api_set_connections(srv->api, srv->conns.len);
+	log_debug("connection %llu from pid %ld", (unsigned long long)c->id,
+	    (long)cred.pid);
+}
+
+/* ---- Signals and timers ---------------------------------------------------------- */
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	log_info("%s: finishing the pass and stopping",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	srv->stopping = true;
+	evconnlistener_disable(srv->lis);
+	schedule_pass(srv);
+}
+
+static void
+sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->s->ops->sync(srv->s);
+}
+
+/* ---- Socket ------------------------------------------------------------------------ */
+
+static int
+listen_socket(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, probe;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long (%zu bytes, the "
+		    "limit is %zu): %s", strlen(path),
+		    sizeof(sun.sun_path) - 1, path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	/* A socket file left by a crash is replaced; a live one is not. */
+	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			snprintf(err, errlen, "another daemon is serving %s",
+			    path);
+			return -1;
+		}
+		close(probe);
+		if (errno == ECONNREFUSED)
+			unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		umask(old);
+		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, 0600) != 0 || listen(fd, 128) != 0) {
+		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- Lifecycle -------------------------------------------------------------------- */
+
+int
+server_run(struct engine *e, struct store *s, const struct server_opts *o,
+    char *err, size_t errlen)
+{
+	struct server srv;
+	struct event_config *cfg;
+	struct timeval tv;
+	int fd, rc = AF_OK;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.e = e;
+	srv.s = s;
+	srv.o = *o;
+	if (srv.o.max_output == 0)
+		srv.o.max_output = 64u << 20;
+	u64map_init(&srv.conns);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((fd = listen_socket(o->socket_path, err, errlen)) < 0)
+		return AF_ESTATE;
+	if ((cfg = event_config_new()) == NULL ||
+	    (srv.base = event_base_new_with_config(cfg)) == NULL) {
+		snprintf(err, errlen, "libevent: cannot create the event base");
+		event_config_free(cfg);
+		close(fd);
+		return AF_ENOMEM;
+	}
+	event_config_free(cfg);
+	/* I/O at priority 0 runs before the pass at priority 1. */
+	event_base_priority_init(srv.base, 2);
+	srv.api = api_new(e, send_cb, &srv, o->durability);
+	srv.pass_ev = event_new(srv.base, -1, 0, pass_cb, &srv);
+	srv.lis = evconnlistener_new(srv.base, accept_cb, &srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	srv.sig_term = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
+	srv.sig_int = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
+	    srv.sig_term == NULL || srv.sig_int == NULL) {
+		snprintf(err, errlen, "out of memory setting up the loop");
+		rc = AF_ENOMEM;
+		goto out;
+	}
+	engine_set_commit_hook(e, api_on_commit, srv.api);
+	event_priority_set(srv.pass_ev, 1);
+	event_add(srv.sig_term, NULL);
+	event_add(srv.sig_int, NULL);
+	if (o->batch_ms > 0) {
+		srv.sync_ev = event_new(srv.base, -1, EV_PERSIST, sync_cb, &srv);
+		tv.tv_sec = o->batch_ms / 1000;
+		tv.tv_usec = (o->batch_ms % 1000) * 1000;
+		event_add(srv.sync_ev, &tv);
+	}
+	/* The replays queued at open run in the first pass. */
+	schedule_pass(&srv);
+	log_info("serving %s (durability %s, incarnation %llu)",
+	    o->socket_path, o->durability,
+	    (unsigned long long)engine_incarnation(e));
+	if (o->ready != NULL)
+		o->ready(o->ready_ctx);
+	event_base_dispatch(srv.base);
+	log_info("stopped");
+out:
+	{
+		size_t i = 0;
+		uint64_t k;
+		void *p;
+
+		while (u64map_next(&srv.conns, &i, &k, &p)) {
+			conn_free(p);
+			i = 0;
+		}
+	}
+	engine_set_commit_hook(e, NULL, NULL);
+	u64map_release(&srv.conns);
+	if (srv.sync_ev)
+		event_free(srv.sync_ev);
+	if (srv.sig_term)
+		event_free(srv.sig_term);
+	if (srv.sig_int)
+		event_free(srv.sig_int);
+	if (srv.pass_ev)
+		event_free(srv.pass_ev);
+	if (srv.lis)
+		evconnlistener_free(srv.lis);
+	else
+		close(fd);
+	unlink(o->socket_path);
+	api_free(srv.api);
+	event_base_free(srv.base);
+	return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * server.h: the daemon's socket server and event loop (libevent lives only
+ * in server.c). server_run serves until SIGTERM or SIGINT, then finishes
+ * the pass in progress, commits and returns.
+ */
+#ifndef AF_SERVER_H
+#define AF_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "store.h"
+
+/* The hard maximum of one frame's payload, and of message nesting. */
+#define SERVER_MAX_FRAME (1 << 20)
+#define SERVER_MAX_DEPTH 100
+
+struct server_opts {
+	const char *socket_path;
+	const char *durability;     /* for stats and the log */
+	unsigned batch_ms;          /* > 0: sync the store this often */
+	size_t max_output;          /* per connection; 0 = 64 MiB */
+	uid_t allow_uid;            /* besides our own uid (default: same) */
+	void (*ready)(void *ctx);   /* called once the socket listens */
+	void *ready_ctx;
+};
+
+/* AF_OK after a clean stop; else an error with err set (the socket could
+ * not be made, another daemon serves it, out of memory). */
+int server_run(struct engine *e, struct store *s, const struct server_opts *o,
+    char *err, size_t errlen);
+
+/* Whether a protobuf message nests at most max_depth deep (protobuf-c's
+ * unpacker recurses without a limit; check before unpacking). */
+#include <protobuf-c/protobuf-c.h>
+bool pb_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    size_t n, int max_depth);
+
+#endif
