@@ -93,6 +93,11 @@ $(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/common/errors.o $(B)/gen/asyncfl
 $(CTL): $(B)/client/asyncflowctl.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson 2>/dev/null)
 
+# ---- helpers for the end-to-end scripts
+$(B)/tests/rawframe: $(B)/tests/rawframe.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
+
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
@@ -111,12 +116,12 @@ $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- top-level targets ---------------------------------------------------
-.PHONY: all deps test check asan bench clean
+.PHONY: all deps test check asan bench clean demo
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
 	$(if $(wildcard client/asyncflowctl.c),$(CTL)) $(MODULES)
-all: $(ALL_BINS) $(TEST_BINS) $(BENCH_BINS)
+all: $(ALL_BINS) $(TEST_BINS) $(BENCH_BINS) $(E2E_TOOLS)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -127,6 +132,11 @@ test: deps
 
 check: all
 	@sh scripts/run-tests.sh $(B) $(TEST_BINS)
+
+# The README's first command: the mission in one story.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh $(B)
 
 asan: deps
 	@$(MAKE) --no-print-directory check B=build/asan \

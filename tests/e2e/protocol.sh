@@ -1,0 +1,43 @@
+# Bad input over the real socket: idempotent start, unknown flow, settle
+# twice, wrong resolver, garbage/truncated/oversized frames.
+set -eu
+. tests/e2e/lib.inc
+start_daemon
+
+a=$(ctl start echo '{"x":1}' --key k1)
+b=$(ctl start echo '{"x":1}' --key k1)
+expect "idempotent start" "$b" "$a"
+if $CTL start echo '{"x":2}' --key k1 >/dev/null 2>"$WORK/err"; then
+	fail "same key with other args accepted"
+fi
+grep -q "idempotency" "$WORK/err" || fail "no clear error: $(cat "$WORK/err")"
+
+if $CTL start no_such_flow >/dev/null 2>"$WORK/err"; then
+	fail "unknown flow accepted"
+fi
+grep -q "unknown flow no_such_flow" "$WORK/err" || fail "message: $(cat "$WORK/err")"
+
+mkvow
+ctl settle "$VOW" --resolver "$RES" 1 >/dev/null
+ctl settle "$VOW" --resolver "$RES" 1 >/dev/null    # identical: ok
+if $CTL settle "$VOW" --resolver "$RES" 2 >/dev/null 2>&1; then
+	fail "a different second settlement was accepted"
+fi
+mkvow
+case $RES in f*) bad=0${RES#?} ;; *) bad=f${RES#?} ;; esac
+if $CTL settle "$VOW" --resolver "$bad" 1 >/dev/null 2>&1; then
+	fail "wrong resolver accepted"
+fi
+expect "still pending" "$(ctl vow "$VOW" | jq -r .state)" pending
+
+for mode in garbage oversized truncated; do
+	# Another client is connected meanwhile and must be unaffected.
+	r=$("$B/tests/rawframe" "$SOCK" $mode)
+	case $r in *closed=1) ;; *) fail "$mode: connection not closed: $r" ;; esac
+	case $mode in truncated) ;; *)
+		case $r in reply_bytes=0*) fail "$mode: no error reply" ;; esac ;;
+	esac
+	ctl stats >/dev/null
+done
+kill -0 "$DAEMON_PID" || fail "daemon died"
+stop_daemon

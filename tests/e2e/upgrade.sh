@@ -1,0 +1,31 @@
+# Restart as upgrade: v1 -> v2 diverges (Failed, listed, outcome pending, no
+# effect) -> v3 fixed (the activation completes).
+set -eu
+. tests/e2e/lib.inc
+M=$B/modules
+start_daemon --module "$M/example-v1.so"
+mkvow
+out=$(ctl start order "{\"approval\":{\"@vow\":$VOW}}")
+ACT=$(echo "$out" | jq -r .activation)
+OUT=$(echo "$out" | jq -r '.outcome["@vow"]')
+expect "v1 state" "$(state_of "$ACT")" Running
+journal=$(ctl journal "$ACT" | jq -c .)
+stop_daemon
+
+start_daemon --module "$M/example-v2.so"
+expect "v2 state" "$(state_of "$ACT")" Failed
+ctl show "$ACT" | jq -r .failure | grep -q "journal index 0" ||
+	fail "diagnostic does not name the index: $(ctl show "$ACT")"
+expect "failures" "$(ctl failures | jq -c '[.[].activation]')" "[$ACT]"
+ctl settle "$VOW" --resolver "$RES" '"yes"' >/dev/null
+sleep 0.2
+expect "v2 outcome" "$(ctl vow "$OUT" | jq -r .state)" pending
+expect "v2 journal unchanged" "$(ctl journal "$ACT" | jq -c .)" "$journal"
+kill9_daemon
+
+start_daemon --module "$M/example-v3.so"
+expect "v3 outcome" "$(ctl vow "$OUT" --wait --timeout 10 | jq -c .value)" \
+    '{"approved":"yes","step":1}'
+expect "v3 state" "$(state_of "$ACT")" Done
+expect "no failures" "$(ctl failures | jq -c .)" "[]"
+stop_daemon

@@ -1,0 +1,74 @@
+/*
+ * rawframe.c: an end-to-end test tool that speaks bad protocol on purpose.
+ * Connects to the daemon's socket, sends one kind of bad frame, then reads
+ * until the daemon closes the connection (or 5 s pass) and prints
+ * "reply_bytes=N closed=0|1".
+ *
+ *   rawframe SOCKET garbage     a frame of bytes that are no Request
+ *   rawframe SOCKET oversized   a header announcing 2 MiB
+ *   rawframe SOCKET truncated   a header announcing 100 bytes, 10 sent, EOF
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_un sun;
+	unsigned char buf[4096];
+	size_t total = 0;
+	int fd, closed = 0;
+	ssize_t n;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|truncated\n");
+		return 2;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", argv[1]);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		perror("connect");
+		return 1;
+	}
+	memset(buf, 0xff, sizeof(buf));
+	if (strcmp(argv[2], "garbage") == 0) {
+		unsigned char hdr[4] = { 0, 0, 0, 16 };
+
+		n = write(fd, hdr, 4) + write(fd, buf, 16);
+	} else if (strcmp(argv[2], "oversized") == 0) {
+		unsigned char hdr[4] = { 0, 0x20, 0, 0 };
+
+		n = write(fd, hdr, 4);
+	} else if (strcmp(argv[2], "truncated") == 0) {
+		unsigned char hdr[4] = { 0, 0, 0, 100 };
+
+		n = write(fd, hdr, 4) + write(fd, buf, 10);
+		shutdown(fd, SHUT_WR);
+	} else {
+		fprintf(stderr, "rawframe: unknown mode %s\n", argv[2]);
+		return 2;
+	}
+	(void)n;
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 5000) <= 0)
+			break;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0) {
+			closed = 1;
+			break;
+		}
+		total += (size_t)n;
+	}
+	printf("reply_bytes=%zu closed=%d\n", total, closed);
+	close(fd);
+	return 0;
+}
