@@ -45,7 +45,7 @@ $(B)/gen/asyncflow.pb-c.o: $(GEN_C)
 	$(CC) -Wall $(CFLAGS) $(SANFLAGS) $(ALL_CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # ---- the engine library (everything in daemon/ but main.c) --------------
-CORE_SRCS := $(filter-out daemon/main.c daemon/errors.c,$(wildcard daemon/*.c)) \
+CORE_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
 	common/errors.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o) $(B)/daemon/coro_$(ARCH).o
 CORE_LIB  := $(B)/libafcore.a
@@ -116,7 +116,7 @@ $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- top-level targets ---------------------------------------------------
-.PHONY: all deps test check asan bench clean demo
+.PHONY: all deps test check asan bench bench-bins clean demo
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
@@ -143,8 +143,10 @@ asan: deps
 		SANITIZE=address,undefined CFLAGS="-O1 -g"
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BENCH_BINS) B=build/bench CFLAGS="-O2 -g -DNDEBUG"
+	@$(MAKE) --no-print-directory bench-bins B=build/bench CFLAGS="-O2 -g -DNDEBUG"
 	@sh scripts/run-bench.sh build/bench
+
+bench-bins: $(BENCH_BINS) $(ALL_BINS)
 
 clean:
 	rm -rf build
