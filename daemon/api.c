@@ -36,8 +36,20 @@ struct waitlist {
 	struct waiter w[];
 };
 
+/* Servers of one object name, and its invocations nobody has taken. */
+struct objsrv {
+	char *name;
+	uint64_t *conns;
+	size_t nconns, capconns, rr;
+	uint64_t *pending;          /* result vows */
+	size_t npending, cappending;
+};
+
 struct api {
 	struct engine *e;
+	struct objsrv *objs;
+	size_t nobjs, capobjs;
+	struct u64map assigned;     /* result vow -> conn it was pushed to */
 	api_send_fn *send;
 	void *ctx;
 	const char *durability;
@@ -256,12 +268,192 @@ add_wait(struct api *api, uint64_t vow, uint64_t conn, uint64_t reqid)
 	l->w[l->n++] = (struct waiter){ conn, reqid };
 }
 
+/* ---- Invocations: client-served objects ------------------------------------ */
+
+static struct objsrv *
+objsrv(struct api *api, const char *name, bool create)
+{
+	struct objsrv *o;
+	size_t i;
+
+	for (i = 0; i < api->nobjs; i++)
+		if (strcmp(api->objs[i].name, name) == 0)
+			return &api->objs[i];
+	if (!create || grow((void **)&api->objs, &api->capobjs,
+	    api->nobjs + 1, sizeof(*o)) != AF_OK)
+		return NULL;
+	o = &api->objs[api->nobjs];
+	memset(o, 0, sizeof(*o));
+	if ((o->name = strdup(name)) == NULL)
+		return NULL;
+	api->nobjs++;
+	return o;
+}
+
+/* Queue the invocation's event for conn (after this pass's replies).
+ * false if it is answered already. */
+static bool
+push_invocation(struct api *api, uint64_t conn, uint64_t vow)
+{
+	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
+	Asyncflow__Event ev = ASYNCFLOW__EVENT__INIT;
+	Asyncflow__Invocation *inv;
+	struct held h = { conn, 0, NULL, 0 };
+
+	buf_reset(&api->b);
+	if (engine_invocation(api->e, vow, true, &api->b) != AF_OK)
+		return false;
+	if ((inv = asyncflow__invocation__unpack(NULL, api->b.len,
+	    api->b.p)) == NULL)
+		return false;
+	ev.kind_case = ASYNCFLOW__EVENT__KIND_INVOCATION;
+	ev.invocation = inv;
+	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_EVENT;
+	m.event = &ev;
+	h.msg = pack_server_message(&m, &h.n);
+	asyncflow__invocation__free_unpacked(inv, NULL);
+	if (h.msg == NULL || grow((void **)&api->post, &api->cappost,
+	    api->npost + 1, sizeof(h)) != AF_OK) {
+		free(h.msg);
+		return false;
+	}
+	api->post[api->npost++] = h;
+	u64map_put(&api->assigned, vow, (void *)(uintptr_t)conn);
+	return true;
+}
+
+/* Give the invocation to the next server of its object, or keep it. */
+static void
+dispatch(struct api *api, struct objsrv *o, uint64_t vow)
+{
+	uint64_t conn;
+
+	if (o->nconns > 0) {
+		conn = o->conns[o->rr++ % o->nconns];
+		push_invocation(api, conn, vow);
+		return;
+	}
+	if (grow((void **)&o->pending, &o->cappending, o->npending + 1,
+	    sizeof(uint64_t)) == AF_OK)
+		o->pending[o->npending++] = vow;
+}
+
+static void
+dispatch_new(struct api *api, uint64_t vow)
+{
+	Asyncflow__Invocation *inv;
+	struct objsrv *o;
+
+	buf_reset(&api->b);
+	if (engine_invocation(api->e, vow, false, &api->b) != AF_OK ||
+	    (inv = asyncflow__invocation__unpack(NULL, api->b.len,
+	    api->b.p)) == NULL)
+		return;
+	if ((o = objsrv(api, inv->object, true)) != NULL)
+		dispatch(api, o, vow);
+	asyncflow__invocation__free_unpacked(inv, NULL);
+}
+
+static int
+load_cb(void *ctx, uint64_t vow, const char *object)
+{
+	struct api *api = ctx;
+	struct objsrv *o = objsrv(api, object, true);
+
+	if (o != NULL)
+		dispatch(api, o, vow);
+	return AF_OK;
+}
+
+static void
+flush_pending(struct api *api, struct objsrv *o)
+{
+	uint64_t *p = o->pending;
+	size_t n = o->npending, i;
+
+	o->pending = NULL;
+	o->npending = o->cappending = 0;
+	for (i = 0; i < n; i++)
+		dispatch(api, o, p[i]);
+	free(p);
+}
+
+static int
+op_serve(struct api *api, uint64_t conn, const Asyncflow__Request *req,
+    Asyncflow__Response *r, Asyncflow__ServeReply *sr)
+{
+	const char *name = req->serve->object;
+	struct objsrv *o;
+	size_t i;
+
+	if (name == NULL || *name == '\0' || strlen(name) > 255)
+		return AF_EINVAL;
+	if ((o = objsrv(api, name, true)) == NULL)
+		return AF_ENOMEM;
+	for (i = 0; i < o->nconns && o->conns[i] != conn; i++)
+		;
+	if (i == o->nconns) {
+		if (grow((void **)&o->conns, &o->capconns, o->nconns + 1,
+		    sizeof(uint64_t)) != AF_OK)
+			return AF_ENOMEM;
+		o->conns[o->nconns++] = conn;
+	}
+	asyncflow__serve_reply__init(sr);
+	sr->pending = o->npending;
+	r->result_case = ASYNCFLOW__RESPONSE__RESULT_SERVE;
+	r->serve = sr;
+	log_info("connection %llu serves %s (%zu waiting)",
+	    (unsigned long long)conn, name, o->npending);
+	flush_pending(api, o);
+	return AF_OK;
+}
+
+/* A server went away: its unanswered invocations go to the others. */
+static void
+drop_server(struct api *api, uint64_t conn)
+{
+	uint64_t *again = NULL, k;
+	size_t n = 0, cap = 0, i = 0, j, m;
+	void *p;
+
+	for (j = 0; j < api->nobjs; j++) {
+		struct objsrv *o = &api->objs[j];
+
+		for (i = m = 0; i < o->nconns; i++)
+			if (o->conns[i] != conn)
+				o->conns[m++] = o->conns[i];
+		o->nconns = m;
+	}
+	i = 0;
+	while (u64map_next(&api->assigned, &i, &k, &p))
+		if ((uint64_t)(uintptr_t)p == conn &&
+		    grow((void **)&again, &cap, n + 1, sizeof(k)) == AF_OK)
+			again[n++] = k;
+	for (i = 0; i < n; i++) {
+		u64map_del(&api->assigned, again[i]);
+		dispatch_new(api, again[i]);
+	}
+	free(again);
+}
+
+int
+api_load_outbox(struct api *api)
+{
+	return engine_outbox_list(api->e, 0, load_cb, api);
+}
+
 void
-api_on_commit(void *ctx, const uint64_t *settled, size_t n)
+api_on_commit(void *ctx, const uint64_t *settled, size_t n,
+    const uint64_t *invs, size_t ninv)
 {
 	struct api *api = ctx;
 	struct waitlist *l;
 	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		u64map_del(&api->assigned, settled[i]);
+	for (i = 0; i < ninv; i++)
+		dispatch_new(api, invs[i]);
 
 	for (i = 0; i < n; i++) {
 		Asyncflow__VowInfo vi;
@@ -328,6 +520,7 @@ api_conn_closed(struct api *api, uint64_t conn)
 				l->w[k++] = l->w[j];
 		l->n = k;
 	}
+	drop_server(api, conn);
 }
 
 /* ---- Operations ------------------------------------------------------------------ */
@@ -424,6 +617,33 @@ static const char *const state_names[] = {
 	[ES_DONE] = "Done",
 };
 
+struct inv_ctx {
+	struct api *api;
+	Asyncflow__ActivationInfo *ai;
+	size_t cap;
+};
+
+static int
+inv_cb(void *ctx, uint64_t vow, const char *object)
+{
+	struct inv_ctx *ic = ctx;
+	Asyncflow__Invocation *inv;
+	struct buf b;
+
+	(void)object;
+	buf_init(&b);
+	if (engine_invocation(ic->api->e, vow, false, &b) == AF_OK &&
+	    (inv = asyncflow__invocation__unpack(NULL, b.len, b.p)) != NULL) {
+		if (grow((void **)&ic->ai->invocations, &ic->cap,
+		    ic->ai->n_invocations + 1, sizeof(inv)) == AF_OK)
+			ic->ai->invocations[ic->ai->n_invocations++] = inv;
+		else
+			asyncflow__invocation__free_unpacked(inv, NULL);
+	}
+	buf_release(&b);
+	return AF_OK;
+}
+
 /* Build one ActivationInfo (strings point into info; args and waiting_on
  * malloc'd: free with free_act_info). */
 static void
@@ -446,15 +666,26 @@ act_info(struct api *api, const struct engine_act_info *info,
 	if (with_waits && engine_waiting_on(api->e, info->id, &ai->waiting_on,
 	    &n) == AF_OK)
 		ai->n_waiting_on = n;
+	if (with_waits && info->state != ES_DONE) {
+		struct inv_ctx ic = { api, ai, 0 };
+
+		engine_outbox_list(api->e, info->id, inv_cb, &ic);
+	}
 }
 
 static void
 free_act_info(Asyncflow__ActivationInfo *ai)
 {
+	size_t i;
+
 	if (ai->args != NULL)
 		asyncflow__value__free_unpacked(ai->args, NULL);
 	free(ai->waiting_on);
+	for (i = 0; i < ai->n_invocations; i++)
+		asyncflow__invocation__free_unpacked(ai->invocations[i], NULL);
+	free(ai->invocations);
 }
+
 
 struct list_ctx {
 	struct engine_act_info *infos;
@@ -614,6 +845,15 @@ count_cb(void *ctx, const struct engine_act_info *info)
 }
 
 static int
+count_inv_cb(void *ctx, uint64_t vow, const char *object)
+{
+	(void)vow;
+	(void)object;
+	((struct count_ctx *)ctx)->n++;
+	return AF_OK;
+}
+
+static int
 op_stats(struct api *api, Asyncflow__Response *r, Asyncflow__StatsReply *sr)
 {
 	struct engine_stats st;
@@ -633,6 +873,10 @@ op_stats(struct api *api, Asyncflow__Response *r, Asyncflow__StatsReply *sr)
 	sr->durability = (char *)api->durability;
 	engine_list(api->e, &failed, 0, (size_t)-1, count_cb, &cc);
 	sr->failed = cc.n;
+	cc.n = 0;
+	engine_outbox_list(api->e, 0, count_inv_cb, &cc);
+	sr->invocations_pending = cc.n;
+	sr->timers_pending = engine_timers_pending(api->e);
 	r->result_case = ASYNCFLOW__RESPONSE__RESULT_STATS;
 	r->stats = sr;
 	return AF_OK;
@@ -646,6 +890,7 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
 	Asyncflow__WakeReply wr = ASYNCFLOW__WAKE_REPLY__INIT;
 	Asyncflow__StatsReply sr;
+	Asyncflow__ServeReply svr;
 	char msg[256];
 	bool settled;
 	int rc = AF_OK;
@@ -754,6 +999,9 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 	case ASYNCFLOW__REQUEST__OP_STATS:
 		rc = op_stats(api, &r, &sr);
 		break;
+	case ASYNCFLOW__REQUEST__OP_SERVE:
+		rc = op_serve(api, conn, req, &r, &svr);
+		break;
 	default:
 		queue_error(api, conn, req->id, AF_EPROTO, "unknown operation",
 		    false);
@@ -841,6 +1089,7 @@ api_new(struct engine *e, api_send_fn *send, void *ctx,
 	api->ctx = ctx;
 	api->durability = durability;
 	u64map_init(&api->waits);
+	u64map_init(&api->assigned);
 	buf_init(&api->b);
 	if ((api->arena = arena_new(0)) == NULL) {
 		free(api);
@@ -861,6 +1110,13 @@ api_free(struct api *api)
 	while (u64map_next(&api->waits, &i, &k, &p))
 		free(p);
 	u64map_release(&api->waits);
+	u64map_release(&api->assigned);
+	for (i = 0; i < api->nobjs; i++) {
+		free(api->objs[i].name);
+		free(api->objs[i].conns);
+		free(api->objs[i].pending);
+	}
+	free(api->objs);
 	for (i = 0; i < api->nheld; i++)
 		free(api->held[i].msg);
 	for (i = 0; i < api->npost; i++)

@@ -53,8 +53,13 @@ bool api_pending(const struct api *api);
  * place of each if the commit failed. */
 void api_after_pass(struct api *api, int rc);
 
-/* The engine's on_commit callback (ctx = the api). */
-void api_on_commit(void *ctx, const uint64_t *settled, size_t n);
+/* The engine's on_commit callback (ctx = the api): answers waits and
+ * delivers new invocations. */
+void api_on_commit(void *ctx, const uint64_t *settled, size_t n,
+    const uint64_t *invocations, size_t ninv);
+
+/* At start: queue every invocation in the outbox for delivery. */
+int api_load_outbox(struct api *api);
 
 /* A connection went away: forget its waits. */
 void api_conn_closed(struct api *api, uint64_t conn);

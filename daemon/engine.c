@@ -147,6 +147,17 @@ struct idlist {
 	uint64_t ids[];
 };
 
+struct blob {
+	uint64_t id;
+	size_t off;
+	size_t len;
+};
+
+struct timer {
+	int64_t due;
+	uint64_t vow;
+};
+
 struct idem {
 	char *key;
 	uint8_t *val;               /* act ‖ outcome ‖ flow NUL ‖ args */
@@ -185,10 +196,24 @@ struct engine {
 	struct af_arena *tmp;       /* short-lived decodes */
 	struct idem *idems;         /* keys of this pass */
 	size_t nidems, capidems;
+	struct buf obuf;            /* outbox rows of this pass */
+	struct blob *oputs;
+	size_t noputs, capoputs;
+	uint64_t *odels;            /* answered invocations */
+	size_t nodels, capodels;
+	uint64_t *newinv;           /* invocations to deliver after commit */
+	size_t nnewinv, capnewinv;
+	struct timer *heap;         /* every pending timer, min-heap by due */
+	size_t nheap, capheap;
+	struct timer *tputs, *tdels;    /* timer rows of this pass */
+	size_t ntputs, captputs, ntdels, captdels;
 	struct engine_stats st;
 };
 
 volatile uint64_t engine_guest_act;
+
+static int64_t now_ms(struct engine *);
+static int load_timers(struct engine *);
 
 static void run_step(struct engine *, struct act *);
 static void go_live(struct engine *, struct act *);
@@ -970,6 +995,9 @@ on_vow_settled(void *ctx, const struct vow *v)
 	if (grow_array((void **)&e->settled, &e->capsettled,
 	    e->nsettled + 1, sizeof(uint64_t)) == AF_OK)
 		e->settled[e->nsettled++] = v->id;
+	if (v->invocation && grow_array((void **)&e->odels, &e->capodels,
+	    e->nodels + 1, sizeof(uint64_t)) == AF_OK)
+		e->odels[e->nodels++] = v->id;
 	e->dirty = true;
 }
 
@@ -984,18 +1012,18 @@ str_eq(struct af_str s, const char *c)
 }
 
 static void
-attempted_text(struct buf *b, const char *obj, const char *method,
-    const struct af_value *args, size_t idx)
+attempted_text(struct buf *b, enum jkind kind, const char *obj,
+    const char *method, const struct af_value *args, size_t idx)
 {
-	buf_printf(b, "checkCall(%s.%s, ", obj, method);
+	buf_printf(b, "%s(%s.%s, ", journal_kind_name(kind), obj, method);
 	value_to_text(b, args);
 	buf_printf(b, ", #%zu)", idx);
 }
 
 /* Replay: compare the call with the journal and answer from it. */
 static int
-replay_call(struct engine *e, struct act *a, const char *obj,
-    const char *method, const struct af_value *args,
+replay_call(struct engine *e, struct act *a, enum jkind kind,
+    const char *obj, const char *method, const struct af_value *args,
     const struct af_value **out)
 {
 	struct jentry je;
@@ -1008,7 +1036,7 @@ replay_call(struct engine *e, struct act *a, const char *obj,
 
 	if (jpeek(a, &je) != AF_OK)
 		goto diverged;
-	same = je.kind == J_CHECK_CALL && je.call_index == idx &&
+	same = je.kind == kind && je.call_index == idx &&
 	    str_eq(je.target, obj) && str_eq(je.method, method);
 	if (same && (je.args.len != e->scratch.len ||
 	    memcmp(je.args.ptr, e->scratch.p, je.args.len) != 0)) {
@@ -1026,8 +1054,8 @@ replay_call(struct engine *e, struct act *a, const char *obj,
 	if (a->pos >= a->log.n || jpeek(a, &je) != AF_OK ||
 	    (je.kind != J_DO_RETURN && je.kind != J_DO_THROW) ||
 	    je.call_index != idx) {
-		failf(e, a, "journal corrupt at index %zu: checkCall #%zu "
-		    "has no answer", a->pos, idx);
+		failf(e, a, "journal corrupt at index %zu: %s #%zu "
+		    "has no answer", a->pos, journal_kind_name(kind), idx);
 		fail_from_guest(e, a, a->failure);
 	}
 	rc = value_decode(a->arena, je.value.ptr, je.value.len, out);
@@ -1046,8 +1074,8 @@ diverged:
 	buf_printf(&b, "replay diverged at journal index %zu: expected ", idx);
 	entry_text(&b, &je);
 	buf_puts(&b, "; the flow attempted ");
-	attempted_text(&b, obj, method, args, idx);
-	if (path[0] != '\0' || (je.kind == J_CHECK_CALL &&
+	attempted_text(&b, kind, obj, method, args, idx);
+	if (path[0] != '\0' || (je.kind == kind &&
 	    str_eq(je.target, obj) && str_eq(je.method, method)))
 		buf_printf(&b, "; first difference at args%s", path);
 	buf_putc(&b, '\0');
@@ -1129,9 +1157,98 @@ live_call(struct engine *e, struct act *a, const char *obj,
 	return rc;
 }
 
-int
-af_call(struct af_flow *f, const char *obj, const char *method,
-    const struct af_value *args, const struct af_value **out)
+/* Whether every resolver named in v is held by the activation. */
+static bool
+resolvers_held(struct act *a, const struct af_value *v)
+{
+	size_t i;
+
+	switch (v->type) {
+	case AF_RESOLVER:
+		return u64map_get(&a->resolvers, v->u.id) != NULL;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			if (!resolvers_held(a, v->u.list.items[i]))
+				return false;
+		return true;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			if (!resolvers_held(a, v->u.rec.fields[i].value))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* Live eventual send: checkSend, a new result vow, an outbox invocation in
+ * the same commit, doReturn{vow}. The server's answer settles the vow. */
+static int
+live_send(struct engine *e, struct act *a, const char *obj,
+    const char *method, const struct af_value *args,
+    const struct af_value **out)
+{
+	const struct af_value *res;
+	struct outbox_row row;
+	struct jentry je;
+	struct vow *v;
+	uint64_t idx = a->jlen, vid = 0;
+	size_t off;
+	int rc = AF_OK;
+
+	memset(&je, 0, sizeof(je));
+	je.kind = J_CHECK_SEND;
+	je.call_index = idx;
+	je.target = (struct af_str){ obj, strlen(obj) };
+	je.method = (struct af_str){ method, strlen(method) };
+	je.args = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
+	jappend(e, a, &je);
+
+	if (!resolvers_held(a, args)) {
+		res = host_error(a->arena, "NotHeld", "send to %s.%s names a "
+		    "resolver this flow does not hold", obj, method);
+		rc = AF_REJECTED;
+	} else if (vowtab_make(e->vt, 0, &vid, NULL) != AF_OK ||
+	    vowtab_get(e->vt, vid, &v) != AF_OK ||
+	    grow_array((void **)&e->oputs, &e->capoputs, e->noputs + 1,
+	    sizeof(*e->oputs)) != AF_OK ||
+	    grow_array((void **)&e->newinv, &e->capnewinv, e->nnewinv + 1,
+	    sizeof(*e->newinv)) != AF_OK) {
+		fail_from_guest(e, a, "out of memory (send)");
+		return AF_ENOMEM;
+	} else {
+		v->invocation = true;
+		row.object = je.target;
+		row.method = je.method;
+		row.args = je.args;
+		row.activation = a->id;
+		off = e->obuf.len;
+		outbox_row_encode(&e->obuf, &row);
+		e->oputs[e->noputs++] = (struct blob){ vid, off,
+		    e->obuf.len - off };
+		e->newinv[e->nnewinv++] = vid;
+		e->dirty = true;
+		res = af_vow_ref(a->arena, vid);
+	}
+	buf_reset(&e->scratch);
+	if (res == NULL || value_encode(&e->scratch, res) != AF_OK)
+		fail_from_guest(e, a, "out of memory (send)");
+	memset(&je, 0, sizeof(je));
+	je.kind = rc == AF_OK ? J_DO_RETURN : J_DO_THROW;
+	je.call_index = idx;
+	je.value = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
+	jappend(e, a, &je);
+	*out = res;
+	enter_value(e, a, res, true);
+	return rc;
+}
+
+/* Every guest crossing to a host object: compared with the journal while
+ * replaying, journaled and performed live. */
+static int
+membrane(struct af_flow *f, enum jkind kind, const char *obj,
+    const char *method, const struct af_value *args,
+    const struct af_value **out)
 {
 	struct act *a = f->a;
 	struct engine *e = a->e;
@@ -1150,10 +1267,36 @@ af_call(struct af_flow *f, const char *obj, const char *method,
 	if ((rc = value_encode(&e->scratch, args)) != AF_OK)
 		return rc;
 	if (a->ms == ES_REPLAYING && a->pos < a->log.n)
-		return replay_call(e, a, obj, method, args, out);
+		return replay_call(e, a, kind, obj, method, args, out);
 	if (a->ms == ES_REPLAYING)
 		go_live(e, a);
+	if (kind == J_CHECK_SEND)
+		return live_send(e, a, obj, method, args, out);
 	return live_call(e, a, obj, method, args, out);
+}
+
+int
+af_call(struct af_flow *f, const char *obj, const char *method,
+    const struct af_value *args, const struct af_value **out)
+{
+	return membrane(f, J_CHECK_CALL, obj, method, args, out);
+}
+
+int
+af_send(struct af_flow *f, const char *obj, const char *method,
+    const struct af_value *args, const struct af_value **vow)
+{
+	return membrane(f, J_CHECK_SEND, obj, method, args, vow);
+}
+
+const struct af_value *
+af_sleep(struct af_flow *f, int64_t ms)
+{
+	const struct af_value *v, *arg = af_int(f->a->arena, ms);
+
+	if (arg == NULL || af_call(f, "timer", "sleep", arg, &v) != AF_OK)
+		return NULL;
+	return v;
 }
 
 int
@@ -1459,18 +1602,8 @@ static int
 clock_now(struct af_host *h, void *data, const struct af_value *args,
     const struct af_value **result)
 {
-	struct engine *e = data;
-	struct timespec ts;
-	int64_t ms;
-
 	(void)args;
-	if (e->o.clock_ms != NULL)
-		ms = e->o.clock_ms(e->o.clock_ctx);
-	else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
-	*result = af_int(h->a->arena, ms);
+	*result = af_int(h->a->arena, now_ms(data));
 	return *result ? AF_OK : AF_ENOMEM;
 }
 
@@ -1486,6 +1619,138 @@ random_next(struct af_host *h, void *data, const struct af_value *args,
 		return AF_ESTORE;
 	*result = af_int(h->a->arena, (int64_t)r);
 	return *result ? AF_OK : AF_ENOMEM;
+}
+
+/* ---- Durable timers ------------------------------------------------------- */
+
+static int64_t
+now_ms(struct engine *e)
+{
+	struct timespec ts;
+
+	if (e->o.clock_ms != NULL)
+		return e->o.clock_ms(e->o.clock_ctx);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+timer_less(const struct timer *x, const struct timer *y)
+{
+	return x->due < y->due || (x->due == y->due && x->vow < y->vow);
+}
+
+static int
+heap_push(struct engine *e, struct timer t)
+{
+	size_t i, parent;
+
+	if (grow_array((void **)&e->heap, &e->capheap, e->nheap + 1,
+	    sizeof(*e->heap)) != AF_OK)
+		return AF_ENOMEM;
+	i = e->nheap++;
+	while (i > 0) {
+		parent = (i - 1) / 2;
+		if (!timer_less(&t, &e->heap[parent]))
+			break;
+		e->heap[i] = e->heap[parent];
+		i = parent;
+	}
+	e->heap[i] = t;
+	return AF_OK;
+}
+
+static struct timer
+heap_pop(struct engine *e)
+{
+	struct timer top = e->heap[0], last = e->heap[--e->nheap];
+	size_t i = 0, c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= e->nheap)
+			break;
+		if (c + 1 < e->nheap && timer_less(&e->heap[c + 1], &e->heap[c]))
+			c++;
+		if (!timer_less(&e->heap[c], &last))
+			break;
+		e->heap[i] = e->heap[c];
+		i = c;
+	}
+	if (e->nheap > 0)
+		e->heap[i] = last;
+	return top;
+}
+
+static int
+timer_row(struct timer **arr, size_t *n, size_t *cap, struct timer t)
+{
+	if (grow_array((void **)arr, cap, *n + 1, sizeof(**arr)) != AF_OK)
+		return AF_ENOMEM;
+	(*arr)[(*n)++] = t;
+	return AF_OK;
+}
+
+/* timer.sleep(ms): a vow fulfilled with the due time once it is due. */
+static int
+timer_sleep(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct engine *e = data;
+	struct timer t;
+	int rc;
+
+	if (args->type != AF_INT || args->u.i < 0) {
+		*result = af_error(h->a->arena, "TypeError",
+		    "timer.sleep takes a non-negative number of ms");
+		return AF_REJECTED;
+	}
+	t.due = now_ms(e) + args->u.i;
+	if ((rc = vowtab_make(e->vt, 0, &t.vow, NULL)) != AF_OK ||
+	    (rc = heap_push(e, t)) != AF_OK ||
+	    (rc = timer_row(&e->tputs, &e->ntputs, &e->captputs, t)) != AF_OK)
+		return rc;
+	e->dirty = true;
+	*result = af_vow_ref(h->a->arena, t.vow);
+	return *result ? AF_OK : AF_ENOMEM;
+}
+
+static const struct af_method timer_methods[] = { { "sleep", timer_sleep } };
+
+bool
+engine_next_due(const struct engine *e, int64_t *due)
+{
+	if (e->nheap == 0)
+		return false;
+	*due = e->heap[0].due;
+	return true;
+}
+
+int64_t
+engine_now_ms(struct engine *e)
+{
+	return now_ms(e);
+}
+
+int
+engine_fire_due(struct engine *e)
+{
+	struct af_value due = { .type = AF_INT };
+	int64_t now = now_ms(e);
+	struct timer t;
+	int n = 0, rc;
+
+	while (e->nheap > 0 && e->heap[0].due <= now) {
+		t = heap_pop(e);
+		due.u.i = t.due;
+		rc = settle_trusted(e, t.vow, false, &due);
+		if (rc != AF_OK && rc != AF_ESETTLED && rc != AF_ENOTFOUND)
+			return rc;
+		if ((rc = timer_row(&e->tdels, &e->ntdels, &e->captdels, t)))
+			return rc;
+		n++;
+	}
+	return n;
 }
 
 static const struct af_method vows_methods[] = {
@@ -1814,6 +2079,14 @@ cmp_jop(const void *x, const void *y)
 static int recover(struct engine *e);
 
 static void
+clear_pass_rows(struct engine *e)
+{
+	buf_reset(&e->obuf);
+	e->noputs = e->nodels = e->nnewinv = 0;
+	e->ntputs = e->ntdels = 0;
+}
+
+static void
 clear_idems(struct engine *e)
 {
 	size_t i;
@@ -1857,6 +2130,35 @@ commit(struct engine *e)
 		if (rc != AF_OK)
 			goto abort;
 	}
+	for (i = 0; i < e->noputs; i++) {
+		store_be64(key, e->oputs[i].id);
+		rc = e->s->ops->put(t, DB_OUTBOX, (struct store_val){ key, 8 },
+		    (struct store_val){ e->obuf.p + e->oputs[i].off,
+		    e->oputs[i].len }, false);
+		if (rc != AF_OK)
+			goto abort;
+	}
+	for (i = 0; i < e->nodels; i++) {
+		store_be64(key, e->odels[i]);
+		rc = e->s->ops->del(t, DB_OUTBOX, (struct store_val){ key, 8 });
+		if (rc != AF_OK && rc != AF_ENOTFOUND)
+			goto abort;
+	}
+	for (i = 0; i < e->ntputs + e->ntdels; i++) {
+		const struct timer *tm = i < e->ntputs ? &e->tputs[i] :
+		    &e->tdels[i - e->ntputs];
+
+		store_be64(key, (uint64_t)tm->due);
+		store_be64(key + 8, tm->vow);
+		if (i < e->ntputs)
+			rc = e->s->ops->put(t, DB_TIMERS, (struct store_val){
+			    key, 16 }, (struct store_val){ "", 0 }, false);
+		else if ((rc = e->s->ops->del(t, DB_TIMERS, (struct store_val){
+		    key, 16 })) == AF_ENOTFOUND)
+			rc = AF_OK;
+		if (rc != AF_OK)
+			goto abort;
+	}
 	for (i = 0; i < e->nidems; i++) {
 		rc = e->s->ops->put(t, DB_IDEM, (struct store_val){
 		    e->idems[i].key, strlen(e->idems[i].key) },
@@ -1887,9 +2189,11 @@ commit(struct engine *e)
 		if (a->ms == ES_DONE || a->ms == ES_FAILED)
 			act_free(e, a);
 	}
-	if (e->o.on_commit != NULL && e->nsettled > 0)
-		e->o.on_commit(e->o.commit_ctx, e->settled, e->nsettled);
+	if (e->o.on_commit != NULL && (e->nsettled > 0 || e->nnewinv > 0))
+		e->o.on_commit(e->o.commit_ctx, e->settled, e->nsettled,
+		    e->newinv, e->nnewinv);
 	e->nsettled = 0;
+	clear_pass_rows(e);
 	(void)ngcs_before;
 	return AF_OK;
 abort:
@@ -1922,6 +2226,8 @@ recover(struct engine *e)
 	u64map_clear(&e->watch);
 	e->evlen = e->evhead = 0;
 	clear_idems(e);
+	clear_pass_rows(e);
+	e->nheap = 0;
 	buf_reset(&e->jbuf);
 	e->jbuf.err = AF_OK;
 	e->njops = 0;
@@ -1936,6 +2242,8 @@ recover(struct engine *e)
 	rc = meta_get_u64(e->s, t, "next_act", &e->next_act);
 	e->s->ops->txn_abort(t);
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
+		return rc;
+	if ((rc = load_timers(e)) != AF_OK)
 		return rc;
 	return scan_acts(e);
 }
@@ -2039,6 +2347,7 @@ engine_open(struct store *s, struct af_registry *reg,
 	buf_init(&e->jbuf);
 	buf_init(&e->scratch);
 	buf_init(&e->scratch2);
+	buf_init(&e->obuf);
 
 	if ((e->pool = coro_pool_new(e->o.stack_size,
 	    e->o.max_idle_stacks)) == NULL || (e->tmp = arena_new(0)) == NULL) {
@@ -2048,9 +2357,10 @@ engine_open(struct store *s, struct af_registry *reg,
 	}
 	if ((rc = af_register_object(reg, "vows", vows_methods, 3, e)) ||
 	    (rc = af_register_object(reg, "clock", clock_methods, 1, e)) ||
-	    (rc = af_register_object(reg, "random", random_methods, 1, e))) {
+	    (rc = af_register_object(reg, "random", random_methods, 1, e)) ||
+	    (rc = af_register_object(reg, "timer", timer_methods, 1, e))) {
 		snprintf(err, errlen, "registering built-in objects: %s "
-		    "(vows, clock and random are reserved names)",
+		    "(vows, clock, random and timer are reserved names)",
 		    af_strerror(rc));
 		goto fail;
 	}
@@ -2089,7 +2399,7 @@ engine_open(struct store *s, struct af_registry *reg,
 	}
 	if ((rc = s->ops->txn_commit(t)) != AF_OK)
 		goto store_fail;
-	if ((rc = scan_acts(e)) != AF_OK)
+	if ((rc = scan_acts(e)) != AF_OK || (rc = load_timers(e)) != AF_OK)
 		goto store_fail;
 	*out = e;
 	return AF_OK;
@@ -2127,6 +2437,13 @@ engine_close(struct engine *e)
 	buf_release(&e->scratch2);
 	clear_idems(e);
 	free(e->idems);
+	buf_release(&e->obuf);
+	free(e->oputs);
+	free(e->odels);
+	free(e->newinv);
+	free(e->heap);
+	free(e->tputs);
+	free(e->tdels);
 	free(e->ev);
 	free(e->jops);
 	free(e->gcs);
@@ -2542,4 +2859,168 @@ engine_quarantine(struct engine *e, uint64_t id, const char *why)
 	/* Queued wakes for it find it Failed and do nothing. */
 	fail_act(e, a, why);
 	return AF_OK;
+}
+
+/* ---- Outbox and timers for the daemon --------------------------------------- */
+
+static int
+load_timers(struct engine *e)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	int rc;
+
+	e->nheap = 0;
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	if ((rc = e->s->ops->cursor_open(t, DB_TIMERS, &c)) == AF_OK) {
+		k = (struct store_val){ NULL, 0 };
+		for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v);
+		    rc == AF_OK;
+		    rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+			struct timer tm;
+
+			if (k.n != TIMER_KEY_LEN)
+				continue;
+			tm.due = (int64_t)store_rd_be64(k.p);
+			tm.vow = store_rd_be64((const uint8_t *)k.p + 8);
+			if ((rc = heap_push(e, tm)) != AF_OK)
+				break;
+		}
+		e->s->ops->cursor_close(c);
+	}
+	e->s->ops->txn_abort(t);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+size_t
+engine_timers_pending(const struct engine *e)
+{
+	return e->nheap;
+}
+
+int
+engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
+    void *ctx)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	struct outbox_row row;
+	struct { uint64_t vow; char obj[256]; } *items = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc;
+
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	if ((rc = e->s->ops->cursor_open(t, DB_OUTBOX, &c)) == AF_OK) {
+		k = (struct store_val){ NULL, 0 };
+		for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v);
+		    rc == AF_OK;
+		    rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+			if (k.n != 8 || outbox_row_parse(v.p, v.n, &row) != AF_OK)
+				continue;
+			if (act != 0 && row.activation != act)
+				continue;
+			if (grow_array((void **)&items, &cap, n + 1,
+			    sizeof(*items)) != AF_OK) {
+				rc = AF_ENOMEM;
+				break;
+			}
+			items[n].vow = store_rd_be64(k.p);
+			copy_str(items[n].obj, sizeof(items[n].obj),
+			    row.object.ptr, row.object.len);
+			n++;
+		}
+		e->s->ops->cursor_close(c);
+	}
+	e->s->ops->txn_abort(t);
+	if (rc != AF_OK && rc != AF_ENOTFOUND) {
+		free(items);
+		return rc;
+	}
+	for (i = 0, rc = AF_OK; i < n && rc == AF_OK; i++)
+		rc = cb(ctx, items[i].vow, items[i].obj);
+	free(items);
+	return rc;
+}
+
+/* Secrets of the resolvers named in v, as ResolverGrant fields. */
+static void
+put_grants(struct engine *e, struct buf *b, const struct af_value *v)
+{
+	struct vow *w;
+	size_t i, m;
+
+	switch (v->type) {
+	case AF_RESOLVER:
+		if (vowtab_get(e->vt, v->u.id, &w) != AF_OK)
+			return;
+		m = pb_begin_msg(b, 7);
+		pb_put_uint64(b, 1, v->u.id);
+		pb_put_bytes(b, 2, w->secret, VOW_SECRET_LEN);
+		pb_end_msg(b, m);
+		break;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			put_grants(e, b, v->u.list.items[i]);
+		break;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			put_grants(e, b, v->u.rec.fields[i].value);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+engine_invocation(struct engine *e, uint64_t vow, bool secrets, struct buf *b)
+{
+	struct store_txn *t;
+	struct store_val v;
+	struct outbox_row row;
+	const struct af_value *args;
+	struct vow *w;
+	struct buf rowb;
+	uint8_t key[8];
+	int rc;
+
+	store_be64(key, vow);
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	buf_init(&rowb);
+	rc = e->s->ops->get(t, DB_OUTBOX, (struct store_val){ key, 8 }, &v);
+	if (rc == AF_OK) {
+		buf_put(&rowb, v.p, v.n);
+		rc = rowb.err;
+	}
+	e->s->ops->txn_abort(t);
+	if (rc == AF_OK)
+		rc = outbox_row_parse(rowb.p, rowb.len, &row);
+	if (rc == AF_OK && secrets)
+		rc = vowtab_get(e->vt, vow, &w);
+	if (rc != AF_OK) {
+		buf_release(&rowb);
+		return rc;
+	}
+	pb_put_uint64(b, 1, vow);
+	if (secrets)
+		pb_put_bytes(b, 2, w->secret, VOW_SECRET_LEN);
+	pb_put_bytes(b, 3, row.object.ptr, row.object.len);
+	if (row.method.len)
+		pb_put_bytes(b, 4, row.method.ptr, row.method.len);
+	if (row.args.ptr)
+		pb_put_bytes(b, 5, row.args.ptr, row.args.len);
+	if (row.activation)
+		pb_put_uint64(b, 6, row.activation);
+	if (secrets && row.args.ptr) {
+		arena_reset(e->tmp);
+		if (value_decode(e->tmp, row.args.ptr, row.args.len, &args) ==
+		    AF_OK)
+			put_grants(e, b, args);
+	}
+	buf_release(&rowb);
+	return b->err;
 }

@@ -33,8 +33,10 @@
 struct engine;
 
 /* Called after each successful commit with the vows that reached a final
- * state in it (ids valid only during the call). */
-typedef void engine_commit_fn(void *ctx, const uint64_t *settled, size_t n);
+ * state in it and the result vows of the invocations it created (eventual
+ * sends to deliver now). The arrays are valid only during the call. */
+typedef void engine_commit_fn(void *ctx, const uint64_t *settled, size_t n,
+    const uint64_t *invocations, size_t ninv);
 
 struct engine_opts {
 	size_t stack_size;          /* coroutine stack; 0 = 256 KiB */
@@ -159,6 +161,29 @@ int engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
 /* Mark an activation Failed with `why` without replaying it (used at start
  * for an activation that crashed the previous daemon). */
 int engine_quarantine(struct engine *e, uint64_t act, const char *why);
+
+/* ---- Outbox (eventual sends) and durable timers ---- */
+
+/* Invocations whose result vow is not settled yet (all, or those sent by
+ * activation act): cb(ctx, result vow, object name). */
+typedef int engine_outbox_fn(void *ctx, uint64_t vow, const char *object);
+int engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
+    void *ctx);
+
+/* Append the Invocation message (proto/asyncflow.proto) for result vow
+ * `vow` to b; with secrets, its resolver and the grants of the resolvers
+ * its args name (only for the server it is pushed to). AF_ENOTFOUND once
+ * answered. */
+int engine_invocation(struct engine *e, uint64_t vow, bool secrets,
+    struct buf *b);
+
+/* The earliest pending timer's due time (ms since the epoch), if any. */
+bool engine_next_due(const struct engine *e, int64_t *due);
+/* Settle every timer that is due now; call before engine_pass. Returns how
+ * many fired, or an error. */
+int engine_fire_due(struct engine *e);
+int64_t engine_now_ms(struct engine *e);
+size_t engine_timers_pending(const struct engine *e);
 
 /* The activation whose guest or host code is running now, or 0. Read by
  * the daemon's crash handler (async-signal-safe: a plain load). */

@@ -41,7 +41,7 @@ struct server {
 	struct event_base *base;
 	struct evconnlistener *lis;
 	struct event *pass_ev;
-	struct event *sig_term, *sig_int, *sync_ev;
+	struct event *sig_term, *sig_int, *sync_ev, *timer_ev;
 	struct engine *e;
 	struct store *s;
 	struct api *api;
@@ -54,6 +54,7 @@ struct server {
 };
 
 static void conn_free(struct conn *c);
+static void arm_timer(struct server *srv);
 
 /* ---- Sending ------------------------------------------------------------------ */
 
@@ -103,16 +104,47 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	srv->pass_scheduled = false;
+	if ((rc = engine_fire_due(srv->e)) < 0)
+		log_error("firing timers: %s", af_strerror(rc));
 	rc = engine_pass(srv->e);
 	if (rc != AF_OK)
 		log_error("commit failed: %s (%s); every request of the pass "
 		    "gets the error, activations are rebuilt by replay",
 		    af_strerror(rc), store_errmsg(srv->s));
 	api_after_pass(srv->api, rc);
-	if (srv->stopping)  /* what is queued is rebuilt at the next start */
+	if (srv->stopping) {    /* what is queued is rebuilt at the next start */
 		event_base_loopbreak(srv->base);
-	else if (engine_busy(srv->e))
+		return;
+	}
+	if (engine_busy(srv->e))
 		schedule_pass(srv);
+	arm_timer(srv);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	schedule_pass(arg);
+}
+
+/* Wake up when the earliest durable timer is due. */
+static void
+arm_timer(struct server *srv)
+{
+	struct timeval tv;
+	int64_t due, wait;
+
+	evtimer_del(srv->timer_ev);
+	if (!engine_next_due(srv->e, &due))
+		return;
+	wait = due - engine_now_ms(srv->e);
+	if (wait < 0)
+		wait = 0;
+	tv.tv_sec = wait / 1000;
+	tv.tv_usec = (wait % 1000) * 1000;
+	evtimer_add(srv->timer_ev, &tv);
 }
 
 /* ---- Connections ------------------------------------------------------------------ */
@@ -128,6 +160,9 @@ conn_free(struct conn *c)
 	bufferevent_free(c->bev);
 	log_debug("connection %llu closed", (unsigned long long)c->id);
 	free(c);
+	/* Its invocations may have gone to other servers: send them. */
+	if (!srv->stopping)
+		schedule_pass(srv);
 }
 
 /* Close after what is queued has been written. */
@@ -370,13 +405,19 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+	srv.timer_ev = evtimer_new(srv.base, timer_cb, &srv);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
+	    srv.timer_ev == NULL ||
 	    srv.sig_term == NULL || srv.sig_int == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
 		goto out;
 	}
 	engine_set_commit_hook(e, api_on_commit, srv.api);
+	if ((rc = api_load_outbox(srv.api)) != AF_OK) {
+		snprintf(err, errlen, "reading the outbox: %s", af_strerror(rc));
+		goto out;
+	}
 	event_priority_set(srv.pass_ev, 1);
 	event_add(srv.sig_term, NULL);
 	event_add(srv.sig_int, NULL);
@@ -401,8 +442,16 @@ out:
 		uint64_t k;
 		void *p;
 
+		srv.stopping = true;
 		while (u64map_next(&srv.conns, &i, &k, &p)) {
-			conn_free(p);
+			struct conn *c = p;
+			struct evbuffer *out = bufferevent_get_output(c->bev);
+
+			/* Replies of the last pass: best effort, no wait. */
+			while (evbuffer_get_length(out) > 0 &&
+			    evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
+				;
+			conn_free(c);
 			i = 0;
 		}
 	}
@@ -410,6 +459,8 @@ out:
 	u64map_release(&srv.conns);
 	if (srv.sync_ev)
 		event_free(srv.sync_ev);
+	if (srv.timer_ev)
+		event_free(srv.timer_ev);
 	if (srv.sig_term)
 		event_free(srv.sig_term);
 	if (srv.sig_int)

@@ -93,6 +93,8 @@ vow_row_encode(struct buf *b, const struct vow_row *r)
 		pb_put_uint64(b, 6, r->owner);
 	if (r->followed)
 		pb_put_uint64(b, 7, 1);
+	if (r->invocation)
+		pb_put_uint64(b, 8, 1);
 	return b->err;
 }
 
@@ -120,7 +122,7 @@ vow_row_parse(const void *p, size_t n, struct vow_row *r)
 				r->value = (struct af_str){ (const char *)bp, bn };
 			continue;
 		}
-		if (field < 1 || field > 7 || wt != PB_VARINT ||
+		if (field < 1 || field > 8 || wt != PB_VARINT ||
 		    pbr_varint(&rd, &v) != AF_OK)
 			return AF_EDECODE;
 		switch (field) {
@@ -139,11 +141,60 @@ vow_row_parse(const void *p, size_t n, struct vow_row *r)
 		case 7:
 			r->followed = v != 0;
 			break;
+		case 8:
+			r->invocation = v != 0;
+			break;
 		}
 	}
 	if (rc < 0 || r->state < VOW_PENDING || r->state > VOW_FOLLOWING)
 		return AF_EDECODE;
 	return AF_OK;
+}
+
+int
+outbox_row_encode(struct buf *b, const struct outbox_row *r)
+{
+	if (r->object.len)
+		pb_put_bytes(b, 1, r->object.ptr, r->object.len);
+	if (r->method.len)
+		pb_put_bytes(b, 2, r->method.ptr, r->method.len);
+	if (r->args.ptr)
+		pb_put_bytes(b, 3, r->args.ptr, r->args.len);
+	if (r->activation)
+		pb_put_uint64(b, 4, r->activation);
+	return b->err;
+}
+
+int
+outbox_row_parse(const void *p, size_t n, struct outbox_row *r)
+{
+	struct pbr rd;
+	unsigned field, wt;
+	const uint8_t *bp;
+	size_t bn;
+	uint64_t v;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	pbr_init(&rd, p, n);
+	while ((rc = pbr_next(&rd, &field, &wt)) > 0) {
+		if (field >= 1 && field <= 3) {
+			if (wt != PB_LEN || pbr_bytes(&rd, &bp, &bn) != AF_OK)
+				return AF_EDECODE;
+			struct af_str s = { (const char *)bp, bn };
+			if (field == 1)
+				r->object = s;
+			else if (field == 2)
+				r->method = s;
+			else
+				r->args = s;
+		} else if (field == 4 && wt == PB_VARINT &&
+		    pbr_varint(&rd, &v) == AF_OK)
+			r->activation = v;
+		else
+			return AF_EDECODE;
+	}
+	return rc < 0 || r->object.len == 0 ? AF_EDECODE : AF_OK;
 }
 
 void

@@ -51,10 +51,25 @@ struct vow_row {
 	uint64_t settled_seq;
 	uint64_t owner;
 	bool followed;              /* some vow follows this one */
+	bool invocation;            /* result vow of an outbox invocation */
 };
 
 int vow_row_encode(struct buf *b, const struct vow_row *r);
 int vow_row_parse(const void *p, size_t n, struct vow_row *r);
+
+/* An eventual send waiting for its answer (DB_OUTBOX, key: vow id). */
+struct outbox_row {
+	struct af_str object;
+	struct af_str method;
+	struct af_str args;         /* encoded Value */
+	uint64_t activation;
+};
+
+int outbox_row_encode(struct buf *b, const struct outbox_row *r);
+int outbox_row_parse(const void *p, size_t n, struct outbox_row *r);
+
+/* Timers: due ms ‖ vow id, big-endian (DB_TIMERS). */
+#define TIMER_KEY_LEN 16
 
 /* Watchers: vow id ‖ kind ‖ id, all big-endian (kind one byte). */
 enum watch_kind {

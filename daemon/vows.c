@@ -172,6 +172,7 @@ vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out)
 		v->settled_seq = row.settled_seq;
 		v->owner = row.owner;
 		v->followed = row.followed;
+		v->invocation = row.invocation;
 		if (row.value.ptr != NULL) {
 			v->value = malloc(row.value.len ? row.value.len : 1);
 			if (v->value == NULL)
@@ -449,6 +450,7 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		row.settled_seq = v->settled_seq;
 		row.owner = v->owner;
 		row.followed = v->followed;
+		row.invocation = v->invocation;
 		buf_reset(&vt->scratch);
 		if ((rc = vow_row_encode(&vt->scratch, &row)) != AF_OK)
 			return rc;

@@ -41,6 +41,7 @@ struct vow {
 	uint64_t settled_seq;
 	uint64_t owner;
 	bool followed;
+	bool invocation;            /* its settlement ends an outbox entry */
 	bool dirty;
 };
 

@@ -194,6 +194,26 @@ int af_await(struct af_flow *f, const struct af_value *vow,
 int af_call(struct af_flow *f, const char *obj, const char *method,
     const struct af_value *args, const struct af_value **out);
 
+/*
+ * Eventual send: ask object `obj` — served by a client (DESIGN.md §2) —
+ * to run `method` with `args`. Returns at once: AF_OK with *vow the result
+ * vow, which the server settles; await it when the answer is needed.
+ * Journaled as checkSend + doReturn{vow}; the invocation is durable in the
+ * daemon's outbox from the same commit, delivered at least once (again
+ * after a server disconnects or the daemon restarts) until the vow settles,
+ * and never re-sent on replay. Resolvers named in args are handed to the
+ * server (it may settle those vows). AF_REJECTED with *vow an error if
+ * args name a resolver this flow does not hold.
+ */
+int af_send(struct af_flow *f, const char *obj, const char *method,
+    const struct af_value *args, const struct af_value **vow);
+
+/* A vow fulfilled (with its due time, ms since the epoch) once `ms` ms
+ * have passed: a durable timer (`timer.sleep`) that survives restarts and
+ * fires at start if it came due while the daemon was down. NULL on a
+ * negative ms. */
+const struct af_value *af_sleep(struct af_flow *f, int64_t ms);
+
 /* A new vow and its resolver (built-in object `vows`, method `make`).
  * Returns the vow reference; *resolver gets the resolver reference. */
 const struct af_value *af_vow_kit(struct af_flow *f,
