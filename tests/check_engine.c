@@ -24,6 +24,15 @@
 /* ---- Host objects -------------------------------------------------------- */
 
 static int host_calls;          /* how often any test host method ran */
+static bool sender_swapped;     /* the "new code" of flow_sender */
+static int64_t fake_now = 1000000;
+
+static int64_t
+fake_clock(void *ctx)
+{
+	(void)ctx;
+	return fake_now;
+}
 
 /* counter.next(i): a vow settled with i, returned unsettled-looking. */
 static int
@@ -284,6 +293,43 @@ flow_reject(struct af_flow *f, const struct af_value *args,
 
 /* ---- Harness --------------------------------------------------------------- */
 
+/* Two eventual sends, awaited in order; sender_swapped reverses them
+ * (the divergent reordering of "new code"). */
+static int
+flow_sender(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const char *m1 = "withdraw", *m2 = "deposit";
+	const struct af_value *v1, *v2, *r1, *r2, *items[2];
+
+	(void)args;
+	if (sender_swapped) {
+		m1 = "deposit";
+		m2 = "withdraw";
+	}
+	if (af_send(f, "bank", m1, af_int(A(f), 1), &v1) != AF_OK ||
+	    af_send(f, "bank", m2, af_int(A(f), 2), &v2) != AF_OK)
+		return AF_REJECTED;
+	af_await(f, v1, &r1);
+	af_await(f, v2, &r2);
+	items[0] = r1;
+	items[1] = r2;
+	*result = af_list(A(f), items, 2);
+	return AF_OK;
+}
+
+static int
+flow_napper(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *v = af_sleep(f, af_get(args, "ms")->u.i), *due;
+
+	if (v == NULL || af_await(f, v, &due) != AF_OK)
+		return AF_REJECTED;
+	*result = due;
+	return AF_OK;
+}
+
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
 
 static const char *dir;
@@ -299,6 +345,7 @@ open_engine(enum version v, size_t map_size)
 	    .durability = STORE_NONE };
 	char err[256];
 	af_flow_fn *ca = flow_call_await;
+	struct engine_opts eo = { .clock_ms = fake_clock };
 
 	if (v == V2_DIVERGE)
 		ca = flow_call_await_diverging;
@@ -323,9 +370,11 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "return_vow", flow_return_vow);
 	af_register_flow(reg, "malformed", flow_malformed);
 	af_register_flow(reg, "reject", flow_reject);
+	af_register_flow(reg, "sender", flow_sender);
+	af_register_flow(reg, "napper", flow_napper);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
-	ck_assert_msg(engine_open(st, reg, NULL, &eng, err, sizeof(err)) ==
+	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
 	    AF_OK, "engine_open: %s", err);
 }
 
@@ -354,6 +403,7 @@ setup(void)
 	dir = testutil_tmpdir();
 	ar = arena_new(0);
 	host_calls = 0;
+	sender_swapped = false;
 	open_engine(V1, 0);
 }
 
@@ -1017,6 +1067,182 @@ START_TEST(test_engine_restart_across_fork)
 }
 END_TEST
 
+
+/* The invocation for result vow `vow`: its secret. */
+static void
+invocation_secret(uint64_t vow, uint8_t secret[VOW_SECRET_LEN], char *obj,
+    size_t objlen)
+{
+	struct buf b;
+	struct pbr r;
+	unsigned field, wt;
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	uint64_t v;
+
+	buf_init(&b);
+	ck_assert_int_eq(engine_invocation(eng, vow, true, &b), AF_OK);
+	pbr_init(&r, b.p, b.len);
+	while (pbr_next(&r, &field, &wt) > 0) {
+		if (wt == PB_LEN) {
+			pbr_bytes(&r, &p, &n);
+			if (field == 2) {
+				ck_assert_uint_eq(n, VOW_SECRET_LEN);
+				memcpy(secret, p, n);
+			} else if (field == 3)
+				snprintf(obj, objlen, "%.*s", (int)n, p);
+		} else
+			pbr_varint(&r, &v);
+	}
+	buf_release(&b);
+}
+
+struct outbox_seen {
+	uint64_t vows[8];
+	int n;
+};
+
+static int
+outbox_cb(void *ctx, uint64_t vow, const char *object)
+{
+	struct outbox_seen *os = ctx;
+
+	ck_assert_str_eq(object, "bank");
+	if (os->n < 8)
+		os->vows[os->n++] = vow;
+	return AF_OK;
+}
+
+START_TEST(test_engine_send_outbox_exactly_once_across_restart)
+{
+	struct outbox_seen os = { .n = 0 };
+	uint8_t secret[VOW_SECRET_LEN];
+	char obj[64];
+	uint64_t o, act;
+	int i;
+
+	act = start("sender", NULL, &o);
+	ck_assert_msg(strstr(journal_of(act), "0 checkSend(bank.withdraw, 1, #0)\n"
+	    "1 doReturn(#0, {\"@vow\":"), "%s", journal_of(act));
+	ck_assert_int_eq(engine_outbox_list(eng, 0, outbox_cb, &os), AF_OK);
+	ck_assert_int_eq(os.n, 2);
+	restart(V1);
+	/* Replay re-sent nothing. */
+	os.n = 0;
+	ck_assert_int_eq(engine_outbox_list(eng, act, outbox_cb, &os), AF_OK);
+	ck_assert_int_eq(os.n, 2);
+	for (i = 0; i < 2; i++) {
+		invocation_secret(os.vows[i], secret, obj, sizeof(obj));
+		ck_assert_str_eq(obj, "bank");
+		/* A server answers twice (at least once): identical is fine. */
+		ck_assert_int_eq(engine_settle(eng, os.vows[i], secret, false,
+		    af_int(ar, 10 * (i + 1))), AF_OK);
+		ck_assert_int_eq(engine_settle(eng, os.vows[i], secret, false,
+		    af_int(ar, 10 * (i + 1))), AF_OK);
+		ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	}
+	ck_assert_str_eq(outcome_text(o), "[10,20]");
+	os.n = 0;
+	ck_assert_int_eq(engine_outbox_list(eng, 0, outbox_cb, &os), AF_OK);
+	ck_assert_int_eq(os.n, 0);
+	ck_assert_int_eq(engine_invocation(eng, os.vows[0], true,
+	    &(struct buf)BUF_INITIALIZER), AF_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(test_engine_send_reordering_diverges)
+{
+	uint64_t act;
+
+	act = start("sender", NULL, NULL);
+	sender_swapped = true;
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(act), "expected checkSend(bank.withdraw"),
+	    "%s", failure_of(act));
+	ck_assert_msg(strstr(failure_of(act), "attempted checkSend(bank.deposit"),
+	    "%s", failure_of(act));
+}
+END_TEST
+
+START_TEST(test_engine_timer_survives_restart_and_fires_late)
+{
+	int64_t due;
+	uint64_t o;
+
+	start("napper", rec2("ms", af_int(ar, 5000), NULL, NULL), &o);
+	ck_assert(engine_next_due(eng, &due));
+	ck_assert_int_eq(due, fake_now + 5000);
+	ck_assert_int_eq(engine_fire_due(eng), 0);
+	restart(V1);
+	ck_assert(engine_next_due(eng, &due));
+	/* Down past the due time: fires at the first chance. */
+	fake_now += 60000;
+	ck_assert_int_eq(engine_fire_due(eng), 1);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_uint_eq(engine_timers_pending(eng), 0);
+	ck_assert_int_eq(atoll(outcome_text(o)), due);
+	restart(V1);
+	ck_assert(!engine_next_due(eng, &due));
+}
+END_TEST
+
+START_TEST(test_engine_keyed_start_is_idempotent)
+{
+	uint64_t a1, o1, a2, o2;
+	bool ex;
+
+	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 1),
+	    &a1, &o1, &ex), AF_OK);
+	ck_assert(!ex);
+	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 1),
+	    &a2, &o2, &ex), AF_OK);
+	ck_assert(ex);
+	ck_assert_uint_eq(a1, a2);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	restart(V1);
+	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 1),
+	    &a2, &o2, &ex), AF_OK);
+	ck_assert(ex);
+	ck_assert_uint_eq(o1, o2);
+	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 2),
+	    &a2, &o2, &ex), AF_EEXIST);
+	ck_assert_int_eq(engine_start_keyed(eng, "k", "thrower", af_int(ar, 1),
+	    &a2, &o2, &ex), AF_EEXIST);
+}
+END_TEST
+
+START_TEST(test_engine_quarantine_and_waiting_on)
+{
+	struct kit v = mkvow();
+	uint64_t act, out, *ids;
+	size_t n;
+
+	act = start("call_await", rec2("n", af_int(ar, 1), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	ck_assert_int_eq(engine_waiting_on(eng, act, &ids, &n), AF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(ids[0], v.id);
+	free(ids);
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(engine_quarantine(eng, act, "crashed the daemon"),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_int_eq(host_calls, 1);    /* only the first life's call */
+	ck_assert_int_eq(engine_wake(eng, act), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(v, af_int(ar, 3));
+	ck_assert_str_eq(outcome_text(out), "[2,3]");
+	ck_assert_int_eq(engine_waiting_on(eng, act, &ids, &n), AF_OK);
+	ck_assert_uint_eq(n, 0);
+	free(ids);
+	ck_assert_int_eq(engine_wake(eng, act), AF_ESTATE);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -1051,6 +1277,11 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_newer_journal_format_refused);
 	tcase_add_test(tc, test_engine_second_store_on_same_dir_refused);
 	tcase_add_test(tc, test_engine_restart_across_fork);
+	tcase_add_test(tc, test_engine_send_outbox_exactly_once_across_restart);
+	tcase_add_test(tc, test_engine_send_reordering_diverges);
+	tcase_add_test(tc, test_engine_timer_survives_restart_and_fires_late);
+	tcase_add_test(tc, test_engine_keyed_start_is_idempotent);
+	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
 	suite_add_tcase(s, tc);
 	return s;
 }
