@@ -841,7 +841,8 @@ go_live(struct engine *e, struct act *a)
 		watch_add(e, s->vow, a->id);
 		s->row = true;      /* written when it entered, live */
 	}
-	qsort(fin, n, 2 * sizeof(uint64_t), cmp_seq);
+	if (n > 1)
+		qsort(fin, n, 2 * sizeof(uint64_t), cmp_seq);
 	for (i = 0; i < n; i++)
 		push_event(e, EV_SETTLED, a->id, fin[2 * i + 1]);
 	free(fin);
@@ -1347,7 +1348,8 @@ af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
 	if ((copy = af_arena_alloc(f->a->arena, (n ? n : 1) *
 	    sizeof(*copy))) == NULL)
 		return AF_ENOMEM;
-	memcpy(copy, vows, n * sizeof(*copy));
+	if (n > 0)
+		memcpy(copy, vows, n * sizeof(*copy));
 	return wait_for(t, W_ALL, copy, n, out, NULL);
 }
 
@@ -2121,7 +2123,8 @@ commit(struct engine *e)
 	TAILQ_FOREACH(a, &e->touched, tlink)
 		if (a->row_dirty && (rc = put_row(e, t, a)) != AF_OK)
 			goto abort;
-	qsort(e->jops, e->njops, sizeof(*e->jops), cmp_jop);
+	if (e->njops > 1)
+		qsort(e->jops, e->njops, sizeof(*e->jops), cmp_jop);
 	for (i = 0; i < e->njops; i++) {
 		journal_key(key, e->jops[i].act, e->jops[i].idx);
 		rc = e->s->ops->put(t, DB_JOURNAL, (struct store_val){ key, 16 },
