@@ -12,6 +12,7 @@ while [ $i -le $N ]; do
 	echo "$out" | jq -r '.outcome["@vow"]' >"$WORK/out.$i"
 	i=$((i + 1))
 done
+: >"$WORK/acked"
 # Settle in the background, recording what was acknowledged.
 (
 	i=1

@@ -25,7 +25,7 @@ kill9_daemon
 
 start_daemon --module "$M/example-v3.so"
 expect "v3 outcome" "$(ctl vow "$OUT" --wait --timeout 10 | jq -c .value)" \
-    '{"approved":"yes","step":1}'
+    '{"approved":"yes","step":3}'
 expect "v3 state" "$(state_of "$ACT")" Done
 expect "no failures" "$(ctl failures | jq -c .)" "[]"
 stop_daemon
