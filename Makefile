@@ -114,6 +114,9 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# Through the socket: the client library and the real daemon.
+$(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- top-level targets ---------------------------------------------------
 .PHONY: all deps test check asan bench bench-bins clean demo

@@ -10,7 +10,10 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for x in "$b"/bench/bench_*; do
 	[ -x "$x" ] || continue
-	"$x" | tee -a "$out"
+	case $x in
+	*/bench_ipc) "$x" "$b" | tee -a "$out" ;;
+	*) "$x" | tee -a "$out" ;;
+	esac
 done
 awk '
 $1 == "bench" && $2 == "replay_entries_per_s" { printf "ratio replay_vs_reference %.0fx (reference ~850 entries/s)\n", $3 / 850 }

@@ -1,0 +1,471 @@
+/*
+ * bench_ipc.c: the daemon's figures through its socket, with the real
+ * asyncflowd (forked and exec'd from the build directory) and the real
+ * client library. Prints `bench NAME VALUE UNIT` lines.
+ *
+ *   ipc_starts_per_s[_batch|_none]  start-to-Done of `echo`, 4 client
+ *                                   processes pipelining 64 requests each;
+ *                                   `ipc_starts_per_s` is durability full
+ *   settle_wake_p50_us, _p99_us     a client sends a settle; the same client
+ *                                   receives the settled event of the outcome
+ *                                   of a flow that awaited that vow and
+ *                                   returns at once (durability none)
+ *   recovery_s_10k                  start the daemon on 10,000 suspended
+ *                                   activations until it answers with all of
+ *                                   them replayed
+ *   send_roundtrip_p50_us           flow send -> the client serving `bank`
+ *                                   settles -> the flow resumes and its next
+ *                                   send arrives (the `transfer` flow; none)
+ *   timers_per_s                    10,000 durable timers firing (nap flows)
+ *
+ * Usage: bench_ipc BUILD_DIR
+ */
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "asyncflow.h"
+
+static const char *bdir;
+static char dir[256], sock[300];
+static pid_t daemon_pid;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what, int rc)
+{
+	fprintf(stderr, "bench_ipc: %s: %s\n", what, af_strerror(rc));
+	if (daemon_pid > 0)
+		kill(daemon_pid, SIGKILL);
+	exit(1);
+}
+
+static af_conn *
+connect_retry(void)
+{
+	af_conn *c;
+	char err[256];
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (af_connect(sock, &c, err, sizeof(err)) == AF_OK)
+			return c;
+		usleep(2000);
+	}
+	fprintf(stderr, "bench_ipc: connect: %s\n", err);
+	exit(1);
+}
+
+static void
+start_daemon(const char *durability)
+{
+	char exe[512];
+
+	snprintf(exe, sizeof(exe), "%s/asyncflowd", bdir);
+	if ((daemon_pid = fork()) == 0) {
+		execl(exe, exe, "-q", "-d", dir, "--durability", durability,
+		    (char *)NULL);
+		_exit(127);
+	}
+}
+
+static void
+stop_daemon(void)
+{
+	int st;
+
+	kill(daemon_pid, SIGTERM);
+	waitpid(daemon_pid, &st, 0);
+	daemon_pid = 0;
+}
+
+static void
+fresh_dir(void)
+{
+	char cmd[300];
+	const char *t = getenv("TMPDIR");
+
+	if (dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "bench_ipc: cannot remove %s\n", dir);
+	}
+	snprintf(dir, sizeof(dir), "%s/afbipc.XXXXXX", t && *t ? t : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		die("mkdtemp", AF_ESTORE);
+	snprintf(sock, sizeof(sock), "%s/asyncflowd.sock", dir);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ---- Starts through the socket ------------------------------------------- */
+
+static void
+start_many(af_conn *c, const char *flow, Asyncflow__Value *args, long n,
+    int window, uint64_t *outcomes)
+{
+	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__StartFlow sf = ASYNCFLOW__START_FLOW__INIT;
+	Asyncflow__Response *r;
+	uint64_t *ids = calloc((size_t)window, sizeof(*ids));
+	long sent = 0, done = 0;
+	int rc;
+
+	sf.flow = (char *)flow;
+	sf.args = args;
+	req.op_case = ASYNCFLOW__REQUEST__OP_START;
+	req.start = &sf;
+	while (done < n) {
+		while (sent < n && sent - done < window) {
+			if ((rc = af_send_request(c, &req,
+			    &ids[sent % window])) != AF_OK)
+				die("send start", rc);
+			sent++;
+		}
+		if ((rc = af_wait_response(c, ids[done % window], -1, &r)) != AF_OK)
+			die("start", rc);
+		if (outcomes != NULL)
+			outcomes[done] = r->start->outcome;
+		af_msg_free(r);
+		done++;
+	}
+	free(ids);
+}
+
+static double
+ipc_starts(const char *durability, long n)
+{
+	const int clients = 4;
+	double t0, t1;
+	int i, st;
+	pid_t kids[4];
+	af_conn *c;
+
+	fresh_dir();
+	start_daemon(durability);
+	c = connect_retry();
+	af_close(c);
+	t0 = now_s();
+	for (i = 0; i < clients; i++) {
+		if ((kids[i] = fork()) == 0) {
+			Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+
+			v.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+			v.int_value = i;
+			c = connect_retry();
+			start_many(c, "echo", &v, n / clients, 64, NULL);
+			af_close(c);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < clients; i++)
+		waitpid(kids[i], &st, 0);
+	t1 = now_s();
+	stop_daemon();
+	return n / (t1 - t0);
+}
+
+/* ---- Settle -> wake latency ------------------------------------------------ */
+
+static void
+settle_wake(int samples, double *p50, double *p99)
+{
+	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__SettleVow sv = ASYNCFLOW__SETTLE_VOW__INIT;
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, item = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value *items[1] = { &item }, one = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
+	Asyncflow__VowInfo *vi;
+	Asyncflow__Event *ev;
+	double *lat = calloc((size_t)samples, sizeof(double));
+	uint8_t secret[AF_RESOLVER_LEN];
+	uint64_t vow, act, outcome, id;
+	bool existing;
+	af_conn *c;
+	int i, rc;
+
+	fresh_dir();
+	start_daemon("none");
+	c = connect_retry();
+	list.n_items = 1;
+	list.items = items;
+	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
+	args.list_value = &list;
+	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	one.int_value = 1;
+	for (i = 0; i < samples; i++) {
+		double t0;
+
+		if ((rc = af_mkvow(c, &vow, secret)) != AF_OK)
+			die("mkvow", rc);
+		item.vow_id = vow;
+		if ((rc = af_start(c, "gather", &args, NULL, &act, &outcome,
+		    &existing)) != AF_OK)
+			die("start gather", rc);
+		if ((rc = af_watch_vow(c, outcome, &vi)) != AF_OK)
+			die("watch", rc);
+		af_msg_free(vi);
+		sv.vow = vow;
+		sv.resolver.data = secret;
+		sv.resolver.len = AF_RESOLVER_LEN;
+		sv.value = &one;
+		req.op_case = ASYNCFLOW__REQUEST__OP_SETTLE;
+		req.settle = &sv;
+		t0 = now_s();
+		if ((rc = af_send_request(c, &req, &id)) != AF_OK)
+			die("settle", rc);
+		for (;;) {
+			if ((rc = af_next_event(c, 10000, &ev)) != AF_OK)
+				die("event", rc);
+			if (ev->kind_case == ASYNCFLOW__EVENT__KIND_VOW_SETTLED &&
+			    ev->vow_settled->vow == outcome) {
+				af_msg_free(ev);
+				break;
+			}
+			af_msg_free(ev);
+		}
+		lat[i] = (now_s() - t0) * 1e6;
+		af_forget_response(c, id);
+	}
+	af_close(c);
+	stop_daemon();
+	qsort(lat, (size_t)samples, sizeof(double), cmp_double);
+	*p50 = lat[samples / 2];
+	*p99 = lat[samples * 99 / 100];
+	free(lat);
+}
+
+/* ---- Recovery of 10k suspended activations --------------------------------- */
+
+static double
+recovery(long n)
+{
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, item = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value *items[1] = { &item };
+	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
+	Asyncflow__StatsReply *st;
+	uint8_t secret[AF_RESOLVER_LEN];
+	uint64_t vow;
+	double t0, t1;
+	af_conn *c;
+	int rc;
+
+	fresh_dir();
+	start_daemon("none");
+	c = connect_retry();
+	if ((rc = af_mkvow(c, &vow, secret)) != AF_OK)
+		die("mkvow", rc);
+	list.n_items = 1;
+	list.items = items;
+	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
+	args.list_value = &list;
+	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	item.vow_id = vow;
+	start_many(c, "gather", &args, n, 256, NULL);
+	af_close(c);
+	stop_daemon();
+
+	t0 = now_s();
+	start_daemon("none");
+	c = connect_retry();
+	if ((rc = af_stats(c, &st)) != AF_OK)
+		die("stats", rc);
+	t1 = now_s();
+	if (st->activations_in_memory < (uint64_t)n)
+		die("recovery: not every activation was replayed", AF_ESTATE);
+	af_msg_free(st);
+	af_close(c);
+	stop_daemon();
+	return t1 - t0;
+}
+
+/* ---- Sends: the transfer flow against a client serving `bank` -------------- */
+
+static double
+send_roundtrip(int transfers)
+{
+	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__Serve serve = ASYNCFLOW__SERVE__INIT;
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, ok = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value from = ASYNCFLOW__VALUE__INIT, to = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value amt = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Field f1 = ASYNCFLOW__FIELD__INIT, f2 = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field f3 = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field *fields[3] = { &f1, &f2, &f3 };
+	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Response *r;
+	Asyncflow__Event *ev;
+	Asyncflow__VowInfo *vi;
+	double *lat = calloc((size_t)transfers, sizeof(double)), last = 0, p50;
+	uint64_t act, outcome;
+	bool existing;
+	af_conn *srv, *cl;
+	int i, n = 0, rc;
+
+	fresh_dir();
+	start_daemon("none");
+	srv = connect_retry();
+	cl = connect_retry();
+	serve.object = (char *)"bank";
+	req.op_case = ASYNCFLOW__REQUEST__OP_SERVE;
+	req.serve = &serve;
+	if ((rc = af_request(srv, &req, 10000, &r)) != AF_OK)
+		die("serve", rc);
+	af_msg_free(r);
+	/* {"amount": 5, "from": "a", "to": "b"} */
+	amt.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	amt.int_value = 5;
+	from.kind_case = to.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
+	from.string_value = (char *)"a";
+	to.string_value = (char *)"b";
+	f1.key = (char *)"amount";
+	f1.value = &amt;
+	f2.key = (char *)"from";
+	f2.value = &from;
+	f3.key = (char *)"to";
+	f3.value = &to;
+	rec.n_fields = 3;
+	rec.fields = fields;
+	args.kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+	args.record_value = &rec;
+	ok.kind_case = ASYNCFLOW__VALUE__KIND_BOOL_VALUE;
+	ok.bool_value = 1;
+	for (i = 0; i < transfers; i++) {
+		int got = 0;
+
+		if ((rc = af_start(cl, "transfer", &args, NULL, &act, &outcome,
+		    &existing)) != AF_OK)
+			die("start transfer", rc);
+		while (got < 2) {
+			if ((rc = af_next_event(srv, 10000, &ev)) != AF_OK)
+				die("invocation", rc);
+			if (ev->kind_case != ASYNCFLOW__EVENT__KIND_INVOCATION) {
+				af_msg_free(ev);
+				continue;
+			}
+			if (got == 1)
+				lat[n++] = (now_s() - last) * 1e6;
+			last = now_s();
+			rc = af_settle(srv, ev->invocation->vow,
+			    ev->invocation->resolver.data, false, &ok, &vi);
+			if (rc != AF_OK)
+				die("settle invocation", rc);
+			af_msg_free(vi);
+			af_msg_free(ev);
+			got++;
+		}
+		if ((rc = af_get_vow(cl, outcome, true, 10000, &vi)) != AF_OK)
+			die("transfer outcome", rc);
+		af_msg_free(vi);
+	}
+	af_close(cl);
+	af_close(srv);
+	stop_daemon();
+	qsort(lat, (size_t)n, sizeof(double), cmp_double);
+	p50 = lat[n / 2];
+	free(lat);
+	return p50;
+}
+
+/* ---- Timers ------------------------------------------------------------------ */
+
+static double
+timers(long n)
+{
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, ms = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Field f = ASYNCFLOW__FIELD__INIT, *fields[1] = { &f };
+	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__VowInfo *vi;
+	Asyncflow__Event *ev;
+	uint64_t *outs = calloc((size_t)n, sizeof(*outs));
+	double t_first = 0, t_last = 0;
+	long i, fired = 0;
+	af_conn *c;
+	int rc;
+
+	fresh_dir();
+	start_daemon("none");
+	c = connect_retry();
+	ms.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	ms.int_value = 1500;
+	f.key = (char *)"ms";
+	f.value = &ms;
+	rec.n_fields = 1;
+	rec.fields = fields;
+	args.kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+	args.record_value = &rec;
+	start_many(c, "nap", &args, n, 256, outs);
+	for (i = 0; i < n; i++) {
+		if ((rc = af_watch_vow(c, outs[i], &vi)) != AF_OK)
+			die("watch", rc);
+		if (vi->state != ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING)
+			die("timers: started too slowly for the bench", AF_ESTATE);
+		af_msg_free(vi);
+	}
+	while (fired < n) {
+		if ((rc = af_next_event(c, 30000, &ev)) != AF_OK)
+			die("timer event", rc);
+		if (ev->kind_case == ASYNCFLOW__EVENT__KIND_VOW_SETTLED) {
+			if (fired++ == 0)
+				t_first = now_s();
+			t_last = now_s();
+		}
+		af_msg_free(ev);
+	}
+	af_close(c);
+	stop_daemon();
+	free(outs);
+	return n / (t_last - t_first + 1e-3);
+}
+
+int
+main(int argc, char **argv)
+{
+	double full[3], p50, p99, rec, rt, tps;
+	char cmd[300];
+	int i;
+
+	bdir = argc > 1 ? argv[1] : "build";
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 3; i++)
+		full[i] = ipc_starts("full", 20000);
+	qsort(full, 3, sizeof(double), cmp_double);
+	printf("bench ipc_starts_per_s %.0f starts/s\n", full[1]);
+	printf("bench ipc_starts_per_s_batch %.0f starts/s\n",
+	    ipc_starts("batch", 20000));
+	printf("bench ipc_starts_per_s_none %.0f starts/s\n",
+	    ipc_starts("none", 20000));
+	settle_wake(2000, &p50, &p99);
+	printf("bench settle_wake_p50_us %.1f us\n", p50);
+	printf("bench settle_wake_p99_us %.1f us\n", p99);
+	rec = recovery(10000);
+	printf("bench recovery_s_10k %.3f s\n", rec);
+	rt = send_roundtrip(1000);
+	printf("bench send_roundtrip_p50_us %.1f us\n", rt);
+	tps = timers(10000);
+	printf("bench timers_per_s %.0f timers/s\n", tps);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_ipc: cannot remove %s\n", dir);
+	return 0;
+}
