@@ -1,0 +1,390 @@
+/*
+ * asyncflow.h: libasyncflow, the client library of asyncflowd.
+ *
+ * One connection (af_conn) to the daemon's Unix socket speaks the protocol
+ * of proto/asyncflow.proto: frames of a 4-byte big-endian length and one
+ * protobuf message, a `hello` handshake first, request ids echoed in the
+ * responses, and events (a watched vow settled) pushed by the daemon at any
+ * time. The library offers
+ *
+ *   - one blocking function per operation (af_start, af_mkvow, af_settle,
+ *     af_get_vow, af_watch_vow, af_list, af_show, af_journal, af_failures,
+ *     af_wake, af_stats);
+ *   - a send/receive pair to pipeline requests (af_send_request,
+ *     af_wait_response) and a queue of pushed events (af_next_event).
+ *
+ * Values and replies are protobuf-c's generated structs from
+ * "asyncflow.pb-c.h" (Asyncflow__Value, Asyncflow__VowInfo,
+ * Asyncflow__ActivationInfo, ...): read their fields directly, and free a
+ * reply the library handed out with af_msg_free(). Result codes are the
+ * AF_* codes of "asyncflow/errors.h"; af_strerror() and af_errname() turn
+ * them into text.
+ *
+ * Caveats
+ * =======
+ *
+ * - Link with -lasyncflow and -lprotobuf-c. The library uses nothing else
+ *   but libc, and it never exits, aborts or prints: every failure is a
+ *   return code, allocation failure is AF_ENOMEM.
+ *
+ * - A connection is not thread-safe. Use one connection from one thread at
+ *   a time (or lock around it); different connections are independent.
+ *   The library has no global state of its own.
+ *
+ * - The library never raises SIGPIPE (it writes with MSG_NOSIGNAL), and
+ *   retries reads, writes and waits interrupted by signals (EINTR); a
+ *   timeout still counts from the call's start.
+ *
+ * - Timeouts are in milliseconds: a negative timeout waits forever, 0 only
+ *   looks at what has already arrived. A timeout is not a connection error:
+ *   the connection stays usable, and the request stays pending in the
+ *   daemon. The blocking calls forget the answer of a request they gave up
+ *   on (it is dropped when it arrives); with af_wait_response you may wait
+ *   again for the same id, or call af_forget_response.
+ *
+ * - Connection errors are sticky. Once a call returned AF_ECONN (connection
+ *   lost or closed) or AF_EPROTO (the daemon broke the protocol: a frame
+ *   over AF_MAX_FRAME, a message that does not decode, an answer to an id
+ *   never sent), or the daemon closed the connection with an error reply,
+ *   every later call on that connection returns the same code at once
+ *   (answers and events that arrived before are still handed out). The
+ *   only thing left to do is af_close() and connect again. A request that
+ *   was sent but not answered may or may not have been carried out.
+ *
+ * - Error replies from the daemon (Response.error {code, name, message})
+ *   are returned as `code` (a negative AF_E* code); the daemon's message is
+ *   then af_conn_errmsg(c). An error reply carrying a code that is not
+ *   negative is reported as AF_EPROTO.
+ *
+ * - The daemon checks values: record keys must be unique and sorted
+ *   bytewise (strcmp order), strings valid UTF-8, nesting bounded. The
+ *   library sends values as given and does not reorder them. It only
+ *   refuses, with AF_EINVAL, a message protobuf-c could not pack (a NULL
+ *   string, a oneof set to a NULL message, a NULL array or element, bytes
+ *   with a length but no data), and with AF_ELIMIT one nested deeper than
+ *   256 levels or packing to more than AF_MAX_FRAME bytes; nothing is sent
+ *   then.
+ *
+ * - Pushed events are queued in the connection until af_next_event takes
+ *   them; the queue is unbounded, so a program that watches vows should
+ *   drain it. Likewise af_send_request buffers what the socket does not
+ *   take at once (up to AF_SEND_BUFFER bytes before it waits).
+ *
+ * - Every pointer a call returns through an out-parameter is owned by the
+ *   caller, who frees it with af_msg_free() (NULL is fine), except the
+ *   strings of af_conn_errmsg() and af_conn_daemon(), which belong to the
+ *   connection. Out-parameters are set to NULL/0 when a call fails. The
+ *   out-parameters of the operations (af_start ... af_stats) may be NULL:
+ *   that part of the result is then dropped.
+ *
+ * - af_close() discards requests not yet written; call af_flush() first
+ *   if you sent requests whose answers you will not wait for.
+ *
+ * Every call returns AF_EINVAL for a NULL connection, and the connection
+ * and event calls for a NULL out-parameter; it is not repeated below.
+ */
+#ifndef ASYNCFLOW_H
+#define ASYNCFLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asyncflow/errors.h"
+#include "asyncflow.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The protocol version this library speaks (Hello.version). */
+#define AF_PROTOCOL_VERSION 1
+/* The largest frame either side may send, in bytes, length prefix excluded.
+ * A longer frame from the daemon is AF_EPROTO (checked before allocating);
+ * a longer request is refused with AF_ELIMIT before anything is sent. */
+#define AF_MAX_FRAME (1u << 20)
+/* Where asyncflowd listens when started in the current directory with the
+ * default data directory. */
+#define AF_DEFAULT_SOCKET "./asyncflow-data/asyncflowd.sock"
+/* Length of a vow's resolver secret in bytes. */
+#define AF_RESOLVER_LEN 16
+/* How long af_connect waits for the daemon's answer to `hello`. */
+#define AF_CONNECT_TIMEOUT_MS 30000
+/* af_send_request waits for the socket when this many bytes are unsent. */
+#define AF_SEND_BUFFER (4u << 20)
+
+typedef struct af_conn af_conn;
+
+/* ---- Connections ---------------------------------------------------------- */
+
+/*
+ * af_connect: connect to the daemon's socket at `path` (NULL means
+ * AF_DEFAULT_SOCKET) and do the version handshake, waiting at most
+ * AF_CONNECT_TIMEOUT_MS for the answer.
+ *
+ * *out: on success a new connection, owned by the caller, closed with
+ * af_close(); NULL on failure.
+ * err, errlen: on failure a NUL-terminated message (the daemon's own when
+ * it refused the handshake) is written there, truncated to errlen bytes;
+ * err may be NULL when errlen is 0.
+ *
+ * Returns AF_OK; AF_EINVAL (path too long for a Unix socket, out NULL);
+ * AF_ECONN (no socket there, connection refused, or closed during the
+ * handshake); AF_EPROTO (the daemon speaks another protocol version, or
+ * answered nonsense); AF_ETIMEDOUT; AF_ENOMEM; or the code of the daemon's
+ * error reply to `hello`.
+ */
+int af_connect(const char *path, af_conn **out, char *err, size_t errlen);
+
+/*
+ * af_connect_fd: like af_connect over a socket that is already connected
+ * (a socketpair, an inherited descriptor). The connection takes `fd` over,
+ * also on failure: it is closed either way. The descriptor is made
+ * non-blocking and close-on-exec.
+ *
+ * Returns what af_connect returns, and AF_EINVAL for a negative fd.
+ */
+int af_connect_fd(int fd, af_conn **out, char *err, size_t errlen);
+
+/* af_close: close the connection and free everything it holds: queued
+ * events, answers not yet taken, unsent requests. NULL is fine. */
+void af_close(af_conn *c);
+
+/*
+ * af_conn_errmsg: a message about the last failure of a call on c: the
+ * daemon's message for an error reply, else the library's description
+ * (e.g. "connection closed by the daemon"). "" when there was none. The
+ * string belongs to c and is valid until the next call on c. Never NULL
+ * (for a NULL c it is a static string).
+ */
+const char *af_conn_errmsg(const af_conn *c);
+
+/* af_conn_incarnation, af_conn_daemon: what the daemon said in its hello
+ * reply: its incarnation number and its "asyncflowd VERSION" string (owned
+ * by c, valid until af_close). 0 and "" for a NULL c. */
+uint64_t af_conn_incarnation(const af_conn *c);
+const char *af_conn_daemon(const af_conn *c);
+
+/*
+ * af_conn_fd: the connection's socket, to wait for readability in your own
+ * poll loop; -1 for a NULL c. Do not read, write or close it. Data may
+ * already be buffered in the library: after the descriptor became
+ * readable, call af_next_event(c, 0, &ev) until it returns AF_ETIMEDOUT
+ * (and af_wait_response(..., 0, ...) for pending requests).
+ */
+int af_conn_fd(const af_conn *c);
+
+/*
+ * af_set_timeout: the timeout of the blocking calls below (af_start ...
+ * af_stats, not af_get_vow's own) and of af_send_request when its buffer is
+ * full; negative (the default) waits forever.
+ * Returns AF_OK.
+ */
+int af_set_timeout(af_conn *c, int timeout_ms);
+
+/* af_get_timeout: the connection's timeout (-1: none; also for NULL c). */
+int af_get_timeout(const af_conn *c);
+
+/* ---- Pipelining and events ---------------------------------------------- */
+
+/*
+ * af_send_request: assign the next request id (unique on this connection,
+ * never 0) to req->id, store it in *id, and send the request: what the
+ * socket does not take at once is written by the following calls on c
+ * (af_wait_response, af_next_event, af_flush, af_send_request, and the
+ * blocking calls). req stays the caller's; the library keeps no pointer
+ * into it. Exactly one `op` must be set, and not `hello`.
+ *
+ * *id: 0 on failure.
+ *
+ * Returns AF_OK; AF_EINVAL (no op, or hello); AF_ELIMIT (the request packs
+ * to more than AF_MAX_FRAME bytes); AF_ETIMEDOUT (AF_SEND_BUFFER bytes
+ * were still unsent after the connection's timeout: nothing was queued);
+ * AF_ENOMEM; AF_ECONN; AF_EPROTO.
+ */
+int af_send_request(af_conn *c, Asyncflow__Request *req, uint64_t *id);
+
+/*
+ * af_wait_response: wait at most timeout_ms for the answer to request id,
+ * meanwhile queueing pushed events and the answers to other requests, so
+ * answers may be taken in any order.
+ *
+ * *out: the Response (id == `id`), owned by the caller, freed with
+ * af_msg_free(); its `result` oneof says what it carries. Only successful
+ * answers are returned: an error reply is returned as its code, with the
+ * message in af_conn_errmsg(c), and the id is done. NULL on failure.
+ *
+ * Returns AF_OK; AF_EINVAL (id was never sent on c, was already answered
+ * and taken, or forgotten); AF_ETIMEDOUT (the id stays pending: wait again
+ * or forget it); the code of an error reply; AF_ENOMEM; AF_ECONN; AF_EPROTO.
+ */
+int af_wait_response(af_conn *c, uint64_t id, int timeout_ms,
+    Asyncflow__Response **out);
+
+/*
+ * af_forget_response: you will not wait for request id: its answer is
+ * freed now if it came, or dropped when it comes.
+ * Returns AF_OK, or AF_EINVAL if id is not pending on c.
+ */
+int af_forget_response(af_conn *c, uint64_t id);
+
+/*
+ * af_flush: wait at most timeout_ms until every request is written to the
+ * socket (reading and queueing whatever arrives meanwhile).
+ * Returns AF_OK; AF_ETIMEDOUT; AF_ENOMEM; AF_ECONN; AF_EPROTO.
+ */
+int af_flush(af_conn *c, int timeout_ms);
+
+/*
+ * af_next_event: the oldest pushed event (today: Event.vow_settled, after
+ * af_watch_vow), waiting at most timeout_ms for one; answers to pending
+ * requests that arrive meanwhile are kept for af_wait_response.
+ *
+ * *out: the Event, owned by the caller, freed with af_msg_free(); NULL on
+ * failure. Events whose `kind` this library does not know are returned
+ * too (kind_case ASYNCFLOW__EVENT__KIND__NOT_SET): skip them.
+ *
+ * Returns AF_OK; AF_ETIMEDOUT (no event); AF_ENOMEM; AF_ECONN; AF_EPROTO.
+ * Events queued before the connection broke are still returned first.
+ */
+int af_next_event(af_conn *c, int timeout_ms, Asyncflow__Event **out);
+
+/*
+ * af_request: af_send_request, then af_wait_response for its answer, both
+ * within one timeout_ms; on AF_ETIMEDOUT the answer is forgotten. For
+ * operations that have no function of their own below. Ownership of *out
+ * and the codes are those of the two calls.
+ */
+int af_request(af_conn *c, Asyncflow__Request *req, int timeout_ms,
+    Asyncflow__Response **out);
+
+/* af_msg_free: free any protobuf-c message this library handed out (a
+ * Response, Event, VowInfo, ActivationList, ...), with everything in it.
+ * NULL is fine. Do not use it on messages you built yourself unless every
+ * string, byte buffer and sub-message in them came from malloc(). */
+void af_msg_free(void *msg);
+
+/* ---- Operations ----------------------------------------------------------- *
+ *
+ * Each sends one request and waits for its answer, at most the connection's
+ * timeout (af_set_timeout). Besides the codes listed, each may return
+ * AF_ETIMEDOUT, AF_ENOMEM, AF_ECONN and AF_EPROTO (also when the answer
+ * carries a result of the wrong kind), and AF_ESTORE / AF_EFULL when the
+ * daemon's store failed. Values passed in stay the caller's.
+ */
+
+/*
+ * af_start: start an activation of `flow` with `args` (NULL means null).
+ * With an idempotency key (NULL or "" for none) a repeated start with the
+ * same key, flow and args answers the first activation (*existing true).
+ *
+ * *act, *outcome: the activation id and its outcome vow; *existing: whether
+ * the answer came from the idempotency key. Any of them may be NULL.
+ *
+ * Returns AF_OK; AF_EINVAL (flow NULL or empty); AF_ELIMIT / AF_EDECODE
+ * (args too large, too deep, or not canonical); AF_EEXIST (the key was used
+ * with another flow or other args).
+ * A flow that is not registered still starts: the activation is Failed.
+ */
+int af_start(af_conn *c, const char *flow, const Asyncflow__Value *args,
+    const char *idem_key, uint64_t *act, uint64_t *outcome, bool *existing);
+
+/*
+ * af_mkvow: create a pending vow.
+ * *vow: its id; resolver: receives its AF_RESOLVER_LEN-byte secret, which
+ * settles it (keep it secret; the daemon hands it out only this once).
+ *
+ * Returns AF_OK (AF_EPROTO if the daemon sent a resolver of another length).
+ */
+int af_mkvow(af_conn *c, uint64_t *vow, uint8_t resolver[AF_RESOLVER_LEN]);
+
+/*
+ * af_settle: fulfil vow (reject false) or reject it (reject true) with
+ * value (NULL means null), proving the right with its resolver. Settling
+ * with a vow reference makes the vow follow that one. Repeating the
+ * identical settlement succeeds.
+ *
+ * *out (may be NULL): the vow's state after the settlement, owned by the
+ * caller, freed with af_msg_free(); pending if it now follows a pending vow.
+ *
+ * Returns AF_OK; AF_ENOTFOUND (no such vow); AF_EDENIED (wrong resolver);
+ * AF_ESETTLED (already settled differently); AF_ECYCLE (following would
+ * make a cycle); AF_ELIMIT / AF_EDECODE (bad value).
+ */
+int af_settle(af_conn *c, uint64_t vow, const uint8_t resolver[AF_RESOLVER_LEN],
+    bool reject, const Asyncflow__Value *value, Asyncflow__VowInfo **out);
+
+/*
+ * af_get_vow: the state of vow (and its value or reason once settled). With
+ * wait, the answer comes only once the vow is settled, waiting at most
+ * timeout_ms (this call's own timeout; negative: forever).
+ *
+ * *out: the VowInfo, owned by the caller, freed with af_msg_free(); its
+ * `value` is set once the state is FULFILLED or REJECTED.
+ *
+ * Returns AF_OK; AF_ENOTFOUND; AF_ETIMEDOUT (wait and not settled in time:
+ * the daemon's late answer is dropped).
+ */
+int af_get_vow(af_conn *c, uint64_t vow, bool wait, int timeout_ms,
+    Asyncflow__VowInfo **out);
+
+/*
+ * af_watch_vow: ask the daemon to push an Event.vow_settled for vow when it
+ * settles (at once if it is settled); take it with af_next_event.
+ *
+ * *now (may be NULL): the vow's current state, owned by the caller, freed
+ * with af_msg_free().
+ *
+ * Returns AF_OK; AF_ENOTFOUND.
+ */
+int af_watch_vow(af_conn *c, uint64_t vow, Asyncflow__VowInfo **now);
+
+/*
+ * af_list: activations with ids above `after`, in id order, at most `limit`
+ * of them (0: the daemon's default, 1000), only those in `state` ("Running",
+ * "Sleeping", "Replaying", "Failed", "Done"; NULL or "" for all). To page,
+ * call again with `after` = the last id returned.
+ *
+ * *out: the list, owned by the caller, freed with af_msg_free().
+ *
+ * Returns AF_OK; AF_EINVAL (unknown state name, from the daemon).
+ */
+int af_list(af_conn *c, const char *state, uint64_t after, uint32_t limit,
+    Asyncflow__ActivationList **out);
+
+/*
+ * af_show: one activation. *out: owned by the caller, freed with
+ * af_msg_free(). Returns AF_OK; AF_ENOTFOUND.
+ */
+int af_show(af_conn *c, uint64_t act, Asyncflow__ActivationInfo **out);
+
+/*
+ * af_journal: the journal of an activation, oldest entry first (empty once
+ * a Done activation's journal was collected). *out: owned by the caller,
+ * freed with af_msg_free(). Returns AF_OK; AF_ENOTFOUND.
+ */
+int af_journal(af_conn *c, uint64_t act, Asyncflow__JournalDump **out);
+
+/*
+ * af_failures: every Failed activation. *out: owned by the caller, freed
+ * with af_msg_free(). Returns AF_OK.
+ */
+int af_failures(af_conn *c, Asyncflow__ActivationList **out);
+
+/*
+ * af_wake: replay activation act now with the code registered now (Failed
+ * or Sleeping; nothing for Running or Replaying); act 0 wakes every Failed
+ * activation. Returns AF_OK; AF_ENOTFOUND; AF_ESTATE (act is Done).
+ */
+int af_wake(af_conn *c, uint64_t act);
+
+/*
+ * af_stats: the daemon's counters. *out: owned by the caller, freed with
+ * af_msg_free(). Returns AF_OK.
+ */
+int af_stats(af_conn *c, Asyncflow__StatsReply **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNCFLOW_H */
