@@ -1,0 +1,1334 @@
+/*
+ * asyncflowctl: the command-line client of asyncflowd.
+ *
+ * Contract with scripts: every command prints exactly one JSON value on
+ * stdout and exits 0, or prints a message on stderr and exits non-zero:
+ * 2 for a usage error (bad arguments, bad JSON: then nothing was sent),
+ * 1 for everything else (cannot connect, the daemon refused, timeout).
+ * The JSON keys below are part of that contract.
+ *
+ * Values are written in JSON as DESIGN.md §2 says (see value_help below).
+ * One extension: a double that JSON cannot hold (infinite, NaN) is written
+ * {"@double": "inf" | "-inf" | "nan"}, and read back the same way.
+ *
+ * JSON is parsed and printed with jansson; the JSON <-> Value conversion
+ * lives here because the library itself depends on protobuf-c and libc only.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "asyncflow.h"
+
+#define EXIT_USAGE 2
+
+static const char *prog = "asyncflowctl";
+static const char *cmd_name = "";
+
+/* ---- Messages and exits --------------------------------------------------- */
+
+static void
+vwarnx(const char *fmt, va_list ap)
+{
+	if (cmd_name[0])
+		fprintf(stderr, "%s: %s: ", prog, cmd_name);
+	else
+		fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void
+fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+static void
+nomem(void)
+{
+	fail(EXIT_FAILURE, "out of memory");
+}
+
+/* ---- Usage ------------------------------------------------------------------ */
+
+static const char value_help[] =
+"Values (arguments, settlements, results) are JSON:\n"
+"  null, true, false, \"text\", [list], {\"record\": ...}\n"
+"  42                      an integer (int64)\n"
+"  1.5, 1.0, 1e3           a double\n"
+"  {\"@vow\": N}             a reference to vow N\n"
+"  {\"@resolver\": N}        the right to settle vow N\n"
+"  {\"@obj\": \"bank\"}        a host object\n"
+"  {\"@bytes\": \"BASE64\"}    bytes\n"
+"  {\"@error\": {\"name\": \"E\", \"message\": \"text\"}}\n"
+"  {\"@record\": {...}}      a record written literally (for keys starting with @)\n"
+"  {\"@double\": \"inf\"}      a double JSON cannot hold: \"inf\", \"-inf\", \"nan\"\n";
+
+static const char main_usage[] =
+"usage: asyncflowctl [-s SOCKET] COMMAND [ARGS...]\n"
+"\n"
+"Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
+"else " AF_DEFAULT_SOCKET ".\n"
+"Prints one JSON value on stdout and exits 0, or a message on stderr and\n"
+"exits 1 (2 for usage errors).\n"
+"\n"
+"Commands:\n"
+"  mkvow                                  create a vow: {\"vow\", \"resolver\"}\n"
+"  start FLOW [ARGS_JSON] [--key K]       start an activation of FLOW\n"
+"  settle VOW --resolver HEX VALUE_JSON   fulfil a vow\n"
+"  settle VOW --resolver HEX --reject ERROR_JSON\n"
+"                                         reject a vow\n"
+"  vow VOW [--wait] [--timeout SECONDS]   a vow's state (and value)\n"
+"  ls [--state STATE]                     list activations\n"
+"  show A                                 one activation\n"
+"  journal A                              an activation's journal\n"
+"  failures                               the Failed activations\n"
+"  wake [A]                               replay A now (no A: every Failed one)\n"
+"  stats                                  the daemon's counters\n"
+"\n"
+"asyncflowctl COMMAND --help tells more.\n"
+"\n";
+
+struct command {
+	const char	*name;
+	int		(*run)(int argc, char **argv);
+	const char	*usage;
+};
+
+static const struct command *cur;
+
+static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	if (cur != NULL)
+		fprintf(stderr, "%.*s\nTry asyncflowctl %s --help.\n",
+		    (int)strcspn(cur->usage, "\n"), cur->usage, cur->name);
+	else
+		fprintf(stderr, "Try asyncflowctl --help.\n");
+	exit(EXIT_USAGE);
+}
+
+/* ---- Argument parsing ------------------------------------------------------ */
+
+struct opt {
+	const char	*name;		/* without the leading "--" */
+	const char	**arg;		/* option with an argument, or */
+	bool		*flag;		/* a flag */
+};
+
+/*
+ * Splits argv into options (from `opts`, "--name VALUE" or "--name=VALUE")
+ * and at most `maxpos` positional arguments; "--" ends the options. An
+ * argument starting with "-" and a digit is positional (a negative number).
+ * --help and -h print the command's usage and exit 0.
+ */
+static int
+parse_args(int argc, char **argv, const struct opt *opts, char **pos,
+    int maxpos)
+{
+	int i, npos = 0;
+	bool dashdash = false;
+	const struct opt *o;
+	const char *a, *eq;
+	size_t nl;
+
+	for (i = 0; i < argc; i++) {
+		a = argv[i];
+		if (!dashdash && strcmp(a, "--") == 0) {
+			dashdash = true;
+			continue;
+		}
+		if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+			fputs(cur->usage, stdout);
+			exit(fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+		}
+		if (dashdash || a[0] != '-' || a[1] == '\0' ||
+		    (a[1] >= '0' && a[1] <= '9') || a[1] == '.') {
+			if (npos == maxpos)
+				usage_error("unexpected argument \"%s\"", a);
+			pos[npos++] = argv[i];
+			continue;
+		}
+		if (a[1] != '-')
+			usage_error("unknown option \"%s\"", a);
+		a += 2;
+		eq = strchr(a, '=');
+		nl = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		for (o = opts; o != NULL && o->name != NULL; o++)
+			if (strlen(o->name) == nl && strncmp(o->name, a, nl) == 0)
+				break;
+		if (o == NULL || o->name == NULL)
+			usage_error("unknown option \"--%.*s\"", (int)nl, a);
+		if (o->flag != NULL) {
+			if (eq != NULL)
+				usage_error("option --%s takes no value", o->name);
+			*o->flag = true;
+		} else if (eq != NULL) {
+			*o->arg = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				usage_error("option --%s needs a value", o->name);
+			*o->arg = argv[++i];
+		}
+	}
+	return npos;
+}
+
+/* A positive decimal id. */
+static uint64_t
+parse_id(const char *what, const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		usage_error("%s must be a positive integer, not \"%s\"", what, s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0)
+		usage_error("%s must be a positive integer, not \"%s\"", what, s);
+	return (uint64_t)v;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static void
+parse_resolver(const char *s, uint8_t out[AF_RESOLVER_LEN])
+{
+	int i, hi, lo;
+
+	if (strlen(s) != 2 * AF_RESOLVER_LEN)
+		usage_error("--resolver must be %d hex digits", 2 * AF_RESOLVER_LEN);
+	for (i = 0; i < AF_RESOLVER_LEN; i++) {
+		hi = hexval(s[2 * i]);
+		lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			usage_error("--resolver must be %d hex digits",
+			    2 * AF_RESOLVER_LEN);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+}
+
+/* ---- Base64 (RFC 4648, standard alphabet, padded) ---------------------------- */
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *
+b64_encode(const uint8_t *p, size_t n)
+{
+	char *out, *o;
+	size_t i;
+	uint32_t v;
+
+	if (n > (SIZE_MAX - 1) / 4 * 3 - 3 || (out = malloc((n + 2) / 3 * 4 + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = b64chars[v >> 18 & 63];
+		*o++ = b64chars[v >> 12 & 63];
+		*o++ = b64chars[v >> 6 & 63];
+		*o++ = b64chars[v & 63];
+	}
+	if (n - i == 1) {
+		v = (uint32_t)p[i] << 16;
+		*o++ = b64chars[v >> 18 & 63];
+		*o++ = b64chars[v >> 12 & 63];
+		*o++ = '=';
+		*o++ = '=';
+	} else if (n - i == 2) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		*o++ = b64chars[v >> 18 & 63];
+		*o++ = b64chars[v >> 12 & 63];
+		*o++ = b64chars[v >> 6 & 63];
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+b64val(char ch)
+{
+	const char *p = ch ? strchr(b64chars, ch) : NULL;
+
+	return p != NULL ? (int)(p - b64chars) : -1;
+}
+
+/* Decodes strictly: length a multiple of 4, padding only at the end, no
+ * stray bits. Returns 0, -1 for bad input, -2 for no memory. */
+static int
+b64_decode(const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t n = strlen(s), i, pad = 0, len;
+	uint8_t *buf;
+	uint32_t v;
+	int k, d;
+
+	*out = NULL;
+	*outlen = 0;
+	if (n % 4 != 0)
+		return -1;
+	if (n > 0 && s[n - 1] == '=')
+		pad++;
+	if (n > 1 && s[n - 2] == '=')
+		pad++;
+	len = n / 4 * 3 - pad;
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		return -2;
+	for (i = 0; i < n; i += 4) {
+		v = 0;
+		for (k = 0; k < 4; k++) {
+			if (i + k >= n - pad)
+				d = 0;
+			else if ((d = b64val(s[i + k])) < 0) {
+				free(buf);
+				return -1;
+			}
+			v = v << 6 | (uint32_t)d;
+		}
+		if (i + 4 < n || pad == 0) {
+			buf[i / 4 * 3] = (uint8_t)(v >> 16);
+			buf[i / 4 * 3 + 1] = (uint8_t)(v >> 8);
+			buf[i / 4 * 3 + 2] = (uint8_t)v;
+		} else if (pad == 1) {
+			if (v & 0xff)
+				goto bad;
+			buf[i / 4 * 3] = (uint8_t)(v >> 16);
+			buf[i / 4 * 3 + 1] = (uint8_t)(v >> 8);
+		} else {
+			if (v & 0xffff)
+				goto bad;
+			buf[i / 4 * 3] = (uint8_t)(v >> 16);
+		}
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+bad:
+	free(buf);
+	return -1;
+}
+
+/* ---- JSON -> Value ------------------------------------------------------------ *
+ *
+ * Builds a protobuf-c Value tree in which everything comes from malloc, so
+ * af_msg_free() frees it. Errors name the argument and the path inside it
+ * and are usage errors: nothing has been sent yet.
+ */
+
+struct jpath {
+	const char	*arg;		/* e.g. "ARGS_JSON" */
+	char		 buf[512];	/* e.g. ".a[2].b" */
+};
+
+static void
+jerr(struct jpath *jp, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	usage_error("%s: %s%s%s%s", jp->arg, jp->buf[0] ? "at " : "",
+	    jp->buf, jp->buf[0] ? ": " : "", msg);
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		nomem();
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		nomem();
+	return p;
+}
+
+static Asyncflow__Value *
+new_value(Asyncflow__Value__KindCase kind)
+{
+	Asyncflow__Value *v = xcalloc(1, sizeof(*v));
+
+	asyncflow__value__init(v);
+	v->kind_case = kind;
+	return v;
+}
+
+static Asyncflow__Value *json_to_value(json_t *j, struct jpath *jp, int depth);
+
+static int
+cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A record from the members of object j, keys sorted bytewise. */
+static Asyncflow__Value *
+object_to_record(json_t *j, struct jpath *jp, int depth)
+{
+	Asyncflow__Value *v = new_value(ASYNCFLOW__VALUE__KIND_RECORD_VALUE);
+	Asyncflow__Record *r = xcalloc(1, sizeof(*r));
+	size_t n = json_object_size(j), i = 0, plen = strlen(jp->buf);
+	const char **keys = xcalloc(n, sizeof(*keys));
+	const char *key;
+	json_t *m;
+
+	asyncflow__record__init(r);
+	v->record_value = r;
+	json_object_foreach(j, key, m)
+		keys[i++] = key;
+	qsort(keys, n, sizeof(*keys), cmp_keys);
+	r->fields = xcalloc(n, sizeof(*r->fields));
+	for (i = 0; i < n; i++) {
+		Asyncflow__Field *f = xcalloc(1, sizeof(*f));
+
+		asyncflow__field__init(f);
+		r->fields[i] = f;
+		r->n_fields = i + 1;
+		f->key = xstrdup(keys[i]);
+		snprintf(jp->buf + plen, sizeof(jp->buf) - plen, ".%s", keys[i]);
+		f->value = json_to_value(json_object_get(j, keys[i]), jp, depth + 1);
+	}
+	jp->buf[plen] = '\0';
+	free(keys);
+	return v;
+}
+
+static uint64_t
+tag_id(json_t *x, const char *tag, struct jpath *jp)
+{
+	if (!json_is_integer(x) || json_integer_value(x) < 0)
+		jerr(jp, "%s needs a non-negative integer", tag);
+	return (uint64_t)json_integer_value(x);
+}
+
+static const char *
+tag_string(json_t *x, const char *tag, struct jpath *jp)
+{
+	if (!json_is_string(x))
+		jerr(jp, "%s needs a string", tag);
+	return json_string_value(x);
+}
+
+/* A one-member object whose key starts with '@'. */
+static Asyncflow__Value *
+tagged_to_value(const char *tag, json_t *x, struct jpath *jp, int depth)
+{
+	Asyncflow__Value *v;
+	Asyncflow__Error *e;
+	const char *s, *key;
+	json_t *m;
+	int rc;
+
+	if (strcmp(tag, "@vow") == 0) {
+		v = new_value(ASYNCFLOW__VALUE__KIND_VOW_ID);
+		v->vow_id = tag_id(x, tag, jp);
+	} else if (strcmp(tag, "@resolver") == 0) {
+		v = new_value(ASYNCFLOW__VALUE__KIND_RESOLVER_ID);
+		v->resolver_id = tag_id(x, tag, jp);
+	} else if (strcmp(tag, "@obj") == 0) {
+		v = new_value(ASYNCFLOW__VALUE__KIND_OBJ_NAME);
+		v->obj_name = xstrdup(tag_string(x, tag, jp));
+	} else if (strcmp(tag, "@bytes") == 0) {
+		s = tag_string(x, tag, jp);
+		v = new_value(ASYNCFLOW__VALUE__KIND_BYTES_VALUE);
+		rc = b64_decode(s, &v->bytes_value.data, &v->bytes_value.len);
+		if (rc == -2)
+			nomem();
+		if (rc < 0)
+			jerr(jp, "@bytes needs base64 (standard alphabet, padded)");
+	} else if (strcmp(tag, "@error") == 0) {
+		if (!json_is_object(x))
+			jerr(jp, "@error needs an object {\"name\": ..., \"message\": ...}");
+		json_object_foreach(x, key, m) {
+			if (strcmp(key, "name") != 0 && strcmp(key, "message") != 0)
+				jerr(jp, "@error has only \"name\" and \"message\", "
+				    "not \"%s\"", key);
+			if (!json_is_string(m))
+				jerr(jp, "@error's \"%s\" must be a string", key);
+		}
+		v = new_value(ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
+		e = xcalloc(1, sizeof(*e));
+		asyncflow__error__init(e);
+		v->error_value = e;
+		m = json_object_get(x, "name");
+		e->name = xstrdup(m != NULL ? json_string_value(m) : "");
+		m = json_object_get(x, "message");
+		e->message = xstrdup(m != NULL ? json_string_value(m) : "");
+	} else if (strcmp(tag, "@record") == 0) {
+		if (!json_is_object(x))
+			jerr(jp, "@record needs an object");
+		v = object_to_record(x, jp, depth);
+	} else if (strcmp(tag, "@double") == 0) {
+		s = tag_string(x, tag, jp);
+		v = new_value(ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE);
+		if (strcmp(s, "inf") == 0)
+			v->double_value = INFINITY;
+		else if (strcmp(s, "-inf") == 0)
+			v->double_value = -INFINITY;
+		else if (strcmp(s, "nan") == 0)
+			v->double_value = NAN;
+		else
+			jerr(jp, "@double is \"inf\", \"-inf\" or \"nan\"");
+	} else {
+		jerr(jp, "unknown tag \"%s\" (a record key starting with @ is "
+		    "written {\"@record\": {...}})", tag);
+		return NULL;
+	}
+	return v;
+}
+
+static Asyncflow__Value *
+json_to_value(json_t *j, struct jpath *jp, int depth)
+{
+	Asyncflow__Value *v;
+	Asyncflow__List *l;
+	size_t i, n, plen;
+	const char *key;
+	json_t *m;
+
+	if (depth > 200)
+		jerr(jp, "nested too deeply");
+	switch (json_typeof(j)) {
+	case JSON_NULL:
+		v = new_value(ASYNCFLOW__VALUE__KIND_NULL_VALUE);
+		v->null_value = 1;
+		return v;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		v = new_value(ASYNCFLOW__VALUE__KIND_BOOL_VALUE);
+		v->bool_value = json_is_true(j);
+		return v;
+	case JSON_INTEGER:
+		v = new_value(ASYNCFLOW__VALUE__KIND_INT_VALUE);
+		v->int_value = json_integer_value(j);
+		return v;
+	case JSON_REAL:
+		v = new_value(ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE);
+		v->double_value = json_real_value(j);
+		return v;
+	case JSON_STRING:
+		v = new_value(ASYNCFLOW__VALUE__KIND_STRING_VALUE);
+		v->string_value = xstrdup(json_string_value(j));
+		return v;
+	case JSON_ARRAY:
+		n = json_array_size(j);
+		v = new_value(ASYNCFLOW__VALUE__KIND_LIST_VALUE);
+		l = xcalloc(1, sizeof(*l));
+		asyncflow__list__init(l);
+		v->list_value = l;
+		l->items = xcalloc(n, sizeof(*l->items));
+		plen = strlen(jp->buf);
+		for (i = 0; i < n; i++) {
+			snprintf(jp->buf + plen, sizeof(jp->buf) - plen, "[%zu]", i);
+			l->items[i] = json_to_value(json_array_get(j, i), jp, depth + 1);
+			l->n_items = i + 1;
+		}
+		jp->buf[plen] = '\0';
+		return v;
+	case JSON_OBJECT:
+		json_object_foreach(j, key, m) {
+			if (key[0] != '@')
+				continue;
+			if (json_object_size(j) != 1)
+				jerr(jp, "key \"%s\" starts with @: a tagged value has "
+				    "one key, and a record with such keys is written "
+				    "{\"@record\": {...}}", key);
+			return tagged_to_value(key, m, jp, depth);
+		}
+		return object_to_record(j, jp, depth);
+	}
+	jerr(jp, "unsupported JSON");
+	return NULL;
+}
+
+/* Parses the command-line argument `text` (named `arg` in messages). */
+static Asyncflow__Value *
+parse_value(const char *arg, const char *text)
+{
+	struct jpath jp;
+	json_error_t err;
+	Asyncflow__Value *v;
+	json_t *j;
+
+	j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+	if (j == NULL)
+		usage_error("%s is not valid JSON: %s (at column %d)", arg,
+		    err.text, err.column);
+	jp.arg = arg;
+	jp.buf[0] = '\0';
+	v = json_to_value(j, &jp, 0);
+	json_decref(j);
+	return v;
+}
+
+/* ---- Value -> JSON ------------------------------------------------------------- */
+
+/* The digits that print every double of the output exactly (see
+ * note_double); jansson applies one precision to a whole dump. */
+static int real_precision = 1;
+
+static void
+note_double(double d)
+{
+	char buf[40];
+	int p;
+
+	for (p = real_precision; p < 17; p++) {
+		snprintf(buf, sizeof(buf), "%.*g", p, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	real_precision = p;
+}
+
+static json_t *
+jnew(json_t *j)
+{
+	if (j == NULL)
+		nomem();
+	return j;
+}
+
+static void
+jset(json_t *obj, const char *key, json_t *val)
+{
+	if (json_object_set_new(obj, key, val) != 0)
+		nomem();
+}
+
+static void
+jpush(json_t *arr, json_t *val)
+{
+	if (json_array_append_new(arr, val) != 0)
+		nomem();
+}
+
+static json_t *
+jstr(const char *s)
+{
+	json_t *j;
+
+	if (s == NULL)
+		s = "";
+	if ((j = json_string(s)) == NULL)
+		fail(EXIT_FAILURE, "the daemon sent a string that is not UTF-8");
+	return j;
+}
+
+static json_t *
+juint(uint64_t n)
+{
+	if (n > (uint64_t)INT64_MAX)
+		fail(EXIT_FAILURE, "the daemon sent a number beyond int64");
+	return jnew(json_integer((json_int_t)n));
+}
+
+static json_t *
+tagged(const char *tag, json_t *val)
+{
+	json_t *o = jnew(json_object());
+
+	jset(o, tag, val);
+	return o;
+}
+
+static json_t *
+value_to_json(const Asyncflow__Value *v)
+{
+	json_t *j, *o;
+	const char *s;
+	char *b;
+	size_t i;
+	bool at = false;
+
+	if (v == NULL)
+		return jnew(json_null());
+	switch (v->kind_case) {
+	case ASYNCFLOW__VALUE__KIND_NULL_VALUE:
+		return jnew(json_null());
+	case ASYNCFLOW__VALUE__KIND_BOOL_VALUE:
+		return jnew(json_boolean(v->bool_value));
+	case ASYNCFLOW__VALUE__KIND_INT_VALUE:
+		return jnew(json_integer(v->int_value));
+	case ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE:
+		if (isfinite(v->double_value)) {
+			note_double(v->double_value);
+			return jnew(json_real(v->double_value));
+		}
+		s = isnan(v->double_value) ? "nan" :
+		    v->double_value > 0 ? "inf" : "-inf";
+		return tagged("@double", jstr(s));
+	case ASYNCFLOW__VALUE__KIND_STRING_VALUE:
+		return jstr(v->string_value);
+	case ASYNCFLOW__VALUE__KIND_BYTES_VALUE:
+		if ((b = b64_encode(v->bytes_value.data, v->bytes_value.len)) == NULL)
+			nomem();
+		j = jstr(b);
+		free(b);
+		return tagged("@bytes", j);
+	case ASYNCFLOW__VALUE__KIND_LIST_VALUE:
+		j = jnew(json_array());
+		for (i = 0; v->list_value != NULL && i < v->list_value->n_items; i++)
+			jpush(j, value_to_json(v->list_value->items[i]));
+		return j;
+	case ASYNCFLOW__VALUE__KIND_RECORD_VALUE:
+		j = jnew(json_object());
+		for (i = 0; v->record_value != NULL && i < v->record_value->n_fields; i++) {
+			const Asyncflow__Field *f = v->record_value->fields[i];
+
+			if (f->key[0] == '@')
+				at = true;
+			if (json_object_get(j, f->key) != NULL)
+				fail(EXIT_FAILURE, "the daemon sent a record with "
+				    "key \"%s\" twice", f->key);
+			if (json_object_set_new(j, f->key, value_to_json(f->value)) != 0)
+				fail(EXIT_FAILURE, "the daemon sent a record key "
+				    "that is not UTF-8");
+		}
+		return at ? tagged("@record", j) : j;
+	case ASYNCFLOW__VALUE__KIND_VOW_ID:
+		return tagged("@vow", juint(v->vow_id));
+	case ASYNCFLOW__VALUE__KIND_RESOLVER_ID:
+		return tagged("@resolver", juint(v->resolver_id));
+	case ASYNCFLOW__VALUE__KIND_OBJ_NAME:
+		return tagged("@obj", jstr(v->obj_name));
+	case ASYNCFLOW__VALUE__KIND_ERROR_VALUE:
+		o = jnew(json_object());
+		jset(o, "name", jstr(v->error_value ? v->error_value->name : ""));
+		jset(o, "message", jstr(v->error_value ? v->error_value->message : ""));
+		return tagged("@error", o);
+	default:
+		fail(EXIT_FAILURE, "the daemon sent a value of unknown kind %d",
+		    (int)v->kind_case);
+		return NULL;
+	}
+}
+
+/* Prints j, one line, and frees it. */
+static int
+print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT |
+	    JSON_REAL_PRECISION(real_precision));
+
+	if (s == NULL)
+		nomem();
+	json_decref(j);
+	puts(s);
+	free(s);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		fail(EXIT_FAILURE, "cannot write the answer: %s", strerror(errno));
+	return EXIT_SUCCESS;
+}
+
+static json_t *
+vow_ref(uint64_t vow)
+{
+	return tagged("@vow", juint(vow));
+}
+
+static json_t *
+activation_json(const Asyncflow__ActivationInfo *a)
+{
+	json_t *o = jnew(json_object()), *w = jnew(json_array());
+	size_t i;
+
+	jset(o, "activation", juint(a->id));
+	jset(o, "flow", jstr(a->flow));
+	jset(o, "state", jstr(a->state));
+	jset(o, "args", value_to_json(a->args));
+	jset(o, "outcome", vow_ref(a->outcome));
+	for (i = 0; i < a->n_waiting_on; i++)
+		jpush(w, vow_ref(a->waiting_on[i]));
+	jset(o, "waiting_on", w);
+	jset(o, "journal_length", juint(a->journal_length));
+	if (strcmp(a->state, "Failed") == 0)
+		jset(o, "failure", jstr(a->failure));
+	jset(o, "incarnation", juint(a->incarnation));
+	return o;
+}
+
+static const char *
+vow_state(Asyncflow__VowStatus s)
+{
+	switch (s) {
+	case ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING:
+		return "pending";
+	case ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED:
+		return "fulfilled";
+	case ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED:
+		return "rejected";
+	default:
+		fail(EXIT_FAILURE, "the daemon sent an unknown vow state %d", (int)s);
+		return NULL;
+	}
+}
+
+/* {"vow", "state"} and, once settled and `with_value`, "value". */
+static json_t *
+vow_json(const Asyncflow__VowInfo *vi, bool with_value)
+{
+	json_t *o = jnew(json_object());
+	const char *st = vow_state(vi->state);
+
+	jset(o, "vow", juint(vi->vow));
+	jset(o, "state", jstr(st));
+	if (with_value && strcmp(st, "pending") != 0)
+		jset(o, "value", value_to_json(vi->value));
+	return o;
+}
+
+/* ---- Connection ------------------------------------------------------------------ */
+
+static const char *socket_path;
+
+static af_conn *
+connect_daemon(void)
+{
+	char err[512];
+	af_conn *c;
+	int rc;
+
+	rc = af_connect(socket_path, &c, err, sizeof(err));
+	if (rc == AF_OK)
+		return c;
+	if (rc == AF_ECONN)
+		fail(EXIT_FAILURE, "%s (is asyncflowd running? the socket is "
+		    "chosen with -s or $ASYNCFLOW_SOCKET)", err);
+	fail(EXIT_FAILURE, "%s: %s", af_errname(rc), err[0] ? err : af_strerror(rc));
+	return NULL;
+}
+
+/* Reports a failed call and exits 1. */
+static void
+call_failed(af_conn *c, int rc)
+{
+	const char *m = af_conn_errmsg(c);
+
+	fail(EXIT_FAILURE, "%s: %s", af_errname(rc), m[0] ? m : af_strerror(rc));
+}
+
+/* ---- Commands -------------------------------------------------------------------- */
+
+static int
+cmd_mkvow(int argc, char **argv)
+{
+	uint8_t res[AF_RESOLVER_LEN];
+	char hex[2 * AF_RESOLVER_LEN + 1];
+	uint64_t vow;
+	af_conn *c;
+	json_t *o;
+	int rc, i;
+
+	parse_args(argc, argv, NULL, NULL, 0);
+	c = connect_daemon();
+	if ((rc = af_mkvow(c, &vow, res)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	for (i = 0; i < AF_RESOLVER_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", res[i]);
+	o = jnew(json_object());
+	jset(o, "vow", juint(vow));
+	jset(o, "resolver", jstr(hex));
+	return print_json(o);
+}
+
+static int
+cmd_start(int argc, char **argv)
+{
+	const char *key = NULL;
+	struct opt opts[] = { { "key", &key, NULL }, { NULL, NULL, NULL } };
+	char *pos[2];
+	Asyncflow__Value *args = NULL;
+	uint64_t act, outcome;
+	af_conn *c;
+	json_t *o;
+	int n, rc;
+
+	n = parse_args(argc, argv, opts, pos, 2);
+	if (n < 1)
+		usage_error("missing FLOW");
+	if (pos[0][0] == '\0')
+		usage_error("FLOW must not be empty");
+	if (n == 2)
+		args = parse_value("ARGS_JSON", pos[1]);
+	c = connect_daemon();
+	rc = af_start(c, pos[0], args, key, &act, &outcome, NULL);
+	if (rc != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	af_msg_free(args);
+	o = jnew(json_object());
+	jset(o, "activation", juint(act));
+	jset(o, "outcome", vow_ref(outcome));
+	return print_json(o);
+}
+
+static int
+cmd_settle(int argc, char **argv)
+{
+	const char *resolver = NULL;
+	bool reject = false;
+	struct opt opts[] = {
+		{ "resolver", &resolver, NULL },
+		{ "reject", NULL, &reject },
+		{ NULL, NULL, NULL },
+	};
+	uint8_t res[AF_RESOLVER_LEN];
+	char *pos[2];
+	Asyncflow__Value *val;
+	Asyncflow__VowInfo *vi;
+	uint64_t vow;
+	af_conn *c;
+	json_t *o;
+	int n, rc;
+
+	n = parse_args(argc, argv, opts, pos, 2);
+	if (n < 1)
+		usage_error("missing VOW");
+	vow = parse_id("VOW", pos[0]);
+	if (resolver == NULL)
+		usage_error("missing --resolver HEX");
+	parse_resolver(resolver, res);
+	if (n < 2)
+		usage_error("missing %s", reject ? "ERROR_JSON" : "VALUE_JSON");
+	val = parse_value(reject ? "ERROR_JSON" : "VALUE_JSON", pos[1]);
+	c = connect_daemon();
+	if ((rc = af_settle(c, vow, res, reject, val, &vi)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	af_msg_free(val);
+	o = vow_json(vi, false);
+	af_msg_free(vi);
+	return print_json(o);
+}
+
+static int
+cmd_vow(int argc, char **argv)
+{
+	const char *timeout = NULL;
+	bool wait = false;
+	struct opt opts[] = {
+		{ "wait", NULL, &wait },
+		{ "timeout", &timeout, NULL },
+		{ NULL, NULL, NULL },
+	};
+	char *pos[1], *end;
+	Asyncflow__VowInfo *vi;
+	uint64_t vow;
+	double secs;
+	int n, rc, ms = -1;
+	af_conn *c;
+	json_t *o;
+
+	n = parse_args(argc, argv, opts, pos, 1);
+	if (n < 1)
+		usage_error("missing VOW");
+	vow = parse_id("VOW", pos[0]);
+	if (timeout != NULL) {
+		errno = 0;
+		secs = strtod(timeout, &end);
+		if (errno != 0 || end == timeout || *end != '\0' ||
+		    !(secs >= 0) || secs > 2000000.0)
+			usage_error("--timeout needs a number of seconds, not \"%s\"",
+			    timeout);
+		ms = (int)ceil(secs * 1000.0);
+	}
+	c = connect_daemon();
+	rc = af_get_vow(c, vow, wait, ms, &vi);
+	if (rc == AF_ETIMEDOUT && wait && timeout != NULL)
+		fail(EXIT_FAILURE, "vow %llu was not settled within %s s",
+		    (unsigned long long)vow, timeout);
+	if (rc != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	o = vow_json(vi, true);
+	af_msg_free(vi);
+	return print_json(o);
+}
+
+static int
+cmd_ls(int argc, char **argv)
+{
+	static const char *const states[] = {
+		"Running", "Sleeping", "Replaying", "Failed", "Done", NULL,
+	};
+	const char *state = NULL;
+	struct opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
+	const uint32_t page = 1000;
+	Asyncflow__ActivationList *l;
+	uint64_t after = 0;
+	af_conn *c;
+	json_t *arr;
+	size_t i;
+	int rc;
+
+	parse_args(argc, argv, opts, NULL, 0);
+	if (state != NULL) {
+		for (i = 0; states[i] != NULL; i++)
+			if (strcmp(states[i], state) == 0)
+				break;
+		if (states[i] == NULL)
+			usage_error("--state is one of Running, Sleeping, Replaying, "
+			    "Failed, Done; not \"%s\"", state);
+	}
+	c = connect_daemon();
+	arr = jnew(json_array());
+	for (;;) {
+		if ((rc = af_list(c, state, after, page, &l)) != AF_OK)
+			call_failed(c, rc);
+		for (i = 0; i < l->n_activations; i++) {
+			jpush(arr, activation_json(l->activations[i]));
+			if (l->activations[i]->id <= after)
+				fail(EXIT_FAILURE, "the daemon listed activation "
+				    "%llu after %llu", (unsigned long long)
+				    l->activations[i]->id, (unsigned long long)after);
+			after = l->activations[i]->id;
+		}
+		i = l->n_activations;
+		af_msg_free(l);
+		if (i < page)
+			break;
+	}
+	af_close(c);
+	return print_json(arr);
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	Asyncflow__ActivationInfo *a;
+	char *pos[1];
+	uint64_t act;
+	af_conn *c;
+	json_t *o;
+	int rc;
+
+	if (parse_args(argc, argv, NULL, pos, 1) < 1)
+		usage_error("missing A (an activation id)");
+	act = parse_id("A", pos[0]);
+	c = connect_daemon();
+	if ((rc = af_show(c, act, &a)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	o = activation_json(a);
+	af_msg_free(a);
+	return print_json(o);
+}
+
+static json_t *
+entry_json(size_t index, const Asyncflow__JournalEntry *e)
+{
+	json_t *o = jnew(json_object());
+
+	jset(o, "index", juint(index));
+	switch (e->kind) {
+	case ASYNCFLOW__ENTRY_KIND__CHECK_CALL:
+	case ASYNCFLOW__ENTRY_KIND__CHECK_SEND:
+		jset(o, "kind", jstr(e->kind == ASYNCFLOW__ENTRY_KIND__CHECK_CALL ?
+		    "checkCall" : "checkSend"));
+		jset(o, "target", jstr(e->target));
+		jset(o, "method", jstr(e->method));
+		jset(o, "args", value_to_json(e->args));
+		jset(o, "callIndex", juint(e->call_index));
+		break;
+	case ASYNCFLOW__ENTRY_KIND__DO_RETURN:
+		jset(o, "kind", jstr("doReturn"));
+		jset(o, "callIndex", juint(e->call_index));
+		jset(o, "result", value_to_json(e->value));
+		break;
+	case ASYNCFLOW__ENTRY_KIND__DO_THROW:
+		jset(o, "kind", jstr("doThrow"));
+		jset(o, "callIndex", juint(e->call_index));
+		jset(o, "error", value_to_json(e->value));
+		break;
+	case ASYNCFLOW__ENTRY_KIND__DO_FULFILL:
+		jset(o, "kind", jstr("doFulfill"));
+		jset(o, "vow", vow_ref(e->vow));
+		jset(o, "value", value_to_json(e->value));
+		break;
+	case ASYNCFLOW__ENTRY_KIND__DO_REJECT:
+		jset(o, "kind", jstr("doReject"));
+		jset(o, "vow", vow_ref(e->vow));
+		jset(o, "reason", value_to_json(e->value));
+		break;
+	default:
+		/* An entry kind newer than this program. */
+		jset(o, "kind", jstr("unknown"));
+		jset(o, "code", jnew(json_integer((json_int_t)e->kind)));
+		break;
+	}
+	jset(o, "incarnation", juint(e->incarnation));
+	return o;
+}
+
+static int
+cmd_journal(int argc, char **argv)
+{
+	Asyncflow__JournalDump *d;
+	char *pos[1];
+	uint64_t act;
+	af_conn *c;
+	json_t *arr;
+	size_t i;
+	int rc;
+
+	if (parse_args(argc, argv, NULL, pos, 1) < 1)
+		usage_error("missing A (an activation id)");
+	act = parse_id("A", pos[0]);
+	c = connect_daemon();
+	if ((rc = af_journal(c, act, &d)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	arr = jnew(json_array());
+	for (i = 0; i < d->n_entries; i++)
+		jpush(arr, entry_json(i, d->entries[i]));
+	af_msg_free(d);
+	return print_json(arr);
+}
+
+static int
+cmd_failures(int argc, char **argv)
+{
+	Asyncflow__ActivationList *l;
+	af_conn *c;
+	json_t *arr;
+	size_t i;
+	int rc;
+
+	parse_args(argc, argv, NULL, NULL, 0);
+	c = connect_daemon();
+	if ((rc = af_failures(c, &l)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	arr = jnew(json_array());
+	for (i = 0; i < l->n_activations; i++)
+		jpush(arr, activation_json(l->activations[i]));
+	af_msg_free(l);
+	return print_json(arr);
+}
+
+static int
+cmd_wake(int argc, char **argv)
+{
+	char *pos[1];
+	uint64_t act = 0;
+	af_conn *c;
+	json_t *o;
+	int rc;
+
+	if (parse_args(argc, argv, NULL, pos, 1) == 1)
+		act = parse_id("A", pos[0]);
+	c = connect_daemon();
+	if ((rc = af_wake(c, act)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	o = jnew(json_object());
+	jset(o, "woken", act ? juint(act) : jstr("all"));
+	return print_json(o);
+}
+
+/* Every field of StatsReply by its proto name, by reflection, so fields
+ * added to the proto show up without a change here. */
+static int
+cmd_stats(int argc, char **argv)
+{
+	const ProtobufCMessageDescriptor *d = &asyncflow__stats_reply__descriptor;
+	const ProtobufCFieldDescriptor *f;
+	Asyncflow__StatsReply *st;
+	const char *mem;
+	af_conn *c;
+	json_t *o;
+	size_t i;
+	int rc;
+
+	parse_args(argc, argv, NULL, NULL, 0);
+	c = connect_daemon();
+	if ((rc = af_stats(c, &st)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	o = jnew(json_object());
+	for (i = 0; i < d->n_fields; i++) {
+		f = &d->fields[i];
+		mem = (const char *)st + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED)
+			continue;
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_UINT64:
+		case PROTOBUF_C_TYPE_FIXED64:
+			jset(o, f->name, juint(*(const uint64_t *)mem));
+			break;
+		case PROTOBUF_C_TYPE_INT64:
+		case PROTOBUF_C_TYPE_SINT64:
+		case PROTOBUF_C_TYPE_SFIXED64:
+			jset(o, f->name, jnew(json_integer(*(const int64_t *)mem)));
+			break;
+		case PROTOBUF_C_TYPE_UINT32:
+		case PROTOBUF_C_TYPE_FIXED32:
+			jset(o, f->name, juint(*(const uint32_t *)mem));
+			break;
+		case PROTOBUF_C_TYPE_INT32:
+		case PROTOBUF_C_TYPE_SINT32:
+		case PROTOBUF_C_TYPE_SFIXED32:
+			jset(o, f->name, jnew(json_integer(*(const int32_t *)mem)));
+			break;
+		case PROTOBUF_C_TYPE_BOOL:
+			jset(o, f->name, jnew(json_boolean(*(const protobuf_c_boolean *)mem)));
+			break;
+		case PROTOBUF_C_TYPE_DOUBLE:
+			note_double(*(const double *)mem);
+			jset(o, f->name, jnew(json_real(*(const double *)mem)));
+			break;
+		case PROTOBUF_C_TYPE_STRING:
+			jset(o, f->name, jstr(*(char *const *)mem));
+			break;
+		default:
+			break;
+		}
+	}
+	af_msg_free(st);
+	return print_json(o);
+}
+
+/* ---- Main ---------------------------------------------------------------------- */
+
+static const struct command commands[] = {
+	{ "mkvow", cmd_mkvow,
+	  "usage: asyncflowctl mkvow\n"
+	  "Creates a pending vow. Prints {\"vow\": N, \"resolver\": \"HEX\"}: the\n"
+	  "resolver (32 hex digits) is the secret that settles the vow.\n" },
+	{ "start", cmd_start,
+	  "usage: asyncflowctl start FLOW [ARGS_JSON] [--key K]\n"
+	  "Starts an activation of FLOW with ARGS_JSON (default null). With\n"
+	  "--key, starting again with the same key, flow and args answers the\n"
+	  "same activation. Prints {\"activation\": A, \"outcome\": {\"@vow\": N}}.\n" },
+	{ "settle", cmd_settle,
+	  "usage: asyncflowctl settle VOW --resolver HEX VALUE_JSON\n"
+	  "       asyncflowctl settle VOW --resolver HEX --reject ERROR_JSON\n"
+	  "Fulfils (or rejects) VOW. Repeating the same settlement succeeds.\n"
+	  "Prints {\"vow\": N, \"state\": \"fulfilled\" | \"rejected\"} (\"pending\"\n"
+	  "if VALUE_JSON is a vow that is not settled yet: VOW now follows it).\n"
+	  "ERROR_JSON is usually {\"@error\": {\"name\": ..., \"message\": ...}}.\n" },
+	{ "vow", cmd_vow,
+	  "usage: asyncflowctl vow VOW [--wait] [--timeout SECONDS]\n"
+	  "Prints {\"vow\": N, \"state\": \"pending\" | \"fulfilled\" | \"rejected\"}\n"
+	  "and, once settled, \"value\" (the value or the reason). --wait answers\n"
+	  "only once VOW is settled; with --timeout it fails (exit 1) if that\n"
+	  "takes longer than SECONDS.\n" },
+	{ "ls", cmd_ls,
+	  "usage: asyncflowctl ls [--state STATE]\n"
+	  "Prints a JSON array of activations, in id order; STATE is Running,\n"
+	  "Sleeping, Replaying, Failed or Done. Each is {\"activation\", \"flow\",\n"
+	  "\"state\", \"args\", \"outcome\", \"waiting_on\", \"journal_length\",\n"
+	  "\"failure\" (only when Failed), \"incarnation\"}.\n" },
+	{ "show", cmd_show,
+	  "usage: asyncflowctl show A\n"
+	  "Prints activation A: {\"activation\", \"flow\", \"state\", \"args\",\n"
+	  "\"outcome\", \"waiting_on\", \"journal_length\", \"failure\" (only when\n"
+	  "Failed), \"incarnation\"}.\n" },
+	{ "journal", cmd_journal,
+	  "usage: asyncflowctl journal A\n"
+	  "Prints activation A's journal, a JSON array of entries {\"index\",\n"
+	  "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
+	  "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
+	  "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
+	  "\"value\") or doReject (\"vow\", \"reason\").\n" },
+	{ "failures", cmd_failures,
+	  "usage: asyncflowctl failures\n"
+	  "Prints the Failed activations, a JSON array shaped like ls's.\n" },
+	{ "wake", cmd_wake,
+	  "usage: asyncflowctl wake [A]\n"
+	  "Replays activation A now with the code registered now (Failed or\n"
+	  "Sleeping); without A every Failed activation. Prints {\"woken\": A}\n"
+	  "or {\"woken\": \"all\"}.\n" },
+	{ "stats", cmd_stats,
+	  "usage: asyncflowctl stats\n"
+	  "Prints the daemon's counters as an object keyed by their names.\n" },
+	{ NULL, NULL, NULL },
+};
+
+static void
+print_main_usage(FILE *f)
+{
+	fputs(main_usage, f);
+	fputs(value_help, f);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *k;
+	int i = 1;
+
+	socket_path = getenv("ASYNCFLOW_SOCKET");
+	if (socket_path != NULL && socket_path[0] == '\0')
+		socket_path = NULL;
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			print_main_usage(stdout);
+			return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+		}
+		if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
+			if (i + 1 >= argc || argv[i + 1][0] == '\0')
+				usage_error("%s needs a socket path", argv[i]);
+			socket_path = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		usage_error("unknown option \"%s\"", argv[i]);
+	}
+	if (i >= argc)
+		usage_error("missing command");
+	for (k = commands; k->name != NULL; k++)
+		if (strcmp(k->name, argv[i]) == 0)
+			break;
+	if (k->name == NULL) {
+		if (strcmp(argv[i], "help") == 0) {
+			print_main_usage(stdout);
+			return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+		}
+		usage_error("unknown command \"%s\"", argv[i]);
+	}
+	cur = k;
+	cmd_name = k->name;
+	return k->run(argc - i - 1, argv + i + 1);
+}
