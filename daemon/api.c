@@ -882,6 +882,68 @@ op_stats(struct api *api, Asyncflow__Response *r, Asyncflow__StatsReply *sr)
 	return AF_OK;
 }
 
+/* A message that names what the error is about. */
+static const char *
+explain(const Asyncflow__Request *req, int rc, char *msg, size_t n)
+{
+	unsigned long long id = 0;
+	const char *what = NULL;
+
+	switch (req->op_case) {
+	case ASYNCFLOW__REQUEST__OP_SHOW:
+		id = req->show->activation;
+		what = "activation";
+		break;
+	case ASYNCFLOW__REQUEST__OP_JOURNAL:
+		id = req->journal->activation;
+		what = "activation";
+		break;
+	case ASYNCFLOW__REQUEST__OP_WAKE:
+		id = req->wake->activation;
+		what = "activation";
+		break;
+	case ASYNCFLOW__REQUEST__OP_SETTLE:
+		id = req->settle->vow;
+		what = "vow";
+		break;
+	case ASYNCFLOW__REQUEST__OP_GET_VOW:
+		id = req->get_vow->vow;
+		what = "vow";
+		break;
+	case ASYNCFLOW__REQUEST__OP_WATCH_VOW:
+		id = req->watch_vow->vow;
+		what = "vow";
+		break;
+	default:
+		return NULL;
+	}
+	switch (rc) {
+	case AF_ENOTFOUND:
+		snprintf(msg, n, "no %s %llu", what, id);
+		break;
+	case AF_ESTATE:
+		snprintf(msg, n, "%s %llu is Done", what, id);
+		break;
+	case AF_EDENIED:
+		snprintf(msg, n, "wrong resolver for vow %llu", id);
+		break;
+	case AF_ESETTLED:
+		snprintf(msg, n, "vow %llu is already settled differently", id);
+		break;
+	case AF_ECYCLE:
+		snprintf(msg, n, "settling vow %llu that way would make its "
+		    "chain a cycle", id);
+		break;
+	case AF_EINVAL:
+		snprintf(msg, n, "invalid value for %s %llu (resolvers cannot "
+		    "be passed by clients)", what, id);
+		break;
+	default:
+		return NULL;
+	}
+	return msg;
+}
+
 int
 api_request(struct api *api, uint64_t conn, bool *greeted,
     const Asyncflow__Request *req)
@@ -1008,7 +1070,8 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 		return AF_EPROTO;
 	}
 	if (rc != AF_OK)
-		queue_error(api, conn, req->id, rc, NULL, false);
+		queue_error(api, conn, req->id, rc, explain(req, rc, msg,
+		    sizeof(msg)), false);
 	else
 		queue(api, conn, &r, false);
 	free_vow_info(&vi);

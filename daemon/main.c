@@ -32,6 +32,7 @@
 #define MAX_MODULES 64
 
 static char crash_path[4096];
+static char crash_stack[1 << 16];     /* the handler's stack (sigaltstack) */
 
 static void
 usage(FILE *f)
@@ -57,6 +58,7 @@ usage(FILE *f)
 static void
 crash_handler(int sig)
 {
+	int signo = sig;
 	uint64_t act = engine_guest_act;
 	char line[64];
 	int fd, i = sizeof(line);
@@ -78,17 +80,8 @@ crash_handler(int sig)
 		fsync(fd);
 		close(fd);
 	}
-	/* Let the signal kill us as it would have. */
-	signal(sig, SIG_DFL);
-}
-
-static void
-crash_handler_sig(int sig)
-{
-	int s = sig;
-
-	crash_handler(s);
-	raise(sig);
+	/* SA_RESETHAND restored the default: let the signal kill us. */
+	raise(signo);
 }
 
 static void
@@ -100,14 +93,14 @@ install_crash_recorder(const char *dir)
 	size_t i;
 
 	snprintf(crash_path, sizeof(crash_path), "%s/crashed", dir);
-	ss.ss_sp = malloc(1 << 16);
-	ss.ss_size = 1 << 16;
+	ss.ss_sp = crash_stack;
+	ss.ss_size = sizeof(crash_stack);
 	ss.ss_flags = 0;
-	if (ss.ss_sp == NULL || sigaltstack(&ss, NULL) != 0)
+	if (sigaltstack(&ss, NULL) != 0)
 		log_warn("no alternate signal stack: a stack overflow in a "
 		    "flow will not be recorded");
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = crash_handler_sig;
+	sa.sa_handler = crash_handler;
 	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
