@@ -119,7 +119,7 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- top-level targets ---------------------------------------------------
-.PHONY: all deps test check asan bench bench-bins clean demo
+.PHONY: all deps test check asan bench bench-bins clean demo demo-world
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
@@ -140,6 +140,11 @@ check: all
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(B)
+
+# Flows that talk to the world: served objects, compensation, timers.
+demo-world: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo-world.sh $(B)
 
 asan: deps
 	@$(MAKE) --no-print-directory check B=build/asan \

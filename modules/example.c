@@ -9,6 +9,9 @@
  *   v3  the fix: records step 1 as v1 did (the journal's prefix), and only
  *       after the approval does something new; activations from v1 finish.
  *
+ * `pair` sends notify.first then notify.second and awaits both; v2 sends
+ * them the other way round, which replay detects as divergence.
+ *
  * `crash` waits for the vow args.after if given, then dereferences NULL
  * when args.crash is true (v1, v2), to
  * show that a flow that crashes the daemon is quarantined at the next
@@ -97,6 +100,24 @@ flow_crash(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+static int
+flow_pair(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const char *m1 = EXAMPLE_VERSION == 2 ? "second" : "first";
+	const char *m2 = EXAMPLE_VERSION == 2 ? "first" : "second";
+	const struct af_value *v[2], *r[2];
+	int rc;
+
+	if ((rc = af_send(f, "notify", m1, args, &v[0])) != AF_OK ||
+	    (rc = af_send(f, "notify", m2, args, &v[1])) != AF_OK)
+		return rc;
+	af_await(f, v[0], &r[0]);
+	af_await(f, v[1], &r[1]);
+	*result = af_list(af_flow_arena(f), r, 2);
+	return *result ? AF_OK : AF_ENOMEM;
+}
+
 int af_module_init(struct af_registry *r, unsigned abi);
 
 int
@@ -108,7 +129,8 @@ af_module_init(struct af_registry *r, unsigned abi)
 		return AF_EINVAL;
 	if ((rc = af_register_object(r, "ledger", ledger_methods, 1,
 	    NULL)) != AF_OK ||
-	    (rc = af_register_flow(r, "order", flow_order)) != AF_OK)
+	    (rc = af_register_flow(r, "order", flow_order)) != AF_OK ||
+	    (rc = af_register_flow(r, "pair", flow_pair)) != AF_OK)
 		return rc;
 	return af_register_flow(r, "crash", flow_crash);
 }

@@ -1,0 +1,41 @@
+# An invocation pending across SIGKILL and restart enters the flow's journal
+# exactly once: the server may see it twice, the flow never.
+set -eu
+. tests/e2e/lib.inc
+export BANK_STATE=$WORK/bank.json
+echo '{"balances":{"alice":100},"closed":[],"done":{}}' >"$BANK_STATE"
+start_daemon
+out=$(ctl start transfer '{"from":"alice","to":"bob","amount":30}')
+ACT=$(echo "$out" | jq -r .activation)
+OUT=$(echo "$out" | jq -r '.outcome["@vow"]')
+# Nobody serves bank yet: the invocation waits, visible.
+expect "pending invocations" "$(ctl stats | jq .invocations_pending)" 1
+expect "invocation shown" "$(ctl show "$ACT" | jq -r '.invocations[0].method')" withdraw
+kill9_daemon
+start_daemon
+expect "pending after restart" "$(ctl stats | jq .invocations_pending)" 1
+# A server that records every delivery, answers slowly the first time; the
+# daemon is killed while it works, so it sees the withdraw again.
+cat >"$WORK/slow.sh" <<EOS
+#!/bin/sh
+in=\$(cat)
+echo "\$in" | jq -r '.method + " " + (.vow|tostring)' >>"$WORK/seen"
+[ -e "$WORK/slow-once" ] || { touch "$WORK/slow-once"; sleep 2; }
+echo "\$in" | BANK_STATE=$BANK_STATE sh scripts/bank.sh
+EOS
+serve bank sh "$WORK/slow.sh"
+wait_for_file "$WORK/slow-once"
+kill9_daemon
+wait "$SERVER_PID" 2>/dev/null || true
+start_daemon
+serve bank sh "$WORK/slow.sh"
+expect "outcome" "$(ctl vow "$OUT" --wait --timeout 20 | jq -c .value)" '{"ok":true}'
+kill "$SERVER_PID" 2>/dev/null || true
+expect "balances" "$(jq -c .balances "$BANK_STATE")" '{"alice":70,"bob":30}'
+withdraws=$(grep -c '^withdraw ' "$WORK/seen")
+[ "$withdraws" -ge 2 ] || fail "the server saw the withdraw only $withdraws time(s)"
+# The flow's journal: Done now, so read it through the events it left:
+# one withdraw send, one deposit send, each settled once.
+expect "state" "$(state_of "$ACT")" Done
+expect "journal length" "$(ctl show "$ACT" | jq .journal_length)" 6
+stop_daemon
