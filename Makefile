@@ -75,12 +75,15 @@ MODULES := $(MODULE_SRCS:modules/%.c=$(B)/modules/%.so)
 ifneq ($(wildcard modules/example.c),)
 MODULES += $(B)/modules/example-v1.so $(B)/modules/example-v2.so $(B)/modules/example-v3.so
 endif
+# Modules are built as users build them: no sanitizers (the example's
+# deliberate crash must be a real SIGSEGV, not a UBSan exit).
+MODULE_CFLAGS := $(WARN) $(CFLAGS)
 $(B)/modules/%.so: modules/%.c include/asyncflow/flow.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(MODULE_CFLAGS) -fPIC -shared -o $@ $<
 $(B)/modules/example-v%.so: modules/example.c include/asyncflow/flow.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DEXAMPLE_VERSION=$* -fPIC -shared -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(MODULE_CFLAGS) -DEXAMPLE_VERSION=$* -fPIC -shared -o $@ $<
 
 # ---- the client library and asyncflowctl (protobuf-c and libc only;
 # asyncflowctl adds jansson for JSON)
