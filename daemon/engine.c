@@ -2080,6 +2080,32 @@ cmp_jop(const void *x, const void *y)
 
 static int recover(struct engine *e);
 
+/* Drop every activation from memory (collected first: act_free changes
+ * the map). */
+static void
+free_all_acts(struct engine *e)
+{
+	struct act **all;
+	size_t i = 0, n = 0;
+	uint64_t k;
+	void *p;
+
+	if (e->acts.len == 0)
+		return;
+	if ((all = malloc(e->acts.len * sizeof(*all))) == NULL) {
+		while (u64map_next(&e->acts, &i, &k, &p)) {
+			act_free(e, p);
+			i = 0;
+		}
+		return;
+	}
+	while (u64map_next(&e->acts, &i, &k, &p))
+		all[n++] = p;
+	for (i = 0; i < n; i++)
+		act_free(e, all[i]);
+	free(all);
+}
+
 static void
 clear_pass_rows(struct engine *e)
 {
@@ -2219,10 +2245,7 @@ recover(struct engine *e)
 	struct store_txn *t;
 	int rc;
 
-	while (u64map_next(&e->acts, &i, &k, &p)) {
-		act_free(e, p);
-		i = 0;      /* the map changed: restart */
-	}
+	free_all_acts(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))
 		free(p);
@@ -2423,10 +2446,7 @@ engine_close(struct engine *e)
 
 	if (e == NULL)
 		return;
-	while (u64map_next(&e->acts, &i, &k, &p)) {
-		act_free(e, p);
-		i = 0;
-	}
+	free_all_acts(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))
 		free(p);

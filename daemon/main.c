@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,10 @@ usage(FILE *f)
 	    "                  every 5 ms; none: never fsync. All survive "
 	    "kill -9.\n"
 	    "  --map-size MiB  LMDB map size (default 8192)\n"
+	    "  --socket-group G  socket mode 0660 in group G; members whose "
+	    "primary\n"
+	    "                  group is G may connect (default: mode 0600, "
+	    "own uid only)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -177,6 +182,7 @@ main(int argc, char **argv)
 		{ "module", required_argument, NULL, 'm' },
 		{ "durability", required_argument, NULL, 'D' },
 		{ "map-size", required_argument, NULL, 'M' },
+		{ "socket-group", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -185,6 +191,7 @@ main(int argc, char **argv)
 	int nmodules = 0, ch, verbosity = LOG_INFO, i, rc;
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
+	const char *group = NULL;
 	struct af_registry *reg;
 	struct engine *e;
 	struct store *s;
@@ -217,6 +224,9 @@ main(int argc, char **argv)
 				fprintf(stderr, "asyncflowd: bad --map-size\n");
 				return 2;
 			}
+			break;
+		case 'G':
+			group = optarg;
 			break;
 		case 'v':
 			verbosity = LOG_DEBUG;
@@ -264,6 +274,14 @@ main(int argc, char **argv)
 	svo.durability = store_durability_name(so.durability);
 	svo.batch_ms = so.durability == STORE_BATCH ? 5 : 0;
 	svo.allow_uid = geteuid();
+	if (group != NULL) {
+		struct group *gr = getgrnam(group);
+
+		if (gr == NULL)
+			fatal("--socket-group: no group %s", group);
+		svo.group = gr->gr_gid;
+		svo.has_group = true;
+	}
 	rc = server_run(e, s, &svo, err, sizeof(err));
 	engine_close(e);
 	store_close(s);

@@ -261,10 +261,12 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)sa;
 	(void)socklen;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
-	    (cred.uid != geteuid() && cred.uid != srv->o.allow_uid)) {
-		log_warn("refused a connection from uid %ld (only uid %ld may "
-		    "connect)", cl == sizeof(cred) ? (long)cred.uid : -1L,
-		    (long)geteuid());
+	    (cred.uid != geteuid() && cred.uid != srv->o.allow_uid &&
+	    !(srv->o.has_group && cred.gid == srv->o.group))) {
+		log_warn("refused a connection from uid %ld gid %ld (uid %ld%s "
+		    "may connect)", cl == sizeof(cred) ? (long)cred.uid : -1L,
+		    cl == sizeof(cred) ? (long)cred.gid : -1L, (long)geteuid(),
+		    srv->o.has_group ? " and the socket's group" : "");
 		close(fd);
 		return;
 	}
@@ -318,7 +320,8 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- Socket ------------------------------------------------------------------------ */
 
 static int
-listen_socket(const char *path, char *err, size_t errlen)
+listen_socket(const char *path, const struct server_opts *o, char *err,
+    size_t errlen)
 {
 	struct sockaddr_un sun;
 	mode_t old;
@@ -358,7 +361,15 @@ listen_socket(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0600) != 0 || listen(fd, 128) != 0) {
+	if (o->has_group && (chown(path, (uid_t)-1, o->group) != 0 ||
+	    chmod(path, 0660) != 0)) {
+		snprintf(err, errlen, "socket group of %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if ((!o->has_group && chmod(path, 0600) != 0) || listen(fd, 128) != 0) {
 		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
@@ -387,7 +398,7 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	u64map_init(&srv.conns);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((fd = listen_socket(o->socket_path, err, errlen)) < 0)
+	if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
 		return AF_ESTATE;
 	if ((cfg = event_config_new()) == NULL ||
 	    (srv.base = event_base_new_with_config(cfg)) == NULL) {
