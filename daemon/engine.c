@@ -796,7 +796,8 @@ complete(struct engine *e, struct act *a, struct task *t)
 	a->pstate = ACT_DONE;
 	a->row_dirty = true;
 	touch(e, a);
-	if (a->jlen > 0 && grow_array((void **)&e->gcs, &e->capgcs,
+	if (a->jlen > 0 && !e->o.retain_journals &&
+	    grow_array((void **)&e->gcs, &e->capgcs,
 	    e->ngcs + 1, sizeof(*e->gcs)) == AF_OK)
 		e->gcs[e->ngcs++] = (struct gc){ a->id, 0, a->jlen };
 	unload_act(e, a);
@@ -1605,7 +1606,8 @@ clock_now(struct af_host *h, void *data, const struct af_value *args,
     const struct af_value **result)
 {
 	(void)args;
-	*result = af_int(h->a->arena, now_ms(data));
+	(void)data;
+	*result = af_int(h->a->arena, now_ms(h->e));
 	return *result ? AF_OK : AF_ENOMEM;
 }
 
@@ -1698,10 +1700,11 @@ static int
 timer_sleep(struct af_host *h, void *data, const struct af_value *args,
     const struct af_value **result)
 {
-	struct engine *e = data;
+	struct engine *e = h->e;
 	struct timer t;
 	int rc;
 
+	(void)data;
 	if (args->type != AF_INT || args->u.i < 0) {
 		*result = af_error(h->a->arena, "TypeError",
 		    "timer.sleep takes a non-negative number of ms");
@@ -2324,6 +2327,7 @@ scan_acts(struct engine *e)
 		id = store_rd_be64(k.p);
 		if (row.state == ACT_DONE) {
 			if (row.journal_gc < row.journal_length &&
+			    !e->o.retain_journals &&
 			    grow_array((void **)&e->gcs, &e->capgcs,
 			    e->ngcs + 1, sizeof(*e->gcs)) == AF_OK)
 				e->gcs[e->ngcs++] = (struct gc){ id,
@@ -2342,6 +2346,19 @@ scan_acts(struct engine *e)
 	e->s->ops->cursor_close(c);
 	e->s->ops->txn_abort(t);
 	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+/* The built-in objects reach the engine through struct af_host, so a
+ * registry reused by a later engine (a restart in-process) keeps them. */
+static int
+register_builtin(struct af_registry *reg, const char *name,
+    const struct af_method *m, size_t n)
+{
+	const struct obj_def *o = registry_object(reg, name, strlen(name));
+
+	if (o != NULL && o->nmethods == n && o->methods[0].fn == m[0].fn)
+		return AF_OK;
+	return af_register_object(reg, name, m, n, NULL);
 }
 
 int
@@ -2381,10 +2398,10 @@ engine_open(struct store *s, struct af_registry *reg,
 		rc = AF_ENOMEM;
 		goto fail;
 	}
-	if ((rc = af_register_object(reg, "vows", vows_methods, 3, e)) ||
-	    (rc = af_register_object(reg, "clock", clock_methods, 1, e)) ||
-	    (rc = af_register_object(reg, "random", random_methods, 1, e)) ||
-	    (rc = af_register_object(reg, "timer", timer_methods, 1, e))) {
+	if ((rc = register_builtin(reg, "vows", vows_methods, 3)) ||
+	    (rc = register_builtin(reg, "clock", clock_methods, 1)) ||
+	    (rc = register_builtin(reg, "random", random_methods, 1)) ||
+	    (rc = register_builtin(reg, "timer", timer_methods, 1))) {
 		snprintf(err, errlen, "registering built-in objects: %s "
 		    "(vows, clock, random and timer are reserved names)",
 		    af_strerror(rc));
@@ -2592,8 +2609,11 @@ engine_journal_text(struct engine *e, uint64_t id, struct buf *b)
 	buf_init(&rb);
 	rc = read_row(e, id, &row, &rb);
 	if (rc == AF_OK)
-		rc = journal_load(e->s, id, row.state == ACT_DONE ? 0 :
+		rc = journal_load(e->s, id, row.state == ACT_DONE &&
+		    row.journal_gc >= row.journal_length ? 0 :
 		    row.journal_length, &log);
+	if (rc == AF_EDECODE && row.state == ACT_DONE)
+		rc = journal_load(e->s, id, 0, &log);   /* being collected */
 	buf_release(&rb);
 	if (rc != AF_OK)
 		return rc;
@@ -2845,7 +2865,12 @@ journal_raw_len(struct engine *e, uint64_t id, uint64_t *len)
 
 	buf_init(&rb);
 	rc = read_row(e, id, &row, &rb);
-	*len = rc == AF_OK && row.state != ACT_DONE ? row.journal_length : 0;
+	*len = 0;
+	/* A Done activation's journal is there if retained and not yet
+	 * collected. */
+	if (rc == AF_OK && (row.state != ACT_DONE ||
+	    row.journal_gc < row.journal_length))
+		*len = row.journal_length;
 	buf_release(&rb);
 	return rc;
 }
@@ -2861,8 +2886,15 @@ engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
 
 	if ((rc = journal_raw_len(e, act, &len)) != AF_OK)
 		return rc;
-	if ((rc = journal_load(e->s, act, len, &log)) != AF_OK)
+	if ((rc = journal_load(e->s, act, len, &log)) != AF_OK) {
+		struct engine_act_info info;
+
+		/* Done and being collected: nothing to show. */
+		if (rc == AF_EDECODE && engine_act_info(e, act, &info) ==
+		    AF_OK && info.state == ES_DONE)
+			return AF_OK;
 		return rc;
+	}
 	for (i = 0; i < log.n && rc == AF_OK; i++)
 		rc = cb(ctx, i, log.data + log.off[i],
 		    log.off[i + 1] - log.off[i]);

@@ -43,6 +43,8 @@ struct engine_opts {
 	size_t max_idle_stacks;     /* 0 = 64 */
 	size_t pass_max_entries;    /* journal entries before a pass stops
 				     * taking events; 0 = 16384 */
+	bool retain_journals;       /* keep the journals of Done activations
+				     * (default: deleted, in chunks) */
 	/* Wall clock for `clock.now` (tests fix it); NULL = real time. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;

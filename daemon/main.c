@@ -55,6 +55,9 @@ usage(FILE *f)
 	    "primary\n"
 	    "                  group is G may connect (default: mode 0600, "
 	    "own uid only)\n"
+	    "  --retain-journals  keep the journals of Done activations "
+	    "(default:\n"
+	    "                  deleted in chunks after the outcome settles)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -183,6 +186,7 @@ main(int argc, char **argv)
 		{ "durability", required_argument, NULL, 'D' },
 		{ "map-size", required_argument, NULL, 'M' },
 		{ "socket-group", required_argument, NULL, 'G' },
+		{ "retain-journals", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -191,12 +195,14 @@ main(int argc, char **argv)
 	int nmodules = 0, ch, verbosity = LOG_INFO, i, rc;
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
+	struct engine_opts eo;
 	const char *group = NULL;
 	struct af_registry *reg;
 	struct engine *e;
 	struct store *s;
 	char err[512], sockbuf[4096];
 
+	memset(&eo, 0, sizeof(eo));
 	while ((ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -227,6 +233,9 @@ main(int argc, char **argv)
 			break;
 		case 'G':
 			group = optarg;
+			break;
+		case 'R':
+			eo.retain_journals = true;
 			break;
 		case 'v':
 			verbosity = LOG_DEBUG;
@@ -264,7 +273,7 @@ main(int argc, char **argv)
 	if (rc != AF_OK)
 		fatal("%s", err);
 	install_crash_recorder(dir);
-	rc = engine_open(s, reg, NULL, &e, err, sizeof(err));
+	rc = engine_open(s, reg, &eo, &e, err, sizeof(err));
 	if (rc != AF_OK)
 		fatal("%s", err);
 	quarantine_crashed(e);

@@ -1212,6 +1212,26 @@ START_TEST(test_engine_keyed_start_is_idempotent)
 }
 END_TEST
 
+START_TEST(test_engine_retained_journal_of_done)
+{
+	struct engine_opts eo = { .retain_journals = true };
+	char err[256];
+	uint64_t act, out;
+	struct kit v;
+
+	engine_close(eng);
+	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
+	    AF_OK);
+	v = mkvow();
+	act = start("call_await", rec2("n", af_int(ar, 2), "v",
+	    af_vow_ref(ar, v.id)), &out);
+	settle(v, af_int(ar, 1));
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	ck_assert_str_eq(journal_of(act), "0 checkCall(calc.double, 2, #0)\n"
+	    "1 doReturn(#0, 4)\n2 doFulfill(vow 1, 1)\n");
+}
+END_TEST
+
 START_TEST(test_engine_quarantine_and_waiting_on)
 {
 	struct kit v = mkvow();
@@ -1282,6 +1302,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_timer_survives_restart_and_fires_late);
 	tcase_add_test(tc, test_engine_keyed_start_is_idempotent);
 	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
+	tcase_add_test(tc, test_engine_retained_journal_of_done);
 	suite_add_tcase(s, tc);
 	return s;
 }
