@@ -4,7 +4,8 @@
  * and the result taken out of the Response for the caller.
  *
  * conn.c checks that a successful answer carries the result kind its
- * request asks for, so the result pointers below are never NULL.
+ * request asks for, so the result pointers below are never NULL; serve
+ * is newer than that table and af_serve checks its answer itself.
  */
 #include <string.h>
 
@@ -321,5 +322,34 @@ af_stats(af_conn *c, Asyncflow__StatsReply **out)
 		*out = st;
 	else
 		af_msg_free(st);
+	return AF_OK;
+}
+
+int
+af_serve(af_conn *c, const char *object, uint64_t *pending)
+{
+	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__Serve op = ASYNCFLOW__SERVE__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	if (pending != NULL)
+		*pending = 0;
+	if (c == NULL)
+		return AF_EINVAL;
+	op.object = (char *)object;	/* NULL: conn.c refuses it */
+	req.op_case = ASYNCFLOW__REQUEST__OP_SERVE;
+	req.serve = &op;
+	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
+		return rc;
+	/* conn.c does not know which result answers a serve: check here. */
+	if (r->result_case != ASYNCFLOW__RESPONSE__RESULT_SERVE ||
+	    r->serve == NULL) {
+		af_msg_free(r);
+		return AF_EPROTO;
+	}
+	if (pending != NULL)
+		*pending = r->serve->pending;
+	af_msg_free(r);
 	return AF_OK;
 }

@@ -9,9 +9,10 @@
  *
  *   - one blocking function per operation (af_start, af_mkvow, af_settle,
  *     af_get_vow, af_watch_vow, af_list, af_show, af_journal, af_failures,
- *     af_wake, af_stats);
+ *     af_wake, af_stats, af_serve);
  *   - a send/receive pair to pipeline requests (af_send_request,
- *     af_wait_response) and a queue of pushed events (af_next_event).
+ *     af_wait_response) and a queue of pushed events (af_next_event): vows
+ *     settled (af_watch_vow) and invocations of a served object (af_serve).
  *
  * Values and replies are protobuf-c's generated structs from
  * "asyncflow.pb-c.h" (Asyncflow__Value, Asyncflow__VowInfo,
@@ -74,7 +75,7 @@
  *   caller, who frees it with af_msg_free() (NULL is fine), except the
  *   strings of af_conn_errmsg() and af_conn_daemon(), which belong to the
  *   connection. Out-parameters are set to NULL/0 when a call fails. The
- *   out-parameters of the operations (af_start ... af_stats) may be NULL:
+ *   out-parameters of the operations (af_start ... af_serve) may be NULL:
  *   that part of the result is then dropped.
  *
  * - af_close() discards requests not yet written; call af_flush() first
@@ -176,7 +177,7 @@ int af_conn_fd(const af_conn *c);
 
 /*
  * af_set_timeout: the timeout of the blocking calls below (af_start ...
- * af_stats, not af_get_vow's own) and of af_send_request when its buffer is
+ * af_serve, not af_get_vow's own) and of af_send_request when its buffer is
  * full; negative (the default) waits forever.
  * Returns AF_OK.
  */
@@ -236,13 +237,21 @@ int af_forget_response(af_conn *c, uint64_t id);
 int af_flush(af_conn *c, int timeout_ms);
 
 /*
- * af_next_event: the oldest pushed event (today: Event.vow_settled, after
- * af_watch_vow), waiting at most timeout_ms for one; answers to pending
- * requests that arrive meanwhile are kept for af_wait_response.
+ * af_next_event: the oldest pushed event, waiting at most timeout_ms for
+ * one; answers to pending requests that arrive meanwhile are kept for
+ * af_wait_response. Its `kind` is
  *
- * *out: the Event, owned by the caller, freed with af_msg_free(); NULL on
- * failure. Events whose `kind` this library does not know are returned
- * too (kind_case ASYNCFLOW__EVENT__KIND__NOT_SET): skip them.
+ *   - vow_settled (an Asyncflow__VowInfo with the value or reason), once
+ *     for each af_watch_vow;
+ *   - invocation (an Asyncflow__Invocation), after af_serve: a flow sent
+ *     `method` to the object this connection serves; answer it by
+ *     settling its result vow (see af_serve).
+ *
+ * *out: the Event, owned by the caller, freed with af_msg_free() (an
+ * invocation's resolver secrets are freed with it, not zeroed: clear
+ * them first if that matters); NULL on failure. Events whose `kind` this
+ * library does not know are returned too (kind_case
+ * ASYNCFLOW__EVENT__KIND__NOT_SET): skip them.
  *
  * Returns AF_OK; AF_ETIMEDOUT (no event); AF_ENOMEM; AF_ECONN; AF_EPROTO.
  * Events queued before the connection broke are still returned first.
@@ -383,6 +392,41 @@ int af_wake(af_conn *c, uint64_t act);
  * af_msg_free(). Returns AF_OK.
  */
 int af_stats(af_conn *c, Asyncflow__StatsReply **out);
+
+/*
+ * af_serve: serve the host object `object` on this connection. From now on
+ * the daemon pushes an Event.invocation for every unanswered eventual send
+ * (af_send in a flow) to that object, those already waiting first; take
+ * them with af_next_event. Serving a name twice on one connection is
+ * harmless; a connection stops serving when it is closed.
+ *
+ * Several connections may serve one name: invocations are dealt among
+ * them round robin. Those a connection was given and did not answer go
+ * to the other servers (or the next one to come) when it closes, and to
+ * the servers after a daemon restart. Delivery is thus at least once: a
+ * server may see an invocation again, even one it answered if the answer
+ * did not make it. The result vow id (Invocation.vow) is the idempotency
+ * key: answering the same invocation twice must have the same effect.
+ *
+ * An Asyncflow__Invocation carries the result vow `vow` and its
+ * `resolver` (the secret, AF_RESOLVER_LEN bytes: check resolver.len), the
+ * `method`, its `args` (NULL means null), the sending `activation`, and
+ * `grants`: the secrets of the resolvers (Value.resolver_id N) inside
+ * args, a capability the flow hands to the server (ResolverGrant.vow is
+ * N, and its resolver settles vow N with af_settle). Answer it with
+ *
+ *     af_settle(c, inv->vow, inv->resolver.data, reject, value, NULL)
+ *
+ * (reject true with an error value when the method failed); AF_ESETTLED
+ * then means it was answered already, differently (a redelivery).
+ *
+ * *pending (may be NULL): how many invocations of `object` were waiting
+ * for a server; they are pushed to this connection now.
+ *
+ * Returns AF_OK; AF_EINVAL (object NULL; from the daemon: empty or longer
+ * than 255 bytes).
+ */
+int af_serve(af_conn *c, const char *object, uint64_t *pending);
 
 #ifdef __cplusplus
 }
