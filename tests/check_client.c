@@ -12,7 +12,9 @@
  * depend on jansson), so it is tested by running the built asyncflowctl
  * (found beside this binary's directory: B/tests/check_client ->
  * B/asyncflowctl) against the fake daemon and comparing the request it
- * sent and the JSON it printed.
+ * sent and the JSON it printed. asyncflowctl serve is run the same way,
+ * with sh scripts as its CMD: the fake daemon pushes invocations and
+ * checks the settlements that come back.
  */
 #include <errno.h>
 #include <limits.h>
@@ -2037,6 +2039,12 @@ START_TEST(test_ctl_usage)
 		{ "journal", "1", "2", NULL },
 		{ "wake", "abc", NULL },
 		{ "stats", "extra", NULL },
+		{ "serve", NULL },
+		{ "serve", "bank", NULL },
+		{ "serve", "bank", "--", NULL },
+		{ "serve", "", "--", "cat", NULL },
+		{ "serve", "bank", "--bogus", "--", "cat", NULL },
+		{ "serve", "bank", "more", "--", "cat", NULL },
 	};
 	static const char *const help[][3] = {
 		{ "--help", NULL }, { "-h", NULL }, { "help", NULL },
@@ -2045,6 +2053,7 @@ START_TEST(test_ctl_usage)
 		{ "ls", "--help", NULL }, { "show", "--help", NULL },
 		{ "journal", "--help", NULL }, { "failures", "--help", NULL },
 		{ "wake", "--help", NULL }, { "stats", "--help", NULL },
+		{ "serve", "--help", NULL },
 	};
 	struct fake f;
 	struct pollfd pfd;
@@ -2090,6 +2099,474 @@ START_TEST(test_ctl_usage)
 }
 END_TEST
 
+/* ---- Serving an object ------------------------------------------------------------ */
+
+static const uint8_t RES2[AF_RESOLVER_LEN] = {
+	0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42,
+};
+
+/* Pushes an invocation of bank.`method` with result vow `vow` (resolver
+ * RES, cut to res_len bytes), sent by activation 7, granting resolver 9
+ * (RES2). */
+static void
+srv_invocation(int fd, uint64_t vow, const char *method,
+    Asyncflow__Value *args, size_t res_len)
+{
+	Asyncflow__ServerMessage sm = ASYNCFLOW__SERVER_MESSAGE__INIT;
+	Asyncflow__Event ev = ASYNCFLOW__EVENT__INIT;
+	Asyncflow__Invocation inv = ASYNCFLOW__INVOCATION__INIT;
+	Asyncflow__ResolverGrant g = ASYNCFLOW__RESOLVER_GRANT__INIT;
+	Asyncflow__ResolverGrant *gl[1] = { &g };
+
+	g.vow = 9;
+	g.resolver.len = AF_RESOLVER_LEN;
+	g.resolver.data = (uint8_t *)RES2;
+	inv.vow = vow;
+	inv.resolver.len = res_len;
+	inv.resolver.data = (uint8_t *)RES;
+	inv.object = (char *)"bank";
+	inv.method = (char *)method;
+	inv.args = args;
+	inv.activation = 7;
+	inv.n_grants = 1;
+	inv.grants = gl;
+	ev.kind_case = ASYNCFLOW__EVENT__KIND_INVOCATION;
+	ev.invocation = &inv;
+	sm.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_EVENT;
+	sm.event = &ev;
+	srv_send(fd, &sm);
+}
+
+static void
+srv_serve_reply(int fd, uint64_t id, uint64_t pending)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__ServeReply sr = ASYNCFLOW__SERVE_REPLY__INIT;
+
+	sr.pending = pending;
+	r.id = id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_SERVE;
+	r.serve = &sr;
+	srv_respond(fd, &r);
+}
+
+/* {"amount": 5, "right": {"@resolver": 9}} */
+static Asyncflow__Value *
+transfer_args(void)
+{
+	static Asyncflow__Value v, amount, right;
+	static Asyncflow__Record rec;
+	static Asyncflow__Field fa, fr;
+	static Asyncflow__Field *fields[2] = { &fa, &fr };
+
+	asyncflow__value__init(&v);
+	asyncflow__value__init(&amount);
+	asyncflow__value__init(&right);
+	asyncflow__record__init(&rec);
+	asyncflow__field__init(&fa);
+	asyncflow__field__init(&fr);
+	amount.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	amount.int_value = 5;
+	right.kind_case = ASYNCFLOW__VALUE__KIND_RESOLVER_ID;
+	right.resolver_id = 9;
+	fa.key = (char *)"amount";
+	fa.value = &amount;
+	fr.key = (char *)"right";
+	fr.value = &right;
+	rec.n_fields = 2;
+	rec.fields = fields;
+	v.kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+	v.record_value = &rec;
+	return &v;
+}
+
+static void
+s_serve(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	ck_assert_str_eq(req->serve->object, "bank");
+	srv_serve_reply(fd, req->id, 2);
+	srv_invocation(fd, 31, "deposit", transfer_args(), AF_RESOLVER_LEN);
+	srv_invocation(fd, 32, "withdraw", NULL, AF_RESOLVER_LEN);
+	af_msg_free(req);
+	/* The answer to the first invocation. */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SETTLE);
+	ck_assert_uint_eq(req->settle->vow, 31);
+	ck_assert_mem_eq(req->settle->resolver.data, RES, AF_RESOLVER_LEN);
+	srv_error(fd, req->id, AF_ESETTLED, "ESETTLED", "vow 31 is settled");
+	af_msg_free(req);
+	/* The daemon refuses an empty name. */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	ck_assert_str_eq(req->serve->object, "");
+	srv_error(fd, req->id, AF_EINVAL, "EINVAL", "no object name");
+	af_msg_free(req);
+	/* A serve answered with something else. */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	srv_stats(fd, req->id, 1);
+	af_msg_free(req);
+	srv_drain(fd);
+}
+
+START_TEST(test_serve)
+{
+	const Asyncflow__Invocation *inv;
+	Asyncflow__Event *ev;
+	uint64_t pending = 99;
+	struct fake f;
+	af_conn *c = fake_connect(&f, s_serve);
+
+	ck_assert_int_eq(af_serve(NULL, "bank", &pending), AF_EINVAL);
+	ck_assert_uint_eq(pending, 0);
+	/* NULL is refused before anything is sent. */
+	pending = 99;
+	ck_assert_int_eq(af_serve(c, NULL, &pending), AF_EINVAL);
+	ck_assert_uint_eq(pending, 0);
+
+	ck_assert_int_eq(af_serve(c, "bank", &pending), AF_OK);
+	ck_assert_uint_eq(pending, 2);
+	ck_assert_int_eq(af_next_event(c, 5000, &ev), AF_OK);
+	ck_assert_int_eq(ev->kind_case, ASYNCFLOW__EVENT__KIND_INVOCATION);
+	inv = ev->invocation;
+	ck_assert_uint_eq(inv->vow, 31);
+	ck_assert_uint_eq(inv->resolver.len, AF_RESOLVER_LEN);
+	ck_assert_mem_eq(inv->resolver.data, RES, AF_RESOLVER_LEN);
+	ck_assert_str_eq(inv->object, "bank");
+	ck_assert_str_eq(inv->method, "deposit");
+	ck_assert_uint_eq(inv->activation, 7);
+	ck_assert_int_eq(field(inv->args, 0, "amount")->int_value, 5);
+	ck_assert_uint_eq(field(inv->args, 1, "right")->resolver_id, 9);
+	ck_assert_uint_eq(inv->n_grants, 1);
+	ck_assert_uint_eq(inv->grants[0]->vow, 9);
+	ck_assert_mem_eq(inv->grants[0]->resolver.data, RES2, AF_RESOLVER_LEN);
+	/* Answering a redelivered invocation the daemon had settled. */
+	ck_assert_int_eq(af_settle(c, inv->vow, inv->resolver.data, false, NULL,
+	    NULL), AF_ESETTLED);
+	af_msg_free(ev);
+	ck_assert_int_eq(af_next_event(c, 5000, &ev), AF_OK);
+	ck_assert_uint_eq(ev->invocation->vow, 32);
+	ck_assert_ptr_null(ev->invocation->args);
+	af_msg_free(ev);
+	ck_assert_int_eq(af_next_event(c, 0, &ev), AF_ETIMEDOUT);
+
+	ck_assert_int_eq(af_serve(c, "", NULL), AF_EINVAL);
+	ck_assert_str_eq(af_conn_errmsg(c), "no object name");
+	pending = 99;
+	ck_assert_int_eq(af_serve(c, "bank", &pending), AF_EPROTO);
+	ck_assert_uint_eq(pending, 0);
+	af_close(c);
+	fake_join(&f);
+}
+END_TEST
+
+/* ---- asyncflowctl serve ----------------------------------------------------------- */
+
+/* The settlements the fake daemon received, in order. */
+static Asyncflow__Request *settles[16];
+static size_t nsettles;
+
+/* Takes the next settle and answers it (its value echoed); with code, an
+ * error reply instead. */
+static void
+srv_take_settle(int fd, int code)
+{
+	Asyncflow__Request *req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SETTLE);
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
+
+	ck_assert_uint_lt(nsettles, 16);
+	settles[nsettles++] = req;
+	if (code != 0) {
+		srv_error(fd, req->id, code, af_errname(code), "settled before");
+		return;
+	}
+	vi.vow = req->settle->vow;
+	vi.state = req->settle->reject ? ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED :
+	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED;
+	vi.value = req->settle->value;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
+	r.vow = &vi;
+	srv_respond(fd, &r);
+}
+
+static void
+free_settles(void)
+{
+	while (nsettles > 0)
+		af_msg_free(settles[--nsettles]);
+}
+
+/* The settlement of vow `vow`, checked: resolver RES, reject or not. */
+static const Asyncflow__Value *
+settled(size_t i, uint64_t vow, bool reject)
+{
+	const Asyncflow__SettleVow *s;
+
+	ck_assert_uint_lt(i, nsettles);
+	s = settles[i]->settle;
+	ck_assert_uint_eq(s->vow, vow);
+	ck_assert_uint_eq(s->resolver.len, AF_RESOLVER_LEN);
+	ck_assert_mem_eq(s->resolver.data, RES, AF_RESOLVER_LEN);
+	ck_assert_msg(s->reject == reject, "vow %llu: reject %d",
+	    (unsigned long long)vow, (int)s->reject);
+	ck_assert_ptr_nonnull(s->value);
+	return s->value;
+}
+
+/* A rejection's error, checked for its name. */
+static const char *
+rejected(size_t i, uint64_t vow, const char *name)
+{
+	const Asyncflow__Value *v = settled(i, vow, true);
+
+	ck_assert_int_eq(v->kind_case, ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
+	ck_assert_str_eq(v->error_value->name, name);
+	return v->error_value->message;
+}
+
+/* One CMD answering per method: see test_ctl_serve. */
+static const char serve_script[] =
+	"in=$(cat)\n"
+	"case $in in\n"
+	"*'\"method\":\"answer\"'*) echo 42 ;;\n"
+	"*'\"method\":\"fail\"'*) echo boom >&2; exit 3 ;;\n"
+	"*'\"method\":\"garbage\"'*) echo 'this is not json' ;;\n"
+	"*'\"method\":\"empty\"'*) ;;\n"
+	"*'\"method\":\"badtag\"'*) echo '{\"@x\": 1}' ;;\n"
+	"*'\"method\":\"silent\"'*) exit 4 ;;\n"
+	"*'\"method\":\"killed\"'*) kill -9 $$ ;;\n"
+	"*'\"method\":\"badutf8\"'*) printf 'bad \\377 byte\\n\\n' >&2; exit 1 ;;\n"
+	"*) echo \"unexpected: $in\" >&2; exit 99 ;;\n"
+	"esac\n";
+
+static void
+s_ctl_serve(int fd)
+{
+	Asyncflow__Request *req;
+	int i;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	ck_assert_str_eq(req->serve->object, "bank");
+	srv_serve_reply(fd, req->id, 2);
+	af_msg_free(req);
+	/* Two at once: answered in order, one at a time. */
+	srv_invocation(fd, 101, "answer", transfer_args(), AF_RESOLVER_LEN);
+	srv_invocation(fd, 102, "fail", NULL, AF_RESOLVER_LEN);
+	srv_take_settle(fd, 0);
+	srv_take_settle(fd, 0);
+	/* Events that are not invocations are skipped; an invocation that
+	 * cannot be answered (no resolver) too. */
+	srv_event(fd, 5, 5);
+	srv_invocation(fd, 103, "answer", NULL, 3);
+	srv_invocation(fd, 104, "garbage", NULL, AF_RESOLVER_LEN);
+	srv_take_settle(fd, 0);
+	/* Already settled: logged, and serving goes on. */
+	srv_invocation(fd, 105, "answer", NULL, AF_RESOLVER_LEN);
+	srv_take_settle(fd, AF_ESETTLED);
+	for (i = 0; i < 5; i++) {
+		static const char *const m[] = {
+			"empty", "badtag", "silent", "killed", "badutf8",
+		};
+
+		srv_invocation(fd, 106 + (uint64_t)i, m[i], NULL, AF_RESOLVER_LEN);
+		srv_take_settle(fd, 0);
+	}
+	/* Then the daemon goes away. */
+}
+
+START_TEST(test_ctl_serve)
+{
+	const char *args[] = {
+		"serve", "bank", "--", "sh", "-c", serve_script, NULL,
+	};
+	const char *m;
+	struct fake f;
+	struct run r;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_serve);
+	run_ctl(&r, f.path, args);
+	fake_join(&f);
+	ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_uint_eq(nsettles, 9);
+
+	/* exit 0 and a JSON value: fulfilled with it */
+	ck_assert_int_eq(settled(0, 101, false)->kind_case,
+	    ASYNCFLOW__VALUE__KIND_INT_VALUE);
+	ck_assert_int_eq(settled(0, 101, false)->int_value, 42);
+	/* non-zero exit: rejected with its stderr, less the newline */
+	ck_assert_str_eq(rejected(1, 102, "Error"), "boom");
+	/* 103 had no resolver: skipped */
+	m = rejected(2, 104, "BadResult");
+	ck_assert_msg(strstr(m, "not one JSON value") != NULL &&
+	    strstr(m, "this is not json") != NULL, "%s", m);
+	ck_assert_int_eq(settled(3, 105, false)->int_value, 42);
+	m = rejected(4, 106, "BadResult");
+	ck_assert_msg(strstr(m, "printed nothing") != NULL, "%s", m);
+	m = rejected(5, 107, "BadResult");
+	ck_assert_msg(strstr(m, "unknown tag \"@x\"") != NULL, "%s", m);
+	ck_assert_str_eq(rejected(6, 108, "Error"), "sh exited with status 4");
+	ck_assert_str_eq(rejected(7, 109, "Error"), "sh killed by signal 9");
+	/* A message is valid UTF-8 whatever CMD wrote. */
+	ck_assert_str_eq(rejected(8, 110, "Error"), "bad \xef\xbf\xbd byte");
+	free_settles();
+
+	/* One line per invocation on stderr, CMD's stderr passed on. */
+	ck_assert_msg(strstr(r.err, "serving bank") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "bank.answer (vow 101): fulfilled") != NULL,
+	    "%s", r.err);
+	ck_assert_msg(strstr(r.err, "bank.fail (vow 102): rejected: Error: boom")
+	    != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "boom\n") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "(vow 103): the daemon sent no resolver") !=
+	    NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "(vow 105): already answered") != NULL,
+	    "%s", r.err);
+	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s", r.err);
+}
+END_TEST
+
+/* The JSON on CMD's stdin, echoed back by cat as the result. */
+static void
+s_ctl_serve_cat(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	srv_serve_reply(fd, req->id, 0);
+	af_msg_free(req);
+	srv_invocation(fd, 201, "transfer", transfer_args(), AF_RESOLVER_LEN);
+	srv_take_settle(fd, 0);
+}
+
+START_TEST(test_ctl_serve_stdin)
+{
+	const char *args[] = { "serve", "-q", "bank", "--", "cat", NULL };
+	const Asyncflow__Value *v, *a, *res;
+	struct fake f;
+	struct run r;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_serve_cat);
+	run_ctl(&r, f.path, args);
+	fake_join(&f);
+	ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, "");
+	/* -q: no line per invocation */
+	ck_assert_msg(strstr(r.err, "fulfilled") == NULL, "%s", r.err);
+	ck_assert_uint_eq(nsettles, 1);
+	v = settled(0, 201, false);
+	/* {"method", "args", "vow"} and the extras, keys sorted bytewise. */
+	ck_assert_int_eq(v->kind_case, ASYNCFLOW__VALUE__KIND_RECORD_VALUE);
+	ck_assert_uint_eq(v->record_value->n_fields, 5);
+	ck_assert_int_eq(field(v, 0, "activation")->int_value, 7);
+	a = field(v, 1, "args");
+	ck_assert_uint_eq(a->record_value->n_fields, 2);
+	ck_assert_int_eq(field(a, 0, "amount")->int_value, 5);
+	ck_assert_int_eq(field(a, 1, "right")->kind_case,
+	    ASYNCFLOW__VALUE__KIND_RESOLVER_ID);
+	ck_assert_uint_eq(field(a, 1, "right")->resolver_id, 9);
+	ck_assert_str_eq(field(v, 2, "method")->string_value, "transfer");
+	res = field(v, 3, "resolvers");
+	ck_assert_uint_eq(res->record_value->n_fields, 1);
+	ck_assert_str_eq(field(res, 0, "9")->string_value,
+	    "deadbeef000000000000000000000042");
+	ck_assert_int_eq(field(v, 4, "vow")->kind_case,
+	    ASYNCFLOW__VALUE__KIND_INT_VALUE);
+	ck_assert_int_eq(field(v, 4, "vow")->int_value, 201);
+	free_settles();
+}
+END_TEST
+
+/*
+ * A CMD that never reads its stdin and writes much to stdout first: the
+ * invocation's JSON (300 kB) and CMD's output (300 kB) are both more than
+ * a pipe holds, so writing the one before reading the other would hang.
+ */
+static void
+s_ctl_serve_big(int fd)
+{
+	Asyncflow__Request *req;
+	Asyncflow__Value big = ASYNCFLOW__VALUE__INIT;
+	char *s = malloc(300001);
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, 'x', 300000);
+	s[300000] = '\0';
+	big.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
+	big.string_value = s;
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	srv_serve_reply(fd, req->id, 0);
+	af_msg_free(req);
+	srv_invocation(fd, 301, "big", &big, AF_RESOLVER_LEN);
+	srv_take_settle(fd, 0);
+	srv_invocation(fd, 302, "small", NULL, AF_RESOLVER_LEN);
+	srv_take_settle(fd, 0);
+	free(s);
+}
+
+START_TEST(test_ctl_serve_no_deadlock)
+{
+	const char *args[] = {
+		"serve", "bank", "--", "sh", "-c",
+		"head -c 300000 /dev/zero | tr '\\000' ' '; echo 7", NULL,
+	};
+	struct fake f;
+	struct run r;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_serve_big);
+	run_ctl(&r, f.path, args);
+	fake_join(&f);
+	ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+	ck_assert_uint_eq(nsettles, 2);
+	ck_assert_int_eq(settled(0, 301, false)->int_value, 7);
+	ck_assert_int_eq(settled(1, 302, false)->int_value, 7);
+	free_settles();
+}
+END_TEST
+
+/* A CMD that cannot be run: exit 1, the invocation left unanswered. */
+static void
+s_ctl_serve_nocmd(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	srv_serve_reply(fd, req->id, 1);
+	af_msg_free(req);
+	srv_invocation(fd, 401, "answer", NULL, AF_RESOLVER_LEN);
+	/* Nothing comes but the end of the connection. */
+	ck_assert_ptr_null(srv_recv(fd));
+}
+
+START_TEST(test_ctl_serve_nocmd)
+{
+	const char *args[] = {
+		"serve", "bank", "--", "/nonexistent-asyncflow/cmd", NULL,
+	};
+	struct fake f;
+	struct run r;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_serve_nocmd);
+	run_ctl(&r, f.path, args);
+	fake_join(&f);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strstr(r.err, "cannot run /nonexistent-asyncflow/cmd") !=
+	    NULL, "%s", r.err);
+}
+END_TEST
+
 /* ---- Suite ------------------------------------------------------------------------ */
 
 static Suite *
@@ -2124,6 +2601,7 @@ client_suite(void)
 	tcase_add_test(tc, test_calls);
 	tcase_add_test(tc, test_short_resolver);
 	tcase_add_test(tc, test_bad_args);
+	tcase_add_test(tc, test_serve);
 	suite_add_tcase(s, tc);
 
 	tcase_set_timeout(cli, 60);
@@ -2133,6 +2611,10 @@ client_suite(void)
 	tcase_add_test(cli, test_ctl_mkvow_settle);
 	tcase_add_test(cli, test_ctl_errors);
 	tcase_add_test(cli, test_ctl_usage);
+	tcase_add_test(cli, test_ctl_serve);
+	tcase_add_test(cli, test_ctl_serve_stdin);
+	tcase_add_test(cli, test_ctl_serve_no_deadlock);
+	tcase_add_test(cli, test_ctl_serve_nocmd);
 	suite_add_tcase(s, cli);
 	return s;
 }
