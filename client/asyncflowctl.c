@@ -892,6 +892,23 @@ activation_json(const Asyncflow__ActivationInfo *a)
 	for (i = 0; i < a->n_waiting_on; i++)
 		jpush(w, vow_ref(a->waiting_on[i]));
 	jset(o, "waiting_on", w);
+	if (a->n_invocations > 0) {
+		json_t *iv = jnew(json_array());
+
+		/* Sends not answered yet: visible however long nobody serves
+		 * their object. */
+		for (i = 0; i < a->n_invocations; i++) {
+			const Asyncflow__Invocation *in = a->invocations[i];
+			json_t *x = jnew(json_object());
+
+			jset(x, "vow", vow_ref(in->vow));
+			jset(x, "object", jstr(in->object));
+			jset(x, "method", jstr(in->method));
+			jset(x, "args", value_to_json(in->args));
+			jpush(iv, x);
+		}
+		jset(o, "invocations", iv);
+	}
 	jset(o, "journal_length", juint(a->journal_length));
 	if (strcmp(a->state, "Failed") == 0)
 		jset(o, "failure", jstr(a->failure));

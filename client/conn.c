@@ -584,6 +584,8 @@ result_for(Asyncflow__Request__OpCase op)
 		return ASYNCFLOW__RESPONSE__RESULT_WAKE;
 	case ASYNCFLOW__REQUEST__OP_STATS:
 		return ASYNCFLOW__RESPONSE__RESULT_STATS;
+	case ASYNCFLOW__REQUEST__OP_SERVE:
+		return ASYNCFLOW__RESPONSE__RESULT_SERVE;
 	default:
 		return -1;
 	}
