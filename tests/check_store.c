@@ -1,0 +1,663 @@
+/*
+ * check_store.c: the store seam (daemon/store.h) over its LMDB
+ * implementation (daemon/store_lmdb.c), in a fresh temporary directory per
+ * test: creation, get/put/del, cursor order over big-endian keys, the
+ * recycled read transaction and the one-of-each transaction rules,
+ * durability across close and reopen for every durability mode, the
+ * one-store-per-directory lock, map-full behaviour, the durability names,
+ * and fault injection by wrapping the operations table.
+ */
+#include <sys/stat.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asyncflow/flow.h"
+#include "store.h"
+#include "tables.h"
+#include "testutil.h"
+
+/* ---- Fixture and helpers ------------------------------------------------- */
+
+static char dir[512];
+static struct store *st;
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s", testutil_tmpdir());
+	st = NULL;
+}
+
+static void
+teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	testutil_rmtree(dir);
+}
+
+static struct store *
+open_store(size_t map_size, enum store_durability d)
+{
+	struct store_opts o = { .map_size = map_size, .durability = d };
+	struct store *s = NULL;
+	char err[256] = "";
+
+	ck_assert_msg(store_open_lmdb(dir, &o, &s, err, sizeof(err)) == AF_OK,
+	    "store_open_lmdb: %s", err);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static struct store_val
+SV(const void *p, size_t n)
+{
+	return (struct store_val){ p, n };
+}
+
+static struct store_val
+STR(const char *s)
+{
+	return (struct store_val){ s, strlen(s) };
+}
+
+/* Put one key in its own committed write transaction. */
+static void
+put_commit(struct store *s, enum store_db db, struct store_val k,
+    struct store_val v)
+{
+	struct store_txn *t;
+
+	ck_assert_int_eq(store_begin(s, false, &t), AF_OK);
+	ck_assert_int_eq(s->ops->put(t, db, k, v, false), AF_OK);
+	ck_assert_int_eq(s->ops->txn_commit(t), AF_OK);
+}
+
+/* Read one key in a read transaction: returns the code; on AF_OK copies
+ * the value (NUL-terminated) into out. */
+static int
+get_copy(struct store *s, enum store_db db, struct store_val k, char *out,
+    size_t outlen)
+{
+	struct store_txn *t;
+	struct store_val v = { NULL, 0 };
+	int rc;
+
+	ck_assert_int_eq(store_begin(s, true, &t), AF_OK);
+	rc = s->ops->get(t, db, k, &v);
+	if (rc == AF_OK) {
+		ck_assert_uint_lt(v.n, outlen);
+		memcpy(out, v.p, v.n);
+		out[v.n] = '\0';
+	}
+	s->ops->txn_abort(t);
+	return rc;
+}
+
+static bool
+file_exists(const char *name)
+{
+	char path[600];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &sb) == 0;
+}
+
+/* ---- Tests ---------------------------------------------------------------- */
+
+START_TEST(test_store_open_creates_env)
+{
+	ck_assert(!file_exists("data.mdb"));
+	st = open_store(0, STORE_FULL);
+	ck_assert(file_exists("data.mdb"));
+	ck_assert(file_exists("asyncflowd.lock"));
+	ck_assert_int_eq(st->durability, STORE_FULL);
+	/* Every named database exists and is empty. */
+	for (int db = 0; db < DB__COUNT; db++) {
+		struct store_txn *t;
+		struct store_cursor *c;
+		struct store_val k = { NULL, 0 }, v;
+
+		ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+		ck_assert_int_eq(st->ops->cursor_open(t, (enum store_db)db, &c),
+		    AF_OK);
+		ck_assert_int_eq(st->ops->cursor_get(c, STORE_FIRST, &k, &v),
+		    AF_ENOTFOUND);
+		st->ops->cursor_close(c);
+		st->ops->txn_abort(t);
+	}
+}
+END_TEST
+
+START_TEST(test_store_open_missing_dir_fails)
+{
+	struct store *s = (struct store *)1;
+	char path[600], err[256] = "";
+
+	snprintf(path, sizeof(path), "%s/does-not-exist", dir);
+	ck_assert_int_eq(store_open_lmdb(path, NULL, &s, err, sizeof(err)),
+	    AF_ESTORE);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(err[0] != '\0', "no message");
+}
+END_TEST
+
+START_TEST(test_store_put_get_del)
+{
+	struct store_txn *t;
+	struct store_val v;
+	char out[64];
+
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(st->ops->put(t, DB_META, STR("alpha"), STR("one"),
+	    false), AF_OK);
+	/* The write transaction sees its own writes. */
+	ck_assert_int_eq(st->ops->get(t, DB_META, STR("alpha"), &v), AF_OK);
+	ck_assert_uint_eq(v.n, 3);
+	ck_assert_mem_eq(v.p, "one", 3);
+	/* The same key in another database is another row. */
+	ck_assert_int_eq(st->ops->get(t, DB_VOWS, STR("alpha"), &v),
+	    AF_ENOTFOUND);
+	ck_assert_ptr_null(v.p);
+	ck_assert_uint_eq(v.n, 0);
+	ck_assert_int_eq(st->ops->put(t, DB_VOWS, STR("alpha"), STR("other"),
+	    false), AF_OK);
+	/* Replacing a value. */
+	ck_assert_int_eq(st->ops->put(t, DB_META, STR("alpha"), STR("uno"),
+	    false), AF_OK);
+	/* Empty values are values. */
+	ck_assert_int_eq(st->ops->put(t, DB_META, STR("empty"), SV("", 0),
+	    false), AF_OK);
+	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+
+	ck_assert_int_eq(get_copy(st, DB_META, STR("alpha"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "uno");
+	ck_assert_int_eq(get_copy(st, DB_VOWS, STR("alpha"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "other");
+	ck_assert_int_eq(get_copy(st, DB_META, STR("empty"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(get_copy(st, DB_META, STR("beta"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(st->ops->del(t, DB_META, STR("alpha")), AF_OK);
+	ck_assert_int_eq(st->ops->del(t, DB_META, STR("alpha")), AF_ENOTFOUND);
+	ck_assert_int_eq(st->ops->del(t, DB_META, STR("never")), AF_ENOTFOUND);
+	ck_assert_int_eq(st->ops->get(t, DB_META, STR("alpha"), &v),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("alpha"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	/* Deleting in DB_META left DB_VOWS alone. */
+	ck_assert_int_eq(get_copy(st, DB_VOWS, STR("alpha"), out, sizeof(out)),
+	    AF_OK);
+}
+END_TEST
+
+static const uint64_t order_keys[] = {
+	0, 1, 2, 255, 256, 257, 65535, 65536, (uint64_t)1 << 32,
+	((uint64_t)1 << 40) + 7, (uint64_t)1 << 56, UINT64_MAX - 1, UINT64_MAX,
+};
+#define NORDER (sizeof(order_keys) / sizeof(order_keys[0]))
+
+START_TEST(test_store_cursor_order_be64)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k = { NULL, 0 }, v;
+	uint8_t key[8], val[8];
+	size_t i, perm[NORDER];
+	int rc;
+
+	st = open_store(0, STORE_FULL);
+	/* Insert in a scrambled order: i*5 mod 13 is a permutation. */
+	ck_assert_uint_eq(NORDER, 13);
+	for (i = 0; i < NORDER; i++)
+		perm[i] = i * 5 % NORDER;
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	for (i = 0; i < NORDER; i++) {
+		store_be64(key, order_keys[perm[i]]);
+		store_be64(val, ~order_keys[perm[i]]);
+		ck_assert_int_eq(st->ops->put(t, DB_JOURNAL, SV(key, 8),
+		    SV(val, 8), false), AF_OK);
+	}
+	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(st->ops->cursor_open(t, DB_JOURNAL, &c), AF_OK);
+	/* FIRST then NEXT: numeric order, values with their keys. */
+	i = 0;
+	for (rc = st->ops->cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
+	    rc = st->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+		ck_assert_uint_lt(i, NORDER);
+		ck_assert_uint_eq(k.n, 8);
+		ck_assert_uint_eq(v.n, 8);
+		ck_assert_uint_eq(store_rd_be64(k.p), order_keys[i]);
+		ck_assert_uint_eq(store_rd_be64(v.p), ~order_keys[i]);
+		i++;
+	}
+	ck_assert_int_eq(rc, AF_ENOTFOUND);
+	ck_assert_uint_eq(i, NORDER);
+	/* NEXT again after the end is still the end. */
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_NEXT, &k, &v),
+	    AF_ENOTFOUND);
+
+	/* SET_RANGE: the first key >= the one given. */
+	store_be64(key, 300);
+	k = SV(key, 8);
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	    AF_OK);
+	ck_assert_uint_eq(store_rd_be64(k.p), 65535);
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_NEXT, &k, &v), AF_OK);
+	ck_assert_uint_eq(store_rd_be64(k.p), 65536);
+	/* An exact key is found itself. */
+	store_be64(key, 256);
+	k = SV(key, 8);
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	    AF_OK);
+	ck_assert_uint_eq(store_rd_be64(k.p), 256);
+	/* A shorter key sorts before its extensions. */
+	key[0] = 0x01;
+	k = SV(key, 1);
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	    AF_OK);
+	ck_assert_uint_eq(store_rd_be64(k.p), (uint64_t)1 << 56);
+	/* Past the last key. */
+	memset(key, 0xff, sizeof(key));
+	k = SV(key, 8);
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	    AF_OK);
+	ck_assert_uint_eq(store_rd_be64(k.p), UINT64_MAX);
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_NEXT, &k, &v),
+	    AF_ENOTFOUND);
+	st->ops->cursor_close(c);
+	/* An empty database has no first key. */
+	ck_assert_int_eq(st->ops->cursor_open(t, DB_TIMERS, &c), AF_OK);
+	k = SV(NULL, 0);
+	ck_assert_int_eq(st->ops->cursor_get(c, STORE_FIRST, &k, &v),
+	    AF_ENOTFOUND);
+	st->ops->cursor_close(c);
+	st->ops->txn_abort(t);
+}
+END_TEST
+
+START_TEST(test_store_append_hint_is_checked)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k = { NULL, 0 }, v;
+	uint8_t key[8];
+	uint64_t want[] = { 1, 2, 5, 10, 11 }, put_order[] = { 1, 5, 10, 2, 11 };
+	size_t i;
+	int rc;
+
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	/* 2 is "appended" after 10: the hint is wrong and must not lose it
+	 * nor fail. */
+	for (i = 0; i < 5; i++) {
+		store_be64(key, put_order[i]);
+		ck_assert_int_eq(st->ops->put(t, DB_JOURNAL, SV(key, 8),
+		    SV("x", 1), true), AF_OK);
+	}
+	/* Appending an existing key replaces it. */
+	store_be64(key, 11);
+	ck_assert_int_eq(st->ops->put(t, DB_JOURNAL, SV(key, 8), SV("y", 1),
+	    true), AF_OK);
+	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(st->ops->cursor_open(t, DB_JOURNAL, &c), AF_OK);
+	i = 0;
+	for (rc = st->ops->cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
+	    rc = st->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+		ck_assert_uint_lt(i, 5);
+		ck_assert_uint_eq(store_rd_be64(k.p), want[i]);
+		ck_assert_uint_eq(v.n, 1);
+		ck_assert_int_eq(*(const char *)v.p, want[i] == 11 ? 'y' : 'x');
+		i++;
+	}
+	ck_assert_int_eq(rc, AF_ENOTFOUND);
+	ck_assert_uint_eq(i, 5);
+	st->ops->cursor_close(c);
+	st->ops->txn_abort(t);
+}
+END_TEST
+
+START_TEST(test_store_read_txn_recycled_and_exclusive)
+{
+	struct store_txn *r, *r2, *w, *w2;
+	struct store_val v;
+	char out[16];
+	int i;
+
+	st = open_store(0, STORE_FULL);
+	put_commit(st, DB_META, STR("k"), STR("v0"));
+	/* Many short reads, ended by abort or by commit. */
+	for (i = 0; i < 2000; i++) {
+		ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
+		ck_assert_int_eq(st->ops->get(r, DB_META, STR("k"), &v), AF_OK);
+		ck_assert_uint_eq(v.n, 2);
+		if (i % 2)
+			st->ops->txn_abort(r);
+		else
+			ck_assert_int_eq(st->ops->txn_commit(r), AF_OK);
+	}
+	/* The read transaction is the same object each time. */
+	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
+	st->ops->txn_abort(r);
+	ck_assert_int_eq(store_begin(st, true, &r2), AF_OK);
+	ck_assert_ptr_eq(r, r2);
+
+	/* Only one read transaction at a time. */
+	r = (struct store_txn *)&r;
+	ck_assert_int_eq(store_begin(st, true, &r), AF_ESTATE);
+	ck_assert_ptr_null(r);
+	ck_assert_msg(strstr(store_errmsg(st), "read") != NULL, "%s",
+	    store_errmsg(st));
+
+	/* A write beside the read: the read keeps its snapshot. */
+	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
+	ck_assert_int_eq(st->ops->put(w, DB_META, STR("k"), STR("v1"), false),
+	    AF_OK);
+	/* Only one write transaction at a time. */
+	w2 = (struct store_txn *)&w2;
+	ck_assert_int_eq(store_begin(st, false, &w2), AF_ESTATE);
+	ck_assert_ptr_null(w2);
+	ck_assert_msg(strstr(store_errmsg(st), "write") != NULL, "%s",
+	    store_errmsg(st));
+	ck_assert_int_eq(st->ops->txn_commit(w), AF_OK);
+	ck_assert_int_eq(st->ops->get(r2, DB_META, STR("k"), &v), AF_OK);
+	ck_assert_mem_eq(v.p, "v0", 2);
+	st->ops->txn_abort(r2);
+	/* A new read sees the commit. */
+	ck_assert_int_eq(get_copy(st, DB_META, STR("k"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "v1");
+
+	/* After the write ended (commit or abort), another may begin. */
+	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
+	st->ops->txn_abort(w);
+	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
+	st->ops->txn_abort(w);
+	/* Closing with a read transaction in its reset state is clean. */
+}
+END_TEST
+
+START_TEST(test_store_commit_survives_reopen_abort_does_not)
+{
+	static const enum store_durability modes[] = {
+		STORE_FULL, STORE_BATCH, STORE_NONE,
+	};
+	struct store_txn *t;
+	char out[32], key[32];
+
+	for (size_t m = 0; m < 3; m++) {
+		st = open_store(0, modes[m]);
+		ck_assert_int_eq(st->durability, modes[m]);
+		snprintf(key, sizeof(key), "committed-%zu", m);
+		put_commit(st, DB_ACTS, STR(key), STR("yes"));
+		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+		snprintf(key, sizeof(key), "aborted-%zu", m);
+		ck_assert_int_eq(st->ops->put(t, DB_ACTS, STR(key), STR("no"),
+		    false), AF_OK);
+		st->ops->txn_abort(t);
+		/* A write left open at close is not committed either. */
+		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+		snprintf(key, sizeof(key), "open-%zu", m);
+		ck_assert_int_eq(st->ops->put(t, DB_ACTS, STR(key), STR("no"),
+		    false), AF_OK);
+		ck_assert_int_eq(st->ops->sync(st), AF_OK);
+		store_close(st);
+
+		st = open_store(0, STORE_FULL);
+		for (size_t j = 0; j <= m; j++) {
+			snprintf(key, sizeof(key), "committed-%zu", j);
+			ck_assert_int_eq(get_copy(st, DB_ACTS, STR(key), out,
+			    sizeof(out)), AF_OK);
+			ck_assert_str_eq(out, "yes");
+			snprintf(key, sizeof(key), "aborted-%zu", j);
+			ck_assert_int_eq(get_copy(st, DB_ACTS, STR(key), out,
+			    sizeof(out)), AF_ENOTFOUND);
+			snprintf(key, sizeof(key), "open-%zu", j);
+			ck_assert_int_eq(get_copy(st, DB_ACTS, STR(key), out,
+			    sizeof(out)), AF_ENOTFOUND);
+		}
+		store_close(st);
+		st = NULL;
+	}
+}
+END_TEST
+
+START_TEST(test_store_second_open_same_dir_refused)
+{
+	struct store *s2 = (struct store *)1;
+	char err[256] = "", out[16];
+
+	st = open_store(0, STORE_FULL);
+	put_commit(st, DB_META, STR("a"), STR("1"));
+	ck_assert_int_eq(store_open_lmdb(dir, NULL, &s2, err, sizeof(err)),
+	    AF_ESTATE);
+	ck_assert_ptr_null(s2);
+	ck_assert_msg(strstr(err, "in use") != NULL, "%s", err);
+	/* The first store is unharmed. */
+	put_commit(st, DB_META, STR("b"), STR("2"));
+	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
+	    AF_OK);
+	/* Once it is closed, the directory can be opened again. */
+	store_close(st);
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("b"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "2");
+}
+END_TEST
+
+START_TEST(test_store_map_full)
+{
+	struct store_txn *t;
+	size_t big = 2u << 20;
+	char *blob, out[16];
+	int rc;
+
+	st = open_store(256u << 10, STORE_FULL);
+	put_commit(st, DB_META, STR("before"), STR("ok"));
+	ck_assert_ptr_nonnull(blob = malloc(big));
+	memset(blob, 'b', big);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(st->ops->put(t, DB_META, STR("small"), STR("s"),
+	    false), AF_OK);
+	rc = st->ops->put(t, DB_META, STR("big"), SV(blob, big), false);
+	if (rc == AF_OK)
+		rc = st->ops->txn_commit(t);
+	else
+		st->ops->txn_abort(t);
+	free(blob);
+	ck_assert_int_eq(rc, AF_EFULL);
+	ck_assert_msg(strstr(store_errmsg(st), "MDB_MAP_FULL") != NULL ||
+	    strstr(store_errmsg(st), "map") != NULL, "%s", store_errmsg(st));
+	/* Nothing of that transaction is there; reads still work. */
+	ck_assert_int_eq(get_copy(st, DB_META, STR("big"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("small"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("before"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "ok");
+	/* A smaller commit fits. */
+	put_commit(st, DB_META, STR("after"), STR("fits"));
+	store_close(st);
+	st = open_store(256u << 10, STORE_FULL);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("after"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "fits");
+	ck_assert_int_eq(get_copy(st, DB_META, STR("before"), out, sizeof(out)),
+	    AF_OK);
+}
+END_TEST
+
+START_TEST(test_store_durability_names)
+{
+	static const enum store_durability all[] = {
+		STORE_FULL, STORE_BATCH, STORE_NONE,
+	};
+	static const char *const bad[] = {
+		"fast", "", "FULL", "full ", "ful", "fullx", "sync",
+	};
+	enum store_durability d;
+
+	ck_assert_str_eq(store_durability_name(STORE_FULL), "full");
+	ck_assert_str_eq(store_durability_name(STORE_BATCH), "batch");
+	ck_assert_str_eq(store_durability_name(STORE_NONE), "none");
+	for (size_t i = 0; i < 3; i++) {
+		d = (enum store_durability)99;
+		ck_assert_int_eq(store_durability_parse(
+		    store_durability_name(all[i]), &d), AF_OK);
+		ck_assert_int_eq(d, all[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		d = STORE_BATCH;
+		ck_assert_msg(store_durability_parse(bad[i], &d) == AF_EINVAL,
+		    "accepted \"%s\"", bad[i]);
+		ck_assert_int_eq(d, STORE_BATCH);   /* untouched */
+	}
+}
+END_TEST
+
+/* ---- Fault injection through the ops table ------------------------------ */
+
+static const struct store_ops *real_ops;
+static struct store_ops faulty_ops;
+static int puts_until_failure;      /* the Nth put fails; 0 = never */
+static int commits_until_failure;
+static int faulty_puts, faulty_commits;
+
+static int
+faulty_put(struct store_txn *t, enum store_db db, struct store_val key,
+    struct store_val val, bool append)
+{
+	faulty_puts++;
+	if (puts_until_failure > 0 && --puts_until_failure == 0)
+		return AF_ESTORE;
+	return real_ops->put(t, db, key, val, append);
+}
+
+static int
+faulty_commit(struct store_txn *t)
+{
+	faulty_commits++;
+	if (commits_until_failure > 0 && --commits_until_failure == 0) {
+		real_ops->txn_abort(t);
+		return AF_EFULL;
+	}
+	return real_ops->txn_commit(t);
+}
+
+static void
+wrap_ops(void)
+{
+	real_ops = st->ops;
+	faulty_ops = *real_ops;
+	faulty_ops.put = faulty_put;
+	faulty_ops.txn_commit = faulty_commit;
+	st->ops = &faulty_ops;
+	puts_until_failure = commits_until_failure = 0;
+	faulty_puts = faulty_commits = 0;
+}
+
+START_TEST(test_store_fault_injection_put)
+{
+	struct store_txn *t;
+	uint64_t x;
+	char out[16];
+
+	st = open_store(0, STORE_FULL);
+	wrap_ops();
+	/* The second put of the transaction fails: the caller sees it. */
+	puts_until_failure = 2;
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(meta_put_u64(st, t, "first", 1), AF_OK);
+	ck_assert_int_eq(meta_put_u64(st, t, "second", 2), AF_ESTORE);
+	st->ops->txn_abort(t);
+	ck_assert_int_eq(faulty_puts, 2);
+	/* Nothing was committed, the first put included. */
+	ck_assert_int_eq(get_copy(st, DB_META, STR("first"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("second"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	/* The store is usable afterwards through the same table. */
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(meta_put_u64(st, t, "first", 11), AF_OK);
+	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(meta_get_u64(st, t, "first", &x), AF_OK);
+	st->ops->txn_abort(t);
+	ck_assert_uint_eq(x, 11);
+	ck_assert_int_eq(faulty_puts, 3);
+	st->ops = real_ops;
+}
+END_TEST
+
+START_TEST(test_store_fault_injection_commit)
+{
+	struct store_txn *t;
+	char out[16];
+
+	st = open_store(0, STORE_FULL);
+	wrap_ops();
+	commits_until_failure = 2;
+	put_commit(st, DB_META, STR("one"), STR("1"));
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(st->ops->put(t, DB_META, STR("two"), STR("2"), false),
+	    AF_OK);
+	ck_assert_int_eq(st->ops->txn_commit(t), AF_EFULL);
+	ck_assert_int_eq(faulty_commits, 2);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("one"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("two"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	/* The failed commit ended the transaction: a new one may begin. */
+	put_commit(st, DB_META, STR("three"), STR("3"));
+	st->ops = real_ops;
+	store_close(st);
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("two"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("three"), out, sizeof(out)),
+	    AF_OK);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_store_open_creates_env);
+	tcase_add_test(tc, test_store_open_missing_dir_fails);
+	tcase_add_test(tc, test_store_put_get_del);
+	tcase_add_test(tc, test_store_cursor_order_be64);
+	tcase_add_test(tc, test_store_append_hint_is_checked);
+	tcase_add_test(tc, test_store_read_txn_recycled_and_exclusive);
+	tcase_add_test(tc, test_store_commit_survives_reopen_abort_does_not);
+	tcase_add_test(tc, test_store_second_open_same_dir_refused);
+	tcase_add_test(tc, test_store_map_full);
+	tcase_add_test(tc, test_store_durability_names);
+	tcase_add_test(tc, test_store_fault_injection_put);
+	tcase_add_test(tc, test_store_fault_injection_commit);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TEST_MAIN(store_suite)
