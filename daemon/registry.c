@@ -45,10 +45,12 @@ valid_name(const char *name)
 	return 1;
 }
 
+/* The registered C string s equals the n bytes at name (which may hold
+ * a NUL: then it matches nothing). */
 static int
 name_eq(const char *s, const char *name, size_t n)
 {
-	return strncmp(s, name, n) == 0 && s[n] == '\0';
+	return strlen(s) == n && memcmp(s, name, n) == 0;
 }
 
 const struct flow_def *

@@ -95,6 +95,8 @@ vow_row_encode(struct buf *b, const struct vow_row *r)
 		pb_put_uint64(b, 7, 1);
 	if (r->invocation)
 		pb_put_uint64(b, 8, 1);
+	if (r->resolved_with)
+		pb_put_uint64(b, 9, r->resolved_with);
 	return b->err;
 }
 
@@ -122,7 +124,7 @@ vow_row_parse(const void *p, size_t n, struct vow_row *r)
 				r->value = (struct af_str){ (const char *)bp, bn };
 			continue;
 		}
-		if (field < 1 || field > 8 || wt != PB_VARINT ||
+		if (field < 1 || field > 9 || wt != PB_VARINT ||
 		    pbr_varint(&rd, &v) != AF_OK)
 			return AF_EDECODE;
 		switch (field) {
@@ -143,6 +145,9 @@ vow_row_parse(const void *p, size_t n, struct vow_row *r)
 			break;
 		case 8:
 			r->invocation = v != 0;
+			break;
+		case 9:
+			r->resolved_with = v;
 			break;
 		}
 	}

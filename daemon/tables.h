@@ -52,6 +52,7 @@ struct vow_row {
 	uint64_t owner;
 	bool followed;              /* some vow follows this one */
 	bool invocation;            /* result vow of an outbox invocation */
+	uint64_t resolved_with;     /* the vow asked for (follows: its end) */
 };
 
 int vow_row_encode(struct buf *b, const struct vow_row *r);

@@ -173,6 +173,7 @@ vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out)
 		v->owner = row.owner;
 		v->followed = row.followed;
 		v->invocation = row.invocation;
+		v->resolved_with = row.resolved_with;
 		if (row.value.ptr != NULL) {
 			v->value = malloc(row.value.len ? row.value.len : 1);
 			if (v->value == NULL)
@@ -369,8 +370,9 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 	if (v->state != VOW_PENDING) {
 		/* Settled or following already: only the identical repeat. */
 		if (follow_id != 0)
-			return v->follows == follow_id ? AF_OK : AF_ESETTLED;
-		if (v->follows == 0 && v->state == (reject ? VOW_REJECTED :
+			return v->resolved_with == follow_id ? AF_OK :
+			    AF_ESETTLED;
+		if (v->resolved_with == 0 && v->state == (reject ? VOW_REJECTED :
 		    VOW_FULFILLED) && v->value_n == n &&
 		    memcmp(v->value, enc, n) == 0)
 			return AF_OK;
@@ -395,6 +397,7 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 		end = target->follows;
 	}
 	v->follows = follow_id;
+	v->resolved_with = follow_id;
 	v->dirty = true;
 	if (target->state == VOW_PENDING) {
 		v->state = VOW_FOLLOWING;
@@ -451,6 +454,7 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		row.owner = v->owner;
 		row.followed = v->followed;
 		row.invocation = v->invocation;
+		row.resolved_with = v->resolved_with;
 		buf_reset(&vt->scratch);
 		if ((rc = vow_row_encode(&vt->scratch, &row)) != AF_OK)
 			return rc;

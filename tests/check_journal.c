@@ -947,7 +947,7 @@ START_TEST(test_tables_vow_row_rejects)
 	ck_assert_mem_eq(back.secret, secret, VOW_SECRET_LEN);
 	base = b.len;
 	/* Unknown field, wrong wire type. */
-	pb_put_uint64(&b, 9, 1);
+	pb_put_uint64(&b, 10, 1);
 	ck_assert_int_eq(vow_row_parse(b.p, b.len, &back), AF_EDECODE);
 	buf_truncate(&b, base);
 	pb_put_bytes(&b, 5, "x", 1);

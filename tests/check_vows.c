@@ -527,8 +527,7 @@ END_TEST
 /* The repeat of "resolve A with B" must succeed even though the chain was
  * shortened so that A's link points at C (vows.h: repeating the identical
  * settlement, "the same vow followed", is AF_OK; servers are
- * at-least-once). BUG (reported): vows.c compares the repeat with the
- * shortened link and answers AF_ESETTLED; left out of the suite. */
+ * at-least-once). */
 START_TEST(test_vows_repeat_follow_after_shortening)
 {
 	uint64_t a = mk(NULL), b = mk(NULL), c = mk(NULL), d = mk(NULL);
@@ -880,11 +879,7 @@ vows_suite(void)
 	tcase_add_test(tc, test_vows_follow_settled_settles_at_once);
 	tcase_add_test(tc, test_vows_chain_of_three_is_shortened);
 	tcase_add_test(tc, test_vows_chain_extended_behind_a_follower);
-	/* BUG: vowtab_settle compares a repeated follow with the shortened
-	 * link (A.follows == C), so repeating "resolve A with B" where B
-	 * follows C is AF_ESETTLED instead of AF_OK. Reported; replace the
-	 * (void) with tcase_add_test once vows.c is fixed. */
-	(void)test_vows_repeat_follow_after_shortening;
+	tcase_add_test(tc, test_vows_repeat_follow_after_shortening);
 	tcase_add_test(tc, test_vows_cycle_refused);
 	tcase_add_test(tc, test_vows_state_and_counters_persist);
 	tcase_add_test(tc, test_vows_rows_match_protoc);
