@@ -17,6 +17,11 @@ struct watch_op {
 	bool put;
 };
 
+struct fchanges {
+	size_t n, cap;
+	struct { uint64_t id; bool put; } c[];
+};
+
 struct vowtab {
 	struct store *s;
 	struct u64map cache;        /* id -> struct vow * */
@@ -25,10 +30,14 @@ struct vowtab {
 	bool counters_dirty;
 	struct watch_op *wops;
 	size_t nwops, capwops;
+	struct u64map pfollow;      /* target -> struct fchanges: this pass's
+				     * follower rows, for followers() */
 	vow_settled_fn *cb;
 	void *ctx;
 	struct buf scratch;
 };
+
+static void clear_pfollow(struct vowtab *vt);
 
 bool
 vow_secret_equal(const uint8_t *a, const uint8_t *b)
@@ -69,6 +78,7 @@ vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb,
 	vt->cb = cb;
 	vt->ctx = ctx;
 	u64map_init(&vt->cache);
+	u64map_init(&vt->pfollow);
 	buf_init(&vt->scratch);
 	if ((rc = read_counters(vt, t)) != AF_OK) {
 		vowtab_free(vt);
@@ -106,6 +116,8 @@ vowtab_free(struct vowtab *vt)
 		return;
 	drop_cache(vt);
 	u64map_release(&vt->cache);
+	clear_pfollow(vt);
+	u64map_release(&vt->pfollow);
 	free(vt->wops);
 	buf_release(&vt->scratch);
 	free(vt);
@@ -194,6 +206,44 @@ vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out)
 	return AF_OK;
 }
 
+static void
+clear_pfollow(struct vowtab *vt)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *p;
+
+	while (u64map_next(&vt->pfollow, &i, &k, &p))
+		free(p);
+	u64map_clear(&vt->pfollow);
+}
+
+static int
+note_follower(struct vowtab *vt, uint64_t target, uint64_t id, bool put)
+{
+	struct fchanges *f = u64map_get(&vt->pfollow, target), *nf;
+
+	if (f == NULL || f->n == f->cap) {
+		size_t ncap = f ? f->cap * 2 : 4;
+
+		if ((nf = realloc(f, sizeof(*nf) + ncap * sizeof(nf->c[0]))) ==
+		    NULL)
+			return AF_ENOMEM;
+		if (f == NULL)
+			nf->n = 0;
+		nf->cap = ncap;
+		f = nf;
+		if (u64map_put(&vt->pfollow, target, f) != AF_OK) {
+			free(f);
+			return AF_ENOMEM;
+		}
+	}
+	f->c[f->n].id = id;
+	f->c[f->n].put = put;
+	f->n++;
+	return AF_OK;
+}
+
 static int
 add_wop(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id,
     bool put)
@@ -211,7 +261,7 @@ add_wop(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id,
 	w = &vt->wops[vt->nwops++];
 	watch_key(w->key, vow, k, id);
 	w->put = put;
-	return AF_OK;
+	return k == WATCH_FOLLOWER ? note_follower(vt, vow, id, put) : AF_OK;
 }
 
 int
@@ -238,6 +288,7 @@ followers(struct vowtab *vt, uint64_t target, uint64_t **ids, size_t *n)
 	uint8_t key[WATCH_KEY_LEN];
 	uint64_t *out = NULL, *tmp;
 	size_t len = 0, cap = 0, i, j;
+	struct fchanges *fc;
 	int rc;
 
 	*ids = NULL;
@@ -270,16 +321,14 @@ followers(struct vowtab *vt, uint64_t target, uint64_t **ids, size_t *n)
 		free(out);
 		return rc;
 	}
-	for (i = 0; i < vt->nwops; i++) {
-		const struct watch_op *w = &vt->wops[i];
-		uint64_t id;
+	if ((fc = u64map_get(&vt->pfollow, target)) == NULL)
+		goto done;
+	for (i = 0; i < fc->n; i++) {
+		uint64_t id = fc->c[i].id;
 
-		if (memcmp(w->key, key, 9) != 0)
-			continue;
-		id = store_rd_be64(w->key + 9);
 		for (j = 0; j < len && out[j] != id; j++)
 			;
-		if (w->put && j == len) {
+		if (fc->c[i].put && j == len) {
 			if (len == cap) {
 				cap = cap ? cap * 2 : 8;
 				if ((tmp = realloc(out, cap * sizeof(*out))) == NULL) {
@@ -289,52 +338,70 @@ followers(struct vowtab *vt, uint64_t target, uint64_t **ids, size_t *n)
 				out = tmp;
 			}
 			out[len++] = id;
-		} else if (!w->put && j < len)
+		} else if (!fc->c[i].put && j < len)
 			out[j] = out[--len];
 	}
+done:
 	*ids = out;
 	*n = len;
 	return AF_OK;
 }
 
-/* v reached a final state: number it, tell the engine, settle followers. */
+/* v reached a final state: number it, tell the engine, and settle the
+ * vows that follow it the same way, and theirs. A worklist, not recursion:
+ * a chain built link by link can be any length. */
 static int
 finalize(struct vowtab *vt, struct vow *v)
 {
-	uint64_t *ids;
-	size_t n, i;
-	struct vow *f;
-	int rc;
+	uint64_t *work = NULL, *ids, *tmp;
+	size_t nw = 0, capw = 0, n, i;
+	struct vow *x, *f;
+	int rc = AF_OK;
 
-	v->settled_seq = ++vt->settle_seq;
-	vt->counters_dirty = true;
-	v->dirty = true;
-	if (vt->cb != NULL)
-		vt->cb(vt->ctx, v);
-	if (!v->followed)
-		return AF_OK;
-	if ((rc = followers(vt, v->id, &ids, &n)) != AF_OK)
-		return rc;
-	for (i = 0; i < n && rc == AF_OK; i++) {
-		if ((rc = vowtab_get(vt, ids[i], &f)) != AF_OK)
-			break;
-		if (f->state != VOW_FOLLOWING || f->follows != v->id)
+	for (x = v; x != NULL && rc == AF_OK;
+	    x = nw > 0 && vowtab_get(vt, work[--nw], &f) == AF_OK ? f : NULL) {
+		x->settled_seq = ++vt->settle_seq;
+		vt->counters_dirty = true;
+		x->dirty = true;
+		if (vt->cb != NULL)
+			vt->cb(vt->ctx, x);
+		if (!x->followed)
 			continue;
-		f->state = v->state;
-		free(f->value);
-		f->value = NULL;
-		f->value_n = v->value_n;
-		if (v->value_n && (f->value = malloc(v->value_n)) == NULL) {
-			rc = AF_ENOMEM;
+		if ((rc = followers(vt, x->id, &ids, &n)) != AF_OK)
 			break;
+		for (i = 0; i < n && rc == AF_OK; i++) {
+			if ((rc = vowtab_get(vt, ids[i], &f)) != AF_OK)
+				break;
+			if (f->state != VOW_FOLLOWING || f->follows != x->id)
+				continue;
+			f->state = x->state;
+			free(f->value);
+			f->value = NULL;
+			f->value_n = x->value_n;
+			if (x->value_n &&
+			    (f->value = malloc(x->value_n)) == NULL) {
+				rc = AF_ENOMEM;
+				break;
+			}
+			if (x->value_n)
+				memcpy(f->value, x->value, x->value_n);
+			if ((rc = vowtab_unwatch(vt, x->id, WATCH_FOLLOWER,
+			    f->id)) != AF_OK)
+				break;
+			if (nw == capw) {
+				capw = capw ? capw * 2 : 16;
+				if ((tmp = realloc(work, capw *
+				    sizeof(*work))) == NULL) {
+					rc = AF_ENOMEM;
+					break;
+				}
+				work = tmp;
+			}
+			work[nw++] = f->id;
 		}
-		if (v->value_n)
-			memcpy(f->value, v->value, v->value_n);
-		rc = vowtab_unwatch(vt, v->id, WATCH_FOLLOWER, f->id);
-		if (rc == AF_OK)
-			rc = finalize(vt, f);
+		free(ids);
 	}
-	free(ids);
+	free(work);
 	return rc;
 }
 
@@ -404,6 +471,9 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 		v->follows = target->id;
 		target->followed = true;
 		target->dirty = true;
+		/* Vows that followed v keep doing so: re-pointing them all
+		 * would make a chain built link by link quadratic. They
+		 * settle through v (finalize is iterative). */
 		return vowtab_watch(vt, target->id, WATCH_FOLLOWER, v->id);
 	}
 	if ((rc = set_value(v, target->value, target->value_n)) != AF_OK)
@@ -496,6 +566,7 @@ vowtab_after_commit(struct vowtab *vt)
 {
 	drop_cache(vt);
 	vt->nwops = 0;
+	clear_pfollow(vt);
 	vt->counters_dirty = false;
 }
 
@@ -507,6 +578,7 @@ vowtab_discard(struct vowtab *vt)
 
 	drop_cache(vt);
 	vt->nwops = 0;
+	clear_pfollow(vt);
 	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
 		return rc;
 	rc = read_counters(vt, t);

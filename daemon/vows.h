@@ -15,9 +15,10 @@
  *    byte-identical canonical value, or the same vow followed) is AF_OK; any
  *    other is AF_ESETTLED.
  *  - Resolving with a vow reference makes the vow follow the end of that
- *    vow's chain as it is now (a later extension of the chain behind that
- *    end is followed too); a chain that would reach the vow itself is
- *    AF_ECYCLE and changes nothing. Repeating "resolve with the same vow"
+ *    vow's chain as it is then (chains are shortened when made; a vow that
+ *    starts following later extends the chain behind its followers, which
+ *    settle through it, iteratively, at any length); a chain that would
+ *    reach the vow itself is AF_ECYCLE and changes nothing. Repeating "resolve with the same vow"
  *    is the identical settlement, whatever the chain became.
  *  - When a vow reaches a final state, every vow following it settles the
  *    same way, and the on_settled callback runs once per vow, in settlement

@@ -38,7 +38,7 @@ struct seen {
 	size_t value_n;
 };
 static struct seen seen[64];
-static size_t nseen;
+static size_t nseen, ncalls;    /* recorded; all callbacks */
 
 static void
 on_settled(void *ctx, const struct vow *v)
@@ -46,7 +46,8 @@ on_settled(void *ctx, const struct vow *v)
 	struct seen *s;
 
 	ck_assert_ptr_eq(ctx, &nseen);
-	ck_assert_uint_lt(nseen, 64);
+	if (ncalls++ >= 64)
+		return;     /* long chains: only counted */
 	s = &seen[nseen++];
 	s->id = v->id;
 	s->state = v->state;
@@ -78,7 +79,7 @@ setup(void)
 	    AF_OK, "%s", err);
 	ar = arena_new(0);
 	ck_assert_ptr_nonnull(ar);
-	nseen = 0;
+	nseen = ncalls = 0;
 	open_vt();
 }
 
@@ -524,6 +525,30 @@ START_TEST(test_vows_chain_extended_behind_a_follower)
 }
 END_TEST
 
+/* A chain built link by link (v[i] resolved with v[i+1], the way a flow
+ * that returns its continuation's outcome builds one) settles at any
+ * length without deep recursion. */
+START_TEST(test_vows_long_chain_settles_iteratively)
+{
+	enum { N = 50000 };
+	uint64_t *v = malloc(N * sizeof(*v));
+	struct enc z = STRV("end");
+	size_t i;
+
+	ck_assert_ptr_nonnull(v);
+	for (i = 0; i < N; i++)
+		v[i] = mk(NULL);
+	for (i = 0; i + 1 < N; i++)
+		ck_assert_int_eq(settle_follow(v[i], v[i + 1]), AF_OK);
+	ncalls = 0;
+	ck_assert_int_eq(settle_val(v[N - 1], false, z), AF_OK);
+	ck_assert_uint_eq(ncalls, N);
+	ck_assert_int_eq(get(v[0])->state, VOW_FULFILLED);
+	ck_assert_int_eq(get(v[N / 2])->state, VOW_FULFILLED);
+	free(v);
+}
+END_TEST
+
 /* The repeat of "resolve A with B" must succeed even though the chain was
  * shortened so that A's link points at C (vows.h: repeating the identical
  * settlement, "the same vow followed", is AF_OK; servers are
@@ -880,6 +905,7 @@ vows_suite(void)
 	tcase_add_test(tc, test_vows_chain_of_three_is_shortened);
 	tcase_add_test(tc, test_vows_chain_extended_behind_a_follower);
 	tcase_add_test(tc, test_vows_repeat_follow_after_shortening);
+	tcase_add_test(tc, test_vows_long_chain_settles_iteratively);
 	tcase_add_test(tc, test_vows_cycle_refused);
 	tcase_add_test(tc, test_vows_state_and_counters_persist);
 	tcase_add_test(tc, test_vows_rows_match_protoc);
