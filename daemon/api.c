@@ -602,8 +602,13 @@ op_settle(struct api *api, const Asyncflow__Request *req,
 		return rc;
 	asyncflow__vow_info__init(vi);
 	vi->vow = s->vow;
-	vi->state = s->reject ? ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED :
-	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED;
+	{
+		enum vow_state st;
+
+		/* Pending if it now follows a vow that is pending. */
+		if (engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK)
+			vi->state = wire_status(st);
+	}
 	r->result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
 	r->vow = vi;
 	return AF_OK;
@@ -1094,42 +1099,39 @@ send_held(struct api *api, struct held *h)
 void
 api_after_pass(struct api *api, int rc)
 {
+	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__ErrorReply er = ASYNCFLOW__ERROR_REPLY__INIT;
+	struct held h;
+	char msg[256];
 	size_t i;
 
+	snprintf(msg, sizeof(msg), "commit failed, nothing of this request "
+	    "took effect: %s", af_strerror(rc));
+	er.code = rc;
+	er.name = (char *)af_errname(rc);
+	er.message = msg;
+	r.error = &er;
+	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
+	m.response = &r;
+	/* Entries are copied out before sending: a send may close a
+	 * connection, which may queue redeliveries (growing `post`). */
 	for (i = 0; i < api->nheld; i++) {
-		if (rc != AF_OK && api->held[i].reqid != 0) {
+		h = api->held[i];
+		if (rc != AF_OK && h.reqid != 0) {
 			/* Nothing of the pass happened: say so instead. */
-			uint64_t conn = api->held[i].conn, id = api->held[i].reqid;
-			char msg[256];
-
-			free(api->held[i].msg);
-			snprintf(msg, sizeof(msg), "commit failed, nothing of "
-			    "this request took effect: %s", af_strerror(rc));
-			api->nheld = i;     /* reuse queue() safely below */
-			{
-				Asyncflow__ServerMessage m =
-				    ASYNCFLOW__SERVER_MESSAGE__INIT;
-				Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
-				Asyncflow__ErrorReply er =
-				    ASYNCFLOW__ERROR_REPLY__INIT;
-
-				er.code = rc;
-				er.name = (char *)af_errname(rc);
-				er.message = msg;
-				r.id = id;
-				r.error = &er;
-				m.kind_case =
-				    ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
-				m.response = &r;
-				send_now(api, conn, &m);
-			}
+			r.id = h.reqid;
+			send_now(api, h.conn, &m);
+			free(h.msg);
 			continue;
 		}
-		send_held(api, &api->held[i]);
+		send_held(api, &h);
 	}
 	api->nheld = 0;
-	for (i = 0; i < api->npost; i++)
-		send_held(api, &api->post[i]);
+	for (i = 0; i < api->npost; i++) {
+		h = api->post[i];
+		send_held(api, &h);
+	}
 	api->npost = 0;
 }
 

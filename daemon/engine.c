@@ -828,7 +828,13 @@ go_live(struct engine *e, struct act *a)
 	while (u64map_next(&a->seen, &i, &k, &p)) {
 		struct seen *s = p;
 
-		if (s->settled || vowtab_get(e->vt, s->vow, &v) != AF_OK)
+		if (s->settled)
+			continue;
+		/* Its watcher row was written when it entered, live; delete
+		 * it when the settlement is journaled, even if that settled
+		 * while the activation was not in memory. */
+		s->row = true;
+		if (vowtab_get(e->vt, s->vow, &v) != AF_OK)
 			continue;
 		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
 			if (grow_array((void **)&fin, &cap, n + 1,
@@ -840,7 +846,6 @@ go_live(struct engine *e, struct act *a)
 			continue;
 		}
 		watch_add(e, s->vow, a->id);
-		s->row = true;      /* written when it entered, live */
 	}
 	if (n > 1)
 		qsort(fin, n, 2 * sizeof(uint64_t), cmp_seq);
@@ -1710,7 +1715,13 @@ timer_sleep(struct af_host *h, void *data, const struct af_value *args,
 		    "timer.sleep takes a non-negative number of ms");
 		return AF_REJECTED;
 	}
-	t.due = now_ms(e) + args->u.i;
+	t.due = now_ms(e);
+	if (args->u.i > INT64_MAX - t.due) {
+		*result = af_error(h->a->arena, "RangeError",
+		    "timer.sleep: the due time is past the end of time");
+		return AF_REJECTED;
+	}
+	t.due += args->u.i;
 	if ((rc = vowtab_make(e->vt, 0, &t.vow, NULL)) != AF_OK ||
 	    (rc = heap_push(e, t)) != AF_OK ||
 	    (rc = timer_row(&e->tputs, &e->ntputs, &e->captputs, t)) != AF_OK)
@@ -1978,7 +1989,8 @@ engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx)
 bool
 engine_busy(const struct engine *e)
 {
-	return e->evlen > 0;
+	return e->evlen > 0 || e->ngcs > 0;     /* events, or journals to
+						 * delete */
 }
 
 static void

@@ -35,12 +35,15 @@ struct conn {
 	struct bufferevent *bev;
 	bool greeted;
 	bool closing;           /* close once the output has drained */
+	bool dead;              /* close at the next chance (reap_cb): never
+				 * freed from inside a send */
 };
 
 struct server {
 	struct event_base *base;
 	struct evconnlistener *lis;
 	struct event *pass_ev;
+	struct event *reap_ev;
 	struct event *sig_term, *sig_int, *sync_ev, *timer_ev;
 	struct engine *e;
 	struct store *s;
@@ -54,6 +57,7 @@ struct server {
 };
 
 static void conn_free(struct conn *c);
+static void conn_kill(struct conn *c);
 static void arm_timer(struct server *srv);
 
 /* ---- Sending ------------------------------------------------------------------ */
@@ -66,14 +70,14 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	struct evbuffer *out;
 	uint8_t hdr[4];
 
-	if (c == NULL)
+	if (c == NULL || c->dead)
 		return;     /* gone: the reply has nobody to go to */
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) + n > srv->o.max_output) {
 		log_warn("connection %llu: more than %zu bytes of output "
 		    "waiting; closing it (slow client)",
 		    (unsigned long long)id, srv->o.max_output);
-		conn_free(c);
+		conn_kill(c);
 		return;
 	}
 	hdr[0] = (uint8_t)(n >> 24);
@@ -165,10 +169,46 @@ conn_free(struct conn *c)
 		schedule_pass(srv);
 }
 
+/* Close as soon as control is back in the loop (the caller may be deep in
+ * a send loop that must not see the connection vanish). */
+static void
+conn_kill(struct conn *c)
+{
+	c->dead = true;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->srv->reap_ev, 0, 0);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn **dead = NULL, **tmp;
+	size_t i = 0, n = 0;
+	uint64_t k;
+	void *p;
+
+	(void)fd;
+	(void)what;
+	while (u64map_next(&srv->conns, &i, &k, &p)) {
+		if (!((struct conn *)p)->dead)
+			continue;
+		if ((tmp = realloc(dead, (n + 1) * sizeof(*dead))) == NULL)
+			break;
+		dead = tmp;
+		dead[n++] = p;
+	}
+	for (i = 0; i < n; i++)
+		conn_free(dead[i]);
+	free(dead);
+}
+
 /* Close after what is queued has been written. */
 static void
 conn_close_soon(struct conn *c)
 {
+	if (c->dead)
+		return;
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 }
@@ -184,7 +224,7 @@ read_cb(struct bufferevent *bev, void *arg)
 	size_t len;
 	int rc;
 
-	while (!c->closing && evbuffer_get_length(in) >= 4) {
+	while (!c->closing && !c->dead && evbuffer_get_length(in) >= 4) {
 		evbuffer_copyout(in, hdr, 4);
 		len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 		    (size_t)hdr[2] << 8 | hdr[3];
@@ -345,8 +385,17 @@ listen_socket(const char *path, const struct server_opts *o, char *err,
 			return -1;
 		}
 		close(probe);
-		if (errno == ECONNREFUSED)
+		if (errno == ECONNREFUSED) {
+			struct stat sb;
+
+			/* Only a socket file is ours to replace. */
+			if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
+				snprintf(err, errlen, "%s exists and is not a "
+				    "socket", path);
+				return -1;
+			}
 			unlink(path);
+		}
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) < 0) {
@@ -412,13 +461,14 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	event_base_priority_init(srv.base, 2);
 	srv.api = api_new(e, send_cb, &srv, o->durability);
 	srv.pass_ev = event_new(srv.base, -1, 0, pass_cb, &srv);
+	srv.reap_ev = event_new(srv.base, -1, 0, reap_cb, &srv);
 	srv.lis = evconnlistener_new(srv.base, accept_cb, &srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	srv.timer_ev = evtimer_new(srv.base, timer_cb, &srv);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
-	    srv.timer_ev == NULL ||
+	    srv.timer_ev == NULL || srv.reap_ev == NULL ||
 	    srv.sig_term == NULL || srv.sig_int == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
@@ -478,6 +528,8 @@ out:
 		event_free(srv.sig_int);
 	if (srv.pass_ev)
 		event_free(srv.pass_ev);
+	if (srv.reap_ev)
+		event_free(srv.reap_ev);
 	if (srv.lis)
 		evconnlistener_free(srv.lis);
 	else

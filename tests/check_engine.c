@@ -593,6 +593,15 @@ START_TEST(test_engine_settled_while_sleeping_appended_after_replay)
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_str_eq(outcome_text(out), "[2,9]");
 	ck_assert_int_eq(host_calls, 1);
+	/* It holds nothing any more: no watcher row is left behind. */
+	{
+		uint64_t *ids;
+		size_t n;
+
+		ck_assert_int_eq(engine_waiting_on(eng, act, &ids, &n), AF_OK);
+		ck_assert_uint_eq(n, 0);
+		free(ids);
+	}
 }
 END_TEST
 
@@ -1187,6 +1196,16 @@ START_TEST(test_engine_timer_survives_restart_and_fires_late)
 }
 END_TEST
 
+START_TEST(test_engine_timer_at_the_end_of_time_is_refused)
+{
+	uint64_t o;
+
+	start("napper", rec2("ms", af_int(ar, INT64_MAX), NULL, NULL), &o);
+	ck_assert_str_eq(outcome_text(o), "pending");
+	ck_assert_uint_eq(engine_timers_pending(eng), 0);
+}
+END_TEST
+
 START_TEST(test_engine_keyed_start_is_idempotent)
 {
 	uint64_t a1, o1, a2, o2;
@@ -1301,6 +1320,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_send_reordering_diverges);
 	tcase_add_test(tc, test_engine_timer_survives_restart_and_fires_late);
 	tcase_add_test(tc, test_engine_keyed_start_is_idempotent);
+	tcase_add_test(tc, test_engine_timer_at_the_end_of_time_is_refused);
 	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
 	tcase_add_test(tc, test_engine_retained_journal_of_done);
 	suite_add_tcase(s, tc);
