@@ -83,17 +83,22 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
 	return AF_OK;
 }
 
+/* Packed, or NULL (out of memory, or larger than a frame may be: *n is
+ * then the size it would have). */
 static uint8_t *
 pack_server_message(const Asyncflow__ServerMessage *m, size_t *n)
 {
 	uint8_t *p;
 
 	*n = asyncflow__server_message__get_packed_size(m);
-	if ((p = malloc(*n ? *n : 1)) == NULL)
+	if (*n > API_MAX_FRAME || (p = malloc(*n ? *n : 1)) == NULL)
 		return NULL;
 	asyncflow__server_message__pack(m, p);
 	return p;
 }
+
+static void queue_error(struct api *, uint64_t, uint64_t, int, const char *,
+    bool);
 
 /* Hold (or, post = true, queue behind the held ones) a response. */
 static void
@@ -105,7 +110,16 @@ queue(struct api *api, uint64_t conn, const Asyncflow__Response *r, bool post)
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = (Asyncflow__Response *)r;
 	if ((h.msg = pack_server_message(&m, &h.n)) == NULL) {
-		log_error("out of memory packing a reply for connection %llu",
+		if (h.n > API_MAX_FRAME && r->error == NULL) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg), "the reply would be %zu bytes, "
+			    "over the %d-byte frame limit (list with `after` and "
+			    "`limit`)", h.n, API_MAX_FRAME);
+			queue_error(api, conn, r->id, AF_ELIMIT, msg, post);
+			return;
+		}
+		log_error("cannot pack a reply for connection %llu",
 		    (unsigned long long)conn);
 		return;
 	}

@@ -228,10 +228,10 @@ read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_copyout(in, hdr, 4);
 		len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 		    (size_t)hdr[2] << 8 | hdr[3];
-		if (len > SERVER_MAX_FRAME) {
+		if (len > API_MAX_FRAME) {
 			log_warn("connection %llu: frame of %zu bytes is over "
 			    "the %d limit; closing", (unsigned long long)c->id,
-			    len, SERVER_MAX_FRAME);
+			    len, API_MAX_FRAME);
 			api_protocol_error(srv->api, c->id, "frame too large");
 			conn_close_soon(c);
 			break;

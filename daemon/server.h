@@ -15,8 +15,8 @@
 #include "engine.h"
 #include "store.h"
 
-/* The hard maximum of one frame's payload, and of message nesting. */
-#define SERVER_MAX_FRAME (1 << 20)
+/* The hard maximum of message nesting in a frame (the frame size limit is
+ * API_MAX_FRAME, api.h). */
 #define SERVER_MAX_DEPTH 100
 
 struct server_opts {

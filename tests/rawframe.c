@@ -5,7 +5,7 @@
  * "reply_bytes=N closed=0|1".
  *
  *   rawframe SOCKET garbage     a frame of bytes that are no Request
- *   rawframe SOCKET oversized   a header announcing 2 MiB
+ *   rawframe SOCKET oversized   a header announcing 32 MiB (over the limit)
  *   rawframe SOCKET truncated   a header announcing 100 bytes, 10 sent, EOF
  */
 #include <sys/socket.h>
@@ -43,7 +43,7 @@ main(int argc, char **argv)
 
 		n = write(fd, hdr, 4) + write(fd, buf, 16);
 	} else if (strcmp(argv[2], "oversized") == 0) {
-		unsigned char hdr[4] = { 0, 0x20, 0, 0 };
+		unsigned char hdr[4] = { 0x02, 0, 0, 0 };
 
 		n = write(fd, hdr, 4);
 	} else if (strcmp(argv[2], "truncated") == 0) {

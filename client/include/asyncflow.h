@@ -103,7 +103,7 @@ extern "C" {
 /* The largest frame either side may send, in bytes, length prefix excluded.
  * A longer frame from the daemon is AF_EPROTO (checked before allocating);
  * a longer request is refused with AF_ELIMIT before anything is sent. */
-#define AF_MAX_FRAME (1u << 20)
+#define AF_MAX_FRAME (17u << 20)
 /* Where asyncflowd listens when started in the current directory with the
  * default data directory. */
 #define AF_DEFAULT_SOCKET "./asyncflow-data/asyncflowd.sock"
