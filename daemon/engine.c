@@ -102,6 +102,7 @@ struct act {
 	uint64_t incarnation;
 	char *failure;
 	enum act_state pstate;
+	bool quarantined;
 	bool row_dirty;
 	bool touched;
 	TAILQ_ENTRY(act) tlink;
@@ -356,6 +357,7 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->jlen = a->jlen_committed = r->journal_length;
 	a->incarnation = r->incarnation;
 	a->pstate = r->state;
+	a->quarantined = r->quarantined;
 	if (r->failure.len)
 		a->failure = xstrndup(r->failure.ptr, r->failure.len);
 	return AF_OK;
@@ -868,6 +870,7 @@ activate(struct engine *e, struct act *a)
 		return;
 	if (a->pstate == ACT_FAILED) {
 		a->pstate = ACT_ACTIVE;
+		a->quarantined = false;
 		set_failure(a, NULL);
 		a->row_dirty = true;
 		touch(e, a);
@@ -2027,6 +2030,7 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	if (a->failure != NULL)
 		r.failure = (struct af_str){ a->failure, strlen(a->failure) };
 	r.incarnation = a->incarnation;
+	r.quarantined = a->quarantined;
 	buf_reset(&e->scratch);
 	if ((rc = act_row_encode(&e->scratch, &r)) != AF_OK)
 		return rc;
@@ -2249,7 +2253,7 @@ failed:
 
 /* After a failed commit: forget everything uncommitted and rebuild every
  * unfinished activation by replay from the store. */
-static int scan_acts(struct engine *e);
+static int scan_acts(struct engine *e, bool wake_failed);
 
 static int
 recover(struct engine *e)
@@ -2286,7 +2290,7 @@ recover(struct engine *e)
 		return rc;
 	if ((rc = load_timers(e)) != AF_OK)
 		return rc;
-	return scan_acts(e);
+	return scan_acts(e, false);
 }
 
 int
@@ -2314,7 +2318,7 @@ engine_run_until_idle(struct engine *e)
 /* Queue the replay of every activation that is not Done; schedule the
  * deletion of Done journals left over. */
 static int
-scan_acts(struct engine *e)
+scan_acts(struct engine *e, bool wake_failed)
 {
 	struct store_txn *t;
 	struct store_cursor *c;
@@ -2346,6 +2350,10 @@ scan_acts(struct engine *e)
 				    row.journal_gc, row.journal_length };
 			continue;
 		}
+		/* Quarantined: only an explicit wake. Failed: a new
+		 * incarnation retries, a recovery does not. */
+		if (row.state == ACT_FAILED && (row.quarantined || !wake_failed))
+			continue;
 		if ((a = act_new(e, id)) == NULL ||
 		    act_from_row(a, &row) != AF_OK ||
 		    push_event(e, EV_WAKE, id, 0) != AF_OK) {
@@ -2358,6 +2366,44 @@ scan_acts(struct engine *e)
 	e->s->ops->cursor_close(c);
 	e->s->ops->txn_abort(t);
 	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+/* Mark a committed activation Failed and quarantined, in t. */
+static int
+quarantine_row(struct engine *e, struct store_txn *t,
+    const struct engine_quarantine *q)
+{
+	struct store_val v;
+	struct act_row row;
+	struct buf b;
+	uint8_t key[8];
+	int rc;
+
+	store_be64(key, q->act);
+	rc = e->s->ops->get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
+	if (rc == AF_ENOTFOUND)
+		return AF_OK;       /* its start never committed */
+	if (rc != AF_OK)
+		return rc;
+	buf_init(&b);
+	buf_put(&b, v.p, v.n);     /* v is invalid once we write */
+	if ((rc = b.err) == AF_OK &&
+	    (rc = act_row_parse(b.p, b.len, &row)) == AF_OK &&
+	    row.state != ACT_DONE) {
+		struct buf out;
+
+		row.state = ACT_FAILED;
+		row.quarantined = true;
+		row.failure = (struct af_str){ q->why, strlen(q->why) };
+		buf_init(&out);
+		if ((rc = act_row_encode(&out, &row)) == AF_OK)
+			rc = e->s->ops->put(t, DB_ACTS, (struct store_val){
+			    key, 8 }, (struct store_val){ out.p, out.len },
+			    false);
+		buf_release(&out);
+	}
+	buf_release(&b);
+	return rc;
 }
 
 /* The built-in objects reach the engine through struct af_host, so a
@@ -2448,13 +2494,15 @@ engine_open(struct store *s, struct af_registry *reg,
 	}
 	if (rc == AF_OK)
 		rc = vowtab_new(s, t, on_vow_settled, e, &e->vt);
+	for (size_t q = 0; rc == AF_OK && q < e->o.nquarantine; q++)
+		rc = quarantine_row(e, t, &e->o.quarantine[q]);
 	if (rc != AF_OK) {
 		s->ops->txn_abort(t);
 		goto store_fail;
 	}
 	if ((rc = s->ops->txn_commit(t)) != AF_OK)
 		goto store_fail;
-	if ((rc = scan_acts(e)) != AF_OK || (rc = load_timers(e)) != AF_OK)
+	if ((rc = scan_acts(e, true)) != AF_OK || (rc = load_timers(e)) != AF_OK)
 		goto store_fail;
 	*out = e;
 	return AF_OK;
@@ -2925,6 +2973,7 @@ engine_quarantine(struct engine *e, uint64_t id, const char *why)
 		return AF_ESTATE;
 	/* Queued wakes for it find it Failed and do nothing. */
 	fail_act(e, a, why);
+	a->quarantined = true;
 	return AF_OK;
 }
 

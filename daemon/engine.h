@@ -32,6 +32,11 @@
 
 struct engine;
 
+struct engine_quarantine {
+	uint64_t act;
+	const char *why;
+};
+
 /* Called after each successful commit with the vows that reached a final
  * state in it and the result vows of the invocations it created (eventual
  * sends to deliver now). The arrays are valid only during the call. */
@@ -45,6 +50,11 @@ struct engine_opts {
 				     * taking events; 0 = 16384 */
 	bool retain_journals;       /* keep the journals of Done activations
 				     * (default: deleted, in chunks) */
+	/* Activations that crashed the previous process: marked Failed and
+	 * quarantined in the same commit as the incarnation bump, before any
+	 * replay, so a crash cannot loop. */
+	const struct engine_quarantine *quarantine;
+	size_t nquarantine;
 	/* Wall clock for `clock.now` (tests fix it); NULL = real time. */
 	int64_t (*clock_ms)(void *ctx);
 	void *clock_ctx;
@@ -102,7 +112,9 @@ int engine_settle(struct engine *e, uint64_t vow,
 
 /* Replay activation `act` now with the code registered now (Failed or
  * Sleeping); nothing for Running/Replaying. AF_ESTATE if Done,
- * AF_ENOTFOUND if unknown. act == 0: every Failed activation. */
+ * AF_ENOTFOUND if unknown. act == 0: every Failed activation. This is the
+ * only way a quarantined activation (one that crashed the daemon) runs
+ * again; a restart replays other Failed activations by itself. */
 int engine_wake(struct engine *e, uint64_t act);
 
 /* Take events until none is left or the pass budget is spent, then
@@ -160,8 +172,8 @@ typedef int engine_entry_fn(void *ctx, uint64_t index, const void *entry,
 int engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
     void *ctx);
 
-/* Mark an activation Failed with `why` without replaying it (used at start
- * for an activation that crashed the previous daemon). */
+/* Mark an activation Failed and quarantined with `why`, without replaying
+ * it (see engine_opts.quarantine; this is the same for one already open). */
 int engine_quarantine(struct engine *e, uint64_t act, const char *why);
 
 /* ---- Outbox (eventual sends) and durable timers ---- */

@@ -72,7 +72,7 @@ crash_handler(int sig)
 	int fd, i = sizeof(line);
 
 	if (act != 0 &&
-	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
 		line[--i] = '\n';
 		do {
 			line[--i] = (char)('0' + sig % 10);
@@ -115,28 +115,36 @@ install_crash_recorder(const char *dir)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* If the last process died in a flow, quarantine that activation. */
-static void
-quarantine_crashed(struct engine *e)
+/* The activations recorded as having crashed earlier processes (one line
+ * each, "ACT SIGNAL"); *n of them, malloc'd (the caller frees the array and
+ * the reasons). */
+static struct engine_quarantine *
+read_crashes(size_t *n)
 {
+	struct engine_quarantine *q = NULL, *tmp;
 	unsigned long long act;
 	char why[128];
 	FILE *f;
 	int sig;
 
+	*n = 0;
 	if ((f = fopen(crash_path, "r")) == NULL)
-		return;
-	if (fscanf(f, "%llu %d", &act, &sig) == 2) {
-		snprintf(why, sizeof(why), "crashed the daemon (signal %d: %s)",
-		    sig, strsignal(sig));
-		if (engine_quarantine(e, act, why) == AF_OK)
-			log_warn("activation %llu %s; it is Failed until woken",
-			    act, why);
+		return NULL;
+	while (fscanf(f, "%llu %d", &act, &sig) == 2) {
+		if ((tmp = realloc(q, (*n + 1) * sizeof(*q))) == NULL)
+			break;
+		q = tmp;
+		snprintf(why, sizeof(why), "crashed the daemon (signal %d: %s); "
+		    "quarantined until woken", sig, strsignal(sig));
+		q[*n].act = act;
+		q[*n].why = strdup(why);
+		if (q[*n].why == NULL)
+			break;
+		log_warn("activation %llu %s", act, why);
+		(*n)++;
 	}
 	fclose(f);
-	/* Forget the record only once the Failed state is committed. */
-	if (engine_pass(e) == AF_OK)
-		unlink(crash_path);
+	return q;
 }
 
 /* ---- Modules ---------------------------------------------------------------- */
@@ -196,6 +204,7 @@ main(int argc, char **argv)
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
 	struct engine_opts eo;
+	struct engine_quarantine *crashes;
 	const char *group = NULL;
 	struct af_registry *reg;
 	struct engine *e;
@@ -273,10 +282,16 @@ main(int argc, char **argv)
 	if (rc != AF_OK)
 		fatal("%s", err);
 	install_crash_recorder(dir);
+	eo.quarantine = crashes = read_crashes(&eo.nquarantine);
 	rc = engine_open(s, reg, &eo, &e, err, sizeof(err));
 	if (rc != AF_OK)
 		fatal("%s", err);
-	quarantine_crashed(e);
+	/* The quarantine is committed: the record has done its job. */
+	if (eo.nquarantine > 0)
+		unlink(crash_path);
+	for (size_t q = 0; q < eo.nquarantine; q++)
+		free((char *)crashes[q].why);
+	free(crashes);
 
 	memset(&svo, 0, sizeof(svo));
 	svo.socket_path = sock;

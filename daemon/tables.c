@@ -24,6 +24,8 @@ act_row_encode(struct buf *b, const struct act_row *r)
 		pb_put_uint64(b, 7, r->incarnation);
 	if (r->journal_gc)
 		pb_put_uint64(b, 8, r->journal_gc);
+	if (r->quarantined)
+		pb_put_uint64(b, 9, 1);
 	return b->err;
 }
 
@@ -52,10 +54,13 @@ act_row_parse(const void *p, size_t n, struct act_row *r)
 				r->failure = s;
 			continue;
 		}
-		if (field < 1 || field > 8 || wt != PB_VARINT ||
+		if (field < 1 || field > 9 || wt != PB_VARINT ||
 		    pbr_varint(&rd, &v) != AF_OK)
 			return AF_EDECODE;
 		switch (field) {
+		case 9:
+			r->quarantined = v != 0;
+			break;
 		case 3:
 			r->state = (enum act_state)v;
 			break;

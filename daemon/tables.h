@@ -29,6 +29,7 @@ struct act_row {
 	struct af_str failure;
 	uint64_t incarnation;
 	uint64_t journal_gc;
+	bool quarantined;           /* crashed the daemon: wake only by hand */
 };
 
 int act_row_encode(struct buf *b, const struct act_row *r);

@@ -1231,6 +1231,34 @@ START_TEST(test_engine_keyed_start_is_idempotent)
 }
 END_TEST
 
+START_TEST(test_engine_quarantine_at_open_precedes_replay)
+{
+	struct engine_quarantine q = { 0, "crashed the daemon (test)" };
+	struct engine_opts eo = { .quarantine = &q, .nquarantine = 1 };
+	struct kit v = mkvow();
+	char err[256];
+	uint64_t act;
+
+	act = start("call_await", rec2("n", af_int(ar, 1), "v",
+	    af_vow_ref(ar, v.id)), NULL);
+	q.act = act;
+	engine_close(eng);
+	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_str_eq(failure_of(act), "crashed the daemon (test)");
+	ck_assert_int_eq(host_calls, 1);
+	/* Unknown ids (a start that never committed) are ignored. */
+	q.act = 424242;
+	engine_close(eng);
+	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+}
+END_TEST
+
 START_TEST(test_engine_retained_journal_of_done)
 {
 	struct engine_opts eo = { .retain_journals = true };
@@ -1270,6 +1298,11 @@ START_TEST(test_engine_quarantine_and_waiting_on)
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
 	ck_assert_int_eq(host_calls, 1);    /* only the first life's call */
+	/* A restart does not replay a quarantined activation... */
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_int_eq(host_calls, 1);
+	/* ...an explicit wake does. */
 	ck_assert_int_eq(engine_wake(eng, act), AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_int_eq(state_of(act), ES_RUNNING);
@@ -1323,6 +1356,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_timer_at_the_end_of_time_is_refused);
 	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
 	tcase_add_test(tc, test_engine_retained_journal_of_done);
+	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -797,7 +797,7 @@ START_TEST(test_tables_act_row_rejects)
 
 	ck_assert_int_eq(act_row_encode(&b, &r), AF_OK);
 	base = b.len;
-	pb_put_uint64(&b, 9, 1);
+	pb_put_uint64(&b, 10, 1);
 	ck_assert_int_eq(act_row_parse(b.p, b.len, &back), AF_EDECODE);
 	buf_truncate(&b, base);
 	pb_put_uint64(&b, 1, 5);           /* flow as a varint */

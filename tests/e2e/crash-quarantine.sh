@@ -23,8 +23,14 @@ a=$(ctl start echo 5 | jq -r .activation)
 expect "echo" "$(state_of "$a")" Done
 ctl settle "$VOW" --resolver "$RES" 1 >/dev/null
 expect "still quarantined" "$(state_of "$ACT")" Failed
+# Quarantine holds across restarts with the same code: no crash loop.
 stop_daemon
+start_daemon --module "$M/example-v1.so"
+expect "quarantined after restart" "$(state_of "$ACT")" Failed
+stop_daemon
+# Fixed code, and an explicit wake, finish it.
 start_daemon --module "$M/example-v3.so"
-# Failed activations are replayed by the new incarnation with the fix.
+expect "not replayed by itself" "$(state_of "$ACT")" Failed
+ctl wake "$ACT" >/dev/null
 expect "outcome" "$(ctl vow "$OUT" --wait --timeout 10 | jq -c .value)" '"fixed"'
 stop_daemon
