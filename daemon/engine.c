@@ -373,13 +373,37 @@ task_free(struct act *a, struct task *t)
 	free(t);
 }
 
+/* The activation no longer waits on its pending vows in memory. */
+static void
+unwatch_mem(struct engine *e, struct act *a)
+{
+	struct idlist *l;
+	size_t i = 0, j;
+	uint64_t k;
+	void *p;
+
+	while (u64map_next(&a->seen, &i, &k, &p)) {
+		if (((struct seen *)p)->settled ||
+		    (l = u64map_get(&e->watch, k)) == NULL)
+			continue;
+		for (j = 0; j < l->n; j++) {
+			if (l->ids[j] == a->id) {
+				l->ids[j] = l->ids[--l->n];
+				break;
+			}
+		}
+		if (l->n == 0)
+			free(u64map_del(&e->watch, k));
+	}
+}
+
 /* Drop coroutines, arena, journal copy and holdings; keep the row. */
 static void
 unload_act(struct engine *e, struct act *a)
 {
 	struct task *t;
 
-	(void)e;
+	unwatch_mem(e, a);
 	while ((t = TAILQ_FIRST(&a->tasks)) != NULL)
 		task_free(a, t);
 	a->main = NULL;

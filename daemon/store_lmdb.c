@@ -46,6 +46,7 @@ struct lstore {
 	struct store_txn wtxn;
 	unsigned batch_ms;
 	struct timespec last_sync;
+	bool sync_failed;           /* a batch sync after a commit failed */
 };
 
 static const char *const db_names[DB__COUNT] = {
@@ -140,10 +141,11 @@ l_txn_commit(struct store_txn *t)
 		return map_err(ls, rc, "mdb_txn_commit");
 	if (ls->pub.durability == STORE_BATCH &&
 	    ms_since(&ls->last_sync) >= (long)ls->batch_ms) {
-		rc = mdb_env_sync(ls->env, 1);
+		/* The commit stands whatever the sync says; a failing sync
+		 * is reported by the next l_sync (the batch timer). */
+		if (mdb_env_sync(ls->env, 1) != 0)
+			ls->sync_failed = true;
 		clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
-		if (rc != 0)
-			return map_err(ls, rc, "mdb_env_sync");
 	}
 	return AF_OK;
 }
@@ -265,11 +267,18 @@ static int
 l_sync(struct store *s)
 {
 	struct lstore *ls = (struct lstore *)s;
+	int rc;
 
 	if (s->durability == STORE_FULL)
 		return AF_OK;
 	clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
-	return map_err(ls, mdb_env_sync(ls->env, 1), "mdb_env_sync");
+	rc = mdb_env_sync(ls->env, 1);
+	if (rc == 0 && ls->sync_failed) {
+		ls->sync_failed = false;
+		snprintf(s->errmsg, sizeof(s->errmsg), "an earlier sync failed; "
+		    "this one succeeded");
+	}
+	return map_err(ls, rc, "mdb_env_sync");
 }
 
 static void
