@@ -53,6 +53,8 @@ struct server {
 	struct server_opts o;
 	bool pass_scheduled;
 	bool stopping;
+	unsigned failed_commits;    /* in a row: backs the next pass off */
+	struct event *backoff_ev;
 	int exit_code;
 };
 
@@ -120,6 +122,22 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(srv->base);
 		return;
 	}
+	if (rc != AF_OK) {
+		/* A full disk stays full for a while: retry the rebuilt work
+		 * after 10 ms, doubling up to 2 s, not in a tight loop. */
+		struct timeval tv = { 0, 0 };
+		unsigned ms = 10u << (srv->failed_commits < 8 ?
+		    srv->failed_commits : 8);
+
+		srv->failed_commits++;
+		if (ms > 2000)
+			ms = 2000;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(srv->backoff_ev, &tv);
+		return;
+	}
+	srv->failed_commits = 0;
 	if (engine_busy(srv->e))
 		schedule_pass(srv);
 	arm_timer(srv);
@@ -470,8 +488,10 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	srv.timer_ev = evtimer_new(srv.base, timer_cb, &srv);
+	srv.backoff_ev = evtimer_new(srv.base, timer_cb, &srv);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
 	    srv.timer_ev == NULL || srv.reap_ev == NULL ||
+	    srv.backoff_ev == NULL ||
 	    srv.sig_term == NULL || srv.sig_int == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
@@ -525,6 +545,8 @@ out:
 		event_free(srv.sync_ev);
 	if (srv.timer_ev)
 		event_free(srv.timer_ev);
+	if (srv.backoff_ev)
+		event_free(srv.backoff_ev);
 	if (srv.sig_term)
 		event_free(srv.sig_term);
 	if (srv.sig_int)
