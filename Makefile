@@ -122,6 +122,8 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- top-level targets ---------------------------------------------------
+# Keep objects make thinks intermediate (bench and test .o files).
+.SECONDARY:
 .PHONY: all deps test check asan bench bench-bins clean demo demo-world
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
