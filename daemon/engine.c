@@ -2027,7 +2027,11 @@ take_events(struct engine *e)
 	struct event ev;
 	struct act *a;
 
-	while (e->njops < budget && pop_event(e, &ev)) {
+	/* The budget bounds settlements; starts and wakes always run, so a
+	 * start's reply (sent after this pass commits) finds its first turn
+	 * done. */
+	while (e->evlen > 0 && (e->njops < budget ||
+	    e->ev[e->evhead].kind == EV_WAKE) && pop_event(e, &ev)) {
 		e->st.events++;
 		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
 			continue;

@@ -1259,6 +1259,34 @@ START_TEST(test_engine_quarantine_at_open_precedes_replay)
 }
 END_TEST
 
+/* Starts run in the pass that commits them even when settlements have
+ * spent the pass budget: a start's reply finds its first turn done. */
+START_TEST(test_engine_start_runs_within_a_full_pass)
+{
+	struct engine_opts eo = { .pass_max_entries = 3 };
+	struct kit hang;
+	char err[256];
+	uint64_t loop, echo, out;
+
+	engine_close(eng);
+	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
+	    AF_OK);
+	hang = mkvow();
+	ck_assert_int_eq(engine_start(eng, "loop", rec2("hang",
+	    af_vow_ref(ar, hang.id), "n", af_int(ar, 50)), &loop, &out),
+	    AF_OK);
+	ck_assert_int_eq(engine_pass(eng), AF_OK);
+	ck_assert(engine_busy(eng));        /* the loop goes on */
+	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 1), &echo, &out),
+	    AF_OK);
+	ck_assert_int_eq(engine_pass(eng), AF_OK);
+	ck_assert_int_eq(state_of(echo), ES_DONE);
+	ck_assert_str_eq(outcome_text(out), "1");
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(loop), ES_RUNNING);
+}
+END_TEST
+
 START_TEST(test_engine_retained_journal_of_done)
 {
 	struct engine_opts eo = { .retain_journals = true };
@@ -1356,6 +1384,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_timer_at_the_end_of_time_is_refused);
 	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
 	tcase_add_test(tc, test_engine_retained_journal_of_done);
+	tcase_add_test(tc, test_engine_start_runs_within_a_full_pass);
 	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
 	suite_add_tcase(s, tc);
 	return s;
