@@ -58,6 +58,10 @@ usage(FILE *f)
 	    "  --retain-journals  keep the journals of Done activations "
 	    "(default:\n"
 	    "                  deleted in chunks after the outcome settles)\n"
+	    "  --stack-size KiB  each flow coroutine's stack (default 256; "
+	    "a guard\n"
+	    "                  page below it: an overflow is a crash, "
+	    "quarantined)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -195,6 +199,7 @@ main(int argc, char **argv)
 		{ "map-size", required_argument, NULL, 'M' },
 		{ "socket-group", required_argument, NULL, 'G' },
 		{ "retain-journals", no_argument, NULL, 'R' },
+		{ "stack-size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -245,6 +250,14 @@ main(int argc, char **argv)
 			break;
 		case 'R':
 			eo.retain_journals = true;
+			break;
+		case 'S':
+			eo.stack_size = (size_t)strtoull(optarg, NULL, 10) << 10;
+			if (eo.stack_size < (16u << 10)) {
+				fprintf(stderr, "asyncflowd: --stack-size is in "
+				    "KiB, at least 16\n");
+				return 2;
+			}
 			break;
 		case 'v':
 			verbosity = LOG_DEBUG;

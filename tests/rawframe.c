@@ -7,6 +7,8 @@
  *   rawframe SOCKET garbage     a frame of bytes that are no Request
  *   rawframe SOCKET oversized   a header announcing 32 MiB (over the limit)
  *   rawframe SOCKET truncated   a header announcing 100 bytes, 10 sent, EOF
+ *   rawframe SOCKET badversion  a well-formed hello for protocol version 99;
+ *                               also prints the reply's printable text
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -21,12 +23,13 @@ main(int argc, char **argv)
 {
 	struct sockaddr_un sun;
 	unsigned char buf[4096];
-	size_t total = 0;
+	size_t total = 0, tlen = 0;
+	char text[1024];
 	int fd, closed = 0;
 	ssize_t n;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|truncated\n");
+		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|truncated|badversion\n");
 		return 2;
 	}
 	memset(&sun, 0, sizeof(sun));
@@ -46,6 +49,12 @@ main(int argc, char **argv)
 		unsigned char hdr[4] = { 0x02, 0, 0, 0 };
 
 		n = write(fd, hdr, 4);
+	} else if (strcmp(argv[2], "badversion") == 0) {
+		/* Request{id: 1, hello: {version: 99}} */
+		unsigned char msg[10] = { 0, 0, 0, 6, 0x08, 0x01, 0x12, 0x02,
+		    0x08, 99 };
+
+		n = write(fd, msg, sizeof(msg));
 	} else if (strcmp(argv[2], "truncated") == 0) {
 		unsigned char hdr[4] = { 0, 0, 0, 100 };
 
@@ -66,9 +75,16 @@ main(int argc, char **argv)
 			closed = 1;
 			break;
 		}
+		if (strcmp(argv[2], "badversion") == 0)
+			for (ssize_t i = 0; i < n; i++)
+				if (buf[i] >= 0x20 && buf[i] < 0x7f)
+					text[tlen < sizeof(text) - 1 ? tlen++ :
+					    tlen] = (char)buf[i];
 		total += (size_t)n;
 	}
-	printf("reply_bytes=%zu closed=%d\n", total, closed);
+	text[tlen] = '\0';
+	printf("reply_bytes=%zu closed=%d%s%s\n", total, closed,
+	    tlen ? " text=" : "", text);
 	close(fd);
 	return 0;
 }

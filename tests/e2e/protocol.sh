@@ -39,5 +39,9 @@ for mode in garbage oversized truncated; do
 	esac
 	ctl stats >/dev/null
 done
+# A client of another protocol version is told both versions.
+r=$("$B/tests/rawframe" "$SOCK" badversion)
+case $r in *closed=1*"client speaks 99, asyncflowd speaks 1"*) ;;
+*) fail "version mismatch: $r" ;; esac
 kill -0 "$DAEMON_PID" || fail "daemon died"
 stop_daemon
