@@ -13,7 +13,8 @@
  * them the other way round, which replay detects as divergence.
  *
  * `crash` waits for the vow args.after if given, then dereferences NULL
- * when args.crash is true (v1, v2), to
+ * when args.crash is true (or overflows its stack when args.overflow is
+ * also given) (v1, v2), to
  * show that a flow that crashes the daemon is quarantined at the next
  * start; v3 fixes it.
  *
@@ -80,6 +81,18 @@ flow_order(struct af_flow *f, const struct af_value *args,
 	return *result ? AF_OK : AF_ENOMEM;
 }
 
+#if EXAMPLE_VERSION < 3
+/* Recursion without end: runs into the coroutine's guard page. */
+static int
+deep(volatile int n)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)n;
+	return n < 0 ? 0 : deep(n + 1) + pad[0];   /* n never goes below 0 */
+}
+#endif
+
 static int
 flow_crash(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
@@ -93,6 +106,8 @@ flow_crash(struct af_flow *f, const struct af_value *args,
 #if EXAMPLE_VERSION < 3
 		volatile int *p = NULL;
 
+		if (af_get(args, "overflow") != NULL)
+			(void)deep(0);  /* the other bug: a stack overflow */
 		*p = 1;     /* the bug */
 #endif
 	}

@@ -34,3 +34,17 @@ expect "not replayed by itself" "$(state_of "$ACT")" Failed
 ctl wake "$ACT" >/dev/null
 expect "outcome" "$(ctl vow "$OUT" --wait --timeout 10 | jq -c .value)" '"fixed"'
 stop_daemon
+
+# A stack overflow into the coroutine's guard page is recorded the same way.
+start_daemon --module "$M/example-v1.so"
+mkvow
+ACT=$(ctl start crash "{\"after\":{\"@vow\":$VOW},\"crash\":true,\"overflow\":true}" |
+    jq -r .activation)
+$CTL settle "$VOW" --resolver "$RES" 1 >/dev/null 2>&1 || true
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+start_daemon --module "$M/example-v1.so"
+expect "overflow quarantined" "$(state_of "$ACT")" Failed
+ctl show "$ACT" | jq -r .failure | grep -q "signal 11" ||
+	fail "no crash diagnostic: $(ctl show "$ACT")"
+stop_daemon
