@@ -124,7 +124,7 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 # ---- top-level targets ---------------------------------------------------
 # Keep objects make thinks intermediate (bench and test .o files).
 .SECONDARY:
-.PHONY: all deps test check asan bench bench-bins clean demo demo-world
+.PHONY: all deps test check asan bench bench-bins clean demo demo-world fuzz
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
@@ -140,6 +140,22 @@ test: deps
 
 check: all
 	@sh scripts/run-tests.sh $(B) $(TEST_BINS)
+
+# libFuzzer on the request path (clang; not part of make test):
+#   make fuzz [FUZZ_SECONDS=60]
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@mkdir -p build/fuzz
+	protoc-c --proto_path=proto --c_out=build/fuzz proto/asyncflow.proto
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+	    -Iinclude -Idaemon -Ibuild/fuzz $(PKG_CFLAGS) \
+	    -o build/fuzz/fuzz_request tests/fuzz/fuzz_request.c \
+	    $(filter-out daemon/main.c,$(wildcard daemon/*.c)) common/errors.c \
+	    daemon/coro_$(ARCH).S build/fuzz/asyncflow.pb-c.c $(PKG_LIBS)
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 build/fuzz/corpus >build/fuzz/log 2>&1; \
+	    rc=$$?; tail -3 build/fuzz/log; exit $$rc
 
 # The README's first command: the mission in one story.
 demo: deps
