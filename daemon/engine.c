@@ -1135,43 +1135,36 @@ host_error(struct af_arena *ar, const char *name, const char *fmt, ...)
 	return af_error(ar, name, msg);
 }
 
-/* Live: journal checkCall, run the host method, journal its answer. */
-static int
-live_call(struct engine *e, struct act *a, const char *obj,
-    const char *method, const struct af_value *args,
-    const struct af_value **out)
+/* Live: journal the guest's side of a crossing (checkCall or checkSend,
+ * its args encoded in e->scratch); returns its callIndex. */
+static uint64_t
+journal_crossing(struct engine *e, struct act *a, enum jkind kind,
+    const char *obj, const char *method)
 {
-	const struct obj_def *o;
-	const struct af_method *m = NULL;
-	const struct af_value *res = NULL;
-	struct af_host h = { e, a };
 	struct jentry je;
 	uint64_t idx = a->jlen;
-	int rc;
 
 	memset(&je, 0, sizeof(je));
-	je.kind = J_CHECK_CALL;
+	je.kind = kind;
 	je.call_index = idx;
 	je.target = (struct af_str){ obj, strlen(obj) };
 	je.method = (struct af_str){ method, strlen(method) };
 	je.args = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
 	jappend(e, a, &je);
+	return idx;
+}
 
-	if ((o = registry_object(e->reg, obj, strlen(obj))) == NULL)
-		res = host_error(a->arena, "NotFound", "no host object %s", obj);
-	else if ((m = registry_method(o, method, strlen(method))) == NULL)
-		res = host_error(a->arena, "NotFound", "host object %s has no "
-		    "method %s", obj, method);
-	if (m != NULL) {
-		rc = m->fn(&h, o->data, args, &res);
-		if ((rc != AF_OK && rc != AF_REJECTED) || res == NULL) {
-			res = host_error(a->arena, "HostError", "%s.%s failed: "
-			    "%s", obj, method, rc == AF_OK || rc ==
-			    AF_REJECTED ? "no result" : af_strerror(rc));
-			rc = AF_REJECTED;
-		}
-	} else
-		rc = AF_REJECTED;
+/* Live: journal the answer to crossing idx (doReturn for AF_OK, else
+ * doThrow), hand it to the guest and take in what it holds. A result that
+ * cannot be stored becomes a thrown HostError. Returns the code the guest
+ * sees. */
+static int
+journal_answer(struct engine *e, struct act *a, uint64_t idx, int rc,
+    const struct af_value *res, const char *obj, const char *method,
+    const struct af_value **out)
+{
+	struct jentry je;
+
 	buf_reset(&e->scratch);
 	if (res == NULL || value_encode(&e->scratch, res) != AF_OK) {
 		res = host_error(a->arena, "HostError", "%s.%s returned a "
@@ -1189,6 +1182,37 @@ live_call(struct engine *e, struct act *a, const char *obj,
 	*out = res;
 	enter_value(e, a, res, true);
 	return rc;
+}
+
+/* Live: journal checkCall, run the host method, journal its answer. */
+static int
+live_call(struct engine *e, struct act *a, const char *obj,
+    const char *method, const struct af_value *args,
+    const struct af_value **out)
+{
+	const struct obj_def *o;
+	const struct af_method *m = NULL;
+	const struct af_value *res = NULL;
+	struct af_host h = { e, a };
+	uint64_t idx;
+	int rc = AF_REJECTED;
+
+	idx = journal_crossing(e, a, J_CHECK_CALL, obj, method);
+	if ((o = registry_object(e->reg, obj, strlen(obj))) == NULL)
+		res = host_error(a->arena, "NotFound", "no host object %s", obj);
+	else if ((m = registry_method(o, method, strlen(method))) == NULL)
+		res = host_error(a->arena, "NotFound", "host object %s has no "
+		    "method %s", obj, method);
+	if (m != NULL) {
+		rc = m->fn(&h, o->data, args, &res);
+		if ((rc != AF_OK && rc != AF_REJECTED) || res == NULL) {
+			res = host_error(a->arena, "HostError", "%s.%s failed: "
+			    "%s", obj, method, rc == AF_OK || rc ==
+			    AF_REJECTED ? "no result" : af_strerror(rc));
+			rc = AF_REJECTED;
+		}
+	}
+	return journal_answer(e, a, idx, rc, res, obj, method, out);
 }
 
 /* Whether every resolver named in v is held by the activation. */
@@ -1224,20 +1248,12 @@ live_send(struct engine *e, struct act *a, const char *obj,
 {
 	const struct af_value *res;
 	struct outbox_row row;
-	struct jentry je;
 	struct vow *v;
-	uint64_t idx = a->jlen, vid = 0;
+	uint64_t idx, vid = 0;
 	size_t off;
 	int rc = AF_OK;
 
-	memset(&je, 0, sizeof(je));
-	je.kind = J_CHECK_SEND;
-	je.call_index = idx;
-	je.target = (struct af_str){ obj, strlen(obj) };
-	je.method = (struct af_str){ method, strlen(method) };
-	je.args = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
-	jappend(e, a, &je);
-
+	idx = journal_crossing(e, a, J_CHECK_SEND, obj, method);
 	if (!resolvers_held(a, args)) {
 		res = host_error(a->arena, "NotHeld", "send to %s.%s names a "
 		    "resolver this flow does not hold", obj, method);
@@ -1251,10 +1267,12 @@ live_send(struct engine *e, struct act *a, const char *obj,
 		fail_from_guest(e, a, "out of memory (send)");
 		return AF_ENOMEM;
 	} else {
+		/* e->scratch still holds the encoded args. */
 		v->invocation = true;
-		row.object = je.target;
-		row.method = je.method;
-		row.args = je.args;
+		row.object = (struct af_str){ obj, strlen(obj) };
+		row.method = (struct af_str){ method, strlen(method) };
+		row.args = (struct af_str){ (const char *)e->scratch.p,
+		    e->scratch.len };
 		row.activation = a->id;
 		off = e->obuf.len;
 		outbox_row_encode(&e->obuf, &row);
@@ -1264,17 +1282,7 @@ live_send(struct engine *e, struct act *a, const char *obj,
 		e->dirty = true;
 		res = af_vow_ref(a->arena, vid);
 	}
-	buf_reset(&e->scratch);
-	if (res == NULL || value_encode(&e->scratch, res) != AF_OK)
-		fail_from_guest(e, a, "out of memory (send)");
-	memset(&je, 0, sizeof(je));
-	je.kind = rc == AF_OK ? J_DO_RETURN : J_DO_THROW;
-	je.call_index = idx;
-	je.value = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
-	jappend(e, a, &je);
-	*out = res;
-	enter_value(e, a, res, true);
-	return rc;
+	return journal_answer(e, a, idx, rc, res, obj, method, out);
 }
 
 /* Every guest crossing to a host object: compared with the journal while
@@ -1920,6 +1928,57 @@ engine_settle(struct engine *e, uint64_t vow,
 static int read_row(struct engine *, uint64_t, struct act_row *,
     struct buf *);
 
+/* ---- Scans of the store ------------------------------------------------------- */
+
+/* A growable array of ids, filled by scan callbacks. */
+struct ids {
+	uint64_t *v;
+	size_t n, cap;
+	uint64_t prefix;            /* ids_under_prefix: the first key half */
+};
+
+static int
+ids_push(struct ids *l, uint64_t id)
+{
+	if (grow_array((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) !=
+	    AF_OK)
+		return AF_ENOMEM;
+	l->v[l->n++] = id;
+	return AF_OK;
+}
+
+/* Activation rows: every id whose row is FAILED. */
+static int
+failed_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct act_row row;
+
+	if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK ||
+	    row.state != ACT_FAILED)
+		return 0;
+	return ids_push(ctx, store_rd_be64(k.p));
+}
+
+/* Activation rows: every id. */
+static int
+act_ids_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	(void)v;
+	return k.n == 8 ? ids_push(ctx, store_rd_be64(k.p)) : 0;
+}
+
+/* Keys id ‖ id2 while the first half is l->prefix: collect id2. */
+static int
+pair_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct ids *l = ctx;
+
+	(void)v;
+	if (k.n != 16 || store_rd_be64(k.p) != l->prefix)
+		return 1;
+	return ids_push(l, store_rd_be64((const uint8_t *)k.p + 8));
+}
+
 static int
 wake_one(struct engine *e, uint64_t id)
 {
@@ -1958,50 +2017,32 @@ wake_one(struct engine *e, uint64_t id)
 int
 engine_wake(struct engine *e, uint64_t act)
 {
-	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
-	struct act_row row;
-	uint64_t *ids = NULL;
-	size_t n = 0, cap = 0, i;
+	struct ids failed = { NULL, 0, 0, 0 };
+	size_t i = 0;
+	uint64_t key;
+	void *p;
 	int rc;
 
 	if (act != 0)
 		return wake_one(e, act);
-	/* Every Failed activation: collect ids, then wake outside the txn. */
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	if ((rc = e->s->ops->cursor_open(t, DB_ACTS, &c)) == AF_OK) {
-		k = (struct store_val){ NULL, 0 };
-		for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v);
-		    rc == AF_OK; rc = e->s->ops->cursor_get(c, STORE_NEXT,
-		    &k, &v)) {
-			if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK ||
-			    row.state != ACT_FAILED)
-				continue;
-			if (grow_array((void **)&ids, &cap, n + 1,
-			    sizeof(*ids)) != AF_OK)
-				break;
-			ids[n++] = store_rd_be64(k.p);
-		}
-		e->s->ops->cursor_close(c);
-	}
-	e->s->ops->txn_abort(t);
-	/* Those that failed in memory during this pass, too. */
-	for (i = 0; i < n; i++)
-		wake_one(e, ids[i]);
-	{
-		size_t j = 0;
-		uint64_t key;
-		void *p;
+	/* Every Failed activation: the committed ones... */
+	if ((rc = store_scan(e->s, DB_ACTS, NULL, 0, failed_cb,
+	    &failed)) == AF_OK) {
+		for (i = 0; i < failed.n; i++)
+			wake_one(e, failed.v[i]);
+		/* ...and those that failed in memory during this pass. */
+		i = 0;
+		while (u64map_next(&e->acts, &i, &key, &p)) {
+			struct act *a = p;
 
-		while (u64map_next(&e->acts, &j, &key, &p))
-			if (((struct act *)p)->ms == ES_FAILED)
-				((struct act *)p)->ms = ES_SLEEPING,
+			if (a->ms == ES_FAILED) {
+				a->ms = ES_SLEEPING;
 				push_event(e, EV_WAKE, key, 0);
+			}
+		}
 	}
-	free(ids);
-	return AF_OK;
+	free(failed.v);
+	return rc;
 }
 
 /* ---- Passes, commit and recovery -------------------------------------------- */
@@ -2343,57 +2384,55 @@ engine_run_until_idle(struct engine *e)
 
 /* ---- Open and close --------------------------------------------------------- */
 
-/* Queue the replay of every activation that is not Done; schedule the
- * deletion of Done journals left over. */
+struct scan_ctx {
+	struct engine *e;
+	bool wake_failed;
+};
+
+static int
+scan_act_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct scan_ctx *sc = ctx;
+	struct engine *e = sc->e;
+	struct act_row row;
+	struct act *a;
+	uint64_t id;
+
+	if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK)
+		return 0;
+	id = store_rd_be64(k.p);
+	if (row.state == ACT_DONE) {
+		if (row.journal_gc < row.journal_length &&
+		    !e->o.retain_journals &&
+		    grow_array((void **)&e->gcs, &e->capgcs, e->ngcs + 1,
+		    sizeof(*e->gcs)) == AF_OK)
+			e->gcs[e->ngcs++] = (struct gc){ id, row.journal_gc,
+			    row.journal_length };
+		return 0;
+	}
+	/* Quarantined: only an explicit wake. Failed: a new incarnation
+	 * retries, a recovery does not. */
+	if (row.state == ACT_FAILED && (row.quarantined || !sc->wake_failed))
+		return 0;
+	if ((a = act_new(e, id)) == NULL)
+		return AF_ENOMEM;
+	if (act_from_row(a, &row) != AF_OK ||
+	    push_event(e, EV_WAKE, id, 0) != AF_OK) {
+		act_free(e, a);
+		return AF_ENOMEM;
+	}
+	return 0;
+}
+
+/* Queue the replay of every activation that is not Done (nor Failed,
+ * unless wake_failed; nor quarantined); schedule the deletion of Done
+ * journals left over. */
 static int
 scan_acts(struct engine *e, bool wake_failed)
 {
-	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
-	struct act_row row;
-	struct act *a;
-	int rc;
+	struct scan_ctx sc = { e, wake_failed };
 
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	if ((rc = e->s->ops->cursor_open(t, DB_ACTS, &c)) != AF_OK) {
-		e->s->ops->txn_abort(t);
-		return rc;
-	}
-	k = (struct store_val){ NULL, 0 };
-	for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
-	    rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
-		uint64_t id;
-
-		if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK)
-			continue;
-		id = store_rd_be64(k.p);
-		if (row.state == ACT_DONE) {
-			if (row.journal_gc < row.journal_length &&
-			    !e->o.retain_journals &&
-			    grow_array((void **)&e->gcs, &e->capgcs,
-			    e->ngcs + 1, sizeof(*e->gcs)) == AF_OK)
-				e->gcs[e->ngcs++] = (struct gc){ id,
-				    row.journal_gc, row.journal_length };
-			continue;
-		}
-		/* Quarantined: only an explicit wake. Failed: a new
-		 * incarnation retries, a recovery does not. */
-		if (row.state == ACT_FAILED && (row.quarantined || !wake_failed))
-			continue;
-		if ((a = act_new(e, id)) == NULL ||
-		    act_from_row(a, &row) != AF_OK ||
-		    push_event(e, EV_WAKE, id, 0) != AF_OK) {
-			if (a != NULL)
-				act_free(e, a);
-			rc = AF_ENOMEM;
-			break;
-		}
-	}
-	e->s->ops->cursor_close(c);
-	e->s->ops->txn_abort(t);
-	return rc == AF_ENOTFOUND ? AF_OK : rc;
+	return store_scan(e->s, DB_ACTS, NULL, 0, scan_act_cb, &sc);
 }
 
 /* Mark a committed activation Failed and quarantined, in t. */
@@ -2857,39 +2896,18 @@ engine_act_args(struct engine *e, uint64_t id, struct buf *b)
 int
 engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids, size_t *n)
 {
-	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
+	struct ids l = { NULL, 0, 0, act };
 	uint8_t key[16];
-	size_t cap = 0;
 	int rc;
 
-	*ids = NULL;
-	*n = 0;
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	if ((rc = e->s->ops->cursor_open(t, DB_HOLDS, &c)) != AF_OK) {
-		e->s->ops->txn_abort(t);
-		return rc;
-	}
 	journal_key(key, act, 0);
-	k = (struct store_val){ key, 16 };
-	for (rc = e->s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
-	    rc == AF_OK; rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
-		if (k.n != 16 || store_rd_be64(k.p) != act)
-			break;
-		if ((rc = grow_array((void **)ids, &cap, *n + 1,
-		    sizeof(**ids))) != AF_OK)
-			break;
-		(*ids)[(*n)++] = store_rd_be64((const uint8_t *)k.p + 8);
+	if ((rc = store_scan(e->s, DB_HOLDS, key, 16, pair_cb, &l)) != AF_OK) {
+		free(l.v);
+		l.v = NULL;
+		l.n = 0;
 	}
-	e->s->ops->cursor_close(c);
-	e->s->ops->txn_abort(t);
-	if (rc == AF_ENOTFOUND || rc == AF_OK)
-		return AF_OK;
-	free(*ids);
-	*ids = NULL;
-	*n = 0;
+	*ids = l.v;
+	*n = l.n;
 	return rc;
 }
 
@@ -2897,51 +2915,30 @@ int
 engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
     size_t limit, engine_list_fn *cb, void *ctx)
 {
-	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
-	uint64_t *ids = NULL;
-	size_t n = 0, cap = 0, i, sent = 0;
+	struct ids l = { NULL, 0, 0, 0 };
+	size_t i, sent = 0;
 	uint8_t key[8];
 	int rc;
 
-	/* Collect ids first: no transaction while the callback runs. */
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	if ((rc = e->s->ops->cursor_open(t, DB_ACTS, &c)) != AF_OK) {
-		e->s->ops->txn_abort(t);
-		return rc;
-	}
+	/* Ids first: no transaction while the callback runs. */
 	store_be64(key, after + 1);
-	k = (struct store_val){ key, 8 };
-	for (rc = e->s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
-	    rc == AF_OK; rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
-		if (k.n != 8)
-			continue;
-		if ((rc = grow_array((void **)&ids, &cap, n + 1,
-		    sizeof(*ids))) != AF_OK)
-			break;
-		ids[n++] = store_rd_be64(k.p);
-	}
-	e->s->ops->cursor_close(c);
-	e->s->ops->txn_abort(t);
-	if (rc != AF_OK && rc != AF_ENOTFOUND) {
-		free(ids);
+	if ((rc = store_scan(e->s, DB_ACTS, key, 8, act_ids_cb, &l)) != AF_OK) {
+		free(l.v);
 		return rc;
 	}
-	rc = AF_OK;
-	for (i = 0; i < n && sent < limit && rc == AF_OK; i++) {
+	for (i = 0; i < l.n && sent < limit; i++) {
 		struct engine_act_info info;
 
-		if (engine_act_info(e, ids[i], &info) != AF_OK)
+		if (engine_act_info(e, l.v[i], &info) != AF_OK)
 			continue;
 		if (only != NULL && info.state != *only)
 			continue;
 		sent++;
-		rc = cb(ctx, &info) ? 1 : AF_OK;
+		if (cb(ctx, &info) != 0)
+			break;
 	}
-	free(ids);
-	return rc > 0 ? AF_OK : rc;
+	free(l.v);
+	return AF_OK;
 }
 
 static int
@@ -3008,34 +3005,23 @@ engine_quarantine(struct engine *e, uint64_t id, const char *why)
 /* ---- Outbox and timers for the daemon --------------------------------------- */
 
 static int
+timer_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct timer tm;
+
+	(void)v;
+	if (k.n != TIMER_KEY_LEN)
+		return 0;
+	tm.due = (int64_t)store_rd_be64(k.p);
+	tm.vow = store_rd_be64((const uint8_t *)k.p + 8);
+	return heap_push(ctx, tm);
+}
+
+static int
 load_timers(struct engine *e)
 {
-	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
-	int rc;
-
 	e->nheap = 0;
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	if ((rc = e->s->ops->cursor_open(t, DB_TIMERS, &c)) == AF_OK) {
-		k = (struct store_val){ NULL, 0 };
-		for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v);
-		    rc == AF_OK;
-		    rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
-			struct timer tm;
-
-			if (k.n != TIMER_KEY_LEN)
-				continue;
-			tm.due = (int64_t)store_rd_be64(k.p);
-			tm.vow = store_rd_be64((const uint8_t *)k.p + 8);
-			if ((rc = heap_push(e, tm)) != AF_OK)
-				break;
-		}
-		e->s->ops->cursor_close(c);
-	}
-	e->s->ops->txn_abort(t);
-	return rc == AF_ENOTFOUND ? AF_OK : rc;
+	return store_scan(e->s, DB_TIMERS, NULL, 0, timer_cb, e);
 }
 
 size_t
@@ -3044,49 +3030,49 @@ engine_timers_pending(const struct engine *e)
 	return e->nheap;
 }
 
+struct outbox_item {
+	uint64_t vow;
+	char obj[256];
+};
+
+struct outbox_ctx {
+	uint64_t act;
+	struct outbox_item *items;
+	size_t n, cap;
+};
+
+static int
+outbox_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct outbox_ctx *oc = ctx;
+	struct outbox_row row;
+
+	if (k.n != 8 || outbox_row_parse(v.p, v.n, &row) != AF_OK ||
+	    (oc->act != 0 && row.activation != oc->act))
+		return 0;
+	if (grow_array((void **)&oc->items, &oc->cap, oc->n + 1,
+	    sizeof(*oc->items)) != AF_OK)
+		return AF_ENOMEM;
+	oc->items[oc->n].vow = store_rd_be64(k.p);
+	copy_str(oc->items[oc->n].obj, sizeof(oc->items[oc->n].obj),
+	    row.object.ptr, row.object.len);
+	oc->n++;
+	return 0;
+}
+
 int
 engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
     void *ctx)
 {
-	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
-	struct outbox_row row;
-	struct { uint64_t vow; char obj[256]; } *items = NULL;
-	size_t n = 0, cap = 0, i;
+	struct outbox_ctx oc = { act, NULL, 0, 0 };
+	size_t i;
 	int rc;
 
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	if ((rc = e->s->ops->cursor_open(t, DB_OUTBOX, &c)) == AF_OK) {
-		k = (struct store_val){ NULL, 0 };
-		for (rc = e->s->ops->cursor_get(c, STORE_FIRST, &k, &v);
-		    rc == AF_OK;
-		    rc = e->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
-			if (k.n != 8 || outbox_row_parse(v.p, v.n, &row) != AF_OK)
-				continue;
-			if (act != 0 && row.activation != act)
-				continue;
-			if (grow_array((void **)&items, &cap, n + 1,
-			    sizeof(*items)) != AF_OK) {
-				rc = AF_ENOMEM;
-				break;
-			}
-			items[n].vow = store_rd_be64(k.p);
-			copy_str(items[n].obj, sizeof(items[n].obj),
-			    row.object.ptr, row.object.len);
-			n++;
-		}
-		e->s->ops->cursor_close(c);
-	}
-	e->s->ops->txn_abort(t);
-	if (rc != AF_OK && rc != AF_ENOTFOUND) {
-		free(items);
-		return rc;
-	}
-	for (i = 0, rc = AF_OK; i < n && rc == AF_OK; i++)
-		rc = cb(ctx, items[i].vow, items[i].obj);
-	free(items);
+	/* Collected first: no transaction while cb runs. */
+	rc = store_scan(e->s, DB_OUTBOX, NULL, 0, outbox_cb, &oc);
+	for (i = 0; i < oc.n && rc == AF_OK; i++)
+		rc = cb(ctx, oc.items[i].vow, oc.items[i].obj);
+	free(oc.items);
 	return rc;
 }
 

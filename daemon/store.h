@@ -118,6 +118,17 @@ const char *store_errmsg(const struct store *s);
 int store_durability_parse(const char *s, enum store_durability *out);
 const char *store_durability_name(enum store_durability d);
 
+/*
+ * Walk db in key order from the first key >= from (from NULL: the first
+ * key) in one read transaction, calling cb for each row; key and val are
+ * valid only during the call. cb returns 0 to go on, 1 to stop, or a
+ * negative error, which store_scan returns. AF_OK at the end.
+ */
+typedef int store_scan_fn(void *ctx, struct store_val key,
+    struct store_val val);
+int store_scan(struct store *s, enum store_db db, const void *from, size_t n,
+    store_scan_fn *cb, void *ctx);
+
 /* Shorthands through the ops table. */
 static inline int
 store_begin(struct store *s, bool rdonly, struct store_txn **t)

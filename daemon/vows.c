@@ -277,73 +277,70 @@ vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
 	return add_wop(vt, vow, k, id, false);
 }
 
+struct idvec {
+	uint64_t *v;
+	size_t n, cap;
+	uint8_t prefix[9];          /* target ‖ WATCH_FOLLOWER */
+};
+
+static int
+idvec_push(struct idvec *l, uint64_t id)
+{
+	uint64_t *tmp;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		if ((tmp = realloc(l->v, l->cap * sizeof(*tmp))) == NULL)
+			return AF_ENOMEM;
+		l->v = tmp;
+	}
+	l->v[l->n++] = id;
+	return AF_OK;
+}
+
+static int
+follower_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct idvec *l = ctx;
+
+	(void)v;
+	if (k.n != WATCH_KEY_LEN || memcmp(k.p, l->prefix, 9) != 0)
+		return 1;
+	return idvec_push(l, store_rd_be64((const uint8_t *)k.p + 9));
+}
+
 /* The ids of vows following `target`: committed rows, then this pass's
  * changes applied in order. */
 static int
 followers(struct vowtab *vt, uint64_t target, uint64_t **ids, size_t *n)
 {
-	struct store_txn *t;
-	struct store_cursor *c;
-	struct store_val k, v;
+	struct idvec l = { NULL, 0, 0, { 0 } };
 	uint8_t key[WATCH_KEY_LEN];
-	uint64_t *out = NULL, *tmp;
-	size_t len = 0, cap = 0, i, j;
 	struct fchanges *fc;
+	size_t i, j;
 	int rc;
 
 	*ids = NULL;
 	*n = 0;
-	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
-		return rc;
-	if ((rc = vt->s->ops->cursor_open(t, DB_WATCHERS, &c)) != AF_OK) {
-		vt->s->ops->txn_abort(t);
-		return rc;
-	}
 	watch_key(key, target, WATCH_FOLLOWER, 0);
-	k = (struct store_val){ key, WATCH_KEY_LEN };
-	for (rc = vt->s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
-	    rc == AF_OK; rc = vt->s->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
-		if (k.n != WATCH_KEY_LEN || memcmp(k.p, key, 9) != 0)
-			break;
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((tmp = realloc(out, cap * sizeof(*out))) == NULL) {
-				rc = AF_ENOMEM;
-				break;
-			}
-			out = tmp;
+	memcpy(l.prefix, key, 9);
+	rc = store_scan(vt->s, DB_WATCHERS, key, WATCH_KEY_LEN, follower_cb, &l);
+	if ((fc = u64map_get(&vt->pfollow, target)) != NULL) {
+		for (i = 0; i < fc->n && rc == AF_OK; i++) {
+			for (j = 0; j < l.n && l.v[j] != fc->c[i].id; j++)
+				;
+			if (fc->c[i].put && j == l.n)
+				rc = idvec_push(&l, fc->c[i].id);
+			else if (!fc->c[i].put && j < l.n)
+				l.v[j] = l.v[--l.n];
 		}
-		out[len++] = store_rd_be64((const uint8_t *)k.p + 9);
 	}
-	vt->s->ops->cursor_close(c);
-	vt->s->ops->txn_abort(t);
-	if (rc != AF_OK && rc != AF_ENOTFOUND) {
-		free(out);
+	if (rc != AF_OK) {
+		free(l.v);
 		return rc;
 	}
-	if ((fc = u64map_get(&vt->pfollow, target)) == NULL)
-		goto done;
-	for (i = 0; i < fc->n; i++) {
-		uint64_t id = fc->c[i].id;
-
-		for (j = 0; j < len && out[j] != id; j++)
-			;
-		if (fc->c[i].put && j == len) {
-			if (len == cap) {
-				cap = cap ? cap * 2 : 8;
-				if ((tmp = realloc(out, cap * sizeof(*out))) == NULL) {
-					free(out);
-					return AF_ENOMEM;
-				}
-				out = tmp;
-			}
-			out[len++] = id;
-		} else if (!fc->c[i].put && j < len)
-			out[j] = out[--len];
-	}
-done:
-	*ids = out;
-	*n = len;
+	*ids = l.v;
+	*n = l.n;
 	return AF_OK;
 }
 
