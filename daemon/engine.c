@@ -130,6 +130,12 @@ struct event {
 	uint64_t vow;
 };
 
+/* A FIFO ring of events. */
+struct evq {
+	struct event *ev;
+	size_t head, len, cap;
+};
+
 struct jop {
 	uint64_t act;
 	uint64_t idx;
@@ -182,8 +188,10 @@ struct engine {
 	bool dirty;
 	struct u64map acts;         /* id -> struct act (in memory) */
 	struct u64map watch;        /* vow id -> struct idlist (acts) */
-	struct event *ev;
-	size_t evhead, evlen, evcap;
+	struct evq wakes;           /* starts and replays: every pass runs them
+				     * all, so a start is done when committed */
+	struct evq settles;         /* settlements: bounded per pass */
+	bool needs_recover;         /* a recovery failed: retry first */
 	struct actq touched;
 	struct buf jbuf;
 	struct jop *jops;
@@ -217,6 +225,7 @@ static int64_t now_ms(struct engine *);
 static int load_timers(struct engine *);
 
 static void run_step(struct engine *, struct act *);
+static bool resolvers_held(struct act *, const struct af_value *);
 static void go_live(struct engine *, struct act *);
 static void unload_act(struct engine *, struct act *);
 
@@ -241,35 +250,42 @@ grow_array(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 static int
-push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
+evq_push(struct evq *q, struct event ev)
 {
-	if (e->evlen == e->evcap) {
-		size_t ncap = e->evcap ? e->evcap * 2 : 256, i;
+	if (q->len == q->cap) {
+		size_t ncap = q->cap ? q->cap * 2 : 256, i;
 		struct event *n = malloc(ncap * sizeof(*n));
 
 		if (n == NULL)
 			return AF_ENOMEM;
-		for (i = 0; i < e->evlen; i++)
-			n[i] = e->ev[(e->evhead + i) % e->evcap];
-		free(e->ev);
-		e->ev = n;
-		e->evcap = ncap;
-		e->evhead = 0;
+		for (i = 0; i < q->len; i++)
+			n[i] = q->ev[(q->head + i) % q->cap];
+		free(q->ev);
+		q->ev = n;
+		q->cap = ncap;
+		q->head = 0;
 	}
-	e->ev[(e->evhead + e->evlen) % e->evcap] = (struct event){ k, act, vow };
-	e->evlen++;
+	q->ev[(q->head + q->len) % q->cap] = ev;
+	q->len++;
 	return AF_OK;
 }
 
 static bool
-pop_event(struct engine *e, struct event *out)
+evq_pop(struct evq *q, struct event *out)
 {
-	if (e->evlen == 0)
+	if (q->len == 0)
 		return false;
-	*out = e->ev[e->evhead];
-	e->evhead = (e->evhead + 1) % e->evcap;
-	e->evlen--;
+	*out = q->ev[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
 	return true;
+}
+
+static int
+push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
+{
+	return evq_push(k == EV_WAKE ? &e->wakes : &e->settles,
+	    (struct event){ k, act, vow });
 }
 
 static void
@@ -789,6 +805,11 @@ complete(struct engine *e, struct act *a, struct task *t)
 	if ((t->rc != AF_OK && t->rc != AF_REJECTED) || res == NULL) {
 		failf(e, a, "flow returned a malformed value (code %d, %s)",
 		    t->rc, res ? "value" : "no value");
+		unload_act(e, a);
+		return;
+	}
+	if (!resolvers_held(a, res)) {
+		failf(e, a, "flow returned a resolver it does not hold");
 		unload_act(e, a);
 		return;
 	}
@@ -1614,6 +1635,12 @@ vows_settle(struct af_host *h, const struct af_value *args, bool reject,
 		    "the resolver of vow %llu", (unsigned long long)r->u.id);
 		return AF_REJECTED;
 	}
+	/* Nor may it pass on, inside the value, a resolver it made up. */
+	if (v != NULL && !resolvers_held(h->a, v)) {
+		*result = host_error(ar, "NotHeld", "the value names a "
+		    "resolver this flow does not hold");
+		return AF_REJECTED;
+	}
 	rc = settle_trusted(h->e, r->u.id, reject, v);
 	if (rc == AF_OK) {
 		*result = af_null(ar);
@@ -1792,13 +1819,17 @@ engine_fire_due(struct engine *e)
 	int n = 0, rc;
 
 	while (e->nheap > 0 && e->heap[0].due <= now) {
+		if ((rc = timer_row(&e->tdels, &e->ntdels, &e->captdels,
+		    e->heap[0])) != AF_OK)
+			return rc;      /* still in the heap: fires later */
 		t = heap_pop(e);
 		due.u.i = t.due;
 		rc = settle_trusted(e, t.vow, false, &due);
-		if (rc != AF_OK && rc != AF_ESETTLED && rc != AF_ENOTFOUND)
+		if (rc != AF_OK && rc != AF_ESETTLED && rc != AF_ENOTFOUND) {
+			e->ntdels--;
+			heap_push(e, t);
 			return rc;
-		if ((rc = timer_row(&e->tdels, &e->ntdels, &e->captdels, t)))
-			return rc;
+		}
 		n++;
 	}
 	return n;
@@ -1947,14 +1978,15 @@ ids_push(struct ids *l, uint64_t id)
 	return AF_OK;
 }
 
-/* Activation rows: every id whose row is FAILED. */
+/* Activation rows: every id whose row is FAILED and not quarantined (a
+ * crasher is woken only by its own id). */
 static int
 failed_cb(void *ctx, struct store_val k, struct store_val v)
 {
 	struct act_row row;
 
 	if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK ||
-	    row.state != ACT_FAILED)
+	    row.state != ACT_FAILED || row.quarantined)
 		return 0;
 	return ids_push(ctx, store_rd_be64(k.p));
 }
@@ -2057,7 +2089,8 @@ engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx)
 bool
 engine_busy(const struct engine *e)
 {
-	return e->evlen > 0 || e->ngcs > 0;     /* events, or journals to
+	return e->wakes.len > 0 || e->settles.len > 0 || e->ngcs > 0 ||
+	    e->needs_recover;       /* events, or journals to
 						 * delete */
 }
 
@@ -2068,11 +2101,14 @@ take_events(struct engine *e)
 	struct event ev;
 	struct act *a;
 
-	/* The budget bounds settlements; starts and wakes always run, so a
-	 * start's reply (sent after this pass commits) finds its first turn
-	 * done. */
-	while (e->evlen > 0 && (e->njops < budget ||
-	    e->ev[e->evhead].kind == EV_WAKE) && pop_event(e, &ev)) {
+	/* Starts and wakes always run (a start's reply, sent after this
+	 * pass commits, finds its first turn done); the budget bounds
+	 * settlements. The order between activations does not matter to any
+	 * journal: each activation's events keep their own order. */
+	for (;;) {
+		if (!evq_pop(&e->wakes, &ev) && (e->njops >= budget ||
+		    !evq_pop(&e->settles, &ev)))
+			break;
 		e->st.events++;
 		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
 			continue;
@@ -2338,7 +2374,8 @@ recover(struct engine *e)
 	while (u64map_next(&e->watch, &i, &k, &p))
 		free(p);
 	u64map_clear(&e->watch);
-	e->evlen = e->evhead = 0;
+	e->wakes.len = e->wakes.head = 0;
+	e->settles.len = e->settles.head = 0;
 	clear_idems(e);
 	clear_pass_rows(e);
 	e->nheap = 0;
@@ -2349,6 +2386,8 @@ recover(struct engine *e)
 	e->ngcs = 0;
 	e->dirty = false;
 	e->next_act_dirty = false;
+	/* If reading back fails too, the next pass tries again first. */
+	e->needs_recover = true;
 	if ((rc = vowtab_discard(e->vt)) != AF_OK)
 		return rc;
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
@@ -2357,15 +2396,20 @@ recover(struct engine *e)
 	e->s->ops->txn_abort(t);
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
-	if ((rc = load_timers(e)) != AF_OK)
+	if ((rc = load_timers(e)) != AF_OK || (rc = scan_acts(e, false)) != AF_OK)
 		return rc;
-	return scan_acts(e, false);
+	e->needs_recover = false;
+	return AF_OK;
 }
 
 int
 engine_pass(struct engine *e)
 {
+	int rc;
+
 	e->st.passes++;
+	if (e->needs_recover && (rc = recover(e)) != AF_OK)
+		return rc;
 	take_events(e);
 	return commit(e);
 }
@@ -2611,7 +2655,8 @@ engine_close(struct engine *e)
 	free(e->heap);
 	free(e->tputs);
 	free(e->tdels);
-	free(e->ev);
+	free(e->wakes.ev);
+	free(e->settles.ev);
 	free(e->jops);
 	free(e->gcs);
 	free(e->settled);

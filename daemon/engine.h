@@ -112,9 +112,10 @@ int engine_settle(struct engine *e, uint64_t vow,
 
 /* Replay activation `act` now with the code registered now (Failed or
  * Sleeping); nothing for Running/Replaying. AF_ESTATE if Done,
- * AF_ENOTFOUND if unknown. act == 0: every Failed activation. This is the
- * only way a quarantined activation (one that crashed the daemon) runs
- * again; a restart replays other Failed activations by itself. */
+ * AF_ENOTFOUND if unknown. act == 0: every Failed activation but the
+ * quarantined ones. Waking it by its id is the only way a quarantined
+ * activation (one that crashed the daemon) runs again; a restart replays
+ * other Failed activations by itself. */
 int engine_wake(struct engine *e, uint64_t act);
 
 /* Take events until none is left or the pass budget is spent, then

@@ -330,6 +330,27 @@ flow_napper(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Tries to pass on a resolver it never received (args.victim is a vow
+ * id): through a settlement, then as its result. */
+static int
+flow_forger(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *r, *err;
+	uint64_t victim = (uint64_t)af_get(args, "victim")->u.i;
+
+	af_vow_kit(f, &r);
+	if (af_resolve(f, r, af_resolver_ref(A(f), victim), &err) !=
+	    AF_REJECTED)
+		return AF_REJECTED;     /* the forgery went through */
+	if (af_get(args, "return") != NULL) {
+		*result = af_resolver_ref(A(f), victim);
+		return AF_OK;
+	}
+	*result = err;
+	return AF_OK;
+}
+
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
 
 static const char *dir;
@@ -372,6 +393,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "reject", flow_reject);
 	af_register_flow(reg, "sender", flow_sender);
 	af_register_flow(reg, "napper", flow_napper);
+	af_register_flow(reg, "forger", flow_forger);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -1287,6 +1309,54 @@ START_TEST(test_engine_start_runs_within_a_full_pass)
 }
 END_TEST
 
+START_TEST(test_engine_resolvers_cannot_be_forged)
+{
+	struct kit victim = mkvow();
+	uint64_t a1, o1, a2, o2;
+
+	a1 = start("forger", rec2("victim", af_int(ar, (int64_t)victim.id),
+	    NULL, NULL), &o1);
+	ck_assert_int_eq(state_of(a1), ES_DONE);
+	ck_assert_msg(strstr(outcome_text(o1), "NotHeld") != NULL, "%s",
+	    outcome_text(o1));
+	a2 = start("forger", rec2("return", af_bool(ar, true), "victim",
+	    af_int(ar, (int64_t)victim.id)), &o2);
+	ck_assert_int_eq(state_of(a2), ES_FAILED);
+	ck_assert_str_eq(failure_of(a2),
+	    "flow returned a resolver it does not hold");
+	ck_assert_str_eq(outcome_text(victim.id), "pending");
+}
+END_TEST
+
+/* A start queued behind many settlements still runs in its pass. */
+START_TEST(test_engine_start_behind_settlements_runs)
+{
+	struct engine_opts eo = { .pass_max_entries = 3 };
+	struct kit v;
+	char err[256];
+	uint64_t echo, out;
+	int i;
+
+	engine_close(eng);
+	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
+	    AF_OK);
+	v = mkvow();
+	for (i = 0; i < 6; i++)
+		start("return_vow", rec2("v", af_vow_ref(ar, v.id), NULL, NULL),
+		    NULL);
+	for (i = 0; i < 6; i++)
+		start("twice", rec2("a", af_vow_ref(ar, v.id), "b",
+		    af_vow_ref(ar, v.id)), NULL);
+	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
+	    af_int(ar, 1)), AF_OK);
+	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 2), &echo, &out),
+	    AF_OK);
+	ck_assert_int_eq(engine_pass(eng), AF_OK);
+	ck_assert_int_eq(state_of(echo), ES_DONE);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+}
+END_TEST
+
 START_TEST(test_engine_retained_journal_of_done)
 {
 	struct engine_opts eo = { .retain_journals = true };
@@ -1385,6 +1455,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
 	tcase_add_test(tc, test_engine_retained_journal_of_done);
 	tcase_add_test(tc, test_engine_start_runs_within_a_full_pass);
+	tcase_add_test(tc, test_engine_resolvers_cannot_be_forged);
+	tcase_add_test(tc, test_engine_start_behind_settlements_runs);
 	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
 	suite_add_tcase(s, tc);
 	return s;
