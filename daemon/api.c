@@ -24,6 +24,9 @@ struct held {
 	uint64_t reqid;
 	uint8_t *msg;               /* packed ServerMessage */
 	size_t n;
+	bool effect;                /* the request changes durable state: if
+				     * the pass's commit fails, the answer is
+				     * that error instead */
 };
 
 struct waiter {
@@ -34,6 +37,18 @@ struct waiter {
 struct waitlist {
 	size_t n, cap;
 	struct waiter w[];
+};
+
+/* Flow control: a server gets more invocations only while those it has
+ * not answered yet add up to less than this (it always gets one), so a
+ * backlog reaches it as it works instead of all at once past the
+ * connection's output limit. */
+#define SERVE_WINDOW_BYTES (4u << 20)
+
+/* An invocation pushed to a server and not answered yet. */
+struct sent {
+	uint64_t conn;
+	size_t bytes;
 };
 
 /* Servers of one object name, and its invocations nobody has taken. */
@@ -49,7 +64,9 @@ struct api {
 	struct engine *e;
 	struct objsrv *objs;
 	size_t nobjs, capobjs;
-	struct u64map assigned;     /* result vow -> conn it was pushed to */
+	struct u64map assigned;     /* result vow -> struct sent */
+	struct u64map inflight;     /* conn -> bytes of unanswered invocations
+				     * pushed to it (as uintptr_t) */
 	api_send_fn *send;
 	void *ctx;
 	const char *durability;
@@ -61,6 +78,7 @@ struct api {
 	size_t npost, cappost;
 	struct u64map waits;        /* vow -> struct waitlist */
 	struct buf b;
+	bool cur_effect;            /* the request being handled writes */
 };
 
 /* ---- Plumbing ------------------------------------------------------------------ */
@@ -105,7 +123,7 @@ static void
 queue(struct api *api, uint64_t conn, const Asyncflow__Response *r, bool post)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
-	struct held h = { conn, r->id, NULL, 0 };
+	struct held h = { conn, r->id, NULL, 0, api->cur_effect && !post };
 
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = (Asyncflow__Response *)r;
@@ -304,6 +322,36 @@ objsrv(struct api *api, const char *name, bool create)
 	return o;
 }
 
+static size_t
+inflight(struct api *api, uint64_t conn)
+{
+	return (size_t)(uintptr_t)u64map_get(&api->inflight, conn);
+}
+
+static void
+inflight_add(struct api *api, uint64_t conn, size_t bytes, bool add)
+{
+	size_t now = inflight(api, conn);
+
+	now = add ? now + bytes : (now > bytes ? now - bytes : 0);
+	if (now == 0)
+		u64map_del(&api->inflight, conn);
+	else
+		u64map_put(&api->inflight, conn, (void *)(uintptr_t)now);
+}
+
+/* The invocation was answered, or its server is gone: forget the push. */
+static void
+unassign(struct api *api, uint64_t vow)
+{
+	struct sent *st = u64map_del(&api->assigned, vow);
+
+	if (st != NULL) {
+		inflight_add(api, st->conn, st->bytes, false);
+		free(st);
+	}
+}
+
 /* Queue the invocation's event for conn (after this pass's replies).
  * false if it is answered already. */
 static bool
@@ -312,7 +360,8 @@ push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	Asyncflow__Event ev = ASYNCFLOW__EVENT__INIT;
 	Asyncflow__Invocation *inv;
-	struct held h = { conn, 0, NULL, 0 };
+	struct held h = { conn, 0, NULL, 0, false };
+	struct sent *st;
 
 	buf_reset(&api->b);
 	if (engine_invocation(api->e, vow, true, &api->b) != AF_OK)
@@ -326,26 +375,40 @@ push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 	m.event = &ev;
 	h.msg = pack_server_message(&m, &h.n);
 	asyncflow__invocation__free_unpacked(inv, NULL);
-	if (h.msg == NULL || grow((void **)&api->post, &api->cappost,
-	    api->npost + 1, sizeof(h)) != AF_OK) {
+	if (h.msg == NULL || (st = malloc(sizeof(*st))) == NULL) {
 		free(h.msg);
 		return false;
 	}
+	if (grow((void **)&api->post, &api->cappost, api->npost + 1,
+	    sizeof(h)) != AF_OK) {
+		free(h.msg);
+		free(st);
+		return false;
+	}
 	api->post[api->npost++] = h;
-	u64map_put(&api->assigned, vow, (void *)(uintptr_t)conn);
+	unassign(api, vow);
+	st->conn = conn;
+	st->bytes = h.n;
+	u64map_put(&api->assigned, vow, st);
+	inflight_add(api, conn, h.n, true);
 	return true;
 }
 
-/* Give the invocation to the next server of its object, or keep it. */
+/* Give the invocation to the next server of its object that has room in
+ * its window, or keep it until one has. */
 static void
 dispatch(struct api *api, struct objsrv *o, uint64_t vow)
 {
 	uint64_t conn;
+	size_t k;
 
-	if (o->nconns > 0) {
-		conn = o->conns[o->rr++ % o->nconns];
-		push_invocation(api, conn, vow);
-		return;
+	for (k = 0; k < o->nconns; k++) {
+		conn = o->conns[(o->rr + k) % o->nconns];
+		if (inflight(api, conn) < SERVE_WINDOW_BYTES) {
+			o->rr += k + 1;
+			push_invocation(api, conn, vow);
+			return;
+		}
 	}
 	if (grow((void **)&o->pending, &o->cappending, o->npending + 1,
 	    sizeof(uint64_t)) == AF_OK)
@@ -440,14 +503,35 @@ drop_server(struct api *api, uint64_t conn)
 	}
 	i = 0;
 	while (u64map_next(&api->assigned, &i, &k, &p))
-		if ((uint64_t)(uintptr_t)p == conn &&
+		if (((struct sent *)p)->conn == conn &&
 		    grow((void **)&again, &cap, n + 1, sizeof(k)) == AF_OK)
 			again[n++] = k;
 	for (i = 0; i < n; i++) {
-		u64map_del(&api->assigned, again[i]);
+		unassign(api, again[i]);
 		dispatch_new(api, again[i]);
 	}
 	free(again);
+	u64map_del(&api->inflight, conn);
+}
+
+/* After a failed commit, answers servers sent in that pass were rolled
+ * back: push every unanswered invocation again (delivery is at least
+ * once; servers treat the result vow as an idempotency key). */
+static void
+redeliver_all(struct api *api)
+{
+	uint64_t *all = NULL, k;
+	size_t n = 0, cap = 0, i = 0;
+	void *p;
+
+	while (u64map_next(&api->assigned, &i, &k, &p))
+		if (grow((void **)&all, &cap, n + 1, sizeof(k)) == AF_OK)
+			all[n++] = k;
+	for (i = 0; i < n; i++) {
+		unassign(api, all[i]);
+		dispatch_new(api, all[i]);
+	}
+	free(all);
 }
 
 int
@@ -465,9 +549,14 @@ api_on_commit(void *ctx, const uint64_t *settled, size_t n,
 	size_t i, j;
 
 	for (i = 0; i < n; i++)
-		u64map_del(&api->assigned, settled[i]);
+		unassign(api, settled[i]);
 	for (i = 0; i < ninv; i++)
 		dispatch_new(api, invs[i]);
+	/* Answers make room in servers' windows: hand out what waits. */
+	if (n > 0)
+		for (i = 0; i < api->nobjs; i++)
+			if (api->objs[i].npending > 0 && api->objs[i].nconns > 0)
+				flush_pending(api, &api->objs[i]);
 
 	for (i = 0; i < n; i++) {
 		Asyncflow__VowInfo vi;
@@ -493,7 +582,7 @@ api_on_commit(void *ctx, const uint64_t *settled, size_t n,
 					Asyncflow__Event ev =
 					    ASYNCFLOW__EVENT__INIT;
 					struct held h = { l->w[j].conn, 0,
-					    NULL, 0 };
+					    NULL, 0, false };
 
 					ev.kind_case =
 					    ASYNCFLOW__EVENT__KIND_VOW_SETTLED;
@@ -523,8 +612,8 @@ void
 api_conn_closed(struct api *api, uint64_t conn)
 {
 	struct waitlist *l;
-	size_t i = 0, j, k;
-	uint64_t key;
+	size_t i = 0, j, k, nempty = 0, capempty = 0;
+	uint64_t key, *empty = NULL;
 	void *p;
 
 	while (u64map_next(&api->waits, &i, &key, &p)) {
@@ -533,7 +622,13 @@ api_conn_closed(struct api *api, uint64_t conn)
 			if (l->w[j].conn != conn)
 				l->w[k++] = l->w[j];
 		l->n = k;
+		if (k == 0 && grow((void **)&empty, &capempty, nempty + 1,
+		    sizeof(key)) == AF_OK)
+			empty[nempty++] = key;
 	}
+	for (j = 0; j < nempty; j++)
+		free(u64map_del(&api->waits, empty[j]));
+	free(empty);
 	drop_server(api, conn);
 }
 
@@ -977,6 +1072,12 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 	int rc = AF_OK;
 
 	arena_reset(api->arena);
+	/* Only these write; the others' answers stand whatever the commit
+	 * does (a full disk must not stop `stats` or `show`). */
+	api->cur_effect = req->op_case == ASYNCFLOW__REQUEST__OP_START ||
+	    req->op_case == ASYNCFLOW__REQUEST__OP_MKVOW ||
+	    req->op_case == ASYNCFLOW__REQUEST__OP_SETTLE ||
+	    req->op_case == ASYNCFLOW__REQUEST__OP_WAKE;
 	if (req->id == 0) {
 		queue_error(api, conn, 0, AF_EPROTO, "request id must be "
 		    "nonzero", false);
@@ -1132,7 +1233,7 @@ api_after_pass(struct api *api, int rc)
 	 * connection, which may queue redeliveries (growing `post`). */
 	for (i = 0; i < api->nheld; i++) {
 		h = api->held[i];
-		if (rc != AF_OK && h.reqid != 0) {
+		if (rc != AF_OK && h.effect) {
 			/* Nothing of the pass happened: say so instead. */
 			r.id = h.reqid;
 			send_now(api, h.conn, &m);
@@ -1142,6 +1243,8 @@ api_after_pass(struct api *api, int rc)
 		send_held(api, &h);
 	}
 	api->nheld = 0;
+	if (rc != AF_OK)
+		redeliver_all(api);
 	for (i = 0; i < api->npost; i++) {
 		h = api->post[i];
 		send_held(api, &h);
@@ -1169,6 +1272,7 @@ api_new(struct engine *e, api_send_fn *send, void *ctx,
 	api->durability = durability;
 	u64map_init(&api->waits);
 	u64map_init(&api->assigned);
+	u64map_init(&api->inflight);
 	buf_init(&api->b);
 	if ((api->arena = arena_new(0)) == NULL) {
 		free(api);
@@ -1189,7 +1293,11 @@ api_free(struct api *api)
 	while (u64map_next(&api->waits, &i, &k, &p))
 		free(p);
 	u64map_release(&api->waits);
+	i = 0;
+	while (u64map_next(&api->assigned, &i, &k, &p))
+		free(p);
 	u64map_release(&api->assigned);
+	u64map_release(&api->inflight);
 	for (i = 0; i < api->nobjs; i++) {
 		free(api->objs[i].name);
 		free(api->objs[i].conns);

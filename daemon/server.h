@@ -17,7 +17,9 @@
 
 /* The hard maximum of message nesting in a frame (the frame size limit is
  * API_MAX_FRAME, api.h). */
-#define SERVER_MAX_DEPTH 100
+/* 4 + 3 x AF_VALUE_MAX_DEPTH: a Value of the greatest depth inside a
+ * request; the client library uses the same limit (AF_MAX_DEPTH). */
+#define SERVER_MAX_DEPTH 200
 
 struct server_opts {
 	const char *socket_path;
