@@ -4,8 +4,7 @@
  * and the result taken out of the Response for the caller.
  *
  * conn.c checks that a successful answer carries the result kind its
- * request asks for, so the result pointers below are never NULL; serve
- * is newer than that table and af_serve checks its answer itself.
+ * request asks for, so the result pointers below are never NULL.
  */
 #include <string.h>
 
@@ -342,12 +341,6 @@ af_serve(af_conn *c, const char *object, uint64_t *pending)
 	req.serve = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	/* conn.c does not know which result answers a serve: check here. */
-	if (r->result_case != ASYNCFLOW__RESPONSE__RESULT_SERVE ||
-	    r->serve == NULL) {
-		af_msg_free(r);
-		return AF_EPROTO;
-	}
 	if (pending != NULL)
 		*pending = r->serve->pending;
 	af_msg_free(r);

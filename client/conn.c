@@ -11,7 +11,8 @@
  *
  * A frame that cannot be handled for lack of memory stays in the input
  * buffer and is decoded again by the next call: nothing read is lost to
- * AF_ENOMEM.
+ * AF_ENOMEM. Frames are checked for their size and nesting depth before
+ * protobuf-c unpacks them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +82,18 @@ static int64_t
 deadline_of(int timeout_ms)
 {
 	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* Milliseconds to the deadline for poll(): -1 for none, 0 once passed. */
+static int
+ms_left(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - now_ms();
+	return left <= 0 ? 0 : left > 1000000000 ? 1000000000 : (int)left;
 }
 
 static void
@@ -223,15 +236,18 @@ dispatch(af_conn *c, Asyncflow__ServerMessage *sm)
 		if (r == NULL)
 			break;
 		if (r->id == 0) {
-			/* The daemon's last word before it closes the connection. */
-			if (r->error != NULL && r->error->code < 0)
-				set_broken(c, r->error->code, "%s",
+			/*
+			 * The daemon's last word before it closes the
+			 * connection. Whatever its code (ETIMEDOUT, ENOMEM...),
+			 * the connection is gone: that is the sticky code, and
+			 * the daemon's code and message are the text.
+			 */
+			if (r->error != NULL)
+				set_broken(c, AF_ECONN, "connection closed by the "
+				    "daemon: %s: %s", r->error->name[0] ?
+				    r->error->name : af_errname(r->error->code),
 				    r->error->message[0] ? r->error->message :
 				    af_strerror(r->error->code));
-			else if (r->error != NULL)
-				set_broken(c, AF_EPROTO, "daemon closed the connection "
-				    "with code %d: %s", (int)r->error->code,
-				    r->error->message);
 			else
 				set_broken(c, AF_EPROTO, "protocol error: a response "
 				    "without id and without error");
@@ -261,6 +277,86 @@ dispatch(af_conn *c, Asyncflow__ServerMessage *sm)
 	return AF_OK;
 }
 
+/*
+ * protobuf-c unpacks nested messages recursively without a limit, so a
+ * small frame nesting thousands of messages would overflow the stack
+ * inside protobuf_c_message_unpack. Before unpacking, the bytes are walked
+ * with the protoc-c descriptors, every length-delimited field the
+ * descriptor calls a message counting one level (the frame's message is
+ * level 1), and nesting deeper than AF_MAX_DEPTH is refused. The walk only
+ * answers "too deep?": it is more lenient than protobuf-c (varints of up
+ * to 10 bytes, any field number), so what it cannot walk protobuf-c
+ * would not unpack either.
+ */
+enum { WALK_OK, WALK_DEEP, WALK_BAD };
+
+/* A varint of at most 10 bytes at *pp, before end. */
+static bool
+wire_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t u = 0;
+	unsigned shift;
+
+	for (shift = 0; shift < 64 && p < end; shift += 7) {
+		u |= (uint64_t)(*p & 0x7f) << shift;
+		if (*p++ < 0x80) {
+			*pp = p;
+			*v = u;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+walk_depth(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    const uint8_t *end, int depth)
+{
+	const ProtobufCFieldDescriptor *f;
+	uint64_t key, len;
+	int rc;
+
+	if (depth > AF_MAX_DEPTH)
+		return WALK_DEEP;
+	while (p < end) {
+		if (!wire_varint(&p, end, &key))
+			return WALK_BAD;
+		switch (key & 7) {
+		case 0:		/* varint */
+			if (!wire_varint(&p, end, &len))
+				return WALK_BAD;
+			break;
+		case 1:		/* 64-bit */
+			if (end - p < 8)
+				return WALK_BAD;
+			p += 8;
+			break;
+		case 5:		/* 32-bit */
+			if (end - p < 4)
+				return WALK_BAD;
+			p += 4;
+			break;
+		case 2:		/* length-delimited */
+			if (!wire_varint(&p, end, &len) ||
+			    len > (uint64_t)(end - p))
+				return WALK_BAD;
+			f = (key >> 3) <= UINT32_MAX ?
+			    protobuf_c_message_descriptor_get_field(d,
+			    (unsigned)(key >> 3)) : NULL;
+			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    (rc = walk_depth(f->descriptor, p, p + len,
+			    depth + 1)) != WALK_OK)
+				return rc;
+			p += len;
+			break;
+		default:	/* groups: protobuf-c has none */
+			return WALK_BAD;
+		}
+	}
+	return WALK_OK;
+}
+
 /* Decodes every complete frame in the input buffer. *progress is set when
  * at least one was consumed. Returns AF_OK, AF_ENOMEM (the frame stays),
  * or the sticky code once the stream is unusable. */
@@ -270,6 +366,7 @@ decode_frames(af_conn *c, bool *progress)
 	ProtobufCAllocator alloc;
 	struct oom_flag flag;
 	Asyncflow__ServerMessage *sm;
+	const uint8_t *frame;
 	uint32_t len;
 	int rc;
 
@@ -281,13 +378,25 @@ decode_frames(af_conn *c, bool *progress)
 			    (unsigned long)len, AF_MAX_FRAME);
 		if (c->in_len - c->in_off - 4 < len)
 			break;
+		frame = c->in + c->in_off + 4;
+		switch (walk_depth(&asyncflow__server_message__descriptor,
+		    frame, frame + len, 1)) {
+		case WALK_DEEP:
+			return set_broken(c, AF_EPROTO, "protocol error: the "
+			    "daemon sent a message nesting more than %d "
+			    "messages deep (AF_MAX_DEPTH)", AF_MAX_DEPTH);
+		case WALK_BAD:
+			return set_broken(c, AF_EPROTO, "protocol error: the "
+			    "daemon sent a message that does not decode");
+		default:
+			break;
+		}
 		flag.oom = false;
 		alloc.alloc = pb_alloc;
 		alloc.free = pb_free;
 		alloc.allocator_data = &flag;
 		sm = (Asyncflow__ServerMessage *)protobuf_c_message_unpack(
-		    &asyncflow__server_message__descriptor, &alloc, len,
-		    c->in + c->in_off + 4);
+		    &asyncflow__server_message__descriptor, &alloc, len, frame);
 		if (sm == NULL && flag.oom)
 			return AF_ENOMEM;
 		if (sm == NULL)
@@ -413,8 +522,7 @@ io_step(af_conn *c, int64_t deadline)
 {
 	struct pollfd pfd;
 	bool progress = false;
-	int rc, wait;
-	int64_t left;
+	int rc;
 
 	if (c->broken)
 		return c->broken;
@@ -425,13 +533,7 @@ io_step(af_conn *c, int64_t deadline)
 	pfd.fd = c->fd;
 	pfd.events = POLLIN | (c->out_off < c->out_len ? POLLOUT : 0);
 	pfd.revents = 0;
-	if (deadline < 0) {
-		wait = -1;
-	} else {
-		left = deadline - now_ms();
-		wait = left <= 0 ? 0 : left > 1000000000 ? 1000000000 : (int)left;
-	}
-	rc = poll(&pfd, 1, wait);
+	rc = poll(&pfd, 1, ms_left(deadline));
 	if (rc < 0) {
 		if (errno == EINTR || errno == EAGAIN)
 			return AF_OK;
@@ -457,13 +559,13 @@ io_step(af_conn *c, int64_t deadline)
 
 /* ---- Checking what goes out and what comes back ---------------------------- */
 
-#define MAX_DEPTH 256
-
 /*
  * Walks a message the caller built, by its descriptor, for what would make
  * protobuf-c crash while packing: a NULL string, a set oneof message that
  * is NULL, a NULL array or element, bytes with a length but no data; and
- * for nesting deeper than MAX_DEPTH. The daemon judges everything else.
+ * for nesting more than AF_MAX_DEPTH messages deep (the request itself is
+ * level 1; the daemon refuses deeper frames, closing the connection). The
+ * daemon judges everything else.
  */
 static int
 check_field(af_conn *c, const ProtobufCFieldDescriptor *f, const void *p)
@@ -499,8 +601,9 @@ check_msg(af_conn *c, const ProtobufCMessage *m, int depth)
 	size_t i, j, n, esz;
 	int rc;
 
-	if (depth > MAX_DEPTH) {
-		set_errmsg(c, "message nested deeper than %d", MAX_DEPTH);
+	if (depth > AF_MAX_DEPTH) {
+		set_errmsg(c, "the request nests more than %d messages "
+		    "(AF_MAX_DEPTH) deep", AF_MAX_DEPTH);
 		return AF_ELIMIT;
 	}
 	for (i = 0; i < d->n_fields; i++) {
@@ -649,7 +752,7 @@ send_req(af_conn *c, Asyncflow__Request *req, int64_t deadline, uint64_t *idp)
 	}
 	if (c->broken)
 		return broken(c);
-	if ((rc = check_msg(c, &req->base, 0)) != AF_OK)
+	if ((rc = check_msg(c, &req->base, 1)) != AF_OK)
 		return rc;
 	req->id = c->next_id;
 	size = protobuf_c_message_get_packed_size(&req->base);
@@ -890,14 +993,14 @@ copy_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The hello exchange, within the deadline (timeout_ms for messages). */
 static int
-handshake(af_conn *c)
+handshake(af_conn *c, int64_t deadline, int timeout_ms)
 {
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__Hello hello = ASYNCFLOW__HELLO__INIT;
 	Asyncflow__Response *r = NULL;
 	Asyncflow__HelloReply *h;
-	int64_t deadline = deadline_of(AF_CONNECT_TIMEOUT_MS);
 	uint64_t id;
 	int rc;
 
@@ -910,7 +1013,7 @@ handshake(af_conn *c)
 	rc = wait_resp(c, id, deadline, &r);
 	if (rc == AF_ETIMEDOUT)
 		set_errmsg(c, "the daemon did not answer the handshake within "
-		    "%d ms", AF_CONNECT_TIMEOUT_MS);
+		    "%d ms", timeout_ms);
 	if (rc != AF_OK)
 		return rc;
 	h = r->result_case == ASYNCFLOW__RESPONSE__RESULT_HELLO ? r->hello : NULL;
@@ -931,21 +1034,14 @@ handshake(af_conn *c)
 	return rc;
 }
 
-int
-af_connect_fd(int fd, af_conn **out, char *err, size_t errlen)
+/* af_connect_fd with a deadline for the handshake. */
+static int
+connect_fd(int fd, int64_t deadline, int timeout_ms, af_conn **out,
+    char *err, size_t errlen)
 {
 	af_conn *c;
 	int fl, rc;
 
-	copy_err(err, errlen, "%s", "");
-	if (out != NULL)
-		*out = NULL;
-	if (fd < 0 || out == NULL) {
-		if (fd >= 0)
-			close(fd);
-		copy_err(err, errlen, "%s", "invalid argument");
-		return AF_EINVAL;
-	}
 	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
@@ -961,7 +1057,7 @@ af_connect_fd(int fd, af_conn **out, char *err, size_t errlen)
 	c->fd = fd;
 	c->timeout_ms = -1;
 	c->next_id = 1;
-	if ((rc = handshake(c)) != AF_OK) {
+	if ((rc = handshake(c, deadline, timeout_ms)) != AF_OK) {
 		copy_err(err, errlen, "%s", c->errmsg[0] ? c->errmsg :
 		    af_strerror(rc));
 		af_close(c);
@@ -973,12 +1069,80 @@ af_connect_fd(int fd, af_conn **out, char *err, size_t errlen)
 }
 
 int
-af_connect(const char *path, af_conn **out, char *err, size_t errlen)
+af_connect_fd(int fd, af_conn **out, char *err, size_t errlen)
 {
-	struct sockaddr_un sa;
+	copy_err(err, errlen, "%s", "");
+	if (out != NULL)
+		*out = NULL;
+	if (fd < 0 || out == NULL) {
+		if (fd >= 0)
+			close(fd);
+		copy_err(err, errlen, "%s", "invalid argument");
+		return AF_EINVAL;
+	}
+	return connect_fd(fd, deadline_of(AF_CONNECT_TIMEOUT_MS),
+	    AF_CONNECT_TIMEOUT_MS, out, err, errlen);
+}
+
+/*
+ * Connects the non-blocking socket fd to sa before the deadline. A Unix
+ * socket whose listen backlog is full answers EAGAIN at once (a blocking
+ * connect would wait for room without a limit): try again, pausing up to
+ * 100 ms, until the deadline. EINTR is retried. Returns 0 or an errno
+ * value (ETIMEDOUT at the deadline).
+ */
+static int
+connect_until(int fd, const struct sockaddr_un *sa, int64_t deadline)
+{
 	struct pollfd pfd;
 	socklen_t sl;
-	int fd, rc, soerr;
+	int e, left, pause = 1, soerr;
+
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			return 0;
+		e = errno;
+		if (e == EISCONN)
+			return 0;
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN || e == EWOULDBLOCK) {
+			if ((left = ms_left(deadline)) == 0)
+				return ETIMEDOUT;
+			(void)poll(NULL, 0, left < 0 || left > pause ? pause : left);
+			pause = pause < 50 ? pause * 2 : 100;
+			continue;
+		}
+		if (e != EINPROGRESS && e != EALREADY)
+			return e;
+		/* In progress: wait for writability, then for its outcome. */
+		for (;;) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			pfd.revents = 0;
+			if ((e = poll(&pfd, 1, ms_left(deadline))) > 0)
+				break;
+			if (e == 0)
+				return ETIMEDOUT;
+			if (errno != EINTR && errno != EAGAIN)
+				return errno;
+		}
+		sl = sizeof(soerr);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			return errno;
+		if (soerr != 0)
+			return soerr;
+		return 0;
+	}
+}
+
+int
+af_connect_timeout(const char *path, int timeout_ms, af_conn **out,
+    char *err, size_t errlen)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	struct sockaddr_un sa;
+	int fd, rc, e;
 
 	copy_err(err, errlen, "%s", "");
 	if (out != NULL)
@@ -987,6 +1151,8 @@ af_connect(const char *path, af_conn **out, char *err, size_t errlen)
 		copy_err(err, errlen, "%s", "invalid argument");
 		return AF_EINVAL;
 	}
+	if (timeout_ms < 0)
+		timeout_ms = -1;
 	if (path == NULL)
 		path = AF_DEFAULT_SOCKET;
 	memset(&sa, 0, sizeof(sa));
@@ -997,33 +1163,34 @@ af_connect(const char *path, af_conn **out, char *err, size_t errlen)
 		return AF_EINVAL;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0) {
 		rc = errno == ENOMEM || errno == ENOBUFS ? AF_ENOMEM : AF_ECONN;
 		copy_err(err, errlen, "socket: %s", strerror(errno));
 		return rc;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		soerr = errno;
-		/* Interrupted: the connection goes on; wait for its outcome. */
-		while (soerr == EINTR) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, AF_CONNECT_TIMEOUT_MS) < 0) {
-				soerr = errno;
-				continue;
-			}
-			sl = sizeof(soerr);
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-				soerr = errno;
-		}
-		if (soerr != 0) {
+	if ((e = connect_until(fd, &sa, deadline)) != 0) {
+		if (e == ETIMEDOUT) {
+			copy_err(err, errlen, "cannot connect to %s: the daemon "
+			    "did not accept the connection within %d ms (its "
+			    "listen backlog is full)", path, timeout_ms);
+			rc = AF_ETIMEDOUT;
+		} else {
 			copy_err(err, errlen, "cannot connect to %s: %s", path,
-			    strerror(soerr));
-			close(fd);
-			return AF_ECONN;
+			    strerror(e));
+			rc = e == ENOMEM || e == ENOBUFS ? AF_ENOMEM : AF_ECONN;
 		}
+		close(fd);
+		return rc;
 	}
-	return af_connect_fd(fd, out, err, errlen);
+	return connect_fd(fd, deadline, timeout_ms, out, err, errlen);
+}
+
+int
+af_connect(const char *path, af_conn **out, char *err, size_t errlen)
+{
+	return af_connect_timeout(path, AF_CONNECT_TIMEOUT_MS, out, err,
+	    errlen);
 }
 
 void

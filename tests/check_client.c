@@ -258,6 +258,9 @@ struct fake {
 	pthread_t	 th;
 	int		 fd;		/* the daemon's end */
 	int		 listen_fd;	/* Unix socket mode: accept this */
+	int		 delay_ms;	/* before accepting */
+	int		 skip;		/* connections to accept and close
+					 * first (see test_connect_timeout) */
 	void		(*script)(int fd);
 	char		 dir[512];
 	char		 path[600];
@@ -275,6 +278,14 @@ fake_main(void *arg)
 	sigaddset(&ss, SIGALRM);
 	pthread_sigmask(SIG_BLOCK, &ss, NULL);
 	if (f->listen_fd >= 0) {
+		if (f->delay_ms > 0)
+			usleep((useconds_t)f->delay_ms * 1000);
+		for (; f->skip > 0; f->skip--) {
+			int fd = accept(f->listen_fd, NULL, NULL);
+
+			if (fd >= 0)
+				close(fd);
+		}
 		pfd.fd = f->listen_fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 10000) != 1)
@@ -297,6 +308,7 @@ fake_pair(struct fake *f, void (*script)(int fd))
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	f->fd = sv[1];
 	f->listen_fd = -1;
+	f->delay_ms = f->skip = 0;
 	f->script = script;
 	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
 	return sv[0];
@@ -333,6 +345,7 @@ fake_listen(struct fake *f, void (*script)(int fd))
 	ck_assert_int_eq(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(listen(f->listen_fd, 4), 0);
 	f->fd = -1;
+	f->delay_ms = f->skip = 0;
 	f->script = script;
 	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
 }
@@ -379,15 +392,23 @@ START_TEST(test_handshake_ok)
 }
 END_TEST
 
-/* The daemon refuses the version: an error reply with id 0, then close. */
+/* The daemon refuses the version: an error reply to the hello, then close. */
 static void
 s_version_refused(int fd)
 {
 	Asyncflow__Request *req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_HELLO);
 
-	af_msg_free(req);
-	srv_error(fd, 0, AF_EPROTO, "EPROTO",
+	srv_error(fd, req->id, AF_EPROTO, "EPROTO",
 	    "protocol version mismatch: client 1, daemon 2");
+	af_msg_free(req);
+}
+
+/* The daemon's last word before closing, in reply to no request (id 0). */
+static void
+s_last_word_at_hello(int fd)
+{
+	af_msg_free(srv_expect(fd, ASYNCFLOW__REQUEST__OP_HELLO));
+	srv_error(fd, 0, AF_EPROTO, "EPROTO", "frame does not decode");
 }
 
 START_TEST(test_handshake_version_refused)
@@ -401,6 +422,17 @@ START_TEST(test_handshake_version_refused)
 	ck_assert_int_eq(rc, AF_EPROTO);
 	ck_assert_ptr_null(c);
 	ck_assert_str_eq(err, "protocol version mismatch: client 1, daemon 2");
+	fake_join(&f);
+
+	/* An error reply with id 0: the connection is closed, whatever the
+	 * code; the daemon's code and message are the text. */
+	c = (af_conn *)&f;
+	rc = af_connect_fd(fake_pair(&f, s_last_word_at_hello), &c, err,
+	    sizeof(err));
+	ck_assert_int_eq(rc, AF_ECONN);
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(err, "connection closed by the daemon: EPROTO: frame "
+	    "does not decode");
 	fake_join(&f);
 }
 END_TEST
@@ -480,6 +512,106 @@ START_TEST(test_connect_path)
 	ck_assert_int_eq(af_connect_fd(-1, &c, err, sizeof(err)), AF_EINVAL);
 	ck_assert_int_eq(af_stats(NULL, &st), AF_EINVAL);
 	ck_assert_ptr_null(st);
+}
+END_TEST
+
+
+/*
+ * A daemon that does not accept (stopped, or its listen backlog full): the
+ * connect fails at the deadline, also when signals interrupt the wait, and
+ * succeeds as soon as there is room before it.
+ */
+static volatile sig_atomic_t alarms;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+START_TEST(test_connect_timeout)
+{
+	struct sockaddr_un sa;
+	struct sigaction sigact;
+	struct itimerval it;
+	struct fake f;
+	char err[256];
+	af_conn *c = NULL;
+	int fill[64], nfill = 0, lfd, fd, rc;
+	int64_t t0, dt;
+
+	snprintf(f.dir, sizeof(f.dir), "%s", testutil_tmpdir());
+	snprintf(f.path, sizeof(f.path), "%s/d.sock", f.dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, f.path, strlen(f.path) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 0), 0);
+	/* Fill the backlog: nobody accepts. */
+	while (nfill < 64) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fd, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			close(fd);
+			break;
+		}
+		fill[nfill++] = fd;
+	}
+	ck_assert_int_lt(nfill, 64);
+
+	t0 = ms_now();
+	rc = af_connect_timeout(f.path, 200, &c, err, sizeof(err));
+	dt = ms_now() - t0;
+	ck_assert_int_eq(rc, AF_ETIMEDOUT);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "did not accept") != NULL, "%s", err);
+	ck_assert_int_ge(dt, 199);
+	ck_assert_int_lt(dt, 3000);
+	ck_assert_int_eq(af_connect_timeout(f.path, 0, &c, err, sizeof(err)),
+	    AF_ETIMEDOUT);
+
+	/* Signals (no SA_RESTART) during the wait change nothing. */
+	memset(&sigact, 0, sizeof(sigact));
+	sigact.sa_handler = on_alarm;
+	sigemptyset(&sigact.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sigact, NULL), 0);
+	memset(&it, 0, sizeof(it));
+	it.it_interval.tv_usec = 10 * 1000;
+	it.it_value.tv_usec = 10 * 1000;
+	alarms = 0;
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	t0 = ms_now();
+	rc = af_connect_timeout(f.path, 300, &c, err, sizeof(err));
+	dt = ms_now() - t0;
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	ck_assert_msg(rc == AF_ETIMEDOUT, "%d %s", rc, err);
+	ck_assert_int_ge(dt, 299);
+	ck_assert_int_lt(dt, 3000);
+	ck_assert_int_gt(alarms, 5);
+
+	/* Room comes 150 ms later (the backlog is accepted and closed): the
+	 * library's connection gets in and does the handshake. */
+	f.listen_fd = lfd;
+	f.fd = -1;
+	f.delay_ms = 150;
+	f.skip = nfill;
+	f.script = s_hello_drain;
+	ck_assert_int_eq(pthread_create(&f.th, NULL, fake_main, &f), 0);
+	t0 = ms_now();
+	rc = af_connect_timeout(f.path, 10000, &c, err, sizeof(err));
+	dt = ms_now() - t0;
+	ck_assert_msg(rc == AF_OK, "%d %s", rc, err);
+	ck_assert_int_ge(dt, 140);
+	ck_assert_uint_eq(af_conn_incarnation(c), 42);
+	af_close(c);
+	fake_join(&f);
+	while (nfill > 0)
+		close(fill[--nfill]);
 }
 END_TEST
 
@@ -822,6 +954,220 @@ START_TEST(test_garbage_frame)
 }
 END_TEST
 
+/*
+ * Frames built byte by byte, back to front (so every length is known when
+ * it is written): protobuf-c would need as much stack to pack a deep
+ * message as to unpack it.
+ */
+struct rbuf {
+	uint8_t	*p;
+	size_t	 off, cap;
+};
+
+static void
+rb_init(struct rbuf *b, size_t cap)
+{
+	b->p = malloc(cap);
+	ck_assert_ptr_nonnull(b->p);
+	b->off = b->cap = cap;
+}
+
+static void
+rb_put(struct rbuf *b, const void *p, size_t n)
+{
+	ck_assert_uint_le(n, b->off);
+	b->off -= n;
+	memcpy(b->p + b->off, p, n);
+}
+
+static void
+rb_varint(struct rbuf *b, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+
+	do {
+		t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	rb_put(b, t, n);
+}
+
+/* Field `num` (varint) before what is written. */
+static void
+rb_uint(struct rbuf *b, unsigned num, uint64_t v)
+{
+	rb_varint(b, v);
+	rb_varint(b, (uint64_t)num << 3);
+}
+
+/* Everything written so far becomes field `num` (length-delimited). */
+static void
+rb_wrap(struct rbuf *b, unsigned num)
+{
+	rb_varint(b, b->cap - b->off);
+	rb_varint(b, (uint64_t)num << 3 | 2);
+}
+
+/* Sends the frame of what is written, and frees it. */
+static void
+rb_send(int fd, struct rbuf *b)
+{
+	uint8_t hdr[4];
+
+	put_be32(hdr, (uint32_t)(b->cap - b->off));
+	write_full(fd, hdr, 4);
+	write_full(fd, b->p + b->off, b->cap - b->off);
+	free(b->p);
+}
+
+/*
+ * A VowInfo (vow 1, fulfilled) whose value is `lists` lists deep around an
+ * int, or around an error (one message more), in a response to `id` or,
+ * for id 0, in an event. A response carries 4 + 2 * lists messages with
+ * the int: ServerMessage, Response, VowInfo, Value, then List and Value.
+ */
+static void
+srv_deep(int fd, uint64_t id, int lists, bool error_leaf)
+{
+	struct rbuf b;
+	int i;
+
+	rb_init(&b, 64 + 8 * (size_t)lists);
+	if (error_leaf) {
+		rb_put(&b, "E", 1);
+		rb_wrap(&b, 1);		/* Error.name */
+		rb_wrap(&b, 12);	/* Value.error_value */
+	} else {
+		rb_uint(&b, 3, 2);	/* Value.int_value = 1 (zigzag) */
+	}
+	for (i = 0; i < lists; i++) {
+		rb_wrap(&b, 1);		/* List.items */
+		rb_wrap(&b, 7);		/* Value.list_value */
+	}
+	rb_wrap(&b, 3);			/* VowInfo.value */
+	rb_uint(&b, 2, ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED);
+	rb_uint(&b, 1, 1);		/* VowInfo.vow */
+	if (id != 0) {
+		rb_wrap(&b, 6);		/* Response.vow */
+		rb_uint(&b, 1, id);	/* Response.id */
+		rb_wrap(&b, 1);		/* ServerMessage.response */
+	} else {
+		rb_wrap(&b, 1);		/* Event.vow_settled */
+		rb_wrap(&b, 2);		/* ServerMessage.event */
+	}
+	rb_send(fd, &b);
+}
+
+/* 200 messages deep, then 201. */
+static void
+s_deep_limit(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_GET_VOW);
+	srv_deep(fd, req->id, (AF_MAX_DEPTH - 4) / 2, false);
+	af_msg_free(req);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_GET_VOW);
+	srv_deep(fd, req->id, (AF_MAX_DEPTH - 4) / 2, true);
+	af_msg_free(req);
+	srv_drain(fd);
+}
+
+/* The reviewer's frame: 5,000 lists deep (34 kB), on the event path. */
+static void
+s_deep_event(int fd)
+{
+	srv_hello(fd);
+	srv_deep(fd, 0, 5000, false);
+	srv_drain(fd);
+}
+
+static void
+s_deep_answer(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_GET_VOW);
+	srv_deep(fd, req->id, 5000, false);
+	af_msg_free(req);
+	srv_drain(fd);
+}
+
+START_TEST(test_deep_frame)
+{
+	const Asyncflow__Value *v;
+	Asyncflow__VowInfo *vi;
+	Asyncflow__Event *ev;
+	struct fake f;
+	af_conn *c;
+	int n;
+
+	/* AF_MAX_DEPTH messages: fine. */
+	c = fake_connect(&f, s_deep_limit);
+	ck_assert_int_eq(af_get_vow(c, 1, false, 5000, &vi), AF_OK);
+	for (n = 0, v = vi->value; v->kind_case ==
+	    ASYNCFLOW__VALUE__KIND_LIST_VALUE; n++)
+		v = v->list_value->items[0];
+	ck_assert_int_eq(n, (AF_MAX_DEPTH - 4) / 2);
+	ck_assert_int_eq(v->int_value, 1);
+	af_msg_free(vi);
+	/* One more: refused before unpacking, and sticky. */
+	ck_assert_int_eq(af_get_vow(c, 1, false, 5000, &vi), AF_EPROTO);
+	ck_assert_ptr_null(vi);
+	ck_assert_msg(strstr(af_conn_errmsg(c), "AF_MAX_DEPTH") != NULL, "%s",
+	    af_conn_errmsg(c));
+	ck_assert_int_eq(af_next_event(c, 0, &ev), AF_EPROTO);
+	af_close(c);
+	fake_join(&f);
+
+	/* Far deeper, as an event and as an answer: no crash. */
+	c = fake_connect(&f, s_deep_event);
+	ck_assert_int_eq(af_next_event(c, 5000, &ev), AF_EPROTO);
+	ck_assert_ptr_null(ev);
+	ck_assert_msg(strstr(af_conn_errmsg(c), "deep") != NULL, "%s",
+	    af_conn_errmsg(c));
+	af_close(c);
+	fake_join(&f);
+	c = fake_connect(&f, s_deep_answer);
+	ck_assert_int_eq(af_get_vow(c, 1, false, 5000, &vi), AF_EPROTO);
+	af_close(c);
+	fake_join(&f);
+}
+END_TEST
+
+/* The daemon closes the connection with "timed out" as its last word. */
+static void
+s_last_word(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_STATS);
+	srv_error(fd, 0, AF_ETIMEDOUT, "ETIMEDOUT", "the client was too slow");
+	af_msg_free(req);
+}
+
+START_TEST(test_last_word)
+{
+	Asyncflow__StatsReply *st;
+	struct fake f;
+	af_conn *c = fake_connect(&f, s_last_word);
+
+	ck_assert_int_eq(af_stats(c, &st), AF_ECONN);
+	ck_assert_str_eq(af_conn_errmsg(c), "connection closed by the daemon: "
+	    "ETIMEDOUT: the client was too slow");
+	/* Sticky, with the same text. */
+	ck_assert_int_eq(af_stats(c, &st), AF_ECONN);
+	ck_assert_str_eq(af_conn_errmsg(c), "connection closed by the daemon: "
+	    "ETIMEDOUT: the client was too slow");
+	af_close(c);
+	fake_join(&f);
+}
+END_TEST
+
 /* An answer to a request never sent. */
 static void
 s_unknown_id(int fd)
@@ -1014,14 +1360,6 @@ END_TEST
 
 /* Signals during waits: the calls go on, and the timeout still counts
  * from the start. */
-static volatile sig_atomic_t alarms;
-
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	alarms++;
-}
 
 static void
 s_slow(int fd)
@@ -1494,6 +1832,73 @@ START_TEST(test_bad_args)
 	ck_assert_int_eq(af_stats(c, &st), AF_OK);
 	ck_assert_uint_eq(st->passes, 3);
 	af_msg_free(st);
+	af_close(c);
+	fake_join(&f);
+}
+END_TEST
+
+/* Requests nesting AF_MAX_DEPTH messages are sent; deeper ones are not. */
+static void
+s_deep_request(int fd)
+{
+	Asyncflow__Request *req;
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__StartReply sr = ASYNCFLOW__START_REPLY__INIT;
+	const Asyncflow__Value *v;
+	int n;
+
+	srv_hello(fd);
+	/* The only start that reaches the daemon. */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_START);
+	for (n = 0, v = req->start->args; v->kind_case ==
+	    ASYNCFLOW__VALUE__KIND_LIST_VALUE; n++)
+		v = v->list_value->items[0];
+	ck_assert_int_eq(n, (AF_MAX_DEPTH - 3) / 2);
+	ck_assert_int_eq(v->kind_case, ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
+	sr.activation = 1;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_START;
+	r.start = &sr;
+	srv_respond(fd, &r);
+	af_msg_free(req);
+	srv_drain(fd);
+}
+
+START_TEST(test_deep_request)
+{
+	/* Request, StartFlow, then the value: Value + (List + Value) per list. */
+	enum { LISTS = (AF_MAX_DEPTH - 3) / 2 + 1 };
+	static Asyncflow__Value v[LISTS + 1];
+	static Asyncflow__List l[LISTS];
+	static Asyncflow__Value *items[LISTS];
+	Asyncflow__Error e = ASYNCFLOW__ERROR__INIT;
+	struct fake f;
+	af_conn *c = fake_connect(&f, s_deep_request);
+	uint64_t act = 0;
+	int i;
+
+	for (i = 0; i < LISTS; i++) {
+		asyncflow__value__init(&v[i]);
+		asyncflow__list__init(&l[i]);
+		v[i].kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
+		v[i].list_value = &l[i];
+		l[i].n_items = 1;
+		l[i].items = &items[i];
+		items[i] = &v[i + 1];
+	}
+	/* Around an int: 3 + 2 * LISTS = AF_MAX_DEPTH + 1 messages, refused. */
+	asyncflow__value__init(&v[LISTS]);
+	v[LISTS].kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	ck_assert_int_eq(af_start(c, "f", &v[0], NULL, &act, NULL, NULL),
+	    AF_ELIMIT);
+	ck_assert_msg(strstr(af_conn_errmsg(c), "AF_MAX_DEPTH") != NULL, "%s",
+	    af_conn_errmsg(c));
+	/* One list less around an error (a message more): AF_MAX_DEPTH, sent. */
+	e.name = (char *)"E";
+	v[LISTS].kind_case = ASYNCFLOW__VALUE__KIND_ERROR_VALUE;
+	v[LISTS].error_value = &e;
+	ck_assert_int_eq(af_start(c, "f", &v[1], NULL, &act, NULL, NULL), AF_OK);
+	ck_assert_uint_eq(act, 1);
 	af_close(c);
 	fake_join(&f);
 }
@@ -2253,9 +2658,12 @@ START_TEST(test_serve)
 
 	ck_assert_int_eq(af_serve(c, "", NULL), AF_EINVAL);
 	ck_assert_str_eq(af_conn_errmsg(c), "no object name");
+	/* conn.c checks the kind of result, as for every call. */
 	pending = 99;
 	ck_assert_int_eq(af_serve(c, "bank", &pending), AF_EPROTO);
 	ck_assert_uint_eq(pending, 0);
+	ck_assert_msg(strstr(af_conn_errmsg(c), "wrong result") != NULL, "%s",
+	    af_conn_errmsg(c));
 	af_close(c);
 	fake_join(&f);
 }
@@ -2582,6 +2990,7 @@ client_suite(void)
 	tcase_add_test(tc, test_handshake_version_other);
 	tcase_add_test(tc, test_handshake_closed);
 	tcase_add_test(tc, test_connect_path);
+	tcase_add_test(tc, test_connect_timeout);
 	tcase_add_test(tc, test_out_of_order);
 	tcase_add_test(tc, test_events_queued);
 	tcase_add_test(tc, test_event_wait);
@@ -2591,6 +3000,8 @@ client_suite(void)
 	tcase_add_test(tc, test_close_mid_frame);
 	tcase_add_test(tc, test_closed_no_sigpipe);
 	tcase_add_test(tc, test_garbage_frame);
+	tcase_add_test(tc, test_deep_frame);
+	tcase_add_test(tc, test_last_word);
 	tcase_add_test(tc, test_unknown_id);
 	tcase_add_test(tc, test_wrong_result);
 	tcase_add_test(tc, test_partial_reads);
@@ -2601,6 +3012,7 @@ client_suite(void)
 	tcase_add_test(tc, test_calls);
 	tcase_add_test(tc, test_short_resolver);
 	tcase_add_test(tc, test_bad_args);
+	tcase_add_test(tc, test_deep_request);
 	tcase_add_test(tc, test_serve);
 	suite_add_tcase(s, tc);
 

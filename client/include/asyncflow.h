@@ -45,12 +45,18 @@
  *
  * - Connection errors are sticky. Once a call returned AF_ECONN (connection
  *   lost or closed) or AF_EPROTO (the daemon broke the protocol: a frame
- *   over AF_MAX_FRAME, a message that does not decode, an answer to an id
- *   never sent), or the daemon closed the connection with an error reply,
- *   every later call on that connection returns the same code at once
- *   (answers and events that arrived before are still handed out). The
- *   only thing left to do is af_close() and connect again. A request that
- *   was sent but not answered may or may not have been carried out.
+ *   over AF_MAX_FRAME, a message that does not decode or nests deeper than
+ *   AF_MAX_DEPTH, an answer to an id never sent), every later call on that
+ *   connection returns the same code at once (answers and events that
+ *   arrived before are still handed out). The only thing left to do is
+ *   af_close() and connect again. A request that was sent but not answered
+ *   may or may not have been carried out.
+ *
+ * - When the daemon closes a connection it may say why first, in an error
+ *   reply to no request (id 0). Whatever code that reply carries (even
+ *   ETIMEDOUT or ENOMEM), the connection is gone: the sticky code is
+ *   AF_ECONN, and af_conn_errmsg(c) is "connection closed by the daemon:
+ *   NAME: MESSAGE" with the daemon's code name and message.
  *
  * - Error replies from the daemon (Response.error {code, name, message})
  *   are returned as `code` (a negative AF_E* code); the daemon's message is
@@ -62,9 +68,9 @@
  *   library sends values as given and does not reorder them. It only
  *   refuses, with AF_EINVAL, a message protobuf-c could not pack (a NULL
  *   string, a oneof set to a NULL message, a NULL array or element, bytes
- *   with a length but no data), and with AF_ELIMIT one nested deeper than
- *   256 levels or packing to more than AF_MAX_FRAME bytes; nothing is sent
- *   then.
+ *   with a length but no data), and with AF_ELIMIT one nesting more than
+ *   AF_MAX_DEPTH messages deep or packing to more than AF_MAX_FRAME bytes;
+ *   nothing is sent then.
  *
  * - Pushed events are queued in the connection until af_next_event takes
  *   them; the queue is unbounded, so a program that watches vows should
@@ -104,12 +110,20 @@ extern "C" {
  * A longer frame from the daemon is AF_EPROTO (checked before allocating);
  * a longer request is refused with AF_ELIMIT before anything is sent. */
 #define AF_MAX_FRAME (17u << 20)
+/* The deepest nesting of protobuf messages in a frame, either way, the
+ * frame's own message counting 1; the daemon has the same limit. A value
+ * as deep as values may be (64 levels, AF_VALUE_MAX_DEPTH of
+ * "asyncflow/flow.h") takes at most 4 + 3 x 64 = 196 of them. A deeper
+ * frame from the daemon is AF_EPROTO (checked before unpacking, so a small
+ * hostile frame cannot exhaust the stack); a deeper request is refused
+ * with AF_ELIMIT before anything is sent. */
+#define AF_MAX_DEPTH 200
 /* Where asyncflowd listens when started in the current directory with the
  * default data directory. */
 #define AF_DEFAULT_SOCKET "./asyncflow-data/asyncflowd.sock"
 /* Length of a vow's resolver secret in bytes. */
 #define AF_RESOLVER_LEN 16
-/* How long af_connect waits for the daemon's answer to `hello`. */
+/* How long af_connect waits to connect and for the answer to `hello`. */
 #define AF_CONNECT_TIMEOUT_MS 30000
 /* af_send_request waits for the socket when this many bytes are unsent. */
 #define AF_SEND_BUFFER (4u << 20)
@@ -120,8 +134,9 @@ typedef struct af_conn af_conn;
 
 /*
  * af_connect: connect to the daemon's socket at `path` (NULL means
- * AF_DEFAULT_SOCKET) and do the version handshake, waiting at most
- * AF_CONNECT_TIMEOUT_MS for the answer.
+ * AF_DEFAULT_SOCKET) and do the version handshake, all within
+ * AF_CONNECT_TIMEOUT_MS: af_connect_timeout(path, AF_CONNECT_TIMEOUT_MS,
+ * out, err, errlen).
  *
  * *out: on success a new connection, owned by the caller, closed with
  * af_close(); NULL on failure.
@@ -136,6 +151,20 @@ typedef struct af_conn af_conn;
  * error reply to `hello`.
  */
 int af_connect(const char *path, af_conn **out, char *err, size_t errlen);
+
+/*
+ * af_connect_timeout: af_connect within timeout_ms (negative: no limit; 0
+ * only succeeds if the daemon has answered at once, so hardly ever). The
+ * time counts from the call for connecting and the handshake together. A
+ * daemon whose listen backlog is full (too many connections it has not
+ * accepted yet, or it is stopped) is waited for until then, trying again;
+ * signals (EINTR) do not end the wait.
+ *
+ * Returns what af_connect returns; AF_ETIMEDOUT when the daemon neither
+ * accepted the connection nor answered the handshake within timeout_ms.
+ */
+int af_connect_timeout(const char *path, int timeout_ms, af_conn **out,
+    char *err, size_t errlen);
 
 /*
  * af_connect_fd: like af_connect over a socket that is already connected
@@ -290,10 +319,12 @@ void af_msg_free(void *msg);
  * *act, *outcome: the activation id and its outcome vow; *existing: whether
  * the answer came from the idempotency key. Any of them may be NULL.
  *
- * Returns AF_OK; AF_EINVAL (flow NULL or empty); AF_ELIMIT / AF_EDECODE
+ * Returns AF_OK; AF_EINVAL (flow NULL: nothing is sent; from the daemon:
+ * args hold a resolver); AF_ENOTFOUND (the daemon knows no flow of that
+ * name, "unknown flow NAME", which is also the answer for an empty name;
+ * or args refer to a vow that does not exist); AF_ELIMIT / AF_EDECODE
  * (args too large, too deep, or not canonical); AF_EEXIST (the key was used
  * with another flow or other args).
- * A flow that is not registered still starts: the activation is Failed.
  */
 int af_start(af_conn *c, const char *flow, const Asyncflow__Value *args,
     const char *idem_key, uint64_t *act, uint64_t *outcome, bool *existing);
@@ -354,9 +385,14 @@ int af_watch_vow(af_conn *c, uint64_t vow, Asyncflow__VowInfo **now);
  * "Sleeping", "Replaying", "Failed", "Done"; NULL or "" for all). To page,
  * call again with `after` = the last id returned.
  *
+ * The daemon gives at most 10,000 per call, and refuses with AF_ELIMIT a
+ * page whose answer would be larger than AF_MAX_FRAME ("the reply would
+ * be N bytes..."): ask again with a smaller limit.
+ *
  * *out: the list, owned by the caller, freed with af_msg_free().
  *
- * Returns AF_OK; AF_EINVAL (unknown state name, from the daemon).
+ * Returns AF_OK; AF_EINVAL (unknown state name, from the daemon);
+ * AF_ELIMIT (the page is too large for a frame).
  */
 int af_list(af_conn *c, const char *state, uint64_t after, uint32_t limit,
     Asyncflow__ActivationList **out);
@@ -375,8 +411,11 @@ int af_show(af_conn *c, uint64_t act, Asyncflow__ActivationInfo **out);
 int af_journal(af_conn *c, uint64_t act, Asyncflow__JournalDump **out);
 
 /*
- * af_failures: every Failed activation. *out: owned by the caller, freed
- * with af_msg_free(). Returns AF_OK.
+ * af_failures: the Failed activations, in id order, but at most 10,000 of
+ * them (the daemon's cap on one answer; and AF_ELIMIT if they do not fit
+ * a frame). To see them all, page with af_list(c, "Failed", after, limit,
+ * ...) instead, as asyncflowctl failures does. *out: owned by the caller,
+ * freed with af_msg_free(). Returns AF_OK; AF_ELIMIT.
  */
 int af_failures(af_conn *c, Asyncflow__ActivationList **out);
 
