@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +35,10 @@
 #include "asyncflow.h"
 
 #define EXIT_USAGE 2
+/* The deepest a value may be, a scalar counting 1: AF_VALUE_MAX_DEPTH of
+ * "asyncflow/flow.h" (which cannot be included beside "asyncflow.h": both
+ * declare an af_list). The daemon refuses deeper values. */
+#define VALUE_MAX_DEPTH 64
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
 
 static const char *prog = "asyncflowctl";
@@ -352,11 +357,15 @@ bad:
 /* ---- JSON -> Value ------------------------------------------------------------ *
  *
  * Builds a protobuf-c Value tree in which everything comes from malloc, so
- * af_msg_free() frees it. An error (a tag misused, nesting too deep) makes
- * json_to_value return NULL with a message in jp->msg naming the argument
- * and the path inside it: parse_value turns it into a usage error (nothing
- * has been sent yet), serve into a rejection. Only running out of memory
- * exits.
+ * af_msg_free() frees it. An error (a tag misused, nesting deeper than
+ * VALUE_MAX_DEPTH) makes json_to_value return NULL with a message in
+ * jp->msg naming the argument and the path inside it: parse_value turns it
+ * into a usage error (nothing has been sent yet), serve into a rejection.
+ * Only running out of memory exits.
+ *
+ * `depth` counts the levels of the value above j (0 for the whole value):
+ * a tagged value such as {"@vow": 3} is one level, like a scalar, and
+ * {"@record": {...}} is the record it holds.
  */
 
 struct jpath {
@@ -570,8 +579,9 @@ json_to_value(json_t *j, struct jpath *jp, int depth)
 	const char *key;
 	json_t *m;
 
-	if (depth > 200) {
-		jerr(jp, "nested too deeply");
+	if (depth >= VALUE_MAX_DEPTH) {
+		jerr(jp, "nested too deeply: a value has at most %d levels",
+		    VALUE_MAX_DEPTH);
 		return NULL;
 	}
 	switch (json_typeof(j)) {
@@ -948,16 +958,29 @@ vow_json(const Asyncflow__VowInfo *vi, bool with_value)
 
 /* ---- Connection ------------------------------------------------------------------ */
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static const char *socket_path;
 
+/* Connects within timeout_ms (negative: AF_CONNECT_TIMEOUT_MS); exits 1
+ * if that fails. */
 static af_conn *
-connect_daemon(void)
+connect_within(int timeout_ms)
 {
 	char err[512];
 	af_conn *c;
 	int rc;
 
-	rc = af_connect(socket_path, &c, err, sizeof(err));
+	if (timeout_ms < 0)
+		timeout_ms = AF_CONNECT_TIMEOUT_MS;
+	rc = af_connect_timeout(socket_path, timeout_ms, &c, err, sizeof(err));
 	if (rc == AF_OK)
 		return c;
 	if (rc == AF_ECONN)
@@ -965,6 +988,12 @@ connect_daemon(void)
 		    "chosen with -s or $ASYNCFLOW_SOCKET)", err);
 	fail(EXIT_FAILURE, "%s: %s", af_errname(rc), err[0] ? err : af_strerror(rc));
 	return NULL;
+}
+
+static af_conn *
+connect_daemon(void)
+{
+	return connect_within(-1);
 }
 
 /* Reports a failed call and exits 1. */
@@ -1071,6 +1100,25 @@ cmd_settle(int argc, char **argv)
 	return print_json(o);
 }
 
+/*
+ * vow --wait --timeout S bounds the wait for the settlement: connecting,
+ * the handshake and a first look without waiting get max(S, VOW_LOOK_MS),
+ * so that a settled vow is printed even with --timeout 0 and a daemon that
+ * does not answer (stopped) fails the command in about S seconds, not
+ * AF_CONNECT_TIMEOUT_MS. Only if the vow is pending does it then wait, for
+ * what is left of S.
+ */
+#define VOW_LOOK_MS 1000
+
+/* Milliseconds from now until `deadline` (ms of now_ms), at least 0. */
+static int
+ms_until(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
 static int
 cmd_vow(int argc, char **argv)
 {
@@ -1085,6 +1133,7 @@ cmd_vow(int argc, char **argv)
 	Asyncflow__VowInfo *vi;
 	uint64_t vow;
 	double secs;
+	int64_t start, look_end;
 	int n, rc, ms = -1;
 	af_conn *c;
 	json_t *o;
@@ -1102,48 +1151,74 @@ cmd_vow(int argc, char **argv)
 			    timeout);
 		ms = (int)ceil(secs * 1000.0);
 	}
-	c = connect_daemon();
-	rc = af_get_vow(c, vow, wait, ms, &vi);
-	if (rc == AF_ETIMEDOUT && wait && timeout != NULL)
-		fail(EXIT_FAILURE, "vow %llu was not settled within %s s",
-		    (unsigned long long)vow, timeout);
+	if (timeout == NULL) {
+		c = connect_daemon();
+		if ((rc = af_get_vow(c, vow, wait, -1, &vi)) != AF_OK)
+			call_failed(c, rc);
+		goto done;
+	}
+	start = now_ms();
+	look_end = start + (ms > VOW_LOOK_MS ? ms : VOW_LOOK_MS);
+	c = connect_within(ms_until(look_end));
+	rc = af_get_vow(c, vow, false, ms_until(look_end), &vi);
+	if (rc == AF_ETIMEDOUT)
+		fail(EXIT_FAILURE, "vow %llu: the daemon did not answer within "
+		    "%lld ms", (unsigned long long)vow,
+		    (long long)(look_end - start));
 	if (rc != AF_OK)
 		call_failed(c, rc);
+	if (wait && vi->state == ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING) {
+		af_msg_free(vi);
+		rc = af_get_vow(c, vow, true, ms_until(start + ms), &vi);
+		if (rc == AF_ETIMEDOUT)
+			fail(EXIT_FAILURE, "vow %llu was not settled within %s s",
+			    (unsigned long long)vow, timeout);
+		if (rc != AF_OK)
+			call_failed(c, rc);
+	}
+done:
 	af_close(c);
 	o = vow_json(vi, true);
 	af_msg_free(vi);
 	return print_json(o);
 }
 
-static int
-cmd_ls(int argc, char **argv)
+/*
+ * Every activation (in `state`; NULL: all), as a JSON array, in pages. The
+ * daemon refuses (AF_ELIMIT) a page whose answer would not fit one frame:
+ * then the page is halved and asked again, down to one activation, and
+ * grows back after each page that came.
+ */
+#define LIST_PAGE 1000u
+
+static json_t *
+list_all(af_conn *c, const char *state)
 {
-	static const char *const states[] = {
-		"Running", "Sleeping", "Replaying", "Failed", "Done", NULL,
-	};
-	const char *state = NULL;
-	struct opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
-	const uint32_t page = 1000;
 	Asyncflow__ActivationList *l;
+	uint32_t page = LIST_PAGE;
 	uint64_t after = 0;
-	af_conn *c;
-	json_t *arr;
+	json_t *arr = jnew(json_array());
 	size_t i;
 	int rc;
 
-	parse_args(argc, argv, opts, NULL, 0);
-	if (state != NULL) {
-		for (i = 0; states[i] != NULL; i++)
-			if (strcmp(states[i], state) == 0)
-				break;
-		if (states[i] == NULL)
-			usage_error("--state is one of Running, Sleeping, Replaying, "
-			    "Failed, Done; not \"%s\"", state);
-	}
-	c = connect_daemon();
-	arr = jnew(json_array());
 	for (;;) {
-		if ((rc = af_list(c, state, after, page, &l)) != AF_OK)
+		rc = af_list(c, state, after, page, &l);
+		if (rc == AF_ELIMIT && page > 1) {
+			page /= 2;
+			continue;
+		}
+		if (rc == AF_ELIMIT) {
+			if (after == 0)
+				fail(EXIT_FAILURE, "the first activation is too "
+				    "large to list: even alone it does not fit "
+				    "one answer of the daemon (%s)",
+				    af_conn_errmsg(c));
+			fail(EXIT_FAILURE, "the activation after %llu is too "
+			    "large to list: even alone it does not fit one "
+			    "answer of the daemon (%s)",
+			    (unsigned long long)after, af_conn_errmsg(c));
+		}
+		if (rc != AF_OK)
 			call_failed(c, rc);
 		for (i = 0; i < l->n_activations; i++) {
 			jpush(arr, activation_json(l->activations[i]));
@@ -1157,7 +1232,35 @@ cmd_ls(int argc, char **argv)
 		af_msg_free(l);
 		if (i < page)
 			break;
+		if (page < LIST_PAGE)
+			page = page * 2 < LIST_PAGE ? page * 2 : LIST_PAGE;
 	}
+	return arr;
+}
+
+static int
+cmd_ls(int argc, char **argv)
+{
+	static const char *const states[] = {
+		"Running", "Sleeping", "Replaying", "Failed", "Done", NULL,
+	};
+	const char *state = NULL;
+	struct opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
+	af_conn *c;
+	json_t *arr;
+	size_t i;
+
+	parse_args(argc, argv, opts, NULL, 0);
+	if (state != NULL) {
+		for (i = 0; states[i] != NULL; i++)
+			if (strcmp(states[i], state) == 0)
+				break;
+		if (states[i] == NULL)
+			usage_error("--state is one of Running, Sleeping, Replaying, "
+			    "Failed, Done; not \"%s\"", state);
+	}
+	c = connect_daemon();
+	arr = list_all(c, state);
 	af_close(c);
 	return print_json(arr);
 }
@@ -1255,24 +1358,18 @@ cmd_journal(int argc, char **argv)
 	return print_json(arr);
 }
 
+/* The Failed activations, paged with af_list (af_failures stops at the
+ * daemon's cap of 10,000 in one answer). */
 static int
 cmd_failures(int argc, char **argv)
 {
-	Asyncflow__ActivationList *l;
 	af_conn *c;
 	json_t *arr;
-	size_t i;
-	int rc;
 
 	parse_args(argc, argv, NULL, NULL, 0);
 	c = connect_daemon();
-	if ((rc = af_failures(c, &l)) != AF_OK)
-		call_failed(c, rc);
+	arr = list_all(c, "Failed");
 	af_close(c);
-	arr = jnew(json_array());
-	for (i = 0; i < l->n_activations; i++)
-		jpush(arr, activation_json(l->activations[i]));
-	af_msg_free(l);
 	return print_json(arr);
 }
 
@@ -1388,15 +1485,6 @@ note(const char *fmt, ...)
 	va_start(ap, fmt);
 	vwarnx(fmt, ap);
 	va_end(ap);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* What CMD wrote on one pipe: the first `max` bytes, and a count of the
@@ -2000,7 +2088,8 @@ static const struct command commands[] = {
 	  "Prints {\"vow\": N, \"state\": \"pending\" | \"fulfilled\" | \"rejected\"}\n"
 	  "and, once settled, \"value\" (the value or the reason). --wait answers\n"
 	  "only once VOW is settled; with --timeout it fails (exit 1) if that\n"
-	  "takes longer than SECONDS.\n" },
+	  "takes longer than SECONDS (0: unless VOW is settled already).\n"
+	  "Connecting and a first look count too, but get at least 1 s.\n" },
 	{ "ls", cmd_ls,
 	  "usage: asyncflowctl ls [--state STATE]\n"
 	  "Prints a JSON array of activations, in id order; STATE is Running,\n"

@@ -2378,16 +2378,72 @@ s_ctl_notfound(int fd)
 	srv_drain(fd);
 }
 
+/* Answers a get_vow of vow 77 without wait with `state` (value 42 when
+ * settled). */
+static void
+srv_vow77(int fd, Asyncflow__VowStatus state)
+{
+	Asyncflow__Request *req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_GET_VOW);
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+
+	ck_assert_uint_eq(req->get_vow->vow, 77);
+	ck_assert(!req->get_vow->wait);
+	v.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	v.int_value = 42;
+	vi.vow = 77;
+	vi.state = state;
+	if (state != ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING)
+		vi.value = &v;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
+	r.vow = &vi;
+	srv_respond(fd, &r);
+	af_msg_free(req);
+}
+
+/* vow --wait --timeout: pending at first look, then never settled. */
+static void
+s_ctl_pending(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	srv_vow77(fd, ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_GET_VOW);
+	ck_assert(req->get_vow->wait);
+	af_msg_free(req);
+	srv_drain(fd);
+}
+
+/* Settled already: one look, no wait. */
+static void
+s_ctl_settled(int fd)
+{
+	srv_hello(fd);
+	srv_vow77(fd, ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED);
+	ck_assert_ptr_null(srv_recv(fd));
+}
+
+/* A stopped daemon: the connection is there, no answer to hello. */
+static void
+s_ctl_mute(int fd)
+{
+	srv_drain(fd);
+}
+
 START_TEST(test_ctl_errors)
 {
 	const char *wait[] = { "vow", "77", "--wait", "--timeout", "0.2", NULL };
+	const char *now[] = { "vow", "77", "--wait", "--timeout", "0", NULL };
 	const char *get[] = { "vow", "77", NULL };
 	struct fake f;
 	struct run r;
-	int64_t t0;
+	int64_t t0, dt;
 
 	NEED_CTL();
-	fake_listen(&f, s_ctl_silent);
+	fake_listen(&f, s_ctl_pending);
 	t0 = ms_now();
 	run_ctl(&r, f.path, wait);
 	ck_assert_int_ge(ms_now() - t0, 199);
@@ -2395,6 +2451,32 @@ START_TEST(test_ctl_errors)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_str_eq(r.out, "");
 	ck_assert_msg(strstr(r.err, "not settled within 0.2 s") != NULL, "%s", r.err);
+
+	/* --timeout 0 on a settled vow: its value, not a timeout. */
+	fake_listen(&f, s_ctl_settled);
+	run_ctl(&r, f.path, now);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, "{\"vow\":77,\"state\":\"fulfilled\",\"value\":42}\n");
+	/* ... and on a pending one: fails at once. */
+	fake_listen(&f, s_ctl_pending);
+	run_ctl(&r, f.path, now);
+	fake_join(&f);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "not settled within 0 s") != NULL, "%s", r.err);
+
+	/* A daemon that does not answer: about the timeout (at least the
+	 * second connecting and a first look get), not AF_CONNECT_TIMEOUT_MS. */
+	fake_listen(&f, s_ctl_mute);
+	t0 = ms_now();
+	run_ctl(&r, f.path, wait);
+	dt = ms_now() - t0;
+	fake_join(&f);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strstr(r.err, "handshake") != NULL, "%s", r.err);
+	ck_assert_int_ge(dt, 199);
+	ck_assert_int_lt(dt, 5000);
 
 	fake_listen(&f, s_ctl_notfound);
 	run_ctl(&r, f.path, get);
@@ -2410,6 +2492,190 @@ START_TEST(test_ctl_errors)
 	ck_assert_str_eq(r.out, "");
 	ck_assert_msg(strstr(r.err, "/nonexistent-asyncflow/d.sock") != NULL,
 	    "%s", r.err);
+}
+END_TEST
+
+/* `levels` levels of JSON: nested lists (or records {"a": ...}) around 1. */
+static char *
+deep_json(int levels, bool records)
+{
+	size_t n = (size_t)levels * 6 + 2, o = 0;
+	char *s = malloc(n);
+	int i;
+
+	ck_assert_ptr_nonnull(s);
+	for (i = 1; i < levels; i++)
+		o += (size_t)snprintf(s + o, n - o, "%s", records ? "{\"a\":" : "[");
+	s[o++] = '1';
+	for (i = 1; i < levels; i++)
+		s[o++] = records ? '}' : ']';
+	s[o] = '\0';
+	return s;
+}
+
+/* The levels of a value the fake daemon received. */
+static int
+value_levels(const Asyncflow__Value *v)
+{
+	int n = 1;
+
+	for (;;) {
+		if (v->kind_case == ASYNCFLOW__VALUE__KIND_LIST_VALUE)
+			v = v->list_value->items[0];
+		else if (v->kind_case == ASYNCFLOW__VALUE__KIND_RECORD_VALUE)
+			v = v->record_value->fields[0]->value;
+		else
+			return n;
+		n++;
+	}
+}
+
+/* Values deeper than 64 levels (AF_VALUE_MAX_DEPTH) are usage errors. */
+START_TEST(test_ctl_depth)
+{
+	const char *args[] = { "start", "echo", NULL, NULL };
+	char *j;
+	struct fake f;
+	struct run r;
+	int records;
+
+	NEED_CTL();
+	for (records = 0; records < 2; records++) {
+		fake_listen(&f, s_ctl_start);
+		args[2] = j = deep_json(65, records);
+		run_ctl(&r, f.path, args);
+		free(j);
+		ck_assert_msg(r.status == 2, "exit %d: %s", r.status, r.err);
+		ck_assert_str_eq(r.out, "");
+		ck_assert_msg(strstr(r.err, "at most 64 levels") != NULL, "%s",
+		    r.err);
+		args[2] = j = deep_json(64, records);
+		run_ctl(&r, f.path, args);
+		free(j);
+		fake_join(&f);
+		ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+		ck_assert_int_eq(value_levels(seen->start->args), 64);
+		af_msg_free(seen);
+		seen = NULL;
+	}
+}
+END_TEST
+
+/*
+ * ls and failures in pages: the fake daemon refuses pages of more than 3
+ * with AF_ELIMIT (as the daemon does when the answer would be larger than
+ * a frame), and, from activation ls_huge_after on, any page.
+ */
+static uint32_t ls_limits[64];
+static size_t nls;
+static uint64_t ls_huge_after;
+static const char *ls_state;
+
+static void
+s_ctl_ls(int fd)
+{
+	Asyncflow__Request *req;
+	Asyncflow__Response r;
+	Asyncflow__ActivationList al;
+	Asyncflow__ActivationInfo ai[3], *aip[3];
+	uint64_t id;
+	size_t i;
+
+	srv_hello(fd);
+	while ((req = srv_recv(fd)) != NULL) {
+		ck_assert_int_eq(req->op_case, ASYNCFLOW__REQUEST__OP_LIST);
+		ck_assert_str_eq(req->list->state, ls_state);
+		ck_assert_uint_lt(nls, 64);
+		ls_limits[nls++] = req->list->limit;
+		if (req->list->limit > 3 || (ls_huge_after != 0 &&
+		    req->list->after >= ls_huge_after)) {
+			srv_error(fd, req->id, AF_ELIMIT, "ELIMIT", "the reply "
+			    "would be 20000000 bytes, over the 17825792-byte "
+			    "frame limit (list with `after` and `limit`)");
+			af_msg_free(req);
+			continue;
+		}
+		asyncflow__activation_list__init(&al);
+		for (i = 0, id = req->list->after + 1;
+		    i < req->list->limit && id <= 7; i++, id++) {
+			asyncflow__activation_info__init(&ai[i]);
+			ai[i].id = id;
+			ai[i].flow = (char *)"f";
+			ai[i].state = (char *)"Failed";
+			ai[i].failure = (char *)"x";
+			aip[i] = &ai[i];
+		}
+		al.n_activations = i;
+		al.activations = aip;
+		asyncflow__response__init(&r);
+		r.id = req->id;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_LIST;
+		r.list = &al;
+		srv_respond(fd, &r);
+		af_msg_free(req);
+	}
+}
+
+START_TEST(test_ctl_ls_pages)
+{
+	static const uint32_t want[] = {
+		1000, 500, 250, 125, 62, 31, 15, 7, 3,	/* ids 1-3 */
+		6, 3,					/* ids 4-6 */
+		6, 3,					/* id 7: done */
+	};
+	const char *ls[] = { "ls", "--state", "Failed", NULL };
+	const char *failures[] = { "failures", NULL };
+	const char *const *cmds[2] = { ls, failures };
+	const char *first = "[{\"activation\":1,\"flow\":\"f\",\"state\":"
+	    "\"Failed\",\"args\":null,";
+	const char *p;
+	struct fake f;
+	struct run r;
+	size_t i;
+	int k, n;
+
+	NEED_CTL();
+	ls_state = "Failed";
+	for (k = 0; k < 2; k++) {
+		nls = 0;
+		ls_huge_after = 0;
+		fake_listen(&f, s_ctl_ls);
+		run_ctl(&r, f.path, cmds[k]);
+		fake_join(&f);
+		ck_assert_msg(r.status == 0, "%d: exit %d: %s", k, r.status, r.err);
+		ck_assert_uint_eq(nls, sizeof(want) / sizeof(want[0]));
+		for (i = 0; i < nls; i++)
+			ck_assert_uint_eq(ls_limits[i], want[i]);
+		ck_assert_msg(strncmp(r.out, first, strlen(first)) == 0, "%s",
+		    r.out);
+		for (n = 0, p = r.out; (p = strstr(p, "\"activation\":")) != NULL;
+		    p++)
+			n++;
+		ck_assert_int_eq(n, 7);
+		ck_assert_msg(strstr(r.out, "\"activation\":7,") != NULL &&
+		    strstr(r.out, "\"failure\":\"x\"") != NULL, "%s", r.out);
+	}
+
+	/* An activation too large even alone. */
+	nls = 0;
+	ls_huge_after = 3;
+	fake_listen(&f, s_ctl_ls);
+	run_ctl(&r, f.path, ls);
+	fake_join(&f);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strstr(r.err, "activation after 3 is too large") != NULL &&
+	    strstr(r.err, "the reply would be") != NULL, "%s", r.err);
+	ck_assert_uint_eq(ls_limits[nls - 1], 1);
+
+	/* ls without --state asks for every state. */
+	nls = 0;
+	ls_huge_after = 0;
+	ls_state = "";
+	fake_listen(&f, s_ctl_ls);
+	run_ctl(&r, f.path, (const char *const[]){ "ls", NULL });
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 }
 END_TEST
 
@@ -2941,6 +3207,50 @@ START_TEST(test_ctl_serve_no_deadlock)
 }
 END_TEST
 
+/* A result deeper than a value may be is a BadResult, not an exit (nor a
+ * frame the daemon would refuse, closing the connection). */
+static void
+s_ctl_serve_deep(int fd)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	srv_serve_reply(fd, req->id, 0);
+	af_msg_free(req);
+	srv_invocation(fd, 501, "deep65", NULL, AF_RESOLVER_LEN);
+	srv_take_settle(fd, 0);
+	srv_invocation(fd, 502, "deep64", NULL, AF_RESOLVER_LEN);
+	srv_take_settle(fd, 0);
+}
+
+START_TEST(test_ctl_serve_depth)
+{
+	/* Prints the method's number of levels of nested lists around 1. */
+	const char *args[] = {
+		"serve", "bank", "--", "sh", "-c",
+		"in=$(cat); case $in in *deep65*) n=64 ;; *) n=63 ;; esac; "
+		"s=1; while [ $n -gt 0 ]; do s=\"[$s]\"; n=$((n - 1)); done; "
+		"echo \"$s\"", NULL,
+	};
+	const char *m;
+	struct fake f;
+	struct run r;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_serve_deep);
+	run_ctl(&r, f.path, args);
+	fake_join(&f);
+	ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+	ck_assert_uint_eq(nsettles, 2);
+	m = rejected(0, 501, "BadResult");
+	ck_assert_msg(strstr(m, "at most 64 levels") != NULL, "%s", m);
+	ck_assert_int_eq(value_levels(settled(1, 502, false)), 64);
+	free_settles();
+	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s", r.err);
+}
+END_TEST
+
 /* A CMD that cannot be run: exit 1, the invocation left unanswered. */
 static void
 s_ctl_serve_nocmd(int fd)
@@ -3023,10 +3333,13 @@ client_suite(void)
 	tcase_add_test(cli, test_ctl_mkvow_settle);
 	tcase_add_test(cli, test_ctl_errors);
 	tcase_add_test(cli, test_ctl_usage);
+	tcase_add_test(cli, test_ctl_depth);
+	tcase_add_test(cli, test_ctl_ls_pages);
 	tcase_add_test(cli, test_ctl_serve);
 	tcase_add_test(cli, test_ctl_serve_stdin);
 	tcase_add_test(cli, test_ctl_serve_no_deadlock);
 	tcase_add_test(cli, test_ctl_serve_nocmd);
+	tcase_add_test(cli, test_ctl_serve_depth);
 	suite_add_tcase(s, cli);
 	return s;
 }
