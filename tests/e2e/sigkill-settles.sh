@@ -1,8 +1,16 @@
 # SIGKILL during a stream of settles: every acknowledged settle is in effect
-# after the restart, and every activation finishes with the right outcome.
+# after the restart, and every activation finishes with the right outcome —
+# under each durability (all three survive a process crash). Run with
+# DURABILITY=full|batch|none; by default the script runs itself for each.
 set -eu
+if [ -z "${DURABILITY:-}" ]; then
+	for d in full batch none; do
+		DURABILITY=$d sh "$0" || exit 1
+	done
+	exit 0
+fi
 . tests/e2e/lib.inc
-start_daemon
+start_daemon --durability "$DURABILITY"
 N=30
 i=1
 while [ $i -le $N ]; do
@@ -32,7 +40,7 @@ kill9_daemon
 wait $SETTLER || true
 acked=$(wc -l <"$WORK/acked")
 [ "$acked" -ge 5 ] || fail "only $acked settles acknowledged"
-start_daemon
+start_daemon --durability "$DURABILITY"
 # Every acknowledged settle is in effect.
 for i in $(cat "$WORK/acked"); do
 	set -- $(cat "$WORK/vow.$i")
@@ -47,5 +55,5 @@ while [ $i -le $N ]; do
 	expect "outcome $i" "$(ctl vow "$o" --wait --timeout 10 | jq -c .value)" "[$i]"
 	i=$((i + 1))
 done
-echo "sigkill-settles: $acked of $N acknowledged before the kill, all in effect"
+echo "sigkill-settles ($DURABILITY): $acked of $N acknowledged before the kill, all in effect"
 stop_daemon
