@@ -38,7 +38,7 @@ ARCH := $(shell uname -m)
 # ---- generated protobuf code --------------------------------------------
 GEN_C := $(B)/gen/asyncflow.pb-c.c
 GEN_H := $(B)/gen/asyncflow.pb-c.h
-$(GEN_C) $(GEN_H): proto/asyncflow.proto
+$(GEN_C) $(GEN_H) &: proto/asyncflow.proto
 	@mkdir -p $(B)/gen
 	protoc-c --proto_path=proto --c_out=$(B)/gen $<
 $(B)/gen/asyncflow.pb-c.o: $(GEN_C)

@@ -36,6 +36,7 @@
 #include "coro.h"
 #include "engine.h"
 #include "journal.h"
+#include "log.h"
 #include "registry.h"
 #include "tables.h"
 #include "u64map.h"
@@ -436,6 +437,8 @@ unload_act(struct engine *e, struct act *a)
 static void
 fail_act(struct engine *e, struct act *a, const char *msg)
 {
+	log_warn("activation %llu (%s) is Failed: %s",
+	    (unsigned long long)a->id, a->flow ? a->flow : "?", msg);
 	set_failure(a, msg);
 	a->pstate = ACT_FAILED;
 	a->ms = ES_FAILED;
@@ -740,7 +743,9 @@ cur_task(struct af_flow *f)
 	struct coro *c = coro_self();
 	struct task *t = c ? coro_get_data(c) : NULL;
 
+	/* Guest calls come only from the activation's own coroutines. */
 	assert(t != NULL && t->a == f->a);
+	(void)f;
 	return t;
 }
 

@@ -40,7 +40,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: asyncflowd [-d DIR] [-s PATH] [--module FILE.so]...\n"
-	    "                  [--durability full|batch|none] [-v] [-q]\n"
+	    "                  [--durability full|batch|none] [--map-size MiB]\n"
+	    "                  [--socket-group GROUP] [--retain-journals]\n"
+	    "                  [--stack-size KiB] [-v] [-q]\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
 	    "created if missing)\n"
