@@ -79,6 +79,13 @@ struct api {
 	struct u64map waits;        /* vow -> struct waitlist */
 	struct buf b;
 	bool cur_effect;            /* the request being handled writes */
+	bool pass_wrote;            /* a request of this pass wrote: later
+				     * reads may show what a failed commit
+				     * would roll back, so they share its
+				     * fate */
+	uint64_t *answered;         /* invocations servers answered in this
+				     * pass (redelivered if it fails) */
+	size_t nanswered, capanswered;
 };
 
 /* ---- Plumbing ------------------------------------------------------------------ */
@@ -123,7 +130,8 @@ static void
 queue(struct api *api, uint64_t conn, const Asyncflow__Response *r, bool post)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
-	struct held h = { conn, r->id, NULL, 0, api->cur_effect && !post };
+	struct held h = { conn, r->id, NULL, 0,
+	    (api->cur_effect || api->pass_wrote) && !post };
 
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = (Asyncflow__Response *)r;
@@ -352,9 +360,12 @@ unassign(struct api *api, uint64_t vow)
 	}
 }
 
+enum push_result { PUSHED, ANSWERED, RETRY };
+
 /* Queue the invocation's event for conn (after this pass's replies).
- * false if it is answered already. */
-static bool
+ * ANSWERED: it is no longer in the outbox; RETRY: a transient failure
+ * (memory, a store read), keep it waiting. */
+static enum push_result
 push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
@@ -362,42 +373,44 @@ push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 	Asyncflow__Invocation *inv;
 	struct held h = { conn, 0, NULL, 0, false };
 	struct sent *st;
+	int rc;
 
 	buf_reset(&api->b);
-	if (engine_invocation(api->e, vow, true, &api->b) != AF_OK)
-		return false;
+	if ((rc = engine_invocation(api->e, vow, true, &api->b)) != AF_OK)
+		return rc == AF_ENOTFOUND ? ANSWERED : RETRY;
 	if ((inv = asyncflow__invocation__unpack(NULL, api->b.len,
 	    api->b.p)) == NULL)
-		return false;
+		return RETRY;
 	ev.kind_case = ASYNCFLOW__EVENT__KIND_INVOCATION;
 	ev.invocation = inv;
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_EVENT;
 	m.event = &ev;
 	h.msg = pack_server_message(&m, &h.n);
 	asyncflow__invocation__free_unpacked(inv, NULL);
-	if (h.msg == NULL || (st = malloc(sizeof(*st))) == NULL) {
-		free(h.msg);
-		return false;
-	}
-	if (grow((void **)&api->post, &api->cappost, api->npost + 1,
-	    sizeof(h)) != AF_OK) {
+	st = malloc(sizeof(*st));
+	if (h.msg == NULL || st == NULL || grow((void **)&api->post,
+	    &api->cappost, api->npost + 1, sizeof(h)) != AF_OK) {
 		free(h.msg);
 		free(st);
-		return false;
+		return RETRY;
 	}
-	api->post[api->npost++] = h;
 	unassign(api, vow);
 	st->conn = conn;
 	st->bytes = h.n;
-	u64map_put(&api->assigned, vow, st);
+	if (u64map_put(&api->assigned, vow, st) != AF_OK) {
+		free(h.msg);
+		free(st);
+		return RETRY;
+	}
+	api->post[api->npost++] = h;
 	inflight_add(api, conn, h.n, true);
-	return true;
+	return PUSHED;
 }
 
-/* Give the invocation to the next server of its object that has room in
- * its window, or keep it until one has. */
-static void
-dispatch(struct api *api, struct objsrv *o, uint64_t vow)
+/* Push to the next server of o that has room in its window. false: none
+ * has room (or a transient failure): the caller keeps the vow waiting. */
+static bool
+try_push(struct api *api, struct objsrv *o, uint64_t vow)
 {
 	uint64_t conn;
 	size_t k;
@@ -406,13 +419,41 @@ dispatch(struct api *api, struct objsrv *o, uint64_t vow)
 		conn = o->conns[(o->rr + k) % o->nconns];
 		if (inflight(api, conn) < SERVE_WINDOW_BYTES) {
 			o->rr += k + 1;
-			push_invocation(api, conn, vow);
-			return;
+			return push_invocation(api, conn, vow) != RETRY;
 		}
 	}
+	return false;
+}
+
+static void
+keep_waiting(struct objsrv *o, uint64_t vow)
+{
 	if (grow((void **)&o->pending, &o->cappending, o->npending + 1,
 	    sizeof(uint64_t)) == AF_OK)
 		o->pending[o->npending++] = vow;
+}
+
+/* Hand out waiting invocations in order while servers have room. */
+static void
+flush_pending(struct api *api, struct objsrv *o)
+{
+	size_t i = 0;
+
+	while (i < o->npending && try_push(api, o, o->pending[i]))
+		i++;
+	if (i > 0) {
+		memmove(o->pending, o->pending + i, (o->npending - i) *
+		    sizeof(*o->pending));
+		o->npending -= i;
+	}
+}
+
+/* A new (or returned) invocation: behind those already waiting. */
+static void
+dispatch(struct api *api, struct objsrv *o, uint64_t vow)
+{
+	if (o->npending > 0 || !try_push(api, o, vow))
+		keep_waiting(o, vow);
 }
 
 static void
@@ -420,12 +461,18 @@ dispatch_new(struct api *api, uint64_t vow)
 {
 	Asyncflow__Invocation *inv;
 	struct objsrv *o;
+	int rc;
 
 	buf_reset(&api->b);
-	if (engine_invocation(api->e, vow, false, &api->b) != AF_OK ||
+	if ((rc = engine_invocation(api->e, vow, false, &api->b)) != AF_OK ||
 	    (inv = asyncflow__invocation__unpack(NULL, api->b.len,
-	    api->b.p)) == NULL)
+	    api->b.p)) == NULL) {
+		if (rc != AF_ENOTFOUND)
+			log_error("invocation %llu could not be read (%s); it "
+			    "is delivered after the next restart",
+			    (unsigned long long)vow, af_strerror(rc));
 		return;
+	}
 	if ((o = objsrv(api, inv->object, true)) != NULL)
 		dispatch(api, o, vow);
 	asyncflow__invocation__free_unpacked(inv, NULL);
@@ -438,21 +485,19 @@ load_cb(void *ctx, uint64_t vow, const char *object)
 	struct objsrv *o = objsrv(api, object, true);
 
 	if (o != NULL)
-		dispatch(api, o, vow);
+		keep_waiting(o, vow);
 	return AF_OK;
 }
 
+/* Servers' windows may have room: hand out what waits, oldest first. */
 static void
-flush_pending(struct api *api, struct objsrv *o)
+flush_all(struct api *api)
 {
-	uint64_t *p = o->pending;
-	size_t n = o->npending, i;
+	size_t i;
 
-	o->pending = NULL;
-	o->npending = o->cappending = 0;
-	for (i = 0; i < n; i++)
-		dispatch(api, o, p[i]);
-	free(p);
+	for (i = 0; i < api->nobjs; i++)
+		if (api->objs[i].npending > 0 && api->objs[i].nconns > 0)
+			flush_pending(api, &api->objs[i]);
 }
 
 static int
@@ -514,24 +559,17 @@ drop_server(struct api *api, uint64_t conn)
 	u64map_del(&api->inflight, conn);
 }
 
-/* After a failed commit, answers servers sent in that pass were rolled
- * back: push every unanswered invocation again (delivery is at least
- * once; servers treat the result vow as an idempotency key). */
+/* After a failed commit, the answers servers sent in that pass were
+ * rolled back: push those invocations again (delivery is at least once;
+ * servers treat the result vow as an idempotency key). */
 static void
-redeliver_all(struct api *api)
+redeliver_answered(struct api *api)
 {
-	uint64_t *all = NULL, k;
-	size_t n = 0, cap = 0, i = 0;
-	void *p;
+	size_t i;
 
-	while (u64map_next(&api->assigned, &i, &k, &p))
-		if (grow((void **)&all, &cap, n + 1, sizeof(k)) == AF_OK)
-			all[n++] = k;
-	for (i = 0; i < n; i++) {
-		unassign(api, all[i]);
-		dispatch_new(api, all[i]);
-	}
-	free(all);
+	for (i = 0; i < api->nanswered; i++)
+		dispatch_new(api, api->answered[i]);
+	api->nanswered = 0;
 }
 
 int
@@ -550,13 +588,10 @@ api_on_commit(void *ctx, const uint64_t *settled, size_t n,
 
 	for (i = 0; i < n; i++)
 		unassign(api, settled[i]);
+	/* Older invocations first, then the new ones behind them. */
+	flush_all(api);
 	for (i = 0; i < ninv; i++)
 		dispatch_new(api, invs[i]);
-	/* Answers make room in servers' windows: hand out what waits. */
-	if (n > 0)
-		for (i = 0; i < api->nobjs; i++)
-			if (api->objs[i].npending > 0 && api->objs[i].nconns > 0)
-				flush_pending(api, &api->objs[i]);
 
 	for (i = 0; i < n; i++) {
 		Asyncflow__VowInfo vi;
@@ -709,6 +744,15 @@ op_settle(struct api *api, const Asyncflow__Request *req,
 	rc = engine_settle(api->e, s->vow, s->resolver.data, s->reject, v);
 	if (rc != AF_OK)
 		return rc;
+	/* An answer to an invocation frees its server's window now, even if
+	 * the answer is a vow still pending (the outbox row stays until the
+	 * result is final); if this pass fails, it is pushed again. */
+	if (u64map_get(&api->assigned, s->vow) != NULL &&
+	    grow((void **)&api->answered, &api->capanswered,
+	    api->nanswered + 1, sizeof(uint64_t)) == AF_OK) {
+		unassign(api, s->vow);
+		api->answered[api->nanswered++] = s->vow;
+	}
 	asyncflow__vow_info__init(vi);
 	vi->vow = s->vow;
 	{
@@ -1072,6 +1116,10 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 	int rc = AF_OK;
 
 	arena_reset(api->arena);
+	/* A write earlier in this pass: what this request reads may be rolled
+	 * back with it. */
+	if (api->cur_effect)
+		api->pass_wrote = true;
 	/* Only these write; the others' answers stand whatever the commit
 	 * does (a full disk must not stop `stats` or `show`). */
 	api->cur_effect = req->op_case == ASYNCFLOW__REQUEST__OP_START ||
@@ -1244,7 +1292,13 @@ api_after_pass(struct api *api, int rc)
 	}
 	api->nheld = 0;
 	if (rc != AF_OK)
-		redeliver_all(api);
+		redeliver_answered(api);
+	else {
+		api->nanswered = 0;
+		flush_all(api);     /* answers made room in windows */
+	}
+	api->pass_wrote = false;
+	api->cur_effect = false;
 	for (i = 0; i < api->npost; i++) {
 		h = api->post[i];
 		send_held(api, &h);
@@ -1304,6 +1358,7 @@ api_free(struct api *api)
 		free(api->objs[i].pending);
 	}
 	free(api->objs);
+	free(api->answered);
 	for (i = 0; i < api->nheld; i++)
 		free(api->held[i].msg);
 	for (i = 0; i < api->npost; i++)

@@ -48,6 +48,7 @@
 #define DEFAULT_PASS_MAX    16384
 #define GC_PER_COMMIT       8192
 #define JOURNAL_GC_INLINE   1024
+#define SETTLES_PER_PASS    256
 
 /* ---- Data ------------------------------------------------------------------- */
 
@@ -1890,6 +1891,8 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 	int rc;
 
 	*act = *outcome = 0;
+	if (e->needs_recover)
+		return AF_ESTORE;     /* see engine_pass */
 	if (flow == NULL || registry_flow(e->reg, flow, strlen(flow)) == NULL)
 		return AF_ENOTFOUND;
 	if (args == NULL)
@@ -1930,6 +1933,8 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 int
 engine_mkvow(struct engine *e, uint64_t *vow, uint8_t secret[VOW_SECRET_LEN])
 {
+	if (e->needs_recover)
+		return AF_ESTORE;     /* see engine_pass */
 	e->dirty = true;
 	return vowtab_make(e->vt, 0, vow, secret);
 }
@@ -1943,6 +1948,8 @@ engine_settle(struct engine *e, uint64_t vow,
 	uint64_t follow = 0;
 	int rc;
 
+	if (e->needs_recover)
+		return AF_ESTORE;     /* see engine_pass */
 	if (secret == NULL)
 		return AF_EDENIED;
 	if (value == NULL)
@@ -2110,10 +2117,16 @@ take_events(struct engine *e)
 	 * pass commits, finds its first turn done); the budget bounds
 	 * settlements. The order between activations does not matter to any
 	 * journal: each activation's events keep their own order. */
+	size_t nsettles = 0;
+
 	for (;;) {
-		if (!evq_pop(&e->wakes, &ev) && (e->njops >= budget ||
-		    !evq_pop(&e->settles, &ev)))
+		/* Settlements get a share of every pass, however many starts
+		 * came in: at least SETTLES_PER_PASS of them. */
+		if (!evq_pop(&e->wakes, &ev) && ((e->njops >= budget &&
+		    nsettles >= SETTLES_PER_PASS) || !evq_pop(&e->settles, &ev)))
 			break;
+		if (ev.kind == EV_SETTLED)
+			nsettles++;
 		e->st.events++;
 		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
 			continue;
@@ -2417,8 +2430,16 @@ engine_pass(struct engine *e)
 	int rc;
 
 	e->st.passes++;
-	if (e->needs_recover && (rc = recover(e)) != AF_OK)
+	if (e->needs_recover) {
+		/* Whatever requests did since the failure was made on state
+		 * that recovery throws away: this pass fails as a whole. */
+		if ((rc = recover(e)) == AF_OK) {
+			rc = AF_ESTORE;
+			snprintf(e->s->errmsg, sizeof(e->s->errmsg),
+			    "recovered from an earlier failed commit; retry");
+		}
 		return rc;
+	}
 	take_events(e);
 	return commit(e);
 }

@@ -1294,8 +1294,9 @@ START_TEST(test_engine_start_runs_within_a_full_pass)
 	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
 	    AF_OK);
 	hang = mkvow();
+	/* More steps than a pass's guaranteed share of settlements. */
 	ck_assert_int_eq(engine_start(eng, "loop", rec2("hang",
-	    af_vow_ref(ar, hang.id), "n", af_int(ar, 50)), &loop, &out),
+	    af_vow_ref(ar, hang.id), "n", af_int(ar, 1000)), &loop, &out),
 	    AF_OK);
 	ck_assert_int_eq(engine_pass(eng), AF_OK);
 	ck_assert(engine_busy(eng));        /* the loop goes on */

@@ -1,0 +1,392 @@
+/*
+ * check_api.c: the request layer (api.c) over a real engine and LMDB
+ * store, with fake connections (a send callback that records what each
+ * connection receives) and faults injected through the store seam: which
+ * replies a failed commit replaces, retries after a failed recovery, and
+ * the flow control and order of invocations pushed to servers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "builtin_flows.h"
+#include "engine.h"
+#include "registry.h"
+#include "store.h"
+#include "testutil.h"
+
+#define NCONN 8
+
+static const char *dir;
+static struct af_registry *reg;
+static struct store *st;
+static struct engine *eng;
+static struct api *api;
+static const struct store_ops *real;
+static struct store_ops faulty;
+static int fail_commits, fail_reads;
+static uint64_t rid;
+
+/* What each connection received. */
+static int nerrors[NCONN], nevents[NCONN];
+static int last_state[NCONN];       /* VowInfo.state of the last reply */
+static uint64_t mk_vow;
+static uint8_t mk_secret[16];
+static uint64_t inv_vow[256];
+static uint8_t inv_secret[256][16];
+static int ninv;
+
+static int
+f_commit(struct store_txn *t)
+{
+	if (fail_commits > 0) {
+		fail_commits--;
+		real->txn_abort(t);
+		return AF_EFULL;
+	}
+	return real->txn_commit(t);
+}
+
+static int
+f_begin(struct store *s, bool rdonly, struct store_txn **t)
+{
+	if (rdonly && fail_reads > 0) {
+		fail_reads--;
+		return AF_ESTORE;
+	}
+	return real->txn_begin(s, rdonly, t);
+}
+
+static void
+on_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
+{
+	Asyncflow__ServerMessage *m;
+
+	(void)ctx;
+	m = asyncflow__server_message__unpack(NULL, n, msg);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_lt(conn, NCONN);
+	if (m->kind_case == ASYNCFLOW__SERVER_MESSAGE__KIND_EVENT) {
+		nevents[conn]++;
+		if (m->event->kind_case == ASYNCFLOW__EVENT__KIND_INVOCATION &&
+		    ninv < 256) {
+			inv_vow[ninv] = m->event->invocation->vow;
+			memcpy(inv_secret[ninv],
+			    m->event->invocation->resolver.data, 16);
+			ninv++;
+		}
+	} else if (m->response->error != NULL) {
+		nerrors[conn]++;
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_MKVOW) {
+		mk_vow = m->response->mkvow->vow;
+		memcpy(mk_secret, m->response->mkvow->resolver.data, 16);
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_VOW) {
+		last_state[conn] = m->response->vow->state;
+	}
+	asyncflow__server_message__free_unpacked(m, NULL);
+}
+
+static void
+request(uint64_t conn, Asyncflow__Request *r)
+{
+	bool greeted = true;
+
+	r->id = ++rid;
+	ck_assert_int_eq(api_request(api, conn, &greeted, r), AF_OK);
+}
+
+static int
+pass(void)
+{
+	int rc;
+
+	engine_fire_due(eng);
+	rc = engine_pass(eng);
+	api_after_pass(api, rc);
+	return rc;
+}
+
+static void
+mkvow(uint64_t conn, uint64_t *vow, uint8_t secret[16])
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__MakeVow m = ASYNCFLOW__MAKE_VOW__INIT;
+
+	r.op_case = ASYNCFLOW__REQUEST__OP_MKVOW;
+	r.mkvow = &m;
+	request(conn, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	*vow = mk_vow;
+	memcpy(secret, mk_secret, 16);
+}
+
+static void
+settle(uint64_t conn, uint64_t vow, const uint8_t secret[16],
+    Asyncflow__Value *v)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__SettleVow s = ASYNCFLOW__SETTLE_VOW__INIT;
+
+	s.vow = vow;
+	s.resolver.data = (uint8_t *)secret;
+	s.resolver.len = 16;
+	s.value = v;
+	r.op_case = ASYNCFLOW__REQUEST__OP_SETTLE;
+	r.settle = &s;
+	request(conn, &r);
+}
+
+static void
+settle_int(uint64_t conn, uint64_t vow, const uint8_t secret[16], int64_t i)
+{
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+
+	v.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	v.int_value = i;
+	settle(conn, vow, secret, &v);
+}
+
+static void
+get_vow(uint64_t conn, uint64_t vow, bool wait)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__GetVow g = ASYNCFLOW__GET_VOW__INIT;
+
+	g.vow = vow;
+	g.wait = wait;
+	r.op_case = ASYNCFLOW__REQUEST__OP_GET_VOW;
+	r.get_vow = &g;
+	request(conn, &r);
+}
+
+static void
+serve(uint64_t conn, const char *object)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__Serve s = ASYNCFLOW__SERVE__INIT;
+
+	s.object = (char *)object;
+	r.op_case = ASYNCFLOW__REQUEST__OP_SERVE;
+	r.serve = &s;
+	request(conn, &r);
+}
+
+/* transfer {"amount": 1, "from": <fromlen x 'a'>, "to": "b"} */
+static void
+start_transfer(uint64_t conn, size_t fromlen)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__StartFlow s = ASYNCFLOW__START_FLOW__INIT;
+	Asyncflow__Value rec = ASYNCFLOW__VALUE__INIT, vf = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value vt = ASYNCFLOW__VALUE__INIT, va = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Record R = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Field f1 = ASYNCFLOW__FIELD__INIT, f2 = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field f3 = ASYNCFLOW__FIELD__INIT, *fs[3] = { &f1, &f2, &f3 };
+	char *from = malloc(fromlen + 1);
+
+	ck_assert_ptr_nonnull(from);
+	memset(from, 'a', fromlen);
+	from[fromlen] = '\0';
+	va.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	va.int_value = 1;
+	vf.kind_case = vt.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
+	vf.string_value = from;
+	vt.string_value = (char *)"b";
+	f1.key = (char *)"amount";
+	f1.value = &va;
+	f2.key = (char *)"from";
+	f2.value = &vf;
+	f3.key = (char *)"to";
+	f3.value = &vt;
+	R.n_fields = 3;
+	R.fields = fs;
+	rec.kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+	rec.record_value = &R;
+	s.flow = (char *)"transfer";
+	s.args = &rec;
+	r.op_case = ASYNCFLOW__REQUEST__OP_START;
+	r.start = &s;
+	request(conn, &r);
+	free(from);
+}
+
+static void
+setup(void)
+{
+	struct store_opts so = { .durability = STORE_NONE,
+	    .map_size = 256u << 20 };
+	char err[256];
+
+	dir = testutil_tmpdir();
+	memset(nerrors, 0, sizeof(nerrors));
+	memset(nevents, 0, sizeof(nevents));
+	ninv = 0;
+	fail_commits = fail_reads = 0;
+	reg = registry_new();
+	ck_assert_int_eq(builtin_flows_register(reg), AF_OK);
+	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_open(st, reg, NULL, &eng, err, sizeof(err)),
+	    AF_OK);
+	real = st->ops;
+	faulty = *real;
+	faulty.txn_commit = f_commit;
+	faulty.txn_begin = f_begin;
+	st->ops = &faulty;
+	api = api_new(eng, on_send, NULL, "none");
+	ck_assert_ptr_nonnull(api);
+	engine_set_commit_hook(eng, api_on_commit, api);
+	ck_assert_int_eq(api_load_outbox(api), AF_OK);
+}
+
+static void
+teardown(void)
+{
+	api_free(api);
+	engine_close(eng);
+	st->ops = real;
+	store_close(st);
+	registry_free(reg);
+	testutil_rmtree(dir);
+}
+
+START_TEST(test_api_reads_after_a_write_share_a_failed_commit)
+{
+	uint64_t v;
+	uint8_t s[16];
+
+	mkvow(1, &v, s);
+	/* One pass: a settle, then reads that would see it. */
+	settle_int(1, v, s, 7);
+	get_vow(2, v, false);
+	get_vow(3, v, true);
+	fail_commits = 1;
+	ck_assert_int_ne(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], 1);
+	ck_assert_int_eq(nerrors[2], 1);    /* not told "fulfilled" */
+	ck_assert_int_eq(nerrors[3], 1);
+	/* A read alone in a failing pass still answers. */
+	get_vow(4, v, false);
+	fail_commits = 1;
+	settle_int(1, v, s, 8);             /* behind the read: fails */
+	ck_assert_int_ne(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[4], 0);
+	ck_assert_int_eq(last_state[4], ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING);
+	/* The vow is still pending and settles for real. */
+	settle_int(1, v, s, 9);
+	ck_assert_int_eq(pass(), AF_OK);
+	get_vow(2, v, false);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(last_state[2],
+	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED);
+}
+END_TEST
+
+START_TEST(test_api_writes_refused_until_recovered)
+{
+	uint64_t v, w;
+	uint8_t s[16], ws[16];
+
+	mkvow(1, &v, s);
+	mkvow(1, &w, ws);
+	/* A failed commit whose recovery cannot read the store either. */
+	settle_int(1, w, ws, 1);
+	fail_commits = 1;
+	fail_reads = 1;
+	ck_assert_int_ne(pass(), AF_OK);
+	/* A write now must not be acknowledged and then lost. */
+	settle_int(2, v, s, 7);
+	ck_assert_int_ne(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[2], 1);
+	ck_assert_int_eq(pass(), AF_OK);    /* recovered */
+	settle_int(2, v, s, 7);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[2], 1);
+	get_vow(3, v, false);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(last_state[3],
+	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED);
+}
+END_TEST
+
+START_TEST(test_api_unrelated_failure_does_not_repush)
+{
+	uint64_t v;
+	uint8_t s[16];
+	int i, before;
+
+	serve(5, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	for (i = 0; i < 20; i++)
+		start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[5], 20);   /* 20 withdraws */
+	before = nevents[5];
+	for (i = 0; i < 3; i++) {
+		mkvow(1, &v, s);
+		settle_int(1, v, s, 1);
+		fail_commits = 1;
+		ck_assert_int_ne(pass(), AF_OK);
+	}
+	ck_assert_int_eq(nevents[5], before);
+	/* An answer in a failed pass is pushed again. */
+	settle_int(5, inv_vow[0], inv_secret[0], 1);
+	fail_commits = 1;
+	ck_assert_int_ne(pass(), AF_OK);
+	ck_assert_int_eq(nevents[5], before + 1);
+	ck_assert_uint_eq(inv_vow[ninv - 1], inv_vow[0]);
+}
+END_TEST
+
+START_TEST(test_api_invocations_flow_in_order_within_the_window)
+{
+	Asyncflow__Value follow = ASYNCFLOW__VALUE__INIT;
+	uint64_t w;
+	uint8_t ws[16];
+	int i, pushed;
+
+	mkvow(1, &w, ws);
+	for (i = 0; i < 10; i++)
+		start_transfer(1, 1 << 20);
+	ck_assert_int_eq(pass(), AF_OK);
+	serve(5, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	pushed = nevents[5];
+	ck_assert_int_gt(pushed, 0);
+	ck_assert_int_lt(pushed, 10);       /* the 4 MiB window */
+	/* New ones queue behind the waiting ones. */
+	start_transfer(1, 1 << 20);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[5], pushed);
+	/* An answer that follows a pending vow frees the window too. */
+	follow.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	follow.vow_id = w;
+	for (i = 0; i < pushed; i++)
+		settle(5, inv_vow[i], inv_secret[i], &follow);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_gt(nevents[5], pushed);
+	/* Oldest first: every push so far went out in increasing order. */
+	for (i = 1; i < ninv; i++)
+		ck_assert_uint_gt(inv_vow[i], inv_vow[i - 1]);
+}
+END_TEST
+
+static Suite *
+api_suite(void)
+{
+	Suite *s = suite_create("api");
+	TCase *tc = tcase_create("api");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_api_reads_after_a_write_share_a_failed_commit);
+	tcase_add_test(tc, test_api_writes_refused_until_recovered);
+	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
+	tcase_add_test(tc, test_api_invocations_flow_in_order_within_the_window);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TEST_MAIN(api_suite)
