@@ -1333,28 +1333,50 @@ entry_json(size_t index, const Asyncflow__JournalEntry *e)
 	return o;
 }
 
+#define JOURNAL_PAGE 4096u
+
 static int
 cmd_journal(int argc, char **argv)
 {
 	Asyncflow__JournalDump *d;
 	char *pos[1];
-	uint64_t act;
+	uint64_t act, from = 0, length;
+	uint32_t page = JOURNAL_PAGE;
 	af_conn *c;
 	json_t *arr;
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	if (parse_args(argc, argv, NULL, pos, 1) < 1)
 		usage_error("missing A (an activation id)");
 	act = parse_id("A", pos[0]);
 	c = connect_daemon();
-	if ((rc = af_journal(c, act, &d)) != AF_OK)
-		call_failed(c, rc);
-	af_close(c);
 	arr = jnew(json_array());
-	for (i = 0; i < d->n_entries; i++)
-		jpush(arr, entry_json(i, d->entries[i]));
-	af_msg_free(d);
+	/* In pages, halved when one does not fit an answer (large values). */
+	for (;;) {
+		rc = af_journal_range(c, act, from, page, &d);
+		if (rc == AF_ELIMIT && page > 1) {
+			page /= 2;
+			continue;
+		}
+		if (rc == AF_ELIMIT)
+			fail(EXIT_FAILURE, "journal entry %llu is too large for "
+			    "one answer of the daemon (%s)",
+			    (unsigned long long)from, af_conn_errmsg(c));
+		if (rc != AF_OK)
+			call_failed(c, rc);
+		for (i = 0; i < d->n_entries; i++)
+			jpush(arr, entry_json(from + i, d->entries[i]));
+		from += d->n_entries;
+		n = d->n_entries;
+		length = d->length;
+		af_msg_free(d);
+		if (n == 0 || from >= length)
+			break;
+		if (page < JOURNAL_PAGE)
+			page = page * 2 < JOURNAL_PAGE ? page * 2 : JOURNAL_PAGE;
+	}
+	af_close(c);
 	return print_json(arr);
 }
 

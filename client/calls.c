@@ -232,6 +232,13 @@ af_show(af_conn *c, uint64_t act, Asyncflow__ActivationInfo **out)
 int
 af_journal(af_conn *c, uint64_t act, Asyncflow__JournalDump **out)
 {
+	return af_journal_range(c, act, 0, 0, out);
+}
+
+int
+af_journal_range(af_conn *c, uint64_t act, uint64_t from, uint32_t limit,
+    Asyncflow__JournalDump **out)
+{
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__DumpJournal op = ASYNCFLOW__DUMP_JOURNAL__INIT;
 	Asyncflow__Response *r;
@@ -243,6 +250,8 @@ af_journal(af_conn *c, uint64_t act, Asyncflow__JournalDump **out)
 	if (c == NULL)
 		return AF_EINVAL;
 	op.activation = act;
+	op.from = from;
+	op.limit = limit;
 	req.op_case = ASYNCFLOW__REQUEST__OP_JOURNAL;
 	req.journal = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)

@@ -964,21 +964,26 @@ journal_cb(void *ctx, uint64_t index, const void *entry, size_t n)
 }
 
 static int
-op_journal(struct api *api, uint64_t conn, uint64_t reqid, uint64_t act)
+op_journal(struct api *api, uint64_t conn, uint64_t reqid,
+    const Asyncflow__DumpJournal *dj)
 {
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__JournalDump jd = ASYNCFLOW__JOURNAL_DUMP__INIT;
 	struct journal_ctx jc = { NULL, 0, 0 };
 	struct engine_act_info info;
+	uint64_t length;
 	size_t i;
 	int rc;
 
-	if ((rc = engine_act_info(api->e, act, &info)) != AF_OK)
+	if ((rc = engine_act_info(api->e, dj->activation, &info)) != AF_OK)
 		return rc;
-	rc = engine_journal_raw(api->e, act, journal_cb, &jc);
+	rc = engine_journal_raw(api->e, dj->activation, dj->from, dj->limit,
+	    &length, journal_cb, &jc);
 	if (rc == AF_OK) {
 		jd.n_entries = jc.n;
 		jd.entries = jc.entries;
+		jd.from = dj->from;
+		jd.length = length;
 		r.id = reqid;
 		r.result_case = ASYNCFLOW__RESPONSE__RESULT_JOURNAL;
 		r.journal = &jd;
@@ -1217,8 +1222,7 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 			return AF_OK;
 		break;
 	case ASYNCFLOW__REQUEST__OP_JOURNAL:
-		if ((rc = op_journal(api, conn, req->id,
-		    req->journal->activation)) == AF_OK)
+		if ((rc = op_journal(api, conn, req->id, req->journal)) == AF_OK)
 			return AF_OK;
 		break;
 	case ASYNCFLOW__REQUEST__OP_WAKE:

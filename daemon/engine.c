@@ -3036,17 +3036,20 @@ journal_raw_len(struct engine *e, uint64_t id, uint64_t *len)
 }
 
 int
-engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
-    void *ctx)
+engine_journal_raw(struct engine *e, uint64_t act, uint64_t from,
+    uint64_t limit, uint64_t *length, engine_entry_fn *cb, void *ctx)
 {
 	struct jlog log;
-	uint64_t len;
+	uint64_t len, to;
 	size_t i;
 	int rc;
 
+	*length = 0;
 	if ((rc = journal_raw_len(e, act, &len)) != AF_OK)
 		return rc;
-	if ((rc = journal_load(e->s, act, len, &log)) != AF_OK) {
+	to = limit == 0 || limit > len - (from < len ? from : len) ? len :
+	    from + limit;
+	if ((rc = journal_load_range(e->s, act, from, to, &log)) != AF_OK) {
 		struct engine_act_info info;
 
 		/* Done and being collected: nothing to show. */
@@ -3055,8 +3058,9 @@ engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
 			return AF_OK;
 		return rc;
 	}
+	*length = len;
 	for (i = 0; i < log.n && rc == AF_OK; i++)
-		rc = cb(ctx, i, log.data + log.off[i],
+		rc = cb(ctx, from + i, log.data + log.off[i],
 		    log.off[i + 1] - log.off[i]);
 	jlog_release(&log);
 	return rc;

@@ -167,11 +167,13 @@ typedef int engine_list_fn(void *ctx, const struct engine_act_info *info);
 int engine_list(struct engine *e, const enum engine_state *only,
     uint64_t after, size_t limit, engine_list_fn *cb, void *ctx);
 
-/* The committed journal as raw JournalEntry messages. */
+/* The committed journal as raw JournalEntry messages: entries [from,
+ * from + limit) (limit 0: to the end); *length gets the journal's length
+ * (0 once a Done activation's journal is deleted). */
 typedef int engine_entry_fn(void *ctx, uint64_t index, const void *entry,
     size_t n);
-int engine_journal_raw(struct engine *e, uint64_t act, engine_entry_fn *cb,
-    void *ctx);
+int engine_journal_raw(struct engine *e, uint64_t act, uint64_t from,
+    uint64_t limit, uint64_t *length, engine_entry_fn *cb, void *ctx);
 
 /* Mark an activation Failed and quarantined with `why`, without replaying
  * it (see engine_opts.quarantine; this is the same for one already open). */

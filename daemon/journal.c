@@ -168,6 +168,14 @@ journal_key(uint8_t key[16], uint64_t act, uint64_t index)
 int
 journal_load(struct store *s, uint64_t act, uint64_t len, struct jlog *out)
 {
+	return journal_load_range(s, act, 0, len, out);
+}
+
+int
+journal_load_range(struct store *s, uint64_t act, uint64_t from, uint64_t to,
+    struct jlog *out)
+{
+	uint64_t len = to > from ? to - from : 0;
 	struct store_txn *t;
 	struct store_cursor *c = NULL;
 	struct store_val k, v;
@@ -186,15 +194,16 @@ journal_load(struct store *s, uint64_t act, uint64_t len, struct jlog *out)
 		goto fail;
 	if ((rc = s->ops->cursor_open(t, DB_JOURNAL, &c)) != AF_OK)
 		goto abort;
-	journal_key(key, act, 0);
+	journal_key(key, act, from);
 	k = (struct store_val){ key, sizeof(key) };
 	rc = s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
 	for (i = 0; i < len; i++) {
 		if (rc != AF_OK || k.n != 16 || store_rd_be64(k.p) != act ||
-		    store_rd_be64((const uint8_t *)k.p + 8) != i) {
+		    store_rd_be64((const uint8_t *)k.p + 8) != from + i) {
 			snprintf(s->errmsg, sizeof(s->errmsg),
 			    "journal of activation %llu: entry %llu missing",
-			    (unsigned long long)act, (unsigned long long)i);
+			    (unsigned long long)act,
+			    (unsigned long long)(from + i));
 			rc = rc == AF_ESTORE ? rc : AF_EDECODE;
 			goto abort;
 		}

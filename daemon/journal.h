@@ -68,6 +68,10 @@ struct jlog {
  */
 int journal_load(struct store *s, uint64_t act, uint64_t len,
     struct jlog *out);
+/* The same for entries [from, to): entry i of the result is index
+ * from + i. */
+int journal_load_range(struct store *s, uint64_t act, uint64_t from,
+    uint64_t to, struct jlog *out);
 void jlog_release(struct jlog *l);
 
 /* Delete up to `max` entries of `act` from index *from up to `to`, in the

@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "engine.h"
+#include "journal.h"
 #include "registry.h"
 #include "testutil.h"
 #include "value.h"
@@ -1358,6 +1359,46 @@ START_TEST(test_engine_start_behind_settlements_runs)
 }
 END_TEST
 
+struct range_ctx {
+	uint64_t first, n;
+};
+
+static int
+range_cb(void *ctx, uint64_t index, const void *entry, size_t n)
+{
+	struct range_ctx *rc = ctx;
+	struct jentry je;
+
+	ck_assert_int_eq(journal_entry_parse(entry, n, &je), AF_OK);
+	if (rc->n++ == 0)
+		rc->first = index;
+	return AF_OK;
+}
+
+START_TEST(test_engine_journal_in_pages)
+{
+	struct kit hang = mkvow();
+	struct range_ctx r = { 0, 0 };
+	uint64_t act, len;
+
+	act = start("loop", rec2("hang", af_vow_ref(ar, hang.id), "n",
+	    af_int(ar, 100)), NULL);
+	ck_assert_int_eq(engine_journal_raw(eng, act, 120, 50, &len, range_cb,
+	    &r), AF_OK);
+	ck_assert_uint_eq(len, 300);
+	ck_assert_uint_eq(r.first, 120);
+	ck_assert_uint_eq(r.n, 50);
+	r.n = 0;
+	ck_assert_int_eq(engine_journal_raw(eng, act, 280, 0, &len, range_cb,
+	    &r), AF_OK);
+	ck_assert_uint_eq(r.n, 20);
+	r.n = 0;
+	ck_assert_int_eq(engine_journal_raw(eng, act, 400, 10, &len, range_cb,
+	    &r), AF_OK);
+	ck_assert_uint_eq(r.n, 0);
+}
+END_TEST
+
 START_TEST(test_engine_retained_journal_of_done)
 {
 	struct engine_opts eo = { .retain_journals = true };
@@ -1455,6 +1496,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_timer_at_the_end_of_time_is_refused);
 	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
 	tcase_add_test(tc, test_engine_retained_journal_of_done);
+	tcase_add_test(tc, test_engine_journal_in_pages);
 	tcase_add_test(tc, test_engine_start_runs_within_a_full_pass);
 	tcase_add_test(tc, test_engine_resolvers_cannot_be_forged);
 	tcase_add_test(tc, test_engine_start_behind_settlements_runs);

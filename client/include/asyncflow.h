@@ -406,9 +406,19 @@ int af_show(af_conn *c, uint64_t act, Asyncflow__ActivationInfo **out);
 /*
  * af_journal: the journal of an activation, oldest entry first (empty once
  * a Done activation's journal was collected). *out: owned by the caller,
- * freed with af_msg_free(). Returns AF_OK; AF_ENOTFOUND.
+ * freed with af_msg_free(); (*out)->length is the journal's length.
+ * Returns AF_OK; AF_ENOTFOUND; AF_ELIMIT when the whole journal does not
+ * fit one answer (use af_journal_range).
  */
 int af_journal(af_conn *c, uint64_t act, Asyncflow__JournalDump **out);
+
+/*
+ * af_journal_range: entries [from, from + limit) of the journal (limit 0:
+ * to the end); entries[i] is index (*out)->from + i, and (*out)->length
+ * the whole journal's length. Ownership and codes as af_journal.
+ */
+int af_journal_range(af_conn *c, uint64_t act, uint64_t from,
+    uint32_t limit, Asyncflow__JournalDump **out);
 
 /*
  * af_failures: the Failed activations, in id order, but at most 10,000 of
