@@ -9,6 +9,10 @@
  *   rawframe SOCKET truncated   a header announcing 100 bytes, 10 sent, EOF
  *   rawframe SOCKET badversion  a well-formed hello for protocol version 99;
  *                               also prints the reply's printable text
+ *   rawframe SOCKET unsorted    a hello, then a start of echo whose args are
+ *                               a record with keys out of order (not the
+ *                               canonical encoding); prints the replies'
+ *                               text; waits 1 s, not for a close
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -29,7 +33,7 @@ main(int argc, char **argv)
 	ssize_t n;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|truncated|badversion\n");
+		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|truncated|badversion|unsorted\n");
 		return 2;
 	}
 	memset(&sun, 0, sizeof(sun));
@@ -55,6 +59,19 @@ main(int argc, char **argv)
 		    0x08, 99 };
 
 		n = write(fd, msg, sizeof(msg));
+	} else if (strcmp(argv[2], "unsorted") == 0) {
+		/* Request{id 1, hello{version 1}}, then Request{id 2,
+		 * start{flow "echo", args {"b": 1, "a": 1}}} */
+		static const unsigned char msg[] = {
+			0, 0, 0, 6, 0x08, 0x01, 0x12, 0x02, 0x08, 0x01,
+			0, 0, 0, 32, 0x08, 0x02, 0x1a, 0x1c,
+			0x0a, 0x04, 'e', 'c', 'h', 'o', 0x12, 0x14,
+			0x42, 0x12,
+			0x0a, 0x07, 0x0a, 0x01, 'b', 0x12, 0x02, 0x18, 0x02,
+			0x0a, 0x07, 0x0a, 0x01, 'a', 0x12, 0x02, 0x18, 0x02,
+		};
+
+		n = write(fd, msg, sizeof(msg));
 	} else if (strcmp(argv[2], "truncated") == 0) {
 		unsigned char hdr[4] = { 0, 0, 0, 100 };
 
@@ -68,14 +85,16 @@ main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 
-		if (poll(&p, 1, 5000) <= 0)
+		if (poll(&p, 1, strcmp(argv[2], "unsorted") == 0 ? 1000 :
+		    5000) <= 0)
 			break;
 		n = read(fd, buf, sizeof(buf));
 		if (n <= 0) {
 			closed = 1;
 			break;
 		}
-		if (strcmp(argv[2], "badversion") == 0)
+		if (strcmp(argv[2], "badversion") == 0 ||
+		    strcmp(argv[2], "unsorted") == 0)
 			for (ssize_t i = 0; i < n; i++)
 				if (buf[i] >= 0x20 && buf[i] < 0x7f)
 					text[tlen < sizeof(text) - 1 ? tlen++ :

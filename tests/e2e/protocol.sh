@@ -39,6 +39,12 @@ for mode in garbage oversized truncated; do
 	esac
 	ctl stats >/dev/null
 done
+# Args that are not the canonical encoding (record keys out of order) are
+# refused with a clear error; the connection stays open.
+r=$("$B/tests/rawframe" "$SOCK" unsorted)
+case $r in *closed=0*EDECODE*"malformed encoding"*) ;;
+*) fail "non-canonical args: $r" ;; esac
+expect "nothing started" "$(ctl ls | jq '[.[] | select(.flow == "echo")] | length')" 1
 # A client of another protocol version is told both versions.
 r=$("$B/tests/rawframe" "$SOCK" badversion)
 case $r in *closed=1*"client speaks 99, asyncflowd speaks 1"*) ;;
