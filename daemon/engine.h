@@ -11,9 +11,12 @@
  * No transaction is open while flow code runs. Until engine_pass returns
  * AF_OK nothing of the pass is durable, so callers answer requests and
  * push events only after it (the on_commit callback lists the vows that
- * settled). If the commit fails, every request of the pass must be
- * answered with the error; the engine drops every activation from memory
- * and rebuilds them by replay from what is committed.
+ * settled). If the commit fails, every request of the pass that wrote (and
+ * every read that could have seen such a write) must be answered with the
+ * error; the engine drops every activation from memory and rebuilds them
+ * by replay from what is committed. If that rebuild cannot read the store
+ * either, writes are refused (AF_ESTORE) until a later pass has rebuilt
+ * it.
  *
  * It knows no sockets, no libevent and no protobuf-c: the daemon's server
  * and api layers sit above it. Single-threaded: every call on the thread
@@ -118,8 +121,10 @@ int engine_settle(struct engine *e, uint64_t vow,
  * other Failed activations by itself. */
 int engine_wake(struct engine *e, uint64_t act);
 
-/* Take events until none is left or the pass budget is spent, then
- * commit. AF_OK, or the commit's error (AF_EFULL, AF_ESTORE). */
+/* Take events — every start and wake, and settlements until the pass
+ * budget is spent (at least 256 of them) — then commit. AF_OK, or the
+ * commit's error (AF_EFULL, AF_ESTORE; AF_ESTORE also for a pass that had
+ * to finish an earlier recovery first). */
 int engine_pass(struct engine *e);
 /* Replace the on_commit hook given at open (NULL: none). */
 void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn,
