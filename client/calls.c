@@ -17,12 +17,14 @@ roundtrip(af_conn *c, Asyncflow__Request *req, Asyncflow__Response **out)
 	return af_request(c, req, af_get_timeout(c), out);
 }
 
-/* Takes the result sub-message out of r (so that it outlives r) and frees
- * the rest. */
-#define TAKE(r, field, dst) do {					\
-	(dst) = (r)->field;						\
-	(r)->field = NULL;						\
-	(r)->result_case = ASYNCFLOW__RESPONSE__RESULT__NOT_SET;	\
+/* Hands the result sub-message of r to *out (when out is not NULL: it then
+ * outlives r) and frees the rest. */
+#define GIVE(r, field, out) do {					\
+	if ((out) != NULL) {						\
+		*(out) = (r)->field;					\
+		(r)->field = NULL;					\
+		(r)->result_case = ASYNCFLOW__RESPONSE__RESULT__NOT_SET; \
+	}								\
 	af_msg_free(r);							\
 } while (0)
 
@@ -96,7 +98,6 @@ af_settle(af_conn *c, uint64_t vow, const uint8_t resolver[AF_RESOLVER_LEN],
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__SettleVow op = ASYNCFLOW__SETTLE_VOW__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__VowInfo *info;
 	int rc;
 
 	if (out != NULL)
@@ -112,11 +113,7 @@ af_settle(af_conn *c, uint64_t vow, const uint8_t resolver[AF_RESOLVER_LEN],
 	req.settle = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	TAKE(r, vow, info);
-	if (out != NULL)
-		*out = info;
-	else
-		af_msg_free(info);
+	GIVE(r, vow, out);
 	return AF_OK;
 }
 
@@ -127,7 +124,6 @@ af_get_vow(af_conn *c, uint64_t vow, bool wait, int timeout_ms,
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__GetVow op = ASYNCFLOW__GET_VOW__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__VowInfo *info;
 	int rc;
 
 	if (out != NULL)
@@ -140,11 +136,7 @@ af_get_vow(af_conn *c, uint64_t vow, bool wait, int timeout_ms,
 	req.get_vow = &op;
 	if ((rc = af_request(c, &req, timeout_ms, &r)) != AF_OK)
 		return rc;
-	TAKE(r, vow, info);
-	if (out != NULL)
-		*out = info;
-	else
-		af_msg_free(info);
+	GIVE(r, vow, out);
 	return AF_OK;
 }
 
@@ -154,7 +146,6 @@ af_watch_vow(af_conn *c, uint64_t vow, Asyncflow__VowInfo **now)
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__WatchVow op = ASYNCFLOW__WATCH_VOW__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__VowInfo *info;
 	int rc;
 
 	if (now != NULL)
@@ -166,11 +157,7 @@ af_watch_vow(af_conn *c, uint64_t vow, Asyncflow__VowInfo **now)
 	req.watch_vow = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	TAKE(r, vow, info);
-	if (now != NULL)
-		*now = info;
-	else
-		af_msg_free(info);
+	GIVE(r, vow, now);
 	return AF_OK;
 }
 
@@ -181,7 +168,6 @@ af_list(af_conn *c, const char *state, uint64_t after, uint32_t limit,
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__ListActivations op = ASYNCFLOW__LIST_ACTIVATIONS__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__ActivationList *list;
 	int rc;
 
 	if (out != NULL)
@@ -195,11 +181,7 @@ af_list(af_conn *c, const char *state, uint64_t after, uint32_t limit,
 	req.list = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	TAKE(r, list, list);
-	if (out != NULL)
-		*out = list;
-	else
-		af_msg_free(list);
+	GIVE(r, list, out);
 	return AF_OK;
 }
 
@@ -209,7 +191,6 @@ af_show(af_conn *c, uint64_t act, Asyncflow__ActivationInfo **out)
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__ShowActivation op = ASYNCFLOW__SHOW_ACTIVATION__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__ActivationInfo *info;
 	int rc;
 
 	if (out != NULL)
@@ -221,11 +202,7 @@ af_show(af_conn *c, uint64_t act, Asyncflow__ActivationInfo **out)
 	req.show = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	TAKE(r, show, info);
-	if (out != NULL)
-		*out = info;
-	else
-		af_msg_free(info);
+	GIVE(r, show, out);
 	return AF_OK;
 }
 
@@ -242,7 +219,6 @@ af_journal_range(af_conn *c, uint64_t act, uint64_t from, uint32_t limit,
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__DumpJournal op = ASYNCFLOW__DUMP_JOURNAL__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__JournalDump *dump;
 	int rc;
 
 	if (out != NULL)
@@ -256,11 +232,7 @@ af_journal_range(af_conn *c, uint64_t act, uint64_t from, uint32_t limit,
 	req.journal = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	TAKE(r, journal, dump);
-	if (out != NULL)
-		*out = dump;
-	else
-		af_msg_free(dump);
+	GIVE(r, journal, out);
 	return AF_OK;
 }
 
@@ -270,7 +242,6 @@ af_failures(af_conn *c, Asyncflow__ActivationList **out)
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__ListFailures op = ASYNCFLOW__LIST_FAILURES__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__ActivationList *list;
 	int rc;
 
 	if (out != NULL)
@@ -281,11 +252,7 @@ af_failures(af_conn *c, Asyncflow__ActivationList **out)
 	req.failures = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	TAKE(r, list, list);
-	if (out != NULL)
-		*out = list;
-	else
-		af_msg_free(list);
+	GIVE(r, list, out);
 	return AF_OK;
 }
 
@@ -314,7 +281,6 @@ af_stats(af_conn *c, Asyncflow__StatsReply **out)
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;
 	Asyncflow__Response *r;
-	Asyncflow__StatsReply *st;
 	int rc;
 
 	if (out != NULL)
@@ -325,11 +291,7 @@ af_stats(af_conn *c, Asyncflow__StatsReply **out)
 	req.stats = &op;
 	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
 		return rc;
-	TAKE(r, stats, st);
-	if (out != NULL)
-		*out = st;
-	else
-		af_msg_free(st);
+	GIVE(r, stats, out);
 	return AF_OK;
 }
 
