@@ -479,11 +479,12 @@ dispatch_new(struct api *api, uint64_t vow)
 }
 
 static int
-load_cb(void *ctx, uint64_t vow, const char *object)
+load_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
 {
 	struct api *api = ctx;
 	struct objsrv *o = objsrv(api, object, true);
 
+	(void)act;
 	if (o != NULL)
 		keep_waiting(o, vow);
 	return AF_OK;
@@ -775,40 +776,56 @@ static const char *const state_names[] = {
 	[ES_DONE] = "Done",
 };
 
-struct inv_ctx {
-	struct api *api;
-	Asyncflow__ActivationInfo *ai;
-	size_t cap;
+/* Unanswered invocations, by sending activation: read once for a whole
+ * listing. */
+struct outbox_pairs {
+	struct { uint64_t act, vow; } *p;
+	size_t n, cap;
 };
 
 static int
-inv_cb(void *ctx, uint64_t vow, const char *object)
+pairs_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
 {
-	struct inv_ctx *ic = ctx;
+	struct outbox_pairs *op = ctx;
+
+	(void)object;
+	if (grow((void **)&op->p, &op->cap, op->n + 1, sizeof(*op->p)) !=
+	    AF_OK)
+		return AF_ENOMEM;
+	op->p[op->n].act = act;
+	op->p[op->n].vow = vow;
+	op->n++;
+	return AF_OK;
+}
+
+/* Add invocation `vow` (without secrets) to ai. */
+static void
+add_invocation(struct api *api, Asyncflow__ActivationInfo *ai, size_t *cap,
+    uint64_t vow)
+{
 	Asyncflow__Invocation *inv;
 	struct buf b;
 
-	(void)object;
 	buf_init(&b);
-	if (engine_invocation(ic->api->e, vow, false, &b) == AF_OK &&
+	if (engine_invocation(api->e, vow, false, &b) == AF_OK &&
 	    (inv = asyncflow__invocation__unpack(NULL, b.len, b.p)) != NULL) {
-		if (grow((void **)&ic->ai->invocations, &ic->cap,
-		    ic->ai->n_invocations + 1, sizeof(inv)) == AF_OK)
-			ic->ai->invocations[ic->ai->n_invocations++] = inv;
+		if (grow((void **)&ai->invocations, cap, ai->n_invocations + 1,
+		    sizeof(inv)) == AF_OK)
+			ai->invocations[ai->n_invocations++] = inv;
 		else
 			asyncflow__invocation__free_unpacked(inv, NULL);
 	}
 	buf_release(&b);
-	return AF_OK;
 }
 
-/* Build one ActivationInfo (strings point into info; args and waiting_on
- * malloc'd: free with free_act_info). */
+/* Build one ActivationInfo (strings point into info; args, waiting_on and
+ * invocations malloc'd: free with free_act_info). `outbox`: the
+ * unanswered invocations of every activation. */
 static void
 act_info(struct api *api, const struct engine_act_info *info,
-    Asyncflow__ActivationInfo *ai, bool with_waits)
+    Asyncflow__ActivationInfo *ai, const struct outbox_pairs *outbox)
 {
-	size_t n = 0;
+	size_t n = 0, cap = 0, i;
 
 	asyncflow__activation_info__init(ai);
 	ai->id = info->id;
@@ -821,14 +838,13 @@ act_info(struct api *api, const struct engine_act_info *info,
 	buf_reset(&api->b);
 	if (engine_act_args(api->e, info->id, &api->b) == AF_OK)
 		ai->args = to_wire(api->b.p, api->b.len);
-	if (with_waits && engine_waiting_on(api->e, info->id, &ai->waiting_on,
-	    &n) == AF_OK)
+	if (engine_waiting_on(api->e, info->id, &ai->waiting_on, &n) == AF_OK)
 		ai->n_waiting_on = n;
-	if (with_waits && info->state != ES_DONE) {
-		struct inv_ctx ic = { api, ai, 0 };
-
-		engine_outbox_list(api->e, info->id, inv_cb, &ic);
-	}
+	if (info->state == ES_DONE)
+		return;
+	for (i = 0; i < outbox->n; i++)
+		if (outbox->p[i].act == info->id)
+			add_invocation(api, ai, &cap, outbox->p[i].vow);
 }
 
 static void
@@ -884,6 +900,7 @@ op_list(struct api *api, uint64_t conn, uint64_t reqid, const char *state,
 	Asyncflow__ActivationList al = ASYNCFLOW__ACTIVATION_LIST__INIT;
 	Asyncflow__ActivationInfo *ais = NULL, **ptrs = NULL;
 	struct list_ctx lc = { NULL, 0, 0 };
+	struct outbox_pairs outbox = { NULL, 0, 0 };
 	enum engine_state only;
 	size_t i;
 	int rc;
@@ -903,9 +920,11 @@ op_list(struct api *api, uint64_t conn, uint64_t reqid, const char *state,
 		if (ais == NULL || ptrs == NULL)
 			rc = AF_ENOMEM;
 	}
+	if (rc == AF_OK && lc.n > 0)
+		rc = engine_outbox_list(api->e, 0, pairs_cb, &outbox);
 	if (rc == AF_OK) {
 		for (i = 0; i < lc.n; i++) {
-			act_info(api, &lc.infos[i], &ais[i], true);
+			act_info(api, &lc.infos[i], &ais[i], &outbox);
 			ptrs[i] = &ais[i];
 		}
 		al.n_activations = lc.n;
@@ -920,12 +939,14 @@ op_list(struct api *api, uint64_t conn, uint64_t reqid, const char *state,
 	free(ais);
 	free(ptrs);
 	free(lc.infos);
+	free(outbox.p);
 	return rc;
 }
 
 static int
 op_show(struct api *api, uint64_t conn, uint64_t reqid, uint64_t act)
 {
+	struct outbox_pairs outbox = { NULL, 0, 0 };
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__ActivationInfo ai;
 	struct engine_act_info info;
@@ -933,7 +954,11 @@ op_show(struct api *api, uint64_t conn, uint64_t reqid, uint64_t act)
 
 	if ((rc = engine_act_info(api->e, act, &info)) != AF_OK)
 		return rc;
-	act_info(api, &info, &ai, true);
+	if ((rc = engine_outbox_list(api->e, act, pairs_cb, &outbox)) == AF_OK)
+		act_info(api, &info, &ai, &outbox);
+	free(outbox.p);
+	if (rc != AF_OK)
+		return rc;
 	r.id = reqid;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_SHOW;
 	r.show = &ai;
@@ -1008,9 +1033,10 @@ count_cb(void *ctx, const struct engine_act_info *info)
 }
 
 static int
-count_inv_cb(void *ctx, uint64_t vow, const char *object)
+count_inv_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
 {
 	(void)vow;
+	(void)act;
 	(void)object;
 	((struct count_ctx *)ctx)->n++;
 	return AF_OK;

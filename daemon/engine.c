@@ -3111,6 +3111,7 @@ engine_timers_pending(const struct engine *e)
 
 struct outbox_item {
 	uint64_t vow;
+	uint64_t act;
 	char obj[256];
 };
 
@@ -3133,6 +3134,7 @@ outbox_cb(void *ctx, struct store_val k, struct store_val v)
 	    sizeof(*oc->items)) != AF_OK)
 		return AF_ENOMEM;
 	oc->items[oc->n].vow = store_rd_be64(k.p);
+	oc->items[oc->n].act = row.activation;
 	copy_str(oc->items[oc->n].obj, sizeof(oc->items[oc->n].obj),
 	    row.object.ptr, row.object.len);
 	oc->n++;
@@ -3150,7 +3152,8 @@ engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
 	/* Collected first: no transaction while cb runs. */
 	rc = store_scan(e->s, DB_OUTBOX, NULL, 0, outbox_cb, &oc);
 	for (i = 0; i < oc.n && rc == AF_OK; i++)
-		rc = cb(ctx, oc.items[i].vow, oc.items[i].obj);
+		rc = cb(ctx, oc.items[i].vow, oc.items[i].act,
+		    oc.items[i].obj);
 	free(oc.items);
 	return rc;
 }

@@ -187,8 +187,9 @@ int engine_quarantine(struct engine *e, uint64_t act, const char *why);
 /* ---- Outbox (eventual sends) and durable timers ---- */
 
 /* Invocations whose result vow is not settled yet (all, or those sent by
- * activation act): cb(ctx, result vow, object name). */
-typedef int engine_outbox_fn(void *ctx, uint64_t vow, const char *object);
+ * activation act): cb(ctx, result vow, sending activation, object name). */
+typedef int engine_outbox_fn(void *ctx, uint64_t vow, uint64_t act,
+    const char *object);
 int engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
     void *ctx);
 

@@ -1135,8 +1135,9 @@ struct outbox_seen {
 };
 
 static int
-outbox_cb(void *ctx, uint64_t vow, const char *object)
+outbox_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
 {
+	(void)act;
 	struct outbox_seen *os = ctx;
 
 	ck_assert_str_eq(object, "bank");
