@@ -654,7 +654,7 @@ wait_done(struct task *t)
 		for (i = 0; i < t->wn; i++)
 			items[i] = ((const struct seen *)u64map_get(&a->seen,
 			    t->wv[i]->u.id))->value;
-		t->wout = af_list(a->arena, items, t->wn);
+		t->wout = af_list_of(a->arena, items, t->wn);
 		t->wrc = t->wout ? AF_OK : AF_ENOMEM;
 	}
 	return true;
@@ -1493,7 +1493,7 @@ settle_call(struct af_flow *f, const char *method,
 	items[0] = resolver;
 	items[1] = value ? value : af_null(f->a->arena);
 	if (items[1] == NULL ||
-	    (args = af_list(f->a->arena, items, 2)) == NULL)
+	    (args = af_list_of(f->a->arena, items, 2)) == NULL)
 		return AF_ENOMEM;
 	rc = af_call(f, "vows", method, args, &out);
 	if (rc == AF_REJECTED && err != NULL)
@@ -2158,7 +2158,7 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	if ((rc = act_row_encode(&e->scratch, &r)) != AF_OK)
 		return rc;
 	store_be64(key, a->id);
-	return e->s->ops->put(t, DB_ACTS, (struct store_val){ key, 8 },
+	return store_put(t, DB_ACTS, (struct store_val){ key, 8 },
 	    (struct store_val){ e->scratch.p, e->scratch.len }, false);
 }
 
@@ -2177,7 +2177,7 @@ collect(struct engine *e, struct store_txn *t)
 		uint64_t before = g->from;
 
 		if (budget > 0) {
-			rc = journal_delete(e->s, t, g->act, &g->from, g->to,
+			rc = journal_delete(t, g->act, &g->from, g->to,
 			    budget);
 			if (rc != AF_OK)
 				return rc;
@@ -2191,14 +2191,14 @@ collect(struct engine *e, struct store_txn *t)
 		 * written by this commit from memory: then it is Done with
 		 * journal_gc set below). */
 		store_be64(key, g->act);
-		rc = e->s->ops->get(t, DB_ACTS, (struct store_val){ key, 8 },
+		rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 },
 		    &val);
 		if (rc == AF_OK && act_row_parse(val.p, val.n, &row) == AF_OK &&
 		    row.journal_gc < g->to) {
 			row.journal_gc = g->to;
 			buf_reset(&e->scratch2);
 			if (act_row_encode(&e->scratch2, &row) == AF_OK)
-				rc = e->s->ops->put(t, DB_ACTS,
+				rc = store_put(t, DB_ACTS,
 				    (struct store_val){ key, 8 },
 				    (struct store_val){ e->scratch2.p,
 				    e->scratch2.len }, false);
@@ -2299,7 +2299,7 @@ commit(struct engine *e)
 		qsort(e->jops, e->njops, sizeof(*e->jops), cmp_jop);
 	for (i = 0; i < e->njops; i++) {
 		journal_key(key, e->jops[i].act, e->jops[i].idx);
-		rc = e->s->ops->put(t, DB_JOURNAL, (struct store_val){ key, 16 },
+		rc = store_put(t, DB_JOURNAL, (struct store_val){ key, 16 },
 		    (struct store_val){ e->jbuf.p + e->jops[i].off,
 		    e->jops[i].len }, false);
 		if (rc != AF_OK)
@@ -2307,7 +2307,7 @@ commit(struct engine *e)
 	}
 	for (i = 0; i < e->noputs; i++) {
 		store_be64(key, e->oputs[i].id);
-		rc = e->s->ops->put(t, DB_OUTBOX, (struct store_val){ key, 8 },
+		rc = store_put(t, DB_OUTBOX, (struct store_val){ key, 8 },
 		    (struct store_val){ e->obuf.p + e->oputs[i].off,
 		    e->oputs[i].len }, false);
 		if (rc != AF_OK)
@@ -2315,7 +2315,7 @@ commit(struct engine *e)
 	}
 	for (i = 0; i < e->nodels; i++) {
 		store_be64(key, e->odels[i]);
-		rc = e->s->ops->del(t, DB_OUTBOX, (struct store_val){ key, 8 });
+		rc = store_del(t, DB_OUTBOX, (struct store_val){ key, 8 });
 		if (rc != AF_OK && rc != AF_ENOTFOUND)
 			goto abort;
 	}
@@ -2326,16 +2326,16 @@ commit(struct engine *e)
 		store_be64(key, (uint64_t)tm->due);
 		store_be64(key + 8, tm->vow);
 		if (i < e->ntputs)
-			rc = e->s->ops->put(t, DB_TIMERS, (struct store_val){
+			rc = store_put(t, DB_TIMERS, (struct store_val){
 			    key, 16 }, (struct store_val){ "", 0 }, false);
-		else if ((rc = e->s->ops->del(t, DB_TIMERS, (struct store_val){
+		else if ((rc = store_del(t, DB_TIMERS, (struct store_val){
 		    key, 16 })) == AF_ENOTFOUND)
 			rc = AF_OK;
 		if (rc != AF_OK)
 			goto abort;
 	}
 	for (i = 0; i < e->nidems; i++) {
-		rc = e->s->ops->put(t, DB_IDEM, (struct store_val){
+		rc = store_put(t, DB_IDEM, (struct store_val){
 		    e->idems[i].key, strlen(e->idems[i].key) },
 		    (struct store_val){ e->idems[i].val, e->idems[i].n }, false);
 		if (rc != AF_OK)
@@ -2344,9 +2344,9 @@ commit(struct engine *e)
 	if ((rc = collect(e, t)) != AF_OK)
 		goto abort;
 	if (e->next_act_dirty &&
-	    (rc = meta_put_u64(e->s, t, "next_act", e->next_act)) != AF_OK)
+	    (rc = meta_put_u64(t, "next_act", e->next_act)) != AF_OK)
 		goto abort;
-	if ((rc = e->s->ops->txn_commit(t)) != AF_OK)
+	if ((rc = store_commit(t)) != AF_OK)
 		goto failed;
 
 	vowtab_after_commit(e->vt);
@@ -2372,7 +2372,7 @@ commit(struct engine *e)
 	(void)ngcs_before;
 	return AF_OK;
 abort:
-	e->s->ops->txn_abort(t);
+	store_abort(t);
 failed:
 	recover(e);
 	return rc;
@@ -2414,8 +2414,8 @@ recover(struct engine *e)
 		return rc;
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
 		return rc;
-	rc = meta_get_u64(e->s, t, "next_act", &e->next_act);
-	e->s->ops->txn_abort(t);
+	rc = meta_get_u64(t, "next_act", &e->next_act);
+	store_abort(t);
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
 	if ((rc = load_timers(e)) != AF_OK || (rc = scan_acts(e, false)) != AF_OK)
@@ -2511,7 +2511,7 @@ scan_acts(struct engine *e, bool wake_failed)
 
 /* Mark a committed activation Failed and quarantined, in t. */
 static int
-quarantine_row(struct engine *e, struct store_txn *t,
+quarantine_row(struct store_txn *t,
     const struct engine_quarantine *q)
 {
 	struct store_val v;
@@ -2521,7 +2521,7 @@ quarantine_row(struct engine *e, struct store_txn *t,
 	int rc;
 
 	store_be64(key, q->act);
-	rc = e->s->ops->get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
+	rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
 	if (rc == AF_ENOTFOUND)
 		return AF_OK;       /* its start never committed */
 	if (rc != AF_OK)
@@ -2538,7 +2538,7 @@ quarantine_row(struct engine *e, struct store_txn *t,
 		row.failure = (struct af_str){ q->why, strlen(q->why) };
 		buf_init(&out);
 		if ((rc = act_row_encode(&out, &row)) == AF_OK)
-			rc = e->s->ops->put(t, DB_ACTS, (struct store_val){
+			rc = store_put(t, DB_ACTS, (struct store_val){
 			    key, 8 }, (struct store_val){ out.p, out.len },
 			    false);
 		buf_release(&out);
@@ -2610,11 +2610,11 @@ engine_open(struct store *s, struct af_registry *reg,
 	/* Format check and a new incarnation, durably, before anything. */
 	if ((rc = store_begin(s, false, &t)) != AF_OK)
 		goto store_fail;
-	rc = meta_get_u64(s, t, "format", &format);
+	rc = meta_get_u64(t, "format", &format);
 	if (rc == AF_ENOTFOUND)
-		rc = meta_put_u64(s, t, "format", format = JOURNAL_FORMAT);
+		rc = meta_put_u64(t, "format", format = JOURNAL_FORMAT);
 	if (rc == AF_OK && format > JOURNAL_FORMAT) {
-		s->ops->txn_abort(t);
+		store_abort(t);
 		snprintf(err, errlen, "the store was written with journal "
 		    "format %llu; this asyncflowd reads format %d and older",
 		    (unsigned long long)format, JOURNAL_FORMAT);
@@ -2622,26 +2622,26 @@ engine_open(struct store *s, struct af_registry *reg,
 		goto fail;
 	}
 	if (rc == AF_OK) {
-		rc = meta_get_u64(s, t, "incarnation", &e->incarnation);
+		rc = meta_get_u64(t, "incarnation", &e->incarnation);
 		if (rc == AF_ENOTFOUND)
 			rc = AF_OK;
 	}
 	if (rc == AF_OK)
-		rc = meta_put_u64(s, t, "incarnation", ++e->incarnation);
+		rc = meta_put_u64(t, "incarnation", ++e->incarnation);
 	if (rc == AF_OK) {
-		rc = meta_get_u64(s, t, "next_act", &e->next_act);
+		rc = meta_get_u64(t, "next_act", &e->next_act);
 		if (rc == AF_ENOTFOUND)
 			rc = AF_OK;
 	}
 	if (rc == AF_OK)
 		rc = vowtab_new(s, t, on_vow_settled, e, &e->vt);
 	for (size_t q = 0; rc == AF_OK && q < e->o.nquarantine; q++)
-		rc = quarantine_row(e, t, &e->o.quarantine[q]);
+		rc = quarantine_row(t, &e->o.quarantine[q]);
 	if (rc != AF_OK) {
-		s->ops->txn_abort(t);
+		store_abort(t);
 		goto store_fail;
 	}
-	if ((rc = s->ops->txn_commit(t)) != AF_OK)
+	if ((rc = store_commit(t)) != AF_OK)
 		goto store_fail;
 	if ((rc = scan_acts(e, true)) != AF_OK || (rc = load_timers(e)) != AF_OK)
 		goto store_fail;
@@ -2723,13 +2723,13 @@ read_row(struct engine *e, uint64_t id, struct act_row *row, struct buf *b)
 	store_be64(key, id);
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
 		return rc;
-	rc = e->s->ops->get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
+	rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
 	if (rc == AF_OK) {
 		buf_reset(b);
 		buf_put(b, v.p, v.n);
 		rc = b->err ? b->err : act_row_parse(b->p, b->len, row);
 	}
-	e->s->ops->txn_abort(t);
+	store_abort(t);
 	return rc;
 }
 
@@ -2871,11 +2871,11 @@ idem_lookup(struct engine *e, const char *key, struct buf *out)
 	}
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
 		return rc;
-	rc = e->s->ops->get(t, DB_IDEM, (struct store_val){ key, strlen(key) },
+	rc = store_get(t, DB_IDEM, (struct store_val){ key, strlen(key) },
 	    &v);
 	if (rc == AF_OK)
 		buf_put(out, v.p, v.n);
-	e->s->ops->txn_abort(t);
+	store_abort(t);
 	return rc == AF_OK ? out->err : rc;
 }
 
@@ -3203,12 +3203,12 @@ engine_invocation(struct engine *e, uint64_t vow, bool secrets, struct buf *b)
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
 		return rc;
 	buf_init(&rowb);
-	rc = e->s->ops->get(t, DB_OUTBOX, (struct store_val){ key, 8 }, &v);
+	rc = store_get(t, DB_OUTBOX, (struct store_val){ key, 8 }, &v);
 	if (rc == AF_OK) {
 		buf_put(&rowb, v.p, v.n);
 		rc = rowb.err;
 	}
-	e->s->ops->txn_abort(t);
+	store_abort(t);
 	if (rc == AF_OK)
 		rc = outbox_row_parse(rowb.p, rowb.len, &row);
 	if (rc == AF_OK && secrets)

@@ -192,11 +192,11 @@ journal_load_range(struct store *s, uint64_t act, uint64_t from, uint64_t to,
 	buf_init(&data);
 	if ((rc = store_begin(s, true, &t)) != AF_OK)
 		goto fail;
-	if ((rc = s->ops->cursor_open(t, DB_JOURNAL, &c)) != AF_OK)
+	if ((rc = store_cursor_open(t, DB_JOURNAL, &c)) != AF_OK)
 		goto abort;
 	journal_key(key, act, from);
 	k = (struct store_val){ key, sizeof(key) };
-	rc = s->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
+	rc = store_cursor_get(c, STORE_SET_RANGE, &k, &v);
 	for (i = 0; i < len; i++) {
 		if (rc != AF_OK || k.n != 16 || store_rd_be64(k.p) != act ||
 		    store_rd_be64((const uint8_t *)k.p + 8) != from + i) {
@@ -209,11 +209,11 @@ journal_load_range(struct store *s, uint64_t act, uint64_t from, uint64_t to,
 		}
 		out->off[i] = data.len;
 		buf_put(&data, v.p, v.n);
-		rc = s->ops->cursor_get(c, STORE_NEXT, &k, &v);
+		rc = store_cursor_get(c, STORE_NEXT, &k, &v);
 	}
 	out->off[len] = data.len;
-	s->ops->cursor_close(c);
-	s->ops->txn_abort(t);
+	store_cursor_close(c);
+	store_abort(t);
 	if (data.err) {
 		rc = data.err;
 		goto fail;
@@ -222,8 +222,8 @@ journal_load_range(struct store *s, uint64_t act, uint64_t from, uint64_t to,
 	out->n = len;
 	return AF_OK;
 abort:
-	s->ops->cursor_close(c);
-	s->ops->txn_abort(t);
+	store_cursor_close(c);
+	store_abort(t);
 fail:
 	buf_release(&data);
 	free(out->off);
@@ -240,7 +240,7 @@ jlog_release(struct jlog *l)
 }
 
 int
-journal_delete(struct store *s, struct store_txn *t, uint64_t act,
+journal_delete(struct store_txn *t, uint64_t act,
     uint64_t *from, uint64_t to, size_t max)
 {
 	uint8_t key[16];
@@ -248,7 +248,7 @@ journal_delete(struct store *s, struct store_txn *t, uint64_t act,
 
 	while (*from < to && max-- > 0) {
 		journal_key(key, act, *from);
-		rc = s->ops->del(t, DB_JOURNAL, (struct store_val){ key, 16 });
+		rc = store_del(t, DB_JOURNAL, (struct store_val){ key, 16 });
 		if (rc != AF_OK && rc != AF_ENOTFOUND)
 			return rc;
 		(*from)++;

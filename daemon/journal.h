@@ -76,7 +76,7 @@ void jlog_release(struct jlog *l);
 
 /* Delete up to `max` entries of `act` from index *from up to `to`, in the
  * caller's write transaction; advances *from. */
-int journal_delete(struct store *s, struct store_txn *t, uint64_t act,
+int journal_delete(struct store_txn *t, uint64_t act,
     uint64_t *from, uint64_t to, size_t max);
 
 #endif /* AF_JOURNAL_H */

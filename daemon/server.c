@@ -372,7 +372,7 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (srv->s->ops->sync(srv->s) != AF_OK)
+	if (store_sync(srv->s) != AF_OK)
 		log_error("syncing the store: %s (batch durability: the last "
 		    "commits may not survive a power loss)",
 		    store_errmsg(srv->s));

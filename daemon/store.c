@@ -17,18 +17,18 @@ store_scan(struct store *s, enum store_db db, const void *from, size_t n,
 
 	if ((rc = store_begin(s, true, &t)) != AF_OK)
 		return rc;
-	if ((rc = s->ops->cursor_open(t, db, &c)) != AF_OK) {
-		s->ops->txn_abort(t);
+	if ((rc = store_cursor_open(t, db, &c)) != AF_OK) {
+		store_abort(t);
 		return rc;
 	}
-	for (rc = s->ops->cursor_get(c, from ? STORE_SET_RANGE : STORE_FIRST,
-	    &k, &v); rc == AF_OK; rc = s->ops->cursor_get(c, STORE_NEXT, &k,
+	for (rc = store_cursor_get(c, from ? STORE_SET_RANGE : STORE_FIRST,
+	    &k, &v); rc == AF_OK; rc = store_cursor_get(c, STORE_NEXT, &k,
 	    &v)) {
 		if ((rc = cb(ctx, k, v)) != 0)
 			break;
 	}
-	s->ops->cursor_close(c);
-	s->ops->txn_abort(t);
+	store_cursor_close(c);
+	store_abort(t);
 	if (rc == AF_ENOTFOUND || rc > 0)
 		return AF_OK;   /* the end, or the callback had enough */
 	return rc;

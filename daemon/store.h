@@ -60,8 +60,17 @@ enum store_cursor_op {
 };
 
 struct store;
-struct store_txn;
-struct store_cursor;
+
+/* Every backend's transaction and cursor begin with these (the backend
+ * embeds them as first member), so the wrappers below find the table. */
+struct store_txn {
+	struct store *store;
+	bool rdonly;
+};
+
+struct store_cursor {
+	struct store_txn *txn;
+};
 
 struct store_ops {
 	/* rdonly: a read snapshot. Only one write transaction at a time. */
@@ -129,11 +138,75 @@ typedef int store_scan_fn(void *ctx, struct store_val key,
 int store_scan(struct store *s, enum store_db db, const void *from, size_t n,
     store_scan_fn *cb, void *ctx);
 
-/* Shorthands through the ops table. */
+/*
+ * The wrappers: every call into a backend goes through one of these, never
+ * through s->ops directly, so that they are the one place for checks and
+ * fault injection (SQLite's sqlite3Os* pattern).
+ */
 static inline int
 store_begin(struct store *s, bool rdonly, struct store_txn **t)
 {
 	return s->ops->txn_begin(s, rdonly, t);
+}
+
+static inline int
+store_commit(struct store_txn *t)
+{
+	return t->store->ops->txn_commit(t);
+}
+
+static inline void
+store_abort(struct store_txn *t)
+{
+	if (t != NULL)
+		t->store->ops->txn_abort(t);
+}
+
+static inline int
+store_get(struct store_txn *t, enum store_db db, struct store_val key,
+    struct store_val *val)
+{
+	return t->store->ops->get(t, db, key, val);
+}
+
+static inline int
+store_put(struct store_txn *t, enum store_db db, struct store_val key,
+    struct store_val val, bool append)
+{
+	return t->store->ops->put(t, db, key, val, append);
+}
+
+static inline int
+store_del(struct store_txn *t, enum store_db db, struct store_val key)
+{
+	return t->store->ops->del(t, db, key);
+}
+
+static inline int
+store_cursor_open(struct store_txn *t, enum store_db db,
+    struct store_cursor **c)
+{
+	return t->store->ops->cursor_open(t, db, c);
+}
+
+static inline int
+store_cursor_get(struct store_cursor *c, enum store_cursor_op op,
+    struct store_val *key, struct store_val *val)
+{
+	return c->txn->store->ops->cursor_get(c, op, key, val);
+}
+
+static inline void
+store_cursor_close(struct store_cursor *c)
+{
+	if (c != NULL)
+		c->txn->store->ops->cursor_close(c);
+}
+
+static inline int
+store_sync(struct store *s)
+{
+	return s->ops->sync(s);
 }
 
 /* Big-endian key helpers: keys sort numerically. */

@@ -25,13 +25,14 @@
 #include "asyncflow/flow.h"
 #include "store.h"
 
-struct store_txn {
+struct ltxn {
+	struct store_txn pub;       /* first: the handle callers hold */
 	MDB_txn *txn;
 	struct lstore *ls;
-	bool rdonly;
 };
 
-struct store_cursor {
+struct lcursor {
+	struct store_cursor pub;    /* first */
 	MDB_cursor *cur;
 };
 
@@ -40,10 +41,10 @@ struct lstore {
 	MDB_env *env;
 	MDB_dbi dbi[DB__COUNT];
 	int lockfd;
-	struct store_txn rtxn;      /* recycled read transaction */
+	struct ltxn rtxn;      /* recycled read transaction */
 	bool rtxn_live;             /* rtxn.txn exists (reset or active) */
 	bool rtxn_busy;
-	struct store_txn wtxn;
+	struct ltxn wtxn;
 	unsigned batch_ms;
 	struct timespec last_sync;
 	bool sync_failed;           /* a batch sync after a commit failed */
@@ -99,7 +100,7 @@ l_txn_begin(struct store *s, bool rdonly, struct store_txn **out)
 			return map_err(ls, rc, "mdb_txn_begin(read)");
 		ls->rtxn_live = true;
 		ls->rtxn_busy = true;
-		*out = &ls->rtxn;
+		*out = &ls->rtxn.pub;
 		return AF_OK;
 	}
 	if (ls->wtxn.txn != NULL) {
@@ -110,7 +111,7 @@ l_txn_begin(struct store *s, bool rdonly, struct store_txn **out)
 	rc = mdb_txn_begin(ls->env, NULL, 0, &ls->wtxn.txn);
 	if (rc != 0)
 		return map_err(ls, rc, "mdb_txn_begin");
-	*out = &ls->wtxn;
+	*out = &ls->wtxn.pub;
 	return AF_OK;
 }
 
@@ -125,12 +126,13 @@ ms_since(const struct timespec *t)
 }
 
 static int
-l_txn_commit(struct store_txn *t)
+l_txn_commit(struct store_txn *pt)
 {
+	struct ltxn *t = (struct ltxn *)pt;
 	struct lstore *ls = t->ls;
 	int rc;
 
-	if (t->rdonly) {
+	if (t->pub.rdonly) {
 		mdb_txn_reset(t->txn);
 		ls->rtxn_busy = false;
 		return AF_OK;
@@ -151,11 +153,13 @@ l_txn_commit(struct store_txn *t)
 }
 
 static void
-l_txn_abort(struct store_txn *t)
+l_txn_abort(struct store_txn *pt)
 {
+	struct ltxn *t = (struct ltxn *)pt;
+
 	if (t == NULL)
 		return;
-	if (t->rdonly) {
+	if (t->pub.rdonly) {
 		mdb_txn_reset(t->txn);
 		t->ls->rtxn_busy = false;
 		return;
@@ -165,9 +169,10 @@ l_txn_abort(struct store_txn *t)
 }
 
 static int
-l_get(struct store_txn *t, enum store_db db, struct store_val key,
+l_get(struct store_txn *pt, enum store_db db, struct store_val key,
     struct store_val *val)
 {
+	struct ltxn *t = (struct ltxn *)pt;
 	MDB_val k = { key.n, (void *)(uintptr_t)key.p }, v;
 	int rc;
 
@@ -183,9 +188,10 @@ l_get(struct store_txn *t, enum store_db db, struct store_val key,
 }
 
 static int
-l_put(struct store_txn *t, enum store_db db, struct store_val key,
+l_put(struct store_txn *pt, enum store_db db, struct store_val key,
     struct store_val val, bool append)
 {
+	struct ltxn *t = (struct ltxn *)pt;
 	MDB_val k = { key.n, (void *)(uintptr_t)key.p };
 	MDB_val v = { val.n, (void *)(uintptr_t)val.p };
 	int rc;
@@ -197,8 +203,9 @@ l_put(struct store_txn *t, enum store_db db, struct store_val key,
 }
 
 static int
-l_del(struct store_txn *t, enum store_db db, struct store_val key)
+l_del(struct store_txn *pt, enum store_db db, struct store_val key)
 {
+	struct ltxn *t = (struct ltxn *)pt;
 	MDB_val k = { key.n, (void *)(uintptr_t)key.p };
 
 	return map_err(t->ls, mdb_del(t->txn, t->ls->dbi[db], &k, NULL),
@@ -206,27 +213,30 @@ l_del(struct store_txn *t, enum store_db db, struct store_val key)
 }
 
 static int
-l_cursor_open(struct store_txn *t, enum store_db db, struct store_cursor **out)
+l_cursor_open(struct store_txn *pt, enum store_db db, struct store_cursor **out)
 {
-	struct store_cursor *c;
+	struct ltxn *t = (struct ltxn *)pt;
+	struct lcursor *c;
 	int rc;
 
 	*out = NULL;
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return AF_ENOMEM;
+	c->pub.txn = pt;
 	rc = mdb_cursor_open(t->txn, t->ls->dbi[db], &c->cur);
 	if (rc != 0) {
 		free(c);
 		return map_err(t->ls, rc, "mdb_cursor_open");
 	}
-	*out = c;
+	*out = &c->pub;
 	return AF_OK;
 }
 
 static int
-l_cursor_get(struct store_cursor *c, enum store_cursor_op op,
+l_cursor_get(struct store_cursor *pc, enum store_cursor_op op,
     struct store_val *key, struct store_val *val)
 {
+	struct lcursor *c = (struct lcursor *)pc;
 	MDB_val k = { key->n, (void *)(uintptr_t)key->p }, v = { 0, NULL };
 	MDB_cursor_op mop;
 	int rc;
@@ -255,8 +265,10 @@ l_cursor_get(struct store_cursor *c, enum store_cursor_op op,
 }
 
 static void
-l_cursor_close(struct store_cursor *c)
+l_cursor_close(struct store_cursor *pc)
 {
+	struct lcursor *c = (struct lcursor *)pc;
+
 	if (c == NULL)
 		return;
 	mdb_cursor_close(c->cur);
@@ -330,7 +342,8 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 	ls->pub.durability = opts ? opts->durability : STORE_FULL;
 	ls->batch_ms = opts && opts->batch_ms ? opts->batch_ms : 5;
 	ls->rtxn.ls = ls->wtxn.ls = ls;
-	ls->rtxn.rdonly = true;
+	ls->rtxn.pub.store = ls->wtxn.pub.store = &ls->pub;
+	ls->rtxn.pub.rdonly = true;
 	clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
 
 	snprintf(path, sizeof(path), "%s/asyncflowd.lock", dir);

@@ -217,14 +217,14 @@ watch_key(uint8_t key[WATCH_KEY_LEN], uint64_t vow, enum watch_kind k,
 }
 
 int
-meta_get_u64(struct store *s, struct store_txn *t, const char *name,
+meta_get_u64(struct store_txn *t, const char *name,
     uint64_t *v)
 {
 	struct store_val val;
 	int rc;
 
 	*v = 0;
-	rc = s->ops->get(t, DB_META, (struct store_val){ name, strlen(name) },
+	rc = store_get(t, DB_META, (struct store_val){ name, strlen(name) },
 	    &val);
 	if (rc != AF_OK)
 		return rc;
@@ -235,13 +235,13 @@ meta_get_u64(struct store *s, struct store_txn *t, const char *name,
 }
 
 int
-meta_put_u64(struct store *s, struct store_txn *t, const char *name,
+meta_put_u64(struct store_txn *t, const char *name,
     uint64_t v)
 {
 	uint8_t b[8];
 
 	store_be64(b, v);
-	return s->ops->put(t, DB_META, (struct store_val){ name, strlen(name) },
+	return store_put(t, DB_META, (struct store_val){ name, strlen(name) },
 	    (struct store_val){ b, 8 }, false);
 }
 

@@ -84,9 +84,9 @@ void watch_key(uint8_t key[WATCH_KEY_LEN], uint64_t vow, enum watch_kind k,
     uint64_t id);
 
 /* Meta: small named unsigned counters. */
-int meta_get_u64(struct store *s, struct store_txn *t, const char *name,
+int meta_get_u64(struct store_txn *t, const char *name,
     uint64_t *v);
-int meta_put_u64(struct store *s, struct store_txn *t, const char *name,
+int meta_put_u64(struct store_txn *t, const char *name,
     uint64_t v);
 
 const char *act_state_name(enum act_state s);

@@ -54,10 +54,10 @@ read_counters(struct vowtab *vt, struct store_txn *t)
 {
 	int rc;
 
-	rc = meta_get_u64(vt->s, t, "next_vow", &vt->next_id);
+	rc = meta_get_u64(t, "next_vow", &vt->next_id);
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
-	rc = meta_get_u64(vt->s, t, "settle_seq", &vt->settle_seq);
+	rc = meta_get_u64(t, "settle_seq", &vt->settle_seq);
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
 	vt->counters_dirty = false;
@@ -171,7 +171,7 @@ vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out)
 	store_be64(key, id);
 	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
 		return rc;
-	rc = vt->s->ops->get(t, DB_VOWS, (struct store_val){ key, 8 }, &val);
+	rc = store_get(t, DB_VOWS, (struct store_val){ key, 8 }, &val);
 	if (rc == AF_OK)
 		rc = vow_row_parse(val.p, val.n, &row);
 	if (rc == AF_OK && (v = calloc(1, sizeof(*v))) == NULL)
@@ -195,7 +195,7 @@ vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out)
 			v->value_n = row.value.len;
 		}
 	}
-	vt->s->ops->txn_abort(t);
+	store_abort(t);
 	if (rc == AF_OK && u64map_put(&vt->cache, id, v) != AF_OK)
 		rc = AF_ENOMEM;
 	if (rc != AF_OK) {
@@ -480,21 +480,20 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 }
 
 static int
-put_or_del(struct store *s, struct store_txn *t, enum store_db db,
+put_or_del(struct store_txn *t, enum store_db db,
     struct store_val k, bool put)
 {
 	int rc;
 
 	if (put)
-		return s->ops->put(t, db, k, (struct store_val){ "", 0 }, false);
-	rc = s->ops->del(t, db, k);
+		return store_put(t, db, k, (struct store_val){ "", 0 }, false);
+	rc = store_del(t, db, k);
 	return rc == AF_ENOTFOUND ? AF_OK : rc;
 }
 
 int
 vowtab_flush(struct vowtab *vt, struct store_txn *t)
 {
-	struct store *s = vt->s;
 	struct vow_row row;
 	uint8_t key[8];
 	size_t i = 0;
@@ -526,7 +525,7 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		if ((rc = vow_row_encode(&vt->scratch, &row)) != AF_OK)
 			return rc;
 		store_be64(key, v->id);
-		rc = s->ops->put(t, DB_VOWS, (struct store_val){ key, 8 },
+		rc = store_put(t, DB_VOWS, (struct store_val){ key, 8 },
 		    (struct store_val){ vt->scratch.p, vt->scratch.len }, false);
 		if (rc != AF_OK)
 			return rc;
@@ -536,7 +535,7 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		struct store_val wk = { wkey, WATCH_KEY_LEN };
 		uint8_t hkey[16];
 
-		if ((rc = put_or_del(s, t, DB_WATCHERS, wk,
+		if ((rc = put_or_del(t, DB_WATCHERS, wk,
 		    vt->wops[i].put)) != AF_OK)
 			return rc;
 		if (wkey[8] != WATCH_ACT)
@@ -544,15 +543,15 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		/* The same row keyed by activation first. */
 		memcpy(hkey, wkey + 9, 8);
 		memcpy(hkey + 8, wkey, 8);
-		rc = put_or_del(s, t, DB_HOLDS, (struct store_val){ hkey, 16 },
+		rc = put_or_del(t, DB_HOLDS, (struct store_val){ hkey, 16 },
 		    vt->wops[i].put);
 		if (rc != AF_OK)
 			return rc;
 	}
 	if (vt->counters_dirty) {
-		if ((rc = meta_put_u64(s, t, "next_vow", vt->next_id)) != AF_OK)
+		if ((rc = meta_put_u64(t, "next_vow", vt->next_id)) != AF_OK)
 			return rc;
-		if ((rc = meta_put_u64(s, t, "settle_seq", vt->settle_seq)) != AF_OK)
+		if ((rc = meta_put_u64(t, "settle_seq", vt->settle_seq)) != AF_OK)
 			return rc;
 	}
 	return AF_OK;
@@ -579,7 +578,7 @@ vowtab_discard(struct vowtab *vt)
 	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
 		return rc;
 	rc = read_counters(vt, t);
-	vt->s->ops->txn_abort(t);
+	store_abort(t);
 	return rc;
 }
 

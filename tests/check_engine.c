@@ -110,7 +110,7 @@ flow_call_await(struct af_flow *f, const struct af_value *args,
 	rc = af_await(f, af_get(args, "v"), &v);
 	items[0] = d;
 	items[1] = v;
-	*result = af_list(A(f), items, 2);
+	*result = af_list_of(A(f), items, 2);
 	return rc;
 }
 
@@ -201,7 +201,7 @@ flow_twice(struct af_flow *f, const struct af_value *args,
 	items[0] = a1;
 	items[1] = a2;
 	items[2] = b;
-	*result = af_list(A(f), items, 3);
+	*result = af_list_of(A(f), items, 3);
 	return AF_OK;
 }
 
@@ -226,7 +226,7 @@ flow_race(struct af_flow *f, const struct af_value *args,
 	rc = af_race(f, l->u.list.items, l->u.list.len, &v, &idx);
 	items[0] = af_int(A(f), (int64_t)idx);
 	items[1] = v;
-	*result = af_list(A(f), items, 2);
+	*result = af_list_of(A(f), items, 2);
 	return rc == AF_OK ? AF_OK : AF_REJECTED;
 }
 
@@ -315,7 +315,7 @@ flow_sender(struct af_flow *f, const struct af_value *args,
 	af_await(f, v2, &r2);
 	items[0] = r1;
 	items[1] = r2;
-	*result = af_list(A(f), items, 2);
+	*result = af_list_of(A(f), items, 2);
 	return AF_OK;
 }
 
@@ -770,8 +770,8 @@ START_TEST(test_engine_all_and_race_orders_replayed)
 	    af_vow_ref(ar, d.id) };
 	uint64_t o1, o2;
 
-	start("all", rec2("vows", af_list(ar, l1, 2), NULL, NULL), &o1);
-	start("race", rec2("vows", af_list(ar, l2, 2), NULL, NULL), &o2);
+	start("all", rec2("vows", af_list_of(ar, l1, 2), NULL, NULL), &o1);
+	start("race", rec2("vows", af_list_of(ar, l2, 2), NULL, NULL), &o2);
 	settle(b, af_int(ar, 2));     /* second first */
 	restart(V1);
 	ck_assert_str_eq(outcome_text(o1), "pending");
@@ -793,7 +793,7 @@ START_TEST(test_engine_all_rejects_with_first_rejection)
 	    af_vow_ref(ar, b.id) };
 	uint64_t o;
 
-	start("all", rec2("vows", af_list(ar, l, 2), NULL, NULL), &o);
+	start("all", rec2("vows", af_list_of(ar, l, 2), NULL, NULL), &o);
 	ck_assert_int_eq(engine_settle(eng, b.id, b.secret, true,
 	    af_error(ar, "Bad", "b failed")), AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
@@ -809,7 +809,7 @@ START_TEST(test_engine_spawn_replays_across_restart)
 	    af_vow_ref(ar, b.id) };
 	uint64_t o;
 
-	start("spawn", rec2("vows", af_list(ar, l, 2), NULL, NULL), &o);
+	start("spawn", rec2("vows", af_list_of(ar, l, 2), NULL, NULL), &o);
 	settle(b, af_int(ar, 5));
 	restart(V1);
 	settle(a, af_int(ar, 7));
@@ -1032,9 +1032,9 @@ START_TEST(test_engine_newer_journal_format_refused)
 	close_engine();
 	open_engine(V1, 0);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(meta_put_u64(st, t, "format", JOURNAL_FORMAT + 1),
+	ck_assert_int_eq(meta_put_u64(t, "format", JOURNAL_FORMAT + 1),
 	    AF_OK);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 	engine_close(eng);
 	registry_free(reg);
 	reg = registry_new();

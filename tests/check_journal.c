@@ -512,11 +512,11 @@ write_entries(uint64_t act, uint64_t from, uint64_t to)
 		buf_reset(&b);
 		ck_assert_int_eq(journal_entry_encode(&b, &e), AF_OK);
 		journal_key(key, act, i);
-		ck_assert_int_eq(st->ops->put(t, DB_JOURNAL,
+		ck_assert_int_eq(store_put(t, DB_JOURNAL,
 		    (struct store_val){ key, 16 },
 		    (struct store_val){ b.p, b.len }, true), AF_OK);
 	}
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 	buf_release(&b);
 }
 
@@ -556,13 +556,13 @@ count_rows(uint64_t act)
 	journal_key(key, act, 0);
 	k = (struct store_val){ key, 16 };
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	ck_assert_int_eq(st->ops->cursor_open(t, DB_JOURNAL, &c), AF_OK);
-	for (rc = st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v);
+	ck_assert_int_eq(store_cursor_open(t, DB_JOURNAL, &c), AF_OK);
+	for (rc = store_cursor_get(c, STORE_SET_RANGE, &k, &v);
 	    rc == AF_OK && store_rd_be64(k.p) == act;
-	    rc = st->ops->cursor_get(c, STORE_NEXT, &k, &v))
+	    rc = store_cursor_get(c, STORE_NEXT, &k, &v))
 		n++;
-	st->ops->cursor_close(c);
-	st->ops->txn_abort(t);
+	store_cursor_close(c);
+	store_abort(t);
 	return n;
 }
 
@@ -576,8 +576,8 @@ has_row(uint64_t act, uint64_t i)
 
 	journal_key(key, act, i);
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	rc = st->ops->get(t, DB_JOURNAL, (struct store_val){ key, 16 }, &v);
-	st->ops->txn_abort(t);
+	rc = store_get(t, DB_JOURNAL, (struct store_val){ key, 16 }, &v);
+	store_abort(t);
 	return rc == AF_OK;
 }
 
@@ -623,7 +623,7 @@ START_TEST(test_journal_load)
 		struct store_txn *t;
 
 		ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-		st->ops->txn_abort(t);
+		store_abort(t);
 	}
 }
 END_TEST
@@ -637,9 +637,9 @@ START_TEST(test_journal_load_with_hole)
 	write_entries(7, 0, 100);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	journal_key(key, 7, 57);
-	ck_assert_int_eq(st->ops->del(t, DB_JOURNAL,
+	ck_assert_int_eq(store_del(t, DB_JOURNAL,
 	    (struct store_val){ key, 16 }), AF_OK);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(journal_load(st, 7, 100, &l), AF_EDECODE);
 	ck_assert_ptr_null(l.data);
 	ck_assert_msg(strstr(store_errmsg(st), "entry 57 missing") != NULL,
@@ -669,9 +669,9 @@ START_TEST(test_journal_delete_in_chunks)
 	while (from < 150) {
 		before = from;
 		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-		ck_assert_int_eq(journal_delete(st, t, 7, &from, 150, 40),
+		ck_assert_int_eq(journal_delete(t, 7, &from, 150, 40),
 		    AF_OK);
-		ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+		ck_assert_int_eq(store_commit(t), AF_OK);
 		ck_assert_uint_eq(from, before + 40 < 150 ? before + 40 : 150);
 		ck_assert_uint_eq(count_rows(7), 200 - from);
 		ck_assert(!has_row(7, from - 1));
@@ -689,22 +689,22 @@ START_TEST(test_journal_delete_in_chunks)
 
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	/* Nothing to do when from == to, or max == 0. */
-	ck_assert_int_eq(journal_delete(st, t, 7, &from, 150, 10), AF_OK);
+	ck_assert_int_eq(journal_delete(t, 7, &from, 150, 10), AF_OK);
 	ck_assert_uint_eq(from, 150);
-	ck_assert_int_eq(journal_delete(st, t, 7, &from, 200, 0), AF_OK);
+	ck_assert_int_eq(journal_delete(t, 7, &from, 200, 0), AF_OK);
 	ck_assert_uint_eq(from, 150);
 	/* Deleting rows already gone is not an error and still advances. */
 	from = 100;
-	ck_assert_int_eq(journal_delete(st, t, 7, &from, 200, 60), AF_OK);
+	ck_assert_int_eq(journal_delete(t, 7, &from, 200, 60), AF_OK);
 	ck_assert_uint_eq(from, 160);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_uint_eq(count_rows(7), 40);
 	ck_assert(has_row(7, 160));
 	ck_assert(!has_row(7, 159));
 	/* An aborted deletion deletes nothing. */
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(journal_delete(st, t, 7, &from, 200, 100), AF_OK);
-	st->ops->txn_abort(t);
+	ck_assert_int_eq(journal_delete(t, 7, &from, 200, 100), AF_OK);
+	store_abort(t);
 	ck_assert_uint_eq(count_rows(7), 40);
 }
 END_TEST
@@ -1080,19 +1080,19 @@ START_TEST(test_tables_meta_u64)
 	uint64_t v = 99;
 
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(meta_get_u64(st, t, "next_act", &v), AF_ENOTFOUND);
+	ck_assert_int_eq(meta_get_u64(t, "next_act", &v), AF_ENOTFOUND);
 	ck_assert_uint_eq(v, 0);
-	ck_assert_int_eq(meta_put_u64(st, t, "next_act", 0x0102030405060708),
+	ck_assert_int_eq(meta_put_u64(t, "next_act", 0x0102030405060708),
 	    AF_OK);
-	ck_assert_int_eq(meta_put_u64(st, t, "next", UINT64_MAX), AF_OK);
-	ck_assert_int_eq(meta_get_u64(st, t, "next_act", &v), AF_OK);
+	ck_assert_int_eq(meta_put_u64(t, "next", UINT64_MAX), AF_OK);
+	ck_assert_int_eq(meta_get_u64(t, "next_act", &v), AF_OK);
 	ck_assert_uint_eq(v, 0x0102030405060708);
 	/* A value that is not 8 bytes is refused. */
-	ck_assert_int_eq(st->ops->put(t, DB_META,
+	ck_assert_int_eq(store_put(t, DB_META,
 	    (struct store_val){ "odd", 3 }, (struct store_val){ "1234", 4 },
 	    false), AF_OK);
-	ck_assert_int_eq(meta_get_u64(st, t, "odd", &v), AF_EDECODE);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(meta_get_u64(t, "odd", &v), AF_EDECODE);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 
 	/* Stored big-endian, read back after a reopen. */
 	store_close(st);
@@ -1107,18 +1107,18 @@ START_TEST(test_tables_meta_u64)
 		struct store_val raw;
 		static const uint8_t be[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
-		ck_assert_int_eq(st->ops->get(t, DB_META,
+		ck_assert_int_eq(store_get(t, DB_META,
 		    (struct store_val){ "next_act", 8 }, &raw), AF_OK);
 		ck_assert_uint_eq(raw.n, 8);
 		ck_assert_mem_eq(raw.p, be, 8);
 	}
-	ck_assert_int_eq(meta_get_u64(st, t, "next_act", &v), AF_OK);
+	ck_assert_int_eq(meta_get_u64(t, "next_act", &v), AF_OK);
 	ck_assert_uint_eq(v, 0x0102030405060708);
-	ck_assert_int_eq(meta_get_u64(st, t, "next", &v), AF_OK);
+	ck_assert_int_eq(meta_get_u64(t, "next", &v), AF_OK);
 	ck_assert_uint_eq(v, UINT64_MAX);
 	/* Names are whole keys: a prefix is another name. */
-	ck_assert_int_eq(meta_get_u64(st, t, "next_", &v), AF_ENOTFOUND);
-	st->ops->txn_abort(t);
+	ck_assert_int_eq(meta_get_u64(t, "next_", &v), AF_ENOTFOUND);
+	store_abort(t);
 }
 END_TEST
 

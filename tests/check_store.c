@@ -72,8 +72,8 @@ put_commit(struct store *s, enum store_db db, struct store_val k,
 	struct store_txn *t;
 
 	ck_assert_int_eq(store_begin(s, false, &t), AF_OK);
-	ck_assert_int_eq(s->ops->put(t, db, k, v, false), AF_OK);
-	ck_assert_int_eq(s->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_put(t, db, k, v, false), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 }
 
 /* Read one key in a read transaction: returns the code; on AF_OK copies
@@ -87,13 +87,13 @@ get_copy(struct store *s, enum store_db db, struct store_val k, char *out,
 	int rc;
 
 	ck_assert_int_eq(store_begin(s, true, &t), AF_OK);
-	rc = s->ops->get(t, db, k, &v);
+	rc = store_get(t, db, k, &v);
 	if (rc == AF_OK) {
 		ck_assert_uint_lt(v.n, outlen);
 		memcpy(out, v.p, v.n);
 		out[v.n] = '\0';
 	}
-	s->ops->txn_abort(t);
+	store_abort(t);
 	return rc;
 }
 
@@ -123,12 +123,12 @@ START_TEST(test_store_open_creates_env)
 		struct store_val k = { NULL, 0 }, v;
 
 		ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-		ck_assert_int_eq(st->ops->cursor_open(t, (enum store_db)db, &c),
+		ck_assert_int_eq(store_cursor_open(t, (enum store_db)db, &c),
 		    AF_OK);
-		ck_assert_int_eq(st->ops->cursor_get(c, STORE_FIRST, &k, &v),
+		ck_assert_int_eq(store_cursor_get(c, STORE_FIRST, &k, &v),
 		    AF_ENOTFOUND);
-		st->ops->cursor_close(c);
-		st->ops->txn_abort(t);
+		store_cursor_close(c);
+		store_abort(t);
 	}
 }
 END_TEST
@@ -154,26 +154,26 @@ START_TEST(test_store_put_get_del)
 
 	st = open_store(0, STORE_FULL);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(st->ops->put(t, DB_META, STR("alpha"), STR("one"),
+	ck_assert_int_eq(store_put(t, DB_META, STR("alpha"), STR("one"),
 	    false), AF_OK);
 	/* The write transaction sees its own writes. */
-	ck_assert_int_eq(st->ops->get(t, DB_META, STR("alpha"), &v), AF_OK);
+	ck_assert_int_eq(store_get(t, DB_META, STR("alpha"), &v), AF_OK);
 	ck_assert_uint_eq(v.n, 3);
 	ck_assert_mem_eq(v.p, "one", 3);
 	/* The same key in another database is another row. */
-	ck_assert_int_eq(st->ops->get(t, DB_VOWS, STR("alpha"), &v),
+	ck_assert_int_eq(store_get(t, DB_VOWS, STR("alpha"), &v),
 	    AF_ENOTFOUND);
 	ck_assert_ptr_null(v.p);
 	ck_assert_uint_eq(v.n, 0);
-	ck_assert_int_eq(st->ops->put(t, DB_VOWS, STR("alpha"), STR("other"),
+	ck_assert_int_eq(store_put(t, DB_VOWS, STR("alpha"), STR("other"),
 	    false), AF_OK);
 	/* Replacing a value. */
-	ck_assert_int_eq(st->ops->put(t, DB_META, STR("alpha"), STR("uno"),
+	ck_assert_int_eq(store_put(t, DB_META, STR("alpha"), STR("uno"),
 	    false), AF_OK);
 	/* Empty values are values. */
-	ck_assert_int_eq(st->ops->put(t, DB_META, STR("empty"), SV("", 0),
+	ck_assert_int_eq(store_put(t, DB_META, STR("empty"), SV("", 0),
 	    false), AF_OK);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 
 	ck_assert_int_eq(get_copy(st, DB_META, STR("alpha"), out, sizeof(out)),
 	    AF_OK);
@@ -188,12 +188,12 @@ START_TEST(test_store_put_get_del)
 	    AF_ENOTFOUND);
 
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(st->ops->del(t, DB_META, STR("alpha")), AF_OK);
-	ck_assert_int_eq(st->ops->del(t, DB_META, STR("alpha")), AF_ENOTFOUND);
-	ck_assert_int_eq(st->ops->del(t, DB_META, STR("never")), AF_ENOTFOUND);
-	ck_assert_int_eq(st->ops->get(t, DB_META, STR("alpha"), &v),
+	ck_assert_int_eq(store_del(t, DB_META, STR("alpha")), AF_OK);
+	ck_assert_int_eq(store_del(t, DB_META, STR("alpha")), AF_ENOTFOUND);
+	ck_assert_int_eq(store_del(t, DB_META, STR("never")), AF_ENOTFOUND);
+	ck_assert_int_eq(store_get(t, DB_META, STR("alpha"), &v),
 	    AF_ENOTFOUND);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(get_copy(st, DB_META, STR("alpha"), out, sizeof(out)),
 	    AF_ENOTFOUND);
 	/* Deleting in DB_META left DB_VOWS alone. */
@@ -226,17 +226,17 @@ START_TEST(test_store_cursor_order_be64)
 	for (i = 0; i < NORDER; i++) {
 		store_be64(key, order_keys[perm[i]]);
 		store_be64(val, ~order_keys[perm[i]]);
-		ck_assert_int_eq(st->ops->put(t, DB_JOURNAL, SV(key, 8),
+		ck_assert_int_eq(store_put(t, DB_JOURNAL, SV(key, 8),
 		    SV(val, 8), false), AF_OK);
 	}
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	ck_assert_int_eq(st->ops->cursor_open(t, DB_JOURNAL, &c), AF_OK);
+	ck_assert_int_eq(store_cursor_open(t, DB_JOURNAL, &c), AF_OK);
 	/* FIRST then NEXT: numeric order, values with their keys. */
 	i = 0;
-	for (rc = st->ops->cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
-	    rc = st->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+	for (rc = store_cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
+	    rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
 		ck_assert_uint_lt(i, NORDER);
 		ck_assert_uint_eq(k.n, 8);
 		ck_assert_uint_eq(v.n, 8);
@@ -247,45 +247,45 @@ START_TEST(test_store_cursor_order_be64)
 	ck_assert_int_eq(rc, AF_ENOTFOUND);
 	ck_assert_uint_eq(i, NORDER);
 	/* NEXT again after the end is still the end. */
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_NEXT, &k, &v),
+	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v),
 	    AF_ENOTFOUND);
 
 	/* SET_RANGE: the first key >= the one given. */
 	store_be64(key, 300);
 	k = SV(key, 8);
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
 	    AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), 65535);
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_NEXT, &k, &v), AF_OK);
+	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v), AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), 65536);
 	/* An exact key is found itself. */
 	store_be64(key, 256);
 	k = SV(key, 8);
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
 	    AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), 256);
 	/* A shorter key sorts before its extensions. */
 	key[0] = 0x01;
 	k = SV(key, 1);
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
 	    AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), (uint64_t)1 << 56);
 	/* Past the last key. */
 	memset(key, 0xff, sizeof(key));
 	k = SV(key, 8);
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_SET_RANGE, &k, &v),
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
 	    AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), UINT64_MAX);
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_NEXT, &k, &v),
+	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v),
 	    AF_ENOTFOUND);
-	st->ops->cursor_close(c);
+	store_cursor_close(c);
 	/* An empty database has no first key. */
-	ck_assert_int_eq(st->ops->cursor_open(t, DB_TIMERS, &c), AF_OK);
+	ck_assert_int_eq(store_cursor_open(t, DB_TIMERS, &c), AF_OK);
 	k = SV(NULL, 0);
-	ck_assert_int_eq(st->ops->cursor_get(c, STORE_FIRST, &k, &v),
+	ck_assert_int_eq(store_cursor_get(c, STORE_FIRST, &k, &v),
 	    AF_ENOTFOUND);
-	st->ops->cursor_close(c);
-	st->ops->txn_abort(t);
+	store_cursor_close(c);
+	store_abort(t);
 }
 END_TEST
 
@@ -305,20 +305,20 @@ START_TEST(test_store_append_hint_is_checked)
 	 * nor fail. */
 	for (i = 0; i < 5; i++) {
 		store_be64(key, put_order[i]);
-		ck_assert_int_eq(st->ops->put(t, DB_JOURNAL, SV(key, 8),
+		ck_assert_int_eq(store_put(t, DB_JOURNAL, SV(key, 8),
 		    SV("x", 1), true), AF_OK);
 	}
 	/* Appending an existing key replaces it. */
 	store_be64(key, 11);
-	ck_assert_int_eq(st->ops->put(t, DB_JOURNAL, SV(key, 8), SV("y", 1),
+	ck_assert_int_eq(store_put(t, DB_JOURNAL, SV(key, 8), SV("y", 1),
 	    true), AF_OK);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	ck_assert_int_eq(st->ops->cursor_open(t, DB_JOURNAL, &c), AF_OK);
+	ck_assert_int_eq(store_cursor_open(t, DB_JOURNAL, &c), AF_OK);
 	i = 0;
-	for (rc = st->ops->cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
-	    rc = st->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+	for (rc = store_cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
+	    rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
 		ck_assert_uint_lt(i, 5);
 		ck_assert_uint_eq(store_rd_be64(k.p), want[i]);
 		ck_assert_uint_eq(v.n, 1);
@@ -327,8 +327,8 @@ START_TEST(test_store_append_hint_is_checked)
 	}
 	ck_assert_int_eq(rc, AF_ENOTFOUND);
 	ck_assert_uint_eq(i, 5);
-	st->ops->cursor_close(c);
-	st->ops->txn_abort(t);
+	store_cursor_close(c);
+	store_abort(t);
 }
 END_TEST
 
@@ -344,16 +344,16 @@ START_TEST(test_store_read_txn_recycled_and_exclusive)
 	/* Many short reads, ended by abort or by commit. */
 	for (i = 0; i < 2000; i++) {
 		ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
-		ck_assert_int_eq(st->ops->get(r, DB_META, STR("k"), &v), AF_OK);
+		ck_assert_int_eq(store_get(r, DB_META, STR("k"), &v), AF_OK);
 		ck_assert_uint_eq(v.n, 2);
 		if (i % 2)
-			st->ops->txn_abort(r);
+			store_abort(r);
 		else
-			ck_assert_int_eq(st->ops->txn_commit(r), AF_OK);
+			ck_assert_int_eq(store_commit(r), AF_OK);
 	}
 	/* The read transaction is the same object each time. */
 	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
-	st->ops->txn_abort(r);
+	store_abort(r);
 	ck_assert_int_eq(store_begin(st, true, &r2), AF_OK);
 	ck_assert_ptr_eq(r, r2);
 
@@ -366,7 +366,7 @@ START_TEST(test_store_read_txn_recycled_and_exclusive)
 
 	/* A write beside the read: the read keeps its snapshot. */
 	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
-	ck_assert_int_eq(st->ops->put(w, DB_META, STR("k"), STR("v1"), false),
+	ck_assert_int_eq(store_put(w, DB_META, STR("k"), STR("v1"), false),
 	    AF_OK);
 	/* Only one write transaction at a time. */
 	w2 = (struct store_txn *)&w2;
@@ -374,10 +374,10 @@ START_TEST(test_store_read_txn_recycled_and_exclusive)
 	ck_assert_ptr_null(w2);
 	ck_assert_msg(strstr(store_errmsg(st), "write") != NULL, "%s",
 	    store_errmsg(st));
-	ck_assert_int_eq(st->ops->txn_commit(w), AF_OK);
-	ck_assert_int_eq(st->ops->get(r2, DB_META, STR("k"), &v), AF_OK);
+	ck_assert_int_eq(store_commit(w), AF_OK);
+	ck_assert_int_eq(store_get(r2, DB_META, STR("k"), &v), AF_OK);
 	ck_assert_mem_eq(v.p, "v0", 2);
-	st->ops->txn_abort(r2);
+	store_abort(r2);
 	/* A new read sees the commit. */
 	ck_assert_int_eq(get_copy(st, DB_META, STR("k"), out, sizeof(out)),
 	    AF_OK);
@@ -385,9 +385,9 @@ START_TEST(test_store_read_txn_recycled_and_exclusive)
 
 	/* After the write ended (commit or abort), another may begin. */
 	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
-	st->ops->txn_abort(w);
+	store_abort(w);
 	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
-	st->ops->txn_abort(w);
+	store_abort(w);
 	/* Closing with a read transaction in its reset state is clean. */
 }
 END_TEST
@@ -407,15 +407,15 @@ START_TEST(test_store_commit_survives_reopen_abort_does_not)
 		put_commit(st, DB_ACTS, STR(key), STR("yes"));
 		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 		snprintf(key, sizeof(key), "aborted-%zu", m);
-		ck_assert_int_eq(st->ops->put(t, DB_ACTS, STR(key), STR("no"),
+		ck_assert_int_eq(store_put(t, DB_ACTS, STR(key), STR("no"),
 		    false), AF_OK);
-		st->ops->txn_abort(t);
+		store_abort(t);
 		/* A write left open at close is not committed either. */
 		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 		snprintf(key, sizeof(key), "open-%zu", m);
-		ck_assert_int_eq(st->ops->put(t, DB_ACTS, STR(key), STR("no"),
+		ck_assert_int_eq(store_put(t, DB_ACTS, STR(key), STR("no"),
 		    false), AF_OK);
-		ck_assert_int_eq(st->ops->sync(st), AF_OK);
+		ck_assert_int_eq(store_sync(st), AF_OK);
 		store_close(st);
 
 		st = open_store(0, STORE_FULL);
@@ -473,13 +473,13 @@ START_TEST(test_store_map_full)
 	ck_assert_ptr_nonnull(blob = malloc(big));
 	memset(blob, 'b', big);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(st->ops->put(t, DB_META, STR("small"), STR("s"),
+	ck_assert_int_eq(store_put(t, DB_META, STR("small"), STR("s"),
 	    false), AF_OK);
-	rc = st->ops->put(t, DB_META, STR("big"), SV(blob, big), false);
+	rc = store_put(t, DB_META, STR("big"), SV(blob, big), false);
 	if (rc == AF_OK)
-		rc = st->ops->txn_commit(t);
+		rc = store_commit(t);
 	else
-		st->ops->txn_abort(t);
+		store_abort(t);
 	free(blob);
 	ck_assert_int_eq(rc, AF_EFULL);
 	ck_assert_msg(strstr(store_errmsg(st), "MDB_MAP_FULL") != NULL ||
@@ -584,9 +584,9 @@ START_TEST(test_store_fault_injection_put)
 	/* The second put of the transaction fails: the caller sees it. */
 	puts_until_failure = 2;
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(meta_put_u64(st, t, "first", 1), AF_OK);
-	ck_assert_int_eq(meta_put_u64(st, t, "second", 2), AF_ESTORE);
-	st->ops->txn_abort(t);
+	ck_assert_int_eq(meta_put_u64(t, "first", 1), AF_OK);
+	ck_assert_int_eq(meta_put_u64(t, "second", 2), AF_ESTORE);
+	store_abort(t);
 	ck_assert_int_eq(faulty_puts, 2);
 	/* Nothing was committed, the first put included. */
 	ck_assert_int_eq(get_copy(st, DB_META, STR("first"), out, sizeof(out)),
@@ -595,11 +595,11 @@ START_TEST(test_store_fault_injection_put)
 	    AF_ENOTFOUND);
 	/* The store is usable afterwards through the same table. */
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(meta_put_u64(st, t, "first", 11), AF_OK);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(meta_put_u64(t, "first", 11), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	ck_assert_int_eq(meta_get_u64(st, t, "first", &x), AF_OK);
-	st->ops->txn_abort(t);
+	ck_assert_int_eq(meta_get_u64(t, "first", &x), AF_OK);
+	store_abort(t);
 	ck_assert_uint_eq(x, 11);
 	ck_assert_int_eq(faulty_puts, 3);
 	st->ops = real_ops;
@@ -616,9 +616,9 @@ START_TEST(test_store_fault_injection_commit)
 	commits_until_failure = 2;
 	put_commit(st, DB_META, STR("one"), STR("1"));
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(st->ops->put(t, DB_META, STR("two"), STR("2"), false),
+	ck_assert_int_eq(store_put(t, DB_META, STR("two"), STR("2"), false),
 	    AF_OK);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_EFULL);
+	ck_assert_int_eq(store_commit(t), AF_EFULL);
 	ck_assert_int_eq(faulty_commits, 2);
 	ck_assert_int_eq(get_copy(st, DB_META, STR("one"), out, sizeof(out)),
 	    AF_OK);

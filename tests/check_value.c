@@ -66,7 +66,7 @@ L(size_t n, ...)
 	for (i = 0; i < n; i++)
 		items[i] = va_arg(ap, const struct af_value *);
 	va_end(ap);
-	return af_list(A, items, n);
+	return af_list_of(A, items, n);
 }
 
 /* R(n, key, value, ...) a record of n fields. */
@@ -201,7 +201,7 @@ sample(int i)
 		for (k = 0; k < 100; k++)
 			items[k] = R(2, "amount", I(k * 1000),
 			    "to", S("someone"));
-		return af_list(A, items, 100);
+		return af_list_of(A, items, 100);
 	case 38:
 		/* depth 64: 63 lists around a null */
 		v = af_null(A);
@@ -820,8 +820,8 @@ START_TEST(test_af_constructors_validate)
 	ck_assert_uint_eq(v->u.s.len, 3);
 	ck_assert_int_eq(v->u.s.ptr[3], '\0');
 	ck_assert_ptr_null(L(2, I(1), NULL));
-	ck_assert_ptr_null(af_list(A, NULL, 1));
-	ck_assert_ptr_nonnull(af_list(A, NULL, 0));
+	ck_assert_ptr_null(af_list_of(A, NULL, 1));
+	ck_assert_ptr_nonnull(af_list_of(A, NULL, 0));
 }
 END_TEST
 
@@ -855,7 +855,7 @@ START_TEST(test_af_limits_depth_and_size)
 	v = L(2, I(1), I(2));
 	for (k = 0; k < 40 && v != NULL; k++) {
 		items[0] = items[1] = v;
-		v = af_list(A, items, 2);
+		v = af_list_of(A, items, 2);
 	}
 	ck_assert_ptr_null(v);
 	ck_assert_int_lt(k, 40);

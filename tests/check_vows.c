@@ -66,7 +66,7 @@ open_vt(void)
 
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
 	ck_assert_int_eq(vowtab_new(st, t, on_settled, &nseen, &vt), AF_OK);
-	st->ops->txn_abort(t);
+	store_abort(t);
 }
 
 static void
@@ -167,7 +167,7 @@ commit_vt(void)
 
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	ck_assert_int_eq(vowtab_flush(vt, t), AF_OK);
-	ck_assert_int_eq(st->ops->txn_commit(t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
 	vowtab_after_commit(vt);
 }
 
@@ -219,9 +219,9 @@ table_keys(enum store_db db)
 
 	memset(&out, 0, sizeof(out));
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	ck_assert_int_eq(st->ops->cursor_open(t, db, &c), AF_OK);
-	for (rc = st->ops->cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
-	    rc = st->ops->cursor_get(c, STORE_NEXT, &k, &v)) {
+	ck_assert_int_eq(store_cursor_open(t, db, &c), AF_OK);
+	for (rc = store_cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
+	    rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
 		ck_assert_uint_lt(out.n, 32);
 		ck_assert_uint_le(k.n, WATCH_KEY_LEN);
 		if (db == DB_WATCHERS || db == DB_HOLDS)
@@ -230,8 +230,8 @@ table_keys(enum store_db db)
 		out.len[out.n++] = k.n;
 	}
 	ck_assert_int_eq(rc, AF_ENOTFOUND);
-	st->ops->cursor_close(c);
-	st->ops->txn_abort(t);
+	store_cursor_close(c);
+	store_abort(t);
 	return out;
 }
 
@@ -246,9 +246,9 @@ has_watch(uint64_t vow, enum watch_kind kind, uint64_t id)
 
 	watch_key(key, vow, kind, id);
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	rc = st->ops->get(t, DB_WATCHERS, (struct store_val){ key, sizeof(key) },
+	rc = store_get(t, DB_WATCHERS, (struct store_val){ key, sizeof(key) },
 	    &v);
-	st->ops->txn_abort(t);
+	store_abort(t);
 	ck_assert(rc == AF_OK || rc == AF_ENOTFOUND);
 	return rc == AF_OK;
 }
@@ -264,8 +264,8 @@ has_hold(uint64_t act, uint64_t vow)
 	store_be64(key, act);
 	store_be64(key + 8, vow);
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	rc = st->ops->get(t, DB_HOLDS, (struct store_val){ key, 16 }, &v);
-	st->ops->txn_abort(t);
+	rc = store_get(t, DB_HOLDS, (struct store_val){ key, 16 }, &v);
+	store_abort(t);
 	ck_assert(rc == AF_OK || rc == AF_ENOTFOUND);
 	return rc == AF_OK;
 }
@@ -278,8 +278,8 @@ meta(const char *name)
 	int rc;
 
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	rc = meta_get_u64(st, t, name, &v);
-	st->ops->txn_abort(t);
+	rc = meta_get_u64(t, name, &v);
+	store_abort(t);
 	ck_assert(rc == AF_OK || rc == AF_ENOTFOUND);
 	return v;
 }
@@ -673,7 +673,7 @@ START_TEST(test_vows_rows_match_protoc)
 
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
 	store_be64(key, a);
-	ck_assert_int_eq(st->ops->get(t, DB_VOWS, (struct store_val){ key, 8 },
+	ck_assert_int_eq(store_get(t, DB_VOWS, (struct store_val){ key, 8 },
 	    &v), AF_OK);
 	r = asyncflow__vow_record__unpack(NULL, v.n, v.p);
 	ck_assert_ptr_nonnull(r);
@@ -691,7 +691,7 @@ START_TEST(test_vows_rows_match_protoc)
 	asyncflow__vow_record__free_unpacked(r, NULL);
 
 	store_be64(key, f);
-	ck_assert_int_eq(st->ops->get(t, DB_VOWS, (struct store_val){ key, 8 },
+	ck_assert_int_eq(store_get(t, DB_VOWS, (struct store_val){ key, 8 },
 	    &v), AF_OK);
 	r = asyncflow__vow_record__unpack(NULL, v.n, v.p);
 	ck_assert_ptr_nonnull(r);
@@ -701,7 +701,7 @@ START_TEST(test_vows_rows_match_protoc)
 	asyncflow__vow_record__free_unpacked(r, NULL);
 
 	store_be64(key, b);
-	ck_assert_int_eq(st->ops->get(t, DB_VOWS, (struct store_val){ key, 8 },
+	ck_assert_int_eq(store_get(t, DB_VOWS, (struct store_val){ key, 8 },
 	    &v), AF_OK);
 	r = asyncflow__vow_record__unpack(NULL, v.n, v.p);
 	ck_assert_ptr_nonnull(r);
@@ -709,7 +709,7 @@ START_TEST(test_vows_rows_match_protoc)
 	ck_assert_uint_eq(r->owner, 77);
 	ck_assert(r->followed);
 	asyncflow__vow_record__free_unpacked(r, NULL);
-	st->ops->txn_abort(t);
+	store_abort(t);
 }
 END_TEST
 
@@ -872,7 +872,7 @@ START_TEST(test_vows_aborted_flush_then_discard)
 	ck_assert_int_eq(vowtab_watch(vt, a, WATCH_ACT, 2), AF_OK);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	ck_assert_int_eq(vowtab_flush(vt, t), AF_OK);
-	st->ops->txn_abort(t);
+	store_abort(t);
 	ck_assert_int_eq(vowtab_discard(vt), AF_OK);
 	ck_assert_uint_eq(meta("next_vow"), 0);
 	ck_assert_uint_eq(table_keys(DB_VOWS).n, 0);
