@@ -58,7 +58,7 @@ flow_gather(struct af_flow *f, const struct af_value *args,
 		if (rc != AF_OK)
 			return rc;
 	}
-	*result = af_list(a, vals, n);
+	*result = af_list_of(a, vals, n);
 	return *result ? AF_OK : AF_ENOMEM;
 }
 

@@ -404,7 +404,7 @@ af_error(struct af_arena *a, const char *name, const char *message)
 }
 
 const struct af_value *
-af_list(struct af_arena *a, const struct af_value *const *items, size_t n)
+af_list_of(struct af_arena *a, const struct af_value *const *items, size_t n)
 {
 	struct af_value		 *v;
 	const struct af_value	**copy = NULL;
@@ -427,6 +427,15 @@ af_list(struct af_arena *a, const struct af_value *const *items, size_t n)
 	v->u.list.items = copy;
 	v->u.list.len = n;
 	return v;
+}
+
+/* The constructor's name before flow.h renamed it (af_list is the client
+ * library's call): still exported, so a module built against the old
+ * header loads unchanged. Not in flow.h; new code uses af_list_of. */
+const struct af_value *
+af_list(struct af_arena *a, const struct af_value *const *items, size_t n)
+{
+	return af_list_of(a, items, n);
 }
 
 static int

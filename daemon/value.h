@@ -124,4 +124,8 @@ const char *value_type_name(enum af_type t);
 /* Appends p[0..n) as a JSON string literal, quotes included. */
 void	value_json_string(struct buf *b, const void *p, size_t n);
 
+/* The old name of af_list_of, for modules built before the rename. */
+const struct af_value *af_list(struct af_arena *a,
+    const struct af_value *const *items, size_t n);
+
 #endif /* AF_VALUE_H */

@@ -129,7 +129,7 @@ flow_pair(struct af_flow *f, const struct af_value *args,
 		return rc;
 	af_await(f, v[0], &r[0]);
 	af_await(f, v[1], &r[1]);
-	*result = af_list(af_flow_arena(f), r, 2);
+	*result = af_list_of(af_flow_arena(f), r, 2);
 	return *result ? AF_OK : AF_ENOMEM;
 }
 

@@ -127,7 +127,7 @@ const struct af_value *af_obj(struct af_arena *a, const char *name);
 const struct af_value *af_error(struct af_arena *a, const char *name,
     const char *message);
 /* A list of `n` items (copied array of pointers). */
-const struct af_value *af_list(struct af_arena *a,
+const struct af_value *af_list_of(struct af_arena *a,
     const struct af_value *const *items, size_t n);
 /* A record from parallel arrays; keys are sorted here; a duplicate key
  * returns NULL. */
