@@ -764,7 +764,9 @@ run_step(struct engine *e, struct act *a)
 		TAILQ_REMOVE(&a->runq, t, run);
 		t->queued = false;
 		engine_guest_act = a->id;
+		assert(!store_txn_open(e->s));
 		alive = coro_resume(t->co);
+		assert(!store_txn_open(e->s));
 		engine_guest_act = 0;
 		if (a->ms == ES_FAILED) {
 			unload_act(e, a);

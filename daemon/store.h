@@ -104,6 +104,7 @@ struct store {
 	void *impl;
 	char errmsg[256];           /* last failure, for diagnostics */
 	enum store_durability durability;
+	unsigned txns_open;         /* kept by the wrappers below */
 };
 
 struct store_opts {
@@ -146,20 +147,37 @@ int store_scan(struct store *s, enum store_db db, const void *from, size_t n,
 static inline int
 store_begin(struct store *s, bool rdonly, struct store_txn **t)
 {
-	return s->ops->txn_begin(s, rdonly, t);
+	int rc = s->ops->txn_begin(s, rdonly, t);
+
+	if (rc == 0)
+		s->txns_open++;
+	return rc;
 }
 
+/* Commit and end t (on failure it is aborted): it is gone either way. */
 static inline int
 store_commit(struct store_txn *t)
 {
-	return t->store->ops->txn_commit(t);
+	struct store *s = t->store;
+
+	s->txns_open--;
+	return s->ops->txn_commit(t);
 }
 
 static inline void
 store_abort(struct store_txn *t)
 {
-	if (t != NULL)
+	if (t != NULL) {
+		t->store->txns_open--;
 		t->store->ops->txn_abort(t);
+	}
+}
+
+/* Whether any transaction is open: never while guest code runs. */
+static inline bool
+store_txn_open(const struct store *s)
+{
+	return s->txns_open != 0;
 }
 
 static inline int
