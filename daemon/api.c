@@ -116,7 +116,7 @@ pack_server_message(const Asyncflow__ServerMessage *m, size_t *n)
 	uint8_t *p;
 
 	*n = asyncflow__server_message__get_packed_size(m);
-	if (*n > API_MAX_FRAME || (p = malloc(*n ? *n : 1)) == NULL)
+	if (*n > AF_MAX_FRAME || (p = malloc(*n ? *n : 1)) == NULL)
 		return NULL;
 	asyncflow__server_message__pack(m, p);
 	return p;
@@ -136,12 +136,12 @@ queue(struct api *api, uint64_t conn, const Asyncflow__Response *r, bool post)
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = (Asyncflow__Response *)r;
 	if ((h.msg = pack_server_message(&m, &h.n)) == NULL) {
-		if (h.n > API_MAX_FRAME && r->error == NULL) {
+		if (h.n > AF_MAX_FRAME && r->error == NULL) {
 			char msg[160];
 
 			snprintf(msg, sizeof(msg), "the reply would be %zu bytes, "
-			    "over the %d-byte frame limit (list with `after` and "
-			    "`limit`)", h.n, API_MAX_FRAME);
+			    "over the %u-byte frame limit (list with `after` and "
+			    "`limit`)", h.n, AF_MAX_FRAME);
 			queue_error(api, conn, r->id, AF_ELIMIT, msg, post);
 			return;
 		}
