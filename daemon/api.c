@@ -65,7 +65,8 @@ api_pack_message(const Asyncflow__ServerMessage *m, size_t *n)
 
 /* Hold (or, post = true, queue behind the held ones) a response. */
 void
-api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r, bool post)
+api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
+    bool post)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	struct held h = { conn, r->id, NULL, 0,
@@ -200,7 +201,8 @@ api_wire_status(enum vow_state s)
 
 /* Fill vi (value malloc'd: free with free_vow_info). */
 int
-api_vow_info(struct api *api, uint64_t vow, Asyncflow__VowInfo *vi, bool *settled)
+api_vow_info(struct api *api, uint64_t vow, Asyncflow__VowInfo *vi,
+    bool *settled)
 {
 	const struct af_value *v;
 	enum vow_state st;
@@ -213,7 +215,8 @@ api_vow_info(struct api *api, uint64_t vow, Asyncflow__VowInfo *vi, bool *settle
 		return rc;
 	vi->state = api_wire_status(st);
 	*settled = st == VOW_FULFILLED || st == VOW_REJECTED;
-	if (*settled && v != NULL && (vi->value = api_value_to_wire(api, v)) == NULL)
+	if (*settled && v != NULL &&
+	    (vi->value = api_value_to_wire(api, v)) == NULL)
 		return AF_ENOMEM;
 	return AF_OK;
 }
@@ -263,7 +266,8 @@ api_on_commit(void *ctx, const uint64_t *settled, size_t n,
 		if ((l = u64map_del(&api->waits, settled[i])) == NULL)
 			continue;
 		arena_reset(api->arena);
-		if (api_vow_info(api, settled[i], &vi, &done) == AF_OK && done) {
+		if (api_vow_info(api, settled[i], &vi, &done) == AF_OK &&
+		    done) {
 			for (j = 0; j < l->n; j++) {
 				if (l->w[j].reqid != 0) {
 					Asyncflow__Response r =
@@ -330,7 +334,7 @@ api_conn_closed(struct api *api, uint64_t conn)
 	serve_conn_closed(api, conn);
 }
 
-/* ---- The table of operations ---------------------------------------------- */
+/* ---- The table of operations --------------------------------------------- */
 
 /* What an error is about, for its message: the id a request names. */
 static uint64_t
@@ -385,7 +389,7 @@ watch_vow_vow(const Asyncflow__Request *req)
 static const struct api_op {
 	const char	*name;
 	unsigned	 flags;
-	const char	*target_kind;	/* "vow", "activation": for error texts */
+	const char	*target_kind;	/* "vow", "activation": error texts */
 	uint64_t	(*target_id)(const Asyncflow__Request *);
 	api_op_fn	*run;
 } api_ops[] = {

@@ -52,7 +52,7 @@ struct api {
 	size_t nanswered, capanswered;
 };
 
-/* ---- api.c: plumbing, replies, values, waits ------------------------------ */
+/* ---- api.c: plumbing, replies, values, waits ----------------------------- */
 
 /* Grow *p (of *cap elements of elem bytes) to hold need; AF_ENOMEM. */
 int	api_grow(void **p, size_t *cap, size_t need, size_t elem);
@@ -87,7 +87,7 @@ void	api_free_vow_info(Asyncflow__VowInfo *vi);
 void	api_add_wait(struct api *api, uint64_t vow, uint64_t conn,
 	    uint64_t reqid);
 
-/* ---- The handlers (api_ops.c, serve.c) ------------------------------------- */
+/* ---- The handlers (api_ops.c, serve.c) ----------------------------------- */
 
 /* Handle req from conn: AF_OK once answered (api_queue) or once a wait
  * will answer it, else the error api_request answers with. */
@@ -98,7 +98,7 @@ api_op_fn api_op_hello, api_op_start, api_op_mkvow, api_op_settle,
     api_op_get_vow, api_op_watch_vow, api_op_list, api_op_failures,
     api_op_show, api_op_journal, api_op_wake, api_op_stats, api_op_serve;
 
-/* ---- serve.c: client-served objects ----------------------------------------- */
+/* ---- serve.c: client-served objects -------------------------------------- */
 
 /* A server answered invocation vow (settled its result vow) in this pass:
  * its window has room again; if the pass fails, it is pushed again. */

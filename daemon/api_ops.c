@@ -19,7 +19,7 @@
 #define LIST_LIMIT_DEFAULT 1000
 #define LIST_LIMIT_MAX     10000
 
-/* ---- Handshake, flows and vows ----------------------------------------------- */
+/* ---- Handshake, flows and vows ------------------------------------------- */
 
 int
 api_op_hello(struct api *api, uint64_t conn, const Asyncflow__Request *req)
@@ -206,7 +206,7 @@ api_op_wake(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
-/* ---- Inspection: list, show, journal, stats ----------------------------------- */
+/* ---- Inspection: list, show, journal, stats ------------------------------ */
 
 static const char *const state_names[] = {
 	[ES_RUNNING] = "Running",
@@ -249,8 +249,8 @@ add_invocation(struct api *api, Asyncflow__ActivationInfo *ai, size_t *cap,
 	buf_init(&b);
 	if (engine_invocation(api->e, vow, false, &b) == AF_OK &&
 	    (inv = asyncflow__invocation__unpack(NULL, b.len, b.p)) != NULL) {
-		if (api_grow((void **)&ai->invocations, cap, ai->n_invocations + 1,
-		    sizeof(inv)) == AF_OK)
+		if (api_grow((void **)&ai->invocations, cap,
+		    ai->n_invocations + 1, sizeof(inv)) == AF_OK)
 			ai->invocations[ai->n_invocations++] = inv;
 		else
 			asyncflow__invocation__free_unpacked(inv, NULL);

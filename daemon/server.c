@@ -258,11 +258,12 @@ read_cb(struct bufferevent *bev, void *arg)
 		}
 		if (evbuffer_get_length(in) < AF_FRAME_HEADER + len)
 			break;
-		frame = evbuffer_pullup(in, (ev_ssize_t)(AF_FRAME_HEADER + len));
+		frame = evbuffer_pullup(in,
+		    (ev_ssize_t)(AF_FRAME_HEADER + len));
 		req = NULL;
 		if (frame != NULL && af__pb_depth_check(
-		    &asyncflow__request__descriptor, frame + AF_FRAME_HEADER, len,
-		    AF_MAX_DEPTH) == AF_OK)
+		    &asyncflow__request__descriptor, frame + AF_FRAME_HEADER,
+		    len, AF_MAX_DEPTH) == AF_OK)
 			req = asyncflow__request__unpack(NULL, len,
 			    frame + AF_FRAME_HEADER);
 		evbuffer_drain(in, AF_FRAME_HEADER + len);

@@ -15,7 +15,7 @@
 #include "value.h"
 #include "testutil.h"
 
-/* ---- Helpers: a few values, to see the buffer through value_encode -------- */
+/* ---- Helpers: values, to see the buffer through value_encode ------------- */
 
 static struct af_arena *A;
 

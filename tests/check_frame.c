@@ -13,7 +13,7 @@
 #include "frame.h"
 #include "testutil.h"
 
-/* ---- Building nested messages by hand --------------------------------------- */
+/* ---- Building nested messages by hand ------------------------------------ */
 
 struct msg {
 	uint8_t	*p;
@@ -77,7 +77,7 @@ depth_of(const ProtobufCMessageDescriptor *d, const struct msg *m, int max)
 	return af__pb_depth_check(d, m->p, m->n, max);
 }
 
-/* ---- Frame header ------------------------------------------------------------ */
+/* ---- Frame header -------------------------------------------------------- */
 
 START_TEST(test_frame_header_roundtrip_and_limit)
 {
@@ -126,7 +126,7 @@ START_TEST(test_protocol_limits_are_consistent)
 }
 END_TEST
 
-/* ---- The depth walk ------------------------------------------------------------ */
+/* ---- The depth walk ------------------------------------------------------ */
 
 START_TEST(test_depth_accepts_at_limit_refuses_one_past)
 {
