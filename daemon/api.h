@@ -19,14 +19,8 @@
 #include <stdint.h>
 
 #include "asyncflow.pb-c.h"
+#include "asyncflow/protocol.h"	/* AF_PROTOCOL_VERSION, AF_MAX_FRAME */
 #include "engine.h"
-
-#define AF_PROTOCOL_VERSION 1
-
-/* The hard maximum of one frame's payload, both ways: a value of the
- * largest size (AF_VALUE_MAX_BYTES, 16 MiB) plus room for the message
- * around it. Keep in step with the client's AF_MAX_FRAME. */
-#define API_MAX_FRAME (17 << 20)
 
 /* Send one packed ServerMessage (without the length prefix) to `conn`. */
 typedef void api_send_fn(void *ctx, uint64_t conn, const uint8_t *msg,

@@ -25,6 +25,7 @@
 #include <event2/listener.h>
 
 #include "api.h"
+#include "frame.h"
 #include "log.h"
 #include "server.h"
 #include "u64map.h"
@@ -70,7 +71,7 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	struct server *srv = ctx;
 	struct conn *c = u64map_get(&srv->conns, id);
 	struct evbuffer *out;
-	uint8_t hdr[4];
+	uint8_t hdr[AF_FRAME_HEADER];
 
 	if (c == NULL || c->dead)
 		return;     /* gone: the reply has nobody to go to */
@@ -82,11 +83,13 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 		conn_kill(c);
 		return;
 	}
-	hdr[0] = (uint8_t)(n >> 24);
-	hdr[1] = (uint8_t)(n >> 16);
-	hdr[2] = (uint8_t)(n >> 8);
-	hdr[3] = (uint8_t)n;
-	evbuffer_add(out, hdr, 4);
+	if (af__frame_put_header(hdr, n) != AF_OK) {
+		/* api.c packs no message over AF_MAX_FRAME */
+		log_error("connection %llu: a message of %zu bytes is over "
+		    "the frame limit; not sent", (unsigned long long)id, n);
+		return;
+	}
+	evbuffer_add(out, hdr, sizeof(hdr));
 	evbuffer_add(out, msg, n);
 }
 
@@ -238,30 +241,32 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	Asyncflow__Request *req;
-	uint8_t hdr[4], *frame;
+	uint8_t hdr[AF_FRAME_HEADER], *frame;
 	size_t len;
 	int rc;
 
-	while (!c->closing && !c->dead && evbuffer_get_length(in) >= 4) {
-		evbuffer_copyout(in, hdr, 4);
-		len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
-		    (size_t)hdr[2] << 8 | hdr[3];
-		if (len > API_MAX_FRAME) {
+	while (!c->closing && !c->dead &&
+	    evbuffer_get_length(in) >= AF_FRAME_HEADER) {
+		evbuffer_copyout(in, hdr, AF_FRAME_HEADER);
+		if (af__frame_get_header(hdr, &len) != AF_OK) {
 			log_warn("connection %llu: frame of %zu bytes is over "
-			    "the %d limit; closing", (unsigned long long)c->id,
-			    len, API_MAX_FRAME);
+			    "the %u limit; closing", (unsigned long long)c->id,
+			    len, AF_MAX_FRAME);
 			api_protocol_error(srv->api, c->id, "frame too large");
 			conn_close_soon(c);
 			break;
 		}
-		if (evbuffer_get_length(in) < 4 + len)
+		if (evbuffer_get_length(in) < AF_FRAME_HEADER + len)
 			break;
-		frame = evbuffer_pullup(in, (ev_ssize_t)(4 + len));
+		frame = evbuffer_pullup(in,
+		    (ev_ssize_t)(AF_FRAME_HEADER + len));
 		req = NULL;
-		if (frame != NULL && pb_depth_ok(&asyncflow__request__descriptor,
-		    frame + 4, len, SERVER_MAX_DEPTH))
-			req = asyncflow__request__unpack(NULL, len, frame + 4);
-		evbuffer_drain(in, 4 + len);
+		if (frame != NULL && af__pb_depth_check(
+		    &asyncflow__request__descriptor, frame + AF_FRAME_HEADER,
+		    len, AF_MAX_DEPTH) == AF_OK)
+			req = asyncflow__request__unpack(NULL, len,
+			    frame + AF_FRAME_HEADER);
+		evbuffer_drain(in, AF_FRAME_HEADER + len);
 		if (req == NULL) {
 			log_warn("connection %llu: frame does not decode; "
 			    "closing", (unsigned long long)c->id);

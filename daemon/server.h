@@ -15,12 +15,6 @@
 #include "engine.h"
 #include "store.h"
 
-/* The hard maximum of message nesting in a frame (the frame size limit is
- * API_MAX_FRAME, api.h). */
-/* 4 + 3 x AF_VALUE_MAX_DEPTH: a Value of the greatest depth inside a
- * request; the client library uses the same limit (AF_MAX_DEPTH). */
-#define SERVER_MAX_DEPTH 200
-
 struct server_opts {
 	const char *socket_path;
 	const char *durability;     /* for stats and the log */
@@ -39,11 +33,5 @@ struct server_opts {
  * not be made, another daemon serves it, out of memory). */
 int server_run(struct engine *e, struct store *s, const struct server_opts *o,
     char *err, size_t errlen);
-
-/* Whether a protobuf message nests at most max_depth deep (protobuf-c's
- * unpacker recurses without a limit; check before unpacking). */
-#include <protobuf-c/protobuf-c.h>
-bool pb_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-    size_t n, int max_depth);
 
 #endif

@@ -15,8 +15,8 @@
 #include "api.h"
 #include "builtin_flows.h"
 #include "engine.h"
+#include "frame.h"
 #include "registry.h"
-#include "server.h"
 #include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,9 +62,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (eng == NULL)
 		setup();
-	if (size > API_MAX_FRAME ||
-	    !pb_depth_ok(&asyncflow__request__descriptor, data, size,
-	    SERVER_MAX_DEPTH))
+	if (size > AF_MAX_FRAME ||
+	    af__pb_depth_check(&asyncflow__request__descriptor, data, size,
+	    AF_MAX_DEPTH) != AF_OK)
 		return 0;
 	if ((req = asyncflow__request__unpack(NULL, size, data)) == NULL)
 		return 0;

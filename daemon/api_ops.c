@@ -1,0 +1,532 @@
+/*
+ * api_ops.c: the handlers of the request table (api.c): one per protocol
+ * operation, turning a decoded Request into engine calls and queueing its
+ * reply with api_queue (held until the pass commits). A handler returns
+ * AF_OK once it has answered (or, for a wait, once the answer is due from
+ * a later commit), or the error api_request answers with.
+ *
+ * Not here: the table, handshake, held replies and waits (api.c),
+ * client-served objects and Serve (serve.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "log.h"
+#include "value.h"
+
+#define LIST_LIMIT_DEFAULT 1000
+#define LIST_LIMIT_MAX     10000
+
+/* ---- Handshake, flows and vows ------------------------------------------- */
+
+int
+api_op_hello(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__HelloReply hr = ASYNCFLOW__HELLO_REPLY__INIT;
+
+	hr.version = AF_PROTOCOL_VERSION;
+	hr.incarnation = engine_incarnation(api->e);
+	hr.daemon = (char *)"asyncflowd 0.1";
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_HELLO;
+	r.hello = &hr;
+	api_queue(api, conn, &r, false);
+	log_debug("connection %llu: hello from %s", (unsigned long long)conn,
+	    req->hello->client);
+	return AF_OK;
+}
+
+static int
+start_flow(struct api *api, const Asyncflow__Request *req,
+    Asyncflow__Response *r, Asyncflow__StartReply *sr)
+{
+	const Asyncflow__StartFlow *s = req->start;
+	const struct af_value *args;
+	bool existing;
+	int rc;
+
+	if ((rc = api_from_wire(api, s->args, &args)) != AF_OK)
+		return rc;
+	asyncflow__start_reply__init(sr);
+	rc = engine_start_keyed(api->e, s->idempotency_key, s->flow, args,
+	    &sr->activation, &sr->outcome, &existing);
+	if (rc != AF_OK)
+		return rc;
+	sr->existing = existing;
+	r->result_case = ASYNCFLOW__RESPONSE__RESULT_START;
+	r->start = sr;
+	return AF_OK;
+}
+
+int
+api_op_start(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__StartReply sr;
+	char msg[256];
+	int rc;
+
+	r.id = req->id;
+	rc = start_flow(api, req, &r, &sr);
+	if (rc == AF_ENOTFOUND) {
+		if (!engine_has_flow(api->e, req->start->flow))
+			snprintf(msg, sizeof(msg), "unknown flow %s",
+			    req->start->flow);
+		else
+			snprintf(msg, sizeof(msg), "args name a vow "
+			    "that does not exist");
+		api_queue_error(api, conn, req->id, rc, msg, false);
+		return AF_OK;
+	}
+	if (rc == AF_EEXIST) {
+		api_queue_error(api, conn, req->id, rc, "idempotency key "
+		    "already used with another flow or other args",
+		    false);
+		return AF_OK;
+	}
+	if (rc != AF_OK)
+		return rc;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
+int
+api_op_mkvow(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__MakeVowReply mr;
+	uint8_t secret[VOW_SECRET_LEN];
+	int rc;
+
+	asyncflow__make_vow_reply__init(&mr);
+	if ((rc = engine_mkvow(api->e, &mr.vow, secret)) != AF_OK)
+		return rc;
+	mr.resolver.data = secret;
+	mr.resolver.len = VOW_SECRET_LEN;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_MKVOW;
+	r.mkvow = &mr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
+int
+api_op_settle(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__VowInfo vi;
+	const Asyncflow__SettleVow *s = req->settle;
+	const struct af_value *v;
+	int rc;
+
+	if (s->resolver.len != VOW_SECRET_LEN)
+		return AF_EDENIED;
+	if ((rc = api_from_wire(api, s->value, &v)) != AF_OK)
+		return rc;
+	rc = engine_settle(api->e, s->vow, s->resolver.data, s->reject, v);
+	if (rc != AF_OK)
+		return rc;
+	serve_answered(api, s->vow);
+	asyncflow__vow_info__init(&vi);
+	vi.vow = s->vow;
+	{
+		enum vow_state st;
+
+		/* Pending if it now follows a vow that is pending. */
+		if (engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK)
+			vi.state = api_wire_status(st);
+	}
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
+	r.vow = &vi;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
+/* The vow's state now; unless it is settled, with wait: a GetVow is
+ * answered on settlement instead, a WatchVow now and by an event then. */
+static int
+vow_reply(struct api *api, uint64_t conn, uint64_t reqid, uint64_t vow,
+    bool wait, bool watch)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
+	bool settled;
+	int rc;
+
+	if ((rc = api_vow_info(api, vow, &vi, &settled)) != AF_OK) {
+		api_free_vow_info(&vi);
+		return rc;
+	}
+	if (!settled && wait) {
+		api_add_wait(api, vow, conn, watch ? 0 : reqid);
+		if (!watch) {
+			api_free_vow_info(&vi);
+			return AF_OK;   /* answered on settlement */
+		}
+	}
+	r.id = reqid;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
+	r.vow = &vi;
+	api_queue(api, conn, &r, false);
+	api_free_vow_info(&vi);
+	return AF_OK;
+}
+
+int
+api_op_get_vow(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	return vow_reply(api, conn, req->id, req->get_vow->vow,
+	    req->get_vow->wait, false);
+}
+
+int
+api_op_watch_vow(struct api *api, uint64_t conn,
+    const Asyncflow__Request *req)
+{
+	return vow_reply(api, conn, req->id, req->watch_vow->vow, true, true);
+}
+
+int
+api_op_wake(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__WakeReply wr = ASYNCFLOW__WAKE_REPLY__INIT;
+	int rc;
+
+	if ((rc = engine_wake(api->e, req->wake->activation)) != AF_OK)
+		return rc;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_WAKE;
+	r.wake = &wr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
+/* ---- Inspection: list, show, journal, stats ------------------------------ */
+
+static const char *const state_names[] = {
+	[ES_RUNNING] = "Running",
+	[ES_SLEEPING] = "Sleeping",
+	[ES_REPLAYING] = "Replaying",
+	[ES_FAILED] = "Failed",
+	[ES_DONE] = "Done",
+};
+
+/* Unanswered invocations, by sending activation: read once for a whole
+ * listing. */
+struct outbox_pairs {
+	struct { uint64_t act, vow; } *p;
+	size_t n, cap;
+};
+
+static int
+pairs_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
+{
+	struct outbox_pairs *op = ctx;
+
+	(void)object;
+	if (api_grow((void **)&op->p, &op->cap, op->n + 1, sizeof(*op->p)) !=
+	    AF_OK)
+		return AF_ENOMEM;
+	op->p[op->n].act = act;
+	op->p[op->n].vow = vow;
+	op->n++;
+	return AF_OK;
+}
+
+/* Add invocation `vow` (without secrets) to ai. */
+static void
+add_invocation(struct api *api, Asyncflow__ActivationInfo *ai, size_t *cap,
+    uint64_t vow)
+{
+	Asyncflow__Invocation *inv;
+	struct buf b;
+
+	buf_init(&b);
+	if (engine_invocation(api->e, vow, false, &b) == AF_OK &&
+	    (inv = asyncflow__invocation__unpack(NULL, b.len, b.p)) != NULL) {
+		if (api_grow((void **)&ai->invocations, cap,
+		    ai->n_invocations + 1, sizeof(inv)) == AF_OK)
+			ai->invocations[ai->n_invocations++] = inv;
+		else
+			asyncflow__invocation__free_unpacked(inv, NULL);
+	}
+	buf_release(&b);
+}
+
+/* Build one ActivationInfo (strings point into info; args, waiting_on and
+ * invocations malloc'd: free with free_act_info). `outbox`: the
+ * unanswered invocations of every activation. */
+static void
+act_info(struct api *api, const struct engine_act_info *info,
+    Asyncflow__ActivationInfo *ai, const struct outbox_pairs *outbox)
+{
+	size_t n = 0, cap = 0, i;
+
+	asyncflow__activation_info__init(ai);
+	ai->id = info->id;
+	ai->flow = (char *)info->flow;
+	ai->state = (char *)state_names[info->state];
+	ai->outcome = info->outcome;
+	ai->journal_length = info->journal_length;
+	ai->failure = (char *)info->failure;
+	ai->incarnation = info->incarnation;
+	buf_reset(&api->b);
+	if (engine_act_args(api->e, info->id, &api->b) == AF_OK)
+		ai->args = api_to_wire(api->b.p, api->b.len);
+	if (engine_waiting_on(api->e, info->id, &ai->waiting_on, &n) == AF_OK)
+		ai->n_waiting_on = n;
+	if (info->state == ES_DONE)
+		return;
+	for (i = 0; i < outbox->n; i++)
+		if (outbox->p[i].act == info->id)
+			add_invocation(api, ai, &cap, outbox->p[i].vow);
+}
+
+static void
+free_act_info(Asyncflow__ActivationInfo *ai)
+{
+	size_t i;
+
+	if (ai->args != NULL)
+		asyncflow__value__free_unpacked(ai->args, NULL);
+	free(ai->waiting_on);
+	for (i = 0; i < ai->n_invocations; i++)
+		asyncflow__invocation__free_unpacked(ai->invocations[i], NULL);
+	free(ai->invocations);
+}
+
+
+struct list_ctx {
+	struct engine_act_info *infos;
+	size_t n, cap;
+};
+
+static int
+list_cb(void *ctx, const struct engine_act_info *info)
+{
+	struct list_ctx *lc = ctx;
+
+	if (api_grow((void **)&lc->infos, &lc->cap, lc->n + 1,
+	    sizeof(*lc->infos)) != AF_OK)
+		return 1;
+	lc->infos[lc->n++] = *info;
+	return 0;
+}
+
+static int
+parse_state(const char *s, enum engine_state *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
+		if (strcmp(s, state_names[i]) == 0) {
+			*out = (enum engine_state)i;
+			return AF_OK;
+		}
+	}
+	return AF_EINVAL;
+}
+
+static int
+list_reply(struct api *api, uint64_t conn, uint64_t reqid, const char *state,
+    uint64_t after, uint32_t limit)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__ActivationList al = ASYNCFLOW__ACTIVATION_LIST__INIT;
+	Asyncflow__ActivationInfo *ais = NULL, **ptrs = NULL;
+	struct list_ctx lc = { NULL, 0, 0 };
+	struct outbox_pairs outbox = { NULL, 0, 0 };
+	enum engine_state only;
+	size_t i;
+	int rc;
+
+	if (state != NULL && *state != '\0' &&
+	    parse_state(state, &only) != AF_OK)
+		return AF_EINVAL;
+	if (limit == 0)
+		limit = LIST_LIMIT_DEFAULT;
+	if (limit > LIST_LIMIT_MAX)
+		limit = LIST_LIMIT_MAX;
+	rc = engine_list(api->e, state && *state ? &only : NULL, after, limit,
+	    list_cb, &lc);
+	if (rc == AF_OK && lc.n > 0) {
+		ais = calloc(lc.n, sizeof(*ais));
+		ptrs = calloc(lc.n, sizeof(*ptrs));
+		if (ais == NULL || ptrs == NULL)
+			rc = AF_ENOMEM;
+	}
+	if (rc == AF_OK && lc.n > 0)
+		rc = engine_outbox_list(api->e, 0, pairs_cb, &outbox);
+	if (rc == AF_OK) {
+		for (i = 0; i < lc.n; i++) {
+			act_info(api, &lc.infos[i], &ais[i], &outbox);
+			ptrs[i] = &ais[i];
+		}
+		al.n_activations = lc.n;
+		al.activations = ptrs;
+		r.id = reqid;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_LIST;
+		r.list = &al;
+		api_queue(api, conn, &r, false);
+		for (i = 0; i < lc.n; i++)
+			free_act_info(&ais[i]);
+	}
+	free(ais);
+	free(ptrs);
+	free(lc.infos);
+	free(outbox.p);
+	return rc;
+}
+
+int
+api_op_list(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	return list_reply(api, conn, req->id, req->list->state,
+	    req->list->after, req->list->limit);
+}
+
+int
+api_op_failures(struct api *api, uint64_t conn,
+    const Asyncflow__Request *req)
+{
+	return list_reply(api, conn, req->id, "Failed", 0, LIST_LIMIT_MAX);
+}
+
+int
+api_op_show(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	uint64_t reqid = req->id, act = req->show->activation;
+	struct outbox_pairs outbox = { NULL, 0, 0 };
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__ActivationInfo ai;
+	struct engine_act_info info;
+	int rc;
+
+	if ((rc = engine_act_info(api->e, act, &info)) != AF_OK)
+		return rc;
+	if ((rc = engine_outbox_list(api->e, act, pairs_cb, &outbox)) == AF_OK)
+		act_info(api, &info, &ai, &outbox);
+	free(outbox.p);
+	if (rc != AF_OK)
+		return rc;
+	r.id = reqid;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_SHOW;
+	r.show = &ai;
+	api_queue(api, conn, &r, false);
+	free_act_info(&ai);
+	return AF_OK;
+}
+
+struct journal_ctx {
+	Asyncflow__JournalEntry **entries;
+	size_t n, cap;
+};
+
+static int
+journal_cb(void *ctx, uint64_t index, const void *entry, size_t n)
+{
+	struct journal_ctx *jc = ctx;
+	Asyncflow__JournalEntry *je;
+
+	(void)index;
+	if (api_grow((void **)&jc->entries, &jc->cap, jc->n + 1,
+	    sizeof(*jc->entries)) != AF_OK)
+		return AF_ENOMEM;
+	if ((je = asyncflow__journal_entry__unpack(NULL, n, entry)) == NULL)
+		return AF_EDECODE;
+	jc->entries[jc->n++] = je;
+	return AF_OK;
+}
+
+int
+api_op_journal(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	const Asyncflow__DumpJournal *dj = req->journal;
+	uint64_t reqid = req->id;
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__JournalDump jd = ASYNCFLOW__JOURNAL_DUMP__INIT;
+	struct journal_ctx jc = { NULL, 0, 0 };
+	struct engine_act_info info;
+	uint64_t length;
+	size_t i;
+	int rc;
+
+	if ((rc = engine_act_info(api->e, dj->activation, &info)) != AF_OK)
+		return rc;
+	rc = engine_journal_raw(api->e, dj->activation, dj->from, dj->limit,
+	    &length, journal_cb, &jc);
+	if (rc == AF_OK) {
+		jd.n_entries = jc.n;
+		jd.entries = jc.entries;
+		jd.from = dj->from;
+		jd.length = length;
+		r.id = reqid;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_JOURNAL;
+		r.journal = &jd;
+		api_queue(api, conn, &r, false);
+	}
+	for (i = 0; i < jc.n; i++)
+		asyncflow__journal_entry__free_unpacked(jc.entries[i], NULL);
+	free(jc.entries);
+	return rc;
+}
+
+struct count_ctx {
+	uint64_t n;
+};
+
+static int
+count_cb(void *ctx, const struct engine_act_info *info)
+{
+	(void)info;
+	((struct count_ctx *)ctx)->n++;
+	return 0;
+}
+
+static int
+count_inv_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
+{
+	(void)vow;
+	(void)act;
+	(void)object;
+	((struct count_ctx *)ctx)->n++;
+	return AF_OK;
+}
+
+int
+api_op_stats(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__StatsReply reply, *sr = &reply;
+	struct engine_stats st;
+	struct count_ctx cc = { 0 };
+	enum engine_state failed = ES_FAILED;
+
+	engine_stats(api->e, &st);
+	asyncflow__stats_reply__init(sr);
+	sr->incarnation = engine_incarnation(api->e);
+	sr->activations_in_memory = st.acts_in_memory;
+	sr->passes = st.passes;
+	sr->commits = st.commits;
+	sr->events = st.events;
+	sr->entries_written = st.entries_written;
+	sr->entries_replayed = st.entries_replayed;
+	sr->connections = api->connections;
+	sr->durability = (char *)api->durability;
+	engine_list(api->e, &failed, 0, (size_t)-1, count_cb, &cc);
+	sr->failed = cc.n;
+	cc.n = 0;
+	engine_outbox_list(api->e, 0, count_inv_cb, &cc);
+	sr->invocations_pending = cc.n;
+	sr->timers_pending = engine_timers_pending(api->e);
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_STATS;
+	r.stats = sr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}

@@ -1,0 +1,84 @@
+/*
+ * value_int.h: what value.c, value_codec.c and value_text.c share: the
+ * size limit as a size_t and the small text and string helpers the
+ * constructors, the decoder and the text form all use (inline: the decoder
+ * is on the replay hot path). Internal to those three files.
+ */
+#ifndef AF_VALUE_INT_H
+#define AF_VALUE_INT_H
+
+#include <string.h>
+
+#include "value.h"
+
+#define MAXB	((size_t)AF_VALUE_MAX_BYTES)
+
+/* Length of the valid UTF-8 sequence at p[0..n) (n > 0), or 0. */
+static inline size_t
+utf8_seq(const uint8_t *p, size_t n)
+{
+	uint8_t	 c = p[0], lo = 0x80, hi = 0xbf;
+	size_t	 k, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2)
+		return 0;		/* continuation byte or overlong */
+	if (c < 0xe0)
+		k = 2;
+	else if (c < 0xf0) {
+		k = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c < 0xf5) {
+		k = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (n < k || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return k;
+}
+
+/* UTF-8 without NUL: record keys, object names, error fields. */
+static inline bool
+name_valid(const void *p, size_t n)
+{
+	return value_utf8_valid(p, n) && (n == 0 || memchr(p, 0, n) == NULL);
+}
+
+/* Bytewise order of record keys: memcmp, then the shorter first. */
+static inline int
+key_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+	int	 c;
+
+	if ((c = memcmp(a, b, an < bn ? an : bn)) != 0)
+		return c;
+	return an < bn ? -1 : an > bn;
+}
+
+/* A NUL-terminated copy of p[0..n) for an af_str; "" costs nothing. */
+static inline bool
+str_copy(struct af_arena *a, struct af_str *s, const void *p, size_t n)
+{
+	if (n == 0) {
+		s->ptr = "";
+		s->len = 0;
+		return true;
+	}
+	if ((s->ptr = arena_strndup(a, p, n)) == NULL)
+		return false;
+	s->len = n;
+	return true;
+}
+
+#endif /* AF_VALUE_INT_H */
