@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "asyncflow.h"
+#include "ops.h"
 
 #define READ_CHUNK (64u * 1024)
 
@@ -661,37 +662,22 @@ check_msg(af_conn *c, const ProtobufCMessage *m, int depth)
 	return AF_OK;
 }
 
-/* The Response result that answers a request op; -1 if any will do. */
+/* The Response result that answers a request op (the handshake's or one
+ * of AF_OPS); -1 if any will do. */
 static int
 result_for(Asyncflow__Request__OpCase op)
 {
+#define XX(OP, req, Req, RESULT)					\
+	case ASYNCFLOW__REQUEST__OP_ ## OP:				\
+		return ASYNCFLOW__RESPONSE__RESULT_ ## RESULT;
 	switch (op) {
 	case ASYNCFLOW__REQUEST__OP_HELLO:
 		return ASYNCFLOW__RESPONSE__RESULT_HELLO;
-	case ASYNCFLOW__REQUEST__OP_START:
-		return ASYNCFLOW__RESPONSE__RESULT_START;
-	case ASYNCFLOW__REQUEST__OP_MKVOW:
-		return ASYNCFLOW__RESPONSE__RESULT_MKVOW;
-	case ASYNCFLOW__REQUEST__OP_SETTLE:
-	case ASYNCFLOW__REQUEST__OP_GET_VOW:
-	case ASYNCFLOW__REQUEST__OP_WATCH_VOW:
-		return ASYNCFLOW__RESPONSE__RESULT_VOW;
-	case ASYNCFLOW__REQUEST__OP_LIST:
-	case ASYNCFLOW__REQUEST__OP_FAILURES:
-		return ASYNCFLOW__RESPONSE__RESULT_LIST;
-	case ASYNCFLOW__REQUEST__OP_SHOW:
-		return ASYNCFLOW__RESPONSE__RESULT_SHOW;
-	case ASYNCFLOW__REQUEST__OP_JOURNAL:
-		return ASYNCFLOW__RESPONSE__RESULT_JOURNAL;
-	case ASYNCFLOW__REQUEST__OP_WAKE:
-		return ASYNCFLOW__RESPONSE__RESULT_WAKE;
-	case ASYNCFLOW__REQUEST__OP_STATS:
-		return ASYNCFLOW__RESPONSE__RESULT_STATS;
-	case ASYNCFLOW__REQUEST__OP_SERVE:
-		return ASYNCFLOW__RESPONSE__RESULT_SERVE;
+	AF_OPS(XX)
 	default:
 		return -1;
 	}
+#undef XX
 }
 
 /* Whether a successful answer carries the result its request asked for.
