@@ -87,13 +87,14 @@ $(B)/modules/example-v%.so: modules/example.c include/asyncflow/flow.h
 
 # ---- the client library and asyncflowctl (protobuf-c and libc only;
 # asyncflowctl adds jansson for JSON)
-CLIENT_SRCS := $(filter-out client/asyncflowctl.c,$(wildcard client/*.c))
+CLIENT_SRCS := $(wildcard client/*.c)
 CLIENT_LIB  := $(B)/libasyncflow.a
+CTL_SRCS    := $(wildcard client/ctl/*.c)
 CTL         := $(B)/asyncflowctl
 $(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/common/errors.o $(B)/gen/asyncflow.pb-c.o
 	@rm -f $@
 	ar rcs $@ $^
-$(CTL): $(B)/client/asyncflowctl.o $(CLIENT_LIB)
+$(CTL): $(CTL_SRCS:%.c=$(B)/%.o) $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson 2>/dev/null)
 
 # ---- helpers for the end-to-end scripts
@@ -128,7 +129,7 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
-	$(if $(wildcard client/asyncflowctl.c),$(CTL)) $(MODULES)
+	$(if $(CTL_SRCS),$(CTL)) $(MODULES)
 all: $(ALL_BINS) $(TEST_BINS) $(BENCH_BINS) $(E2E_TOOLS)
 
 deps:
