@@ -109,8 +109,10 @@ TEST_LIBS := $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/testutil.o $(TEST_LIBS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread -ldl
-# The client library's tests link it instead of the daemon's core.
-$(B)/tests/check_client: $(B)/tests/check_client.o $(B)/tests/testutil.o $(CLIENT_LIB)
+# The client library's and asyncflowctl's tests link the library (and the
+# fake daemon) instead of the daemon's core.
+$(B)/tests/check_client $(B)/tests/check_ctl: $(B)/tests/%: $(B)/tests/%.o \
+    $(B)/tests/fake_daemon.o $(B)/tests/testutil.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
 # ---- benchmarks ----------------------------------------------------------
