@@ -29,7 +29,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Idaemon -Iclient/include -I$(B)/gen $(CPPFLAGS)
+ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Icommon -Idaemon -Iclient/include -I$(B)/gen $(CPPFLAGS)
 ALL_CFLAGS   := $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
 ALL_LDFLAGS  := $(SANFLAGS) $(LDFLAGS)
 
@@ -44,9 +44,13 @@ $(GEN_C) $(GEN_H) &: proto/asyncflow.proto
 $(B)/gen/asyncflow.pb-c.o: $(GEN_C)
 	$(CC) -Wall $(CFLAGS) $(SANFLAGS) $(ALL_CPPFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
+# ---- code both programs link: the error texts, framing, the depth walk --
+COMMON_SRCS := $(wildcard common/*.c)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/%.o)
+
 # ---- the engine library (everything in daemon/ but main.c) --------------
 CORE_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
-	common/errors.c
+	$(COMMON_SRCS)
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o) $(B)/daemon/coro_$(ARCH).o
 CORE_LIB  := $(B)/libafcore.a
 
@@ -91,7 +95,7 @@ CLIENT_SRCS := $(wildcard client/*.c)
 CLIENT_LIB  := $(B)/libasyncflow.a
 CTL_SRCS    := $(wildcard client/ctl/*.c)
 CTL         := $(B)/asyncflowctl
-$(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/common/errors.o $(B)/gen/asyncflow.pb-c.o
+$(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(COMMON_OBJS) $(B)/gen/asyncflow.pb-c.o
 	@rm -f $@
 	ar rcs $@ $^
 $(CTL): $(CTL_SRCS:%.c=$(B)/%.o) $(CLIENT_LIB)
@@ -151,9 +155,9 @@ fuzz: deps
 	@mkdir -p build/fuzz
 	protoc-c --proto_path=proto --c_out=build/fuzz proto/asyncflow.proto
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-	    -Iinclude -Idaemon -Ibuild/fuzz $(PKG_CFLAGS) \
+	    -Iinclude -Icommon -Idaemon -Ibuild/fuzz $(PKG_CFLAGS) \
 	    -o build/fuzz/fuzz_request tests/fuzz/fuzz_request.c \
-	    $(filter-out daemon/main.c,$(wildcard daemon/*.c)) common/errors.c \
+	    $(filter-out daemon/main.c,$(wildcard daemon/*.c)) $(COMMON_SRCS) \
 	    daemon/coro_$(ARCH).S build/fuzz/asyncflow.pb-c.c $(PKG_LIBS)
 	@mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) \

@@ -1,7 +1,7 @@
 /*
  * check_value.c: the value model (daemon/value.c), its arena
  * (daemon/arena.c), the byte buffer and protobuf wire helpers
- * (daemon/buf.c), and af_strerror.
+ * (daemon/buf.c). The result codes are in check_errors.c.
  *
  * The codec is checked against protoc-c's generated code for
  * proto/asyncflow.proto: protobuf-c must accept every encoding we produce
@@ -1347,29 +1347,6 @@ START_TEST(test_buf_error_is_sticky)
 }
 END_TEST
 
-/* ---- af_strerror --------------------------------------------------------- */
-
-START_TEST(test_af_strerror_every_code)
-{
-	static const int codes[] = { AF_OK, AF_REJECTED, AF_EINVAL, AF_ENOMEM,
-	    AF_ENOTFOUND, AF_EEXIST, AF_ESETTLED, AF_EDENIED, AF_ELIMIT,
-	    AF_EDECODE, AF_ECYCLE, AF_ESTORE, AF_EFULL, AF_EVERSION,
-	    AF_ESTATE, AF_EDIVERGED, AF_ECONN, AF_EPROTO, AF_ETIMEDOUT };
-	const char	*unknown = af_strerror(-1);
-	size_t		 i, j;
-
-	ck_assert_ptr_nonnull(unknown);
-	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		ck_assert_ptr_nonnull(af_strerror(codes[i]));
-		ck_assert_str_ne(af_strerror(codes[i]), unknown);
-		for (j = 0; j < i; j++)
-			ck_assert_str_ne(af_strerror(codes[i]),
-			    af_strerror(codes[j]));
-	}
-	ck_assert_str_eq(af_strerror(12345), unknown);
-}
-END_TEST
-
 static Suite *
 value_suite(void)
 {
@@ -1432,7 +1409,6 @@ value_suite(void)
 	tcase_add_test(tc, test_pbr_rejects_malformed);
 	tcase_add_test(tc, test_pb_nested_message_lengths_are_minimal);
 	tcase_add_test(tc, test_buf_error_is_sticky);
-	tcase_add_test(tc, test_af_strerror_every_code);
 	suite_add_tcase(s, tc);
 	return s;
 }

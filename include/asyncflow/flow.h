@@ -47,6 +47,7 @@ extern "C" {
 #define AF_MODULE_ABI 1
 
 #include "asyncflow/errors.h"
+#include "asyncflow/protocol.h"
 
 /* ---- Values (DESIGN.md §2) ------------------------------------------------ */
 
@@ -65,9 +66,8 @@ enum af_type {
 	AF_ERROR,       /* name + message */
 };
 
-/* Limits checked by every constructor and decoder. */
-#define AF_VALUE_MAX_DEPTH   64
-#define AF_VALUE_MAX_BYTES   (16u << 20)   /* encoded size of one value */
+/* Limits checked by every constructor and decoder: AF_VALUE_MAX_DEPTH and
+ * AF_VALUE_MAX_BYTES, in asyncflow/protocol.h. */
 
 struct af_str {
 	const char *ptr;        /* NUL-terminated as a convenience */
