@@ -24,6 +24,7 @@
 
 #include "asyncflow.h"
 #include "fake_daemon.h"
+#include "frame.h"
 #include "testutil.h"
 
 /* ---- Handshake and connecting -------------------------------------------------- */
@@ -461,7 +462,7 @@ s_oversized(int fd)
 
 	srv_hello(fd);
 	af_msg_free(srv_expect(fd, ASYNCFLOW__REQUEST__OP_STATS));
-	put_be32(hdr, AF_MAX_FRAME + 1);
+	af__put_be32(hdr, AF_MAX_FRAME + 1);
 	write_full(fd, hdr, 4);		/* and no body: checked before */
 	srv_drain(fd);
 }
@@ -672,7 +673,7 @@ rb_send(int fd, struct rbuf *b)
 {
 	uint8_t hdr[4];
 
-	put_be32(hdr, (uint32_t)(b->cap - b->off));
+	af__put_be32(hdr, (uint32_t)(b->cap - b->off));
 	write_full(fd, hdr, 4);
 	write_full(fd, b->p + b->off, b->cap - b->off);
 	free(b->p);

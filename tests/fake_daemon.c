@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fake_daemon.h"
+#include "frame.h"
 #include "testutil.h"
 
 /* ---- The fake daemon's side ---------------------------------------------- */
@@ -56,15 +57,6 @@ write_full(int fd, const void *buf, size_t n)
 	}
 }
 
-void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* The next request, or NULL at end of stream. Free with af_msg_free. */
 Asyncflow__Request *
 srv_recv(int fd)
@@ -75,8 +67,7 @@ srv_recv(int fd)
 
 	if (!read_full(fd, hdr, 4))
 		return NULL;
-	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-	    (uint32_t)hdr[2] << 8 | hdr[3];
+	len = af__get_be32(hdr);
 	ck_assert_uint_le(len, AF_MAX_FRAME);
 	buf = malloc(len ? len : 1);
 	ck_assert_ptr_nonnull(buf);
@@ -95,7 +86,7 @@ frame_of(Asyncflow__ServerMessage *sm, size_t *n)
 	uint8_t *buf = malloc(4 + len);
 
 	ck_assert_ptr_nonnull(buf);
-	put_be32(buf, (uint32_t)len);
+	af__put_be32(buf, (uint32_t)len);
 	asyncflow__server_message__pack(sm, buf + 4);
 	*n = 4 + len;
 	return buf;

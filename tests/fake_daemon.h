@@ -54,7 +54,6 @@ void fake_join(struct fake *f);
 
 /* Writes all of buf, quietly stopping if the client went away. */
 void write_full(int fd, const void *buf, size_t n);
-void put_be32(uint8_t *p, uint32_t v);
 /* The next request, or NULL at end of stream. Free with af_msg_free. */
 Asyncflow__Request *srv_recv(int fd);
 /* One frame holding sm, packed; *n its length with the prefix. */

@@ -19,13 +19,9 @@
 
 #include <jansson.h>
 
-#include "asyncflow.h"
+#include "asyncflow.h"		/* and asyncflow/protocol.h */
 
 #define EXIT_USAGE 2
-/* The deepest a value may be, a scalar counting 1: AF_VALUE_MAX_DEPTH of
- * "asyncflow/flow.h" (which cannot be included beside "asyncflow.h": both
- * declare an af_list). The daemon refuses deeper values. */
-#define VALUE_MAX_DEPTH 64
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
 #define NORETURN __attribute__((noreturn))
 

@@ -125,10 +125,10 @@ bad:
  *
  * Builds a protobuf-c Value tree in which everything comes from malloc, so
  * af_msg_free() frees it. An error (a tag misused, nesting deeper than
- * VALUE_MAX_DEPTH) makes json_to_value return NULL with a message in
- * jp->msg naming the argument and the path inside it: parse_value turns it
- * into a usage error (nothing has been sent yet), serve into a rejection.
- * Only running out of memory exits.
+ * AF_VALUE_MAX_DEPTH, which the daemon refuses too) makes json_to_value
+ * return NULL with a message in jp->msg naming the argument and the path
+ * inside it: parse_value turns it into a usage error (nothing has been
+ * sent yet), serve into a rejection. Only running out of memory exits.
  *
  * `depth` counts the levels of the value above j (0 for the whole value):
  * a tagged value such as {"@vow": 3} is one level, like a scalar, and
@@ -318,9 +318,9 @@ json_to_value(json_t *j, struct jpath *jp, int depth)
 	const char *key;
 	json_t *m;
 
-	if (depth >= VALUE_MAX_DEPTH) {
+	if (depth >= AF_VALUE_MAX_DEPTH) {
 		jerr(jp, "nested too deeply: a value has at most %d levels",
-		    VALUE_MAX_DEPTH);
+		    AF_VALUE_MAX_DEPTH);
 		return NULL;
 	}
 	switch (json_typeof(j)) {
