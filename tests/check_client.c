@@ -930,7 +930,6 @@ static void
 s_late(int fd)
 {
 	Asyncflow__Request *gv, *st;
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
 
 	srv_hello(fd);
@@ -940,10 +939,7 @@ s_late(int fd)
 	st = srv_expect(fd, ASYNCFLOW__REQUEST__OP_STATS);
 	vi.vow = 3;
 	vi.state = ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING;
-	r.id = gv->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
-	r.vow = &vi;
-	srv_respond(fd, &r);
+	srv_reply(fd, gv->id, ASYNCFLOW__RESPONSE__RESULT_VOW, &vi);
 	srv_stats(fd, st->id, 5);
 	af_msg_free(gv);
 	af_msg_free(st);
@@ -1079,7 +1075,6 @@ static void
 s_echo_big(int fd)
 {
 	Asyncflow__Request *req;
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__ActivationInfo ai = ASYNCFLOW__ACTIVATION_INFO__INIT;
 	char *big = malloc(BIG_LEN + 1);
 	int i;
@@ -1094,10 +1089,7 @@ s_echo_big(int fd)
 		ai.id = req->show->activation;
 		ai.flow = big;
 		ai.state = (char *)"Running";
-		r.id = req->id;
-		r.result_case = ASYNCFLOW__RESPONSE__RESULT_SHOW;
-		r.show = &ai;
-		srv_respond(fd, &r);
+		srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_SHOW, &ai);
 		af_msg_free(req);
 	}
 	free(big);
@@ -1374,7 +1366,6 @@ static void
 s_short_resolver(int fd)
 {
 	Asyncflow__Request *req;
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__MakeVowReply mv = ASYNCFLOW__MAKE_VOW_REPLY__INIT;
 
 	srv_hello(fd);
@@ -1382,10 +1373,7 @@ s_short_resolver(int fd)
 	mv.vow = 1;
 	mv.resolver.len = 3;
 	mv.resolver.data = (uint8_t *)fake_res;
-	r.id = req->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_MKVOW;
-	r.mkvow = &mv;
-	srv_respond(fd, &r);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_MKVOW, &mv);
 	af_msg_free(req);
 	srv_drain(fd);
 }
@@ -1496,7 +1484,6 @@ static void
 s_deep_request(int fd)
 {
 	Asyncflow__Request *req;
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__StartReply sr = ASYNCFLOW__START_REPLY__INIT;
 	const Asyncflow__Value *v;
 	int n;
@@ -1510,10 +1497,7 @@ s_deep_request(int fd)
 	ck_assert_int_eq(n, (AF_MAX_DEPTH - 3) / 2);
 	ck_assert_int_eq(v->kind_case, ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
 	sr.activation = 1;
-	r.id = req->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_START;
-	r.start = &sr;
-	srv_respond(fd, &r);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_START, &sr);
 	af_msg_free(req);
 	srv_drain(fd);
 }

@@ -163,17 +163,13 @@ static Asyncflow__Request *seen;
 static void
 s_ctl_start(int fd)
 {
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__StartReply sr = ASYNCFLOW__START_REPLY__INIT;
 
 	srv_hello(fd);
 	seen = srv_expect(fd, ASYNCFLOW__REQUEST__OP_START);
 	sr.activation = 5;
 	sr.outcome = 6;
-	r.id = seen->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_START;
-	r.start = &sr;
-	srv_respond(fd, &r);
+	srv_reply(fd, seen->id, ASYNCFLOW__RESPONSE__RESULT_START, &sr);
 	srv_drain(fd);
 }
 
@@ -252,7 +248,6 @@ END_TEST
 static void
 s_ctl_show(int fd)
 {
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__ActivationInfo ai = ASYNCFLOW__ACTIVATION_INFO__INIT;
 	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, v[16];
 	Asyncflow__Value *items[16];
@@ -312,10 +307,7 @@ s_ctl_show(int fd)
 	ai.journal_length = 12;
 	ai.failure = (char *)"diverged at 3";
 	ai.incarnation = 2;
-	r.id = seen->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_SHOW;
-	r.show = &ai;
-	srv_respond(fd, &r);
+	srv_reply(fd, seen->id, ASYNCFLOW__RESPONSE__RESULT_SHOW, &ai);
 	srv_drain(fd);
 }
 
@@ -349,7 +341,6 @@ END_TEST
 static void
 s_ctl_journal(int fd)
 {
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__JournalDump jd = ASYNCFLOW__JOURNAL_DUMP__INIT;
 	Asyncflow__JournalEntry e[6], *ep[6];
 	Asyncflow__Value iv = ASYNCFLOW__VALUE__INIT, ev = ASYNCFLOW__VALUE__INIT;
@@ -390,10 +381,7 @@ s_ctl_journal(int fd)
 	jd.entries = ep;
 	srv_hello(fd);
 	seen = srv_expect(fd, ASYNCFLOW__REQUEST__OP_JOURNAL);
-	r.id = seen->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_JOURNAL;
-	r.journal = &jd;
-	srv_respond(fd, &r);
+	srv_reply(fd, seen->id, ASYNCFLOW__RESPONSE__RESULT_JOURNAL, &jd);
 	af_msg_free(seen);
 	seen = NULL;
 	srv_drain(fd);
@@ -430,7 +418,6 @@ END_TEST
 static void
 s_ctl_mkvow_settle(int fd)
 {
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__MakeVowReply mv = ASYNCFLOW__MAKE_VOW_REPLY__INIT;
 	Asyncflow__Request *req;
 
@@ -439,10 +426,7 @@ s_ctl_mkvow_settle(int fd)
 	mv.vow = 21;
 	mv.resolver.len = AF_RESOLVER_LEN;
 	mv.resolver.data = (uint8_t *)fake_res;
-	r.id = req->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_MKVOW;
-	r.mkvow = &mv;
-	srv_respond(fd, &r);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_MKVOW, &mv);
 	af_msg_free(req);
 	srv_drain(fd);
 }
@@ -450,7 +434,6 @@ s_ctl_mkvow_settle(int fd)
 static void
 s_ctl_settle(int fd)
 {
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
 
 	srv_hello(fd);
@@ -458,10 +441,7 @@ s_ctl_settle(int fd)
 	vi.vow = seen->settle->vow;
 	vi.state = ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED;
 	vi.value = seen->settle->value;
-	r.id = seen->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
-	r.vow = &vi;
-	srv_respond(fd, &r);
+	srv_reply(fd, seen->id, ASYNCFLOW__RESPONSE__RESULT_VOW, &vi);
 	srv_drain(fd);
 }
 
@@ -524,7 +504,6 @@ static void
 srv_vow77(int fd, Asyncflow__VowStatus state)
 {
 	Asyncflow__Request *req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_GET_VOW);
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
 	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
 
@@ -536,10 +515,7 @@ srv_vow77(int fd, Asyncflow__VowStatus state)
 	vi.state = state;
 	if (state != ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING)
 		vi.value = &v;
-	r.id = req->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
-	r.vow = &vi;
-	srv_respond(fd, &r);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_VOW, &vi);
 	af_msg_free(req);
 }
 
@@ -922,7 +898,6 @@ static void
 srv_take_settle(int fd, int code)
 {
 	Asyncflow__Request *req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SETTLE);
-	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
 
 	ck_assert_uint_lt(nsettles, 16);
@@ -935,10 +910,7 @@ srv_take_settle(int fd, int code)
 	vi.state = req->settle->reject ? ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED :
 	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED;
 	vi.value = req->settle->value;
-	r.id = req->id;
-	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
-	r.vow = &vi;
-	srv_respond(fd, &r);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_VOW, &vi);
 }
 
 static void
