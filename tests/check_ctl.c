@@ -797,6 +797,32 @@ END_TEST
 
 /* Usage errors exit 2, send nothing (the fake daemon sees no connection),
  * and name the argument; --help exits 0 on stdout. */
+/* asyncflowctl says more on stderr than a pipe holds before it exits (an
+ * unknown command of 100,000 bytes, quoted): run_ctl reads stdout and
+ * stderr together, so neither side waits for the other. */
+START_TEST(test_ctl_stderr_first)
+{
+	enum { LONG = 100000 };
+	const char *args[2];
+	struct run r;
+	char *name = malloc(LONG + 1);
+
+	NEED_CTL();
+	ck_assert_ptr_nonnull(name);
+	memset(name, 'x', LONG);
+	name[LONG] = '\0';
+	args[0] = name;
+	args[1] = NULL;
+	run_ctl(&r, NULL, args);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strncmp(r.err, "asyncflowctl: unknown command \"xxx",
+	    34) == 0, "%.80s", r.err);
+	ck_assert_uint_eq(strlen(r.err), sizeof(r.err) - 1);
+	free(name);
+}
+END_TEST
+
 START_TEST(test_ctl_usage)
 {
 	static const char *const bad[][8] = {
@@ -1247,6 +1273,7 @@ ctl_suite(void)
 	tcase_add_test(cli, test_ctl_mkvow_settle);
 	tcase_add_test(cli, test_ctl_errors);
 	tcase_add_test(cli, test_ctl_usage);
+	tcase_add_test(cli, test_ctl_stderr_first);
 	tcase_add_test(cli, test_ctl_depth);
 	tcase_add_test(cli, test_ctl_ls_pages);
 	tcase_add_test(cli, test_ctl_serve);
