@@ -233,6 +233,15 @@ srv_expect(int fd, Asyncflow__Request__OpCase op)
 
 /* ---- Running a fake daemon ------------------------------------------------- */
 
+/*
+ * How long a fake daemon behind a Unix socket waits for its client. Only a
+ * broken test never connects, and Check's timeout ends that test first;
+ * the wait must outlast whatever the test does before it connects (the
+ * CLI usage test runs asyncflowctl some forty times first, which took
+ * over 10 s under ASan on a loaded machine).
+ */
+#define FAKE_ACCEPT_MS 120000
+
 static void *
 fake_main(void *arg)
 {
@@ -255,7 +264,7 @@ fake_main(void *arg)
 		}
 		pfd.fd = f->listen_fd;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 10000) != 1)
+		if (poll(&pfd, 1, FAKE_ACCEPT_MS) != 1)
 			return NULL;
 		f->fd = accept(f->listen_fd, NULL, NULL);
 		if (f->fd < 0)
