@@ -91,13 +91,14 @@ $(B)/modules/example-v%.so: modules/example.c include/asyncflow/flow.h
 
 # ---- the client library and asyncflowctl (protobuf-c and libc only;
 # asyncflowctl adds jansson for JSON)
-CLIENT_SRCS := $(filter-out client/asyncflowctl.c,$(wildcard client/*.c))
+CLIENT_SRCS := $(wildcard client/*.c)
 CLIENT_LIB  := $(B)/libasyncflow.a
+CTL_SRCS    := $(wildcard client/ctl/*.c)
 CTL         := $(B)/asyncflowctl
 $(CLIENT_LIB): $(CLIENT_SRCS:%.c=$(B)/%.o) $(COMMON_OBJS) $(B)/gen/asyncflow.pb-c.o
 	@rm -f $@
 	ar rcs $@ $^
-$(CTL): $(B)/client/asyncflowctl.o $(CLIENT_LIB)
+$(CTL): $(CTL_SRCS:%.c=$(B)/%.o) $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson 2>/dev/null)
 
 # ---- helpers for the end-to-end scripts
@@ -112,8 +113,10 @@ TEST_LIBS := $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/testutil.o $(TEST_LIBS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread -ldl
-# The client library's tests link it instead of the daemon's core.
-$(B)/tests/check_client: $(B)/tests/check_client.o $(B)/tests/testutil.o $(CLIENT_LIB)
+# The client library's and asyncflowctl's tests link the library (and the
+# fake daemon) instead of the daemon's core.
+$(B)/tests/check_client $(B)/tests/check_ctl: $(B)/tests/%: $(B)/tests/%.o \
+    $(B)/tests/fake_daemon.o $(B)/tests/testutil.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
 # ---- benchmarks ----------------------------------------------------------
@@ -132,7 +135,7 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
-	$(if $(wildcard client/asyncflowctl.c),$(CTL)) $(MODULES)
+	$(if $(CTL_SRCS),$(CTL)) $(MODULES)
 all: $(ALL_BINS) $(TEST_BINS) $(BENCH_BINS) $(E2E_TOOLS)
 
 deps:

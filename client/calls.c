@@ -1,38 +1,71 @@
 /*
- * calls.c: one blocking function per operation of the protocol, each a
- * request built on the stack, af_request() with the connection's timeout,
- * and the result taken out of the Response for the caller.
+ * calls.c: one blocking function per operation of the protocol, each its
+ * arguments put into the operation's message, call_REQ() (generated from
+ * AF_OPS in ops.h: the request around the message, af_request with a
+ * timeout), and the result taken out of the Response for the caller.
  *
  * conn.c checks that a successful answer carries the result kind its
- * request asks for, so the result pointers below are never NULL.
+ * request asks for (result_for, from the same list), so the results below
+ * are never NULL; and af_request refuses a NULL connection with AF_EINVAL
+ * before anything else, after the wrapper has cleared its out-parameters.
  */
 #include <string.h>
 
 #include "asyncflow.h"
+#include "ops.h"
 
-/* Sends req and waits for its answer within the connection's timeout. */
-static int
-roundtrip(af_conn *c, Asyncflow__Request *req, Asyncflow__Response **out)
+/*
+ * call_REQ(c, op, timeout_ms, &r): sends op as operation REQ and waits for
+ * its answer within timeout_ms; on AF_OK *r is the Response, for the
+ * wrapper to free (GIVE does). One per line of AF_OPS.
+ */
+#define XX(OP, req, Req, RESULT)					\
+static inline int							\
+call_ ## req(af_conn *c, Asyncflow__ ## Req *op, int timeout_ms,	\
+    Asyncflow__Response **r)						\
+{									\
+	Asyncflow__Request rq = ASYNCFLOW__REQUEST__INIT;		\
+									\
+	rq.op_case = ASYNCFLOW__REQUEST__OP_ ## OP;			\
+	rq.req = op;							\
+	return af_request(c, &rq, timeout_ms, r);			\
+}
+AF_OPS(XX)
+#undef XX
+
+/* Takes the result sub-message out of r (whichever it carries; NULL for
+ * none) and frees the rest. */
+static void *
+take_result(Asyncflow__Response *r)
 {
-	return af_request(c, req, af_get_timeout(c), out);
+	const ProtobufCFieldDescriptor *f;
+	void **slot, *m = NULL;
+
+	f = protobuf_c_message_descriptor_get_field(r->base.descriptor,
+	    (unsigned)r->result_case);
+	if (f != NULL) {
+		slot = (void **)((char *)r + f->offset);
+		m = *slot;
+		*slot = NULL;
+		r->result_case = ASYNCFLOW__RESPONSE__RESULT__NOT_SET;
+	}
+	af_msg_free(r);
+	return m;
 }
 
-/* Hands the result sub-message of r to *out (when out is not NULL: it then
- * outlives r) and frees the rest. */
-#define GIVE(r, field, out) do {					\
-	if ((out) != NULL) {						\
-		*(out) = (r)->field;					\
-		(r)->field = NULL;					\
-		(r)->result_case = ASYNCFLOW__RESPONSE__RESULT__NOT_SET; \
-	}								\
-	af_msg_free(r);							\
+/* Hands the result of r to *out (when out is not NULL: it then outlives r)
+ * and frees the rest. */
+#define GIVE(r, out) do {						\
+	if ((out) != NULL)						\
+		*(out) = take_result(r);				\
+	else								\
+		af_msg_free(r);						\
 } while (0)
 
 int
 af_start(af_conn *c, const char *flow, const Asyncflow__Value *args,
     const char *idem_key, uint64_t *act, uint64_t *outcome, bool *existing)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__StartFlow op = ASYNCFLOW__START_FLOW__INIT;
 	Asyncflow__Response *r;
 	int rc;
@@ -43,14 +76,10 @@ af_start(af_conn *c, const char *flow, const Asyncflow__Value *args,
 		*outcome = 0;
 	if (existing != NULL)
 		*existing = false;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.flow = (char *)flow;		/* NULL: conn.c refuses it */
 	op.args = (Asyncflow__Value *)args;
 	op.idempotency_key = (char *)(idem_key != NULL ? idem_key : "");
-	req.op_case = ASYNCFLOW__REQUEST__OP_START;
-	req.start = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
+	if ((rc = call_start(c, &op, af_get_timeout(c), &r)) != AF_OK)
 		return rc;
 	if (act != NULL)
 		*act = r->start->activation;
@@ -65,7 +94,6 @@ af_start(af_conn *c, const char *flow, const Asyncflow__Value *args,
 int
 af_mkvow(af_conn *c, uint64_t *vow, uint8_t resolver[AF_RESOLVER_LEN])
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__MakeVow op = ASYNCFLOW__MAKE_VOW__INIT;
 	Asyncflow__Response *r;
 	int rc;
@@ -74,11 +102,7 @@ af_mkvow(af_conn *c, uint64_t *vow, uint8_t resolver[AF_RESOLVER_LEN])
 		*vow = 0;
 	if (resolver != NULL)
 		memset(resolver, 0, AF_RESOLVER_LEN);
-	if (c == NULL)
-		return AF_EINVAL;
-	req.op_case = ASYNCFLOW__REQUEST__OP_MKVOW;
-	req.mkvow = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
+	if ((rc = call_mkvow(c, &op, af_get_timeout(c), &r)) != AF_OK)
 		return rc;
 	/* conn.c checked the resolver's length. */
 	if (vow != NULL)
@@ -95,115 +119,85 @@ int
 af_settle(af_conn *c, uint64_t vow, const uint8_t resolver[AF_RESOLVER_LEN],
     bool reject, const Asyncflow__Value *value, Asyncflow__VowInfo **out)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__SettleVow op = ASYNCFLOW__SETTLE_VOW__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.vow = vow;
 	op.resolver.len = AF_RESOLVER_LEN;	/* NULL data: conn.c refuses it */
 	op.resolver.data = (uint8_t *)resolver;
 	op.reject = reject;
 	op.value = (Asyncflow__Value *)value;
-	req.op_case = ASYNCFLOW__REQUEST__OP_SETTLE;
-	req.settle = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	GIVE(r, vow, out);
-	return AF_OK;
+	if ((rc = call_settle(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		GIVE(r, out);
+	return rc;
 }
 
 int
 af_get_vow(af_conn *c, uint64_t vow, bool wait, int timeout_ms,
     Asyncflow__VowInfo **out)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__GetVow op = ASYNCFLOW__GET_VOW__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.vow = vow;
 	op.wait = wait;
-	req.op_case = ASYNCFLOW__REQUEST__OP_GET_VOW;
-	req.get_vow = &op;
-	if ((rc = af_request(c, &req, timeout_ms, &r)) != AF_OK)
-		return rc;
-	GIVE(r, vow, out);
-	return AF_OK;
+	if ((rc = call_get_vow(c, &op, timeout_ms, &r)) == AF_OK)
+		GIVE(r, out);
+	return rc;
 }
 
 int
 af_watch_vow(af_conn *c, uint64_t vow, Asyncflow__VowInfo **now)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__WatchVow op = ASYNCFLOW__WATCH_VOW__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (now != NULL)
 		*now = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.vow = vow;
-	req.op_case = ASYNCFLOW__REQUEST__OP_WATCH_VOW;
-	req.watch_vow = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	GIVE(r, vow, now);
-	return AF_OK;
+	if ((rc = call_watch_vow(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		GIVE(r, now);
+	return rc;
 }
 
 int
 af_list(af_conn *c, const char *state, uint64_t after, uint32_t limit,
     Asyncflow__ActivationList **out)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__ListActivations op = ASYNCFLOW__LIST_ACTIVATIONS__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.state = (char *)(state != NULL ? state : "");
 	op.after = after;
 	op.limit = limit;
-	req.op_case = ASYNCFLOW__REQUEST__OP_LIST;
-	req.list = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	GIVE(r, list, out);
-	return AF_OK;
+	if ((rc = call_list(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		GIVE(r, out);
+	return rc;
 }
 
 int
 af_show(af_conn *c, uint64_t act, Asyncflow__ActivationInfo **out)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__ShowActivation op = ASYNCFLOW__SHOW_ACTIVATION__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.activation = act;
-	req.op_case = ASYNCFLOW__REQUEST__OP_SHOW;
-	req.show = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	GIVE(r, show, out);
-	return AF_OK;
+	if ((rc = call_show(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		GIVE(r, out);
+	return rc;
 }
 
 int
@@ -216,101 +210,72 @@ int
 af_journal_range(af_conn *c, uint64_t act, uint64_t from, uint32_t limit,
     Asyncflow__JournalDump **out)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__DumpJournal op = ASYNCFLOW__DUMP_JOURNAL__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.activation = act;
 	op.from = from;
 	op.limit = limit;
-	req.op_case = ASYNCFLOW__REQUEST__OP_JOURNAL;
-	req.journal = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	GIVE(r, journal, out);
-	return AF_OK;
+	if ((rc = call_journal(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		GIVE(r, out);
+	return rc;
 }
 
 int
 af_failures(af_conn *c, Asyncflow__ActivationList **out)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__ListFailures op = ASYNCFLOW__LIST_FAILURES__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
-	req.op_case = ASYNCFLOW__REQUEST__OP_FAILURES;
-	req.failures = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	GIVE(r, list, out);
-	return AF_OK;
+	if ((rc = call_failures(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		GIVE(r, out);
+	return rc;
 }
 
 int
 af_wake(af_conn *c, uint64_t act)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__Wake op = ASYNCFLOW__WAKE__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
-	if (c == NULL)
-		return AF_EINVAL;
 	op.activation = act;
-	req.op_case = ASYNCFLOW__REQUEST__OP_WAKE;
-	req.wake = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	af_msg_free(r);
-	return AF_OK;
+	if ((rc = call_wake(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		af_msg_free(r);
+	return rc;
 }
 
 int
 af_stats(af_conn *c, Asyncflow__StatsReply **out)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (c == NULL)
-		return AF_EINVAL;
-	req.op_case = ASYNCFLOW__REQUEST__OP_STATS;
-	req.stats = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
-		return rc;
-	GIVE(r, stats, out);
-	return AF_OK;
+	if ((rc = call_stats(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		GIVE(r, out);
+	return rc;
 }
 
 int
 af_serve(af_conn *c, const char *object, uint64_t *pending)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__Serve op = ASYNCFLOW__SERVE__INIT;
 	Asyncflow__Response *r;
 	int rc;
 
 	if (pending != NULL)
 		*pending = 0;
-	if (c == NULL)
-		return AF_EINVAL;
 	op.object = (char *)object;	/* NULL: conn.c refuses it */
-	req.op_case = ASYNCFLOW__REQUEST__OP_SERVE;
-	req.serve = &op;
-	if ((rc = roundtrip(c, &req, &r)) != AF_OK)
+	if ((rc = call_serve(c, &op, af_get_timeout(c), &r)) != AF_OK)
 		return rc;
 	if (pending != NULL)
 		*pending = r->serve->pending;

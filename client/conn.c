@@ -12,7 +12,8 @@
  * A frame that cannot be handled for lack of memory stays in the input
  * buffer and is decoded again by the next call: nothing read is lost to
  * AF_ENOMEM. Frames are checked for their size and nesting depth before
- * protobuf-c unpacks them.
+ * protobuf-c unpacks them, with the helpers of common/frame.h the daemon
+ * uses too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,8 @@
 #include <unistd.h>
 
 #include "asyncflow.h"
+#include "frame.h"
+#include "ops.h"
 
 #define READ_CHUNK (64u * 1024)
 
@@ -199,13 +202,6 @@ pending_unlink(af_conn *c, struct pending *p, struct pending *prev)
 
 /* ---- Decoding frames ------------------------------------------------------ */
 
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /* Handles one decoded message; takes it over on AF_OK. On AF_ENOMEM the
  * message is left to the caller (to free and decode again later). */
 static int
@@ -277,86 +273,6 @@ dispatch(af_conn *c, Asyncflow__ServerMessage *sm)
 	return AF_OK;
 }
 
-/*
- * protobuf-c unpacks nested messages recursively without a limit, so a
- * small frame nesting thousands of messages would overflow the stack
- * inside protobuf_c_message_unpack. Before unpacking, the bytes are walked
- * with the protoc-c descriptors, every length-delimited field the
- * descriptor calls a message counting one level (the frame's message is
- * level 1), and nesting deeper than AF_MAX_DEPTH is refused. The walk only
- * answers "too deep?": it is more lenient than protobuf-c (varints of up
- * to 10 bytes, any field number), so what it cannot walk protobuf-c
- * would not unpack either.
- */
-enum { WALK_OK, WALK_DEEP, WALK_BAD };
-
-/* A varint of at most 10 bytes at *pp, before end. */
-static bool
-wire_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *p = *pp;
-	uint64_t u = 0;
-	unsigned shift;
-
-	for (shift = 0; shift < 64 && p < end; shift += 7) {
-		u |= (uint64_t)(*p & 0x7f) << shift;
-		if (*p++ < 0x80) {
-			*pp = p;
-			*v = u;
-			return true;
-		}
-	}
-	return false;
-}
-
-static int
-walk_depth(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-    const uint8_t *end, int depth)
-{
-	const ProtobufCFieldDescriptor *f;
-	uint64_t key, len;
-	int rc;
-
-	if (depth > AF_MAX_DEPTH)
-		return WALK_DEEP;
-	while (p < end) {
-		if (!wire_varint(&p, end, &key))
-			return WALK_BAD;
-		switch (key & 7) {
-		case 0:		/* varint */
-			if (!wire_varint(&p, end, &len))
-				return WALK_BAD;
-			break;
-		case 1:		/* 64-bit */
-			if (end - p < 8)
-				return WALK_BAD;
-			p += 8;
-			break;
-		case 5:		/* 32-bit */
-			if (end - p < 4)
-				return WALK_BAD;
-			p += 4;
-			break;
-		case 2:		/* length-delimited */
-			if (!wire_varint(&p, end, &len) ||
-			    len > (uint64_t)(end - p))
-				return WALK_BAD;
-			f = (key >> 3) <= UINT32_MAX ?
-			    protobuf_c_message_descriptor_get_field(d,
-			    (unsigned)(key >> 3)) : NULL;
-			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-			    (rc = walk_depth(f->descriptor, p, p + len,
-			    depth + 1)) != WALK_OK)
-				return rc;
-			p += len;
-			break;
-		default:	/* groups: protobuf-c has none */
-			return WALK_BAD;
-		}
-	}
-	return WALK_OK;
-}
-
 /* Decodes every complete frame in the input buffer. *progress is set when
  * at least one was consumed. Returns AF_OK, AF_ENOMEM (the frame stays),
  * or the sticky code once the stream is unusable. */
@@ -367,29 +283,31 @@ decode_frames(af_conn *c, bool *progress)
 	struct oom_flag flag;
 	Asyncflow__ServerMessage *sm;
 	const uint8_t *frame;
-	uint32_t len;
+	size_t len;
 	int rc;
 
-	while (c->broken == 0 && c->in_len - c->in_off >= 4) {
-		len = get_be32(c->in + c->in_off);
-		if (len > AF_MAX_FRAME)
+	while (c->broken == 0 && c->in_len - c->in_off >= AF_FRAME_HEADER) {
+		if (af__frame_get_header(c->in + c->in_off, &len) != AF_OK)
 			return set_broken(c, AF_EPROTO, "protocol error: the "
 			    "daemon sent a frame of %lu bytes (the limit is %u)",
 			    (unsigned long)len, AF_MAX_FRAME);
-		if (c->in_len - c->in_off - 4 < len)
+		if (c->in_len - c->in_off - AF_FRAME_HEADER < len)
 			break;
-		frame = c->in + c->in_off + 4;
-		switch (walk_depth(&asyncflow__server_message__descriptor,
-		    frame, frame + len, 1)) {
-		case WALK_DEEP:
+		frame = c->in + c->in_off + AF_FRAME_HEADER;
+		/* protobuf-c unpacks nested messages recursively without a
+		 * limit: a small frame nesting thousands of messages would
+		 * overflow the stack. */
+		switch (af__pb_depth_check(&asyncflow__server_message__descriptor,
+		    frame, len, AF_MAX_DEPTH)) {
+		case AF_OK:
+			break;
+		case AF_ELIMIT:
 			return set_broken(c, AF_EPROTO, "protocol error: the "
 			    "daemon sent a message nesting more than %d "
 			    "messages deep (AF_MAX_DEPTH)", AF_MAX_DEPTH);
-		case WALK_BAD:
+		default:
 			return set_broken(c, AF_EPROTO, "protocol error: the "
 			    "daemon sent a message that does not decode");
-		default:
-			break;
 		}
 		flag.oom = false;
 		alloc.alloc = pb_alloc;
@@ -406,7 +324,7 @@ decode_frames(af_conn *c, bool *progress)
 			af_msg_free(sm);
 			return rc;
 		}
-		c->in_off += 4 + (size_t)len;
+		c->in_off += AF_FRAME_HEADER + len;
 		*progress = true;
 	}
 	if (c->in_off == c->in_len)
@@ -429,8 +347,9 @@ in_reserve(af_conn *c)
 		c->in_off = 0;
 	}
 	/* decode_frames checked the length of a started frame already. */
-	if (have >= 4 && 4 + (size_t)get_be32(c->in) > need)
-		need = 4 + (size_t)get_be32(c->in);
+	if (have >= AF_FRAME_HEADER &&
+	    AF_FRAME_HEADER + (size_t)af__get_be32(c->in) > need)
+		need = AF_FRAME_HEADER + (size_t)af__get_be32(c->in);
 	if (c->in_cap >= need)
 		return AF_OK;
 	if ((n = realloc(c->in, need)) == NULL)
@@ -661,37 +580,22 @@ check_msg(af_conn *c, const ProtobufCMessage *m, int depth)
 	return AF_OK;
 }
 
-/* The Response result that answers a request op; -1 if any will do. */
+/* The Response result that answers a request op (the handshake's or one
+ * of AF_OPS); -1 if any will do. */
 static int
 result_for(Asyncflow__Request__OpCase op)
 {
+#define XX(OP, req, Req, RESULT)					\
+	case ASYNCFLOW__REQUEST__OP_ ## OP:				\
+		return ASYNCFLOW__RESPONSE__RESULT_ ## RESULT;
 	switch (op) {
 	case ASYNCFLOW__REQUEST__OP_HELLO:
 		return ASYNCFLOW__RESPONSE__RESULT_HELLO;
-	case ASYNCFLOW__REQUEST__OP_START:
-		return ASYNCFLOW__RESPONSE__RESULT_START;
-	case ASYNCFLOW__REQUEST__OP_MKVOW:
-		return ASYNCFLOW__RESPONSE__RESULT_MKVOW;
-	case ASYNCFLOW__REQUEST__OP_SETTLE:
-	case ASYNCFLOW__REQUEST__OP_GET_VOW:
-	case ASYNCFLOW__REQUEST__OP_WATCH_VOW:
-		return ASYNCFLOW__RESPONSE__RESULT_VOW;
-	case ASYNCFLOW__REQUEST__OP_LIST:
-	case ASYNCFLOW__REQUEST__OP_FAILURES:
-		return ASYNCFLOW__RESPONSE__RESULT_LIST;
-	case ASYNCFLOW__REQUEST__OP_SHOW:
-		return ASYNCFLOW__RESPONSE__RESULT_SHOW;
-	case ASYNCFLOW__REQUEST__OP_JOURNAL:
-		return ASYNCFLOW__RESPONSE__RESULT_JOURNAL;
-	case ASYNCFLOW__REQUEST__OP_WAKE:
-		return ASYNCFLOW__RESPONSE__RESULT_WAKE;
-	case ASYNCFLOW__REQUEST__OP_STATS:
-		return ASYNCFLOW__RESPONSE__RESULT_STATS;
-	case ASYNCFLOW__REQUEST__OP_SERVE:
-		return ASYNCFLOW__RESPONSE__RESULT_SERVE;
+	AF_OPS(XX)
 	default:
 		return -1;
 	}
+#undef XX
 }
 
 /* Whether a successful answer carries the result its request asked for.
@@ -763,17 +667,14 @@ send_req(af_conn *c, Asyncflow__Request *req, int64_t deadline, uint64_t *idp)
 	}
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return AF_ENOMEM;
-	if (out_reserve(c, 4 + size) != AF_OK) {
+	if (out_reserve(c, AF_FRAME_HEADER + size) != AF_OK) {
 		free(p);
 		return AF_ENOMEM;
 	}
 	f = c->out + c->out_len;
-	f[0] = (uint8_t)(size >> 24);
-	f[1] = (uint8_t)(size >> 16);
-	f[2] = (uint8_t)(size >> 8);
-	f[3] = (uint8_t)size;
-	protobuf_c_message_pack(&req->base, f + 4);
-	c->out_len += 4 + size;
+	af__put_be32(f, (uint32_t)size);	/* size was checked above */
+	protobuf_c_message_pack(&req->base, f + AF_FRAME_HEADER);
+	c->out_len += AF_FRAME_HEADER + size;
 	p->id = c->next_id++;
 	p->forgotten = false;
 	p->want = result_for(req->op_case);

@@ -98,26 +98,24 @@
 #include <stdint.h>
 
 #include "asyncflow/errors.h"
+#include "asyncflow/protocol.h"
 #include "asyncflow.pb-c.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The protocol version this library speaks (Hello.version). */
-#define AF_PROTOCOL_VERSION 1
-/* The largest frame either side may send, in bytes, length prefix excluded.
- * A longer frame from the daemon is AF_EPROTO (checked before allocating);
- * a longer request is refused with AF_ELIMIT before anything is sent. */
-#define AF_MAX_FRAME (17u << 20)
-/* The deepest nesting of protobuf messages in a frame, either way, the
- * frame's own message counting 1; the daemon has the same limit. A value
- * as deep as values may be (64 levels, AF_VALUE_MAX_DEPTH of
- * "asyncflow/flow.h") takes at most 4 + 3 x 64 = 196 of them. A deeper
- * frame from the daemon is AF_EPROTO (checked before unpacking, so a small
- * hostile frame cannot exhaust the stack); a deeper request is refused
- * with AF_ELIMIT before anything is sent. */
-#define AF_MAX_DEPTH 200
+/*
+ * AF_PROTOCOL_VERSION (the protocol version this library speaks,
+ * Hello.version), AF_MAX_FRAME (the largest frame either side may send, in
+ * bytes, length prefix excluded) and AF_MAX_DEPTH (the deepest nesting of
+ * protobuf messages in a frame, either way, the frame's own message
+ * counting 1) come from "asyncflow/protocol.h", shared with the daemon.
+ * Here: a longer or deeper frame from the daemon is AF_EPROTO (checked
+ * before allocating and unpacking, so a small hostile frame cannot exhaust
+ * the stack); a longer or deeper request is refused with AF_ELIMIT before
+ * anything is sent.
+ */
 /* Where asyncflowd listens when started in the current directory with the
  * default data directory. */
 #define AF_DEFAULT_SOCKET "./asyncflow-data/asyncflowd.sock"

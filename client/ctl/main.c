@@ -1,0 +1,481 @@
+/*
+ * asyncflowctl: the command-line client of asyncflowd. This file: messages
+ * and exits, argument parsing, connecting to the daemon, the command table
+ * and the usage text built from it, and main(). The commands themselves
+ * are in cmds.c and serve.c, JSON <-> Value in json.c (see ctl.h).
+ *
+ * Contract with scripts: every command prints exactly one JSON value on
+ * stdout and exits 0, or prints a message on stderr and exits non-zero:
+ * 2 for a usage error (bad arguments, bad JSON: then nothing was sent),
+ * 1 for everything else (cannot connect, the daemon refused, timeout).
+ * The JSON keys in the usage texts below are part of that contract. The
+ * exception is serve, which runs until the connection to the daemon is
+ * lost (exit 1) and keeps stdout quiet; its contract with CMD is in its
+ * usage text.
+ *
+ * Values are written in JSON as DESIGN.md §2 says (see value_help below).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+static const char *prog = "asyncflowctl";
+static const char *cmd_name = "";
+
+/* ---- Messages and exits --------------------------------------------------- */
+
+void PRINTFLIKE(1, 0)
+vwarnx(const char *fmt, va_list ap)
+{
+	if (cmd_name[0])
+		fprintf(stderr, "%s: %s: ", prog, cmd_name);
+	else
+		fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void PRINTFLIKE(2, 3)
+fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+nomem(void)
+{
+	fail(EXIT_FAILURE, "out of memory");
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		nomem();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		nomem();
+	return p;
+}
+
+/* ---- Usage: the command table ------------------------------------------- */
+
+static const char value_help[] =
+"Values (arguments, settlements, results) are JSON:\n"
+"  null, true, false, \"text\", [list], {\"record\": ...}\n"
+"  42                      an integer (int64)\n"
+"  1.5, 1.0, 1e3           a double\n"
+"  {\"@vow\": N}             a reference to vow N\n"
+"  {\"@resolver\": N}        the right to settle vow N\n"
+"  {\"@obj\": \"bank\"}        a host object\n"
+"  {\"@bytes\": \"BASE64\"}    bytes\n"
+"  {\"@error\": {\"name\": \"E\", \"message\": \"text\"}}\n"
+"  {\"@record\": {...}}      a record written literally (for keys starting with @)\n"
+"  {\"@double\": \"inf\"}      a double JSON cannot hold: \"inf\", \"-inf\", \"nan\"\n";
+
+/* What asyncflowctl --help says before and after the commands. */
+static const char main_usage_head[] =
+"usage: asyncflowctl [-s SOCKET] COMMAND [ARGS...]\n"
+"\n"
+"Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
+"else " AF_DEFAULT_SOCKET ".\n"
+"Prints one JSON value on stdout and exits 0, or a message on stderr and\n"
+"exits 1 (2 for usage errors). serve is the exception: it runs until the\n"
+"connection to the daemon is lost, printing nothing on stdout.\n"
+"\n"
+"Commands:\n";
+static const char main_usage_tail[] =
+"\n"
+"asyncflowctl COMMAND --help tells more.\n"
+"\n";
+
+/*
+ * One command: `summary` is its line in asyncflowctl --help, one line per
+ * synopsis of `usage` (the lines "usage: asyncflowctl ..." and
+ * "       asyncflowctl ..." it starts with), then continuation lines.
+ * `usage` is what asyncflowctl COMMAND --help prints.
+ */
+struct command {
+	const char	*name;
+	int		(*run)(int argc, char **argv);
+	const char	*summary;
+	const char	*usage;
+};
+
+static const struct command commands[] = {
+	{ "mkvow", cmd_mkvow,
+	  "create a vow: {\"vow\", \"resolver\"}",
+	  "usage: asyncflowctl mkvow\n"
+	  "Creates a pending vow. Prints {\"vow\": N, \"resolver\": \"HEX\"}: the\n"
+	  "resolver (32 hex digits) is the secret that settles the vow.\n" },
+	{ "start", cmd_start,
+	  "start an activation of FLOW",
+	  "usage: asyncflowctl start FLOW [ARGS_JSON] [--key K]\n"
+	  "Starts an activation of FLOW with ARGS_JSON (default null). With\n"
+	  "--key, starting again with the same key, flow and args answers the\n"
+	  "same activation. Prints {\"activation\": A, \"outcome\": {\"@vow\": N}}.\n" },
+	{ "settle", cmd_settle,
+	  "fulfil a vow\n"
+	  "reject a vow",
+	  "usage: asyncflowctl settle VOW --resolver HEX VALUE_JSON\n"
+	  "       asyncflowctl settle VOW --resolver HEX --reject ERROR_JSON\n"
+	  "Fulfils (or rejects) VOW. Repeating the same settlement succeeds.\n"
+	  "Prints {\"vow\": N, \"state\": \"fulfilled\" | \"rejected\"} (\"pending\"\n"
+	  "if VALUE_JSON is a vow that is not settled yet: VOW now follows it).\n"
+	  "ERROR_JSON is usually {\"@error\": {\"name\": ..., \"message\": ...}}.\n" },
+	{ "vow", cmd_vow,
+	  "a vow's state (and value)",
+	  "usage: asyncflowctl vow VOW [--wait] [--timeout SECONDS]\n"
+	  "Prints {\"vow\": N, \"state\": \"pending\" | \"fulfilled\" | \"rejected\"}\n"
+	  "and, once settled, \"value\" (the value or the reason). --wait answers\n"
+	  "only once VOW is settled; with --timeout it fails (exit 1) if that\n"
+	  "takes longer than SECONDS (0: unless VOW is settled already).\n"
+	  "Connecting and a first look count too, but get at least 1 s.\n" },
+	{ "ls", cmd_ls,
+	  "list activations",
+	  "usage: asyncflowctl ls [--state STATE]\n"
+	  "Prints a JSON array of activations, in id order; STATE is Running,\n"
+	  "Sleeping, Replaying, Failed or Done. Each is {\"activation\", \"flow\",\n"
+	  "\"state\", \"args\", \"outcome\", \"waiting_on\", \"journal_length\",\n"
+	  "\"failure\" (only when Failed), \"incarnation\"}.\n" },
+	{ "show", cmd_show,
+	  "one activation",
+	  "usage: asyncflowctl show A\n"
+	  "Prints activation A: {\"activation\", \"flow\", \"state\", \"args\",\n"
+	  "\"outcome\", \"waiting_on\", \"journal_length\", \"failure\" (only when\n"
+	  "Failed), \"incarnation\"}.\n" },
+	{ "journal", cmd_journal,
+	  "an activation's journal",
+	  "usage: asyncflowctl journal A\n"
+	  "Prints activation A's journal, a JSON array of entries {\"index\",\n"
+	  "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
+	  "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
+	  "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
+	  "\"value\") or doReject (\"vow\", \"reason\").\n" },
+	{ "failures", cmd_failures,
+	  "the Failed activations",
+	  "usage: asyncflowctl failures\n"
+	  "Prints the Failed activations, a JSON array shaped like ls's.\n" },
+	{ "wake", cmd_wake,
+	  "replay A now (no A: every Failed one)",
+	  "usage: asyncflowctl wake [A]\n"
+	  "Replays activation A now with the code registered now (Failed or\n"
+	  "Sleeping); without A every Failed activation. Prints {\"woken\": A}\n"
+	  "or {\"woken\": \"all\"}.\n" },
+	{ "stats", cmd_stats,
+	  "the daemon's counters",
+	  "usage: asyncflowctl stats\n"
+	  "Prints the daemon's counters as an object keyed by their names.\n" },
+	{ "serve", cmd_serve,
+	  "serve object NAME: run CMD for\n"
+	  "each invocation",
+	  "usage: asyncflowctl serve NAME [-q] -- CMD [ARGS...]\n"
+	  "Serves the host object NAME: for each invocation a flow sends to it\n"
+	  "(af_send(f, \"NAME\", method, args)), runs CMD [ARGS...] (no shell,\n"
+	  "found in $PATH), one at a time, in arrival order. CMD reads one JSON\n"
+	  "object, one line, on stdin:\n"
+	  "  {\"method\": M, \"args\": ARGS, \"vow\": N, \"activation\": A,\n"
+	  "   \"resolvers\": {\"R\": \"HEX\", ...}}\n"
+	  "vow is the id of the result vow. Delivery is at least once (an\n"
+	  "invocation comes again after a server or the daemon restarted before\n"
+	  "it was answered): use vow as the idempotency key. resolvers holds the\n"
+	  "secrets of the resolvers ({\"@resolver\": R}) in ARGS, for settle.\n"
+	  "  exit 0, one JSON value on stdout  fulfils the result vow with it\n"
+	  "  exit non-zero                     rejects it with {\"@error\":\n"
+	  "                                    {\"name\": \"Error\", \"message\": STDERR}}\n"
+	  "  exit 0, anything else on stdout   rejects it with name \"BadResult\"\n"
+	  "CMD's stderr is copied to asyncflowctl's. Unlike the other commands,\n"
+	  "serve prints nothing on stdout: it logs one line per invocation on\n"
+	  "stderr (not with -q, --quiet) and runs until the connection to the\n"
+	  "daemon is lost, then exits 1 (restarting it is safe). If CMD cannot\n"
+	  "be run at all it exits 1 too, leaving the invocation unanswered.\n" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct command *cur;
+
+/* Column of the summaries in asyncflowctl --help. */
+#define SUMMARY_COL 41
+
+/* One line of the command list: the synopsis (`slen` bytes at s) and the
+ * summary line (`tlen` bytes at t); a synopsis too long for its column
+ * gets a line of its own. s NULL: a continuation line. */
+static void
+print_summary(FILE *f, const char *s, int slen, const char *t, int tlen)
+{
+	if (s == NULL)
+		fprintf(f, "%*s%.*s\n", SUMMARY_COL, "", tlen, t);
+	else if (slen <= SUMMARY_COL - 3)
+		fprintf(f, "  %-*.*s %.*s\n", SUMMARY_COL - 3, slen, s, tlen, t);
+	else
+		fprintf(f, "  %.*s\n%*s%.*s\n", slen, s, SUMMARY_COL, "", tlen,
+		    t);
+}
+
+/* The synopses of k->usage beside the lines of k->summary. */
+static void
+print_command(FILE *f, const struct command *k)
+{
+	static const char first[] = "usage: asyncflowctl ";
+	static const char more[] = "       asyncflowctl ";
+	const char *u = k->usage, *t = k->summary, *s;
+	int slen, tlen;
+
+	while (*t != '\0') {
+		tlen = (int)strcspn(t, "\n");
+		s = NULL;
+		slen = 0;
+		if (strncmp(u, u == k->usage ? first : more,
+		    sizeof(first) - 1) == 0) {
+			s = u + sizeof(first) - 1;
+			slen = (int)strcspn(s, "\n");
+			u = s + slen + (s[slen] == '\n');
+		}
+		print_summary(f, s, slen, t, tlen);
+		t += tlen + (t[tlen] == '\n');
+	}
+}
+
+static void
+print_main_usage(FILE *f)
+{
+	const struct command *k;
+
+	fputs(main_usage_head, f);
+	for (k = commands; k->name != NULL; k++)
+		print_command(f, k);
+	fputs(main_usage_tail, f);
+	fputs(value_help, f);
+}
+
+void PRINTFLIKE(1, 2)
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	if (cur != NULL)
+		fprintf(stderr, "%.*s\nTry asyncflowctl %s --help.\n",
+		    (int)strcspn(cur->usage, "\n"), cur->usage, cur->name);
+	else
+		fprintf(stderr, "Try asyncflowctl --help.\n");
+	exit(EXIT_USAGE);
+}
+
+/* ---- Argument parsing ------------------------------------------------------ */
+
+/*
+ * Splits argv into options (from `opts`, "--name VALUE" or "--name=VALUE")
+ * and at most `maxpos` positional arguments; "--" ends the options. An
+ * argument starting with "-" and a digit is positional (a negative number).
+ * --help and -h print the command's usage and exit 0.
+ */
+int
+parse_args(int argc, char **argv, const struct opt *opts, char **pos,
+    int maxpos)
+{
+	int i, npos = 0;
+	bool dashdash = false;
+	const struct opt *o;
+	const char *a, *eq;
+	size_t nl;
+
+	for (i = 0; i < argc; i++) {
+		a = argv[i];
+		if (!dashdash && strcmp(a, "--") == 0) {
+			dashdash = true;
+			continue;
+		}
+		if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+			fputs(cur->usage, stdout);
+			exit(fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+		}
+		if (dashdash || a[0] != '-' || a[1] == '\0' ||
+		    (a[1] >= '0' && a[1] <= '9') || a[1] == '.') {
+			if (npos == maxpos)
+				usage_error("unexpected argument \"%s\"", a);
+			pos[npos++] = argv[i];
+			continue;
+		}
+		if (a[1] != '-')
+			usage_error("unknown option \"%s\"", a);
+		a += 2;
+		eq = strchr(a, '=');
+		nl = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		for (o = opts; o != NULL && o->name != NULL; o++)
+			if (strlen(o->name) == nl && strncmp(o->name, a, nl) == 0)
+				break;
+		if (o == NULL || o->name == NULL)
+			usage_error("unknown option \"--%.*s\"", (int)nl, a);
+		if (o->flag != NULL) {
+			if (eq != NULL)
+				usage_error("option --%s takes no value", o->name);
+			*o->flag = true;
+		} else if (eq != NULL) {
+			*o->arg = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				usage_error("option --%s needs a value", o->name);
+			*o->arg = argv[++i];
+		}
+	}
+	return npos;
+}
+
+/* A positive decimal id. */
+uint64_t
+parse_id(const char *what, const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		usage_error("%s must be a positive integer, not \"%s\"", what, s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0)
+		usage_error("%s must be a positive integer, not \"%s\"", what, s);
+	return (uint64_t)v;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+void
+parse_resolver(const char *s, uint8_t out[AF_RESOLVER_LEN])
+{
+	int i, hi, lo;
+
+	if (strlen(s) != 2 * AF_RESOLVER_LEN)
+		usage_error("--resolver must be %d hex digits", 2 * AF_RESOLVER_LEN);
+	for (i = 0; i < AF_RESOLVER_LEN; i++) {
+		hi = hexval(s[2 * i]);
+		lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			usage_error("--resolver must be %d hex digits",
+			    2 * AF_RESOLVER_LEN);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+}
+
+/* ---- Connection ------------------------------------------------------------------ */
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *socket_path;
+
+/* Connects within timeout_ms (negative: AF_CONNECT_TIMEOUT_MS); exits 1
+ * if that fails. */
+af_conn *
+connect_within(int timeout_ms)
+{
+	char err[512];
+	af_conn *c;
+	int rc;
+
+	if (timeout_ms < 0)
+		timeout_ms = AF_CONNECT_TIMEOUT_MS;
+	rc = af_connect_timeout(socket_path, timeout_ms, &c, err, sizeof(err));
+	if (rc == AF_OK)
+		return c;
+	if (rc == AF_ECONN)
+		fail(EXIT_FAILURE, "%s (is asyncflowd running? the socket is "
+		    "chosen with -s or $ASYNCFLOW_SOCKET)", err);
+	fail(EXIT_FAILURE, "%s: %s", af_errname(rc), err[0] ? err : af_strerror(rc));
+	return NULL;
+}
+
+af_conn *
+connect_daemon(void)
+{
+	return connect_within(-1);
+}
+
+/* Reports a failed call and exits 1. */
+void
+call_failed(af_conn *c, int rc)
+{
+	const char *m = af_conn_errmsg(c);
+
+	fail(EXIT_FAILURE, "%s: %s", af_errname(rc), m[0] ? m : af_strerror(rc));
+}
+
+/* ---- Main ---------------------------------------------------------------------- */
+
+int
+main(int argc, char **argv)
+{
+	const struct command *k;
+	int i = 1;
+
+	socket_path = getenv("ASYNCFLOW_SOCKET");
+	if (socket_path != NULL && socket_path[0] == '\0')
+		socket_path = NULL;
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			print_main_usage(stdout);
+			return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+		}
+		if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
+			if (i + 1 >= argc || argv[i + 1][0] == '\0')
+				usage_error("%s needs a socket path", argv[i]);
+			socket_path = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		usage_error("unknown option \"%s\"", argv[i]);
+	}
+	if (i >= argc)
+		usage_error("missing command");
+	for (k = commands; k->name != NULL; k++)
+		if (strcmp(k->name, argv[i]) == 0)
+			break;
+	if (k->name == NULL) {
+		if (strcmp(argv[i], "help") == 0) {
+			print_main_usage(stdout);
+			return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+		}
+		usage_error("unknown command \"%s\"", argv[i]);
+	}
+	cur = k;
+	cmd_name = k->name;
+	return k->run(argc - i - 1, argv + i + 1);
+}
+
