@@ -9,6 +9,15 @@
 #include "harness.h"
 #include "server.h"
 
+static void
+discard(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
+{
+	(void)ctx;
+	(void)conn;
+	(void)msg;
+	(void)n;
+}
+
 int
 harness_open(struct harness *h, const char *dir,
     const struct harness_opts *o)
@@ -43,8 +52,8 @@ harness_open(struct harness *h, const char *dir,
 	if ((rc = engine_open(h->st, h->reg, h->o.engine, &h->eng, h->err,
 	    sizeof(h->err))) != AF_OK)
 		goto fail;
-	if ((h->api = api_new(h->eng, h->o.send, h->o.send_ctx,
-	    store_durability_name(so.durability))) == NULL) {
+	if ((h->api = api_new(h->eng, h->o.send ? h->o.send : discard,
+	    h->o.send_ctx, store_durability_name(so.durability))) == NULL) {
 		rc = AF_ENOMEM;
 		snprintf(h->err, sizeof(h->err), "api_new: out of memory");
 		goto fail;
