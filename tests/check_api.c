@@ -338,6 +338,25 @@ START_TEST(test_api_invocations_flow_in_order_within_the_window)
 }
 END_TEST
 
+/* Invocations nobody served survive a restart in the outbox, and go out
+ * once a server comes. */
+START_TEST(test_api_outbox_survives_restart)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[5], 0);
+	ck_assert_msg(harness_restart(&h) == AF_OK, "harness_restart: %s",
+	    h.err);
+	ck_assert_int_eq(pass(), AF_OK);    /* the replays */
+	serve(5, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[5], 3);
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -350,6 +369,7 @@ api_suite(void)
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc, test_api_invocations_flow_in_order_within_the_window);
+	tcase_add_test(tc, test_api_outbox_survives_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
