@@ -40,9 +40,10 @@
  * transaction cannot grow), AF_ENOMEM, AF_ESTATE (the transaction rules
  * above; also a backend that has lost ownership, see below), AF_ESTORE
  * (anything else). On any error but AF_ENOTFOUND, s->errmsg says what
- * (store_errmsg). An error from put or del leaves the transaction open but
- * it must be aborted, never committed; an error from commit has already
- * ended the transaction. Per call, below.
+ * (store_errmsg). An error from put, or from del other than AF_ENOTFOUND,
+ * leaves the transaction open, but it must then be aborted, never
+ * committed; an error from commit has already ended the transaction. Per
+ * call, below.
  *
  * ---- What a second backend must keep in mind (PostgreSQL, FoundationDB)
  *

@@ -225,7 +225,8 @@ l_cursor_open(struct store_txn *pt, enum store_db db, struct store_cursor **out)
 
 	*out = NULL;
 	if ((c = malloc(sizeof(*c))) == NULL)
-		return AF_ENOMEM;
+		return store_refuse(&t->ls->pub, AF_ENOMEM,
+		    "mdb_cursor_open: out of memory");
 	c->pub.txn = pt;
 	rc = mdb_cursor_open(t->txn, t->ls->dbi[db], &c->cur);
 	if (rc != 0) {
@@ -259,8 +260,11 @@ l_cursor_get(struct store_cursor *pc, enum store_cursor_op op,
 	rc = mdb_cursor_get(c->cur, &k, &v, mop);
 	if (rc == MDB_NOTFOUND)
 		return AF_ENOTFOUND;
-	if (rc != 0)
+	if (rc != 0) {
+		snprintf(pc->txn->store->errmsg, sizeof(pc->txn->store->errmsg),
+		    "mdb_cursor_get: %s", mdb_strerror(rc));
 		return AF_ESTORE;
+	}
 	key->p = k.mv_data;
 	key->n = k.mv_size;
 	val->p = v.mv_data;
