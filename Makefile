@@ -110,8 +110,15 @@ E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
 TEST_SRCS := $(wildcard tests/check_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 TEST_LIBS := $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
+# Shared harness (daemon in a box, fault store, store helpers): an archive,
+# so each test links only what it uses.
+TEST_HELP_SRCS := tests/harness.c tests/faultstore.c tests/storeutil.c
+TEST_HELP := $(B)/tests/libtesthelp.a
+$(TEST_HELP): $(TEST_HELP_SRCS:%.c=$(B)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(B)/tests/%: $(B)/tests/%.o $(B)/tests/testutil.o $(TEST_LIBS)
+$(B)/tests/%: $(B)/tests/%.o $(B)/tests/testutil.o $(TEST_HELP) $(TEST_LIBS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread -ldl
 # The client library's and asyncflowctl's tests link the library (and the
 # fake daemon) instead of the daemon's core.
@@ -161,8 +168,9 @@ fuzz: deps
 	@mkdir -p build/fuzz
 	protoc-c --proto_path=proto --c_out=build/fuzz proto/asyncflow.proto
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-	    -Iinclude -Icommon -Idaemon -Ibuild/fuzz $(PKG_CFLAGS) \
+	    -Iinclude -Icommon -Idaemon -Itests -Ibuild/fuzz $(PKG_CFLAGS) \
 	    -o build/fuzz/fuzz_request tests/fuzz/fuzz_request.c \
+	    tests/harness.c tests/faultstore.c \
 	    $(filter-out daemon/main.c,$(wildcard daemon/*.c)) $(COMMON_SRCS) \
 	    daemon/coro_$(ARCH).S build/fuzz/asyncflow.pb-c.c $(PKG_LIBS)
 	@mkdir -p build/fuzz/corpus

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "frame.h"
 #include "log.h"
 #include "value.h"
 
@@ -143,6 +144,26 @@ api_protocol_error(struct api *api, uint64_t conn, const char *msg)
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = &r;
 	send_now(api, conn, &m);
+}
+
+int
+api_frame(struct api *api, uint64_t conn, bool *greeted, const uint8_t *body,
+    size_t n)
+{
+	Asyncflow__Request *req = NULL;
+	int rc;
+
+	if (af__pb_depth_check(&asyncflow__request__descriptor, body, n,
+	    AF_MAX_DEPTH) == AF_OK)
+		req = asyncflow__request__unpack(NULL, n, body);
+	if (req == NULL) {
+		api_protocol_error(api, conn,
+		    "frame does not decode as a Request");
+		return AF_EDECODE;
+	}
+	rc = api_request(api, conn, greeted, req);
+	asyncflow__request__free_unpacked(req, NULL);
+	return rc;
 }
 
 /* ---- Values between the wire and the engine ---------------------------------- */

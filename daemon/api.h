@@ -41,6 +41,16 @@ void api_free(struct api *api);
 int api_request(struct api *api, uint64_t conn, bool *greeted,
     const Asyncflow__Request *req);
 
+/*
+ * Handle one frame's body (the bytes after the length prefix, which the
+ * transport has checked against AF_MAX_FRAME): the nesting-depth guard,
+ * decoding, then api_request. A body that is too deep or does not decode
+ * as a Request gets a protocol error reply and AF_EDECODE; otherwise
+ * api_request's result. Either error means: close the connection.
+ */
+int api_frame(struct api *api, uint64_t conn, bool *greeted,
+    const uint8_t *body, size_t n);
+
 /* Send a reply that does not wait for a commit: a protocol error for a
  * frame that could not be decoded (request id 0). */
 void api_protocol_error(struct api *api, uint64_t conn, const char *msg);

@@ -17,6 +17,9 @@
 #include "buf.h"
 #include "store.h"
 
+/* The journal format this code reads and writes (meta key "format"). */
+#define JOURNAL_FORMAT 1
+
 enum jkind {
 	J_NONE = 0,
 	J_CHECK_CALL = 1,

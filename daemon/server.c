@@ -3,11 +3,12 @@
  * libevent. A Unix socket (mode 0600, peers must have our uid), frames of
  * a 4-byte big-endian length plus one protobuf message, and the group
  * commit: every request read in one loop iteration is handed to the api,
- * then ONE engine pass runs at a lower priority than all I/O (so after
- * every ready connection has been read) and commits them together; the
- * replies leave after that commit.
+ * then ONE turn (turn.c: timers, engine pass, replies) runs at a lower
+ * priority than all I/O (so after every ready connection has been read)
+ * and commits them together; the replies leave after that commit.
  *
- * Not here: what requests mean (api.c), flows (engine.c).
+ * Not here: what requests mean (api.c), the pass policy (turn.c), flows
+ * (engine.c).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +29,8 @@
 #include "frame.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
+#include "turn.h"
 #include "u64map.h"
 
 struct conn {
@@ -46,22 +49,19 @@ struct server {
 	struct event *pass_ev;
 	struct event *reap_ev;
 	struct event *sig_term, *sig_int, *sync_ev, *timer_ev;
-	struct engine *e;
-	struct store *s;
 	struct api *api;
 	struct u64map conns;
 	uint64_t next_conn;
 	struct server_opts o;
+	struct turn turn;
 	bool pass_scheduled;
 	bool stopping;
-	unsigned failed_commits;    /* in a row: backs the next pass off */
 	struct event *backoff_ev;
 	int exit_code;
 };
 
 static void conn_free(struct conn *c);
 static void conn_kill(struct conn *c);
-static void arm_timer(struct server *srv);
 
 /* ---- Sending ------------------------------------------------------------------ */
 
@@ -104,46 +104,45 @@ schedule_pass(struct server *srv)
 	}
 }
 
+static struct timeval
+ms_tv(int64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+/* One turn (turn.c), then the events its answer asks for. */
 static void
 pass_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	int rc;
+	struct turn_next next;
+	struct timeval tv;
 
 	(void)fd;
 	(void)what;
 	srv->pass_scheduled = false;
-	if ((rc = engine_fire_due(srv->e)) < 0)
-		log_error("firing timers: %s", af_strerror(rc));
-	rc = engine_pass(srv->e);
-	if (rc != AF_OK)
-		log_error("commit failed: %s (%s); every request of the pass "
-		    "gets the error, activations are rebuilt by replay",
-		    af_strerror(rc), store_errmsg(srv->s));
-	api_after_pass(srv->api, rc);
+	turn_run(&srv->turn, &next);
 	if (srv->stopping) {    /* what is queued is rebuilt at the next start */
 		event_base_loopbreak(srv->base);
 		return;
 	}
-	if (rc != AF_OK) {
-		/* A full disk stays full for a while: retry the rebuilt work
-		 * after 10 ms, doubling up to 2 s, not in a tight loop. */
-		struct timeval tv = { 0, 0 };
-		unsigned ms = 10u << (srv->failed_commits < 8 ?
-		    srv->failed_commits : 8);
-
-		srv->failed_commits++;
-		if (ms > 2000)
-			ms = 2000;
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
+	if (next.backoff_ms > 0) {
+		tv = ms_tv(next.backoff_ms);
 		evtimer_add(srv->backoff_ev, &tv);
 		return;
 	}
-	srv->failed_commits = 0;
-	if (engine_busy(srv->e))
+	if (next.again)
 		schedule_pass(srv);
-	arm_timer(srv);
+	/* Wake up when the earliest durable timer is due. */
+	evtimer_del(srv->timer_ev);
+	if (next.wake_ms >= 0) {
+		tv = ms_tv(next.wake_ms);
+		evtimer_add(srv->timer_ev, &tv);
+	}
 }
 
 static void
@@ -152,24 +151,6 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	schedule_pass(arg);
-}
-
-/* Wake up when the earliest durable timer is due. */
-static void
-arm_timer(struct server *srv)
-{
-	struct timeval tv;
-	int64_t due, wait;
-
-	evtimer_del(srv->timer_ev);
-	if (!engine_next_due(srv->e, &due))
-		return;
-	wait = due - engine_now_ms(srv->e);
-	if (wait < 0)
-		wait = 0;
-	tv.tv_sec = wait / 1000;
-	tv.tv_usec = (wait % 1000) * 1000;
-	evtimer_add(srv->timer_ev, &tv);
 }
 
 /* ---- Connections ------------------------------------------------------------------ */
@@ -240,7 +221,6 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	Asyncflow__Request *req;
 	uint8_t hdr[AF_FRAME_HEADER], *frame;
 	size_t len;
 	int rc;
@@ -260,23 +240,21 @@ read_cb(struct bufferevent *bev, void *arg)
 			break;
 		frame = evbuffer_pullup(in,
 		    (ev_ssize_t)(AF_FRAME_HEADER + len));
-		req = NULL;
-		if (frame != NULL && af__pb_depth_check(
-		    &asyncflow__request__descriptor, frame + AF_FRAME_HEADER,
-		    len, AF_MAX_DEPTH) == AF_OK)
-			req = asyncflow__request__unpack(NULL, len,
-			    frame + AF_FRAME_HEADER);
-		evbuffer_drain(in, AF_FRAME_HEADER + len);
-		if (req == NULL) {
-			log_warn("connection %llu: frame does not decode; "
-			    "closing", (unsigned long long)c->id);
-			api_protocol_error(srv->api, c->id,
-			    "frame does not decode as a Request");
+		if (frame == NULL) {
+			log_warn("connection %llu: out of memory reading a "
+			    "frame; closing", (unsigned long long)c->id);
 			conn_close_soon(c);
 			break;
 		}
-		rc = api_request(srv->api, c->id, &c->greeted, req);
-		asyncflow__request__free_unpacked(req, NULL);
+		rc = api_frame(srv->api, c->id, &c->greeted,
+		    frame + AF_FRAME_HEADER, len);
+		evbuffer_drain(in, AF_FRAME_HEADER + len);
+		if (rc == AF_EDECODE) {
+			log_warn("connection %llu: frame does not decode; "
+			    "closing", (unsigned long long)c->id);
+			conn_close_soon(c);
+			break;
+		}
 		if (rc == AF_EPROTO) {
 			log_warn("connection %llu: protocol error; closing",
 			    (unsigned long long)c->id);
@@ -377,10 +355,7 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (store_sync(srv->s) != AF_OK)
-		log_error("syncing the store: %s (batch durability: the last "
-		    "commits may not survive a power loss)",
-		    store_errmsg(srv->s));
+	turn_sync(&srv->turn);
 }
 
 /* ---- Socket ------------------------------------------------------------------------ */
@@ -465,8 +440,6 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	int fd, rc = AF_OK;
 
 	memset(&srv, 0, sizeof(srv));
-	srv.e = e;
-	srv.s = s;
 	srv.o = *o;
 	if (srv.o.max_output == 0)
 		srv.o.max_output = 64u << 20;
@@ -502,6 +475,7 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		rc = AF_ENOMEM;
 		goto out;
 	}
+	turn_init(&srv.turn, e, s, srv.api);
 	engine_set_commit_hook(e, api_on_commit, srv.api);
 	if ((rc = api_load_outbox(srv.api)) != AF_OK) {
 		snprintf(err, errlen, "reading the outbox: %s", af_strerror(rc));

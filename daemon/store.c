@@ -1,10 +1,61 @@
 /*
- * store.c: helpers every user of the store needs, written once on top of
- * struct store_ops (so they work through fault-injecting wrappers too).
- * No LMDB here: that is store_lmdb.c.
+ * store.c: what every backend shares -- closing, the error message, the
+ * durability names -- and helpers written once on top of the wrappers in
+ * store.h (so they see the fault hook too). No LMDB here: that is
+ * store_lmdb.c, and a second backend is a file beside it.
  */
-#include "asyncflow/flow.h"
+#include <stdio.h>
+#include <string.h>
+
+#include "asyncflow/errors.h"
 #include "store.h"
+
+void
+store_close(struct store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+const char *
+store_errmsg(const struct store *s)
+{
+	return s->errmsg;
+}
+
+int
+store_refuse(struct store *s, int code, const char *why)
+{
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
+	return code;
+}
+
+int
+store_durability_parse(const char *s, enum store_durability *out)
+{
+	if (strcmp(s, "full") == 0)
+		*out = STORE_FULL;
+	else if (strcmp(s, "batch") == 0)
+		*out = STORE_BATCH;
+	else if (strcmp(s, "none") == 0)
+		*out = STORE_NONE;
+	else
+		return AF_EINVAL;
+	return AF_OK;
+}
+
+const char *
+store_durability_name(enum store_durability d)
+{
+	switch (d) {
+	case STORE_FULL:
+		return "full";
+	case STORE_BATCH:
+		return "batch";
+	default:
+		return "none";
+	}
+}
 
 int
 store_scan(struct store *s, enum store_db db, const void *from, size_t n,

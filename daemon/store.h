@@ -1,22 +1,85 @@
 /*
- * store.h: durable key-value storage behind an operations table.
+ * store.h: durable key-value storage behind an operations table, and the
+ * contract every backend keeps.
  *
- * The store is one LMDB environment per data directory with a fixed set of
- * named databases. store_lmdb.c is the only file in the project that
- * includes <lmdb.h>; everything else reaches storage through struct
- * store_ops, which is also the seam where tests inject faults (wrap the
- * table, fail the Nth commit with AF_EFULL or AF_ESTORE).
+ * Keys and values are bytes in a fixed set of named databases (enum
+ * store_db); record layouts live in journal.c and tables.c, and the store
+ * knows nothing of journals, vows or activations. store_lmdb.c (the only
+ * file that includes <lmdb.h>) is the one backend today; store.c holds what
+ * is common to all. Callers never call s->ops directly: they call the
+ * wrappers below (store_begin, store_get, ...), which keep the transaction
+ * rules, count open transactions and are the one place where tests inject
+ * faults (SQLite's sqlite3Os* pattern; see struct store's fault hook).
  *
- * It knows nothing of journals, vows or activations: keys and values are
- * bytes. Record layouts live in journal.c and tables.c.
+ * ---- The contract (what a caller may rely on, what a backend must give)
  *
- * Transactions: one write transaction at a time, and the engine never holds
- * any transaction while guest code runs (DESIGN.md §5). Data returned by
- * get/cursor calls points into the map and is valid only until the
- * transaction ends: copy it before anything else happens.
+ * Transactions. At most ONE write transaction and at most ONE read
+ * transaction are open on a store at any time, and they may be open
+ * together; the wrappers refuse a second of either kind with AF_ESTATE
+ * (so no backend needs to support more, and no caller can come to rely on
+ * nesting). A read transaction is a consistent snapshot as of its begin:
+ * it does not see a write transaction that commits while it is open. A
+ * write transaction sees its own writes. No transaction is open while
+ * guest code runs (DESIGN.md §5; the engine asserts store_txn_open() is
+ * false around every guest call), so a transaction never spans a yield.
  *
- * Errors: AF_OK, AF_ENOTFOUND (an ordinary answer), AF_EFULL (map full),
- * AF_ESTORE (anything else; store_errmsg() says what), AF_ENOMEM.
+ * Returned bytes. Keys and values that get and cursor_get return are
+ * BORROWED: they belong to the store, the caller must not modify or free
+ * them, and they stay valid until the next put or del in the same
+ * transaction or the end of the transaction (commit or abort), whichever
+ * comes first -- across any number of other gets, cursor moves and cursor
+ * closes in between. Copy what must live longer. (LMDB hands out pointers
+ * into its map; a backend that copies, a networked one for instance, keeps
+ * every copy it returned in a per-transaction buffer freed at the end.)
+ * Bytes the caller passes in (keys, values, the SET_RANGE key) are the
+ * caller's again as soon as the call returns: the backend copies what it
+ * keeps.
+ *
+ * Errors. Every call returns AF_OK or: AF_ENOTFOUND (an ordinary answer:
+ * no such key, or the end of a cursor), AF_EFULL (out of space: the
+ * transaction cannot grow), AF_ENOMEM, AF_ESTATE (the transaction rules
+ * above; also a backend that has lost ownership, see below), AF_ESTORE
+ * (anything else). On any error but AF_ENOTFOUND, s->errmsg says what
+ * (store_errmsg). An error from put, or from del other than AF_ENOTFOUND,
+ * leaves the transaction open, but it must then be aborted, never
+ * committed; an error from commit has already ended the transaction. Per
+ * call, below.
+ *
+ * ---- What a second backend must keep in mind (PostgreSQL, FoundationDB)
+ *
+ * - Reads are not cheap. The engine today reads synchronously on the event
+ *   loop thread (a vow cache miss, an activation load, the scans at open
+ *   and after a failed commit). That is fine for a local mmap; a backend
+ *   that pays a network round trip per get blocks the whole daemon, and
+ *   needs the engine to gather a pass's reads into one batch first (a
+ *   per-pass read set) before it is usable.
+ * - A pass's writes may have to be split. The engine writes one pass as one
+ *   transaction, and a pass is bounded only loosely (16,384 journal entries
+ *   plus every start and wake taken, plus journal GC deletes). A backend
+ *   with a transaction limit (bytes or seconds) reports AF_EFULL when it is
+ *   reached; the engine then fails the pass and replays, which will not
+ *   fit either. Such a backend needs the engine to cut passes to its limit
+ *   first: no backend may split one transaction into several commits behind
+ *   the caller's back, since a commit is the unit of atomicity.
+ * - Ownership needs a fencing token. LMDB's backend excludes a second
+ *   daemon with a lock file, and the engine keeps counters (next activation
+ *   and vow ids, the incarnation) and a write-back vow cache in memory on
+ *   the strength of that. A backend that several machines can reach cannot
+ *   lock; it must fence instead, with the incarnation (meta "incarnation",
+ *   which engine_open bumps in its first commit) as the token: that first
+ *   commit is a compare-and-set from the value it read, and every later
+ *   write transaction must, in the same transaction, check that meta
+ *   "incarnation" still holds the value this process wrote, and fail with
+ *   AF_ESTATE if not (another daemon has taken over; this one must stop,
+ *   not retry).
+ * - The append hint is for LMDB; durability (sync, enum store_durability)
+ *   maps onto a backend's own commit setting or does nothing.
+ * - A backend sets ops->version to the STORE_OPS_VERSION it was written
+ *   against; methods added later go at the end of struct store_ops, and
+ *   the wrappers only call them when ops->version says they exist.
+ *
+ * Not here: record layouts, caching, write sets, the journal format
+ * (journal.h).
  */
 #ifndef AF_STORE_H
 #define AF_STORE_H
@@ -25,8 +88,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The journal format this code reads and writes (meta key "format"). */
-#define JOURNAL_FORMAT 1
+#include "asyncflow/errors.h"
 
 enum store_db {
 	DB_META,        /* "format", counters, incarnation */
@@ -72,39 +134,68 @@ struct store_cursor {
 	struct store_txn *txn;
 };
 
+/* The version of struct store_ops this header describes. */
+#define STORE_OPS_VERSION 1
+
+/*
+ * A backend's methods. Callers use the wrappers below, which have already
+ * checked the transaction rules (a method is never asked for a second read
+ * or write transaction) and run the fault hook; what each method must do
+ * is written at its wrapper.
+ */
 struct store_ops {
-	/* rdonly: a read snapshot. Only one write transaction at a time. */
+	unsigned version;           /* STORE_OPS_VERSION when written */
 	int (*txn_begin)(struct store *s, bool rdonly, struct store_txn **out);
-	/* Commit and end; on failure the transaction is aborted. */
 	int (*txn_commit)(struct store_txn *t);
 	void (*txn_abort)(struct store_txn *t);
 	int (*get)(struct store_txn *t, enum store_db db, struct store_val key,
 	    struct store_val *val);
-	/* append: the key sorts after every key in db (a hint, checked). */
 	int (*put)(struct store_txn *t, enum store_db db, struct store_val key,
 	    struct store_val val, bool append);
-	/* AF_ENOTFOUND if absent. */
 	int (*del)(struct store_txn *t, enum store_db db, struct store_val key);
 	int (*cursor_open)(struct store_txn *t, enum store_db db,
 	    struct store_cursor **out);
-	/* key is input for STORE_SET_RANGE and output always. AF_ENOTFOUND at
-	 * the end. */
 	int (*cursor_get)(struct store_cursor *c, enum store_cursor_op op,
 	    struct store_val *key, struct store_val *val);
 	void (*cursor_close)(struct store_cursor *c);
-	/* Flush to disk now (batch mode's timer; no-op under full). */
 	int (*sync)(struct store *s);
 	void (*close)(struct store *s);
 };
 
-/* The handle. `ops` may be replaced by a wrapping table (fault injection);
- * `impl` belongs to the implementation. */
+/* Which wrapper is calling: what the fault hook is asked about. */
+enum store_call {
+	STORE_CALL_BEGIN_READ,
+	STORE_CALL_BEGIN_WRITE,
+	STORE_CALL_COMMIT,          /* of either kind of transaction */
+	STORE_CALL_GET,
+	STORE_CALL_PUT,
+	STORE_CALL_DEL,
+	STORE_CALL_CURSOR_OPEN,
+	STORE_CALL_CURSOR_GET,
+	STORE_CALL_SYNC,
+	STORE_CALL__COUNT
+};
+
+/*
+ * The fault hook (tests only; tests/faultstore.[ch] builds on it): called
+ * by every wrapper that can fail, before the backend. AF_OK lets the call
+ * through; any other code is what the call returns instead, with the same
+ * effects as a real failure of that call (a failed commit has aborted the
+ * transaction; a failed begin, get or cursor_open sets its output to
+ * NULL). Abort, cursor_close and close cannot fail and are not asked.
+ */
+typedef int store_fault_fn(void *ctx, struct store *s, enum store_call call);
+
+/* The handle. `impl` belongs to the backend; the rest to the wrappers. */
 struct store {
 	const struct store_ops *ops;
 	void *impl;
 	char errmsg[256];           /* last failure, for diagnostics */
 	enum store_durability durability;
-	unsigned txns_open;         /* kept by the wrappers below */
+	unsigned txns_open;         /* read + write, kept by the wrappers */
+	bool read_open, write_open;
+	store_fault_fn *fault;      /* NULL: none */
+	void *fault_ctx;
 };
 
 struct store_opts {
@@ -114,17 +205,23 @@ struct store_opts {
 };
 
 /*
- * Open (creating if needed) the environment in directory `dir`, which must
- * exist. Fails with AF_ESTATE if another process holds the directory's lock
- * file (one daemon per data directory), AF_ESTORE otherwise; *err (may be
- * NULL) gets a static-buffer message. The caller closes with store_close.
+ * Open (creating if needed) the LMDB environment in directory `dir`,
+ * which must exist. Fails with AF_ESTATE if another process holds the
+ * directory's lock file (one daemon per data directory), AF_ESTORE
+ * otherwise; *err (may be NULL) gets a static-buffer message. The caller
+ * closes with store_close.
  */
 int store_open_lmdb(const char *dir, const struct store_opts *opts,
     struct store **out, char *err, size_t errlen);
-/* Close the environment and free the handle. NULL is a no-op. */
+
+/* Close the store and free the handle; a transaction left open is aborted
+ * (never committed). NULL is a no-op. */
 void store_close(struct store *s);
+/* What the last failure was (empty if none yet). Valid until the next
+ * call on s. */
 const char *store_errmsg(const struct store *s);
-/* The opts string for a durability: "full", "batch", "none" or NULL. */
+/* The opts string for a durability: "full", "batch", "none"; anything else
+ * is AF_EINVAL and leaves *out alone. */
 int store_durability_parse(const char *s, enum store_durability *out);
 const char *store_durability_name(enum store_durability d);
 
@@ -132,43 +229,92 @@ const char *store_durability_name(enum store_durability d);
  * Walk db in key order from the first key >= from (from NULL: the first
  * key) in one read transaction, calling cb for each row; key and val are
  * valid only during the call. cb returns 0 to go on, 1 to stop, or a
- * negative error, which store_scan returns. AF_OK at the end.
+ * negative error, which store_scan returns. AF_OK at the end. Being one
+ * read transaction, it may not be called while one is open.
  */
 typedef int store_scan_fn(void *ctx, struct store_val key,
     struct store_val val);
 int store_scan(struct store *s, enum store_db db, const void *from, size_t n,
     store_scan_fn *cb, void *ctx);
 
+/* ---- The wrappers: the only way into a backend --------------------------- */
+
+/* Set s->errmsg for a call the wrappers refuse; returns code. */
+int store_refuse(struct store *s, int code, const char *why);
+
+static inline int
+store_fault(struct store *s, enum store_call call)
+{
+	return s->fault == NULL ? AF_OK : s->fault(s->fault_ctx, s, call);
+}
+
 /*
- * The wrappers: every call into a backend goes through one of these, never
- * through s->ops directly, so that they are the one place for checks and
- * fault injection (SQLite's sqlite3Os* pattern).
+ * Begin a transaction: rdonly, a read snapshot; else the write
+ * transaction. *t is NULL on failure. AF_ESTATE if one of that kind is
+ * open already (see the contract); AF_ENOMEM, AF_ESTORE.
  */
 static inline int
 store_begin(struct store *s, bool rdonly, struct store_txn **t)
 {
-	int rc = s->ops->txn_begin(s, rdonly, t);
+	int rc;
 
-	if (rc == 0)
-		s->txns_open++;
-	return rc;
+	*t = NULL;
+	if (rdonly ? s->read_open : s->write_open)
+		return store_refuse(s, AF_ESTATE, rdonly ?
+		    "read transaction already open" :
+		    "write transaction already open");
+	if ((rc = store_fault(s, rdonly ? STORE_CALL_BEGIN_READ :
+	    STORE_CALL_BEGIN_WRITE)) != AF_OK)
+		return rc;
+	if ((rc = s->ops->txn_begin(s, rdonly, t)) != AF_OK)
+		return rc;
+	s->txns_open++;
+	if (rdonly)
+		s->read_open = true;
+	else
+		s->write_open = true;
+	return AF_OK;
 }
 
-/* Commit and end t (on failure it is aborted): it is gone either way. */
-static inline int
-store_commit(struct store_txn *t)
+static inline void
+store_txn_ended(struct store_txn *t)
 {
 	struct store *s = t->store;
 
 	s->txns_open--;
+	if (t->rdonly)
+		s->read_open = false;
+	else
+		s->write_open = false;
+}
+
+/*
+ * Commit and end t: it is gone whatever the result. On failure nothing of
+ * it is stored (the backend has aborted it): AF_EFULL, AF_ESTORE, AF_ESTATE
+ * (ownership lost). Committing a read transaction just ends it. Once a
+ * write commit returns AF_OK it is durable as the store's durability says,
+ * and every later transaction sees it.
+ */
+static inline int
+store_commit(struct store_txn *t)
+{
+	struct store *s = t->store;
+	int rc;
+
+	store_txn_ended(t);
+	if ((rc = store_fault(s, STORE_CALL_COMMIT)) != AF_OK) {
+		s->ops->txn_abort(t);
+		return rc;
+	}
 	return s->ops->txn_commit(t);
 }
 
+/* End t and drop its writes. Cannot fail. NULL is a no-op. */
 static inline void
 store_abort(struct store_txn *t)
 {
 	if (t != NULL) {
-		t->store->txns_open--;
+		store_txn_ended(t);
 		t->store->ops->txn_abort(t);
 	}
 }
@@ -180,40 +326,86 @@ store_txn_open(const struct store *s)
 	return s->txns_open != 0;
 }
 
+/*
+ * The value of key in db, borrowed (see the contract). AF_ENOTFOUND if
+ * absent, with *val = { NULL, 0 } then and on any error.
+ */
 static inline int
 store_get(struct store_txn *t, enum store_db db, struct store_val key,
     struct store_val *val)
 {
+	int rc;
+
+	if ((rc = store_fault(t->store, STORE_CALL_GET)) != AF_OK) {
+		val->p = NULL;
+		val->n = 0;
+		return rc;
+	}
 	return t->store->ops->get(t, db, key, val);
 }
 
+/*
+ * Store val under key in db (write transaction), replacing any value; an
+ * empty value is a value. append: the caller believes key sorts after
+ * every key in db -- a hint for speed only: a wrong hint must still store
+ * the row as a plain put would, and a backend may ignore it. AF_EFULL when
+ * the transaction cannot grow.
+ */
 static inline int
 store_put(struct store_txn *t, enum store_db db, struct store_val key,
     struct store_val val, bool append)
 {
+	int rc;
+
+	if ((rc = store_fault(t->store, STORE_CALL_PUT)) != AF_OK)
+		return rc;
 	return t->store->ops->put(t, db, key, val, append);
 }
 
+/* Delete key from db (write transaction). AF_ENOTFOUND if absent. */
 static inline int
 store_del(struct store_txn *t, enum store_db db, struct store_val key)
 {
+	int rc;
+
+	if ((rc = store_fault(t->store, STORE_CALL_DEL)) != AF_OK)
+		return rc;
 	return t->store->ops->del(t, db, key);
 }
 
+/* A cursor over db in t, before the first key; close it before t ends.
+ * *c is NULL on failure. */
 static inline int
 store_cursor_open(struct store_txn *t, enum store_db db,
     struct store_cursor **c)
 {
+	int rc;
+
+	*c = NULL;
+	if ((rc = store_fault(t->store, STORE_CALL_CURSOR_OPEN)) != AF_OK)
+		return rc;
 	return t->store->ops->cursor_open(t, db, c);
 }
 
+/*
+ * Move the cursor and return the row there, both borrowed. STORE_FIRST:
+ * the first key; STORE_SET_RANGE: the first key >= *key (input); STORE_NEXT:
+ * the key after the current one. Keys sort as unsigned bytes, a prefix
+ * before its extensions (hence store_be64). AF_ENOTFOUND past the end,
+ * and again on every NEXT after it.
+ */
 static inline int
 store_cursor_get(struct store_cursor *c, enum store_cursor_op op,
     struct store_val *key, struct store_val *val)
 {
+	int rc;
+
+	if ((rc = store_fault(c->txn->store, STORE_CALL_CURSOR_GET)) != AF_OK)
+		return rc;
 	return c->txn->store->ops->cursor_get(c, op, key, val);
 }
 
+/* Cannot fail. NULL is a no-op. */
 static inline void
 store_cursor_close(struct store_cursor *c)
 {
@@ -221,9 +413,18 @@ store_cursor_close(struct store_cursor *c)
 		c->txn->store->ops->cursor_close(c);
 }
 
+/*
+ * Make every commit so far durable now (batch durability's timer; AF_OK at
+ * once under STORE_FULL). Not a transaction call: may run while one is
+ * open. An error says the last commits may not survive a power loss.
+ */
 static inline int
 store_sync(struct store *s)
 {
+	int rc;
+
+	if ((rc = store_fault(s, STORE_CALL_SYNC)) != AF_OK)
+		return rc;
 	return s->ops->sync(s);
 }
 

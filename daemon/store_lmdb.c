@@ -8,7 +8,11 @@
  * second writer process only per transaction, so a separate flock() on
  * "asyncflowd.lock" makes "one daemon per directory" explicit.
  *
- * Not here: record layouts (journal.c, tables.c), caching, write sets.
+ * The contract it keeps is in store.h. It also refuses a second read or
+ * write transaction itself (the wrappers already do), as a backstop.
+ *
+ * Not here: record layouts (journal.c, tables.c), caching, write sets, and
+ * what every backend shares (store.c).
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -221,7 +225,8 @@ l_cursor_open(struct store_txn *pt, enum store_db db, struct store_cursor **out)
 
 	*out = NULL;
 	if ((c = malloc(sizeof(*c))) == NULL)
-		return AF_ENOMEM;
+		return store_refuse(&t->ls->pub, AF_ENOMEM,
+		    "mdb_cursor_open: out of memory");
 	c->pub.txn = pt;
 	rc = mdb_cursor_open(t->txn, t->ls->dbi[db], &c->cur);
 	if (rc != 0) {
@@ -255,8 +260,11 @@ l_cursor_get(struct store_cursor *pc, enum store_cursor_op op,
 	rc = mdb_cursor_get(c->cur, &k, &v, mop);
 	if (rc == MDB_NOTFOUND)
 		return AF_ENOTFOUND;
-	if (rc != 0)
+	if (rc != 0) {
+		snprintf(pc->txn->store->errmsg, sizeof(pc->txn->store->errmsg),
+		    "mdb_cursor_get: %s", mdb_strerror(rc));
 		return AF_ESTORE;
+	}
 	key->p = k.mv_data;
 	key->n = k.mv_size;
 	val->p = v.mv_data;
@@ -311,6 +319,7 @@ l_close(struct store *s)
 }
 
 static const struct store_ops lmdb_ops = {
+	.version = STORE_OPS_VERSION,
 	.txn_begin = l_txn_begin,
 	.txn_commit = l_txn_commit,
 	.txn_abort = l_txn_abort,
@@ -392,44 +401,4 @@ fail:
 	close(ls->lockfd);
 	free(ls);
 	return rc == MDB_MAP_FULL ? AF_EFULL : AF_ESTORE;
-}
-
-void
-store_close(struct store *s)
-{
-	if (s != NULL)
-		s->ops->close(s);
-}
-
-const char *
-store_errmsg(const struct store *s)
-{
-	return s->errmsg;
-}
-
-int
-store_durability_parse(const char *s, enum store_durability *out)
-{
-	if (strcmp(s, "full") == 0)
-		*out = STORE_FULL;
-	else if (strcmp(s, "batch") == 0)
-		*out = STORE_BATCH;
-	else if (strcmp(s, "none") == 0)
-		*out = STORE_NONE;
-	else
-		return AF_EINVAL;
-	return AF_OK;
-}
-
-const char *
-store_durability_name(enum store_durability d)
-{
-	switch (d) {
-	case STORE_FULL:
-		return "full";
-	case STORE_BATCH:
-		return "batch";
-	default:
-		return "none";
-	}
 }

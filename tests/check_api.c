@@ -1,30 +1,25 @@
 /*
  * check_api.c: the request layer (api.c) over a real engine and LMDB
- * store, with fake connections (a send callback that records what each
- * connection receives) and faults injected through the store seam: which
- * replies a failed commit replaces, retries after a failed recovery, and
- * the flow control and order of invocations pushed to servers.
+ * store -- the daemon in a box (harness.h), driven by the daemon's own
+ * turn (turn.c) -- with fake connections (a send callback that records
+ * what each connection receives) and faults injected through the store
+ * seam (faultstore.h): which replies a failed commit replaces, retries
+ * after a failed recovery, and the flow control and order of invocations
+ * pushed to servers.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
-#include "builtin_flows.h"
-#include "engine.h"
-#include "registry.h"
+#include "faultstore.h"
+#include "harness.h"
 #include "store.h"
 #include "testutil.h"
 
 #define NCONN 8
 
 static const char *dir;
-static struct af_registry *reg;
-static struct store *st;
-static struct engine *eng;
-static struct api *api;
-static const struct store_ops *real;
-static struct store_ops faulty;
-static int fail_commits, fail_reads;
+static struct harness h;
 static uint64_t rid;
 
 /* What each connection received. */
@@ -36,25 +31,18 @@ static uint64_t inv_vow[256];
 static uint8_t inv_secret[256][16];
 static int ninv;
 
-static int
-f_commit(struct store_txn *t)
+/* The next n commits fail (a full disk), as real ones would. */
+static void
+fail_commits(unsigned n)
 {
-	if (fail_commits > 0) {
-		fail_commits--;
-		real->txn_abort(t);
-		return AF_EFULL;
-	}
-	return real->txn_commit(t);
+	faultstore_fail_next(&h.fault, STORE_CALL_COMMIT, n, AF_EFULL);
 }
 
-static int
-f_begin(struct store *s, bool rdonly, struct store_txn **t)
+/* The next n read transactions cannot begin. */
+static void
+fail_reads(unsigned n)
 {
-	if (rdonly && fail_reads > 0) {
-		fail_reads--;
-		return AF_ESTORE;
-	}
-	return real->txn_begin(s, rdonly, t);
+	faultstore_fail_next(&h.fault, STORE_CALL_BEGIN_READ, n, AF_ESTORE);
 }
 
 static void
@@ -94,18 +82,14 @@ request(uint64_t conn, Asyncflow__Request *r)
 	bool greeted = true;
 
 	r->id = ++rid;
-	ck_assert_int_eq(api_request(api, conn, &greeted, r), AF_OK);
+	ck_assert_int_eq(harness_request(&h, conn, &greeted, r), AF_OK);
 }
 
+/* One turn of the daemon's loop: timers, the pass, the replies. */
 static int
 pass(void)
 {
-	int rc;
-
-	engine_fire_due(eng);
-	rc = engine_pass(eng);
-	api_after_pass(api, rc);
-	return rc;
+	return harness_pass(&h);
 }
 
 static void
@@ -215,40 +199,21 @@ start_transfer(uint64_t conn, size_t fromlen)
 static void
 setup(void)
 {
-	struct store_opts so = { .durability = STORE_NONE,
-	    .map_size = 256u << 20 };
-	char err[256];
+	struct harness_opts o = { .durability = STORE_NONE,
+	    .map_size = 256u << 20, .send = on_send };
 
 	dir = testutil_tmpdir();
 	memset(nerrors, 0, sizeof(nerrors));
 	memset(nevents, 0, sizeof(nevents));
 	ninv = 0;
-	fail_commits = fail_reads = 0;
-	reg = registry_new();
-	ck_assert_int_eq(builtin_flows_register(reg), AF_OK);
-	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
-	    AF_OK);
-	ck_assert_int_eq(engine_open(st, reg, NULL, &eng, err, sizeof(err)),
-	    AF_OK);
-	real = st->ops;
-	faulty = *real;
-	faulty.txn_commit = f_commit;
-	faulty.txn_begin = f_begin;
-	st->ops = &faulty;
-	api = api_new(eng, on_send, NULL, "none");
-	ck_assert_ptr_nonnull(api);
-	engine_set_commit_hook(eng, api_on_commit, api);
-	ck_assert_int_eq(api_load_outbox(api), AF_OK);
+	ck_assert_msg(harness_open(&h, dir, &o) == AF_OK, "harness_open: %s",
+	    h.err);
 }
 
 static void
 teardown(void)
 {
-	api_free(api);
-	engine_close(eng);
-	st->ops = real;
-	store_close(st);
-	registry_free(reg);
+	harness_close(&h);
 	testutil_rmtree(dir);
 }
 
@@ -262,14 +227,14 @@ START_TEST(test_api_reads_after_a_write_share_a_failed_commit)
 	settle_int(1, v, s, 7);
 	get_vow(2, v, false);
 	get_vow(3, v, true);
-	fail_commits = 1;
+	fail_commits(1);
 	ck_assert_int_ne(pass(), AF_OK);
 	ck_assert_int_eq(nerrors[1], 1);
 	ck_assert_int_eq(nerrors[2], 1);    /* not told "fulfilled" */
 	ck_assert_int_eq(nerrors[3], 1);
 	/* A read alone in a failing pass still answers. */
 	get_vow(4, v, false);
-	fail_commits = 1;
+	fail_commits(1);
 	settle_int(1, v, s, 8);             /* behind the read: fails */
 	ck_assert_int_ne(pass(), AF_OK);
 	ck_assert_int_eq(nerrors[4], 0);
@@ -293,8 +258,8 @@ START_TEST(test_api_writes_refused_until_recovered)
 	mkvow(1, &w, ws);
 	/* A failed commit whose recovery cannot read the store either. */
 	settle_int(1, w, ws, 1);
-	fail_commits = 1;
-	fail_reads = 1;
+	fail_commits(1);
+	fail_reads(1);
 	ck_assert_int_ne(pass(), AF_OK);
 	/* A write now must not be acknowledged and then lost. */
 	settle_int(2, v, s, 7);
@@ -327,13 +292,13 @@ START_TEST(test_api_unrelated_failure_does_not_repush)
 	for (i = 0; i < 3; i++) {
 		mkvow(1, &v, s);
 		settle_int(1, v, s, 1);
-		fail_commits = 1;
+		fail_commits(1);
 		ck_assert_int_ne(pass(), AF_OK);
 	}
 	ck_assert_int_eq(nevents[5], before);
 	/* An answer in a failed pass is pushed again. */
 	settle_int(5, inv_vow[0], inv_secret[0], 1);
-	fail_commits = 1;
+	fail_commits(1);
 	ck_assert_int_ne(pass(), AF_OK);
 	ck_assert_int_eq(nevents[5], before + 1);
 	ck_assert_uint_eq(inv_vow[ninv - 1], inv_vow[0]);
@@ -373,6 +338,25 @@ START_TEST(test_api_invocations_flow_in_order_within_the_window)
 }
 END_TEST
 
+/* Invocations nobody served survive a restart in the outbox, and go out
+ * once a server comes. */
+START_TEST(test_api_outbox_survives_restart)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[5], 0);
+	ck_assert_msg(harness_restart(&h) == AF_OK, "harness_restart: %s",
+	    h.err);
+	ck_assert_int_eq(pass(), AF_OK);    /* the replays */
+	serve(5, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[5], 3);
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -385,6 +369,7 @@ api_suite(void)
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc, test_api_invocations_flow_in_order_within_the_window);
+	tcase_add_test(tc, test_api_outbox_survives_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }

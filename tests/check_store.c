@@ -1,21 +1,25 @@
 /*
- * check_store.c: the store seam (daemon/store.h) over its LMDB
- * implementation (daemon/store_lmdb.c), in a fresh temporary directory per
- * test: creation, get/put/del, cursor order over big-endian keys, the
- * recycled read transaction and the one-of-each transaction rules,
- * durability across close and reopen for every durability mode, the
- * one-store-per-directory lock, map-full behaviour, the durability names,
- * and fault injection by wrapping the operations table.
+ * check_store.c: the store contract (daemon/store.h) -- what every backend
+ * must give and every caller may rely on -- run over the LMDB backend, the
+ * only one today, in a fresh temporary directory per test: get/put/del,
+ * cursor order over big-endian keys, the append hint, one read and one
+ * write transaction at a time with snapshot reads, durability across close
+ * and reopen for every durability mode, the durability names, and fault
+ * injection through the wrappers' fault hook (tests/faultstore.h).
+ *
+ * What only LMDB's backend does (its files, its lock, its recycled read
+ * transaction, its map size) is tested in check_store_lmdb.c. A second
+ * backend would run this file with its own opener.
  */
-#include <sys/stat.h>
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "asyncflow/flow.h"
+#include "faultstore.h"
 #include "store.h"
+#include "storeutil.h"
 #include "tables.h"
 #include "testutil.h"
 
@@ -23,6 +27,7 @@
 
 static char dir[512];
 static struct store *st;
+static struct faultstore fs;
 
 static void
 setup(void)
@@ -39,112 +44,11 @@ teardown(void)
 	testutil_rmtree(dir);
 }
 
-static struct store *
-open_store(size_t map_size, enum store_durability d)
-{
-	struct store_opts o = { .map_size = map_size, .durability = d };
-	struct store *s = NULL;
-	char err[256] = "";
-
-	ck_assert_msg(store_open_lmdb(dir, &o, &s, err, sizeof(err)) == AF_OK,
-	    "store_open_lmdb: %s", err);
-	ck_assert_ptr_nonnull(s);
-	return s;
-}
-
-static struct store_val
-SV(const void *p, size_t n)
-{
-	return (struct store_val){ p, n };
-}
-
-static struct store_val
-STR(const char *s)
-{
-	return (struct store_val){ s, strlen(s) };
-}
-
-/* Put one key in its own committed write transaction. */
-static void
-put_commit(struct store *s, enum store_db db, struct store_val k,
-    struct store_val v)
-{
-	struct store_txn *t;
-
-	ck_assert_int_eq(store_begin(s, false, &t), AF_OK);
-	ck_assert_int_eq(store_put(t, db, k, v, false), AF_OK);
-	ck_assert_int_eq(store_commit(t), AF_OK);
-}
-
-/* Read one key in a read transaction: returns the code; on AF_OK copies
- * the value (NUL-terminated) into out. */
-static int
-get_copy(struct store *s, enum store_db db, struct store_val k, char *out,
-    size_t outlen)
-{
-	struct store_txn *t;
-	struct store_val v = { NULL, 0 };
-	int rc;
-
-	ck_assert_int_eq(store_begin(s, true, &t), AF_OK);
-	rc = store_get(t, db, k, &v);
-	if (rc == AF_OK) {
-		ck_assert_uint_lt(v.n, outlen);
-		memcpy(out, v.p, v.n);
-		out[v.n] = '\0';
-	}
-	store_abort(t);
-	return rc;
-}
-
-static bool
-file_exists(const char *name)
-{
-	char path[600];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return stat(path, &sb) == 0;
-}
+#define open_store(map_size, d) storeutil_open(dir, (map_size), (d))
+#define put_commit storeutil_put_commit
+#define get_copy storeutil_get_copy
 
 /* ---- Tests ---------------------------------------------------------------- */
-
-START_TEST(test_store_open_creates_env)
-{
-	ck_assert(!file_exists("data.mdb"));
-	st = open_store(0, STORE_FULL);
-	ck_assert(file_exists("data.mdb"));
-	ck_assert(file_exists("asyncflowd.lock"));
-	ck_assert_int_eq(st->durability, STORE_FULL);
-	/* Every named database exists and is empty. */
-	for (int db = 0; db < DB__COUNT; db++) {
-		struct store_txn *t;
-		struct store_cursor *c;
-		struct store_val k = { NULL, 0 }, v;
-
-		ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-		ck_assert_int_eq(store_cursor_open(t, (enum store_db)db, &c),
-		    AF_OK);
-		ck_assert_int_eq(store_cursor_get(c, STORE_FIRST, &k, &v),
-		    AF_ENOTFOUND);
-		store_cursor_close(c);
-		store_abort(t);
-	}
-}
-END_TEST
-
-START_TEST(test_store_open_missing_dir_fails)
-{
-	struct store *s = (struct store *)1;
-	char path[600], err[256] = "";
-
-	snprintf(path, sizeof(path), "%s/does-not-exist", dir);
-	ck_assert_int_eq(store_open_lmdb(path, NULL, &s, err, sizeof(err)),
-	    AF_ESTORE);
-	ck_assert_ptr_null(s);
-	ck_assert_msg(err[0] != '\0', "no message");
-}
-END_TEST
 
 START_TEST(test_store_put_get_del)
 {
@@ -332,7 +236,7 @@ START_TEST(test_store_append_hint_is_checked)
 }
 END_TEST
 
-START_TEST(test_store_read_txn_recycled_and_exclusive)
+START_TEST(test_store_one_read_and_one_write_at_a_time)
 {
 	struct store_txn *r, *r2, *w, *w2;
 	struct store_val v;
@@ -351,13 +255,13 @@ START_TEST(test_store_read_txn_recycled_and_exclusive)
 		else
 			ck_assert_int_eq(store_commit(r), AF_OK);
 	}
-	/* The read transaction is the same object each time. */
+	/* Ended, a read transaction may begin again. */
 	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
 	store_abort(r);
 	ck_assert_int_eq(store_begin(st, true, &r2), AF_OK);
-	ck_assert_ptr_eq(r, r2);
 
-	/* Only one read transaction at a time. */
+	/* Only one read transaction at a time (the contract; the wrappers
+	 * refuse it for every backend). */
 	r = (struct store_txn *)&r;
 	ck_assert_int_eq(store_begin(st, true, &r), AF_ESTATE);
 	ck_assert_ptr_null(r);
@@ -388,7 +292,7 @@ START_TEST(test_store_read_txn_recycled_and_exclusive)
 	store_abort(w);
 	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
 	store_abort(w);
-	/* Closing with a read transaction in its reset state is clean. */
+	ck_assert(!store_txn_open(st));
 }
 END_TEST
 
@@ -437,73 +341,6 @@ START_TEST(test_store_commit_survives_reopen_abort_does_not)
 }
 END_TEST
 
-START_TEST(test_store_second_open_same_dir_refused)
-{
-	struct store *s2 = (struct store *)1;
-	char err[256] = "", out[16];
-
-	st = open_store(0, STORE_FULL);
-	put_commit(st, DB_META, STR("a"), STR("1"));
-	ck_assert_int_eq(store_open_lmdb(dir, NULL, &s2, err, sizeof(err)),
-	    AF_ESTATE);
-	ck_assert_ptr_null(s2);
-	ck_assert_msg(strstr(err, "in use") != NULL, "%s", err);
-	/* The first store is unharmed. */
-	put_commit(st, DB_META, STR("b"), STR("2"));
-	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
-	    AF_OK);
-	/* Once it is closed, the directory can be opened again. */
-	store_close(st);
-	st = open_store(0, STORE_FULL);
-	ck_assert_int_eq(get_copy(st, DB_META, STR("b"), out, sizeof(out)),
-	    AF_OK);
-	ck_assert_str_eq(out, "2");
-}
-END_TEST
-
-START_TEST(test_store_map_full)
-{
-	struct store_txn *t;
-	size_t big = 2u << 20;
-	char *blob, out[16];
-	int rc;
-
-	st = open_store(256u << 10, STORE_FULL);
-	put_commit(st, DB_META, STR("before"), STR("ok"));
-	ck_assert_ptr_nonnull(blob = malloc(big));
-	memset(blob, 'b', big);
-	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(store_put(t, DB_META, STR("small"), STR("s"),
-	    false), AF_OK);
-	rc = store_put(t, DB_META, STR("big"), SV(blob, big), false);
-	if (rc == AF_OK)
-		rc = store_commit(t);
-	else
-		store_abort(t);
-	free(blob);
-	ck_assert_int_eq(rc, AF_EFULL);
-	ck_assert_msg(strstr(store_errmsg(st), "MDB_MAP_FULL") != NULL ||
-	    strstr(store_errmsg(st), "map") != NULL, "%s", store_errmsg(st));
-	/* Nothing of that transaction is there; reads still work. */
-	ck_assert_int_eq(get_copy(st, DB_META, STR("big"), out, sizeof(out)),
-	    AF_ENOTFOUND);
-	ck_assert_int_eq(get_copy(st, DB_META, STR("small"), out, sizeof(out)),
-	    AF_ENOTFOUND);
-	ck_assert_int_eq(get_copy(st, DB_META, STR("before"), out, sizeof(out)),
-	    AF_OK);
-	ck_assert_str_eq(out, "ok");
-	/* A smaller commit fits. */
-	put_commit(st, DB_META, STR("after"), STR("fits"));
-	store_close(st);
-	st = open_store(256u << 10, STORE_FULL);
-	ck_assert_int_eq(get_copy(st, DB_META, STR("after"), out, sizeof(out)),
-	    AF_OK);
-	ck_assert_str_eq(out, "fits");
-	ck_assert_int_eq(get_copy(st, DB_META, STR("before"), out, sizeof(out)),
-	    AF_OK);
-}
-END_TEST
-
 START_TEST(test_store_durability_names)
 {
 	static const enum store_durability all[] = {
@@ -532,46 +369,7 @@ START_TEST(test_store_durability_names)
 }
 END_TEST
 
-/* ---- Fault injection through the ops table ------------------------------ */
-
-static const struct store_ops *real_ops;
-static struct store_ops faulty_ops;
-static int puts_until_failure;      /* the Nth put fails; 0 = never */
-static int commits_until_failure;
-static int faulty_puts, faulty_commits;
-
-static int
-faulty_put(struct store_txn *t, enum store_db db, struct store_val key,
-    struct store_val val, bool append)
-{
-	faulty_puts++;
-	if (puts_until_failure > 0 && --puts_until_failure == 0)
-		return AF_ESTORE;
-	return real_ops->put(t, db, key, val, append);
-}
-
-static int
-faulty_commit(struct store_txn *t)
-{
-	faulty_commits++;
-	if (commits_until_failure > 0 && --commits_until_failure == 0) {
-		real_ops->txn_abort(t);
-		return AF_EFULL;
-	}
-	return real_ops->txn_commit(t);
-}
-
-static void
-wrap_ops(void)
-{
-	real_ops = st->ops;
-	faulty_ops = *real_ops;
-	faulty_ops.put = faulty_put;
-	faulty_ops.txn_commit = faulty_commit;
-	st->ops = &faulty_ops;
-	puts_until_failure = commits_until_failure = 0;
-	faulty_puts = faulty_commits = 0;
-}
+/* ---- Fault injection through the wrappers' hook ----------------------- */
 
 START_TEST(test_store_fault_injection_put)
 {
@@ -580,14 +378,14 @@ START_TEST(test_store_fault_injection_put)
 	char out[16];
 
 	st = open_store(0, STORE_FULL);
-	wrap_ops();
+	faultstore_attach(&fs, st);
 	/* The second put of the transaction fails: the caller sees it. */
-	puts_until_failure = 2;
+	faultstore_fail_nth(&fs, STORE_CALL_PUT, 2, AF_ESTORE);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	ck_assert_int_eq(meta_put_u64(t, "first", 1), AF_OK);
 	ck_assert_int_eq(meta_put_u64(t, "second", 2), AF_ESTORE);
 	store_abort(t);
-	ck_assert_int_eq(faulty_puts, 2);
+	ck_assert_int_eq(faultstore_calls(&fs, STORE_CALL_PUT), 2);
 	/* Nothing was committed, the first put included. */
 	ck_assert_int_eq(get_copy(st, DB_META, STR("first"), out, sizeof(out)),
 	    AF_ENOTFOUND);
@@ -601,8 +399,8 @@ START_TEST(test_store_fault_injection_put)
 	ck_assert_int_eq(meta_get_u64(t, "first", &x), AF_OK);
 	store_abort(t);
 	ck_assert_uint_eq(x, 11);
-	ck_assert_int_eq(faulty_puts, 3);
-	st->ops = real_ops;
+	ck_assert_int_eq(faultstore_calls(&fs, STORE_CALL_PUT), 3);
+	faultstore_detach(&fs);
 }
 END_TEST
 
@@ -612,27 +410,119 @@ START_TEST(test_store_fault_injection_commit)
 	char out[16];
 
 	st = open_store(0, STORE_FULL);
-	wrap_ops();
-	commits_until_failure = 2;
+	faultstore_attach(&fs, st);
+	faultstore_fail_nth(&fs, STORE_CALL_COMMIT, 2, AF_EFULL);
 	put_commit(st, DB_META, STR("one"), STR("1"));
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	ck_assert_int_eq(store_put(t, DB_META, STR("two"), STR("2"), false),
 	    AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_EFULL);
-	ck_assert_int_eq(faulty_commits, 2);
+	ck_assert_int_eq(faultstore_calls(&fs, STORE_CALL_COMMIT), 2);
 	ck_assert_int_eq(get_copy(st, DB_META, STR("one"), out, sizeof(out)),
 	    AF_OK);
 	ck_assert_int_eq(get_copy(st, DB_META, STR("two"), out, sizeof(out)),
 	    AF_ENOTFOUND);
 	/* The failed commit ended the transaction: a new one may begin. */
 	put_commit(st, DB_META, STR("three"), STR("3"));
-	st->ops = real_ops;
+	faultstore_detach(&fs);
 	store_close(st);
 	st = open_store(0, STORE_FULL);
 	ck_assert_int_eq(get_copy(st, DB_META, STR("two"), out, sizeof(out)),
 	    AF_ENOTFOUND);
 	ck_assert_int_eq(get_copy(st, DB_META, STR("three"), out, sizeof(out)),
 	    AF_OK);
+}
+END_TEST
+
+/* The hook fails calls of every kind with their own effects. */
+START_TEST(test_store_fault_hook_every_kind)
+{
+	struct store_txn *t, *r;
+	struct store_cursor *c;
+	struct store_val k = { NULL, 0 }, v = { "x", 1 };
+	char out[16];
+	unsigned i;
+
+	st = open_store(0, STORE_FULL);
+	put_commit(st, DB_META, STR("k"), STR("v"));
+	faultstore_attach(&fs, st);
+	/* A failed begin leaves no transaction open. */
+	faultstore_fail_next(&fs, STORE_CALL_BEGIN_READ, 1, AF_ESTORE);
+	t = (struct store_txn *)&t;
+	ck_assert_int_eq(store_begin(st, true, &t), AF_ESTORE);
+	ck_assert_ptr_null(t);
+	ck_assert(!store_txn_open(st));
+	ck_assert_msg(strstr(store_errmsg(st), "injected") != NULL, "%s",
+	    store_errmsg(st));
+	faultstore_fail_next(&fs, STORE_CALL_BEGIN_WRITE, 1, AF_ENOMEM);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_ENOMEM);
+	ck_assert_ptr_null(t);
+	ck_assert(!store_txn_open(st));
+	/* A failed get answers nothing. */
+	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
+	faultstore_fail_next(&fs, STORE_CALL_GET, 1, AF_ESTORE);
+	ck_assert_int_eq(store_get(r, DB_META, STR("k"), &v), AF_ESTORE);
+	ck_assert_ptr_null(v.p);
+	ck_assert_uint_eq(v.n, 0);
+	ck_assert_int_eq(store_get(r, DB_META, STR("k"), &v), AF_OK);
+	ck_assert_mem_eq(v.p, "v", 1);
+	/* Cursors: a failed open gives none, a failed move is an error. */
+	faultstore_fail_next(&fs, STORE_CALL_CURSOR_OPEN, 1, AF_ESTORE);
+	c = (struct store_cursor *)&c;
+	ck_assert_int_eq(store_cursor_open(r, DB_META, &c), AF_ESTORE);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(store_cursor_open(r, DB_META, &c), AF_OK);
+	faultstore_fail_next(&fs, STORE_CALL_CURSOR_GET, 1, AF_ESTORE);
+	ck_assert_int_eq(store_cursor_get(c, STORE_FIRST, &k, &v), AF_ESTORE);
+	ck_assert_int_eq(store_cursor_get(c, STORE_FIRST, &k, &v), AF_OK);
+	store_cursor_close(c);
+	store_abort(r);
+	/* Every delete fails until the rule goes; then the row goes. */
+	faultstore_fail_always(&fs, STORE_CALL_DEL, AF_ESTORE);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(store_del(t, DB_META, STR("k")), AF_ESTORE);
+	ck_assert(faultstore_armed(&fs, STORE_CALL_DEL));
+	faultstore_fail(&fs, STORE_CALL_DEL, 0, 0, 0);
+	ck_assert(!faultstore_armed(&fs, STORE_CALL_DEL));
+	ck_assert_int_eq(store_del(t, DB_META, STR("k")), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
+	ck_assert_uint_eq(fs.failed[STORE_CALL_DEL], 5);
+	ck_assert_uint_eq(faultstore_calls(&fs, STORE_CALL_DEL), 6);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("k"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	/* Sync. */
+	faultstore_fail_nth(&fs, STORE_CALL_SYNC, 2, AF_ESTORE);
+	ck_assert_int_eq(store_sync(st), AF_OK);
+	ck_assert_int_eq(store_sync(st), AF_ESTORE);
+	ck_assert_int_eq(store_sync(st), AF_OK);
+	/* Detached, nothing is counted any more. */
+	i = faultstore_calls(&fs, STORE_CALL_COMMIT);
+	faultstore_detach(&fs);
+	ck_assert_ptr_null(st->fault);
+	put_commit(st, DB_META, STR("k"), STR("v"));
+	ck_assert_uint_eq(faultstore_calls(&fs, STORE_CALL_COMMIT), i);
+}
+END_TEST
+
+/* A refusal by the transaction rules is not a call to the backend: the
+ * hook is not asked and nothing is counted. */
+START_TEST(test_store_rules_refuse_before_the_hook)
+{
+	struct store_txn *w, *w2;
+
+	st = open_store(0, STORE_FULL);
+	faultstore_attach(&fs, st);
+	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
+	ck_assert_int_eq(store_begin(st, false, &w2), AF_ESTATE);
+	ck_assert_uint_eq(faultstore_calls(&fs, STORE_CALL_BEGIN_WRITE), 1);
+	/* A failed commit ended the transaction as a real one does. */
+	faultstore_fail_next(&fs, STORE_CALL_COMMIT, 1, AF_EFULL);
+	ck_assert_int_eq(store_commit(w), AF_EFULL);
+	ck_assert(!store_txn_open(st));
+	ck_assert_int_eq(store_begin(st, false, &w), AF_OK);
+	store_abort(w);
+	faultstore_detach(&fs);
 }
 END_TEST
 
@@ -644,18 +534,16 @@ store_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_store_open_creates_env);
-	tcase_add_test(tc, test_store_open_missing_dir_fails);
 	tcase_add_test(tc, test_store_put_get_del);
 	tcase_add_test(tc, test_store_cursor_order_be64);
 	tcase_add_test(tc, test_store_append_hint_is_checked);
-	tcase_add_test(tc, test_store_read_txn_recycled_and_exclusive);
+	tcase_add_test(tc, test_store_one_read_and_one_write_at_a_time);
 	tcase_add_test(tc, test_store_commit_survives_reopen_abort_does_not);
-	tcase_add_test(tc, test_store_second_open_same_dir_refused);
-	tcase_add_test(tc, test_store_map_full);
 	tcase_add_test(tc, test_store_durability_names);
 	tcase_add_test(tc, test_store_fault_injection_put);
 	tcase_add_test(tc, test_store_fault_injection_commit);
+	tcase_add_test(tc, test_store_fault_hook_every_kind);
+	tcase_add_test(tc, test_store_rules_refuse_before_the_hook);
 	suite_add_tcase(s, tc);
 	return s;
 }

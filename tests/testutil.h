@@ -1,9 +1,11 @@
 /*
  * testutil.h: what every Check test binary shares: a main() that runs one
  * suite, and a per-test temporary directory. Not a test framework of its own.
+ * The other shared test files: harness.h (the daemon in a box), faultstore.h
+ * (fault injection through the store wrappers), storeutil.h (store helpers).
  */
-#ifndef TESTUTIL_H
-#define TESTUTIL_H
+#ifndef AF_TESTUTIL_H
+#define AF_TESTUTIL_H
 
 #include <check.h>
 
@@ -17,4 +19,4 @@ int testutil_run(Suite *s);
 const char *testutil_tmpdir(void);
 void testutil_rmtree(const char *dir);
 
-#endif
+#endif /* AF_TESTUTIL_H */
