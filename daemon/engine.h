@@ -210,7 +210,7 @@ size_t engine_timers_pending(const struct engine *e);
 
 /* The activation whose guest or host code is running now, or 0. Read by
  * the daemon's crash handler (async-signal-safe: a plain load). */
-extern volatile uint64_t engine_guest_act;
+extern volatile uint64_t engine_running_act;
 
 /* The vow's state, and its value (decoded into `a`) once settled. */
 int engine_vow_state(struct engine *e, uint64_t vow, enum vow_state *st,
