@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acttab.h"
 #include "engine_int.h"
 #include "log.h"
 #include "value.h"
@@ -326,33 +327,28 @@ struct scan_ctx {
 };
 
 static int
-scan_act_cb(void *ctx, struct store_val k, struct store_val v)
+scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 {
 	struct scan_ctx *sc = ctx;
 	struct engine *e = sc->e;
-	struct act_row row;
 	struct act *a;
-	uint64_t id;
 
-	if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK)
-		return 0;
-	id = store_rd_be64(k.p);
-	if (row.state == ACT_DONE) {
-		if (row.journal_gc < row.journal_length &&
+	if (row->state == ACT_DONE) {
+		if (row->journal_gc < row->journal_length &&
 		    !e->o.retain_journals &&
-		    grow_array((void **)&e->gcs, &e->capgcs, e->ngcs + 1,
-		    sizeof(*e->gcs)) == AF_OK)
-			e->gcs[e->ngcs++] = (struct gc){ id, row.journal_gc,
-			    row.journal_length };
+		    vec_grow((void **)&e->gc, &e->capgc, e->ngc + 1,
+		    sizeof(*e->gc)) == AF_OK)
+			e->gc[e->ngc++] = (struct journal_gc){ id,
+			    row->journal_gc, row->journal_length };
 		return 0;
 	}
 	/* Quarantined: only an explicit wake. Failed: a new incarnation
 	 * retries, a recovery does not. */
-	if (row.state == ACT_FAILED && (row.quarantined || !sc->wake_failed))
+	if (row->state == ACT_FAILED && (row->quarantined || !sc->wake_failed))
 		return 0;
 	if ((a = act_new(e, id)) == NULL)
 		return AF_ENOMEM;
-	if (act_from_row(a, &row) != AF_OK ||
+	if (act_from_row(a, row) != AF_OK ||
 	    engine_push_event(e, EV_WAKE, id, 0) != AF_OK) {
 		act_free(e, a);
 		return AF_ENOMEM;
@@ -368,7 +364,7 @@ engine_scan_acts(struct engine *e, bool wake_failed)
 {
 	struct scan_ctx sc = { e, wake_failed };
 
-	return store_scan(e->s, DB_ACTS, NULL, 0, scan_act_cb, &sc);
+	return acttab_scan(e->s, 0, scan_act_cb, &sc);
 }
 
 int

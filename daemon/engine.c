@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "acttab.h"
 #include "engine_int.h"
 #include "value.h"
 
@@ -70,8 +71,8 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 		args = &null;
 	if ((rc = check_client_value(e, args)) != AF_OK)
 		return rc;
-	buf_reset(&e->scratch);
-	if ((rc = value_encode(&e->scratch, args)) != AF_OK)
+	buf_reset(&e->args_buf);
+	if ((rc = value_encode(&e->args_buf, args)) != AF_OK)
 		return rc;
 	if ((a = act_new(e, e->next_act + 1)) == NULL)
 		return AF_ENOMEM;
@@ -80,22 +81,22 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 		return rc;
 	}
 	a->flow = strdup(flow);
-	a->args = malloc(e->scratch.len ? e->scratch.len : 1);
+	a->args = malloc(e->args_buf.len ? e->args_buf.len : 1);
 	if (a->flow == NULL || a->args == NULL ||
 	    engine_push_event(e, EV_WAKE, a->id, 0) != AF_OK) {
 		act_free(e, a);
 		return AF_ENOMEM;   /* the vow made is dropped at commit? no:
 				     * it stays, pending and unowned. */
 	}
-	memcpy(a->args, e->scratch.p, e->scratch.len);
-	a->args_n = e->scratch.len;
+	memcpy(a->args, e->args_buf.p, e->args_buf.len);
+	a->args_n = e->args_buf.len;
 	a->outcome = oid;
 	a->incarnation = e->incarnation;
 	a->row_state = ACT_ACTIVE;
 	a->row_dirty = true;
 	act_mark_dirty(e, a);
 	e->next_act++;
-	e->next_act_dirty = true;
+	e->w.next_act_dirty = true;
 	*act = a->id;
 	*outcome = oid;
 	return AF_OK;
@@ -127,13 +128,13 @@ engine_settle(struct engine *e, uint64_t vow,
 		value = &null;
 	if ((rc = check_client_value(e, value)) != AF_OK)
 		return rc;
-	buf_reset(&e->scratch2);
-	if ((rc = value_encode(&e->scratch2, value)) != AF_OK)
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, value)) != AF_OK)
 		return rc;
 	if (!reject && value->type == AF_VOW)
 		follow = value->u.id;
-	rc = vowtab_settle(e->vt, vow, secret, reject, e->scratch2.p,
-	    e->scratch2.len, follow);
+	rc = vowtab_settle(e->vt, vow, secret, reject, e->settle_buf.p,
+	    e->settle_buf.len, follow);
 	if (rc == AF_OK)
 		e->dirty = true;
 	return rc;
@@ -142,14 +143,11 @@ engine_settle(struct engine *e, uint64_t vow,
 /* Activation rows: every id whose row is FAILED and not quarantined (a
  * crasher is woken only by its own id). */
 static int
-failed_cb(void *ctx, struct store_val k, struct store_val v)
+failed_cb(void *ctx, uint64_t id, const struct act_row *row)
 {
-	struct act_row row;
-
-	if (k.n != 8 || act_row_parse(v.p, v.n, &row) != AF_OK ||
-	    row.state != ACT_FAILED || row.quarantined)
+	if (row->state != ACT_FAILED || row->quarantined)
 		return 0;
-	return engine_ids_push(ctx, store_rd_be64(k.p));
+	return engine_ids_push(ctx, id);
 }
 
 static int
@@ -172,7 +170,7 @@ wake_one(struct engine *e, uint64_t id)
 		}
 	}
 	buf_init(&b);
-	rc = engine_read_row(e, id, &row, &b);
+	rc = acttab_read(e->s, id, &row, &b);
 	if (rc == AF_OK && row.state == ACT_DONE)
 		rc = AF_ESTATE;
 	if (rc == AF_OK) {
@@ -199,8 +197,7 @@ engine_wake(struct engine *e, uint64_t act)
 	if (act != 0)
 		return wake_one(e, act);
 	/* Every Failed activation: the committed ones... */
-	if ((rc = store_scan(e->s, DB_ACTS, NULL, 0, failed_cb,
-	    &failed)) == AF_OK) {
+	if ((rc = acttab_scan(e->s, 0, failed_cb, &failed)) == AF_OK) {
 		for (i = 0; i < failed.n; i++)
 			wake_one(e, failed.v[i]);
 		/* ...and those that failed in memory during this pass. */
@@ -218,49 +215,48 @@ engine_wake(struct engine *e, uint64_t act)
 	return rc;
 }
 
+bool
+engine_next_due(const struct engine *e, int64_t *due)
+{
+	struct timer t;
+
+	if (!timers_next(&e->timers, &t))
+		return false;
+	*due = t.due;
+	return true;
+}
+
+int
+engine_fire_due(struct engine *e)
+{
+	struct af_value due = { .type = AF_INT };
+	int64_t now = engine_now_ms(e);
+	struct timer t;
+	int n = 0, rc;
+
+	while ((rc = timers_take_due(&e->timers, now, &t)) == AF_OK) {
+		due.u.i = t.due;
+		rc = engine_settle_trusted(e, t.vow, false, &due);
+		if (rc != AF_OK && rc != AF_ESETTLED && rc != AF_ENOTFOUND) {
+			timers_untake(&e->timers, t);
+			return rc;
+		}
+		n++;
+	}
+	return rc == AF_ENOTFOUND ? n : rc;
+}
+
+size_t
+engine_timers_pending(const struct engine *e)
+{
+	return timers_pending(&e->timers);
+}
+
 void
 engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx)
 {
 	e->o.on_commit = fn;
 	e->o.commit_ctx = ctx;
-}
-
-/* Mark a committed activation Failed and quarantined, in t. */
-static int
-quarantine_row(struct store_txn *t,
-    const struct engine_quarantine *q)
-{
-	struct store_val v;
-	struct act_row row;
-	struct buf b;
-	uint8_t key[8];
-	int rc;
-
-	store_be64(key, q->act);
-	rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
-	if (rc == AF_ENOTFOUND)
-		return AF_OK;       /* its start never committed */
-	if (rc != AF_OK)
-		return rc;
-	buf_init(&b);
-	buf_put(&b, v.p, v.n);     /* v is invalid once we write */
-	if ((rc = b.err) == AF_OK &&
-	    (rc = act_row_parse(b.p, b.len, &row)) == AF_OK &&
-	    row.state != ACT_DONE) {
-		struct buf out;
-
-		row.state = ACT_FAILED;
-		row.quarantined = true;
-		row.failure = (struct af_str){ q->why, strlen(q->why) };
-		buf_init(&out);
-		if ((rc = act_row_encode(&out, &row)) == AF_OK)
-			rc = store_put(t, DB_ACTS, (struct store_val){
-			    key, 8 }, (struct store_val){ out.p, out.len },
-			    false);
-		buf_release(&out);
-	}
-	buf_release(&b);
-	return rc;
 }
 
 int
@@ -289,10 +285,11 @@ engine_open(struct store *s, struct af_registry *reg,
 	u64map_init(&e->acts);
 	u64map_init(&e->watch);
 	TAILQ_INIT(&e->touched);
-	buf_init(&e->jbuf);
-	buf_init(&e->scratch);
-	buf_init(&e->scratch2);
-	buf_init(&e->obuf);
+	pass_writes_init(&e->w);
+	timers_init(&e->timers);
+	buf_init(&e->args_buf);
+	buf_init(&e->settle_buf);
+	buf_init(&e->row_buf);
 
 	if ((e->pool = coro_pool_new(e->o.stack_size,
 	    e->o.max_idle_stacks)) == NULL || (e->tmp = arena_new(0)) == NULL) {
@@ -336,14 +333,15 @@ engine_open(struct store *s, struct af_registry *reg,
 	if (rc == AF_OK)
 		rc = vowtab_new(s, t, engine_on_vow_settled, e, &e->vt);
 	for (size_t q = 0; rc == AF_OK && q < e->o.nquarantine; q++)
-		rc = quarantine_row(t, &e->o.quarantine[q]);
+		rc = acttab_quarantine(t, e->o.quarantine[q].act,
+		    e->o.quarantine[q].why);
 	if (rc != AF_OK) {
 		store_abort(t);
 		goto store_fail;
 	}
 	if ((rc = store_commit(t)) != AF_OK)
 		goto store_fail;
-	if ((rc = engine_scan_acts(e, true)) != AF_OK || (rc = engine_load_timers(e)) != AF_OK)
+	if ((rc = engine_scan_acts(e, true)) != AF_OK || (rc = timers_load(&e->timers, s)) != AF_OK)
 		goto store_fail;
 	*out = e;
 	return AF_OK;
@@ -373,48 +371,15 @@ engine_close(struct engine *e)
 	vowtab_free(e->vt);
 	coro_pool_free(e->pool);
 	arena_free(e->tmp);
-	buf_release(&e->jbuf);
-	buf_release(&e->scratch);
-	buf_release(&e->scratch2);
-	engine_clear_idems(e);
-	free(e->idems);
-	buf_release(&e->obuf);
-	free(e->oputs);
-	free(e->odels);
-	free(e->newinv);
-	free(e->heap);
-	free(e->tputs);
-	free(e->tdels);
+	pass_writes_release(&e->w);
+	timers_release(&e->timers);
+	buf_release(&e->args_buf);
+	buf_release(&e->settle_buf);
+	buf_release(&e->row_buf);
 	free(e->wakes.ev);
 	free(e->settles.ev);
-	free(e->jops);
-	free(e->gcs);
-	free(e->settled);
+	free(e->gc);
 	free(e);
-}
-
-static int
-idem_lookup(struct engine *e, const char *key, struct buf *out)
-{
-	struct store_txn *t;
-	struct store_val v;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < e->nidems; i++) {
-		if (strcmp(e->idems[i].key, key) == 0) {
-			buf_put(out, e->idems[i].val, e->idems[i].n);
-			return out->err;
-		}
-	}
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	rc = store_get(t, DB_IDEM, (struct store_val){ key, strlen(key) },
-	    &v);
-	if (rc == AF_OK)
-		buf_put(out, v.p, v.n);
-	store_abort(t);
-	return rc == AF_OK ? out->err : rc;
 }
 
 int
@@ -423,35 +388,33 @@ engine_start_keyed(struct engine *e, const char *key, const char *flow,
     bool *existing)
 {
 	struct af_value null = { .type = AF_NULL };
+	uint64_t old_act, old_outcome;
 	struct buf old, want;
-	struct idem *id;
-	size_t fl;
 	int rc;
 
 	*existing = false;
 	if (key == NULL || *key == '\0')
 		return engine_start(e, flow, args, act, outcome);
-	if (flow == NULL || strlen(key) > 256)
+	if (flow == NULL || strlen(key) > IDEM_KEY_MAX)
 		return AF_EINVAL;
 	if (args == NULL)
 		args = &null;
-	/* What this request would record after act ‖ outcome. */
+	/* The request as recorded with the key: flow NUL args. */
 	buf_init(&want);
-	fl = strlen(flow);
-	buf_put(&want, flow, fl + 1);
+	buf_put(&want, flow, strlen(flow) + 1);
 	if ((rc = value_encode(&want, args)) != AF_OK || want.err) {
 		buf_release(&want);
 		return rc ? rc : want.err;
 	}
 	buf_init(&old);
-	rc = idem_lookup(e, key, &old);
-	if (rc == AF_OK) {
-		if (old.len < 16 || old.len - 16 != want.len ||
-		    memcmp(old.p + 16, want.p, want.len) != 0)
+	rc = idem_lookup(&e->w.idem, e->s, key, &old_act, &old_outcome, &old);
+	if (rc == AF_OK || rc == AF_EDECODE) {
+		if (rc != AF_OK || old.len != want.len ||
+		    memcmp(old.p, want.p, want.len) != 0)
 			rc = AF_EEXIST;
 		else {
-			*act = store_rd_be64(old.p);
-			*outcome = store_rd_be64(old.p + 8);
+			*act = old_act;
+			*outcome = old_outcome;
 			*existing = true;
 		}
 		buf_release(&old);
@@ -459,28 +422,13 @@ engine_start_keyed(struct engine *e, const char *key, const char *flow,
 		return rc;
 	}
 	buf_release(&old);
-	if (rc != AF_ENOTFOUND ||
-	    (rc = engine_start(e, flow, args, act, outcome)) != AF_OK ||
-	    (rc = grow_array((void **)&e->idems, &e->capidems, e->nidems + 1,
-	    sizeof(*e->idems))) != AF_OK) {
-		buf_release(&want);
-		return rc;
+	if (rc == AF_ENOTFOUND &&
+	    (rc = engine_start(e, flow, args, act, outcome)) == AF_OK) {
+		/* On failure the activation runs, unkeyed. */
+		rc = idem_add(&e->w.idem, key, *act, *outcome, want.p,
+		    want.len);
+		e->dirty = true;
 	}
-	id = &e->idems[e->nidems];
-	id->key = strdup(key);
-	id->n = 16 + want.len;
-	id->val = malloc(id->n);
-	if (id->key == NULL || id->val == NULL) {
-		free(id->key);
-		free(id->val);
-		buf_release(&want);
-		return AF_ENOMEM;   /* the activation runs, unkeyed */
-	}
-	store_be64(id->val, *act);
-	store_be64(id->val + 8, *outcome);
-	memcpy(id->val + 16, want.p, want.len);
-	e->nidems++;
-	e->dirty = true;
 	buf_release(&want);
-	return AF_OK;
+	return rc;
 }

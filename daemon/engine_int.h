@@ -40,17 +40,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "arena.h"
 #include "buf.h"
 #include "coro.h"
 #include "engine.h"
+#include "idem.h"
 #include "journal.h"
+#include "outbox.h"
 #include "registry.h"
 #include "store.h"
 #include "tables.h"
+#include "timers.h"
 #include "u64map.h"
+#include "vec.h"
 #include "vows.h"
 
 #include "vows.h"
@@ -148,14 +151,17 @@ struct evq {
 	size_t head, len, cap;
 };
 
-struct jop {
+/* A journal entry of this pass: entry idx of activation act, encoded at
+ * pass_writes.journal_buf[off, off + len). */
+struct journal_op {
 	uint64_t act;
 	uint64_t idx;
 	size_t off;
 	size_t len;
 };
 
-struct gc {
+/* A Done activation's journal to delete: entries [from, to). */
+struct journal_gc {
 	uint64_t act;
 	uint64_t from;
 	uint64_t to;
@@ -166,26 +172,28 @@ struct idlist {
 	uint64_t ids[];
 };
 
-struct blob {
-	uint64_t id;
-	size_t off;
-	size_t len;
-};
-
-struct timer {
-	int64_t due;
-	uint64_t vow;
-};
-
-struct idem {
-	char *key;
-	uint8_t *val;               /* act ‖ outcome ‖ flow NUL ‖ args */
-	size_t n;
-};
-
 struct af_host {
 	struct engine *e;
 	struct act *a;
+};
+
+/*
+ * What a pass changed that its commit writes, besides the vow table (its
+ * own write-back cache), the timer rows (struct timers) and the rows of
+ * the activations on the touched list. pass_writes_reset forgets it all
+ * in one call, after a commit or a failed one.
+ */
+struct pass_writes {
+	struct buf journal_buf;     /* encoded journal entries */
+	struct journal_op *journal;
+	size_t njournal, capjournal;
+	struct outbox outbox;       /* invocations made and answered */
+	struct idem idem;           /* idempotency keys recorded */
+	uint64_t *settled;          /* vows that reached a final state */
+	size_t nsettled, capsettled;
+	uint64_t *invocations;      /* new invocations, delivered on commit */
+	size_t ninvocations, capinvocations;
+	bool next_act_dirty;
 };
 
 struct engine {
@@ -196,38 +204,22 @@ struct engine {
 	struct vowtab *vt;
 	uint64_t incarnation;
 	uint64_t next_act;
-	bool next_act_dirty;
-	bool dirty;
+	bool dirty;                 /* the pass has something to commit */
 	struct u64map acts;         /* id -> struct act (in memory) */
 	struct u64map watch;        /* vow id -> struct idlist (acts) */
 	struct evq wakes;           /* starts and replays: every pass runs them
 				     * all, so a start is done when committed */
 	struct evq settles;         /* settlements: bounded per pass */
 	bool needs_recover;         /* a recovery failed: retry first */
-	struct actq touched;
-	struct buf jbuf;
-	struct jop *jops;
-	size_t njops, capjops;
-	struct gc *gcs;
-	size_t ngcs, capgcs;
-	uint64_t *settled;
-	size_t nsettled, capsettled;
-	struct buf scratch;         /* args of the current call */
-	struct buf scratch2;        /* values being settled */
+	struct actq touched;        /* acts whose row or journal changed */
+	struct pass_writes w;
+	struct timers timers;
+	struct journal_gc *gc;      /* journals to delete, a chunk per commit */
+	size_t ngc, capgc;
+	struct buf args_buf;        /* encoded args of the current call */
+	struct buf settle_buf;      /* encoded value being settled */
+	struct buf row_buf;         /* activation row being written */
 	struct af_arena *tmp;       /* short-lived decodes */
-	struct idem *idems;         /* keys of this pass */
-	size_t nidems, capidems;
-	struct buf obuf;            /* outbox rows of this pass */
-	struct blob *oputs;
-	size_t noputs, capoputs;
-	uint64_t *odels;            /* answered invocations */
-	size_t nodels, capodels;
-	uint64_t *newinv;           /* invocations to deliver after commit */
-	size_t nnewinv, capnewinv;
-	struct timer *heap;         /* every pending timer, min-heap by due */
-	size_t nheap, capheap;
-	struct timer *tputs, *tdels;    /* timer rows of this pass */
-	size_t ntputs, captputs, ntdels, captdels;
 	struct engine_stats st;
 };
 
@@ -237,24 +229,6 @@ struct ids {
 	size_t n, cap;
 	uint64_t prefix;            /* ids_under_prefix: the first key half */
 };
-
-static inline int
-grow_array(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return AF_OK;
-	ncap = *cap ? *cap : 16;
-	while (ncap < need)
-		ncap *= 2;
-	if ((np = realloc(*p, ncap * elem)) == NULL)
-		return AF_ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return AF_OK;
-}
 
 /* ---- activation.c: activations in memory and their holdings ---- */
 
@@ -302,17 +276,15 @@ const struct af_value *hostobj_error(struct af_arena *, const char *name,
 int engine_settle_trusted(struct engine *, uint64_t id, bool reject,
     const struct af_value *);
 int hostobj_register(struct af_registry *);
-int engine_load_timers(struct engine *);
 
 /* ---- commit.c: the pass's writes, commit and recovery ---- */
 
 void engine_on_vow_settled(void *ctx, const struct vow *);
-void engine_clear_idems(struct engine *);
+void pass_writes_init(struct pass_writes *);
+void pass_writes_release(struct pass_writes *);
 
 /* ---- inspect.c ---- */
 
-int engine_read_row(struct engine *, uint64_t id, struct act_row *,
-    struct buf *);
 int engine_ids_push(struct ids *, uint64_t id);
 
 #endif /* AF_ENGINE_INT_H */

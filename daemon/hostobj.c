@@ -60,14 +60,14 @@ engine_settle_trusted(struct engine *e, uint64_t id, bool reject,
 	uint64_t follow = 0;
 	int rc;
 
-	buf_reset(&e->scratch2);
-	if ((rc = value_encode(&e->scratch2, v)) != AF_OK)
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, v)) != AF_OK)
 		return rc;
 	if (!reject && v->type == AF_VOW)
 		follow = v->u.id;
 	e->dirty = true;
-	return vowtab_settle(e->vt, id, NULL, reject, e->scratch2.p,
-	    e->scratch2.len, follow);
+	return vowtab_settle(e->vt, id, NULL, reject, e->settle_buf.p,
+	    e->settle_buf.len, follow);
 }
 
 int
@@ -185,63 +185,6 @@ random_next(struct af_host *h, void *data, const struct af_value *args,
 	return *result ? AF_OK : AF_ENOMEM;
 }
 
-static bool
-timer_less(const struct timer *x, const struct timer *y)
-{
-	return x->due < y->due || (x->due == y->due && x->vow < y->vow);
-}
-
-static int
-heap_push(struct engine *e, struct timer t)
-{
-	size_t i, parent;
-
-	if (grow_array((void **)&e->heap, &e->capheap, e->nheap + 1,
-	    sizeof(*e->heap)) != AF_OK)
-		return AF_ENOMEM;
-	i = e->nheap++;
-	while (i > 0) {
-		parent = (i - 1) / 2;
-		if (!timer_less(&t, &e->heap[parent]))
-			break;
-		e->heap[i] = e->heap[parent];
-		i = parent;
-	}
-	e->heap[i] = t;
-	return AF_OK;
-}
-
-static struct timer
-heap_pop(struct engine *e)
-{
-	struct timer top = e->heap[0], last = e->heap[--e->nheap];
-	size_t i = 0, c;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= e->nheap)
-			break;
-		if (c + 1 < e->nheap && timer_less(&e->heap[c + 1], &e->heap[c]))
-			c++;
-		if (!timer_less(&e->heap[c], &last))
-			break;
-		e->heap[i] = e->heap[c];
-		i = c;
-	}
-	if (e->nheap > 0)
-		e->heap[i] = last;
-	return top;
-}
-
-static int
-timer_row(struct timer **arr, size_t *n, size_t *cap, struct timer t)
-{
-	if (grow_array((void **)arr, cap, *n + 1, sizeof(**arr)) != AF_OK)
-		return AF_ENOMEM;
-	(*arr)[(*n)++] = t;
-	return AF_OK;
-}
-
 /* timer.sleep(ms): a vow fulfilled with the due time once it is due. */
 static int
 timer_sleep(struct af_host *h, void *data, const struct af_value *args,
@@ -265,8 +208,7 @@ timer_sleep(struct af_host *h, void *data, const struct af_value *args,
 	}
 	t.due += args->u.i;
 	if ((rc = vowtab_make(e->vt, 0, &t.vow, NULL)) != AF_OK ||
-	    (rc = heap_push(e, t)) != AF_OK ||
-	    (rc = timer_row(&e->tputs, &e->ntputs, &e->captputs, t)) != AF_OK)
+	    (rc = timers_add(&e->timers, t)) != AF_OK)
 		return rc;
 	e->dirty = true;
 	*result = af_vow_ref(h->a->arena, t.vow);
@@ -322,62 +264,3 @@ hostobj_register(struct af_registry *reg)
 	return AF_OK;
 }
 
-bool
-engine_next_due(const struct engine *e, int64_t *due)
-{
-	if (e->nheap == 0)
-		return false;
-	*due = e->heap[0].due;
-	return true;
-}
-
-int
-engine_fire_due(struct engine *e)
-{
-	struct af_value due = { .type = AF_INT };
-	int64_t now = engine_now_ms(e);
-	struct timer t;
-	int n = 0, rc;
-
-	while (e->nheap > 0 && e->heap[0].due <= now) {
-		if ((rc = timer_row(&e->tdels, &e->ntdels, &e->captdels,
-		    e->heap[0])) != AF_OK)
-			return rc;      /* still in the heap: fires later */
-		t = heap_pop(e);
-		due.u.i = t.due;
-		rc = engine_settle_trusted(e, t.vow, false, &due);
-		if (rc != AF_OK && rc != AF_ESETTLED && rc != AF_ENOTFOUND) {
-			e->ntdels--;
-			heap_push(e, t);
-			return rc;
-		}
-		n++;
-	}
-	return n;
-}
-
-static int
-timer_cb(void *ctx, struct store_val k, struct store_val v)
-{
-	struct timer tm;
-
-	(void)v;
-	if (k.n != TIMER_KEY_LEN)
-		return 0;
-	tm.due = (int64_t)store_rd_be64(k.p);
-	tm.vow = store_rd_be64((const uint8_t *)k.p + 8);
-	return heap_push(ctx, tm);
-}
-
-int
-engine_load_timers(struct engine *e)
-{
-	e->nheap = 0;
-	return store_scan(e->s, DB_TIMERS, NULL, 0, timer_cb, e);
-}
-
-size_t
-engine_timers_pending(const struct engine *e)
-{
-	return e->nheap;
-}

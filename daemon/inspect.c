@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acttab.h"
 #include "engine_int.h"
 #include "value.h"
 
@@ -25,27 +26,6 @@ engine_state_name(enum engine_state s)
 	default:
 		return "Done";
 	}
-}
-
-int
-engine_read_row(struct engine *e, uint64_t id, struct act_row *row, struct buf *b)
-{
-	struct store_txn *t;
-	struct store_val v;
-	uint8_t key[8];
-	int rc;
-
-	store_be64(key, id);
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
-	rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
-	if (rc == AF_OK) {
-		buf_reset(b);
-		buf_put(b, v.p, v.n);
-		rc = b->err ? b->err : act_row_parse(b->p, b->len, row);
-	}
-	store_abort(t);
-	return rc;
 }
 
 static void
@@ -80,7 +60,7 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		return AF_OK;
 	}
 	buf_init(&b);
-	if ((rc = engine_read_row(e, id, &row, &b)) == AF_OK) {
+	if ((rc = acttab_read(e->s, id, &row, &b)) == AF_OK) {
 		out->state = row.state == ACT_DONE ? ES_DONE :
 		    row.state == ACT_FAILED ? ES_FAILED : ES_SLEEPING;
 		copy_str(out->flow, sizeof(out->flow), row.flow.ptr,
@@ -124,7 +104,7 @@ engine_journal_text(struct engine *e, uint64_t id, struct buf *b)
 	int rc;
 
 	buf_init(&rb);
-	rc = engine_read_row(e, id, &row, &rb);
+	rc = acttab_read(e->s, id, &row, &rb);
 	if (rc == AF_OK)
 		rc = journal_load(e->s, id, row.state == ACT_DONE &&
 		    row.journal_gc >= row.journal_length ? 0 :
@@ -171,7 +151,7 @@ engine_has_flow(const struct engine *e, const char *name)
 int
 engine_ids_push(struct ids *l, uint64_t id)
 {
-	if (grow_array((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) !=
+	if (vec_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) !=
 	    AF_OK)
 		return AF_ENOMEM;
 	l->v[l->n++] = id;
@@ -180,22 +160,10 @@ engine_ids_push(struct ids *l, uint64_t id)
 
 /* Activation rows: every id. */
 static int
-act_ids_cb(void *ctx, struct store_val k, struct store_val v)
+act_ids_cb(void *ctx, uint64_t id, const struct act_row *row)
 {
-	(void)v;
-	return k.n == 8 ? engine_ids_push(ctx, store_rd_be64(k.p)) : 0;
-}
-
-/* Keys id ‖ id2 while the first half is l->prefix: collect id2. */
-static int
-pair_cb(void *ctx, struct store_val k, struct store_val v)
-{
-	struct ids *l = ctx;
-
-	(void)v;
-	if (k.n != 16 || store_rd_be64(k.p) != l->prefix)
-		return 1;
-	return engine_ids_push(l, store_rd_be64((const uint8_t *)k.p + 8));
+	(void)row;
+	return engine_ids_push(ctx, id);
 }
 
 int
@@ -211,7 +179,7 @@ engine_act_args(struct engine *e, uint64_t id, struct buf *b)
 		return b->err;
 	}
 	buf_init(&rb);
-	if ((rc = engine_read_row(e, id, &row, &rb)) == AF_OK) {
+	if ((rc = acttab_read(e->s, id, &row, &rb)) == AF_OK) {
 		buf_put(b, row.args.ptr, row.args.len);
 		rc = b->err;
 	}
@@ -222,19 +190,7 @@ engine_act_args(struct engine *e, uint64_t id, struct buf *b)
 int
 engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids, size_t *n)
 {
-	struct ids l = { NULL, 0, 0, act };
-	uint8_t key[16];
-	int rc;
-
-	journal_key(key, act, 0);
-	if ((rc = store_scan(e->s, DB_HOLDS, key, 16, pair_cb, &l)) != AF_OK) {
-		free(l.v);
-		l.v = NULL;
-		l.n = 0;
-	}
-	*ids = l.v;
-	*n = l.n;
-	return rc;
+	return vowtab_held_by(e->vt, act, ids, n);
 }
 
 int
@@ -243,12 +199,10 @@ engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
 {
 	struct ids l = { NULL, 0, 0, 0 };
 	size_t i, sent = 0;
-	uint8_t key[8];
 	int rc;
 
 	/* Ids first: no transaction while the callback runs. */
-	store_be64(key, after + 1);
-	if ((rc = store_scan(e->s, DB_ACTS, key, 8, act_ids_cb, &l)) != AF_OK) {
+	if ((rc = acttab_scan(e->s, after + 1, act_ids_cb, &l)) != AF_OK) {
 		free(l.v);
 		return rc;
 	}
@@ -275,7 +229,7 @@ journal_raw_len(struct engine *e, uint64_t id, uint64_t *len)
 	int rc;
 
 	buf_init(&rb);
-	rc = engine_read_row(e, id, &row, &rb);
+	rc = acttab_read(e->s, id, &row, &rb);
 	*len = 0;
 	/* A Done activation's journal is there if retained and not yet
 	 * collected. */
@@ -330,21 +284,19 @@ struct outbox_ctx {
 };
 
 static int
-outbox_cb(void *ctx, struct store_val k, struct store_val v)
+outbox_cb(void *ctx, uint64_t vow, const struct outbox_row *row)
 {
 	struct outbox_ctx *oc = ctx;
-	struct outbox_row row;
 
-	if (k.n != 8 || outbox_row_parse(v.p, v.n, &row) != AF_OK ||
-	    (oc->act != 0 && row.activation != oc->act))
+	if (oc->act != 0 && row->activation != oc->act)
 		return 0;
-	if (grow_array((void **)&oc->items, &oc->cap, oc->n + 1,
+	if (vec_grow((void **)&oc->items, &oc->cap, oc->n + 1,
 	    sizeof(*oc->items)) != AF_OK)
 		return AF_ENOMEM;
-	oc->items[oc->n].vow = store_rd_be64(k.p);
-	oc->items[oc->n].act = row.activation;
+	oc->items[oc->n].vow = vow;
+	oc->items[oc->n].act = row->activation;
 	copy_str(oc->items[oc->n].obj, sizeof(oc->items[oc->n].obj),
-	    row.object.ptr, row.object.len);
+	    row->object.ptr, row->object.len);
 	oc->n++;
 	return 0;
 }
@@ -358,7 +310,7 @@ engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
 	int rc;
 
 	/* Collected first: no transaction while cb runs. */
-	rc = store_scan(e->s, DB_OUTBOX, NULL, 0, outbox_cb, &oc);
+	rc = outbox_scan(e->s, outbox_cb, &oc);
 	for (i = 0; i < oc.n && rc == AF_OK; i++)
 		rc = cb(ctx, oc.items[i].vow, oc.items[i].act,
 		    oc.items[i].obj);
@@ -398,27 +350,14 @@ put_grants(struct engine *e, struct buf *b, const struct af_value *v)
 int
 engine_invocation(struct engine *e, uint64_t vow, bool secrets, struct buf *b)
 {
-	struct store_txn *t;
-	struct store_val v;
 	struct outbox_row row;
 	const struct af_value *args;
 	struct vow *w;
 	struct buf rowb;
-	uint8_t key[8];
 	int rc;
 
-	store_be64(key, vow);
-	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
-		return rc;
 	buf_init(&rowb);
-	rc = store_get(t, DB_OUTBOX, (struct store_val){ key, 8 }, &v);
-	if (rc == AF_OK) {
-		buf_put(&rowb, v.p, v.n);
-		rc = rowb.err;
-	}
-	store_abort(t);
-	if (rc == AF_OK)
-		rc = outbox_row_parse(rowb.p, rowb.len, &row);
+	rc = outbox_get(e->s, vow, &rowb, &row);
 	if (rc == AF_OK && secrets)
 		rc = vowtab_get(e->vt, vow, &w);
 	if (rc != AF_OK) {

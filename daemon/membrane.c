@@ -16,20 +16,20 @@
 void
 act_journal_append(struct engine *e, struct act *a, struct jentry *je)
 {
-	size_t off = e->jbuf.len;
+	size_t off = e->w.journal_buf.len;
 
 	je->incarnation = e->incarnation;
-	journal_entry_encode(&e->jbuf, je);
-	if (e->jbuf.err || grow_array((void **)&e->jops, &e->capjops,
-	    e->njops + 1, sizeof(*e->jops)) != AF_OK) {
+	journal_entry_encode(&e->w.journal_buf, je);
+	if (e->w.journal_buf.err || vec_grow((void **)&e->w.journal, &e->w.capjournal,
+	    e->w.njournal + 1, sizeof(*e->w.journal)) != AF_OK) {
 		/* Out of memory mid-pass: the commit will fail and
 		 * recovery rebuilds from the store. */
-		e->jbuf.err = AF_ENOMEM;
+		e->w.journal_buf.err = AF_ENOMEM;
 		e->dirty = true;
 		return;
 	}
-	e->jops[e->njops++] = (struct jop){ a->id, a->jlen, off,
-	    e->jbuf.len - off };
+	e->w.journal[e->w.njournal++] = (struct journal_op){ a->id, a->jlen, off,
+	    e->w.journal_buf.len - off };
 	a->jlen++;
 	a->row_dirty = true;
 	act_mark_dirty(e, a);
@@ -81,8 +81,8 @@ replay_call(struct engine *e, struct act *a, enum jkind kind,
 		goto diverged;
 	same = je.kind == kind && je.call_index == idx &&
 	    str_eq(je.target, obj) && str_eq(je.method, method);
-	if (same && (je.args.len != e->scratch.len ||
-	    memcmp(je.args.ptr, e->scratch.p, je.args.len) != 0)) {
+	if (same && (je.args.len != e->args_buf.len ||
+	    memcmp(je.args.ptr, e->args_buf.p, je.args.len) != 0)) {
 		/* Bytes differ: errors compare by name only. */
 		arena_reset(e->tmp);
 		if (value_decode(e->tmp, je.args.ptr, je.args.len,
@@ -129,7 +129,7 @@ diverged:
 }
 
 /* Live: journal the guest's side of a crossing (checkCall or checkSend,
- * its args encoded in e->scratch); returns its callIndex. */
+ * its args encoded in e->args_buf); returns its callIndex. */
 static uint64_t
 journal_crossing(struct engine *e, struct act *a, enum jkind kind,
     const char *obj, const char *method)
@@ -142,7 +142,7 @@ journal_crossing(struct engine *e, struct act *a, enum jkind kind,
 	je.call_index = idx;
 	je.target = (struct af_str){ obj, strlen(obj) };
 	je.method = (struct af_str){ method, strlen(method) };
-	je.args = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
+	je.args = (struct af_str){ (const char *)e->args_buf.p, e->args_buf.len };
 	act_journal_append(e, a, &je);
 	return idx;
 }
@@ -158,19 +158,19 @@ journal_answer(struct engine *e, struct act *a, uint64_t idx, int rc,
 {
 	struct jentry je;
 
-	buf_reset(&e->scratch);
-	if (res == NULL || value_encode(&e->scratch, res) != AF_OK) {
+	buf_reset(&e->args_buf);
+	if (res == NULL || value_encode(&e->args_buf, res) != AF_OK) {
 		res = hostobj_error(a->arena, "HostError", "%s.%s returned a "
 		    "value that cannot be stored", obj, method);
 		rc = AF_REJECTED;
-		buf_reset(&e->scratch);
-		if (res == NULL || value_encode(&e->scratch, res) != AF_OK)
+		buf_reset(&e->args_buf);
+		if (res == NULL || value_encode(&e->args_buf, res) != AF_OK)
 			act_fail_from_guest(e, a, "out of memory");
 	}
 	memset(&je, 0, sizeof(je));
 	je.kind = rc == AF_OK ? J_DO_RETURN : J_DO_THROW;
 	je.call_index = idx;
-	je.value = (struct af_str){ (const char *)e->scratch.p, e->scratch.len };
+	je.value = (struct af_str){ (const char *)e->args_buf.p, e->args_buf.len };
 	act_journal_append(e, a, &je);
 	*out = res;
 	act_enter_value(e, a, res, true);
@@ -219,35 +219,28 @@ live_send(struct engine *e, struct act *a, const char *obj,
 	struct outbox_row row;
 	struct vow *v;
 	uint64_t idx, vid = 0;
-	size_t off;
 	int rc = AF_OK;
 
 	idx = journal_crossing(e, a, J_CHECK_SEND, obj, method);
+	/* e->args_buf still holds the encoded args. */
+	row.object = (struct af_str){ obj, strlen(obj) };
+	row.method = (struct af_str){ method, strlen(method) };
+	row.args = (struct af_str){ (const char *)e->args_buf.p,
+	    e->args_buf.len };
+	row.activation = a->id;
 	if (!act_holds_resolvers(a, args)) {
 		res = hostobj_error(a->arena, "NotHeld", "send to %s.%s names a "
 		    "resolver this flow does not hold", obj, method);
 		rc = AF_REJECTED;
 	} else if (vowtab_make(e->vt, 0, &vid, NULL) != AF_OK ||
 	    vowtab_get(e->vt, vid, &v) != AF_OK ||
-	    grow_array((void **)&e->oputs, &e->capoputs, e->noputs + 1,
-	    sizeof(*e->oputs)) != AF_OK ||
-	    grow_array((void **)&e->newinv, &e->capnewinv, e->nnewinv + 1,
-	    sizeof(*e->newinv)) != AF_OK) {
+	    vec_grow((void **)&e->w.invocations, &e->w.capinvocations,
+	    e->w.ninvocations + 1, sizeof(*e->w.invocations)) != AF_OK ||
+	    outbox_add(&e->w.outbox, vid, &row) != AF_OK) {
 		act_fail_from_guest(e, a, "out of memory (send)");
-		return AF_ENOMEM;
 	} else {
-		/* e->scratch still holds the encoded args. */
 		v->invocation = true;
-		row.object = (struct af_str){ obj, strlen(obj) };
-		row.method = (struct af_str){ method, strlen(method) };
-		row.args = (struct af_str){ (const char *)e->scratch.p,
-		    e->scratch.len };
-		row.activation = a->id;
-		off = e->obuf.len;
-		outbox_row_encode(&e->obuf, &row);
-		e->oputs[e->noputs++] = (struct blob){ vid, off,
-		    e->obuf.len - off };
-		e->newinv[e->nnewinv++] = vid;
+		e->w.invocations[e->w.ninvocations++] = vid;
 		e->dirty = true;
 		res = af_vow_ref(a->arena, vid);
 	}
@@ -286,8 +279,8 @@ membrane(struct af_flow *f, enum jkind kind, const char *obj,
 		return AF_EINVAL;
 	if (args == NULL && (args = af_null(a->arena)) == NULL)
 		return AF_ENOMEM;
-	buf_reset(&e->scratch);
-	if ((rc = value_encode(&e->scratch, args)) != AF_OK)
+	buf_reset(&e->args_buf);
+	if ((rc = value_encode(&e->args_buf, args)) != AF_OK)
 		return rc;
 	if (a->live_state == ES_REPLAYING && a->pos < a->log.n)
 		return replay_call(e, a, kind, obj, method, args, out);

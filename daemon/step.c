@@ -263,8 +263,8 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 		act_unload(e, a);
 		return;
 	}
-	buf_reset(&e->scratch2);
-	if ((rc = value_encode(&e->scratch2, res)) != AF_OK) {
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, res)) != AF_OK) {
 		act_failf(e, a, "flow returned a malformed value: %s",
 		    af_strerror(rc));
 		act_unload(e, a);
@@ -273,7 +273,7 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 	if (t->rc == AF_OK && res->type == AF_VOW)
 		follow = res->u.id;
 	rc = vowtab_settle(e->vt, a->outcome, NULL, t->rc == AF_REJECTED,
-	    e->scratch2.p, e->scratch2.len, follow);
+	    e->settle_buf.p, e->settle_buf.len, follow);
 	if (rc != AF_OK) {
 		act_failf(e, a, "settling the outcome failed: %s%s",
 		    af_strerror(rc), rc == AF_ECYCLE ?
@@ -294,9 +294,9 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 	a->row_dirty = true;
 	act_mark_dirty(e, a);
 	if (a->jlen > 0 && !e->o.retain_journals &&
-	    grow_array((void **)&e->gcs, &e->capgcs,
-	    e->ngcs + 1, sizeof(*e->gcs)) == AF_OK)
-		e->gcs[e->ngcs++] = (struct gc){ a->id, 0, a->jlen };
+	    vec_grow((void **)&e->gc, &e->capgc,
+	    e->ngc + 1, sizeof(*e->gc)) == AF_OK)
+		e->gc[e->ngc++] = (struct journal_gc){ a->id, 0, a->jlen };
 	act_unload(e, a);
 }
 
@@ -334,7 +334,7 @@ act_go_live(struct engine *e, struct act *a)
 		if (vowtab_get(e->vt, s->vow, &v) != AF_OK)
 			continue;
 		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
-			if (grow_array((void **)&fin, &cap, n + 1,
+			if (vec_grow((void **)&fin, &cap, n + 1,
 			    2 * sizeof(uint64_t)) != AF_OK)
 				break;
 			fin[2 * n] = v->settled_seq;
@@ -500,7 +500,7 @@ step_take_events(struct engine *e)
 	for (;;) {
 		/* Settlements get a share of every pass, however many starts
 		 * came in: at least SETTLES_PER_PASS of them. */
-		if (!evq_pop(&e->wakes, &ev) && ((e->njops >= budget &&
+		if (!evq_pop(&e->wakes, &ev) && ((e->w.njournal >= budget &&
 		    nsettles >= SETTLES_PER_PASS) || !evq_pop(&e->settles, &ev)))
 			break;
 		if (ev.kind == EV_SETTLED)
