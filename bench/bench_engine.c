@@ -24,6 +24,7 @@
 #include "arena.h"
 #include "engine.h"
 #include "registry.h"
+#include "store.h"
 #include "value.h"
 
 static double

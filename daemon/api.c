@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_invocation.h"
 #include "arena.h"
 #include "buf.h"
 #include "log.h"
@@ -376,7 +377,7 @@ push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 	int rc;
 
 	buf_reset(&api->b);
-	if ((rc = engine_invocation(api->e, vow, true, &api->b)) != AF_OK)
+	if ((rc = api_invocation(api->e, vow, true, &api->b)) != AF_OK)
 		return rc == AF_ENOTFOUND ? ANSWERED : RETRY;
 	if ((inv = asyncflow__invocation__unpack(NULL, api->b.len,
 	    api->b.p)) == NULL)
@@ -464,7 +465,7 @@ dispatch_new(struct api *api, uint64_t vow)
 	int rc;
 
 	buf_reset(&api->b);
-	if ((rc = engine_invocation(api->e, vow, false, &api->b)) != AF_OK ||
+	if ((rc = api_invocation(api->e, vow, false, &api->b)) != AF_OK ||
 	    (inv = asyncflow__invocation__unpack(NULL, api->b.len,
 	    api->b.p)) == NULL) {
 		if (rc != AF_ENOTFOUND)
@@ -807,7 +808,7 @@ add_invocation(struct api *api, Asyncflow__ActivationInfo *ai, size_t *cap,
 	struct buf b;
 
 	buf_init(&b);
-	if (engine_invocation(api->e, vow, false, &b) == AF_OK &&
+	if (api_invocation(api->e, vow, false, &b) == AF_OK &&
 	    (inv = asyncflow__invocation__unpack(NULL, b.len, b.p)) != NULL) {
 		if (grow((void **)&ai->invocations, cap, ai->n_invocations + 1,
 		    sizeof(inv)) == AF_OK)

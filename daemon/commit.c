@@ -6,6 +6,7 @@
  * Not here: running events (step.c).
  */
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,22 @@ engine_on_vow_settled(void *ctx, const struct vow *v)
 	if (v->invocation)
 		outbox_answered(&e->w.outbox, v->id);
 	e->dirty = true;
+}
+
+void
+engine_set_errmsg(struct engine *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->errmsg, sizeof(e->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+engine_errmsg(const struct engine *e)
+{
+	return e->errmsg;
 }
 
 bool
@@ -225,6 +242,10 @@ commit(struct engine *e)
 abort:
 	store_abort(t);
 failed:
+	if (rc == AF_ENOMEM)
+		engine_set_errmsg(e, "out of memory during the pass");
+	else
+		engine_set_errmsg(e, "%s", store_errmsg(e->s));
 	recover(e);
 	return rc;
 }
@@ -277,8 +298,8 @@ engine_pass(struct engine *e)
 		 * that recovery throws away: this pass fails as a whole. */
 		if ((rc = recover(e)) == AF_OK) {
 			rc = AF_ESTORE;
-			snprintf(e->s->errmsg, sizeof(e->s->errmsg),
-			    "recovered from an earlier failed commit; retry");
+			engine_set_errmsg(e, "recovered from an earlier "
+			    "failed commit; retry");
 		}
 		return rc;
 	}

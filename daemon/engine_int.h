@@ -221,6 +221,7 @@ struct engine {
 	struct buf row_buf;         /* activation row being written */
 	struct af_arena *tmp;       /* short-lived decodes */
 	struct engine_stats st;
+	char errmsg[256];           /* engine_errmsg */
 };
 
 /* A growable array of ids, filled by scan callbacks. */
@@ -282,6 +283,8 @@ int hostobj_register(struct af_registry *);
 void engine_on_vow_settled(void *ctx, const struct vow *);
 void pass_writes_init(struct pass_writes *);
 void pass_writes_release(struct pass_writes *);
+void engine_set_errmsg(struct engine *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- inspect.c ---- */
 

@@ -318,68 +318,84 @@ engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
 	return rc;
 }
 
-/* Secrets of the resolvers named in v, as ResolverGrant fields. */
-static void
-put_grants(struct engine *e, struct buf *b, const struct af_value *v)
+/* The resolvers named in v, with their secrets. */
+static int
+collect_grants(struct engine *e, struct engine_invocation *inv, size_t *cap,
+    const struct af_value *v)
 {
 	struct vow *w;
-	size_t i, m;
+	size_t i;
+	int rc;
 
 	switch (v->type) {
 	case AF_RESOLVER:
 		if (vowtab_get(e->vt, v->u.id, &w) != AF_OK)
-			return;
-		m = pb_begin_msg(b, 7);
-		pb_put_uint64(b, 1, v->u.id);
-		pb_put_bytes(b, 2, w->secret, VOW_SECRET_LEN);
-		pb_end_msg(b, m);
-		break;
+			return AF_OK;       /* unknown: nothing to grant */
+		if (vec_grow((void **)&inv->grants, cap, inv->ngrants + 1,
+		    sizeof(*inv->grants)) != AF_OK)
+			return AF_ENOMEM;
+		inv->grants[inv->ngrants].vow = v->u.id;
+		memcpy(inv->grants[inv->ngrants].secret, w->secret,
+		    VOW_SECRET_LEN);
+		inv->ngrants++;
+		return AF_OK;
 	case AF_LIST:
 		for (i = 0; i < v->u.list.len; i++)
-			put_grants(e, b, v->u.list.items[i]);
-		break;
+			if ((rc = collect_grants(e, inv, cap,
+			    v->u.list.items[i])) != AF_OK)
+				return rc;
+		return AF_OK;
 	case AF_RECORD:
 		for (i = 0; i < v->u.rec.len; i++)
-			put_grants(e, b, v->u.rec.fields[i].value);
-		break;
+			if ((rc = collect_grants(e, inv, cap,
+			    v->u.rec.fields[i].value)) != AF_OK)
+				return rc;
+		return AF_OK;
 	default:
-		break;
+		return AF_OK;
 	}
 }
 
 int
-engine_invocation(struct engine *e, uint64_t vow, bool secrets, struct buf *b)
+engine_invocation(struct engine *e, uint64_t vow, bool secrets,
+    struct engine_invocation *inv)
 {
 	struct outbox_row row;
 	const struct af_value *args;
 	struct vow *w;
-	struct buf rowb;
+	size_t cap = 0;
 	int rc;
 
-	buf_init(&rowb);
-	rc = outbox_get(e->s, vow, &rowb, &row);
-	if (rc == AF_OK && secrets)
-		rc = vowtab_get(e->vt, vow, &w);
-	if (rc != AF_OK) {
-		buf_release(&rowb);
+	memset(inv, 0, sizeof(*inv));
+	buf_init(&inv->row);
+	inv->vow = vow;
+	if ((rc = outbox_get(e->s, vow, &inv->row, &row)) != AF_OK)
 		return rc;
-	}
-	pb_put_uint64(b, 1, vow);
-	if (secrets)
-		pb_put_bytes(b, 2, w->secret, VOW_SECRET_LEN);
-	pb_put_bytes(b, 3, row.object.ptr, row.object.len);
-	if (row.method.len)
-		pb_put_bytes(b, 4, row.method.ptr, row.method.len);
-	if (row.args.ptr)
-		pb_put_bytes(b, 5, row.args.ptr, row.args.len);
-	if (row.activation)
-		pb_put_uint64(b, 6, row.activation);
-	if (secrets && row.args.ptr) {
+	inv->object = row.object;
+	inv->method = row.method;
+	inv->args = row.args;
+	inv->activation = row.activation;
+	if (!secrets)
+		return AF_OK;
+	if ((rc = vowtab_get(e->vt, vow, &w)) != AF_OK)
+		return rc;
+	inv->has_secret = true;
+	memcpy(inv->secret, w->secret, VOW_SECRET_LEN);
+	if (row.args.ptr != NULL) {
 		arena_reset(e->tmp);
+		/* Undecodable args name no resolver: no grants. */
 		if (value_decode(e->tmp, row.args.ptr, row.args.len, &args) ==
 		    AF_OK)
-			put_grants(e, b, args);
+			return collect_grants(e, inv, &cap, args);
 	}
-	buf_release(&rowb);
-	return b->err;
+	return AF_OK;
+}
+
+void
+engine_invocation_release(struct engine_invocation *inv)
+{
+	buf_release(&inv->row);
+	free(inv->grants);
+	inv->grants = NULL;
+	inv->ngrants = 0;
 }

@@ -27,6 +27,7 @@
 #include "api.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
 #include "u64map.h"
 
 struct conn {
@@ -116,7 +117,7 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc != AF_OK)
 		log_error("commit failed: %s (%s); every request of the pass "
 		    "gets the error, activations are rebuilt by replay",
-		    af_strerror(rc), store_errmsg(srv->s));
+		    af_strerror(rc), engine_errmsg(srv->e));
 	api_after_pass(srv->api, rc);
 	if (srv->stopping) {    /* what is queued is rebuilt at the next start */
 		event_base_loopbreak(srv->base);

@@ -15,10 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_invocation.h"
 #include "arena.h"
 #include "engine.h"
 #include "journal.h"
 #include "registry.h"
+#include "store.h"
+#include "tables.h"
 #include "testutil.h"
 #include "value.h"
 
@@ -1113,7 +1116,7 @@ invocation_secret(uint64_t vow, uint8_t secret[VOW_SECRET_LEN], char *obj,
 	uint64_t v;
 
 	buf_init(&b);
-	ck_assert_int_eq(engine_invocation(eng, vow, true, &b), AF_OK);
+	ck_assert_int_eq(api_invocation(eng, vow, true, &b), AF_OK);
 	pbr_init(&r, b.p, b.len);
 	while (pbr_next(&r, &field, &wt) > 0) {
 		if (wt == PB_LEN) {
@@ -1178,7 +1181,7 @@ START_TEST(test_engine_send_outbox_exactly_once_across_restart)
 	os.n = 0;
 	ck_assert_int_eq(engine_outbox_list(eng, 0, outbox_cb, &os), AF_OK);
 	ck_assert_int_eq(os.n, 0);
-	ck_assert_int_eq(engine_invocation(eng, os.vows[0], true,
+	ck_assert_int_eq(api_invocation(eng, os.vows[0], true,
 	    &(struct buf)BUF_INITIALIZER), AF_ENOTFOUND);
 }
 END_TEST
