@@ -266,7 +266,6 @@ engine_open(struct store *s, struct af_registry *reg,
 {
 	struct engine *e;
 	struct store_txn *t;
-	uint64_t format;
 	int rc;
 
 	*out = NULL;
@@ -307,15 +306,8 @@ engine_open(struct store *s, struct af_registry *reg,
 	/* Format check and a new incarnation, durably, before anything. */
 	if ((rc = store_begin(s, false, &t)) != AF_OK)
 		goto store_fail;
-	rc = meta_get_u64(t, "format", &format);
-	if (rc == AF_ENOTFOUND)
-		rc = meta_put_u64(t, "format", format = JOURNAL_FORMAT);
-	if (rc == AF_OK && format > JOURNAL_FORMAT) {
+	if ((rc = journal_format_check(t, err, errlen)) == AF_EVERSION) {
 		store_abort(t);
-		snprintf(err, errlen, "the store was written with journal "
-		    "format %llu; this asyncflowd reads format %d and older",
-		    (unsigned long long)format, JOURNAL_FORMAT);
-		rc = AF_EVERSION;
 		goto fail;
 	}
 	if (rc == AF_OK) {

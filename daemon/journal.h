@@ -17,6 +17,21 @@
 #include "buf.h"
 #include "store.h"
 
+/*
+ * The journal format this code reads and writes, kept in the meta key
+ * "format". A change that an older daemon could misread bumps it (see the
+ * compatibility rule in proto/asyncflow.proto); a daemon refuses a store
+ * written with a newer one.
+ */
+#define JOURNAL_FORMAT 1
+
+/*
+ * Check the store's journal format in write transaction t: a new store is
+ * stamped with JOURNAL_FORMAT; AF_EVERSION (err says which) if it was
+ * written with a newer format; store errors otherwise.
+ */
+int journal_format_check(struct store_txn *t, char *err, size_t errlen);
+
 enum jkind {
 	J_NONE = 0,
 	J_CHECK_CALL = 1,

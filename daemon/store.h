@@ -25,9 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The journal format this code reads and writes (meta key "format"). */
-#define JOURNAL_FORMAT 1
-
 enum store_db {
 	DB_META,        /* "format", counters, incarnation */
 	DB_ACTS,        /* act id (BE64) -> ActivationRecord */
