@@ -5,6 +5,7 @@
  * entered it, and which of its vows it waits on. This is the seam eviction
  * will use. The step rule that runs it is in step.c.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,9 +30,10 @@ xstrndup(const char *s, size_t n)
 struct act *
 act_new(struct engine *e, uint64_t id)
 {
-	struct act *a = calloc(1, sizeof(*a));
+	struct act *a;
 
-	if (a == NULL)
+	assert(id != 0 && u64map_get(&e->acts, id) == NULL);
+	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
 	a->id = id;
 	a->e = e;
@@ -196,14 +198,24 @@ engine_watch_add(struct engine *e, uint64_t vow, uint64_t act)
 	if (l == NULL || l->n == l->cap) {
 		size_t ncap = l ? l->cap * 2 : 2;
 
-		nl = realloc(l, sizeof(*nl) + ncap * sizeof(uint64_t));
-		if (nl == NULL)
-			return;     /* go_live of the next wake finds it */
+		nl = engine_alloc_fault(e) ? NULL :
+		    realloc(l, sizeof(*nl) + ncap * sizeof(uint64_t));
+		if (nl == NULL) {
+			/* The settlement would never reach the activation. */
+			engine_note_lost(e, AF_ENOMEM);
+			return;
+		}
 		if (l == NULL)
 			nl->n = 0;
 		nl->cap = ncap;
+		if (u64map_put(&e->watch, vow, nl) != AF_OK) {
+			if (l != NULL)  /* the map holds l: gone with realloc */
+				u64map_del(&e->watch, vow);
+			free(nl);
+			engine_note_lost(e, AF_ENOMEM);
+			return;
+		}
 		l = nl;
-		u64map_put(&e->watch, vow, l);
 	}
 	l->ids[l->n++] = act;
 }
@@ -213,16 +225,22 @@ static void
 act_watch_vow(struct engine *e, struct act *a, struct holding *s)
 {
 	struct vow *v;
+	int rc;
 
-	if (vowtab_get(e->vt, s->vow, &v) != AF_OK)
-		return;     /* unknown vow: never settles */
+	if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
+		if (rc != AF_ENOTFOUND)     /* unknown vow: never settles */
+			engine_note_lost(e, rc);
+		return;
+	}
 	if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
-		engine_push_event(e, EV_SETTLED, a->id, s->vow);
+		if (engine_push_event(e, EV_SETTLED, a->id, s->vow) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
 		return;
 	}
 	engine_watch_add(e, s->vow, a->id);
 	if (!s->row) {
-		vowtab_watch(e->vt, s->vow, WATCH_ACT, a->id);
+		if (vowtab_watch(e->vt, s->vow, WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
 		s->row = true;
 		e->dirty = true;
 	}
@@ -235,12 +253,16 @@ act_enter_vow(struct engine *e, struct act *a, uint64_t id, bool live)
 
 	if (u64map_get(&a->holdings, id) != NULL)
 		return;
-	if ((s = af_arena_alloc(a->arena, sizeof(*s))) == NULL)
+	if ((s = af_arena_alloc(a->arena, sizeof(*s))) == NULL) {
+		engine_note_lost(e, AF_ENOMEM);
 		return;
+	}
 	memset(s, 0, sizeof(*s));
 	s->vow = id;
-	if (u64map_put(&a->holdings, id, s) != AF_OK)
+	if (u64map_put(&a->holdings, id, s) != AF_OK) {
+		engine_note_lost(e, AF_ENOMEM);
 		return;
+	}
 	if (live)
 		act_watch_vow(e, a, s);
 }
@@ -256,7 +278,8 @@ act_enter_value(struct engine *e, struct act *a, const struct af_value *v,
 		act_enter_vow(e, a, v->u.id, live);
 		break;
 	case AF_RESOLVER:
-		u64map_put(&a->resolvers, v->u.id, (void *)1);
+		if (u64map_put(&a->resolvers, v->u.id, (void *)1) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
 		break;
 	case AF_LIST:
 		for (i = 0; i < v->u.list.len; i++)
@@ -334,12 +357,15 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	struct act *a;
 
 	if (row->state == ACT_DONE) {
-		if (row->journal_gc < row->journal_length &&
-		    !e->o.retain_journals &&
-		    vec_grow((void **)&e->gc, &e->capgc, e->ngc + 1,
+		if (row->journal_gc >= row->journal_length ||
+		    e->o.retain_journals)
+			return 0;
+		if (engine_grow(e, (void **)&e->gc, &e->capgc, e->ngc + 1,
 		    sizeof(*e->gc)) == AF_OK)
 			e->gc[e->ngc++] = (struct journal_gc){ id,
 			    row->journal_gc, row->journal_length };
+		else    /* the next pass fails, and its recovery rescans */
+			engine_note_lost(e, AF_ENOMEM);
 		return 0;
 	}
 	/* Quarantined: only an explicit wake. Failed: a new incarnation

@@ -24,17 +24,30 @@ engine_on_vow_settled(void *ctx, const struct vow *v)
 	struct idlist *l = u64map_del(&e->watch, v->id);
 	size_t i;
 
+	/* Nothing can be returned from here: what cannot be noted fails the
+	 * pass (engine_note_lost), whose recovery rebuilds from the store. */
 	if (l != NULL) {
 		for (i = 0; i < l->n; i++)
-			engine_push_event(e, EV_SETTLED, l->ids[i], v->id);
+			if (engine_push_event(e, EV_SETTLED, l->ids[i],
+			    v->id) != AF_OK)
+				engine_note_lost(e, AF_ENOMEM);
 		free(l);
 	}
-	if (vec_grow((void **)&e->w.settled, &e->w.capsettled,
+	if (engine_grow(e, (void **)&e->w.settled, &e->w.capsettled,
 	    e->w.nsettled + 1, sizeof(uint64_t)) == AF_OK)
 		e->w.settled[e->w.nsettled++] = v->id;
-	if (v->invocation)
-		outbox_answered(&e->w.outbox, v->id);
+	else
+		engine_note_lost(e, AF_ENOMEM);
+	if (v->invocation && (engine_alloc_fault(e) ||
+	    outbox_answered(&e->w.outbox, v->id) != AF_OK))
+		engine_note_lost(e, AF_ENOMEM);
 	e->dirty = true;
+}
+
+void
+engine_test_fail_alloc(struct engine *e, unsigned nth)
+{
+	e->fail_alloc = nth;
 }
 
 void
@@ -196,8 +209,9 @@ commit(struct engine *e)
 		return AF_OK;
 	}
 	e->st.commits++;
-	if (e->w.journal_buf.err) {
-		rc = AF_ENOMEM;
+	assert(!store_txn_open(e->s));
+	if (e->lost != AF_OK || e->w.journal_buf.err) {
+		rc = e->lost != AF_OK ? e->lost : AF_ENOMEM;
 		goto failed;
 	}
 	if ((rc = store_begin(e->s, false, &t)) != AF_OK)
@@ -270,6 +284,7 @@ recover(struct engine *e)
 	pass_writes_reset(&e->w);
 	e->ngc = 0;
 	e->dirty = false;
+	e->lost = AF_OK;
 	/* If reading back fails too, the next pass tries again first. */
 	e->needs_recover = true;
 	if ((rc = vowtab_discard(e->vt)) != AF_OK)
@@ -292,6 +307,8 @@ engine_pass(struct engine *e)
 {
 	int rc;
 
+	/* Passes are driven from the loop, never from guest code. */
+	assert(coro_self() == NULL && !store_txn_open(e->s));
 	e->st.passes++;
 	if (e->needs_recover) {
 		/* Whatever requests did since the failure was made on state

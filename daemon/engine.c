@@ -192,14 +192,17 @@ engine_wake(struct engine *e, uint64_t act)
 	size_t i = 0;
 	uint64_t key;
 	void *p;
-	int rc;
+	int rc, one;
 
 	if (act != 0)
 		return wake_one(e, act);
 	/* Every Failed activation: the committed ones... */
 	if ((rc = acttab_scan(e->s, 0, failed_cb, &failed)) == AF_OK) {
+		/* The first error is returned; the others are not lost. */
 		for (i = 0; i < failed.n; i++)
-			wake_one(e, failed.v[i]);
+			if ((one = wake_one(e, failed.v[i])) != AF_OK &&
+			    one != AF_ESTATE && rc == AF_OK)
+				rc = one;
 		/* ...and those that failed in memory during this pass. */
 		i = 0;
 		while (u64map_next(&e->acts, &i, &key, &p)) {
@@ -207,7 +210,13 @@ engine_wake(struct engine *e, uint64_t act)
 
 			if (a->live_state == ES_FAILED) {
 				a->live_state = ES_SLEEPING;
-				engine_push_event(e, EV_WAKE, key, 0);
+				if ((one = engine_push_event(e, EV_WAKE, key,
+				    0)) != AF_OK) {
+					/* Sleeping, with no wake queued. */
+					engine_note_lost(e, one);
+					if (rc == AF_OK)
+						rc = one;
+				}
 			}
 		}
 	}

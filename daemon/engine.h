@@ -277,6 +277,12 @@ int engine_invocation(struct engine *e, uint64_t vow, bool secrets,
     struct engine_invocation *inv);
 void engine_invocation_release(struct engine_invocation *inv);
 
+/* ---- Testing ---- */
+
+/* Make the engine's nth allocation from now fail as if out of memory
+ * (0: none), to show that a failure in a callback surfaces. */
+void engine_test_fail_alloc(struct engine *e, unsigned nth);
+
 /* ---- The crash handler ---- */
 
 /* The activation whose guest or host code is running now, or 0. Read by

@@ -222,7 +222,40 @@ struct engine {
 	struct af_arena *tmp;       /* short-lived decodes */
 	struct engine_stats st;
 	char errmsg[256];           /* engine_errmsg */
+	/* Sticky: an error a void callback could not return (out of memory
+	 * while noting a settlement, a watch, a journal to delete). The
+	 * pass's commit fails with it and recovery rebuilds from the store,
+	 * as for any failed commit (buf.h's sticky error, for the engine). */
+	int lost;
+	unsigned fail_alloc;        /* tests: engine_test_fail_alloc */
 };
+
+/* Record an error nobody can be told of now: the commit fails with it. */
+static inline void
+engine_note_lost(struct engine *e, int rc)
+{
+	if (e->lost == AF_OK)
+		e->lost = rc;
+	e->dirty = true;
+}
+
+/* Whether this allocation is to fail (tests: the nth one from
+ * engine_test_fail_alloc). Every engine_grow and event push counts. */
+static inline bool
+engine_alloc_fault(struct engine *e)
+{
+	return e->fail_alloc != 0 && --e->fail_alloc == 0;
+}
+
+/* vec_grow for the engine's own arrays, through the fault hook. */
+static inline int
+engine_grow(struct engine *e, void **p, size_t *cap, size_t need,
+    size_t elem)
+{
+	if (engine_alloc_fault(e))
+		return AF_ENOMEM;
+	return vec_grow(p, cap, need, elem);
+}
 
 /* A growable array of ids, filled by scan callbacks. */
 struct ids {

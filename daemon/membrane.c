@@ -18,18 +18,21 @@ act_journal_append(struct engine *e, struct act *a, struct jentry *je)
 {
 	size_t off = e->w.journal_buf.len;
 
+	/* While Replaying nothing is written (engine_int.h). */
+	assert(a->live_state == ES_RUNNING);
+	assert(je->kind != J_NONE);
 	je->incarnation = e->incarnation;
 	journal_entry_encode(&e->w.journal_buf, je);
-	if (e->w.journal_buf.err || vec_grow((void **)&e->w.journal, &e->w.capjournal,
-	    e->w.njournal + 1, sizeof(*e->w.journal)) != AF_OK) {
+	if (e->w.journal_buf.err || engine_grow(e, (void **)&e->w.journal,
+	    &e->w.capjournal, e->w.njournal + 1, sizeof(*e->w.journal)) !=
+	    AF_OK) {
 		/* Out of memory mid-pass: the commit will fail and
 		 * recovery rebuilds from the store. */
-		e->w.journal_buf.err = AF_ENOMEM;
-		e->dirty = true;
+		engine_note_lost(e, AF_ENOMEM);
 		return;
 	}
-	e->w.journal[e->w.njournal++] = (struct journal_op){ a->id, a->jlen, off,
-	    e->w.journal_buf.len - off };
+	e->w.journal[e->w.njournal++] = (struct journal_op){ a->id, a->jlen,
+	    off, e->w.journal_buf.len - off };
 	a->jlen++;
 	a->row_dirty = true;
 	act_mark_dirty(e, a);
@@ -42,6 +45,7 @@ act_peek_entry(struct act *a, struct jentry *je)
 {
 	size_t i = a->pos;
 
+	assert(i < a->log.n);
 	return journal_entry_parse(a->log.data + a->log.off[i],
 	    a->log.off[i + 1] - a->log.off[i], je);
 }

@@ -52,6 +52,10 @@ evq_pop(struct evq *q, struct event *out)
 int
 engine_push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
 {
+	assert(act != 0);
+	assert(k == EV_WAKE || vow != 0);
+	if (engine_alloc_fault(e))
+		return AF_ENOMEM;
 	return evq_push(k == EV_WAKE ? &e->wakes : &e->settles,
 	    (struct event){ k, act, vow });
 }
@@ -234,6 +238,7 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 	void *p;
 	int rc;
 
+	assert(t->is_main && t == a->main);
 	if (a->live_state == ES_REPLAYING) {
 		if (a->pos < a->log.n) {
 			struct jentry je;
@@ -286,17 +291,22 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 	while (u64map_next(&a->holdings, &i, &k, &p)) {
 		struct holding *s = p;
 
-		if (s->row && !s->settled)
-			vowtab_unwatch(e->vt, s->vow, WATCH_ACT, a->id);
+		if (s->row && !s->settled &&
+		    vowtab_unwatch(e->vt, s->vow, WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
 	}
 	a->live_state = ES_DONE;
 	a->row_state = ACT_DONE;
 	a->row_dirty = true;
 	act_mark_dirty(e, a);
-	if (a->jlen > 0 && !e->o.retain_journals &&
-	    vec_grow((void **)&e->gc, &e->capgc,
-	    e->ngc + 1, sizeof(*e->gc)) == AF_OK)
-		e->gc[e->ngc++] = (struct journal_gc){ a->id, 0, a->jlen };
+	if (a->jlen > 0 && !e->o.retain_journals) {
+		if (engine_grow(e, (void **)&e->gc, &e->capgc, e->ngc + 1,
+		    sizeof(*e->gc)) == AF_OK)
+			e->gc[e->ngc++] = (struct journal_gc){ a->id, 0,
+			    a->jlen };
+		else
+			engine_note_lost(e, AF_ENOMEM);
+	}
 	act_unload(e, a);
 }
 
@@ -317,7 +327,10 @@ act_go_live(struct engine *e, struct act *a)
 	size_t i = 0, n = 0, cap = 0;
 	void *p;
 	struct vow *v;
+	int rc;
 
+	assert(a->live_state == ES_REPLAYING);
+	assert(a->pos == a->log.n || a->log.n == 0 || a->pos <= a->log.n);
 	a->live_state = ES_RUNNING;
 	e->st.entries_replayed += a->pos;
 	jlog_release(&a->log);
@@ -331,12 +344,17 @@ act_go_live(struct engine *e, struct act *a)
 		 * it when the settlement is journaled, even if that settled
 		 * while the activation was not in memory. */
 		s->row = true;
-		if (vowtab_get(e->vt, s->vow, &v) != AF_OK)
+		if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
+			if (rc != AF_ENOTFOUND)     /* unknown: never settles */
+				engine_note_lost(e, rc);
 			continue;
+		}
 		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
-			if (vec_grow((void **)&fin, &cap, n + 1,
-			    2 * sizeof(uint64_t)) != AF_OK)
+			if (engine_grow(e, (void **)&fin, &cap, n + 1,
+			    2 * sizeof(uint64_t)) != AF_OK) {
+				engine_note_lost(e, AF_ENOMEM);
 				break;
+			}
 			fin[2 * n] = v->settled_seq;
 			fin[2 * n + 1] = s->vow;
 			n++;
@@ -347,7 +365,9 @@ act_go_live(struct engine *e, struct act *a)
 	if (n > 1)
 		qsort(fin, n, 2 * sizeof(uint64_t), cmp_seq);
 	for (i = 0; i < n; i++)
-		engine_push_event(e, EV_SETTLED, a->id, fin[2 * i + 1]);
+		if (engine_push_event(e, EV_SETTLED, a->id, fin[2 * i + 1]) !=
+		    AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
 	free(fin);
 }
 
@@ -476,7 +496,8 @@ act_deliver(struct engine *e, struct act *a, uint64_t vowid)
 	s->settled = true;
 	s->rejected = je.kind == J_DO_REJECT;
 	if (s->row) {
-		vowtab_unwatch(e->vt, vowid, WATCH_ACT, a->id);
+		if (vowtab_unwatch(e->vt, vowid, WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
 		s->row = false;
 	}
 	act_enter_value(e, a, s->value, true);
