@@ -161,7 +161,7 @@ act_fail(struct engine *e, struct act *a, const char *msg)
 	act_mark_dirty(e, a);
 	if (coro_self() == NULL)
 		act_unload(e, a);
-	/* Else run_step unloads once the coroutine has switched out. */
+	/* Else step_run unloads once the coroutine has switched out. */
 }
 
 /* Called on a coroutine: fail and never come back. */

@@ -188,7 +188,7 @@ wake_one(struct engine *e, uint64_t id)
 int
 engine_wake(struct engine *e, uint64_t act)
 {
-	struct ids failed = { NULL, 0, 0, 0 };
+	struct ids failed = { NULL, 0, 0 };
 	size_t i = 0;
 	uint64_t key;
 	void *p;

@@ -62,9 +62,10 @@
 #define DEFAULT_IDLE        64
 #define DEFAULT_PASS_MAX    16384
 #define GC_PER_COMMIT       8192
-#define JOURNAL_GC_INLINE   1024
 #define SETTLES_PER_PASS    256
 
+/* A vow that entered an activation (args, results, settlements): whether
+ * and how the activation has seen it settle. In the act's arena. */
 struct holding {
 	uint64_t vow;
 	uint64_t seq;               /* journal index of the settlement */
@@ -103,10 +104,12 @@ struct af_flow {
 	struct act *a;
 };
 
+/* One activation in memory: its row (what DB_ACTS holds, plus this pass's
+ * changes) and, while loaded, its coroutines, arena and replay cursor. */
 struct act {
 	uint64_t id;
 	struct engine *e;
-	enum engine_state live_state;
+	enum engine_state live_state;       /* what it is doing in memory */
 	/* The row. */
 	char *flow;
 	uint8_t *args;
@@ -116,12 +119,12 @@ struct act {
 	uint64_t jlen_committed;
 	uint64_t incarnation;
 	char *failure;
-	enum act_state row_state;
+	enum act_state row_state;   /* what its row says (Active/Failed/Done) */
 	bool quarantined;
 	bool row_dirty;
 	bool touched;
 	TAILQ_ENTRY(act) tlink;
-	/* Loaded state (between activate and unload). */
+	/* Loaded state (between act_load_and_replay and act_unload). */
 	bool loaded;
 	const struct flow_def *fd;
 	struct af_arena *arena;
@@ -257,11 +260,10 @@ engine_grow(struct engine *e, void **p, size_t *cap, size_t need,
 	return vec_grow(p, cap, need, elem);
 }
 
-/* A growable array of ids, filled by scan callbacks. */
+/* A growable array of ids, filled by scan callbacks (engine_ids_push). */
 struct ids {
 	uint64_t *v;
 	size_t n, cap;
-	uint64_t prefix;            /* ids_under_prefix: the first key half */
 };
 
 /* ---- activation.c: activations in memory and their holdings ---- */

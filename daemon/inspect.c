@@ -197,7 +197,7 @@ int
 engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
     size_t limit, engine_list_fn *cb, void *ctx)
 {
-	struct ids l = { NULL, 0, 0, 0 };
+	struct ids l = { NULL, 0, 0 };
 	size_t i, sent = 0;
 	int rc;
 
