@@ -330,7 +330,7 @@ act_go_live(struct engine *e, struct act *a)
 	int rc;
 
 	assert(a->live_state == ES_REPLAYING);
-	assert(a->pos == a->log.n || a->log.n == 0 || a->pos <= a->log.n);
+	assert(a->pos == a->log.n);     /* the whole journal was replayed */
 	a->live_state = ES_RUNNING;
 	e->st.entries_replayed += a->pos;
 	jlog_release(&a->log);
