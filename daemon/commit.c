@@ -142,21 +142,17 @@ cmp_journal_op(const void *x, const void *y)
 static int
 put_journal(struct pass_writes *w, struct store_txn *t)
 {
-	uint8_t key[16];
 	size_t i;
 	int rc;
 
 	if (w->njournal > 1)
 		qsort(w->journal, w->njournal, sizeof(*w->journal),
 		    cmp_journal_op);
-	for (i = 0; i < w->njournal; i++) {
-		journal_key(key, w->journal[i].act, w->journal[i].idx);
-		rc = store_put(t, DB_JOURNAL, (struct store_val){ key, 16 },
-		    (struct store_val){ w->journal_buf.p + w->journal[i].off,
-		    w->journal[i].len }, false);
-		if (rc != AF_OK)
+	for (i = 0; i < w->njournal; i++)
+		if ((rc = journal_put(t, w->journal[i].act, w->journal[i].idx,
+		    w->journal_buf.p + w->journal[i].off,
+		    w->journal[i].len)) != AF_OK)
 			return rc;
-	}
 	return AF_OK;
 }
 

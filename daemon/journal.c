@@ -274,3 +274,14 @@ journal_format_check(struct store_txn *t, char *err, size_t errlen)
 	}
 	return rc;
 }
+
+int
+journal_put(struct store_txn *t, uint64_t act, uint64_t index, const void *p,
+    size_t n)
+{
+	uint8_t key[16];
+
+	journal_key(key, act, index);
+	return store_put(t, DB_JOURNAL, (struct store_val){ key, 16 },
+	    (struct store_val){ p, n }, false);
+}

@@ -89,6 +89,11 @@ int journal_load_range(struct store *s, uint64_t act, uint64_t from,
     uint64_t to, struct jlog *out);
 void jlog_release(struct jlog *l);
 
+/* Write entry `index` of `act` (encoded, p/n) in the caller's write
+ * transaction. */
+int journal_put(struct store_txn *t, uint64_t act, uint64_t index,
+    const void *p, size_t n);
+
 /* Delete up to `max` entries of `act` from index *from up to `to`, in the
  * caller's write transaction; advances *from. */
 int journal_delete(struct store_txn *t, uint64_t act,
