@@ -24,6 +24,7 @@
 #include "arena.h"
 #include "engine.h"
 #include "registry.h"
+#include "store.h"
 #include "value.h"
 
 static double
@@ -158,7 +159,7 @@ live_loop(struct env *v, long n)
 	t0 = now_s();
 	if (engine_start(v->eng, "loop", af_record(ar, keys, vals, 2), &act,
 	    &out) != AF_OK || engine_run_until_idle(v->eng) != AF_OK)
-		die("live run", store_errmsg(v->st));
+		die("live run", engine_errmsg(v->eng));
 	t1 = now_s();
 	engine_stats(v->eng, &s1);
 	arena_free(ar);
@@ -200,7 +201,7 @@ main(int argc, char **argv)
 		t0 = now_s();
 		env_open(&v, STORE_NONE);
 		if (engine_run_until_idle(v.eng) != AF_OK)
-			die("replay", store_errmsg(v.st));
+			die("replay", engine_errmsg(v.eng));
 		t1 = now_s();
 		engine_stats(v.eng, &st);
 		if (st.entries_replayed != (uint64_t)(3 * n))
@@ -226,10 +227,10 @@ main(int argc, char **argv)
 					die("start", "");
 				if (k % 1000 == 999 &&
 				    engine_run_until_idle(v.eng) != AF_OK)
-					die("start pass", store_errmsg(v.st));
+					die("start pass", engine_errmsg(v.eng));
 			}
 			if (engine_run_until_idle(v.eng) != AF_OK)
-				die("start pass", store_errmsg(v.st));
+				die("start pass", engine_errmsg(v.eng));
 			t1 = now_s();
 			starts[i] = total / (t1 - t0);
 			env_destroy(&v);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "api_invocation.h"
 #include "log.h"
 #include "value.h"
 
@@ -247,7 +248,7 @@ add_invocation(struct api *api, Asyncflow__ActivationInfo *ai, size_t *cap,
 	struct buf b;
 
 	buf_init(&b);
-	if (engine_invocation(api->e, vow, false, &b) == AF_OK &&
+	if (api_invocation(api->e, vow, false, &b) == AF_OK &&
 	    (inv = asyncflow__invocation__unpack(NULL, b.len, b.p)) != NULL) {
 		if (api_grow((void **)&ai->invocations, cap,
 		    ai->n_invocations + 1, sizeof(inv)) == AF_OK)

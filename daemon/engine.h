@@ -18,22 +18,38 @@
  * either, writes are refused (AF_ESTORE) until a later pass has rebuilt
  * it.
  *
- * It knows no sockets, no libevent and no protobuf-c: the daemon's server
- * and api layers sit above it. Single-threaded: every call on the thread
- * that opened it.
+ * It knows no sockets, no libevent and no wire messages: the daemon's
+ * server and api layers sit above it. It reaches storage through the
+ * opaque store handle it is opened on; callers that need the store or the
+ * row layouts include store.h or tables.h themselves. Single-threaded:
+ * every call on the thread that opened it.
+ *
+ * The calls, by purpose:
+ *   opening and closing      engine_open, engine_close
+ *   requests from outside    engine_start[_keyed], engine_mkvow,
+ *                            engine_settle, engine_wake, engine_quarantine
+ *   passes                   engine_pass, engine_busy, ...
+ *   timers                   engine_next_due, engine_fire_due, ...
+ *   inspection               engine_act_info, engine_list, journals, vows
+ *   the outbox               engine_outbox_list, engine_invocation
+ *   the crash handler        engine_running_act
  */
 #ifndef AF_ENGINE_H
 #define AF_ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "asyncflow/flow.h"
 #include "buf.h"
-#include "store.h"
-#include "tables.h"
+#include "vowdef.h"
 
+struct af_registry;
 struct engine;
+struct store;
+
+/* ---- Opening and closing ---- */
 
 struct engine_quarantine {
 	uint64_t act;
@@ -42,7 +58,8 @@ struct engine_quarantine {
 
 /* Called after each successful commit with the vows that reached a final
  * state in it and the result vows of the invocations it created (eventual
- * sends to deliver now). The arrays are valid only during the call. */
+ * sends to deliver now). The arrays are valid only during the call, and
+ * the hook only reads: it may inspect the engine, not queue work. */
 typedef void engine_commit_fn(void *ctx, const uint64_t *settled, size_t n,
     const uint64_t *invocations, size_t ninv);
 
@@ -67,11 +84,11 @@ struct engine_opts {
 
 /*
  * Open the engine on an open store with the flows and objects in `reg`
- * (borrowed; must outlive the engine; the built-in objects `vows`, `clock`
- * and `random` are added to it here, so those names are taken). Bumps the
- * incarnation, checks the journal format (AF_EVERSION if newer), and queues
- * the replay of every activation that is not Done. err gets a message on
- * failure.
+ * (borrowed; must outlive the engine; the built-in objects `vows`, `clock`,
+ * `random` and `timer` are added to it here, so those names are taken).
+ * Bumps the incarnation, checks the journal format (AF_EVERSION if newer),
+ * and queues the replay of every activation that is not Done. err gets a
+ * message on failure.
  */
 int engine_open(struct store *s, struct af_registry *reg,
     const struct engine_opts *opts, struct engine **out, char *err,
@@ -79,6 +96,12 @@ int engine_open(struct store *s, struct af_registry *reg,
 /* Free all memory. Uncommitted work is dropped (never half-written). The
  * store stays open (the caller closes it). NULL is a no-op. */
 void engine_close(struct engine *e);
+
+uint64_t engine_incarnation(const struct engine *e);
+/* Whether a flow of that name is registered. */
+bool engine_has_flow(const struct engine *e, const char *name);
+
+/* ---- Requests from outside ---- */
 
 /*
  * Queue a new activation of `flow` with `args` (NULL = null). Returns its
@@ -121,11 +144,20 @@ int engine_settle(struct engine *e, uint64_t vow,
  * other Failed activations by itself. */
 int engine_wake(struct engine *e, uint64_t act);
 
+/* Mark an activation Failed and quarantined with `why`, without replaying
+ * it (see engine_opts.quarantine; this is the same for one already open). */
+int engine_quarantine(struct engine *e, uint64_t act, const char *why);
+
+/* ---- Passes ---- */
+
 /* Take events — every start and wake, and settlements until the pass
  * budget is spent (at least 256 of them) — then commit. AF_OK, or the
- * commit's error (AF_EFULL, AF_ESTORE; AF_ESTORE also for a pass that had
- * to finish an earlier recovery first). */
+ * commit's error (AF_EFULL, AF_ESTORE, AF_ENOMEM; AF_ESTORE also for a
+ * pass that had to finish an earlier recovery first). engine_errmsg says
+ * more. */
 int engine_pass(struct engine *e);
+/* What the last failed pass or open ran into (never NULL; "" if none). */
+const char *engine_errmsg(const struct engine *e);
 /* Replace the on_commit hook given at open (NULL: none). */
 void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn,
     void *ctx);
@@ -134,6 +166,16 @@ void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn,
 bool engine_busy(const struct engine *e);
 /* Passes until idle (tests, shutdown). Stops at the first failed commit. */
 int engine_run_until_idle(struct engine *e);
+
+/* ---- Durable timers ---- */
+
+/* The earliest pending timer's due time (ms since the epoch), if any. */
+bool engine_next_due(const struct engine *e, int64_t *due);
+/* Settle every timer that is due now; call before engine_pass. Returns how
+ * many fired, or an error. */
+int engine_fire_due(struct engine *e);
+int64_t engine_now_ms(struct engine *e);
+size_t engine_timers_pending(const struct engine *e);
 
 /* ---- Inspection (committed state plus this pass's changes) ---- */
 
@@ -180,11 +222,23 @@ typedef int engine_entry_fn(void *ctx, uint64_t index, const void *entry,
 int engine_journal_raw(struct engine *e, uint64_t act, uint64_t from,
     uint64_t limit, uint64_t *length, engine_entry_fn *cb, void *ctx);
 
-/* Mark an activation Failed and quarantined with `why`, without replaying
- * it (see engine_opts.quarantine; this is the same for one already open). */
-int engine_quarantine(struct engine *e, uint64_t act, const char *why);
+/* Render the committed journal of `act`, one entry per line, as
+ * "INDEX KIND(...)" text into b. */
+int engine_journal_text(struct engine *e, uint64_t act, struct buf *b);
 
-/* ---- Outbox (eventual sends) and durable timers ---- */
+/* The vow's state, and its value (decoded into `a`) once settled. */
+int engine_vow_state(struct engine *e, uint64_t vow, enum vow_state *st,
+    struct af_arena *a, const struct af_value **value);
+
+struct engine_stats {
+	uint64_t passes, commits, events;
+	uint64_t entries_written, entries_replayed;
+	uint64_t acts_loaded;       /* activations brought into memory */
+	uint64_t acts_in_memory;    /* now */
+};
+void engine_stats(const struct engine *e, struct engine_stats *st);
+
+/* ---- The outbox (eventual sends) ---- */
 
 /* Invocations whose result vow is not settled yet (all, or those sent by
  * activation act): cb(ctx, result vow, sending activation, object name). */
@@ -193,44 +247,46 @@ typedef int engine_outbox_fn(void *ctx, uint64_t vow, uint64_t act,
 int engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
     void *ctx);
 
-/* Append the Invocation message (proto/asyncflow.proto) for result vow
- * `vow` to b; with secrets, its resolver and the grants of the resolvers
- * its args name (only for the server it is pushed to). AF_ENOTFOUND once
- * answered. */
-int engine_invocation(struct engine *e, uint64_t vow, bool secrets,
-    struct buf *b);
+/* A resolver named in an invocation's args, with its secret. */
+struct engine_grant {
+	uint64_t vow;
+	uint8_t secret[VOW_SECRET_LEN];
+};
 
-/* The earliest pending timer's due time (ms since the epoch), if any. */
-bool engine_next_due(const struct engine *e, int64_t *due);
-/* Settle every timer that is due now; call before engine_pass. Returns how
- * many fired, or an error. */
-int engine_fire_due(struct engine *e);
-int64_t engine_now_ms(struct engine *e);
-size_t engine_timers_pending(const struct engine *e);
+/* One invocation, as the engine keeps it; the api layer encodes it
+ * (api_invocation.h). Views point into storage the struct owns. */
+struct engine_invocation {
+	uint64_t vow;               /* the result vow: settle it to answer */
+	bool has_secret;
+	uint8_t secret[VOW_SECRET_LEN];     /* its resolver, if has_secret */
+	struct af_str object;
+	struct af_str method;
+	struct af_str args;         /* encoded Value; ptr NULL: absent */
+	uint64_t activation;        /* the sender */
+	struct engine_grant *grants;        /* with secrets: the resolvers
+					     * its args name (malloc'd) */
+	size_t ngrants;
+	struct buf row;             /* private: what the views point into */
+};
+
+/* Fill *inv for result vow `vow`; with secrets, its resolver and the
+ * grants of the resolvers its args name (only for the server it is pushed
+ * to). AF_ENOTFOUND once answered. Release with engine_invocation_release
+ * (also after a failure). */
+int engine_invocation(struct engine *e, uint64_t vow, bool secrets,
+    struct engine_invocation *inv);
+void engine_invocation_release(struct engine_invocation *inv);
+
+/* ---- Testing ---- */
+
+/* Make the engine's nth allocation from now fail as if out of memory
+ * (0: none), to show that a failure in a callback surfaces. */
+void engine_test_fail_alloc(struct engine *e, unsigned nth);
+
+/* ---- The crash handler ---- */
 
 /* The activation whose guest or host code is running now, or 0. Read by
  * the daemon's crash handler (async-signal-safe: a plain load). */
-extern volatile uint64_t engine_guest_act;
-
-/* The vow's state, and its value (decoded into `a`) once settled. */
-int engine_vow_state(struct engine *e, uint64_t vow, enum vow_state *st,
-    struct af_arena *a, const struct af_value **value);
-
-/* Render the committed journal of `act`, one entry per line, as
- * "INDEX KIND(...)" text into b. */
-int engine_journal_text(struct engine *e, uint64_t act, struct buf *b);
-
-uint64_t engine_incarnation(const struct engine *e);
-
-struct engine_stats {
-	uint64_t passes, commits, events;
-	uint64_t entries_written, entries_replayed;
-	uint64_t acts_loaded;       /* activations brought into memory */
-	uint64_t acts_in_memory;    /* now */
-};
-
-/* Whether a flow of that name is registered. */
-bool engine_has_flow(const struct engine *e, const char *name);
-void engine_stats(const struct engine *e, struct engine_stats *st);
+extern volatile uint64_t engine_running_act;
 
 #endif /* AF_ENGINE_H */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "tables.h"
 #include "value.h"
 
 int
@@ -254,4 +255,33 @@ journal_delete(struct store_txn *t, uint64_t act,
 		(*from)++;
 	}
 	return AF_OK;
+}
+
+int
+journal_format_check(struct store_txn *t, char *err, size_t errlen)
+{
+	uint64_t format;
+	int rc;
+
+	rc = meta_get_u64(t, "format", &format);
+	if (rc == AF_ENOTFOUND)
+		rc = meta_put_u64(t, "format", format = JOURNAL_FORMAT);
+	if (rc == AF_OK && format > JOURNAL_FORMAT) {
+		snprintf(err, errlen, "the store was written with journal "
+		    "format %llu; this asyncflowd reads format %d and older",
+		    (unsigned long long)format, JOURNAL_FORMAT);
+		rc = AF_EVERSION;
+	}
+	return rc;
+}
+
+int
+journal_put(struct store_txn *t, uint64_t act, uint64_t index, const void *p,
+    size_t n)
+{
+	uint8_t key[16];
+
+	journal_key(key, act, index);
+	return store_put(t, DB_JOURNAL, (struct store_val){ key, 16 },
+	    (struct store_val){ p, n }, false);
 }

@@ -17,8 +17,20 @@
 #include "buf.h"
 #include "store.h"
 
-/* The journal format this code reads and writes (meta key "format"). */
+/*
+ * The journal format this code reads and writes, kept in the meta key
+ * "format". A change that an older daemon could misread bumps it (see the
+ * compatibility rule in proto/asyncflow.proto); a daemon refuses a store
+ * written with a newer one.
+ */
 #define JOURNAL_FORMAT 1
+
+/*
+ * Check the store's journal format in write transaction t: a new store is
+ * stamped with JOURNAL_FORMAT; AF_EVERSION (err says which) if it was
+ * written with a newer format; store errors otherwise.
+ */
+int journal_format_check(struct store_txn *t, char *err, size_t errlen);
 
 enum jkind {
 	J_NONE = 0,
@@ -76,6 +88,11 @@ int journal_load(struct store *s, uint64_t act, uint64_t len,
 int journal_load_range(struct store *s, uint64_t act, uint64_t from,
     uint64_t to, struct jlog *out);
 void jlog_release(struct jlog *l);
+
+/* Write entry `index` of `act` (encoded, p/n) in the caller's write
+ * transaction. */
+int journal_put(struct store_txn *t, uint64_t act, uint64_t index,
+    const void *p, size_t n);
 
 /* Delete up to `max` entries of `act` from index *from up to `to`, in the
  * caller's write transaction; advances *from. */

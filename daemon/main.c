@@ -73,7 +73,7 @@ static void
 crash_handler(int sig)
 {
 	int signo = sig;
-	uint64_t act = engine_guest_act;
+	uint64_t act = engine_running_act;
 	char line[64];
 	int fd, i = sizeof(line);
 

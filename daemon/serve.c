@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "api_invocation.h"
 #include "log.h"
 
 /* Flow control: a server gets more invocations only while those it has
@@ -105,7 +106,7 @@ push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 	int rc;
 
 	buf_reset(&api->b);
-	if ((rc = engine_invocation(api->e, vow, true, &api->b)) != AF_OK)
+	if ((rc = api_invocation(api->e, vow, true, &api->b)) != AF_OK)
 		return rc == AF_ENOTFOUND ? ANSWERED : RETRY;
 	if ((inv = asyncflow__invocation__unpack(NULL, api->b.len,
 	    api->b.p)) == NULL)
@@ -193,7 +194,7 @@ dispatch_new(struct api *api, uint64_t vow)
 	int rc;
 
 	buf_reset(&api->b);
-	if ((rc = engine_invocation(api->e, vow, false, &api->b)) != AF_OK ||
+	if ((rc = api_invocation(api->e, vow, false, &api->b)) != AF_OK ||
 	    (inv = asyncflow__invocation__unpack(NULL, api->b.len,
 	    api->b.p)) == NULL) {
 		if (rc != AF_ENOTFOUND)

@@ -12,6 +12,7 @@
 #include "asyncflow/flow.h"
 #include "buf.h"
 #include "store.h"
+#include "vowdef.h"
 
 enum act_state {
 	ACT_ACTIVE = 1,     /* Running, Sleeping or Replaying (in memory) */
@@ -34,15 +35,6 @@ struct act_row {
 
 int act_row_encode(struct buf *b, const struct act_row *r);
 int act_row_parse(const void *p, size_t n, struct act_row *r);
-
-enum vow_state {
-	VOW_PENDING = 1,
-	VOW_FULFILLED = 2,
-	VOW_REJECTED = 3,
-	VOW_FOLLOWING = 4,
-};
-
-#define VOW_SECRET_LEN 16
 
 struct vow_row {
 	enum vow_state state;

@@ -35,7 +35,7 @@ turn_run(struct turn *t, struct turn_next *next)
 	if (rc != AF_OK)
 		log_error("commit failed: %s (%s); every request of the pass "
 		    "gets the error, activations are rebuilt by replay",
-		    af_strerror(rc), store_errmsg(t->s));
+		    af_strerror(rc), engine_errmsg(t->e));
 	if (t->api != NULL)
 		api_after_pass(t->api, rc);
 	if (rc != AF_OK) {

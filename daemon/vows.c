@@ -587,3 +587,49 @@ vowtab_settle_seq(const struct vowtab *vt)
 {
 	return vt->settle_seq;
 }
+
+struct held_ctx {
+	uint64_t act;
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+/* DB_HOLDS keys act ‖ vow while the first half is the activation's. */
+static int
+held_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct held_ctx *hc = ctx;
+	uint64_t *np;
+
+	(void)v;
+	if (k.n != 16 || store_rd_be64(k.p) != hc->act)
+		return 1;
+	if (hc->n == hc->cap) {
+		hc->cap = hc->cap ? 2 * hc->cap : 16;
+		if ((np = realloc(hc->ids, hc->cap * sizeof(*np))) == NULL)
+			return AF_ENOMEM;
+		hc->ids = np;
+	}
+	hc->ids[hc->n++] = store_rd_be64((const uint8_t *)k.p + 8);
+	return 0;
+}
+
+int
+vowtab_held_by(struct vowtab *vt, uint64_t act, uint64_t **ids, size_t *n)
+{
+	struct held_ctx hc = { act, NULL, 0, 0 };
+	uint8_t key[16];
+	int rc;
+
+	store_be64(key, act);
+	store_be64(key + 8, 0);
+	if ((rc = store_scan(vt->s, DB_HOLDS, key, 16, held_cb, &hc)) !=
+	    AF_OK) {
+		free(hc.ids);
+		hc.ids = NULL;
+		hc.n = 0;
+	}
+	*ids = hc.ids;
+	*n = hc.n;
+	return rc;
+}

@@ -84,6 +84,12 @@ int vowtab_watch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
 int vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
     uint64_t id);
 
+/* The vows activation `act` holds whose settlement it has not journaled
+ * yet: its committed WATCH_ACT rows, read from DB_HOLDS (*ids malloc'd,
+ * the caller frees; NULL/0 on error). */
+int vowtab_held_by(struct vowtab *vt, uint64_t act, uint64_t **ids,
+    size_t *n);
+
 /* Write every change in the caller's write transaction. */
 int vowtab_flush(struct vowtab *vt, struct store_txn *t);
 void vowtab_after_commit(struct vowtab *vt);

@@ -15,10 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_invocation.h"
 #include "arena.h"
 #include "engine.h"
 #include "journal.h"
+#include "log.h"
 #include "registry.h"
+#include "store.h"
+#include "tables.h"
 #include "testutil.h"
 #include "value.h"
 
@@ -423,6 +427,9 @@ restart(enum version v)
 static void
 setup(void)
 {
+	/* Failures here are on purpose: their warnings would drown the
+	 * report. */
+	log_set_level(LOG_ERROR);
 	dir = testutil_tmpdir();
 	ar = arena_new(0);
 	host_calls = 0;
@@ -1113,7 +1120,7 @@ invocation_secret(uint64_t vow, uint8_t secret[VOW_SECRET_LEN], char *obj,
 	uint64_t v;
 
 	buf_init(&b);
-	ck_assert_int_eq(engine_invocation(eng, vow, true, &b), AF_OK);
+	ck_assert_int_eq(api_invocation(eng, vow, true, &b), AF_OK);
 	pbr_init(&r, b.p, b.len);
 	while (pbr_next(&r, &field, &wt) > 0) {
 		if (wt == PB_LEN) {
@@ -1178,7 +1185,7 @@ START_TEST(test_engine_send_outbox_exactly_once_across_restart)
 	os.n = 0;
 	ck_assert_int_eq(engine_outbox_list(eng, 0, outbox_cb, &os), AF_OK);
 	ck_assert_int_eq(os.n, 0);
-	ck_assert_int_eq(engine_invocation(eng, os.vows[0], true,
+	ck_assert_int_eq(api_invocation(eng, os.vows[0], true,
 	    &(struct buf)BUF_INITIALIZER), AF_ENOTFOUND);
 }
 END_TEST
@@ -1456,6 +1463,41 @@ START_TEST(test_engine_quarantine_and_waiting_on)
 }
 END_TEST
 
+/*
+ * Out of memory in a void callback — the vow table telling the engine
+ * that a vow settled: queueing the waiter's event (1st allocation), noting
+ * the settlement for on_commit (2nd) — is not dropped: the pass fails with
+ * AF_ENOMEM, recovery rebuilds from the store, and the client's retry
+ * completes the flow.
+ */
+START_TEST(test_engine_oom_in_settle_callback_fails_the_pass)
+{
+	unsigned nth;
+
+	for (nth = 1; nth <= 2; nth++) {
+		struct kit v = mkvow();
+		uint64_t out, act;
+
+		act = start("call_await", rec2("n", af_int(ar, 1), "v",
+		    af_vow_ref(ar, v.id)), &out);
+		ck_assert_int_eq(state_of(act), ES_RUNNING);
+		engine_test_fail_alloc(eng, nth);
+		ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
+		    af_int(ar, 7)), AF_OK);
+		ck_assert_int_eq(engine_pass(eng), AF_ENOMEM);
+		ck_assert_str_eq(engine_errmsg(eng),
+		    "out of memory during the pass");
+		/* Nothing of the pass is durable; the activation is rebuilt
+		 * by replay and waits again. */
+		ck_assert_str_eq(outcome_text(out), "pending");
+		ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+		ck_assert_int_eq(state_of(act), ES_RUNNING);
+		settle(v, af_int(ar, 7));
+		ck_assert_str_eq(outcome_text(out), "[2,7]");
+	}
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -1502,6 +1544,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_resolvers_cannot_be_forged);
 	tcase_add_test(tc, test_engine_start_behind_settlements_runs);
 	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
+	tcase_add_test(tc, test_engine_oom_in_settle_callback_fails_the_pass);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -725,6 +725,28 @@ assert_act_eq(const struct act_row *a, const struct act_row *b)
 	ck_assert_uint_eq(a->journal_gc, b->journal_gc);
 }
 
+/* A new store is stamped with JOURNAL_FORMAT; the same or an older one
+ * passes; a newer one is AF_EVERSION with both formats in the message. */
+START_TEST(test_journal_format_check)
+{
+	struct store_txn *t;
+	uint64_t format = 0;
+	char err[256] = "", want[64];
+
+	snprintf(want, sizeof(want), "journal format %d;", JOURNAL_FORMAT + 1);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(journal_format_check(t, err, sizeof(err)), AF_OK);
+	ck_assert_int_eq(meta_get_u64(t, "format", &format), AF_OK);
+	ck_assert_uint_eq(format, JOURNAL_FORMAT);
+	ck_assert_int_eq(journal_format_check(t, err, sizeof(err)), AF_OK);
+	ck_assert_int_eq(meta_put_u64(t, "format", JOURNAL_FORMAT + 1), AF_OK);
+	ck_assert_int_eq(journal_format_check(t, err, sizeof(err)),
+	    AF_EVERSION);
+	ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+	store_abort(t);
+}
+END_TEST
+
 START_TEST(test_tables_act_row)
 {
 	struct act_row rows[3], back;
@@ -1140,6 +1162,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_load);
 	tcase_add_test(tc, test_journal_load_with_hole);
 	tcase_add_test(tc, test_journal_delete_in_chunks);
+	tcase_add_test(tc, test_journal_format_check);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tt, setup, teardown);

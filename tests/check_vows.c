@@ -858,6 +858,22 @@ START_TEST(test_vows_watch_rows_and_holds)
 	commit_vt();
 	ck_assert(has_watch(6, WATCH_ACT, 3));
 	ck_assert(has_hold(3, 6));
+	/* vowtab_held_by reads them back by activation. */
+	{
+		uint64_t *ids;
+		size_t n;
+
+		ck_assert_int_eq(vowtab_watch(vt, 4, WATCH_ACT, 7), AF_OK);
+		commit_vt();
+		ck_assert_int_eq(vowtab_held_by(vt, 7, &ids, &n), AF_OK);
+		ck_assert_uint_eq(n, 2);
+		ck_assert_uint_eq(ids[0], 4);
+		ck_assert_uint_eq(ids[1], 6);
+		free(ids);
+		ck_assert_int_eq(vowtab_held_by(vt, 5, &ids, &n), AF_OK);
+		ck_assert_uint_eq(n, 0);
+		free(ids);
+	}
 }
 END_TEST
 

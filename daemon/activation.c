@@ -1,0 +1,409 @@
+/*
+ * activation.c: one activation in memory (struct act) — created, filled
+ * from its row, unloaded (coroutines, arena and journal copy dropped, the
+ * row kept), failed, freed — and its holdings: the vows and resolvers that
+ * entered it, and which of its vows it waits on. This is the seam eviction
+ * will use. The step rule that runs it is in step.c.
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "acttab.h"
+#include "engine_int.h"
+#include "log.h"
+#include "value.h"
+
+static char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p != NULL) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+struct act *
+act_new(struct engine *e, uint64_t id)
+{
+	struct act *a;
+
+	assert(id != 0 && u64map_get(&e->acts, id) == NULL);
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->id = id;
+	a->e = e;
+	a->live_state = ES_SLEEPING;
+	a->handle.a = a;
+	TAILQ_INIT(&a->tasks);
+	TAILQ_INIT(&a->runq);
+	u64map_init(&a->holdings);
+	u64map_init(&a->resolvers);
+	if (u64map_put(&e->acts, id, a) != AF_OK) {
+		free(a);
+		return NULL;
+	}
+	e->st.acts_loaded++;
+	return a;
+}
+
+void
+act_free(struct engine *e, struct act *a)
+{
+	act_unload(e, a);
+	if (a->touched)
+		TAILQ_REMOVE(&e->touched, a, tlink);
+	u64map_del(&e->acts, a->id);
+	u64map_release(&a->holdings);
+	u64map_release(&a->resolvers);
+	free(a->flow);
+	free(a->args);
+	free(a->failure);
+	free(a);
+}
+
+/* Fill an in-memory activation from its row. */
+int
+act_from_row(struct act *a, const struct act_row *r)
+{
+	a->flow = xstrndup(r->flow.ptr, r->flow.len);
+	a->args_n = r->args.len;
+	a->args = malloc(r->args.len ? r->args.len : 1);
+	if (a->flow == NULL || a->args == NULL)
+		return AF_ENOMEM;
+	memcpy(a->args, r->args.ptr, r->args.len);
+	a->outcome = r->outcome;
+	a->jlen = a->jlen_committed = r->journal_length;
+	a->incarnation = r->incarnation;
+	a->row_state = r->state;
+	a->quarantined = r->quarantined;
+	if (r->failure.len)
+		a->failure = xstrndup(r->failure.ptr, r->failure.len);
+	return AF_OK;
+}
+
+void
+act_set_failure(struct act *a, const char *msg)
+{
+	if (msg != NULL && msg == a->failure)
+		return;
+	free(a->failure);
+	a->failure = msg ? strdup(msg) : NULL;
+}
+
+void
+act_mark_dirty(struct engine *e, struct act *a)
+{
+	if (!a->touched) {
+		a->touched = true;
+		TAILQ_INSERT_TAIL(&e->touched, a, tlink);
+	}
+	e->dirty = true;
+}
+
+/* The activation no longer waits on its pending vows in memory. */
+static void
+act_unwatch_mem(struct engine *e, struct act *a)
+{
+	struct idlist *l;
+	size_t i = 0, j;
+	uint64_t k;
+	void *p;
+
+	while (u64map_next(&a->holdings, &i, &k, &p)) {
+		if (((struct holding *)p)->settled ||
+		    (l = u64map_get(&e->watch, k)) == NULL)
+			continue;
+		for (j = 0; j < l->n; j++) {
+			if (l->ids[j] == a->id) {
+				l->ids[j] = l->ids[--l->n];
+				break;
+			}
+		}
+		if (l->n == 0)
+			free(u64map_del(&e->watch, k));
+	}
+}
+
+/* Drop coroutines, arena, journal copy and holdings; keep the row. */
+void
+act_unload(struct engine *e, struct act *a)
+{
+	struct task *t;
+
+	act_unwatch_mem(e, a);
+	while ((t = TAILQ_FIRST(&a->tasks)) != NULL)
+		act_task_free(a, t);
+	a->main = NULL;
+	jlog_release(&a->log);
+	u64map_clear(&a->holdings);
+	u64map_clear(&a->resolvers);
+	arena_free(a->arena);
+	a->arena = NULL;
+	a->args_val = NULL;
+	a->loaded = false;
+}
+
+/* Make the activation Failed with `msg`; persisted at the next commit. */
+void
+act_fail(struct engine *e, struct act *a, const char *msg)
+{
+	log_warn("activation %llu (%s) is Failed: %s",
+	    (unsigned long long)a->id, a->flow ? a->flow : "?", msg);
+	act_set_failure(a, msg);
+	a->row_state = ACT_FAILED;
+	a->live_state = ES_FAILED;
+	a->row_dirty = true;
+	act_mark_dirty(e, a);
+	if (coro_self() == NULL)
+		act_unload(e, a);
+	/* Else step_run unloads once the coroutine has switched out. */
+}
+
+/* Called on a coroutine: fail and never come back. */
+void
+act_fail_from_guest(struct engine *e, struct act *a, const char *msg)
+{
+	act_fail(e, a, msg);
+	coro_yield();
+	abort();    /* a failed activation's coroutine is never resumed */
+}
+
+void
+act_failf(struct engine *e, struct act *a, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	act_fail(e, a, msg);
+}
+
+void
+engine_watch_add(struct engine *e, uint64_t vow, uint64_t act)
+{
+	struct idlist *l = u64map_get(&e->watch, vow), *nl;
+	size_t i;
+
+	if (l != NULL)
+		for (i = 0; i < l->n; i++)
+			if (l->ids[i] == act)
+				return;
+	if (l == NULL || l->n == l->cap) {
+		size_t ncap = l ? l->cap * 2 : 2;
+
+		nl = engine_alloc_fault(e) ? NULL :
+		    realloc(l, sizeof(*nl) + ncap * sizeof(uint64_t));
+		if (nl == NULL) {
+			/* The settlement would never reach the activation. */
+			engine_note_lost(e, AF_ENOMEM);
+			return;
+		}
+		if (l == NULL)
+			nl->n = 0;
+		nl->cap = ncap;
+		if (u64map_put(&e->watch, vow, nl) != AF_OK) {
+			if (l != NULL)  /* the map holds l: gone with realloc */
+				u64map_del(&e->watch, vow);
+			free(nl);
+			engine_note_lost(e, AF_ENOMEM);
+			return;
+		}
+		l = nl;
+	}
+	l->ids[l->n++] = act;
+}
+
+/* Live: learn whether a newly held pending vow is settled already. */
+static void
+act_watch_vow(struct engine *e, struct act *a, struct holding *s)
+{
+	struct vow *v;
+	int rc;
+
+	if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
+		if (rc != AF_ENOTFOUND)     /* unknown vow: never settles */
+			engine_note_lost(e, rc);
+		return;
+	}
+	if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
+		if (engine_push_event(e, EV_SETTLED, a->id, s->vow) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+		return;
+	}
+	engine_watch_add(e, s->vow, a->id);
+	if (!s->row) {
+		if (vowtab_watch(e->vt, s->vow, WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+		s->row = true;
+		e->dirty = true;
+	}
+}
+
+void
+act_enter_vow(struct engine *e, struct act *a, uint64_t id, bool live)
+{
+	struct holding *s;
+
+	if (u64map_get(&a->holdings, id) != NULL)
+		return;
+	if ((s = af_arena_alloc(a->arena, sizeof(*s))) == NULL) {
+		engine_note_lost(e, AF_ENOMEM);
+		return;
+	}
+	memset(s, 0, sizeof(*s));
+	s->vow = id;
+	if (u64map_put(&a->holdings, id, s) != AF_OK) {
+		engine_note_lost(e, AF_ENOMEM);
+		return;
+	}
+	if (live)
+		act_watch_vow(e, a, s);
+}
+
+void
+act_enter_value(struct engine *e, struct act *a, const struct af_value *v,
+    bool live)
+{
+	size_t i;
+
+	switch (v->type) {
+	case AF_VOW:
+		act_enter_vow(e, a, v->u.id, live);
+		break;
+	case AF_RESOLVER:
+		if (u64map_put(&a->resolvers, v->u.id, (void *)1) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+		break;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			act_enter_value(e, a, v->u.list.items[i], live);
+		break;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			act_enter_value(e, a, v->u.rec.fields[i].value, live);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Whether every resolver named in v is held by the activation. */
+bool
+act_holds_resolvers(struct act *a, const struct af_value *v)
+{
+	size_t i;
+
+	switch (v->type) {
+	case AF_RESOLVER:
+		return u64map_get(&a->resolvers, v->u.id) != NULL;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			if (!act_holds_resolvers(a, v->u.list.items[i]))
+				return false;
+		return true;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			if (!act_holds_resolvers(a, v->u.rec.fields[i].value))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* Drop every activation from memory (collected first: act_free changes
+ * the map). */
+void
+engine_free_acts(struct engine *e)
+{
+	struct act **all;
+	size_t i = 0, n = 0;
+	uint64_t k;
+	void *p;
+
+	if (e->acts.len == 0)
+		return;
+	if ((all = malloc(e->acts.len * sizeof(*all))) == NULL) {
+		while (u64map_next(&e->acts, &i, &k, &p)) {
+			act_free(e, p);
+			i = 0;
+		}
+		return;
+	}
+	while (u64map_next(&e->acts, &i, &k, &p))
+		all[n++] = p;
+	for (i = 0; i < n; i++)
+		act_free(e, all[i]);
+	free(all);
+}
+
+struct scan_ctx {
+	struct engine *e;
+	bool wake_failed;
+};
+
+static int
+scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
+{
+	struct scan_ctx *sc = ctx;
+	struct engine *e = sc->e;
+	struct act *a;
+
+	if (row->state == ACT_DONE) {
+		if (row->journal_gc >= row->journal_length ||
+		    e->o.retain_journals)
+			return 0;
+		if (engine_grow(e, (void **)&e->gc, &e->capgc, e->ngc + 1,
+		    sizeof(*e->gc)) == AF_OK)
+			e->gc[e->ngc++] = (struct journal_gc){ id,
+			    row->journal_gc, row->journal_length };
+		else    /* the next pass fails, and its recovery rescans */
+			engine_note_lost(e, AF_ENOMEM);
+		return 0;
+	}
+	/* Quarantined: only an explicit wake. Failed: a new incarnation
+	 * retries, a recovery does not. */
+	if (row->state == ACT_FAILED && (row->quarantined || !sc->wake_failed))
+		return 0;
+	if ((a = act_new(e, id)) == NULL)
+		return AF_ENOMEM;
+	if (act_from_row(a, row) != AF_OK ||
+	    engine_push_event(e, EV_WAKE, id, 0) != AF_OK) {
+		act_free(e, a);
+		return AF_ENOMEM;
+	}
+	return 0;
+}
+
+/* Queue the replay of every activation that is not Done (nor Failed,
+ * unless wake_failed; nor quarantined); schedule the deletion of Done
+ * journals left over. */
+int
+engine_scan_acts(struct engine *e, bool wake_failed)
+{
+	struct scan_ctx sc = { e, wake_failed };
+
+	return acttab_scan(e->s, 0, scan_act_cb, &sc);
+}
+
+int
+engine_quarantine(struct engine *e, uint64_t id, const char *why)
+{
+	struct act *a = u64map_get(&e->acts, id);
+
+	if (a == NULL)
+		return AF_ENOTFOUND;
+	if (a->live_state == ES_DONE)
+		return AF_ESTATE;
+	/* Queued wakes for it find it Failed and do nothing. */
+	act_fail(e, a, why);
+	a->quarantined = true;
+	return AF_OK;
+}

@@ -1,0 +1,333 @@
+/*
+ * commit.c: the end of a pass. Everything the pass changed is applied in
+ * ONE write transaction (group commit); a failed commit forgets what is
+ * uncommitted and rebuilds every unfinished activation by replay
+ * (recovery). Also the bounded deletion of Done activations' journals.
+ * Not here: running events (step.c).
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acttab.h"
+#include "engine_int.h"
+
+static int recover(struct engine *);
+
+/* The vow table tells us a vow reached a final state. */
+void
+engine_on_vow_settled(void *ctx, const struct vow *v)
+{
+	struct engine *e = ctx;
+	struct idlist *l = u64map_del(&e->watch, v->id);
+	size_t i;
+
+	/* Nothing can be returned from here: what cannot be noted fails the
+	 * pass (engine_note_lost), whose recovery rebuilds from the store. */
+	if (l != NULL) {
+		for (i = 0; i < l->n; i++)
+			if (engine_push_event(e, EV_SETTLED, l->ids[i],
+			    v->id) != AF_OK)
+				engine_note_lost(e, AF_ENOMEM);
+		free(l);
+	}
+	if (engine_grow(e, (void **)&e->w.settled, &e->w.capsettled,
+	    e->w.nsettled + 1, sizeof(uint64_t)) == AF_OK)
+		e->w.settled[e->w.nsettled++] = v->id;
+	else
+		engine_note_lost(e, AF_ENOMEM);
+	if (v->invocation && (engine_alloc_fault(e) ||
+	    outbox_answered(&e->w.outbox, v->id) != AF_OK))
+		engine_note_lost(e, AF_ENOMEM);
+	e->dirty = true;
+}
+
+void
+engine_test_fail_alloc(struct engine *e, unsigned nth)
+{
+	e->fail_alloc = nth;
+}
+
+void
+engine_set_errmsg(struct engine *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->errmsg, sizeof(e->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+engine_errmsg(const struct engine *e)
+{
+	return e->errmsg;
+}
+
+bool
+engine_busy(const struct engine *e)
+{
+	/* Events, journals to delete, or a recovery to finish. */
+	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
+	    e->needs_recover;
+}
+
+/* ---- The write set ---- */
+
+void
+pass_writes_init(struct pass_writes *w)
+{
+	memset(w, 0, sizeof(*w));
+	buf_init(&w->journal_buf);
+	outbox_init(&w->outbox);
+	idem_init(&w->idem);
+}
+
+void
+pass_writes_release(struct pass_writes *w)
+{
+	buf_release(&w->journal_buf);
+	free(w->journal);
+	outbox_release(&w->outbox);
+	idem_release(&w->idem);
+	free(w->settled);
+	free(w->invocations);
+	pass_writes_init(w);
+}
+
+/* Forget everything the pass wrote, keeping the memory. */
+static void
+pass_writes_reset(struct pass_writes *w)
+{
+	buf_reset(&w->journal_buf);
+	w->njournal = 0;
+	outbox_reset(&w->outbox);
+	idem_reset(&w->idem);
+	w->nsettled = 0;
+	w->ninvocations = 0;
+	w->next_act_dirty = false;
+}
+
+static int
+put_row(struct engine *e, struct store_txn *t, struct act *a)
+{
+	struct act_row r;
+
+	memset(&r, 0, sizeof(r));
+	r.flow = (struct af_str){ a->flow, strlen(a->flow) };
+	r.args = (struct af_str){ (const char *)a->args, a->args_n };
+	r.state = a->row_state;
+	r.outcome = a->outcome;
+	r.journal_length = a->jlen;
+	if (a->failure != NULL)
+		r.failure = (struct af_str){ a->failure, strlen(a->failure) };
+	r.incarnation = a->incarnation;
+	r.quarantined = a->quarantined;
+	return acttab_put(t, a->id, &r, &e->row_buf);
+}
+
+static int
+cmp_journal_op(const void *x, const void *y)
+{
+	const struct journal_op *a = x, *b = y;
+
+	if (a->act != b->act)
+		return a->act < b->act ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The journal entries of the pass, in key order. */
+static int
+put_journal(struct pass_writes *w, struct store_txn *t)
+{
+	size_t i;
+	int rc;
+
+	if (w->njournal > 1)
+		qsort(w->journal, w->njournal, sizeof(*w->journal),
+		    cmp_journal_op);
+	for (i = 0; i < w->njournal; i++)
+		if ((rc = journal_put(t, w->journal[i].act, w->journal[i].idx,
+		    w->journal_buf.p + w->journal[i].off,
+		    w->journal[i].len)) != AF_OK)
+			return rc;
+	return AF_OK;
+}
+
+/* Delete journals of Done activations, a bounded amount per commit. */
+static int
+journal_gc_step(struct engine *e, struct store_txn *t)
+{
+	size_t budget = GC_PER_COMMIT, i, keep = 0;
+	int rc;
+
+	for (i = 0; i < e->ngc; i++) {
+		struct journal_gc *g = &e->gc[i];
+		uint64_t before = g->from;
+
+		if (budget > 0) {
+			rc = journal_delete(t, g->act, &g->from, g->to,
+			    budget);
+			if (rc != AF_OK)
+				return rc;
+			assert(g->from - before <= budget);
+			budget -= g->from - before;
+		}
+		if (g->from < g->to) {
+			e->gc[keep++] = *g;
+			continue;
+		}
+		/* Finished: record it in the row (unless the row is being
+		 * written by this commit from memory: then it is Done with
+		 * journal_gc set below). */
+		rc = acttab_set_journal_gc(t, g->act, g->to, &e->settle_buf);
+		if (rc != AF_OK && rc != AF_ENOTFOUND)
+			return rc;
+	}
+	e->ngc = keep;
+	return AF_OK;
+}
+
+/* Apply the pass in one write transaction; on failure, recover. */
+static int
+commit(struct engine *e)
+{
+	struct store_txn *t;
+	struct act *a, *next;
+	int rc;
+
+	if (!e->dirty && e->ngc == 0) {
+		/* Nothing to write; what reads brought into the vow cache is
+		 * dropped all the same, so a read-only load cannot grow it. */
+		vowtab_after_commit(e->vt);
+		return AF_OK;
+	}
+	e->st.commits++;
+	assert(!store_txn_open(e->s));
+	if (e->lost != AF_OK || e->w.journal_buf.err) {
+		rc = e->lost != AF_OK ? e->lost : AF_ENOMEM;
+		goto failed;
+	}
+	if ((rc = store_begin(e->s, false, &t)) != AF_OK)
+		goto failed;
+	if ((rc = vowtab_flush(e->vt, t)) != AF_OK)
+		goto abort;
+	TAILQ_FOREACH(a, &e->touched, tlink)
+		if (a->row_dirty && (rc = put_row(e, t, a)) != AF_OK)
+			goto abort;
+	if ((rc = put_journal(&e->w, t)) != AF_OK ||
+	    (rc = outbox_flush(&e->w.outbox, t)) != AF_OK ||
+	    (rc = timers_flush(&e->timers, t)) != AF_OK ||
+	    (rc = idem_flush(&e->w.idem, t)) != AF_OK ||
+	    (rc = journal_gc_step(e, t)) != AF_OK)
+		goto abort;
+	if (e->w.next_act_dirty &&
+	    (rc = meta_put_u64(t, "next_act", e->next_act)) != AF_OK)
+		goto abort;
+	if ((rc = store_commit(t)) != AF_OK)
+		goto failed;
+
+	vowtab_after_commit(e->vt);
+	e->dirty = false;
+	for (a = TAILQ_FIRST(&e->touched); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, tlink);
+		a->touched = false;
+		a->row_dirty = false;
+		a->jlen_committed = a->jlen;
+		TAILQ_REMOVE(&e->touched, a, tlink);
+		if (a->live_state == ES_DONE || a->live_state == ES_FAILED)
+			act_free(e, a);
+	}
+	/* The hook only reads (engine.h): the write set is forgotten after
+	 * it has seen what settled and what was sent. */
+	if (e->o.on_commit != NULL &&
+	    (e->w.nsettled > 0 || e->w.ninvocations > 0))
+		e->o.on_commit(e->o.commit_ctx, e->w.settled, e->w.nsettled,
+		    e->w.invocations, e->w.ninvocations);
+	pass_writes_reset(&e->w);
+	timers_reset(&e->timers);
+	return AF_OK;
+abort:
+	store_abort(t);
+failed:
+	if (rc == AF_ENOMEM)
+		engine_set_errmsg(e, "out of memory during the pass");
+	else
+		engine_set_errmsg(e, "%s", store_errmsg(e->s));
+	recover(e);
+	return rc;
+}
+
+/* After a failed commit: forget everything uncommitted and rebuild every
+ * unfinished activation by replay from the store. */
+static int
+recover(struct engine *e)
+{
+	struct store_txn *t;
+	size_t i = 0;
+	uint64_t k;
+	void *p;
+	int rc;
+
+	engine_free_acts(e);
+	while (u64map_next(&e->watch, &i, &k, &p))
+		free(p);
+	u64map_clear(&e->watch);
+	e->wakes.len = e->wakes.head = 0;
+	e->settles.len = e->settles.head = 0;
+	pass_writes_reset(&e->w);
+	e->ngc = 0;
+	e->dirty = false;
+	e->lost = AF_OK;
+	/* If reading back fails too, the next pass tries again first. */
+	e->needs_recover = true;
+	if ((rc = vowtab_discard(e->vt)) != AF_OK)
+		return rc;
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	rc = meta_get_u64(t, "next_act", &e->next_act);
+	store_abort(t);
+	if (rc != AF_OK && rc != AF_ENOTFOUND)
+		return rc;
+	if ((rc = timers_load(&e->timers, e->s)) != AF_OK ||
+	    (rc = engine_scan_acts(e, false)) != AF_OK)
+		return rc;
+	e->needs_recover = false;
+	return AF_OK;
+}
+
+int
+engine_pass(struct engine *e)
+{
+	int rc;
+
+	/* Passes are driven from the loop, never from guest code. */
+	assert(coro_self() == NULL && !store_txn_open(e->s));
+	e->st.passes++;
+	if (e->needs_recover) {
+		/* Whatever requests did since the failure was made on state
+		 * that recovery throws away: this pass fails as a whole. */
+		if ((rc = recover(e)) == AF_OK) {
+			rc = AF_ESTORE;
+			engine_set_errmsg(e, "recovered from an earlier "
+			    "failed commit; retry");
+		}
+		return rc;
+	}
+	step_take_events(e);
+	return commit(e);
+}
+
+int
+engine_run_until_idle(struct engine *e)
+{
+	int rc;
+
+	do {
+		if ((rc = engine_pass(e)) != AF_OK)
+			return rc;
+	} while (engine_busy(e) || e->ngc > 0);
+	return AF_OK;
+}

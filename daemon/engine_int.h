@@ -1,0 +1,328 @@
+/*
+ * engine_int.h: what the engine's own files share and nobody else sees:
+ * struct engine, struct act (one activation in memory), struct task (one
+ * coroutine of it), struct holding (a vow that entered it), events, and
+ * the functions the rooms call across files. Like SQLite's sqliteInt.h,
+ * it is private: only daemon/engine.c, activation.c, step.c, membrane.c,
+ * hostobj.c, commit.c and inspect.c include it.
+ *
+ * Who does what:
+ *   activation.c  an activation in memory: new/free, load from its row,
+ *                 unload, fail; its holdings (vows and resolvers that
+ *                 entered it) and the scan that loads them at open;
+ *   step.c        tasks, the scheduler (step_run) and the step rule:
+ *                 replay from the journal, go live, deliver settlements;
+ *   membrane.c    flow.h's guest API: every crossing compared with the
+ *                 journal while replaying, journaled and performed live;
+ *   hostobj.c     af_host_* and the built-in objects (vows, clock,
+ *                 random, timer);
+ *   commit.c      the pass's write set, group commit, recovery, journal
+ *                 GC;
+ *   inspect.c     read-only views for the daemon (info, list, journals);
+ *   engine.c      the front door: open/close, start, mkvow, settle, wake.
+ *
+ * Invariants:
+ *   - Guest code runs only inside step_run, on a task's coroutine. No store
+ *     transaction is open then; reads the membrane needs take short read
+ *     transactions that end before control returns to guest code.
+ *   - While Replaying, nothing is written: every guest action is compared
+ *     with the journal and answered from it. The first action past the end
+ *     of the journal switches the activation to Running (act_go_live).
+ *   - Failure (act_fail) tears down the activation's coroutines, arena and
+ *     in-memory state; the coroutine that detected it is abandoned, never
+ *     resumed.
+ */
+#ifndef AF_ENGINE_INT_H
+#define AF_ENGINE_INT_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "coro.h"
+#include "engine.h"
+#include "idem.h"
+#include "journal.h"
+#include "outbox.h"
+#include "registry.h"
+#include "store.h"
+#include "tables.h"
+#include "timers.h"
+#include "u64map.h"
+#include "vec.h"
+#include "vows.h"
+
+#include "vows.h"
+
+#define DEFAULT_STACK       (256u << 10)
+#define DEFAULT_IDLE        64
+#define DEFAULT_PASS_MAX    16384
+#define GC_PER_COMMIT       8192
+#define SETTLES_PER_PASS    256
+
+/* A vow that entered an activation (args, results, settlements): whether
+ * and how the activation has seen it settle. In the act's arena. */
+struct holding {
+	uint64_t vow;
+	uint64_t seq;               /* journal index of the settlement */
+	const struct af_value *value;
+	bool settled;
+	bool rejected;
+	bool row;                   /* a durable watcher row exists */
+};
+
+enum wait_kind { W_NONE, W_ONE, W_ALL, W_RACE };
+
+struct act;
+
+struct task {
+	struct act *a;
+	struct coro *co;
+	af_task_fn *fn;             /* spawned tasks */
+	void *arg;
+	bool is_main;
+	bool queued;
+	TAILQ_ENTRY(task) all;
+	TAILQ_ENTRY(task) run;
+	enum wait_kind wait;
+	const struct af_value *one;
+	const struct af_value *const *wv;
+	size_t wn;
+	int wrc;
+	const struct af_value *wout;
+	size_t windex;
+	int rc;                     /* main: the flow function's return */
+	const struct af_value *result;
+};
+TAILQ_HEAD(taskq, task);
+
+struct af_flow {
+	struct act *a;
+};
+
+/* One activation in memory: its row (what DB_ACTS holds, plus this pass's
+ * changes) and, while loaded, its coroutines, arena and replay cursor. */
+struct act {
+	uint64_t id;
+	struct engine *e;
+	enum engine_state live_state;       /* what it is doing in memory */
+	/* The row. */
+	char *flow;
+	uint8_t *args;
+	size_t args_n;
+	uint64_t outcome;
+	uint64_t jlen;              /* committed + this pass */
+	uint64_t jlen_committed;
+	uint64_t incarnation;
+	char *failure;
+	enum act_state row_state;   /* what its row says (Active/Failed/Done) */
+	bool quarantined;
+	bool row_dirty;
+	bool touched;
+	TAILQ_ENTRY(act) tlink;
+	/* Loaded state (between act_load_and_replay and act_unload). */
+	bool loaded;
+	const struct flow_def *fd;
+	struct af_arena *arena;
+	const struct af_value *args_val;
+	struct taskq tasks;
+	struct taskq runq;
+	struct task *main;
+	struct jlog log;
+	size_t pos;
+	struct u64map holdings;
+	struct u64map resolvers;
+	struct af_flow handle;
+};
+TAILQ_HEAD(actq, act);
+
+enum ev_kind { EV_WAKE, EV_SETTLED };
+
+struct event {
+	enum ev_kind kind;
+	uint64_t act;
+	uint64_t vow;
+};
+
+/* A FIFO ring of events. */
+struct evq {
+	struct event *ev;
+	size_t head, len, cap;
+};
+
+/* A journal entry of this pass: entry idx of activation act, encoded at
+ * pass_writes.journal_buf[off, off + len). */
+struct journal_op {
+	uint64_t act;
+	uint64_t idx;
+	size_t off;
+	size_t len;
+};
+
+/* A Done activation's journal to delete: entries [from, to). */
+struct journal_gc {
+	uint64_t act;
+	uint64_t from;
+	uint64_t to;
+};
+
+struct idlist {
+	size_t n, cap;
+	uint64_t ids[];
+};
+
+struct af_host {
+	struct engine *e;
+	struct act *a;
+};
+
+/*
+ * What a pass changed that its commit writes, besides the vow table (its
+ * own write-back cache), the timer rows (struct timers) and the rows of
+ * the activations on the touched list. pass_writes_reset forgets it all
+ * in one call, after a commit or a failed one.
+ */
+struct pass_writes {
+	struct buf journal_buf;     /* encoded journal entries */
+	struct journal_op *journal;
+	size_t njournal, capjournal;
+	struct outbox outbox;       /* invocations made and answered */
+	struct idem idem;           /* idempotency keys recorded */
+	uint64_t *settled;          /* vows that reached a final state */
+	size_t nsettled, capsettled;
+	uint64_t *invocations;      /* new invocations, delivered on commit */
+	size_t ninvocations, capinvocations;
+	bool next_act_dirty;
+};
+
+struct engine {
+	struct store *s;
+	struct af_registry *reg;
+	struct engine_opts o;
+	struct coro_pool *pool;
+	struct vowtab *vt;
+	uint64_t incarnation;
+	uint64_t next_act;
+	bool dirty;                 /* the pass has something to commit */
+	struct u64map acts;         /* id -> struct act (in memory) */
+	struct u64map watch;        /* vow id -> struct idlist (acts) */
+	struct evq wakes;           /* starts and replays: every pass runs them
+				     * all, so a start is done when committed */
+	struct evq settles;         /* settlements: bounded per pass */
+	bool needs_recover;         /* a recovery failed: retry first */
+	struct actq touched;        /* acts whose row or journal changed */
+	struct pass_writes w;
+	struct timers timers;
+	struct journal_gc *gc;      /* journals to delete, a chunk per commit */
+	size_t ngc, capgc;
+	struct buf args_buf;        /* encoded args of the current call */
+	struct buf settle_buf;      /* encoded value being settled */
+	struct buf row_buf;         /* activation row being written */
+	struct af_arena *tmp;       /* short-lived decodes */
+	struct engine_stats st;
+	char errmsg[256];           /* engine_errmsg */
+	/* Sticky: an error a void callback could not return (out of memory
+	 * while noting a settlement, a watch, a journal to delete). The
+	 * pass's commit fails with it and recovery rebuilds from the store,
+	 * as for any failed commit (buf.h's sticky error, for the engine). */
+	int lost;
+	unsigned fail_alloc;        /* tests: engine_test_fail_alloc */
+};
+
+/* Record an error nobody can be told of now: the commit fails with it. */
+static inline void
+engine_note_lost(struct engine *e, int rc)
+{
+	if (e->lost == AF_OK)
+		e->lost = rc;
+	e->dirty = true;
+}
+
+/* Whether this allocation is to fail (tests: the nth one from
+ * engine_test_fail_alloc). Every engine_grow and event push counts. */
+static inline bool
+engine_alloc_fault(struct engine *e)
+{
+	return e->fail_alloc != 0 && --e->fail_alloc == 0;
+}
+
+/* vec_grow for the engine's own arrays, through the fault hook. */
+static inline int
+engine_grow(struct engine *e, void **p, size_t *cap, size_t need,
+    size_t elem)
+{
+	if (engine_alloc_fault(e))
+		return AF_ENOMEM;
+	return vec_grow(p, cap, need, elem);
+}
+
+/* A growable array of ids, filled by scan callbacks (engine_ids_push). */
+struct ids {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+/* ---- activation.c: activations in memory and their holdings ---- */
+
+struct act *act_new(struct engine *, uint64_t id);
+void act_free(struct engine *, struct act *);
+int act_from_row(struct act *, const struct act_row *);
+void act_mark_dirty(struct engine *, struct act *);
+void act_set_failure(struct act *, const char *msg);
+void act_unload(struct engine *, struct act *);
+void act_fail(struct engine *, struct act *, const char *msg);
+void act_fail_from_guest(struct engine *, struct act *, const char *msg)
+    __attribute__((noreturn));
+void act_failf(struct engine *, struct act *, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void engine_watch_add(struct engine *, uint64_t vow, uint64_t act);
+void act_enter_vow(struct engine *, struct act *, uint64_t id, bool live);
+void act_enter_value(struct engine *, struct act *, const struct af_value *,
+    bool live);
+bool act_holds_resolvers(struct act *, const struct af_value *);
+void engine_free_acts(struct engine *);
+int engine_scan_acts(struct engine *, bool wake_failed);
+
+/* ---- step.c: tasks, the scheduler and the step rule ---- */
+
+int engine_push_event(struct engine *, enum ev_kind, uint64_t act,
+    uint64_t vow);
+struct task *act_task_new(struct engine *, struct act *, bool is_main,
+    af_task_fn *fn, void *arg);
+void act_task_free(struct act *, struct task *);
+int task_wait(struct task *, enum wait_kind, const struct af_value *const *,
+    size_t n, const struct af_value **out, size_t *index);
+void step_run(struct engine *, struct act *);
+void act_go_live(struct engine *, struct act *);
+void step_take_events(struct engine *);
+
+/* ---- membrane.c: the journal write set and the replay cursor ---- */
+
+void act_journal_append(struct engine *, struct act *, struct jentry *);
+int act_peek_entry(struct act *, struct jentry *);
+
+/* ---- hostobj.c: host objects ---- */
+
+const struct af_value *hostobj_error(struct af_arena *, const char *name,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int engine_settle_trusted(struct engine *, uint64_t id, bool reject,
+    const struct af_value *);
+int hostobj_register(struct af_registry *);
+
+/* ---- commit.c: the pass's writes, commit and recovery ---- */
+
+void engine_on_vow_settled(void *ctx, const struct vow *);
+void pass_writes_init(struct pass_writes *);
+void pass_writes_release(struct pass_writes *);
+void engine_set_errmsg(struct engine *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- inspect.c ---- */
+
+int engine_ids_push(struct ids *, uint64_t id);
+
+#endif /* AF_ENGINE_INT_H */

@@ -1,0 +1,537 @@
+/*
+ * step.c: tasks (the coroutines of an activation), the scheduler and the
+ * step rule (DESIGN.md §4): one event, then every coroutine of that
+ * activation runs until all wait again. Loading an activation replays its
+ * journal here; past its end the activation goes live and settlements of
+ * the vows it holds are journaled and delivered. Not here: what a guest
+ * call does (membrane.c), writing anything to the store (commit.c).
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "value.h"
+
+static void act_finish(struct engine *, struct act *, struct task *);
+
+volatile uint64_t engine_running_act;
+
+static int
+evq_push(struct evq *q, struct event ev)
+{
+	if (q->len == q->cap) {
+		size_t ncap = q->cap ? q->cap * 2 : 256, i;
+		struct event *n = malloc(ncap * sizeof(*n));
+
+		if (n == NULL)
+			return AF_ENOMEM;
+		for (i = 0; i < q->len; i++)
+			n[i] = q->ev[(q->head + i) % q->cap];
+		free(q->ev);
+		q->ev = n;
+		q->cap = ncap;
+		q->head = 0;
+	}
+	q->ev[(q->head + q->len) % q->cap] = ev;
+	q->len++;
+	return AF_OK;
+}
+
+static bool
+evq_pop(struct evq *q, struct event *out)
+{
+	if (q->len == 0)
+		return false;
+	*out = q->ev[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+	return true;
+}
+
+int
+engine_push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
+{
+	assert(act != 0);
+	assert(k == EV_WAKE || vow != 0);
+	if (engine_alloc_fault(e))
+		return AF_ENOMEM;
+	return evq_push(k == EV_WAKE ? &e->wakes : &e->settles,
+	    (struct event){ k, act, vow });
+}
+
+/* Whether t's wait is satisfied now; if so fill its result. */
+static bool
+wait_done(struct task *t)
+{
+	struct act *a = t->a;
+	const struct holding *s, *best = NULL;
+	size_t i, bi = 0;
+
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->holdings, t->wv[i]->u.id);
+		if (s == NULL || !s->settled) {
+			if (t->wait == W_ALL)
+				continue;
+			continue;
+		}
+		if (t->wait == W_ALL && !s->rejected)
+			continue;
+		if (best == NULL || s->seq < best->seq) {
+			best = s;
+			bi = i;
+		}
+	}
+	if (best != NULL) {
+		t->wrc = best->rejected ? AF_REJECTED : AF_OK;
+		t->wout = best->value;
+		t->windex = bi;
+		return true;
+	}
+	if (t->wait != W_ALL)
+		return false;
+	/* all: every one fulfilled? */
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->holdings, t->wv[i]->u.id);
+		if (s == NULL || !s->settled)
+			return false;
+	}
+	{
+		const struct af_value **items;
+
+		items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) *
+		    sizeof(*items));
+		if (items == NULL)
+			return false;
+		for (i = 0; i < t->wn; i++)
+			items[i] = ((const struct holding *)u64map_get(&a->holdings,
+			    t->wv[i]->u.id))->value;
+		t->wout = af_list_of(a->arena, items, t->wn);
+		t->wrc = t->wout ? AF_OK : AF_ENOMEM;
+	}
+	return true;
+}
+
+static void
+make_ready(struct act *a, struct task *t)
+{
+	if (!t->queued) {
+		t->queued = true;
+		TAILQ_INSERT_TAIL(&a->runq, t, run);
+	}
+}
+
+/* A settlement was applied: every task whose wait is now satisfied runs,
+ * in task creation order. */
+static void
+wake_tasks(struct act *a)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &a->tasks, all) {
+		if (t->wait != W_NONE && wait_done(t)) {
+			t->wait = W_NONE;
+			make_ready(a, t);
+		}
+	}
+}
+
+/* Suspend the current task until its wait is satisfied. */
+int
+task_wait(struct task *t, enum wait_kind k, const struct af_value *const *vv,
+    size_t n, const struct af_value **out, size_t *index)
+{
+	t->wait = k;
+	t->wv = vv;
+	t->wn = n;
+	if (wait_done(t))
+		t->wait = W_NONE;
+	else
+		coro_yield();
+	if (out != NULL)
+		*out = t->wout;
+	if (index != NULL)
+		*index = t->windex;
+	return t->wrc;
+}
+
+static void
+task_entry(void *arg)
+{
+	struct task *t = arg;
+
+	if (t->is_main)
+		t->rc = t->a->fd->fn(&t->a->handle, t->a->args_val, &t->result);
+	else
+		t->fn(&t->a->handle, t->arg);
+}
+
+struct task *
+act_task_new(struct engine *e, struct act *a, bool is_main, af_task_fn *fn,
+    void *arg)
+{
+	struct task *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->a = a;
+	t->is_main = is_main;
+	t->fn = fn;
+	t->arg = arg;
+	if ((t->co = coro_new(e->pool, task_entry, t)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	coro_set_data(t->co, t);
+	TAILQ_INSERT_TAIL(&a->tasks, t, all);
+	make_ready(a, t);
+	return t;
+}
+
+void
+act_task_free(struct act *a, struct task *t)
+{
+	TAILQ_REMOVE(&a->tasks, t, all);
+	if (t->queued)
+		TAILQ_REMOVE(&a->runq, t, run);
+	coro_free(t->co);
+	free(t);
+}
+
+/* Run the activation's ready coroutines FIFO until every one waits. */
+void
+step_run(struct engine *e, struct act *a)
+{
+	struct task *t;
+	bool alive;
+
+	while ((a->live_state == ES_RUNNING || a->live_state == ES_REPLAYING) &&
+	    (t = TAILQ_FIRST(&a->runq)) != NULL) {
+		TAILQ_REMOVE(&a->runq, t, run);
+		t->queued = false;
+		engine_running_act = a->id;
+		assert(!store_txn_open(e->s));
+		alive = coro_resume(t->co);
+		assert(!store_txn_open(e->s));
+		engine_running_act = 0;
+		if (a->live_state == ES_FAILED) {
+			act_unload(e, a);
+			return;
+		}
+		if (alive)
+			continue;
+		if (t->is_main) {
+			act_finish(e, a, t);
+			return;
+		}
+		act_task_free(a, t);
+	}
+}
+
+/* The main function returned: settle the outcome, or fail. */
+static void
+act_finish(struct engine *e, struct act *a, struct task *t)
+{
+	const struct af_value *res = t->result;
+	uint64_t follow = 0, k;
+	size_t i = 0;
+	void *p;
+	int rc;
+
+	assert(t->is_main && t == a->main);
+	if (a->live_state == ES_REPLAYING) {
+		if (a->pos < a->log.n) {
+			struct jentry je;
+			struct buf b;
+
+			buf_init(&b);
+			if (act_peek_entry(a, &je) == AF_OK)
+				journal_entry_text(&b, &je);
+			buf_putc(&b, '\0');
+			act_failf(e, a, "replay diverged at journal index %zu: "
+			    "expected %s; the flow returned instead",
+			    a->pos, b.p ? (char *)b.p : "?");
+			buf_release(&b);
+			act_unload(e, a);
+			return;
+		}
+		act_go_live(e, a);
+	}
+	if ((t->rc != AF_OK && t->rc != AF_REJECTED) || res == NULL) {
+		act_failf(e, a, "flow returned a malformed value (code %d, %s)",
+		    t->rc, res ? "value" : "no value");
+		act_unload(e, a);
+		return;
+	}
+	if (!act_holds_resolvers(a, res)) {
+		act_failf(e, a, "flow returned a resolver it does not hold");
+		act_unload(e, a);
+		return;
+	}
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, res)) != AF_OK) {
+		act_failf(e, a, "flow returned a malformed value: %s",
+		    af_strerror(rc));
+		act_unload(e, a);
+		return;
+	}
+	if (t->rc == AF_OK && res->type == AF_VOW)
+		follow = res->u.id;
+	rc = vowtab_settle(e->vt, a->outcome, NULL, t->rc == AF_REJECTED,
+	    e->settle_buf.p, e->settle_buf.len, follow);
+	if (rc != AF_OK) {
+		act_failf(e, a, "settling the outcome failed: %s%s",
+		    af_strerror(rc), rc == AF_ECYCLE ?
+		    " (the flow returned a vow that follows its own outcome)" :
+		    "");
+		act_unload(e, a);
+		return;
+	}
+	/* Done: it no longer holds anything. */
+	while (u64map_next(&a->holdings, &i, &k, &p)) {
+		struct holding *s = p;
+
+		if (s->row && !s->settled &&
+		    vowtab_unwatch(e->vt, s->vow, WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+	}
+	a->live_state = ES_DONE;
+	a->row_state = ACT_DONE;
+	a->row_dirty = true;
+	act_mark_dirty(e, a);
+	if (a->jlen > 0 && !e->o.retain_journals) {
+		if (engine_grow(e, (void **)&e->gc, &e->capgc, e->ngc + 1,
+		    sizeof(*e->gc)) == AF_OK)
+			e->gc[e->ngc++] = (struct journal_gc){ a->id, 0,
+			    a->jlen };
+		else
+			engine_note_lost(e, AF_ENOMEM);
+	}
+	act_unload(e, a);
+}
+
+/* Replay is over: from here on the activation acts live. Vows it holds
+ * that settled meanwhile are delivered in settlement (commit) order. */
+static int
+cmp_seq(const void *x, const void *y)
+{
+	const uint64_t *a = x, *b = y;
+
+	return a[0] < b[0] ? -1 : a[0] > b[0];
+}
+
+void
+act_go_live(struct engine *e, struct act *a)
+{
+	uint64_t k, *fin = NULL;
+	size_t i = 0, n = 0, cap = 0;
+	void *p;
+	struct vow *v;
+	int rc;
+
+	assert(a->live_state == ES_REPLAYING);
+	assert(a->pos == a->log.n);     /* the whole journal was replayed */
+	a->live_state = ES_RUNNING;
+	e->st.entries_replayed += a->pos;
+	jlog_release(&a->log);
+	a->pos = 0;
+	while (u64map_next(&a->holdings, &i, &k, &p)) {
+		struct holding *s = p;
+
+		if (s->settled)
+			continue;
+		/* Its watcher row was written when it entered, live; delete
+		 * it when the settlement is journaled, even if that settled
+		 * while the activation was not in memory. */
+		s->row = true;
+		if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
+			if (rc != AF_ENOTFOUND)     /* unknown: never settles */
+				engine_note_lost(e, rc);
+			continue;
+		}
+		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
+			if (engine_grow(e, (void **)&fin, &cap, n + 1,
+			    2 * sizeof(uint64_t)) != AF_OK) {
+				engine_note_lost(e, AF_ENOMEM);
+				break;
+			}
+			fin[2 * n] = v->settled_seq;
+			fin[2 * n + 1] = s->vow;
+			n++;
+			continue;
+		}
+		engine_watch_add(e, s->vow, a->id);
+	}
+	if (n > 1)
+		qsort(fin, n, 2 * sizeof(uint64_t), cmp_seq);
+	for (i = 0; i < n; i++)
+		if (engine_push_event(e, EV_SETTLED, a->id, fin[2 * i + 1]) !=
+		    AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+	free(fin);
+}
+
+/* Load and run an activation from the top: replay its journal, then on
+ * live (DESIGN.md §4's step rule, driven by the journal). */
+static void
+act_load_and_replay(struct engine *e, struct act *a)
+{
+	struct jentry je;
+	struct holding *s;
+	struct buf b;
+	int rc;
+
+	if (a->live_state != ES_SLEEPING)
+		return;
+	if (a->row_state == ACT_FAILED) {
+		a->row_state = ACT_ACTIVE;
+		a->quarantined = false;
+		act_set_failure(a, NULL);
+		a->row_dirty = true;
+		act_mark_dirty(e, a);
+	}
+	a->fd = registry_flow(e->reg, a->flow, strlen(a->flow));
+	if (a->fd == NULL) {
+		act_failf(e, a, "flow %s not registered", a->flow);
+		return;
+	}
+	if ((a->arena = arena_new(16384)) == NULL) {
+		act_failf(e, a, "out of memory");
+		return;
+	}
+	a->loaded = true;
+	rc = value_decode(a->arena, a->args, a->args_n, &a->args_val);
+	if (rc != AF_OK) {
+		act_failf(e, a, "arguments undecodable: %s", af_strerror(rc));
+		return;
+	}
+	rc = journal_load(e->s, a->id, a->jlen_committed, &a->log);
+	if (rc != AF_OK) {
+		act_failf(e, a, "journal unreadable: %s (%s)", af_strerror(rc),
+		    store_errmsg(e->s));
+		return;
+	}
+	a->pos = 0;
+	a->live_state = a->log.n > 0 ? ES_REPLAYING : ES_RUNNING;
+	act_enter_value(e, a, a->args_val, a->live_state == ES_RUNNING);
+	if ((a->main = act_task_new(e, a, true, NULL, NULL)) == NULL) {
+		act_failf(e, a, "out of memory (coroutine)");
+		return;
+	}
+	step_run(e, a);
+	while (a->live_state == ES_REPLAYING) {
+		if (a->pos == a->log.n) {
+			act_go_live(e, a);
+			break;
+		}
+		if (act_peek_entry(a, &je) != AF_OK) {
+			act_failf(e, a, "journal entry %zu undecodable", a->pos);
+			return;
+		}
+		if (je.kind != J_DO_FULFILL && je.kind != J_DO_REJECT) {
+			buf_init(&b);
+			journal_entry_text(&b, &je);
+			buf_putc(&b, '\0');
+			act_failf(e, a, "replay diverged at journal index %zu: "
+			    "expected %s; every coroutine of the flow is "
+			    "waiting instead", a->pos,
+			    b.p ? (char *)b.p : "?");
+			buf_release(&b);
+			return;
+		}
+		s = u64map_get(&a->holdings, je.vow);
+		if (s == NULL || s->settled) {
+			act_failf(e, a, "replay diverged at journal index %zu: "
+			    "settlement of vow %llu, which the flow %s",
+			    a->pos, (unsigned long long)je.vow,
+			    s ? "has seen settled already" : "does not hold");
+			return;
+		}
+		rc = value_decode(a->arena, je.value.ptr, je.value.len,
+		    &s->value);
+		if (rc != AF_OK) {
+			act_failf(e, a, "journal entry %zu: value undecodable",
+			    a->pos);
+			return;
+		}
+		s->settled = true;
+		s->rejected = je.kind == J_DO_REJECT;
+		s->seq = a->pos++;
+		act_enter_value(e, a, s->value, false);
+		wake_tasks(a);
+		step_run(e, a);
+	}
+}
+
+/* Live: a held vow settled; journal it and run whoever waits. */
+static void
+act_deliver(struct engine *e, struct act *a, uint64_t vowid)
+{
+	struct holding *s;
+	struct vow *v;
+	struct jentry je;
+	int rc;
+
+	if (a->live_state != ES_RUNNING)
+		return;
+	s = u64map_get(&a->holdings, vowid);
+	if (s == NULL || s->settled)
+		return;
+	if (vowtab_get(e->vt, vowid, &v) != AF_OK ||
+	    (v->state != VOW_FULFILLED && v->state != VOW_REJECTED))
+		return;
+	memset(&je, 0, sizeof(je));
+	je.kind = v->state == VOW_REJECTED ? J_DO_REJECT : J_DO_FULFILL;
+	je.vow = vowid;
+	je.value = (struct af_str){ v->value ? (const char *)v->value : "",
+	    v->value_n };
+	s->seq = a->jlen;
+	act_journal_append(e, a, &je);
+	rc = value_decode(a->arena, v->value, v->value_n, &s->value);
+	if (rc != AF_OK) {
+		act_failf(e, a, "vow %llu holds an undecodable value",
+		    (unsigned long long)vowid);
+		return;
+	}
+	s->settled = true;
+	s->rejected = je.kind == J_DO_REJECT;
+	if (s->row) {
+		if (vowtab_unwatch(e->vt, vowid, WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+		s->row = false;
+	}
+	act_enter_value(e, a, s->value, true);
+	wake_tasks(a);
+	step_run(e, a);
+}
+
+void
+step_take_events(struct engine *e)
+{
+	size_t budget = e->o.pass_max_entries;
+	struct event ev;
+	struct act *a;
+
+	/* Starts and wakes always run (a start's reply, sent after this
+	 * pass commits, finds its first turn done); the budget bounds
+	 * settlements. The order between activations does not matter to any
+	 * journal: each activation's events keep their own order. */
+	size_t nsettles = 0;
+
+	for (;;) {
+		/* Settlements get a share of every pass, however many starts
+		 * came in: at least SETTLES_PER_PASS of them. */
+		if (!evq_pop(&e->wakes, &ev) && ((e->w.njournal >= budget &&
+		    nsettles >= SETTLES_PER_PASS) || !evq_pop(&e->settles, &ev)))
+			break;
+		if (ev.kind == EV_SETTLED)
+			nsettles++;
+		e->st.events++;
+		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
+			continue;
+		if (ev.kind == EV_WAKE)
+			act_load_and_replay(e, a);
+		else
+			act_deliver(e, a, ev.vow);
+	}
+}
