@@ -140,8 +140,8 @@ act_unload(struct engine *e, struct act *a)
 		act_task_free(a, t);
 	a->main = NULL;
 	jlog_release(&a->log);
-	u64map_clear(&a->holdings);
-	u64map_clear(&a->resolvers);
+	u64map_reset(&a->holdings);
+	u64map_reset(&a->resolvers);
 	arena_free(a->arena);
 	a->arena = NULL;
 	a->args_val = NULL;

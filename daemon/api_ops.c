@@ -209,14 +209,6 @@ api_op_wake(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 
 /* ---- Inspection: list, show, journal, stats ------------------------------ */
 
-static const char *const state_names[] = {
-	[ES_RUNNING] = "Running",
-	[ES_SLEEPING] = "Sleeping",
-	[ES_REPLAYING] = "Replaying",
-	[ES_FAILED] = "Failed",
-	[ES_DONE] = "Done",
-};
-
 /* Unanswered invocations, by sending activation: read once for a whole
  * listing. */
 struct outbox_pairs {
@@ -271,7 +263,7 @@ act_info(struct api *api, const struct engine_act_info *info,
 	asyncflow__activation_info__init(ai);
 	ai->id = info->id;
 	ai->flow = (char *)info->flow;
-	ai->state = (char *)state_names[info->state];
+	ai->state = (char *)engine_state_name(info->state);
 	ai->outcome = info->outcome;
 	ai->journal_length = info->journal_length;
 	ai->failure = (char *)info->failure;
@@ -322,11 +314,11 @@ list_cb(void *ctx, const struct engine_act_info *info)
 static int
 parse_state(const char *s, enum engine_state *out)
 {
-	size_t i;
+	enum engine_state st;
 
-	for (i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum engine_state)i;
+	for (st = ES_RUNNING; st <= ES_DONE; st++) {
+		if (strcmp(s, engine_state_name(st)) == 0) {
+			*out = st;
 			return AF_OK;
 		}
 	}

@@ -274,7 +274,7 @@ recover(struct engine *e)
 	engine_free_acts(e);
 	while (u64map_next(&e->watch, &i, &k, &p))
 		free(p);
-	u64map_clear(&e->watch);
+	u64map_reset(&e->watch);
 	e->wakes.len = e->wakes.head = 0;
 	e->settles.len = e->settles.head = 0;
 	pass_writes_reset(&e->w);

@@ -35,8 +35,8 @@
  * freeing a running coroutine, freeing a pool with live coroutines) prints
  * a line to stderr and aborts.
  */
-#ifndef ASYNCFLOW_CORO_H
-#define ASYNCFLOW_CORO_H
+#ifndef AF_CORO_H
+#define AF_CORO_H
 
 #include <stdbool.h>
 #include <stddef.h>

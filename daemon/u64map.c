@@ -31,7 +31,7 @@ u64map_release(struct u64map *m)
 }
 
 void
-u64map_clear(struct u64map *m)
+u64map_reset(struct u64map *m)
 {
 	if (m->cap) {
 		memset(m->keys, 0, m->cap * sizeof(*m->keys));

@@ -25,7 +25,7 @@ void *u64map_get(const struct u64map *m, uint64_t key);
 int u64map_put(struct u64map *m, uint64_t key, void *val);
 /* Remove; returns the old value or NULL. */
 void *u64map_del(struct u64map *m, uint64_t key);
-void u64map_clear(struct u64map *m);
+void u64map_reset(struct u64map *m);
 
 /* Iterate: for (size_t i = 0; u64map_next(m, &i, &k, &v); ) — the map must
  * not change during the iteration. */

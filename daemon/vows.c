@@ -106,7 +106,7 @@ drop_cache(struct vowtab *vt)
 
 	while (u64map_next(&vt->cache, &i, &k, &p))
 		vow_free(p);
-	u64map_clear(&vt->cache);
+	u64map_reset(&vt->cache);
 }
 
 void
@@ -215,7 +215,7 @@ clear_pfollow(struct vowtab *vt)
 
 	while (u64map_next(&vt->pfollow, &i, &k, &p))
 		free(p);
-	u64map_clear(&vt->pfollow);
+	u64map_reset(&vt->pfollow);
 }
 
 static int

@@ -222,7 +222,7 @@ START_TEST(test_u64map_basics)
 	ck_assert_ptr_null(u64map_get(&m, 1));
 	ck_assert_ptr_null(u64map_del(&m, 1));
 	ck_assert(!u64map_next(&m, &it, &k, &v));
-	u64map_clear(&m);
+	u64map_reset(&m);
 	ck_assert_uint_eq(m.len, 0);
 
 	ck_assert_int_eq(u64map_put(&m, 5, &a), AF_OK);
@@ -265,7 +265,7 @@ START_TEST(test_u64map_clear_and_reuse)
 	/* Power of two, load at most 3/4. */
 	ck_assert_uint_eq(cap & (cap - 1), 0);
 	ck_assert_uint_le(m.len * 4, cap * 3);
-	u64map_clear(&m);
+	u64map_reset(&m);
 	ck_assert_uint_eq(m.len, 0);
 	ck_assert_uint_eq(m.cap, cap);      /* memory kept */
 	ck_assert(!u64map_next(&m, &it, &k, &v));

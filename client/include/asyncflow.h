@@ -90,8 +90,8 @@
  * Every call returns AF_EINVAL for a NULL connection, and the connection
  * and event calls for a NULL out-parameter; it is not repeated below.
  */
-#ifndef ASYNCFLOW_H
-#define ASYNCFLOW_H
+#ifndef AF_ASYNCFLOW_H
+#define AF_ASYNCFLOW_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -478,4 +478,4 @@ int af_serve(af_conn *c, const char *object, uint64_t *pending);
 #ifdef __cplusplus
 }
 #endif
-#endif /* ASYNCFLOW_H */
+#endif /* AF_ASYNCFLOW_H */

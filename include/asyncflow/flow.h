@@ -31,8 +31,8 @@
  * not return at all: the coroutine is abandoned and the activation becomes
  * Failed with a diagnostic. Flow code therefore never handles divergence.
  */
-#ifndef ASYNCFLOW_FLOW_H
-#define ASYNCFLOW_FLOW_H
+#ifndef AF_FLOW_H
+#define AF_FLOW_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -312,4 +312,4 @@ typedef int af_module_init_fn(struct af_registry *r, unsigned abi);
 #ifdef __cplusplus
 }
 #endif
-#endif /* ASYNCFLOW_FLOW_H */
+#endif /* AF_FLOW_H */
