@@ -23,6 +23,7 @@
 #include "registry.h"
 #include "store.h"
 #include "tables.h"
+#include "faultstore.h"
 #include "testutil.h"
 #include "value.h"
 
@@ -948,33 +949,16 @@ START_TEST(test_engine_unregistered_flow_fails_then_recovers)
 }
 END_TEST
 
-/* Fault injection: fail the Nth commit. */
-static const struct store_ops *real_ops;
-static struct store_ops faulty_ops;
-static int commits_until_failure;
-
-static int
-faulty_commit(struct store_txn *t)
-{
-	if (--commits_until_failure == 0) {
-		real_ops->txn_abort(t);
-		return AF_EFULL;
-	}
-	return real_ops->txn_commit(t);
-}
-
 START_TEST(test_engine_failed_commit_rebuilds_by_replay)
 {
 	struct kit v = mkvow(), w;
+	struct faultstore fs;
 	uint64_t o1, a1, a2, o2;
 
 	a1 = start("call_await", rec2("n", af_int(ar, 5), "v",
 	    af_vow_ref(ar, v.id)), &o1);
-	real_ops = st->ops;
-	faulty_ops = *real_ops;
-	faulty_ops.txn_commit = faulty_commit;
-	st->ops = &faulty_ops;
-	commits_until_failure = 1;
+	faultstore_attach(&fs, st);
+	faultstore_fail_nth(&fs, STORE_CALL_COMMIT, 1, AF_EFULL);
 	/* A pass with a settlement that would finish a1 and a new start. */
 	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
 	    af_int(ar, 1)), AF_OK);
@@ -993,7 +977,7 @@ START_TEST(test_engine_failed_commit_rebuilds_by_replay)
 	ck_assert_str_eq(outcome_text(o1), "[10,1]");
 	w = mkvow();
 	settle(w, af_int(ar, 2));
-	st->ops = real_ops;
+	faultstore_detach(&fs);
 }
 END_TEST
 
