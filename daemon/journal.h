@@ -78,8 +78,8 @@ struct jlog {
 
 /*
  * Load entries [0, len) of activation `act` in one read transaction.
- * AF_OK, AF_EDECODE (the journal is corrupt) if an index is missing, AF_ENOMEM,
- * AF_ESTORE. The caller frees with jlog_release.
+ * AF_OK, AF_EDECODE (the journal is corrupt) if an index is missing,
+ * AF_ENOMEM, AF_ESTORE. The caller frees with jlog_release.
  */
 int journal_load(struct store *s, uint64_t act, uint64_t len,
     struct jlog *out);
