@@ -1,13 +1,24 @@
 # SIGKILL during a stream of settles: every acknowledged settle is in effect
 # after the restart, and every activation finishes with the right outcome —
 # under each durability (all three survive a process crash). Run with
-# DURABILITY=full|batch|none; by default the script runs itself for each.
+# DURABILITY=full|batch|none; by default the script runs itself for each,
+# the three side by side (each has its own directory and daemon), and
+# prints their outputs in that order.
+# run-tests: start early
 set -eu
 if [ -z "${DURABILITY:-}" ]; then
+	out=$(mktemp -d "${TMPDIR:-/tmp}/afsigkill.XXXXXX")
+	trap 'rm -rf "$out"' EXIT
 	for d in full batch none; do
-		DURABILITY=$d sh "$0" || exit 1
+		DURABILITY=$d sh "$0" >"$out/$d" 2>&1 &
+		echo $! >"$out/$d.pid"
 	done
-	exit 0
+	rc=0
+	for d in full batch none; do
+		wait "$(cat "$out/$d.pid")" || rc=1
+		cat "$out/$d"
+	done
+	exit $rc
 fi
 . tests/e2e/lib.inc
 start_daemon --durability "$DURABILITY"
