@@ -20,6 +20,14 @@
  *                               enough to overflow the stack of a decoder
  *                               that recursed without a limit); prints the
  *                               replies' text
+ *   rawframe SOCKET starts N    the one mode that speaks good protocol: a
+ *                               hello, then N starts of transfer pipelined
+ *                               on this connection, the i-th with args
+ *                               {"amount": 1, "from": "aaa...ai", "to":
+ *                               "b"} (100000 a's: a big invocation to
+ *                               come), then reads the N replies; prints
+ *                               "started=N errors=E last_outcome=V" (V:
+ *                               the outcome vow of the last start)
  *
  * The first three read until the daemon closes the connection or 5 s pass
  * without a byte (closed=0 then). unsorted and deep end with a probe, a
@@ -68,10 +76,10 @@ write_all(int fd, const unsigned char *p, size_t n)
 	}
 }
 
-/* Write a varint and a tag in front of *pos (the message grows towards
- * the start of the buffer). */
+/* Write a tag and a varint (a length, or a varint field's value) in front
+ * of *pos (the message grows towards the start of the buffer). */
 static void
-prepend_field(unsigned char **pos, unsigned tag, size_t len)
+prepend_field(unsigned char **pos, unsigned tag, uint64_t len)
 {
 	unsigned char v[10];
 	size_t n = 0;
@@ -123,6 +131,61 @@ deep_frame(unsigned char **out, long lists)
 	return len + 4;
 }
 
+/* Request{id, start{flow "transfer", args: {"amount": 1, "from": name,
+ * "to": "b"}}} as one frame into buf (big enough); returns its length.
+ * Record fields in key order: the canonical encoding. */
+static size_t
+start_frame(unsigned char *buf, size_t cap, uint64_t id, const char *name,
+    size_t namelen)
+{
+	unsigned char *end = buf + cap, *pos = end, *field;
+	size_t len;
+
+	/* Field{key "to", value {string "b"}} */
+	field = pos;
+	*--pos = 'b';
+	prepend_field(&pos, 0x2a, 1);			/* Value.string */
+	prepend_field(&pos, 0x12, (size_t)(field - pos)); /* Field.value */
+	pos -= 2;
+	memcpy(pos, "to", 2);
+	prepend_field(&pos, 0x0a, 2);			/* Field.key */
+	prepend_field(&pos, 0x0a, (size_t)(field - pos)); /* Record.fields */
+	/* Field{key "from", value {string name}} */
+	field = pos;
+	pos -= namelen;
+	memcpy(pos, name, namelen);
+	prepend_field(&pos, 0x2a, namelen);
+	prepend_field(&pos, 0x12, (size_t)(field - pos));
+	pos -= 4;
+	memcpy(pos, "from", 4);
+	prepend_field(&pos, 0x0a, 4);
+	prepend_field(&pos, 0x0a, (size_t)(field - pos));
+	/* Field{key "amount", value {int 1}} (sint64: zigzag 2) */
+	field = pos;
+	*--pos = 0x02;
+	*--pos = 0x18;					/* Value.int */
+	prepend_field(&pos, 0x12, (size_t)(field - pos));
+	pos -= 6;
+	memcpy(pos, "amount", 6);
+	prepend_field(&pos, 0x0a, 6);
+	prepend_field(&pos, 0x0a, (size_t)(field - pos));
+	prepend_field(&pos, 0x42, (size_t)(end - pos));	/* Value.record */
+	prepend_field(&pos, 0x12, (size_t)(end - pos));	/* StartFlow.args */
+	pos -= 8;
+	memcpy(pos, "transfer", 8);
+	prepend_field(&pos, 0x0a, 8);			/* StartFlow.flow */
+	prepend_field(&pos, 0x1a, (size_t)(end - pos));	/* Request.start */
+	prepend_field(&pos, 0x08, id);			/* Request.id */
+	len = (size_t)(end - pos);
+	pos -= 4;
+	pos[0] = (unsigned char)(len >> 24);
+	pos[1] = (unsigned char)(len >> 16);
+	pos[2] = (unsigned char)(len >> 8);
+	pos[3] = (unsigned char)len;
+	memmove(buf, pos, len + 4);
+	return len + 4;
+}
+
 static int
 varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
 {
@@ -137,19 +200,66 @@ varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
 	return -1;
 }
 
-/* The request id of a ServerMessage{response{id ...}}, or 0 (an event, or
- * a response without an id). */
-static uint64_t
-response_id(const unsigned char *p, size_t n)
+/* Find field num in the message p[0..n): a length-delimited one's bytes
+ * in *f and *fn, a varint's value in *v. 1 found, 0 not (or malformed). */
+static int
+pb_field(const unsigned char *p, size_t n, unsigned num,
+    const unsigned char **f, size_t *fn, uint64_t *v)
 {
 	const unsigned char *end = p + n;
-	uint64_t len, id;
+	uint64_t tag, x;
 
-	if (n < 1 || *p++ != 0x0a || varint(&p, end, &len) != 0 ||
-	    len > (uint64_t)(end - p))
-		return 0;
-	end = p + len;
-	if (p >= end || *p++ != 0x08 || varint(&p, end, &id) != 0)
+	while (p < end) {
+		if (varint(&p, end, &tag) != 0)
+			return 0;
+		switch (tag & 7) {
+		case 0:
+			if (varint(&p, end, &x) != 0)
+				return 0;
+			if ((tag >> 3) == num) {
+				if (v == NULL)
+					return 0;
+				*v = x;
+				return 1;
+			}
+			break;
+		case 2:
+			if (varint(&p, end, &x) != 0 ||
+			    x > (uint64_t)(end - p))
+				return 0;
+			if ((tag >> 3) == num) {
+				if (f == NULL)
+					return 0;
+				*f = p;
+				*fn = (size_t)x;
+				return 1;
+			}
+			p += x;
+			break;
+		case 1:
+		case 5:
+			x = (tag & 7) == 1 ? 8 : 4;
+			if (x > (uint64_t)(end - p))
+				return 0;
+			p += x;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* The Response in a ServerMessage frame body, and its request id (0: an
+ * event, or a response without an id). */
+static uint64_t
+response_of(const unsigned char *p, size_t n, const unsigned char **r,
+    size_t *rn)
+{
+	uint64_t id = 0, unused;
+
+	if (!pb_field(p, n, 1, r, rn, &unused) ||
+	    !pb_field(*r, *rn, 1, NULL, NULL, &id))
 		return 0;
 	return id;
 }
@@ -163,13 +273,14 @@ main(int argc, char **argv)
 	char text[1024];
 	const char *mode, *closed = "0";
 	int fd, with_probe, want_text;
-	long lists = 100000;
+	long lists = 100000, nstarts = 0, replies = 0, errors = 0;
+	uint64_t last_outcome = 0;
 	ssize_t n;
 
 	if (argc < 3 || argc > 4 || (argc == 4 &&
-	    strcmp(argv[2], "deep") != 0)) {
+	    strcmp(argv[2], "deep") != 0 && strcmp(argv[2], "starts") != 0)) {
 		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|"
-		    "truncated|badversion|unsorted|deep [N]\n");
+		    "truncated|badversion|unsorted|deep [N]|starts N\n");
 		return 2;
 	}
 	mode = argv[2];
@@ -180,9 +291,17 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (strcmp(mode, "starts") == 0) {
+		if (argc != 4) {
+			fprintf(stderr, "rawframe: starts needs N\n");
+			return 2;
+		}
+		nstarts = lists;
+	}
 	with_probe = strcmp(mode, "unsorted") == 0 ||
 	    strcmp(mode, "deep") == 0;
-	want_text = with_probe || strcmp(mode, "badversion") == 0;
+	want_text = with_probe || nstarts > 0 ||
+	    strcmp(mode, "badversion") == 0;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -225,6 +344,26 @@ main(int argc, char **argv)
 		write_all(fd, hello, sizeof(hello));
 		write_all(fd, frame, flen);
 		free(frame);
+	} else if (nstarts > 0) {
+		size_t cap = 100000 + 256, namelen;
+		char *name;
+
+		if ((frame = malloc(cap)) == NULL ||
+		    (name = malloc(100000 + 24)) == NULL) {
+			perror("malloc");
+			return 1;
+		}
+		memset(name, 'a', 100000);
+		write_all(fd, hello, sizeof(hello));
+		for (long i = 0; i < nstarts; i++) {
+			namelen = 100000 + (size_t)snprintf(name + 100000, 24,
+			    "%ld", i);
+			flen = start_frame(frame, cap, (uint64_t)i + 2, name,
+			    namelen);
+			write_all(fd, frame, flen);
+		}
+		free(name);
+		free(frame);
 	} else if (strcmp(mode, "truncated") == 0) {
 		unsigned char hdr[4] = { 0, 0, 0, 100 };
 
@@ -266,14 +405,34 @@ main(int argc, char **argv)
 		/* Whole frames: the probe's answer ends the wait; the text
 		 * of every other frame is kept. */
 		for (off = 0; inlen - off >= 4; off += 4 + len) {
+			const unsigned char *r, *f;
+			size_t rn, fn;
+			uint64_t id;
+
 			len = (size_t)in[off] << 24 | (size_t)in[off + 1] << 16 |
 			    (size_t)in[off + 2] << 8 | in[off + 3];
 			if (inlen - off - 4 < len)
 				break;
-			if (with_probe &&
-			    response_id(in + off + 4, len) == PROBE_ID) {
+			id = response_of(in + off + 4, len, &r, &rn);
+			if (with_probe && id == PROBE_ID) {
 				answered = 1;
 				continue;
+			}
+			if (nstarts > 0) {
+				/* Only the text of error replies is kept. */
+				if (id >= 2 && id < (uint64_t)nstarts + 2)
+					replies++;
+				if (replies == nstarts)
+					answered = 1;
+				if (id != 0 && !pb_field(r, rn, 2, &f, &fn,
+				    NULL)) {
+					if (id == (uint64_t)nstarts + 1 &&
+					    pb_field(r, rn, 4, &f, &fn, NULL))
+						pb_field(f, fn, 2, NULL, NULL,
+						    &last_outcome);
+					continue;
+				}
+				errors++;
 			}
 			for (size_t i = off + 4; i < off + 4 + len; i++)
 				if (in[i] >= 0x20 && in[i] < 0x7f &&
@@ -288,6 +447,14 @@ main(int argc, char **argv)
 		}
 	}
 	text[tlen] = '\0';
+	if (nstarts > 0) {
+		printf("started=%ld errors=%ld last_outcome=%llu%s%s\n",
+		    replies - errors, errors, (unsigned long long)last_outcome,
+		    tlen ? " text=" : "", text);
+		free(in);
+		close(fd);
+		return 0;
+	}
 	printf("reply_bytes=%zu closed=%s%s%s\n", total, closed,
 	    tlen ? " text=" : "", text);
 	free(in);
