@@ -26,7 +26,7 @@ $CTL vow "$last" --wait --timeout 300 >"$WORK/last" 2>&1 &
 W=$!
 while kill -0 "$W" 2>/dev/null; do
 	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server was cut off"
-	sleep 0.1
+	sleep 0.5
 done
 wait "$W" || fail "the last transfer did not finish: $(cat "$WORK/last")"
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server was cut off"
