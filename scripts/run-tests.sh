@@ -7,6 +7,11 @@
 # Usage: run-tests.sh BUILD_DIR TEST_BIN...
 #   TEST_JOBS=N   how many tests run at once (default 3; 1 = one by one)
 #
+# Check's per-test timeouts are hang guards, not assertions (a test that
+# is about time checks the clock itself): with N tests sharing the CPUs
+# each gets a share, so they are scaled by N (CK_TIMEOUT_MULTIPLIER, unless
+# set already).
+#
 # A Check binary counts its checks; an e2e script counts once: exit 0 is
 # a pass, 77 a skip (it cannot run here: counted apart, never as a pass),
 # anything else a failure. The scripts are independent (each has its own
@@ -18,6 +23,8 @@
 set -u
 b=$1; shift
 jobs=${TEST_JOBS:-3}
+CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-$jobs}
+export CK_TIMEOUT_MULTIPLIER
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/afrun.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM

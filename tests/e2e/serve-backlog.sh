@@ -22,7 +22,7 @@ serve bank awk 'END { print "true" }'
 # Invocations are handed out oldest first: wait for the last transfer to
 # finish, checking meanwhile (without a process per check) that the daemon
 # did not cut the server off.
-$CTL vow "$last" --wait --timeout 300 >"$WORK/last" 2>&1 &
+$CTL vow "$last" --wait --timeout 1200 >"$WORK/last" 2>&1 &
 W=$!
 while kill -0 "$W" 2>/dev/null; do
 	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server was cut off"
