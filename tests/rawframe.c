@@ -1,7 +1,8 @@
 /*
- * rawframe.c: an end-to-end test tool that speaks bad protocol on purpose.
- * Connects to the daemon's socket, sends one kind of bad frame, then reads
- * what the daemon answers and prints "reply_bytes=N closed=0|1".
+ * rawframe.c: an end-to-end test tool that speaks bad protocol on purpose
+ * (and, in one mode, good protocol faster than asyncflowctl can). Connects
+ * to the daemon's socket, sends one kind of bad frame, then reads what the
+ * daemon answers and prints "reply_bytes=N closed=0|1".
  * It is no client library: it knows just enough of the wire format to
  * write these frames and to find the request id of a Response.
  *
@@ -29,11 +30,12 @@
  *                               "started=N errors=E last_outcome=V" (V:
  *                               the outcome vow of the last start)
  *
- * The first three read until the daemon closes the connection or 5 s pass
+ * The first four read until the daemon closes the connection or 30 s pass
  * without a byte (closed=0 then). unsorted and deep end with a probe, a
  * stats request on the same connection: closed=0 means the probe was
  * answered (the connection is proven open), closed=1 that the daemon
- * closed it first, closed=unknown that neither happened within 5 s.
+ * closed it first, closed=unknown that neither happened. These waits end
+ * on an event; their timeouts (120 s for starts) are for a hung daemon.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -383,7 +385,7 @@ main(int argc, char **argv)
 		size_t off, len;
 		int answered = 0;
 
-		if (poll(&p, 1, 5000) <= 0)
+		if (poll(&p, 1, nstarts > 0 ? 120000 : 30000) <= 0)
 			break;
 		n = read(fd, buf, sizeof(buf));
 		if (n <= 0) {
