@@ -5,7 +5,11 @@
 # failed. It is a runner only: what a test checks is in the test.
 #
 # Usage: run-tests.sh BUILD_DIR TEST_BIN...
-#   TEST_JOBS=N   how many tests run at once (default 3; 1 = one by one)
+#   TEST_JOBS=N   how many tests run at once (default 3; 1 = one by one;
+#                 default 1 in a sanitizer build, build/asan: its processes
+#                 are several times heavier, and a few Check tests still
+#                 wait for a fixed time, e.g. check_client's fake daemon
+#                 gives up on its listening socket after 10 s)
 #
 # Check's per-test timeouts are hang guards, not assertions (a test that
 # is about time checks the clock itself): with N tests sharing the CPUs
@@ -22,7 +26,10 @@
 # (a long one) is started first, so that it does not finish last alone.
 set -u
 b=$1; shift
-jobs=${TEST_JOBS:-3}
+case $b in
+*asan*) jobs=${TEST_JOBS:-1} ;;
+*) jobs=${TEST_JOBS:-3} ;;
+esac
 CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-$jobs}
 export CK_TIMEOUT_MULTIPLIER
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/afrun.XXXXXX") || exit 1
