@@ -149,8 +149,10 @@ deps:
 	@sh scripts/install-deps.sh
 
 # `make test` is what the README and CI run: packages, build, every test.
+# The build runs one job per CPU; run-tests.sh runs TEST_JOBS tests at once.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 test: deps
-	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory -j$(NPROC) check
 
 check: all
 	@sh scripts/run-tests.sh $(B) $(TEST_BINS)

@@ -1,8 +1,10 @@
 /*
- * rawframe.c: an end-to-end test tool that speaks bad protocol on purpose.
- * Connects to the daemon's socket, sends one kind of bad frame, then reads
- * until the daemon closes the connection (or 5 s pass) and prints
- * "reply_bytes=N closed=0|1".
+ * rawframe.c: an end-to-end test tool that speaks bad protocol on purpose
+ * (and, in one mode, good protocol faster than asyncflowctl can). Connects
+ * to the daemon's socket, sends one kind of bad frame, then reads what the
+ * daemon answers and prints "reply_bytes=N closed=0|1".
+ * It is no client library: it knows just enough of the wire format to
+ * write these frames and to find the request id of a Response.
  *
  *   rawframe SOCKET garbage     a frame of bytes that are no Request
  *   rawframe SOCKET oversized   a header announcing 32 MiB (over the limit)
@@ -12,30 +14,297 @@
  *   rawframe SOCKET unsorted    a hello, then a start of echo whose args are
  *                               a record with keys out of order (not the
  *                               canonical encoding); prints the replies'
- *                               text; waits 1 s, not for a close
+ *                               text
+ *   rawframe SOCKET deep [N]    a hello, then a start of echo whose args are
+ *                               N nested lists (default 100000: far past the
+ *                               daemon's protobuf depth limit, and deep
+ *                               enough to overflow the stack of a decoder
+ *                               that recursed without a limit); prints the
+ *                               replies' text
+ *   rawframe SOCKET starts N    the one mode that speaks good protocol: a
+ *                               hello, then N starts of transfer pipelined
+ *                               on this connection, the i-th with args
+ *                               {"amount": 1, "from": "aaa...ai", "to":
+ *                               "b"} (100000 a's: a big invocation to
+ *                               come), then reads the N replies; prints
+ *                               "started=N errors=E last_outcome=V" (V:
+ *                               the outcome vow of the last start)
+ *
+ * The first four read until the daemon closes the connection or 30 s pass
+ * without a byte (closed=0 then). unsorted and deep end with a probe, a
+ * stats request on the same connection: closed=0 means the probe was
+ * answered (the connection is proven open), closed=1 that the daemon
+ * closed it first, closed=unknown that neither happened. These waits end
+ * on an event; their timeouts (120 s for starts) are for a hung daemon.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define PROBE_ID 9
+
+/* Request{id 1, hello{version 1}} */
+static const unsigned char hello[] = {
+	0, 0, 0, 6, 0x08, 0x01, 0x12, 0x02, 0x08, 0x01,
+};
+/* Request{id PROBE_ID, stats{}} */
+static const unsigned char probe[] = {
+	0, 0, 0, 4, 0x08, PROBE_ID, 0x6a, 0x00,
+};
+
+static void
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	/* A daemon that closes early makes this fail: that is for the
+	 * reading side to report, not a reason to stop here. */
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Write a tag and a varint (a length, or a varint field's value) in front
+ * of *pos (the message grows towards the start of the buffer). */
+static void
+prepend_field(unsigned char **pos, unsigned tag, uint64_t len)
+{
+	unsigned char v[10];
+	size_t n = 0;
+
+	do {
+		v[n++] = (unsigned char)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+		len >>= 7;
+	} while (len > 0);
+	*pos -= n;
+	memcpy(*pos, v, n);
+	*--*pos = (unsigned char)tag;
+}
+
+/* Request{id 2, start{flow "echo", args: [[[...null...]]]}} nesting
+ * `lists` lists, as one frame; returns its length. */
+static size_t
+deep_frame(unsigned char **out, long lists)
+{
+	size_t cap = (size_t)lists * 12 + 64, len;
+	unsigned char *buf, *end, *pos;
+	long i;
+
+	if ((buf = malloc(cap)) == NULL) {
+		perror("malloc");
+		exit(1);
+	}
+	end = pos = buf + cap;
+	*--pos = 0x01;		/* Value{null_value true} */
+	*--pos = 0x08;
+	for (i = 0; i < lists; i++) {
+		prepend_field(&pos, 0x0a, (size_t)(end - pos));	/* List.items */
+		prepend_field(&pos, 0x3a, (size_t)(end - pos));	/* Value.list */
+	}
+	prepend_field(&pos, 0x12, (size_t)(end - pos));	/* StartFlow.args */
+	pos -= 4;
+	memcpy(pos, "echo", 4);
+	prepend_field(&pos, 0x0a, 4);			/* StartFlow.flow */
+	prepend_field(&pos, 0x1a, (size_t)(end - pos));	/* Request.start */
+	*--pos = 0x02;					/* Request.id 2 */
+	*--pos = 0x08;
+	len = (size_t)(end - pos);
+	pos -= 4;
+	pos[0] = (unsigned char)(len >> 24);
+	pos[1] = (unsigned char)(len >> 16);
+	pos[2] = (unsigned char)(len >> 8);
+	pos[3] = (unsigned char)len;
+	*out = buf;
+	memmove(buf, pos, len + 4);
+	return len + 4;
+}
+
+/* Request{id, start{flow "transfer", args: {"amount": 1, "from": name,
+ * "to": "b"}}} as one frame into buf (big enough); returns its length.
+ * Record fields in key order: the canonical encoding. */
+static size_t
+start_frame(unsigned char *buf, size_t cap, uint64_t id, const char *name,
+    size_t namelen)
+{
+	unsigned char *end = buf + cap, *pos = end, *field;
+	size_t len;
+
+	/* Field{key "to", value {string "b"}} */
+	field = pos;
+	*--pos = 'b';
+	prepend_field(&pos, 0x2a, 1);			/* Value.string */
+	prepend_field(&pos, 0x12, (size_t)(field - pos)); /* Field.value */
+	pos -= 2;
+	memcpy(pos, "to", 2);
+	prepend_field(&pos, 0x0a, 2);			/* Field.key */
+	prepend_field(&pos, 0x0a, (size_t)(field - pos)); /* Record.fields */
+	/* Field{key "from", value {string name}} */
+	field = pos;
+	pos -= namelen;
+	memcpy(pos, name, namelen);
+	prepend_field(&pos, 0x2a, namelen);
+	prepend_field(&pos, 0x12, (size_t)(field - pos));
+	pos -= 4;
+	memcpy(pos, "from", 4);
+	prepend_field(&pos, 0x0a, 4);
+	prepend_field(&pos, 0x0a, (size_t)(field - pos));
+	/* Field{key "amount", value {int 1}} (sint64: zigzag 2) */
+	field = pos;
+	*--pos = 0x02;
+	*--pos = 0x18;					/* Value.int */
+	prepend_field(&pos, 0x12, (size_t)(field - pos));
+	pos -= 6;
+	memcpy(pos, "amount", 6);
+	prepend_field(&pos, 0x0a, 6);
+	prepend_field(&pos, 0x0a, (size_t)(field - pos));
+	prepend_field(&pos, 0x42, (size_t)(end - pos));	/* Value.record */
+	prepend_field(&pos, 0x12, (size_t)(end - pos));	/* StartFlow.args */
+	pos -= 8;
+	memcpy(pos, "transfer", 8);
+	prepend_field(&pos, 0x0a, 8);			/* StartFlow.flow */
+	prepend_field(&pos, 0x1a, (size_t)(end - pos));	/* Request.start */
+	prepend_field(&pos, 0x08, id);			/* Request.id */
+	len = (size_t)(end - pos);
+	pos -= 4;
+	pos[0] = (unsigned char)(len >> 24);
+	pos[1] = (unsigned char)(len >> 16);
+	pos[2] = (unsigned char)(len >> 8);
+	pos[3] = (unsigned char)len;
+	memmove(buf, pos, len + 4);
+	return len + 4;
+}
+
+static int
+varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+	int shift;
+
+	*v = 0;
+	for (shift = 0; *p < end && shift < 64; shift += 7) {
+		*v |= (uint64_t)(**p & 0x7f) << shift;
+		if ((*(*p)++ & 0x80) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Find field num in the message p[0..n): a length-delimited one's bytes
+ * in *f and *fn, a varint's value in *v. 1 found, 0 not (or malformed). */
+static int
+pb_field(const unsigned char *p, size_t n, unsigned num,
+    const unsigned char **f, size_t *fn, uint64_t *v)
+{
+	const unsigned char *end = p + n;
+	uint64_t tag, x;
+
+	while (p < end) {
+		if (varint(&p, end, &tag) != 0)
+			return 0;
+		switch (tag & 7) {
+		case 0:
+			if (varint(&p, end, &x) != 0)
+				return 0;
+			if ((tag >> 3) == num) {
+				if (v == NULL)
+					return 0;
+				*v = x;
+				return 1;
+			}
+			break;
+		case 2:
+			if (varint(&p, end, &x) != 0 ||
+			    x > (uint64_t)(end - p))
+				return 0;
+			if ((tag >> 3) == num) {
+				if (f == NULL)
+					return 0;
+				*f = p;
+				*fn = (size_t)x;
+				return 1;
+			}
+			p += x;
+			break;
+		case 1:
+		case 5:
+			x = (tag & 7) == 1 ? 8 : 4;
+			if (x > (uint64_t)(end - p))
+				return 0;
+			p += x;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* The Response in a ServerMessage frame body, and its request id (0: an
+ * event, or a response without an id). */
+static uint64_t
+response_of(const unsigned char *p, size_t n, const unsigned char **r,
+    size_t *rn)
+{
+	uint64_t id = 0, unused;
+
+	if (!pb_field(p, n, 1, r, rn, &unused) ||
+	    !pb_field(*r, *rn, 1, NULL, NULL, &id))
+		return 0;
+	return id;
+}
 
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_un sun;
-	unsigned char buf[4096];
-	size_t total = 0, tlen = 0;
+	unsigned char buf[4096], *in = NULL, *frame = NULL;
+	size_t total = 0, tlen = 0, inlen = 0, incap = 0, flen;
 	char text[1024];
-	int fd, closed = 0;
+	const char *mode, *closed = "0";
+	int fd, with_probe, want_text;
+	long lists = 100000, nstarts = 0, replies = 0, errors = 0;
+	uint64_t last_outcome = 0;
 	ssize_t n;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|truncated|badversion|unsorted\n");
+	if (argc < 3 || argc > 4 || (argc == 4 &&
+	    strcmp(argv[2], "deep") != 0 && strcmp(argv[2], "starts") != 0)) {
+		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|"
+		    "truncated|badversion|unsorted|deep [N]|starts N\n");
 		return 2;
 	}
+	mode = argv[2];
+	if (argc == 4) {
+		lists = strtol(argv[3], NULL, 10);
+		if (lists < 1 || lists > 1000000) {
+			fprintf(stderr, "rawframe: N out of range\n");
+			return 2;
+		}
+	}
+	if (strcmp(mode, "starts") == 0) {
+		if (argc != 4) {
+			fprintf(stderr, "rawframe: starts needs N\n");
+			return 2;
+		}
+		nstarts = lists;
+	}
+	with_probe = strcmp(mode, "unsorted") == 0 ||
+	    strcmp(mode, "deep") == 0;
+	want_text = with_probe || nstarts > 0 ||
+	    strcmp(mode, "badversion") == 0;
+	signal(SIGPIPE, SIG_IGN);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", argv[1]);
@@ -45,25 +314,24 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(buf, 0xff, sizeof(buf));
-	if (strcmp(argv[2], "garbage") == 0) {
+	if (strcmp(mode, "garbage") == 0) {
 		unsigned char hdr[4] = { 0, 0, 0, 16 };
 
-		n = write(fd, hdr, 4) + write(fd, buf, 16);
-	} else if (strcmp(argv[2], "oversized") == 0) {
+		write_all(fd, hdr, 4);
+		write_all(fd, buf, 16);
+	} else if (strcmp(mode, "oversized") == 0) {
 		unsigned char hdr[4] = { 0x02, 0, 0, 0 };
 
-		n = write(fd, hdr, 4);
-	} else if (strcmp(argv[2], "badversion") == 0) {
+		write_all(fd, hdr, 4);
+	} else if (strcmp(mode, "badversion") == 0) {
 		/* Request{id: 1, hello: {version: 99}} */
 		unsigned char msg[10] = { 0, 0, 0, 6, 0x08, 0x01, 0x12, 0x02,
 		    0x08, 99 };
 
-		n = write(fd, msg, sizeof(msg));
-	} else if (strcmp(argv[2], "unsorted") == 0) {
-		/* Request{id 1, hello{version 1}}, then Request{id 2,
-		 * start{flow "echo", args {"b": 1, "a": 1}}} */
+		write_all(fd, msg, sizeof(msg));
+	} else if (strcmp(mode, "unsorted") == 0) {
+		/* Request{id 2, start{flow "echo", args {"b": 1, "a": 1}}} */
 		static const unsigned char msg[] = {
-			0, 0, 0, 6, 0x08, 0x01, 0x12, 0x02, 0x08, 0x01,
 			0, 0, 0, 32, 0x08, 0x02, 0x1a, 0x1c,
 			0x0a, 0x04, 'e', 'c', 'h', 'o', 0x12, 0x14,
 			0x42, 0x12,
@@ -71,39 +339,127 @@ main(int argc, char **argv)
 			0x0a, 0x07, 0x0a, 0x01, 'a', 0x12, 0x02, 0x18, 0x02,
 		};
 
-		n = write(fd, msg, sizeof(msg));
-	} else if (strcmp(argv[2], "truncated") == 0) {
+		write_all(fd, hello, sizeof(hello));
+		write_all(fd, msg, sizeof(msg));
+	} else if (strcmp(mode, "deep") == 0) {
+		flen = deep_frame(&frame, lists);
+		write_all(fd, hello, sizeof(hello));
+		write_all(fd, frame, flen);
+		free(frame);
+	} else if (nstarts > 0) {
+		size_t cap = 100000 + 256, namelen;
+		char *name;
+
+		if ((frame = malloc(cap)) == NULL ||
+		    (name = malloc(100000 + 24)) == NULL) {
+			perror("malloc");
+			return 1;
+		}
+		memset(name, 'a', 100000);
+		write_all(fd, hello, sizeof(hello));
+		for (long i = 0; i < nstarts; i++) {
+			namelen = 100000 + (size_t)snprintf(name + 100000, 24,
+			    "%ld", i);
+			flen = start_frame(frame, cap, (uint64_t)i + 2, name,
+			    namelen);
+			write_all(fd, frame, flen);
+		}
+		free(name);
+		free(frame);
+	} else if (strcmp(mode, "truncated") == 0) {
 		unsigned char hdr[4] = { 0, 0, 0, 100 };
 
-		n = write(fd, hdr, 4) + write(fd, buf, 10);
+		write_all(fd, hdr, 4);
+		write_all(fd, buf, 10);
 		shutdown(fd, SHUT_WR);
 	} else {
-		fprintf(stderr, "rawframe: unknown mode %s\n", argv[2]);
+		fprintf(stderr, "rawframe: unknown mode %s\n", mode);
 		return 2;
 	}
-	(void)n;
+	if (with_probe) {
+		write_all(fd, probe, sizeof(probe));
+		closed = "unknown";
+	}
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
+		size_t off, len;
+		int answered = 0;
 
-		if (poll(&p, 1, strcmp(argv[2], "unsorted") == 0 ? 1000 :
-		    5000) <= 0)
+		if (poll(&p, 1, nstarts > 0 ? 120000 : 30000) <= 0)
 			break;
 		n = read(fd, buf, sizeof(buf));
 		if (n <= 0) {
-			closed = 1;
+			closed = "1";
 			break;
 		}
-		if (strcmp(argv[2], "badversion") == 0 ||
-		    strcmp(argv[2], "unsorted") == 0)
-			for (ssize_t i = 0; i < n; i++)
-				if (buf[i] >= 0x20 && buf[i] < 0x7f)
-					text[tlen < sizeof(text) - 1 ? tlen++ :
-					    tlen] = (char)buf[i];
 		total += (size_t)n;
+		if (!with_probe && !want_text)
+			continue;
+		if (inlen + (size_t)n > incap) {
+			incap = (inlen + (size_t)n) * 2;
+			if ((in = realloc(in, incap)) == NULL) {
+				perror("realloc");
+				return 1;
+			}
+		}
+		memcpy(in + inlen, buf, (size_t)n);
+		inlen += (size_t)n;
+		/* Whole frames: the probe's answer ends the wait; the text
+		 * of every other frame is kept. */
+		for (off = 0; inlen - off >= 4; off += 4 + len) {
+			const unsigned char *r, *f;
+			size_t rn, fn;
+			uint64_t id;
+
+			len = (size_t)in[off] << 24 | (size_t)in[off + 1] << 16 |
+			    (size_t)in[off + 2] << 8 | in[off + 3];
+			if (inlen - off - 4 < len)
+				break;
+			id = response_of(in + off + 4, len, &r, &rn);
+			if (with_probe && id == PROBE_ID) {
+				answered = 1;
+				continue;
+			}
+			if (nstarts > 0) {
+				/* Only the text of error replies is kept. */
+				if (id >= 2 && id < (uint64_t)nstarts + 2)
+					replies++;
+				if (replies == nstarts)
+					answered = 1;
+				if (id != 0 && !pb_field(r, rn, 2, &f, &fn,
+				    NULL)) {
+					if (id == (uint64_t)nstarts + 1 &&
+					    pb_field(r, rn, 4, &f, &fn, NULL))
+						pb_field(f, fn, 2, NULL, NULL,
+						    &last_outcome);
+					continue;
+				}
+				errors++;
+			}
+			for (size_t i = off + 4; i < off + 4 + len; i++)
+				if (in[i] >= 0x20 && in[i] < 0x7f &&
+				    tlen < sizeof(text) - 1)
+					text[tlen++] = (char)in[i];
+		}
+		memmove(in, in + off, inlen - off);
+		inlen -= off;
+		if (answered) {
+			closed = "0";
+			break;
+		}
 	}
 	text[tlen] = '\0';
-	printf("reply_bytes=%zu closed=%d%s%s\n", total, closed,
+	if (nstarts > 0) {
+		printf("started=%ld errors=%ld last_outcome=%llu%s%s\n",
+		    replies - errors, errors, (unsigned long long)last_outcome,
+		    tlen ? " text=" : "", text);
+		free(in);
+		close(fd);
+		return 0;
+	}
+	printf("reply_bytes=%zu closed=%s%s%s\n", total, closed,
 	    tlen ? " text=" : "", text);
+	free(in);
 	close(fd);
 	return 0;
 }

@@ -2,8 +2,8 @@
 # Cross-compiles the coroutine runtime (daemon/coro.c, daemon/coro_aarch64.S)
 # with tests/coro_selftest.c into a static aarch64 binary under $B/aarch64/
 # and runs it under qemu-aarch64, so the aarch64 context switch is tested on
-# an x86-64 machine. Skipped (exit 0) when the host is not x86_64 or the
-# cross compiler or qemu-aarch64 is missing.
+# an x86-64 machine. Skipped (exit 77, not a pass) when the host is not
+# x86_64 or the cross compiler or qemu-aarch64 is missing.
 set -u
 
 b=${B:-build}
@@ -16,11 +16,11 @@ cd "$(dirname "$0")/../.." || exit 1
 cc=aarch64-linux-gnu-gcc
 if [ "$(uname -m)" != x86_64 ]; then
 	echo "coro-aarch64: skipped (host is $(uname -m), not x86_64)"
-	exit 0
+	exit 77
 fi
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "coro-aarch64: skipped ($cc not found; package gcc-aarch64-linux-gnu)"
-	exit 0
+	exit 77
 fi
 qemu=""
 for q in qemu-aarch64 qemu-aarch64-static; do
@@ -28,7 +28,7 @@ for q in qemu-aarch64 qemu-aarch64-static; do
 done
 if [ -z "$qemu" ]; then
 	echo "coro-aarch64: skipped (qemu-aarch64 not found; package qemu-user)"
-	exit 0
+	exit 77
 fi
 
 # The Makefile's warning flags; -Werror as there when CI or DEVELOPER is set.

@@ -14,18 +14,27 @@ expect "invocation shown" "$(ctl show "$ACT" | jq -r '.invocations[0].method')" 
 kill9_daemon
 start_daemon
 expect "pending after restart" "$(ctl stats | jq .invocations_pending)" 1
-# A server that records every delivery, answers slowly the first time; the
-# daemon is killed while it works, so it sees the withdraw again.
+# A server that records every delivery; the first time, it does the work
+# only once the daemon has been killed (so the answer is lost and it sees
+# the withdraw again).
 cat >"$WORK/slow.sh" <<EOS
 #!/bin/sh
 in=\$(cat)
 echo "\$in" | jq -r '.method + " " + (.vow|tostring)' >>"$WORK/seen"
-[ -e "$WORK/slow-once" ] || { touch "$WORK/slow-once"; sleep 2; }
+if [ ! -e "$WORK/slow-once" ]; then
+	touch "$WORK/slow-once"
+	i=0
+	while [ ! -e "$WORK/daemon-killed" ] && [ \$i -lt 400 ]; do
+		i=\$((i + 1))
+		sleep 0.05
+	done
+fi
 echo "\$in" | BANK_STATE=$BANK_STATE sh scripts/bank.sh
 EOS
 serve bank sh "$WORK/slow.sh"
 wait_for_file "$WORK/slow-once"
 kill9_daemon
+touch "$WORK/daemon-killed"
 wait "$SERVER_PID" 2>/dev/null || true
 start_daemon
 serve bank sh "$WORK/slow.sh"

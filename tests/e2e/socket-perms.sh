@@ -2,8 +2,8 @@
 # mode 0660 and peers of that group too; others are refused.
 set -eu
 . tests/e2e/lib.inc
-command -v setpriv >/dev/null || { echo "socket-perms: no setpriv"; exit 1; }
-[ "$(id -u)" -eq 0 ] || { echo "socket-perms: needs root to act as another uid; skipped"; exit 0; }
+command -v setpriv >/dev/null || fail "no setpriv"
+[ "$(id -u)" -eq 0 ] || skip "needs root to act as another uid"
 start_daemon
 expect "mode" "$(stat -c %a "$SOCK")" 600
 stop_daemon

@@ -18,7 +18,11 @@ ctl show "$ACT" | jq -r .failure | grep -q "journal index 0" ||
 	fail "diagnostic does not name the index: $(ctl show "$ACT")"
 expect "failures" "$(ctl failures | jq -c '[.[].activation]')" "[$ACT]"
 ctl settle "$VOW" --resolver "$RES" '"yes"' >/dev/null
-sleep 0.2
+# The settle's reply comes after the commit of its pass, the pass that
+# delivers it to its waiters and runs them. A later write (mkvow, answered
+# after a later pass's commit) proves that pass and any it chained are over:
+# no wall-clock wait decides the checks below.
+ctl mkvow >/dev/null
 expect "v2 outcome" "$(ctl vow "$OUT" | jq -r .state)" pending
 expect "v2 journal unchanged" "$(ctl journal "$ACT" | jq -c .)" "$journal"
 kill9_daemon
