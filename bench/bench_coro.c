@@ -11,7 +11,7 @@
 #include "coro.h"
 
 #define ROUNDS 10000000L
-#define RUNS 5
+#define RUNS   5
 
 static void
 bounce(void *arg)
@@ -49,7 +49,7 @@ main(void)
 		perror("bench_coro: coro_new");
 		return 1;
 	}
-	for (long i = 0; i < ROUNDS / 10; i++)      /* warm up */
+	for (long i = 0; i < ROUNDS / 10; i++) /* warm up */
 		coro_resume(c);
 	for (int r = 0; r < RUNS; r++) {
 		double t0 = now_ns();
@@ -60,7 +60,7 @@ main(void)
 	}
 	qsort(per, RUNS, sizeof(per[0]), cmp_double);
 	printf("bench coro_switch_ns %.2f ns\n", per[RUNS / 2]);
-	coro_free(c);          /* abandoned mid-loop: allowed */
+	coro_free(c); /* abandoned mid-loop: allowed */
 	coro_pool_free(p);
 	return 0;
 }

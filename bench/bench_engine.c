@@ -61,7 +61,8 @@ flow_loop(struct af_flow *f, const struct af_value *args,
 
 	for (i = 0; i < n; i++) {
 		if (af_call(f, "counter", "next", af_int(af_flow_arena(f), i),
-		    &v) != AF_OK || af_await(f, v, &x) != AF_OK)
+			&v) != AF_OK ||
+		    af_await(f, v, &x) != AF_OK)
 			return AF_REJECTED;
 	}
 	af_await(f, af_get(args, "hang"), &x);
@@ -104,7 +105,8 @@ env_open(struct env *v, enum store_durability d)
 	af_register_flow(v->reg, "trivial", flow_trivial);
 	if (store_open_lmdb(v->dir, &so, &v->st, err, sizeof(err)) != AF_OK)
 		die("store", err);
-	if (engine_open(v->st, v->reg, NULL, &v->eng, err, sizeof(err)) != AF_OK)
+	if (engine_open(v->st, v->reg, NULL, &v->eng, err, sizeof(err)) !=
+	    AF_OK)
 		die("engine", err);
 }
 
@@ -158,7 +160,8 @@ live_loop(struct env *v, long n)
 	engine_stats(v->eng, &s0);
 	t0 = now_s();
 	if (engine_start(v->eng, "loop", af_record(ar, keys, vals, 2), &act,
-	    &out) != AF_OK || engine_run_until_idle(v->eng) != AF_OK)
+		&out) != AF_OK ||
+	    engine_run_until_idle(v->eng) != AF_OK)
 		die("live run", engine_errmsg(v->eng));
 	t1 = now_s();
 	engine_stats(v->eng, &s1);
@@ -223,7 +226,7 @@ main(int argc, char **argv)
 			t0 = now_s();
 			for (k = 0; k < total; k++) {
 				if (engine_start(v.eng, "trivial",
-				    af_int(ar, k), &act, &out) != AF_OK)
+					af_int(ar, k), &act, &out) != AF_OK)
 					die("start", "");
 				if (k % 1000 == 999 &&
 				    engine_run_until_idle(v.eng) != AF_OK)

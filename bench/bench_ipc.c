@@ -137,11 +137,12 @@ start_many(af_conn *c, const char *flow, Asyncflow__Value *args, long n,
 	while (done < n) {
 		while (sent < n && sent - done < window) {
 			if ((rc = af_send_request(c, &req,
-			    &ids[sent % window])) != AF_OK)
+				 &ids[sent % window])) != AF_OK)
 				die("send start", rc);
 			sent++;
 		}
-		if ((rc = af_wait_response(c, ids[done % window], -1, &r)) != AF_OK)
+		if ((rc = af_wait_response(c, ids[done % window], -1, &r)) !=
+		    AF_OK)
 			die("start", rc);
 		if (outcomes != NULL)
 			outcomes[done] = r->start->outcome;
@@ -191,7 +192,8 @@ settle_wake(int samples, double *p50, double *p99)
 {
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__SettleVow sv = ASYNCFLOW__SETTLE_VOW__INIT;
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, item = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
+			 item = ASYNCFLOW__VALUE__INIT;
 	Asyncflow__Value *items[1] = { &item }, one = ASYNCFLOW__VALUE__INIT;
 	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
 	Asyncflow__VowInfo *vi;
@@ -220,7 +222,7 @@ settle_wake(int samples, double *p50, double *p99)
 			die("mkvow", rc);
 		item.vow_id = vow;
 		if ((rc = af_start(c, "gather", &args, NULL, &act, &outcome,
-		    &existing)) != AF_OK)
+			 &existing)) != AF_OK)
 			die("start gather", rc);
 		if ((rc = af_watch_vow(c, outcome, &vi)) != AF_OK)
 			die("watch", rc);
@@ -237,7 +239,8 @@ settle_wake(int samples, double *p50, double *p99)
 		for (;;) {
 			if ((rc = af_next_event(c, 10000, &ev)) != AF_OK)
 				die("event", rc);
-			if (ev->kind_case == ASYNCFLOW__EVENT__KIND_VOW_SETTLED &&
+			if (ev->kind_case ==
+				ASYNCFLOW__EVENT__KIND_VOW_SETTLED &&
 			    ev->vow_settled->vow == outcome) {
 				af_msg_free(ev);
 				break;
@@ -260,7 +263,8 @@ settle_wake(int samples, double *p50, double *p99)
 static double
 recovery(long n)
 {
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, item = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
+			 item = ASYNCFLOW__VALUE__INIT;
 	Asyncflow__Value *items[1] = { &item };
 	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
 	Asyncflow__StatsReply *st;
@@ -306,10 +310,13 @@ send_roundtrip(int transfers)
 {
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__Serve serve = ASYNCFLOW__SERVE__INIT;
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, ok = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value from = ASYNCFLOW__VALUE__INIT, to = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
+			 ok = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value from = ASYNCFLOW__VALUE__INIT,
+			 to = ASYNCFLOW__VALUE__INIT;
 	Asyncflow__Value amt = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Field f1 = ASYNCFLOW__FIELD__INIT, f2 = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field f1 = ASYNCFLOW__FIELD__INIT,
+			 f2 = ASYNCFLOW__FIELD__INIT;
 	Asyncflow__Field f3 = ASYNCFLOW__FIELD__INIT;
 	Asyncflow__Field *fields[3] = { &f1, &f2, &f3 };
 	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
@@ -354,12 +361,13 @@ send_roundtrip(int transfers)
 		int got = 0;
 
 		if ((rc = af_start(cl, "transfer", &args, NULL, &act, &outcome,
-		    &existing)) != AF_OK)
+			 &existing)) != AF_OK)
 			die("start transfer", rc);
 		while (got < 2) {
 			if ((rc = af_next_event(srv, 10000, &ev)) != AF_OK)
 				die("invocation", rc);
-			if (ev->kind_case != ASYNCFLOW__EVENT__KIND_INVOCATION) {
+			if (ev->kind_case !=
+			    ASYNCFLOW__EVENT__KIND_INVOCATION) {
 				af_msg_free(ev);
 				continue;
 			}
@@ -392,7 +400,8 @@ send_roundtrip(int transfers)
 static double
 timers(long n)
 {
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, ms = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
+			 ms = ASYNCFLOW__VALUE__INIT;
 	Asyncflow__Field f = ASYNCFLOW__FIELD__INIT, *fields[1] = { &f };
 	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
 	Asyncflow__VowInfo *vi;
@@ -419,7 +428,8 @@ timers(long n)
 		if ((rc = af_watch_vow(c, outs[i], &vi)) != AF_OK)
 			die("watch", rc);
 		if (vi->state != ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING)
-			die("timers: started too slowly for the bench", AF_ESTATE);
+			die("timers: started too slowly for the bench",
+			    AF_ESTATE);
 		af_msg_free(vi);
 	}
 	while (fired < n) {

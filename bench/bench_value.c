@@ -14,13 +14,13 @@
 #include "buf.h"
 #include "value.h"
 
-#define RUNS	5
-#define ITERS	2000000
+#define RUNS  5
+#define ITERS 2000000
 
 static double
 now_ns(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
@@ -29,7 +29,7 @@ now_ns(void)
 static int
 cmp_double(const void *a, const void *b)
 {
-	double	 x = *(const double *)a, y = *(const double *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
 }
@@ -52,12 +52,12 @@ int
 main(void)
 {
 	static const char *const keys[] = { "i", "name" };
-	struct af_arena		*a, *da;
-	struct buf		 b = BUF_INITIALIZER;
-	const struct af_value	*vals[2], *v, *d;
-	volatile const void	*sink;
-	double			 dec_ns[RUNS], enc_ns[RUNS], t;
-	int			 run, i;
+	struct af_arena *a, *da;
+	struct buf b = BUF_INITIALIZER;
+	const struct af_value *vals[2], *v, *d;
+	volatile const void *sink;
+	double dec_ns[RUNS], enc_ns[RUNS], t;
+	int run, i;
 
 	if ((a = arena_new(0)) == NULL || (da = arena_new(0)) == NULL)
 		die("out of memory");
@@ -67,8 +67,7 @@ main(void)
 		die("af_record failed");
 	if (value_encode(&b, v) != AF_OK)
 		die("value_encode failed");
-	if (value_decode(da, b.p, b.len, &d) != AF_OK ||
-	    !af_value_equal(v, d))
+	if (value_decode(da, b.p, b.len, &d) != AF_OK || !af_value_equal(v, d))
 		die("value_decode failed");
 
 	for (run = 0; run < RUNS; run++) {

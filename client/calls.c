@@ -19,17 +19,16 @@
  * its answer within timeout_ms; on AF_OK *r is the Response, for the
  * wrapper to free (GIVE does). One per line of AF_OPS.
  */
-#define XX(OP, req, Req, RESULT)					\
-static inline int							\
-call_ ## req(af_conn *c, Asyncflow__ ## Req *op, int timeout_ms,	\
-    Asyncflow__Response **r)						\
-{									\
-	Asyncflow__Request rq = ASYNCFLOW__REQUEST__INIT;		\
-									\
-	rq.op_case = ASYNCFLOW__REQUEST__OP_ ## OP;			\
-	rq.req = op;							\
-	return af_request(c, &rq, timeout_ms, r);			\
-}
+#define XX(OP, req, Req, RESULT) \
+	static inline int call_##req(af_conn *c, Asyncflow__##Req *op, \
+	    int timeout_ms, Asyncflow__Response **r) \
+	{ \
+		Asyncflow__Request rq = ASYNCFLOW__REQUEST__INIT; \
+\
+		rq.op_case = ASYNCFLOW__REQUEST__OP_##OP; \
+		rq.req = op; \
+		return af_request(c, &rq, timeout_ms, r); \
+	}
 AF_OPS(XX)
 #undef XX
 
@@ -55,12 +54,13 @@ take_result(Asyncflow__Response *r)
 
 /* Hands the result of r to *out (when out is not NULL: it then outlives r)
  * and frees the rest. */
-#define GIVE(r, out) do {						\
-	if ((out) != NULL)						\
-		*(out) = take_result(r);				\
-	else								\
-		af_msg_free(r);						\
-} while (0)
+#define GIVE(r, out) \
+	do { \
+		if ((out) != NULL) \
+			*(out) = take_result(r); \
+		else \
+			af_msg_free(r); \
+	} while (0)
 
 int
 af_start(af_conn *c, const char *flow, const Asyncflow__Value *args,
@@ -76,7 +76,7 @@ af_start(af_conn *c, const char *flow, const Asyncflow__Value *args,
 		*outcome = 0;
 	if (existing != NULL)
 		*existing = false;
-	op.flow = (char *)flow;		/* NULL: conn.c refuses it */
+	op.flow = (char *)flow; /* NULL: conn.c refuses it */
 	op.args = (Asyncflow__Value *)args;
 	op.idempotency_key = (char *)(idem_key != NULL ? idem_key : "");
 	if ((rc = call_start(c, &op, af_get_timeout(c), &r)) != AF_OK)
@@ -126,7 +126,7 @@ af_settle(af_conn *c, uint64_t vow, const uint8_t resolver[AF_RESOLVER_LEN],
 	if (out != NULL)
 		*out = NULL;
 	op.vow = vow;
-	op.resolver.len = AF_RESOLVER_LEN;	/* NULL data: conn.c refuses it */
+	op.resolver.len = AF_RESOLVER_LEN; /* NULL data: conn.c refuses it */
 	op.resolver.data = (uint8_t *)resolver;
 	op.reject = reject;
 	op.value = (Asyncflow__Value *)value;
@@ -274,7 +274,7 @@ af_serve(af_conn *c, const char *object, uint64_t *pending)
 
 	if (pending != NULL)
 		*pending = 0;
-	op.object = (char *)object;	/* NULL: conn.c refuses it */
+	op.object = (char *)object; /* NULL: conn.c refuses it */
 	if ((rc = call_serve(c, &op, af_get_timeout(c), &r)) != AF_OK)
 		return rc;
 	if (pending != NULL)

@@ -34,37 +34,37 @@
 #define READ_CHUNK (64u * 1024)
 
 struct pending {
-	uint64_t		 id;
-	bool			 forgotten;
-	int			 want;		/* expected Response result case */
-	Asyncflow__Response	*resp;		/* the answer, once it came */
-	struct pending		*next;
+	uint64_t id;
+	bool forgotten;
+	int want;                  /* expected Response result case */
+	Asyncflow__Response *resp; /* the answer, once it came */
+	struct pending *next;
 };
 
 struct event {
-	Asyncflow__Event	*ev;
-	struct event		*next;
+	Asyncflow__Event *ev;
+	struct event *next;
 };
 
 struct af_conn {
-	int			 fd;
-	int			 timeout_ms;	/* of the blocking calls */
-	uint64_t		 next_id;
-	int			 broken;	/* sticky failure code, or 0 */
-	bool			 eof;
-	char			 fatal[512];	/* message of `broken` */
-	char			 errmsg[512];	/* af_conn_errmsg */
+	int fd;
+	int timeout_ms; /* of the blocking calls */
+	uint64_t next_id;
+	int broken; /* sticky failure code, or 0 */
+	bool eof;
+	char fatal[512];  /* message of `broken` */
+	char errmsg[512]; /* af_conn_errmsg */
 
-	uint64_t		 incarnation;	/* from the hello reply */
-	char			*daemon;
+	uint64_t incarnation; /* from the hello reply */
+	char *daemon;
 
-	uint8_t			*in;		/* bytes read, [in_off, in_len) unparsed */
-	size_t			 in_off, in_len, in_cap;
-	uint8_t			*out;		/* bytes to send, [out_off, out_len) unsent */
-	size_t			 out_off, out_len, out_cap;
+	uint8_t *in; /* bytes read, [in_off, in_len) unparsed */
+	size_t in_off, in_len, in_cap;
+	uint8_t *out; /* bytes to send, [out_off, out_len) unsent */
+	size_t out_off, out_len, out_cap;
 
-	struct pending		*pend, *pend_tail;
-	struct event		*evq, *evq_tail;
+	struct pending *pend, *pend_tail;
+	struct event *evq, *evq_tail;
 };
 
 static const char no_conn_msg[] = "no connection";
@@ -239,20 +239,27 @@ dispatch(af_conn *c, Asyncflow__ServerMessage *sm)
 			 * the daemon's code and message are the text.
 			 */
 			if (r->error != NULL)
-				set_broken(c, AF_ECONN, "connection closed by the "
-				    "daemon: %s: %s", r->error->name[0] ?
-				    r->error->name : af_errname(r->error->code),
-				    r->error->message[0] ? r->error->message :
-				    af_strerror(r->error->code));
+				set_broken(c, AF_ECONN,
+				    "connection closed by the "
+				    "daemon: %s: %s",
+				    r->error->name[0] ?
+					r->error->name :
+					af_errname(r->error->code),
+				    r->error->message[0] ?
+					r->error->message :
+					af_strerror(r->error->code));
 			else
-				set_broken(c, AF_EPROTO, "protocol error: a response "
+				set_broken(c, AF_EPROTO,
+				    "protocol error: a response "
 				    "without id and without error");
 			break;
 		}
 		p = pending_find(c, r->id, &prev);
 		if (p == NULL || p->resp != NULL) {
-			set_broken(c, AF_EPROTO, "protocol error: %s response "
-			    "to request %llu", p == NULL ? "unexpected" : "second",
+			set_broken(c, AF_EPROTO,
+			    "protocol error: %s response "
+			    "to request %llu",
+			    p == NULL ? "unexpected" : "second",
 			    (unsigned long long)r->id);
 			break;
 		}
@@ -288,7 +295,8 @@ decode_frames(af_conn *c, bool *progress)
 
 	while (c->broken == 0 && c->in_len - c->in_off >= AF_FRAME_HEADER) {
 		if (af__frame_get_header(c->in + c->in_off, &len) != AF_OK)
-			return set_broken(c, AF_EPROTO, "protocol error: the "
+			return set_broken(c, AF_EPROTO,
+			    "protocol error: the "
 			    "daemon sent a frame of %lu bytes (the limit is %u)",
 			    (unsigned long)len, AF_MAX_FRAME);
 		if (c->in_len - c->in_off - AF_FRAME_HEADER < len)
@@ -297,16 +305,20 @@ decode_frames(af_conn *c, bool *progress)
 		/* protobuf-c unpacks nested messages recursively without a
 		 * limit: a small frame nesting thousands of messages would
 		 * overflow the stack. */
-		switch (af__pb_depth_check(&asyncflow__server_message__descriptor,
-		    frame, len, AF_MAX_DEPTH)) {
+		switch (
+		    af__pb_depth_check(&asyncflow__server_message__descriptor,
+			frame, len, AF_MAX_DEPTH)) {
 		case AF_OK:
 			break;
 		case AF_ELIMIT:
-			return set_broken(c, AF_EPROTO, "protocol error: the "
+			return set_broken(c, AF_EPROTO,
+			    "protocol error: the "
 			    "daemon sent a message nesting more than %d "
-			    "messages deep (AF_MAX_DEPTH)", AF_MAX_DEPTH);
+			    "messages deep (AF_MAX_DEPTH)",
+			    AF_MAX_DEPTH);
 		default:
-			return set_broken(c, AF_EPROTO, "protocol error: the "
+			return set_broken(c, AF_EPROTO,
+			    "protocol error: the "
 			    "daemon sent a message that does not decode");
 		}
 		flag.oom = false;
@@ -318,7 +330,8 @@ decode_frames(af_conn *c, bool *progress)
 		if (sm == NULL && flag.oom)
 			return AF_ENOMEM;
 		if (sm == NULL)
-			return set_broken(c, AF_EPROTO, "protocol error: the "
+			return set_broken(c, AF_EPROTO,
+			    "protocol error: the "
 			    "daemon sent a message that does not decode");
 		if ((rc = dispatch(c, sm)) != AF_OK) {
 			af_msg_free(sm);
@@ -395,7 +408,8 @@ static int
 closed(af_conn *c)
 {
 	if (c->in_len > c->in_off)
-		return set_broken(c, AF_ECONN, "connection closed by the daemon "
+		return set_broken(c, AF_ECONN,
+		    "connection closed by the daemon "
 		    "in the middle of a frame");
 	return set_broken(c, AF_ECONN, "connection closed by the daemon");
 }
@@ -461,7 +475,8 @@ io_step(af_conn *c, int64_t deadline)
 	if (rc == 0)
 		return AF_ETIMEDOUT;
 	if (pfd.revents & POLLNVAL)
-		return set_broken(c, AF_ECONN, "the connection's socket was "
+		return set_broken(c, AF_ECONN,
+		    "the connection's socket was "
 		    "closed behind the library's back");
 	if ((pfd.revents & POLLOUT) && (rc = write_some(c)) != AF_OK)
 		return rc;
@@ -521,8 +536,10 @@ check_msg(af_conn *c, const ProtobufCMessage *m, int depth)
 	int rc;
 
 	if (depth > AF_MAX_DEPTH) {
-		set_errmsg(c, "the request nests more than %d messages "
-		    "(AF_MAX_DEPTH) deep", AF_MAX_DEPTH);
+		set_errmsg(c,
+		    "the request nests more than %d messages "
+		    "(AF_MAX_DEPTH) deep",
+		    AF_MAX_DEPTH);
 		return AF_ELIMIT;
 	}
 	for (i = 0; i < d->n_fields; i++) {
@@ -536,27 +553,34 @@ check_msg(af_conn *c, const ProtobufCMessage *m, int depth)
 			if (n == 0)
 				continue;
 			if (*(void *const *)mem == NULL) {
-				set_errmsg(c, "repeated field %s is NULL", f->name);
+				set_errmsg(c, "repeated field %s is NULL",
+				    f->name);
 				return AF_EINVAL;
 			}
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE ||
 			    f->type == PROTOBUF_C_TYPE_STRING) {
 				for (j = 0; j < n; j++) {
-					const void *e = (*(void *const *const *)mem)[j];
+					const void *e = (*(
+					    void *const *const *)mem)[j];
 					if (e == NULL) {
-						set_errmsg(c, "an element of %s is "
-						    "NULL", f->name);
+						set_errmsg(c,
+						    "an element of %s is "
+						    "NULL",
+						    f->name);
 						return AF_EINVAL;
 					}
-					if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
-					    (rc = check_msg(c, e, depth + 1)) != AF_OK)
+					if (f->type ==
+						PROTOBUF_C_TYPE_MESSAGE &&
+					    (rc = check_msg(c, e, depth + 1)) !=
+						AF_OK)
 						return rc;
 				}
 			} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
 				esz = sizeof(ProtobufCBinaryData);
 				for (j = 0; j < n; j++)
-					if ((rc = check_field(c, f, *(const char *
-					    const *)mem + j * esz)) != AF_OK)
+					if ((rc = check_field(c, f,
+						 *(const char *const *)mem +
+						     j * esz)) != AF_OK)
 						return rc;
 			}
 			continue;
@@ -564,13 +588,16 @@ check_msg(af_conn *c, const ProtobufCMessage *m, int depth)
 		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 			if (*(void *const *)mem == NULL) {
 				if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-					set_errmsg(c, "oneof field %s is set but "
-					    "NULL", f->name);
+					set_errmsg(c,
+					    "oneof field %s is set but "
+					    "NULL",
+					    f->name);
 					return AF_EINVAL;
 				}
 				continue;
 			}
-			if ((rc = check_msg(c, *(void *const *)mem, depth + 1)) != AF_OK)
+			if ((rc = check_msg(c, *(void *const *)mem,
+				 depth + 1)) != AF_OK)
 				return rc;
 			continue;
 		}
@@ -585,13 +612,13 @@ check_msg(af_conn *c, const ProtobufCMessage *m, int depth)
 static int
 result_for(Asyncflow__Request__OpCase op)
 {
-#define XX(OP, req, Req, RESULT)					\
-	case ASYNCFLOW__REQUEST__OP_ ## OP:				\
-		return ASYNCFLOW__RESPONSE__RESULT_ ## RESULT;
+#define XX(OP, req, Req, RESULT) \
+	case ASYNCFLOW__REQUEST__OP_##OP: \
+		return ASYNCFLOW__RESPONSE__RESULT_##RESULT;
 	switch (op) {
 	case ASYNCFLOW__REQUEST__OP_HELLO:
 		return ASYNCFLOW__RESPONSE__RESULT_HELLO;
-	AF_OPS(XX)
+		AF_OPS(XX)
 	default:
 		return -1;
 	}
@@ -652,7 +679,8 @@ send_req(af_conn *c, Asyncflow__Request *req, int64_t deadline, uint64_t *idp)
 	while (c->out_len - c->out_off >= AF_SEND_BUFFER) {
 		rc = io_step(c, deadline);
 		if (rc != AF_OK)
-			return rc == AF_ETIMEDOUT || !c->broken ? rc : broken(c);
+			return rc == AF_ETIMEDOUT || !c->broken ? rc :
+								  broken(c);
 	}
 	if (c->broken)
 		return broken(c);
@@ -661,8 +689,10 @@ send_req(af_conn *c, Asyncflow__Request *req, int64_t deadline, uint64_t *idp)
 	req->id = c->next_id;
 	size = protobuf_c_message_get_packed_size(&req->base);
 	if (size > AF_MAX_FRAME) {
-		set_errmsg(c, "request of %zu bytes is over the frame limit "
-		    "of %u", size, AF_MAX_FRAME);
+		set_errmsg(c,
+		    "request of %zu bytes is over the frame limit "
+		    "of %u",
+		    size, AF_MAX_FRAME);
 		return AF_ELIMIT;
 	}
 	if ((p = malloc(sizeof(*p))) == NULL)
@@ -672,7 +702,7 @@ send_req(af_conn *c, Asyncflow__Request *req, int64_t deadline, uint64_t *idp)
 		return AF_ENOMEM;
 	}
 	f = c->out + c->out_len;
-	af__put_be32(f, (uint32_t)size);	/* size was checked above */
+	af__put_be32(f, (uint32_t)size); /* size was checked above */
 	protobuf_c_message_pack(&req->base, f + AF_FRAME_HEADER);
 	c->out_len += AF_FRAME_HEADER + size;
 	p->id = c->next_id++;
@@ -726,7 +756,8 @@ wait_resp(af_conn *c, uint64_t id, int64_t deadline, Asyncflow__Response **out)
 	if ((e = r->error) == NULL) {
 		if (!result_ok(r, want)) {
 			af_msg_free(r);
-			set_broken(c, AF_EPROTO, "protocol error: the answer to "
+			set_broken(c, AF_EPROTO,
+			    "protocol error: the answer to "
 			    "request %llu carries the wrong result",
 			    (unsigned long long)id);
 			return broken(c);
@@ -736,8 +767,10 @@ wait_resp(af_conn *c, uint64_t id, int64_t deadline, Asyncflow__Response **out)
 	}
 	code = e->code;
 	if (code < 0) {
-		set_errmsg(c, "%s", e->message[0] ? e->message :
-		    e->name[0] ? e->name : af_strerror(code));
+		set_errmsg(c, "%s",
+		    e->message[0]  ? e->message :
+			e->name[0] ? e->name :
+				     af_strerror(code));
 	} else {
 		set_errmsg(c, "daemon error reply with code %d: %s %s", code,
 		    e->name, e->message);
@@ -913,18 +946,23 @@ handshake(af_conn *c, int64_t deadline, int timeout_ms)
 		return rc;
 	rc = wait_resp(c, id, deadline, &r);
 	if (rc == AF_ETIMEDOUT)
-		set_errmsg(c, "the daemon did not answer the handshake within "
-		    "%d ms", timeout_ms);
+		set_errmsg(c,
+		    "the daemon did not answer the handshake within "
+		    "%d ms",
+		    timeout_ms);
 	if (rc != AF_OK)
 		return rc;
-	h = r->result_case == ASYNCFLOW__RESPONSE__RESULT_HELLO ? r->hello : NULL;
+	h = r->result_case == ASYNCFLOW__RESPONSE__RESULT_HELLO ? r->hello :
+								  NULL;
 	if (h == NULL) {
-		set_errmsg(c, "protocol error: the daemon did not answer hello");
+		set_errmsg(c,
+		    "protocol error: the daemon did not answer hello");
 		rc = AF_EPROTO;
 	} else if (h->version != AF_PROTOCOL_VERSION) {
-		set_errmsg(c, "the daemon speaks protocol version %u, this "
-		    "library version %u", (unsigned)h->version,
-		    (unsigned)AF_PROTOCOL_VERSION);
+		set_errmsg(c,
+		    "the daemon speaks protocol version %u, this "
+		    "library version %u",
+		    (unsigned)h->version, (unsigned)AF_PROTOCOL_VERSION);
 		rc = AF_EPROTO;
 	} else {
 		c->incarnation = h->incarnation;
@@ -937,8 +975,8 @@ handshake(af_conn *c, int64_t deadline, int timeout_ms)
 
 /* af_connect_fd with a deadline for the handshake. */
 static int
-connect_fd(int fd, int64_t deadline, int timeout_ms, af_conn **out,
-    char *err, size_t errlen)
+connect_fd(int fd, int64_t deadline, int timeout_ms, af_conn **out, char *err,
+    size_t errlen)
 {
 	af_conn *c;
 	int fl, rc;
@@ -959,8 +997,8 @@ connect_fd(int fd, int64_t deadline, int timeout_ms, af_conn **out,
 	c->timeout_ms = -1;
 	c->next_id = 1;
 	if ((rc = handshake(c, deadline, timeout_ms)) != AF_OK) {
-		copy_err(err, errlen, "%s", c->errmsg[0] ? c->errmsg :
-		    af_strerror(rc));
+		copy_err(err, errlen, "%s",
+		    c->errmsg[0] ? c->errmsg : af_strerror(rc));
 		af_close(c);
 		return rc;
 	}
@@ -1010,7 +1048,8 @@ connect_until(int fd, const struct sockaddr_un *sa, int64_t deadline)
 		if (e == EAGAIN || e == EWOULDBLOCK) {
 			if ((left = ms_left(deadline)) == 0)
 				return ETIMEDOUT;
-			(void)poll(NULL, 0, left < 0 || left > pause ? pause : left);
+			(void)poll(NULL, 0,
+			    left < 0 || left > pause ? pause : left);
 			pause = pause < 50 ? pause * 2 : 100;
 			continue;
 		}
@@ -1038,8 +1077,8 @@ connect_until(int fd, const struct sockaddr_un *sa, int64_t deadline)
 }
 
 int
-af_connect_timeout(const char *path, int timeout_ms, af_conn **out,
-    char *err, size_t errlen)
+af_connect_timeout(const char *path, int timeout_ms, af_conn **out, char *err,
+    size_t errlen)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 	struct sockaddr_un sa;
@@ -1065,16 +1104,18 @@ af_connect_timeout(const char *path, int timeout_ms, af_conn **out,
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0) {
+		 0)) < 0) {
 		rc = errno == ENOMEM || errno == ENOBUFS ? AF_ENOMEM : AF_ECONN;
 		copy_err(err, errlen, "socket: %s", strerror(errno));
 		return rc;
 	}
 	if ((e = connect_until(fd, &sa, deadline)) != 0) {
 		if (e == ETIMEDOUT) {
-			copy_err(err, errlen, "cannot connect to %s: the daemon "
+			copy_err(err, errlen,
+			    "cannot connect to %s: the daemon "
 			    "did not accept the connection within %d ms (its "
-			    "listen backlog is full)", path, timeout_ms);
+			    "listen backlog is full)",
+			    path, timeout_ms);
 			rc = AF_ETIMEDOUT;
 		} else {
 			copy_err(err, errlen, "cannot connect to %s: %s", path,

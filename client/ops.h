@@ -21,18 +21,18 @@
 #ifndef AF_OPS_H
 #define AF_OPS_H
 
-#define AF_OPS(XX)							\
-	XX(START,	start,		StartFlow,		START)	\
-	XX(MKVOW,	mkvow,		MakeVow,		MKVOW)	\
-	XX(SETTLE,	settle,		SettleVow,		VOW)	\
-	XX(GET_VOW,	get_vow,	GetVow,			VOW)	\
-	XX(WATCH_VOW,	watch_vow,	WatchVow,		VOW)	\
-	XX(LIST,	list,		ListActivations,	LIST)	\
-	XX(SHOW,	show,		ShowActivation,		SHOW)	\
-	XX(JOURNAL,	journal,	DumpJournal,		JOURNAL) \
-	XX(FAILURES,	failures,	ListFailures,		LIST)	\
-	XX(WAKE,	wake,		Wake,			WAKE)	\
-	XX(STATS,	stats,		Stats,			STATS)	\
-	XX(SERVE,	serve,		Serve,			SERVE)
+#define AF_OPS(XX) \
+	XX(START, start, StartFlow, START) \
+	XX(MKVOW, mkvow, MakeVow, MKVOW) \
+	XX(SETTLE, settle, SettleVow, VOW) \
+	XX(GET_VOW, get_vow, GetVow, VOW) \
+	XX(WATCH_VOW, watch_vow, WatchVow, VOW) \
+	XX(LIST, list, ListActivations, LIST) \
+	XX(SHOW, show, ShowActivation, SHOW) \
+	XX(JOURNAL, journal, DumpJournal, JOURNAL) \
+	XX(FAILURES, failures, ListFailures, LIST) \
+	XX(WAKE, wake, Wake, WAKE) \
+	XX(STATS, stats, Stats, STATS) \
+	XX(SERVE, serve, Serve, SERVE)
 
 #endif /* AF_OPS_H */

@@ -9,8 +9,10 @@ const char *
 af_strerror(int code)
 {
 	switch (code) {
-#define STRERROR_GEN(name, value, text) case AF_##name: return text;
-	AF_ERRNO_MAP(STRERROR_GEN)
+#define STRERROR_GEN(name, value, text) \
+	case AF_##name: \
+		return text;
+		AF_ERRNO_MAP(STRERROR_GEN)
 #undef STRERROR_GEN
 	default:
 		return "unknown error";
@@ -21,8 +23,10 @@ const char *
 af_errname(int code)
 {
 	switch (code) {
-#define ERRNAME_GEN(name, value, text) case AF_##name: return #name;
-	AF_ERRNO_MAP(ERRNAME_GEN)
+#define ERRNAME_GEN(name, value, text) \
+	case AF_##name: \
+		return #name;
+		AF_ERRNO_MAP(ERRNAME_GEN)
 #undef ERRNAME_GEN
 	default:
 		return "EUNKNOWN";

@@ -49,8 +49,8 @@ wire_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 }
 
 static int
-walk(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-    const uint8_t *end, int depth, int max_depth)
+walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
+    int depth, int max_depth)
 {
 	const ProtobufCFieldDescriptor *f;
 	uint64_t key, len;
@@ -62,34 +62,35 @@ walk(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 		if (!wire_varint(&p, end, &key))
 			return AF_EDECODE;
 		switch (key & 7) {
-		case 0:		/* varint */
+		case 0: /* varint */
 			if (!wire_varint(&p, end, &len))
 				return AF_EDECODE;
 			break;
-		case 1:		/* 64-bit */
+		case 1: /* 64-bit */
 			if (end - p < 8)
 				return AF_EDECODE;
 			p += 8;
 			break;
-		case 5:		/* 32-bit */
+		case 5: /* 32-bit */
 			if (end - p < 4)
 				return AF_EDECODE;
 			p += 4;
 			break;
-		case 2:		/* length-delimited */
+		case 2: /* length-delimited */
 			if (!wire_varint(&p, end, &len) ||
 			    len > (uint64_t)(end - p))
 				return AF_EDECODE;
 			f = (key >> 3) <= UINT32_MAX ?
 			    protobuf_c_message_descriptor_get_field(d,
-			    (unsigned)(key >> 3)) : NULL;
+				(unsigned)(key >> 3)) :
+			    NULL;
 			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
 			    (rc = walk(f->descriptor, p, p + len, depth + 1,
-			    max_depth)) != AF_OK)
+				 max_depth)) != AF_OK)
 				return rc;
 			p += len;
 			break;
-		default:	/* groups: protobuf-c has none */
+		default: /* groups: protobuf-c has none */
 			return AF_EDECODE;
 		}
 	}
@@ -100,7 +101,7 @@ int
 af__pb_depth_check(const ProtobufCMessageDescriptor *d, const uint8_t *p,
     size_t n, int max_depth)
 {
-	if (n == 0)	/* p may be NULL */
+	if (n == 0) /* p may be NULL */
 		return max_depth >= 1 ? AF_OK : AF_ELIMIT;
 	return walk(d, p, p + n, 1, max_depth);
 }

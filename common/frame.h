@@ -40,14 +40,14 @@ af__put_be32(uint8_t *p, uint32_t v)
  * Writes the AF_FRAME_HEADER bytes announcing a payload of n bytes.
  * AF_ELIMIT (and nothing written) when n is over AF_MAX_FRAME.
  */
-int	af__frame_put_header(uint8_t *hdr, size_t n);
+int af__frame_put_header(uint8_t *hdr, size_t n);
 
 /*
  * Reads the header at hdr (AF_FRAME_HEADER bytes) into *n. AF_ELIMIT when it
  * announces more than AF_MAX_FRAME (*n is still set, for the message): the
  * stream cannot be trusted further and the connection should be closed.
  */
-int	af__frame_get_header(const uint8_t *hdr, size_t *n);
+int af__frame_get_header(const uint8_t *hdr, size_t *n);
 
 /*
  * Whether the protobuf message in [p, p + n), of type d, nests at most
@@ -63,7 +63,7 @@ int	af__frame_get_header(const uint8_t *hdr, size_t *n);
  * exactly as deep as the walk saw. Iterative within one message, recursive
  * only per level: its stack use is bounded by max_depth.
  */
-int	af__pb_depth_check(const ProtobufCMessageDescriptor *d,
-	    const uint8_t *p, size_t n, int max_depth);
+int af__pb_depth_check(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    size_t n, int max_depth);
 
 #endif /* AF_FRAME_H */

@@ -170,7 +170,7 @@ act_fail_from_guest(struct engine *e, struct act *a, const char *msg)
 {
 	act_fail(e, a, msg);
 	coro_yield();
-	abort();    /* a failed activation's coroutine is never resumed */
+	abort(); /* a failed activation's coroutine is never resumed */
 }
 
 void
@@ -198,7 +198,8 @@ engine_watch_add(struct engine *e, uint64_t vow, uint64_t act)
 	if (l == NULL || l->n == l->cap) {
 		size_t ncap = l ? l->cap * 2 : 2;
 
-		nl = engine_alloc_fault(e) ? NULL :
+		nl = engine_alloc_fault(e) ?
+		    NULL :
 		    realloc(l, sizeof(*nl) + ncap * sizeof(uint64_t));
 		if (nl == NULL) {
 			/* The settlement would never reach the activation. */
@@ -209,7 +210,7 @@ engine_watch_add(struct engine *e, uint64_t vow, uint64_t act)
 			nl->n = 0;
 		nl->cap = ncap;
 		if (u64map_put(&e->watch, vow, nl) != AF_OK) {
-			if (l != NULL)  /* the map holds l: gone with realloc */
+			if (l != NULL) /* the map holds l: gone with realloc */
 				u64map_del(&e->watch, vow);
 			free(nl);
 			engine_note_lost(e, AF_ENOMEM);
@@ -228,7 +229,7 @@ act_watch_vow(struct engine *e, struct act *a, struct holding *s)
 	int rc;
 
 	if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
-		if (rc != AF_ENOTFOUND)     /* unknown vow: never settles */
+		if (rc != AF_ENOTFOUND) /* unknown vow: never settles */
 			engine_note_lost(e, rc);
 		return;
 	}
@@ -361,10 +362,10 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 		    e->o.retain_journals)
 			return 0;
 		if (engine_grow(e, (void **)&e->gc, &e->capgc, e->ngc + 1,
-		    sizeof(*e->gc)) == AF_OK)
+			sizeof(*e->gc)) == AF_OK)
 			e->gc[e->ngc++] = (struct journal_gc){ id,
-			    row->journal_gc, row->journal_length };
-		else    /* the next pass fails, and its recovery rescans */
+				row->journal_gc, row->journal_length };
+		else /* the next pass fails, and its recovery rescans */
 			engine_note_lost(e, AF_ENOMEM);
 		return 0;
 	}

@@ -21,7 +21,7 @@ acttab_read(struct store *s, uint64_t id, struct act_row *row, struct buf *b)
 	rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
 	if (rc == AF_OK) {
 		buf_reset(b);
-		buf_put(b, v.p, v.n);   /* v is gone with the transaction */
+		buf_put(b, v.p, v.n); /* v is gone with the transaction */
 		rc = b->err;
 	}
 	store_abort(t);
@@ -59,7 +59,7 @@ get_row(struct store_txn *t, uint64_t id, struct act_row *row, struct buf *b)
 	    AF_OK)
 		return rc;
 	buf_reset(b);
-	buf_put(b, v.p, v.n);      /* v is invalid once we write */
+	buf_put(b, v.p, v.n); /* v is invalid once we write */
 	if ((rc = b->err) == AF_OK &&
 	    (rc = act_row_parse(b->p, b->len, row)) != AF_OK)
 		log_warn("activation row %llu is unreadable: %s",
@@ -78,7 +78,7 @@ acttab_set_journal_gc(struct store_txn *t, uint64_t id, uint64_t to,
 	buf_init(&b);
 	rc = get_row(t, id, &row, &b);
 	if (rc == AF_EDECODE)
-		rc = AF_OK;     /* logged; nothing to record it in */
+		rc = AF_OK; /* logged; nothing to record it in */
 	else if (rc == AF_OK && row.journal_gc < to) {
 		row.journal_gc = to;
 		rc = acttab_put(t, id, &row, scratch);
@@ -97,7 +97,7 @@ acttab_quarantine(struct store_txn *t, uint64_t id, const char *why)
 	buf_init(&b);
 	rc = get_row(t, id, &row, &b);
 	if (rc == AF_ENOTFOUND)
-		rc = AF_OK;     /* its start never committed */
+		rc = AF_OK; /* its start never committed */
 	else if (rc == AF_OK && row.state != ACT_DONE) {
 		row.state = ACT_FAILED;
 		row.quarantined = true;

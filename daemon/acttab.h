@@ -18,8 +18,8 @@ struct store_txn;
 
 /* The committed row of `id`, copied into b (row points into b).
  * AF_ENOTFOUND, AF_EDECODE (logged with its id), store errors. */
-int acttab_read(struct store *s, uint64_t id, struct act_row *row,
-    struct buf *b);
+int
+acttab_read(struct store *s, uint64_t id, struct act_row *row, struct buf *b);
 /* Write the row of `id` in t; scratch is used for the encoding. */
 int acttab_put(struct store_txn *t, uint64_t id, const struct act_row *row,
     struct buf *scratch);
@@ -36,7 +36,6 @@ int acttab_quarantine(struct store_txn *t, uint64_t id, const char *why);
  * negative error (returned). Unreadable rows are logged with their key and
  * skipped. */
 typedef int acttab_scan_fn(void *ctx, uint64_t id, const struct act_row *row);
-int acttab_scan(struct store *s, uint64_t from, acttab_scan_fn *cb,
-    void *ctx);
+int acttab_scan(struct store *s, uint64_t from, acttab_scan_fn *cb, void *ctx);
 
 #endif /* AF_ACTTAB_H */

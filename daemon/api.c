@@ -22,7 +22,7 @@
 
 struct waiter {
 	uint64_t conn;
-	uint64_t reqid;             /* GetVow wait: the request; 0: WatchVow */
+	uint64_t reqid; /* GetVow wait: the request; 0: WatchVow */
 };
 
 struct waitlist {
@@ -71,7 +71,7 @@ api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	struct held h = { conn, r->id, NULL, 0,
-	    (api->cur_effect || api->pass_wrote) && !post };
+		(api->cur_effect || api->pass_wrote) && !post };
 
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = (Asyncflow__Response *)r;
@@ -79,9 +79,11 @@ api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
 		if (h.n > AF_MAX_FRAME && r->error == NULL) {
 			char msg[160];
 
-			snprintf(msg, sizeof(msg), "the reply would be %zu bytes, "
+			snprintf(msg, sizeof(msg),
+			    "the reply would be %zu bytes, "
 			    "over the %u-byte frame limit (list with `after` and "
-			    "`limit`)", h.n, AF_MAX_FRAME);
+			    "`limit`)",
+			    h.n, AF_MAX_FRAME);
 			api_queue_error(api, conn, r->id, AF_ELIMIT, msg, post);
 			return;
 		}
@@ -91,12 +93,12 @@ api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
 	}
 	if (post) {
 		if (api_grow((void **)&api->post, &api->cappost, api->npost + 1,
-		    sizeof(h)) == AF_OK) {
+			sizeof(h)) == AF_OK) {
 			api->post[api->npost++] = h;
 			return;
 		}
 	} else if (api_grow((void **)&api->held, &api->capheld, api->nheld + 1,
-	    sizeof(h)) == AF_OK) {
+		       sizeof(h)) == AF_OK) {
 		api->held[api->nheld++] = h;
 		return;
 	}
@@ -154,7 +156,7 @@ api_frame(struct api *api, uint64_t conn, bool *greeted, const uint8_t *body,
 	int rc;
 
 	if (af__pb_depth_check(&asyncflow__request__descriptor, body, n,
-	    AF_MAX_DEPTH) == AF_OK)
+		AF_MAX_DEPTH) == AF_OK)
 		req = asyncflow__request__unpack(NULL, n, body);
 	if (req == NULL) {
 		api_protocol_error(api, conn,
@@ -304,8 +306,8 @@ api_on_commit(void *ctx, const uint64_t *settled, size_t n,
 					    ASYNCFLOW__SERVER_MESSAGE__INIT;
 					Asyncflow__Event ev =
 					    ASYNCFLOW__EVENT__INIT;
-					struct held h = { l->w[j].conn, 0,
-					    NULL, 0, false };
+					struct held h = { l->w[j].conn, 0, NULL,
+						0, false };
 
 					ev.kind_case =
 					    ASYNCFLOW__EVENT__KIND_VOW_SETTLED;
@@ -314,9 +316,10 @@ api_on_commit(void *ctx, const uint64_t *settled, size_t n,
 					    ASYNCFLOW__SERVER_MESSAGE__KIND_EVENT;
 					m.event = &ev;
 					h.msg = api_pack_message(&m, &h.n);
-					if (h.msg != NULL && api_grow((void **)
-					    &api->post, &api->cappost,
-					    api->npost + 1, sizeof(h)) == AF_OK)
+					if (h.msg != NULL &&
+					    api_grow((void **)&api->post,
+						&api->cappost, api->npost + 1,
+						sizeof(h)) == AF_OK)
 						api->post[api->npost++] = h;
 					else
 						free(h.msg);
@@ -345,8 +348,9 @@ api_conn_closed(struct api *api, uint64_t conn)
 			if (l->w[j].conn != conn)
 				l->w[k++] = l->w[j];
 		l->n = k;
-		if (k == 0 && api_grow((void **)&empty, &capempty, nempty + 1,
-		    sizeof(key)) == AF_OK)
+		if (k == 0 &&
+		    api_grow((void **)&empty, &capempty, nempty + 1,
+			sizeof(key)) == AF_OK)
 			empty[nempty++] = key;
 	}
 	for (j = 0; j < nempty; j++)
@@ -395,8 +399,9 @@ watch_vow_vow(const Asyncflow__Request *req)
 }
 
 /* Flags of an operation. */
-#define API_HANDSHAKE	0x1	/* hello: the first request, and only that */
-#define API_WRITES	0x2	/* changes durable state: if the pass's
+#define API_HANDSHAKE 0x1 /* hello: the first request, and only that */
+#define API_WRITES \
+	0x2 /* changes durable state: if the pass's
 				 * commit fails, the answer is that error
 				 * (the others' answers stand whatever the
 				 * commit does: a full disk must not stop
@@ -408,38 +413,37 @@ watch_vow_vow(const Asyncflow__Request *req)
  * handler (api_ops.c).
  */
 static const struct api_op {
-	const char	*name;
-	unsigned	 flags;
-	const char	*target_kind;	/* "vow", "activation": error texts */
-	uint64_t	(*target_id)(const Asyncflow__Request *);
-	api_op_fn	*run;
+	const char *name;
+	unsigned flags;
+	const char *target_kind; /* "vow", "activation": error texts */
+	uint64_t (*target_id)(const Asyncflow__Request *);
+	api_op_fn *run;
 } api_ops[] = {
-	[ASYNCFLOW__REQUEST__OP_HELLO] =
-	    { "hello", API_HANDSHAKE, NULL, NULL, api_op_hello },
-	[ASYNCFLOW__REQUEST__OP_START] =
-	    { "start", API_WRITES, NULL, NULL, api_op_start },
-	[ASYNCFLOW__REQUEST__OP_MKVOW] =
-	    { "mkvow", API_WRITES, NULL, NULL, api_op_mkvow },
-	[ASYNCFLOW__REQUEST__OP_SETTLE] =
-	    { "settle", API_WRITES, "vow", settle_vow, api_op_settle },
-	[ASYNCFLOW__REQUEST__OP_GET_VOW] =
-	    { "get_vow", 0, "vow", get_vow_vow, api_op_get_vow },
-	[ASYNCFLOW__REQUEST__OP_WATCH_VOW] =
-	    { "watch_vow", 0, "vow", watch_vow_vow, api_op_watch_vow },
-	[ASYNCFLOW__REQUEST__OP_LIST] =
-	    { "list", 0, NULL, NULL, api_op_list },
-	[ASYNCFLOW__REQUEST__OP_SHOW] =
-	    { "show", 0, "activation", show_act, api_op_show },
-	[ASYNCFLOW__REQUEST__OP_JOURNAL] =
-	    { "journal", 0, "activation", journal_act, api_op_journal },
-	[ASYNCFLOW__REQUEST__OP_FAILURES] =
-	    { "failures", 0, NULL, NULL, api_op_failures },
-	[ASYNCFLOW__REQUEST__OP_WAKE] =
-	    { "wake", API_WRITES, "activation", wake_act, api_op_wake },
-	[ASYNCFLOW__REQUEST__OP_STATS] =
-	    { "stats", 0, NULL, NULL, api_op_stats },
-	[ASYNCFLOW__REQUEST__OP_SERVE] =
-	    { "serve", 0, NULL, NULL, api_op_serve },
+	[ASYNCFLOW__REQUEST__OP_HELLO] = { "hello", API_HANDSHAKE, NULL, NULL,
+	    api_op_hello },
+	[ASYNCFLOW__REQUEST__OP_START] = { "start", API_WRITES, NULL, NULL,
+	    api_op_start },
+	[ASYNCFLOW__REQUEST__OP_MKVOW] = { "mkvow", API_WRITES, NULL, NULL,
+	    api_op_mkvow },
+	[ASYNCFLOW__REQUEST__OP_SETTLE] = { "settle", API_WRITES, "vow",
+	    settle_vow, api_op_settle },
+	[ASYNCFLOW__REQUEST__OP_GET_VOW] = { "get_vow", 0, "vow", get_vow_vow,
+	    api_op_get_vow },
+	[ASYNCFLOW__REQUEST__OP_WATCH_VOW] = { "watch_vow", 0, "vow",
+	    watch_vow_vow, api_op_watch_vow },
+	[ASYNCFLOW__REQUEST__OP_LIST] = { "list", 0, NULL, NULL, api_op_list },
+	[ASYNCFLOW__REQUEST__OP_SHOW] = { "show", 0, "activation", show_act,
+	    api_op_show },
+	[ASYNCFLOW__REQUEST__OP_JOURNAL] = { "journal", 0, "activation",
+	    journal_act, api_op_journal },
+	[ASYNCFLOW__REQUEST__OP_FAILURES] = { "failures", 0, NULL, NULL,
+	    api_op_failures },
+	[ASYNCFLOW__REQUEST__OP_WAKE] = { "wake", API_WRITES, "activation",
+	    wake_act, api_op_wake },
+	[ASYNCFLOW__REQUEST__OP_STATS] = { "stats", 0, NULL, NULL,
+	    api_op_stats },
+	[ASYNCFLOW__REQUEST__OP_SERVE] = { "serve", 0, NULL, NULL,
+	    api_op_serve },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */
@@ -478,12 +482,16 @@ explain(const struct api_op *op, const Asyncflow__Request *req, int rc,
 		snprintf(msg, n, "vow %llu is already settled differently", id);
 		break;
 	case AF_ECYCLE:
-		snprintf(msg, n, "settling vow %llu that way would make its "
-		    "chain a cycle", id);
+		snprintf(msg, n,
+		    "settling vow %llu that way would make its "
+		    "chain a cycle",
+		    id);
 		break;
 	case AF_EINVAL:
-		snprintf(msg, n, "invalid value for %s %llu (resolvers cannot "
-		    "be passed by clients)", what, id);
+		snprintf(msg, n,
+		    "invalid value for %s %llu (resolvers cannot "
+		    "be passed by clients)",
+		    what, id);
 		break;
 	default:
 		return NULL;
@@ -506,18 +514,23 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 		api->pass_wrote = true;
 	api->cur_effect = op != NULL && (op->flags & API_WRITES);
 	if (req->id == 0) {
-		api_queue_error(api, conn, 0, AF_EPROTO, "request id must be "
-		    "nonzero", false);
+		api_queue_error(api, conn, 0, AF_EPROTO,
+		    "request id must be "
+		    "nonzero",
+		    false);
 		return AF_EPROTO;
 	}
 	if (!*greeted) {
 		if (op == NULL || !(op->flags & API_HANDSHAKE)) {
-			api_queue_error(api, conn, req->id, AF_EPROTO, "the "
-			    "first request must be hello", false);
+			api_queue_error(api, conn, req->id, AF_EPROTO,
+			    "the "
+			    "first request must be hello",
+			    false);
 			return AF_EPROTO;
 		}
 		if (req->hello->version != AF_PROTOCOL_VERSION) {
-			snprintf(msg, sizeof(msg), "protocol version mismatch: "
+			snprintf(msg, sizeof(msg),
+			    "protocol version mismatch: "
 			    "client speaks %u, asyncflowd speaks %d",
 			    req->hello->version, AF_PROTOCOL_VERSION);
 			api_queue_error(api, conn, req->id, AF_EPROTO, msg,
@@ -528,18 +541,22 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 		return op->run(api, conn, req);
 	}
 	if (op == NULL) {
-		api_queue_error(api, conn, req->id, AF_EPROTO, "unknown "
-		    "operation", false);
+		api_queue_error(api, conn, req->id, AF_EPROTO,
+		    "unknown "
+		    "operation",
+		    false);
 		return AF_EPROTO;
 	}
 	if (op->flags & API_HANDSHAKE) {
-		api_queue_error(api, conn, req->id, AF_EPROTO, "hello sent "
-		    "twice", false);
+		api_queue_error(api, conn, req->id, AF_EPROTO,
+		    "hello sent "
+		    "twice",
+		    false);
 		return AF_EPROTO;
 	}
 	if ((rc = op->run(api, conn, req)) != AF_OK)
-		api_queue_error(api, conn, req->id, rc, explain(op, req, rc,
-		    msg, sizeof(msg)), false);
+		api_queue_error(api, conn, req->id, rc,
+		    explain(op, req, rc, msg, sizeof(msg)), false);
 	return AF_OK;
 }
 
@@ -566,8 +583,10 @@ api_after_pass(struct api *api, int rc)
 	char msg[256];
 	size_t i;
 
-	snprintf(msg, sizeof(msg), "commit failed, nothing of this request "
-	    "took effect: %s", af_strerror(rc));
+	snprintf(msg, sizeof(msg),
+	    "commit failed, nothing of this request "
+	    "took effect: %s",
+	    af_strerror(rc));
 	er.code = rc;
 	er.name = (char *)af_errname(rc);
 	er.message = msg;
@@ -605,8 +624,7 @@ api_set_connections(struct api *api, uint64_t n)
 }
 
 struct api *
-api_new(struct engine *e, api_send_fn *send, void *ctx,
-    const char *durability)
+api_new(struct engine *e, api_send_fn *send, void *ctx, const char *durability)
 {
 	struct api *api = calloc(1, sizeof(*api));
 

@@ -19,17 +19,17 @@
 #include <stdint.h>
 
 #include "asyncflow.pb-c.h"
-#include "asyncflow/protocol.h"	/* AF_PROTOCOL_VERSION, AF_MAX_FRAME */
+#include "asyncflow/protocol.h" /* AF_PROTOCOL_VERSION, AF_MAX_FRAME */
 #include "engine.h"
 
 /* Send one packed ServerMessage (without the length prefix) to `conn`. */
-typedef void api_send_fn(void *ctx, uint64_t conn, const uint8_t *msg,
-    size_t n);
+typedef void
+api_send_fn(void *ctx, uint64_t conn, const uint8_t *msg, size_t n);
 
 struct api;
 
-struct api *api_new(struct engine *e, api_send_fn *send, void *ctx,
-    const char *durability);
+struct api *
+api_new(struct engine *e, api_send_fn *send, void *ctx, const char *durability);
 void api_free(struct api *api);
 
 /*

@@ -5,16 +5,16 @@
 #include "api_invocation.h"
 
 /* message Invocation */
-#define INV_VOW         1
-#define INV_RESOLVER    2
-#define INV_OBJECT      3
-#define INV_METHOD      4
-#define INV_ARGS        5
-#define INV_ACTIVATION  6
-#define INV_GRANTS      7
+#define INV_VOW        1
+#define INV_RESOLVER   2
+#define INV_OBJECT     3
+#define INV_METHOD     4
+#define INV_ARGS       5
+#define INV_ACTIVATION 6
+#define INV_GRANTS     7
 /* message ResolverGrant */
-#define GRANT_VOW       1
-#define GRANT_RESOLVER  2
+#define GRANT_VOW      1
+#define GRANT_RESOLVER 2
 
 int
 api_invocation_encode(struct buf *b, const struct engine_invocation *inv)

@@ -18,7 +18,6 @@ int api_invocation_encode(struct buf *b, const struct engine_invocation *inv);
 
 /* engine_invocation for result vow `vow`, encoded into b (appended); with
  * secrets, its resolver and grants. AF_ENOTFOUND once answered. */
-int api_invocation(struct engine *e, uint64_t vow, bool secrets,
-    struct buf *b);
+int api_invocation(struct engine *e, uint64_t vow, bool secrets, struct buf *b);
 
 #endif /* AF_API_INVOCATION_H */

@@ -77,13 +77,15 @@ api_op_start(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 			snprintf(msg, sizeof(msg), "unknown flow %s",
 			    req->start->flow);
 		else
-			snprintf(msg, sizeof(msg), "args name a vow "
+			snprintf(msg, sizeof(msg),
+			    "args name a vow "
 			    "that does not exist");
 		api_queue_error(api, conn, req->id, rc, msg, false);
 		return AF_OK;
 	}
 	if (rc == AF_EEXIST) {
-		api_queue_error(api, conn, req->id, rc, "idempotency key "
+		api_queue_error(api, conn, req->id, rc,
+		    "idempotency key "
 		    "already used with another flow or other args",
 		    false);
 		return AF_OK;
@@ -166,7 +168,7 @@ vow_reply(struct api *api, uint64_t conn, uint64_t reqid, uint64_t vow,
 		api_add_wait(api, vow, conn, watch ? 0 : reqid);
 		if (!watch) {
 			api_free_vow_info(&vi);
-			return AF_OK;   /* answered on settlement */
+			return AF_OK; /* answered on settlement */
 		}
 	}
 	r.id = reqid;
@@ -185,8 +187,7 @@ api_op_get_vow(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 }
 
 int
-api_op_watch_vow(struct api *api, uint64_t conn,
-    const Asyncflow__Request *req)
+api_op_watch_vow(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 {
 	return vow_reply(api, conn, req->id, req->watch_vow->vow, true, true);
 }
@@ -212,7 +213,9 @@ api_op_wake(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 /* Unanswered invocations, by sending activation: read once for a whole
  * listing. */
 struct outbox_pairs {
-	struct { uint64_t act, vow; } *p;
+	struct {
+		uint64_t act, vow;
+	} * p;
 	size_t n, cap;
 };
 
@@ -243,7 +246,7 @@ add_invocation(struct api *api, Asyncflow__ActivationInfo *ai, size_t *cap,
 	if (api_invocation(api->e, vow, false, &b) == AF_OK &&
 	    (inv = asyncflow__invocation__unpack(NULL, b.len, b.p)) != NULL) {
 		if (api_grow((void **)&ai->invocations, cap,
-		    ai->n_invocations + 1, sizeof(inv)) == AF_OK)
+			ai->n_invocations + 1, sizeof(inv)) == AF_OK)
 			ai->invocations[ai->n_invocations++] = inv;
 		else
 			asyncflow__invocation__free_unpacked(inv, NULL);
@@ -305,7 +308,7 @@ list_cb(void *ctx, const struct engine_act_info *info)
 	struct list_ctx *lc = ctx;
 
 	if (api_grow((void **)&lc->infos, &lc->cap, lc->n + 1,
-	    sizeof(*lc->infos)) != AF_OK)
+		sizeof(*lc->infos)) != AF_OK)
 		return 1;
 	lc->infos[lc->n++] = *info;
 	return 0;
@@ -384,8 +387,7 @@ api_op_list(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 }
 
 int
-api_op_failures(struct api *api, uint64_t conn,
-    const Asyncflow__Request *req)
+api_op_failures(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 {
 	return list_reply(api, conn, req->id, "Failed", 0, LIST_LIMIT_MAX);
 }
@@ -428,7 +430,7 @@ journal_cb(void *ctx, uint64_t index, const void *entry, size_t n)
 
 	(void)index;
 	if (api_grow((void **)&jc->entries, &jc->cap, jc->n + 1,
-	    sizeof(*jc->entries)) != AF_OK)
+		sizeof(*jc->entries)) != AF_OK)
 		return AF_ENOMEM;
 	if ((je = asyncflow__journal_entry__unpack(NULL, n, entry)) == NULL)
 		return AF_EDECODE;

@@ -12,16 +12,16 @@
 #include "arena.h"
 
 struct arena_chunk {
-	struct arena_chunk	*next;
-	uint8_t			*data;		/* ARENA_ALIGN-aligned */
-	size_t			 size;		/* usable bytes at data */
+	struct arena_chunk *next;
+	uint8_t *data; /* ARENA_ALIGN-aligned */
+	size_t size;   /* usable bytes at data */
 };
 
 static struct arena_chunk *
 chunk_new(size_t size)
 {
-	struct arena_chunk	*c;
-	uintptr_t		 u;
+	struct arena_chunk *c;
+	uintptr_t u;
 
 	if (size > SIZE_MAX - sizeof(*c) - (ARENA_ALIGN - 1))
 		return NULL;
@@ -38,7 +38,7 @@ chunk_new(size_t size)
 static void
 chunk_free_list(struct arena_chunk *c)
 {
-	struct arena_chunk	*next;
+	struct arena_chunk *next;
 
 	for (; c != NULL; c = next) {
 		next = c->next;
@@ -49,7 +49,7 @@ chunk_free_list(struct arena_chunk *c)
 struct af_arena *
 arena_new(size_t chunk_size)
 {
-	struct af_arena	*a;
+	struct af_arena *a;
 
 	if (chunk_size == 0)
 		chunk_size = ARENA_CHUNK_DEFAULT;
@@ -77,7 +77,7 @@ arena_free(struct af_arena *a)
 void
 arena_reset(struct af_arena *a)
 {
-	struct arena_chunk	*keep;
+	struct arena_chunk *keep;
 
 	if (a == NULL)
 		return;
@@ -96,7 +96,7 @@ arena_reset(struct af_arena *a)
 size_t
 arena_used(const struct af_arena *a)
 {
-	size_t	 n = a->used_done;
+	size_t n = a->used_done;
 
 	if (a->chunks != NULL)
 		n += (size_t)(a->cur - a->chunks->data);
@@ -106,9 +106,9 @@ arena_used(const struct af_arena *a)
 void *
 arena_alloc_slow(struct af_arena *a, size_t n)
 {
-	struct arena_chunk	*c;
-	size_t			 r, cap;
-	void			*p;
+	struct arena_chunk *c;
+	size_t r, cap;
+	void *p;
 
 	if (n == 0)
 		n = 1;

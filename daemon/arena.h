@@ -34,41 +34,41 @@
 #include "asyncflow/flow.h"
 
 /* Every pointer handed out is aligned to this. */
-#define ARENA_ALIGN		16
+#define ARENA_ALIGN         16
 /* Default first chunk size (arena_new(0)) and the cap on regular growth. */
-#define ARENA_CHUNK_DEFAULT	4096
-#define ARENA_CHUNK_MAX		(1u << 20)
+#define ARENA_CHUNK_DEFAULT 4096
+#define ARENA_CHUNK_MAX     (1u << 20)
 /* Requests up to this size always come from regular chunks. */
-#define ARENA_SMALL_MAX		1024
+#define ARENA_SMALL_MAX     1024
 
 struct arena_chunk;
 
 struct af_arena {
-	uint8_t			*cur;		/* next free byte (aligned) */
-	size_t			 left;		/* bytes free at cur */
-	struct arena_chunk	*chunks;	/* regular, current first */
-	struct arena_chunk	*large;		/* dedicated chunks */
-	size_t			 next_size;	/* of the next regular chunk */
-	size_t			 first_size;	/* as given to arena_new */
-	size_t			 used_done;	/* bytes handed out outside the
+	uint8_t *cur;               /* next free byte (aligned) */
+	size_t left;                /* bytes free at cur */
+	struct arena_chunk *chunks; /* regular, current first */
+	struct arena_chunk *large;  /* dedicated chunks */
+	size_t next_size;           /* of the next regular chunk */
+	size_t first_size;          /* as given to arena_new */
+	size_t used_done;           /* bytes handed out outside the
 						 * current chunk */
 };
 
 /* A new empty arena whose first chunk will hold chunk_size bytes (0: the
  * default). No chunk is allocated until the first allocation. NULL on
  * ENOMEM. */
-struct af_arena	*arena_new(size_t chunk_size);
+struct af_arena *arena_new(size_t chunk_size);
 /* Frees the arena and everything allocated in it. NULL is a no-op. */
-void		 arena_free(struct af_arena *a);
+void arena_free(struct af_arena *a);
 /* Frees everything allocated in the arena; keeps one chunk for reuse.
  * NULL is a no-op. */
-void		 arena_reset(struct af_arena *a);
+void arena_reset(struct af_arena *a);
 /* Bytes handed out since creation or the last reset, counting alignment
  * padding, not counting chunk headers or unused chunk tails. */
-size_t		 arena_used(const struct af_arena *a);
+size_t arena_used(const struct af_arena *a);
 
 /* The slow path of arena_alloc: new chunk or dedicated chunk. */
-void		*arena_alloc_slow(struct af_arena *a, size_t n);
+void *arena_alloc_slow(struct af_arena *a, size_t n);
 
 /*
  * n bytes aligned to ARENA_ALIGN, or NULL on ENOMEM or overflow. n == 0
@@ -78,8 +78,8 @@ void		*arena_alloc_slow(struct af_arena *a, size_t n);
 static inline void *
 arena_alloc(struct af_arena *a, size_t n)
 {
-	size_t	 r = (n + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
-	void	*p;
+	size_t r = (n + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
+	void *p;
 
 	/* r == 0 (n == 0 or n near SIZE_MAX) wraps and takes the slow path. */
 	if (r - 1 < a->left) {
@@ -95,7 +95,7 @@ arena_alloc(struct af_arena *a, size_t n)
 static inline char *
 arena_strndup(struct af_arena *a, const void *s, size_t n)
 {
-	char	*p;
+	char *p;
 
 	if (n == SIZE_MAX || (p = arena_alloc(a, n + 1)) == NULL)
 		return NULL;

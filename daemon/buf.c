@@ -11,7 +11,7 @@
 
 #include "buf.h"
 
-#define BUF_MIN_CAP	64
+#define BUF_MIN_CAP 64
 
 void
 buf_init(struct buf *b)
@@ -43,8 +43,8 @@ buf_reset(struct buf *b)
 int
 buf_grow(struct buf *b, size_t n)
 {
-	size_t	 want, cap;
-	uint8_t	*p;
+	size_t want, cap;
+	uint8_t *p;
 
 	if (b->err != AF_OK)
 		return b->err;
@@ -68,7 +68,7 @@ buf_grow(struct buf *b, size_t n)
 	return AF_OK;
 fail:
 	b->err = AF_ENOMEM;
-	b->cap = b->len;	/* every later write takes the slow path */
+	b->cap = b->len; /* every later write takes the slow path */
 	return b->err;
 }
 
@@ -92,7 +92,7 @@ buf_truncate(struct buf *b, size_t len)
 uint8_t *
 buf_detach(struct buf *b, size_t *len)
 {
-	uint8_t	*p = NULL;
+	uint8_t *p = NULL;
 
 	if (b->err == AF_OK && b->len > 0) {
 		p = b->p;
@@ -116,8 +116,8 @@ buf_puts(struct buf *b, const char *s)
 void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 n;
+	va_list ap;
+	int n;
 
 	if (buf_reserve(b, BUF_MIN_CAP) != AF_OK)
 		return;
@@ -149,7 +149,7 @@ pb_begin_msg(struct buf *b, unsigned field)
 void
 pb_end_msg(struct buf *b, size_t mark)
 {
-	size_t	 body, k;
+	size_t body, k;
 
 	if (b->err != AF_OK)
 		return;
@@ -169,17 +169,17 @@ pb_end_msg(struct buf *b, size_t mark)
 int
 pbr_varint_slow(struct pbr *r, uint64_t *v)
 {
-	const uint8_t	*p = r->p;
-	uint64_t	 u = 0;
-	unsigned	 shift = 0;
-	uint8_t		 c;
+	const uint8_t *p = r->p;
+	uint64_t u = 0;
+	unsigned shift = 0;
+	uint8_t c;
 
 	for (;;) {
 		if (p >= r->end)
 			return AF_EDECODE;
 		c = *p++;
 		if (shift == 63 && c > 1)
-			return AF_EDECODE;	/* more than 64 bits */
+			return AF_EDECODE; /* more than 64 bits */
 		u |= (uint64_t)(c & 0x7f) << shift;
 		if (c < 0x80)
 			break;
@@ -196,10 +196,10 @@ pbr_varint_slow(struct pbr *r, uint64_t *v)
 int
 pbr_skip(struct pbr *r, unsigned wiretype)
 {
-	uint64_t	 u;
-	uint32_t	 w;
-	const uint8_t	*p;
-	size_t		 n;
+	uint64_t u;
+	uint32_t w;
+	const uint8_t *p;
+	size_t n;
 
 	switch (wiretype) {
 	case PB_VARINT:

@@ -43,35 +43,38 @@
 #include "asyncflow/errors.h"
 
 struct buf {
-	uint8_t	*p;
-	size_t	 len, cap;
-	int	 err;		/* AF_OK, or AF_ENOMEM after a failed growth */
+	uint8_t *p;
+	size_t len, cap;
+	int err; /* AF_OK, or AF_ENOMEM after a failed growth */
 };
 
-#define BUF_INITIALIZER	{ NULL, 0, 0, AF_OK }
+#define BUF_INITIALIZER \
+	{ \
+		NULL, 0, 0, AF_OK \
+	}
 
 /* ---- The buffer ---------------------------------------------------------- */
 
 /* Empty buffer, nothing allocated. */
-void	buf_init(struct buf *b);
+void buf_init(struct buf *b);
 /* Frees the memory; the buffer is then as after buf_init. */
-void	buf_release(struct buf *b);
+void buf_release(struct buf *b);
 /* Empties the buffer and clears its error; keeps the memory. */
-void	buf_reset(struct buf *b);
+void buf_reset(struct buf *b);
 /* Makes room for n more bytes. AF_OK, or b->err (AF_ENOMEM). */
-int	buf_reserve(struct buf *b, size_t n);
+int buf_reserve(struct buf *b, size_t n);
 /* Drops everything after the first len bytes (len <= b->len). */
-void	buf_truncate(struct buf *b, size_t len);
+void buf_truncate(struct buf *b, size_t len);
 /* Hands p over to the caller (free(3) it), length in *len (may be NULL);
  * NULL if the buffer is empty or failed. The buffer is then empty. */
-uint8_t	*buf_detach(struct buf *b, size_t *len);
+uint8_t *buf_detach(struct buf *b, size_t *len);
 /* Appends a C string without its NUL, or printf output. */
-void	buf_puts(struct buf *b, const char *s);
-void	buf_printf(struct buf *b, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Slow path of the inline writers: grows, or fails sticky. */
-int	buf_grow(struct buf *b, size_t n);
+int buf_grow(struct buf *b, size_t n);
 
 /* Appends n bytes from p (p may be NULL if n is 0). */
 static inline void
@@ -101,14 +104,14 @@ enum pb_wiretype {
 	PB_I32 = 5,
 };
 
-#define PB_VARINT_MAX	10			/* bytes in a 64-bit varint */
-#define PB_FIELD_MAX	((1u << 29) - 1)	/* largest field number */
+#define PB_VARINT_MAX 10               /* bytes in a 64-bit varint */
+#define PB_FIELD_MAX  ((1u << 29) - 1) /* largest field number */
 
 /* Bytes that pb_put_varint(v) writes. */
 static inline size_t
 pb_varint_size(uint64_t v)
 {
-	size_t	 n = 1;
+	size_t n = 1;
 
 	while (v >= 0x80) {
 		v >>= 7;
@@ -134,7 +137,7 @@ pb_unzigzag(uint64_t u)
 static inline size_t
 pb_encode_varint(uint8_t *d, uint64_t v)
 {
-	size_t	 i = 0;
+	size_t i = 0;
 
 	while (v >= 0x80) {
 		d[i++] = (uint8_t)v | 0x80;
@@ -190,8 +193,8 @@ pb_put_sint64(struct buf *b, unsigned field, int64_t v)
 static inline void
 pb_put_fixed64(struct buf *b, unsigned field, uint64_t v)
 {
-	uint8_t	*d;
-	int	 i;
+	uint8_t *d;
+	int i;
 
 	if (b->cap - b->len < PB_VARINT_MAX + 8 &&
 	    buf_grow(b, PB_VARINT_MAX + 8) != AF_OK)
@@ -221,7 +224,7 @@ pb_put_bytes(struct buf *b, unsigned field, const void *p, size_t n)
 	if (b->cap - b->len < 2 * PB_VARINT_MAX ||
 	    b->cap - b->len - 2 * PB_VARINT_MAX < n) {
 		if (n > SIZE_MAX - 2 * PB_VARINT_MAX) {
-			buf_grow(b, SIZE_MAX);	/* fails, sticky */
+			buf_grow(b, SIZE_MAX); /* fails, sticky */
 			return;
 		}
 		if (buf_grow(b, 2 * PB_VARINT_MAX + n) != AF_OK)
@@ -242,13 +245,13 @@ pb_put_bytes(struct buf *b, unsigned field, const void *p, size_t n)
  * one byte (bodies of 128 bytes or more), so the length is always a minimal
  * varint. Marks nest. After an error both are no-ops.
  */
-size_t	pb_begin_msg(struct buf *b, unsigned field);
-void	pb_end_msg(struct buf *b, size_t mark);
+size_t pb_begin_msg(struct buf *b, unsigned field);
+void pb_end_msg(struct buf *b, size_t mark);
 
 /* ---- Protobuf reader ----------------------------------------------------- */
 
 struct pbr {
-	const uint8_t	*p, *end;
+	const uint8_t *p, *end;
 };
 
 static inline void
@@ -265,7 +268,7 @@ pbr_done(const struct pbr *r)
 	return r->p >= r->end;
 }
 
-int	pbr_varint_slow(struct pbr *r, uint64_t *v);
+int pbr_varint_slow(struct pbr *r, uint64_t *v);
 
 /* A varint. AF_OK or AF_EDECODE. */
 static inline int
@@ -295,8 +298,8 @@ pbr_next(struct pbr *r, unsigned *field, unsigned *wiretype)
 	if (pbr_varint(r, &key) != AF_OK || (key >> 3) > PB_FIELD_MAX)
 		return AF_EDECODE;
 	wt = (unsigned)key & 7;
-	if (key >> 3 == 0 || (wt != PB_VARINT && wt != PB_I64 &&
-	    wt != PB_LEN && wt != PB_I32))
+	if (key >> 3 == 0 ||
+	    (wt != PB_VARINT && wt != PB_I64 && wt != PB_LEN && wt != PB_I32))
 		return AF_EDECODE;
 	*field = (unsigned)(key >> 3);
 	*wiretype = wt;
@@ -331,7 +334,7 @@ static inline int
 pbr_fixed64(struct pbr *r, uint64_t *v)
 {
 	uint64_t u = 0;
-	int	 i;
+	int i;
 
 	if (r->end - r->p < 8)
 		return AF_EDECODE;
@@ -372,8 +375,7 @@ pbr_bytes(struct pbr *r, const uint8_t **p, size_t *n)
 {
 	uint64_t len;
 
-	if (pbr_varint(r, &len) != AF_OK ||
-	    len > (uint64_t)(r->end - r->p))
+	if (pbr_varint(r, &len) != AF_OK || len > (uint64_t)(r->end - r->p))
 		return AF_EDECODE;
 	*p = r->p;
 	*n = (size_t)len;
@@ -385,8 +387,8 @@ pbr_bytes(struct pbr *r, const uint8_t **p, size_t *n)
 static inline int
 pbr_sub(struct pbr *r, struct pbr *sub)
 {
-	const uint8_t	*p;
-	size_t		 n;
+	const uint8_t *p;
+	size_t n;
 
 	if (pbr_bytes(r, &p, &n) != AF_OK)
 		return AF_EDECODE;
@@ -395,6 +397,6 @@ pbr_sub(struct pbr *r, struct pbr *sub)
 }
 
 /* Skips the value of a field whose key pbr_next returned. */
-int	pbr_skip(struct pbr *r, unsigned wiretype);
+int pbr_skip(struct pbr *r, unsigned wiretype);
 
 #endif /* AF_BUF_H */

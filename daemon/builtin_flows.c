@@ -38,7 +38,8 @@ flow_gather(struct af_flow *f, const struct af_value *args,
 	int rc;
 
 	if (args->type != AF_LIST) {
-		*result = af_error(a, "TypeError", "gather takes a list of vows");
+		*result = af_error(a, "TypeError",
+		    "gather takes a list of vows");
 		return AF_REJECTED;
 	}
 	n = args->u.list.len;
@@ -47,7 +48,7 @@ flow_gather(struct af_flow *f, const struct af_value *args,
 	for (i = 0; i < n; i++) {
 		v = args->u.list.items[i];
 		if (v->type != AF_VOW) {
-			vals[i] = v;    /* plain values pass through */
+			vals[i] = v; /* plain values pass through */
 			continue;
 		}
 		rc = af_await(f, v, &vals[i]);
@@ -81,8 +82,8 @@ bank(struct af_flow *f, const char *method, const struct af_value *acct,
 	const struct af_value *v;
 	int rc;
 
-	rc = af_send(f, "bank", method, movement(af_flow_arena(f), acct,
-	    amount), &v);
+	rc = af_send(f, "bank", method,
+	    movement(af_flow_arena(f), acct, amount), &v);
 	if (rc != AF_OK) {
 		*out = v;
 		return rc;
@@ -103,7 +104,8 @@ flow_transfer(struct af_flow *f, const struct af_value *args,
 	int rc;
 
 	if (from == NULL || to == NULL || amount == NULL) {
-		*result = af_error(a, "TypeError", "transfer takes {\"from\", "
+		*result = af_error(a, "TypeError",
+		    "transfer takes {\"from\", "
 		    "\"to\", \"amount\"}");
 		return AF_REJECTED;
 	}

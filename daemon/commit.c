@@ -29,17 +29,18 @@ engine_on_vow_settled(void *ctx, const struct vow *v)
 	if (l != NULL) {
 		for (i = 0; i < l->n; i++)
 			if (engine_push_event(e, EV_SETTLED, l->ids[i],
-			    v->id) != AF_OK)
+				v->id) != AF_OK)
 				engine_note_lost(e, AF_ENOMEM);
 		free(l);
 	}
 	if (engine_grow(e, (void **)&e->w.settled, &e->w.capsettled,
-	    e->w.nsettled + 1, sizeof(uint64_t)) == AF_OK)
+		e->w.nsettled + 1, sizeof(uint64_t)) == AF_OK)
 		e->w.settled[e->w.nsettled++] = v->id;
 	else
 		engine_note_lost(e, AF_ENOMEM);
-	if (v->invocation && (engine_alloc_fault(e) ||
-	    outbox_answered(&e->w.outbox, v->id) != AF_OK))
+	if (v->invocation &&
+	    (engine_alloc_fault(e) ||
+		outbox_answered(&e->w.outbox, v->id) != AF_OK))
 		engine_note_lost(e, AF_ENOMEM);
 	e->dirty = true;
 }
@@ -150,8 +151,8 @@ put_journal(struct pass_writes *w, struct store_txn *t)
 		    cmp_journal_op);
 	for (i = 0; i < w->njournal; i++)
 		if ((rc = journal_put(t, w->journal[i].act, w->journal[i].idx,
-		    w->journal_buf.p + w->journal[i].off,
-		    w->journal[i].len)) != AF_OK)
+			 w->journal_buf.p + w->journal[i].off,
+			 w->journal[i].len)) != AF_OK)
 			return rc;
 	return AF_OK;
 }
@@ -168,8 +169,7 @@ journal_gc_step(struct engine *e, struct store_txn *t)
 		uint64_t before = g->from;
 
 		if (budget > 0) {
-			rc = journal_delete(t, g->act, &g->from, g->to,
-			    budget);
+			rc = journal_delete(t, g->act, &g->from, g->to, budget);
 			if (rc != AF_OK)
 				return rc;
 			assert(g->from - before <= budget);
@@ -311,7 +311,8 @@ engine_pass(struct engine *e)
 		 * that recovery throws away: this pass fails as a whole. */
 		if ((rc = recover(e)) == AF_OK) {
 			rc = AF_ESTORE;
-			engine_set_errmsg(e, "recovered from an earlier "
+			engine_set_errmsg(e,
+			    "recovered from an earlier "
 			    "failed commit; retry");
 		}
 		return rc;

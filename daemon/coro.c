@@ -51,23 +51,23 @@
 
 /* An execution context: the main context of a thread or a coroutine. */
 struct coro_ctx {
-	void *sp;                 /* saved stack pointer while switched out */
+	void *sp; /* saved stack pointer while switched out */
 #ifdef CORO_ASAN
-	void *fake_stack;         /* ASan's per-fiber fake stack while out */
-	const void *stack_lo;     /* bounds, told to ASan when switching in */
+	void *fake_stack;     /* ASan's per-fiber fake stack while out */
+	const void *stack_lo; /* bounds, told to ASan when switching in */
 	size_t stack_size;
 #endif
 };
 
 enum coro_state {
-	CORO_SUSPENDED,           /* new or yielded: may be resumed */
-	CORO_ACTIVE,              /* running, or waiting on one it resumed */
-	CORO_FINISHED,            /* fn returned */
+	CORO_SUSPENDED, /* new or yielded: may be resumed */
+	CORO_ACTIVE,    /* running, or waiting on one it resumed */
+	CORO_FINISHED,  /* fn returned */
 };
 
 struct coro {
 	struct coro_ctx ctx;
-	struct coro *resumer;     /* who resumed it last; NULL = main context */
+	struct coro *resumer; /* who resumed it last; NULL = main context */
 	struct coro_pool *pool;
 	coro_fn *fn;
 	void *arg;
@@ -76,17 +76,17 @@ struct coro {
 	/* The stack: map is the whole mapping, guard page first. */
 	void *map;
 	size_t map_size;
-	unsigned vg_id;           /* valgrind stack id */
-	struct coro *next_idle;   /* link in pool->idle while pooled */
+	unsigned vg_id;         /* valgrind stack id */
+	struct coro *next_idle; /* link in pool->idle while pooled */
 };
 
 struct coro_pool {
 	size_t page;
-	size_t stack_size;        /* usable bytes, page multiple */
+	size_t stack_size; /* usable bytes, page multiple */
 	size_t max_idle;
 	size_t n_idle;
-	size_t n_live;            /* coroutines handed out, not yet freed */
-	struct coro *idle;        /* freed coroutines that kept their stack */
+	size_t n_live;     /* coroutines handed out, not yet freed */
+	struct coro *idle; /* freed coroutines that kept their stack */
 };
 
 /* coro__switch and coro__trampoline are in coro_$(arch).S, coro__entry is
@@ -98,8 +98,8 @@ CORO_HIDDEN void coro__switch(void **save_sp, void *to_sp);
 CORO_HIDDEN void coro__trampoline(void);
 CORO_HIDDEN _Noreturn void coro__entry(struct coro *c);
 
-static _Thread_local struct coro *tls_current;   /* NULL on main context */
-static _Thread_local struct coro_ctx tls_main;   /* the thread's own stack */
+static _Thread_local struct coro *tls_current; /* NULL on main context */
+static _Thread_local struct coro_ctx tls_main; /* the thread's own stack */
 
 #define MIN_STACK ((size_t)16 * 1024)
 
@@ -140,7 +140,7 @@ asan_arrived(struct coro *c, void *fake_stack)
 static void
 frame_init(struct coro *c)
 {
-	uintptr_t top = (uintptr_t)c->map + c->map_size;   /* page aligned */
+	uintptr_t top = (uintptr_t)c->map + c->map_size; /* page aligned */
 
 #if defined(__x86_64__)
 	/* From the saved sp up: [mxcsr | x87 cw << 32] r15 r14 r13 r12 rbx rbp
@@ -151,11 +151,11 @@ frame_init(struct coro *c)
 	uint16_t fpcw;
 
 	__asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fpcw));
-	mxcsr &= ~(uint32_t)0x3f;          /* drop sticky exception flags */
+	mxcsr &= ~(uint32_t)0x3f; /* drop sticky exception flags */
 	memset(f, 0, 8 * 8 + 16);
 	f[0] = (uint64_t)mxcsr | (uint64_t)fpcw << 32;
-	f[5] = (uint64_t)(uintptr_t)c;                     /* rbx */
-	f[7] = (uint64_t)(uintptr_t)coro__trampoline;      /* "return" */
+	f[5] = (uint64_t)(uintptr_t)c;                /* rbx */
+	f[7] = (uint64_t)(uintptr_t)coro__trampoline; /* "return" */
 	c->ctx.sp = f;
 #elif defined(__aarch64__)
 	/* From the saved sp up (176 bytes): x19..x28, x29, x30, d8..d15, fpcr,
@@ -165,8 +165,8 @@ frame_init(struct coro *c)
 
 	__asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
 	memset(f, 0, 176);
-	f[0] = (uint64_t)(uintptr_t)c;                     /* x19 */
-	f[11] = (uint64_t)(uintptr_t)coro__trampoline;     /* x30 */
+	f[0] = (uint64_t)(uintptr_t)c;                 /* x19 */
+	f[11] = (uint64_t)(uintptr_t)coro__trampoline; /* x30 */
 	f[20] = fpcr;
 	c->ctx.sp = f;
 #else
@@ -196,7 +196,8 @@ stack_map(struct coro_pool *p, struct coro *c)
 	c->map = m;
 	c->map_size = size;
 #ifdef CORO_VALGRIND
-	c->vg_id = VALGRIND_STACK_REGISTER((char *)m + p->page, (char *)m + size);
+	c->vg_id = VALGRIND_STACK_REGISTER((char *)m + p->page,
+	    (char *)m + size);
 #endif
 #ifdef CORO_ASAN
 	c->ctx.stack_lo = (char *)m + p->page;
@@ -265,7 +266,8 @@ coro_pool_free(struct coro_pool *p)
 	if (p == NULL)
 		return;
 	if (p->n_live != 0)
-		coro_fatal("coro_pool_free: the pool still has live coroutines");
+		coro_fatal(
+		    "coro_pool_free: the pool still has live coroutines");
 	while ((c = p->idle) != NULL) {
 		p->idle = c->next_idle;
 		stack_unmap(c);
@@ -341,9 +343,9 @@ coro_resume(struct coro *c)
 	struct coro_ctx *from = prev != NULL ? &prev->ctx : &tls_main;
 
 	if (c->state != CORO_SUSPENDED)
-		coro_fatal(c->state == CORO_FINISHED
-		    ? "coro_resume: the coroutine has finished"
-		    : "coro_resume: the coroutine is running");
+		coro_fatal(c->state == CORO_FINISHED ?
+			"coro_resume: the coroutine has finished" :
+			"coro_resume: the coroutine is running");
 	c->resumer = prev;
 	c->state = CORO_ACTIVE;
 	tls_current = c;

@@ -45,7 +45,7 @@ check_client_value(struct engine *e, const struct af_value *v)
 	case AF_RECORD:
 		for (i = 0; i < v->u.rec.len; i++)
 			if ((rc = check_client_value(e,
-			    v->u.rec.fields[i].value)))
+				 v->u.rec.fields[i].value)))
 				return rc;
 		return AF_OK;
 	default:
@@ -64,7 +64,7 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 
 	*act = *outcome = 0;
 	if (e->needs_recover)
-		return AF_ESTORE;     /* see engine_pass */
+		return AF_ESTORE; /* see engine_pass */
 	if (flow == NULL || registry_flow(e->reg, flow, strlen(flow)) == NULL)
 		return AF_ENOTFOUND;
 	if (args == NULL)
@@ -85,7 +85,7 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 	if (a->flow == NULL || a->args == NULL ||
 	    engine_push_event(e, EV_WAKE, a->id, 0) != AF_OK) {
 		act_free(e, a);
-		return AF_ENOMEM;   /* the vow made is dropped at commit? no:
+		return AF_ENOMEM; /* the vow made is dropped at commit? no:
 				     * it stays, pending and unowned. */
 	}
 	memcpy(a->args, e->args_buf.p, e->args_buf.len);
@@ -106,7 +106,7 @@ int
 engine_mkvow(struct engine *e, uint64_t *vow, uint8_t secret[VOW_SECRET_LEN])
 {
 	if (e->needs_recover)
-		return AF_ESTORE;     /* see engine_pass */
+		return AF_ESTORE; /* see engine_pass */
 	e->dirty = true;
 	return vowtab_make(e->vt, 0, vow, secret);
 }
@@ -121,7 +121,7 @@ engine_settle(struct engine *e, uint64_t vow,
 	int rc;
 
 	if (e->needs_recover)
-		return AF_ESTORE;     /* see engine_pass */
+		return AF_ESTORE; /* see engine_pass */
 	if (secret == NULL)
 		return AF_EDENIED;
 	if (value == NULL)
@@ -166,7 +166,7 @@ wake_one(struct engine *e, uint64_t id)
 			a->live_state = ES_SLEEPING;
 			return engine_push_event(e, EV_WAKE, id, 0);
 		default:
-			return AF_OK;   /* running, replaying, or queued */
+			return AF_OK; /* running, replaying, or queued */
 		}
 	}
 	buf_init(&b);
@@ -211,7 +211,7 @@ engine_wake(struct engine *e, uint64_t act)
 			if (a->live_state == ES_FAILED) {
 				a->live_state = ES_SLEEPING;
 				if ((one = engine_push_event(e, EV_WAKE, key,
-				    0)) != AF_OK) {
+					 0)) != AF_OK) {
 					/* Sleeping, with no wake queued. */
 					engine_note_lost(e, one);
 					if (rc == AF_OK)
@@ -299,14 +299,16 @@ engine_open(struct store *s, struct af_registry *reg,
 	buf_init(&e->settle_buf);
 	buf_init(&e->row_buf);
 
-	if ((e->pool = coro_pool_new(e->o.stack_size,
-	    e->o.max_idle_stacks)) == NULL || (e->tmp = arena_new(0)) == NULL) {
+	if ((e->pool = coro_pool_new(e->o.stack_size, e->o.max_idle_stacks)) ==
+		NULL ||
+	    (e->tmp = arena_new(0)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		rc = AF_ENOMEM;
 		goto fail;
 	}
 	if ((rc = hostobj_register(reg)) != AF_OK) {
-		snprintf(err, errlen, "registering built-in objects: %s "
+		snprintf(err, errlen,
+		    "registering built-in objects: %s "
 		    "(vows, clock, random and timer are reserved names)",
 		    af_strerror(rc));
 		goto fail;
@@ -342,7 +344,8 @@ engine_open(struct store *s, struct af_registry *reg,
 	}
 	if ((rc = store_commit(t)) != AF_OK)
 		goto store_fail;
-	if ((rc = engine_scan_acts(e, true)) != AF_OK || (rc = timers_load(&e->timers, s)) != AF_OK)
+	if ((rc = engine_scan_acts(e, true)) != AF_OK ||
+	    (rc = timers_load(&e->timers, s)) != AF_OK)
 		goto store_fail;
 	*out = e;
 	return AF_OK;

@@ -64,11 +64,11 @@ typedef void engine_commit_fn(void *ctx, const uint64_t *settled, size_t n,
     const uint64_t *invocations, size_t ninv);
 
 struct engine_opts {
-	size_t stack_size;          /* coroutine stack; 0 = 256 KiB */
-	size_t max_idle_stacks;     /* 0 = 64 */
-	size_t pass_max_entries;    /* journal entries before a pass stops
+	size_t stack_size;       /* coroutine stack; 0 = 256 KiB */
+	size_t max_idle_stacks;  /* 0 = 64 */
+	size_t pass_max_entries; /* journal entries before a pass stops
 				     * taking events; 0 = 16384 */
-	bool retain_journals;       /* keep the journals of Done activations
+	bool retain_journals;    /* keep the journals of Done activations
 				     * (default: deleted, in chunks) */
 	/* Activations that crashed the previous process: marked Failed and
 	 * quarantined in the same commit as the incarnation bump, before any
@@ -123,8 +123,8 @@ int engine_start_keyed(struct engine *e, const char *key, const char *flow,
     bool *existing);
 
 /* A new vow owned by a client; *secret gets its resolver. */
-int engine_mkvow(struct engine *e, uint64_t *vow,
-    uint8_t secret[VOW_SECRET_LEN]);
+int
+engine_mkvow(struct engine *e, uint64_t *vow, uint8_t secret[VOW_SECRET_LEN]);
 
 /*
  * Settle vow `vow` with the resolver secret. value: the fulfilment or the
@@ -159,8 +159,7 @@ int engine_pass(struct engine *e);
 /* What the last failed pass or open ran into (never NULL; "" if none). */
 const char *engine_errmsg(const struct engine *e);
 /* Replace the on_commit hook given at open (NULL: none). */
-void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn,
-    void *ctx);
+void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx);
 
 /* Whether events are waiting for another pass. */
 bool engine_busy(const struct engine *e);
@@ -194,31 +193,31 @@ struct engine_act_info {
 	char flow[256];
 	uint64_t outcome;
 	uint64_t journal_length;
-	uint64_t incarnation;       /* that created it */
-	char failure[1024];         /* diagnostic while Failed, else "" */
+	uint64_t incarnation; /* that created it */
+	char failure[1024];   /* diagnostic while Failed, else "" */
 };
-int engine_act_info(struct engine *e, uint64_t act,
-    struct engine_act_info *out);
+int
+engine_act_info(struct engine *e, uint64_t act, struct engine_act_info *out);
 
 /* Append the activation's encoded args (a Value message) to b. */
 int engine_act_args(struct engine *e, uint64_t act, struct buf *b);
 
 /* The vows the activation holds whose settlement it has not journaled yet,
  * read from the store (*ids malloc'd, caller frees). */
-int engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids,
-    size_t *n);
+int
+engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids, size_t *n);
 
 /* Activations with id > after, in id order, at most limit, optionally only
  * in one state (NULL = any): cb gets each; a nonzero return stops. */
 typedef int engine_list_fn(void *ctx, const struct engine_act_info *info);
-int engine_list(struct engine *e, const enum engine_state *only,
-    uint64_t after, size_t limit, engine_list_fn *cb, void *ctx);
+int engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
+    size_t limit, engine_list_fn *cb, void *ctx);
 
 /* The committed journal as raw JournalEntry messages: entries [from,
  * from + limit) (limit 0: to the end); *length gets the journal's length
  * (0 once a Done activation's journal is deleted). */
-typedef int engine_entry_fn(void *ctx, uint64_t index, const void *entry,
-    size_t n);
+typedef int
+engine_entry_fn(void *ctx, uint64_t index, const void *entry, size_t n);
 int engine_journal_raw(struct engine *e, uint64_t act, uint64_t from,
     uint64_t limit, uint64_t *length, engine_entry_fn *cb, void *ctx);
 
@@ -233,8 +232,8 @@ int engine_vow_state(struct engine *e, uint64_t vow, enum vow_state *st,
 struct engine_stats {
 	uint64_t passes, commits, events;
 	uint64_t entries_written, entries_replayed;
-	uint64_t acts_loaded;       /* activations brought into memory */
-	uint64_t acts_in_memory;    /* now */
+	uint64_t acts_loaded;    /* activations brought into memory */
+	uint64_t acts_in_memory; /* now */
 };
 void engine_stats(const struct engine *e, struct engine_stats *st);
 
@@ -242,8 +241,8 @@ void engine_stats(const struct engine *e, struct engine_stats *st);
 
 /* Invocations whose result vow is not settled yet (all, or those sent by
  * activation act): cb(ctx, result vow, sending activation, object name). */
-typedef int engine_outbox_fn(void *ctx, uint64_t vow, uint64_t act,
-    const char *object);
+typedef int
+engine_outbox_fn(void *ctx, uint64_t vow, uint64_t act, const char *object);
 int engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
     void *ctx);
 
@@ -256,17 +255,17 @@ struct engine_grant {
 /* One invocation, as the engine keeps it; the api layer encodes it
  * (api_invocation.h). Views point into storage the struct owns. */
 struct engine_invocation {
-	uint64_t vow;               /* the result vow: settle it to answer */
+	uint64_t vow; /* the result vow: settle it to answer */
 	bool has_secret;
-	uint8_t secret[VOW_SECRET_LEN];     /* its resolver, if has_secret */
+	uint8_t secret[VOW_SECRET_LEN]; /* its resolver, if has_secret */
 	struct af_str object;
 	struct af_str method;
-	struct af_str args;         /* encoded Value; ptr NULL: absent */
-	uint64_t activation;        /* the sender */
-	struct engine_grant *grants;        /* with secrets: the resolvers
+	struct af_str args;          /* encoded Value; ptr NULL: absent */
+	uint64_t activation;         /* the sender */
+	struct engine_grant *grants; /* with secrets: the resolvers
 					     * its args name (malloc'd) */
 	size_t ngrants;
-	struct buf row;             /* private: what the views point into */
+	struct buf row; /* private: what the views point into */
 };
 
 /* Fill *inv for result vow `vow`; with secrets, its resolver and the

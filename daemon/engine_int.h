@@ -58,21 +58,21 @@
 
 #include "vows.h"
 
-#define DEFAULT_STACK       (256u << 10)
-#define DEFAULT_IDLE        64
-#define DEFAULT_PASS_MAX    16384
-#define GC_PER_COMMIT       8192
-#define SETTLES_PER_PASS    256
+#define DEFAULT_STACK    (256u << 10)
+#define DEFAULT_IDLE     64
+#define DEFAULT_PASS_MAX 16384
+#define GC_PER_COMMIT    8192
+#define SETTLES_PER_PASS 256
 
 /* A vow that entered an activation (args, results, settlements): whether
  * and how the activation has seen it settle. In the act's arena. */
 struct holding {
 	uint64_t vow;
-	uint64_t seq;               /* journal index of the settlement */
+	uint64_t seq; /* journal index of the settlement */
 	const struct af_value *value;
 	bool settled;
 	bool rejected;
-	bool row;                   /* a durable watcher row exists */
+	bool row; /* a durable watcher row exists */
 };
 
 enum wait_kind { W_NONE, W_ONE, W_ALL, W_RACE };
@@ -82,7 +82,7 @@ struct act;
 struct task {
 	struct act *a;
 	struct coro *co;
-	af_task_fn *fn;             /* spawned tasks */
+	af_task_fn *fn; /* spawned tasks */
 	void *arg;
 	bool is_main;
 	bool queued;
@@ -95,7 +95,7 @@ struct task {
 	int wrc;
 	const struct af_value *wout;
 	size_t windex;
-	int rc;                     /* main: the flow function's return */
+	int rc; /* main: the flow function's return */
 	const struct af_value *result;
 };
 TAILQ_HEAD(taskq, task);
@@ -109,17 +109,17 @@ struct af_flow {
 struct act {
 	uint64_t id;
 	struct engine *e;
-	enum engine_state live_state;       /* what it is doing in memory */
+	enum engine_state live_state; /* what it is doing in memory */
 	/* The row. */
 	char *flow;
 	uint8_t *args;
 	size_t args_n;
 	uint64_t outcome;
-	uint64_t jlen;              /* committed + this pass */
+	uint64_t jlen; /* committed + this pass */
 	uint64_t jlen_committed;
 	uint64_t incarnation;
 	char *failure;
-	enum act_state row_state;   /* what its row says (Active/Failed/Done) */
+	enum act_state row_state; /* what its row says (Active/Failed/Done) */
 	bool quarantined;
 	bool row_dirty;
 	bool touched;
@@ -187,14 +187,14 @@ struct af_host {
  * in one call, after a commit or a failed one.
  */
 struct pass_writes {
-	struct buf journal_buf;     /* encoded journal entries */
+	struct buf journal_buf; /* encoded journal entries */
 	struct journal_op *journal;
 	size_t njournal, capjournal;
-	struct outbox outbox;       /* invocations made and answered */
-	struct idem idem;           /* idempotency keys recorded */
-	uint64_t *settled;          /* vows that reached a final state */
+	struct outbox outbox; /* invocations made and answered */
+	struct idem idem;     /* idempotency keys recorded */
+	uint64_t *settled;    /* vows that reached a final state */
 	size_t nsettled, capsettled;
-	uint64_t *invocations;      /* new invocations, delivered on commit */
+	uint64_t *invocations; /* new invocations, delivered on commit */
 	size_t ninvocations, capinvocations;
 	bool next_act_dirty;
 };
@@ -207,30 +207,30 @@ struct engine {
 	struct vowtab *vt;
 	uint64_t incarnation;
 	uint64_t next_act;
-	bool dirty;                 /* the pass has something to commit */
-	struct u64map acts;         /* id -> struct act (in memory) */
-	struct u64map watch;        /* vow id -> struct idlist (acts) */
-	struct evq wakes;           /* starts and replays: every pass runs them
+	bool dirty;          /* the pass has something to commit */
+	struct u64map acts;  /* id -> struct act (in memory) */
+	struct u64map watch; /* vow id -> struct idlist (acts) */
+	struct evq wakes;    /* starts and replays: every pass runs them
 				     * all, so a start is done when committed */
-	struct evq settles;         /* settlements: bounded per pass */
-	bool needs_recover;         /* a recovery failed: retry first */
-	struct actq touched;        /* acts whose row or journal changed */
+	struct evq settles;  /* settlements: bounded per pass */
+	bool needs_recover;  /* a recovery failed: retry first */
+	struct actq touched; /* acts whose row or journal changed */
 	struct pass_writes w;
 	struct timers timers;
-	struct journal_gc *gc;      /* journals to delete, a chunk per commit */
+	struct journal_gc *gc; /* journals to delete, a chunk per commit */
 	size_t ngc, capgc;
-	struct buf args_buf;        /* encoded args of the current call */
-	struct buf settle_buf;      /* encoded value being settled */
-	struct buf row_buf;         /* activation row being written */
-	struct af_arena *tmp;       /* short-lived decodes */
+	struct buf args_buf;   /* encoded args of the current call */
+	struct buf settle_buf; /* encoded value being settled */
+	struct buf row_buf;    /* activation row being written */
+	struct af_arena *tmp;  /* short-lived decodes */
 	struct engine_stats st;
-	char errmsg[256];           /* engine_errmsg */
+	char errmsg[256]; /* engine_errmsg */
 	/* Sticky: an error a void callback could not return (out of memory
 	 * while noting a settlement, a watch, a journal to delete). The
 	 * pass's commit fails with it and recovery rebuilds from the store,
 	 * as for any failed commit (buf.h's sticky error, for the engine). */
 	int lost;
-	unsigned fail_alloc;        /* tests: engine_test_fail_alloc */
+	unsigned fail_alloc; /* tests: engine_test_fail_alloc */
 };
 
 /* Record an error nobody can be told of now: the commit fails with it. */
@@ -252,8 +252,7 @@ engine_alloc_fault(struct engine *e)
 
 /* vec_grow for the engine's own arrays, through the fault hook. */
 static inline int
-engine_grow(struct engine *e, void **p, size_t *cap, size_t need,
-    size_t elem)
+engine_grow(struct engine *e, void **p, size_t *cap, size_t need, size_t elem)
 {
 	if (engine_alloc_fault(e))
 		return AF_ENOMEM;
@@ -289,8 +288,8 @@ int engine_scan_acts(struct engine *, bool wake_failed);
 
 /* ---- step.c: tasks, the scheduler and the step rule ---- */
 
-int engine_push_event(struct engine *, enum ev_kind, uint64_t act,
-    uint64_t vow);
+int
+engine_push_event(struct engine *, enum ev_kind, uint64_t act, uint64_t vow);
 struct task *act_task_new(struct engine *, struct act *, bool is_main,
     af_task_fn *fn, void *arg);
 void act_task_free(struct act *, struct task *);

@@ -124,13 +124,16 @@ vows_settle(struct af_host *h, const struct af_value *args, bool reject,
 		return AF_REJECTED;
 	}
 	if (u64map_get(&h->a->resolvers, r->u.id) == NULL) {
-		*result = hostobj_error(ar, "NotHeld", "this flow does not hold "
-		    "the resolver of vow %llu", (unsigned long long)r->u.id);
+		*result = hostobj_error(ar, "NotHeld",
+		    "this flow does not hold "
+		    "the resolver of vow %llu",
+		    (unsigned long long)r->u.id);
 		return AF_REJECTED;
 	}
 	/* Nor may it pass on, inside the value, a resolver it made up. */
 	if (v != NULL && !act_holds_resolvers(h->a, v)) {
-		*result = hostobj_error(ar, "NotHeld", "the value names a "
+		*result = hostobj_error(ar, "NotHeld",
+		    "the value names a "
 		    "resolver this flow does not hold");
 		return AF_REJECTED;
 	}
@@ -139,9 +142,11 @@ vows_settle(struct af_host *h, const struct af_value *args, bool reject,
 		*result = af_null(ar);
 		return AF_OK;
 	}
-	*result = hostobj_error(ar, rc == AF_ESETTLED ? "AlreadySettled" :
-	    rc == AF_ECYCLE ? "Cycle" : "Error", "vow %llu: %s",
-	    (unsigned long long)r->u.id, af_strerror(rc));
+	*result = hostobj_error(ar,
+	    rc == AF_ESETTLED   ? "AlreadySettled" :
+		rc == AF_ECYCLE ? "Cycle" :
+				  "Error",
+	    "vow %llu: %s", (unsigned long long)r->u.id, af_strerror(rc));
 	return AF_REJECTED;
 }
 
@@ -244,7 +249,8 @@ static const struct {
 	const struct af_method *methods;
 	size_t n;
 } builtins[] = {
-	{ "vows", vows_methods, sizeof(vows_methods) / sizeof(vows_methods[0]) },
+	{ "vows", vows_methods,
+	    sizeof(vows_methods) / sizeof(vows_methods[0]) },
 	{ "clock", clock_methods, 1 },
 	{ "random", random_methods, 1 },
 	{ "timer", timer_methods, 1 },
@@ -259,8 +265,7 @@ hostobj_register(struct af_registry *reg)
 
 	for (i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
 		if ((rc = register_builtin(reg, builtins[i].name,
-		    builtins[i].methods, builtins[i].n)) != AF_OK)
+			 builtins[i].methods, builtins[i].n)) != AF_OK)
 			return rc;
 	return AF_OK;
 }
-

@@ -10,7 +10,7 @@
 
 struct idem_key {
 	char *key;
-	uint8_t *val;               /* act ‖ outcome ‖ request */
+	uint8_t *val; /* act ‖ outcome ‖ request */
 	size_t n;
 };
 
@@ -53,8 +53,8 @@ parse_val(const uint8_t *p, size_t n, uint64_t *act, uint64_t *outcome,
 }
 
 int
-idem_lookup(struct idem *id, struct store *s, const char *key,
-    uint64_t *act, uint64_t *outcome, struct buf *req)
+idem_lookup(struct idem *id, struct store *s, const char *key, uint64_t *act,
+    uint64_t *outcome, struct buf *req)
 {
 	struct store_txn *t;
 	struct store_val v;
@@ -67,8 +67,7 @@ idem_lookup(struct idem *id, struct store *s, const char *key,
 			    outcome, req);
 	if ((rc = store_begin(s, true, &t)) != AF_OK)
 		return rc;
-	rc = store_get(t, DB_IDEM, (struct store_val){ key, strlen(key) },
-	    &v);
+	rc = store_get(t, DB_IDEM, (struct store_val){ key, strlen(key) }, &v);
 	if (rc == AF_OK)
 		rc = parse_val(v.p, v.n, act, outcome, req);
 	store_abort(t);
@@ -82,7 +81,7 @@ idem_add(struct idem *id, const char *key, uint64_t act, uint64_t outcome,
 	struct idem_key *k;
 
 	if (vec_grow((void **)&id->keys, &id->cap, id->n + 1,
-	    sizeof(*id->keys)) != AF_OK)
+		sizeof(*id->keys)) != AF_OK)
 		return AF_ENOMEM;
 	k = &id->keys[id->n];
 	k->key = strdup(key);
@@ -107,8 +106,9 @@ idem_flush(struct idem *id, struct store_txn *t)
 	int rc;
 
 	for (i = 0; i < id->n; i++) {
-		rc = store_put(t, DB_IDEM, (struct store_val){
-		    id->keys[i].key, strlen(id->keys[i].key) },
+		rc = store_put(t, DB_IDEM,
+		    (struct store_val){ id->keys[i].key,
+			strlen(id->keys[i].key) },
 		    (struct store_val){ id->keys[i].val, id->keys[i].n },
 		    false);
 		if (rc != AF_OK)

@@ -25,7 +25,7 @@ struct store_txn;
 struct idem_key;
 
 struct idem {
-	struct idem_key *keys;      /* recorded by this pass */
+	struct idem_key *keys; /* recorded by this pass */
 	size_t n, cap;
 };
 

@@ -55,21 +55,22 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		out->journal_length = a->jlen;
 		out->incarnation = a->incarnation;
 		if (a->failure)
-			copy_str(out->failure, sizeof(out->failure),
-			    a->failure, strlen(a->failure));
+			copy_str(out->failure, sizeof(out->failure), a->failure,
+			    strlen(a->failure));
 		return AF_OK;
 	}
 	buf_init(&b);
 	if ((rc = acttab_read(e->s, id, &row, &b)) == AF_OK) {
 		out->state = row.state == ACT_DONE ? ES_DONE :
-		    row.state == ACT_FAILED ? ES_FAILED : ES_SLEEPING;
+		    row.state == ACT_FAILED        ? ES_FAILED :
+						     ES_SLEEPING;
 		copy_str(out->flow, sizeof(out->flow), row.flow.ptr,
 		    row.flow.len);
 		out->outcome = row.outcome;
 		out->journal_length = row.journal_length;
 		out->incarnation = row.incarnation;
-		copy_str(out->failure, sizeof(out->failure), row.failure.ptr ?
-		    row.failure.ptr : "", row.failure.len);
+		copy_str(out->failure, sizeof(out->failure),
+		    row.failure.ptr ? row.failure.ptr : "", row.failure.len);
 	}
 	buf_release(&b);
 	return rc;
@@ -106,11 +107,14 @@ engine_journal_text(struct engine *e, uint64_t id, struct buf *b)
 	buf_init(&rb);
 	rc = acttab_read(e->s, id, &row, &rb);
 	if (rc == AF_OK)
-		rc = journal_load(e->s, id, row.state == ACT_DONE &&
-		    row.journal_gc >= row.journal_length ? 0 :
-		    row.journal_length, &log);
+		rc = journal_load(e->s, id,
+		    row.state == ACT_DONE &&
+			    row.journal_gc >= row.journal_length ?
+			0 :
+			row.journal_length,
+		    &log);
 	if (rc == AF_EDECODE && row.state == ACT_DONE)
-		rc = journal_load(e->s, id, 0, &log);   /* being collected */
+		rc = journal_load(e->s, id, 0, &log); /* being collected */
 	buf_release(&rb);
 	if (rc != AF_OK)
 		return rc;
@@ -151,8 +155,7 @@ engine_has_flow(const struct engine *e, const char *name)
 int
 engine_ids_push(struct ids *l, uint64_t id)
 {
-	if (vec_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) !=
-	    AF_OK)
+	if (vec_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)) != AF_OK)
 		return AF_ENOMEM;
 	l->v[l->n++] = id;
 	return AF_OK;
@@ -233,8 +236,8 @@ journal_raw_len(struct engine *e, uint64_t id, uint64_t *len)
 	*len = 0;
 	/* A Done activation's journal is there if retained and not yet
 	 * collected. */
-	if (rc == AF_OK && (row.state != ACT_DONE ||
-	    row.journal_gc < row.journal_length))
+	if (rc == AF_OK &&
+	    (row.state != ACT_DONE || row.journal_gc < row.journal_length))
 		*len = row.journal_length;
 	buf_release(&rb);
 	return rc;
@@ -252,14 +255,16 @@ engine_journal_raw(struct engine *e, uint64_t act, uint64_t from,
 	*length = 0;
 	if ((rc = journal_raw_len(e, act, &len)) != AF_OK)
 		return rc;
-	to = limit == 0 || limit > len - (from < len ? from : len) ? len :
+	to = limit == 0 || limit > len - (from < len ? from : len) ?
+	    len :
 	    from + limit;
 	if ((rc = journal_load_range(e->s, act, from, to, &log)) != AF_OK) {
 		struct engine_act_info info;
 
 		/* Done and being collected: nothing to show. */
-		if (rc == AF_EDECODE && engine_act_info(e, act, &info) ==
-		    AF_OK && info.state == ES_DONE)
+		if (rc == AF_EDECODE &&
+		    engine_act_info(e, act, &info) == AF_OK &&
+		    info.state == ES_DONE)
 			return AF_OK;
 		return rc;
 	}
@@ -291,7 +296,7 @@ outbox_cb(void *ctx, uint64_t vow, const struct outbox_row *row)
 	if (oc->act != 0 && row->activation != oc->act)
 		return 0;
 	if (vec_grow((void **)&oc->items, &oc->cap, oc->n + 1,
-	    sizeof(*oc->items)) != AF_OK)
+		sizeof(*oc->items)) != AF_OK)
 		return AF_ENOMEM;
 	oc->items[oc->n].vow = vow;
 	oc->items[oc->n].act = row->activation;
@@ -312,8 +317,7 @@ engine_outbox_list(struct engine *e, uint64_t act, engine_outbox_fn *cb,
 	/* Collected first: no transaction while cb runs. */
 	rc = outbox_scan(e->s, outbox_cb, &oc);
 	for (i = 0; i < oc.n && rc == AF_OK; i++)
-		rc = cb(ctx, oc.items[i].vow, oc.items[i].act,
-		    oc.items[i].obj);
+		rc = cb(ctx, oc.items[i].vow, oc.items[i].act, oc.items[i].obj);
 	free(oc.items);
 	return rc;
 }
@@ -330,9 +334,9 @@ collect_grants(struct engine *e, struct engine_invocation *inv, size_t *cap,
 	switch (v->type) {
 	case AF_RESOLVER:
 		if (vowtab_get(e->vt, v->u.id, &w) != AF_OK)
-			return AF_OK;       /* unknown: nothing to grant */
+			return AF_OK; /* unknown: nothing to grant */
 		if (vec_grow((void **)&inv->grants, cap, inv->ngrants + 1,
-		    sizeof(*inv->grants)) != AF_OK)
+			sizeof(*inv->grants)) != AF_OK)
 			return AF_ENOMEM;
 		inv->grants[inv->ngrants].vow = v->u.id;
 		memcpy(inv->grants[inv->ngrants].secret, w->secret,
@@ -342,13 +346,13 @@ collect_grants(struct engine *e, struct engine_invocation *inv, size_t *cap,
 	case AF_LIST:
 		for (i = 0; i < v->u.list.len; i++)
 			if ((rc = collect_grants(e, inv, cap,
-			    v->u.list.items[i])) != AF_OK)
+				 v->u.list.items[i])) != AF_OK)
 				return rc;
 		return AF_OK;
 	case AF_RECORD:
 		for (i = 0; i < v->u.rec.len; i++)
 			if ((rc = collect_grants(e, inv, cap,
-			    v->u.rec.fields[i].value)) != AF_OK)
+				 v->u.rec.fields[i].value)) != AF_OK)
 				return rc;
 		return AF_OK;
 	default:

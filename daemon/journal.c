@@ -46,7 +46,10 @@ journal_entry_parse(const void *p, size_t n, struct jentry *e)
 	pbr_init(&r, p, n);
 	while ((rc = pbr_next(&r, &field, &wt)) > 0) {
 		switch (field) {
-		case 1: case 2: case 7: case 8:
+		case 1:
+		case 2:
+		case 7:
+		case 8:
 			if (wt != PB_VARINT || pbr_varint(&r, &v) != AF_OK)
 				return AF_EDECODE;
 			if (field == 1)
@@ -58,17 +61,24 @@ journal_entry_parse(const void *p, size_t n, struct jentry *e)
 			else
 				e->incarnation = v;
 			break;
-		case 3: case 4: case 5: case 6:
+		case 3:
+		case 4:
+		case 5:
+		case 6:
 			if (wt != PB_LEN || pbr_bytes(&r, &bp, &bn) != AF_OK)
 				return AF_EDECODE;
 			if (field == 3)
-				e->target = (struct af_str){ (const char *)bp, bn };
+				e->target = (struct af_str){ (const char *)bp,
+					bn };
 			else if (field == 4)
-				e->method = (struct af_str){ (const char *)bp, bn };
+				e->method = (struct af_str){ (const char *)bp,
+					bn };
 			else if (field == 5)
-				e->args = (struct af_str){ (const char *)bp, bn };
+				e->args = (struct af_str){ (const char *)bp,
+					bn };
 			else
-				e->value = (struct af_str){ (const char *)bp, bn };
+				e->value = (struct af_str){ (const char *)bp,
+					bn };
 			break;
 		default:
 			return AF_EDECODE;
@@ -241,8 +251,8 @@ jlog_release(struct jlog *l)
 }
 
 int
-journal_delete(struct store_txn *t, uint64_t act,
-    uint64_t *from, uint64_t to, size_t max)
+journal_delete(struct store_txn *t, uint64_t act, uint64_t *from, uint64_t to,
+    size_t max)
 {
 	uint8_t key[16];
 	int rc;
@@ -267,7 +277,8 @@ journal_format_check(struct store_txn *t, char *err, size_t errlen)
 	if (rc == AF_ENOTFOUND)
 		rc = meta_put_u64(t, "format", format = JOURNAL_FORMAT);
 	if (rc == AF_OK && format > JOURNAL_FORMAT) {
-		snprintf(err, errlen, "the store was written with journal "
+		snprintf(err, errlen,
+		    "the store was written with journal "
 		    "format %llu; this asyncflowd reads format %d and older",
 		    (unsigned long long)format, JOURNAL_FORMAT);
 		rc = AF_EVERSION;

@@ -71,8 +71,8 @@ void journal_key(uint8_t key[16], uint64_t act, uint64_t index);
 
 /* An activation's journal, copied out of the store. */
 struct jlog {
-	uint8_t *data;          /* all entry bytes back to back */
-	size_t *off;            /* entry i is data[off[i] .. off[i+1]) */
+	uint8_t *data; /* all entry bytes back to back */
+	size_t *off;   /* entry i is data[off[i] .. off[i+1]) */
 	size_t n;
 };
 
@@ -81,8 +81,7 @@ struct jlog {
  * AF_OK, AF_EDECODE (the journal is corrupt) if an index is missing,
  * AF_ENOMEM, AF_ESTORE. The caller frees with jlog_release.
  */
-int journal_load(struct store *s, uint64_t act, uint64_t len,
-    struct jlog *out);
+int journal_load(struct store *s, uint64_t act, uint64_t len, struct jlog *out);
 /* The same for entries [from, to): entry i of the result is index
  * from + i. */
 int journal_load_range(struct store *s, uint64_t act, uint64_t from,
@@ -96,7 +95,7 @@ int journal_put(struct store_txn *t, uint64_t act, uint64_t index,
 
 /* Delete up to `max` entries of `act` from index *from up to `to`, in the
  * caller's write transaction; advances *from. */
-int journal_delete(struct store_txn *t, uint64_t act,
-    uint64_t *from, uint64_t to, size_t max);
+int journal_delete(struct store_txn *t, uint64_t act, uint64_t *from,
+    uint64_t to, size_t max);
 
 #endif /* AF_JOURNAL_H */

@@ -12,8 +12,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_set_level(enum log_level l);
 void log_msg(enum log_level l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void fatal(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
+void
+fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -33,7 +33,7 @@
 #define MAX_MODULES 64
 
 static char crash_path[4096];
-static char crash_stack[1 << 16];     /* the handler's stack (sigaltstack) */
+static char crash_stack[1 << 16]; /* the handler's stack (sigaltstack) */
 
 static void
 usage(FILE *f)
@@ -112,7 +112,7 @@ install_crash_recorder(const char *dir)
 	ss.ss_flags = 0;
 	if (sigaltstack(&ss, NULL) != 0)
 		log_warn("no alternate signal stack: a stack overflow in a "
-		    "flow will not be recorded");
+			 "flow will not be recorded");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = crash_handler;
 	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
@@ -140,8 +140,10 @@ read_crashes(size_t *n)
 		if ((tmp = realloc(q, (*n + 1) * sizeof(*q))) == NULL)
 			break;
 		q = tmp;
-		snprintf(why, sizeof(why), "crashed the daemon (signal %d: %s); "
-		    "quarantined until woken", sig, strsignal(sig));
+		snprintf(why, sizeof(why),
+		    "crashed the daemon (signal %d: %s); "
+		    "quarantined until woken",
+		    sig, strsignal(sig));
 		q[*n].act = act;
 		q[*n].why = strdup(why);
 		if (q[*n].why == NULL)
@@ -170,7 +172,8 @@ load_module(struct af_registry *reg, const char *path)
 		    AF_MODULE_INIT_SYMBOL);
 	if ((rc = init(reg, AF_MODULE_ABI)) != AF_OK)
 		fatal("module %s: %s failed: %s (a name registered twice is "
-		    "an error)", path, AF_MODULE_INIT_SYMBOL, af_strerror(rc));
+		      "an error)",
+		    path, AF_MODULE_INIT_SYMBOL, af_strerror(rc));
 	log_info("loaded module %s", path);
 	/* The handle stays open for the life of the process. */
 }
@@ -219,7 +222,8 @@ main(int argc, char **argv)
 	char err[512], sockbuf[4096];
 
 	memset(&eo, 0, sizeof(eo));
-	while ((ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			dir = optarg;
@@ -229,13 +233,15 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			if (nmodules == MAX_MODULES)
-				fatal("too many --module (max %d)", MAX_MODULES);
+				fatal("too many --module (max %d)",
+				    MAX_MODULES);
 			modules[nmodules++] = optarg;
 			break;
 		case 'D':
 			if (store_durability_parse(optarg, &so.durability) !=
 			    AF_OK) {
-				fprintf(stderr, "asyncflowd: --durability must "
+				fprintf(stderr,
+				    "asyncflowd: --durability must "
 				    "be full, batch or none\n");
 				return 2;
 			}
@@ -254,9 +260,11 @@ main(int argc, char **argv)
 			eo.retain_journals = true;
 			break;
 		case 'S':
-			eo.stack_size = (size_t)strtoull(optarg, NULL, 10) << 10;
+			eo.stack_size = (size_t)strtoull(optarg, NULL, 10)
+			    << 10;
 			if (eo.stack_size < (16u << 10)) {
-				fprintf(stderr, "asyncflowd: --stack-size is in "
+				fprintf(stderr,
+				    "asyncflowd: --stack-size is in "
 				    "KiB, at least 16\n");
 				return 2;
 			}

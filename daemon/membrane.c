@@ -23,16 +23,16 @@ act_journal_append(struct engine *e, struct act *a, struct jentry *je)
 	assert(je->kind != J_NONE);
 	je->incarnation = e->incarnation;
 	journal_entry_encode(&e->w.journal_buf, je);
-	if (e->w.journal_buf.err || engine_grow(e, (void **)&e->w.journal,
-	    &e->w.capjournal, e->w.njournal + 1, sizeof(*e->w.journal)) !=
-	    AF_OK) {
+	if (e->w.journal_buf.err ||
+	    engine_grow(e, (void **)&e->w.journal, &e->w.capjournal,
+		e->w.njournal + 1, sizeof(*e->w.journal)) != AF_OK) {
 		/* Out of memory mid-pass: the commit will fail and
 		 * recovery rebuilds from the store. */
 		engine_note_lost(e, AF_ENOMEM);
 		return;
 	}
 	e->w.journal[e->w.njournal++] = (struct journal_op){ a->id, a->jlen,
-	    off, e->w.journal_buf.len - off };
+		off, e->w.journal_buf.len - off };
 	a->jlen++;
 	a->row_dirty = true;
 	act_mark_dirty(e, a);
@@ -69,8 +69,8 @@ attempted_text(struct buf *b, enum jkind kind, const char *obj,
 
 /* Replay: compare the call with the journal and answer from it. */
 static int
-replay_call(struct engine *e, struct act *a, enum jkind kind,
-    const char *obj, const char *method, const struct af_value *args,
+replay_call(struct engine *e, struct act *a, enum jkind kind, const char *obj,
+    const char *method, const struct af_value *args,
     const struct af_value **out)
 {
 	struct jentry je;
@@ -85,12 +85,13 @@ replay_call(struct engine *e, struct act *a, enum jkind kind,
 		goto diverged;
 	same = je.kind == kind && je.call_index == idx &&
 	    str_eq(je.target, obj) && str_eq(je.method, method);
-	if (same && (je.args.len != e->args_buf.len ||
-	    memcmp(je.args.ptr, e->args_buf.p, je.args.len) != 0)) {
+	if (same &&
+	    (je.args.len != e->args_buf.len ||
+		memcmp(je.args.ptr, e->args_buf.p, je.args.len) != 0)) {
 		/* Bytes differ: errors compare by name only. */
 		arena_reset(e->tmp);
-		if (value_decode(e->tmp, je.args.ptr, je.args.len,
-		    &logged) != AF_OK)
+		if (value_decode(e->tmp, je.args.ptr, je.args.len, &logged) !=
+		    AF_OK)
 			same = false;
 		else if (value_diff(args, logged, path, sizeof(path)) != 0)
 			same = false;
@@ -101,8 +102,10 @@ replay_call(struct engine *e, struct act *a, enum jkind kind,
 	if (a->pos >= a->log.n || act_peek_entry(a, &je) != AF_OK ||
 	    (je.kind != J_DO_RETURN && je.kind != J_DO_THROW) ||
 	    je.call_index != idx) {
-		act_failf(e, a, "journal corrupt at index %zu: %s #%zu "
-		    "has no answer", a->pos, journal_kind_name(kind), idx);
+		act_failf(e, a,
+		    "journal corrupt at index %zu: %s #%zu "
+		    "has no answer",
+		    a->pos, journal_kind_name(kind), idx);
 		act_fail_from_guest(e, a, a->failure);
 	}
 	rc = value_decode(a->arena, je.value.ptr, je.value.len, out);
@@ -122,8 +125,9 @@ diverged:
 	journal_entry_text(&b, &je);
 	buf_puts(&b, "; the flow attempted ");
 	attempted_text(&b, kind, obj, method, args, idx);
-	if (path[0] != '\0' || (je.kind == kind &&
-	    str_eq(je.target, obj) && str_eq(je.method, method)))
+	if (path[0] != '\0' ||
+	    (je.kind == kind && str_eq(je.target, obj) &&
+		str_eq(je.method, method)))
 		buf_printf(&b, "; first difference at args%s", path);
 	buf_putc(&b, '\0');
 	act_fail(e, a, b.err ? "replay diverged" : (const char *)b.p);
@@ -146,7 +150,8 @@ journal_crossing(struct engine *e, struct act *a, enum jkind kind,
 	je.call_index = idx;
 	je.target = (struct af_str){ obj, strlen(obj) };
 	je.method = (struct af_str){ method, strlen(method) };
-	je.args = (struct af_str){ (const char *)e->args_buf.p, e->args_buf.len };
+	je.args = (struct af_str){ (const char *)e->args_buf.p,
+		e->args_buf.len };
 	act_journal_append(e, a, &je);
 	return idx;
 }
@@ -164,8 +169,10 @@ journal_answer(struct engine *e, struct act *a, uint64_t idx, int rc,
 
 	buf_reset(&e->args_buf);
 	if (res == NULL || value_encode(&e->args_buf, res) != AF_OK) {
-		res = hostobj_error(a->arena, "HostError", "%s.%s returned a "
-		    "value that cannot be stored", obj, method);
+		res = hostobj_error(a->arena, "HostError",
+		    "%s.%s returned a "
+		    "value that cannot be stored",
+		    obj, method);
 		rc = AF_REJECTED;
 		buf_reset(&e->args_buf);
 		if (res == NULL || value_encode(&e->args_buf, res) != AF_OK)
@@ -174,7 +181,8 @@ journal_answer(struct engine *e, struct act *a, uint64_t idx, int rc,
 	memset(&je, 0, sizeof(je));
 	je.kind = rc == AF_OK ? J_DO_RETURN : J_DO_THROW;
 	je.call_index = idx;
-	je.value = (struct af_str){ (const char *)e->args_buf.p, e->args_buf.len };
+	je.value = (struct af_str){ (const char *)e->args_buf.p,
+		e->args_buf.len };
 	act_journal_append(e, a, &je);
 	*out = res;
 	act_enter_value(e, a, res, true);
@@ -183,9 +191,8 @@ journal_answer(struct engine *e, struct act *a, uint64_t idx, int rc,
 
 /* Live: journal checkCall, run the host method, journal its answer. */
 static int
-live_call(struct engine *e, struct act *a, const char *obj,
-    const char *method, const struct af_value *args,
-    const struct af_value **out)
+live_call(struct engine *e, struct act *a, const char *obj, const char *method,
+    const struct af_value *args, const struct af_value **out)
 {
 	const struct obj_def *o;
 	const struct af_method *m = NULL;
@@ -196,16 +203,22 @@ live_call(struct engine *e, struct act *a, const char *obj,
 
 	idx = journal_crossing(e, a, J_CHECK_CALL, obj, method);
 	if ((o = registry_object(e->reg, obj, strlen(obj))) == NULL)
-		res = hostobj_error(a->arena, "NotFound", "no host object %s", obj);
+		res = hostobj_error(a->arena, "NotFound", "no host object %s",
+		    obj);
 	else if ((m = registry_method(o, method, strlen(method))) == NULL)
-		res = hostobj_error(a->arena, "NotFound", "host object %s has no "
-		    "method %s", obj, method);
+		res = hostobj_error(a->arena, "NotFound",
+		    "host object %s has no "
+		    "method %s",
+		    obj, method);
 	if (m != NULL) {
 		rc = m->fn(&h, o->data, args, &res);
 		if ((rc != AF_OK && rc != AF_REJECTED) || res == NULL) {
-			res = hostobj_error(a->arena, "HostError", "%s.%s failed: "
-			    "%s", obj, method, rc == AF_OK || rc ==
-			    AF_REJECTED ? "no result" : af_strerror(rc));
+			res = hostobj_error(a->arena, "HostError",
+			    "%s.%s failed: "
+			    "%s",
+			    obj, method,
+			    rc == AF_OK || rc == AF_REJECTED ? "no result" :
+							       af_strerror(rc));
 			rc = AF_REJECTED;
 		}
 	}
@@ -215,9 +228,8 @@ live_call(struct engine *e, struct act *a, const char *obj,
 /* Live eventual send: checkSend, a new result vow, an outbox invocation in
  * the same commit, doReturn{vow}. The server's answer settles the vow. */
 static int
-live_send(struct engine *e, struct act *a, const char *obj,
-    const char *method, const struct af_value *args,
-    const struct af_value **out)
+live_send(struct engine *e, struct act *a, const char *obj, const char *method,
+    const struct af_value *args, const struct af_value **out)
 {
 	const struct af_value *res;
 	struct outbox_row row;
@@ -230,16 +242,18 @@ live_send(struct engine *e, struct act *a, const char *obj,
 	row.object = (struct af_str){ obj, strlen(obj) };
 	row.method = (struct af_str){ method, strlen(method) };
 	row.args = (struct af_str){ (const char *)e->args_buf.p,
-	    e->args_buf.len };
+		e->args_buf.len };
 	row.activation = a->id;
 	if (!act_holds_resolvers(a, args)) {
-		res = hostobj_error(a->arena, "NotHeld", "send to %s.%s names a "
-		    "resolver this flow does not hold", obj, method);
+		res = hostobj_error(a->arena, "NotHeld",
+		    "send to %s.%s names a "
+		    "resolver this flow does not hold",
+		    obj, method);
 		rc = AF_REJECTED;
 	} else if (vowtab_make(e->vt, 0, &vid, NULL) != AF_OK ||
 	    vowtab_get(e->vt, vid, &v) != AF_OK ||
 	    vec_grow((void **)&e->w.invocations, &e->w.capinvocations,
-	    e->w.ninvocations + 1, sizeof(*e->w.invocations)) != AF_OK ||
+		e->w.ninvocations + 1, sizeof(*e->w.invocations)) != AF_OK ||
 	    outbox_add(&e->w.outbox, vid, &row) != AF_OK) {
 		act_fail_from_guest(e, a, "out of memory (send)");
 	} else {
@@ -364,8 +378,8 @@ af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
 	if ((rc = check_vows(f, vows, n)) != AF_OK)
 		return rc;
 	/* The caller's array may not outlive the wait: copy it. */
-	if ((copy = af_arena_alloc(f->a->arena, (n ? n : 1) *
-	    sizeof(*copy))) == NULL)
+	if ((copy = af_arena_alloc(f->a->arena, (n ? n : 1) * sizeof(*copy))) ==
+	    NULL)
 		return AF_ENOMEM;
 	if (n > 0)
 		memcpy(copy, vows, n * sizeof(*copy));

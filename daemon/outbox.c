@@ -39,7 +39,7 @@ outbox_add(struct outbox *ob, uint64_t vow, const struct outbox_row *row)
 	int rc;
 
 	if (vec_grow((void **)&ob->puts, &ob->capputs, ob->nputs + 1,
-	    sizeof(*ob->puts)) != AF_OK)
+		sizeof(*ob->puts)) != AF_OK)
 		return AF_ENOMEM;
 	if ((rc = outbox_row_encode(&ob->rows, row)) != AF_OK ||
 	    (rc = ob->rows.err) != AF_OK) {
@@ -48,7 +48,7 @@ outbox_add(struct outbox *ob, uint64_t vow, const struct outbox_row *row)
 		return rc;
 	}
 	ob->puts[ob->nputs++] = (struct outbox_put){ vow, off,
-	    ob->rows.len - off };
+		ob->rows.len - off };
 	return AF_OK;
 }
 
@@ -56,7 +56,7 @@ int
 outbox_answered(struct outbox *ob, uint64_t vow)
 {
 	if (vec_grow((void **)&ob->dels, &ob->capdels, ob->ndels + 1,
-	    sizeof(*ob->dels)) != AF_OK)
+		sizeof(*ob->dels)) != AF_OK)
 		return AF_ENOMEM;
 	ob->dels[ob->ndels++] = vow;
 	return AF_OK;
@@ -73,7 +73,8 @@ outbox_flush(struct outbox *ob, struct store_txn *t)
 		store_be64(key, ob->puts[i].vow);
 		rc = store_put(t, DB_OUTBOX, (struct store_val){ key, 8 },
 		    (struct store_val){ ob->rows.p + ob->puts[i].off,
-		    ob->puts[i].len }, false);
+			ob->puts[i].len },
+		    false);
 		if (rc != AF_OK)
 			return rc;
 	}
@@ -87,8 +88,7 @@ outbox_flush(struct outbox *ob, struct store_txn *t)
 }
 
 int
-outbox_get(struct store *s, uint64_t vow, struct buf *b,
-    struct outbox_row *row)
+outbox_get(struct store *s, uint64_t vow, struct buf *b, struct outbox_row *row)
 {
 	struct store_txn *t;
 	struct store_val v;
@@ -101,7 +101,7 @@ outbox_get(struct store *s, uint64_t vow, struct buf *b,
 	rc = store_get(t, DB_OUTBOX, (struct store_val){ key, 8 }, &v);
 	if (rc == AF_OK) {
 		buf_reset(b);
-		buf_put(b, v.p, v.n);   /* v is gone with the transaction */
+		buf_put(b, v.p, v.n); /* v is gone with the transaction */
 		rc = b->err;
 	}
 	store_abort(t);

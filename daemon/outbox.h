@@ -20,14 +20,14 @@ struct store_txn;
 
 struct outbox_put {
 	uint64_t vow;
-	size_t off, len;            /* the encoded row in rows */
+	size_t off, len; /* the encoded row in rows */
 };
 
 struct outbox {
 	struct buf rows;
 	struct outbox_put *puts;
 	size_t nputs, capputs;
-	uint64_t *dels;             /* answered invocations */
+	uint64_t *dels; /* answered invocations */
 	size_t ndels, capdels;
 };
 
@@ -51,8 +51,8 @@ int outbox_get(struct store *s, uint64_t vow, struct buf *b,
 /* Every committed row in vow order, in one read transaction: cb gets views
  * valid during the call; a nonzero return stops (negative: returned).
  * Unreadable rows are logged and skipped. */
-typedef int outbox_scan_fn(void *ctx, uint64_t vow,
-    const struct outbox_row *row);
+typedef int
+outbox_scan_fn(void *ctx, uint64_t vow, const struct outbox_row *row);
 int outbox_scan(struct store *s, outbox_scan_fn *cb, void *ctx);
 
 #endif /* AF_OUTBOX_H */

@@ -31,11 +31,11 @@ struct af_registry *registry_new(void);
 void registry_free(struct af_registry *r);
 
 /* NULL if not registered. Names are compared in full (n bytes). */
-const struct flow_def *registry_flow(const struct af_registry *r,
-    const char *name, size_t n);
-const struct obj_def *registry_object(const struct af_registry *r,
-    const char *name, size_t n);
-const struct af_method *registry_method(const struct obj_def *o,
-    const char *name, size_t n);
+const struct flow_def *
+registry_flow(const struct af_registry *r, const char *name, size_t n);
+const struct obj_def *
+registry_object(const struct af_registry *r, const char *name, size_t n);
+const struct af_method *
+registry_method(const struct obj_def *o, const char *name, size_t n);
 
 #endif

@@ -34,7 +34,7 @@ struct objsrv {
 	char *name;
 	uint64_t *conns;
 	size_t nconns, capconns, rr;
-	uint64_t *pending;          /* result vows */
+	uint64_t *pending; /* result vows */
 	size_t npending, cappending;
 };
 
@@ -49,8 +49,9 @@ objsrv(struct api *api, const char *name, bool create)
 	for (i = 0; i < api->nobjs; i++)
 		if (strcmp(api->objs[i].name, name) == 0)
 			return &api->objs[i];
-	if (!create || api_grow((void **)&api->objs, &api->capobjs,
-	    api->nobjs + 1, sizeof(*o)) != AF_OK)
+	if (!create ||
+	    api_grow((void **)&api->objs, &api->capobjs, api->nobjs + 1,
+		sizeof(*o)) != AF_OK)
 		return NULL;
 	o = &api->objs[api->nobjs];
 	memset(o, 0, sizeof(*o));
@@ -108,8 +109,8 @@ push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 	buf_reset(&api->b);
 	if ((rc = api_invocation(api->e, vow, true, &api->b)) != AF_OK)
 		return rc == AF_ENOTFOUND ? ANSWERED : RETRY;
-	if ((inv = asyncflow__invocation__unpack(NULL, api->b.len,
-	    api->b.p)) == NULL)
+	if ((inv = asyncflow__invocation__unpack(NULL, api->b.len, api->b.p)) ==
+	    NULL)
 		return RETRY;
 	ev.kind_case = ASYNCFLOW__EVENT__KIND_INVOCATION;
 	ev.invocation = inv;
@@ -118,8 +119,9 @@ push_invocation(struct api *api, uint64_t conn, uint64_t vow)
 	h.msg = api_pack_message(&m, &h.n);
 	asyncflow__invocation__free_unpacked(inv, NULL);
 	st = malloc(sizeof(*st));
-	if (h.msg == NULL || st == NULL || api_grow((void **)&api->post,
-	    &api->cappost, api->npost + 1, sizeof(h)) != AF_OK) {
+	if (h.msg == NULL || st == NULL ||
+	    api_grow((void **)&api->post, &api->cappost, api->npost + 1,
+		sizeof(h)) != AF_OK) {
 		free(h.msg);
 		free(st);
 		return RETRY;
@@ -159,7 +161,7 @@ static void
 keep_waiting(struct objsrv *o, uint64_t vow)
 {
 	if (api_grow((void **)&o->pending, &o->cappending, o->npending + 1,
-	    sizeof(uint64_t)) == AF_OK)
+		sizeof(uint64_t)) == AF_OK)
 		o->pending[o->npending++] = vow;
 }
 
@@ -172,8 +174,8 @@ flush_pending(struct api *api, struct objsrv *o)
 	while (i < o->npending && try_push(api, o, o->pending[i]))
 		i++;
 	if (i > 0) {
-		memmove(o->pending, o->pending + i, (o->npending - i) *
-		    sizeof(*o->pending));
+		memmove(o->pending, o->pending + i,
+		    (o->npending - i) * sizeof(*o->pending));
 		o->npending -= i;
 	}
 }
@@ -195,11 +197,11 @@ dispatch_new(struct api *api, uint64_t vow)
 
 	buf_reset(&api->b);
 	if ((rc = api_invocation(api->e, vow, false, &api->b)) != AF_OK ||
-	    (inv = asyncflow__invocation__unpack(NULL, api->b.len,
-	    api->b.p)) == NULL) {
+	    (inv = asyncflow__invocation__unpack(NULL, api->b.len, api->b.p)) ==
+		NULL) {
 		if (rc != AF_ENOTFOUND)
 			log_error("invocation %llu could not be read (%s); it "
-			    "is delivered after the next restart",
+				  "is delivered after the next restart",
 			    (unsigned long long)vow, af_strerror(rc));
 		return;
 	}
@@ -248,7 +250,7 @@ api_op_serve(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 		;
 	if (i == o->nconns) {
 		if (api_grow((void **)&o->conns, &o->capconns, o->nconns + 1,
-		    sizeof(uint64_t)) != AF_OK)
+			sizeof(uint64_t)) != AF_OK)
 			return AF_ENOMEM;
 		o->conns[o->nconns++] = conn;
 	}
@@ -314,7 +316,7 @@ serve_answered(struct api *api, uint64_t vow)
 	 * result is final); if this pass fails, it is pushed again. */
 	if (u64map_get(&api->assigned, vow) != NULL &&
 	    api_grow((void **)&api->answered, &api->capanswered,
-	    api->nanswered + 1, sizeof(uint64_t)) == AF_OK) {
+		api->nanswered + 1, sizeof(uint64_t)) == AF_OK) {
 		unassign(api, vow);
 		api->answered[api->nanswered++] = vow;
 	}
@@ -341,7 +343,7 @@ serve_after_pass(struct api *api, int rc)
 		redeliver_answered(api);
 	else {
 		api->nanswered = 0;
-		flush_all(api);     /* answers made room in windows */
+		flush_all(api); /* answers made room in windows */
 	}
 }
 

@@ -38,8 +38,8 @@ struct conn {
 	struct server *srv;
 	struct bufferevent *bev;
 	bool greeted;
-	bool closing;           /* close once the output has drained */
-	bool dead;              /* close at the next chance (reap_cb): never
+	bool closing; /* close once the output has drained */
+	bool dead;    /* close at the next chance (reap_cb): never
 				 * freed from inside a send */
 };
 
@@ -74,11 +74,11 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	uint8_t hdr[AF_FRAME_HEADER];
 
 	if (c == NULL || c->dead)
-		return;     /* gone: the reply has nobody to go to */
+		return; /* gone: the reply has nobody to go to */
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) + n > srv->o.max_output) {
 		log_warn("connection %llu: more than %zu bytes of output "
-		    "waiting; closing it (slow client)",
+			 "waiting; closing it (slow client)",
 		    (unsigned long long)id, srv->o.max_output);
 		conn_kill(c);
 		return;
@@ -86,7 +86,8 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	if (af__frame_put_header(hdr, n) != AF_OK) {
 		/* api.c packs no message over AF_MAX_FRAME */
 		log_error("connection %llu: a message of %zu bytes is over "
-		    "the frame limit; not sent", (unsigned long long)id, n);
+			  "the frame limit; not sent",
+		    (unsigned long long)id, n);
 		return;
 	}
 	evbuffer_add(out, hdr, sizeof(hdr));
@@ -126,7 +127,7 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	srv->pass_scheduled = false;
 	turn_run(&srv->turn, &next);
-	if (srv->stopping) {    /* what is queued is rebuilt at the next start */
+	if (srv->stopping) { /* what is queued is rebuilt at the next start */
 		event_base_loopbreak(srv->base);
 		return;
 	}
@@ -230,8 +231,8 @@ read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_copyout(in, hdr, AF_FRAME_HEADER);
 		if (af__frame_get_header(hdr, &len) != AF_OK) {
 			log_warn("connection %llu: frame of %zu bytes is over "
-			    "the %u limit; closing", (unsigned long long)c->id,
-			    len, AF_MAX_FRAME);
+				 "the %u limit; closing",
+			    (unsigned long long)c->id, len, AF_MAX_FRAME);
 			api_protocol_error(srv->api, c->id, "frame too large");
 			conn_close_soon(c);
 			break;
@@ -242,7 +243,8 @@ read_cb(struct bufferevent *bev, void *arg)
 		    (ev_ssize_t)(AF_FRAME_HEADER + len));
 		if (frame == NULL) {
 			log_warn("connection %llu: out of memory reading a "
-			    "frame; closing", (unsigned long long)c->id);
+				 "frame; closing",
+			    (unsigned long long)c->id);
 			conn_close_soon(c);
 			break;
 		}
@@ -251,7 +253,8 @@ read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, AF_FRAME_HEADER + len);
 		if (rc == AF_EDECODE) {
 			log_warn("connection %llu: frame does not decode; "
-			    "closing", (unsigned long long)c->id);
+				 "closing",
+			    (unsigned long long)c->id);
 			conn_close_soon(c);
 			break;
 		}
@@ -269,8 +272,7 @@ write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->closing &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_free(c);
 }
 
@@ -290,8 +292,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
-    struct sockaddr *sa, int socklen, void *arg)
+accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, void *arg)
 {
 	struct server *srv = arg;
 	struct ucred cred;
@@ -303,9 +305,10 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)socklen;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
 	    (cred.uid != geteuid() && cred.uid != srv->o.allow_uid &&
-	    !(srv->o.has_group && cred.gid == srv->o.group))) {
+		!(srv->o.has_group && cred.gid == srv->o.group))) {
 		log_warn("refused a connection from uid %ld gid %ld (uid %ld%s "
-		    "may connect)", cl == sizeof(cred) ? (long)cred.uid : -1L,
+			 "may connect)",
+		    cl == sizeof(cred) ? (long)cred.uid : -1L,
 		    cl == sizeof(cred) ? (long)cred.gid : -1L, (long)geteuid(),
 		    srv->o.has_group ? " and the socket's group" : "");
 		close(fd);
@@ -371,9 +374,10 @@ listen_socket(const char *path, const struct server_opts *o, char *err,
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path too long (%zu bytes, the "
-		    "limit is %zu): %s", strlen(path),
-		    sizeof(sun.sun_path) - 1, path);
+		snprintf(err, errlen,
+		    "socket path too long (%zu bytes, the "
+		    "limit is %zu): %s",
+		    strlen(path), sizeof(sun.sun_path) - 1, path);
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
@@ -391,15 +395,17 @@ listen_socket(const char *path, const struct server_opts *o, char *err,
 
 			/* Only a socket file is ours to replace. */
 			if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
-				snprintf(err, errlen, "%s exists and is not a "
-				    "socket", path);
+				snprintf(err, errlen,
+				    "%s exists and is not a "
+				    "socket",
+				    path);
 				return -1;
 			}
 			unlink(path);
 		}
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) < 0) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
@@ -411,8 +417,8 @@ listen_socket(const char *path, const struct server_opts *o, char *err,
 		return -1;
 	}
 	umask(old);
-	if (o->has_group && (chown(path, (uid_t)-1, o->group) != 0 ||
-	    chmod(path, 0660) != 0)) {
+	if (o->has_group &&
+	    (chown(path, (uid_t)-1, o->group) != 0 || chmod(path, 0660) != 0)) {
 		snprintf(err, errlen, "socket group of %s: %s", path,
 		    strerror(errno));
 		close(fd);
@@ -469,8 +475,8 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	srv.backoff_ev = evtimer_new(srv.base, timer_cb, &srv);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
 	    srv.timer_ev == NULL || srv.reap_ev == NULL ||
-	    srv.backoff_ev == NULL ||
-	    srv.sig_term == NULL || srv.sig_int == NULL) {
+	    srv.backoff_ev == NULL || srv.sig_term == NULL ||
+	    srv.sig_int == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
 		goto out;
@@ -478,46 +484,46 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	turn_init(&srv.turn, e, s, srv.api);
 	engine_set_commit_hook(e, api_on_commit, srv.api);
 	if ((rc = api_load_outbox(srv.api)) != AF_OK) {
-		snprintf(err, errlen, "reading the outbox: %s", af_strerror(rc));
+		snprintf(err, errlen, "reading the outbox: %s",
+		    af_strerror(rc));
 		goto out;
 	}
 	event_priority_set(srv.pass_ev, 1);
 	event_add(srv.sig_term, NULL);
 	event_add(srv.sig_int, NULL);
 	if (o->batch_ms > 0) {
-		srv.sync_ev = event_new(srv.base, -1, EV_PERSIST, sync_cb, &srv);
+		srv.sync_ev = event_new(srv.base, -1, EV_PERSIST, sync_cb,
+		    &srv);
 		tv.tv_sec = o->batch_ms / 1000;
 		tv.tv_usec = (o->batch_ms % 1000) * 1000;
 		event_add(srv.sync_ev, &tv);
 	}
 	/* The replays queued at open run in the first pass. */
 	schedule_pass(&srv);
-	log_info("serving %s (durability %s, incarnation %llu)",
-	    o->socket_path, o->durability,
-	    (unsigned long long)engine_incarnation(e));
+	log_info("serving %s (durability %s, incarnation %llu)", o->socket_path,
+	    o->durability, (unsigned long long)engine_incarnation(e));
 	if (o->ready != NULL)
 		o->ready(o->ready_ctx);
 	event_base_dispatch(srv.base);
 	log_info("stopped");
-out:
-	{
-		size_t i = 0;
-		uint64_t k;
-		void *p;
+out : {
+	size_t i = 0;
+	uint64_t k;
+	void *p;
 
-		srv.stopping = true;
-		while (u64map_next(&srv.conns, &i, &k, &p)) {
-			struct conn *c = p;
-			struct evbuffer *out = bufferevent_get_output(c->bev);
+	srv.stopping = true;
+	while (u64map_next(&srv.conns, &i, &k, &p)) {
+		struct conn *c = p;
+		struct evbuffer *out = bufferevent_get_output(c->bev);
 
-			/* Replies of the last pass: best effort, no wait. */
-			while (evbuffer_get_length(out) > 0 &&
-			    evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
-				;
-			conn_free(c);
-			i = 0;
-		}
+		/* Replies of the last pass: best effort, no wait. */
+		while (evbuffer_get_length(out) > 0 &&
+		    evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
+			;
+		conn_free(c);
+		i = 0;
 	}
+}
 	engine_set_commit_hook(e, NULL, NULL);
 	u64map_release(&srv.conns);
 	if (srv.sync_ev)

@@ -17,15 +17,15 @@
 
 struct server_opts {
 	const char *socket_path;
-	const char *durability;     /* for stats and the log */
-	unsigned batch_ms;          /* > 0: sync the store this often */
-	size_t max_output;          /* per connection; 0 = 64 MiB */
-	uid_t allow_uid;            /* besides our own uid (default: same) */
-	gid_t group;                /* with has_group: socket mode 0660 in this
+	const char *durability; /* for stats and the log */
+	unsigned batch_ms;      /* > 0: sync the store this often */
+	size_t max_output;      /* per connection; 0 = 64 MiB */
+	uid_t allow_uid;        /* besides our own uid (default: same) */
+	gid_t group;            /* with has_group: socket mode 0660 in this
 				     * group, and peers whose gid is it may
 				     * connect too */
 	bool has_group;
-	void (*ready)(void *ctx);   /* called once the socket listens */
+	void (*ready)(void *ctx); /* called once the socket listens */
 	void *ready_ctx;
 };
 

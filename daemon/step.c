@@ -99,13 +99,14 @@ wait_done(struct task *t)
 	{
 		const struct af_value **items;
 
-		items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) *
-		    sizeof(*items));
+		items = af_arena_alloc(a->arena,
+		    (t->wn ? t->wn : 1) * sizeof(*items));
 		if (items == NULL)
 			return false;
-		for (i = 0; i < t->wn; i++)
-			items[i] = ((const struct holding *)u64map_get(&a->holdings,
-			    t->wv[i]->u.id))->value;
+		for (i = 0; i < t->wn; i++) {
+			s = u64map_get(&a->holdings, t->wv[i]->u.id);
+			items[i] = s->value;
+		}
 		t->wout = af_list_of(a->arena, items, t->wn);
 		t->wrc = t->wout ? AF_OK : AF_ENOMEM;
 	}
@@ -248,7 +249,8 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 			if (act_peek_entry(a, &je) == AF_OK)
 				journal_entry_text(&b, &je);
 			buf_putc(&b, '\0');
-			act_failf(e, a, "replay diverged at journal index %zu: "
+			act_failf(e, a,
+			    "replay diverged at journal index %zu: "
 			    "expected %s; the flow returned instead",
 			    a->pos, b.p ? (char *)b.p : "?");
 			buf_release(&b);
@@ -281,9 +283,10 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 	    e->settle_buf.p, e->settle_buf.len, follow);
 	if (rc != AF_OK) {
 		act_failf(e, a, "settling the outcome failed: %s%s",
-		    af_strerror(rc), rc == AF_ECYCLE ?
-		    " (the flow returned a vow that follows its own outcome)" :
-		    "");
+		    af_strerror(rc),
+		    rc == AF_ECYCLE ?
+			" (the flow returned a vow that follows its own outcome)" :
+			"");
 		act_unload(e, a);
 		return;
 	}
@@ -301,9 +304,9 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 	act_mark_dirty(e, a);
 	if (a->jlen > 0 && !e->o.retain_journals) {
 		if (engine_grow(e, (void **)&e->gc, &e->capgc, e->ngc + 1,
-		    sizeof(*e->gc)) == AF_OK)
+			sizeof(*e->gc)) == AF_OK)
 			e->gc[e->ngc++] = (struct journal_gc){ a->id, 0,
-			    a->jlen };
+				a->jlen };
 		else
 			engine_note_lost(e, AF_ENOMEM);
 	}
@@ -330,7 +333,7 @@ act_go_live(struct engine *e, struct act *a)
 	int rc;
 
 	assert(a->live_state == ES_REPLAYING);
-	assert(a->pos == a->log.n);     /* the whole journal was replayed */
+	assert(a->pos == a->log.n); /* the whole journal was replayed */
 	a->live_state = ES_RUNNING;
 	e->st.entries_replayed += a->pos;
 	jlog_release(&a->log);
@@ -345,13 +348,13 @@ act_go_live(struct engine *e, struct act *a)
 		 * while the activation was not in memory. */
 		s->row = true;
 		if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
-			if (rc != AF_ENOTFOUND)     /* unknown: never settles */
+			if (rc != AF_ENOTFOUND) /* unknown: never settles */
 				engine_note_lost(e, rc);
 			continue;
 		}
 		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {
 			if (engine_grow(e, (void **)&fin, &cap, n + 1,
-			    2 * sizeof(uint64_t)) != AF_OK) {
+				2 * sizeof(uint64_t)) != AF_OK) {
 				engine_note_lost(e, AF_ENOMEM);
 				break;
 			}
@@ -425,23 +428,26 @@ act_load_and_replay(struct engine *e, struct act *a)
 			break;
 		}
 		if (act_peek_entry(a, &je) != AF_OK) {
-			act_failf(e, a, "journal entry %zu undecodable", a->pos);
+			act_failf(e, a, "journal entry %zu undecodable",
+			    a->pos);
 			return;
 		}
 		if (je.kind != J_DO_FULFILL && je.kind != J_DO_REJECT) {
 			buf_init(&b);
 			journal_entry_text(&b, &je);
 			buf_putc(&b, '\0');
-			act_failf(e, a, "replay diverged at journal index %zu: "
+			act_failf(e, a,
+			    "replay diverged at journal index %zu: "
 			    "expected %s; every coroutine of the flow is "
-			    "waiting instead", a->pos,
-			    b.p ? (char *)b.p : "?");
+			    "waiting instead",
+			    a->pos, b.p ? (char *)b.p : "?");
 			buf_release(&b);
 			return;
 		}
 		s = u64map_get(&a->holdings, je.vow);
 		if (s == NULL || s->settled) {
-			act_failf(e, a, "replay diverged at journal index %zu: "
+			act_failf(e, a,
+			    "replay diverged at journal index %zu: "
 			    "settlement of vow %llu, which the flow %s",
 			    a->pos, (unsigned long long)je.vow,
 			    s ? "has seen settled already" : "does not hold");
@@ -484,7 +490,7 @@ act_deliver(struct engine *e, struct act *a, uint64_t vowid)
 	je.kind = v->state == VOW_REJECTED ? J_DO_REJECT : J_DO_FULFILL;
 	je.vow = vowid;
 	je.value = (struct af_str){ v->value ? (const char *)v->value : "",
-	    v->value_n };
+		v->value_n };
 	s->seq = a->jlen;
 	act_journal_append(e, a, &je);
 	rc = value_decode(a->arena, v->value, v->value_n, &s->value);
@@ -521,8 +527,10 @@ step_take_events(struct engine *e)
 	for (;;) {
 		/* Settlements get a share of every pass, however many starts
 		 * came in: at least SETTLES_PER_PASS of them. */
-		if (!evq_pop(&e->wakes, &ev) && ((e->w.njournal >= budget &&
-		    nsettles >= SETTLES_PER_PASS) || !evq_pop(&e->settles, &ev)))
+		if (!evq_pop(&e->wakes, &ev) &&
+		    ((e->w.njournal >= budget &&
+			 nsettles >= SETTLES_PER_PASS) ||
+			!evq_pop(&e->settles, &ev)))
 			break;
 		if (ev.kind == EV_SETTLED)
 			nsettles++;

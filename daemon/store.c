@@ -72,15 +72,15 @@ store_scan(struct store *s, enum store_db db, const void *from, size_t n,
 		store_abort(t);
 		return rc;
 	}
-	for (rc = store_cursor_get(c, from ? STORE_SET_RANGE : STORE_FIRST,
-	    &k, &v); rc == AF_OK; rc = store_cursor_get(c, STORE_NEXT, &k,
-	    &v)) {
+	for (rc = store_cursor_get(c, from ? STORE_SET_RANGE : STORE_FIRST, &k,
+		 &v);
+	     rc == AF_OK; rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
 		if ((rc = cb(ctx, k, v)) != 0)
 			break;
 	}
 	store_cursor_close(c);
 	store_abort(t);
 	if (rc == AF_ENOTFOUND || rc > 0)
-		return AF_OK;   /* the end, or the callback had enough */
+		return AF_OK; /* the end, or the callback had enough */
 	return rc;
 }

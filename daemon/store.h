@@ -91,23 +91,23 @@
 #include "asyncflow/errors.h"
 
 enum store_db {
-	DB_META,        /* "format", counters, incarnation */
-	DB_ACTS,        /* act id (BE64) -> ActivationRecord */
-	DB_JOURNAL,     /* act id ‖ index (BE64 ‖ BE64) -> JournalEntry */
-	DB_VOWS,        /* vow id (BE64) -> VowRecord */
-	DB_WATCHERS,    /* vow id ‖ kind ‖ id -> empty */
-	DB_OUTBOX,      /* invocations (eventual sends) */
-	DB_TIMERS,      /* due time ‖ vow id -> empty */
-	DB_IDEM,        /* idempotency key -> activation ‖ flow ‖ args */
-	DB_HOLDS,       /* act id ‖ vow id -> empty: the WATCH_ACT rows by
+	DB_META,     /* "format", counters, incarnation */
+	DB_ACTS,     /* act id (BE64) -> ActivationRecord */
+	DB_JOURNAL,  /* act id ‖ index (BE64 ‖ BE64) -> JournalEntry */
+	DB_VOWS,     /* vow id (BE64) -> VowRecord */
+	DB_WATCHERS, /* vow id ‖ kind ‖ id -> empty */
+	DB_OUTBOX,   /* invocations (eventual sends) */
+	DB_TIMERS,   /* due time ‖ vow id -> empty */
+	DB_IDEM,     /* idempotency key -> activation ‖ flow ‖ args */
+	DB_HOLDS,    /* act id ‖ vow id -> empty: the WATCH_ACT rows by
 			 * activation (what `show` lists as waiting_on) */
 	DB__COUNT
 };
 
 enum store_durability {
-	STORE_FULL,     /* fsync on every commit */
-	STORE_BATCH,    /* no fsync on commit; at most every batch_ms */
-	STORE_NONE,     /* never fsync (the OS writes back when it likes) */
+	STORE_FULL,  /* fsync on every commit */
+	STORE_BATCH, /* no fsync on commit; at most every batch_ms */
+	STORE_NONE,  /* never fsync (the OS writes back when it likes) */
 };
 
 struct store_val {
@@ -117,7 +117,7 @@ struct store_val {
 
 enum store_cursor_op {
 	STORE_FIRST,
-	STORE_SET_RANGE,    /* first key >= the given key */
+	STORE_SET_RANGE, /* first key >= the given key */
 	STORE_NEXT,
 };
 
@@ -144,7 +144,7 @@ struct store_cursor {
  * is written at its wrapper.
  */
 struct store_ops {
-	unsigned version;           /* STORE_OPS_VERSION when written */
+	unsigned version; /* STORE_OPS_VERSION when written */
 	int (*txn_begin)(struct store *s, bool rdonly, struct store_txn **out);
 	int (*txn_commit)(struct store_txn *t);
 	void (*txn_abort)(struct store_txn *t);
@@ -166,7 +166,7 @@ struct store_ops {
 enum store_call {
 	STORE_CALL_BEGIN_READ,
 	STORE_CALL_BEGIN_WRITE,
-	STORE_CALL_COMMIT,          /* of either kind of transaction */
+	STORE_CALL_COMMIT, /* of either kind of transaction */
 	STORE_CALL_GET,
 	STORE_CALL_PUT,
 	STORE_CALL_DEL,
@@ -190,18 +190,18 @@ typedef int store_fault_fn(void *ctx, struct store *s, enum store_call call);
 struct store {
 	const struct store_ops *ops;
 	void *impl;
-	char errmsg[256];           /* last failure, for diagnostics */
+	char errmsg[256]; /* last failure, for diagnostics */
 	enum store_durability durability;
-	unsigned txns_open;         /* read + write, kept by the wrappers */
+	unsigned txns_open; /* read + write, kept by the wrappers */
 	bool read_open, write_open;
-	store_fault_fn *fault;      /* NULL: none */
+	store_fault_fn *fault; /* NULL: none */
 	void *fault_ctx;
 };
 
 struct store_opts {
-	size_t map_size;            /* bytes; 0 = default (8 GiB) */
+	size_t map_size; /* bytes; 0 = default (8 GiB) */
 	enum store_durability durability;
-	unsigned batch_ms;          /* STORE_BATCH sync interval; 0 = 5 */
+	unsigned batch_ms; /* STORE_BATCH sync interval; 0 = 5 */
 };
 
 /*
@@ -232,8 +232,8 @@ const char *store_durability_name(enum store_durability d);
  * negative error, which store_scan returns. AF_OK at the end. Being one
  * read transaction, it may not be called while one is open.
  */
-typedef int store_scan_fn(void *ctx, struct store_val key,
-    struct store_val val);
+typedef int
+store_scan_fn(void *ctx, struct store_val key, struct store_val val);
 int store_scan(struct store *s, enum store_db db, const void *from, size_t n,
     store_scan_fn *cb, void *ctx);
 
@@ -260,11 +260,12 @@ store_begin(struct store *s, bool rdonly, struct store_txn **t)
 
 	*t = NULL;
 	if (rdonly ? s->read_open : s->write_open)
-		return store_refuse(s, AF_ESTATE, rdonly ?
-		    "read transaction already open" :
-		    "write transaction already open");
-	if ((rc = store_fault(s, rdonly ? STORE_CALL_BEGIN_READ :
-	    STORE_CALL_BEGIN_WRITE)) != AF_OK)
+		return store_refuse(s, AF_ESTATE,
+		    rdonly ? "read transaction already open" :
+			     "write transaction already open");
+	if ((rc = store_fault(s,
+		 rdonly ? STORE_CALL_BEGIN_READ : STORE_CALL_BEGIN_WRITE)) !=
+	    AF_OK)
 		return rc;
 	if ((rc = s->ops->txn_begin(s, rdonly, t)) != AF_OK)
 		return rc;

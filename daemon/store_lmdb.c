@@ -30,13 +30,13 @@
 #include "store.h"
 
 struct ltxn {
-	struct store_txn pub;       /* first: the handle callers hold */
+	struct store_txn pub; /* first: the handle callers hold */
 	MDB_txn *txn;
 	struct lstore *ls;
 };
 
 struct lcursor {
-	struct store_cursor pub;    /* first */
+	struct store_cursor pub; /* first */
 	MDB_cursor *cur;
 };
 
@@ -45,13 +45,13 @@ struct lstore {
 	MDB_env *env;
 	MDB_dbi dbi[DB__COUNT];
 	int lockfd;
-	struct ltxn rtxn;      /* recycled read transaction */
-	bool rtxn_live;             /* rtxn.txn exists (reset or active) */
+	struct ltxn rtxn; /* recycled read transaction */
+	bool rtxn_live;   /* rtxn.txn exists (reset or active) */
 	bool rtxn_busy;
 	struct ltxn wtxn;
 	unsigned batch_ms;
 	struct timespec last_sync;
-	bool sync_failed;           /* a batch sync after a commit failed */
+	bool sync_failed; /* a batch sync after a commit failed */
 };
 
 static const char *const db_names[DB__COUNT] = {
@@ -201,7 +201,7 @@ l_put(struct store_txn *pt, enum store_db db, struct store_val key,
 	int rc;
 
 	rc = mdb_put(t->txn, t->ls->dbi[db], &k, &v, append ? MDB_APPEND : 0);
-	if (rc == MDB_KEYEXIST && append)   /* not last after all: plain put */
+	if (rc == MDB_KEYEXIST && append) /* not last after all: plain put */
 		rc = mdb_put(t->txn, t->ls->dbi[db], &k, &v, 0);
 	return map_err(t->ls, rc, "mdb_put");
 }
@@ -295,7 +295,8 @@ l_sync(struct store *s)
 	rc = mdb_env_sync(ls->env, 1);
 	if (rc == 0 && ls->sync_failed) {
 		ls->sync_failed = false;
-		snprintf(s->errmsg, sizeof(s->errmsg), "an earlier sync failed; "
+		snprintf(s->errmsg, sizeof(s->errmsg),
+		    "an earlier sync failed; "
 		    "this one succeeded");
 	}
 	return map_err(ls, rc, "mdb_env_sync");
@@ -363,8 +364,10 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 		return AF_ESTORE;
 	}
 	if (flock(ls->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, errlen, "data directory %s is in use by another "
-		    "asyncflowd", dir);
+		snprintf(err, errlen,
+		    "data directory %s is in use by another "
+		    "asyncflowd",
+		    dir);
 		close(ls->lockfd);
 		free(ls);
 		return AF_ESTATE;
@@ -373,8 +376,8 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 	if ((rc = mdb_env_create(&ls->env)) != 0)
 		goto fail;
 	mdb_env_set_maxdbs(ls->env, DB__COUNT);
-	rc = mdb_env_set_mapsize(ls->env, opts && opts->map_size ?
-	    opts->map_size : (size_t)8 << 30);
+	rc = mdb_env_set_mapsize(ls->env,
+	    opts && opts->map_size ? opts->map_size : (size_t)8 << 30);
 	if (rc != 0)
 		goto fail;
 	if (ls->pub.durability != STORE_FULL)

@@ -126,7 +126,8 @@ vow_row_parse(const void *p, size_t n, struct vow_row *r)
 					return AF_EDECODE;
 				memcpy(r->secret, bp, bn);
 			} else
-				r->value = (struct af_str){ (const char *)bp, bn };
+				r->value = (struct af_str){ (const char *)bp,
+					bn };
 			continue;
 		}
 		if (field < 1 || field > 9 || wt != PB_VARINT ||
@@ -217,8 +218,7 @@ watch_key(uint8_t key[WATCH_KEY_LEN], uint64_t vow, enum watch_kind k,
 }
 
 int
-meta_get_u64(struct store_txn *t, const char *name,
-    uint64_t *v)
+meta_get_u64(struct store_txn *t, const char *name, uint64_t *v)
 {
 	struct store_val val;
 	int rc;
@@ -235,8 +235,7 @@ meta_get_u64(struct store_txn *t, const char *name,
 }
 
 int
-meta_put_u64(struct store_txn *t, const char *name,
-    uint64_t v)
+meta_put_u64(struct store_txn *t, const char *name, uint64_t v)
 {
 	uint8_t b[8];
 

@@ -15,7 +15,7 @@
 #include "vowdef.h"
 
 enum act_state {
-	ACT_ACTIVE = 1,     /* Running, Sleeping or Replaying (in memory) */
+	ACT_ACTIVE = 1, /* Running, Sleeping or Replaying (in memory) */
 	ACT_FAILED = 2,
 	ACT_DONE = 3,
 };
@@ -23,14 +23,14 @@ enum act_state {
 /* A parsed activation row: views into the source bytes. */
 struct act_row {
 	struct af_str flow;
-	struct af_str args;         /* encoded Value */
+	struct af_str args; /* encoded Value */
 	enum act_state state;
 	uint64_t outcome;
 	uint64_t journal_length;
 	struct af_str failure;
 	uint64_t incarnation;
 	uint64_t journal_gc;
-	bool quarantined;           /* crashed the daemon: wake only by hand */
+	bool quarantined; /* crashed the daemon: wake only by hand */
 };
 
 int act_row_encode(struct buf *b, const struct act_row *r);
@@ -39,13 +39,13 @@ int act_row_parse(const void *p, size_t n, struct act_row *r);
 struct vow_row {
 	enum vow_state state;
 	uint8_t secret[VOW_SECRET_LEN];
-	struct af_str value;        /* encoded Value once settled */
+	struct af_str value; /* encoded Value once settled */
 	uint64_t follows;
 	uint64_t settled_seq;
 	uint64_t owner;
-	bool followed;              /* some vow follows this one */
-	bool invocation;            /* result vow of an outbox invocation */
-	uint64_t resolved_with;     /* the vow asked for (follows: its end) */
+	bool followed;          /* some vow follows this one */
+	bool invocation;        /* result vow of an outbox invocation */
+	uint64_t resolved_with; /* the vow asked for (follows: its end) */
 };
 
 int vow_row_encode(struct buf *b, const struct vow_row *r);
@@ -55,7 +55,7 @@ int vow_row_parse(const void *p, size_t n, struct vow_row *r);
 struct outbox_row {
 	struct af_str object;
 	struct af_str method;
-	struct af_str args;         /* encoded Value */
+	struct af_str args; /* encoded Value */
 	uint64_t activation;
 };
 
@@ -76,10 +76,8 @@ void watch_key(uint8_t key[WATCH_KEY_LEN], uint64_t vow, enum watch_kind k,
     uint64_t id);
 
 /* Meta: small named unsigned counters. */
-int meta_get_u64(struct store_txn *t, const char *name,
-    uint64_t *v);
-int meta_put_u64(struct store_txn *t, const char *name,
-    uint64_t v);
+int meta_get_u64(struct store_txn *t, const char *name, uint64_t *v);
+int meta_put_u64(struct store_txn *t, const char *name, uint64_t v);
 
 const char *act_state_name(enum act_state s);
 

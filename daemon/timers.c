@@ -37,7 +37,7 @@ heap_push(struct timers *tm, struct timer t)
 	size_t i, parent;
 
 	if (vec_grow((void **)&tm->heap, &tm->cap, tm->n + 1,
-	    sizeof(*tm->heap)) != AF_OK)
+		sizeof(*tm->heap)) != AF_OK)
 		return AF_ENOMEM;
 	i = tm->n++;
 	while (i > 0) {
@@ -64,8 +64,7 @@ heap_pop(struct timers *tm)
 		c = 2 * i + 1;
 		if (c >= tm->n)
 			break;
-		if (c + 1 < tm->n && timer_less(&tm->heap[c + 1],
-		    &tm->heap[c]))
+		if (c + 1 < tm->n && timer_less(&tm->heap[c + 1], &tm->heap[c]))
 			c++;
 		if (!timer_less(&tm->heap[c], &last))
 			break;
@@ -93,7 +92,8 @@ timers_add(struct timers *tm, struct timer t)
 
 	/* Room for the row first: a timer in the heap always has one. */
 	if ((rc = vec_grow((void **)&tm->puts, &tm->capputs, tm->nputs + 1,
-	    sizeof(*tm->puts))) != AF_OK || (rc = heap_push(tm, t)) != AF_OK)
+		 sizeof(*tm->puts))) != AF_OK ||
+	    (rc = heap_push(tm, t)) != AF_OK)
 		return rc;
 	tm->puts[tm->nputs++] = t;
 	return AF_OK;
@@ -113,9 +113,8 @@ timers_take_due(struct timers *tm, int64_t now, struct timer *out)
 {
 	if (tm->n == 0 || tm->heap[0].due > now)
 		return AF_ENOTFOUND;
-	if (row_push(&tm->dels, &tm->ndels, &tm->capdels, tm->heap[0]) !=
-	    AF_OK)
-		return AF_ENOMEM;       /* still in the heap: fires later */
+	if (row_push(&tm->dels, &tm->ndels, &tm->capdels, tm->heap[0]) != AF_OK)
+		return AF_ENOMEM; /* still in the heap: fires later */
 	*out = heap_pop(tm);
 	return AF_OK;
 }
@@ -151,15 +150,16 @@ timers_flush(struct timers *tm, struct store_txn *t)
 
 	for (i = 0; i < tm->nputs; i++) {
 		timer_key(key, &tm->puts[i]);
-		rc = store_put(t, DB_TIMERS, (struct store_val){ key,
-		    TIMER_KEY_LEN }, (struct store_val){ "", 0 }, false);
+		rc = store_put(t, DB_TIMERS,
+		    (struct store_val){ key, TIMER_KEY_LEN },
+		    (struct store_val){ "", 0 }, false);
 		if (rc != AF_OK)
 			return rc;
 	}
 	for (i = 0; i < tm->ndels; i++) {
 		timer_key(key, &tm->dels[i]);
-		rc = store_del(t, DB_TIMERS, (struct store_val){ key,
-		    TIMER_KEY_LEN });
+		rc = store_del(t, DB_TIMERS,
+		    (struct store_val){ key, TIMER_KEY_LEN });
 		if (rc != AF_OK && rc != AF_ENOTFOUND)
 			return rc;
 	}

@@ -18,14 +18,14 @@ struct store;
 struct store_txn;
 
 struct timer {
-	int64_t due;                /* ms since the epoch */
+	int64_t due; /* ms since the epoch */
 	uint64_t vow;
 };
 
 struct timers {
-	struct timer *heap;         /* every pending timer, min-heap by due */
+	struct timer *heap; /* every pending timer, min-heap by due */
 	size_t n, cap;
-	struct timer *puts, *dels;  /* row changes of this pass */
+	struct timer *puts, *dels; /* row changes of this pass */
 	size_t nputs, capputs, ndels, capdels;
 };
 

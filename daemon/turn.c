@@ -12,8 +12,7 @@
 #include "turn.h"
 
 void
-turn_init(struct turn *t, struct engine *e, struct store *s,
-    struct api *api)
+turn_init(struct turn *t, struct engine *e, struct store *s, struct api *api)
 {
 	t->e = e;
 	t->s = s;
@@ -34,7 +33,7 @@ turn_run(struct turn *t, struct turn_next *next)
 	rc = engine_pass(t->e);
 	if (rc != AF_OK)
 		log_error("commit failed: %s (%s); every request of the pass "
-		    "gets the error, activations are rebuilt by replay",
+			  "gets the error, activations are rebuilt by replay",
 		    af_strerror(rc), engine_errmsg(t->e));
 	if (t->api != NULL)
 		api_after_pass(t->api, rc);
@@ -44,7 +43,7 @@ turn_run(struct turn *t, struct turn_next *next)
 		ms = 10u << (t->failed_commits < 8 ? t->failed_commits : 8);
 		t->failed_commits++;
 		n.backoff_ms = ms > TURN_BACKOFF_MAX_MS ? TURN_BACKOFF_MAX_MS :
-		    ms;
+							  ms;
 	} else {
 		t->failed_commits = 0;
 		n.again = engine_busy(t->e);
@@ -66,7 +65,7 @@ turn_sync(struct turn *t)
 
 	if ((rc = store_sync(t->s)) != AF_OK)
 		log_error("syncing the store: %s (batch durability: the last "
-		    "commits may not survive a power loss)",
+			  "commits may not survive a power loss)",
 		    store_errmsg(t->s));
 	return rc;
 }

@@ -24,18 +24,18 @@ struct store;
 
 struct turn {
 	struct engine *e;
-	struct store *s;            /* for the log's error message */
-	struct api *api;            /* NULL: no requests (engine-only use) */
-	unsigned failed_commits;    /* in a row: backs the next turn off */
+	struct store *s;         /* for the log's error message */
+	struct api *api;         /* NULL: no requests (engine-only use) */
+	unsigned failed_commits; /* in a row: backs the next turn off */
 };
 
 /* What the caller's loop should do after a turn. */
 struct turn_next {
-	bool again;                 /* run another turn as soon as pending I/O
+	bool again;         /* run another turn as soon as pending I/O
 				     * has been served (events are waiting) */
-	int64_t wake_ms;            /* >= 0: run a turn in this many ms (the
+	int64_t wake_ms;    /* >= 0: run a turn in this many ms (the
 				     * earliest timer), -1: no timer pending */
-	int64_t backoff_ms;         /* > 0: the commit failed; run the next
+	int64_t backoff_ms; /* > 0: the commit failed; run the next
 				     * turn after this many ms and no sooner
 				     * (again and wake_ms are then unset) */
 };
@@ -43,8 +43,8 @@ struct turn_next {
 /* The longest backoff after failed commits in a row, in ms. */
 #define TURN_BACKOFF_MAX_MS 2000
 
-void turn_init(struct turn *t, struct engine *e, struct store *s,
-    struct api *api);
+void
+turn_init(struct turn *t, struct engine *e, struct store *s, struct api *api);
 
 /*
  * Run one turn and fill *next (may be NULL). Returns engine_pass's result:

@@ -46,7 +46,8 @@ u64map_get(const struct u64map *m, uint64_t key)
 
 	if (m->cap == 0)
 		return NULL;
-	for (i = slot_of(key, m->cap); m->keys[i] != 0; i = (i + 1) & (m->cap - 1))
+	for (i = slot_of(key, m->cap); m->keys[i] != 0;
+	     i = (i + 1) & (m->cap - 1))
 		if (m->keys[i] == key)
 			return m->vals[i];
 	return NULL;
@@ -83,7 +84,8 @@ u64map_put(struct u64map *m, uint64_t key, void *val)
 
 	if ((m->len + 1) * 4 > m->cap * 3 && grow(m) != AF_OK)
 		return AF_ENOMEM;
-	for (i = slot_of(key, m->cap); m->keys[i] != 0; i = (i + 1) & (m->cap - 1)) {
+	for (i = slot_of(key, m->cap); m->keys[i] != 0;
+	     i = (i + 1) & (m->cap - 1)) {
 		if (m->keys[i] == key) {
 			m->vals[i] = val;
 			return AF_OK;
@@ -103,12 +105,14 @@ u64map_del(struct u64map *m, uint64_t key)
 
 	if (m->cap == 0)
 		return NULL;
-	for (i = slot_of(key, m->cap); m->keys[i] != key; i = (i + 1) & (m->cap - 1))
+	for (i = slot_of(key, m->cap); m->keys[i] != key;
+	     i = (i + 1) & (m->cap - 1))
 		if (m->keys[i] == 0)
 			return NULL;
 	old = m->vals[i];
 	/* Backward shift: pull later members of the cluster into the hole. */
-	for (j = (i + 1) & (m->cap - 1); m->keys[j] != 0; j = (j + 1) & (m->cap - 1)) {
+	for (j = (i + 1) & (m->cap - 1); m->keys[j] != 0;
+	     j = (j + 1) & (m->cap - 1)) {
 		home = slot_of(m->keys[j], m->cap);
 		if (((j - home) & (m->cap - 1)) >= ((j - i) & (m->cap - 1))) {
 			m->keys[i] = m->keys[j];

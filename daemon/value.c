@@ -22,9 +22,9 @@ static const struct af_value v_false = { .type = AF_BOOL, .u.b = false };
 bool
 value_utf8_valid(const void *s, size_t n)
 {
-	const uint8_t	*p = s;
-	size_t		 i = 0, k;
-	uint64_t	 w;
+	const uint8_t *p = s;
+	size_t i = 0, k;
+	uint64_t w;
 
 	while (i < n) {
 		if (n - i >= 8) {
@@ -54,15 +54,15 @@ ld_size(size_t n)
 	return 1 + pb_varint_size(n) + n;
 }
 
-static int	measure(const struct af_value *, int, size_t *);
+static int measure(const struct af_value *, int, size_t *);
 
 /* Size of a List body of items[0..n) at depth `depth`. */
 static int
 measure_items(const struct af_value *const *items, size_t n, int depth,
     size_t *out)
 {
-	size_t	 s = 0, i, c;
-	int	 rc;
+	size_t s = 0, i, c;
+	int rc;
 
 	for (i = 0; i < n; i++) {
 		if ((rc = measure(items[i], depth, &c)) != AF_OK)
@@ -79,8 +79,8 @@ measure_items(const struct af_value *const *items, size_t n, int depth,
 static int
 measure_field(size_t klen, const struct af_value *v, int depth, size_t *out)
 {
-	size_t	 c;
-	int	 rc;
+	size_t c;
+	int rc;
 
 	if (klen > MAXB)
 		return AF_ELIMIT;
@@ -98,8 +98,8 @@ measure_field(size_t klen, const struct af_value *v, int depth, size_t *out)
 static int
 measure(const struct af_value *v, int depth, size_t *out)
 {
-	size_t	 s, i, f;
-	int	 rc;
+	size_t s, i, f;
+	int rc;
 
 	if (depth > AF_VALUE_MAX_DEPTH)
 		return AF_ELIMIT;
@@ -127,7 +127,7 @@ measure(const struct af_value *v, int depth, size_t *out)
 		break;
 	case AF_LIST:
 		if ((rc = measure_items(v->u.list.items, v->u.list.len,
-		    depth + 1, &s)) != AF_OK)
+			 depth + 1, &s)) != AF_OK)
 			return rc;
 		s = ld_size(s);
 		break;
@@ -135,7 +135,8 @@ measure(const struct af_value *v, int depth, size_t *out)
 		s = 0;
 		for (i = 0; i < v->u.rec.len; i++) {
 			if ((rc = measure_field(v->u.rec.fields[i].key.len,
-			    v->u.rec.fields[i].value, depth + 1, &f)) != AF_OK)
+				 v->u.rec.fields[i].value, depth + 1, &f)) !=
+			    AF_OK)
 				return rc;
 			s += ld_size(f);
 			if (s > MAXB)
@@ -175,7 +176,7 @@ value_measure(const struct af_value *v, size_t *size)
 static struct af_value *
 newval(struct af_arena *a, enum af_type t)
 {
-	struct af_value	*v;
+	struct af_value *v;
 
 	if (a == NULL || (v = arena_alloc(a, sizeof(*v))) == NULL)
 		return NULL;
@@ -200,7 +201,7 @@ af_bool(struct af_arena *a, bool b)
 const struct af_value *
 af_int(struct af_arena *a, int64_t i)
 {
-	struct af_value	*v;
+	struct af_value *v;
 
 	if ((v = newval(a, AF_INT)) != NULL)
 		v->u.i = i;
@@ -210,7 +211,7 @@ af_int(struct af_arena *a, int64_t i)
 const struct af_value *
 af_double(struct af_arena *a, double d)
 {
-	struct af_value	*v;
+	struct af_value *v;
 
 	if ((v = newval(a, AF_DOUBLE)) != NULL)
 		v->u.d = d;
@@ -220,7 +221,7 @@ af_double(struct af_arena *a, double d)
 static const struct af_value *
 make_str(struct af_arena *a, enum af_type t, const void *p, size_t n)
 {
-	struct af_value	*v;
+	struct af_value *v;
 
 	if ((p == NULL && n > 0) || n > MAXB || ld_size(n) > MAXB)
 		return NULL;
@@ -264,7 +265,7 @@ af_obj(struct af_arena *a, const char *name)
 const struct af_value *
 af_vow_ref(struct af_arena *a, uint64_t id)
 {
-	struct af_value	*v;
+	struct af_value *v;
 
 	if ((v = newval(a, AF_VOW)) != NULL)
 		v->u.id = id;
@@ -274,7 +275,7 @@ af_vow_ref(struct af_arena *a, uint64_t id)
 const struct af_value *
 af_resolver_ref(struct af_arena *a, uint64_t id)
 {
-	struct af_value	*v;
+	struct af_value *v;
 
 	if ((v = newval(a, AF_RESOLVER)) != NULL)
 		v->u.id = id;
@@ -284,8 +285,8 @@ af_resolver_ref(struct af_arena *a, uint64_t id)
 const struct af_value *
 af_error(struct af_arena *a, const char *name, const char *message)
 {
-	struct af_value	*v;
-	size_t		 nn, mn, s;
+	struct af_value *v;
+	size_t nn, mn, s;
 
 	if (name == NULL)
 		return NULL;
@@ -309,9 +310,9 @@ af_error(struct af_arena *a, const char *name, const char *message)
 const struct af_value *
 af_list_of(struct af_arena *a, const struct af_value *const *items, size_t n)
 {
-	struct af_value		 *v;
-	const struct af_value	**copy = NULL;
-	size_t			  i, s;
+	struct af_value *v;
+	const struct af_value **copy = NULL;
+	size_t i, s;
 
 	if (a == NULL || (items == NULL && n > 0))
 		return NULL;
@@ -344,7 +345,7 @@ af_list(struct af_arena *a, const struct af_value *const *items, size_t n)
 static int
 field_cmp(const void *x, const void *y)
 {
-	const struct af_field	*a = x, *b = y;
+	const struct af_field *a = x, *b = y;
 
 	return key_cmp(a->key.ptr, a->key.len, b->key.ptr, b->key.len);
 }
@@ -353,14 +354,14 @@ const struct af_value *
 af_record(struct af_arena *a, const char *const *keys,
     const struct af_value *const *vals, size_t n)
 {
-	struct af_value	*v;
-	struct af_field	*fields = NULL, t;
-	size_t		 i, j, s = 0, f, klen;
+	struct af_value *v;
+	struct af_field *fields = NULL, t;
+	size_t i, j, s = 0, f, klen;
 
 	if (a == NULL || ((keys == NULL || vals == NULL) && n > 0))
 		return NULL;
 	if (n > MAXB / 4)
-		return NULL;		/* each field costs 4 bytes or more */
+		return NULL; /* each field costs 4 bytes or more */
 	for (i = 0; i < n; i++) {
 		if (keys[i] == NULL || vals[i] == NULL)
 			return NULL;
@@ -380,15 +381,16 @@ af_record(struct af_arena *a, const char *const *keys,
 			return NULL;
 		for (i = 0; i < n; i++) {
 			if (!str_copy(a, &fields[i].key, keys[i],
-			    strlen(keys[i])))
+				strlen(keys[i])))
 				return NULL;
 			fields[i].value = vals[i];
 		}
 		if (n <= 16) {
 			for (i = 1; i < n; i++) {
 				t = fields[i];
-				for (j = i; j > 0 &&
-				    field_cmp(&fields[j - 1], &t) > 0; j--)
+				for (j = i;
+				     j > 0 && field_cmp(&fields[j - 1], &t) > 0;
+				     j--)
 					fields[j] = fields[j - 1];
 				fields[j] = t;
 			}
@@ -396,7 +398,7 @@ af_record(struct af_arena *a, const char *const *keys,
 			qsort(fields, n, sizeof(*fields), field_cmp);
 		for (i = 1; i < n; i++)
 			if (field_cmp(&fields[i - 1], &fields[i]) == 0)
-				return NULL;	/* duplicate key */
+				return NULL; /* duplicate key */
 	}
 	if ((v = newval(a, AF_RECORD)) == NULL)
 		return NULL;
@@ -410,9 +412,9 @@ af_record(struct af_arena *a, const char *const *keys,
 const struct af_value *
 af_get(const struct af_value *rec, const char *key)
 {
-	const struct af_field	*f;
-	size_t			 lo, hi, mid, klen;
-	int			 c;
+	const struct af_field *f;
+	size_t lo, hi, mid, klen;
+	int c;
 
 	if (rec == NULL || key == NULL || rec->type != AF_RECORD)
 		return NULL;
@@ -444,14 +446,14 @@ af_at(const struct af_value *list, size_t i)
 static bool
 str_eq(const struct af_str *a, const struct af_str *b)
 {
-	return a->len == b->len && (a->len == 0 ||
-	    memcmp(a->ptr, b->ptr, a->len) == 0);
+	return a->len == b->len &&
+	    (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
 }
 
 bool
 af_value_equal(const struct af_value *x, const struct af_value *y)
 {
-	size_t	 i;
+	size_t i;
 
 	if (x == y)
 		return true;
@@ -478,7 +480,7 @@ af_value_equal(const struct af_value *x, const struct af_value *y)
 			return false;
 		for (i = 0; i < x->u.list.len; i++)
 			if (!af_value_equal(x->u.list.items[i],
-			    y->u.list.items[i]))
+				y->u.list.items[i]))
 				return false;
 		return true;
 	case AF_RECORD:
@@ -486,9 +488,9 @@ af_value_equal(const struct af_value *x, const struct af_value *y)
 			return false;
 		for (i = 0; i < x->u.rec.len; i++)
 			if (!str_eq(&x->u.rec.fields[i].key,
-			    &y->u.rec.fields[i].key) ||
+				&y->u.rec.fields[i].key) ||
 			    !af_value_equal(x->u.rec.fields[i].value,
-			    y->u.rec.fields[i].value))
+				y->u.rec.fields[i].value))
 				return false;
 		return true;
 	case AF_ERROR:
@@ -499,13 +501,13 @@ af_value_equal(const struct af_value *x, const struct af_value *y)
 
 /* Deep copy of src into *dst; false on ENOMEM or a value too deep. */
 static bool
-copy_into(struct af_arena *a, struct af_value *dst,
-    const struct af_value *src, int depth)
+copy_into(struct af_arena *a, struct af_value *dst, const struct af_value *src,
+    int depth)
 {
-	struct af_value		 *slots;
-	const struct af_value	**items;
-	struct af_field		 *fields;
-	size_t			  i, n;
+	struct af_value *slots;
+	const struct af_value **items;
+	struct af_field *fields;
+	size_t i, n;
 
 	if (depth > AF_VALUE_MAX_DEPTH)
 		return false;
@@ -517,9 +519,9 @@ copy_into(struct af_arena *a, struct af_value *dst,
 		return str_copy(a, &dst->u.s, src->u.s.ptr, src->u.s.len);
 	case AF_ERROR:
 		return str_copy(a, &dst->u.err.name, src->u.err.name.ptr,
-		    src->u.err.name.len) &&
+			   src->u.err.name.len) &&
 		    str_copy(a, &dst->u.err.message, src->u.err.message.ptr,
-		    src->u.err.message.len);
+			src->u.err.message.len);
 	case AF_LIST:
 		if ((n = src->u.list.len) == 0)
 			return true;
@@ -529,7 +531,7 @@ copy_into(struct af_arena *a, struct af_value *dst,
 		items = (const struct af_value **)(void *)(slots + n);
 		for (i = 0; i < n; i++) {
 			if (!copy_into(a, &slots[i], src->u.list.items[i],
-			    depth + 1))
+				depth + 1))
 				return false;
 			items[i] = &slots[i];
 		}
@@ -544,10 +546,10 @@ copy_into(struct af_arena *a, struct af_value *dst,
 		fields = (struct af_field *)(void *)(slots + n);
 		for (i = 0; i < n; i++) {
 			if (!str_copy(a, &fields[i].key,
-			    src->u.rec.fields[i].key.ptr,
-			    src->u.rec.fields[i].key.len) ||
-			    !copy_into(a, &slots[i],
-			    src->u.rec.fields[i].value, depth + 1))
+				src->u.rec.fields[i].key.ptr,
+				src->u.rec.fields[i].key.len) ||
+			    !copy_into(a, &slots[i], src->u.rec.fields[i].value,
+				depth + 1))
 				return false;
 			fields[i].value = &slots[i];
 		}
@@ -561,12 +563,11 @@ copy_into(struct af_arena *a, struct af_value *dst,
 const struct af_value *
 af_value_copy(struct af_arena *a, const struct af_value *v)
 {
-	struct af_value	*d;
+	struct af_value *d;
 
 	if (a == NULL || v == NULL)
 		return NULL;
-	if ((d = arena_alloc(a, sizeof(*d))) == NULL ||
-	    !copy_into(a, d, v, 1))
+	if ((d = arena_alloc(a, sizeof(*d))) == NULL || !copy_into(a, d, v, 1))
 		return NULL;
 	return d;
 }

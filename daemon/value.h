@@ -58,7 +58,7 @@
  * AF_ENOMEM (b->err) if the buffer could not grow; AF_EINVAL for an unknown
  * type. On failure b->len is back where it was.
  */
-int	value_encode(struct buf *b, const struct af_value *v);
+int value_encode(struct buf *b, const struct af_value *v);
 
 /*
  * Decodes the canonical encoding p[0..n) into arena a; *out is the value
@@ -72,15 +72,15 @@ int	value_encode(struct buf *b, const struct af_value *v);
  * value is deeper than AF_VALUE_MAX_DEPTH. AF_ENOMEM. AF_EINVAL if a or
  * out is NULL.
  */
-int	value_decode(struct af_arena *a, const void *p, size_t n,
-	    const struct af_value **out);
+int value_decode(struct af_arena *a, const void *p, size_t n,
+    const struct af_value **out);
 
 /*
  * The size of v's canonical encoding in *size. AF_OK, or AF_ELIMIT as for
  * value_encode (then *size is unspecified), AF_EINVAL for an unknown type.
  * Costs a walk of the value.
  */
-int	value_measure(const struct af_value *v, size_t *size);
+int value_measure(const struct af_value *v, size_t *size);
 
 /* ---- Diagnostics --------------------------------------------------------- */
 
@@ -94,8 +94,8 @@ int	value_measure(const struct af_value *v, size_t *size);
  * key present in one value only is named too. path may be NULL if pathlen
  * is 0.
  */
-int	value_diff(const struct af_value *x, const struct af_value *y,
-	    char *path, size_t pathlen);
+int value_diff(const struct af_value *x, const struct af_value *y, char *path,
+    size_t pathlen);
 
 /*
  * Appends a compact JSON rendering of v (DESIGN.md §2's mapping) for logs
@@ -109,23 +109,23 @@ int	value_diff(const struct af_value *x, const struct af_value *y,
  * Returns AF_OK, b->err (AF_ENOMEM), or AF_ELIMIT for a value deeper than
  * AF_VALUE_MAX_DEPTH.
  */
-int	value_to_text(struct buf *b, const struct af_value *v);
+int value_to_text(struct buf *b, const struct af_value *v);
 
 /* ---- Helpers ------------------------------------------------------------- */
 
 /* True if p[0..n) is valid UTF-8 (no overlongs, surrogates or code points
  * above U+10FFFF; NUL is valid). */
-bool	value_utf8_valid(const void *p, size_t n);
+bool value_utf8_valid(const void *p, size_t n);
 
 /* "null", "bool", "int", "double", "string", "bytes", "list", "record",
  * "vow", "resolver", "obj", "error", or "?" . */
 const char *value_type_name(enum af_type t);
 
 /* Appends p[0..n) as a JSON string literal, quotes included. */
-void	value_json_string(struct buf *b, const void *p, size_t n);
+void value_json_string(struct buf *b, const void *p, size_t n);
 
 /* The old name of af_list_of, for modules built before the rename. */
-const struct af_value *af_list(struct af_arena *a,
-    const struct af_value *const *items, size_t n);
+const struct af_value *
+af_list(struct af_arena *a, const struct af_value *const *items, size_t n);
 
 #endif /* AF_VALUE_H */

@@ -18,45 +18,55 @@
 #include "value_int.h"
 
 /* The one-byte keys of the Value schema: (field << 3) | wire type. */
-#define KEY(f, wt)	((uint8_t)(((f) << 3) | (wt)))
-#define K_NULL		KEY(1, PB_VARINT)
-#define K_BOOL		KEY(2, PB_VARINT)
-#define K_INT		KEY(3, PB_VARINT)
-#define K_DOUBLE	KEY(4, PB_I64)
-#define K_STRING	KEY(5, PB_LEN)
-#define K_BYTES		KEY(6, PB_LEN)
-#define K_LIST		KEY(7, PB_LEN)
-#define K_RECORD	KEY(8, PB_LEN)
-#define K_VOW		KEY(9, PB_VARINT)
-#define K_RESOLVER	KEY(10, PB_VARINT)
-#define K_OBJ		KEY(11, PB_LEN)
-#define K_ERROR		KEY(12, PB_LEN)
+#define KEY(f, wt) ((uint8_t)(((f) << 3) | (wt)))
+#define K_NULL     KEY(1, PB_VARINT)
+#define K_BOOL     KEY(2, PB_VARINT)
+#define K_INT      KEY(3, PB_VARINT)
+#define K_DOUBLE   KEY(4, PB_I64)
+#define K_STRING   KEY(5, PB_LEN)
+#define K_BYTES    KEY(6, PB_LEN)
+#define K_LIST     KEY(7, PB_LEN)
+#define K_RECORD   KEY(8, PB_LEN)
+#define K_VOW      KEY(9, PB_VARINT)
+#define K_RESOLVER KEY(10, PB_VARINT)
+#define K_OBJ      KEY(11, PB_LEN)
+#define K_ERROR    KEY(12, PB_LEN)
 /* List.items, Record.fields, Field.key, Error.name */
-#define K_1LEN		KEY(1, PB_LEN)
+#define K_1LEN     KEY(1, PB_LEN)
 /* Field.value, Error.message */
-#define K_2LEN		KEY(2, PB_LEN)
+#define K_2LEN     KEY(2, PB_LEN)
 
 /* Field numbers, for the writer. */
 enum {
-	F_NULL = 1, F_BOOL, F_INT, F_DOUBLE, F_STRING, F_BYTES, F_LIST,
-	F_RECORD, F_VOW, F_RESOLVER, F_OBJ, F_ERROR
+	F_NULL = 1,
+	F_BOOL,
+	F_INT,
+	F_DOUBLE,
+	F_STRING,
+	F_BYTES,
+	F_LIST,
+	F_RECORD,
+	F_VOW,
+	F_RESOLVER,
+	F_OBJ,
+	F_ERROR
 };
 
 
 /* ---- Encoder ------------------------------------------------------------- */
 
 struct enc {
-	struct buf	*b;
-	size_t		 start;		/* b->len on entry */
+	struct buf *b;
+	size_t start; /* b->len on entry */
 };
 
 static int
 enc_value(struct enc *e, const struct af_value *v, int depth)
 {
-	struct buf		*b = e->b;
-	const struct af_field	*f;
-	size_t			 m, mf, mv, i;
-	int			 rc;
+	struct buf *b = e->b;
+	const struct af_field *f;
+	size_t m, mf, mv, i;
+	int rc;
 
 	if (depth > AF_VALUE_MAX_DEPTH)
 		return AF_ELIMIT;
@@ -78,9 +88,11 @@ enc_value(struct enc *e, const struct af_value *v, int depth)
 	case AF_OBJ:
 		if (v->u.s.len > MAXB)
 			return AF_ELIMIT;
-		pb_put_bytes(b, v->type == AF_STRING ? F_STRING :
-		    v->type == AF_BYTES ? F_BYTES : F_OBJ, v->u.s.ptr,
-		    v->u.s.len);
+		pb_put_bytes(b,
+		    v->type == AF_STRING    ? F_STRING :
+			v->type == AF_BYTES ? F_BYTES :
+					      F_OBJ,
+		    v->u.s.ptr, v->u.s.len);
 		break;
 	case AF_VOW:
 		pb_put_uint64(b, F_VOW, v->u.id);
@@ -93,7 +105,7 @@ enc_value(struct enc *e, const struct af_value *v, int depth)
 		for (i = 0; i < v->u.list.len; i++) {
 			mf = pb_begin_msg(b, 1);
 			if ((rc = enc_value(e, v->u.list.items[i],
-			    depth + 1)) != AF_OK)
+				 depth + 1)) != AF_OK)
 				return rc;
 			pb_end_msg(b, mf);
 			if (b->len - e->start > MAXB)
@@ -145,8 +157,8 @@ enc_value(struct enc *e, const struct af_value *v, int depth)
 int
 value_encode(struct buf *b, const struct af_value *v)
 {
-	struct enc	 e;
-	int		 rc;
+	struct enc e;
+	int rc;
 
 	if (b->err != AF_OK)
 		return b->err;
@@ -172,7 +184,7 @@ value_encode(struct buf *b, const struct af_value *v)
 static inline int
 dec_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
-	struct pbr	 r;
+	struct pbr r;
 
 	if (*pp < end && **pp < 0x80) {
 		*v = *(*pp)++;
@@ -190,10 +202,9 @@ dec_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 static inline int
 dec_len(const uint8_t **pp, const uint8_t *end, size_t *n)
 {
-	uint64_t	 u;
+	uint64_t u;
 
-	if (dec_varint(pp, end, &u) != AF_OK ||
-	    u > (uint64_t)(end - *pp))
+	if (dec_varint(pp, end, &u) != AF_OK || u > (uint64_t)(end - *pp))
 		return AF_EDECODE;
 	*n = (size_t)u;
 	return AF_OK;
@@ -203,7 +214,7 @@ dec_len(const uint8_t **pp, const uint8_t *end, size_t *n)
 static int
 dec_count(const uint8_t *p, const uint8_t *end, size_t *count)
 {
-	size_t	 n = 0, len;
+	size_t n = 0, len;
 
 	while (p < end) {
 		if (*p++ != K_1LEN || dec_len(&p, end, &len) != AF_OK)
@@ -221,7 +232,7 @@ static int
 dec_name(struct af_arena *a, const uint8_t **pp, const uint8_t *end,
     struct af_str *s)
 {
-	size_t	 n;
+	size_t n;
 
 	if (dec_len(pp, end, &n) != AF_OK || n == 0 || !name_valid(*pp, n))
 		return AF_EDECODE;
@@ -231,17 +242,17 @@ dec_name(struct af_arena *a, const uint8_t **pp, const uint8_t *end,
 	return AF_OK;
 }
 
-static int	dec_value(struct af_arena *, const uint8_t *, const uint8_t *,
-		    int, struct af_value *);
+static int dec_value(struct af_arena *, const uint8_t *, const uint8_t *, int,
+    struct af_value *);
 
 static int
-dec_list(struct af_arena *a, const uint8_t *p, const uint8_t *end,
-    int depth, struct af_value *v)
+dec_list(struct af_arena *a, const uint8_t *p, const uint8_t *end, int depth,
+    struct af_value *v)
 {
-	struct af_value		 *slots;
-	const struct af_value	**items;
-	size_t			  n, i, len;
-	int			  rc;
+	struct af_value *slots;
+	const struct af_value **items;
+	size_t n, i, len;
+	int rc;
 
 	if (dec_count(p, end, &n) != AF_OK)
 		return AF_EDECODE;
@@ -250,16 +261,16 @@ dec_list(struct af_arena *a, const uint8_t *p, const uint8_t *end,
 	v->u.list.items = NULL;
 	if (n == 0)
 		return AF_OK;
-	if ((slots = arena_alloc(a, n * (sizeof(*slots) +
-	    sizeof(*items)))) == NULL)
+	if ((slots = arena_alloc(a, n * (sizeof(*slots) + sizeof(*items)))) ==
+	    NULL)
 		return AF_ENOMEM;
 	items = (const struct af_value **)(void *)(slots + n);
 	for (i = 0; i < n; i++) {
-		p++;			/* K_1LEN, as dec_count checked */
+		p++; /* K_1LEN, as dec_count checked */
 		if (dec_len(&p, end, &len) != AF_OK)
 			return AF_EDECODE;
-		if ((rc = dec_value(a, p, p + len, depth + 1,
-		    &slots[i])) != AF_OK)
+		if ((rc = dec_value(a, p, p + len, depth + 1, &slots[i])) !=
+		    AF_OK)
 			return rc;
 		items[i] = &slots[i];
 		p += len;
@@ -269,14 +280,14 @@ dec_list(struct af_arena *a, const uint8_t *p, const uint8_t *end,
 }
 
 static int
-dec_record(struct af_arena *a, const uint8_t *p, const uint8_t *end,
-    int depth, struct af_value *v)
+dec_record(struct af_arena *a, const uint8_t *p, const uint8_t *end, int depth,
+    struct af_value *v)
 {
-	struct af_value	*slots;
-	struct af_field	*fields;
-	const uint8_t	*fe, *key = NULL, *pkey = NULL;
-	size_t		 n, i, len, klen = 0, pklen = 0;
-	int		 rc;
+	struct af_value *slots;
+	struct af_field *fields;
+	const uint8_t *fe, *key = NULL, *pkey = NULL;
+	size_t n, i, len, klen = 0, pklen = 0;
+	int rc;
 
 	if (dec_count(p, end, &n) != AF_OK)
 		return AF_EDECODE;
@@ -285,12 +296,12 @@ dec_record(struct af_arena *a, const uint8_t *p, const uint8_t *end,
 	v->u.rec.fields = NULL;
 	if (n == 0)
 		return AF_OK;
-	if ((slots = arena_alloc(a, n * (sizeof(*slots) +
-	    sizeof(*fields)))) == NULL)
+	if ((slots = arena_alloc(a, n * (sizeof(*slots) + sizeof(*fields)))) ==
+	    NULL)
 		return AF_ENOMEM;
 	fields = (struct af_field *)(void *)(slots + n);
 	for (i = 0; i < n; i++) {
-		p++;			/* K_1LEN, as dec_count checked */
+		p++; /* K_1LEN, as dec_count checked */
 		if (dec_len(&p, end, &len) != AF_OK)
 			return AF_EDECODE;
 		fe = p + len;
@@ -307,7 +318,7 @@ dec_record(struct af_arena *a, const uint8_t *p, const uint8_t *end,
 			p += klen;
 		}
 		if (i > 0 && key_cmp(pkey, pklen, key, klen) >= 0)
-			return AF_EDECODE;	/* unsorted or duplicate */
+			return AF_EDECODE; /* unsorted or duplicate */
 		pkey = key;
 		pklen = klen;
 
@@ -330,7 +341,7 @@ static int
 dec_error(struct af_arena *a, const uint8_t *p, const uint8_t *end,
     struct af_value *v)
 {
-	int	 rc;
+	int rc;
 
 	v->type = AF_ERROR;
 	v->u.err.name.ptr = v->u.err.message.ptr = "";
@@ -350,17 +361,17 @@ dec_error(struct af_arena *a, const uint8_t *p, const uint8_t *end,
 
 /* One Value body [p, end): exactly one kind field, nothing else. */
 static int
-dec_value(struct af_arena *a, const uint8_t *p, const uint8_t *end,
-    int depth, struct af_value *v)
+dec_value(struct af_arena *a, const uint8_t *p, const uint8_t *end, int depth,
+    struct af_value *v)
 {
-	uint64_t	 u;
-	size_t		 n;
-	uint8_t		 key;
+	uint64_t u;
+	size_t n;
+	uint8_t key;
 
 	if (depth > AF_VALUE_MAX_DEPTH)
 		return AF_ELIMIT;
 	if (p >= end)
-		return AF_EDECODE;		/* no kind */
+		return AF_EDECODE; /* no kind */
 	key = *p++;
 	switch (key) {
 	case K_NULL:
@@ -424,7 +435,7 @@ dec_value(struct af_arena *a, const uint8_t *p, const uint8_t *end,
 			return dec_record(a, p, end, depth, v);
 		return dec_error(a, p, end, v);
 	default:
-		return AF_EDECODE;	/* unknown field or wrong wire type */
+		return AF_EDECODE; /* unknown field or wrong wire type */
 	}
 }
 
@@ -432,8 +443,8 @@ int
 value_decode(struct af_arena *a, const void *p, size_t n,
     const struct af_value **out)
 {
-	struct af_value	*v;
-	int		 rc;
+	struct af_value *v;
+	int rc;
 
 	if (out == NULL)
 		return AF_EINVAL;

@@ -11,33 +11,33 @@
 
 #include "value.h"
 
-#define MAXB	((size_t)AF_VALUE_MAX_BYTES)
+#define MAXB ((size_t)AF_VALUE_MAX_BYTES)
 
 /* Length of the valid UTF-8 sequence at p[0..n) (n > 0), or 0. */
 static inline size_t
 utf8_seq(const uint8_t *p, size_t n)
 {
-	uint8_t	 c = p[0], lo = 0x80, hi = 0xbf;
-	size_t	 k, i;
+	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+	size_t k, i;
 
 	if (c < 0x80)
 		return 1;
 	if (c < 0xc2)
-		return 0;		/* continuation byte or overlong */
+		return 0; /* continuation byte or overlong */
 	if (c < 0xe0)
 		k = 2;
 	else if (c < 0xf0) {
 		k = 3;
 		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
+			lo = 0xa0; /* overlong */
 		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
+			hi = 0x9f; /* surrogates */
 	} else if (c < 0xf5) {
 		k = 4;
 		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
+			lo = 0x90; /* overlong */
 		else if (c == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
+			hi = 0x8f; /* above U+10FFFF */
 	} else
 		return 0;
 	if (n < k || p[1] < lo || p[1] > hi)
@@ -59,7 +59,7 @@ name_valid(const void *p, size_t n)
 static inline int
 key_cmp(const void *a, size_t an, const void *b, size_t bn)
 {
-	int	 c;
+	int c;
 
 	if ((c = memcmp(a, b, an < bn ? an : bn)) != 0)
 		return c;

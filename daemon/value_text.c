@@ -18,10 +18,9 @@
 const char *
 value_type_name(enum af_type t)
 {
-	static const char *const names[] = {
-		"null", "bool", "int", "double", "string", "bytes", "list",
-		"record", "vow", "resolver", "obj", "error"
-	};
+	static const char *const names[] = { "null", "bool", "int", "double",
+		"string", "bytes", "list", "record", "vow", "resolver", "obj",
+		"error" };
 
 	if ((unsigned)t < sizeof(names) / sizeof(names[0]))
 		return names[t];
@@ -32,10 +31,10 @@ void
 value_json_string(struct buf *b, const void *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	const uint8_t	*p = s;
-	size_t		 i = 0, run, k;
-	uint8_t		 c;
-	char		 esc[6];
+	const uint8_t *p = s;
+	size_t i = 0, run, k;
+	uint8_t c;
+	char esc[6];
 
 	buf_putc(b, '"');
 	while (i < n) {
@@ -78,7 +77,7 @@ value_json_string(struct buf *b, const void *s, size_t n)
 			break;
 		default:
 			if (c >= 0x80) {
-				buf_put(b, "\\ufffd", 6);	/* bad UTF-8 */
+				buf_put(b, "\\ufffd", 6); /* bad UTF-8 */
 				break;
 			}
 			memcpy(esc, "\\u00", 4);
@@ -96,9 +95,9 @@ text_base64(struct buf *b, const uint8_t *p, size_t n)
 {
 	static const char tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char		 q[4];
-	uint32_t	 w;
-	size_t		 i;
+	char q[4];
+	uint32_t w;
+	size_t i;
 
 	buf_putc(b, '"');
 	for (i = 0; i + 3 <= n; i += 3) {
@@ -129,16 +128,16 @@ text_base64(struct buf *b, const uint8_t *p, size_t n)
 static void
 text_double(struct buf *b, double d)
 {
-	char	 s[40];
-	int	 prec;
+	char s[40];
+	int prec;
 
 	if (isnan(d)) {
 		buf_puts(b, "{\"@double\":\"nan\"}");
 		return;
 	}
 	if (isinf(d)) {
-		buf_puts(b, d < 0 ? "{\"@double\":\"-inf\"}" :
-		    "{\"@double\":\"inf\"}");
+		buf_puts(b,
+		    d < 0 ? "{\"@double\":\"-inf\"}" : "{\"@double\":\"inf\"}");
 		return;
 	}
 	/* The shortest of %.15g..%.17g that reads back exactly. */
@@ -157,10 +156,10 @@ text_double(struct buf *b, double d)
 static int
 text_value(struct buf *b, const struct af_value *v, int depth)
 {
-	const struct af_field	*f;
-	size_t			 i;
-	bool			 at = false;
-	int			 rc;
+	const struct af_field *f;
+	size_t i;
+	bool at = false;
+	int rc;
 
 	if (depth > AF_VALUE_MAX_DEPTH)
 		return AF_ELIMIT;
@@ -211,7 +210,7 @@ text_value(struct buf *b, const struct af_value *v, int depth)
 			if (i > 0)
 				buf_putc(b, ',');
 			if ((rc = text_value(b, v->u.list.items[i],
-			    depth + 1)) != AF_OK)
+				 depth + 1)) != AF_OK)
 				return rc;
 		}
 		buf_putc(b, ']');
@@ -258,9 +257,9 @@ value_to_text(struct buf *b, const struct af_value *v)
 static void
 path_key(struct buf *b, const struct af_str *k)
 {
-	size_t	 i;
-	bool	 ident = k->len > 0 && !(k->ptr[0] >= '0' && k->ptr[0] <= '9');
-	char	 c;
+	size_t i;
+	bool ident = k->len > 0 && !(k->ptr[0] >= '0' && k->ptr[0] <= '9');
+	char c;
 
 	for (i = 0; i < k->len && ident; i++) {
 		c = k->ptr[i];
@@ -282,9 +281,9 @@ path_key(struct buf *b, const struct af_str *k)
 static void
 diff_path(struct buf *b, const struct af_value *x, const struct af_value *y)
 {
-	const struct af_field	*fx, *fy;
-	size_t			 i, j, n;
-	int			 c;
+	const struct af_field *fx, *fy;
+	size_t i, j, n;
+	int c;
 
 	for (;;) {
 		if (x == NULL || y == NULL || x->type != y->type)
@@ -292,14 +291,14 @@ diff_path(struct buf *b, const struct af_value *x, const struct af_value *y)
 		switch (x->type) {
 		case AF_LIST:
 			n = x->u.list.len < y->u.list.len ? x->u.list.len :
-			    y->u.list.len;
+							    y->u.list.len;
 			for (i = 0; i < n; i++)
 				if (!af_value_equal(x->u.list.items[i],
-				    y->u.list.items[i]))
+					y->u.list.items[i]))
 					break;
 			buf_printf(b, "[%zu]", i);
 			if (i == n)
-				return;		/* in one list only */
+				return; /* in one list only */
 			x = x->u.list.items[i];
 			y = y->u.list.items[i];
 			continue;
@@ -347,8 +346,8 @@ int
 value_diff(const struct af_value *x, const struct af_value *y, char *path,
     size_t pathlen)
 {
-	struct buf	 b = BUF_INITIALIZER;
-	size_t		 n;
+	struct buf b = BUF_INITIALIZER;
+	size_t n;
 
 	if (af_value_equal(x, y)) {
 		if (pathlen > 0)

@@ -19,18 +19,21 @@ struct watch_op {
 
 struct fchanges {
 	size_t n, cap;
-	struct { uint64_t id; bool put; } c[];
+	struct {
+		uint64_t id;
+		bool put;
+	} c[];
 };
 
 struct vowtab {
 	struct store *s;
-	struct u64map cache;        /* id -> struct vow * */
-	uint64_t next_id;           /* last id handed out */
+	struct u64map cache; /* id -> struct vow * */
+	uint64_t next_id;    /* last id handed out */
 	uint64_t settle_seq;
 	bool counters_dirty;
 	struct watch_op *wops;
 	size_t nwops, capwops;
-	struct u64map pfollow;      /* target -> struct fchanges: this pass's
+	struct u64map pfollow; /* target -> struct fchanges: this pass's
 				     * follower rows, for followers() */
 	vow_settled_fn *cb;
 	void *ctx;
@@ -65,8 +68,8 @@ read_counters(struct vowtab *vt, struct store_txn *t)
 }
 
 int
-vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb,
-    void *ctx, struct vowtab **out)
+vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb, void *ctx,
+    struct vowtab **out)
 {
 	struct vowtab *vt;
 	int rc;
@@ -271,8 +274,7 @@ vowtab_watch(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id)
 }
 
 int
-vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
-    uint64_t id)
+vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id)
 {
 	return add_wop(vt, vow, k, id, false);
 }
@@ -280,7 +282,7 @@ vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
 struct idvec {
 	uint64_t *v;
 	size_t n, cap;
-	uint8_t prefix[9];          /* target ‖ WATCH_FOLLOWER */
+	uint8_t prefix[9]; /* target ‖ WATCH_FOLLOWER */
 };
 
 static int
@@ -324,7 +326,8 @@ followers(struct vowtab *vt, uint64_t target, uint64_t **ids, size_t *n)
 	*n = 0;
 	watch_key(key, target, WATCH_FOLLOWER, 0);
 	memcpy(l.prefix, key, 9);
-	rc = store_scan(vt->s, DB_WATCHERS, key, WATCH_KEY_LEN, follower_cb, &l);
+	rc = store_scan(vt->s, DB_WATCHERS, key, WATCH_KEY_LEN, follower_cb,
+	    &l);
 	if ((fc = u64map_get(&vt->pfollow, target)) != NULL) {
 		for (i = 0; i < fc->n && rc == AF_OK; i++) {
 			for (j = 0; j < l.n && l.v[j] != fc->c[i].id; j++)
@@ -356,7 +359,7 @@ finalize(struct vowtab *vt, struct vow *v)
 	int rc = AF_OK;
 
 	for (x = v; x != NULL && rc == AF_OK;
-	    x = nw > 0 && vowtab_get(vt, work[--nw], &f) == AF_OK ? f : NULL) {
+	     x = nw > 0 && vowtab_get(vt, work[--nw], &f) == AF_OK ? f : NULL) {
 		x->settled_seq = ++vt->settle_seq;
 		vt->counters_dirty = true;
 		x->dirty = true;
@@ -383,12 +386,12 @@ finalize(struct vowtab *vt, struct vow *v)
 			if (x->value_n)
 				memcpy(f->value, x->value, x->value_n);
 			if ((rc = vowtab_unwatch(vt, x->id, WATCH_FOLLOWER,
-			    f->id)) != AF_OK)
+				 f->id)) != AF_OK)
 				break;
 			if (nw == capw) {
 				capw = capw ? capw * 2 : 16;
-				if ((tmp = realloc(work, capw *
-				    sizeof(*work))) == NULL) {
+				if ((tmp = realloc(work,
+					 capw * sizeof(*work))) == NULL) {
 					rc = AF_ENOMEM;
 					break;
 				}
@@ -435,10 +438,10 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 		/* Settled or following already: only the identical repeat. */
 		if (follow_id != 0)
 			return v->resolved_with == follow_id ? AF_OK :
-			    AF_ESETTLED;
-		if (v->resolved_with == 0 && v->state == (reject ? VOW_REJECTED :
-		    VOW_FULFILLED) && v->value_n == n &&
-		    memcmp(v->value, enc, n) == 0)
+							       AF_ESETTLED;
+		if (v->resolved_with == 0 &&
+		    v->state == (reject ? VOW_REJECTED : VOW_FULFILLED) &&
+		    v->value_n == n && memcmp(v->value, enc, n) == 0)
 			return AF_OK;
 		return AF_ESETTLED;
 	}
@@ -480,8 +483,7 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 }
 
 static int
-put_or_del(struct store_txn *t, enum store_db db,
-    struct store_val k, bool put)
+put_or_del(struct store_txn *t, enum store_db db, struct store_val k, bool put)
 {
 	int rc;
 
@@ -511,7 +513,7 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		memcpy(row.secret, v->secret, VOW_SECRET_LEN);
 		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED)
 			row.value = (struct af_str){ (const char *)v->value,
-			    v->value_n };
+				v->value_n };
 		if (row.value.ptr == NULL && row.value.len == 0 &&
 		    (v->state == VOW_FULFILLED || v->state == VOW_REJECTED))
 			row.value.ptr = "";
@@ -526,7 +528,8 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 			return rc;
 		store_be64(key, v->id);
 		rc = store_put(t, DB_VOWS, (struct store_val){ key, 8 },
-		    (struct store_val){ vt->scratch.p, vt->scratch.len }, false);
+		    (struct store_val){ vt->scratch.p, vt->scratch.len },
+		    false);
 		if (rc != AF_OK)
 			return rc;
 	}
@@ -535,8 +538,8 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		struct store_val wk = { wkey, WATCH_KEY_LEN };
 		uint8_t hkey[16];
 
-		if ((rc = put_or_del(t, DB_WATCHERS, wk,
-		    vt->wops[i].put)) != AF_OK)
+		if ((rc = put_or_del(t, DB_WATCHERS, wk, vt->wops[i].put)) !=
+		    AF_OK)
 			return rc;
 		if (wkey[8] != WATCH_ACT)
 			continue;
@@ -551,7 +554,8 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 	if (vt->counters_dirty) {
 		if ((rc = meta_put_u64(t, "next_vow", vt->next_id)) != AF_OK)
 			return rc;
-		if ((rc = meta_put_u64(t, "settle_seq", vt->settle_seq)) != AF_OK)
+		if ((rc = meta_put_u64(t, "settle_seq", vt->settle_seq)) !=
+		    AF_OK)
 			return rc;
 	}
 	return AF_OK;

@@ -38,14 +38,14 @@ struct vow {
 	uint64_t id;
 	enum vow_state state;
 	uint8_t secret[VOW_SECRET_LEN];
-	uint8_t *value;             /* encoded Value when settled (malloc) */
+	uint8_t *value; /* encoded Value when settled (malloc) */
 	size_t value_n;
 	uint64_t follows;
 	uint64_t settled_seq;
 	uint64_t owner;
 	bool followed;
-	bool invocation;            /* its settlement ends an outbox entry */
-	uint64_t resolved_with;     /* the vow it was resolved with */
+	bool invocation;        /* its settlement ends an outbox entry */
+	uint64_t resolved_with; /* the vow it was resolved with */
 	bool dirty;
 };
 
@@ -74,21 +74,19 @@ int vowtab_get(struct vowtab *vt, uint64_t id, struct vow **out);
  * Returns AF_OK, AF_EDENIED, AF_ESETTLED, AF_ECYCLE, AF_ENOTFOUND,
  * AF_ENOMEM, AF_ESTORE.
  */
-int vowtab_settle(struct vowtab *vt, uint64_t id,
-    const uint8_t *secret, bool reject, const void *enc, size_t n,
-    uint64_t follow_id);
+int vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
+    bool reject, const void *enc, size_t n, uint64_t follow_id);
 
 /* Durable watcher rows, written at flush. */
-int vowtab_watch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
-    uint64_t id);
-int vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k,
-    uint64_t id);
+int
+vowtab_watch(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id);
+int
+vowtab_unwatch(struct vowtab *vt, uint64_t vow, enum watch_kind k, uint64_t id);
 
 /* The vows activation `act` holds whose settlement it has not journaled
  * yet: its committed WATCH_ACT rows, read from DB_HOLDS (*ids malloc'd,
  * the caller frees; NULL/0 on error). */
-int vowtab_held_by(struct vowtab *vt, uint64_t act, uint64_t **ids,
-    size_t *n);
+int vowtab_held_by(struct vowtab *vt, uint64_t act, uint64_t **ids, size_t *n);
 
 /* Write every change in the caller's write transaction. */
 int vowtab_flush(struct vowtab *vt, struct store_txn *t);

@@ -62,8 +62,8 @@ flow_order(struct af_flow *f, const struct af_value *args,
 	const char *keys[2] = { "approved", "step" };
 	int rc;
 
-	rc = af_call(f, "ledger", "record", step(a, EXAMPLE_VERSION == 2 ?
-	    2 : 1), &rec);
+	rc = af_call(f, "ledger", "record",
+	    step(a, EXAMPLE_VERSION == 2 ? 2 : 1), &rec);
 	if (rc != AF_OK)
 		return rc;
 	rc = af_await(f, af_get(args, "approval"), &approved);
@@ -89,7 +89,7 @@ deep(volatile int n)
 	volatile char pad[512];
 
 	pad[0] = (char)n;
-	return n < 0 ? 0 : deep(n + 1) + pad[0];   /* n never goes below 0 */
+	return n < 0 ? 0 : deep(n + 1) + pad[0]; /* n never goes below 0 */
 }
 #endif
 
@@ -107,8 +107,8 @@ flow_crash(struct af_flow *f, const struct af_value *args,
 		volatile int *p = NULL;
 
 		if (af_get(args, "overflow") != NULL)
-			(void)deep(0);  /* the other bug: a stack overflow */
-		*p = 1;     /* the bug */
+			(void)deep(0); /* the other bug: a stack overflow */
+		*p = 1;                /* the bug */
 #endif
 	}
 	*result = af_string(af_flow_arena(f), "fixed");
@@ -142,8 +142,8 @@ af_module_init(struct af_registry *r, unsigned abi)
 
 	if (abi != AF_MODULE_ABI)
 		return AF_EINVAL;
-	if ((rc = af_register_object(r, "ledger", ledger_methods, 1,
-	    NULL)) != AF_OK ||
+	if ((rc = af_register_object(r, "ledger", ledger_methods, 1, NULL)) !=
+		AF_OK ||
 	    (rc = af_register_flow(r, "order", flow_order)) != AF_OK ||
 	    (rc = af_register_flow(r, "pair", flow_pair)) != AF_OK)
 		return rc;

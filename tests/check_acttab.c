@@ -82,13 +82,13 @@ START_TEST(test_acttab_put_read_gc_quarantine)
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(acttab_read(st, 2, &r, &b), AF_OK);
 	ck_assert_uint_eq(r.journal_gc, 5);
-	ck_assert_int_eq(r.state, ACT_DONE);        /* Done stays Done */
+	ck_assert_int_eq(r.state, ACT_DONE); /* Done stays Done */
 	ck_assert(!r.quarantined);
 	ck_assert_int_eq(acttab_read(st, 1, &r, &b), AF_OK);
 	ck_assert_int_eq(r.state, ACT_FAILED);
 	ck_assert(r.quarantined);
-	ck_assert(r.failure.len == 7 &&
-	    memcmp(r.failure.ptr, "crashed", 7) == 0);
+	ck_assert(
+	    r.failure.len == 7 && memcmp(r.failure.ptr, "crashed", 7) == 0);
 	ck_assert_int_eq(acttab_read(st, 9, &r, &b), AF_ENOTFOUND);
 }
 END_TEST
@@ -124,7 +124,8 @@ START_TEST(test_acttab_scan_from_skips_unreadable)
 	store_be64(key, 4);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	ck_assert_int_eq(store_put(t, DB_ACTS, (struct store_val){ key, 8 },
-	    (struct store_val){ "\xff\xff", 2 }, false), AF_OK);
+			     (struct store_val){ "\xff\xff", 2 }, false),
+	    AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(acttab_read(st, 4, &r, &b), AF_EDECODE);
 	/* From 2: 3, (4 skipped), 5, 7 — and the callback stops there. */

@@ -24,7 +24,7 @@ static uint64_t rid;
 
 /* What each connection received. */
 static int nerrors[NCONN], nevents[NCONN];
-static int last_state[NCONN];       /* VowInfo.state of the last reply */
+static int last_state[NCONN]; /* VowInfo.state of the last reply */
 static uint64_t mk_vow;
 static uint8_t mk_secret[16];
 static uint64_t inv_vow[256];
@@ -163,11 +163,15 @@ start_transfer(uint64_t conn, size_t fromlen)
 {
 	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__StartFlow s = ASYNCFLOW__START_FLOW__INIT;
-	Asyncflow__Value rec = ASYNCFLOW__VALUE__INIT, vf = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value vt = ASYNCFLOW__VALUE__INIT, va = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value rec = ASYNCFLOW__VALUE__INIT,
+			 vf = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value vt = ASYNCFLOW__VALUE__INIT,
+			 va = ASYNCFLOW__VALUE__INIT;
 	Asyncflow__Record R = ASYNCFLOW__RECORD__INIT;
-	Asyncflow__Field f1 = ASYNCFLOW__FIELD__INIT, f2 = ASYNCFLOW__FIELD__INIT;
-	Asyncflow__Field f3 = ASYNCFLOW__FIELD__INIT, *fs[3] = { &f1, &f2, &f3 };
+	Asyncflow__Field f1 = ASYNCFLOW__FIELD__INIT,
+			 f2 = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field f3 = ASYNCFLOW__FIELD__INIT,
+			 *fs[3] = { &f1, &f2, &f3 };
 	char *from = malloc(fromlen + 1);
 
 	ck_assert_ptr_nonnull(from);
@@ -200,7 +204,8 @@ static void
 setup(void)
 {
 	struct harness_opts o = { .durability = STORE_NONE,
-	    .map_size = 256u << 20, .send = on_send };
+		.map_size = 256u << 20,
+		.send = on_send };
 
 	dir = testutil_tmpdir();
 	memset(nerrors, 0, sizeof(nerrors));
@@ -230,15 +235,16 @@ START_TEST(test_api_reads_after_a_write_share_a_failed_commit)
 	fail_commits(1);
 	ck_assert_int_ne(pass(), AF_OK);
 	ck_assert_int_eq(nerrors[1], 1);
-	ck_assert_int_eq(nerrors[2], 1);    /* not told "fulfilled" */
+	ck_assert_int_eq(nerrors[2], 1); /* not told "fulfilled" */
 	ck_assert_int_eq(nerrors[3], 1);
 	/* A read alone in a failing pass still answers. */
 	get_vow(4, v, false);
 	fail_commits(1);
-	settle_int(1, v, s, 8);             /* behind the read: fails */
+	settle_int(1, v, s, 8); /* behind the read: fails */
 	ck_assert_int_ne(pass(), AF_OK);
 	ck_assert_int_eq(nerrors[4], 0);
-	ck_assert_int_eq(last_state[4], ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING);
+	ck_assert_int_eq(last_state[4],
+	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING);
 	/* The vow is still pending and settles for real. */
 	settle_int(1, v, s, 9);
 	ck_assert_int_eq(pass(), AF_OK);
@@ -265,7 +271,7 @@ START_TEST(test_api_writes_refused_until_recovered)
 	settle_int(2, v, s, 7);
 	ck_assert_int_ne(pass(), AF_OK);
 	ck_assert_int_eq(nerrors[2], 1);
-	ck_assert_int_eq(pass(), AF_OK);    /* recovered */
+	ck_assert_int_eq(pass(), AF_OK); /* recovered */
 	settle_int(2, v, s, 7);
 	ck_assert_int_eq(pass(), AF_OK);
 	ck_assert_int_eq(nerrors[2], 1);
@@ -287,7 +293,7 @@ START_TEST(test_api_unrelated_failure_does_not_repush)
 	for (i = 0; i < 20; i++)
 		start_transfer(1, 10);
 	ck_assert_int_eq(pass(), AF_OK);
-	ck_assert_int_eq(nevents[5], 20);   /* 20 withdraws */
+	ck_assert_int_eq(nevents[5], 20); /* 20 withdraws */
 	before = nevents[5];
 	for (i = 0; i < 3; i++) {
 		mkvow(1, &v, s);
@@ -320,7 +326,7 @@ START_TEST(test_api_invocations_flow_in_order_within_the_window)
 	ck_assert_int_eq(pass(), AF_OK);
 	pushed = nevents[5];
 	ck_assert_int_gt(pushed, 0);
-	ck_assert_int_lt(pushed, 10);       /* the 4 MiB window */
+	ck_assert_int_lt(pushed, 10); /* the 4 MiB window */
 	/* New ones queue behind the waiting ones. */
 	start_transfer(1, 1 << 20);
 	ck_assert_int_eq(pass(), AF_OK);
@@ -350,7 +356,7 @@ START_TEST(test_api_outbox_survives_restart)
 	ck_assert_int_eq(nevents[5], 0);
 	ck_assert_msg(harness_restart(&h) == AF_OK, "harness_restart: %s",
 	    h.err);
-	ck_assert_int_eq(pass(), AF_OK);    /* the replays */
+	ck_assert_int_eq(pass(), AF_OK); /* the replays */
 	serve(5, "bank");
 	ck_assert_int_eq(pass(), AF_OK);
 	ck_assert_int_eq(nevents[5], 3);
@@ -368,7 +374,8 @@ api_suite(void)
 	tcase_add_test(tc, test_api_reads_after_a_write_share_a_failed_commit);
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
-	tcase_add_test(tc, test_api_invocations_flow_in_order_within_the_window);
+	tcase_add_test(tc,
+	    test_api_invocations_flow_in_order_within_the_window);
 	tcase_add_test(tc, test_api_outbox_survives_restart);
 	suite_add_tcase(s, tc);
 	return s;

@@ -11,9 +11,9 @@
 
 START_TEST(test_arena_growth_with_large_allocations)
 {
-	struct af_arena	*a = arena_new(64);
-	uint8_t		*p[200];
-	size_t		 sz[200], i, j, total = 0;
+	struct af_arena *a = arena_new(64);
+	uint8_t *p[200];
+	size_t sz[200], i, j, total = 0;
 
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(arena_used(a), 0);
@@ -56,8 +56,8 @@ END_TEST
 static Suite *
 arena_suite(void)
 {
-	Suite	*s = suite_create("arena");
-	TCase	*tc = tcase_create("arena");
+	Suite *s = suite_create("arena");
+	TCase *tc = tcase_create("arena");
 
 	tcase_add_test(tc, test_arena_growth_with_large_allocations);
 	suite_add_tcase(s, tc);

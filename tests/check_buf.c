@@ -43,9 +43,9 @@ I(int64_t i)
 static const struct af_value *
 L(size_t n, ...)
 {
-	const struct af_value	*items[64];
-	va_list			 ap;
-	size_t			 i;
+	const struct af_value *items[64];
+	va_list ap;
+	size_t i;
 
 	ck_assert_uint_le(n, 64);
 	va_start(ap, n);
@@ -60,18 +60,25 @@ L(size_t n, ...)
 START_TEST(test_pb_varint_edges_roundtrip)
 {
 	static const struct {
-		uint64_t	 v;
-		size_t		 n;
+		uint64_t v;
+		size_t n;
 	} t[] = {
-		{ 0, 1 }, { 1, 1 }, { 127, 1 }, { 128, 2 }, { 300, 2 },
-		{ 16383, 2 }, { 16384, 3 }, { UINT32_MAX, 5 },
-		{ (uint64_t)1 << 63, 10 }, { UINT64_MAX, 10 },
+		{ 0, 1 },
+		{ 1, 1 },
+		{ 127, 1 },
+		{ 128, 2 },
+		{ 300, 2 },
+		{ 16383, 2 },
+		{ 16384, 3 },
+		{ UINT32_MAX, 5 },
+		{ (uint64_t)1 << 63, 10 },
+		{ UINT64_MAX, 10 },
 	};
-	struct buf	 b = BUF_INITIALIZER;
-	struct pbr	 r;
-	uint64_t	 u;
-	int64_t		 s;
-	size_t		 i;
+	struct buf b = BUF_INITIALIZER;
+	struct pbr r;
+	uint64_t u;
+	int64_t s;
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		buf_reset(&b);
@@ -89,11 +96,11 @@ START_TEST(test_pb_varint_edges_roundtrip)
 	pb_put_double(&b, 2, -0.0);
 	pb_put_bool(&b, 3, true);
 	pbr_init(&r, b.p, b.len);
-	ck_assert_uint_eq(b.p[1], 1);			/* zigzag(-1) */
+	ck_assert_uint_eq(b.p[1], 1); /* zigzag(-1) */
 	{
-		unsigned	 f, wt;
-		double		 d;
-		bool		 bo;
+		unsigned f, wt;
+		double d;
+		bool bo;
 
 		ck_assert_int_eq(pbr_next(&r, &f, &wt), 1);
 		ck_assert_int_eq(pbr_sint64(&r, &s), AF_OK);
@@ -118,35 +125,41 @@ END_TEST
 START_TEST(test_pbr_rejects_malformed)
 {
 	static const struct {
-		const char	*bytes;
-		size_t		 n;
+		const char *bytes;
+		size_t n;
 	} varints[] = {
-		{ "\x80\x00", 2 }, { "\xff\x00", 2 }, { "\x80", 1 }, { "", 0 },
+		{ "\x80\x00", 2 },
+		{ "\xff\x00", 2 },
+		{ "\x80", 1 },
+		{ "", 0 },
 		{ "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11 },
 		{ "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 10 },
 	};
-	struct pbr	 r;
-	uint64_t	 u;
-	unsigned	 f, wt;
-	size_t		 i;
-	const uint8_t	*p;
+	struct pbr r;
+	uint64_t u;
+	unsigned f, wt;
+	size_t i;
+	const uint8_t *p;
 
 	for (i = 0; i < sizeof(varints) / sizeof(varints[0]); i++) {
 		pbr_init(&r, varints[i].bytes, varints[i].n);
 		ck_assert_int_eq(pbr_varint(&r, &u), AF_EDECODE);
 	}
-	pbr_init(&r, "\x00", 1);			/* field 0 */
+	pbr_init(&r, "\x00", 1); /* field 0 */
 	ck_assert_int_eq(pbr_next(&r, &f, &wt), AF_EDECODE);
-	pbr_init(&r, "\x0b", 1);			/* group */
+	pbr_init(&r, "\x0b", 1); /* group */
 	ck_assert_int_eq(pbr_next(&r, &f, &wt), AF_EDECODE);
-	pbr_init(&r, "\x0f", 1);			/* wire type 7 */
+	pbr_init(&r, "\x0f", 1); /* wire type 7 */
 	ck_assert_int_eq(pbr_next(&r, &f, &wt), AF_EDECODE);
-	pbr_init(&r, "\xf8\xff\xff\xff\x0f", 5);	/* field 2^29-1 */
+	pbr_init(&r, "\xf8\xff\xff\xff\x0f", 5); /* field 2^29-1 */
 	ck_assert_int_eq(pbr_next(&r, &f, &wt), 1);
 	ck_assert_uint_eq(f, PB_FIELD_MAX);
-	pbr_init(&r, "\x80\x80\x80\x80\x10", 5);	/* field 2^29 */
+	pbr_init(&r, "\x80\x80\x80\x80\x10", 5); /* field 2^29 */
 	ck_assert_int_eq(pbr_next(&r, &f, &wt), AF_EDECODE);
-	pbr_init(&r, "\x0a\x05" "abc", 5);
+	pbr_init(&r,
+	    "\x0a\x05"
+	    "abc",
+	    5);
 	ck_assert_int_eq(pbr_next(&r, &f, &wt), 1);
 	ck_assert_int_eq(pbr_bytes(&r, &p, &i), AF_EDECODE);
 	pbr_init(&r, "\x09\x01\x02", 3);
@@ -165,12 +178,12 @@ END_TEST
 START_TEST(test_pb_nested_message_lengths_are_minimal)
 {
 	static const size_t sizes[] = { 0, 1, 127, 128, 16383, 16384, 300000 };
-	struct buf	 b = BUF_INITIALIZER;
-	struct pbr	 r, sub, sub2;
-	const uint8_t	*p;
-	size_t		 i, n, m1, m2, body;
-	unsigned	 f, wt;
-	uint8_t		*payload;
+	struct buf b = BUF_INITIALIZER;
+	struct pbr r, sub, sub2;
+	const uint8_t *p;
+	size_t i, n, m1, m2, body;
+	unsigned f, wt;
+	uint8_t *payload;
 
 	payload = malloc(300000);
 	ck_assert_ptr_nonnull(payload);
@@ -227,9 +240,9 @@ END_TEST
 
 START_TEST(test_buf_error_is_sticky)
 {
-	struct buf	 b;
-	uint8_t		*p;
-	size_t		 n;
+	struct buf b;
+	uint8_t *p;
+	size_t n;
 
 	buf_init(&b);
 	buf_puts(&b, "abc");
@@ -265,8 +278,8 @@ END_TEST
 static Suite *
 buf_suite(void)
 {
-	Suite	*s = suite_create("buf");
-	TCase	*tc = tcase_create("buf");
+	Suite *s = suite_create("buf");
+	TCase *tc = tcase_create("buf");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pb_varint_edges_roundtrip);

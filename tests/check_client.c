@@ -76,7 +76,8 @@ START_TEST(test_handshake_version_refused)
 	af_conn *c = (af_conn *)&f;
 	int rc;
 
-	rc = af_connect_fd(fake_pair(&f, s_version_refused), &c, err, sizeof(err));
+	rc = af_connect_fd(fake_pair(&f, s_version_refused), &c, err,
+	    sizeof(err));
 	ck_assert_int_eq(rc, AF_EPROTO);
 	ck_assert_ptr_null(c);
 	ck_assert_str_eq(err, "protocol version mismatch: client 1, daemon 2");
@@ -89,7 +90,8 @@ START_TEST(test_handshake_version_refused)
 	    sizeof(err));
 	ck_assert_int_eq(rc, AF_ECONN);
 	ck_assert_ptr_null(c);
-	ck_assert_str_eq(err, "connection closed by the daemon: EPROTO: frame "
+	ck_assert_str_eq(err,
+	    "connection closed by the daemon: EPROTO: frame "
 	    "does not decode");
 	fake_join(&f);
 }
@@ -110,7 +112,8 @@ START_TEST(test_handshake_version_other)
 	af_conn *c = NULL;
 	int rc;
 
-	rc = af_connect_fd(fake_pair(&f, s_version_other), &c, err, sizeof(err));
+	rc = af_connect_fd(fake_pair(&f, s_version_other), &c, err,
+	    sizeof(err));
 	ck_assert_int_eq(rc, AF_EPROTO);
 	ck_assert_ptr_null(c);
 	ck_assert_msg(strstr(err, "version 2") && strstr(err, "version 1"),
@@ -133,7 +136,8 @@ START_TEST(test_handshake_closed)
 	af_conn *c = NULL;
 	int rc;
 
-	rc = af_connect_fd(fake_pair(&f, s_close_at_hello), &c, err, sizeof(err));
+	rc = af_connect_fd(fake_pair(&f, s_close_at_hello), &c, err,
+	    sizeof(err));
 	ck_assert_int_eq(rc, AF_ECONN);
 	ck_assert_ptr_null(c);
 	ck_assert_msg(strstr(err, "closed") != NULL, "%s", err);
@@ -160,7 +164,8 @@ START_TEST(test_connect_path)
 	rc = af_connect("/nonexistent-asyncflow/d.sock", &c, err, sizeof(err));
 	ck_assert_int_eq(rc, AF_ECONN);
 	ck_assert_ptr_null(c);
-	ck_assert_msg(strstr(err, "/nonexistent-asyncflow/d.sock") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "/nonexistent-asyncflow/d.sock") != NULL,
+	    "%s", err);
 	/* Too long for sun_path. */
 	memset(longpath, 'x', sizeof(longpath) - 1);
 	longpath[sizeof(longpath) - 1] = '\0';
@@ -315,9 +320,11 @@ START_TEST(test_out_of_order)
 	}
 	/* Take them in request order although they come 3, 1, 2. */
 	for (i = 0; i < 3; i++) {
-		ck_assert_int_eq(af_wait_response(c, id[i], 5000, &resp), AF_OK);
+		ck_assert_int_eq(af_wait_response(c, id[i], 5000, &resp),
+		    AF_OK);
 		ck_assert_uint_eq(resp->id, id[i]);
-		ck_assert_int_eq(resp->result_case, ASYNCFLOW__RESPONSE__RESULT_SHOW);
+		ck_assert_int_eq(resp->result_case,
+		    ASYNCFLOW__RESPONSE__RESULT_SHOW);
 		ck_assert_uint_eq(resp->show->id, 100 + (uint64_t)i);
 		af_msg_free(resp);
 	}
@@ -427,7 +434,8 @@ s_error_then_ok(int fd)
 	srv_show(fd, req->id, req->show->activation);
 	af_msg_free(req);
 	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SHOW);
-	srv_error(fd, req->id, 5, "EWEIRD", "positive code");	/* not an error code */
+	srv_error(fd, req->id, 5, "EWEIRD",
+	    "positive code"); /* not an error code */
 	af_msg_free(req);
 	srv_drain(fd);
 }
@@ -463,7 +471,7 @@ s_oversized(int fd)
 	srv_hello(fd);
 	af_msg_free(srv_expect(fd, ASYNCFLOW__REQUEST__OP_STATS));
 	af__put_be32(hdr, AF_MAX_FRAME + 1);
-	write_full(fd, hdr, 4);		/* and no body: checked before */
+	write_full(fd, hdr, 4); /* and no body: checked before */
 	srv_drain(fd);
 }
 
@@ -579,7 +587,7 @@ START_TEST(test_closed_no_sigpipe)
 	af_conn *c = fake_connect(&f, s_close_after_hello);
 	int i;
 
-	fake_join(&f);		/* the daemon's end is closed now */
+	fake_join(&f); /* the daemon's end is closed now */
 	signal(SIGPIPE, SIG_DFL);
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(af_stats(c, &st), AF_ECONN);
@@ -618,8 +626,8 @@ END_TEST
  * message as to unpack it.
  */
 struct rbuf {
-	uint8_t	*p;
-	size_t	 off, cap;
+	uint8_t *p;
+	size_t off, cap;
 };
 
 static void
@@ -694,25 +702,25 @@ srv_deep(int fd, uint64_t id, int lists, bool error_leaf)
 	rb_init(&b, 64 + 8 * (size_t)lists);
 	if (error_leaf) {
 		rb_put(&b, "E", 1);
-		rb_wrap(&b, 1);		/* Error.name */
-		rb_wrap(&b, 12);	/* Value.error_value */
+		rb_wrap(&b, 1);  /* Error.name */
+		rb_wrap(&b, 12); /* Value.error_value */
 	} else {
-		rb_uint(&b, 3, 2);	/* Value.int_value = 1 (zigzag) */
+		rb_uint(&b, 3, 2); /* Value.int_value = 1 (zigzag) */
 	}
 	for (i = 0; i < lists; i++) {
-		rb_wrap(&b, 1);		/* List.items */
-		rb_wrap(&b, 7);		/* Value.list_value */
+		rb_wrap(&b, 1); /* List.items */
+		rb_wrap(&b, 7); /* Value.list_value */
 	}
-	rb_wrap(&b, 3);			/* VowInfo.value */
+	rb_wrap(&b, 3); /* VowInfo.value */
 	rb_uint(&b, 2, ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED);
-	rb_uint(&b, 1, 1);		/* VowInfo.vow */
+	rb_uint(&b, 1, 1); /* VowInfo.vow */
 	if (id != 0) {
-		rb_wrap(&b, 6);		/* Response.vow */
-		rb_uint(&b, 1, id);	/* Response.id */
-		rb_wrap(&b, 1);		/* ServerMessage.response */
+		rb_wrap(&b, 6);     /* Response.vow */
+		rb_uint(&b, 1, id); /* Response.id */
+		rb_wrap(&b, 1);     /* ServerMessage.response */
 	} else {
-		rb_wrap(&b, 1);		/* Event.vow_settled */
-		rb_wrap(&b, 2);		/* ServerMessage.event */
+		rb_wrap(&b, 1); /* Event.vow_settled */
+		rb_wrap(&b, 2); /* ServerMessage.event */
 	}
 	rb_send(fd, &b);
 }
@@ -766,8 +774,8 @@ START_TEST(test_deep_frame)
 	/* AF_MAX_DEPTH messages: fine. */
 	c = fake_connect(&f, s_deep_limit);
 	ck_assert_int_eq(af_get_vow(c, 1, false, 5000, &vi), AF_OK);
-	for (n = 0, v = vi->value; v->kind_case ==
-	    ASYNCFLOW__VALUE__KIND_LIST_VALUE; n++)
+	for (n = 0, v = vi->value;
+	     v->kind_case == ASYNCFLOW__VALUE__KIND_LIST_VALUE; n++)
 		v = v->list_value->items[0];
 	ck_assert_int_eq(n, (AF_MAX_DEPTH - 4) / 2);
 	ck_assert_int_eq(v->int_value, 1);
@@ -815,11 +823,13 @@ START_TEST(test_last_word)
 	af_conn *c = fake_connect(&f, s_last_word);
 
 	ck_assert_int_eq(af_stats(c, &st), AF_ECONN);
-	ck_assert_str_eq(af_conn_errmsg(c), "connection closed by the daemon: "
+	ck_assert_str_eq(af_conn_errmsg(c),
+	    "connection closed by the daemon: "
 	    "ETIMEDOUT: the client was too slow");
 	/* Sticky, with the same text. */
 	ck_assert_int_eq(af_stats(c, &st), AF_ECONN);
-	ck_assert_str_eq(af_conn_errmsg(c), "connection closed by the daemon: "
+	ck_assert_str_eq(af_conn_errmsg(c),
+	    "connection closed by the daemon: "
 	    "ETIMEDOUT: the client was too slow");
 	af_close(c);
 	fake_join(&f);
@@ -1040,10 +1050,10 @@ START_TEST(test_eintr)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
-	sa.sa_flags = 0;		/* no SA_RESTART: poll sees EINTR */
+	sa.sa_flags = 0; /* no SA_RESTART: poll sees EINTR */
 	sigemptyset(&sa.sa_mask);
 	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
-	c = fake_connect(&f, s_slow);	/* its thread blocks SIGALRM */
+	c = fake_connect(&f, s_slow); /* its thread blocks SIGALRM */
 	memset(&it, 0, sizeof(it));
 	it.it_interval.tv_usec = 10 * 1000;
 	it.it_value.tv_usec = 10 * 1000;
@@ -1068,7 +1078,7 @@ END_TEST
 
 /* ---- Pipelining a lot: sends and reads must not deadlock ------------------------- */
 
-#define BIG_N 64
+#define BIG_N   64
 #define BIG_LEN (200 * 1024)
 
 static void
@@ -1115,7 +1125,8 @@ START_TEST(test_pipeline_big)
 		ck_assert_int_eq(af_send_request(c, &req, &ids[i]), AF_OK);
 	}
 	for (i = BIG_N - 1; i >= 0; i--) {
-		ck_assert_int_eq(af_wait_response(c, ids[i], 20000, &resp), AF_OK);
+		ck_assert_int_eq(af_wait_response(c, ids[i], 20000, &resp),
+		    AF_OK);
 		ck_assert_uint_eq(resp->show->id, (uint64_t)i + 1);
 		ck_assert_uint_eq(strlen(resp->show->flow), BIG_LEN);
 		af_msg_free(resp);
@@ -1150,7 +1161,8 @@ s_calls(int fd)
 	ck_assert_str_eq(req->start->flow, "echo");
 	ck_assert_str_eq(req->start->idempotency_key, "k1");
 	ck_assert_ptr_nonnull(req->start->args);
-	ck_assert_int_eq(req->start->args->kind_case, ASYNCFLOW__VALUE__KIND_INT_VALUE);
+	ck_assert_int_eq(req->start->args->kind_case,
+	    ASYNCFLOW__VALUE__KIND_INT_VALUE);
 	ck_assert_int_eq(req->start->args->int_value, -5);
 	asyncflow__response__init(&r);
 	sr.activation = 12;
@@ -1189,7 +1201,8 @@ s_calls(int fd)
 	ck_assert(req->settle->reject);
 	ck_assert_uint_eq(req->settle->resolver.len, AF_RESOLVER_LEN);
 	ck_assert_mem_eq(req->settle->resolver.data, fake_res, AF_RESOLVER_LEN);
-	ck_assert_int_eq(req->settle->value->kind_case, ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
+	ck_assert_int_eq(req->settle->value->kind_case,
+	    ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
 	ck_assert_str_eq(req->settle->value->error_value->name, "Oops");
 	asyncflow__response__init(&r);
 	vi.vow = 56;
@@ -1303,11 +1316,14 @@ START_TEST(test_calls)
 
 	v.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	v.int_value = -5;
-	ck_assert_int_eq(af_start(c, "echo", &v, "k1", &act, &outcome, &existing), AF_OK);
+	ck_assert_int_eq(af_start(c, "echo", &v, "k1", &act, &outcome,
+			     &existing),
+	    AF_OK);
 	ck_assert_uint_eq(act, 12);
 	ck_assert_uint_eq(outcome, 34);
 	ck_assert(existing);
-	ck_assert_int_eq(af_start(c, "echo", NULL, NULL, NULL, NULL, &existing), AF_OK);
+	ck_assert_int_eq(af_start(c, "echo", NULL, NULL, NULL, NULL, &existing),
+	    AF_OK);
 	ck_assert(!existing);
 
 	ck_assert_int_eq(af_mkvow(c, &vow, res), AF_OK);
@@ -1433,23 +1449,28 @@ START_TEST(test_bad_args)
 	ck_assert_int_eq(af_send_request(c, NULL, &id), AF_EINVAL);
 	ck_assert_int_eq(af_send_request(c, &req, NULL), AF_EINVAL);
 	/* Structures protobuf-c could not pack. */
-	ck_assert_int_eq(af_start(c, NULL, NULL, NULL, NULL, NULL, NULL), AF_EINVAL);
+	ck_assert_int_eq(af_start(c, NULL, NULL, NULL, NULL, NULL, NULL),
+	    AF_EINVAL);
 	ck_assert_str_ne(af_conn_errmsg(c), "");
 	ck_assert_int_eq(af_settle(c, 1, NULL, false, NULL, NULL), AF_EINVAL);
 	v.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
 	v.string_value = NULL;
-	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL), AF_EINVAL);
+	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL),
+	    AF_EINVAL);
 	v.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
 	v.list_value = NULL;
-	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL), AF_EINVAL);
+	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL),
+	    AF_EINVAL);
 	v.list_value = &l;
 	l.n_items = 2;
-	l.items = items;		/* items[1] is NULL */
+	l.items = items; /* items[1] is NULL */
 	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
-	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL), AF_EINVAL);
+	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL),
+	    AF_EINVAL);
 	/* A list that contains itself: too deep, not a stack overflow. */
 	items[1] = &v;
-	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL), AF_ELIMIT);
+	ck_assert_int_eq(af_start(c, "f", &v, NULL, NULL, NULL, NULL),
+	    AF_ELIMIT);
 	/* Over the frame limit. */
 	s = malloc(AF_MAX_FRAME + 1);
 	ck_assert_ptr_nonnull(s);
@@ -1457,7 +1478,8 @@ START_TEST(test_bad_args)
 	s[AF_MAX_FRAME] = '\0';
 	big.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
 	big.string_value = s;
-	ck_assert_int_eq(af_start(c, "f", &big, NULL, NULL, NULL, NULL), AF_ELIMIT);
+	ck_assert_int_eq(af_start(c, "f", &big, NULL, NULL, NULL, NULL),
+	    AF_ELIMIT);
 	free(s);
 	/* NULL out-parameters where a result is needed. */
 	ck_assert_int_eq(af_wait_response(c, 1, 0, NULL), AF_EINVAL);
@@ -1491,8 +1513,8 @@ s_deep_request(int fd)
 	srv_hello(fd);
 	/* The only start that reaches the daemon. */
 	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_START);
-	for (n = 0, v = req->start->args; v->kind_case ==
-	    ASYNCFLOW__VALUE__KIND_LIST_VALUE; n++)
+	for (n = 0, v = req->start->args;
+	     v->kind_case == ASYNCFLOW__VALUE__KIND_LIST_VALUE; n++)
 		v = v->list_value->items[0];
 	ck_assert_int_eq(n, (AF_MAX_DEPTH - 3) / 2);
 	ck_assert_int_eq(v->kind_case, ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
@@ -1535,7 +1557,8 @@ START_TEST(test_deep_request)
 	e.name = (char *)"E";
 	v[LISTS].kind_case = ASYNCFLOW__VALUE__KIND_ERROR_VALUE;
 	v[LISTS].error_value = &e;
-	ck_assert_int_eq(af_start(c, "f", &v[1], NULL, &act, NULL, NULL), AF_OK);
+	ck_assert_int_eq(af_start(c, "f", &v[1], NULL, &act, NULL, NULL),
+	    AF_OK);
 	ck_assert_uint_eq(act, 1);
 	af_close(c);
 	fake_join(&f);
@@ -1604,10 +1627,12 @@ START_TEST(test_serve)
 	ck_assert_uint_eq(field(inv->args, 1, "right")->resolver_id, 9);
 	ck_assert_uint_eq(inv->n_grants, 1);
 	ck_assert_uint_eq(inv->grants[0]->vow, 9);
-	ck_assert_mem_eq(inv->grants[0]->resolver.data, fake_res2, AF_RESOLVER_LEN);
+	ck_assert_mem_eq(inv->grants[0]->resolver.data, fake_res2,
+	    AF_RESOLVER_LEN);
 	/* Answering a redelivered invocation the daemon had settled. */
 	ck_assert_int_eq(af_settle(c, inv->vow, inv->resolver.data, false, NULL,
-	    NULL), AF_ESETTLED);
+			     NULL),
+	    AF_ESETTLED);
 	af_msg_free(ev);
 	ck_assert_int_eq(af_next_event(c, 5000, &ev), AF_OK);
 	ck_assert_uint_eq(ev->invocation->vow, 32);

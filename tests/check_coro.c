@@ -85,9 +85,9 @@ END_TEST
 /* ---- ping-pong ------------------------------------------------------------ */
 
 struct pingpong {
-	long in;          /* main -> coroutine; negative: stop */
-	long out;         /* coroutine -> main */
-	long rounds;      /* how many values the coroutine saw */
+	long in;     /* main -> coroutine; negative: stop */
+	long out;    /* coroutine -> main */
+	long rounds; /* how many values the coroutine saw */
 };
 
 static void
@@ -102,7 +102,8 @@ pingpong_fn(void *arg)
 		if (v < 0)
 			break;
 		sum += v;
-		pp->out = v * 2 + 1 + sum;   /* depends on the coroutine's local */
+		pp->out = v * 2 + 1 +
+		    sum; /* depends on the coroutine's local */
 		pp->rounds++;
 		coro_yield();
 	}
@@ -126,7 +127,7 @@ START_TEST(test_coro_yield_returns_to_resumer)
 		ck_assert(!coro_finished(c));
 	}
 	pp.in = -1;
-	ck_assert(!coro_resume(c));            /* fn returned */
+	ck_assert(!coro_resume(c)); /* fn returned */
 	ck_assert(coro_finished(c));
 	ck_assert_int_eq(pp.out, -sum);
 	coro_free(c);
@@ -136,13 +137,13 @@ END_TEST
 
 /* ---- round robin ---------------------------------------------------------- */
 
-#define RR_N 50
+#define RR_N         50
 #define RR_MAX_STEPS 5
 
 struct rr_shared {
 	long counter;
 	int log[RR_N * RR_MAX_STEPS];
-	long stamp_err;   /* a coroutine saw the counter move unexpectedly */
+	long stamp_err; /* a coroutine saw the counter move unexpectedly */
 };
 
 struct rr_task {
@@ -297,7 +298,7 @@ END_TEST
 /* ---- abandoning and stack reuse ------------------------------------------ */
 
 struct reuse {
-	uintptr_t frame;          /* an address on the coroutine's stack */
+	uintptr_t frame; /* an address on the coroutine's stack */
 	long out;
 	bool bytes_ok;
 };
@@ -305,14 +306,14 @@ struct reuse {
 static __attribute__((noinline)) void
 reuse_deep(struct reuse *r, int depth)
 {
-	char buf[512];            /* address taken: ASan redzones around it */
+	char buf[512]; /* address taken: ASan redzones around it */
 
 	memset(buf, depth, sizeof(buf));
 	r->frame = (uintptr_t)__builtin_frame_address(0);
 	if (depth > 0)
 		reuse_deep(r, depth - 1);
 	else
-		coro_yield();             /* suspended deep inside, then freed */
+		coro_yield(); /* suspended deep inside, then freed */
 	__asm__ volatile("" : : "r"(buf) : "memory");
 }
 
@@ -320,14 +321,14 @@ static void
 abandoned_fn(void *arg)
 {
 	reuse_deep(arg, 8);
-	((struct reuse *)arg)->out = -1;   /* never reached */
+	((struct reuse *)arg)->out = -1; /* never reached */
 }
 
 static void
 reuser_fn(void *arg)
 {
 	struct reuse *r = arg;
-	char big[24 * 1024];      /* spans where the abandoned frames were */
+	char big[24 * 1024]; /* spans where the abandoned frames were */
 
 	r->frame = (uintptr_t)__builtin_frame_address(0);
 	memset(big, 0x5a, sizeof(big));
@@ -351,7 +352,7 @@ START_TEST(test_coro_free_suspended_then_reuse_stack)
 	ck_assert_ptr_nonnull(c1);
 	ck_assert(coro_resume(c1));
 	ck_assert(r1.frame != 0);
-	coro_free(c1);                 /* abandoned while suspended */
+	coro_free(c1); /* abandoned while suspended */
 	ck_assert_int_eq(r1.out, 0);
 
 	/* max_idle 1: the next coroutine gets the same stack back. */
@@ -360,8 +361,8 @@ START_TEST(test_coro_free_suspended_then_reuse_stack)
 	ck_assert(coro_resume(c2));
 	d = (intptr_t)(r1.frame - r2.frame);
 	ck_assert_msg(d > -(intptr_t)stack && d < (intptr_t)stack,
-	    "stack not reused: frames %#lx and %#lx",
-	    (unsigned long)r1.frame, (unsigned long)r2.frame);
+	    "stack not reused: frames %#lx and %#lx", (unsigned long)r1.frame,
+	    (unsigned long)r2.frame);
 	ck_assert(!coro_resume(c2));
 	ck_assert(r2.bytes_ok);
 	ck_assert_int_eq(r2.out, 42);
@@ -370,7 +371,7 @@ START_TEST(test_coro_free_suspended_then_reuse_stack)
 	never = coro_new(p, reuser_fn, &r1);
 	ck_assert_ptr_nonnull(never);
 	coro_free(never);
-	coro_free(c2);                 /* pool already holds 1: unmapped */
+	coro_free(c2); /* pool already holds 1: unmapped */
 	coro_pool_free(p);
 
 	/* max_idle 0: every free unmaps, every new maps. */
@@ -382,7 +383,7 @@ START_TEST(test_coro_free_suspended_then_reuse_stack)
 		ck_assert_ptr_nonnull(c);
 		ck_assert(coro_resume(c));
 		if (i == 1) {
-			coro_free(c);      /* abandon one */
+			coro_free(c); /* abandon one */
 			continue;
 		}
 		ck_assert(!coro_resume(c));
@@ -398,7 +399,7 @@ END_TEST
 #define FRAME_BUF 1024
 
 struct deep {
-	int depth;                /* levels to go down */
+	int depth; /* levels to go down */
 	int reached;
 	long corrupt;
 	unsigned long sum;
@@ -416,7 +417,7 @@ deep_rec(struct deep *d, int level)
 	if (level < d->depth)
 		sum = deep_rec(d, level + 1);
 	else
-		coro_yield();     /* switch out and back at the deepest point */
+		coro_yield(); /* switch out and back at the deepest point */
 	for (size_t i = 0; i < sizeof(buf); i++) {
 		if (buf[i] != (unsigned char)(level * 7 + 1))
 			d->corrupt++;
@@ -445,12 +446,13 @@ run_deep(size_t stack, int depth)
 	ck_assert_ptr_nonnull(c);
 	ck_assert(coro_resume(c));
 	ck_assert_int_eq(d.reached, depth);
-	memset(noise, 0xee, sizeof(noise));   /* main's stack is busy too */
+	memset(noise, 0xee, sizeof(noise)); /* main's stack is busy too */
 	__asm__ volatile("" : : "r"(noise) : "memory");
 	ck_assert(!coro_resume(c));
 	ck_assert_int_eq(d.corrupt, 0);
 	for (int level = 1; level <= depth; level++)
-		want += (unsigned long)FRAME_BUF * (unsigned char)(level * 7 + 1);
+		want += (unsigned long)FRAME_BUF *
+		    (unsigned char)(level * 7 + 1);
 	ck_assert_uint_eq(d.sum, want);
 	coro_free(c);
 	coro_pool_free(p);
@@ -478,13 +480,13 @@ struct jump {
 static __attribute__((noinline)) void
 jump_down(struct jump *j, int level)
 {
-	char buf[300];            /* poisoned redzones the jump skips over */
+	char buf[300]; /* poisoned redzones the jump skips over */
 
 	memset(buf, level, sizeof(buf));
 	__asm__ volatile("" : : "r"(buf) : "memory");
 	j->levels = level;
 	if (level == 5)
-		coro_yield();     /* switch out with the frames still live */
+		coro_yield(); /* switch out with the frames still live */
 	if (level < 10)
 		jump_down(j, level + 1);
 	else if (level == 10)
@@ -502,7 +504,7 @@ jump_fn(void *arg)
 	j->landed = v;
 	coro_yield();
 	{
-		char big[8 * 1024];   /* where the skipped frames were */
+		char big[8 * 1024]; /* where the skipped frames were */
 
 		memset(big, 1, sizeof(big));
 		__asm__ volatile("" : : "r"(big) : "memory");
@@ -540,13 +542,13 @@ narrow(const volatile double *d)
 }
 
 struct fpst {
-	volatile double third;    /* rounds differently in every mode */
-	volatile double seed;     /* 3.0: the arithmetic below is exact, so
+	volatile double third;  /* rounds differently in every mode */
+	volatile double seed;   /* 3.0: the arithmetic below is exact, so
 				   * its results do not depend on the mode
 				   * in force where the compiler puts it */
-	float f_first, f_after;   /* (float)third inside the coroutine */
-	int mode_after;           /* fegetround() inside after a switch */
-	int mode_fresh;           /* fegetround() at a coroutine's start */
+	float f_first, f_after; /* (float)third inside the coroutine */
+	int mode_after;         /* fegetround() inside after a switch */
+	int mode_fresh;         /* fegetround() at a coroutine's start */
 	double acc;
 	bool locals_ok;
 };
@@ -566,9 +568,9 @@ fp_fn(void *arg)
 	s->mode_after = fegetround();
 	s->f_after = narrow(&s->third);
 	coro_yield();
-	s->locals_ok = a == ea && b == eb && c == ec && d == ed &&
-	    e == ee && f == ef && g == eg && h == eh;
-	s->acc = a + b + c + d + e + f + g + h;   /* exact: 334.7421875 */
+	s->locals_ok = a == ea && b == eb && c == ec && d == ed && e == ee &&
+	    f == ef && g == eg && h == eh;
+	s->acc = a + b + c + d + e + f + g + h; /* exact: 334.7421875 */
 	/* Returns with FE_UPWARD still set: it must not reach main. */
 }
 
@@ -577,7 +579,7 @@ START_TEST(test_coro_fp_state_survives_and_does_not_leak)
 	struct coro_pool *p = coro_pool_new(64 * KIB, 4);
 	struct fpst s;
 	struct coro *c, *fresh;
-	volatile double seed = 3.0;    /* exact arithmetic, as in fp_fn */
+	volatile double seed = 3.0; /* exact arithmetic, as in fp_fn */
 	double m1 = seed * 11.0, m2 = m1 * m1, m3 = m2 - seed, m4 = m3 / 3.0;
 	float near, down;
 	struct fpst f2;
@@ -590,7 +592,7 @@ START_TEST(test_coro_fp_state_survives_and_does_not_leak)
 	fesetround(FE_DOWNWARD);
 	down = narrow(&s.third);
 	fesetround(FE_TONEAREST);
-	ck_assert(down < near);   /* the conversion does follow the mode */
+	ck_assert(down < near); /* the conversion does follow the mode */
 
 	c = coro_new(p, fp_fn, &s);
 	ck_assert_ptr_nonnull(c);
@@ -641,7 +643,7 @@ END_TEST
 #define GUARD_STACK (64 * KIB)
 
 static volatile sig_atomic_t guard_depth;
-static volatile uintptr_t guard_top;      /* frame address at the start */
+static volatile uintptr_t guard_top; /* frame address at the start */
 static uintptr_t guard_page;
 
 static __attribute__((noinline)) void
@@ -651,9 +653,9 @@ overflow(unsigned long n)
 
 	buf[0] = (char)n;
 	guard_depth = (sig_atomic_t)n;
-	if (n < (unsigned long)-1)       /* not provably infinite */
+	if (n < (unsigned long)-1) /* not provably infinite */
 		overflow(n + 1);
-	buf[1] = buf[0];                 /* not a tail call */
+	buf[1] = buf[0]; /* not a tail call */
 }
 
 static void

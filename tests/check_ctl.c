@@ -57,9 +57,9 @@ ctl(void)
 }
 
 struct run {
-	int	status;		/* exit status, or -1 if it died */
-	char	out[8192];
-	char	err[8192];
+	int status; /* exit status, or -1 if it died */
+	char out[8192];
+	char err[8192];
 };
 
 /*
@@ -100,7 +100,7 @@ read_outputs(struct run *r, int ofd, int efd)
 				continue;
 			if (n <= 0) {
 				close(pfd[i].fd);
-				pfd[i].fd = -1;	/* poll skips it */
+				pfd[i].fd = -1; /* poll skips it */
 				open--;
 				continue;
 			}
@@ -152,10 +152,12 @@ run_ctl(struct run *r, const char *sock, const char *const *args)
 
 /* The CLI tests need asyncflowctl built beside this test (make builds
  * both); without it they fail rather than pass untested. */
-#define NEED_CTL() do {							\
-	ck_assert_msg(ctl() != NULL, "asyncflowctl is not built beside "	\
-	    "this test");						\
-} while (0)
+#define NEED_CTL() \
+	do { \
+		ck_assert_msg(ctl() != NULL, \
+		    "asyncflowctl is not built beside " \
+		    "this test"); \
+	} while (0)
 
 /* What the fake daemon saw, for the test to inspect. */
 static Asyncflow__Request *seen;
@@ -176,13 +178,18 @@ s_ctl_start(int fd)
 START_TEST(test_ctl_start_json_to_value)
 {
 	const char *args[] = {
-		"-s", NULL, "start", "echo",
+		"-s",
+		NULL,
+		"start",
+		"echo",
 		"{\"b\": 1, \"a\": [1.5, 2, \"x\", null, true, {\"@vow\": 3}, "
 		"{\"@resolver\": 4}, {\"@obj\": \"bank\"}, {\"@bytes\": \"AAEC/w==\"}, "
 		"{\"@error\": {\"name\": \"E\", \"message\": \"m\"}}, "
 		"{\"@record\": {\"@k\": 1, \"Z\": {}}}, 1.0, -7, {\"@double\": \"-inf\"}], "
 		"\"\\u00e9\": false, \"B\": \"\"}",
-		"--key", "K1", NULL,
+		"--key",
+		"K1",
+		NULL,
 	};
 	const Asyncflow__Value *a, *it, *rv;
 	struct fake f;
@@ -194,7 +201,8 @@ START_TEST(test_ctl_start_json_to_value)
 	run_ctl(&r, NULL, args);
 	fake_join(&f);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	ck_assert_str_eq(r.out, "{\"activation\":5,\"outcome\":{\"@vow\":6}}\n");
+	ck_assert_str_eq(r.out,
+	    "{\"activation\":5,\"outcome\":{\"@vow\":6}}\n");
 	ck_assert_ptr_nonnull(seen);
 	ck_assert_str_eq(seen->start->flow, "echo");
 	ck_assert_str_eq(seen->start->idempotency_key, "K1");
@@ -215,12 +223,15 @@ START_TEST(test_ctl_start_json_to_value)
 	ck_assert_int_eq(it->kind_case, ASYNCFLOW__VALUE__KIND_INT_VALUE);
 	ck_assert_int_eq(it->int_value, 2);
 	ck_assert_str_eq(a->list_value->items[2]->string_value, "x");
-	ck_assert_int_eq(a->list_value->items[3]->kind_case, ASYNCFLOW__VALUE__KIND_NULL_VALUE);
+	ck_assert_int_eq(a->list_value->items[3]->kind_case,
+	    ASYNCFLOW__VALUE__KIND_NULL_VALUE);
 	ck_assert(a->list_value->items[3]->null_value);
 	ck_assert(a->list_value->items[4]->bool_value);
-	ck_assert_int_eq(a->list_value->items[5]->kind_case, ASYNCFLOW__VALUE__KIND_VOW_ID);
+	ck_assert_int_eq(a->list_value->items[5]->kind_case,
+	    ASYNCFLOW__VALUE__KIND_VOW_ID);
 	ck_assert_uint_eq(a->list_value->items[5]->vow_id, 3);
-	ck_assert_int_eq(a->list_value->items[6]->kind_case, ASYNCFLOW__VALUE__KIND_RESOLVER_ID);
+	ck_assert_int_eq(a->list_value->items[6]->kind_case,
+	    ASYNCFLOW__VALUE__KIND_RESOLVER_ID);
 	ck_assert_uint_eq(a->list_value->items[6]->resolver_id, 4);
 	ck_assert_str_eq(a->list_value->items[7]->obj_name, "bank");
 	it = a->list_value->items[8];
@@ -252,8 +263,10 @@ s_ctl_show(int fd)
 	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT, v[16];
 	Asyncflow__Value *items[16];
 	Asyncflow__List l = ASYNCFLOW__LIST__INIT;
-	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT, inner = ASYNCFLOW__RECORD__INIT;
-	Asyncflow__Field fa = ASYNCFLOW__FIELD__INIT, fb = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT,
+			  inner = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Field fa = ASYNCFLOW__FIELD__INIT,
+			 fb = ASYNCFLOW__FIELD__INIT;
 	Asyncflow__Field *fields[2] = { &fa, &fb }, *ifields[1] = { &fb };
 	Asyncflow__Error e = ASYNCFLOW__ERROR__INIT;
 	uint64_t waiting[2] = { 8, 9 };
@@ -263,33 +276,45 @@ s_ctl_show(int fd)
 		asyncflow__value__init(&v[i]);
 		items[i] = &v[i];
 	}
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE, v[n++].double_value = 1.0;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE, v[n++].double_value = 0.1;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE, v[n++].double_value = INFINITY;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE, v[n++].int_value = INT64_MIN;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_NULL_VALUE, v[n++].null_value = 1;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_BOOL_VALUE, v[n++].bool_value = 0;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE, v[n++].string_value = (char *)"h\"i";
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE,
+	v[n++].double_value = 1.0;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE,
+	v[n++].double_value = 0.1;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE,
+	v[n++].double_value = INFINITY;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE,
+	v[n++].int_value = INT64_MIN;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_NULL_VALUE,
+	v[n++].null_value = 1;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_BOOL_VALUE,
+	v[n++].bool_value = 0;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE,
+	v[n++].string_value = (char *)"h\"i";
 	v[n].kind_case = ASYNCFLOW__VALUE__KIND_BYTES_VALUE;
 	v[n].bytes_value.len = 5, v[n++].bytes_value.data = (uint8_t *)"hello";
 	v[n].kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID, v[n++].vow_id = 3;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_RESOLVER_ID, v[n++].resolver_id = 4;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_OBJ_NAME, v[n++].obj_name = (char *)"bank";
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_RESOLVER_ID,
+	v[n++].resolver_id = 4;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_OBJ_NAME,
+	v[n++].obj_name = (char *)"bank";
 	e.name = (char *)"TypeError";
 	e.message = (char *)"nope";
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_ERROR_VALUE, v[n++].error_value = &e;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_ERROR_VALUE,
+	v[n++].error_value = &e;
 	/* {"@at": 1, "x": {"x": 1}} must come out wrapped in @record. */
 	fa.key = (char *)"@at";
 	fa.value = &v[13];
 	fb.key = (char *)"x";
 	fb.value = &v[14];
 	v[13].kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE, v[13].int_value = 1;
-	v[14].kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE, v[14].record_value = &inner;
+	v[14].kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE,
+	v[14].record_value = &inner;
 	inner.n_fields = 0;
 	inner.fields = ifields;
 	rec.n_fields = 2;
 	rec.fields = fields;
-	v[n].kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE, v[n++].record_value = &rec;
+	v[n].kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE,
+	v[n++].record_value = &rec;
 	l.n_items = n;
 	l.items = items;
 	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
@@ -319,7 +344,7 @@ START_TEST(test_ctl_show_value_to_json)
 
 	NEED_CTL();
 	fake_listen(&f, s_ctl_show);
-	run_ctl(&r, f.path, args);	/* socket from $ASYNCFLOW_SOCKET */
+	run_ctl(&r, f.path, args); /* socket from $ASYNCFLOW_SOCKET */
 	fake_join(&f);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.out,
@@ -343,7 +368,8 @@ s_ctl_journal(int fd)
 {
 	Asyncflow__JournalDump jd = ASYNCFLOW__JOURNAL_DUMP__INIT;
 	Asyncflow__JournalEntry e[6], *ep[6];
-	Asyncflow__Value iv = ASYNCFLOW__VALUE__INIT, ev = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value iv = ASYNCFLOW__VALUE__INIT,
+			 ev = ASYNCFLOW__VALUE__INIT;
 	Asyncflow__Error err = ASYNCFLOW__ERROR__INIT;
 	int i;
 
@@ -398,7 +424,8 @@ START_TEST(test_ctl_journal)
 	run_ctl(&r, f.path, args);
 	fake_join(&f);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	ck_assert_str_eq(r.out, "["
+	ck_assert_str_eq(r.out,
+	    "["
 	    "{\"index\":0,\"kind\":\"checkCall\",\"target\":\"clock\",\"method\":\"now\","
 	    "\"args\":1,\"callIndex\":0,\"incarnation\":1},"
 	    "{\"index\":1,\"kind\":\"doReturn\",\"callIndex\":0,\"result\":1,\"incarnation\":1},"
@@ -449,8 +476,12 @@ START_TEST(test_ctl_mkvow_settle)
 {
 	const char *mk[] = { "mkvow", NULL };
 	const char *st[] = {
-		"settle", "21", "--reject", "{\"@error\": {\"name\": \"No\"}}",
-		"--resolver=000102030405060708090A0B0C0D0EFF", NULL,
+		"settle",
+		"21",
+		"--reject",
+		"{\"@error\": {\"name\": \"No\"}}",
+		"--resolver=000102030405060708090A0B0C0D0EFF",
+		NULL,
 	};
 	struct fake f;
 	struct run r;
@@ -469,7 +500,8 @@ START_TEST(test_ctl_mkvow_settle)
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.out, "{\"vow\":21,\"state\":\"rejected\"}\n");
 	ck_assert(seen->settle->reject);
-	ck_assert_mem_eq(seen->settle->resolver.data, fake_res, AF_RESOLVER_LEN);
+	ck_assert_mem_eq(seen->settle->resolver.data, fake_res,
+	    AF_RESOLVER_LEN);
 	ck_assert_str_eq(seen->settle->value->error_value->name, "No");
 	ck_assert_str_eq(seen->settle->value->error_value->message, "");
 	af_msg_free(seen);
@@ -503,7 +535,8 @@ s_ctl_notfound(int fd)
 static void
 srv_vow77(int fd, Asyncflow__VowStatus state)
 {
-	Asyncflow__Request *req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_GET_VOW);
+	Asyncflow__Request *req = srv_expect(fd,
+	    ASYNCFLOW__REQUEST__OP_GET_VOW);
 	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
 	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
 
@@ -551,7 +584,8 @@ s_ctl_mute(int fd)
 
 START_TEST(test_ctl_errors)
 {
-	const char *wait[] = { "vow", "77", "--wait", "--timeout", "0.2", NULL };
+	const char *wait[] = { "vow", "77", "--wait", "--timeout", "0.2",
+		NULL };
 	const char *now[] = { "vow", "77", "--wait", "--timeout", "0", NULL };
 	const char *get[] = { "vow", "77", NULL };
 	struct fake f;
@@ -566,20 +600,23 @@ START_TEST(test_ctl_errors)
 	fake_join(&f);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_str_eq(r.out, "");
-	ck_assert_msg(strstr(r.err, "not settled within 0.2 s") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "not settled within 0.2 s") != NULL, "%s",
+	    r.err);
 
 	/* --timeout 0 on a settled vow: its value, not a timeout. */
 	fake_listen(&f, s_ctl_settled);
 	run_ctl(&r, f.path, now);
 	fake_join(&f);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	ck_assert_str_eq(r.out, "{\"vow\":77,\"state\":\"fulfilled\",\"value\":42}\n");
+	ck_assert_str_eq(r.out,
+	    "{\"vow\":77,\"state\":\"fulfilled\",\"value\":42}\n");
 	/* ... and on a pending one: fails at once. */
 	fake_listen(&f, s_ctl_pending);
 	run_ctl(&r, f.path, now);
 	fake_join(&f);
 	ck_assert_int_eq(r.status, 1);
-	ck_assert_msg(strstr(r.err, "not settled within 0 s") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "not settled within 0 s") != NULL, "%s",
+	    r.err);
 
 	/* A daemon that does not answer: about the timeout (at least the
 	 * second connecting and a first look get), not AF_CONNECT_TIMEOUT_MS. */
@@ -621,7 +658,8 @@ deep_json(int levels, bool records)
 
 	ck_assert_ptr_nonnull(s);
 	for (i = 1; i < levels; i++)
-		o += (size_t)snprintf(s + o, n - o, "%s", records ? "{\"a\":" : "[");
+		o += (size_t)snprintf(s + o, n - o, "%s",
+		    records ? "{\"a\":" : "[");
 	s[o++] = '1';
 	for (i = 1; i < levels; i++)
 		s[o++] = records ? '}' : ']';
@@ -703,9 +741,10 @@ s_ctl_ls(int fd)
 		ck_assert_str_eq(req->list->state, ls_state);
 		ck_assert_uint_lt(nls, 64);
 		ls_limits[nls++] = req->list->limit;
-		if (req->list->limit > 3 || (ls_huge_after != 0 &&
-		    req->list->after >= ls_huge_after)) {
-			srv_error(fd, req->id, AF_ELIMIT, "ELIMIT", "the reply "
+		if (req->list->limit > 3 ||
+		    (ls_huge_after != 0 && req->list->after >= ls_huge_after)) {
+			srv_error(fd, req->id, AF_ELIMIT, "ELIMIT",
+			    "the reply "
 			    "would be 20000000 bytes, over the 17825792-byte "
 			    "frame limit (list with `after` and `limit`)");
 			af_msg_free(req);
@@ -713,7 +752,7 @@ s_ctl_ls(int fd)
 		}
 		asyncflow__activation_list__init(&al);
 		for (i = 0, id = req->list->after + 1;
-		    i < req->list->limit && id <= 7; i++, id++) {
+		     i < req->list->limit && id <= 7; i++, id++) {
 			asyncflow__activation_info__init(&ai[i]);
 			ai[i].id = id;
 			ai[i].flow = (char *)"f";
@@ -735,15 +774,15 @@ s_ctl_ls(int fd)
 START_TEST(test_ctl_ls_pages)
 {
 	static const uint32_t want[] = {
-		1000, 500, 250, 125, 62, 31, 15, 7, 3,	/* ids 1-3 */
-		6, 3,					/* ids 4-6 */
-		6, 3,					/* id 7: done */
+		1000, 500, 250, 125, 62, 31, 15, 7, 3, /* ids 1-3 */
+		6, 3,                                  /* ids 4-6 */
+		6, 3,                                  /* id 7: done */
 	};
 	const char *ls[] = { "ls", "--state", "Failed", NULL };
 	const char *failures[] = { "failures", NULL };
 	const char *const *cmds[2] = { ls, failures };
 	const char *first = "[{\"activation\":1,\"flow\":\"f\",\"state\":"
-	    "\"Failed\",\"args\":null,";
+			    "\"Failed\",\"args\":null,";
 	const char *p;
 	struct fake f;
 	struct run r;
@@ -758,18 +797,20 @@ START_TEST(test_ctl_ls_pages)
 		fake_listen(&f, s_ctl_ls);
 		run_ctl(&r, f.path, cmds[k]);
 		fake_join(&f);
-		ck_assert_msg(r.status == 0, "%d: exit %d: %s", k, r.status, r.err);
+		ck_assert_msg(r.status == 0, "%d: exit %d: %s", k, r.status,
+		    r.err);
 		ck_assert_uint_eq(nls, sizeof(want) / sizeof(want[0]));
 		for (i = 0; i < nls; i++)
 			ck_assert_uint_eq(ls_limits[i], want[i]);
 		ck_assert_msg(strncmp(r.out, first, strlen(first)) == 0, "%s",
 		    r.out);
-		for (n = 0, p = r.out; (p = strstr(p, "\"activation\":")) != NULL;
-		    p++)
+		for (n = 0, p = r.out;
+		     (p = strstr(p, "\"activation\":")) != NULL; p++)
 			n++;
 		ck_assert_int_eq(n, 7);
 		ck_assert_msg(strstr(r.out, "\"activation\":7,") != NULL &&
-		    strstr(r.out, "\"failure\":\"x\"") != NULL, "%s", r.out);
+			strstr(r.out, "\"failure\":\"x\"") != NULL,
+		    "%s", r.out);
 	}
 
 	/* An activation too large even alone. */
@@ -780,8 +821,10 @@ START_TEST(test_ctl_ls_pages)
 	fake_join(&f);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_str_eq(r.out, "");
-	ck_assert_msg(strstr(r.err, "activation after 3 is too large") != NULL &&
-	    strstr(r.err, "the reply would be") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "activation after 3 is too large") !=
+		    NULL &&
+		strstr(r.err, "the reply would be") != NULL,
+	    "%s", r.err);
 	ck_assert_uint_eq(ls_limits[nls - 1], 1);
 
 	/* ls without --state asks for every state. */
@@ -817,7 +860,8 @@ START_TEST(test_ctl_stderr_first)
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_str_eq(r.out, "");
 	ck_assert_msg(strncmp(r.err, "asyncflowctl: unknown command \"xxx",
-	    34) == 0, "%.80s", r.err);
+			  34) == 0,
+	    "%.80s", r.err);
 	ck_assert_uint_eq(strlen(r.err), sizeof(r.err) - 1);
 	free(name);
 }
@@ -840,8 +884,10 @@ START_TEST(test_ctl_usage)
 		{ "start", "echo", "--bogus", NULL },
 		{ "settle", "1", "2", NULL },
 		{ "settle", "1", "--resolver", "00", "2", NULL },
-		{ "settle", "x", "--resolver", "000102030405060708090a0b0c0d0eff", "2", NULL },
-		{ "settle", "1", "--resolver", "000102030405060708090a0b0c0d0eff", NULL },
+		{ "settle", "x", "--resolver",
+		    "000102030405060708090a0b0c0d0eff", "2", NULL },
+		{ "settle", "1", "--resolver",
+		    "000102030405060708090a0b0c0d0eff", NULL },
 		{ "vow", NULL },
 		{ "vow", "0", NULL },
 		{ "vow", "1", "--timeout", "soon", NULL },
@@ -860,12 +906,19 @@ START_TEST(test_ctl_usage)
 		{ "serve", "bank", "more", "--", "cat", NULL },
 	};
 	static const char *const help[][3] = {
-		{ "--help", NULL }, { "-h", NULL }, { "help", NULL },
-		{ "mkvow", "--help", NULL }, { "start", "--help", NULL },
-		{ "settle", "--help", NULL }, { "vow", "--help", NULL },
-		{ "ls", "--help", NULL }, { "show", "--help", NULL },
-		{ "journal", "--help", NULL }, { "failures", "--help", NULL },
-		{ "wake", "--help", NULL }, { "stats", "--help", NULL },
+		{ "--help", NULL },
+		{ "-h", NULL },
+		{ "help", NULL },
+		{ "mkvow", "--help", NULL },
+		{ "start", "--help", NULL },
+		{ "settle", "--help", NULL },
+		{ "vow", "--help", NULL },
+		{ "ls", "--help", NULL },
+		{ "show", "--help", NULL },
+		{ "journal", "--help", NULL },
+		{ "failures", "--help", NULL },
+		{ "wake", "--help", NULL },
+		{ "stats", "--help", NULL },
 		{ "serve", "--help", NULL },
 	};
 	struct fake f;
@@ -878,9 +931,10 @@ START_TEST(test_ctl_usage)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		run_ctl(&r, f.path, bad[i]);
 		ck_assert_msg(r.status == 2, "case %zu: exit %d", i, r.status);
-		ck_assert_msg(r.out[0] == '\0', "case %zu: stdout %s", i, r.out);
-		ck_assert_msg(strstr(r.err, "asyncflowctl") != NULL, "case %zu: %s",
-		    i, r.err);
+		ck_assert_msg(r.out[0] == '\0', "case %zu: stdout %s", i,
+		    r.out);
+		ck_assert_msg(strstr(r.err, "asyncflowctl") != NULL,
+		    "case %zu: %s", i, r.err);
 	}
 	/* Bad JSON names its argument. */
 	run_ctl(&r, f.path, bad[3]);
@@ -905,7 +959,8 @@ START_TEST(test_ctl_usage)
 		af_conn *c;
 		char err[256];
 
-		ck_assert_int_eq(af_connect(f.path, &c, err, sizeof(err)), AF_OK);
+		ck_assert_int_eq(af_connect(f.path, &c, err, sizeof(err)),
+		    AF_OK);
 		af_close(c);
 	}
 	fake_join(&f);
@@ -929,11 +984,13 @@ srv_take_settle(int fd, int code)
 	ck_assert_uint_lt(nsettles, 16);
 	settles[nsettles++] = req;
 	if (code != 0) {
-		srv_error(fd, req->id, code, af_errname(code), "settled before");
+		srv_error(fd, req->id, code, af_errname(code),
+		    "settled before");
 		return;
 	}
 	vi.vow = req->settle->vow;
-	vi.state = req->settle->reject ? ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED :
+	vi.state = req->settle->reject ?
+	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED :
 	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED;
 	vi.value = req->settle->value;
 	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_VOW, &vi);
@@ -976,18 +1033,18 @@ rejected(size_t i, uint64_t vow, const char *name)
 
 /* One CMD answering per method: see test_ctl_serve. */
 static const char serve_script[] =
-	"in=$(cat)\n"
-	"case $in in\n"
-	"*'\"method\":\"answer\"'*) echo 42 ;;\n"
-	"*'\"method\":\"fail\"'*) echo boom >&2; exit 3 ;;\n"
-	"*'\"method\":\"garbage\"'*) echo 'this is not json' ;;\n"
-	"*'\"method\":\"empty\"'*) ;;\n"
-	"*'\"method\":\"badtag\"'*) echo '{\"@x\": 1}' ;;\n"
-	"*'\"method\":\"silent\"'*) exit 4 ;;\n"
-	"*'\"method\":\"killed\"'*) kill -9 $$ ;;\n"
-	"*'\"method\":\"badutf8\"'*) printf 'bad \\377 byte\\n\\n' >&2; exit 1 ;;\n"
-	"*) echo \"unexpected: $in\" >&2; exit 99 ;;\n"
-	"esac\n";
+    "in=$(cat)\n"
+    "case $in in\n"
+    "*'\"method\":\"answer\"'*) echo 42 ;;\n"
+    "*'\"method\":\"fail\"'*) echo boom >&2; exit 3 ;;\n"
+    "*'\"method\":\"garbage\"'*) echo 'this is not json' ;;\n"
+    "*'\"method\":\"empty\"'*) ;;\n"
+    "*'\"method\":\"badtag\"'*) echo '{\"@x\": 1}' ;;\n"
+    "*'\"method\":\"silent\"'*) exit 4 ;;\n"
+    "*'\"method\":\"killed\"'*) kill -9 $$ ;;\n"
+    "*'\"method\":\"badutf8\"'*) printf 'bad \\377 byte\\n\\n' >&2; exit 1 ;;\n"
+    "*) echo \"unexpected: $in\" >&2; exit 99 ;;\n"
+    "esac\n";
 
 static void
 s_ctl_serve(int fd)
@@ -1016,10 +1073,15 @@ s_ctl_serve(int fd)
 	srv_take_settle(fd, AF_ESETTLED);
 	for (i = 0; i < 5; i++) {
 		static const char *const m[] = {
-			"empty", "badtag", "silent", "killed", "badutf8",
+			"empty",
+			"badtag",
+			"silent",
+			"killed",
+			"badutf8",
 		};
 
-		srv_invocation(fd, 106 + (uint64_t)i, m[i], NULL, AF_RESOLVER_LEN);
+		srv_invocation(fd, 106 + (uint64_t)i, m[i], NULL,
+		    AF_RESOLVER_LEN);
 		srv_take_settle(fd, 0);
 	}
 	/* Then the daemon goes away. */
@@ -1028,7 +1090,13 @@ s_ctl_serve(int fd)
 START_TEST(test_ctl_serve)
 {
 	const char *args[] = {
-		"serve", "bank", "--", "sh", "-c", serve_script, NULL,
+		"serve",
+		"bank",
+		"--",
+		"sh",
+		"-c",
+		serve_script,
+		NULL,
 	};
 	const char *m;
 	struct fake f;
@@ -1051,7 +1119,8 @@ START_TEST(test_ctl_serve)
 	/* 103 had no resolver: skipped */
 	m = rejected(2, 104, "BadResult");
 	ck_assert_msg(strstr(m, "not one JSON value") != NULL &&
-	    strstr(m, "this is not json") != NULL, "%s", m);
+		strstr(m, "this is not json") != NULL,
+	    "%s", m);
 	ck_assert_int_eq(settled(3, 105, false)->int_value, 42);
 	m = rejected(4, 106, "BadResult");
 	ck_assert_msg(strstr(m, "printed nothing") != NULL, "%s", m);
@@ -1067,14 +1136,17 @@ START_TEST(test_ctl_serve)
 	ck_assert_msg(strstr(r.err, "serving bank") != NULL, "%s", r.err);
 	ck_assert_msg(strstr(r.err, "bank.answer (vow 101): fulfilled") != NULL,
 	    "%s", r.err);
-	ck_assert_msg(strstr(r.err, "bank.fail (vow 102): rejected: Error: boom")
-	    != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err,
+			  "bank.fail (vow 102): rejected: Error: boom") != NULL,
+	    "%s", r.err);
 	ck_assert_msg(strstr(r.err, "boom\n") != NULL, "%s", r.err);
 	ck_assert_msg(strstr(r.err, "(vow 103): the daemon sent no resolver") !=
-	    NULL, "%s", r.err);
+		NULL,
+	    "%s", r.err);
 	ck_assert_msg(strstr(r.err, "(vow 105): already answered") != NULL,
 	    "%s", r.err);
-	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s",
+	    r.err);
 }
 END_TEST
 
@@ -1162,8 +1234,13 @@ s_ctl_serve_big(int fd)
 START_TEST(test_ctl_serve_no_deadlock)
 {
 	const char *args[] = {
-		"serve", "bank", "--", "sh", "-c",
-		"head -c 300000 /dev/zero | tr '\\000' ' '; echo 7", NULL,
+		"serve",
+		"bank",
+		"--",
+		"sh",
+		"-c",
+		"head -c 300000 /dev/zero | tr '\\000' ' '; echo 7",
+		NULL,
 	};
 	struct fake f;
 	struct run r;
@@ -1201,10 +1278,15 @@ START_TEST(test_ctl_serve_depth)
 {
 	/* Prints the method's number of levels of nested lists around 1. */
 	const char *args[] = {
-		"serve", "bank", "--", "sh", "-c",
+		"serve",
+		"bank",
+		"--",
+		"sh",
+		"-c",
 		"in=$(cat); case $in in *deep65*) n=64 ;; *) n=63 ;; esac; "
 		"s=1; while [ $n -gt 0 ]; do s=\"[$s]\"; n=$((n - 1)); done; "
-		"echo \"$s\"", NULL,
+		"echo \"$s\"",
+		NULL,
 	};
 	const char *m;
 	struct fake f;
@@ -1220,7 +1302,8 @@ START_TEST(test_ctl_serve_depth)
 	ck_assert_msg(strstr(m, "at most 64 levels") != NULL, "%s", m);
 	ck_assert_int_eq(value_levels(settled(1, 502, false)), 64);
 	free_settles();
-	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s", r.err);
+	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s",
+	    r.err);
 }
 END_TEST
 
@@ -1242,7 +1325,11 @@ s_ctl_serve_nocmd(int fd)
 START_TEST(test_ctl_serve_nocmd)
 {
 	const char *args[] = {
-		"serve", "bank", "--", "/nonexistent-asyncflow/cmd", NULL,
+		"serve",
+		"bank",
+		"--",
+		"/nonexistent-asyncflow/cmd",
+		NULL,
 	};
 	struct fake f;
 	struct run r;
@@ -1254,7 +1341,8 @@ START_TEST(test_ctl_serve_nocmd)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_str_eq(r.out, "");
 	ck_assert_msg(strstr(r.err, "cannot run /nonexistent-asyncflow/cmd") !=
-	    NULL, "%s", r.err);
+		NULL,
+	    "%s", r.err);
 }
 END_TEST
 

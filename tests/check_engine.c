@@ -29,8 +29,8 @@
 
 /* ---- Host objects -------------------------------------------------------- */
 
-static int host_calls;          /* how often any test host method ran */
-static bool sender_swapped;     /* the "new code" of flow_sender */
+static int host_calls;      /* how often any test host method ran */
+static bool sender_swapped; /* the "new code" of flow_sender */
 static int64_t fake_now = 1000000;
 
 static int64_t
@@ -348,7 +348,7 @@ flow_forger(struct af_flow *f, const struct af_value *args,
 	af_vow_kit(f, &r);
 	if (af_resolve(f, r, af_resolver_ref(A(f), victim), &err) !=
 	    AF_REJECTED)
-		return AF_REJECTED;     /* the forgery went through */
+		return AF_REJECTED; /* the forgery went through */
 	if (af_get(args, "return") != NULL) {
 		*result = af_resolver_ref(A(f), victim);
 		return AF_OK;
@@ -369,7 +369,7 @@ static void
 open_engine(enum version v, size_t map_size)
 {
 	struct store_opts so = { .map_size = map_size,
-	    .durability = STORE_NONE };
+		.durability = STORE_NONE };
 	char err[256];
 	af_flow_fn *ca = flow_call_await;
 	struct engine_opts eo = { .clock_ms = fake_clock };
@@ -383,9 +383,10 @@ open_engine(enum version v, size_t map_size)
 	reg = registry_new();
 	ck_assert_ptr_nonnull(reg);
 	ck_assert_int_eq(af_register_object(reg, "counter", counter_methods, 1,
-	    NULL), AF_OK);
-	ck_assert_int_eq(af_register_object(reg, "calc", calc_methods, 2,
-	    NULL), AF_OK);
+			     NULL),
+	    AF_OK);
+	ck_assert_int_eq(af_register_object(reg, "calc", calc_methods, 2, NULL),
+	    AF_OK);
 	af_register_flow(reg, "echo", flow_echo);
 	af_register_flow(reg, "call_await", ca);
 	af_register_flow(reg, "thrower", flow_thrower);
@@ -403,7 +404,8 @@ open_engine(enum version v, size_t map_size)
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
-	    AF_OK, "engine_open: %s", err);
+		AF_OK,
+	    "engine_open: %s", err);
 }
 
 static void
@@ -560,8 +562,8 @@ START_TEST(test_engine_entry_order_and_call_index)
 	struct kit v = mkvow();
 	uint64_t out, act;
 
-	act = start("call_await", rec2("n", af_int(ar, 21), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 21), "v", af_vow_ref(ar, v.id)), &out);
 	ck_assert_int_eq(state_of(act), ES_RUNNING);
 	ck_assert_str_eq(journal_of(act),
 	    "0 checkCall(calc.double, 21, #0)\n"
@@ -582,13 +584,14 @@ START_TEST(test_engine_host_throw_is_journaled_and_replayed)
 
 	act = start("thrower", rec2("v", af_vow_ref(ar, v.id), NULL, NULL),
 	    &out);
-	snprintf(want, sizeof(want), "0 checkCall(calc.fail, null, #0)\n"
+	snprintf(want, sizeof(want),
+	    "0 checkCall(calc.fail, null, #0)\n"
 	    "1 doThrow(#0, {\"@error\":{\"name\":\"RangeError\","
 	    "\"message\":\"always fails\"}})\n");
 	ck_assert_str_eq(journal_of(act), want);
 	ck_assert_int_eq(host_calls, 1);
 	restart(V1);
-	ck_assert_int_eq(host_calls, 1);    /* replay ran no host code */
+	ck_assert_int_eq(host_calls, 1); /* replay ran no host code */
 	ck_assert_int_eq(state_of(act), ES_RUNNING);
 	settle(v, af_null(ar));
 	ck_assert_str_eq(outcome_text(out),
@@ -602,8 +605,8 @@ START_TEST(test_engine_settled_before_start)
 	uint64_t out;
 
 	settle(v, af_int(ar, 5));
-	start("call_await", rec2("n", af_int(ar, 1), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	start("call_await", rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)),
+	    &out);
 	ck_assert_str_eq(outcome_text(out), "[2,5]");
 }
 END_TEST
@@ -613,14 +616,15 @@ START_TEST(test_engine_settled_while_sleeping_appended_after_replay)
 	struct kit v = mkvow();
 	uint64_t out, act;
 
-	act = start("call_await", rec2("n", af_int(ar, 1), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)), &out);
 	close_engine();
 	/* The daemon is down; reopen and settle before the replay pass. */
 	open_engine(V1, 0);
 	ck_assert_int_eq(state_of(act), ES_SLEEPING);
 	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
-	    af_int(ar, 9)), AF_OK);
+			     af_int(ar, 9)),
+	    AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_str_eq(outcome_text(out), "[2,9]");
 	ck_assert_int_eq(host_calls, 1);
@@ -641,8 +645,8 @@ START_TEST(test_engine_settled_after_restart)
 	struct kit v = mkvow();
 	uint64_t out, act;
 
-	act = start("call_await", rec2("n", af_int(ar, 3), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 3), "v", af_vow_ref(ar, v.id)), &out);
 	restart(V1);
 	ck_assert_int_eq(state_of(act), ES_RUNNING);
 	settle(v, af_int(ar, 1));
@@ -656,8 +660,8 @@ START_TEST(test_engine_same_vow_twice_and_held_vow_awaited_later)
 	struct kit a = mkvow(), b = mkvow();
 	uint64_t out, act;
 
-	act = start("twice", rec2("a", af_vow_ref(ar, a.id), "b",
-	    af_vow_ref(ar, b.id)), &out);
+	act = start("twice",
+	    rec2("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id)), &out);
 	/* b settles before the flow awaits it: journaled once it is held. */
 	settle(b, af_int(ar, 2));
 	ck_assert_str_eq(journal_of(act), "0 doFulfill(vow 2, 2)\n");
@@ -667,8 +671,8 @@ START_TEST(test_engine_same_vow_twice_and_held_vow_awaited_later)
 	/* Same story, restarted in the middle. */
 	a = mkvow();
 	b = mkvow();
-	act = start("twice", rec2("a", af_vow_ref(ar, a.id), "b",
-	    af_vow_ref(ar, b.id)), &out);
+	act = start("twice",
+	    rec2("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id)), &out);
 	settle(b, af_int(ar, 20));
 	restart(V1);
 	settle(a, af_int(ar, 10));
@@ -681,8 +685,8 @@ START_TEST(test_engine_upgrade_identical_code)
 	struct kit v = mkvow();
 	uint64_t out, act;
 
-	act = start("call_await", rec2("n", af_int(ar, 4), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v.id)), &out);
 	restart(V1);
 	restart(V1);
 	ck_assert_int_eq(state_of(act), ES_RUNNING);
@@ -698,8 +702,8 @@ START_TEST(test_engine_upgrade_diverging_then_fixed)
 	uint64_t out, act;
 	const char *fail;
 
-	act = start("call_await", rec2("n", af_int(ar, 4), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v.id)), &out);
 	restart(V2_DIVERGE);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
 	fail = failure_of(act);
@@ -729,13 +733,13 @@ START_TEST(test_engine_wake_retries_failed_with_current_code)
 	struct kit v = mkvow();
 	uint64_t act;
 
-	act = start("call_await", rec2("n", af_int(ar, 4), "v",
-	    af_vow_ref(ar, v.id)), NULL);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v.id)), NULL);
 	restart(V2_DIVERGE);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
 	ck_assert_int_eq(engine_wake(eng, act), AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
-	ck_assert_int_eq(state_of(act), ES_FAILED);     /* same code */
+	ck_assert_int_eq(state_of(act), ES_FAILED); /* same code */
 	ck_assert_int_eq(engine_wake(eng, 9999), AF_ENOTFOUND);
 }
 END_TEST
@@ -745,8 +749,8 @@ START_TEST(test_engine_early_completion_is_divergence)
 	struct kit v = mkvow();
 	uint64_t out, act;
 
-	act = start("call_await", rec2("n", af_int(ar, 4), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v.id)), &out);
 	restart(V_EARLY);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
 	ck_assert_msg(strstr(failure_of(act), "the flow returned instead"),
@@ -760,12 +764,14 @@ START_TEST(test_engine_idle_while_expected_is_detected)
 	struct kit v = mkvow();
 	uint64_t act;
 
-	act = start("call_await", rec2("n", af_int(ar, 4), "v",
-	    af_vow_ref(ar, v.id)), NULL);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v.id)), NULL);
 	restart(V_REORDER);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
-	ck_assert_msg(strstr(failure_of(act), "every coroutine of the flow is "
-	    "waiting"), "%s", failure_of(act));
+	ck_assert_msg(strstr(failure_of(act),
+			  "every coroutine of the flow is "
+			  "waiting"),
+	    "%s", failure_of(act));
 }
 END_TEST
 
@@ -773,14 +779,14 @@ START_TEST(test_engine_all_and_race_orders_replayed)
 {
 	struct kit a = mkvow(), b = mkvow(), c = mkvow(), d = mkvow();
 	const struct af_value *l1[2] = { af_vow_ref(ar, a.id),
-	    af_vow_ref(ar, b.id) };
+		af_vow_ref(ar, b.id) };
 	const struct af_value *l2[2] = { af_vow_ref(ar, c.id),
-	    af_vow_ref(ar, d.id) };
+		af_vow_ref(ar, d.id) };
 	uint64_t o1, o2;
 
 	start("all", rec2("vows", af_list_of(ar, l1, 2), NULL, NULL), &o1);
 	start("race", rec2("vows", af_list_of(ar, l2, 2), NULL, NULL), &o2);
-	settle(b, af_int(ar, 2));     /* second first */
+	settle(b, af_int(ar, 2)); /* second first */
 	restart(V1);
 	ck_assert_str_eq(outcome_text(o1), "pending");
 	settle(d, af_string(ar, "d"));
@@ -798,12 +804,13 @@ START_TEST(test_engine_all_rejects_with_first_rejection)
 {
 	struct kit a = mkvow(), b = mkvow();
 	const struct af_value *l[2] = { af_vow_ref(ar, a.id),
-	    af_vow_ref(ar, b.id) };
+		af_vow_ref(ar, b.id) };
 	uint64_t o;
 
 	start("all", rec2("vows", af_list_of(ar, l, 2), NULL, NULL), &o);
 	ck_assert_int_eq(engine_settle(eng, b.id, b.secret, true,
-	    af_error(ar, "Bad", "b failed")), AF_OK);
+			     af_error(ar, "Bad", "b failed")),
+	    AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_str_eq(outcome_text(o),
 	    "rejected:{\"@error\":{\"name\":\"Bad\",\"message\":\"b failed\"}}");
@@ -814,7 +821,7 @@ START_TEST(test_engine_spawn_replays_across_restart)
 {
 	struct kit a = mkvow(), b = mkvow();
 	const struct af_value *l[2] = { af_vow_ref(ar, a.id),
-	    af_vow_ref(ar, b.id) };
+		af_vow_ref(ar, b.id) };
 	uint64_t o;
 
 	start("spawn", rec2("vows", af_list_of(ar, l, 2), NULL, NULL), &o);
@@ -838,7 +845,8 @@ START_TEST(test_engine_chain_of_three_vows)
 	ck_assert_str_eq(outcome_text(o), "pending");
 	/* c -> a would close the cycle a -> b -> c -> a. */
 	ck_assert_int_eq(engine_settle(eng, c.id, c.secret, false,
-	    af_vow_ref(ar, a.id)), AF_ECYCLE);
+			     af_vow_ref(ar, a.id)),
+	    AF_ECYCLE);
 	settle(c, af_string(ar, "end"));
 	ck_assert_str_eq(outcome_text(o), "\"end\"");
 	ck_assert_str_eq(outcome_text(a.id), "\"end\"");
@@ -853,18 +861,22 @@ START_TEST(test_engine_settle_twice_and_wrong_resolver)
 
 	memcpy(wrong, a.secret, sizeof(wrong));
 	wrong[3] ^= 1;
-	ck_assert_int_eq(engine_settle(eng, a.id, wrong, false,
-	    af_int(ar, 1)), AF_EDENIED);
+	ck_assert_int_eq(engine_settle(eng, a.id, wrong, false, af_int(ar, 1)),
+	    AF_EDENIED);
 	settle(a, af_int(ar, 1));
 	/* Identical repeat: ok; different: refused. */
 	ck_assert_int_eq(engine_settle(eng, a.id, a.secret, false,
-	    af_int(ar, 1)), AF_OK);
+			     af_int(ar, 1)),
+	    AF_OK);
 	ck_assert_int_eq(engine_settle(eng, a.id, a.secret, false,
-	    af_int(ar, 2)), AF_ESETTLED);
+			     af_int(ar, 2)),
+	    AF_ESETTLED);
 	ck_assert_int_eq(engine_settle(eng, a.id, a.secret, true,
-	    af_int(ar, 1)), AF_ESETTLED);
+			     af_int(ar, 1)),
+	    AF_ESETTLED);
 	ck_assert_int_eq(engine_settle(eng, 999, a.secret, false,
-	    af_int(ar, 1)), AF_ENOTFOUND);
+			     af_int(ar, 1)),
+	    AF_ENOTFOUND);
 	ck_assert_str_eq(outcome_text(a.id), "1");
 }
 END_TEST
@@ -875,8 +887,8 @@ START_TEST(test_engine_loop_replay_matches_live)
 	uint64_t o, act;
 	struct engine_stats s;
 
-	act = start("loop", rec2("hang", af_vow_ref(ar, hang.id), "n",
-	    af_int(ar, 500)), &o);
+	act = start("loop",
+	    rec2("hang", af_vow_ref(ar, hang.id), "n", af_int(ar, 500)), &o);
 	ck_assert_int_eq(host_calls, 500);
 	restart(V1);
 	engine_stats(eng, &s);
@@ -895,15 +907,19 @@ START_TEST(test_engine_bad_input)
 
 	ck_assert_int_eq(engine_start(eng, "nope", NULL, &act, &out),
 	    AF_ENOTFOUND);
-	ck_assert_int_eq(engine_start(eng, "echo", af_vow_ref(ar, 12345),
-	    &act, &out), AF_ENOTFOUND);
+	ck_assert_int_eq(engine_start(eng, "echo", af_vow_ref(ar, 12345), &act,
+			     &out),
+	    AF_ENOTFOUND);
 	ck_assert_int_eq(engine_start(eng, "echo", af_resolver_ref(ar, k.id),
-	    &act, &out), AF_EINVAL);
+			     &act, &out),
+	    AF_EINVAL);
 	ck_assert_int_eq(engine_settle(eng, k.id, k.secret, false,
-	    af_resolver_ref(ar, k.id)), AF_EINVAL);
+			     af_resolver_ref(ar, k.id)),
+	    AF_EINVAL);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	/* Nothing was created by the refused starts. */
-	ck_assert_int_eq(engine_act_info(eng, 1, &(struct engine_act_info){0}),
+	ck_assert_int_eq(engine_act_info(eng, 1,
+			     &(struct engine_act_info){ 0 }),
 	    AF_ENOTFOUND);
 }
 END_TEST
@@ -930,8 +946,8 @@ START_TEST(test_engine_unregistered_flow_fails_then_recovers)
 	struct store_opts so = { .durability = STORE_NONE };
 	char err[256];
 
-	act = start("call_await", rec2("n", af_int(ar, 2), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 2), "v", af_vow_ref(ar, v.id)), &out);
 	close_engine();
 	/* New code without call_await. */
 	reg = registry_new();
@@ -955,13 +971,14 @@ START_TEST(test_engine_failed_commit_rebuilds_by_replay)
 	struct faultstore fs;
 	uint64_t o1, a1, a2, o2;
 
-	a1 = start("call_await", rec2("n", af_int(ar, 5), "v",
-	    af_vow_ref(ar, v.id)), &o1);
+	a1 = start("call_await",
+	    rec2("n", af_int(ar, 5), "v", af_vow_ref(ar, v.id)), &o1);
 	faultstore_attach(&fs, st);
 	faultstore_fail_nth(&fs, STORE_CALL_COMMIT, 1, AF_EFULL);
 	/* A pass with a settlement that would finish a1 and a new start. */
 	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
-	    af_int(ar, 1)), AF_OK);
+			     af_int(ar, 1)),
+	    AF_OK);
 	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 3), &a2, &o2),
 	    AF_OK);
 	ck_assert_int_eq(engine_pass(eng), AF_EFULL);
@@ -970,7 +987,8 @@ START_TEST(test_engine_failed_commit_rebuilds_by_replay)
 	ck_assert_int_eq(state_of(a1), ES_RUNNING);
 	ck_assert_str_eq(outcome_text(o1), "pending");
 	ck_assert_int_eq(engine_act_info(eng, a2,
-	    &(struct engine_act_info){0}), AF_ENOTFOUND);
+			     &(struct engine_act_info){ 0 }),
+	    AF_ENOTFOUND);
 	ck_assert_int_eq(host_calls, 1);
 	/* The client retries: the vow is still pending and settles now. */
 	settle(v, af_int(ar, 1));
@@ -989,14 +1007,15 @@ START_TEST(test_engine_map_full_loses_nothing_committed)
 	close_engine();
 	testutil_rmtree(dir);
 	dir = testutil_tmpdir();
-	open_engine(V1, 256 << 10);     /* 256 KiB map */
+	open_engine(V1, 256 << 10); /* 256 KiB map */
 	for (i = 0; i < 100000 && rc == AF_OK; i++) {
 		struct kit k;
 
 		if ((rc = engine_mkvow(eng, &k.id, k.secret)) != AF_OK)
 			break;
-		rc = engine_start(eng, "call_await", rec2("n", af_int(ar, i),
-		    "v", af_vow_ref(ar, k.id)), &act, &out);
+		rc = engine_start(eng, "call_await",
+		    rec2("n", af_int(ar, i), "v", af_vow_ref(ar, k.id)), &act,
+		    &out);
 		if (rc == AF_OK && (rc = engine_pass(eng)) == AF_OK)
 			last_ok = act;
 	}
@@ -1006,7 +1025,8 @@ START_TEST(test_engine_map_full_loses_nothing_committed)
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_int_eq(state_of(last_ok), ES_RUNNING);
 	ck_assert_int_eq(engine_act_info(eng, last_ok + 1,
-	    &(struct engine_act_info){0}), AF_ENOTFOUND);
+			     &(struct engine_act_info){ 0 }),
+	    AF_ENOTFOUND);
 	close_engine();
 	open_engine(V1, 256 << 10);
 	ck_assert_int_eq(state_of(last_ok), ES_SLEEPING);
@@ -1023,8 +1043,7 @@ START_TEST(test_engine_newer_journal_format_refused)
 	close_engine();
 	open_engine(V1, 0);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(meta_put_u64(t, "format", JOURNAL_FORMAT + 1),
-	    AF_OK);
+	ck_assert_int_eq(meta_put_u64(t, "format", JOURNAL_FORMAT + 1), AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	engine_close(eng);
 	registry_free(reg);
@@ -1064,8 +1083,8 @@ START_TEST(test_engine_restart_across_fork)
 	if (pid == 0) {
 		open_engine(V1, 0);
 		v = mkvow();
-		act = start("call_await", rec2("n", af_int(ar, 8), "v",
-		    af_vow_ref(ar, v.id)), &out);
+		act = start("call_await",
+		    rec2("n", af_int(ar, 8), "v", af_vow_ref(ar, v.id)), &out);
 		msg[0] = act;
 		msg[1] = out;
 		memcpy(&msg[2], &v, sizeof(v));
@@ -1084,7 +1103,7 @@ START_TEST(test_engine_restart_across_fork)
 	open_engine(V1, 0);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_int_eq(state_of(act), ES_RUNNING);
-	ck_assert_int_eq(host_calls, 0);    /* the parent ran no host code */
+	ck_assert_int_eq(host_calls, 0); /* the parent ran no host code */
 	settle(v, af_int(ar, 1));
 	ck_assert_str_eq(outcome_text(out), "[16,1]");
 }
@@ -1146,8 +1165,10 @@ START_TEST(test_engine_send_outbox_exactly_once_across_restart)
 	int i;
 
 	act = start("sender", NULL, &o);
-	ck_assert_msg(strstr(journal_of(act), "0 checkSend(bank.withdraw, 1, #0)\n"
-	    "1 doReturn(#0, {\"@vow\":"), "%s", journal_of(act));
+	ck_assert_msg(strstr(journal_of(act),
+			  "0 checkSend(bank.withdraw, 1, #0)\n"
+			  "1 doReturn(#0, {\"@vow\":"),
+	    "%s", journal_of(act));
 	ck_assert_int_eq(engine_outbox_list(eng, 0, outbox_cb, &os), AF_OK);
 	ck_assert_int_eq(os.n, 2);
 	restart(V1);
@@ -1160,9 +1181,11 @@ START_TEST(test_engine_send_outbox_exactly_once_across_restart)
 		ck_assert_str_eq(obj, "bank");
 		/* A server answers twice (at least once): identical is fine. */
 		ck_assert_int_eq(engine_settle(eng, os.vows[i], secret, false,
-		    af_int(ar, 10 * (i + 1))), AF_OK);
+				     af_int(ar, 10 * (i + 1))),
+		    AF_OK);
 		ck_assert_int_eq(engine_settle(eng, os.vows[i], secret, false,
-		    af_int(ar, 10 * (i + 1))), AF_OK);
+				     af_int(ar, 10 * (i + 1))),
+		    AF_OK);
 		ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	}
 	ck_assert_str_eq(outcome_text(o), "[10,20]");
@@ -1170,7 +1193,8 @@ START_TEST(test_engine_send_outbox_exactly_once_across_restart)
 	ck_assert_int_eq(engine_outbox_list(eng, 0, outbox_cb, &os), AF_OK);
 	ck_assert_int_eq(os.n, 0);
 	ck_assert_int_eq(api_invocation(eng, os.vows[0], true,
-	    &(struct buf)BUF_INITIALIZER), AF_ENOTFOUND);
+			     &(struct buf)BUF_INITIALIZER),
+	    AF_ENOTFOUND);
 }
 END_TEST
 
@@ -1182,9 +1206,11 @@ START_TEST(test_engine_send_reordering_diverges)
 	sender_swapped = true;
 	restart(V1);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
-	ck_assert_msg(strstr(failure_of(act), "expected checkSend(bank.withdraw"),
+	ck_assert_msg(strstr(failure_of(act),
+			  "expected checkSend(bank.withdraw"),
 	    "%s", failure_of(act));
-	ck_assert_msg(strstr(failure_of(act), "attempted checkSend(bank.deposit"),
+	ck_assert_msg(strstr(failure_of(act),
+			  "attempted checkSend(bank.deposit"),
 	    "%s", failure_of(act));
 }
 END_TEST
@@ -1227,22 +1253,27 @@ START_TEST(test_engine_keyed_start_is_idempotent)
 	bool ex;
 
 	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 1),
-	    &a1, &o1, &ex), AF_OK);
+			     &a1, &o1, &ex),
+	    AF_OK);
 	ck_assert(!ex);
 	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 1),
-	    &a2, &o2, &ex), AF_OK);
+			     &a2, &o2, &ex),
+	    AF_OK);
 	ck_assert(ex);
 	ck_assert_uint_eq(a1, a2);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	restart(V1);
 	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 1),
-	    &a2, &o2, &ex), AF_OK);
+			     &a2, &o2, &ex),
+	    AF_OK);
 	ck_assert(ex);
 	ck_assert_uint_eq(o1, o2);
 	ck_assert_int_eq(engine_start_keyed(eng, "k", "echo", af_int(ar, 2),
-	    &a2, &o2, &ex), AF_EEXIST);
+			     &a2, &o2, &ex),
+	    AF_EEXIST);
 	ck_assert_int_eq(engine_start_keyed(eng, "k", "thrower", af_int(ar, 1),
-	    &a2, &o2, &ex), AF_EEXIST);
+			     &a2, &o2, &ex),
+	    AF_EEXIST);
 }
 END_TEST
 
@@ -1254,8 +1285,8 @@ START_TEST(test_engine_quarantine_at_open_precedes_replay)
 	char err[256];
 	uint64_t act;
 
-	act = start("call_await", rec2("n", af_int(ar, 1), "v",
-	    af_vow_ref(ar, v.id)), NULL);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)), NULL);
 	q.act = act;
 	engine_close(eng);
 	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
@@ -1288,11 +1319,13 @@ START_TEST(test_engine_start_runs_within_a_full_pass)
 	    AF_OK);
 	hang = mkvow();
 	/* More steps than a pass's guaranteed share of settlements. */
-	ck_assert_int_eq(engine_start(eng, "loop", rec2("hang",
-	    af_vow_ref(ar, hang.id), "n", af_int(ar, 1000)), &loop, &out),
+	ck_assert_int_eq(engine_start(eng, "loop",
+			     rec2("hang", af_vow_ref(ar, hang.id), "n",
+				 af_int(ar, 1000)),
+			     &loop, &out),
 	    AF_OK);
 	ck_assert_int_eq(engine_pass(eng), AF_OK);
-	ck_assert(engine_busy(eng));        /* the loop goes on */
+	ck_assert(engine_busy(eng)); /* the loop goes on */
 	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 1), &echo, &out),
 	    AF_OK);
 	ck_assert_int_eq(engine_pass(eng), AF_OK);
@@ -1308,13 +1341,15 @@ START_TEST(test_engine_resolvers_cannot_be_forged)
 	struct kit victim = mkvow();
 	uint64_t a1, o1, a2, o2;
 
-	a1 = start("forger", rec2("victim", af_int(ar, (int64_t)victim.id),
-	    NULL, NULL), &o1);
+	a1 = start("forger",
+	    rec2("victim", af_int(ar, (int64_t)victim.id), NULL, NULL), &o1);
 	ck_assert_int_eq(state_of(a1), ES_DONE);
 	ck_assert_msg(strstr(outcome_text(o1), "NotHeld") != NULL, "%s",
 	    outcome_text(o1));
-	a2 = start("forger", rec2("return", af_bool(ar, true), "victim",
-	    af_int(ar, (int64_t)victim.id)), &o2);
+	a2 = start("forger",
+	    rec2("return", af_bool(ar, true), "victim",
+		af_int(ar, (int64_t)victim.id)),
+	    &o2);
 	ck_assert_int_eq(state_of(a2), ES_FAILED);
 	ck_assert_str_eq(failure_of(a2),
 	    "flow returned a resolver it does not hold");
@@ -1339,10 +1374,12 @@ START_TEST(test_engine_start_behind_settlements_runs)
 		start("return_vow", rec2("v", af_vow_ref(ar, v.id), NULL, NULL),
 		    NULL);
 	for (i = 0; i < 6; i++)
-		start("twice", rec2("a", af_vow_ref(ar, v.id), "b",
-		    af_vow_ref(ar, v.id)), NULL);
+		start("twice",
+		    rec2("a", af_vow_ref(ar, v.id), "b", af_vow_ref(ar, v.id)),
+		    NULL);
 	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
-	    af_int(ar, 1)), AF_OK);
+			     af_int(ar, 1)),
+	    AF_OK);
 	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 2), &echo, &out),
 	    AF_OK);
 	ck_assert_int_eq(engine_pass(eng), AF_OK);
@@ -1373,20 +1410,23 @@ START_TEST(test_engine_journal_in_pages)
 	struct range_ctx r = { 0, 0 };
 	uint64_t act, len;
 
-	act = start("loop", rec2("hang", af_vow_ref(ar, hang.id), "n",
-	    af_int(ar, 100)), NULL);
+	act = start("loop",
+	    rec2("hang", af_vow_ref(ar, hang.id), "n", af_int(ar, 100)), NULL);
 	ck_assert_int_eq(engine_journal_raw(eng, act, 120, 50, &len, range_cb,
-	    &r), AF_OK);
+			     &r),
+	    AF_OK);
 	ck_assert_uint_eq(len, 300);
 	ck_assert_uint_eq(r.first, 120);
 	ck_assert_uint_eq(r.n, 50);
 	r.n = 0;
 	ck_assert_int_eq(engine_journal_raw(eng, act, 280, 0, &len, range_cb,
-	    &r), AF_OK);
+			     &r),
+	    AF_OK);
 	ck_assert_uint_eq(r.n, 20);
 	r.n = 0;
 	ck_assert_int_eq(engine_journal_raw(eng, act, 400, 10, &len, range_cb,
-	    &r), AF_OK);
+			     &r),
+	    AF_OK);
 	ck_assert_uint_eq(r.n, 0);
 }
 END_TEST
@@ -1402,11 +1442,12 @@ START_TEST(test_engine_retained_journal_of_done)
 	ck_assert_int_eq(engine_open(st, reg, &eo, &eng, err, sizeof(err)),
 	    AF_OK);
 	v = mkvow();
-	act = start("call_await", rec2("n", af_int(ar, 2), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 2), "v", af_vow_ref(ar, v.id)), &out);
 	settle(v, af_int(ar, 1));
 	ck_assert_int_eq(state_of(act), ES_DONE);
-	ck_assert_str_eq(journal_of(act), "0 checkCall(calc.double, 2, #0)\n"
+	ck_assert_str_eq(journal_of(act),
+	    "0 checkCall(calc.double, 2, #0)\n"
 	    "1 doReturn(#0, 4)\n2 doFulfill(vow 1, 1)\n");
 }
 END_TEST
@@ -1417,8 +1458,8 @@ START_TEST(test_engine_quarantine_and_waiting_on)
 	uint64_t act, out, *ids;
 	size_t n;
 
-	act = start("call_await", rec2("n", af_int(ar, 1), "v",
-	    af_vow_ref(ar, v.id)), &out);
+	act = start("call_await",
+	    rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)), &out);
 	ck_assert_int_eq(engine_waiting_on(eng, act, &ids, &n), AF_OK);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(ids[0], v.id);
@@ -1429,7 +1470,7 @@ START_TEST(test_engine_quarantine_and_waiting_on)
 	    AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
-	ck_assert_int_eq(host_calls, 1);    /* only the first life's call */
+	ck_assert_int_eq(host_calls, 1); /* only the first life's call */
 	/* A restart does not replay a quarantined activation... */
 	restart(V1);
 	ck_assert_int_eq(state_of(act), ES_FAILED);
@@ -1462,12 +1503,13 @@ START_TEST(test_engine_oom_in_settle_callback_fails_the_pass)
 		struct kit v = mkvow();
 		uint64_t out, act;
 
-		act = start("call_await", rec2("n", af_int(ar, 1), "v",
-		    af_vow_ref(ar, v.id)), &out);
+		act = start("call_await",
+		    rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)), &out);
 		ck_assert_int_eq(state_of(act), ES_RUNNING);
 		engine_test_fail_alloc(eng, nth);
 		ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
-		    af_int(ar, 7)), AF_OK);
+				     af_int(ar, 7)),
+		    AF_OK);
 		ck_assert_int_eq(engine_pass(eng), AF_ENOMEM);
 		ck_assert_str_eq(engine_errmsg(eng),
 		    "out of memory during the pass");
@@ -1494,9 +1536,11 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_entry_order_and_call_index);
 	tcase_add_test(tc, test_engine_host_throw_is_journaled_and_replayed);
 	tcase_add_test(tc, test_engine_settled_before_start);
-	tcase_add_test(tc, test_engine_settled_while_sleeping_appended_after_replay);
+	tcase_add_test(tc,
+	    test_engine_settled_while_sleeping_appended_after_replay);
 	tcase_add_test(tc, test_engine_settled_after_restart);
-	tcase_add_test(tc, test_engine_same_vow_twice_and_held_vow_awaited_later);
+	tcase_add_test(tc,
+	    test_engine_same_vow_twice_and_held_vow_awaited_later);
 	tcase_add_test(tc, test_engine_upgrade_identical_code);
 	tcase_add_test(tc, test_engine_upgrade_diverging_then_fixed);
 	tcase_add_test(tc, test_engine_wake_retries_failed_with_current_code);
@@ -1509,7 +1553,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);
 	tcase_add_test(tc, test_engine_loop_replay_matches_live);
 	tcase_add_test(tc, test_engine_bad_input);
-	tcase_add_test(tc, test_engine_malformed_result_fails_and_reject_rejects);
+	tcase_add_test(tc,
+	    test_engine_malformed_result_fails_and_reject_rejects);
 	tcase_add_test(tc, test_engine_unregistered_flow_fails_then_recovers);
 	tcase_add_test(tc, test_engine_failed_commit_rebuilds_by_replay);
 	tcase_add_test(tc, test_engine_map_full_loses_nothing_committed);

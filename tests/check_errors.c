@@ -10,9 +10,9 @@
 #include "testutil.h"
 
 static const struct code {
-	int		 code;
-	const char	*name;
-	const char	*text;
+	int code;
+	const char *name;
+	const char *text;
 } codes[] = {
 #define CODE_GEN(name, value, text) { AF_##name, #name, text },
 	AF_ERRNO_MAP(CODE_GEN)
@@ -22,8 +22,8 @@ static const struct code {
 
 START_TEST(test_af_strerror_every_code)
 {
-	const char	*unknown = af_strerror(-1);
-	size_t		 i, j;
+	const char *unknown = af_strerror(-1);
+	size_t i, j;
 
 	ck_assert_ptr_nonnull(unknown);
 	for (i = 0; i < NCODES; i++) {
@@ -41,7 +41,7 @@ END_TEST
  * or a name. */
 START_TEST(test_af_errname_and_text_come_from_the_map)
 {
-	size_t	 i, j;
+	size_t i, j;
 
 	ck_assert_uint_ge(NCODES, 19);
 	for (i = 0; i < NCODES; i++) {
@@ -62,7 +62,7 @@ END_TEST
  * below. The values cross the wire: they never change. */
 START_TEST(test_af_codes_keep_their_values)
 {
-	size_t	 i;
+	size_t i;
 
 	ck_assert_int_eq(AF_OK, 0);
 	ck_assert_int_eq(AF_REJECTED, 1);
@@ -83,8 +83,8 @@ END_TEST
 static Suite *
 errors_suite(void)
 {
-	Suite	*s = suite_create("errors");
-	TCase	*tc = tcase_create("map");
+	Suite *s = suite_create("errors");
+	TCase *tc = tcase_create("map");
 
 	tcase_add_test(tc, test_af_strerror_every_code);
 	tcase_add_test(tc, test_af_errname_and_text_come_from_the_map);

@@ -16,14 +16,14 @@
 /* ---- Building nested messages by hand ------------------------------------ */
 
 struct msg {
-	uint8_t	*p;
-	size_t	 n;
+	uint8_t *p;
+	size_t n;
 };
 
 static size_t
 put_varint(uint8_t *p, uint64_t v)
 {
-	size_t	 i = 0;
+	size_t i = 0;
 
 	while (v >= 0x80) {
 		p[i++] = (uint8_t)(v | 0x80);
@@ -37,8 +37,8 @@ put_varint(uint8_t *p, uint64_t v)
 static void
 wrap(struct msg *m, unsigned field)
 {
-	uint8_t	 hdr[20], *p;
-	size_t	 h;
+	uint8_t hdr[20], *p;
+	size_t h;
 
 	h = put_varint(hdr, (uint64_t)field << 3 | 2);
 	h += put_varint(hdr + h, m->n);
@@ -56,17 +56,17 @@ wrap(struct msg *m, unsigned field)
 static struct msg
 nested_value(int lists)
 {
-	struct msg	 m;
-	int		 i;
+	struct msg m;
+	int i;
 
 	m.p = malloc(2);
 	ck_assert_ptr_nonnull(m.p);
-	m.p[0] = 0x08;		/* Value.null_value = true */
+	m.p[0] = 0x08; /* Value.null_value = true */
 	m.p[1] = 0x01;
 	m.n = 2;
 	for (i = 0; i < lists; i++) {
-		wrap(&m, 1);	/* List.items */
-		wrap(&m, 7);	/* Value.list_value */
+		wrap(&m, 1); /* List.items */
+		wrap(&m, 7); /* Value.list_value */
 	}
 	return m;
 }
@@ -82,9 +82,9 @@ depth_of(const ProtobufCMessageDescriptor *d, const struct msg *m, int max)
 START_TEST(test_frame_header_roundtrip_and_limit)
 {
 	static const size_t sizes[] = { 0, 1, 127, 128, 0x10000,
-	    AF_MAX_FRAME - 1, AF_MAX_FRAME };
-	uint8_t		 hdr[AF_FRAME_HEADER];
-	size_t		 i, n;
+		AF_MAX_FRAME - 1, AF_MAX_FRAME };
+	uint8_t hdr[AF_FRAME_HEADER];
+	size_t i, n;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		ck_assert_int_eq(af__frame_put_header(hdr, sizes[i]), AF_OK);
@@ -132,8 +132,8 @@ START_TEST(test_depth_accepts_at_limit_refuses_one_past)
 {
 	const ProtobufCMessageDescriptor *V = &asyncflow__value__descriptor;
 	const ProtobufCMessageDescriptor *L = &asyncflow__list__descriptor;
-	struct msg	 m;
-	int		 k;
+	struct msg m;
+	int k;
 
 	/* Small limits, every depth: a Value of k lists nests 1 + 2k. */
 	for (k = 0; k < 10; k++) {
@@ -150,9 +150,9 @@ START_TEST(test_depth_accepts_at_limit_refuses_one_past)
 
 	/* AF_MAX_DEPTH itself: a List holding 99 lists is 200 deep. */
 	m = nested_value(99);
-	ck_assert_int_eq(depth_of(V, &m, AF_MAX_DEPTH), AF_OK);	/* 199 */
+	ck_assert_int_eq(depth_of(V, &m, AF_MAX_DEPTH), AF_OK); /* 199 */
 	wrap(&m, 1);
-	ck_assert_int_eq(depth_of(L, &m, AF_MAX_DEPTH), AF_OK);	/* 200 */
+	ck_assert_int_eq(depth_of(L, &m, AF_MAX_DEPTH), AF_OK); /* 200 */
 	free(m.p);
 	m = nested_value(100);
 	ck_assert_int_eq(depth_of(V, &m, AF_MAX_DEPTH), AF_ELIMIT); /* 201 */
@@ -170,13 +170,13 @@ START_TEST(test_depth_of_a_request)
 {
 	const ProtobufCMessageDescriptor *R = &asyncflow__request__descriptor;
 	Asyncflow__Request *req;
-	struct msg	 m;
-	int		 lists;
+	struct msg m;
+	int lists;
 
 	for (lists = 97; lists <= 99; lists++) {
 		m = nested_value(lists);
-		wrap(&m, 2);	/* StartFlow.args */
-		wrap(&m, 3);	/* Request.start */
+		wrap(&m, 2); /* StartFlow.args */
+		wrap(&m, 3); /* Request.start */
 		/* 3 + 2 x lists messages. */
 		ck_assert_int_eq(depth_of(R, &m, AF_MAX_DEPTH),
 		    3 + 2 * lists <= AF_MAX_DEPTH ? AF_OK : AF_ELIMIT);
@@ -196,31 +196,35 @@ END_TEST
  * the way down. */
 START_TEST(test_depth_refuses_very_deep_input)
 {
-	struct msg	 m = nested_value(5000);
+	struct msg m = nested_value(5000);
 
 	ck_assert_int_eq(depth_of(&asyncflow__value__descriptor, &m,
-	    AF_MAX_DEPTH), AF_ELIMIT);
+			     AF_MAX_DEPTH),
+	    AF_ELIMIT);
 	free(m.p);
 }
 END_TEST
 
 START_TEST(test_depth_empty_and_scalar_messages)
 {
-	static const uint8_t sint[] = { 0x18, 0x01 };	/* int_value = -1 */
+	static const uint8_t sint[] = { 0x18, 0x01 }; /* int_value = -1 */
 
-	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor,
-	    NULL, 0, 1), AF_OK);
-	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor,
-	    NULL, 0, 0), AF_ELIMIT);
-	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor,
-	    sint, sizeof(sint), 1), AF_OK);
+	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor, NULL,
+			     0, 1),
+	    AF_OK);
+	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor, NULL,
+			     0, 0),
+	    AF_ELIMIT);
+	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor, sint,
+			     sizeof(sint), 1),
+	    AF_OK);
 }
 END_TEST
 
 struct bad {
-	const char	*what;
-	uint8_t		 b[16];
-	size_t		 n;
+	const char *what;
+	uint8_t b[16];
+	size_t n;
 };
 
 START_TEST(test_depth_refuses_what_cannot_be_walked)
@@ -228,12 +232,16 @@ START_TEST(test_depth_refuses_what_cannot_be_walked)
 	static const struct bad t[] = {
 		{ "key: truncated varint", { 0x80 }, 1 },
 		{ "key: truncated 2-byte varint", { 0x88, 0x80 }, 2 },
-		{ "key: 11-byte varint", { 0x88, 0x80, 0x80, 0x80, 0x80, 0x80,
-		    0x80, 0x80, 0x80, 0x80, 0x00 }, 11 },
+		{ "key: 11-byte varint",
+		    { 0x88, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+			0x80, 0x00 },
+		    11 },
 		{ "varint value: missing", { 0x10 }, 1 },
 		{ "varint value: truncated", { 0x10, 0xff }, 2 },
-		{ "varint value: 11 bytes", { 0x18, 0xff, 0xff, 0xff, 0xff,
-		    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 }, 12 },
+		{ "varint value: 11 bytes",
+		    { 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			0xff, 0xff, 0x01 },
+		    12 },
 		{ "fixed64: 7 of 8 bytes", { 0x21, 1, 2, 3, 4, 5, 6, 7 }, 8 },
 		{ "fixed32: 3 of 4 bytes", { 0x25, 1, 2, 3 }, 4 },
 		{ "length: missing", { 0x2a }, 1 },
@@ -248,16 +256,16 @@ START_TEST(test_depth_refuses_what_cannot_be_walked)
 		{ "nested: bad inner key", { 0x3a, 0x03, 0x0a, 0x01, 0x80 },
 		    5 },
 		/* The inner length runs past the outer one. */
-		{ "nested: inner longer than outer", { 0x3a, 0x02, 0x0a, 0x05,
-		    0x08, 0x01, 0x00, 0x00 }, 8 },
+		{ "nested: inner longer than outer",
+		    { 0x3a, 0x02, 0x0a, 0x05, 0x08, 0x01, 0x00, 0x00 }, 8 },
 	};
 	ProtobufCMessage *m;
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ck_assert_msg(af__pb_depth_check(&asyncflow__value__descriptor,
-		    t[i].b, t[i].n, AF_MAX_DEPTH) == AF_EDECODE, "%s",
-		    t[i].what);
+				  t[i].b, t[i].n, AF_MAX_DEPTH) == AF_EDECODE,
+		    "%s", t[i].what);
 		/* What the walk cannot walk, protobuf-c does not unpack. */
 		m = protobuf_c_message_unpack(&asyncflow__value__descriptor,
 		    NULL, t[i].n, t[i].b);
@@ -279,15 +287,16 @@ START_TEST(test_depth_is_lenient_where_protobuf_c_is)
 		/* string_value, length as a non-minimal varint */
 		{ "non-minimal length", { 0x2a, 0x81, 0x00, 'x' }, 4 },
 		/* unknown field 100, bytes not a message */
-		{ "unknown length-delimited field", { 0xa2, 0x06, 0x02, 0x80,
-		    0x80 }, 5 },
+		{ "unknown length-delimited field",
+		    { 0xa2, 0x06, 0x02, 0x80, 0x80 }, 5 },
 		/* bytes_value holding what would be a bad key */
 		{ "bytes field not walked", { 0x32, 0x02, 0x80, 0x80 }, 4 },
-		{ "fixed64 and fixed32", { 0x21, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
-		    0x7d, 1, 2, 3, 4 }, 14 },
+		{ "fixed64 and fixed32",
+		    { 0x21, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x7d, 1, 2, 3, 4 },
+		    14 },
 	};
 	ProtobufCMessage *m;
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		m = protobuf_c_message_unpack(&asyncflow__value__descriptor,
@@ -295,7 +304,8 @@ START_TEST(test_depth_is_lenient_where_protobuf_c_is)
 		ck_assert_msg(m != NULL, "protobuf-c refused: %s", t[i].what);
 		protobuf_c_message_free_unpacked(m, NULL);
 		ck_assert_msg(af__pb_depth_check(&asyncflow__value__descriptor,
-		    t[i].b, t[i].n, AF_MAX_DEPTH) == AF_OK, "%s", t[i].what);
+				  t[i].b, t[i].n, AF_MAX_DEPTH) == AF_OK,
+		    "%s", t[i].what);
 	}
 }
 END_TEST
@@ -305,10 +315,10 @@ END_TEST
  * more than the whole message's. */
 START_TEST(test_depth_every_prefix_agrees_with_protobuf_c)
 {
-	struct msg	 m = nested_value(6);
+	struct msg m = nested_value(6);
 	ProtobufCMessage *u;
-	size_t		 n;
-	int		 rc;
+	size_t n;
+	int rc;
 
 	for (n = 0; n <= m.n; n++) {
 		rc = af__pb_depth_check(&asyncflow__value__descriptor, m.p, n,
@@ -320,8 +330,9 @@ START_TEST(test_depth_every_prefix_agrees_with_protobuf_c)
 			ck_assert_msg(u == NULL, "prefix %zu", n);
 		}
 	}
-	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor,
-	    m.p, m.n, 13), AF_OK);
+	ck_assert_int_eq(af__pb_depth_check(&asyncflow__value__descriptor, m.p,
+			     m.n, 13),
+	    AF_OK);
 	free(m.p);
 }
 END_TEST
@@ -329,8 +340,8 @@ END_TEST
 static Suite *
 frame_suite(void)
 {
-	Suite	*s = suite_create("frame");
-	TCase	*tc;
+	Suite *s = suite_create("frame");
+	TCase *tc;
 
 	tc = tcase_create("header");
 	tcase_add_test(tc, test_frame_header_roundtrip_and_limit);

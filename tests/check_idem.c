@@ -38,8 +38,7 @@ teardown(void)
 }
 
 static int
-lookup(const char *key, uint64_t *act, uint64_t *outcome, char *req,
-    size_t n)
+lookup(const char *key, uint64_t *act, uint64_t *outcome, char *req, size_t n)
 {
 	struct buf b;
 	int rc;
@@ -60,8 +59,7 @@ START_TEST(test_idem_pass_keys_flush_and_reset)
 	ck_assert_int_eq(lookup("k1", &act, &outcome, req, sizeof(req)),
 	    AF_ENOTFOUND);
 	ck_assert_int_eq(idem_add(&id, "k1", 4, 9, "flow-a", 6), AF_OK);
-	ck_assert_int_eq(lookup("k1", &act, &outcome, req, sizeof(req)),
-	    AF_OK);
+	ck_assert_int_eq(lookup("k1", &act, &outcome, req, sizeof(req)), AF_OK);
 	ck_assert_uint_eq(act, 4);
 	ck_assert_uint_eq(outcome, 9);
 	ck_assert_str_eq(req, "flow-a");
@@ -75,8 +73,7 @@ START_TEST(test_idem_pass_keys_flush_and_reset)
 	ck_assert_int_eq(lookup("k2", &act, &outcome, req, sizeof(req)),
 	    AF_ENOTFOUND);
 	act = outcome = 0;
-	ck_assert_int_eq(lookup("k1", &act, &outcome, req, sizeof(req)),
-	    AF_OK);
+	ck_assert_int_eq(lookup("k1", &act, &outcome, req, sizeof(req)), AF_OK);
 	ck_assert_uint_eq(act, 4);
 	ck_assert_uint_eq(outcome, 9);
 	ck_assert_str_eq(req, "flow-a");
@@ -91,7 +88,8 @@ START_TEST(test_idem_short_value_is_undecodable)
 
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	ck_assert_int_eq(store_put(t, DB_IDEM, (struct store_val){ "k", 1 },
-	    (struct store_val){ "short", 5 }, false), AF_OK);
+			     (struct store_val){ "short", 5 }, false),
+	    AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(lookup("k", &act, &outcome, req, sizeof(req)),
 	    AF_EDECODE);

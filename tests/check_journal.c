@@ -37,7 +37,8 @@ setup(void)
 
 	snprintf(dir, sizeof(dir), "%s", testutil_tmpdir());
 	ck_assert_msg(store_open_lmdb(dir, NULL, &st, err, sizeof(err)) ==
-	    AF_OK, "%s", err);
+		AF_OK,
+	    "%s", err);
 	ar = arena_new(0);
 	ck_assert_ptr_nonnull(ar);
 }
@@ -55,15 +56,13 @@ teardown(void)
 /* ---- Helpers -------------------------------------------------------------- */
 
 static struct af_str
-S(const char *s)
-{
+S(const char *s) {
 	return (struct af_str){ s, strlen(s) };
 }
 
 /* The canonical encoding of v, kept in the arena. */
 static struct af_str
-E(const struct af_value *v)
-{
+E(const struct af_value *v) {
 	struct buf b = BUF_INITIALIZER;
 	size_t n;
 	char *p;
@@ -173,36 +172,52 @@ sample_entries(struct jentry *e, size_t max)
 
 	ck_assert_uint_ge(max, 9);
 	memset(e, 0, max * sizeof(*e));
-	e[n++] = (struct jentry){ .kind = J_CHECK_CALL, .call_index = 0,
-	    .target = S("calc"), .method = S("double"),
-	    .args = E(af_int(ar, 21)), .incarnation = 3 };
-	e[n++] = (struct jentry){ .kind = J_DO_RETURN, .call_index = 1,
-	    .value = E(af_int(ar, 42)), .incarnation = 3 };
-	e[n++] = (struct jentry){ .kind = J_DO_THROW, .call_index = 5,
-	    .value = E(af_error(ar, "RangeError", "too big")),
-	    .incarnation = 1 };
-	e[n++] = (struct jentry){ .kind = J_CHECK_SEND, .call_index = 7,
-	    .target = S("bank"), .method = S("withdraw"),
-	    .args = E(REC2("account", af_string(ar, "a"), "amount",
-	    af_int(ar, 5))), .incarnation = 2 };
-	e[n++] = (struct jentry){ .kind = J_DO_FULFILL, .vow = 2,
-	    .value = E(af_string(ar, "x")) };
-	e[n++] = (struct jentry){ .kind = J_DO_REJECT, .vow = 300,
-	    .value = E(af_error(ar, "Nope", "")), .incarnation = 9 };
+	e[n++] = (struct jentry){ .kind = J_CHECK_CALL,
+		.call_index = 0,
+		.target = S("calc"),
+		.method = S("double"),
+		.args = E(af_int(ar, 21)),
+		.incarnation = 3 };
+	e[n++] = (struct jentry){ .kind = J_DO_RETURN,
+		.call_index = 1,
+		.value = E(af_int(ar, 42)),
+		.incarnation = 3 };
+	e[n++] = (struct jentry){ .kind = J_DO_THROW,
+		.call_index = 5,
+		.value = E(af_error(ar, "RangeError", "too big")),
+		.incarnation = 1 };
+	e[n++] = (struct jentry){ .kind = J_CHECK_SEND,
+		.call_index = 7,
+		.target = S("bank"),
+		.method = S("withdraw"),
+		.args = E(REC2("account", af_string(ar, "a"), "amount",
+		    af_int(ar, 5))),
+		.incarnation = 2 };
+	e[n++] = (struct jentry){ .kind = J_DO_FULFILL,
+		.vow = 2,
+		.value = E(af_string(ar, "x")) };
+	e[n++] = (struct jentry){ .kind = J_DO_REJECT,
+		.vow = 300,
+		.value = E(af_error(ar, "Nope", "")),
+		.incarnation = 9 };
 	/* Args absent; large numbers. */
 	e[n++] = (struct jentry){ .kind = J_CHECK_CALL,
-	    .call_index = UINT64_MAX, .target = S("clock"), .method = S("now"),
-	    .incarnation = UINT64_MAX };
+		.call_index = UINT64_MAX,
+		.target = S("clock"),
+		.method = S("now"),
+		.incarnation = UINT64_MAX };
 	/* A vow reference answered; a long value (two-byte length). */
-	e[n++] = (struct jentry){ .kind = J_DO_RETURN, .call_index = 128,
-	    .value = E(af_vow_ref(ar, UINT64_MAX - 1)) };
+	e[n++] = (struct jentry){ .kind = J_DO_RETURN,
+		.call_index = 128,
+		.value = E(af_vow_ref(ar, UINT64_MAX - 1)) };
 	{
 		char big[300];
 
 		memset(big, 'q', sizeof(big) - 1);
 		big[sizeof(big) - 1] = '\0';
 		e[n++] = (struct jentry){ .kind = J_DO_FULFILL,
-		    .vow = 1, .value = E(af_string(ar, big)) };
+			.vow = 1,
+			.value = E(af_string(ar, big)) };
 	}
 	return n;
 }
@@ -297,8 +312,10 @@ parse_bytes(const uint8_t *p, size_t n)
 
 START_TEST(test_journal_parse_rejects_malformed)
 {
-	struct jentry e = { .kind = J_DO_FULFILL, .vow = 4,
-	    .value = E(af_int(ar, 1)) }, out;
+	struct jentry e = { .kind = J_DO_FULFILL,
+		.vow = 4,
+		.value = E(af_int(ar, 1)) },
+		      out;
 	struct buf b = BUF_INITIALIZER;
 	size_t base;
 	static const uint8_t ok[] = { 0x08, 0x02 };
@@ -306,11 +323,12 @@ START_TEST(test_journal_parse_rejects_malformed)
 	static const uint8_t kind0[] = { 0x08, 0x00 };
 	static const uint8_t kind7[] = { 0x08, 0x07 };
 	static const uint8_t kind128[] = { 0x08, 0x80, 0x01 };
-	static const uint8_t kind_neg[] = { 0x08, 0xff, 0xff, 0xff, 0xff, 0x0f };
+	static const uint8_t kind_neg[] = { 0x08, 0xff, 0xff, 0xff, 0xff,
+		0x0f };
 	static const uint8_t kind_len[] = { 0x0a, 0x01, 0x01 };
 	static const uint8_t target_varint[] = { 0x08, 0x01, 0x18, 0x01 };
 	static const uint8_t vow_i64[] = { 0x08, 0x05, 0x39, 1, 0, 0, 0, 0, 0,
-	    0, 0 };
+		0, 0 };
 	static const uint8_t nonminimal[] = { 0x08, 0x82, 0x00 };
 	static const uint8_t field0[] = { 0x08, 0x01, 0x00, 0x01 };
 	static const uint8_t group[] = { 0x08, 0x01, 0x13 };
@@ -346,8 +364,8 @@ START_TEST(test_journal_parse_rejects_malformed)
 	/* Protobuf-c itself accepts these (it keeps unknown fields): the
 	 * refusal is ours, on purpose. */
 	{
-		Asyncflow__JournalEntry *m =
-		    asyncflow__journal_entry__unpack(NULL, b.len, b.p);
+		Asyncflow__JournalEntry
+		    *m = asyncflow__journal_entry__unpack(NULL, b.len, b.p);
 		ck_assert_ptr_nonnull(m);
 		asyncflow__journal_entry__free_unpacked(m, NULL);
 	}
@@ -451,17 +469,21 @@ START_TEST(test_journal_entry_text)
 	sample_entries(es, 16);
 	assert_text(&es[0], "checkCall(calc.double, 21, #0)");
 	assert_text(&es[1], "doReturn(#1, 42)");
-	assert_text(&es[2], "doThrow(#5, {\"@error\":{\"name\":\"RangeError\","
+	assert_text(&es[2],
+	    "doThrow(#5, {\"@error\":{\"name\":\"RangeError\","
 	    "\"message\":\"too big\"}})");
-	assert_text(&es[3], "checkSend(bank.withdraw, "
+	assert_text(&es[3],
+	    "checkSend(bank.withdraw, "
 	    "{\"account\":\"a\",\"amount\":5}, #7)");
 	assert_text(&es[4], "doFulfill(vow 2, \"x\")");
-	assert_text(&es[6], "checkCall(clock.now, null, "
+	assert_text(&es[6],
+	    "checkCall(clock.now, null, "
 	    "#18446744073709551615)");
 	assert_text(&es[7], "doReturn(#128, {\"@vow\":18446744073709551614})");
 	/* A value that does not decode is named, not trusted. */
-	e = (struct jentry){ .kind = J_DO_REJECT, .vow = 3,
-	    .value = { "\x08\x02", 2 } };
+	e = (struct jentry){ .kind = J_DO_REJECT,
+		.vow = 3,
+		.value = { "\x08\x02", 2 } };
 	assert_text(&e, "doReject(vow 3, <undecodable>)");
 
 	ck_assert_str_eq(journal_kind_name(J_CHECK_CALL), "checkCall");
@@ -479,7 +501,22 @@ START_TEST(test_journal_key_layout)
 {
 	uint8_t k1[16], k2[16], k3[16];
 	static const uint8_t want[16] = {
-		0, 0, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0, 0, 0x03, 0x04,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0x01,
+		0x02,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0x03,
+		0x04,
 	};
 
 	journal_key(k1, 0x0102, 0x0304);
@@ -506,15 +543,17 @@ write_entries(uint64_t act, uint64_t from, uint64_t to)
 
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	for (uint64_t i = from; i < to; i++) {
-		struct jentry e = { .kind = J_DO_RETURN, .call_index = i,
-		    .value = E(af_int(ar, (int64_t)(act * 1000 + i))) };
+		struct jentry e = { .kind = J_DO_RETURN,
+			.call_index = i,
+			.value = E(af_int(ar, (int64_t)(act * 1000 + i))) };
 
 		buf_reset(&b);
 		ck_assert_int_eq(journal_entry_encode(&b, &e), AF_OK);
 		journal_key(key, act, i);
 		ck_assert_int_eq(store_put(t, DB_JOURNAL,
-		    (struct store_val){ key, 16 },
-		    (struct store_val){ b.p, b.len }, true), AF_OK);
+				     (struct store_val){ key, 16 },
+				     (struct store_val){ b.p, b.len }, true),
+		    AF_OK);
 	}
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	buf_release(&b);
@@ -532,7 +571,8 @@ assert_loaded(const struct jlog *l, uint64_t act, uint64_t n)
 
 		ck_assert_uint_lt(l->off[i], l->off[i + 1]);
 		ck_assert_int_eq(journal_entry_parse(l->data + l->off[i],
-		    l->off[i + 1] - l->off[i], &e), AF_OK);
+				     l->off[i + 1] - l->off[i], &e),
+		    AF_OK);
 		ck_assert_int_eq(e.kind, J_DO_RETURN);
 		ck_assert_uint_eq(e.call_index, i);
 		ck_assert_int_eq(value_decode(ar, e.value.ptr, e.value.len, &v),
@@ -558,8 +598,8 @@ count_rows(uint64_t act)
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
 	ck_assert_int_eq(store_cursor_open(t, DB_JOURNAL, &c), AF_OK);
 	for (rc = store_cursor_get(c, STORE_SET_RANGE, &k, &v);
-	    rc == AF_OK && store_rd_be64(k.p) == act;
-	    rc = store_cursor_get(c, STORE_NEXT, &k, &v))
+	     rc == AF_OK && store_rd_be64(k.p) == act;
+	     rc = store_cursor_get(c, STORE_NEXT, &k, &v))
 		n++;
 	store_cursor_close(c);
 	store_abort(t);
@@ -638,7 +678,8 @@ START_TEST(test_journal_load_with_hole)
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	journal_key(key, 7, 57);
 	ck_assert_int_eq(store_del(t, DB_JOURNAL,
-	    (struct store_val){ key, 16 }), AF_OK);
+			     (struct store_val){ key, 16 }),
+	    AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(journal_load(st, 7, 100, &l), AF_EDECODE);
 	ck_assert_ptr_null(l.data);
@@ -652,8 +693,8 @@ START_TEST(test_journal_load_with_hole)
 	/* A journal that starts late misses entry 0. */
 	write_entries(9, 1, 5);
 	ck_assert_int_eq(journal_load(st, 9, 4, &l), AF_EDECODE);
-	ck_assert_msg(strstr(store_errmsg(st), "entry 0 missing") != NULL,
-	    "%s", store_errmsg(st));
+	ck_assert_msg(strstr(store_errmsg(st), "entry 0 missing") != NULL, "%s",
+	    store_errmsg(st));
 }
 END_TEST
 
@@ -669,8 +710,7 @@ START_TEST(test_journal_delete_in_chunks)
 	while (from < 150) {
 		before = from;
 		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-		ck_assert_int_eq(journal_delete(t, 7, &from, 150, 40),
-		    AF_OK);
+		ck_assert_int_eq(journal_delete(t, 7, &from, 150, 40), AF_OK);
 		ck_assert_int_eq(store_commit(t), AF_OK);
 		ck_assert_uint_eq(from, before + 40 < 150 ? before + 40 : 150);
 		ck_assert_uint_eq(count_rows(7), 200 - from);
@@ -753,18 +793,27 @@ START_TEST(test_tables_act_row)
 
 	memset(rows, 0, sizeof(rows));
 	rows[0] = (struct act_row){ .flow = S("transfer"),
-	    .args = E(REC2("amount", af_int(ar, 10), "from", af_string(ar,
-	    "alice"))), .state = ACT_ACTIVE, .outcome = 17,
-	    .journal_length = 300, .incarnation = 4 };
-	rows[1] = (struct act_row){ .flow = S("x"), .args = E(af_null(ar)),
-	    .state = ACT_FAILED, .outcome = 1,
-	    .failure = S("replay diverged at #2"), .incarnation = 1 };
-	rows[2] = (struct act_row){ .flow = S("echo"), .state = ACT_DONE,
-	    .outcome = UINT64_MAX, .journal_length = 9, .journal_gc = 9 };
+		.args = E(REC2("amount", af_int(ar, 10), "from",
+		    af_string(ar, "alice"))),
+		.state = ACT_ACTIVE,
+		.outcome = 17,
+		.journal_length = 300,
+		.incarnation = 4 };
+	rows[1] = (struct act_row){ .flow = S("x"),
+		.args = E(af_null(ar)),
+		.state = ACT_FAILED,
+		.outcome = 1,
+		.failure = S("replay diverged at #2"),
+		.incarnation = 1 };
+	rows[2] = (struct act_row){ .flow = S("echo"),
+		.state = ACT_DONE,
+		.outcome = UINT64_MAX,
+		.journal_length = 9,
+		.journal_gc = 9 };
 	for (size_t i = 0; i < 3; i++) {
 		struct buf b = BUF_INITIALIZER;
-		Asyncflow__ActivationRecord *m, pm =
-		    ASYNCFLOW__ACTIVATION_RECORD__INIT;
+		Asyncflow__ActivationRecord *m,
+		    pm = ASYNCFLOW__ACTIVATION_RECORD__INIT;
 		uint8_t *p;
 		size_t pn;
 
@@ -783,7 +832,8 @@ START_TEST(test_tables_act_row)
 		ck_assert_uint_eq(m->incarnation, rows[i].incarnation);
 		ck_assert_uint_eq(m->journal_gc, rows[i].journal_gc);
 		ck_assert_uint_eq(asyncflow__activation_record__get_packed_size(
-		    m), b.len);
+				      m),
+		    b.len);
 		ck_assert_ptr_nonnull(p = malloc(b.len));
 		asyncflow__activation_record__pack(m, p);
 		ck_assert_mem_eq(p, b.p, b.len);
@@ -822,10 +872,10 @@ START_TEST(test_tables_act_row_rejects)
 	pb_put_uint64(&b, 10, 1);
 	ck_assert_int_eq(act_row_parse(b.p, b.len, &back), AF_EDECODE);
 	buf_truncate(&b, base);
-	pb_put_uint64(&b, 1, 5);           /* flow as a varint */
+	pb_put_uint64(&b, 1, 5); /* flow as a varint */
 	ck_assert_int_eq(act_row_parse(b.p, b.len, &back), AF_EDECODE);
 	buf_truncate(&b, base);
-	pb_put_bytes(&b, 4, "x", 1);       /* outcome as bytes */
+	pb_put_bytes(&b, 4, "x", 1); /* outcome as bytes */
 	ck_assert_int_eq(act_row_parse(b.p, b.len, &back), AF_EDECODE);
 	for (size_t k = 0; k < base; k++) {
 		uint8_t *p = malloc(k ? k : 1);
@@ -998,8 +1048,10 @@ START_TEST(test_tables_outbox_row)
 	struct outbox_row rows[2], back;
 
 	rows[0] = (struct outbox_row){ .object = S("bank"),
-	    .method = S("deposit"), .args = E(REC2("account", af_string(ar,
-	    "bob"), "amount", af_int(ar, 30))), .activation = 5 };
+		.method = S("deposit"),
+		.args = E(REC2("account", af_string(ar, "bob"), "amount",
+		    af_int(ar, 30))),
+		.activation = 5 };
 	rows[1] = (struct outbox_row){ .object = S("o") };
 	for (size_t i = 0; i < 2; i++) {
 		struct buf b = BUF_INITIALIZER;
@@ -1012,7 +1064,8 @@ START_TEST(test_tables_outbox_row)
 		assert_str_eq(back.object, rows[i].object);
 		assert_str_eq(back.method, rows[i].method);
 		assert_str_eq(back.args, rows[i].args);
-		ck_assert_int_eq(back.args.ptr == NULL, rows[i].args.ptr == NULL);
+		ck_assert_int_eq(back.args.ptr == NULL,
+		    rows[i].args.ptr == NULL);
 		ck_assert_uint_eq(back.activation, rows[i].activation);
 		m = asyncflow__outbox_record__unpack(NULL, b.len, b.p);
 		ck_assert_ptr_nonnull(m);
@@ -1079,8 +1132,23 @@ START_TEST(test_tables_watch_key)
 {
 	uint8_t k[WATCH_KEY_LEN], k2[WATCH_KEY_LEN];
 	static const uint8_t want[WATCH_KEY_LEN] = {
-		0, 0, 0, 0, 0, 0, 0x01, 0x02, WATCH_FOLLOWER,
-		0, 0, 0, 0, 0, 0, 0x03, 0x04,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0x01,
+		0x02,
+		WATCH_FOLLOWER,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0x03,
+		0x04,
 	};
 
 	ck_assert_int_eq(WATCH_KEY_LEN, 17);
@@ -1110,9 +1178,9 @@ START_TEST(test_tables_meta_u64)
 	ck_assert_int_eq(meta_get_u64(t, "next_act", &v), AF_OK);
 	ck_assert_uint_eq(v, 0x0102030405060708);
 	/* A value that is not 8 bytes is refused. */
-	ck_assert_int_eq(store_put(t, DB_META,
-	    (struct store_val){ "odd", 3 }, (struct store_val){ "1234", 4 },
-	    false), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_META, (struct store_val){ "odd", 3 },
+			     (struct store_val){ "1234", 4 }, false),
+	    AF_OK);
 	ck_assert_int_eq(meta_get_u64(t, "odd", &v), AF_EDECODE);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 
@@ -1122,7 +1190,8 @@ START_TEST(test_tables_meta_u64)
 		char err[256];
 
 		ck_assert_int_eq(store_open_lmdb(dir, NULL, &st, err,
-		    sizeof(err)), AF_OK);
+				     sizeof(err)),
+		    AF_OK);
 	}
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
 	{
@@ -1130,7 +1199,8 @@ START_TEST(test_tables_meta_u64)
 		static const uint8_t be[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
 		ck_assert_int_eq(store_get(t, DB_META,
-		    (struct store_val){ "next_act", 8 }, &raw), AF_OK);
+				     (struct store_val){ "next_act", 8 }, &raw),
+		    AF_OK);
 		ck_assert_uint_eq(raw.n, 8);
 		ck_assert_mem_eq(raw.p, be, 8);
 	}

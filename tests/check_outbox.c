@@ -54,7 +54,7 @@ static struct outbox_row
 row(const char *obj, const char *method, uint64_t act)
 {
 	return (struct outbox_row){ { obj, strlen(obj) },
-	    { method, strlen(method) }, { "\x08\x01", 2 }, act };
+		{ method, strlen(method) }, { "\x08\x01", 2 }, act };
 }
 
 struct seen {
@@ -70,8 +70,8 @@ scan_cb(void *ctx, uint64_t vow, const struct outbox_row *r)
 
 	ck_assert_uint_lt(s->n, 8);
 	s->vows[s->n] = vow;
-	snprintf(s->objs[s->n], sizeof(s->objs[0]), "%.*s",
-	    (int)r->object.len, r->object.ptr);
+	snprintf(s->objs[s->n], sizeof(s->objs[0]), "%.*s", (int)r->object.len,
+	    r->object.ptr);
 	s->n++;
 	return 0;
 }
@@ -122,7 +122,8 @@ START_TEST(test_outbox_unreadable_row_is_skipped)
 	store_be64(key, 4);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 	ck_assert_int_eq(store_put(t, DB_OUTBOX, (struct store_val){ key, 8 },
-	    (struct store_val){ "\xff\xff", 2 }, false), AF_OK);
+			     (struct store_val){ "\xff\xff", 2 }, false),
+	    AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(outbox_scan(st, scan_cb, &s), AF_OK);
 	ck_assert_uint_eq(s.n, 1);

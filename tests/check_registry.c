@@ -111,7 +111,7 @@ END_TEST
  * never reads the registered name past its end. */
 START_TEST(test_registry_name_with_nul_does_not_match)
 {
-	static char name[16] = "echo";      /* zeros after the name */
+	static char name[16] = "echo"; /* zeros after the name */
 	struct af_method m[] = { { "run", m_one } };
 	static char oname[16] = "calc";
 	const struct obj_def *o;
@@ -159,8 +159,7 @@ START_TEST(test_registry_duplicates_and_invalid)
 	    AF_EINVAL);
 	ck_assert_int_eq(af_register_object(reg, NULL, ok_m, 1, NULL),
 	    AF_EINVAL);
-	ck_assert_int_eq(af_register_object(reg, "", ok_m, 1, NULL),
-	    AF_EINVAL);
+	ck_assert_int_eq(af_register_object(reg, "", ok_m, 1, NULL), AF_EINVAL);
 	ck_assert_int_eq(af_register_object(reg, "p", NULL, 1, NULL),
 	    AF_EINVAL);
 	ck_assert_int_eq(af_register_object(reg, "p", null_fn, 2, NULL),
@@ -175,15 +174,15 @@ START_TEST(test_registry_duplicates_and_invalid)
 	ck_assert_int_eq(af_register_object(reg, "p", NULL, 0, NULL), AF_OK);
 	ck_assert_ptr_nonnull(registry_object(reg, "p", 1));
 	ck_assert_uint_eq(registry_object(reg, "p", 1)->nmethods, 0);
-	ck_assert_ptr_null(registry_method(registry_object(reg, "p", 1), "m",
-	    1));
+	ck_assert_ptr_null(
+	    registry_method(registry_object(reg, "p", 1), "m", 1));
 }
 END_TEST
 
 START_TEST(test_registry_objects_and_methods)
 {
 	struct af_method ms[] = { { "double", m_one }, { "doubled", m_two },
-	    { "fail", m_two } };
+		{ "fail", m_two } };
 	int data = 7;
 	const struct obj_def *o;
 	const struct af_method *m;
@@ -234,18 +233,20 @@ START_TEST(test_registry_many_names)
 	for (int i = 0; i < 200; i++) {
 		snprintf(names[i], sizeof(names[i]), "n%d", i);
 		ck_assert_int_eq(af_register_flow(reg, names[i],
-		    i % 2 ? flow_a : flow_b), AF_OK);
+				     i % 2 ? flow_a : flow_b),
+		    AF_OK);
 		ck_assert_int_eq(af_register_object(reg, names[i], ms, 1,
-		    names[i]), AF_OK);
+				     names[i]),
+		    AF_OK);
 	}
 	/* Found after every growth, lookups in any order. */
 	for (int i = 199; i >= 0; i--) {
-		ck_assert_ptr_nonnull(f = registry_flow(reg, names[i],
-		    strlen(names[i])));
+		ck_assert_ptr_nonnull(
+		    f = registry_flow(reg, names[i], strlen(names[i])));
 		ck_assert_ptr_eq(f->name, names[i]);
 		ck_assert(f->fn == (i % 2 ? flow_a : flow_b));
-		ck_assert_ptr_nonnull(o = registry_object(reg, names[i],
-		    strlen(names[i])));
+		ck_assert_ptr_nonnull(
+		    o = registry_object(reg, names[i], strlen(names[i])));
 		ck_assert_ptr_eq(o->data, names[i]);
 		ck_assert_int_eq(af_register_flow(reg, names[i], flow_a),
 		    AF_EEXIST);

@@ -45,8 +45,8 @@ teardown(void)
 }
 
 #define open_store(map_size, d) storeutil_open(dir, (map_size), (d))
-#define put_commit storeutil_put_commit
-#define get_copy storeutil_get_copy
+#define put_commit              storeutil_put_commit
+#define get_copy                storeutil_get_copy
 
 /* ---- Tests ---------------------------------------------------------------- */
 
@@ -58,25 +58,25 @@ START_TEST(test_store_put_get_del)
 
 	st = open_store(0, STORE_FULL);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(store_put(t, DB_META, STR("alpha"), STR("one"),
-	    false), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_META, STR("alpha"), STR("one"), false),
+	    AF_OK);
 	/* The write transaction sees its own writes. */
 	ck_assert_int_eq(store_get(t, DB_META, STR("alpha"), &v), AF_OK);
 	ck_assert_uint_eq(v.n, 3);
 	ck_assert_mem_eq(v.p, "one", 3);
 	/* The same key in another database is another row. */
-	ck_assert_int_eq(store_get(t, DB_VOWS, STR("alpha"), &v),
-	    AF_ENOTFOUND);
+	ck_assert_int_eq(store_get(t, DB_VOWS, STR("alpha"), &v), AF_ENOTFOUND);
 	ck_assert_ptr_null(v.p);
 	ck_assert_uint_eq(v.n, 0);
 	ck_assert_int_eq(store_put(t, DB_VOWS, STR("alpha"), STR("other"),
-	    false), AF_OK);
+			     false),
+	    AF_OK);
 	/* Replacing a value. */
-	ck_assert_int_eq(store_put(t, DB_META, STR("alpha"), STR("uno"),
-	    false), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_META, STR("alpha"), STR("uno"), false),
+	    AF_OK);
 	/* Empty values are values. */
-	ck_assert_int_eq(store_put(t, DB_META, STR("empty"), SV("", 0),
-	    false), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_META, STR("empty"), SV("", 0), false),
+	    AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 
 	ck_assert_int_eq(get_copy(st, DB_META, STR("alpha"), out, sizeof(out)),
@@ -95,8 +95,7 @@ START_TEST(test_store_put_get_del)
 	ck_assert_int_eq(store_del(t, DB_META, STR("alpha")), AF_OK);
 	ck_assert_int_eq(store_del(t, DB_META, STR("alpha")), AF_ENOTFOUND);
 	ck_assert_int_eq(store_del(t, DB_META, STR("never")), AF_ENOTFOUND);
-	ck_assert_int_eq(store_get(t, DB_META, STR("alpha"), &v),
-	    AF_ENOTFOUND);
+	ck_assert_int_eq(store_get(t, DB_META, STR("alpha"), &v), AF_ENOTFOUND);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 	ck_assert_int_eq(get_copy(st, DB_META, STR("alpha"), out, sizeof(out)),
 	    AF_ENOTFOUND);
@@ -107,8 +106,19 @@ START_TEST(test_store_put_get_del)
 END_TEST
 
 static const uint64_t order_keys[] = {
-	0, 1, 2, 255, 256, 257, 65535, 65536, (uint64_t)1 << 32,
-	((uint64_t)1 << 40) + 7, (uint64_t)1 << 56, UINT64_MAX - 1, UINT64_MAX,
+	0,
+	1,
+	2,
+	255,
+	256,
+	257,
+	65535,
+	65536,
+	(uint64_t)1 << 32,
+	((uint64_t)1 << 40) + 7,
+	(uint64_t)1 << 56,
+	UINT64_MAX - 1,
+	UINT64_MAX,
 };
 #define NORDER (sizeof(order_keys) / sizeof(order_keys[0]))
 
@@ -131,7 +141,8 @@ START_TEST(test_store_cursor_order_be64)
 		store_be64(key, order_keys[perm[i]]);
 		store_be64(val, ~order_keys[perm[i]]);
 		ck_assert_int_eq(store_put(t, DB_JOURNAL, SV(key, 8),
-		    SV(val, 8), false), AF_OK);
+				     SV(val, 8), false),
+		    AF_OK);
 	}
 	ck_assert_int_eq(store_commit(t), AF_OK);
 
@@ -140,7 +151,7 @@ START_TEST(test_store_cursor_order_be64)
 	/* FIRST then NEXT: numeric order, values with their keys. */
 	i = 0;
 	for (rc = store_cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
-	    rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
+	     rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
 		ck_assert_uint_lt(i, NORDER);
 		ck_assert_uint_eq(k.n, 8);
 		ck_assert_uint_eq(v.n, 8);
@@ -151,37 +162,31 @@ START_TEST(test_store_cursor_order_be64)
 	ck_assert_int_eq(rc, AF_ENOTFOUND);
 	ck_assert_uint_eq(i, NORDER);
 	/* NEXT again after the end is still the end. */
-	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v),
-	    AF_ENOTFOUND);
+	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v), AF_ENOTFOUND);
 
 	/* SET_RANGE: the first key >= the one given. */
 	store_be64(key, 300);
 	k = SV(key, 8);
-	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
-	    AF_OK);
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v), AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), 65535);
 	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v), AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), 65536);
 	/* An exact key is found itself. */
 	store_be64(key, 256);
 	k = SV(key, 8);
-	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
-	    AF_OK);
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v), AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), 256);
 	/* A shorter key sorts before its extensions. */
 	key[0] = 0x01;
 	k = SV(key, 1);
-	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
-	    AF_OK);
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v), AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), (uint64_t)1 << 56);
 	/* Past the last key. */
 	memset(key, 0xff, sizeof(key));
 	k = SV(key, 8);
-	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
-	    AF_OK);
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v), AF_OK);
 	ck_assert_uint_eq(store_rd_be64(k.p), UINT64_MAX);
-	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v),
-	    AF_ENOTFOUND);
+	ck_assert_int_eq(store_cursor_get(c, STORE_NEXT, &k, &v), AF_ENOTFOUND);
 	store_cursor_close(c);
 	/* An empty database has no first key. */
 	ck_assert_int_eq(store_cursor_open(t, DB_TIMERS, &c), AF_OK);
@@ -199,7 +204,8 @@ START_TEST(test_store_append_hint_is_checked)
 	struct store_cursor *c;
 	struct store_val k = { NULL, 0 }, v;
 	uint8_t key[8];
-	uint64_t want[] = { 1, 2, 5, 10, 11 }, put_order[] = { 1, 5, 10, 2, 11 };
+	uint64_t want[] = { 1, 2, 5, 10, 11 },
+		 put_order[] = { 1, 5, 10, 2, 11 };
 	size_t i;
 	int rc;
 
@@ -210,19 +216,20 @@ START_TEST(test_store_append_hint_is_checked)
 	for (i = 0; i < 5; i++) {
 		store_be64(key, put_order[i]);
 		ck_assert_int_eq(store_put(t, DB_JOURNAL, SV(key, 8),
-		    SV("x", 1), true), AF_OK);
+				     SV("x", 1), true),
+		    AF_OK);
 	}
 	/* Appending an existing key replaces it. */
 	store_be64(key, 11);
-	ck_assert_int_eq(store_put(t, DB_JOURNAL, SV(key, 8), SV("y", 1),
-	    true), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_JOURNAL, SV(key, 8), SV("y", 1), true),
+	    AF_OK);
 	ck_assert_int_eq(store_commit(t), AF_OK);
 
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
 	ck_assert_int_eq(store_cursor_open(t, DB_JOURNAL, &c), AF_OK);
 	i = 0;
 	for (rc = store_cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
-	    rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
+	     rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
 		ck_assert_uint_lt(i, 5);
 		ck_assert_uint_eq(store_rd_be64(k.p), want[i]);
 		ck_assert_uint_eq(v.n, 1);
@@ -299,7 +306,9 @@ END_TEST
 START_TEST(test_store_commit_survives_reopen_abort_does_not)
 {
 	static const enum store_durability modes[] = {
-		STORE_FULL, STORE_BATCH, STORE_NONE,
+		STORE_FULL,
+		STORE_BATCH,
+		STORE_NONE,
 	};
 	struct store_txn *t;
 	char out[32], key[32];
@@ -312,13 +321,15 @@ START_TEST(test_store_commit_survives_reopen_abort_does_not)
 		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 		snprintf(key, sizeof(key), "aborted-%zu", m);
 		ck_assert_int_eq(store_put(t, DB_ACTS, STR(key), STR("no"),
-		    false), AF_OK);
+				     false),
+		    AF_OK);
 		store_abort(t);
 		/* A write left open at close is not committed either. */
 		ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
 		snprintf(key, sizeof(key), "open-%zu", m);
 		ck_assert_int_eq(store_put(t, DB_ACTS, STR(key), STR("no"),
-		    false), AF_OK);
+				     false),
+		    AF_OK);
 		ck_assert_int_eq(store_sync(st), AF_OK);
 		store_close(st);
 
@@ -326,14 +337,17 @@ START_TEST(test_store_commit_survives_reopen_abort_does_not)
 		for (size_t j = 0; j <= m; j++) {
 			snprintf(key, sizeof(key), "committed-%zu", j);
 			ck_assert_int_eq(get_copy(st, DB_ACTS, STR(key), out,
-			    sizeof(out)), AF_OK);
+					     sizeof(out)),
+			    AF_OK);
 			ck_assert_str_eq(out, "yes");
 			snprintf(key, sizeof(key), "aborted-%zu", j);
 			ck_assert_int_eq(get_copy(st, DB_ACTS, STR(key), out,
-			    sizeof(out)), AF_ENOTFOUND);
+					     sizeof(out)),
+			    AF_ENOTFOUND);
 			snprintf(key, sizeof(key), "open-%zu", j);
 			ck_assert_int_eq(get_copy(st, DB_ACTS, STR(key), out,
-			    sizeof(out)), AF_ENOTFOUND);
+					     sizeof(out)),
+			    AF_ENOTFOUND);
 		}
 		store_close(st);
 		st = NULL;
@@ -344,10 +358,18 @@ END_TEST
 START_TEST(test_store_durability_names)
 {
 	static const enum store_durability all[] = {
-		STORE_FULL, STORE_BATCH, STORE_NONE,
+		STORE_FULL,
+		STORE_BATCH,
+		STORE_NONE,
 	};
 	static const char *const bad[] = {
-		"fast", "", "FULL", "full ", "ful", "fullx", "sync",
+		"fast",
+		"",
+		"FULL",
+		"full ",
+		"ful",
+		"fullx",
+		"sync",
 	};
 	enum store_durability d;
 
@@ -356,15 +378,17 @@ START_TEST(test_store_durability_names)
 	ck_assert_str_eq(store_durability_name(STORE_NONE), "none");
 	for (size_t i = 0; i < 3; i++) {
 		d = (enum store_durability)99;
-		ck_assert_int_eq(store_durability_parse(
-		    store_durability_name(all[i]), &d), AF_OK);
+		ck_assert_int_eq(store_durability_parse(store_durability_name(
+							    all[i]),
+				     &d),
+		    AF_OK);
 		ck_assert_int_eq(d, all[i]);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		d = STORE_BATCH;
 		ck_assert_msg(store_durability_parse(bad[i], &d) == AF_EINVAL,
 		    "accepted \"%s\"", bad[i]);
-		ck_assert_int_eq(d, STORE_BATCH);   /* untouched */
+		ck_assert_int_eq(d, STORE_BATCH); /* untouched */
 	}
 }
 END_TEST

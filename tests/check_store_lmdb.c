@@ -39,8 +39,8 @@ teardown(void)
 }
 
 #define open_store(map_size, d) storeutil_open(dir, (map_size), (d))
-#define put_commit storeutil_put_commit
-#define get_copy storeutil_get_copy
+#define put_commit              storeutil_put_commit
+#define get_copy                storeutil_get_copy
 
 static bool
 file_exists(const char *name)
@@ -168,8 +168,8 @@ START_TEST(test_store_map_full)
 	ck_assert_ptr_nonnull(blob = malloc(big));
 	memset(blob, 'b', big);
 	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
-	ck_assert_int_eq(store_put(t, DB_META, STR("small"), STR("s"),
-	    false), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_META, STR("small"), STR("s"), false),
+	    AF_OK);
 	rc = store_put(t, DB_META, STR("big"), SV(blob, big), false);
 	if (rc == AF_OK)
 		rc = store_commit(t);
@@ -178,7 +178,8 @@ START_TEST(test_store_map_full)
 	free(blob);
 	ck_assert_int_eq(rc, AF_EFULL);
 	ck_assert_msg(strstr(store_errmsg(st), "MDB_MAP_FULL") != NULL ||
-	    strstr(store_errmsg(st), "map") != NULL, "%s", store_errmsg(st));
+		strstr(store_errmsg(st), "map") != NULL,
+	    "%s", store_errmsg(st));
 	/* Nothing of that transaction is there; reads still work. */
 	ck_assert_int_eq(get_copy(st, DB_META, STR("big"), out, sizeof(out)),
 	    AF_ENOTFOUND);

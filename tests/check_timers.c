@@ -52,11 +52,18 @@ flush(void)
 START_TEST(test_timers_heap_order_and_take_due)
 {
 	static const struct timer in[] = {
-		{ 50, 5 }, { 10, 9 }, { 30, 3 }, { 10, 2 }, { 70, 7 },
+		{ 50, 5 },
+		{ 10, 9 },
+		{ 30, 3 },
+		{ 10, 2 },
+		{ 70, 7 },
 		{ 20, 1 },
 	};
 	static const struct timer want[] = {
-		{ 10, 2 }, { 10, 9 }, { 20, 1 }, { 30, 3 },
+		{ 10, 2 },
+		{ 10, 9 },
+		{ 20, 1 },
+		{ 30, 3 },
 	};
 	struct timer t;
 	size_t i;

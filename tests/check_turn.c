@@ -50,7 +50,7 @@ flow_waiter(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
 {
 	return af_await(f, af_get(args, "v"), result) == AF_OK ? AF_OK :
-	    AF_REJECTED;
+								 AF_REJECTED;
 }
 
 static int
@@ -69,9 +69,10 @@ setup(void)
 {
 	/* A pass stops taking settlements after 256 of them. */
 	static struct engine_opts eo = { .clock_ms = fake_clock,
-	    .pass_max_entries = 1 };
+		.pass_max_entries = 1 };
 	struct harness_opts o = { .durability = STORE_NONE,
-	    .register_fn = register_flows, .engine = &eo };
+		.register_fn = register_flows,
+		.engine = &eo };
 
 	dir = testutil_tmpdir();
 	ck_assert_ptr_nonnull(ar = arena_new(0));
@@ -116,7 +117,8 @@ START_TEST(test_turn_wakes_for_the_earliest_timer)
 
 	vals[0] = af_int(ar, 5000);
 	ck_assert_int_eq(engine_start(h.eng, "napper",
-	    af_record(ar, keys, vals, 1), &act, &out), AF_OK);
+			     af_record(ar, keys, vals, 1), &act, &out),
+	    AF_OK);
 	ck_assert_int_eq(turn(&n), AF_OK);
 	ck_assert(!n.again);
 	ck_assert_int_eq(n.wake_ms, 5000);
@@ -124,7 +126,8 @@ START_TEST(test_turn_wakes_for_the_earliest_timer)
 	/* A sooner timer comes first. */
 	vals[0] = af_int(ar, 1000);
 	ck_assert_int_eq(engine_start(h.eng, "napper",
-	    af_record(ar, keys, vals, 1), &act2, &out2), AF_OK);
+			     af_record(ar, keys, vals, 1), &act2, &out2),
+	    AF_OK);
 	fake_now += 400;
 	ck_assert_int_eq(turn(&n), AF_OK);
 	ck_assert_int_eq(n.wake_ms, 1000);
@@ -157,15 +160,17 @@ START_TEST(test_turn_again_while_events_wait)
 		    AF_OK);
 		vals[0] = af_vow_ref(ar, vows[i]);
 		ck_assert_int_eq(engine_start(h.eng, "waiter",
-		    af_record(ar, keys, vals, 1), &act, &out), AF_OK);
+				     af_record(ar, keys, vals, 1), &act, &out),
+		    AF_OK);
 	}
 	ck_assert_int_eq(turn(&n), AF_OK);
 	ck_assert(!n.again);
 	for (i = 0; i < 600; i++)
 		ck_assert_int_eq(engine_settle(h.eng, vows[i], secrets[i],
-		    false, af_int(ar, i)), AF_OK);
+				     false, af_int(ar, i)),
+		    AF_OK);
 	/* 600 settlements take three turns of at least 256. */
-	for (turns = 1; ; turns++) {
+	for (turns = 1;; turns++) {
 		ck_assert_int_eq(turn(&n), AF_OK);
 		ck_assert_int_eq(n.again, engine_busy(h.eng));
 		if (!n.again)
@@ -179,7 +184,17 @@ END_TEST
 START_TEST(test_turn_backoff_doubles_and_resets)
 {
 	static const int64_t want[] = {
-		10, 20, 40, 80, 160, 320, 640, 1280, 2000, 2000, 2000,
+		10,
+		20,
+		40,
+		80,
+		160,
+		320,
+		640,
+		1280,
+		2000,
+		2000,
+		2000,
 	};
 	uint8_t secret[VOW_SECRET_LEN];
 	struct turn_next n;

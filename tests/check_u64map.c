@@ -15,8 +15,8 @@
 
 #define UNIVERSE 200000u
 
-static char slots[UNIVERSE + 1];    /* values are &slots[i] */
-static uint8_t *ref;                /* ref[i]: 0 absent, else 1 + version */
+static char slots[UNIVERSE + 1]; /* values are &slots[i] */
+static uint8_t *ref;             /* ref[i]: 0 absent, else 1 + version */
 static uint8_t *visited;
 
 static void
@@ -72,7 +72,7 @@ index_of(uint64_t k, int spread)
 
 	if (!spread)
 		return k;
-	for (int i = 0; i < 6; i++)     /* Newton: doubles the bits each time */
+	for (int i = 0; i < 6; i++) /* Newton: doubles the bits each time */
 		inv *= 2 - mul * inv;
 	return k * inv;
 }
@@ -80,10 +80,11 @@ index_of(uint64_t k, int spread)
 /* Check's ck_assert_* report every passing assertion to the parent
  * process; in loops of a million steps that is the whole run time, so the
  * hot loops only call into Check on failure. */
-#define REQUIRE(cond, ...) do { \
-	if (!(cond)) \
-		ck_abort_msg(__VA_ARGS__); \
-} while (0)
+#define REQUIRE(cond, ...) \
+	do { \
+		if (!(cond)) \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
 
 static void
 check_all(const struct u64map *m, int spread, size_t expect_len)
@@ -149,20 +150,23 @@ run_random_ops(int spread)
 				int ver = (int)(r >> 50) % 2 + 1;
 
 				REQUIRE(u64map_put(&m, k, val_of(i, ver)) ==
-				    AF_OK, "put failed");
+					AF_OK,
+				    "put failed");
 				if (!ref[i])
 					len++;
 				ref[i] = (uint8_t)(ver + 1);
 			} else if (op < 8) {
 				got = u64map_get(&m, k);
-				REQUIRE(got == (ref[i] ? val_of(i, ref[i] - 1) :
-				    NULL), "step %llu: get(%llu) wrong",
+				REQUIRE(got ==
+					(ref[i] ? val_of(i, ref[i] - 1) : NULL),
+				    "step %llu: get(%llu) wrong",
 				    (unsigned long long)step,
 				    (unsigned long long)k);
 			} else {
 				got = u64map_del(&m, k);
-				REQUIRE(got == (ref[i] ? val_of(i, ref[i] - 1) :
-				    NULL), "step %llu: del(%llu) wrong",
+				REQUIRE(got ==
+					(ref[i] ? val_of(i, ref[i] - 1) : NULL),
+				    "step %llu: del(%llu) wrong",
 				    (unsigned long long)step,
 				    (unsigned long long)k);
 				if (ref[i]) {
@@ -187,7 +191,8 @@ run_random_ops(int spread)
 	for (uint64_t i = 1; i <= UNIVERSE; i++)
 		if (ref[i]) {
 			REQUIRE(u64map_del(&m, key_of(i, spread)) ==
-			    val_of(i, ref[i] - 1), "del(%llu) wrong",
+				val_of(i, ref[i] - 1),
+			    "del(%llu) wrong",
 			    (unsigned long long)key_of(i, spread));
 			ref[i] = 0;
 			len--;
@@ -267,7 +272,7 @@ START_TEST(test_u64map_clear_and_reuse)
 	ck_assert_uint_le(m.len * 4, cap * 3);
 	u64map_reset(&m);
 	ck_assert_uint_eq(m.len, 0);
-	ck_assert_uint_eq(m.cap, cap);      /* memory kept */
+	ck_assert_uint_eq(m.cap, cap); /* memory kept */
 	ck_assert(!u64map_next(&m, &it, &k, &v));
 	for (uint64_t i = 1; i <= 5000; i++)
 		ck_assert_ptr_null(u64map_get(&m, i * 7));

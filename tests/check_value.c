@@ -58,9 +58,9 @@ S(const char *s)
 static const struct af_value *
 L(size_t n, ...)
 {
-	const struct af_value	*items[64];
-	va_list			 ap;
-	size_t			 i;
+	const struct af_value *items[64];
+	va_list ap;
+	size_t i;
 
 	ck_assert_uint_le(n, 64);
 	va_start(ap, n);
@@ -74,10 +74,10 @@ L(size_t n, ...)
 static const struct af_value *
 R(size_t n, ...)
 {
-	const char		*keys[64];
-	const struct af_value	*vals[64];
-	va_list			 ap;
-	size_t			 i;
+	const char *keys[64];
+	const struct af_value *vals[64];
+	va_list ap;
+	size_t i;
 
 	ck_assert_uint_le(n, 64);
 	va_start(ap, n);
@@ -115,8 +115,8 @@ dec_bytes(const void *p, size_t n)
 static const char *
 text(const struct af_value *v)
 {
-	static struct buf	 t;
-	static char		 s[4096];
+	static struct buf t;
+	static char s[4096];
 
 	buf_reset(&t);
 	ck_assert_int_eq(value_to_text(&t, v), AF_OK);
@@ -129,7 +129,7 @@ text(const struct af_value *v)
 
 /* ---- Samples: one or more of every type, nested -------------------------- */
 
-#define NSAMPLES	40
+#define NSAMPLES 40
 
 /* Whether protobuf-c can represent sample i (its strings are C strings). */
 static bool
@@ -142,66 +142,100 @@ static const struct af_value *
 sample(int i)
 {
 	static const uint8_t bin[] = { 0, 1, 2, 0xff };
-	const struct af_value	*v, *items[100];
-	char			 s[300];
-	uint8_t			*big;
-	int			 k;
+	const struct af_value *v, *items[100];
+	char s[300];
+	uint8_t *big;
+	int k;
 
 	switch (i) {
-	case 0: return af_null(A);
-	case 1: return af_bool(A, true);
-	case 2: return af_bool(A, false);
-	case 3: return I(0);
-	case 4: return I(42);
-	case 5: return I(-1);
-	case 6: return I(INT64_MIN);
-	case 7: return I(INT64_MAX);
-	case 8: return af_double(A, 0.0);
-	case 9: return af_double(A, -0.0);
-	case 10: return af_double(A, 1.5);
-	case 11: return af_double(A, NAN);
-	case 12: return af_double(A, INFINITY);
-	case 13: return af_double(A, -1e300);
-	case 14: return S("");
-	case 15: return S("hello");
-	case 16: return S("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80");
+	case 0:
+		return af_null(A);
+	case 1:
+		return af_bool(A, true);
+	case 2:
+		return af_bool(A, false);
+	case 3:
+		return I(0);
+	case 4:
+		return I(42);
+	case 5:
+		return I(-1);
+	case 6:
+		return I(INT64_MIN);
+	case 7:
+		return I(INT64_MAX);
+	case 8:
+		return af_double(A, 0.0);
+	case 9:
+		return af_double(A, -0.0);
+	case 10:
+		return af_double(A, 1.5);
+	case 11:
+		return af_double(A, NAN);
+	case 12:
+		return af_double(A, INFINITY);
+	case 13:
+		return af_double(A, -1e300);
+	case 14:
+		return S("");
+	case 15:
+		return S("hello");
+	case 16:
+		return S("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80");
 	case 17:
 		memset(s, 'x', 299);
 		s[299] = '\0';
-		return S(s);		/* two-byte length */
-	case 18: return af_stringn(A, "a\0b", 3);
-	case 19: return af_bytes(A, NULL, 0);
-	case 20: return af_bytes(A, bin, sizeof(bin));
+		return S(s); /* two-byte length */
+	case 18:
+		return af_stringn(A, "a\0b", 3);
+	case 19:
+		return af_bytes(A, NULL, 0);
+	case 20:
+		return af_bytes(A, bin, sizeof(bin));
 	case 21:
 		big = malloc(70000);
 		ck_assert_ptr_nonnull(big);
 		for (k = 0; k < 70000; k++)
 			big[k] = (uint8_t)(k * 7);
-		v = af_bytes(A, big, 70000);	/* three-byte length */
+		v = af_bytes(A, big, 70000); /* three-byte length */
 		free(big);
 		return v;
-	case 22: return af_vow_ref(A, 7);
-	case 23: return af_vow_ref(A, UINT64_MAX);
-	case 24: return af_resolver_ref(A, 9);
-	case 25: return af_resolver_ref(A, 0);
-	case 26: return af_obj(A, "bank");
-	case 27: return af_obj(A, "");
-	case 28: return af_error(A, "NotFound", "no such thing");
-	case 29: return af_error(A, "E", "");
-	case 30: return af_error(A, "", "");
-	case 31: return af_error(A, "", "only a message");
-	case 32: return L(0);
-	case 33: return L(3, I(1), S("two"), af_null(A));
-	case 34: return R(0);
-	case 35: return R(2, "name", S("x"), "i", I(42));
+	case 22:
+		return af_vow_ref(A, 7);
+	case 23:
+		return af_vow_ref(A, UINT64_MAX);
+	case 24:
+		return af_resolver_ref(A, 9);
+	case 25:
+		return af_resolver_ref(A, 0);
+	case 26:
+		return af_obj(A, "bank");
+	case 27:
+		return af_obj(A, "");
+	case 28:
+		return af_error(A, "NotFound", "no such thing");
+	case 29:
+		return af_error(A, "E", "");
+	case 30:
+		return af_error(A, "", "");
+	case 31:
+		return af_error(A, "", "only a message");
+	case 32:
+		return L(0);
+	case 33:
+		return L(3, I(1), S("two"), af_null(A));
+	case 34:
+		return R(0);
+	case 35:
+		return R(2, "name", S("x"), "i", I(42));
 	case 36:
-		return R(4, "b", R(1, "c", af_error(A, "Oops", "m")),
-		    "", I(1), "a", L(2, af_vow_ref(A, 3), L(0)),
-		    "@vow", af_double(A, 2.0));
+		return R(4, "b", R(1, "c", af_error(A, "Oops", "m")), "", I(1),
+		    "a", L(2, af_vow_ref(A, 3), L(0)), "@vow",
+		    af_double(A, 2.0));
 	case 37:
 		for (k = 0; k < 100; k++)
-			items[k] = R(2, "amount", I(k * 1000),
-			    "to", S("someone"));
+			items[k] = R(2, "amount", I(k * 1000), "to",
+			    S("someone"));
 		return af_list_of(A, items, 100);
 	case 38:
 		/* depth 64: 63 lists around a null */
@@ -222,12 +256,12 @@ sample(int i)
 static Asyncflow__Value *
 to_pbc(const struct af_value *v)
 {
-	Asyncflow__Value	*m;
-	Asyncflow__List		*l;
-	Asyncflow__Record	*r;
-	Asyncflow__Field	*f;
-	Asyncflow__Error	*e;
-	size_t			 i;
+	Asyncflow__Value *m;
+	Asyncflow__List *l;
+	Asyncflow__Record *r;
+	Asyncflow__Field *f;
+	Asyncflow__Error *e;
+	size_t i;
 
 	m = af_arena_alloc(A, sizeof(*m));
 	asyncflow__value__init(m);
@@ -310,7 +344,7 @@ to_pbc(const struct af_value *v)
 static uint8_t *
 pbc_pack(const Asyncflow__Value *m, size_t *n)
 {
-	uint8_t	*p;
+	uint8_t *p;
 
 	*n = asyncflow__value__get_packed_size(m);
 	p = af_arena_alloc(A, *n);
@@ -321,7 +355,7 @@ pbc_pack(const Asyncflow__Value *m, size_t *n)
 static void
 ck_bytes_eq(const uint8_t *x, size_t xn, const uint8_t *y, size_t yn)
 {
-	size_t	 i;
+	size_t i;
 
 	ck_assert_uint_eq(xn, yn);
 	for (i = 0; i < xn; i++)
@@ -334,9 +368,9 @@ ck_bytes_eq(const uint8_t *x, size_t xn, const uint8_t *y, size_t yn)
 
 START_TEST(test_value_roundtrip_every_sample)
 {
-	struct buf		 b = BUF_INITIALIZER, b2 = BUF_INITIALIZER;
-	const struct af_value	*v = sample(_i), *d;
-	size_t			 size;
+	struct buf b = BUF_INITIALIZER, b2 = BUF_INITIALIZER;
+	const struct af_value *v = sample(_i), *d;
+	size_t size;
 
 	enc(&b, v);
 	ck_assert_int_eq(value_measure(v, &size), AF_OK);
@@ -353,11 +387,11 @@ END_TEST
 
 START_TEST(test_value_crosscheck_protobuf_c_unpack_repack)
 {
-	struct buf		 b = BUF_INITIALIZER;
-	const struct af_value	*v = sample(_i);
-	Asyncflow__Value	*m;
-	uint8_t			*p;
-	size_t			 n;
+	struct buf b = BUF_INITIALIZER;
+	const struct af_value *v = sample(_i);
+	Asyncflow__Value *m;
+	uint8_t *p;
+	size_t n;
 
 	if (!sample_pbc_ok(_i))
 		return;
@@ -374,10 +408,10 @@ END_TEST
 
 START_TEST(test_value_crosscheck_protobuf_c_pack_of_same_value)
 {
-	struct buf		 b = BUF_INITIALIZER;
-	const struct af_value	*v = sample(_i), *d;
-	uint8_t			*p;
-	size_t			 n;
+	struct buf b = BUF_INITIALIZER;
+	const struct af_value *v = sample(_i), *d;
+	uint8_t *p;
+	size_t n;
 
 	if (!sample_pbc_ok(_i))
 		return;
@@ -392,10 +426,10 @@ END_TEST
 
 START_TEST(test_value_decode_rejects_truncated_at_every_prefix)
 {
-	struct buf		 b = BUF_INITIALIZER;
-	const struct af_value	*v = sample(_i), *d;
-	uint8_t			*copy;
-	size_t			 n, step;
+	struct buf b = BUF_INITIALIZER;
+	const struct af_value *v = sample(_i), *d;
+	uint8_t *copy;
+	size_t n, step;
 
 	enc(&b, v);
 	/* every prefix; of the 70000-byte sample, the first and last 300
@@ -425,12 +459,12 @@ lcg(uint32_t *s)
 
 START_TEST(test_value_decode_accepts_only_canonical_bytes)
 {
-	struct buf		 b = BUF_INITIALIZER, b2 = BUF_INITIALIZER;
-	const struct af_value	*d;
-	uint8_t			*m;
-	uint32_t		 seed = 0x5eed + (uint32_t)_i;
-	size_t			 n, pos;
-	int			 round;
+	struct buf b = BUF_INITIALIZER, b2 = BUF_INITIALIZER;
+	const struct af_value *d;
+	uint8_t *m;
+	uint32_t seed = 0x5eed + (uint32_t)_i;
+	size_t n, pos;
+	int round;
 
 	enc(&b, sample(_i));
 	if (b.len > 4096) {
@@ -444,18 +478,18 @@ START_TEST(test_value_decode_accepts_only_canonical_bytes)
 		n = b.len;
 		pos = lcg(&seed) % n;
 		switch (lcg(&seed) % 4) {
-		case 0:		/* flip a bit */
+		case 0: /* flip a bit */
 			m[pos] ^= (uint8_t)(1u << (lcg(&seed) % 8));
 			break;
-		case 1:		/* replace a byte */
+		case 1: /* replace a byte */
 			m[pos] = (uint8_t)lcg(&seed);
 			break;
-		case 2:		/* insert a byte */
+		case 2: /* insert a byte */
 			memmove(m + pos + 1, m + pos, n - pos);
 			m[pos] = (uint8_t)lcg(&seed);
 			n++;
 			break;
-		case 3:		/* delete a byte */
+		case 3: /* delete a byte */
 			memmove(m + pos, m + pos + 1, n - pos - 1);
 			n--;
 			break;
@@ -475,8 +509,8 @@ END_TEST
 START_TEST(test_value_decoded_strings_are_nul_terminated_copies)
 {
 	static const uint8_t in[] = { 0x2a, 0x02, 'h', 'i', 'X' };
-	static const uint8_t rec[] = { 0x42, 0x08, 0x0a, 0x06, 0x0a, 0x01,
-	    'k', 0x12, 0x01, 0x08 };
+	static const uint8_t rec[] = { 0x42, 0x08, 0x0a, 0x06, 0x0a, 0x01, 'k',
+		0x12, 0x01, 0x08 };
 	const struct af_value *v;
 
 	ck_assert_int_eq(value_decode(A, in, 4, &v), AF_OK);
@@ -493,12 +527,15 @@ END_TEST
 
 /* Hand-made encodings, each with what value_decode must say. */
 struct bad {
-	const char	*what;
-	const char	*bytes;
-	size_t		 n;
-	int		 rc;
+	const char *what;
+	const char *bytes;
+	size_t n;
+	int rc;
 };
-#define BAD(w, s, rc)	{ w, s, sizeof(s) - 1, rc }
+#define BAD(w, s, rc) \
+	{ \
+		w, s, sizeof(s) - 1, rc \
+	}
 
 static const struct bad unknown_fields[] = {
 	BAD("field 13 in Value", "\x68\x01", AF_EDECODE),
@@ -546,8 +583,14 @@ static const struct bad kinds[] = {
 	    "\x18\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", AF_EDECODE),
 	BAD("int varint over 64 bits",
 	    "\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", AF_EDECODE),
-	BAD("string overlong length", "\x2a\x81\x00" "a", AF_EDECODE),
-	BAD("length past the end", "\x2a\x05" "abc", AF_EDECODE),
+	BAD("string overlong length",
+	    "\x2a\x81\x00"
+	    "a",
+	    AF_EDECODE),
+	BAD("length past the end",
+	    "\x2a\x05"
+	    "abc",
+	    AF_EDECODE),
 	BAD("trailing byte", "\x3a\x00\x00", AF_EDECODE),
 	BAD("Field key present but empty", "\x42\x06\x0a\x04\x0a\x00\x12\x00",
 	    AF_EDECODE),
@@ -560,9 +603,12 @@ static const struct bad kinds[] = {
 	    AF_EDECODE),
 	BAD("Error name twice", "\x62\x06\x0a\x01m\x0a\x01n", AF_EDECODE),
 	BAD("Error name present but empty", "\x62\x02\x0a\x00", AF_EDECODE),
-	BAD("NUL in key", "\x42\x09\x0a\x07\x0a\x03k\x00k\x12\x00",
+	BAD("NUL in key", "\x42\x09\x0a\x07\x0a\x03k\x00k\x12\x00", AF_EDECODE),
+	BAD("NUL in obj_name",
+	    "\x5a\x03"
+	    "a\x00"
+	    "b",
 	    AF_EDECODE),
-	BAD("NUL in obj_name", "\x5a\x03" "a\x00" "b", AF_EDECODE),
 	BAD("NUL in Error.message", "\x62\x03\x12\x01\x00", AF_EDECODE),
 };
 
@@ -574,7 +620,9 @@ static const struct bad bad_utf8[] = {
 	BAD("string surrogate", "\x2a\x03\xed\xa0\x80", AF_EDECODE),
 	BAD("string above U+10FFFF", "\x2a\x04\xf4\x90\x80\x80", AF_EDECODE),
 	BAD("string truncated sequence", "\x2a\x02\xe2\x82", AF_EDECODE),
-	BAD("string bad after 8 ASCII", "\x2a\x09" "abcdefgh\xfe",
+	BAD("string bad after 8 ASCII",
+	    "\x2a\x09"
+	    "abcdefgh\xfe",
 	    AF_EDECODE),
 	BAD("record key", "\x42\x07\x0a\x05\x0a\x01\xff\x12\x00", AF_EDECODE),
 	BAD("obj_name", "\x5a\x02\xc3\x28", AF_EDECODE),
@@ -585,10 +633,10 @@ static const struct bad bad_utf8[] = {
 static void
 check_bad(const struct bad *t, size_t n)
 {
-	const struct af_value	*v;
-	uint8_t			*p;
-	size_t			 i;
-	int			 rc;
+	const struct af_value *v;
+	uint8_t *p;
+	size_t i;
+	int rc;
 
 	for (i = 0; i < n; i++) {
 		/* exact-size copies, so any overread is caught */
@@ -606,15 +654,15 @@ check_bad(const struct bad *t, size_t n)
 
 START_TEST(test_value_decode_rejects_unknown_field)
 {
-	check_bad(unknown_fields, sizeof(unknown_fields) /
-	    sizeof(unknown_fields[0]));
+	check_bad(unknown_fields,
+	    sizeof(unknown_fields) / sizeof(unknown_fields[0]));
 }
 END_TEST
 
 START_TEST(test_value_decode_rejects_wrong_wire_type)
 {
-	check_bad(wrong_wire_types, sizeof(wrong_wire_types) /
-	    sizeof(wrong_wire_types[0]));
+	check_bad(wrong_wire_types,
+	    sizeof(wrong_wire_types) / sizeof(wrong_wire_types[0]));
 }
 END_TEST
 
@@ -635,12 +683,12 @@ END_TEST
 static int
 decode_pbc_record(const char *const *keys, size_t n)
 {
-	Asyncflow__Value	 m = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Record	 r = ASYNCFLOW__RECORD__INIT;
-	Asyncflow__Field	 f[8], *fp[8];
-	Asyncflow__Value	 vals[8];
-	uint8_t			*p;
-	size_t			 i, len;
+	Asyncflow__Value m = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Record r = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Field f[8], *fp[8];
+	Asyncflow__Value vals[8];
+	uint8_t *p;
+	size_t i, len;
 
 	for (i = 0; i < n; i++) {
 		asyncflow__value__init(&vals[i]);
@@ -691,16 +739,16 @@ END_TEST
 static void
 nested_lists(struct buf *b, int n)
 {
-	struct buf	 t = BUF_INITIALIZER;
-	int		 i;
+	struct buf t = BUF_INITIALIZER;
+	int i;
 
 	buf_reset(b);
-	pb_put_uint64(b, 1, 1);			/* null */
+	pb_put_uint64(b, 1, 1); /* null */
 	for (i = 0; i < n; i++) {
 		buf_reset(&t);
-		pb_put_bytes(&t, 1, b->p, b->len);	/* List.items */
+		pb_put_bytes(&t, 1, b->p, b->len); /* List.items */
 		buf_reset(b);
-		pb_put_bytes(b, 7, t.p, t.len);		/* list_value */
+		pb_put_bytes(b, 7, t.p, t.len); /* list_value */
 	}
 	ck_assert_int_eq(b->err, AF_OK);
 	buf_release(&t);
@@ -708,13 +756,13 @@ nested_lists(struct buf *b, int n)
 
 START_TEST(test_value_decode_rejects_depth_65)
 {
-	struct buf		 b = BUF_INITIALIZER;
-	const struct af_value	*v;
+	struct buf b = BUF_INITIALIZER;
+	const struct af_value *v;
 
 	nested_lists(&b, 63);
-	ck_assert_int_eq(dec(&b, &v), AF_OK);		/* depth 64 */
+	ck_assert_int_eq(dec(&b, &v), AF_OK); /* depth 64 */
 	nested_lists(&b, 64);
-	ck_assert_int_eq(dec(&b, &v), AF_ELIMIT);	/* depth 65 */
+	ck_assert_int_eq(dec(&b, &v), AF_ELIMIT); /* depth 65 */
 	ck_assert_ptr_null(v);
 	nested_lists(&b, 1000);
 	ck_assert_int_eq(dec(&b, &v), AF_ELIMIT);
@@ -724,9 +772,9 @@ END_TEST
 
 START_TEST(test_value_decode_rejects_too_large)
 {
-	const struct af_value	*v;
-	uint8_t			*p;
-	size_t			 n = AF_VALUE_MAX_BYTES + 1;
+	const struct af_value *v;
+	uint8_t *p;
+	size_t n = AF_VALUE_MAX_BYTES + 1;
 
 	p = calloc(1, n);
 	ck_assert_ptr_nonnull(p);
@@ -741,12 +789,11 @@ END_TEST
 
 START_TEST(test_af_record_sorts_keys)
 {
-	static const char *const keys[] = {
-		"b", "a", "c", "ab", "", "\xc3\xa9"
-	};
-	const struct af_value	*vals[6], *r;
-	size_t			 i;
-	char			 name[24];
+	static const char *const keys[] = { "b", "a", "c", "ab", "",
+		"\xc3\xa9" };
+	const struct af_value *vals[6], *r;
+	size_t i;
+	char name[24];
 
 	for (i = 0; i < 6; i++)
 		vals[i] = I((int64_t)i);
@@ -764,9 +811,9 @@ START_TEST(test_af_record_sorts_keys)
 
 	/* many keys (the qsort path), given in reverse */
 	{
-		const char		*k[40];
-		const struct af_value	*v[40];
-		char			 store[40][24];
+		const char *k[40];
+		const struct af_value *v[40];
+		char store[40][24];
 
 		for (i = 0; i < 40; i++) {
 			snprintf(store[i], sizeof(store[i]), "k%02zu", 39 - i);
@@ -828,9 +875,9 @@ END_TEST
 
 START_TEST(test_af_limits_depth_and_size)
 {
-	const struct af_value	*v, *w, *items[2];
-	uint8_t			*big;
-	int			 k;
+	const struct af_value *v, *w, *items[2];
+	uint8_t *big;
+	int k;
 
 	/* depth: 64 levels made, the 65th refused */
 	v = af_null(A);
@@ -865,10 +912,10 @@ END_TEST
 
 START_TEST(test_af_get_and_at)
 {
-	const char		*keys[100];
-	const struct af_value	*vals[100], *r, *l;
-	char			 store[100][24];
-	size_t			 i;
+	const char *keys[100];
+	const struct af_value *vals[100], *r, *l;
+	char store[100][24];
+	size_t i;
 
 	for (i = 0; i < 100; i++) {
 		snprintf(store[i], sizeof(store[i]), "%zu", i * 7 % 100);
@@ -931,9 +978,9 @@ END_TEST
 
 START_TEST(test_af_value_copy_is_deep)
 {
-	struct af_arena		*a2 = arena_new(128);
-	const struct af_value	*c[NSAMPLES], *o;
-	int			 i;
+	struct af_arena *a2 = arena_new(128);
+	const struct af_value *c[NSAMPLES], *o;
+	int i;
 
 	ck_assert_ptr_nonnull(a2);
 	for (i = 0; i < NSAMPLES; i++) {
@@ -963,40 +1010,40 @@ END_TEST
 START_TEST(test_value_diff_paths)
 {
 	struct {
-		const struct af_value	*x, *y;
-		const char		*path;
+		const struct af_value *x, *y;
+		const char *path;
 	} t[] = {
 		{ I(1), I(2), "" },
 		{ I(1), S("1"), "" },
 		{ L(3, I(1), I(2), I(3)), L(3, I(1), I(2), I(4)), "[2]" },
 		{ L(2, I(1), I(2)), L(3, I(1), I(2), I(3)), "[2]" },
 		{ L(3, I(0), I(0), R(2, "amount", I(5), "to", S("bob"))),
-		  L(3, I(0), I(0), R(2, "amount", I(6), "to", S("bob"))),
-		  "[2].amount" },
+		    L(3, I(0), I(0), R(2, "amount", I(6), "to", S("bob"))),
+		    "[2].amount" },
 		{ R(1, "error", af_error(A, "A", "m")),
-		  R(1, "error", af_error(A, "B", "m")), ".error.name" },
+		    R(1, "error", af_error(A, "B", "m")), ".error.name" },
 		{ af_error(A, "A", ""), af_error(A, "B", ""), ".name" },
 		{ R(1, "a", I(1)), R(1, "b", I(1)), ".a" },
 		{ R(2, "a", I(1), "c", I(1)), R(2, "a", I(1), "b", I(1)),
-		  ".b" },
+		    ".b" },
 		{ R(1, "a", I(1)), R(2, "a", I(1), "z", I(1)), ".z" },
 		{ R(1, "a b", I(1)), R(1, "a b", I(2)), "[\"a b\"]" },
 		{ R(1, "x", L(2, R(1, "9", I(1)), I(0))),
-		  R(1, "x", L(2, R(1, "9", I(2)), I(0))), ".x[0][\"9\"]" },
+		    R(1, "x", L(2, R(1, "9", I(2)), I(0))), ".x[0][\"9\"]" },
 	};
-	char	 path[64];
-	size_t	 i;
+	char path[64];
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ck_assert_ptr_nonnull(t[i].x);
 		ck_assert_ptr_nonnull(t[i].y);
 		memset(path, 'Z', sizeof(path));
-		ck_assert_int_eq(value_diff(t[i].x, t[i].y, path,
-		    sizeof(path)), 1);
+		ck_assert_int_eq(value_diff(t[i].x, t[i].y, path, sizeof(path)),
+		    1);
 		ck_assert_msg(strcmp(path, t[i].path) == 0,
 		    "case %zu: got '%s', want '%s'", i, path, t[i].path);
-		ck_assert_int_eq(value_diff(t[i].x, t[i].x, path,
-		    sizeof(path)), 0);
+		ck_assert_int_eq(value_diff(t[i].x, t[i].x, path, sizeof(path)),
+		    0);
 		ck_assert_str_eq(path, "");
 	}
 	/* truncated to the buffer, still NUL-terminated */
@@ -1010,8 +1057,8 @@ START_TEST(test_value_to_text_samples)
 {
 	static const uint8_t bin[] = { 0, 1, 2, 0xff };
 	struct {
-		const struct af_value	*v;
-		const char		*text;
+		const struct af_value *v;
+		const char *text;
 	} t[] = {
 		{ af_null(A), "null" },
 		{ af_bool(A, true), "true" },
@@ -1027,7 +1074,7 @@ START_TEST(test_value_to_text_samples)
 		{ af_double(A, NAN), "{\"@double\":\"nan\"}" },
 		{ af_double(A, -INFINITY), "{\"@double\":\"-inf\"}" },
 		{ S("a\"b\\c\n\t\x01\x7f"),
-		  "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"" },
+		    "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"" },
 		{ S("h\xc3\xa9llo"), "\"h\xc3\xa9llo\"" },
 		{ af_bytes(A, bin, 4), "{\"@bytes\":\"AAEC/w==\"}" },
 		{ af_bytes(A, bin, 2), "{\"@bytes\":\"AAE=\"}" },
@@ -1037,19 +1084,19 @@ START_TEST(test_value_to_text_samples)
 		{ af_resolver_ref(A, 8), "{\"@resolver\":8}" },
 		{ af_obj(A, "bank"), "{\"@obj\":\"bank\"}" },
 		{ af_error(A, "NotFound", "no \"x\""),
-		  "{\"@error\":{\"name\":\"NotFound\","
-		  "\"message\":\"no \\\"x\\\"\"}}" },
+		    "{\"@error\":{\"name\":\"NotFound\","
+		    "\"message\":\"no \\\"x\\\"\"}}" },
 		{ L(0), "[]" },
 		{ L(3, I(1), S("two"), af_null(A)), "[1,\"two\",null]" },
 		{ R(0), "{}" },
 		{ R(2, "name", S("x"), "i", I(42)),
-		  "{\"i\":42,\"name\":\"x\"}" },
+		    "{\"i\":42,\"name\":\"x\"}" },
 		{ R(2, "@vow", I(1), "a", I(2)),
-		  "{\"@record\":{\"@vow\":1,\"a\":2}}" },
+		    "{\"@record\":{\"@vow\":1,\"a\":2}}" },
 		{ R(1, "r", R(1, "@x", R(1, "y", I(1)))),
-		  "{\"r\":{\"@record\":{\"@x\":{\"y\":1}}}}" },
+		    "{\"r\":{\"@record\":{\"@x\":{\"y\":1}}}}" },
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		ck_assert_ptr_nonnull(t[i].v);
@@ -1059,11 +1106,11 @@ START_TEST(test_value_to_text_samples)
 	/* every double reads back to itself */
 	{
 		static const double d[] = { 0.1, 1.0 / 3, 1e-310, 5e-324,
-		    1.7976931348623157e308, 123456789012345678.0, -2.5e-7 };
+			1.7976931348623157e308, 123456789012345678.0, -2.5e-7 };
 
 		for (i = 0; i < sizeof(d) / sizeof(d[0]); i++)
-			ck_assert(strtod(text(af_double(A, d[i])), NULL) ==
-			    d[i]);
+			ck_assert(
+			    strtod(text(af_double(A, d[i])), NULL) == d[i]);
 	}
 }
 END_TEST
@@ -1071,11 +1118,11 @@ END_TEST
 START_TEST(test_value_encode_refuses_hand_built_too_deep)
 {
 	/* Not constructible through the API; value_encode checks anyway. */
-	struct af_value		 node[70];
-	const struct af_value	*item[70];
-	struct buf		 b = BUF_INITIALIZER;
-	size_t			 size;
-	int			 i;
+	struct af_value node[70];
+	const struct af_value *item[70];
+	struct buf b = BUF_INITIALIZER;
+	size_t size;
+	int i;
 
 	node[0].type = AF_NULL;
 	for (i = 1; i < 70; i++) {
@@ -1085,7 +1132,7 @@ START_TEST(test_value_encode_refuses_hand_built_too_deep)
 		node[i].u.list.len = 1;
 	}
 	buf_put(&b, "xy", 2);
-	ck_assert_int_eq(value_encode(&b, &node[63]), AF_OK);	/* depth 64 */
+	ck_assert_int_eq(value_encode(&b, &node[63]), AF_OK); /* depth 64 */
 	buf_truncate(&b, 2);
 	ck_assert_int_eq(value_encode(&b, &node[64]), AF_ELIMIT);
 	ck_assert_uint_eq(b.len, 2);
@@ -1098,13 +1145,12 @@ END_TEST
 static Suite *
 value_suite(void)
 {
-	Suite	*s = suite_create("value");
-	TCase	*tc;
+	Suite *s = suite_create("value");
+	TCase *tc;
 
 	tc = tcase_create("codec");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, test_value_roundtrip_every_sample, 0,
-	    NSAMPLES);
+	tcase_add_loop_test(tc, test_value_roundtrip_every_sample, 0, NSAMPLES);
 	tcase_add_loop_test(tc, test_value_crosscheck_protobuf_c_unpack_repack,
 	    0, NSAMPLES);
 	tcase_add_loop_test(tc,

@@ -38,7 +38,7 @@ struct seen {
 	size_t value_n;
 };
 static struct seen seen[64];
-static size_t nseen, ncalls;    /* recorded; all callbacks */
+static size_t nseen, ncalls; /* recorded; all callbacks */
 
 static void
 on_settled(void *ctx, const struct vow *v)
@@ -47,7 +47,7 @@ on_settled(void *ctx, const struct vow *v)
 
 	ck_assert_ptr_eq(ctx, &nseen);
 	if (ncalls++ >= 64)
-		return;     /* long chains: only counted */
+		return; /* long chains: only counted */
 	s = &seen[nseen++];
 	s->id = v->id;
 	s->state = v->state;
@@ -76,7 +76,8 @@ setup(void)
 
 	snprintf(dir, sizeof(dir), "%s", testutil_tmpdir());
 	ck_assert_msg(store_open_lmdb(dir, NULL, &st, err, sizeof(err)) ==
-	    AF_OK, "%s", err);
+		AF_OK,
+	    "%s", err);
 	ar = arena_new(0);
 	ck_assert_ptr_nonnull(ar);
 	nseen = ncalls = 0;
@@ -104,8 +105,7 @@ struct enc {
 };
 
 static struct enc
-ENC(const struct af_value *v)
-{
+ENC(const struct af_value *v) {
 	struct buf b = BUF_INITIALIZER;
 	struct enc e;
 
@@ -118,8 +118,7 @@ ENC(const struct af_value *v)
 }
 
 static struct enc
-STRV(const char *s)
-{
+STRV(const char *s) {
 	return ENC(af_string(ar, s));
 }
 
@@ -221,7 +220,7 @@ table_keys(enum store_db db)
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
 	ck_assert_int_eq(store_cursor_open(t, db, &c), AF_OK);
 	for (rc = store_cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
-	    rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
+	     rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
 		ck_assert_uint_lt(out.n, 32);
 		ck_assert_uint_le(k.n, WATCH_KEY_LEN);
 		if (db == DB_WATCHERS || db == DB_HOLDS)
@@ -674,7 +673,8 @@ START_TEST(test_vows_rows_match_protoc)
 	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
 	store_be64(key, a);
 	ck_assert_int_eq(store_get(t, DB_VOWS, (struct store_val){ key, 8 },
-	    &v), AF_OK);
+			     &v),
+	    AF_OK);
 	r = asyncflow__vow_record__unpack(NULL, v.n, v.p);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->state, ASYNCFLOW__VOW_STATE__VOW_FULFILLED);
@@ -692,7 +692,8 @@ START_TEST(test_vows_rows_match_protoc)
 
 	store_be64(key, f);
 	ck_assert_int_eq(store_get(t, DB_VOWS, (struct store_val){ key, 8 },
-	    &v), AF_OK);
+			     &v),
+	    AF_OK);
 	r = asyncflow__vow_record__unpack(NULL, v.n, v.p);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->state, ASYNCFLOW__VOW_STATE__VOW_FOLLOWING);
@@ -702,7 +703,8 @@ START_TEST(test_vows_rows_match_protoc)
 
 	store_be64(key, b);
 	ck_assert_int_eq(store_get(t, DB_VOWS, (struct store_val){ key, 8 },
-	    &v), AF_OK);
+			     &v),
+	    AF_OK);
 	r = asyncflow__vow_record__unpack(NULL, v.n, v.p);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->state, ASYNCFLOW__VOW_STATE__VOW_PENDING);

@@ -24,7 +24,11 @@
 #define KIB ((size_t)1024)
 
 static int checks;
-#define CHECK(e) do { assert(e); checks++; } while (0)
+#define CHECK(e) \
+	do { \
+		assert(e); \
+		checks++; \
+	} while (0)
 
 /* ---- ping-pong and coro_self ---------------------------------------------- */
 
@@ -211,9 +215,9 @@ test_abandon_reuse_deep(void)
 
 	c = coro_new(p, deep_fn, &d1);
 	CHECK(coro_resume(c));
-	coro_free(c);                     /* abandoned 100 frames deep */
+	coro_free(c); /* abandoned 100 frames deep */
 	CHECK(d1.sum == 0);
-	c = coro_new(p, deep_fn, &d2);    /* same stack, reused */
+	c = coro_new(p, deep_fn, &d2); /* same stack, reused */
 	CHECK(coro_resume(c));
 	CHECK(!coro_resume(c));
 	for (int l = 1; l <= 400; l++)
@@ -235,7 +239,7 @@ narrow(const volatile double *d)
 
 struct fp {
 	volatile double third;
-	volatile double seed;     /* 7.0: the products below are exact */
+	volatile double seed; /* 7.0: the products below are exact */
 	int mode_in, mode_fresh;
 	float f_in;
 	double a, b, c;
@@ -339,12 +343,13 @@ plant_switch_read(uint64_t base, uint64_t out[18], void (*fn)(void *),
 	    "ldp d8, d9, [sp, #96]\n\tldp d10, d11, [sp, #112]\n\t"
 	    "ldp d12, d13, [sp, #128]\n\tldp d14, d15, [sp, #144]\n\t"
 	    "add sp, sp, #192\n\t"
-	    : : "r"(base), "r"(out), "r"(fn), "r"(arg)
-	    : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9",
-	      "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18",
-	      "x30", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16",
-	      "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
-	      "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory");
+	    :
+	    : "r"(base), "r"(out), "r"(fn), "r"(arg)
+	    : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10",
+	    "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x30", "v0",
+	    "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18",
+	    "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27",
+	    "v28", "v29", "v30", "v31", "cc", "memory");
 }
 
 static void

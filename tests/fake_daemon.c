@@ -51,7 +51,7 @@ write_full(int fd, const void *buf, size_t n)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return;		/* the client went away: its test says */
+			return; /* the client went away: its test says */
 		p += r;
 		n -= (size_t)r;
 	}
@@ -119,8 +119,8 @@ srv_reply(int fd, uint64_t id, Asyncflow__Response__ResultCase result,
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	const ProtobufCFieldDescriptor *f;
 
-	f = protobuf_c_message_descriptor_get_field(&asyncflow__response__descriptor,
-	    (unsigned)result);
+	f = protobuf_c_message_descriptor_get_field(
+	    &asyncflow__response__descriptor, (unsigned)result);
 	ck_assert_ptr_nonnull(f);
 	r.id = id;
 	r.result_case = result;
@@ -324,7 +324,8 @@ fake_listen(struct fake *f, void (*script)(int fd))
 	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
 	f->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_ge(f->listen_fd, 0);
-	ck_assert_int_eq(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)),
+	    0);
 	ck_assert_int_eq(listen(f->listen_fd, 4), 0);
 	f->fd = -1;
 	f->delay_ms = f->skip = 0;
@@ -354,19 +355,49 @@ ms_now(void)
 /* ---- What several tests send or check ------------------------------------- */
 
 const uint8_t fake_res[AF_RESOLVER_LEN] = {
-	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff,
+	0,
+	1,
+	2,
+	3,
+	4,
+	5,
+	6,
+	7,
+	8,
+	9,
+	10,
+	11,
+	12,
+	13,
+	14,
+	0xff,
 };
 
 const uint8_t fake_res2[AF_RESOLVER_LEN] = {
-	0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42,
+	0xde,
+	0xad,
+	0xbe,
+	0xef,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0x42,
 };
 
 /* Pushes an invocation of bank.`method` with result vow `vow` (resolver
  * fake_res, cut to res_len bytes), sent by activation 7, granting resolver 9
  * (fake_res2). */
 void
-srv_invocation(int fd, uint64_t vow, const char *method,
-    Asyncflow__Value *args, size_t res_len)
+srv_invocation(int fd, uint64_t vow, const char *method, Asyncflow__Value *args,
+    size_t res_len)
 {
 	Asyncflow__ServerMessage sm = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	Asyncflow__Event ev = ASYNCFLOW__EVENT__INIT;

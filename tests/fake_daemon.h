@@ -26,15 +26,15 @@
 /* ---- Running a fake daemon ------------------------------------------------- */
 
 struct fake {
-	pthread_t	 th;
-	int		 fd;		/* the daemon's end */
-	int		 listen_fd;	/* Unix socket mode: accept this */
-	int		 delay_ms;	/* before accepting */
-	int		 skip;		/* connections to accept and close
+	pthread_t th;
+	int fd;        /* the daemon's end */
+	int listen_fd; /* Unix socket mode: accept this */
+	int delay_ms;  /* before accepting */
+	int skip;      /* connections to accept and close
 					 * first (see test_connect_timeout) */
-	void		(*script)(int fd);
-	char		 dir[512];
-	char		 path[600];
+	void (*script)(int fd);
+	char dir[512];
+	char path[600];
 };
 
 /* Runs f->script in a thread on f->fd or, with f->listen_fd >= 0, on
@@ -64,8 +64,8 @@ void srv_respond(int fd, Asyncflow__Response *r);
  * of the Response field `result` names) as its result. */
 void srv_reply(int fd, uint64_t id, Asyncflow__Response__ResultCase result,
     void *msg);
-void srv_error(int fd, uint64_t id, int code, const char *name,
-    const char *msg);
+void
+srv_error(int fd, uint64_t id, int code, const char *name, const char *msg);
 /* Pushes vow_settled: `vow` fulfilled with the int `value`. */
 void srv_event(int fd, uint64_t vow, int64_t value);
 /* Answers a show of activation `act` (id echoed in the info). */
@@ -94,8 +94,8 @@ extern const uint8_t fake_res2[AF_RESOLVER_LEN];
 /* {"amount": 5, "right": {"@resolver": 9}}, in static storage. */
 Asyncflow__Value *transfer_args(void);
 /* Field i of record rec, checked to be named key. */
-const Asyncflow__Value *field(const Asyncflow__Value *rec, size_t i,
-    const char *key);
+const Asyncflow__Value *
+field(const Asyncflow__Value *rec, size_t i, const char *key);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t ms_now(void);
 

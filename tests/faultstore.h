@@ -23,9 +23,9 @@ struct faultstore {
 	unsigned calls[STORE_CALL__COUNT];  /* seen since attach or reset */
 	unsigned failed[STORE_CALL__COUNT]; /* of which failed on purpose */
 	struct faultstore_rule {
-		unsigned skip;              /* let this many through first, */
-		unsigned count;             /* then fail this many, or ALWAYS */
-		int code;                   /* with this code */
+		unsigned skip;  /* let this many through first, */
+		unsigned count; /* then fail this many, or ALWAYS */
+		int code;       /* with this code */
 	} rule[STORE_CALL__COUNT];
 };
 
@@ -39,8 +39,8 @@ void faultstore_reset(struct faultstore *fs);
 /* The general rule for calls of one kind, replacing the kind's rule:
  * after `skip` more calls have gone through, fail the next `count` (or
  * FAULTSTORE_ALWAYS: every one) with `code`. count 0 removes the rule. */
-void faultstore_fail(struct faultstore *fs, enum store_call call,
-    unsigned skip, unsigned count, int code);
+void faultstore_fail(struct faultstore *fs, enum store_call call, unsigned skip,
+    unsigned count, int code);
 
 /* Fail the nth call of that kind from now (1: the very next), once. */
 static inline void

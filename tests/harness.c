@@ -19,8 +19,7 @@ discard(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
 }
 
 int
-harness_open(struct harness *h, const char *dir,
-    const struct harness_opts *o)
+harness_open(struct harness *h, const char *dir, const struct harness_opts *o)
 {
 	struct store_opts so;
 	int rc;
@@ -40,20 +39,21 @@ harness_open(struct harness *h, const char *dir,
 	}
 	if ((rc = builtin_flows_register(h->reg)) != AF_OK ||
 	    (h->o.register_fn != NULL &&
-	    (rc = h->o.register_fn(h->reg, h->o.register_ctx)) != AF_OK)) {
+		(rc = h->o.register_fn(h->reg, h->o.register_ctx)) != AF_OK)) {
 		snprintf(h->err, sizeof(h->err), "registering flows: %s",
 		    af_strerror(rc));
 		goto fail;
 	}
 	if ((rc = store_open_lmdb(h->dir, &so, &h->st, h->err,
-	    sizeof(h->err))) != AF_OK)
+		 sizeof(h->err))) != AF_OK)
 		goto fail;
 	faultstore_attach(&h->fault, h->st);
 	if ((rc = engine_open(h->st, h->reg, h->o.engine, &h->eng, h->err,
-	    sizeof(h->err))) != AF_OK)
+		 sizeof(h->err))) != AF_OK)
 		goto fail;
 	if ((h->api = api_new(h->eng, h->o.send ? h->o.send : discard,
-	    h->o.send_ctx, store_durability_name(so.durability))) == NULL) {
+		 h->o.send_ctx, store_durability_name(so.durability))) ==
+	    NULL) {
 		rc = AF_ENOMEM;
 		snprintf(h->err, sizeof(h->err), "api_new: out of memory");
 		goto fail;
@@ -106,8 +106,8 @@ harness_request(struct harness *h, uint64_t conn, bool *greeted,
 }
 
 int
-harness_frame(struct harness *h, uint64_t conn, bool *greeted,
-    const uint8_t *p, size_t n)
+harness_frame(struct harness *h, uint64_t conn, bool *greeted, const uint8_t *p,
+    size_t n)
 {
 	int rc;
 

@@ -27,16 +27,16 @@
 #include "turn.h"
 
 struct harness_opts {
-	size_t map_size;            /* 0 = 256 MiB */
-	enum store_durability durability;   /* default STORE_FULL; tests
+	size_t map_size;                  /* 0 = 256 MiB */
+	enum store_durability durability; /* default STORE_FULL; tests
 					     * mostly want STORE_NONE */
-	api_send_fn *send;          /* every ServerMessage; NULL: dropped */
+	api_send_fn *send; /* every ServerMessage; NULL: dropped */
 	void *send_ctx;
 	/* Registers more flows and objects after the built-in ones (NULL:
 	 * none); called again at every restart, on a new registry. */
 	int (*register_fn)(struct af_registry *reg, void *ctx);
 	void *register_ctx;
-	const struct engine_opts *engine;   /* NULL: defaults */
+	const struct engine_opts *engine; /* NULL: defaults */
 };
 
 struct harness {
@@ -47,15 +47,15 @@ struct harness {
 	struct engine *eng;
 	struct api *api;
 	struct turn turn;
-	struct faultstore fault;    /* attached to st; rules survive nothing:
+	struct faultstore fault; /* attached to st; rules survive nothing:
 				     * a restart attaches a fresh one */
-	char err[256];              /* what failed, after a failed call */
+	char err[256];           /* what failed, after a failed call */
 };
 
 /* Open the box on directory dir (it must exist). On failure everything
  * opened so far is closed again and h->err says what. */
-int harness_open(struct harness *h, const char *dir,
-    const struct harness_opts *o);
+int
+harness_open(struct harness *h, const char *dir, const struct harness_opts *o);
 /* Close everything (the directory stays). Harmless twice. */
 void harness_close(struct harness *h);
 /* Close and open again on the same directory and options. */

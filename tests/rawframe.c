@@ -53,11 +53,27 @@
 
 /* Request{id 1, hello{version 1}} */
 static const unsigned char hello[] = {
-	0, 0, 0, 6, 0x08, 0x01, 0x12, 0x02, 0x08, 0x01,
+	0,
+	0,
+	0,
+	6,
+	0x08,
+	0x01,
+	0x12,
+	0x02,
+	0x08,
+	0x01,
 };
 /* Request{id PROBE_ID, stats{}} */
 static const unsigned char probe[] = {
-	0, 0, 0, 4, 0x08, PROBE_ID, 0x6a, 0x00,
+	0,
+	0,
+	0,
+	4,
+	0x08,
+	PROBE_ID,
+	0x6a,
+	0x00,
 };
 
 static void
@@ -87,7 +103,8 @@ prepend_field(unsigned char **pos, unsigned tag, uint64_t len)
 	size_t n = 0;
 
 	do {
-		v[n++] = (unsigned char)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+		v[n++] = (unsigned char)((len & 0x7f) |
+		    (len > 0x7f ? 0x80 : 0));
 		len >>= 7;
 	} while (len > 0);
 	*pos -= n;
@@ -109,18 +126,18 @@ deep_frame(unsigned char **out, long lists)
 		exit(1);
 	}
 	end = pos = buf + cap;
-	*--pos = 0x01;		/* Value{null_value true} */
+	*--pos = 0x01; /* Value{null_value true} */
 	*--pos = 0x08;
 	for (i = 0; i < lists; i++) {
-		prepend_field(&pos, 0x0a, (size_t)(end - pos));	/* List.items */
-		prepend_field(&pos, 0x3a, (size_t)(end - pos));	/* Value.list */
+		prepend_field(&pos, 0x0a, (size_t)(end - pos)); /* List.items */
+		prepend_field(&pos, 0x3a, (size_t)(end - pos)); /* Value.list */
 	}
-	prepend_field(&pos, 0x12, (size_t)(end - pos));	/* StartFlow.args */
+	prepend_field(&pos, 0x12, (size_t)(end - pos)); /* StartFlow.args */
 	pos -= 4;
 	memcpy(pos, "echo", 4);
-	prepend_field(&pos, 0x0a, 4);			/* StartFlow.flow */
-	prepend_field(&pos, 0x1a, (size_t)(end - pos));	/* Request.start */
-	*--pos = 0x02;					/* Request.id 2 */
+	prepend_field(&pos, 0x0a, 4);                   /* StartFlow.flow */
+	prepend_field(&pos, 0x1a, (size_t)(end - pos)); /* Request.start */
+	*--pos = 0x02;                                  /* Request.id 2 */
 	*--pos = 0x08;
 	len = (size_t)(end - pos);
 	pos -= 4;
@@ -146,11 +163,11 @@ start_frame(unsigned char *buf, size_t cap, uint64_t id, const char *name,
 	/* Field{key "to", value {string "b"}} */
 	field = pos;
 	*--pos = 'b';
-	prepend_field(&pos, 0x2a, 1);			/* Value.string */
+	prepend_field(&pos, 0x2a, 1);                     /* Value.string */
 	prepend_field(&pos, 0x12, (size_t)(field - pos)); /* Field.value */
 	pos -= 2;
 	memcpy(pos, "to", 2);
-	prepend_field(&pos, 0x0a, 2);			/* Field.key */
+	prepend_field(&pos, 0x0a, 2);                     /* Field.key */
 	prepend_field(&pos, 0x0a, (size_t)(field - pos)); /* Record.fields */
 	/* Field{key "from", value {string name}} */
 	field = pos;
@@ -165,19 +182,19 @@ start_frame(unsigned char *buf, size_t cap, uint64_t id, const char *name,
 	/* Field{key "amount", value {int 1}} (sint64: zigzag 2) */
 	field = pos;
 	*--pos = 0x02;
-	*--pos = 0x18;					/* Value.int */
+	*--pos = 0x18; /* Value.int */
 	prepend_field(&pos, 0x12, (size_t)(field - pos));
 	pos -= 6;
 	memcpy(pos, "amount", 6);
 	prepend_field(&pos, 0x0a, 6);
 	prepend_field(&pos, 0x0a, (size_t)(field - pos));
-	prepend_field(&pos, 0x42, (size_t)(end - pos));	/* Value.record */
-	prepend_field(&pos, 0x12, (size_t)(end - pos));	/* StartFlow.args */
+	prepend_field(&pos, 0x42, (size_t)(end - pos)); /* Value.record */
+	prepend_field(&pos, 0x12, (size_t)(end - pos)); /* StartFlow.args */
 	pos -= 8;
 	memcpy(pos, "transfer", 8);
-	prepend_field(&pos, 0x0a, 8);			/* StartFlow.flow */
-	prepend_field(&pos, 0x1a, (size_t)(end - pos));	/* Request.start */
-	prepend_field(&pos, 0x08, id);			/* Request.id */
+	prepend_field(&pos, 0x0a, 8);                   /* StartFlow.flow */
+	prepend_field(&pos, 0x1a, (size_t)(end - pos)); /* Request.start */
+	prepend_field(&pos, 0x08, id);                  /* Request.id */
 	len = (size_t)(end - pos);
 	pos -= 4;
 	pos[0] = (unsigned char)(len >> 24);
@@ -226,8 +243,7 @@ pb_field(const unsigned char *p, size_t n, unsigned num,
 			}
 			break;
 		case 2:
-			if (varint(&p, end, &x) != 0 ||
-			    x > (uint64_t)(end - p))
+			if (varint(&p, end, &x) != 0 || x > (uint64_t)(end - p))
 				return 0;
 			if ((tag >> 3) == num) {
 				if (f == NULL)
@@ -279,9 +295,11 @@ main(int argc, char **argv)
 	uint64_t last_outcome = 0;
 	ssize_t n;
 
-	if (argc < 3 || argc > 4 || (argc == 4 &&
-	    strcmp(argv[2], "deep") != 0 && strcmp(argv[2], "starts") != 0)) {
-		fprintf(stderr, "usage: rawframe SOCKET garbage|oversized|"
+	if (argc < 3 || argc > 4 ||
+	    (argc == 4 && strcmp(argv[2], "deep") != 0 &&
+		strcmp(argv[2], "starts") != 0)) {
+		fprintf(stderr,
+		    "usage: rawframe SOCKET garbage|oversized|"
 		    "truncated|badversion|unsorted|deep [N]|starts N\n");
 		return 2;
 	}
@@ -300,8 +318,7 @@ main(int argc, char **argv)
 		}
 		nstarts = lists;
 	}
-	with_probe = strcmp(mode, "unsorted") == 0 ||
-	    strcmp(mode, "deep") == 0;
+	with_probe = strcmp(mode, "unsorted") == 0 || strcmp(mode, "deep") == 0;
 	want_text = with_probe || nstarts > 0 ||
 	    strcmp(mode, "badversion") == 0;
 	signal(SIGPIPE, SIG_IGN);
@@ -326,17 +343,48 @@ main(int argc, char **argv)
 	} else if (strcmp(mode, "badversion") == 0) {
 		/* Request{id: 1, hello: {version: 99}} */
 		unsigned char msg[10] = { 0, 0, 0, 6, 0x08, 0x01, 0x12, 0x02,
-		    0x08, 99 };
+			0x08, 99 };
 
 		write_all(fd, msg, sizeof(msg));
 	} else if (strcmp(mode, "unsorted") == 0) {
 		/* Request{id 2, start{flow "echo", args {"b": 1, "a": 1}}} */
 		static const unsigned char msg[] = {
-			0, 0, 0, 32, 0x08, 0x02, 0x1a, 0x1c,
-			0x0a, 0x04, 'e', 'c', 'h', 'o', 0x12, 0x14,
-			0x42, 0x12,
-			0x0a, 0x07, 0x0a, 0x01, 'b', 0x12, 0x02, 0x18, 0x02,
-			0x0a, 0x07, 0x0a, 0x01, 'a', 0x12, 0x02, 0x18, 0x02,
+			0,
+			0,
+			0,
+			32,
+			0x08,
+			0x02,
+			0x1a,
+			0x1c,
+			0x0a,
+			0x04,
+			'e',
+			'c',
+			'h',
+			'o',
+			0x12,
+			0x14,
+			0x42,
+			0x12,
+			0x0a,
+			0x07,
+			0x0a,
+			0x01,
+			'b',
+			0x12,
+			0x02,
+			0x18,
+			0x02,
+			0x0a,
+			0x07,
+			0x0a,
+			0x01,
+			'a',
+			0x12,
+			0x02,
+			0x18,
+			0x02,
 		};
 
 		write_all(fd, hello, sizeof(hello));
@@ -358,8 +406,8 @@ main(int argc, char **argv)
 		memset(name, 'a', 100000);
 		write_all(fd, hello, sizeof(hello));
 		for (long i = 0; i < nstarts; i++) {
-			namelen = 100000 + (size_t)snprintf(name + 100000, 24,
-			    "%ld", i);
+			namelen = 100000 +
+			    (size_t)snprintf(name + 100000, 24, "%ld", i);
 			flen = start_frame(frame, cap, (uint64_t)i + 2, name,
 			    namelen);
 			write_all(fd, frame, flen);
@@ -411,7 +459,8 @@ main(int argc, char **argv)
 			size_t rn, fn;
 			uint64_t id;
 
-			len = (size_t)in[off] << 24 | (size_t)in[off + 1] << 16 |
+			len = (size_t)in[off] << 24 |
+			    (size_t)in[off + 1] << 16 |
 			    (size_t)in[off + 2] << 8 | in[off + 3];
 			if (inlen - off - 4 < len)
 				break;
@@ -426,8 +475,8 @@ main(int argc, char **argv)
 					replies++;
 				if (replies == nstarts)
 					answered = 1;
-				if (id != 0 && !pb_field(r, rn, 2, &f, &fn,
-				    NULL)) {
+				if (id != 0 &&
+				    !pb_field(r, rn, 2, &f, &fn, NULL)) {
 					if (id == (uint64_t)nstarts + 1 &&
 					    pb_field(r, rn, 4, &f, &fn, NULL))
 						pb_field(f, fn, 2, NULL, NULL,

@@ -13,25 +13,23 @@
 #include "store.h"
 
 /* Open the LMDB store in dir (asserting it opens). */
-struct store *storeutil_open(const char *dir, size_t map_size,
-    enum store_durability d);
+struct store *
+storeutil_open(const char *dir, size_t map_size, enum store_durability d);
 /* Put one key in its own committed write transaction (asserting). */
-void storeutil_put_commit(struct store *s, enum store_db db,
-    struct store_val k, struct store_val v);
+void storeutil_put_commit(struct store *s, enum store_db db, struct store_val k,
+    struct store_val v);
 /* Read one key in a read transaction: returns the code; on AF_OK copies
  * the value (NUL-terminated) into out, asserting it fits. */
 int storeutil_get_copy(struct store *s, enum store_db db, struct store_val k,
     char *out, size_t outlen);
 
 static inline struct store_val
-SV(const void *p, size_t n)
-{
+SV(const void *p, size_t n) {
 	return (struct store_val){ p, n };
 }
 
 static inline struct store_val
-STR(const char *s)
-{
+STR(const char *s) {
 	return (struct store_val){ s, strlen(s) };
 }
 

@@ -39,7 +39,8 @@ testutil_rmtree(const char *dir)
 {
 	char cmd[600];
 
-	if (dir == NULL || strncmp(dir, "/", 1) != 0 || strstr(dir, "aftest.") == NULL)
+	if (dir == NULL || strncmp(dir, "/", 1) != 0 ||
+	    strstr(dir, "aftest.") == NULL)
 		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -12,7 +12,10 @@
 /* Runs `fn()`'s suite with CK_ENV verbosity; exits non-zero on failure. */
 int testutil_run(Suite *s);
 #define TEST_MAIN(suite_fn) \
-	int main(void) { return testutil_run(suite_fn()); }
+	int main(void) \
+	{ \
+		return testutil_run(suite_fn()); \
+	}
 
 /* A fresh empty directory under $TMPDIR; removed by testutil_rmtree.
  * The returned string is static storage, overwritten by the next call. */

@@ -156,7 +156,8 @@ cmd_vow(int argc, char **argv)
 		secs = strtod(timeout, &end);
 		if (errno != 0 || end == timeout || *end != '\0' ||
 		    !(secs >= 0) || secs > 2000000.0)
-			usage_error("--timeout needs a number of seconds, not \"%s\"",
+			usage_error(
+			    "--timeout needs a number of seconds, not \"%s\"",
 			    timeout);
 		ms = (int)ceil(secs * 1000.0);
 	}
@@ -171,16 +172,18 @@ cmd_vow(int argc, char **argv)
 	c = connect_within(ms_until(look_end));
 	rc = af_get_vow(c, vow, false, ms_until(look_end), &vi);
 	if (rc == AF_ETIMEDOUT)
-		fail(EXIT_FAILURE, "vow %llu: the daemon did not answer within "
-		    "%lld ms", (unsigned long long)vow,
-		    (long long)(look_end - start));
+		fail(EXIT_FAILURE,
+		    "vow %llu: the daemon did not answer within "
+		    "%lld ms",
+		    (unsigned long long)vow, (long long)(look_end - start));
 	if (rc != AF_OK)
 		call_failed(c, rc);
 	if (wait && vi->state == ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING) {
 		af_msg_free(vi);
 		rc = af_get_vow(c, vow, true, ms_until(start + ms), &vi);
 		if (rc == AF_ETIMEDOUT)
-			fail(EXIT_FAILURE, "vow %llu was not settled within %s s",
+			fail(EXIT_FAILURE,
+			    "vow %llu was not settled within %s s",
 			    (unsigned long long)vow, timeout);
 		if (rc != AF_OK)
 			call_failed(c, rc);
@@ -218,11 +221,13 @@ list_all(af_conn *c, const char *state)
 		}
 		if (rc == AF_ELIMIT) {
 			if (after == 0)
-				fail(EXIT_FAILURE, "the first activation is too "
+				fail(EXIT_FAILURE,
+				    "the first activation is too "
 				    "large to list: even alone it does not fit "
 				    "one answer of the daemon (%s)",
 				    af_conn_errmsg(c));
-			fail(EXIT_FAILURE, "the activation after %llu is too "
+			fail(EXIT_FAILURE,
+			    "the activation after %llu is too "
 			    "large to list: even alone it does not fit one "
 			    "answer of the daemon (%s)",
 			    (unsigned long long)after, af_conn_errmsg(c));
@@ -232,9 +237,11 @@ list_all(af_conn *c, const char *state)
 		for (i = 0; i < l->n_activations; i++) {
 			jpush(arr, activation_json(l->activations[i]));
 			if (l->activations[i]->id <= after)
-				fail(EXIT_FAILURE, "the daemon listed activation "
-				    "%llu after %llu", (unsigned long long)
-				    l->activations[i]->id, (unsigned long long)after);
+				fail(EXIT_FAILURE,
+				    "the daemon listed activation "
+				    "%llu after %llu",
+				    (unsigned long long)l->activations[i]->id,
+				    (unsigned long long)after);
 			after = l->activations[i]->id;
 		}
 		i = l->n_activations;
@@ -251,7 +258,12 @@ int
 cmd_ls(int argc, char **argv)
 {
 	static const char *const states[] = {
-		"Running", "Sleeping", "Replaying", "Failed", "Done", NULL,
+		"Running",
+		"Sleeping",
+		"Replaying",
+		"Failed",
+		"Done",
+		NULL,
 	};
 	const char *state = NULL;
 	struct opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
@@ -265,8 +277,10 @@ cmd_ls(int argc, char **argv)
 			if (strcmp(states[i], state) == 0)
 				break;
 		if (states[i] == NULL)
-			usage_error("--state is one of Running, Sleeping, Replaying, "
-			    "Failed, Done; not \"%s\"", state);
+			usage_error(
+			    "--state is one of Running, Sleeping, Replaying, "
+			    "Failed, Done; not \"%s\"",
+			    state);
 	}
 	c = connect_daemon();
 	arr = list_all(c, state);
@@ -305,8 +319,10 @@ entry_json(size_t index, const Asyncflow__JournalEntry *e)
 	switch (e->kind) {
 	case ASYNCFLOW__ENTRY_KIND__CHECK_CALL:
 	case ASYNCFLOW__ENTRY_KIND__CHECK_SEND:
-		jset(o, "kind", jstr(e->kind == ASYNCFLOW__ENTRY_KIND__CHECK_CALL ?
-		    "checkCall" : "checkSend"));
+		jset(o, "kind",
+		    jstr(e->kind == ASYNCFLOW__ENTRY_KIND__CHECK_CALL ?
+			    "checkCall" :
+			    "checkSend"));
 		jset(o, "target", jstr(e->target));
 		jset(o, "method", jstr(e->method));
 		jset(o, "args", value_to_json(e->args));
@@ -369,7 +385,8 @@ cmd_journal(int argc, char **argv)
 			continue;
 		}
 		if (rc == AF_ELIMIT)
-			fail(EXIT_FAILURE, "journal entry %llu is too large for "
+			fail(EXIT_FAILURE,
+			    "journal entry %llu is too large for "
 			    "one answer of the daemon (%s)",
 			    (unsigned long long)from, af_conn_errmsg(c));
 		if (rc != AF_OK)
@@ -383,7 +400,8 @@ cmd_journal(int argc, char **argv)
 		if (n == 0 || from >= length)
 			break;
 		if (page < JOURNAL_PAGE)
-			page = page * 2 < JOURNAL_PAGE ? page * 2 : JOURNAL_PAGE;
+			page = page * 2 < JOURNAL_PAGE ? page * 2 :
+							 JOURNAL_PAGE;
 	}
 	af_close(c);
 	return print_json(arr);
@@ -429,7 +447,8 @@ cmd_wake(int argc, char **argv)
 int
 cmd_stats(int argc, char **argv)
 {
-	const ProtobufCMessageDescriptor *d = &asyncflow__stats_reply__descriptor;
+	const ProtobufCMessageDescriptor
+	    *d = &asyncflow__stats_reply__descriptor;
 	const ProtobufCFieldDescriptor *f;
 	Asyncflow__StatsReply *st;
 	const char *mem;
@@ -457,7 +476,8 @@ cmd_stats(int argc, char **argv)
 		case PROTOBUF_C_TYPE_INT64:
 		case PROTOBUF_C_TYPE_SINT64:
 		case PROTOBUF_C_TYPE_SFIXED64:
-			jset(o, f->name, jnew(json_integer(*(const int64_t *)mem)));
+			jset(o, f->name,
+			    jnew(json_integer(*(const int64_t *)mem)));
 			break;
 		case PROTOBUF_C_TYPE_UINT32:
 		case PROTOBUF_C_TYPE_FIXED32:
@@ -466,10 +486,13 @@ cmd_stats(int argc, char **argv)
 		case PROTOBUF_C_TYPE_INT32:
 		case PROTOBUF_C_TYPE_SINT32:
 		case PROTOBUF_C_TYPE_SFIXED32:
-			jset(o, f->name, jnew(json_integer(*(const int32_t *)mem)));
+			jset(o, f->name,
+			    jnew(json_integer(*(const int32_t *)mem)));
 			break;
 		case PROTOBUF_C_TYPE_BOOL:
-			jset(o, f->name, jnew(json_boolean(*(const protobuf_c_boolean *)mem)));
+			jset(o, f->name,
+			    jnew(json_boolean(
+				*(const protobuf_c_boolean *)mem)));
 			break;
 		case PROTOBUF_C_TYPE_DOUBLE:
 			note_double(*(const double *)mem);

@@ -19,11 +19,11 @@
 
 #include <jansson.h>
 
-#include "asyncflow.h"		/* and asyncflow/protocol.h */
+#include "asyncflow.h" /* and asyncflow/protocol.h */
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE       2
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
-#define NORETURN __attribute__((noreturn))
+#define NORETURN         __attribute__((noreturn))
 
 /* ---- main.c: messages and exits ---------------------------------------- */
 
@@ -40,9 +40,9 @@ void usage_error(const char *fmt, ...) PRINTFLIKE(1, 2) NORETURN;
 /* ---- main.c: arguments -------------------------------------------------- */
 
 struct opt {
-	const char	*name;		/* without the leading "--" */
-	const char	**arg;		/* option with an argument, or */
-	bool		*flag;		/* a flag */
+	const char *name; /* without the leading "--" */
+	const char **arg; /* option with an argument, or */
+	bool *flag;       /* a flag */
 };
 
 int parse_args(int argc, char **argv, const struct opt *opts, char **pos,
@@ -61,9 +61,9 @@ void call_failed(af_conn *c, int rc) NORETURN;
 
 /* Where json_to_value is in the JSON it converts, and its error. */
 struct jpath {
-	const char	*arg;		/* e.g. "ARGS_JSON" */
-	char		 buf[512];	/* e.g. ".a[2].b" */
-	char		 msg[1200];	/* the error, once there is one */
+	const char *arg; /* e.g. "ARGS_JSON" */
+	char buf[512];   /* e.g. ".a[2].b" */
+	char msg[1200];  /* the error, once there is one */
 };
 
 Asyncflow__Value *json_to_value(json_t *j, struct jpath *jp, int depth);
@@ -79,8 +79,7 @@ void jset(json_t *obj, const char *key, json_t *val);
 void jpush(json_t *arr, json_t *val);
 json_t *jstr(const char *s);
 json_t *juint(uint64_t n);
-json_t *value_to_json_soft(const Asyncflow__Value *v, char *err,
-    size_t errlen);
+json_t *value_to_json_soft(const Asyncflow__Value *v, char *err, size_t errlen);
 json_t *value_to_json(const Asyncflow__Value *v);
 int print_json(json_t *j);
 json_t *vow_ref(uint64_t vow);

@@ -31,7 +31,8 @@ b64_encode(const uint8_t *p, size_t n)
 	size_t i;
 	uint32_t v;
 
-	if (n > (SIZE_MAX - 1) / 4 * 3 - 3 || (out = malloc((n + 2) / 3 * 4 + 1)) == NULL)
+	if (n > (SIZE_MAX - 1) / 4 * 3 - 3 ||
+	    (out = malloc((n + 2) / 3 * 4 + 1)) == NULL)
 		return NULL;
 	o = out;
 	for (i = 0; i + 2 < n; i += 3) {
@@ -135,8 +136,7 @@ bad:
  * {"@record": {...}} is the record it holds.
  */
 
-static void PRINTFLIKE(2, 3)
-jerr(struct jpath *jp, const char *fmt, ...)
+static void PRINTFLIKE(2, 3) jerr(struct jpath *jp, const char *fmt, ...)
 {
 	char m[512];
 	va_list ap;
@@ -188,8 +188,10 @@ object_to_record(json_t *j, struct jpath *jp, int depth)
 		r->fields[i] = f;
 		r->n_fields = i + 1;
 		f->key = xstrdup(keys[i]);
-		snprintf(jp->buf + plen, sizeof(jp->buf) - plen, ".%s", keys[i]);
-		f->value = json_to_value(json_object_get(j, keys[i]), jp, depth + 1);
+		snprintf(jp->buf + plen, sizeof(jp->buf) - plen, ".%s",
+		    keys[i]);
+		f->value = json_to_value(json_object_get(j, keys[i]), jp,
+		    depth + 1);
 		if (f->value == NULL) {
 			free(keys);
 			af_msg_free(v);
@@ -256,23 +258,29 @@ tagged_to_value(const char *tag, json_t *x, struct jpath *jp, int depth)
 		if (rc == -2)
 			nomem();
 		if (rc < 0) {
-			jerr(jp, "@bytes needs base64 (standard alphabet, padded)");
+			jerr(jp,
+			    "@bytes needs base64 (standard alphabet, padded)");
 			af_msg_free(v);
 			return NULL;
 		}
 	} else if (strcmp(tag, "@error") == 0) {
 		if (!json_is_object(x)) {
-			jerr(jp, "@error needs an object {\"name\": ..., \"message\": ...}");
+			jerr(jp,
+			    "@error needs an object {\"name\": ..., \"message\": ...}");
 			return NULL;
 		}
 		json_object_foreach(x, key, m) {
-			if (strcmp(key, "name") != 0 && strcmp(key, "message") != 0) {
-				jerr(jp, "@error has only \"name\" and \"message\", "
-				    "not \"%s\"", key);
+			if (strcmp(key, "name") != 0 &&
+			    strcmp(key, "message") != 0) {
+				jerr(jp,
+				    "@error has only \"name\" and \"message\", "
+				    "not \"%s\"",
+				    key);
 				return NULL;
 			}
 			if (!json_is_string(m)) {
-				jerr(jp, "@error's \"%s\" must be a string", key);
+				jerr(jp, "@error's \"%s\" must be a string",
+				    key);
 				return NULL;
 			}
 		}
@@ -299,11 +307,14 @@ tagged_to_value(const char *tag, json_t *x, struct jpath *jp, int depth)
 			return NULL;
 		}
 		v = new_value(ASYNCFLOW__VALUE__KIND_DOUBLE_VALUE);
-		v->double_value = s[0] == 'n' ? NAN : s[0] == '-' ? -INFINITY :
-		    INFINITY;
+		v->double_value = s[0] == 'n' ? NAN :
+		    s[0] == '-'               ? -INFINITY :
+						INFINITY;
 	} else {
-		jerr(jp, "unknown tag \"%s\" (a record key starting with @ is "
-		    "written {\"@record\": {...}})", tag);
+		jerr(jp,
+		    "unknown tag \"%s\" (a record key starting with @ is "
+		    "written {\"@record\": {...}})",
+		    tag);
 		return NULL;
 	}
 	return v;
@@ -354,8 +365,10 @@ json_to_value(json_t *j, struct jpath *jp, int depth)
 		l->items = xcalloc(n, sizeof(*l->items));
 		plen = strlen(jp->buf);
 		for (i = 0; i < n; i++) {
-			snprintf(jp->buf + plen, sizeof(jp->buf) - plen, "[%zu]", i);
-			l->items[i] = json_to_value(json_array_get(j, i), jp, depth + 1);
+			snprintf(jp->buf + plen, sizeof(jp->buf) - plen,
+			    "[%zu]", i);
+			l->items[i] = json_to_value(json_array_get(j, i), jp,
+			    depth + 1);
 			if (l->items[i] == NULL) {
 				af_msg_free(v);
 				return NULL;
@@ -369,9 +382,11 @@ json_to_value(json_t *j, struct jpath *jp, int depth)
 			if (key[0] != '@')
 				continue;
 			if (json_object_size(j) != 1) {
-				jerr(jp, "key \"%s\" starts with @: a tagged value "
+				jerr(jp,
+				    "key \"%s\" starts with @: a tagged value "
 				    "has one key, and a record with such keys is "
-				    "written {\"@record\": {...}}", key);
+				    "written {\"@record\": {...}}",
+				    key);
 				return NULL;
 			}
 			return tagged_to_value(key, m, jp, depth);
@@ -455,7 +470,8 @@ jstr(const char *s)
 	if (s == NULL)
 		s = "";
 	if ((j = json_string(s)) == NULL)
-		fail(EXIT_FAILURE, "the daemon sent a string that is not UTF-8");
+		fail(EXIT_FAILURE,
+		    "the daemon sent a string that is not UTF-8");
 	return j;
 }
 
@@ -508,22 +524,25 @@ value_to_json_soft(const Asyncflow__Value *v, char *err, size_t errlen)
 			return jnew(json_real(v->double_value));
 		}
 		s = isnan(v->double_value) ? "nan" :
-		    v->double_value > 0 ? "inf" : "-inf";
+		    v->double_value > 0    ? "inf" :
+					     "-inf";
 		return tagged("@double", jstr(s));
 	case ASYNCFLOW__VALUE__KIND_STRING_VALUE:
 		s = v->string_value;
 		goto string;
 	case ASYNCFLOW__VALUE__KIND_BYTES_VALUE:
-		if ((b = b64_encode(v->bytes_value.data, v->bytes_value.len)) == NULL)
+		if ((b = b64_encode(v->bytes_value.data, v->bytes_value.len)) ==
+		    NULL)
 			nomem();
 		j = jstr(b);
 		free(b);
 		return tagged("@bytes", j);
 	case ASYNCFLOW__VALUE__KIND_LIST_VALUE:
 		j = jnew(json_array());
-		for (i = 0; v->list_value != NULL && i < v->list_value->n_items; i++) {
-			if ((m = value_to_json_soft(v->list_value->items[i], err,
-			    errlen)) == NULL) {
+		for (i = 0; v->list_value != NULL && i < v->list_value->n_items;
+		     i++) {
+			if ((m = value_to_json_soft(v->list_value->items[i],
+				 err, errlen)) == NULL) {
 				json_decref(j);
 				return NULL;
 			}
@@ -532,23 +551,29 @@ value_to_json_soft(const Asyncflow__Value *v, char *err, size_t errlen)
 		return j;
 	case ASYNCFLOW__VALUE__KIND_RECORD_VALUE:
 		j = jnew(json_object());
-		for (i = 0; v->record_value != NULL && i < v->record_value->n_fields; i++) {
+		for (i = 0;
+		     v->record_value != NULL && i < v->record_value->n_fields;
+		     i++) {
 			const Asyncflow__Field *f = v->record_value->fields[i];
 
 			if (f->key[0] == '@')
 				at = true;
 			if (json_object_get(j, f->key) != NULL) {
-				snprintf(err, errlen, "the daemon sent a record "
-				    "with key \"%s\" twice", f->key);
+				snprintf(err, errlen,
+				    "the daemon sent a record "
+				    "with key \"%s\" twice",
+				    f->key);
 				json_decref(j);
 				return NULL;
 			}
-			if ((m = value_to_json_soft(f->value, err, errlen)) == NULL) {
+			if ((m = value_to_json_soft(f->value, err, errlen)) ==
+			    NULL) {
 				json_decref(j);
 				return NULL;
 			}
 			if (json_object_set_new(j, f->key, m) != 0) {
-				snprintf(err, errlen, "the daemon sent a record "
+				snprintf(err, errlen,
+				    "the daemon sent a record "
 				    "key that is not UTF-8");
 				json_decref(j);
 				return NULL;
@@ -558,30 +583,37 @@ value_to_json_soft(const Asyncflow__Value *v, char *err, size_t errlen)
 	case ASYNCFLOW__VALUE__KIND_VOW_ID:
 	case ASYNCFLOW__VALUE__KIND_RESOLVER_ID:
 		id = v->kind_case == ASYNCFLOW__VALUE__KIND_VOW_ID ?
-		    v->vow_id : v->resolver_id;
+		    v->vow_id :
+		    v->resolver_id;
 		if (id > (uint64_t)INT64_MAX) {
-			snprintf(err, errlen, "the daemon sent a number beyond "
+			snprintf(err, errlen,
+			    "the daemon sent a number beyond "
 			    "int64");
 			return NULL;
 		}
 		return tagged(v->kind_case == ASYNCFLOW__VALUE__KIND_VOW_ID ?
-		    "@vow" : "@resolver", jnew(json_integer((json_int_t)id)));
+			"@vow" :
+			"@resolver",
+		    jnew(json_integer((json_int_t)id)));
 	case ASYNCFLOW__VALUE__KIND_OBJ_NAME:
 		if ((j = json_string(v->obj_name)) == NULL)
 			goto not_utf8;
 		return tagged("@obj", j);
 	case ASYNCFLOW__VALUE__KIND_ERROR_VALUE:
 		o = jnew(json_object());
-		if ((j = json_string(v->error_value ? v->error_value->name :
-		    "")) == NULL || json_object_set_new(o, "name", j) != 0 ||
+		if ((j = json_string(
+			 v->error_value ? v->error_value->name : "")) == NULL ||
+		    json_object_set_new(o, "name", j) != 0 ||
 		    (j = json_string(v->error_value ? v->error_value->message :
-		    "")) == NULL || json_object_set_new(o, "message", j) != 0) {
+						      "")) == NULL ||
+		    json_object_set_new(o, "message", j) != 0) {
 			json_decref(o);
 			goto not_utf8;
 		}
 		return tagged("@error", o);
 	default:
-		snprintf(err, errlen, "the daemon sent a value of unknown kind %d",
+		snprintf(err, errlen,
+		    "the daemon sent a value of unknown kind %d",
 		    (int)v->kind_case);
 		return NULL;
 	}
@@ -608,8 +640,9 @@ value_to_json(const Asyncflow__Value *v)
 int
 print_json(json_t *j)
 {
-	char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT |
-	    JSON_REAL_PRECISION(json_real_precision));
+	char *s = json_dumps(j,
+	    JSON_ENCODE_ANY | JSON_COMPACT |
+		JSON_REAL_PRECISION(json_real_precision));
 
 	if (s == NULL)
 		nomem();
@@ -617,7 +650,8 @@ print_json(json_t *j)
 	puts(s);
 	free(s);
 	if (fflush(stdout) != 0 || ferror(stdout))
-		fail(EXIT_FAILURE, "cannot write the answer: %s", strerror(errno));
+		fail(EXIT_FAILURE, "cannot write the answer: %s",
+		    strerror(errno));
 	return EXIT_SUCCESS;
 }
 
@@ -676,7 +710,8 @@ vow_state(Asyncflow__VowStatus s)
 	case ASYNCFLOW__VOW_STATUS__VOW_STATUS_REJECTED:
 		return "rejected";
 	default:
-		fail(EXIT_FAILURE, "the daemon sent an unknown vow state %d", (int)s);
+		fail(EXIT_FAILURE, "the daemon sent an unknown vow state %d",
+		    (int)s);
 		return NULL;
 	}
 }
@@ -694,4 +729,3 @@ vow_json(const Asyncflow__VowInfo *vi, bool with_value)
 		jset(o, "value", value_to_json(vi->value));
 	return o;
 }
-

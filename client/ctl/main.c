@@ -29,8 +29,7 @@ static const char *cmd_name = "";
 
 /* ---- Messages and exits --------------------------------------------------- */
 
-void PRINTFLIKE(1, 0)
-vwarnx(const char *fmt, va_list ap)
+void PRINTFLIKE(1, 0) vwarnx(const char *fmt, va_list ap)
 {
 	if (cmd_name[0])
 		fprintf(stderr, "%s: %s: ", prog, cmd_name);
@@ -40,8 +39,7 @@ vwarnx(const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
-void PRINTFLIKE(2, 3)
-fail(int code, const char *fmt, ...)
+void PRINTFLIKE(2, 3) fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,33 +78,33 @@ xstrdup(const char *s)
 /* ---- Usage: the command table ------------------------------------------- */
 
 static const char value_help[] =
-"Values (arguments, settlements, results) are JSON:\n"
-"  null, true, false, \"text\", [list], {\"record\": ...}\n"
-"  42                      an integer (int64)\n"
-"  1.5, 1.0, 1e3           a double\n"
-"  {\"@vow\": N}             a reference to vow N\n"
-"  {\"@resolver\": N}        the right to settle vow N\n"
-"  {\"@obj\": \"bank\"}        a host object\n"
-"  {\"@bytes\": \"BASE64\"}    bytes\n"
-"  {\"@error\": {\"name\": \"E\", \"message\": \"text\"}}\n"
-"  {\"@record\": {...}}      a record written literally (for keys starting with @)\n"
-"  {\"@double\": \"inf\"}      a double JSON cannot hold: \"inf\", \"-inf\", \"nan\"\n";
+    "Values (arguments, settlements, results) are JSON:\n"
+    "  null, true, false, \"text\", [list], {\"record\": ...}\n"
+    "  42                      an integer (int64)\n"
+    "  1.5, 1.0, 1e3           a double\n"
+    "  {\"@vow\": N}             a reference to vow N\n"
+    "  {\"@resolver\": N}        the right to settle vow N\n"
+    "  {\"@obj\": \"bank\"}        a host object\n"
+    "  {\"@bytes\": \"BASE64\"}    bytes\n"
+    "  {\"@error\": {\"name\": \"E\", \"message\": \"text\"}}\n"
+    "  {\"@record\": {...}}      a record written literally (for keys starting with @)\n"
+    "  {\"@double\": \"inf\"}      a double JSON cannot hold: \"inf\", \"-inf\", \"nan\"\n";
 
 /* What asyncflowctl --help says before and after the commands. */
 static const char main_usage_head[] =
-"usage: asyncflowctl [-s SOCKET] COMMAND [ARGS...]\n"
-"\n"
-"Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
-"else " AF_DEFAULT_SOCKET ".\n"
-"Prints one JSON value on stdout and exits 0, or a message on stderr and\n"
-"exits 1 (2 for usage errors). serve is the exception: it runs until the\n"
-"connection to the daemon is lost, printing nothing on stdout.\n"
-"\n"
-"Commands:\n";
+    "usage: asyncflowctl [-s SOCKET] COMMAND [ARGS...]\n"
+    "\n"
+    "Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
+    "else " AF_DEFAULT_SOCKET ".\n"
+    "Prints one JSON value on stdout and exits 0, or a message on stderr and\n"
+    "exits 1 (2 for usage errors). serve is the exception: it runs until the\n"
+    "connection to the daemon is lost, printing nothing on stdout.\n"
+    "\n"
+    "Commands:\n";
 static const char main_usage_tail[] =
-"\n"
-"asyncflowctl COMMAND --help tells more.\n"
-"\n";
+    "\n"
+    "asyncflowctl COMMAND --help tells more.\n"
+    "\n";
 
 /*
  * One command: `summary` is its line in asyncflowctl --help, one line per
@@ -115,99 +113,90 @@ static const char main_usage_tail[] =
  * `usage` is what asyncflowctl COMMAND --help prints.
  */
 struct command {
-	const char	*name;
-	int		(*run)(int argc, char **argv);
-	const char	*summary;
-	const char	*usage;
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage;
 };
 
 static const struct command commands[] = {
-	{ "mkvow", cmd_mkvow,
-	  "create a vow: {\"vow\", \"resolver\"}",
-	  "usage: asyncflowctl mkvow\n"
-	  "Creates a pending vow. Prints {\"vow\": N, \"resolver\": \"HEX\"}: the\n"
-	  "resolver (32 hex digits) is the secret that settles the vow.\n" },
-	{ "start", cmd_start,
-	  "start an activation of FLOW",
-	  "usage: asyncflowctl start FLOW [ARGS_JSON] [--key K]\n"
-	  "Starts an activation of FLOW with ARGS_JSON (default null). With\n"
-	  "--key, starting again with the same key, flow and args answers the\n"
-	  "same activation. Prints {\"activation\": A, \"outcome\": {\"@vow\": N}}.\n" },
+	{ "mkvow", cmd_mkvow, "create a vow: {\"vow\", \"resolver\"}",
+	    "usage: asyncflowctl mkvow\n"
+	    "Creates a pending vow. Prints {\"vow\": N, \"resolver\": \"HEX\"}: the\n"
+	    "resolver (32 hex digits) is the secret that settles the vow.\n" },
+	{ "start", cmd_start, "start an activation of FLOW",
+	    "usage: asyncflowctl start FLOW [ARGS_JSON] [--key K]\n"
+	    "Starts an activation of FLOW with ARGS_JSON (default null). With\n"
+	    "--key, starting again with the same key, flow and args answers the\n"
+	    "same activation. Prints {\"activation\": A, \"outcome\": {\"@vow\": N}}.\n" },
 	{ "settle", cmd_settle,
-	  "fulfil a vow\n"
-	  "reject a vow",
-	  "usage: asyncflowctl settle VOW --resolver HEX VALUE_JSON\n"
-	  "       asyncflowctl settle VOW --resolver HEX --reject ERROR_JSON\n"
-	  "Fulfils (or rejects) VOW. Repeating the same settlement succeeds.\n"
-	  "Prints {\"vow\": N, \"state\": \"fulfilled\" | \"rejected\"} (\"pending\"\n"
-	  "if VALUE_JSON is a vow that is not settled yet: VOW now follows it).\n"
-	  "ERROR_JSON is usually {\"@error\": {\"name\": ..., \"message\": ...}}.\n" },
-	{ "vow", cmd_vow,
-	  "a vow's state (and value)",
-	  "usage: asyncflowctl vow VOW [--wait] [--timeout SECONDS]\n"
-	  "Prints {\"vow\": N, \"state\": \"pending\" | \"fulfilled\" | \"rejected\"}\n"
-	  "and, once settled, \"value\" (the value or the reason). --wait answers\n"
-	  "only once VOW is settled; with --timeout it fails (exit 1) if that\n"
-	  "takes longer than SECONDS (0: unless VOW is settled already).\n"
-	  "Connecting and a first look count too, but get at least 1 s.\n" },
-	{ "ls", cmd_ls,
-	  "list activations",
-	  "usage: asyncflowctl ls [--state STATE]\n"
-	  "Prints a JSON array of activations, in id order; STATE is Running,\n"
-	  "Sleeping, Replaying, Failed or Done. Each is {\"activation\", \"flow\",\n"
-	  "\"state\", \"args\", \"outcome\", \"waiting_on\", \"journal_length\",\n"
-	  "\"failure\" (only when Failed), \"incarnation\"}.\n" },
-	{ "show", cmd_show,
-	  "one activation",
-	  "usage: asyncflowctl show A\n"
-	  "Prints activation A: {\"activation\", \"flow\", \"state\", \"args\",\n"
-	  "\"outcome\", \"waiting_on\", \"journal_length\", \"failure\" (only when\n"
-	  "Failed), \"incarnation\"}.\n" },
-	{ "journal", cmd_journal,
-	  "an activation's journal",
-	  "usage: asyncflowctl journal A\n"
-	  "Prints activation A's journal, a JSON array of entries {\"index\",\n"
-	  "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
-	  "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
-	  "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
-	  "\"value\") or doReject (\"vow\", \"reason\").\n" },
-	{ "failures", cmd_failures,
-	  "the Failed activations",
-	  "usage: asyncflowctl failures\n"
-	  "Prints the Failed activations, a JSON array shaped like ls's.\n" },
-	{ "wake", cmd_wake,
-	  "replay A now (no A: every Failed one)",
-	  "usage: asyncflowctl wake [A]\n"
-	  "Replays activation A now with the code registered now (Failed or\n"
-	  "Sleeping); without A every Failed activation. Prints {\"woken\": A}\n"
-	  "or {\"woken\": \"all\"}.\n" },
-	{ "stats", cmd_stats,
-	  "the daemon's counters",
-	  "usage: asyncflowctl stats\n"
-	  "Prints the daemon's counters as an object keyed by their names.\n" },
+	    "fulfil a vow\n"
+	    "reject a vow",
+	    "usage: asyncflowctl settle VOW --resolver HEX VALUE_JSON\n"
+	    "       asyncflowctl settle VOW --resolver HEX --reject ERROR_JSON\n"
+	    "Fulfils (or rejects) VOW. Repeating the same settlement succeeds.\n"
+	    "Prints {\"vow\": N, \"state\": \"fulfilled\" | \"rejected\"} (\"pending\"\n"
+	    "if VALUE_JSON is a vow that is not settled yet: VOW now follows it).\n"
+	    "ERROR_JSON is usually {\"@error\": {\"name\": ..., \"message\": ...}}.\n" },
+	{ "vow", cmd_vow, "a vow's state (and value)",
+	    "usage: asyncflowctl vow VOW [--wait] [--timeout SECONDS]\n"
+	    "Prints {\"vow\": N, \"state\": \"pending\" | \"fulfilled\" | \"rejected\"}\n"
+	    "and, once settled, \"value\" (the value or the reason). --wait answers\n"
+	    "only once VOW is settled; with --timeout it fails (exit 1) if that\n"
+	    "takes longer than SECONDS (0: unless VOW is settled already).\n"
+	    "Connecting and a first look count too, but get at least 1 s.\n" },
+	{ "ls", cmd_ls, "list activations",
+	    "usage: asyncflowctl ls [--state STATE]\n"
+	    "Prints a JSON array of activations, in id order; STATE is Running,\n"
+	    "Sleeping, Replaying, Failed or Done. Each is {\"activation\", \"flow\",\n"
+	    "\"state\", \"args\", \"outcome\", \"waiting_on\", \"journal_length\",\n"
+	    "\"failure\" (only when Failed), \"incarnation\"}.\n" },
+	{ "show", cmd_show, "one activation",
+	    "usage: asyncflowctl show A\n"
+	    "Prints activation A: {\"activation\", \"flow\", \"state\", \"args\",\n"
+	    "\"outcome\", \"waiting_on\", \"journal_length\", \"failure\" (only when\n"
+	    "Failed), \"incarnation\"}.\n" },
+	{ "journal", cmd_journal, "an activation's journal",
+	    "usage: asyncflowctl journal A\n"
+	    "Prints activation A's journal, a JSON array of entries {\"index\",\n"
+	    "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
+	    "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
+	    "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
+	    "\"value\") or doReject (\"vow\", \"reason\").\n" },
+	{ "failures", cmd_failures, "the Failed activations",
+	    "usage: asyncflowctl failures\n"
+	    "Prints the Failed activations, a JSON array shaped like ls's.\n" },
+	{ "wake", cmd_wake, "replay A now (no A: every Failed one)",
+	    "usage: asyncflowctl wake [A]\n"
+	    "Replays activation A now with the code registered now (Failed or\n"
+	    "Sleeping); without A every Failed activation. Prints {\"woken\": A}\n"
+	    "or {\"woken\": \"all\"}.\n" },
+	{ "stats", cmd_stats, "the daemon's counters",
+	    "usage: asyncflowctl stats\n"
+	    "Prints the daemon's counters as an object keyed by their names.\n" },
 	{ "serve", cmd_serve,
-	  "serve object NAME: run CMD for\n"
-	  "each invocation",
-	  "usage: asyncflowctl serve NAME [-q] -- CMD [ARGS...]\n"
-	  "Serves the host object NAME: for each invocation a flow sends to it\n"
-	  "(af_send(f, \"NAME\", method, args)), runs CMD [ARGS...] (no shell,\n"
-	  "found in $PATH), one at a time, in arrival order. CMD reads one JSON\n"
-	  "object, one line, on stdin:\n"
-	  "  {\"method\": M, \"args\": ARGS, \"vow\": N, \"activation\": A,\n"
-	  "   \"resolvers\": {\"R\": \"HEX\", ...}}\n"
-	  "vow is the id of the result vow. Delivery is at least once (an\n"
-	  "invocation comes again after a server or the daemon restarted before\n"
-	  "it was answered): use vow as the idempotency key. resolvers holds the\n"
-	  "secrets of the resolvers ({\"@resolver\": R}) in ARGS, for settle.\n"
-	  "  exit 0, one JSON value on stdout  fulfils the result vow with it\n"
-	  "  exit non-zero                     rejects it with {\"@error\":\n"
-	  "                                    {\"name\": \"Error\", \"message\": STDERR}}\n"
-	  "  exit 0, anything else on stdout   rejects it with name \"BadResult\"\n"
-	  "CMD's stderr is copied to asyncflowctl's. Unlike the other commands,\n"
-	  "serve prints nothing on stdout: it logs one line per invocation on\n"
-	  "stderr (not with -q, --quiet) and runs until the connection to the\n"
-	  "daemon is lost, then exits 1 (restarting it is safe). If CMD cannot\n"
-	  "be run at all it exits 1 too, leaving the invocation unanswered.\n" },
+	    "serve object NAME: run CMD for\n"
+	    "each invocation",
+	    "usage: asyncflowctl serve NAME [-q] -- CMD [ARGS...]\n"
+	    "Serves the host object NAME: for each invocation a flow sends to it\n"
+	    "(af_send(f, \"NAME\", method, args)), runs CMD [ARGS...] (no shell,\n"
+	    "found in $PATH), one at a time, in arrival order. CMD reads one JSON\n"
+	    "object, one line, on stdin:\n"
+	    "  {\"method\": M, \"args\": ARGS, \"vow\": N, \"activation\": A,\n"
+	    "   \"resolvers\": {\"R\": \"HEX\", ...}}\n"
+	    "vow is the id of the result vow. Delivery is at least once (an\n"
+	    "invocation comes again after a server or the daemon restarted before\n"
+	    "it was answered): use vow as the idempotency key. resolvers holds the\n"
+	    "secrets of the resolvers ({\"@resolver\": R}) in ARGS, for settle.\n"
+	    "  exit 0, one JSON value on stdout  fulfils the result vow with it\n"
+	    "  exit non-zero                     rejects it with {\"@error\":\n"
+	    "                                    {\"name\": \"Error\", \"message\": STDERR}}\n"
+	    "  exit 0, anything else on stdout   rejects it with name \"BadResult\"\n"
+	    "CMD's stderr is copied to asyncflowctl's. Unlike the other commands,\n"
+	    "serve prints nothing on stdout: it logs one line per invocation on\n"
+	    "stderr (not with -q, --quiet) and runs until the connection to the\n"
+	    "daemon is lost, then exits 1 (restarting it is safe). If CMD cannot\n"
+	    "be run at all it exits 1 too, leaving the invocation unanswered.\n" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -225,7 +214,8 @@ print_summary(FILE *f, const char *s, int slen, const char *t, int tlen)
 	if (s == NULL)
 		fprintf(f, "%*s%.*s\n", SUMMARY_COL, "", tlen, t);
 	else if (slen <= SUMMARY_COL - 3)
-		fprintf(f, "  %-*.*s %.*s\n", SUMMARY_COL - 3, slen, s, tlen, t);
+		fprintf(f, "  %-*.*s %.*s\n", SUMMARY_COL - 3, slen, s, tlen,
+		    t);
 	else
 		fprintf(f, "  %.*s\n%*s%.*s\n", slen, s, SUMMARY_COL, "", tlen,
 		    t);
@@ -245,7 +235,7 @@ print_command(FILE *f, const struct command *k)
 		s = NULL;
 		slen = 0;
 		if (strncmp(u, u == k->usage ? first : more,
-		    sizeof(first) - 1) == 0) {
+			sizeof(first) - 1) == 0) {
 			s = u + sizeof(first) - 1;
 			slen = (int)strcspn(s, "\n");
 			u = s + slen + (s[slen] == '\n');
@@ -267,8 +257,7 @@ print_main_usage(FILE *f)
 	fputs(value_help, f);
 }
 
-void PRINTFLIKE(1, 2)
-usage_error(const char *fmt, ...)
+void PRINTFLIKE(1, 2) usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -307,7 +296,8 @@ parse_args(int argc, char **argv, const struct opt *opts, char **pos,
 			dashdash = true;
 			continue;
 		}
-		if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+		if (!dashdash &&
+		    (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			fputs(cur->usage, stdout);
 			exit(fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
 		}
@@ -324,19 +314,22 @@ parse_args(int argc, char **argv, const struct opt *opts, char **pos,
 		eq = strchr(a, '=');
 		nl = eq != NULL ? (size_t)(eq - a) : strlen(a);
 		for (o = opts; o != NULL && o->name != NULL; o++)
-			if (strlen(o->name) == nl && strncmp(o->name, a, nl) == 0)
+			if (strlen(o->name) == nl &&
+			    strncmp(o->name, a, nl) == 0)
 				break;
 		if (o == NULL || o->name == NULL)
 			usage_error("unknown option \"--%.*s\"", (int)nl, a);
 		if (o->flag != NULL) {
 			if (eq != NULL)
-				usage_error("option --%s takes no value", o->name);
+				usage_error("option --%s takes no value",
+				    o->name);
 			*o->flag = true;
 		} else if (eq != NULL) {
 			*o->arg = eq + 1;
 		} else {
 			if (i + 1 >= argc)
-				usage_error("option --%s needs a value", o->name);
+				usage_error("option --%s needs a value",
+				    o->name);
 			*o->arg = argv[++i];
 		}
 	}
@@ -351,11 +344,13 @@ parse_id(const char *what, const char *s)
 	char *end;
 
 	if (s[0] < '0' || s[0] > '9')
-		usage_error("%s must be a positive integer, not \"%s\"", what, s);
+		usage_error("%s must be a positive integer, not \"%s\"", what,
+		    s);
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v == 0)
-		usage_error("%s must be a positive integer, not \"%s\"", what, s);
+		usage_error("%s must be a positive integer, not \"%s\"", what,
+		    s);
 	return (uint64_t)v;
 }
 
@@ -377,7 +372,8 @@ parse_resolver(const char *s, uint8_t out[AF_RESOLVER_LEN])
 	int i, hi, lo;
 
 	if (strlen(s) != 2 * AF_RESOLVER_LEN)
-		usage_error("--resolver must be %d hex digits", 2 * AF_RESOLVER_LEN);
+		usage_error("--resolver must be %d hex digits",
+		    2 * AF_RESOLVER_LEN);
 	for (i = 0; i < AF_RESOLVER_LEN; i++) {
 		hi = hexval(s[2 * i]);
 		lo = hexval(s[2 * i + 1]);
@@ -416,9 +412,12 @@ connect_within(int timeout_ms)
 	if (rc == AF_OK)
 		return c;
 	if (rc == AF_ECONN)
-		fail(EXIT_FAILURE, "%s (is asyncflowd running? the socket is "
-		    "chosen with -s or $ASYNCFLOW_SOCKET)", err);
-	fail(EXIT_FAILURE, "%s: %s", af_errname(rc), err[0] ? err : af_strerror(rc));
+		fail(EXIT_FAILURE,
+		    "%s (is asyncflowd running? the socket is "
+		    "chosen with -s or $ASYNCFLOW_SOCKET)",
+		    err);
+	fail(EXIT_FAILURE, "%s: %s", af_errname(rc),
+	    err[0] ? err : af_strerror(rc));
 	return NULL;
 }
 
@@ -434,7 +433,8 @@ call_failed(af_conn *c, int rc)
 {
 	const char *m = af_conn_errmsg(c);
 
-	fail(EXIT_FAILURE, "%s: %s", af_errname(rc), m[0] ? m : af_strerror(rc));
+	fail(EXIT_FAILURE, "%s: %s", af_errname(rc),
+	    m[0] ? m : af_strerror(rc));
 }
 
 /* ---- Main ---------------------------------------------------------------------- */
@@ -449,11 +449,14 @@ main(int argc, char **argv)
 	if (socket_path != NULL && socket_path[0] == '\0')
 		socket_path = NULL;
 	while (i < argc && argv[i][0] == '-') {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			print_main_usage(stdout);
-			return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+			return fflush(stdout) == 0 ? EXIT_SUCCESS :
+						     EXIT_FAILURE;
 		}
-		if (strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--socket") == 0) {
+		if (strcmp(argv[i], "-s") == 0 ||
+		    strcmp(argv[i], "--socket") == 0) {
 			if (i + 1 >= argc || argv[i + 1][0] == '\0')
 				usage_error("%s needs a socket path", argv[i]);
 			socket_path = argv[i + 1];
@@ -470,7 +473,8 @@ main(int argc, char **argv)
 	if (k->name == NULL) {
 		if (strcmp(argv[i], "help") == 0) {
 			print_main_usage(stdout);
-			return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+			return fflush(stdout) == 0 ? EXIT_SUCCESS :
+						     EXIT_FAILURE;
 		}
 		usage_error("unknown command \"%s\"", argv[i]);
 	}
@@ -478,4 +482,3 @@ main(int argc, char **argv)
 	cmd_name = k->name;
 	return k->run(argc - i - 1, argv + i + 1);
 }
-

@@ -29,19 +29,20 @@
  * invocation unanswered, for the daemon to hand out again.
  */
 
-#define SERVE_STDOUT_MAX (8u << 20)	/* a result beyond this cannot fit
+#define SERVE_STDOUT_MAX \
+	(8u << 20)                   /* a result beyond this cannot fit
 					 * a frame anyway */
-#define SERVE_STDERR_MAX (64u << 10)	/* kept for the rejection message */
-#define SERVE_EXCERPT 200		/* bytes of bad output quoted */
-#define SERVE_LINGER_MS 2000		/* after CMD exited, for the pipes'
+#define SERVE_STDERR_MAX (64u << 10) /* kept for the rejection message */
+#define SERVE_EXCERPT    200         /* bytes of bad output quoted */
+#define SERVE_LINGER_MS \
+	2000 /* after CMD exited, for the pipes'
 					 * EOF (a background child of CMD
 					 * may hold them open) */
 
 static bool serve_quiet;
-static char *const *serve_cmd;		/* CMD [ARGS...], NULL-terminated */
+static char *const *serve_cmd; /* CMD [ARGS...], NULL-terminated */
 
-static void PRINTFLIKE(1, 2)
-note(const char *fmt, ...)
+static void PRINTFLIKE(1, 2) note(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -53,8 +54,8 @@ note(const char *fmt, ...)
 /* What CMD wrote on one pipe: the first `max` bytes, and a count of the
  * rest. p is always NUL-terminated. */
 struct outbuf {
-	char	*p;
-	size_t	 len, cap, max, dropped;
+	char *p;
+	size_t len, cap, max, dropped;
 };
 
 static void
@@ -105,11 +106,14 @@ utf8_text(const char *p, size_t n)
 			i++;
 			continue;
 		}
-		len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
-		    c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		len = c >= 0xc2 && c <= 0xdf ? 2 :
+		    c >= 0xe0 && c <= 0xef   ? 3 :
+		    c >= 0xf0 && c <= 0xf4   ? 4 :
+					       0;
 		lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
 		hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-		ok = len > 0 && i + len <= n && s[i + 1] >= lo && s[i + 1] <= hi;
+		ok = len > 0 && i + len <= n && s[i + 1] >= lo &&
+		    s[i + 1] <= hi;
 		for (k = 2; ok && k < len; k++)
 			ok = s[i + k] >= 0x80 && s[i + k] <= 0xbf;
 		if (!ok) {
@@ -132,7 +136,8 @@ static void
 excerpt(char *dst, size_t dstlen, const struct outbuf *b)
 {
 	size_t total = b->len + b->dropped, i, o = 0;
-	char *t = utf8_text(b->p, b->len < SERVE_EXCERPT ? b->len : SERVE_EXCERPT);
+	char *t = utf8_text(b->p,
+	    b->len < SERVE_EXCERPT ? b->len : SERVE_EXCERPT);
 	char *e = xcalloc(strlen(t) * 4 + 1, 1);
 
 	for (i = 0; t[i] != '\0'; i++) {
@@ -179,8 +184,8 @@ set_nonblock(int fd)
  * left): then nothing is answered.
  */
 static void
-run_cmd(const char *input, size_t inlen, struct outbuf *out,
-    struct outbuf *err, int *status)
+run_cmd(const char *input, size_t inlen, struct outbuf *out, struct outbuf *err,
+    int *status)
 {
 	int in[2], op[2], ep[2], xp[2], e = 0;
 	int ifd, ofd, efd, *which[3];
@@ -223,7 +228,8 @@ run_cmd(const char *input, size_t inlen, struct outbuf *out,
 	if (n > 0) {
 		while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 			;
-		fail(EXIT_FAILURE, "cannot run %s: %s", serve_cmd[0], strerror(e));
+		fail(EXIT_FAILURE, "cannot run %s: %s", serve_cmd[0],
+		    strerror(e));
 	}
 	ifd = in[1];
 	ofd = op[0];
@@ -239,14 +245,15 @@ run_cmd(const char *input, size_t inlen, struct outbuf *out,
 			exited = true;
 			linger_until = now_ms() + SERVE_LINGER_MS;
 		}
-		timeout = 100;		/* to notice CMD's exit */
+		timeout = 100; /* to notice CMD's exit */
 		if (exited) {
 			if (ofd < 0 && efd < 0)
-				break;	/* only its stdin left: never read */
+				break; /* only its stdin left: never read */
 			if ((timeout = (int)(linger_until - now_ms())) <= 0) {
 				note("%s exited, but something it started "
-				    "keeps its stdout or stderr open: not "
-				    "waiting for it", serve_cmd[0]);
+				     "keeps its stdout or stderr open: not "
+				     "waiting for it",
+				    serve_cmd[0]);
 				break;
 			}
 		}
@@ -280,7 +287,7 @@ run_cmd(const char *input, size_t inlen, struct outbuf *out,
 					close_fd(&ifd);
 				else if (n < 0 && errno != EAGAIN &&
 				    errno != EINTR)
-					close_fd(&ifd);	/* EPIPE: CMD does
+					close_fd(&ifd); /* EPIPE: CMD does
 							 * not read it */
 				continue;
 			}
@@ -290,7 +297,8 @@ run_cmd(const char *input, size_t inlen, struct outbuf *out,
 			} else if (n > 0) {
 				outbuf_add(err, buf, (size_t)n);
 				fwrite(buf, 1, (size_t)n, stderr);
-			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			} else if (n == 0 ||
+			    (errno != EAGAIN && errno != EINTR)) {
 				close_fd(which[i]);
 			}
 		}
@@ -314,7 +322,8 @@ invocation_json(const Asyncflow__Invocation *inv, char *err, size_t errlen)
 
 	json_real_precision = 1;
 	if ((m = json_string(inv->method)) == NULL) {
-		snprintf(err, errlen, "the daemon sent a method name that is "
+		snprintf(err, errlen,
+		    "the daemon sent a method name that is "
 		    "not UTF-8");
 		goto bad;
 	}
@@ -343,8 +352,9 @@ invocation_json(const Asyncflow__Invocation *inv, char *err, size_t errlen)
 		memset(hex, 0, 2 * r->len);
 		free(hex);
 	}
-	s = json_dumps(o, JSON_ENCODE_ANY | JSON_COMPACT |
-	    JSON_REAL_PRECISION(json_real_precision));
+	s = json_dumps(o,
+	    JSON_ENCODE_ANY | JSON_COMPACT |
+		JSON_REAL_PRECISION(json_real_precision));
 	json_decref(o);
 	len = s != NULL ? strlen(s) : 0;
 	if (s == NULL || (s = realloc(s, len + 2)) == NULL)
@@ -387,7 +397,8 @@ answer(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
 		m = af_strerror(rc);
 	if (rc == AF_ESETTLED) {
 		note("%s: already answered otherwise (a redelivery?): %s; "
-		    "ignored", label, m);
+		     "ignored",
+		    label, m);
 		return AF_OK;
 	}
 	if (rc == AF_ENOTFOUND || rc == AF_EDENIED) {
@@ -402,8 +413,10 @@ answer(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
 		    label, af_errname(rc), m);
 		return AF_OK;
 	}
-	fail(EXIT_FAILURE, "%s: cannot answer: %s: %s (the daemon hands the "
-	    "invocation out again)", label, af_errname(rc), m);
+	fail(EXIT_FAILURE,
+	    "%s: cannot answer: %s: %s (the daemon hands the "
+	    "invocation out again)",
+	    label, af_errname(rc), m);
 	return rc;
 }
 
@@ -448,29 +461,33 @@ fulfil_with(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
 
 	if (out->dropped > 0) {
 		excerpt(ex, sizeof(ex), out);
-		snprintf(msg, sizeof(msg), "%s printed more than %u MiB on "
-		    "stdout, more than a value may be: %s", cmd,
-		    SERVE_STDOUT_MAX >> 20, ex);
+		snprintf(msg, sizeof(msg),
+		    "%s printed more than %u MiB on "
+		    "stdout, more than a value may be: %s",
+		    cmd, SERVE_STDOUT_MAX >> 20, ex);
 		reject_with(c, inv, label, "BadResult", msg);
 		return;
 	}
 	for (i = 0; i < out->len && strchr(" \t\r\n", out->p[i]) != NULL; i++)
 		;
 	if (i == out->len) {
-		snprintf(msg, sizeof(msg), "%s exited with status 0 but printed "
+		snprintf(msg, sizeof(msg),
+		    "%s exited with status 0 but printed "
 		    "nothing on stdout: it must print its result, one JSON "
-		    "value", cmd);
+		    "value",
+		    cmd);
 		reject_with(c, inv, label, "BadResult", msg);
 		return;
 	}
-	j = json_loadb(out->p, out->len, JSON_DECODE_ANY |
-	    JSON_REJECT_DUPLICATES, &jerror);
+	j = json_loadb(out->p, out->len,
+	    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerror);
 	if (j == NULL) {
 		excerpt(ex, sizeof(ex), out);
-		snprintf(msg, sizeof(msg), "%s exited with status 0 but its "
+		snprintf(msg, sizeof(msg),
+		    "%s exited with status 0 but its "
 		    "stdout is not one JSON value (%s, at line %d, column %d); "
-		    "it printed %s", cmd, jerror.text, jerror.line,
-		    jerror.column, ex);
+		    "it printed %s",
+		    cmd, jerror.text, jerror.line, jerror.column, ex);
 		reject_with(c, inv, label, "BadResult", msg);
 		return;
 	}
@@ -487,8 +504,10 @@ fulfil_with(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
 	rc = answer(c, inv, label, false, v, "fulfilled");
 	af_msg_free(v);
 	if (rc != AF_OK) {
-		snprintf(msg, sizeof(msg), "the daemon refused the value %s "
-		    "printed: %s: %s", cmd, af_errname(rc), af_conn_errmsg(c));
+		snprintf(msg, sizeof(msg),
+		    "the daemon refused the value %s "
+		    "printed: %s: %s",
+		    cmd, af_errname(rc), af_conn_errmsg(c));
 		reject_with(c, inv, label, "BadResult", msg);
 	}
 }
@@ -504,34 +523,38 @@ serve_one(af_conn *c, Asyncflow__Invocation *inv)
 	    inv->method, (unsigned long long)inv->vow);
 	if (inv->resolver.len != AF_RESOLVER_LEN) {
 		note("%s: the daemon sent no resolver: cannot answer it; "
-		    "ignored", label);
+		     "ignored",
+		    label);
 		return;
 	}
 	if ((input = invocation_json(inv, why, sizeof(why))) == NULL) {
-		snprintf(msg, sizeof(msg), "asyncflowctl cannot pass this "
-		    "invocation to %s: %s", serve_cmd[0], why);
+		snprintf(msg, sizeof(msg),
+		    "asyncflowctl cannot pass this "
+		    "invocation to %s: %s",
+		    serve_cmd[0], why);
 		reject_with(c, inv, label, "BadArgs", msg);
 		return;
 	}
 	outbuf_init(&out, SERVE_STDOUT_MAX);
 	outbuf_init(&err, SERVE_STDERR_MAX);
 	run_cmd(input, strlen(input), &out, &err, &status);
-	memset(input, 0, strlen(input));	/* it may hold secrets */
+	memset(input, 0, strlen(input)); /* it may hold secrets */
 	free(input);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		fulfil_with(c, inv, label, &out);
 	} else {
-		while (err.len > 0 && (err.p[err.len - 1] == '\n' ||
-		    err.p[err.len - 1] == '\r'))
+		while (err.len > 0 &&
+		    (err.p[err.len - 1] == '\n' || err.p[err.len - 1] == '\r'))
 			err.p[--err.len] = '\0';
 		if (err.len > 0) {
 			/* NULs would cut it short: utf8_text replaces them. */
 			text = utf8_text(err.p, err.len);
 			if (err.dropped > 0) {
-				snprintf(msg, sizeof(msg), "... (%zu more bytes)",
-				    err.dropped);
-				if ((text = realloc(text, strlen(text) +
-				    strlen(msg) + 1)) == NULL)
+				snprintf(msg, sizeof(msg),
+				    "... (%zu more bytes)", err.dropped);
+				if ((text = realloc(text,
+					 strlen(text) + strlen(msg) + 1)) ==
+				    NULL)
 					nomem();
 				strcat(text, msg);
 			}
@@ -539,12 +562,15 @@ serve_one(af_conn *c, Asyncflow__Invocation *inv)
 			free(text);
 		} else {
 			if (WIFSIGNALED(status))
-				snprintf(msg, sizeof(msg), "%s killed by signal "
-				    "%d", serve_cmd[0], WTERMSIG(status));
+				snprintf(msg, sizeof(msg),
+				    "%s killed by signal "
+				    "%d",
+				    serve_cmd[0], WTERMSIG(status));
 			else
-				snprintf(msg, sizeof(msg), "%s exited with "
-				    "status %d", serve_cmd[0],
-				    WEXITSTATUS(status));
+				snprintf(msg, sizeof(msg),
+				    "%s exited with "
+				    "status %d",
+				    serve_cmd[0], WEXITSTATUS(status));
 			reject_with(c, inv, label, "Error", msg);
 		}
 	}
@@ -596,7 +622,7 @@ cmd_serve(int argc, char **argv)
 		usage_error("missing -- CMD [ARGS...]");
 	if (dd + 1 >= argc || argv[dd + 1][0] == '\0')
 		usage_error("missing CMD after --");
-	serve_cmd = argv + dd + 1;	/* argv[argc] is NULL */
+	serve_cmd = argv + dd + 1; /* argv[argc] is NULL */
 
 	/* Descriptors 0-2 open, so that no pipe lands there. */
 	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)

@@ -118,13 +118,13 @@ extern "C" {
  */
 /* Where asyncflowd listens when started in the current directory with the
  * default data directory. */
-#define AF_DEFAULT_SOCKET "./asyncflow-data/asyncflowd.sock"
+#define AF_DEFAULT_SOCKET     "./asyncflow-data/asyncflowd.sock"
 /* Length of a vow's resolver secret in bytes. */
-#define AF_RESOLVER_LEN 16
+#define AF_RESOLVER_LEN       16
 /* How long af_connect waits to connect and for the answer to `hello`. */
 #define AF_CONNECT_TIMEOUT_MS 30000
 /* af_send_request waits for the socket when this many bytes are unsent. */
-#define AF_SEND_BUFFER (4u << 20)
+#define AF_SEND_BUFFER        (4u << 20)
 
 typedef struct af_conn af_conn;
 
@@ -415,8 +415,8 @@ int af_journal(af_conn *c, uint64_t act, Asyncflow__JournalDump **out);
  * to the end); entries[i] is index (*out)->from + i, and (*out)->length
  * the whole journal's length. Ownership and codes as af_journal.
  */
-int af_journal_range(af_conn *c, uint64_t act, uint64_t from,
-    uint32_t limit, Asyncflow__JournalDump **out);
+int af_journal_range(af_conn *c, uint64_t act, uint64_t from, uint32_t limit,
+    Asyncflow__JournalDump **out);
 
 /*
  * af_failures: the Failed activations, in id order, but at most 10,000 of

@@ -22,42 +22,42 @@ extern "C" {
 /* XX(name, value, text): AF_<name> is value; af_errname gives "<name>",
  * af_strerror the text (static, lower-case: it is embedded in log lines,
  * diagnostics and error replies). */
-#define AF_ERRNO_MAP(XX)						\
-	XX(OK, 0, "success")						\
-	/* await: vow rejected; call: host threw */			\
-	XX(REJECTED, 1, "rejected")					\
-	/* bad argument (wrong type, NULL, bad name) */			\
-	XX(EINVAL, -22, "invalid argument")				\
-	XX(ENOMEM, -12, "out of memory")				\
-	/* no such flow, object, method, vow, activation */		\
-	XX(ENOTFOUND, -30001, "not found")				\
-	/* name registered twice */					\
-	XX(EEXIST, -30002, "already exists")				\
-	/* vow already settled differently */				\
-	XX(ESETTLED, -30003, "already settled")				\
-	/* wrong resolver */						\
-	XX(EDENIED, -30004, "wrong resolver")				\
-	/* value too deep, too large */					\
-	XX(ELIMIT, -30005, "value too deep or too large")		\
-	/* bytes are not a canonical encoding */			\
-	XX(EDECODE, -30006, "malformed encoding")			\
-	/* resolving would make a vow chain a cycle */			\
-	XX(ECYCLE, -30007, "vow chain would be a cycle")		\
-	/* the store failed (I/O, map full) */				\
-	XX(ESTORE, -30008, "store failure")				\
-	/* the store's map is full */					\
-	XX(EFULL, -30009, "store is full")				\
-	/* store written by a newer journal format */			\
-	XX(EVERSION, -30010, "store written by a newer journal format")	\
-	/* not allowed in the current state */				\
-	XX(ESTATE, -30011, "not allowed in the current state")		\
-	/* replay diverged (engine-internal) */				\
-	XX(EDIVERGED, -30012, "replay diverged")			\
-	/* client: cannot connect, or connection lost */		\
-	XX(ECONN, -30013, "cannot connect, or the connection was lost")	\
-	/* client/daemon: protocol violation */				\
-	XX(EPROTO, -30014, "protocol error")				\
-	/* client: no answer within the timeout */			\
+#define AF_ERRNO_MAP(XX) \
+	XX(OK, 0, "success") \
+	/* await: vow rejected; call: host threw */ \
+	XX(REJECTED, 1, "rejected") \
+	/* bad argument (wrong type, NULL, bad name) */ \
+	XX(EINVAL, -22, "invalid argument") \
+	XX(ENOMEM, -12, "out of memory") \
+	/* no such flow, object, method, vow, activation */ \
+	XX(ENOTFOUND, -30001, "not found") \
+	/* name registered twice */ \
+	XX(EEXIST, -30002, "already exists") \
+	/* vow already settled differently */ \
+	XX(ESETTLED, -30003, "already settled") \
+	/* wrong resolver */ \
+	XX(EDENIED, -30004, "wrong resolver") \
+	/* value too deep, too large */ \
+	XX(ELIMIT, -30005, "value too deep or too large") \
+	/* bytes are not a canonical encoding */ \
+	XX(EDECODE, -30006, "malformed encoding") \
+	/* resolving would make a vow chain a cycle */ \
+	XX(ECYCLE, -30007, "vow chain would be a cycle") \
+	/* the store failed (I/O, map full) */ \
+	XX(ESTORE, -30008, "store failure") \
+	/* the store's map is full */ \
+	XX(EFULL, -30009, "store is full") \
+	/* store written by a newer journal format */ \
+	XX(EVERSION, -30010, "store written by a newer journal format") \
+	/* not allowed in the current state */ \
+	XX(ESTATE, -30011, "not allowed in the current state") \
+	/* replay diverged (engine-internal) */ \
+	XX(EDIVERGED, -30012, "replay diverged") \
+	/* client: cannot connect, or connection lost */ \
+	XX(ECONN, -30013, "cannot connect, or the connection was lost") \
+	/* client/daemon: protocol violation */ \
+	XX(EPROTO, -30014, "protocol error") \
+	/* client: no answer within the timeout */ \
 	XX(ETIMEDOUT, -30015, "timed out")
 
 enum af_errno {

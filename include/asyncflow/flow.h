@@ -56,21 +56,21 @@ enum af_type {
 	AF_BOOL,
 	AF_INT,
 	AF_DOUBLE,
-	AF_STRING,      /* UTF-8, not NUL-terminated in general: use len */
+	AF_STRING, /* UTF-8, not NUL-terminated in general: use len */
 	AF_BYTES,
 	AF_LIST,
-	AF_RECORD,      /* keys unique, sorted bytewise */
-	AF_VOW,         /* reference to vow `id` */
-	AF_RESOLVER,    /* the right to settle vow `id` */
-	AF_OBJ,         /* host object by name (str) */
-	AF_ERROR,       /* name + message */
+	AF_RECORD,   /* keys unique, sorted bytewise */
+	AF_VOW,      /* reference to vow `id` */
+	AF_RESOLVER, /* the right to settle vow `id` */
+	AF_OBJ,      /* host object by name (str) */
+	AF_ERROR,    /* name + message */
 };
 
 /* Limits checked by every constructor and decoder: AF_VALUE_MAX_DEPTH and
  * AF_VALUE_MAX_BYTES, in asyncflow/protocol.h. */
 
 struct af_str {
-	const char *ptr;        /* NUL-terminated as a convenience */
+	const char *ptr; /* NUL-terminated as a convenience */
 	size_t len;
 };
 
@@ -82,8 +82,8 @@ struct af_value {
 		bool b;
 		int64_t i;
 		double d;
-		struct af_str s;            /* AF_STRING, AF_BYTES, AF_OBJ */
-		uint64_t id;                /* AF_VOW, AF_RESOLVER */
+		struct af_str s; /* AF_STRING, AF_BYTES, AF_OBJ */
+		uint64_t id;     /* AF_VOW, AF_RESOLVER */
 		struct {
 			const struct af_value *const *items;
 			size_t len;
@@ -124,11 +124,11 @@ const struct af_value *af_bytes(struct af_arena *a, const void *p, size_t n);
 const struct af_value *af_vow_ref(struct af_arena *a, uint64_t id);
 const struct af_value *af_resolver_ref(struct af_arena *a, uint64_t id);
 const struct af_value *af_obj(struct af_arena *a, const char *name);
-const struct af_value *af_error(struct af_arena *a, const char *name,
-    const char *message);
+const struct af_value *
+af_error(struct af_arena *a, const char *name, const char *message);
 /* A list of `n` items (copied array of pointers). */
-const struct af_value *af_list_of(struct af_arena *a,
-    const struct af_value *const *items, size_t n);
+const struct af_value *
+af_list_of(struct af_arena *a, const struct af_value *const *items, size_t n);
 /* A record from parallel arrays; keys are sorted here; a duplicate key
  * returns NULL. */
 const struct af_value *af_record(struct af_arena *a, const char *const *keys,
@@ -144,8 +144,8 @@ const struct af_value *af_at(const struct af_value *list, size_t i);
 bool af_value_equal(const struct af_value *x, const struct af_value *y);
 
 /* Copy a value (deeply) into another arena. NULL on failure. */
-const struct af_value *af_value_copy(struct af_arena *a,
-    const struct af_value *v);
+const struct af_value *
+af_value_copy(struct af_arena *a, const struct af_value *v);
 
 /* Allocate raw memory in an arena (16-byte aligned). NULL on failure. */
 void *af_arena_alloc(struct af_arena *a, size_t n);
@@ -216,8 +216,8 @@ const struct af_value *af_sleep(struct af_flow *f, int64_t ms);
 
 /* A new vow and its resolver (built-in object `vows`, method `make`).
  * Returns the vow reference; *resolver gets the resolver reference. */
-const struct af_value *af_vow_kit(struct af_flow *f,
-    const struct af_value **resolver);
+const struct af_value *
+af_vow_kit(struct af_flow *f, const struct af_value **resolver);
 
 /* Settle a vow the flow holds the resolver of (`vows.resolve` /
  * `vows.reject`). AF_OK, or AF_REJECTED with *err set when refused
@@ -265,8 +265,8 @@ struct af_arena *af_host_arena(struct af_host *h);
 /* Make a vow; its resolver secret stays in the vow table. Returns the vow
  * reference (and, if `resolver` is not NULL, the resolver reference), or NULL
  * on failure. */
-const struct af_value *af_host_vow_kit(struct af_host *h,
-    const struct af_value **resolver);
+const struct af_value *
+af_host_vow_kit(struct af_host *h, const struct af_value **resolver);
 /* Settle a vow made with af_host_vow_kit. AF_OK, AF_ESETTLED, AF_ECYCLE,
  * AF_ENOTFOUND. */
 int af_host_resolve(struct af_host *h, const struct af_value *resolver,

@@ -22,8 +22,8 @@
 
 /* Limits of one value, checked by every constructor and decoder: nesting
  * (a scalar counts 1) and encoded size. */
-#define AF_VALUE_MAX_DEPTH   64
-#define AF_VALUE_MAX_BYTES   (16u << 20)   /* encoded size of one value */
+#define AF_VALUE_MAX_DEPTH 64
+#define AF_VALUE_MAX_BYTES (16u << 20) /* encoded size of one value */
 
 /* The largest payload either side may send, in bytes, header excluded: a
  * value of the largest size (AF_VALUE_MAX_BYTES) plus room for the message

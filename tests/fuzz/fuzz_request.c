@@ -31,7 +31,7 @@ setup(void)
 {
 	static char dir[] = "/tmp/affuzz.XXXXXX";
 	struct harness_opts o = { .durability = STORE_NONE,
-	    .map_size = 64u << 20 };
+		.map_size = 64u << 20 };
 
 	if (mkdtemp(dir) == NULL || harness_open(&h, dir, &o) != AF_OK) {
 		fprintf(stderr, "fuzz setup failed: %s\n", h.err);
