@@ -160,7 +160,7 @@ check: all
 # The tree against .clang-format (clang-format 14): lists the files that
 # differ and fails; changes nothing.
 .PHONY: format-check
-format-check:
+format-check: deps
 	@sh scripts/format-check.sh
 
 # libFuzzer on the request path (clang; not part of make test):
