@@ -32,6 +32,15 @@ struct waitlist {
 
 /* ---- Plumbing ------------------------------------------------------------------ */
 
+/* Tests: the nth growth from now fails (api_test_fail_alloc). */
+static unsigned fail_alloc_in;
+
+void
+api_test_fail_alloc(unsigned n)
+{
+	fail_alloc_in = n;
+}
+
 int
 api_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -40,6 +49,8 @@ api_grow(void **p, size_t *cap, size_t need, size_t elem)
 
 	if (need <= *cap)
 		return AF_OK;
+	if (fail_alloc_in > 0 && --fail_alloc_in == 0)
+		return AF_ENOMEM;
 	ncap = *cap ? *cap * 2 : 16;
 	while (ncap < need)
 		ncap *= 2;

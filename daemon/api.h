@@ -73,6 +73,10 @@ int api_load_outbox(struct api *api);
 /* A connection went away: forget its waits. */
 void api_conn_closed(struct api *api, uint64_t conn);
 
+/* Tests only: the nth allocation of the api layer from now fails (0: none),
+ * to show that such a failure is recovered from, not silently dropped. */
+void api_test_fail_alloc(unsigned n);
+
 void api_set_connections(struct api *api, uint64_t n);
 
 #endif /* AF_API_H */

@@ -158,11 +158,13 @@ try_push(struct api *api, struct objsrv *o, uint64_t vow)
 }
 
 static void
-keep_waiting(struct objsrv *o, uint64_t vow)
+keep_waiting(struct api *api, struct objsrv *o, uint64_t vow)
 {
 	if (api_grow((void **)&o->pending, &o->cappending, o->npending + 1,
 		sizeof(uint64_t)) == AF_OK)
 		o->pending[o->npending++] = vow;
+	else
+		api->serve_lost = true;
 }
 
 /* Hand out waiting invocations in order while servers have room. */
@@ -185,7 +187,7 @@ static void
 dispatch(struct api *api, struct objsrv *o, uint64_t vow)
 {
 	if (o->npending > 0 || !try_push(api, o, vow))
-		keep_waiting(o, vow);
+		keep_waiting(api, o, vow);
 }
 
 static void
@@ -199,14 +201,18 @@ dispatch_new(struct api *api, uint64_t vow)
 	if ((rc = api_invocation(api->e, vow, false, &api->b)) != AF_OK ||
 	    (inv = asyncflow__invocation__unpack(NULL, api->b.len, api->b.p)) ==
 		NULL) {
-		if (rc != AF_ENOTFOUND)
+		if (rc != AF_ENOTFOUND) {
 			log_error("invocation %llu could not be read (%s); it "
-				  "is delivered after the next restart",
+				  "is delivered once the outbox can be read",
 			    (unsigned long long)vow, af_strerror(rc));
+			api->serve_lost = true;
+		}
 		return;
 	}
 	if ((o = objsrv(api, inv->object, true)) != NULL)
 		dispatch(api, o, vow);
+	else
+		api->serve_lost = true;
 	asyncflow__invocation__free_unpacked(inv, NULL);
 }
 
@@ -218,7 +224,9 @@ load_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
 
 	(void)act;
 	if (o != NULL)
-		keep_waiting(o, vow);
+		keep_waiting(api, o, vow);
+	else
+		api->serve_lost = true; /* rebuilt after the first pass */
 	return AF_OK;
 }
 
@@ -283,10 +291,19 @@ drop_server(struct api *api, uint64_t conn)
 		o->nconns = m;
 	}
 	i = 0;
-	while (u64map_next(&api->assigned, &i, &k, &p))
-		if (((struct sent *)p)->conn == conn &&
-		    api_grow((void **)&again, &cap, n + 1, sizeof(k)) == AF_OK)
-			again[n++] = k;
+	while (u64map_next(&api->assigned, &i, &k, &p)) {
+		if (((struct sent *)p)->conn != conn)
+			continue;
+		if (api_grow((void **)&again, &cap, n + 1, sizeof(k)) !=
+		    AF_OK) {
+			/* Those not collected stay pushed to a dead
+			 * connection until the rebuild after the next
+			 * pass hands them out again. */
+			api->serve_lost = true;
+			break;
+		}
+		again[n++] = k;
+	}
 	for (i = 0; i < n; i++) {
 		unassign(api, again[i]);
 		dispatch_new(api, again[i]);
@@ -314,12 +331,15 @@ serve_answered(struct api *api, uint64_t vow)
 	/* An answer to an invocation frees its server's window now, even if
 	 * the answer is a vow still pending (the outbox row stays until the
 	 * result is final); if this pass fails, it is pushed again. */
-	if (u64map_get(&api->assigned, vow) != NULL &&
-	    api_grow((void **)&api->answered, &api->capanswered,
-		api->nanswered + 1, sizeof(uint64_t)) == AF_OK) {
-		unassign(api, vow);
-		api->answered[api->nanswered++] = vow;
+	if (u64map_get(&api->assigned, vow) == NULL)
+		return;
+	if (api_grow((void **)&api->answered, &api->capanswered,
+		api->nanswered + 1, sizeof(uint64_t)) != AF_OK) {
+		api->serve_lost = true;
+		return;
 	}
+	unassign(api, vow);
+	api->answered[api->nanswered++] = vow;
 }
 
 void
@@ -336,15 +356,97 @@ serve_on_commit(struct api *api, const uint64_t *settled, size_t n,
 		dispatch_new(api, invs[i]);
 }
 
+/* Whether conn serves any object now. */
+static bool
+is_server(const struct api *api, uint64_t conn)
+{
+	size_t i, j;
+
+	for (i = 0; i < api->nobjs; i++)
+		for (j = 0; j < api->objs[i].nconns; j++)
+			if (api->objs[i].conns[j] == conn)
+				return true;
+	return false;
+}
+
+static bool
+is_waiting(const struct objsrv *o, uint64_t vow)
+{
+	size_t i;
+
+	for (i = 0; i < o->npending; i++)
+		if (o->pending[i] == vow)
+			return true;
+	return false;
+}
+
+static int
+resync_cb(void *ctx, uint64_t vow, uint64_t act, const char *object)
+{
+	struct api *api = ctx;
+	struct objsrv *o;
+
+	(void)act;
+	if (u64map_get(&api->assigned, vow) != NULL)
+		return AF_OK;
+	if ((o = objsrv(api, object, true)) == NULL)
+		return AF_ENOMEM;
+	if (!is_waiting(o, vow))
+		keep_waiting(api, o, vow);
+	return api->serve_lost ? AF_ENOMEM : AF_OK;
+}
+
+/*
+ * Some delivery state was dropped (an allocation or an outbox read failed
+ * in a callback that cannot fail): rebuild it from the outbox, which is
+ * the truth. Pushes to connections that no longer serve are forgotten, and
+ * every unanswered invocation neither pushed nor waiting waits again (the
+ * slow scans are fine: this runs only after a failure). If the rebuild
+ * fails too, it is tried again after the next pass.
+ */
+static void
+serve_resync(struct api *api)
+{
+	uint64_t *gone = NULL, k;
+	size_t n = 0, cap = 0, i = 0;
+	void *p;
+	int rc = AF_OK;
+
+	api->serve_lost = false;
+	while (u64map_next(&api->assigned, &i, &k, &p)) {
+		if (is_server(api, ((struct sent *)p)->conn))
+			continue;
+		if ((rc = api_grow((void **)&gone, &cap, n + 1, sizeof(k))) !=
+		    AF_OK)
+			break;
+		gone[n++] = k;
+	}
+	for (i = 0; i < n; i++)
+		unassign(api, gone[i]);
+	free(gone);
+	if (rc == AF_OK)
+		rc = engine_outbox_list(api->e, 0, resync_cb, api);
+	if (rc != AF_OK || api->serve_lost) {
+		api->serve_lost = true;
+		log_warn("rebuilding the delivery of invocations failed (%s); "
+			 "trying again after the next pass",
+		    af_strerror(rc != AF_OK ? rc : AF_ENOMEM));
+		return;
+	}
+	log_info("delivery of invocations rebuilt from the outbox");
+}
+
 void
 serve_after_pass(struct api *api, int rc)
 {
-	if (rc != AF_OK)
+	if (rc != AF_OK) {
 		redeliver_answered(api);
-	else {
-		api->nanswered = 0;
-		flush_all(api); /* answers made room in windows */
+		return;
 	}
+	api->nanswered = 0;
+	if (api->serve_lost)
+		serve_resync(api);
+	flush_all(api); /* answers made room in windows */
 }
 
 void

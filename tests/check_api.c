@@ -344,6 +344,33 @@ START_TEST(test_api_invocations_flow_in_order_within_the_window)
 }
 END_TEST
 
+/* A server goes away while the api cannot allocate: its invocations are
+ * not silently left with the dead connection; the delivery state is
+ * rebuilt from the outbox after the next pass and they reach the other
+ * server. */
+START_TEST(test_api_lost_delivery_is_rebuilt_from_the_outbox)
+{
+	int i, at5, at6;
+
+	serve(5, "bank");
+	serve(6, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	for (i = 0; i < 6; i++)
+		start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	at5 = nevents[5];
+	at6 = nevents[6];
+	ck_assert_int_gt(at5, 0);
+	ck_assert_int_eq(at5 + at6, 6);
+	api_test_fail_alloc(1); /* drop_server's list of what 5 had */
+	api_conn_closed(h.api, 5);
+	api_test_fail_alloc(0);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[6], at6 + at5);
+	ck_assert_int_eq(nevents[5], at5);
+}
+END_TEST
+
 /* Invocations nobody served survive a restart in the outbox, and go out
  * once a server comes. */
 START_TEST(test_api_outbox_survives_restart)
@@ -377,6 +404,7 @@ api_suite(void)
 	tcase_add_test(tc,
 	    test_api_invocations_flow_in_order_within_the_window);
 	tcase_add_test(tc, test_api_outbox_survives_restart);
+	tcase_add_test(tc, test_api_lost_delivery_is_rebuilt_from_the_outbox);
 	suite_add_tcase(s, tc);
 	return s;
 }
