@@ -12,6 +12,7 @@
 #include "asyncflow/flow.h"
 #include "log.h"
 #include "store.h"
+#include "storeutil.h"
 #include "testutil.h"
 
 static char dir[512];
@@ -21,13 +22,9 @@ static struct buf b, scratch;
 static void
 setup(void)
 {
-	struct store_opts o = { .durability = STORE_NONE };
-	char err[256] = "";
-
 	log_set_level(LOG_ERROR);
 	snprintf(dir, sizeof(dir), "%s", testutil_tmpdir());
-	ck_assert_msg(store_open_lmdb(dir, &o, &st, err, sizeof(err)) == AF_OK,
-	    "%s", err);
+	st = storeutil_open(dir, 0, STORE_NONE);
 	buf_init(&b);
 	buf_init(&scratch);
 }

@@ -11,6 +11,7 @@
 #include "asyncflow/flow.h"
 #include "idem.h"
 #include "store.h"
+#include "storeutil.h"
 #include "testutil.h"
 
 static char dir[512];
@@ -20,12 +21,8 @@ static struct idem id;
 static void
 setup(void)
 {
-	struct store_opts o = { .durability = STORE_NONE };
-	char err[256] = "";
-
 	snprintf(dir, sizeof(dir), "%s", testutil_tmpdir());
-	ck_assert_msg(store_open_lmdb(dir, &o, &st, err, sizeof(err)) == AF_OK,
-	    "%s", err);
+	st = storeutil_open(dir, 0, STORE_NONE);
 	idem_init(&id);
 }
 

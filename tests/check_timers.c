@@ -10,6 +10,7 @@
 #include "asyncflow/flow.h"
 #include "log.h"
 #include "store.h"
+#include "storeutil.h"
 #include "testutil.h"
 #include "timers.h"
 
@@ -20,13 +21,9 @@ static struct timers tm;
 static void
 setup(void)
 {
-	struct store_opts o = { .durability = STORE_NONE };
-	char err[256] = "";
-
 	log_set_level(LOG_ERROR);
 	snprintf(dir, sizeof(dir), "%s", testutil_tmpdir());
-	ck_assert_msg(store_open_lmdb(dir, &o, &st, err, sizeof(err)) == AF_OK,
-	    "%s", err);
+	st = storeutil_open(dir, 0, STORE_NONE);
 	timers_init(&tm);
 }
 
