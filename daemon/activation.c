@@ -221,6 +221,27 @@ engine_watch_add(struct engine *e, uint64_t vow, uint64_t act)
 	l->ids[l->n++] = act;
 }
 
+/*
+ * A vow the activation holds could not be read. Out of memory or a store
+ * failure fails the pass (recovery retries it). A row that does not decode
+ * is logged with its id and treated as a vow that does not exist: the
+ * activation never sees it settle, and the rest of the daemon goes on (a
+ * failing pass would fail every pass after it, for every client).
+ */
+void
+act_vow_unreadable(struct engine *e, struct act *a, uint64_t vow, int rc)
+{
+	if (rc == AF_ENOTFOUND) /* unknown vow: never settles */
+		return;
+	if (rc == AF_EDECODE) {
+		log_error("activation %llu: the row of vow %llu does not "
+			  "decode; the activation will not see it settle",
+		    (unsigned long long)a->id, (unsigned long long)vow);
+		return;
+	}
+	engine_note_lost(e, rc);
+}
+
 /* Live: learn whether a newly held pending vow is settled already. */
 static void
 act_watch_vow(struct engine *e, struct act *a, struct holding *s)
@@ -229,8 +250,7 @@ act_watch_vow(struct engine *e, struct act *a, struct holding *s)
 	int rc;
 
 	if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
-		if (rc != AF_ENOTFOUND) /* unknown vow: never settles */
-			engine_note_lost(e, rc);
+		act_vow_unreadable(e, a, s->vow, rc);
 		return;
 	}
 	if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {

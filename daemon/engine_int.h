@@ -280,6 +280,7 @@ void act_failf(struct engine *, struct act *, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void engine_watch_add(struct engine *, uint64_t vow, uint64_t act);
 void act_enter_vow(struct engine *, struct act *, uint64_t id, bool live);
+void act_vow_unreadable(struct engine *, struct act *, uint64_t vow, int rc);
 void act_enter_value(struct engine *, struct act *, const struct af_value *,
     bool live);
 bool act_holds_resolvers(struct act *, const struct af_value *);

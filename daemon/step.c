@@ -348,8 +348,7 @@ act_go_live(struct engine *e, struct act *a)
 		 * while the activation was not in memory. */
 		s->row = true;
 		if ((rc = vowtab_get(e->vt, s->vow, &v)) != AF_OK) {
-			if (rc != AF_ENOTFOUND) /* unknown: never settles */
-				engine_note_lost(e, rc);
+			act_vow_unreadable(e, a, s->vow, rc);
 			continue;
 		}
 		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED) {

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "tables.h"
 #include "faultstore.h"
+#include "storeutil.h"
 #include "testutil.h"
 #include "value.h"
 
@@ -999,6 +1000,35 @@ START_TEST(test_engine_failed_commit_rebuilds_by_replay)
 }
 END_TEST
 
+/* A vow row that cannot be decoded is the activation's problem, logged with
+ * its id; it must not make every later pass of the daemon fail. */
+START_TEST(test_engine_unreadable_vow_row_does_not_stop_every_pass)
+{
+	struct kit v = mkvow(), w;
+	struct store *s2;
+	uint8_t key[8];
+	uint64_t a, o;
+
+	a = start("call_await",
+	    rec2("n", af_int(ar, 5), "v", af_vow_ref(ar, v.id)), &o);
+	ck_assert_int_eq(state_of(a), ES_RUNNING);
+	close_engine();
+	s2 = storeutil_open(dir, 0, STORE_NONE);
+	store_be64(key, v.id);
+	storeutil_put_commit(s2, DB_VOWS, SV(key, 8), SV("\xff\xff\xff", 3));
+	store_close(s2);
+	open_engine(V1, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	/* Unrelated work still commits. */
+	w = mkvow();
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	settle(w, af_int(ar, 2));
+	ck_assert_int_eq(engine_act_info(eng, a,
+			     &(struct engine_act_info){ 0 }),
+	    AF_OK);
+}
+END_TEST
+
 START_TEST(test_engine_map_full_loses_nothing_committed)
 {
 	uint64_t act, out, last_ok = 0;
@@ -1558,6 +1588,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_unregistered_flow_fails_then_recovers);
 	tcase_add_test(tc, test_engine_failed_commit_rebuilds_by_replay);
 	tcase_add_test(tc, test_engine_map_full_loses_nothing_committed);
+	tcase_add_test(tc,
+	    test_engine_unreadable_vow_row_does_not_stop_every_pass);
 	tcase_add_test(tc, test_engine_newer_journal_format_refused);
 	tcase_add_test(tc, test_engine_second_store_on_same_dir_refused);
 	tcase_add_test(tc, test_engine_restart_across_fork);
