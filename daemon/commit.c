@@ -278,6 +278,10 @@ recover(struct engine *e)
 	e->wakes.len = e->wakes.head = 0;
 	e->settles.len = e->settles.head = 0;
 	pass_writes_reset(&e->w);
+	/* The failed pass's timers go too, before anything here can fail:
+	 * engine_fire_due must not fire them while the rest is unknown. */
+	e->timers.n = 0;
+	timers_reset(&e->timers);
 	e->ngc = 0;
 	e->dirty = false;
 	e->lost = AF_OK;

@@ -10,6 +10,7 @@
 
 #include "acttab.h"
 #include "engine_int.h"
+#include "log.h"
 #include "value.h"
 
 int64_t
@@ -412,6 +413,10 @@ engine_start_keyed(struct engine *e, const char *key, const char *flow,
 	}
 	buf_init(&old);
 	rc = idem_lookup(&e->w.idem, e->s, key, &old_act, &old_outcome, &old);
+	if (rc == AF_EDECODE)
+		log_error("idempotency key %s: its record does not decode; "
+			  "starts with this key are refused (EEXIST)",
+		    key);
 	if (rc == AF_OK || rc == AF_EDECODE) {
 		if (rc != AF_OK || old.len != want.len ||
 		    memcmp(old.p, want.p, want.len) != 0)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "store.h"
 #include "tables.h"
 #include "timers.h"
@@ -178,8 +179,12 @@ timer_cb(void *ctx, struct store_val k, struct store_val v)
 	struct timer t;
 
 	(void)v;
-	if (k.n != TIMER_KEY_LEN)
+	if (k.n != TIMER_KEY_LEN) {
+		log_error("timers: a row whose key has %zu bytes, not %d, is "
+			  "not a timer; skipped",
+		    k.n, TIMER_KEY_LEN);
 		return 0;
+	}
 	t.due = (int64_t)store_rd_be64(k.p);
 	t.vow = store_rd_be64((const uint8_t *)k.p + 8);
 	return heap_push(ctx, t);
