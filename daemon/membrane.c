@@ -298,7 +298,19 @@ membrane(struct af_flow *f, enum jkind kind, const char *obj,
 	if (args == NULL && (args = af_null(a->arena)) == NULL)
 		return AF_ENOMEM;
 	buf_reset(&e->args_buf);
-	if ((rc = value_encode(&e->args_buf, args)) != AF_OK)
+	if ((rc = value_encode(&e->args_buf, args)) == AF_EINVAL) {
+		/* Hand-built args the decoder would refuse (invalid UTF-8,
+		 * unsorted keys): journaling them would make the journal
+		 * unreadable, so nothing is stored and the flow stops here,
+		 * the same way live and in replay. */
+		act_failf(e, a,
+		    "%s to %s.%s with args that are not a valid value "
+		    "(invalid UTF-8, unsorted or duplicate record keys, or "
+		    "NUL in a name)",
+		    kind == J_CHECK_SEND ? "send" : "call", obj, method);
+		act_fail_from_guest(e, a, a->failure);
+	}
+	if (rc != AF_OK)
 		return rc;
 	if (a->live_state == ES_REPLAYING && a->pos < a->log.n)
 		return replay_call(e, a, kind, obj, method, args, out);

@@ -7,7 +7,9 @@
  * (every tag of the Value schema is one byte), allocates only from the
  * arena, and lays out list items and record fields in one block each. It is
  * not a general protobuf decoder: anything but the canonical form is
- * refused. Not here: building values (value.c), their text form
+ * refused, and the encoder refuses every value the decoder would (invalid
+ * UTF-8, unsorted or duplicate keys, NUL in names), so whatever is stored
+ * can be read back. Not here: building values (value.c), their text form
  * (value_text.c). No function here keeps state between calls.
  */
 #include <math.h>
@@ -88,6 +90,13 @@ enc_value(struct enc *e, const struct af_value *v, int depth)
 	case AF_OBJ:
 		if (v->u.s.len > MAXB)
 			return AF_ELIMIT;
+		/* What the decoder refuses is never written (DESIGN.md §2):
+		 * a hand-built value could otherwise be stored and never
+		 * read back. */
+		if ((v->type == AF_STRING &&
+			!value_utf8_valid(v->u.s.ptr, v->u.s.len)) ||
+		    (v->type == AF_OBJ && !name_valid(v->u.s.ptr, v->u.s.len)))
+			return AF_EINVAL;
 		pb_put_bytes(b,
 		    v->type == AF_STRING    ? F_STRING :
 			v->type == AF_BYTES ? F_BYTES :
@@ -119,6 +128,11 @@ enc_value(struct enc *e, const struct af_value *v, int depth)
 			f = &v->u.rec.fields[i];
 			if (f->key.len > MAXB)
 				return AF_ELIMIT;
+			if (!name_valid(f->key.ptr, f->key.len) ||
+			    (i > 0 &&
+				key_cmp(f[-1].key.ptr, f[-1].key.len,
+				    f->key.ptr, f->key.len) >= 0))
+				return AF_EINVAL; /* unsorted or duplicate */
 			mf = pb_begin_msg(b, 1);
 			if (f->key.len > 0)
 				pb_put_bytes(b, 1, f->key.ptr, f->key.len);
@@ -135,6 +149,9 @@ enc_value(struct enc *e, const struct af_value *v, int depth)
 	case AF_ERROR:
 		if (v->u.err.name.len > MAXB || v->u.err.message.len > MAXB)
 			return AF_ELIMIT;
+		if (!name_valid(v->u.err.name.ptr, v->u.err.name.len) ||
+		    !name_valid(v->u.err.message.ptr, v->u.err.message.len))
+			return AF_EINVAL;
 		m = pb_begin_msg(b, F_ERROR);
 		if (v->u.err.name.len > 0)
 			pb_put_bytes(b, 1, v->u.err.name.ptr,

@@ -84,6 +84,25 @@ calc_fail(struct af_host *h, void *data, const struct af_value *args,
 	return AF_REJECTED;
 }
 
+/* bad.utf8(): returns a string that is not UTF-8, built by hand. */
+static int
+bad_utf8(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct af_value *v = af_arena_alloc(af_host_arena(h), sizeof(*v));
+
+	(void)data;
+	(void)args;
+	host_calls++;
+	if (v == NULL)
+		return AF_ENOMEM;
+	v->type = AF_STRING;
+	v->u.s = (struct af_str){ "\xff\xfe", 2 };
+	*result = v;
+	return AF_OK;
+}
+
+static const struct af_method bad_methods[] = { { "utf8", bad_utf8 } };
 static const struct af_method counter_methods[] = { { "next", counter_next } };
 static const struct af_method calc_methods[] = {
 	{ "double", calc_double },
@@ -358,6 +377,44 @@ flow_forger(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Values no constructor makes, built by hand: args.mode "result" returns
+ * a string that is not UTF-8; "args" passes a record with unsorted keys to
+ * calc.double; "host" calls bad.utf8, then awaits args.v and returns
+ * [what bad.utf8 threw, v]. */
+static int
+flow_badval(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const char *mode = af_get(args, "mode")->u.s.ptr;
+	struct af_value *v = af_arena_alloc(A(f), sizeof(*v));
+	struct af_field *fl = af_arena_alloc(A(f), 2 * sizeof(*fl));
+	const struct af_value *out, *w, *items[2];
+
+	if (strcmp(mode, "result") == 0) {
+		v->type = AF_STRING;
+		v->u.s = (struct af_str){ "ok\xc3", 3 };
+		*result = v;
+		return AF_OK;
+	}
+	if (strcmp(mode, "args") == 0) {
+		fl[0] = (struct af_field){ { "b", 1 }, af_int(A(f), 1) };
+		fl[1] = (struct af_field){ { "a", 1 }, af_int(A(f), 2) };
+		v->type = AF_RECORD;
+		v->u.rec.fields = fl;
+		v->u.rec.len = 2;
+		af_call(f, "calc", "double", v, &out);
+		*result = af_string(A(f), "the call returned");
+		return AF_OK;
+	}
+	if (af_call(f, "bad", "utf8", NULL, &out) != AF_REJECTED)
+		return AF_REJECTED;
+	af_await(f, af_get(args, "v"), &w);
+	items[0] = out;
+	items[1] = w;
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
 
 static const char *dir;
@@ -388,6 +445,8 @@ open_engine(enum version v, size_t map_size)
 	    AF_OK);
 	ck_assert_int_eq(af_register_object(reg, "calc", calc_methods, 2, NULL),
 	    AF_OK);
+	ck_assert_int_eq(af_register_object(reg, "bad", bad_methods, 1, NULL),
+	    AF_OK);
 	af_register_flow(reg, "echo", flow_echo);
 	af_register_flow(reg, "call_await", ca);
 	af_register_flow(reg, "thrower", flow_thrower);
@@ -402,6 +461,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "sender", flow_sender);
 	af_register_flow(reg, "napper", flow_napper);
 	af_register_flow(reg, "forger", flow_forger);
+	af_register_flow(reg, "badval", flow_badval);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -1387,6 +1447,53 @@ START_TEST(test_engine_resolvers_cannot_be_forged)
 }
 END_TEST
 
+/* Whatever is stored decodes: a flow result or call args that are not a
+ * valid value fail the activation with nothing stored, a host result that
+ * is not one is thrown to the flow as HostError; all replay cleanly. */
+START_TEST(test_engine_invalid_values_are_never_stored)
+{
+	struct kit k = mkvow();
+	uint64_t a1, o1, a2, o2, a3, o3;
+
+	a1 = start("badval", rec2("mode", af_string(ar, "result"), NULL, NULL),
+	    &o1);
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(a1), "malformed value") != NULL, "%s",
+	    failure_of(a1));
+	ck_assert_str_eq(outcome_text(o1), "pending");
+
+	a2 = start("badval", rec2("mode", af_string(ar, "args"), NULL, NULL),
+	    &o2);
+	ck_assert_int_eq(state_of(a2), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(a2), "calc.double") != NULL &&
+		strstr(failure_of(a2), "not a valid value") != NULL,
+	    "%s", failure_of(a2));
+	ck_assert_str_eq(journal_of(a2), "");
+	ck_assert_str_eq(outcome_text(o2), "pending");
+
+	a3 = start("badval",
+	    rec2("mode", af_string(ar, "host"), "v", af_vow_ref(ar, k.id)),
+	    &o3);
+	ck_assert_int_eq(state_of(a3), ES_RUNNING);
+	ck_assert_int_eq(host_calls, 1);
+
+	restart(V1);
+	ck_assert_int_eq(host_calls, 1); /* replayed, not called again */
+	ck_assert_int_eq(state_of(a3), ES_RUNNING);
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(a1), "malformed value") != NULL, "%s",
+	    failure_of(a1));
+	ck_assert_int_eq(state_of(a2), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(a2), "not a valid value") != NULL, "%s",
+	    failure_of(a2));
+	settle(k, af_int(ar, 7));
+	ck_assert_int_eq(state_of(a3), ES_DONE);
+	ck_assert_msg(strstr(outcome_text(o3), "HostError") != NULL &&
+		strstr(outcome_text(o3), "bad.utf8") != NULL,
+	    "%s", outcome_text(o3));
+}
+END_TEST
+
 /* A start queued behind many settlements still runs in its pass. */
 START_TEST(test_engine_start_behind_settlements_runs)
 {
@@ -1603,6 +1710,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_journal_in_pages);
 	tcase_add_test(tc, test_engine_start_runs_within_a_full_pass);
 	tcase_add_test(tc, test_engine_resolvers_cannot_be_forged);
+	tcase_add_test(tc, test_engine_invalid_values_are_never_stored);
 	tcase_add_test(tc, test_engine_start_behind_settlements_runs);
 	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
 	tcase_add_test(tc, test_engine_oom_in_settle_callback_fails_the_pass);

@@ -1142,6 +1142,52 @@ START_TEST(test_value_encode_refuses_hand_built_too_deep)
 }
 END_TEST
 
+/* What the decoder refuses, the encoder refuses too: hand-built values no
+ * constructor makes are never encoded, so never stored. */
+START_TEST(test_value_encode_refuses_what_decode_refuses)
+{
+	struct af_value bad[7], one = { .type = AF_INT };
+	const struct af_value *item[1];
+	struct af_field f2[2], f1[1];
+	struct buf b = BUF_INITIALIZER;
+	size_t i;
+
+	one.u.i = 1;
+	bad[0].type = AF_STRING;
+	bad[0].u.s = (struct af_str){ "a\xff", 2 };
+	f2[0] = (struct af_field){ { "b", 1 }, &one };
+	f2[1] = (struct af_field){ { "a", 1 }, &one };
+	bad[1].type = AF_RECORD;
+	bad[1].u.rec.fields = f2;
+	bad[1].u.rec.len = 2;
+	bad[2] = bad[1];
+	bad[2].u.rec.fields = (struct af_field[2]){ { { "a", 1 }, &one },
+		{ { "a", 1 }, &one } };
+	f1[0] = (struct af_field){ { "a\0b", 3 }, &one };
+	bad[3].type = AF_RECORD;
+	bad[3].u.rec.fields = f1;
+	bad[3].u.rec.len = 1;
+	bad[4].type = AF_OBJ;
+	bad[4].u.s = (struct af_str){ "b\0x", 3 };
+	bad[5].type = AF_ERROR;
+	bad[5].u.err.name = (struct af_str){ "E", 1 };
+	bad[5].u.err.message = (struct af_str){ "\xc3", 1 };
+	/* nested: a list holding the bad string */
+	item[0] = &bad[0];
+	bad[6].type = AF_LIST;
+	bad[6].u.list.items = item;
+	bad[6].u.list.len = 1;
+	for (i = 0; i < 7; i++) {
+		buf_truncate(&b, 0);
+		buf_put(&b, "xy", 2);
+		ck_assert_msg(value_encode(&b, &bad[i]) == AF_EINVAL,
+		    "sample %zu encoded", i);
+		ck_assert_uint_eq(b.len, 2);
+	}
+	buf_release(&b);
+}
+END_TEST
+
 static Suite *
 value_suite(void)
 {
@@ -1162,6 +1208,7 @@ value_suite(void)
 	tcase_add_test(tc,
 	    test_value_decoded_strings_are_nul_terminated_copies);
 	tcase_add_test(tc, test_value_encode_refuses_hand_built_too_deep);
+	tcase_add_test(tc, test_value_encode_refuses_what_decode_refuses);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decode_rejects");
