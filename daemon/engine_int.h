@@ -175,9 +175,14 @@ struct idlist {
 	uint64_t ids[];
 };
 
+/* One host method call (DESIGN.md §2, resolvers as values): what the
+ * method may hand back or settle is what it was given in args and the
+ * resolvers it made during the call. */
 struct af_host {
 	struct engine *e;
 	struct act *a;
+	const struct af_value *args; /* this call's args */
+	struct u64map made; /* vow ids of af_host_vow_kit in this call */
 };
 
 /*
@@ -312,6 +317,8 @@ const struct af_value *hostobj_error(struct af_arena *, const char *name,
 int engine_settle_trusted(struct engine *, uint64_t id, bool reject,
     const struct af_value *);
 int hostobj_register(struct af_registry *);
+/* Whether every resolver named in v is one the host method of h holds. */
+bool hostobj_holds_resolvers(const struct af_host *h, const struct af_value *v);
 
 /* ---- commit.c: the pass's writes, commit and recovery ---- */
 

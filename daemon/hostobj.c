@@ -47,9 +47,69 @@ af_host_vow_kit(struct af_host *h, const struct af_value **resolver)
 	if (vowtab_make(h->e->vt, 0, &id, NULL) != AF_OK)
 		return NULL;
 	h->e->dirty = true;
+	if (u64map_put(&h->made, id, (void *)1) != AF_OK)
+		return NULL;
 	if (resolver != NULL)
 		*resolver = af_resolver_ref(h->a->arena, id);
 	return af_vow_ref(h->a->arena, id);
+}
+
+/* Whether v names resolver id. */
+static bool
+names_resolver(const struct af_value *v, uint64_t id)
+{
+	size_t i;
+
+	if (v == NULL)
+		return false;
+	switch (v->type) {
+	case AF_RESOLVER:
+		return v->u.id == id;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			if (names_resolver(v->u.list.items[i], id))
+				return true;
+		return false;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			if (names_resolver(v->u.rec.fields[i].value, id))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* A host method holds the resolvers it made in this call and those it was
+ * given in this call's args (which the flow held: membrane.c checks). */
+static bool
+host_holds(const struct af_host *h, uint64_t id)
+{
+	return u64map_get(&h->made, id) != NULL || names_resolver(h->args, id);
+}
+
+bool
+hostobj_holds_resolvers(const struct af_host *h, const struct af_value *v)
+{
+	size_t i;
+
+	switch (v->type) {
+	case AF_RESOLVER:
+		return host_holds(h, v->u.id);
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			if (!hostobj_holds_resolvers(h, v->u.list.items[i]))
+				return false;
+		return true;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			if (!hostobj_holds_resolvers(h,
+				v->u.rec.fields[i].value))
+				return false;
+		return true;
+	default:
+		return true;
+	}
 }
 
 /* Settle vow `id` with v (trusted caller). */
@@ -78,6 +138,11 @@ af_host_resolve(struct af_host *h, const struct af_value *resolver,
 		return AF_EINVAL;
 	if (value == NULL && (value = af_null(h->a->arena)) == NULL)
 		return AF_ENOMEM;
+	/* Only a vow it made or was given, and nothing it does not hold
+	 * passed on inside the value. */
+	if (!host_holds(h, resolver->u.id) ||
+	    !hostobj_holds_resolvers(h, value))
+		return AF_EDENIED;
 	return engine_settle_trusted(h->e, resolver->u.id, false, value);
 }
 
@@ -89,6 +154,11 @@ af_host_reject(struct af_host *h, const struct af_value *resolver,
 		return AF_EINVAL;
 	if (reason == NULL && (reason = af_null(h->a->arena)) == NULL)
 		return AF_ENOMEM;
+	/* Only a vow it made or was given, and nothing it does not hold
+	 * passed on inside the value. */
+	if (!host_holds(h, resolver->u.id) ||
+	    !hostobj_holds_resolvers(h, reason))
+		return AF_EDENIED;
 	return engine_settle_trusted(h->e, resolver->u.id, true, reason);
 }
 

@@ -197,12 +197,17 @@ live_call(struct engine *e, struct act *a, const char *obj, const char *method,
 	const struct obj_def *o;
 	const struct af_method *m = NULL;
 	const struct af_value *res = NULL;
-	struct af_host h = { e, a };
+	struct af_host h = { .e = e, .a = a, .args = args };
 	uint64_t idx;
 	int rc = AF_REJECTED;
 
 	idx = journal_crossing(e, a, J_CHECK_CALL, obj, method);
-	if ((o = registry_object(e->reg, obj, strlen(obj))) == NULL)
+	if (!act_holds_resolvers(a, args))
+		res = hostobj_error(a->arena, "NotHeld",
+		    "call to %s.%s names a "
+		    "resolver this flow does not hold",
+		    obj, method);
+	else if ((o = registry_object(e->reg, obj, strlen(obj))) == NULL)
 		res = hostobj_error(a->arena, "NotFound", "no host object %s",
 		    obj);
 	else if ((m = registry_method(o, method, strlen(method))) == NULL)
@@ -211,6 +216,7 @@ live_call(struct engine *e, struct act *a, const char *obj, const char *method,
 		    "method %s",
 		    obj, method);
 	if (m != NULL) {
+		u64map_init(&h.made);
 		rc = m->fn(&h, o->data, args, &res);
 		if ((rc != AF_OK && rc != AF_REJECTED) || res == NULL) {
 			res = hostobj_error(a->arena, "HostError",
@@ -220,7 +226,15 @@ live_call(struct engine *e, struct act *a, const char *obj, const char *method,
 			    rc == AF_OK || rc == AF_REJECTED ? "no result" :
 							       af_strerror(rc));
 			rc = AF_REJECTED;
+		} else if (!hostobj_holds_resolvers(&h, res)) {
+			/* A host hands back only resolvers it made in this
+			 * call or was given in it: none made up from an id. */
+			res = hostobj_error(a->arena, "HostError",
+			    "%s.%s returned a resolver it does not hold", obj,
+			    method);
+			rc = AF_REJECTED;
 		}
+		u64map_release(&h.made);
 	}
 	return journal_answer(e, a, idx, rc, res, obj, method, out);
 }

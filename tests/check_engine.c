@@ -103,6 +103,51 @@ bad_utf8(struct af_host *h, void *data, const struct af_value *args,
 }
 
 static const struct af_method bad_methods[] = { { "utf8", bad_utf8 } };
+/* pass.echo(x) = x: a host method that hands back what it was given. */
+static int
+pass_echo(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)h;
+	(void)data;
+	host_calls++;
+	*result = args;
+	return AF_OK;
+}
+
+/* forge.resolver(id): makes up the resolver of vow id and returns it. */
+static int
+forge_resolver(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	(void)data;
+	host_calls++;
+	*result = af_resolver_ref(af_host_arena(h), (uint64_t)args->u.i);
+	return AF_OK;
+}
+
+/* forge.settle(id or resolver): af_host_resolve on it with "by host";
+ * returns what af_host_resolve returned. */
+static int
+forge_settle(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct af_arena *ar = af_host_arena(h);
+	const struct af_value *r = args;
+
+	(void)data;
+	host_calls++;
+	if (args->type == AF_INT)
+		r = af_resolver_ref(ar, (uint64_t)args->u.i);
+	*result = af_int(ar, af_host_resolve(h, r, af_string(ar, "by host")));
+	return AF_OK;
+}
+
+static const struct af_method pass_methods[] = { { "echo", pass_echo } };
+static const struct af_method forge_methods[] = {
+	{ "resolver", forge_resolver },
+	{ "settle", forge_settle },
+};
 static const struct af_method counter_methods[] = { { "next", counter_next } };
 static const struct af_method calc_methods[] = {
 	{ "double", calc_double },
@@ -415,6 +460,48 @@ flow_badval(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Tries to launder the resolver of vow args.victim (an id) through a host
+ * method: args.mode "echo" passes a made-up resolver to pass.echo, "forge"
+ * has forge.resolver make it up; if a resolver comes back, the flow
+ * settles the victim with it and returns "laundered", else it returns
+ * what was thrown. "settle" has forge.settle settle the victim by id, and
+ * "given" passes forge.settle the resolver of a vow the flow made; both
+ * return [what af_host_resolve returned, the vow's state or value]. */
+static int
+flow_launder(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const char *mode = af_get(args, "mode")->u.s.ptr;
+	const struct af_value *victim = af_get(args, "victim"), *o, *r, *v,
+			      *items[2];
+	int rc;
+
+	if (strcmp(mode, "echo") == 0 || strcmp(mode, "forge") == 0) {
+		if (strcmp(mode, "echo") == 0)
+			rc = af_call(f, "pass", "echo",
+			    af_resolver_ref(A(f), (uint64_t)victim->u.i), &o);
+		else
+			rc = af_call(f, "forge", "resolver", victim, &o);
+		if (rc == AF_OK && o->type == AF_RESOLVER &&
+		    af_resolve(f, o, af_string(A(f), "stolen"), NULL) == AF_OK)
+			*result = af_string(A(f), "laundered");
+		else
+			*result = o;
+		return AF_OK;
+	}
+	if (strcmp(mode, "settle") == 0) {
+		af_call(f, "forge", "settle", victim, &o);
+		*result = o;
+		return AF_OK;
+	}
+	v = af_vow_kit(f, &r);
+	af_call(f, "forge", "settle", r, &o);
+	af_await(f, v, &items[1]);
+	items[0] = o;
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
 
 static const char *dir;
@@ -447,6 +534,11 @@ open_engine(enum version v, size_t map_size)
 	    AF_OK);
 	ck_assert_int_eq(af_register_object(reg, "bad", bad_methods, 1, NULL),
 	    AF_OK);
+	ck_assert_int_eq(af_register_object(reg, "pass", pass_methods, 1, NULL),
+	    AF_OK);
+	ck_assert_int_eq(af_register_object(reg, "forge", forge_methods, 2,
+			     NULL),
+	    AF_OK);
 	af_register_flow(reg, "echo", flow_echo);
 	af_register_flow(reg, "call_await", ca);
 	af_register_flow(reg, "thrower", flow_thrower);
@@ -462,6 +554,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "napper", flow_napper);
 	af_register_flow(reg, "forger", flow_forger);
 	af_register_flow(reg, "badval", flow_badval);
+	af_register_flow(reg, "launder", flow_launder);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -1494,6 +1587,54 @@ START_TEST(test_engine_invalid_values_are_never_stored)
 }
 END_TEST
 
+/* A resolver cannot be laundered through a host method: a flow passes
+ * only resolvers it holds, a host hands back only resolvers it made in
+ * the call or was given in it, and settles only those. */
+START_TEST(test_engine_resolvers_cannot_be_laundered)
+{
+	struct kit victim = mkvow();
+	const struct af_value *id = af_int(ar, (int64_t)victim.id);
+	uint64_t a1, o1, o2, o3, o4, o5, o6;
+	char want[64];
+
+	start("launder", rec2("mode", af_string(ar, "echo"), "victim", id),
+	    &o1);
+	ck_assert_msg(strstr(outcome_text(o1), "NotHeld") != NULL, "%s",
+	    outcome_text(o1));
+	ck_assert_int_eq(host_calls, 0); /* refused before the method ran */
+
+	start("launder", rec2("mode", af_string(ar, "forge"), "victim", id),
+	    &o2);
+	ck_assert_msg(strstr(outcome_text(o2), "HostError") != NULL &&
+		strstr(outcome_text(o2), "forge.resolver") != NULL,
+	    "%s", outcome_text(o2));
+
+	start("launder", rec2("mode", af_string(ar, "settle"), "victim", id),
+	    &o3);
+	snprintf(want, sizeof(want), "%d", AF_EDENIED);
+	ck_assert_str_eq(outcome_text(o3), want);
+	ck_assert_str_eq(outcome_text(victim.id), "pending");
+
+	/* Nor another activation's outcome. */
+	a1 = start("return_vow",
+	    rec2("v", af_vow_ref(ar, victim.id), NULL, NULL), &o4);
+	start("launder",
+	    rec2("mode", af_string(ar, "settle"), "victim",
+		af_int(ar, (int64_t)o4)),
+	    &o5);
+	ck_assert_str_eq(outcome_text(o5), want);
+	ck_assert_str_eq(outcome_text(o4), "pending");
+	(void)a1;
+
+	/* A resolver given in the call's args is the host's to settle. */
+	start("launder", rec2("mode", af_string(ar, "given"), NULL, NULL), &o6);
+	ck_assert_str_eq(outcome_text(o6), "[0,\"by host\"]");
+	restart(V1);
+	ck_assert_str_eq(outcome_text(victim.id), "pending");
+	ck_assert_str_eq(outcome_text(o4), "pending");
+}
+END_TEST
+
 /* A start queued behind many settlements still runs in its pass. */
 START_TEST(test_engine_start_behind_settlements_runs)
 {
@@ -1711,6 +1852,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_start_runs_within_a_full_pass);
 	tcase_add_test(tc, test_engine_resolvers_cannot_be_forged);
 	tcase_add_test(tc, test_engine_invalid_values_are_never_stored);
+	tcase_add_test(tc, test_engine_resolvers_cannot_be_laundered);
 	tcase_add_test(tc, test_engine_start_behind_settlements_runs);
 	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
 	tcase_add_test(tc, test_engine_oom_in_settle_callback_fails_the_pass);

@@ -267,8 +267,11 @@ struct af_arena *af_host_arena(struct af_host *h);
  * on failure. */
 const struct af_value *
 af_host_vow_kit(struct af_host *h, const struct af_value **resolver);
-/* Settle a vow made with af_host_vow_kit. AF_OK, AF_ESETTLED, AF_ECYCLE,
- * AF_ENOTFOUND. */
+/* Settle a vow made with af_host_vow_kit during this call, or whose resolver
+ * is in this call's args. AF_OK, AF_ESETTLED, AF_ECYCLE, AF_ENOTFOUND;
+ * AF_EDENIED for any other vow, or a value naming a resolver the method
+ * does not hold. A method's result may likewise name only those resolvers
+ * (any other makes the call throw HostError). */
 int af_host_resolve(struct af_host *h, const struct af_value *resolver,
     const struct af_value *value);
 int af_host_reject(struct af_host *h, const struct af_value *resolver,
