@@ -901,6 +901,33 @@ START_TEST(test_engine_loop_replay_matches_live)
 }
 END_TEST
 
+static int
+count_listed(void *ctx, const struct engine_act_info *info)
+{
+	(void)info;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* `after` is exclusive: nothing comes after the largest id, and it must not
+ * wrap around to the first. */
+START_TEST(test_engine_list_after_max_id_lists_nothing)
+{
+	uint64_t out;
+	int n = 0;
+
+	start("echo", af_int(ar, 1), &out);
+	ck_assert_int_eq(engine_list(eng, NULL, 0, 10, count_listed, &n),
+	    AF_OK);
+	ck_assert_int_eq(n, 1);
+	n = 0;
+	ck_assert_int_eq(engine_list(eng, NULL, UINT64_MAX, 10, count_listed,
+			     &n),
+	    AF_OK);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 START_TEST(test_engine_bad_input)
 {
 	uint64_t act, out;
@@ -1583,6 +1610,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);
 	tcase_add_test(tc, test_engine_loop_replay_matches_live);
 	tcase_add_test(tc, test_engine_bad_input);
+	tcase_add_test(tc, test_engine_list_after_max_id_lists_nothing);
 	tcase_add_test(tc,
 	    test_engine_malformed_result_fails_and_reject_rejects);
 	tcase_add_test(tc, test_engine_unregistered_flow_fails_then_recovers);
