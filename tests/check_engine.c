@@ -729,6 +729,51 @@ START_TEST(test_engine_upgrade_diverging_then_fixed)
 }
 END_TEST
 
+/* How many lines of the log that `fn` writes contain `needle`. */
+static int
+log_lines_with(void (*fn)(void), const char *needle)
+{
+	char line[4096];
+	FILE *f;
+	int saved, n = 0;
+
+	ck_assert_ptr_nonnull(f = tmpfile());
+	fflush(stderr);
+	ck_assert_int_ge(saved = dup(2), 0);
+	ck_assert_int_eq(dup2(fileno(f), 2), 2);
+	log_set_level(LOG_WARN);
+	fn();
+	log_set_level(LOG_ERROR);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, 2), 2);
+	close(saved);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void
+restart_diverging(void)
+{
+	restart(V2_DIVERGE);
+}
+
+/* A replay that diverges fails the activation once, and says so once. */
+START_TEST(test_engine_failure_is_logged_once)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await",
+	    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v.id)), &out);
+	ck_assert_int_eq(log_lines_with(restart_diverging, "is Failed"), 1);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+}
+END_TEST
+
 START_TEST(test_engine_wake_retries_failed_with_current_code)
 {
 	struct kit v = mkvow();
@@ -1600,6 +1645,7 @@ engine_suite(void)
 	    test_engine_same_vow_twice_and_held_vow_awaited_later);
 	tcase_add_test(tc, test_engine_upgrade_identical_code);
 	tcase_add_test(tc, test_engine_upgrade_diverging_then_fixed);
+	tcase_add_test(tc, test_engine_failure_is_logged_once);
 	tcase_add_test(tc, test_engine_wake_retries_failed_with_current_code);
 	tcase_add_test(tc, test_engine_early_completion_is_divergence);
 	tcase_add_test(tc, test_engine_idle_while_expected_is_detected);
