@@ -40,6 +40,37 @@ api_op_hello(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
+/* The first vow `v` names that does not exist, or 0: which one an
+ * AF_ENOTFOUND about a client's value was about. */
+static uint64_t
+missing_vow(struct api *api, const struct af_value *v)
+{
+	enum vow_state st;
+	uint64_t id = 0;
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	switch (v->type) {
+	case AF_VOW:
+		if (engine_vow_state(api->e, v->u.id, &st, NULL, NULL) ==
+		    AF_ENOTFOUND)
+			id = v->u.id;
+		break;
+	case AF_LIST:
+		for (i = 0; id == 0 && i < v->u.list.len; i++)
+			id = missing_vow(api, v->u.list.items[i]);
+		break;
+	case AF_RECORD:
+		for (i = 0; id == 0 && i < v->u.rec.len; i++)
+			id = missing_vow(api, v->u.rec.fields[i].value);
+		break;
+	default:
+		break;
+	}
+	return id;
+}
+
 static int
 start_flow(struct api *api, const Asyncflow__Request *req,
     Asyncflow__Response *r, Asyncflow__StartReply *sr)
@@ -123,6 +154,9 @@ api_op_settle(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	Asyncflow__VowInfo vi;
 	const Asyncflow__SettleVow *s = req->settle;
 	const struct af_value *v;
+	enum vow_state st;
+	uint64_t missing;
+	char msg[256];
 	int rc;
 
 	if (s->resolver.len != VOW_SECRET_LEN)
@@ -130,18 +164,24 @@ api_op_settle(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	if ((rc = api_from_wire(api, s->value, &v)) != AF_OK)
 		return rc;
 	rc = engine_settle(api->e, s->vow, s->resolver.data, s->reject, v);
+	if (rc == AF_ENOTFOUND &&
+	    engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK &&
+	    (missing = missing_vow(api, v)) != 0) {
+		/* Not the vow settled: one its value names. */
+		snprintf(msg, sizeof(msg),
+		    "the value names vow %llu, which does not exist",
+		    (unsigned long long)missing);
+		api_queue_error(api, conn, req->id, rc, msg, false);
+		return AF_OK;
+	}
 	if (rc != AF_OK)
 		return rc;
 	serve_answered(api, s->vow);
 	asyncflow__vow_info__init(&vi);
 	vi.vow = s->vow;
-	{
-		enum vow_state st;
-
-		/* Pending if it now follows a vow that is pending. */
-		if (engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK)
-			vi.state = api_wire_status(st);
-	}
+	/* Pending if it now follows a vow that is pending. */
+	if (engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK)
+		vi.state = api_wire_status(st);
 	r.id = req->id;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
 	r.vow = &vi;
