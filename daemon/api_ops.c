@@ -14,6 +14,7 @@
 
 #include "api_int.h"
 #include "api_invocation.h"
+#include "idem.h"
 #include "log.h"
 #include "value.h"
 
@@ -71,17 +72,56 @@ missing_vow(struct api *api, const struct af_value *v)
 	return id;
 }
 
+/* Whether `v` holds a resolver anywhere (which a client may not pass). */
+static bool
+holds_resolver(const struct af_value *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return false;
+	switch (v->type) {
+	case AF_RESOLVER:
+		return true;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			if (holds_resolver(v->u.list.items[i]))
+				return true;
+		return false;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			if (holds_resolver(v->u.rec.fields[i].value))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
 static int
 start_flow(struct api *api, const Asyncflow__Request *req,
-    Asyncflow__Response *r, Asyncflow__StartReply *sr)
+    Asyncflow__Response *r, Asyncflow__StartReply *sr, char *msg, size_t msglen)
 {
 	const Asyncflow__StartFlow *s = req->start;
 	const struct af_value *args;
 	bool existing;
 	int rc;
 
+	if (s->idempotency_key != NULL &&
+	    strlen(s->idempotency_key) > IDEM_KEY_MAX) {
+		snprintf(msg, msglen,
+		    "idempotency key too long: %zu bytes, at most %d",
+		    strlen(s->idempotency_key), IDEM_KEY_MAX);
+		return AF_EINVAL;
+	}
 	if ((rc = api_from_wire(api, s->args, &args)) != AF_OK)
 		return rc;
+	if (holds_resolver(args)) {
+		snprintf(msg, msglen,
+		    "args hold a resolver: resolvers cannot be passed by "
+		    "clients");
+		return AF_EINVAL;
+	}
 	asyncflow__start_reply__init(sr);
 	rc = engine_start_keyed(api->e, s->idempotency_key, s->flow, args,
 	    &sr->activation, &sr->outcome, &existing);
@@ -102,7 +142,12 @@ api_op_start(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	int rc;
 
 	r.id = req->id;
-	rc = start_flow(api, req, &r, &sr);
+	msg[0] = '\0';
+	rc = start_flow(api, req, &r, &sr, msg, sizeof(msg));
+	if (rc == AF_EINVAL && msg[0] != '\0') {
+		api_queue_error(api, conn, req->id, rc, msg, false);
+		return AF_OK;
+	}
 	if (rc == AF_ENOTFOUND) {
 		if (!engine_has_flow(api->e, req->start->flow))
 			snprintf(msg, sizeof(msg), "unknown flow %s",

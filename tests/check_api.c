@@ -417,6 +417,51 @@ START_TEST(test_api_settle_names_the_missing_vow_of_its_value)
 }
 END_TEST
 
+/* start with `args` and `key`: the error message of the reply, or "". */
+static const char *
+start_error(Asyncflow__Value *args, const char *key)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__StartFlow s = ASYNCFLOW__START_FLOW__INIT;
+	int before = nerrors[1];
+
+	s.flow = (char *)"echo";
+	s.args = args;
+	s.idempotency_key = (char *)key;
+	r.op_case = ASYNCFLOW__REQUEST__OP_START;
+	r.start = &s;
+	last_error[1][0] = '\0';
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	return last_error[1];
+}
+
+/* A refused start says why: a resolver in its args, or a key too long. */
+START_TEST(test_api_start_refusals_say_why)
+{
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+	char key[258];
+	uint64_t vow;
+	uint8_t secret[16];
+	const char *msg;
+
+	mkvow(1, &vow, secret);
+	v.kind_case = ASYNCFLOW__VALUE__KIND_RESOLVER_ID;
+	v.resolver_id = vow;
+	msg = start_error(&v, "");
+	ck_assert_msg(strstr(msg, "resolver") != NULL, "%s", msg);
+	memset(key, 'k', 257);
+	key[257] = '\0';
+	v.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	v.int_value = 1;
+	msg = start_error(&v, key);
+	ck_assert_msg(strstr(msg, "idempotency key") != NULL &&
+		strstr(msg, "256") != NULL,
+	    "%s", msg);
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -427,6 +472,7 @@ api_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_api_reads_after_a_write_share_a_failed_commit);
 	tcase_add_test(tc, test_api_settle_names_the_missing_vow_of_its_value);
+	tcase_add_test(tc, test_api_start_refusals_say_why);
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc,
