@@ -211,7 +211,10 @@ int af_send(struct af_flow *f, const char *obj, const char *method,
 /* A vow fulfilled (with its due time, ms since the epoch) once `ms` ms
  * have passed: a durable timer (`timer.sleep`) that survives restarts and
  * fires at start if it came due while the daemon was down. NULL on a
- * negative ms. */
+ * negative ms, on one whose due time would be past INT64_MAX ms since the
+ * epoch, or out of memory: a flow that must tell these apart calls
+ * af_call(f, "timer", "sleep", ms, &v) itself (the same journal entries),
+ * which rejects with a TypeError or a RangeError. */
 const struct af_value *af_sleep(struct af_flow *f, int64_t ms);
 
 /* A new vow and its resolver (built-in object `vows`, method `make`).
