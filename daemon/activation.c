@@ -271,6 +271,17 @@ act_watch_vow(struct engine *e, struct act *a, struct holding *s)
 	}
 }
 
+bool
+act_vow_exists(struct engine *e, struct act *a, uint64_t id)
+{
+	struct vow *v;
+
+	/* Vows are never deleted: one that existed when the flow first saw
+	 * it exists on every replay. */
+	return u64map_get(&a->holdings, id) != NULL ||
+	    vowtab_get(e->vt, id, &v) != AF_ENOTFOUND;
+}
+
 void
 act_enter_vow(struct engine *e, struct act *a, uint64_t id, bool live)
 {

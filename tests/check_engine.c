@@ -358,6 +358,21 @@ flow_forger(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Awaits a vow by an id it was never given (args: the id), alone and in
+ * af_all: its result is [await's code, all's code]. */
+static int
+flow_await_made_up(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *v = af_vow_ref(A(f), (uint64_t)args->u.i), *out;
+	const struct af_value *codes[2];
+
+	codes[0] = af_int(A(f), af_await(f, v, &out));
+	codes[1] = af_int(A(f), af_all(f, &v, 1, &out));
+	*result = af_list_of(A(f), codes, 2);
+	return AF_OK;
+}
+
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
 
 static const char *dir;
@@ -402,6 +417,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "sender", flow_sender);
 	af_register_flow(reg, "napper", flow_napper);
 	af_register_flow(reg, "forger", flow_forger);
+	af_register_flow(reg, "await_made_up", flow_await_made_up);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -970,6 +986,20 @@ START_TEST(test_engine_list_after_max_id_lists_nothing)
 			     &n),
 	    AF_OK);
 	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+/* Awaiting a vow that does not exist is an error (AF_ENOTFOUND), not a
+ * wait for ever; the same across a replay. */
+START_TEST(test_engine_await_of_missing_vow_is_notfound)
+{
+	uint64_t out, act;
+	char want[64];
+
+	act = start("await_made_up", af_int(ar, 777), &out);
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	snprintf(want, sizeof(want), "[%d,%d]", AF_ENOTFOUND, AF_ENOTFOUND);
+	ck_assert_str_eq(outcome_text(out), want);
 }
 END_TEST
 
@@ -1685,6 +1715,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);
 	tcase_add_test(tc, test_engine_loop_replay_matches_live);
 	tcase_add_test(tc, test_engine_bad_input);
+	tcase_add_test(tc, test_engine_await_of_missing_vow_is_notfound);
 	tcase_add_test(tc, test_engine_list_after_max_id_lists_nothing);
 	tcase_add_test(tc,
 	    test_engine_malformed_result_fails_and_reject_rejects);

@@ -177,9 +177,10 @@ bool af_flow_replaying(struct af_flow *f);
 
 /*
  * Wait until `vow` (an AF_VOW value) settles. AF_OK: *out is the fulfilment.
- * AF_REJECTED: *out is the reason. AF_EINVAL: `vow` is not a vow reference
- * (no wait happens). Awaiting the same vow again returns its settlement at
- * once.
+ * AF_REJECTED: *out is the reason. AF_EINVAL: `vow` is not a vow reference;
+ * AF_ENOTFOUND: it names no vow (an id the flow made up, not one it was
+ * given, got from a call or made): no wait happens in either case. Awaiting
+ * the same vow again returns its settlement at once.
  */
 int af_await(struct af_flow *f, const struct af_value *vow,
     const struct af_value **out);
@@ -251,7 +252,8 @@ int af_spawn(struct af_flow *f, af_task_fn *fn, void *arg);
  * rejected (in settlement order).
  * af_race: wait for the first to settle. *index (may be NULL) gets its
  * position; the return is AF_OK or AF_REJECTED as for af_await.
- * Both journal nothing themselves.
+ * Both journal nothing themselves, and return AF_EINVAL / AF_ENOTFOUND
+ * without waiting when one of the vows would make af_await do so.
  */
 int af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
     const struct af_value **out);
