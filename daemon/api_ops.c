@@ -104,6 +104,7 @@ start_flow(struct api *api, const Asyncflow__Request *req,
 {
 	const Asyncflow__StartFlow *s = req->start;
 	const struct af_value *args;
+	uint64_t missing;
 	bool existing;
 	int rc;
 
@@ -125,6 +126,18 @@ start_flow(struct api *api, const Asyncflow__Request *req,
 	asyncflow__start_reply__init(sr);
 	rc = engine_start_keyed(api->e, s->idempotency_key, s->flow, args,
 	    &sr->activation, &sr->outcome, &existing);
+	if (rc == AF_ENOTFOUND && !engine_has_flow(api->e, s->flow))
+		snprintf(msg, msglen, "unknown flow %s", s->flow);
+	else if (rc == AF_ENOTFOUND && (missing = missing_vow(api, args)) != 0)
+		snprintf(msg, msglen,
+		    "args name vow %llu, which does not exist",
+		    (unsigned long long)missing);
+	else if (rc == AF_ENOTFOUND)
+		snprintf(msg, msglen, "args name a vow that does not exist");
+	else if (rc == AF_EEXIST)
+		snprintf(msg, msglen,
+		    "idempotency key already used with another flow or other "
+		    "args");
 	if (rc != AF_OK)
 		return rc;
 	sr->existing = existing;
@@ -144,26 +157,9 @@ api_op_start(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	r.id = req->id;
 	msg[0] = '\0';
 	rc = start_flow(api, req, &r, &sr, msg, sizeof(msg));
-	if (rc == AF_EINVAL && msg[0] != '\0') {
+	/* A refusal start_flow could explain. */
+	if (rc != AF_OK && msg[0] != '\0') {
 		api_queue_error(api, conn, req->id, rc, msg, false);
-		return AF_OK;
-	}
-	if (rc == AF_ENOTFOUND) {
-		if (!engine_has_flow(api->e, req->start->flow))
-			snprintf(msg, sizeof(msg), "unknown flow %s",
-			    req->start->flow);
-		else
-			snprintf(msg, sizeof(msg),
-			    "args name a vow "
-			    "that does not exist");
-		api_queue_error(api, conn, req->id, rc, msg, false);
-		return AF_OK;
-	}
-	if (rc == AF_EEXIST) {
-		api_queue_error(api, conn, req->id, rc,
-		    "idempotency key "
-		    "already used with another flow or other args",
-		    false);
 		return AF_OK;
 	}
 	if (rc != AF_OK)

@@ -437,7 +437,8 @@ start_error(Asyncflow__Value *args, const char *key)
 	return last_error[1];
 }
 
-/* A refused start says why: a resolver in its args, or a key too long. */
+/* A refused start says why: a resolver in its args, a key too long, a
+ * missing vow (which). */
 START_TEST(test_api_start_refusals_say_why)
 {
 	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
@@ -459,6 +460,11 @@ START_TEST(test_api_start_refusals_say_why)
 	ck_assert_msg(strstr(msg, "idempotency key") != NULL &&
 		strstr(msg, "256") != NULL,
 	    "%s", msg);
+	/* A vow the args name that does not exist: which one. */
+	v.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	v.vow_id = 4242;
+	msg = start_error(&v, "");
+	ck_assert_msg(strstr(msg, "vow 4242") != NULL, "%s", msg);
 }
 END_TEST
 
