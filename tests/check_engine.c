@@ -373,6 +373,21 @@ flow_await_made_up(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* The same, then awaits the vow of its args (a record: made_up, v). */
+static int
+flow_await_made_up_then(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *v, *out, *items[2];
+
+	v = af_vow_ref(A(f), (uint64_t)af_get(args, "made_up")->u.i);
+	items[0] = af_int(A(f), af_await(f, v, &out));
+	if (af_await(f, af_get(args, "v"), &items[1]) != AF_OK)
+		return AF_REJECTED;
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
 
 static const char *dir;
@@ -418,6 +433,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "napper", flow_napper);
 	af_register_flow(reg, "forger", flow_forger);
 	af_register_flow(reg, "await_made_up", flow_await_made_up);
+	af_register_flow(reg, "await_made_up_then", flow_await_made_up_then);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -999,6 +1015,24 @@ START_TEST(test_engine_await_of_missing_vow_is_notfound)
 	act = start("await_made_up", af_int(ar, 777), &out);
 	ck_assert_int_eq(state_of(act), ES_DONE);
 	snprintf(want, sizeof(want), "[%d,%d]", AF_ENOTFOUND, AF_ENOTFOUND);
+	ck_assert_str_eq(outcome_text(out), want);
+}
+END_TEST
+
+START_TEST(test_engine_await_of_missing_vow_replays_the_same)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+	char want[64];
+
+	act = start("await_made_up_then",
+	    rec2("made_up", af_int(ar, 777), "v", af_vow_ref(ar, v.id)), &out);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(v, af_int(ar, 5));
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	snprintf(want, sizeof(want), "[%d,5]", AF_ENOTFOUND);
 	ck_assert_str_eq(outcome_text(out), want);
 }
 END_TEST
@@ -1687,6 +1721,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_loop_replay_matches_live);
 	tcase_add_test(tc, test_engine_bad_input);
 	tcase_add_test(tc, test_engine_await_of_missing_vow_is_notfound);
+	tcase_add_test(tc, test_engine_await_of_missing_vow_replays_the_same);
 	tcase_add_test(tc, test_engine_list_after_max_id_lists_nothing);
 	tcase_add_test(tc,
 	    test_engine_malformed_result_fails_and_reject_rejects);
