@@ -148,12 +148,16 @@ act_unload(struct engine *e, struct act *a)
 	a->loaded = false;
 }
 
-/* Make the activation Failed with `msg`; persisted at the next commit. */
+/* Make the activation Failed with `msg`; persisted at the next commit.
+ * Failing it again with the same message (act_fail_from_guest after
+ * act_failf, with a->failure) changes nothing and is not logged again. */
 void
 act_fail(struct engine *e, struct act *a, const char *msg)
 {
-	log_warn("activation %llu (%s) is Failed: %s",
-	    (unsigned long long)a->id, a->flow ? a->flow : "?", msg);
+	if (a->live_state != ES_FAILED || a->failure == NULL ||
+	    strcmp(a->failure, msg) != 0)
+		log_warn("activation %llu (%s) is Failed: %s",
+		    (unsigned long long)a->id, a->flow ? a->flow : "?", msg);
 	act_set_failure(a, msg);
 	a->row_state = ACT_FAILED;
 	a->live_state = ES_FAILED;
@@ -265,6 +269,17 @@ act_watch_vow(struct engine *e, struct act *a, struct holding *s)
 		s->row = true;
 		e->dirty = true;
 	}
+}
+
+bool
+act_vow_exists(struct engine *e, struct act *a, uint64_t id)
+{
+	struct vow *v;
+
+	/* Vows are never deleted: one that existed when the flow first saw
+	 * it exists on every replay. */
+	return u64map_get(&a->holdings, id) != NULL ||
+	    vowtab_get(e->vt, id, &v) != AF_ENOTFOUND;
 }
 
 void

@@ -14,6 +14,7 @@
 
 #include "api_int.h"
 #include "api_invocation.h"
+#include "idem.h"
 #include "log.h"
 #include "value.h"
 
@@ -40,20 +41,103 @@ api_op_hello(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
+/* The first vow `v` names that does not exist, or 0: which one an
+ * AF_ENOTFOUND about a client's value was about. */
+static uint64_t
+missing_vow(struct api *api, const struct af_value *v)
+{
+	enum vow_state st;
+	uint64_t id = 0;
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	switch (v->type) {
+	case AF_VOW:
+		if (engine_vow_state(api->e, v->u.id, &st, NULL, NULL) ==
+		    AF_ENOTFOUND)
+			id = v->u.id;
+		break;
+	case AF_LIST:
+		for (i = 0; id == 0 && i < v->u.list.len; i++)
+			id = missing_vow(api, v->u.list.items[i]);
+		break;
+	case AF_RECORD:
+		for (i = 0; id == 0 && i < v->u.rec.len; i++)
+			id = missing_vow(api, v->u.rec.fields[i].value);
+		break;
+	default:
+		break;
+	}
+	return id;
+}
+
+/* Whether `v` holds a resolver anywhere (which a client may not pass). */
+static bool
+holds_resolver(const struct af_value *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return false;
+	switch (v->type) {
+	case AF_RESOLVER:
+		return true;
+	case AF_LIST:
+		for (i = 0; i < v->u.list.len; i++)
+			if (holds_resolver(v->u.list.items[i]))
+				return true;
+		return false;
+	case AF_RECORD:
+		for (i = 0; i < v->u.rec.len; i++)
+			if (holds_resolver(v->u.rec.fields[i].value))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
 static int
 start_flow(struct api *api, const Asyncflow__Request *req,
-    Asyncflow__Response *r, Asyncflow__StartReply *sr)
+    Asyncflow__Response *r, Asyncflow__StartReply *sr, char *msg, size_t msglen)
 {
 	const Asyncflow__StartFlow *s = req->start;
 	const struct af_value *args;
+	uint64_t missing;
 	bool existing;
 	int rc;
 
+	if (s->idempotency_key != NULL &&
+	    strlen(s->idempotency_key) > IDEM_KEY_MAX) {
+		snprintf(msg, msglen,
+		    "idempotency key too long: %zu bytes, at most %d",
+		    strlen(s->idempotency_key), IDEM_KEY_MAX);
+		return AF_EINVAL;
+	}
 	if ((rc = api_from_wire(api, s->args, &args)) != AF_OK)
 		return rc;
+	if (holds_resolver(args)) {
+		snprintf(msg, msglen,
+		    "args hold a resolver: resolvers cannot be passed by "
+		    "clients");
+		return AF_EINVAL;
+	}
 	asyncflow__start_reply__init(sr);
 	rc = engine_start_keyed(api->e, s->idempotency_key, s->flow, args,
 	    &sr->activation, &sr->outcome, &existing);
+	if (rc == AF_ENOTFOUND && !engine_has_flow(api->e, s->flow))
+		snprintf(msg, msglen, "unknown flow %s", s->flow);
+	else if (rc == AF_ENOTFOUND && (missing = missing_vow(api, args)) != 0)
+		snprintf(msg, msglen,
+		    "args name vow %llu, which does not exist",
+		    (unsigned long long)missing);
+	else if (rc == AF_ENOTFOUND)
+		snprintf(msg, msglen, "args name a vow that does not exist");
+	else if (rc == AF_EEXIST)
+		snprintf(msg, msglen,
+		    "idempotency key already used with another flow or other "
+		    "args");
 	if (rc != AF_OK)
 		return rc;
 	sr->existing = existing;
@@ -71,23 +155,11 @@ api_op_start(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	int rc;
 
 	r.id = req->id;
-	rc = start_flow(api, req, &r, &sr);
-	if (rc == AF_ENOTFOUND) {
-		if (!engine_has_flow(api->e, req->start->flow))
-			snprintf(msg, sizeof(msg), "unknown flow %s",
-			    req->start->flow);
-		else
-			snprintf(msg, sizeof(msg),
-			    "args name a vow "
-			    "that does not exist");
+	msg[0] = '\0';
+	rc = start_flow(api, req, &r, &sr, msg, sizeof(msg));
+	/* A refusal start_flow could explain. */
+	if (rc != AF_OK && msg[0] != '\0') {
 		api_queue_error(api, conn, req->id, rc, msg, false);
-		return AF_OK;
-	}
-	if (rc == AF_EEXIST) {
-		api_queue_error(api, conn, req->id, rc,
-		    "idempotency key "
-		    "already used with another flow or other args",
-		    false);
 		return AF_OK;
 	}
 	if (rc != AF_OK)
@@ -123,6 +195,9 @@ api_op_settle(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	Asyncflow__VowInfo vi;
 	const Asyncflow__SettleVow *s = req->settle;
 	const struct af_value *v;
+	enum vow_state st;
+	uint64_t missing;
+	char msg[256];
 	int rc;
 
 	if (s->resolver.len != VOW_SECRET_LEN)
@@ -130,18 +205,24 @@ api_op_settle(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	if ((rc = api_from_wire(api, s->value, &v)) != AF_OK)
 		return rc;
 	rc = engine_settle(api->e, s->vow, s->resolver.data, s->reject, v);
+	if (rc == AF_ENOTFOUND &&
+	    engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK &&
+	    (missing = missing_vow(api, v)) != 0) {
+		/* Not the vow settled: one its value names. */
+		snprintf(msg, sizeof(msg),
+		    "the value names vow %llu, which does not exist",
+		    (unsigned long long)missing);
+		api_queue_error(api, conn, req->id, rc, msg, false);
+		return AF_OK;
+	}
 	if (rc != AF_OK)
 		return rc;
 	serve_answered(api, s->vow);
 	asyncflow__vow_info__init(&vi);
 	vi.vow = s->vow;
-	{
-		enum vow_state st;
-
-		/* Pending if it now follows a vow that is pending. */
-		if (engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK)
-			vi.state = api_wire_status(st);
-	}
+	/* Pending if it now follows a vow that is pending. */
+	if (engine_vow_state(api->e, s->vow, &st, NULL, NULL) == AF_OK)
+		vi.state = api_wire_status(st);
 	r.id = req->id;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
 	r.vow = &vi;

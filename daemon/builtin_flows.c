@@ -129,14 +129,22 @@ flow_nap(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
 {
 	const struct af_value *ms = af_get(args, "ms"), *v, *due;
+	int rc;
 
 	if (ms == NULL || ms->type != AF_INT || ms->u.i < 0) {
 		*result = af_error(af_flow_arena(f), "TypeError",
 		    "nap takes {\"ms\": N} with N >= 0");
 		return AF_REJECTED;
 	}
-	if ((v = af_sleep(f, ms->u.i)) == NULL)
-		return AF_ENOMEM;
+	/* timer.sleep itself (af_sleep's call), so that its refusal of a due
+	 * time past the end of time (a RangeError) is the nap's outcome:
+	 * af_sleep would say only NULL. */
+	if ((rc = af_call(f, "timer", "sleep", ms, &v)) == AF_REJECTED) {
+		*result = v;
+		return AF_REJECTED;
+	}
+	if (rc != AF_OK)
+		return rc;
 	if (af_await(f, v, &due) != AF_OK) {
 		*result = due;
 		return AF_REJECTED;

@@ -285,6 +285,10 @@ void act_failf(struct engine *, struct act *, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void engine_watch_add(struct engine *, uint64_t vow, uint64_t act);
 void act_enter_vow(struct engine *, struct act *, uint64_t id, bool live);
+/* Whether vow `id` can be awaited: one the activation holds, or one that
+ * exists (an id a flow made up may name no vow: awaiting it would wait for
+ * ever). */
+bool act_vow_exists(struct engine *, struct act *, uint64_t id);
 void act_vow_unreadable(struct engine *, struct act *, uint64_t vow, int rc);
 void act_enter_value(struct engine *, struct act *, const struct af_value *,
     bool live);

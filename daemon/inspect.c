@@ -204,6 +204,10 @@ engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
 	size_t i, sent = 0;
 	int rc;
 
+	/* `after` is exclusive, and after the largest id there is nothing:
+	 * after + 1 would wrap to the first. */
+	if (after == UINT64_MAX)
+		return AF_OK;
 	/* Ids first: no transaction while the callback runs. */
 	if ((rc = acttab_scan(e->s, after + 1, act_ids_cb, &l)) != AF_OK) {
 		free(l.v);

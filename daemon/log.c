@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -16,21 +17,73 @@ log_set_level(enum log_level l)
 	level = l;
 }
 
+/* Copy `s` to `out` (room for 4 * strlen(s) + 1) with its control
+ * characters and backslashes escaped: a name a client chose (a served
+ * object, a client's name) cannot end the line and forge the next one, nor
+ * rewrite a terminal. */
+static void
+escape(char *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '\\' || *p == '\n' || *p == '\r' || *p == '\t') {
+			*out++ = '\\';
+			*out++ = *p == '\\' ? '\\' :
+			    *p == '\n'      ? 'n' :
+			    *p == '\r'      ? 'r' :
+					      't';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hex[*p >> 4];
+			*out++ = hex[*p & 0xf];
+		} else
+			*out++ = (char)*p;
+	}
+	*out = '\0';
+}
+
 static void
 vlog(enum log_level l, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
-	char ts[32];
+	char ts[32], small[1024], esc_small[4 * sizeof(small)];
+	char *msg = small, *esc = esc_small;
 	struct timespec now;
 	struct tm tm;
+	va_list ap2;
+	size_t len;
+	int n;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ asyncflowd %s: ", ts, now.tv_nsec / 1000000,
-	    names[l]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	va_copy(ap2, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n < 0)
+		snprintf(small, sizeof(small), "(unformattable: %s)", fmt);
+	else if ((size_t)n >= sizeof(small) &&
+	    (msg = malloc((size_t)n + 1)) != NULL)
+		vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	if (msg == NULL)
+		msg = small; /* out of memory: the message, cut */
+	len = strlen(msg);
+	if (msg != small && (esc = malloc(4 * len + 1)) == NULL) {
+		free(msg);
+		msg = small; /* out of memory: the message, cut */
+		esc = esc_small;
+	}
+	escape(esc, msg);
+	/* One write: lines of concurrent writers do not interleave. */
+	fprintf(stderr, "%s.%03ldZ asyncflowd %s: %s\n", ts,
+	    now.tv_nsec / 1000000, names[l], esc);
+	if (msg != small)
+		free(msg);
+	if (esc != esc_small)
+		free(esc);
 }
 
 void

@@ -288,6 +288,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);
+	/* Until the loop logs it (server.c), SIGHUP must not kill a daemon
+	 * still opening its store. */
+	signal(SIGHUP, SIG_IGN);
 	mkdirs(dir);
 	if (sock == NULL) {
 		snprintf(sockbuf, sizeof(sockbuf), "%s/asyncflowd.sock", dir);

@@ -372,6 +372,8 @@ af_await(struct af_flow *f, const struct af_value *vow,
 	*out = NULL;
 	if (vow == NULL || vow->type != AF_VOW)
 		return AF_EINVAL;
+	if (!act_vow_exists(a->e, a, vow->u.id))
+		return AF_ENOTFOUND;
 	act_enter_vow(a->e, a, vow->u.id, a->live_state == ES_RUNNING);
 	t->one = vow;
 	return task_wait(t, W_ONE, &t->one, 1, out, NULL);
@@ -384,12 +386,15 @@ check_vows(struct af_flow *f, const struct af_value *const *vows, size_t n)
 
 	if (n > 0 && vows == NULL)
 		return AF_EINVAL;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (vows[i] == NULL || vows[i]->type != AF_VOW)
 			return AF_EINVAL;
+	for (i = 0; i < n; i++)
+		if (!act_vow_exists(f->a->e, f->a, vows[i]->u.id))
+			return AF_ENOTFOUND;
+	for (i = 0; i < n; i++)
 		act_enter_vow(f->a->e, f->a, vows[i]->u.id,
 		    f->a->live_state == ES_RUNNING);
-	}
 	return AF_OK;
 }
 

@@ -48,7 +48,7 @@ struct server {
 	struct evconnlistener *lis;
 	struct event *pass_ev;
 	struct event *reap_ev;
-	struct event *sig_term, *sig_int, *sync_ev, *timer_ev;
+	struct event *sig_term, *sig_int, *sig_hup, *sync_ev, *timer_ev;
 	struct api *api;
 	struct u64map conns;
 	uint64_t next_conn;
@@ -351,6 +351,17 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	schedule_pass(srv);
 }
 
+/* SIGHUP (a closed terminal, a supervisor's reload) must not kill the
+ * daemon: it logs to stderr, so there is no log file to reopen. */
+static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_info("SIGHUP: ignored (the log is stderr: nothing to reopen)");
+}
+
 static void
 sync_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -471,12 +482,13 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	srv.sig_int = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+	srv.sig_hup = evsignal_new(srv.base, SIGHUP, sighup_cb, &srv);
 	srv.timer_ev = evtimer_new(srv.base, timer_cb, &srv);
 	srv.backoff_ev = evtimer_new(srv.base, timer_cb, &srv);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
 	    srv.timer_ev == NULL || srv.reap_ev == NULL ||
 	    srv.backoff_ev == NULL || srv.sig_term == NULL ||
-	    srv.sig_int == NULL) {
+	    srv.sig_int == NULL || srv.sig_hup == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
 		goto out;
@@ -491,6 +503,7 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	event_priority_set(srv.pass_ev, 1);
 	event_add(srv.sig_term, NULL);
 	event_add(srv.sig_int, NULL);
+	event_add(srv.sig_hup, NULL);
 	if (o->batch_ms > 0) {
 		srv.sync_ev = event_new(srv.base, -1, EV_PERSIST, sync_cb,
 		    &srv);
@@ -536,6 +549,8 @@ out : {
 		event_free(srv.sig_term);
 	if (srv.sig_int)
 		event_free(srv.sig_int);
+	if (srv.sig_hup)
+		event_free(srv.sig_hup);
 	if (srv.pass_ev)
 		event_free(srv.pass_ev);
 	if (srv.reap_ev)

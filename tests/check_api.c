@@ -7,6 +7,7 @@
  * after a failed recovery, and the flow control and order of invocations
  * pushed to servers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,8 @@ static uint64_t rid;
 
 /* What each connection received. */
 static int nerrors[NCONN], nevents[NCONN];
-static int last_state[NCONN]; /* VowInfo.state of the last reply */
+static int last_state[NCONN];       /* VowInfo.state of the last reply */
+static char last_error[NCONN][256]; /* ErrorReply.message of the last */
 static uint64_t mk_vow;
 static uint8_t mk_secret[16];
 static uint64_t inv_vow[256];
@@ -65,6 +67,9 @@ on_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
 		}
 	} else if (m->response->error != NULL) {
 		nerrors[conn]++;
+		snprintf(last_error[conn], sizeof(last_error[conn]), "%s",
+		    m->response->error->message ? m->response->error->message :
+						  "");
 	} else if (m->response->result_case ==
 	    ASYNCFLOW__RESPONSE__RESULT_MKVOW) {
 		mk_vow = m->response->mkvow->vow;
@@ -390,6 +395,79 @@ START_TEST(test_api_outbox_survives_restart)
 }
 END_TEST
 
+/* An error names what is wrong: settling an existing vow with a
+ * reference to a missing one names the missing one. */
+START_TEST(test_api_settle_names_the_missing_vow_of_its_value)
+{
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+	uint64_t vow;
+	uint8_t secret[16];
+	char want[64];
+
+	mkvow(1, &vow, secret);
+	v.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	v.vow_id = 4242;
+	settle(1, vow, secret, &v);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], 1);
+	snprintf(want, sizeof(want), "no vow %llu", (unsigned long long)vow);
+	ck_assert_msg(strstr(last_error[1], want) == NULL, "%s", last_error[1]);
+	ck_assert_msg(strstr(last_error[1], "vow 4242") != NULL, "%s",
+	    last_error[1]);
+}
+END_TEST
+
+/* start with `args` and `key`: the error message of the reply, or "". */
+static const char *
+start_error(Asyncflow__Value *args, const char *key)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__StartFlow s = ASYNCFLOW__START_FLOW__INIT;
+	int before = nerrors[1];
+
+	s.flow = (char *)"echo";
+	s.args = args;
+	s.idempotency_key = (char *)key;
+	r.op_case = ASYNCFLOW__REQUEST__OP_START;
+	r.start = &s;
+	last_error[1][0] = '\0';
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	return last_error[1];
+}
+
+/* A refused start says why: a resolver in its args, a key too long, a
+ * missing vow (which). */
+START_TEST(test_api_start_refusals_say_why)
+{
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+	char key[258];
+	uint64_t vow;
+	uint8_t secret[16];
+	const char *msg;
+
+	mkvow(1, &vow, secret);
+	v.kind_case = ASYNCFLOW__VALUE__KIND_RESOLVER_ID;
+	v.resolver_id = vow;
+	msg = start_error(&v, "");
+	ck_assert_msg(strstr(msg, "resolver") != NULL, "%s", msg);
+	memset(key, 'k', 257);
+	key[257] = '\0';
+	v.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	v.int_value = 1;
+	msg = start_error(&v, key);
+	ck_assert_msg(strstr(msg, "idempotency key") != NULL &&
+		strstr(msg, "256") != NULL,
+	    "%s", msg);
+	/* A vow the args name that does not exist: which one. */
+	v.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	v.vow_id = 4242;
+	msg = start_error(&v, "");
+	ck_assert_msg(strstr(msg, "vow 4242") != NULL, "%s", msg);
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -399,6 +477,8 @@ api_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_api_reads_after_a_write_share_a_failed_commit);
+	tcase_add_test(tc, test_api_settle_names_the_missing_vow_of_its_value);
+	tcase_add_test(tc, test_api_start_refusals_say_why);
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc,

@@ -502,6 +502,36 @@ flow_launder(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Awaits a vow by an id it was never given (args: the id), alone and in
+ * af_all: its result is [await's code, all's code]. */
+static int
+flow_await_made_up(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *v = af_vow_ref(A(f), (uint64_t)args->u.i), *out;
+	const struct af_value *codes[2];
+
+	codes[0] = af_int(A(f), af_await(f, v, &out));
+	codes[1] = af_int(A(f), af_all(f, &v, 1, &out));
+	*result = af_list_of(A(f), codes, 2);
+	return AF_OK;
+}
+
+/* The same, then awaits the vow of its args (a record: made_up, v). */
+static int
+flow_await_made_up_then(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *v, *out, *items[2];
+
+	v = af_vow_ref(A(f), (uint64_t)af_get(args, "made_up")->u.i);
+	items[0] = af_int(A(f), af_await(f, v, &out));
+	if (af_await(f, af_get(args, "v"), &items[1]) != AF_OK)
+		return AF_REJECTED;
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
 
 static const char *dir;
@@ -555,6 +585,8 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "forger", flow_forger);
 	af_register_flow(reg, "badval", flow_badval);
 	af_register_flow(reg, "launder", flow_launder);
+	af_register_flow(reg, "await_made_up", flow_await_made_up);
+	af_register_flow(reg, "await_made_up_then", flow_await_made_up_then);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -882,6 +914,51 @@ START_TEST(test_engine_upgrade_diverging_then_fixed)
 }
 END_TEST
 
+/* How many lines of the log that `fn` writes contain `needle`. */
+static int
+log_lines_with(void (*fn)(void), const char *needle)
+{
+	char line[4096];
+	FILE *f;
+	int saved, n = 0;
+
+	ck_assert_ptr_nonnull(f = tmpfile());
+	fflush(stderr);
+	ck_assert_int_ge(saved = dup(2), 0);
+	ck_assert_int_eq(dup2(fileno(f), 2), 2);
+	log_set_level(LOG_WARN);
+	fn();
+	log_set_level(LOG_ERROR);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, 2), 2);
+	close(saved);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void
+restart_diverging(void)
+{
+	restart(V2_DIVERGE);
+}
+
+/* A replay that diverges fails the activation once, and says so once. */
+START_TEST(test_engine_failure_is_logged_once)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await",
+	    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v.id)), &out);
+	ck_assert_int_eq(log_lines_with(restart_diverging, "is Failed"), 1);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+}
+END_TEST
+
 START_TEST(test_engine_wake_retries_failed_with_current_code)
 {
 	struct kit v = mkvow();
@@ -1051,6 +1128,65 @@ START_TEST(test_engine_loop_replay_matches_live)
 	ck_assert_int_eq(state_of(act), ES_RUNNING);
 	settle(hang, af_null(ar));
 	ck_assert_str_eq(outcome_text(o), "124750");
+}
+END_TEST
+
+static int
+count_listed(void *ctx, const struct engine_act_info *info)
+{
+	(void)info;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* `after` is exclusive: nothing comes after the largest id, and it must not
+ * wrap around to the first. */
+START_TEST(test_engine_list_after_max_id_lists_nothing)
+{
+	uint64_t out;
+	int n = 0;
+
+	start("echo", af_int(ar, 1), &out);
+	ck_assert_int_eq(engine_list(eng, NULL, 0, 10, count_listed, &n),
+	    AF_OK);
+	ck_assert_int_eq(n, 1);
+	n = 0;
+	ck_assert_int_eq(engine_list(eng, NULL, UINT64_MAX, 10, count_listed,
+			     &n),
+	    AF_OK);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+/* Awaiting a vow that does not exist is an error (AF_ENOTFOUND), not a
+ * wait for ever; the same across a replay. */
+START_TEST(test_engine_await_of_missing_vow_is_notfound)
+{
+	uint64_t out, act;
+	char want[64];
+
+	act = start("await_made_up", af_int(ar, 777), &out);
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	snprintf(want, sizeof(want), "[%d,%d]", AF_ENOTFOUND, AF_ENOTFOUND);
+	ck_assert_str_eq(outcome_text(out), want);
+}
+END_TEST
+
+START_TEST(test_engine_await_of_missing_vow_replays_the_same)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+	char want[64];
+
+	act = start("await_made_up_then",
+	    rec2("made_up", af_int(ar, 777), "v", af_vow_ref(ar, v.id)), &out);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(v, af_int(ar, 5));
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	snprintf(want, sizeof(want), "[%d,5]", AF_ENOTFOUND);
+	ck_assert_str_eq(outcome_text(out), want);
 }
 END_TEST
 
@@ -1821,6 +1957,7 @@ engine_suite(void)
 	    test_engine_same_vow_twice_and_held_vow_awaited_later);
 	tcase_add_test(tc, test_engine_upgrade_identical_code);
 	tcase_add_test(tc, test_engine_upgrade_diverging_then_fixed);
+	tcase_add_test(tc, test_engine_failure_is_logged_once);
 	tcase_add_test(tc, test_engine_wake_retries_failed_with_current_code);
 	tcase_add_test(tc, test_engine_early_completion_is_divergence);
 	tcase_add_test(tc, test_engine_idle_while_expected_is_detected);
@@ -1831,6 +1968,9 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);
 	tcase_add_test(tc, test_engine_loop_replay_matches_live);
 	tcase_add_test(tc, test_engine_bad_input);
+	tcase_add_test(tc, test_engine_await_of_missing_vow_is_notfound);
+	tcase_add_test(tc, test_engine_await_of_missing_vow_replays_the_same);
+	tcase_add_test(tc, test_engine_list_after_max_id_lists_nothing);
 	tcase_add_test(tc,
 	    test_engine_malformed_result_fails_and_reject_rejects);
 	tcase_add_test(tc, test_engine_unregistered_flow_fails_then_recovers);

@@ -311,14 +311,16 @@ void af_msg_free(void *msg);
 
 /*
  * af_start: start an activation of `flow` with `args` (NULL means null).
- * With an idempotency key (NULL or "" for none) a repeated start with the
- * same key, flow and args answers the first activation (*existing true).
+ * With an idempotency key (NULL or "" for none; at most 256 bytes) a
+ * repeated start with the same key, flow and args answers the first
+ * activation (*existing true).
  *
  * *act, *outcome: the activation id and its outcome vow; *existing: whether
  * the answer came from the idempotency key. Any of them may be NULL.
  *
  * Returns AF_OK; AF_EINVAL (flow NULL: nothing is sent; from the daemon:
- * args hold a resolver); AF_ENOTFOUND (the daemon knows no flow of that
+ * args hold a resolver, or the key is longer than 256 bytes, each with a
+ * message saying which); AF_ENOTFOUND (the daemon knows no flow of that
  * name, "unknown flow NAME", which is also the answer for an empty name;
  * or args refer to a vow that does not exist); AF_ELIMIT / AF_EDECODE
  * (args too large, too deep, or not canonical); AF_EEXIST (the key was used

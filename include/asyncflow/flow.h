@@ -177,9 +177,10 @@ bool af_flow_replaying(struct af_flow *f);
 
 /*
  * Wait until `vow` (an AF_VOW value) settles. AF_OK: *out is the fulfilment.
- * AF_REJECTED: *out is the reason. AF_EINVAL: `vow` is not a vow reference
- * (no wait happens). Awaiting the same vow again returns its settlement at
- * once.
+ * AF_REJECTED: *out is the reason. AF_EINVAL: `vow` is not a vow reference;
+ * AF_ENOTFOUND: it names no vow (an id the flow made up, not one it was
+ * given, got from a call or made): no wait happens in either case. Awaiting
+ * the same vow again returns its settlement at once.
  */
 int af_await(struct af_flow *f, const struct af_value *vow,
     const struct af_value **out);
@@ -211,7 +212,10 @@ int af_send(struct af_flow *f, const char *obj, const char *method,
 /* A vow fulfilled (with its due time, ms since the epoch) once `ms` ms
  * have passed: a durable timer (`timer.sleep`) that survives restarts and
  * fires at start if it came due while the daemon was down. NULL on a
- * negative ms. */
+ * negative ms, on one whose due time would be past INT64_MAX ms since the
+ * epoch, or out of memory: a flow that must tell these apart calls
+ * af_call(f, "timer", "sleep", ms, &v) itself (the same journal entries),
+ * which rejects with a TypeError or a RangeError. */
 const struct af_value *af_sleep(struct af_flow *f, int64_t ms);
 
 /* A new vow and its resolver (built-in object `vows`, method `make`).
@@ -248,7 +252,8 @@ int af_spawn(struct af_flow *f, af_task_fn *fn, void *arg);
  * rejected (in settlement order).
  * af_race: wait for the first to settle. *index (may be NULL) gets its
  * position; the return is AF_OK or AF_REJECTED as for af_await.
- * Both journal nothing themselves.
+ * Both journal nothing themselves, and return AF_EINVAL / AF_ENOTFOUND
+ * without waiting when one of the vows would make af_await do so.
  */
 int af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
     const struct af_value **out);

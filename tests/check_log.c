@@ -1,0 +1,93 @@
+/*
+ * check_log.c: the daemon's log (daemon/log.c): one line per message,
+ * whatever a message's arguments hold. Names that come from clients (a
+ * served object, a client's name) must not start a line of their own.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "testutil.h"
+
+static char text[4096];
+
+/* Log `s` as the argument of one info message; what stderr got. */
+static const char *
+logged(const char *s)
+{
+	size_t n;
+	FILE *f;
+	int saved;
+
+	ck_assert_ptr_nonnull(f = tmpfile());
+	fflush(stderr);
+	ck_assert_int_ge(saved = dup(2), 0);
+	ck_assert_int_eq(dup2(fileno(f), 2), 2);
+	log_set_level(LOG_INFO);
+	log_info("connection 1 serves %s (0 waiting)", s);
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, 2), 2);
+	close(saved);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+static int
+lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+START_TEST(test_log_control_characters_cannot_forge_a_line)
+{
+	const char *t;
+
+	t = logged("bank\n2026-01-01T00:00:00.000Z asyncflowd error: forged");
+	ck_assert_int_eq(lines(t), 1);
+	ck_assert_msg(strstr(t, "bank\\n2026") != NULL, "%s", t);
+	t = logged("a\rb\033[2Kc\x7f");
+	ck_assert_int_eq(lines(t), 1);
+	ck_assert_msg(strstr(t, "a\\rb\\x1b[2Kc\\x7f (0 waiting)") != NULL,
+	    "%s", t);
+	/* A backslash is escaped too, so that an escape cannot be forged. */
+	t = logged("a\\nb");
+	ck_assert_msg(strstr(t, "a\\\\nb") != NULL, "%s", t);
+	/* Other bytes (UTF-8 included) are written as they are. */
+	t = logged("caf\xc3\xa9");
+	ck_assert_msg(strstr(t, "serves caf\xc3\xa9 (0") != NULL, "%s", t);
+}
+END_TEST
+
+START_TEST(test_log_long_message_is_whole)
+{
+	static char big[3000];
+	const char *t;
+
+	memset(big, 'x', sizeof(big) - 1);
+	t = logged(big);
+	ck_assert_int_eq(lines(t), 1);
+	ck_assert_ptr_nonnull(strstr(t, big));
+}
+END_TEST
+
+static Suite *
+log_suite(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc = tcase_create("log");
+
+	tcase_add_test(tc, test_log_control_characters_cannot_forge_a_line);
+	tcase_add_test(tc, test_log_long_message_is_whole);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TEST_MAIN(log_suite)
