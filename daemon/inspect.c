@@ -37,6 +37,17 @@ copy_str(char *dst, size_t n, const char *s, size_t len)
 	dst[len] = '\0';
 }
 
+/* How many journal entries of a row are kept: a Done activation's journal
+ * is deleted once collected (journal_gc reached its length), unless
+ * retained. */
+static uint64_t
+row_journal_kept(const struct act_row *row)
+{
+	if (row->state == ACT_DONE && row->journal_gc >= row->journal_length)
+		return 0;
+	return row->journal_length;
+}
+
 int
 engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 {
@@ -57,6 +68,13 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		if (a->failure)
 			copy_str(out->failure, sizeof(out->failure), a->failure,
 			    strlen(a->failure));
+		/* Done: its journal may be collected already (the row says). */
+		if (a->live_state == ES_DONE) {
+			buf_init(&b);
+			if (acttab_read(e->s, id, &row, &b) == AF_OK)
+				out->journal_length = row_journal_kept(&row);
+			buf_release(&b);
+		}
 		return AF_OK;
 	}
 	buf_init(&b);
@@ -67,7 +85,7 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		copy_str(out->flow, sizeof(out->flow), row.flow.ptr,
 		    row.flow.len);
 		out->outcome = row.outcome;
-		out->journal_length = row.journal_length;
+		out->journal_length = row_journal_kept(&row);
 		out->incarnation = row.incarnation;
 		copy_str(out->failure, sizeof(out->failure),
 		    row.failure.ptr ? row.failure.ptr : "", row.failure.len);
@@ -237,12 +255,7 @@ journal_raw_len(struct engine *e, uint64_t id, uint64_t *len)
 
 	buf_init(&rb);
 	rc = acttab_read(e->s, id, &row, &rb);
-	*len = 0;
-	/* A Done activation's journal is there if retained and not yet
-	 * collected. */
-	if (rc == AF_OK &&
-	    (row.state != ACT_DONE || row.journal_gc < row.journal_length))
-		*len = row.journal_length;
+	*len = rc == AF_OK ? row_journal_kept(&row) : 0;
 	buf_release(&rb);
 	return rc;
 }

@@ -1845,6 +1845,34 @@ START_TEST(test_engine_journal_in_pages)
 }
 END_TEST
 
+static uint64_t
+journal_length_of(uint64_t act)
+{
+	struct engine_act_info info;
+
+	ck_assert_int_eq(engine_act_info(eng, act, &info), AF_OK);
+	return info.journal_length;
+}
+
+/* journal_length counts the entries `journal` can show: none once a Done
+ * activation's journal is deleted, across a restart too. */
+START_TEST(test_engine_journal_length_of_done_is_what_is_kept)
+{
+	struct kit v = mkvow();
+	uint64_t out, act;
+
+	act = start("call_await",
+	    rec2("n", af_int(ar, 21), "v", af_vow_ref(ar, v.id)), &out);
+	ck_assert_uint_eq(journal_length_of(act), 2);
+	settle(v, af_string(ar, "x"));
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	ck_assert_str_eq(journal_of(act), "");
+	ck_assert_uint_eq(journal_length_of(act), 0);
+	restart(V1);
+	ck_assert_uint_eq(journal_length_of(act), 0);
+}
+END_TEST
+
 START_TEST(test_engine_retained_journal_of_done)
 {
 	struct engine_opts eo = { .retain_journals = true };
@@ -1863,6 +1891,7 @@ START_TEST(test_engine_retained_journal_of_done)
 	ck_assert_str_eq(journal_of(act),
 	    "0 checkCall(calc.double, 2, #0)\n"
 	    "1 doReturn(#0, 4)\n2 doFulfill(vow 1, 1)\n");
+	ck_assert_uint_eq(journal_length_of(act), 3);
 }
 END_TEST
 
@@ -1988,6 +2017,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_timer_at_the_end_of_time_is_refused);
 	tcase_add_test(tc, test_engine_quarantine_and_waiting_on);
 	tcase_add_test(tc, test_engine_retained_journal_of_done);
+	tcase_add_test(tc, test_engine_journal_length_of_done_is_what_is_kept);
 	tcase_add_test(tc, test_engine_journal_in_pages);
 	tcase_add_test(tc, test_engine_start_runs_within_a_full_pass);
 	tcase_add_test(tc, test_engine_resolvers_cannot_be_forged);

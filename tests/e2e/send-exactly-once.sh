@@ -36,15 +36,17 @@ wait_for_file "$WORK/slow-once"
 kill9_daemon
 touch "$WORK/daemon-killed"
 wait "$SERVER_PID" 2>/dev/null || true
-start_daemon
+start_daemon --retain-journals
 serve bank sh "$WORK/slow.sh"
 expect "outcome" "$(ctl vow "$OUT" --wait --timeout 20 | jq -c .value)" '{"ok":true}'
 kill "$SERVER_PID" 2>/dev/null || true
 expect "balances" "$(jq -c .balances "$BANK_STATE")" '{"alice":70,"bob":30}'
 withdraws=$(grep -c '^withdraw ' "$WORK/seen")
 [ "$withdraws" -ge 2 ] || fail "the server saw the withdraw only $withdraws time(s)"
-# The flow's journal: Done now, so read it through the events it left:
-# one withdraw send, one deposit send, each settled once.
+# The flow's journal, kept (--retain-journals) now that it is Done: one
+# withdraw send, one deposit send, each settled once.
 expect "state" "$(state_of "$ACT")" Done
 expect "journal length" "$(ctl show "$ACT" | jq .journal_length)" 6
+expect "entries" "$(ctl journal "$ACT" | jq -c '[.[].kind]')" \
+    '["checkSend","doReturn","doFulfill","checkSend","doReturn","doFulfill"]'
 stop_daemon
