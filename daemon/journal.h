@@ -15,15 +15,17 @@
 
 #include "asyncflow/flow.h"
 #include "buf.h"
+#include "asyncflow/version.h"
 #include "store.h"
 
 /*
  * The journal format this code reads and writes, kept in the meta key
  * "format". A change that an older daemon could misread bumps it (see the
  * compatibility rule in proto/asyncflow.proto); a daemon refuses a store
- * written with a newer one.
+ * written with a newer one. The number lives in asyncflow/version.h, so the
+ * CLI's --version can print it too.
  */
-#define JOURNAL_FORMAT 1
+#define JOURNAL_FORMAT AF_JOURNAL_FORMAT
 
 /*
  * Check the store's journal format in write transaction t: a new store is

@@ -23,7 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "asyncflow/protocol.h"
+#include "asyncflow/version.h"
 #include "builtin_flows.h"
+#include "journal.h"
 #include "engine.h"
 #include "log.h"
 #include "registry.h"
@@ -43,6 +46,7 @@ usage(FILE *f)
 	    "                  [--durability full|batch|none] [--map-size MiB]\n"
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
 	    "                  [--stack-size KiB] [-v] [-q]\n"
+	    "       asyncflowd --version | --help\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
 	    "created if missing)\n"
@@ -206,6 +210,7 @@ main(int argc, char **argv)
 		{ "retain-journals", no_argument, NULL, 'R' },
 		{ "stack-size", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = "./asyncflow-data", *sock = NULL;
@@ -278,6 +283,11 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf(
+			    "asyncflowd %s (protocol %d, journal format %d)\n",
+			    AF_VERSION, AF_PROTOCOL_VERSION, JOURNAL_FORMAT);
+			return fflush(stdout) == 0 ? 0 : 1;
 		default:
 			usage(stderr);
 			return 2;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asyncflow/version.h"
 #include "ctl.h"
 
 static const char *prog = "asyncflowctl";
@@ -93,6 +94,7 @@ static const char value_help[] =
 /* What asyncflowctl --help says before and after the commands. */
 static const char main_usage_head[] =
     "usage: asyncflowctl [-s SOCKET] COMMAND [ARGS...]\n"
+    "       asyncflowctl --version | --help\n"
     "\n"
     "Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
     "else " AF_DEFAULT_SOCKET ".\n"
@@ -452,6 +454,13 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			print_main_usage(stdout);
+			return fflush(stdout) == 0 ? EXIT_SUCCESS :
+						     EXIT_FAILURE;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("asyncflowctl %s (protocol %d, journal format "
+			       "%d)\n",
+			    AF_VERSION, AF_PROTOCOL_VERSION, AF_JOURNAL_FORMAT);
 			return fflush(stdout) == 0 ? EXIT_SUCCESS :
 						     EXIT_FAILURE;
 		}
