@@ -40,14 +40,18 @@ struct objsrv {
 
 /* ---- Invocations: client-served objects ------------------------------------ */
 
+/* The servers of the object named by the len bytes at name (no NUL in
+ * them); with create, a new empty entry if there is none. NULL: none, or
+ * out of memory. */
 static struct objsrv *
-objsrv(struct api *api, const char *name, bool create)
+objsrv_n(struct api *api, const char *name, size_t len, bool create)
 {
 	struct objsrv *o;
 	size_t i;
 
 	for (i = 0; i < api->nobjs; i++)
-		if (strcmp(api->objs[i].name, name) == 0)
+		if (strncmp(api->objs[i].name, name, len) == 0 &&
+		    api->objs[i].name[len] == '\0')
 			return &api->objs[i];
 	if (!create ||
 	    api_grow((void **)&api->objs, &api->capobjs, api->nobjs + 1,
@@ -55,10 +59,16 @@ objsrv(struct api *api, const char *name, bool create)
 		return NULL;
 	o = &api->objs[api->nobjs];
 	memset(o, 0, sizeof(*o));
-	if ((o->name = strdup(name)) == NULL)
+	if ((o->name = strndup(name, len)) == NULL)
 		return NULL;
 	api->nobjs++;
 	return o;
+}
+
+static struct objsrv *
+objsrv(struct api *api, const char *name, bool create)
+{
+	return objsrv_n(api, name, strlen(name), create);
 }
 
 static size_t
@@ -193,27 +203,26 @@ dispatch(struct api *api, struct objsrv *o, uint64_t vow)
 static void
 dispatch_new(struct api *api, uint64_t vow)
 {
-	Asyncflow__Invocation *inv;
+	struct engine_invocation inv;
 	struct objsrv *o;
 	int rc;
 
-	buf_reset(&api->b);
-	if ((rc = api_invocation(api->e, vow, false, &api->b)) != AF_OK ||
-	    (inv = asyncflow__invocation__unpack(NULL, api->b.len, api->b.p)) ==
-		NULL) {
+	/* Only the object's name is needed here: no wire form is built. */
+	if ((rc = engine_invocation(api->e, vow, false, &inv)) != AF_OK) {
 		if (rc != AF_ENOTFOUND) {
 			log_error("invocation %llu could not be read (%s); it "
 				  "is delivered once the outbox can be read",
 			    (unsigned long long)vow, af_strerror(rc));
 			api->serve_lost = true;
 		}
+		engine_invocation_release(&inv);
 		return;
 	}
-	if ((o = objsrv(api, inv->object, true)) != NULL)
+	if ((o = objsrv_n(api, inv.object.ptr, inv.object.len, true)) != NULL)
 		dispatch(api, o, vow);
 	else
 		api->serve_lost = true;
-	asyncflow__invocation__free_unpacked(inv, NULL);
+	engine_invocation_release(&inv);
 }
 
 static int
