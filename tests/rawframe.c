@@ -49,6 +49,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "frame.h"
+
 #define PROBE_ID 9
 
 /* Request{id 1, hello{version 1}} */
@@ -141,10 +143,7 @@ deep_frame(unsigned char **out, long lists)
 	*--pos = 0x08;
 	len = (size_t)(end - pos);
 	pos -= 4;
-	pos[0] = (unsigned char)(len >> 24);
-	pos[1] = (unsigned char)(len >> 16);
-	pos[2] = (unsigned char)(len >> 8);
-	pos[3] = (unsigned char)len;
+	af__put_be32(pos, (uint32_t)len);
 	*out = buf;
 	memmove(buf, pos, len + 4);
 	return len + 4;
@@ -197,10 +196,7 @@ start_frame(unsigned char *buf, size_t cap, uint64_t id, const char *name,
 	prepend_field(&pos, 0x08, id);                  /* Request.id */
 	len = (size_t)(end - pos);
 	pos -= 4;
-	pos[0] = (unsigned char)(len >> 24);
-	pos[1] = (unsigned char)(len >> 16);
-	pos[2] = (unsigned char)(len >> 8);
-	pos[3] = (unsigned char)len;
+	af__put_be32(pos, (uint32_t)len);
 	memmove(buf, pos, len + 4);
 	return len + 4;
 }
@@ -459,9 +455,7 @@ main(int argc, char **argv)
 			size_t rn, fn;
 			uint64_t id;
 
-			len = (size_t)in[off] << 24 |
-			    (size_t)in[off + 1] << 16 |
-			    (size_t)in[off + 2] << 8 | in[off + 3];
+			len = af__get_be32(in + off);
 			if (inlen - off - 4 < len)
 				break;
 			id = response_of(in + off + 4, len, &r, &rn);
