@@ -106,6 +106,35 @@ $(B)/tests/rawframe: $(B)/tests/rawframe.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
 
+# ---- the Python client (client/python): the package assembled in
+# $(B)/python/asyncflow with its protobuf module and constants generated
+# from the same proto and headers (`make python`; `make check` builds it
+# when a python3 with google.protobuf is found, and exports PYTHON to the
+# tests).
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,python3 /usr/bin/python3,$(if $(shell \
+	$(p) -c 'import google.protobuf' 2>/dev/null && echo y),$(p))))
+endif
+export PYTHON
+PY_SRCS := $(wildcard client/python/asyncflow/*.py)
+PY_PKG  := $(B)/python/asyncflow
+PY_OUT  := $(PY_SRCS:client/python/asyncflow/%=$(PY_PKG)/%) \
+	$(PY_PKG)/asyncflow_pb2.py $(PY_PKG)/_constants.py
+$(PY_PKG)/%.py: client/python/asyncflow/%.py
+	@mkdir -p $(@D)
+	cp $< $@
+$(PY_PKG)/asyncflow_pb2.py: proto/asyncflow.proto
+	@mkdir -p $(@D)
+	protoc --proto_path=proto --python_out=$(@D) $<
+$(PY_PKG)/_constants.py: client/python/gen_constants.py \
+    include/asyncflow/protocol.h include/asyncflow/errors.h
+	@mkdir -p $(@D)
+	$(or $(PYTHON),python3) client/python/gen_constants.py \
+	    include/asyncflow/protocol.h include/asyncflow/errors.h >$@.tmp
+	mv $@.tmp $@
+python: $(PY_OUT)
+PY_CHECK := $(if $(PYTHON),$(if $(PY_SRCS),python))
+
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
@@ -138,7 +167,8 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 # ---- top-level targets ---------------------------------------------------
 # Keep objects make thinks intermediate (bench and test .o files).
 .SECONDARY:
-.PHONY: all deps test check asan bench bench-bins clean demo demo-world fuzz
+.PHONY: all deps test check asan bench bench-bins clean demo demo-world fuzz \
+	python
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
@@ -154,7 +184,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 1)
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) check
 
-check: all
+check: all $(PY_CHECK)
 	@sh scripts/run-tests.sh $(B) $(TEST_BINS)
 
 # The tree against .clang-format (clang-format 14): lists the files that
