@@ -280,8 +280,8 @@ class Client:
         for name in list(self._handlers):
             self._call('serve', pb.Serve(), self.timeout,
                        lambda m: put_text(m, 'object', name))
-        for vow in sorted(self._watched):
-            self._call('watch_vow', pb.WatchVow(vow=vow), self.timeout)
+        for vid in sorted(self._watched):
+            self._watch(vid)
 
     def _reset(self):
         if self._sock is not None:
@@ -559,12 +559,25 @@ class Client:
 
     def watch(self, vow):
         """Ask for an event when vow settles (at once if it has): take it
-        with next_event(), a VowInfo. Returns the vow's state now.
+        with next_event(), a VowInfo. Returns the vow's state now. A
+        reconnect() watches again the vows whose event has not come.
         Raises ENOTFOUND."""
-        vid = _vow_id(vow)
-        now = _vow_info(self._call('watch_vow', pb.WatchVow(vow=vid),
-                                   self.timeout))
-        self._watched.add(vid)
+        return self._watch(_vow_id(vow))
+
+    def _watch(self, vid):
+        r = self._call('watch_vow', pb.WatchVow(vow=vid), self.timeout)
+        now = _vow_info(r)
+        if now.settled:
+            # The daemon answers a settled vow's watch with its state and
+            # pushes nothing: the event is queued here, so that watch then
+            # next_event works whenever the vow settles (also when it
+            # settled while reconnect() was waiting for the daemon).
+            self._watched.discard(vid)
+            ev = pb.Event()
+            ev.vow_settled.CopyFrom(r)
+            self._events.append(ev)
+        else:
+            self._watched.add(vid)
         return now
 
     def ls(self, state=None, after=0, limit=0):
