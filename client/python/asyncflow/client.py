@@ -52,7 +52,7 @@ RESULTS = {
     'start': 'start', 'mkvow': 'mkvow', 'settle': 'vow', 'get_vow': 'vow',
     'watch_vow': 'vow', 'list': 'list', 'show': 'show',
     'journal': 'journal', 'failures': 'list', 'wake': 'wake',
-    'stats': 'stats', 'serve': 'serve', 'modules': 'modules',
+    'stats': 'stats', 'serve': 'serve',
 }
 
 # A value the daemon refused, and answers that need no more doing
@@ -262,9 +262,8 @@ class Client:
     def close(self):
         """Close the connection; answers and events not taken are dropped.
         Calls after it raise ECONN (reconnect() opens it again)."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        self._reset()
+        self._events.clear()
         self._broken = ECONN('the connection is closed')
 
     def reconnect(self, timeout=None):
@@ -275,13 +274,21 @@ class Client:
         (a request sent but not answered may or may not have been carried
         out); queued events are kept."""
         deadline = self._deadline(timeout)
-        self._reset()
-        self._open(deadline, retry=True)
-        for name in list(self._handlers):
-            self._call('serve', pb.Serve(), self.timeout,
-                       lambda m: put_text(m, 'object', name))
-        for vid in sorted(self._watched):
-            self._watch(vid)
+        while True:
+            self._open(deadline, retry=True)
+            try:
+                for name in list(self._handlers):
+                    self._call('serve', pb.Serve(), self.timeout,
+                               lambda m: put_text(m, 'object', name))
+                for vid in sorted(self._watched):
+                    self._watch(vid)
+                return
+            except ECONN:
+                # Lost again at once (the daemon went down again).
+                left = self._left(deadline)
+                if left is not None and left <= 0:
+                    raise
+                time.sleep(0.05 if left is None else min(0.05, left))
 
     def _reset(self):
         if self._sock is not None:
@@ -479,10 +486,12 @@ class Client:
             fill(msg)
         r = self._request(op, msg, self._deadline(timeout))
         want = RESULTS.get(op)
+        # A request this module does not know (request()) takes any.
         if want is not None and r.WhichOneof('result') != want:
             raise EPROTO('the daemon answered %s with a %s result'
                          % (op, r.WhichOneof('result')))
-        return getattr(r, r.WhichOneof('result')) if want else r
+        which = r.WhichOneof('result')
+        return getattr(r, which) if which else None
 
     def request(self, op, msg, timeout=None):
         """The low-level call every operation goes through: send `msg` (a
@@ -626,11 +635,10 @@ class Client:
         """The flow modules the daemon has loaded, when its protocol has a
         `modules` request; raises EINVAL naming what is missing when the
         protocol this client was built from has none."""
-        f = pb.Request.DESCRIPTOR.fields_by_name.get('modules')
-        if f is None:
+        if 'modules' not in pb.Request.DESCRIPTOR.fields_by_name:
             raise EINVAL('the protocol this client was built from has no '
                          'modules request')
-        msg = f.message_type._concrete_class()
+        msg = type(pb.Request().modules)()
         return _convert(self._call('modules', msg, self.timeout))
 
     # ---- events and serving ------------------------------------------------
