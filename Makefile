@@ -132,6 +132,7 @@ $(PY_PKG)/_constants.py: client/python/gen_constants.py \
 	$(or $(PYTHON),python3) client/python/gen_constants.py \
 	    include/asyncflow/protocol.h include/asyncflow/errors.h >$@.tmp
 	mv $@.tmp $@
+.PHONY: python
 python: $(PY_OUT)
 PY_CHECK := $(if $(PYTHON),$(if $(PY_SRCS),python))
 
@@ -167,8 +168,7 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 # ---- top-level targets ---------------------------------------------------
 # Keep objects make thinks intermediate (bench and test .o files).
 .SECONDARY:
-.PHONY: all deps test check asan bench bench-bins clean demo demo-world fuzz \
-	python
+.PHONY: all deps test check asan bench bench-bins clean demo demo-world fuzz
 .DEFAULT_GOAL := all
 ALL_BINS := $(CORE_LIB) $(if $(wildcard daemon/main.c),$(DAEMON)) \
 	$(if $(CLIENT_SRCS),$(CLIENT_LIB)) \
