@@ -1,7 +1,8 @@
 # The Python client (client/python) against a real daemon: every operation
 # and serving an object with a Python function (tests/python/test_client.py,
 # unittest), then a client and a server living through a SIGKILL and
-# restart of the daemon. Skipped when there is no python3 with
+# restart of the daemon (restarted without the module the first one had,
+# so that failures and wake see a Failed activation). Skipped when there is no python3 with
 # google.protobuf (Debian: python3 python3-protobuf).
 set -eu
 . tests/e2e/lib.inc
@@ -17,7 +18,7 @@ done
     fail "the Python package is not built: make python B=$B"
 export PYTHONPATH="$B/python" ASYNCFLOW_SOCKET="$SOCK" AF_WORK="$WORK" \
     AF_ROOT="$(pwd)"
-start_daemon
+start_daemon --module "$B/modules/example-v1.so"
 "$PY" tests/python/test_client.py 2>&1 || fail "test_client.py"
 
 # A SIGKILL in the middle: the client process holds an invocation and a
@@ -28,7 +29,7 @@ echo "$PYPID" >"$WORK/pyclient.pid"
 wait_for_file "$WORK/ready"
 kill9_daemon
 touch "$WORK/killed"
-start_daemon
+start_daemon # without example-v1.so: its activation becomes Failed
 rc=0
 wait "$PYPID" || rc=$?
 rm -f "$WORK/pyclient.pid"

@@ -561,7 +561,8 @@ def restart_scenario():
     """A client and a server that live through a SIGKILL of the daemon.
     python.sh waits for WORK/ready (the bank handler holds an invocation,
     and a vow is watched), kills the daemon, touches WORK/killed, starts
-    it again and waits for this process to exit 0."""
+    it again (without the example module the first one loaded) and waits
+    for this process to exit 0."""
     ready = os.path.join(WORK, 'ready')
     killed = os.path.join(WORK, 'killed')
     c = connect()
@@ -597,6 +598,14 @@ def restart_scenario():
     kit = c.mkvow()
     g = c.start('gather', [VowRef(kit.vow)])
     c.watch(kit.vow)
+    # A flow of the module the first daemon loaded (example-v1.so) and
+    # the second does not: Failed after the restart.
+    approval = c.mkvow()
+    order = c.start('order', {'approval': VowRef(approval.vow)})
+    j = c.journal(order.activation)
+    assert [(e.kind, e.target, e.method) for e in j.entries[:1]] == [
+        ('CHECK_CALL', 'ledger', 'record')], j
+    assert j.entries[1].kind == 'DO_RETURN', j
     t = c.start('transfer', {'from': 'a', 'to': 'b', 'amount': 1})
     th.start()
     try:
@@ -612,6 +621,14 @@ def restart_scenario():
     assert c.wait(g.outcome, timeout=60) == ['after']
     ev = c.next_event(timeout=60)
     assert ev == asyncflow.VowInfo(kit.vow, 'fulfilled', 'after'), ev
+    # The flow whose code is gone is Failed, listed, and stays so when
+    # woken with the code loaded now.
+    fails = {a.id: a for a in c.failures()}
+    assert 'order not registered' in fails[order.activation].failure, fails
+    assert order.activation in [a.id for a in c.ls(state='Failed')]
+    c.wake(order.activation)
+    assert c.show(order.activation).state == 'Failed'
+    assert c.get_vow(order.outcome).state == 'pending'
     # The server reconnected by itself and got the withdraw again.
     assert c.wait(t.outcome, timeout=60) == {'ok': True}
     stop.set()
