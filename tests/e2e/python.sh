@@ -2,8 +2,8 @@
 # and serving an object with a Python function (tests/python/test_client.py,
 # unittest), then a client and a server living through a SIGKILL and
 # restart of the daemon (restarted without the module the first one had,
-# so that failures and wake see a Failed activation). Skipped when there is no python3 with
-# google.protobuf (Debian: python3 python3-protobuf).
+# so that failures and wake see a Failed activation). Skipped when there
+# is no python3 with google.protobuf (Debian: python3 python3-protobuf).
 set -eu
 . tests/e2e/lib.inc
 PY=
