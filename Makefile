@@ -4,6 +4,8 @@
 #                   into $(B) (no test framework needed)
 #   make check      also build the tests and bench programs, run every test
 #   make test       install missing packages (build + test set), then check
+#   make install    install into $(DESTDIR)$(PREFIX) (see "Installation")
+#   make uninstall  remove what make install put there
 #   make asan       the test suite under AddressSanitizer + UBSan (build/asan)
 #   make bench      build with optimisation and print `bench NAME VALUE UNIT`
 #   make clean
@@ -187,7 +189,7 @@ $(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
 # Keep objects make thinks intermediate (bench and test .o files).
 .SECONDARY:
 .PHONY: all deps deps-build test check asan bench bench-bins clean demo \
-	demo-world fuzz
+	demo-world fuzz install uninstall
 .DEFAULT_GOAL := all
 # What `make` builds: the programs, the client library, the modules. The
 # tests (which need Check) and the bench programs are built by `check`.
@@ -258,5 +260,92 @@ bench-bins: $(BENCH_BINS) $(ALL_BINS)
 
 clean:
 	rm -rf build
+
+# ---- installation --------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]; the directories
+# below may each be set too. DESTDIR is prepended to every path written and
+# to nothing recorded in the files (asyncflow.pc, the systemd units).
+# Installed: asyncflowd (sbin), asyncflowctl (bin), libasyncflow.a and
+# libasyncflow.so.$(VERSION) with its soname and dev links, asyncflow.pc,
+# the client header asyncflow.h and asyncflow/*.h (flow.h and what the
+# headers include, with the generated asyncflow/asyncflow.pb-c.h), the man
+# pages, and, when they are in the tree, dist/'s systemd units and bash
+# completion (in which @PREFIX@, @BINDIR@, @SBINDIR@, @LIBDIR@ and the
+# programs' default paths are replaced by the installed paths). `make uninstall` removes exactly those files
+# (and the include/asyncflow directory once empty).
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+LIBDIR         ?= $(PREFIX)/lib
+INCLUDEDIR     ?= $(PREFIX)/include
+MANDIR         ?= $(PREFIX)/share/man
+PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+INSTALL        ?= install
+
+PUBLIC_HEADERS := $(wildcard include/asyncflow/*.h)
+MAN_PAGES      := man/asyncflowd.8 man/asyncflowctl.1 man/asyncflow-flow.3
+DIST_UNITS     := $(wildcard dist/asyncflowd.service dist/asyncflowd.socket)
+DIST_BASHCOMP  := $(wildcard dist/asyncflowctl.bash)
+SUBST_PATHS    := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+# The units and the completion may also name the programs by their default
+# paths (/usr/local/sbin/asyncflowd, /usr/local/bin/asyncflowctl).
+DIST_PATHS     := -e 's|/usr/local/sbin/asyncflowd|$(SBINDIR)/asyncflowd|g' \
+	-e 's|/usr/local/bin/asyncflowctl|$(BINDIR)/asyncflowctl|g'
+# In asyncflow.pc the directories under PREFIX are written ${prefix}/...,
+# so that pkg-config --define-prefix can relocate the installed tree.
+PC_PATHS       := -e 's|@PC_LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	-e 's|@PC_INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g'
+
+# Every file install writes, without DESTDIR: what uninstall removes.
+INSTALLED := $(SBINDIR)/asyncflowd $(BINDIR)/asyncflowctl \
+	$(LIBDIR)/libasyncflow.a $(LIBDIR)/libasyncflow.so.$(VERSION) \
+	$(LIBDIR)/libasyncflow.so.$(SOMAJOR) $(LIBDIR)/libasyncflow.so \
+	$(PKGCONFIGDIR)/asyncflow.pc $(INCLUDEDIR)/asyncflow.h \
+	$(PUBLIC_HEADERS:include/%=$(INCLUDEDIR)/%) \
+	$(INCLUDEDIR)/asyncflow/asyncflow.pb-c.h \
+	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+	$(DIST_UNITS:dist/%=$(SYSTEMDUNITDIR)/%) \
+	$(if $(DIST_BASHCOMP),$(BASHCOMPDIR)/asyncflowctl)
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(INCLUDEDIR)/asyncflow $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/asyncflowd
+	$(INSTALL) -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/asyncflowctl
+	$(INSTALL) -m 0644 $(CLIENT_LIB) $(DESTDIR)$(LIBDIR)/libasyncflow.a
+	$(INSTALL) -m 0755 $(CLIENT_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libasyncflow.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/libasyncflow.so.$(SOMAJOR)
+	ln -sf libasyncflow.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libasyncflow.so
+	$(SUBST_PATHS) $(PC_PATHS) asyncflow.pc.in \
+	    >$(DESTDIR)$(PKGCONFIGDIR)/asyncflow.pc
+	$(INSTALL) -m 0644 client/include/asyncflow.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 0644 $(PUBLIC_HEADERS) $(GEN_H) \
+	    $(DESTDIR)$(INCLUDEDIR)/asyncflow/
+	$(foreach m,$(MAN_PAGES),$(INSTALL) -m 0644 $(m) \
+	    $(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/;)
+ifneq ($(DIST_UNITS),)
+	$(INSTALL) -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(foreach u,$(DIST_UNITS),$(SUBST_PATHS) $(DIST_PATHS) $(u) \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u));)
+endif
+ifneq ($(DIST_BASHCOMP),)
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(SUBST_PATHS) $(DIST_PATHS) $(DIST_BASHCOMP) \
+	    >$(DESTDIR)$(BASHCOMPDIR)/asyncflowctl
+endif
+# Into the live system (no DESTDIR) as root: let the dynamic linker see the
+# new library at once.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig || :; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/asyncflow 2>/dev/null || :
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
