@@ -5,9 +5,10 @@
 #
 # Usage: install-deps.sh [build|test]
 #   build  building and running: `make`, `make demo`, `make install`,
-#          `make bench` (compiler, protobuf-c, libevent, LMDB, jansson)
+#          `make bench` (compiler, protobuf-c, libevent, LMDB, jansson;
+#          jq, which the demos' scripts use)
 #   test   (the default) build's and what `make test`, `make asan` and
-#          `make format-check` add: Check, valgrind, jq, clang-format,
+#          `make format-check` add: Check, valgrind, clang-format,
 #          mandoc, Python 3 with protobuf (the Python client), and on
 #          x86_64 a cross compiler and qemu-user (the aarch64 coroutine test)
 #
@@ -17,8 +18,8 @@ set -eu
 
 what=${1:-test}
 build="build-essential pkg-config libevent-dev liblmdb-dev
-libprotobuf-c-dev protobuf-c-compiler libjansson-dev"
-test="check valgrind jq clang-format mandoc lmdb-utils protobuf-compiler
+libprotobuf-c-dev protobuf-c-compiler libjansson-dev jq"
+test="check valgrind clang-format mandoc lmdb-utils protobuf-compiler
 python3 python3-protobuf"
 case $what in
 build) pkgs=$build ;;
