@@ -53,7 +53,7 @@ cmds=$(sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\).*/\1/p' \
 [ -n "$cmds" ] || fail "no commands found in asyncflowctl --help"
 documented man/asyncflowctl.1 $cmds
 opts=$(sed -n '1,/^Commands:/p' "$WORK/ctl-help" |
-    grep -o -- '-[a-z-]*[a-z]' | grep -v -- '-data' | sort -u)
+    grep -o -- '\(^\| \|\[\)--*[a-z][a-z-]*' | sed 's/^[ []*//' | sort -u)
 documented man/asyncflowctl.1 $opts
 for c in $cmds; do
 	"$B/asyncflowctl" "$c" --help >"$WORK/cmd-help" ||
