@@ -15,7 +15,7 @@
  *     settled (af_watch_vow) and invocations of a served object (af_serve).
  *
  * Values and replies are protobuf-c's generated structs from
- * "asyncflow.pb-c.h" (Asyncflow__Value, Asyncflow__VowInfo,
+ * "asyncflow/asyncflow.pb-c.h" (Asyncflow__Value, Asyncflow__VowInfo,
  * Asyncflow__ActivationInfo, ...): read their fields directly, and free a
  * reply the library handed out with af_msg_free(). Result codes are the
  * AF_* codes of "asyncflow/errors.h"; af_strerror() and af_errname() turn
@@ -24,9 +24,11 @@
  * Caveats
  * =======
  *
- * - Link with -lasyncflow and -lprotobuf-c. The library uses nothing else
- *   but libc, and it never exits, aborts or prints: every failure is a
- *   return code, allocation failure is AF_ENOMEM.
+ * - Build with `pkg-config --cflags --libs asyncflow` once installed:
+ *   -lasyncflow -lprotobuf-c (the messages' INIT macros use protobuf-c).
+ *   The library uses nothing else but libc, and it never exits, aborts or
+ *   prints: every failure is a return code, allocation failure is
+ *   AF_ENOMEM.
  *
  * - A connection is not thread-safe. Use one connection from one thread at
  *   a time (or lock around it); different connections are independent.
@@ -97,9 +99,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* protoc-c's header of proto/asyncflow.proto, installed beside errors.h. */
 #include "asyncflow/errors.h"
 #include "asyncflow/protocol.h"
-#include "asyncflow.pb-c.h"
+#include "asyncflow/asyncflow.pb-c.h"
 
 #ifdef __cplusplus
 extern "C" {
