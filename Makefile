@@ -158,7 +158,7 @@ E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
 # from the same proto and headers (`make python`; `make check` builds it
 # when a python3 with google.protobuf is found, and exports PYTHON to the
 # tests).
-ifeq ($(origin PYTHON),undefined)
+ifeq ($(strip $(PYTHON)),)
 PYTHON := $(firstword $(foreach p,python3 /usr/bin/python3,$(if $(shell \
 	$(p) -c 'import google.protobuf' 2>/dev/null && echo y),$(p))))
 endif
