@@ -408,7 +408,7 @@ timers(long n)
 	Asyncflow__Event *ev;
 	uint64_t *outs = calloc((size_t)n, sizeof(*outs));
 	double t_first = 0, t_last = 0;
-	long i, fired = 0;
+	long i, fired = 0, early = 0;
 	af_conn *c;
 	int rc;
 
@@ -427,12 +427,15 @@ timers(long n)
 	for (i = 0; i < n; i++) {
 		if ((rc = af_watch_vow(c, outs[i], &vi)) != AF_OK)
 			die("watch", rc);
+		/* On a loaded machine the first naps may be over before
+		 * the last are started: those are not counted. */
 		if (vi->state != ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING)
-			die("timers: started too slowly for the bench",
-			    AF_ESTATE);
+			early++;
 		af_msg_free(vi);
 	}
-	while (fired < n) {
+	if (early > n / 2)
+		die("timers: started too slowly for the bench", AF_ESTATE);
+	while (fired + early < n) {
 		if ((rc = af_next_event(c, 30000, &ev)) != AF_OK)
 			die("timer event", rc);
 		if (ev->kind_case == ASYNCFLOW__EVENT__KIND_VOW_SETTLED) {
@@ -445,7 +448,7 @@ timers(long n)
 	af_close(c);
 	stop_daemon();
 	free(outs);
-	return n / (t_last - t_first + 1e-3);
+	return fired / (t_last - t_first + 1e-3);
 }
 
 int
