@@ -21,7 +21,6 @@
 set -eu
 state=${BANK_STATE:-./bank-state.json}
 in=$(cat)
-vow=$(printf '%s' "$in" | jq -r .vow)
 
 exec 9>>"$state.lock"
 flock 9
@@ -37,45 +36,51 @@ if [ ! -s "$state" ]; then
 	mv "$state.tmp" "$state"
 fi
 
-done_answer() {
-	jq -c --arg v "$vow" '.done[$v] // empty' "$state"
-}
-
-if [ -z "$(done_answer)" ]; then
-	# The answer and the state it leaves, in one step: {"ok": RESULT}
-	# or {"error": TEXT} recorded under the vow, the balance with it.
-	printf '%s' "$in" | jq -c --slurpfile st "$state" '
-	    $st[0] as $s | .method as $m | (.vow | tostring) as $v |
-	    (.args.account | if type == "string" then . else tostring end)
-	        as $a |
-	    (.args.amount | if type == "string" then . else tostring end)
-	        as $t |
-	    ($s.balances[$a] // 0) as $bal |
-	    (if ($t | test("^[0-9]+$") | not) then
-	        {error: "bad amount: \($t)"}
-	    else ($t | tonumber) as $n |
-	        if $m == "withdraw" then
-	            if $bal < $n then
-	                {error: "insufficient funds in \($a): \($bal) < \($n)"}
-	            else {ok: {account: $a, balance: ($bal - $n)}} end
-	        elif $m == "deposit" then
-	            if ($s.closed | index($a)) != null then
-	                {error: "account \($a) is closed"}
-	            else {ok: {account: $a, balance: ($bal + $n)}} end
-	        else {error: "bank has no method \($m)"} end
-	    end) as $ans |
-	    $s | (if $ans.ok then .balances[$a] = $ans.ok.balance else . end) |
-	    .done[$v] = $ans' >"$state.tmp"
+# The answer and the state it leaves, in one step: {"ok": RESULT} or
+# {"error": TEXT} recorded under the vow, the balance with it; null (jq
+# exits 1) if the vow has its answer already.
+rc=0
+printf '%s' "$in" | jq -ec --slurpfile st "$state" '
+    $st[0] as $s | .method as $m | (.vow | tostring) as $v |
+    (.args.account | if type == "string" then . else tostring end) as $a |
+    (.args.amount | if type == "string" then . else tostring end) as $t |
+    ($s.balances[$a] // 0) as $bal |
+    if $s.done[$v] != null then null
+    else
+        (if ($t | test("^[0-9]+$") | not) then
+            {error: "bad amount: \($t)"}
+        else ($t | tonumber) as $n |
+            if $m == "withdraw" then
+                if $bal < $n then
+                    {error: "insufficient funds in \($a): \($bal) < \($n)"}
+                else {ok: {account: $a, balance: ($bal - $n)}} end
+            elif $m == "deposit" then
+                if ($s.closed | index($a)) != null then
+                    {error: "account \($a) is closed"}
+                else {ok: {account: $a, balance: ($bal + $n)}} end
+            else {error: "bank has no method \($m)"} end
+        end) as $ans |
+        $s | (if $ans.ok then .balances[$a] = $ans.ok.balance else . end) |
+        .done[$v] = $ans
+    end' >"$state.tmp" || rc=$?
+case $rc in
+0)
 	die_at 2
 	mv "$state.tmp" "$state"
-	die_at 3
-fi
+	die_at 3 ;;
+1) rm -f "$state.tmp" ;;
+*) exit "$rc" ;;
+esac
 
-prev=$(done_answer)
-if [ "$(printf '%s' "$prev" | jq -r 'has("ok")')" = true ]; then
-	printf '%s' "$prev" | jq -c .ok
+# The answer recorded: "ok JSON" or "error TEXT".
+reply=$(jq -r --argjson inv "$in" '.done[$inv.vow | tostring] |
+    if has("ok") then "ok \(.ok | tojson)" else "error \(.error)" end' \
+    "$state")
+case $reply in
+"ok "*)
+	printf '%s\n' "${reply#ok }"
 	die_at 4
-	exit 0
-fi
-printf '%s' "$prev" | jq -r .error >&2
+	exit 0 ;;
+esac
+printf '%s\n' "${reply#error }" >&2
 exit 1

@@ -1,3 +1,4 @@
+# run-tests: start early
 # scripts/bank.sh killed at each of its steps in turn (its BANK_DIE_AT=N
 # hook: it kills itself with SIGKILL at the Nth step it passes) during two
 # transfers, one that succeeds and one that compensates: `serve` leaves
