@@ -212,8 +212,9 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Through the socket: the client library and the real daemon.
-$(B)/bench/bench_ipc: $(B)/bench/bench_ipc.o $(CLIENT_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/bench/bench_ipc $(B)/bench/bench_latency: $(B)/bench/%: $(B)/bench/%.o \
+    $(CLIENT_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # ---- top-level targets ---------------------------------------------------
 # Keep objects make thinks intermediate (bench and test .o files).

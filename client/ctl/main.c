@@ -9,8 +9,8 @@
  * 2 for a usage error (bad arguments, bad JSON: then nothing was sent),
  * 1 for everything else (cannot connect, the daemon refused, timeout).
  * The JSON keys in the usage texts below are part of that contract. The
- * exception is serve, which runs until the connection to the daemon is
- * lost (exit 1) and keeps stdout quiet; its contract with CMD is in its
+ * exception is serve, which runs until stopped (reconnecting when the
+ * daemon restarts) and keeps stdout quiet; its contract with CMD is in its
  * usage text.
  *
  * Values are written in JSON as DESIGN.md §2 says (see value_help below).
@@ -99,8 +99,8 @@ static const char main_usage_head[] =
     "Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
     "else " AF_DEFAULT_SOCKET ".\n"
     "Prints one JSON value on stdout and exits 0, or a message on stderr and\n"
-    "exits 1 (2 for usage errors). serve is the exception: it runs until the\n"
-    "connection to the daemon is lost, printing nothing on stdout.\n"
+    "exits 1 (2 for usage errors). serve is the exception: it runs until\n"
+    "stopped, printing nothing on stdout.\n"
     "\n"
     "Commands:\n";
 static const char main_usage_tail[] =
@@ -179,7 +179,8 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve,
 	    "serve object NAME: run CMD for\n"
 	    "each invocation",
-	    "usage: asyncflowctl serve NAME [-q] -- CMD [ARGS...]\n"
+	    "usage: asyncflowctl serve NAME [-q] [--no-reconnect] -- CMD "
+	    "[ARGS...]\n"
 	    "Serves the host object NAME: for each invocation a flow sends to it\n"
 	    "(af_send(f, \"NAME\", method, args)), runs CMD [ARGS...] (no shell,\n"
 	    "found in $PATH), one at a time, in arrival order. CMD reads one JSON\n"
@@ -194,11 +195,16 @@ static const struct command commands[] = {
 	    "  exit non-zero                     rejects it with {\"@error\":\n"
 	    "                                    {\"name\": \"Error\", \"message\": STDERR}}\n"
 	    "  exit 0, anything else on stdout   rejects it with name \"BadResult\"\n"
+	    "  killed by a signal                no answer: nothing is settled, and\n"
+	    "                                    the invocation comes again\n"
 	    "CMD's stderr is copied to asyncflowctl's. Unlike the other commands,\n"
 	    "serve prints nothing on stdout: it logs one line per invocation on\n"
-	    "stderr (not with -q, --quiet) and runs until the connection to the\n"
-	    "daemon is lost, then exits 1 (restarting it is safe). If CMD cannot\n"
-	    "be run at all it exits 1 too, leaving the invocation unanswered.\n" },
+	    "stderr (not with -q, --quiet) and runs until stopped: when the\n"
+	    "connection to the daemon is lost (a restart) it connects again,\n"
+	    "waiting 50 ms and twice as long after each failure up to 2 s, and\n"
+	    "serves again (--no-reconnect: exits 1 instead). An answer it could\n"
+	    "not send is dropped: the invocation comes again. If CMD cannot be\n"
+	    "run at all it exits 1, leaving the invocation unanswered.\n" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -397,7 +403,7 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *socket_path;
+const char *socket_path; /* -s or $ASYNCFLOW_SOCKET; NULL: the default */
 
 /* Connects within timeout_ms (negative: AF_CONNECT_TIMEOUT_MS); exits 1
  * if that fails. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -23,10 +24,21 @@
  * One invocation at a time, in arrival order: its JSON goes to CMD's stdin
  * while CMD's stdout and stderr are read, all three pipes non-blocking
  * under one poll, so a CMD that writes much before it reads, or never
- * reads its stdin, cannot deadlock with us. Whatever goes wrong with one
- * invocation becomes its rejection; what goes wrong with the daemon or
- * with running CMD at all ends the command with exit 1 and leaves the
- * invocation unanswered, for the daemon to hand out again.
+ * reads its stdin, cannot deadlock with us.
+ *
+ * An answer is CMD's exit: status 0 and its stdout fulfil (or, if that is
+ * not a value, reject with BadResult), any other status and its stderr
+ * reject. CMD killed by a signal gave no answer, whatever it printed (it
+ * may have done its work, or part of it): the invocation is not settled.
+ * The daemon hands an invocation out again only when its server's
+ * connection closes, so we close ours and connect again, and the
+ * invocation comes back (to us or to another server of the object). So
+ * does one whose answer could not be sent because the connection was
+ * lost: we reconnect with a capped exponential backoff, log the outage
+ * once, and serve again (a restart is how the daemon is upgraded). Only
+ * not being able to run CMD at all, or a daemon that refuses us for good,
+ * ends the command (exit 1, nothing answered). --no-reconnect: exit 1 at
+ * the first loss instead.
  */
 
 #define SERVE_STDOUT_MAX \
@@ -35,11 +47,16 @@
 #define SERVE_STDERR_MAX (64u << 10) /* kept for the rejection message */
 #define SERVE_EXCERPT    200         /* bytes of bad output quoted */
 #define SERVE_LINGER_MS \
-	2000 /* after CMD exited, for the pipes'
+	2000                      /* after CMD exited, for the pipes'
 					 * EOF (a background child of CMD
 					 * may hold them open) */
+#define SERVE_BACKOFF_MIN_MS 50   /* first wait before connecting again */
+#define SERVE_BACKOFF_MAX_MS 2000 /* the waits double up to this */
 
-static bool serve_quiet;
+static bool serve_quiet, serve_no_reconnect;
+/* Why the invocation being served could not be answered on this
+ * connection (AF_ECONN: the connection is lost); AF_OK: it could. */
+static int serve_lost;
 static char *const *serve_cmd; /* CMD [ARGS...], NULL-terminated */
 
 static void PRINTFLIKE(1, 2) note(const char *fmt, ...)
@@ -377,9 +394,11 @@ value_refused(int rc)
 
 /*
  * Settles the invocation's result vow. Returns AF_OK when that is done (or
- * needs no more doing: answered already, or the daemon will not let us),
- * or the code of a value the daemon refused, for the caller to reject
- * instead. Exits 1 when the daemon cannot be reached.
+ * needs no more doing: answered already, or the daemon will not let us;
+ * or cannot be done on this connection: then serve_lost is set, and the
+ * caller drops the connection so that the invocation is handed out
+ * again), or the code of a value the daemon refused, for the caller to
+ * reject instead.
  */
 static int
 answer(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
@@ -413,11 +432,13 @@ answer(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
 		    label, af_errname(rc), m);
 		return AF_OK;
 	}
-	fail(EXIT_FAILURE,
-	    "%s: cannot answer: %s: %s (the daemon hands the "
-	    "invocation out again)",
+	if (rc == AF_ENOMEM)
+		nomem();
+	note("%s: cannot answer: %s: %s (the answer is dropped: the daemon "
+	     "hands the invocation out again)",
 	    label, af_errname(rc), m);
-	return rc;
+	serve_lost = rc;
+	return AF_OK;
 }
 
 /* Rejects the invocation with {"@error": {"name": name, "message": msg}}. */
@@ -512,7 +533,14 @@ fulfil_with(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
 	}
 }
 
-static void
+/* What became of one invocation. */
+enum served {
+	ANSWERED,  /* settled, or nothing to settle */
+	NO_ANSWER, /* CMD gave none: leave it unsettled */
+	LOST       /* the answer could not be sent (serve_lost) */
+};
+
+static enum served
 serve_one(af_conn *c, Asyncflow__Invocation *inv)
 {
 	char label[300], why[512], msg[700], *input, *text;
@@ -525,7 +553,7 @@ serve_one(af_conn *c, Asyncflow__Invocation *inv)
 		note("%s: the daemon sent no resolver: cannot answer it; "
 		     "ignored",
 		    label);
-		return;
+		return ANSWERED;
 	}
 	if ((input = invocation_json(inv, why, sizeof(why))) == NULL) {
 		snprintf(msg, sizeof(msg),
@@ -533,13 +561,21 @@ serve_one(af_conn *c, Asyncflow__Invocation *inv)
 		    "invocation to %s: %s",
 		    serve_cmd[0], why);
 		reject_with(c, inv, label, "BadArgs", msg);
-		return;
+		return serve_lost != AF_OK ? LOST : ANSWERED;
 	}
 	outbuf_init(&out, SERVE_STDOUT_MAX);
 	outbuf_init(&err, SERVE_STDERR_MAX);
 	run_cmd(input, strlen(input), &out, &err, &status);
 	memset(input, 0, strlen(input)); /* it may hold secrets */
 	free(input);
+	if (WIFSIGNALED(status)) {
+		note("%s: no answer: %s killed by signal %d; the invocation "
+		     "stays unanswered, to be handed out again",
+		    label, serve_cmd[0], WTERMSIG(status));
+		free(out.p);
+		free(err.p);
+		return NO_ANSWER;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		fulfil_with(c, inv, label, &out);
 	} else {
@@ -561,21 +597,14 @@ serve_one(af_conn *c, Asyncflow__Invocation *inv)
 			reject_with(c, inv, label, "Error", text);
 			free(text);
 		} else {
-			if (WIFSIGNALED(status))
-				snprintf(msg, sizeof(msg),
-				    "%s killed by signal "
-				    "%d",
-				    serve_cmd[0], WTERMSIG(status));
-			else
-				snprintf(msg, sizeof(msg),
-				    "%s exited with "
-				    "status %d",
-				    serve_cmd[0], WEXITSTATUS(status));
+			snprintf(msg, sizeof(msg), "%s exited with status %d",
+			    serve_cmd[0], WEXITSTATUS(status));
 			reject_with(c, inv, label, "Error", msg);
 		}
 	}
 	free(out.p);
 	free(err.p);
+	return serve_lost != AF_OK ? LOST : ANSWERED;
 }
 
 /* Wipes the secrets an event carries before it is freed. */
@@ -596,16 +625,110 @@ scrub_event(Asyncflow__Event *ev)
 			    inv->grants[i]->resolver.len);
 }
 
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Serves on c until an invocation is left unanswered (NO_ANSWER) or the
+ * connection is lost or must be dropped (LOST, logged). *answered counts
+ * the invocations answered.
+ */
+static enum served
+serve_conn(af_conn *c, uint64_t *answered)
+{
+	Asyncflow__Event *ev;
+	enum served r = ANSWERED;
+	int rc;
+
+	serve_lost = AF_OK;
+	while (r == ANSWERED && (rc = af_next_event(c, -1, &ev)) == AF_OK) {
+		if (ev->kind_case == ASYNCFLOW__EVENT__KIND_INVOCATION &&
+		    (r = serve_one(c, ev->invocation)) == ANSWERED)
+			(*answered)++;
+		scrub_event(ev);
+		af_msg_free(ev);
+	}
+	if (r == NO_ANSWER)
+		return r;
+	if (r == LOST)
+		rc = serve_lost;
+	if (rc == AF_ENOMEM)
+		nomem();
+	if (rc == AF_ECONN || rc == AF_ETIMEDOUT || rc == AF_EPROTO)
+		note("lost the connection to the daemon: %s: %s%s",
+		    af_errname(rc),
+		    af_conn_errmsg(c)[0] ? af_conn_errmsg(c) : af_strerror(rc),
+		    serve_no_reconnect ? "" : "; connecting again");
+	else
+		note("dropping the connection to the daemon after %s%s",
+		    af_errname(rc),
+		    serve_no_reconnect ? "" : "; connecting again");
+	return LOST;
+}
+
+/*
+ * Connects and registers as a server of name again, first after delay_ms,
+ * then waiting twice as long after each failure, up to
+ * SERVE_BACKOFF_MAX_MS; a failure is logged when its reason differs from
+ * the one before (not at every try). Exits 1 if the daemon refuses us in
+ * a way a retry cannot mend (another protocol version, a name it rejects).
+ */
+static af_conn *
+reconnect(const char *name, unsigned delay_ms, uint64_t *pending)
+{
+	char err[512];
+	int rc, last = AF_OK;
+	af_conn *c;
+
+	for (;;) {
+		sleep_ms(delay_ms);
+		err[0] = '\0';
+		rc = af_connect_timeout(socket_path, AF_CONNECT_TIMEOUT_MS, &c,
+		    err, sizeof(err));
+		if (rc == AF_OK) {
+			if ((rc = af_serve(c, name, pending)) == AF_OK)
+				return c;
+			snprintf(err, sizeof(err), "%s", af_conn_errmsg(c));
+			af_close(c);
+		}
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "%s", af_strerror(rc));
+		if (rc == AF_ENOMEM)
+			nomem();
+		if (rc == AF_EPROTO || rc == AF_EINVAL)
+			fail(EXIT_FAILURE, "cannot serve %s again: %s: %s",
+			    name, af_errname(rc), err);
+		if (rc != last)
+			note("cannot connect yet: %s: %s; trying again, "
+			     "every %u ms at most",
+			    af_errname(rc), err, SERVE_BACKOFF_MAX_MS);
+		last = rc;
+		delay_ms = delay_ms < SERVE_BACKOFF_MIN_MS ?
+		    SERVE_BACKOFF_MIN_MS :
+		    delay_ms >= SERVE_BACKOFF_MAX_MS / 2 ?
+		    SERVE_BACKOFF_MAX_MS :
+		    delay_ms * 2;
+	}
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
 	static char quiet_opt[] = "--quiet";
 	struct opt opts[] = {
 		{ "quiet", NULL, &serve_quiet },
+		{ "no-reconnect", NULL, &serve_no_reconnect },
 		{ NULL, NULL, NULL },
 	};
-	Asyncflow__Event *ev;
-	uint64_t pending;
+	uint64_t pending, answered = 0, mark;
+	unsigned delay = 0, unanswered = 0;
+	int64_t down = 0;
 	char *pos[1];
 	af_conn *c;
 	int dd, fd, rc;
@@ -632,23 +755,42 @@ cmd_serve(int argc, char **argv)
 	/* CMD may exit without reading its stdin. */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* The first connection must work: a daemon that is not there at
+	 * all is an error, not an outage. */
 	c = connect_daemon();
 	if ((rc = af_serve(c, pos[0], &pending)) != AF_OK)
 		call_failed(c, rc);
-	if (!serve_quiet)
-		note("serving %s with %s (%llu invocation%s waiting)", pos[0],
-		    serve_cmd[0], (unsigned long long)pending,
-		    pending == 1 ? "" : "s");
-	while ((rc = af_next_event(c, -1, &ev)) == AF_OK) {
-		if (ev->kind_case == ASYNCFLOW__EVENT__KIND_INVOCATION)
-			serve_one(c, ev->invocation);
-		scrub_event(ev);
-		af_msg_free(ev);
+	for (;;) {
+		if (!serve_quiet && down == 0)
+			note("serving %s with %s (%llu invocation%s waiting)",
+			    pos[0], serve_cmd[0], (unsigned long long)pending,
+			    pending == 1 ? "" : "s");
+		else if (!serve_quiet)
+			note("serving %s with %s again after %lld ms (%llu "
+			     "invocation%s waiting)",
+			    pos[0], serve_cmd[0], (long long)(now_ms() - down),
+			    (unsigned long long)pending,
+			    pending == 1 ? "" : "s");
+		mark = answered;
+		if (serve_conn(c, &answered) == NO_ANSWER) {
+			/* A CMD killed at every try must not spin: the
+			 * wait doubles while nothing is answered. */
+			unanswered = answered == mark ? unanswered + 1 : 1;
+			delay = SERVE_BACKOFF_MIN_MS
+			    << (unanswered < 6 ? unanswered - 1 : 5);
+			if (delay > SERVE_BACKOFF_MAX_MS)
+				delay = SERVE_BACKOFF_MAX_MS;
+			if (serve_no_reconnect)
+				note("no-reconnect: exiting, so that the "
+				     "daemon hands the invocation out again");
+		} else {
+			unanswered = 0;
+			delay = SERVE_BACKOFF_MIN_MS;
+		}
+		af_close(c);
+		if (serve_no_reconnect)
+			return EXIT_FAILURE;
+		down = now_ms();
+		c = reconnect(pos[0], delay, &pending);
 	}
-	if (rc == AF_ENOMEM)
-		nomem();
-	note("lost the connection to the daemon: %s: %s", af_errname(rc),
-	    af_conn_errmsg(c)[0] ? af_conn_errmsg(c) : af_strerror(rc));
-	af_close(c);
-	return EXIT_FAILURE;
 }
