@@ -105,6 +105,11 @@ $(CTL): $(CTL_SRCS:%.c=$(B)/%.o) $(CLIENT_LIB)
 $(B)/tests/rawframe: $(B)/tests/rawframe.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
+# The fault tests' LD_PRELOAD library (no sanitizers: it is preloaded).
+$(B)/tests/faultshim.so: tests/faultshim.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -fPIC -shared -o $@ $< -ldl
+E2E_TOOLS += $(if $(wildcard tests/faultshim.c),$(B)/tests/faultshim.so)
 
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)
