@@ -15,7 +15,11 @@
  *   AFSHIM_N=K       fail the Kth counted call (1 = the first); 0/unset:
  *                    none
  *   AFSHIM_COUNT=C   ... and the C-1 after it too (default 1)
- *   AFSHIM_OPS=W     count "write" calls, "sync" calls, or "any" (default)
+ *   AFSHIM_OPS=W     count "write" calls, "sync" calls, "any" (default),
+ *                    or "meta": the writes that start in the first two
+ *                    pages, where LMDB keeps its two meta pages (the
+ *                    write that ends each commit, and whose failure puts
+ *                    the environment in MDB_PANIC)
  *   AFSHIM_ERRNO=E   EIO (default) or ENOSPC
  *   AFSHIM_TORN=1    a failing write writes its first half, then fails
  *   AFSHIM_HOLD=PATH every counted call fails while PATH exists
@@ -51,7 +55,8 @@ static struct {
 	bool init;
 	const char *file;
 	unsigned long n, count, calls;
-	int ops; /* 1 write, 2 sync, 3 any */
+	int ops; /* 1 write, 2 sync, 3 any, 4 meta writes */
+	off_t meta_end;
 	int err;
 	bool torn;
 	const char *hold, *log, *undo;
@@ -100,7 +105,9 @@ shim_init(void)
 	sh.ops = v == NULL          ? 3 :
 	    strcmp(v, "write") == 0 ? 1 :
 	    strcmp(v, "sync") == 0  ? 2 :
+	    strcmp(v, "meta") == 0  ? 4 :
 				      3;
+	sh.meta_end = 2 * sysconf(_SC_PAGESIZE);
 	v = getenv("AFSHIM_ERRNO");
 	sh.err = v != NULL && strcmp(v, "ENOSPC") == 0 ? ENOSPC : EIO;
 	sh.torn = (v = getenv("AFSHIM_TORN")) != NULL && *v == '1';
@@ -142,12 +149,12 @@ tracked(int fd)
 	return fd >= 0 && fd < MAXFD && sh.tracked[fd];
 }
 
-/* Count a call of kind (1 write, 2 sync) on a tracked fd: whether it must
- * fail (errno is then set). */
+/* Count a call of kind (1 write at off, 2 sync) on a tracked fd: whether
+ * it must fail (errno is then set). */
 static bool
-must_fail(int kind, const char *call)
+must_fail(int kind, off_t off, const char *call)
 {
-	if (!(sh.ops & kind))
+	if (sh.ops == 4 ? kind != 1 || off >= sh.meta_end : !(sh.ops & kind))
 		return false;
 	sh.calls++;
 	if ((sh.hold != NULL && access(sh.hold, F_OK) == 0) ||
@@ -292,7 +299,7 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	if (!tracked(fd))
 		return real_pwrite(fd, buf, n, off);
-	if (must_fail(1, "pwrite")) {
+	if (must_fail(1, off, "pwrite")) {
 		int e = errno;
 
 		if (sh.torn && n > 1) {
@@ -317,7 +324,7 @@ write(int fd, const void *buf, size_t n)
 	if (!tracked(fd))
 		return real_write(fd, buf, n);
 	off = lseek(fd, 0, SEEK_CUR);
-	if (must_fail(1, "write")) {
+	if (must_fail(1, off, "write")) {
 		int e = errno;
 
 		if (sh.torn && n > 1) {
@@ -354,7 +361,7 @@ vec_write(int fd, const struct iovec *iov, int cnt, off_t off, bool at_off,
 	}
 	if (!at_off)
 		off = lseek(fd, 0, SEEK_CUR);
-	if (must_fail(1, call)) {
+	if (must_fail(1, off, call)) {
 		int e = errno;
 
 		if (sh.torn && total > 1) {
@@ -399,7 +406,7 @@ fsync(int fd)
 
 	if (!tracked(fd))
 		return real_fsync(fd);
-	if (must_fail(2, "fsync"))
+	if (must_fail(2, 0, "fsync"))
 		return -1;
 	if ((rc = real_fsync(fd)) == 0)
 		undo_synced(fd);
@@ -413,7 +420,7 @@ fdatasync(int fd)
 
 	if (!tracked(fd))
 		return real_fdatasync(fd);
-	if (must_fail(2, "fdatasync"))
+	if (must_fail(2, 0, "fdatasync"))
 		return -1;
 	if ((rc = real_fdatasync(fd)) == 0)
 		undo_synced(fd);
