@@ -110,6 +110,9 @@ $(B)/tests/faultshim.so: tests/faultshim.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -fPIC -shared -o $@ $< -ldl
 E2E_TOOLS += $(if $(wildcard tests/faultshim.c),$(B)/tests/faultshim.so)
+$(B)/tests/powerloss: $(B)/tests/powerloss.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+E2E_TOOLS += $(if $(wildcard tests/powerloss.c),$(B)/tests/powerloss)
 
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)
