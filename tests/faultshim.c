@@ -23,8 +23,9 @@
  *   AFSHIM_ERRNO=E   EIO (default) or ENOSPC
  *   AFSHIM_TORN=1    a failing write writes its first half, then fails
  *   AFSHIM_HOLD=PATH every counted call fails while PATH exists
- *   AFSHIM_LOG=PATH  append "fault K CALL" for each failure, and "calls K"
- *                    at exit (how many calls were counted)
+ *   AFSHIM_LOG=PATH  append "fault K CALL" for each failure, and at exit
+ *                    "calls K metas M": how many calls were counted, and
+ *                    how many meta page writes were made
  *   AFSHIM_UNDO=PATH the power-loss log: before each write that is not
  *                    durable on return (no O_DSYNC), the bytes it
  *                    overwrites; the durable writes (O_DSYNC) themselves;
@@ -54,7 +55,7 @@
 static struct {
 	bool init;
 	const char *file;
-	unsigned long n, count, calls;
+	unsigned long n, count, calls, metas;
 	int ops; /* 1 write, 2 sync, 3 any, 4 meta writes */
 	off_t meta_end;
 	int err;
@@ -139,7 +140,7 @@ __attribute__((destructor)) static void
 shim_fini(void)
 {
 	if (sh.init)
-		logf_("calls %lu\n", sh.calls);
+		logf_("calls %lu metas %lu\n", sh.calls, sh.metas);
 }
 
 static bool
@@ -154,6 +155,8 @@ tracked(int fd)
 static bool
 must_fail(int kind, off_t off, const char *call)
 {
+	if (kind == 1 && off < sh.meta_end)
+		sh.metas++;
 	if (sh.ops == 4 ? kind != 1 || off >= sh.meta_end : !(sh.ops & kind))
 		return false;
 	sh.calls++;
