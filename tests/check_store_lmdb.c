@@ -359,6 +359,28 @@ START_TEST(test_store_torn_commit_then_reopens)
 }
 END_TEST
 
+/* Reopening is refused while a transaction is open, and allowed on a
+ * store that works: what is committed is all there afterwards. */
+START_TEST(test_store_reopen_rules)
+{
+	struct store_txn *t;
+	char out[16];
+
+	st = open_store(0, STORE_BATCH);
+	put_commit(st, DB_META, STR("a"), STR("1"));
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(store_reopen(st), AF_ESTATE);
+	store_abort(t);
+	ck_assert_int_eq(store_reopen(st), AF_OK);
+	ck_assert_ptr_null(store_broken(st));
+	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "1");
+	put_commit(st, DB_META, STR("b"), STR("2"));
+	ck_assert_int_eq(store_sync(st), AF_OK);
+}
+END_TEST
+
 static Suite *
 store_lmdb_suite(void)
 {
@@ -376,6 +398,7 @@ store_lmdb_suite(void)
 	tcase_add_test(tc, test_store_meta_write_enospc_is_disk_full);
 	tcase_add_test(tc, test_store_torn_first_write_then_opens);
 	tcase_add_test(tc, test_store_torn_commit_then_reopens);
+	tcase_add_test(tc, test_store_reopen_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }
