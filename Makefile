@@ -152,6 +152,14 @@ $(CTL): $(CTL_SRCS:%.c=$(B)/%.o) $(CLIENT_LIB)
 $(B)/tests/rawframe: $(B)/tests/rawframe.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
+# The fault tests' LD_PRELOAD library (no sanitizers: it is preloaded).
+$(B)/tests/faultshim.so: tests/faultshim.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -fPIC -shared -o $@ $< -ldl
+E2E_TOOLS += $(if $(wildcard tests/faultshim.c),$(B)/tests/faultshim.so)
+$(B)/tests/powerloss: $(B)/tests/powerloss.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+E2E_TOOLS += $(if $(wildcard tests/powerloss.c),$(B)/tests/powerloss)
 
 # ---- the Python client (client/python): the package assembled in
 # $(B)/python/asyncflow with its protobuf module and constants generated

@@ -600,6 +600,9 @@ api_op_stats(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	engine_outbox_list(api->e, 0, count_inv_cb, &cc);
 	sr->invocations_pending = cc.n;
 	sr->timers_pending = engine_timers_pending(api->e);
+	sr->store_fault = (char *)(engine_store_fault(api->e) ?
+		engine_store_fault(api->e) :
+		"");
 	r.id = req->id;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_STATS;
 	r.stats = sr;

@@ -13,8 +13,10 @@
 
 #include "acttab.h"
 #include "engine_int.h"
+#include "log.h"
 
 static int recover(struct engine *);
+static int recover_from_store(struct engine *);
 
 /* The vow table tells us a vow reached a final state. */
 void
@@ -72,7 +74,26 @@ engine_busy(const struct engine *e)
 {
 	/* Events, journals to delete, or a recovery to finish. */
 	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
-	    e->needs_recover;
+	    e->needs_recover || e->store_fault[0] != '\0';
+}
+
+/* ---- The store fault (engine_store_fault) ---- */
+
+static void
+store_fault_set(struct engine *e, int rc)
+{
+	const char *why = store_broken(e->s);
+
+	snprintf(e->store_fault, sizeof(e->store_fault), "%s: %s",
+	    af_errname(rc), why != NULL ? why : store_errmsg(e->s));
+}
+
+static void
+store_fault_clear(struct engine *e)
+{
+	if (e->store_fault[0] != '\0')
+		log_info("store: writing works again (was %s)", e->store_fault);
+	e->store_fault[0] = '\0';
 }
 
 /* ---- The write set ---- */
@@ -198,7 +219,7 @@ commit(struct engine *e)
 	struct act *a, *next;
 	int rc;
 
-	if (!e->dirty && e->ngc == 0) {
+	if (!e->dirty && e->ngc == 0 && e->store_fault[0] == '\0') {
 		/* Nothing to write; what reads brought into the vow cache is
 		 * dropped all the same, so a read-only load cannot grow it. */
 		vowtab_after_commit(e->vt);
@@ -226,8 +247,14 @@ commit(struct engine *e)
 	if (e->w.next_act_dirty &&
 	    (rc = meta_put_u64(t, "next_act", e->next_act)) != AF_OK)
 		goto abort;
+	/* While the store is faulty every pass writes, so that a working
+	 * store is noticed: rewriting the incarnation changes nothing. */
+	if (e->store_fault[0] != '\0' &&
+	    (rc = meta_put_u64(t, "incarnation", e->incarnation)) != AF_OK)
+		goto abort;
 	if ((rc = store_commit(t)) != AF_OK)
 		goto failed;
+	store_fault_clear(e);
 
 	vowtab_after_commit(e->vt);
 	e->dirty = false;
@@ -254,16 +281,30 @@ abort:
 failed:
 	if (rc == AF_ENOMEM)
 		engine_set_errmsg(e, "out of memory during the pass");
-	else
+	else {
 		engine_set_errmsg(e, "%s", store_errmsg(e->s));
+		store_fault_set(e, rc);
+	}
 	recover(e);
 	return rc;
 }
 
 /* After a failed commit: forget everything uncommitted and rebuild every
- * unfinished activation by replay from the store. */
+ * unfinished activation by replay from the store, reopening the store
+ * first if the failure left it unusable (the same rebuild as at start,
+ * on the same files: what a restart would see). */
 static int
 recover(struct engine *e)
+{
+	int rc = recover_from_store(e);
+
+	if (rc != AF_OK && rc != AF_ENOMEM)
+		store_fault_set(e, rc);
+	return rc;
+}
+
+static int
+recover_from_store(struct engine *e)
 {
 	struct store_txn *t;
 	size_t i = 0;
@@ -287,6 +328,14 @@ recover(struct engine *e)
 	e->lost = AF_OK;
 	/* If reading back fails too, the next pass tries again first. */
 	e->needs_recover = true;
+	if (store_broken(e->s) != NULL) {
+		log_warn("store: %s; reopening it and rebuilding from what is "
+			 "committed",
+		    store_broken(e->s));
+		if ((rc = store_reopen(e->s)) != AF_OK)
+			return rc;
+		log_info("store reopened");
+	}
 	if ((rc = vowtab_discard(e->vt)) != AF_OK)
 		return rc;
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)

@@ -262,6 +262,12 @@ engine_timers_pending(const struct engine *e)
 	return timers_pending(&e->timers);
 }
 
+const char *
+engine_store_fault(const struct engine *e)
+{
+	return e->store_fault[0] != '\0' ? e->store_fault : NULL;
+}
+
 void
 engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx)
 {

@@ -158,6 +158,18 @@ int engine_quarantine(struct engine *e, uint64_t act, const char *why);
 int engine_pass(struct engine *e);
 /* What the last failed pass or open ran into (never NULL; "" if none). */
 const char *engine_errmsg(const struct engine *e);
+/*
+ * What is wrong with the store, for as long as it lasts (stats, health
+ * checks): NULL while commits succeed; after a commit or a recovery failed
+ * for a storage reason, a text naming it ("ESTORE: mdb_txn_commit:
+ * Input/output error", "EFULL: disk full: ..."), kept until a commit
+ * succeeds again. While it is set every pass commits (a one-row write if
+ * there is nothing else), so it clears on the first pass that can write.
+ * A store left unusable by the failure (store.h, store_broken: LMDB's
+ * MDB_PANIC) is reopened by the recovery of that pass and of every later
+ * one until it works. Valid until the next call on e.
+ */
+const char *engine_store_fault(const struct engine *e);
 /* Replace the on_commit hook given at open (NULL: none). */
 void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx);
 

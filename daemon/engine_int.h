@@ -230,6 +230,8 @@ struct engine {
 	struct af_arena *tmp;  /* short-lived decodes */
 	struct engine_stats st;
 	char errmsg[256]; /* engine_errmsg */
+	/* engine_store_fault: "" when the last commit succeeded. */
+	char store_fault[512];
 	/* Sticky: an error a void callback could not return (out of memory
 	 * while noting a settlement, a watch, a journal to delete). The
 	 * pass's commit fails with it and recovery rebuilds from the store,

@@ -4,6 +4,7 @@
  * store.h (so they see the fault hook too). No LMDB here: that is
  * store_lmdb.c, and a second backend is a file beside it.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,41 @@ store_refuse(struct store *s, int code, const char *why)
 {
 	snprintf(s->errmsg, sizeof(s->errmsg), "%s", why);
 	return code;
+}
+
+void
+store_set_broken(struct store *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->broken, sizeof(s->broken), fmt, ap);
+	va_end(ap);
+	if (s->broken[0] == '\0') /* an empty reason still breaks it */
+		snprintf(s->broken, sizeof(s->broken), "unknown failure");
+}
+
+int
+store_reopen(struct store *s)
+{
+	int rc;
+
+	if (store_txn_open(s))
+		return store_refuse(s, AF_ESTATE,
+		    "cannot reopen the store: a transaction is open");
+	if ((rc = store_fault(s, STORE_CALL_REOPEN)) != AF_OK)
+		return rc;
+	if (s->ops->version < 2 || s->ops->reopen == NULL)
+		return store_refuse(s, AF_ESTORE,
+		    "this store backend cannot be reopened");
+	if ((rc = s->ops->reopen(s)) != AF_OK) {
+		/* Half-closed is broken, whatever the backend said. */
+		if (s->broken[0] == '\0')
+			store_set_broken(s, "reopening failed: %s", s->errmsg);
+		return rc;
+	}
+	s->broken[0] = '\0';
+	return AF_OK;
 }
 
 int

@@ -40,10 +40,22 @@
  * transaction cannot grow), AF_ENOMEM, AF_ESTATE (the transaction rules
  * above; also a backend that has lost ownership, see below), AF_ESTORE
  * (anything else). On any error but AF_ENOTFOUND, s->errmsg says what
- * (store_errmsg). An error from put, or from del other than AF_ENOTFOUND,
- * leaves the transaction open, but it must then be aborted, never
- * committed; an error from commit has already ended the transaction. Per
- * call, below.
+ * (store_errmsg). AF_EFULL covers both a full map and a full disk
+ * (ENOSPC, EDQUOT), and the message says which ("disk full: ..."); an I/O
+ * error is AF_ESTORE. An error from put, or from del other than
+ * AF_ENOTFOUND, leaves the transaction open, but it must then be aborted,
+ * never committed; an error from commit has already ended the transaction.
+ * Per call, below.
+ *
+ * Broken. Some failures leave a backend unable to go on in this process
+ * (LMDB: a failed write of a meta page puts the environment in MDB_PANIC,
+ * and every later transaction fails). The backend then marks the store
+ * broken (store_broken says why), every begin is refused with AF_ESTORE,
+ * and the caller, once its transactions are ended, calls store_reopen,
+ * which closes and reopens the backend on the same files and makes what
+ * they hold durable before it returns AF_OK: what is visible afterwards
+ * is exactly what a restart of the process would see, and it is on disk.
+ * The engine does this in its recovery (DESIGN.md §5).
  *
  * ---- What a second backend must keep in mind (PostgreSQL, FoundationDB)
  *
@@ -87,6 +99,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "asyncflow/errors.h"
 
@@ -134,8 +147,8 @@ struct store_cursor {
 	struct store_txn *txn;
 };
 
-/* The version of struct store_ops this header describes. */
-#define STORE_OPS_VERSION 1
+/* The version of struct store_ops this header describes (2: reopen). */
+#define STORE_OPS_VERSION 2
 
 /*
  * A backend's methods. Callers use the wrappers below, which have already
@@ -160,6 +173,8 @@ struct store_ops {
 	void (*cursor_close)(struct store_cursor *c);
 	int (*sync)(struct store *s);
 	void (*close)(struct store *s);
+	/* version 2 */
+	int (*reopen)(struct store *s);
 };
 
 /* Which wrapper is calling: what the fault hook is asked about. */
@@ -173,6 +188,7 @@ enum store_call {
 	STORE_CALL_CURSOR_OPEN,
 	STORE_CALL_CURSOR_GET,
 	STORE_CALL_SYNC,
+	STORE_CALL_REOPEN,
 	STORE_CALL__COUNT
 };
 
@@ -196,6 +212,9 @@ struct store {
 	bool read_open, write_open;
 	store_fault_fn *fault; /* NULL: none */
 	void *fault_ctx;
+	/* Non-empty: the backend is broken until store_reopen (see there):
+	 * why, for the log and for stats. Set with store_set_broken. */
+	char broken[256];
 };
 
 struct store_opts {
@@ -242,6 +261,31 @@ int store_scan(struct store *s, enum store_db db, const void *from, size_t n,
 /* Set s->errmsg for a call the wrappers refuse; returns code. */
 int store_refuse(struct store *s, int code, const char *why);
 
+/* Mark the store broken (see the contract): backends, and tests that
+ * simulate a backend failure (tests/faultstore.c). printf-like. */
+void store_set_broken(struct store *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* NULL if the store works, else why it must be reopened (valid until the
+ * next call on s). */
+static inline const char *
+store_broken(const struct store *s)
+{
+	return s->broken[0] != '\0' ? s->broken : NULL;
+}
+
+/*
+ * Close and reopen the backend on the same files (the lock stays held),
+ * and make what they hold durable (not under STORE_NONE). No transaction
+ * may be open (AF_ESTATE). AF_OK: the store is no longer broken, and a
+ * transaction begun now sees what is committed and on disk. On failure
+ * (AF_ESTORE, AF_EFULL, AF_ENOMEM) the store is broken still, with the
+ * reason in store_broken and store_errmsg; calling it again retries.
+ * Allowed on a store that is not broken. A backend without the method
+ * (ops->version < 2) answers AF_ESTORE.
+ */
+int store_reopen(struct store *s);
+
 static inline int
 store_fault(struct store *s, enum store_call call)
 {
@@ -259,6 +303,11 @@ store_begin(struct store *s, bool rdonly, struct store_txn **t)
 	int rc;
 
 	*t = NULL;
+	if (s->broken[0] != '\0') {
+		snprintf(s->errmsg, sizeof(s->errmsg),
+		    "store must be reopened: %.200s", s->broken);
+		return AF_ESTORE;
+	}
 	if (rdonly ? s->read_open : s->write_open)
 		return store_refuse(s, AF_ESTATE,
 		    rdonly ? "read transaction already open" :

@@ -11,6 +11,23 @@
  * The contract it keeps is in store.h. It also refuses a second read or
  * write transaction itself (the wrappers already do), as a backstop.
  *
+ * Fatal errors. A failed write of a meta page at commit (EIO, ENOSPC, a
+ * short write) sets MDB_FATAL_ERROR in the environment: every later
+ * transaction fails with MDB_PANIC. A failed commit therefore checks
+ * whether the environment still works, and if not marks the store broken;
+ * l_reopen closes the environment and opens it again on the same files
+ * (the flock stays held, so no other daemon slips in), then syncs the data
+ * file, so that what the reopened environment shows is on disk before
+ * anything new is written on top of it (LMDB has put the old meta back in
+ * the page cache, which a sync makes durable; see DESIGN.md §5).
+ *
+ * A new environment appears whole or not at all: it is built as
+ * "data.mdb.new" (its meta pages and named databases, synced), then
+ * renamed to "data.mdb" and the directory synced. A failure or a crash
+ * while building leaves only a ".new" file, which the next open discards;
+ * without this, a torn first write left a data.mdb that LMDB refuses for
+ * ever ("MDB_INVALID").
+ *
  * Not here: record layouts (journal.c, tables.c), caching, write sets, and
  * what every backend shares (store.c).
  */
@@ -42,7 +59,9 @@ struct lcursor {
 
 struct lstore {
 	struct store pub;
-	MDB_env *env;
+	char *dir;
+	size_t map_size;
+	MDB_env *env; /* NULL while broken and not reopened */
 	MDB_dbi dbi[DB__COUNT];
 	int lockfd;
 	struct ltxn rtxn; /* recycled read transaction */
@@ -73,13 +92,50 @@ map_err(struct lstore *ls, int rc, const char *what)
 		return AF_OK;
 	if (rc == MDB_NOTFOUND)
 		return AF_ENOTFOUND;
-	snprintf(ls->pub.errmsg, sizeof(ls->pub.errmsg), "%s: %s", what,
-	    mdb_strerror(rc));
-	if (rc == MDB_MAP_FULL)
+	switch (rc) {
+	case MDB_MAP_FULL:
+		snprintf(ls->pub.errmsg, sizeof(ls->pub.errmsg),
+		    "map full: %s: %s", what, mdb_strerror(rc));
 		return AF_EFULL;
-	if (rc == ENOMEM)
+	case ENOSPC:
+	case EDQUOT:
+		snprintf(ls->pub.errmsg, sizeof(ls->pub.errmsg),
+		    "disk full: %s: %s", what, mdb_strerror(rc));
+		return AF_EFULL;
+	case ENOMEM:
+		snprintf(ls->pub.errmsg, sizeof(ls->pub.errmsg), "%s: %s", what,
+		    mdb_strerror(rc));
 		return AF_ENOMEM;
-	return AF_ESTORE;
+	case MDB_PANIC:
+		snprintf(ls->pub.errmsg, sizeof(ls->pub.errmsg), "%s: %s", what,
+		    mdb_strerror(rc));
+		if (store_broken(&ls->pub) == NULL)
+			store_set_broken(&ls->pub, "%s", ls->pub.errmsg);
+		return AF_ESTORE;
+	default:
+		snprintf(ls->pub.errmsg, sizeof(ls->pub.errmsg), "%s: %s", what,
+		    mdb_strerror(rc));
+		return AF_ESTORE;
+	}
+}
+
+/* After a failed write commit: if the environment took a fatal error
+ * (MDB_PANIC from now on), mark the store broken with the commit's
+ * error, which names the cause (an I/O error, a full disk). */
+static void
+check_fatal(struct lstore *ls)
+{
+	MDB_txn *probe;
+	int rc;
+
+	rc = mdb_txn_begin(ls->env, NULL, MDB_RDONLY, &probe);
+	if (rc == 0)
+		mdb_txn_abort(probe);
+	else if (rc == MDB_PANIC)
+		store_set_broken(&ls->pub,
+		    "lmdb environment unusable after %s "
+		    "(MDB_PANIC: a meta page write failed)",
+		    ls->pub.errmsg);
 }
 
 static int
@@ -143,8 +199,11 @@ l_txn_commit(struct store_txn *pt)
 	}
 	rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
-	if (rc != 0)
-		return map_err(ls, rc, "mdb_txn_commit");
+	if (rc != 0) {
+		rc = map_err(ls, rc, "mdb_txn_commit");
+		check_fatal(ls);
+		return rc;
+	}
 	if (ls->pub.durability == STORE_BATCH &&
 	    ms_since(&ls->last_sync) >= (long)ls->batch_ms) {
 		/* The commit stands whatever the sync says; a failing sync
@@ -258,13 +317,9 @@ l_cursor_get(struct store_cursor *pc, enum store_cursor_op op,
 		break;
 	}
 	rc = mdb_cursor_get(c->cur, &k, &v, mop);
-	if (rc == MDB_NOTFOUND)
-		return AF_ENOTFOUND;
-	if (rc != 0) {
-		snprintf(pc->txn->store->errmsg, sizeof(pc->txn->store->errmsg),
-		    "mdb_cursor_get: %s", mdb_strerror(rc));
-		return AF_ESTORE;
-	}
+	if (rc != 0)
+		return map_err(((struct ltxn *)pc->txn)->ls, rc,
+		    "mdb_cursor_get");
 	key->p = k.mv_data;
 	key->n = k.mv_size;
 	val->p = v.mv_data;
@@ -291,6 +346,8 @@ l_sync(struct store *s)
 
 	if (s->durability == STORE_FULL)
 		return AF_OK;
+	if (ls->env == NULL)
+		return store_refuse(s, AF_ESTORE, "store must be reopened");
 	clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
 	rc = mdb_env_sync(ls->env, 1);
 	if (rc == 0 && ls->sync_failed) {
@@ -302,21 +359,166 @@ l_sync(struct store *s)
 	return map_err(ls, rc, "mdb_env_sync");
 }
 
+/* Drop the environment and every handle into it. */
+static void
+env_drop(struct lstore *ls)
+{
+	if (ls->wtxn.txn != NULL)
+		mdb_txn_abort(ls->wtxn.txn);
+	ls->wtxn.txn = NULL;
+	if (ls->rtxn_live)
+		mdb_txn_abort(ls->rtxn.txn);
+	ls->rtxn.txn = NULL;
+	ls->rtxn_live = ls->rtxn_busy = false;
+	if (ls->env != NULL)
+		mdb_env_close(ls->env);
+	ls->env = NULL;
+}
+
 static void
 l_close(struct store *s)
 {
 	struct lstore *ls = (struct lstore *)s;
 
-	if (ls->wtxn.txn != NULL)
-		mdb_txn_abort(ls->wtxn.txn);
-	if (ls->rtxn_live)
-		mdb_txn_abort(ls->rtxn.txn);
-	if (s->durability != STORE_FULL)
+	if (ls->env != NULL && s->durability != STORE_FULL &&
+	    store_broken(s) == NULL)
 		mdb_env_sync(ls->env, 1);
-	mdb_env_close(ls->env);
+	env_drop(ls);
 	if (ls->lockfd >= 0)
 		close(ls->lockfd);
+	free(ls->dir);
 	free(ls);
+}
+
+/*
+ * Open an environment at path (a directory, or with MDB_NOSUBDIR in flags
+ * the data file itself) into *envp and, when dbi is not NULL, every named
+ * database (created if missing) in one commit. On failure *envp is NULL
+ * and the LMDB code is returned, with *what saying which step failed.
+ */
+static int
+env_open(struct lstore *ls, const char *path, unsigned extra, MDB_env **envp,
+    MDB_dbi *dbi, const char **what)
+{
+	unsigned flags = MDB_NOTLS | extra;
+	MDB_env *env;
+	MDB_txn *txn;
+	int rc, i;
+
+	*envp = NULL;
+	*what = "mdb_env_create";
+	if ((rc = mdb_env_create(&env)) != 0)
+		return rc;
+	mdb_env_set_maxdbs(env, DB__COUNT);
+	*what = "mdb_env_set_mapsize";
+	if ((rc = mdb_env_set_mapsize(env, ls->map_size)) != 0)
+		goto fail;
+	if (ls->pub.durability != STORE_FULL)
+		flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+	*what = "mdb_env_open";
+	if ((rc = mdb_env_open(env, path, flags, 0600)) != 0)
+		goto fail;
+	*what = "opening the databases";
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+		goto fail;
+	for (i = 0; i < DB__COUNT; i++) {
+		MDB_dbi d;
+
+		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &d)) !=
+		    0) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+		if (dbi != NULL)
+			dbi[i] = d;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	*envp = env;
+	return 0;
+fail:
+	mdb_env_close(env);
+	return rc;
+}
+
+static int
+sync_dir(const char *dir)
+{
+	int fd, rc = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno;
+	if (fsync(fd) != 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Make DIR/data.mdb if it does not exist, whole or not at all (see the
+ * top of the file). 0 or an errno/LMDB code, *what saying where.
+ */
+static int
+env_create(struct lstore *ls, const char **what)
+{
+	char path[4096], tmp[4096];
+	struct stat sb;
+	MDB_env *env;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", ls->dir);
+	snprintf(tmp, sizeof(tmp), "%s/data.mdb.new", ls->dir);
+	if (lstat(path, &sb) == 0)
+		return 0;
+	*what = "stat data.mdb";
+	if (errno != ENOENT)
+		return errno;
+	/* Left by a creation that failed or was cut short: never used. */
+	*what = "removing data.mdb.new";
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		return errno;
+	/* No LMDB lock file: the flock keeps everyone else out. */
+	if ((rc = env_open(ls, tmp, MDB_NOSUBDIR | MDB_NOLOCK, &env, NULL,
+		 what)) != 0)
+		return rc;
+	*what = "syncing data.mdb.new";
+	rc = mdb_env_sync(env, 1);
+	mdb_env_close(env);
+	if (rc != 0)
+		return rc;
+	*what = "renaming data.mdb.new to data.mdb";
+	if (rename(tmp, path) != 0)
+		return errno;
+	*what = "syncing the data directory";
+	return sync_dir(ls->dir);
+}
+
+/* Reopen after a fatal error (store.h, store_reopen). */
+static int
+l_reopen(struct store *s)
+{
+	struct lstore *ls = (struct lstore *)s;
+	const char *what;
+	int rc;
+
+	env_drop(ls);
+	if ((rc = env_open(ls, ls->dir, 0, &ls->env, ls->dbi, &what)) != 0) {
+		rc = map_err(ls, rc, what);
+		store_set_broken(s, "reopening the store: %s", s->errmsg);
+		return rc;
+	}
+	/* LMDB put the old meta page back after the failed write, but only
+	 * in the page cache: make it durable before building on it. */
+	if (s->durability != STORE_NONE &&
+	    (rc = mdb_env_sync(ls->env, 1)) != 0) {
+		rc = map_err(ls, rc, "syncing the reopened store");
+		store_set_broken(s, "%s", s->errmsg);
+		env_drop(ls);
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
+	ls->sync_failed = false;
+	return AF_OK;
 }
 
 static const struct store_ops lmdb_ops = {
@@ -332,6 +534,7 @@ static const struct store_ops lmdb_ops = {
 	.cursor_close = l_cursor_close,
 	.sync = l_sync,
 	.close = l_close,
+	.reopen = l_reopen,
 };
 
 int
@@ -340,16 +543,21 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 {
 	struct lstore *ls;
 	char path[4096];
-	unsigned flags = MDB_NOTLS;
-	MDB_txn *txn;
-	int rc, i;
+	const char *what;
+	int rc;
 
 	*out = NULL;
 	if ((ls = calloc(1, sizeof(*ls))) == NULL)
 		return AF_ENOMEM;
+	if ((ls->dir = strdup(dir)) == NULL) {
+		free(ls);
+		return AF_ENOMEM;
+	}
 	ls->pub.ops = &lmdb_ops;
 	ls->pub.impl = ls;
 	ls->pub.durability = opts ? opts->durability : STORE_FULL;
+	ls->map_size = opts && opts->map_size ? opts->map_size :
+						(size_t)8 << 30;
 	ls->batch_ms = opts && opts->batch_ms ? opts->batch_ms : 5;
 	ls->rtxn.ls = ls->wtxn.ls = ls;
 	ls->rtxn.pub.store = ls->wtxn.pub.store = &ls->pub;
@@ -360,6 +568,7 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 	ls->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (ls->lockfd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(ls->dir);
 		free(ls);
 		return AF_ESTORE;
 	}
@@ -369,39 +578,19 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 		    "asyncflowd",
 		    dir);
 		close(ls->lockfd);
+		free(ls->dir);
 		free(ls);
 		return AF_ESTATE;
 	}
-
-	if ((rc = mdb_env_create(&ls->env)) != 0)
-		goto fail;
-	mdb_env_set_maxdbs(ls->env, DB__COUNT);
-	rc = mdb_env_set_mapsize(ls->env,
-	    opts && opts->map_size ? opts->map_size : (size_t)8 << 30);
-	if (rc != 0)
-		goto fail;
-	if (ls->pub.durability != STORE_FULL)
-		flags |= MDB_NOSYNC | MDB_NOMETASYNC;
-	if ((rc = mdb_env_open(ls->env, dir, flags, 0600)) != 0)
-		goto fail;
-	if ((rc = mdb_txn_begin(ls->env, NULL, 0, &txn)) != 0)
-		goto fail;
-	for (i = 0; i < DB__COUNT; i++) {
-		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &ls->dbi[i]);
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			goto fail;
-		}
+	if ((rc = env_create(ls, &what)) != 0 ||
+	    (rc = env_open(ls, dir, 0, &ls->env, ls->dbi, &what)) != 0) {
+		rc = map_err(ls, rc, what);
+		snprintf(err, errlen, "lmdb open %s: %s", dir, ls->pub.errmsg);
+		close(ls->lockfd);
+		free(ls->dir);
+		free(ls);
+		return rc == AF_ENOTFOUND ? AF_ESTORE : rc;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
 	*out = &ls->pub;
 	return AF_OK;
-fail:
-	snprintf(err, errlen, "lmdb open %s: %s", dir, mdb_strerror(rc));
-	if (ls->env)
-		mdb_env_close(ls->env);
-	close(ls->lockfd);
-	free(ls);
-	return rc == MDB_MAP_FULL ? AF_EFULL : AF_ESTORE;
 }

@@ -1289,6 +1289,84 @@ START_TEST(test_engine_failed_commit_rebuilds_by_replay)
 }
 END_TEST
 
+/* A commit that fails as a failed LMDB meta page write does: the store is
+ * broken (store.h) until reopened, and its reopening fails `reopen_fails`
+ * times first (a disk that stays bad for a while). */
+struct breaker {
+	int commits_left; /* the commit that breaks it: 1 = the next */
+	int reopen_fails;
+	int reopens;
+};
+
+static int
+breaker_hook(void *ctx, struct store *s, enum store_call call)
+{
+	struct breaker *b = ctx;
+
+	if (call == STORE_CALL_COMMIT && b->commits_left > 0 &&
+	    --b->commits_left == 0) {
+		store_set_broken(s, "injected: meta page write failed");
+		return store_refuse(s, AF_ESTORE,
+		    "injected: Input/output error");
+	}
+	if (call == STORE_CALL_REOPEN) {
+		b->reopens++;
+		if (b->reopen_fails > 0) {
+			b->reopen_fails--;
+			return store_refuse(s, AF_ESTORE,
+			    "injected: reopen failed");
+		}
+	}
+	return AF_OK;
+}
+
+START_TEST(test_engine_broken_store_is_reopened_and_rebuilt)
+{
+	struct kit v = mkvow();
+	struct breaker b = { 1, 2, 0 };
+	uint64_t o1, a1, a2, o2;
+
+	a1 = start("call_await",
+	    rec2("n", af_int(ar, 5), "v", af_vow_ref(ar, v.id)), &o1);
+	ck_assert_ptr_null(engine_store_fault(eng));
+	st->fault = breaker_hook;
+	st->fault_ctx = &b;
+	ck_assert_int_eq(engine_settle(eng, v.id, v.secret, false,
+			     af_int(ar, 1)),
+	    AF_OK);
+	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 3), &a2, &o2),
+	    AF_OK);
+	ck_assert_int_eq(engine_pass(eng), AF_ESTORE);
+	/* The fault is reported while it lasts: writes are refused. */
+	ck_assert_ptr_nonnull(engine_store_fault(eng));
+	ck_assert_msg(strstr(engine_store_fault(eng), "meta page") != NULL,
+	    "%s", engine_store_fault(eng));
+	ck_assert_int_eq(b.reopens, 1);
+	ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 3), &a2, &o2),
+	    AF_ESTORE);
+	ck_assert_int_eq(engine_pass(eng), AF_ESTORE);
+	ck_assert_int_eq(b.reopens, 2);
+	ck_assert_ptr_nonnull(engine_store_fault(eng));
+	/* The third reopening works: the pass rebuilds, the next commits. */
+	ck_assert_int_eq(engine_pass(eng), AF_ESTORE);
+	ck_assert_int_eq(b.reopens, 3);
+	ck_assert(engine_busy(eng));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_ptr_null(engine_store_fault(eng));
+	ck_assert_ptr_null(store_broken(st));
+	/* Nothing of the failed pass happened; a1 was rebuilt by replay. */
+	ck_assert_int_eq(state_of(a1), ES_RUNNING);
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	ck_assert_int_eq(host_calls, 1);
+	settle(v, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(o1), "[10,1]");
+	st->fault = NULL;
+	st->fault_ctx = NULL;
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o1), "[10,1]");
+}
+END_TEST
+
 /* A vow row that cannot be decoded is the activation's problem, logged with
  * its id; it must not make every later pass of the daemon fail. */
 START_TEST(test_engine_unreadable_vow_row_does_not_stop_every_pass)
@@ -2004,6 +2082,7 @@ engine_suite(void)
 	    test_engine_malformed_result_fails_and_reject_rejects);
 	tcase_add_test(tc, test_engine_unregistered_flow_fails_then_recovers);
 	tcase_add_test(tc, test_engine_failed_commit_rebuilds_by_replay);
+	tcase_add_test(tc, test_engine_broken_store_is_reopened_and_rebuilt);
 	tcase_add_test(tc, test_engine_map_full_loses_nothing_committed);
 	tcase_add_test(tc,
 	    test_engine_unreadable_vow_row_does_not_stop_every_pass);

@@ -3,11 +3,15 @@
  * does, beyond the contract that check_store.c tests: the files it
  * creates, a missing directory, its recycled read transaction and its own
  * refusal of a second transaction (a backstop behind the wrappers), the
- * lock that keeps a second daemon out of a directory, and a map that is
- * full.
+ * lock that keeps a second daemon out of a directory, a map that is
+ * full, and what real write errors do (a failed meta page write, a full
+ * disk, a torn first write), injected by this program's own pwrite(),
+ * which liblmdb calls instead of the C library's.
  */
 #include <sys/stat.h>
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "store.h"
 #include "storeutil.h"
 #include "testutil.h"
+#include <unistd.h>
 
 /* ---- Fixture and helpers ------------------------------------------------- */
 
@@ -50,6 +55,47 @@ file_exists(const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return stat(path, &sb) == 0;
+}
+
+/* ---- pwrite, interposed -------------------------------------------------- */
+
+/*
+ * LMDB writes a meta page (page 0 or 1) with one pwrite at the end of each
+ * commit, and a new file's two meta pages with one pwrite at creation;
+ * data pages lie beyond them. Fail (or tear: write the first half, then
+ * fail) the next pwrite that touches the first two pages, once.
+ */
+static int meta_fail_errno; /* 0: off */
+static bool meta_fail_torn;
+static int meta_failed; /* how many were failed */
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+	long psize = sysconf(_SC_PAGESIZE);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "pwrite");
+	if (meta_fail_errno != 0 && off < 2 * psize) {
+		int e = meta_fail_errno;
+
+		meta_fail_errno = 0;
+		meta_failed++;
+		if (meta_fail_torn && n > 1)
+			(void)real(fd, buf, n / 2, off);
+		errno = e;
+		return -1;
+	}
+	return real(fd, buf, n, off);
+}
+
+static void
+fail_next_meta_write(int e, bool torn)
+{
+	meta_fail_errno = e;
+	meta_fail_torn = torn;
+	meta_failed = 0;
 }
 
 /* ---- Tests ---------------------------------------------------------------- */
@@ -200,6 +246,141 @@ START_TEST(test_store_map_full)
 }
 END_TEST
 
+/* A failed meta page write leaves LMDB in MDB_PANIC: the store says it is
+ * broken, refuses transactions, and is whole again once reopened: what
+ * was committed before is there, the failed commit is not. */
+static void
+meta_write_fails(int e, int want_rc, const char *want_msg)
+{
+	struct store_txn *t;
+	char out[16];
+
+	st = open_store(0, STORE_FULL);
+	put_commit(st, DB_META, STR("a"), STR("1"));
+	ck_assert_ptr_null(store_broken(st));
+	fail_next_meta_write(e, false);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_META, STR("b"), STR("2"), false),
+	    AF_OK);
+	ck_assert_int_eq(store_commit(t), want_rc);
+	ck_assert_int_eq(meta_failed, 1);
+	ck_assert_msg(strstr(store_errmsg(st), want_msg) != NULL, "%s",
+	    store_errmsg(st));
+	ck_assert_ptr_nonnull(store_broken(st));
+	ck_assert_msg(strstr(store_broken(st), want_msg) != NULL, "%s",
+	    store_broken(st));
+	/* Broken: nothing goes through until it is reopened. */
+	ck_assert_int_eq(store_begin(st, true, &t), AF_ESTORE);
+	ck_assert_ptr_null(t);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_ESTORE);
+	ck_assert_msg(strstr(store_errmsg(st), "reopened") != NULL, "%s",
+	    store_errmsg(st));
+
+	ck_assert_int_eq(store_reopen(st), AF_OK);
+	ck_assert_ptr_null(store_broken(st));
+	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "1");
+	ck_assert_int_eq(get_copy(st, DB_META, STR("b"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	put_commit(st, DB_META, STR("c"), STR("3"));
+	/* And a fresh process sees the same. */
+	store_close(st);
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("b"), out, sizeof(out)),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("c"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "3");
+}
+
+START_TEST(test_store_meta_write_eio_breaks_then_reopens)
+{
+	meta_write_fails(EIO, AF_ESTORE, "Input/output error");
+}
+END_TEST
+
+START_TEST(test_store_meta_write_enospc_is_disk_full)
+{
+	meta_write_fails(ENOSPC, AF_EFULL, "disk full");
+}
+END_TEST
+
+/* A torn write of a new file's meta pages (the very first write in a new
+ * data directory) leaves a directory that opens next time. */
+START_TEST(test_store_torn_first_write_then_opens)
+{
+	struct store *s = (struct store *)1;
+	char err[256] = "", out[16];
+
+	fail_next_meta_write(EIO, true);
+	ck_assert_int_ne(store_open_lmdb(dir, NULL, &s, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(meta_failed, 1);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, "Input/output error") != NULL, "%s", err);
+	ck_assert(!file_exists("data.mdb"));
+	st = open_store(0, STORE_FULL);
+	ck_assert(!file_exists("data.mdb.new"));
+	put_commit(st, DB_META, STR("k"), STR("v"));
+	store_close(st);
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("k"), out, sizeof(out)),
+	    AF_OK);
+}
+END_TEST
+
+/* A torn meta write of a later commit: the other meta page holds. */
+START_TEST(test_store_torn_commit_then_reopens)
+{
+	struct store_txn *t;
+	char out[16];
+
+	st = open_store(0, STORE_FULL);
+	put_commit(st, DB_META, STR("a"), STR("1"));
+	fail_next_meta_write(EIO, true);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(store_put(t, DB_META, STR("b"), STR("2"), false),
+	    AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_ESTORE);
+	ck_assert_ptr_nonnull(store_broken(st));
+	ck_assert_int_eq(store_reopen(st), AF_OK);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
+	    AF_OK);
+	put_commit(st, DB_META, STR("c"), STR("3"));
+	store_close(st);
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_int_eq(get_copy(st, DB_META, STR("c"), out, sizeof(out)),
+	    AF_OK);
+}
+END_TEST
+
+/* Reopening is refused while a transaction is open, and allowed on a
+ * store that works: what is committed is all there afterwards. */
+START_TEST(test_store_reopen_rules)
+{
+	struct store_txn *t;
+	char out[16];
+
+	st = open_store(0, STORE_BATCH);
+	put_commit(st, DB_META, STR("a"), STR("1"));
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(store_reopen(st), AF_ESTATE);
+	store_abort(t);
+	ck_assert_int_eq(store_reopen(st), AF_OK);
+	ck_assert_ptr_null(store_broken(st));
+	ck_assert_int_eq(get_copy(st, DB_META, STR("a"), out, sizeof(out)),
+	    AF_OK);
+	ck_assert_str_eq(out, "1");
+	put_commit(st, DB_META, STR("b"), STR("2"));
+	ck_assert_int_eq(store_sync(st), AF_OK);
+}
+END_TEST
+
 static Suite *
 store_lmdb_suite(void)
 {
@@ -213,6 +394,11 @@ store_lmdb_suite(void)
 	tcase_add_test(tc, test_store_lmdb_read_txn_recycled);
 	tcase_add_test(tc, test_store_second_open_same_dir_refused);
 	tcase_add_test(tc, test_store_map_full);
+	tcase_add_test(tc, test_store_meta_write_eio_breaks_then_reopens);
+	tcase_add_test(tc, test_store_meta_write_enospc_is_disk_full);
+	tcase_add_test(tc, test_store_torn_first_write_then_opens);
+	tcase_add_test(tc, test_store_torn_commit_then_reopens);
+	tcase_add_test(tc, test_store_reopen_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,6 +17,7 @@ static const char *const call_names[STORE_CALL__COUNT] = {
 	[STORE_CALL_CURSOR_OPEN] = "cursor_open",
 	[STORE_CALL_CURSOR_GET] = "cursor_get",
 	[STORE_CALL_SYNC] = "sync",
+	[STORE_CALL_REOPEN] = "reopen",
 };
 
 static int
