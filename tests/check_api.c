@@ -185,8 +185,10 @@ start_transfer(uint64_t conn, size_t fromlen)
 	va.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	va.int_value = 1;
 	vf.kind_case = vt.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
-	vf.string_value = from;
-	vt.string_value = (char *)"b";
+	vf.string_value.data = (uint8_t *)from;
+	vf.string_value.len = fromlen;
+	vt.string_value.data = (uint8_t *)"b";
+	vt.string_value.len = 1;
 	f1.key = (char *)"amount";
 	f1.value = &va;
 	f2.key = (char *)"from";

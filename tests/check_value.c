@@ -284,7 +284,8 @@ to_pbc(const struct af_value *v)
 		break;
 	case AF_STRING:
 		m->kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
-		m->string_value = (char *)v->u.s.ptr;
+		m->string_value.data = (uint8_t *)v->u.s.ptr;
+		m->string_value.len = v->u.s.len;
 		break;
 	case AF_BYTES:
 		m->kind_case = ASYNCFLOW__VALUE__KIND_BYTES_VALUE;

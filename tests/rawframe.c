@@ -53,7 +53,7 @@
 
 #define PROBE_ID 9
 
-/* Request{id 1, hello{version 1}} */
+/* Request{id 1, hello{version AF_PROTOCOL_VERSION}} */
 static const unsigned char hello[] = {
 	0,
 	0,
@@ -64,7 +64,7 @@ static const unsigned char hello[] = {
 	0x12,
 	0x02,
 	0x08,
-	0x01,
+	AF_PROTOCOL_VERSION,
 };
 /* Request{id PROBE_ID, stats{}} */
 static const unsigned char probe[] = {

@@ -14,8 +14,12 @@
 #ifndef AF_PROTOCOL_H
 #define AF_PROTOCOL_H
 
-/* The protocol version this build speaks (Hello.version). */
-#define AF_PROTOCOL_VERSION 1
+/* The protocol version this build speaks (Hello.version). 2: a string
+ * value (Value.string_value) is `bytes` on the wire, so that C clients get
+ * its length and its NULs; request names must be UTF-8 without NUL; values
+ * nest at most AF_VALUE_MAX_DEPTH levels. A client of another version is
+ * refused at hello with an error naming both. */
+#define AF_PROTOCOL_VERSION 2
 
 /* The length of a frame's header: the payload length, big-endian. */
 #define AF_FRAME_HEADER 4

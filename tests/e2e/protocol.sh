@@ -65,7 +65,7 @@ case $r in *closed=0*ELIMIT*"too deep"*) ;;
 expect "nothing started" "$(ctl ls | jq '[.[] | select(.flow == "echo")] | length')" 1
 # A client of another protocol version is told both versions.
 r=$("$B/tests/rawframe" "$SOCK" badversion)
-case $r in *closed=1*"client speaks 99, asyncflowd speaks 1"*) ;;
+case $r in *closed=1*"client speaks 99, asyncflowd speaks 2"*) ;;
 *) fail "version mismatch: $r" ;; esac
 kill -0 "$DAEMON_PID" || fail "daemon died"
 stop_daemon
