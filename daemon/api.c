@@ -116,16 +116,32 @@ api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
 	free(h.msg);
 }
 
+/*
+ * Every error reply is built here: its message (NULL: the code's text) is
+ * made valid UTF-8 into text[0..API_ERRMSG_MAX), escaping any byte that is
+ * not, since a message may quote what a client sent and a strict protobuf
+ * decoder refuses a `string` that is not UTF-8.
+ */
+#define API_ERRMSG_MAX 1024
+static void
+error_reply(Asyncflow__ErrorReply *er, int code, const char *msg, char *text)
+{
+	asyncflow__error_reply__init(er);
+	er->code = code;
+	er->name = (char *)af_errname(code);
+	er->message = value_utf8_escape(text, API_ERRMSG_MAX,
+	    msg ? msg : af_strerror(code));
+}
+
 void
 api_queue_error(struct api *api, uint64_t conn, uint64_t reqid, int code,
     const char *msg, bool post)
 {
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
-	Asyncflow__ErrorReply er = ASYNCFLOW__ERROR_REPLY__INIT;
+	Asyncflow__ErrorReply er;
+	char text[API_ERRMSG_MAX];
 
-	er.code = code;
-	er.name = (char *)af_errname(code);
-	er.message = (char *)(msg ? msg : af_strerror(code));
+	error_reply(&er, code, msg, text);
 	r.id = reqid;
 	r.error = &er;
 	api_queue(api, conn, &r, post);
@@ -148,15 +164,105 @@ api_protocol_error(struct api *api, uint64_t conn, const char *msg)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
-	Asyncflow__ErrorReply er = ASYNCFLOW__ERROR_REPLY__INIT;
+	Asyncflow__ErrorReply er;
+	char text[API_ERRMSG_MAX];
 
-	er.code = AF_EPROTO;
-	er.name = (char *)af_errname(AF_EPROTO);
-	er.message = (char *)msg;
+	error_reply(&er, AF_EPROTO, msg, text);
 	r.error = &er;
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = &r;
 	send_now(api, conn, &m);
+}
+
+/* ---- Names: every text field of a request ---------------------------------- */
+
+/* A varint of at most 10 bytes at *pp, before end. */
+static bool
+wire_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t u = 0;
+	unsigned shift;
+
+	for (shift = 0; shift < 64 && p < end; shift += 7) {
+		u |= (uint64_t)(*p & 0x7f) << shift;
+		if (*p++ < 0x80) {
+			*pp = p;
+			*v = u;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Whether every `string` field of the message p[0..end) of type d, at any
+ * depth, is a name: UTF-8 without NUL. In the protocol every text a client
+ * sends is a name but a string value's text, which is `bytes` (and checked
+ * as UTF-8 by the value decoder). It has to be the wire that is checked:
+ * protobuf-c hands a string over as a C string, so "echo\0junk" would be
+ * read as "echo". On false, msg says which field and why. Runs after the
+ * depth guard and a successful unpack, so the walk is bounded and the
+ * bytes well-formed (anything else is refused too).
+ */
+static bool
+names_valid(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    const uint8_t *end, char *msg, size_t msglen)
+{
+	const ProtobufCFieldDescriptor *f;
+	const uint8_t *nul;
+	uint64_t key, len;
+
+	while (p < end) {
+		if (!wire_varint(&p, end, &key))
+			goto malformed;
+		switch (key & 7) {
+		case 0:
+			if (!wire_varint(&p, end, &len))
+				goto malformed;
+			continue;
+		case 1:
+		case 5:
+			len = (key & 7) == 1 ? 8 : 4;
+			if ((uint64_t)(end - p) < len)
+				goto malformed;
+			p += len;
+			continue;
+		case 2:
+			break;
+		default:
+			goto malformed;
+		}
+		if (!wire_varint(&p, end, &len) || len > (uint64_t)(end - p))
+			goto malformed;
+		f = (key >> 3) <= UINT32_MAX ?
+		    protobuf_c_message_descriptor_get_field(d,
+			(unsigned)(key >> 3)) :
+		    NULL;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    !names_valid(f->descriptor, p, p + len, msg, msglen))
+			return false;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+		    !value_name_valid(p, len)) {
+			nul = memchr(p, 0, len);
+			if (nul != NULL)
+				snprintf(msg, msglen,
+				    "%s.%s holds a NUL byte (at byte %zu): "
+				    "names are UTF-8 text without NUL",
+				    d->short_name, f->name, (size_t)(nul - p));
+			else
+				snprintf(msg, msglen,
+				    "%s.%s is not valid UTF-8: names are UTF-8 "
+				    "text without NUL",
+				    d->short_name, f->name);
+			return false;
+		}
+		p += len;
+	}
+	return true;
+malformed:
+	snprintf(msg, msglen, "%s is malformed", d->short_name);
+	return false;
 }
 
 int
@@ -164,6 +270,7 @@ api_frame(struct api *api, uint64_t conn, bool *greeted, const uint8_t *body,
     size_t n)
 {
 	Asyncflow__Request *req = NULL;
+	char msg[256];
 	int rc;
 
 	if (af__pb_depth_check(&asyncflow__request__descriptor, body, n,
@@ -174,7 +281,20 @@ api_frame(struct api *api, uint64_t conn, bool *greeted, const uint8_t *body,
 		    "frame does not decode as a Request");
 		return AF_EDECODE;
 	}
-	rc = api_request(api, conn, greeted, req);
+	if (n > 0 &&
+	    !names_valid(&asyncflow__request__descriptor, body, body + n, msg,
+		sizeof(msg))) {
+		/* Refused before any op sees it, like a reply to nothing
+		 * this pass wrote; a hello refused ends the connection. */
+		if (api->cur_effect)
+			api->pass_wrote = true;
+		api->cur_effect = false;
+		log_warn("connection %llu: request refused: %s",
+		    (unsigned long long)conn, msg);
+		api_queue_error(api, conn, req->id, AF_EINVAL, msg, false);
+		rc = *greeted ? AF_OK : AF_EPROTO;
+	} else
+		rc = api_request(api, conn, greeted, req);
 	asyncflow__request__free_unpacked(req, NULL);
 	return rc;
 }
@@ -589,18 +709,16 @@ api_after_pass(struct api *api, int rc)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
-	Asyncflow__ErrorReply er = ASYNCFLOW__ERROR_REPLY__INIT;
+	Asyncflow__ErrorReply er;
 	struct held h;
-	char msg[256];
+	char msg[256], text[API_ERRMSG_MAX];
 	size_t i;
 
 	snprintf(msg, sizeof(msg),
 	    "commit failed, nothing of this request "
 	    "took effect: %s",
 	    af_strerror(rc));
-	er.code = rc;
-	er.name = (char *)af_errname(rc);
-	er.message = msg;
+	error_reply(&er, rc, msg, text);
 	r.error = &er;
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = &r;

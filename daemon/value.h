@@ -117,6 +117,19 @@ int value_to_text(struct buf *b, const struct af_value *v);
  * above U+10FFFF; NUL is valid). */
 bool value_utf8_valid(const void *p, size_t n);
 
+/* True if p[0..n) is a name: valid UTF-8 without NUL (record keys, object
+ * names, error names and messages, and the names a client sends). */
+bool value_name_valid(const void *p, size_t n);
+
+/*
+ * Copies the C string s into out[0..outlen) (outlen > 0) as valid UTF-8:
+ * every byte that does not start a valid UTF-8 sequence is written as the
+ * four characters \xNN, so a message quoting a client's bytes stays
+ * readable by a strict decoder. Truncated at a character boundary to fit,
+ * always NUL-terminated. Returns out.
+ */
+char *value_utf8_escape(char *out, size_t outlen, const char *s);
+
 /* "null", "bool", "int", "double", "string", "bytes", "list", "record",
  * "vow", "resolver", "obj", "error", or "?" . */
 const char *value_type_name(enum af_type t);

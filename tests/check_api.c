@@ -12,10 +12,12 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_int.h"
 #include "faultstore.h"
 #include "harness.h"
 #include "store.h"
 #include "testutil.h"
+#include "value.h"
 
 #define NCONN 8
 
@@ -470,6 +472,155 @@ START_TEST(test_api_start_refusals_say_why)
 }
 END_TEST
 
+/* Packs r with every '~' in it made `bad`, and hands it to the api as a
+ * frame from conn 1: the way a client that is not protobuf-c sends a name
+ * with a NUL or a byte that is not UTF-8. Returns harness_frame's result. */
+static int
+patched_frame(Asyncflow__Request *r, bool *greeted, uint8_t bad)
+{
+	uint8_t buf[512];
+	size_t n = asyncflow__request__get_packed_size(r), i, nb = 0;
+
+	ck_assert_uint_le(n, sizeof(buf));
+	asyncflow__request__pack(r, buf);
+	for (i = 0; i < n; i++)
+		if (buf[i] == '~') {
+			buf[i] = bad;
+			nb++;
+		}
+	ck_assert_uint_eq(nb, 1);
+	return harness_frame(&h, 1, greeted, buf, n);
+}
+
+/*
+ * A name a client sends (flow, idempotency key, served object, list
+ * state, a record key or object name in a value, the hello's client
+ * string) with a NUL or invalid UTF-8 is refused with EINVAL saying which
+ * field and why, whatever the op: nothing is started (before, a flow
+ * "echo\0junk" started echo).
+ */
+START_TEST(test_api_names_must_be_utf8_without_nul)
+{
+	Asyncflow__Request r;
+	Asyncflow__StartFlow st;
+	Asyncflow__Serve sv;
+	Asyncflow__ListActivations ls;
+	Asyncflow__Hello hello = ASYNCFLOW__HELLO__INIT;
+	Asyncflow__Value v, iv = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Field f = ASYNCFLOW__FIELD__INIT, *fs[] = { &f };
+	static const struct {
+		const char *field, *text;
+	} cases[] = {
+		{ "StartFlow.flow", "echo~junk" },
+		{ "StartFlow.idempotency_key", "k~" },
+		{ "Serve.object", "bank~" },
+		{ "ListActivations.state", "Done~" },
+		{ "Field.key", "a~b" },
+		{ "Value.obj_name", "~bank" },
+	};
+	static const uint8_t bad[] = { 0x00, 0xff, 0xc3 };
+	struct engine_stats es;
+	bool greeted;
+	int before, i;
+	size_t b;
+
+	iv.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	iv.int_value = 1;
+	f.value = &iv;
+	rec.n_fields = 1;
+	rec.fields = fs;
+	for (b = 0; b < sizeof(bad); b++) {
+		for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+			asyncflow__request__init(&r);
+			asyncflow__start_flow__init(&st);
+			asyncflow__serve__init(&sv);
+			asyncflow__list_activations__init(&ls);
+			asyncflow__value__init(&v);
+			r.id = ++rid;
+			r.op_case = ASYNCFLOW__REQUEST__OP_START;
+			r.start = &st;
+			st.flow = (char *)"echo";
+			switch (i) {
+			case 0:
+				st.flow = (char *)cases[i].text;
+				break;
+			case 1:
+				st.idempotency_key = (char *)cases[i].text;
+				break;
+			case 2:
+				r.op_case = ASYNCFLOW__REQUEST__OP_SERVE;
+				r.serve = &sv;
+				sv.object = (char *)cases[i].text;
+				break;
+			case 3:
+				r.op_case = ASYNCFLOW__REQUEST__OP_LIST;
+				r.list = &ls;
+				ls.state = (char *)cases[i].text;
+				break;
+			case 4:
+				f.key = (char *)cases[i].text;
+				v.kind_case =
+				    ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+				v.record_value = &rec;
+				st.args = &v;
+				break;
+			case 5:
+				v.kind_case = ASYNCFLOW__VALUE__KIND_OBJ_NAME;
+				v.obj_name = (char *)cases[i].text;
+				st.args = &v;
+				break;
+			}
+			before = nerrors[1];
+			greeted = true;
+			ck_assert_int_eq(patched_frame(&r, &greeted, bad[b]),
+			    AF_OK);
+			ck_assert_int_eq(pass(), AF_OK);
+			ck_assert_int_eq(nerrors[1], before + 1);
+			ck_assert_msg(strstr(last_error[1], cases[i].field) !=
+				    NULL &&
+				strstr(last_error[1],
+				    bad[b] == 0 ? "NUL" : "UTF-8") != NULL,
+			    "%s: %s", cases[i].field, last_error[1]);
+		}
+	}
+	/* A hello with such a client string ends the handshake. */
+	asyncflow__request__init(&r);
+	r.id = ++rid;
+	r.op_case = ASYNCFLOW__REQUEST__OP_HELLO;
+	r.hello = &hello;
+	hello.version = AF_PROTOCOL_VERSION;
+	hello.client = (char *)"me~";
+	greeted = false;
+	before = nerrors[1];
+	ck_assert_int_eq(patched_frame(&r, &greeted, 0), AF_EPROTO);
+	ck_assert(!greeted);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	ck_assert_msg(strstr(last_error[1], "Hello.client") != NULL, "%s",
+	    last_error[1]);
+	/* Nothing was started by any of them. */
+	engine_stats(h.eng, &es);
+	ck_assert_uint_eq(es.acts_loaded, 0);
+}
+END_TEST
+
+/* Every error reply is valid UTF-8, whatever bytes its message quotes:
+ * those that are not UTF-8 are escaped. */
+START_TEST(test_api_error_replies_are_utf8)
+{
+	int before = nerrors[1];
+
+	api_queue_error(h.api, 1, ++rid, AF_EINVAL,
+	    "unknown flow ech\xff\xc3 (\xc3\xa9)", false);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	ck_assert_str_eq(last_error[1],
+	    "unknown flow ech\\xff\\xc3 (\xc3\xa9)");
+	ck_assert(value_utf8_valid(last_error[1], strlen(last_error[1])));
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -481,6 +632,8 @@ api_suite(void)
 	tcase_add_test(tc, test_api_reads_after_a_write_share_a_failed_commit);
 	tcase_add_test(tc, test_api_settle_names_the_missing_vow_of_its_value);
 	tcase_add_test(tc, test_api_start_refusals_say_why);
+	tcase_add_test(tc, test_api_names_must_be_utf8_without_nul);
+	tcase_add_test(tc, test_api_error_replies_are_utf8);
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc,

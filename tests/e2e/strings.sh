@@ -33,5 +33,23 @@ for j in '{"a\u0000b": 1}' '{"@obj": "a\u0000b"}' \
 	fi
 	grep -q "NUL" "$WORK/err" || fail "$j: message: $(cat "$WORK/err")"
 done
+
+# Over the raw protocol (what a client other than these would send): a
+# NUL or a byte that is not UTF-8 in a flow name ("echo\0junk" used to
+# start echo), an idempotency key, a served object, ls's state or a record
+# key is refused with EINVAL naming the field; every error message is valid
+# UTF-8; the connection stays open (closed=0: the probe after them was
+# answered) and nothing was started.
+n=$(ctl ls | jq length)
+for b in nul utf8; do
+	r=$("$B/tests/rawframe" "$SOCK" badnames $b)
+	case $r in "errors=5 utf8=ok "*closed=0*EINVAL*"StartFlow.flow"*) ;;
+	*) fail "badnames $b: $r" ;; esac
+	for f in StartFlow.idempotency_key Serve.object ListActivations.state \
+	    Field.key; do
+		case $r in *"$f"*) ;; *) fail "badnames $b: no $f: $r" ;; esac
+	done
+done
+expect "nothing started" "$(ctl ls | jq length)" "$n"
 kill -0 "$DAEMON_PID" || fail "daemon died"
 stop_daemon
