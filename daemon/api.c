@@ -61,8 +61,16 @@ api_grow(void **p, size_t *cap, size_t need, size_t elem)
 	return AF_OK;
 }
 
-/* Packed, or NULL (out of memory, or larger than a frame may be: *n is
- * then the size it would have). */
+/* Every value accepted now fits the deepest reply, and every frame stays
+ * well under the recursion limit (100) of stock protobuf decoders: see
+ * asyncflow/protocol.h for the count. */
+_Static_assert(5 + 3 * AF_VALUE_MAX_DEPTH - 1 <= AF_MAX_DEPTH,
+    "the deepest reply must hold a value of AF_VALUE_MAX_DEPTH");
+_Static_assert(AF_MAX_DEPTH <= 64, "frames must stay well under 100 deep");
+
+/* Packed, or NULL: out of memory, larger than a frame may be (*n is then
+ * the size it would have), or nesting deeper than AF_MAX_DEPTH messages
+ * (*n is then 0), which only a value stored before protocol 2 can make. */
 uint8_t *
 api_pack_message(const Asyncflow__ServerMessage *m, size_t *n)
 {
@@ -72,6 +80,12 @@ api_pack_message(const Asyncflow__ServerMessage *m, size_t *n)
 	if (*n > AF_MAX_FRAME || (p = malloc(*n ? *n : 1)) == NULL)
 		return NULL;
 	asyncflow__server_message__pack(m, p);
+	if (af__pb_depth_check(&asyncflow__server_message__descriptor, p, *n,
+		AF_MAX_DEPTH) != AF_OK) {
+		free(p);
+		*n = 0;
+		return NULL;
+	}
 	return p;
 }
 
@@ -87,6 +101,18 @@ api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = (Asyncflow__Response *)r;
 	if ((h.msg = api_pack_message(&m, &h.n)) == NULL) {
+		if (h.n == 0 && r->error == NULL) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg),
+			    "the reply would nest deeper than %d protobuf "
+			    "messages (AF_MAX_DEPTH): it holds a value stored "
+			    "before protocol 2 that nests deeper than %d levels "
+			    "(AF_VALUE_MAX_DEPTH)",
+			    AF_MAX_DEPTH, AF_VALUE_MAX_DEPTH);
+			api_queue_error(api, conn, r->id, AF_ELIMIT, msg, post);
+			return;
+		}
 		if (h.n > AF_MAX_FRAME && r->error == NULL) {
 			char msg[160];
 
@@ -306,6 +332,7 @@ api_from_wire(struct api *api, const Asyncflow__Value *w,
     const struct af_value **out)
 {
 	size_t n;
+	int rc;
 
 	if (w == NULL) {
 		*out = af_null(api->arena);
@@ -318,7 +345,17 @@ api_from_wire(struct api *api, const Asyncflow__Value *w,
 	if (buf_reserve(&api->b, n) != AF_OK)
 		return AF_ENOMEM;
 	asyncflow__value__pack(w, api->b.p);
-	return value_decode(api->arena, api->b.p, n, out);
+	/* The decoder takes what storage may hold; a new value from a client
+	 * must fit the limit of now (value_measure checks it). */
+	rc = value_decode(api->arena, api->b.p, n, out);
+	if (rc == AF_OK)
+		rc = value_measure(*out, &n);
+	if (rc == AF_ELIMIT)
+		snprintf(api->why, sizeof(api->why),
+		    "the value is too deep: values nest at most %d levels "
+		    "(AF_VALUE_MAX_DEPTH; a scalar is 1)",
+		    AF_VALUE_MAX_DEPTH);
+	return rc;
 }
 
 /* An encoded value as a wire struct (free with asyncflow__value__free_
@@ -360,6 +397,7 @@ api_vow_info(struct api *api, uint64_t vow, Asyncflow__VowInfo *vi,
 {
 	const struct af_value *v;
 	enum vow_state st;
+	size_t n;
 	int rc;
 
 	asyncflow__vow_info__init(vi);
@@ -370,8 +408,18 @@ api_vow_info(struct api *api, uint64_t vow, Asyncflow__VowInfo *vi,
 	vi->state = api_wire_status(st);
 	*settled = st == VOW_FULFILLED || st == VOW_REJECTED;
 	if (*settled && v != NULL &&
-	    (vi->value = api_value_to_wire(api, v)) == NULL)
-		return AF_ENOMEM;
+	    (vi->value = api_value_to_wire(api, v)) == NULL) {
+		if (value_measure(v, &n) != AF_ELIMIT)
+			return AF_ENOMEM;
+		/* Stored before protocol 2 (then it may be as deep as
+		 * AF_VALUE_STORED_MAX_DEPTH): the wire cannot carry it. */
+		snprintf(api->why, sizeof(api->why),
+		    "vow %llu's value was stored before protocol 2 and nests "
+		    "deeper than %d levels (AF_VALUE_MAX_DEPTH): too deep to "
+		    "send",
+		    (unsigned long long)vow, AF_VALUE_MAX_DEPTH);
+		return AF_ELIMIT;
+	}
 	return AF_OK;
 }
 
@@ -685,9 +733,16 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 		    false);
 		return AF_EPROTO;
 	}
-	if ((rc = op->run(api, conn, req)) != AF_OK)
+	api->why[0] = '\0';
+	if ((rc = op->run(api, conn, req)) != AF_OK) {
+		const char *why = explain(op, req, rc, msg, sizeof(msg));
+
 		api_queue_error(api, conn, req->id, rc,
-		    explain(op, req, rc, msg, sizeof(msg)), false);
+		    why != NULL     ? why :
+			api->why[0] ? api->why :
+				      NULL,
+		    false);
+	}
 	return AF_OK;
 }
 

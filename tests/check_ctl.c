@@ -695,31 +695,32 @@ value_levels(const Asyncflow__Value *v)
 	}
 }
 
-/* Values deeper than 64 levels (AF_VALUE_MAX_DEPTH) are usage errors. */
+/* Values deeper than AF_VALUE_MAX_DEPTH levels are usage errors. */
 START_TEST(test_ctl_depth)
 {
 	const char *args[] = { "start", "echo", NULL, NULL };
-	char *j;
+	char *j, want[64];
 	struct fake f;
 	struct run r;
 	int records;
 
 	NEED_CTL();
+	snprintf(want, sizeof(want), "at most %d levels", AF_VALUE_MAX_DEPTH);
 	for (records = 0; records < 2; records++) {
 		fake_listen(&f, s_ctl_start);
-		args[2] = j = deep_json(65, records);
+		args[2] = j = deep_json(AF_VALUE_MAX_DEPTH + 1, records);
 		run_ctl(&r, f.path, args);
 		free(j);
 		ck_assert_msg(r.status == 2, "exit %d: %s", r.status, r.err);
 		ck_assert_str_eq(r.out, "");
-		ck_assert_msg(strstr(r.err, "at most 64 levels") != NULL, "%s",
-		    r.err);
-		args[2] = j = deep_json(64, records);
+		ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+		args[2] = j = deep_json(AF_VALUE_MAX_DEPTH, records);
 		run_ctl(&r, f.path, args);
 		free(j);
 		fake_join(&f);
 		ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-		ck_assert_int_eq(value_levels(seen->start->args), 64);
+		ck_assert_int_eq(value_levels(seen->start->args),
+		    AF_VALUE_MAX_DEPTH);
 		af_msg_free(seen);
 		seen = NULL;
 	}
@@ -1278,30 +1279,36 @@ s_ctl_serve_deep(int fd)
 	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
 	srv_serve_reply(fd, req->id, 0);
 	af_msg_free(req);
-	srv_invocation(fd, 501, "deep65", NULL, AF_RESOLVER_LEN);
+	srv_invocation(fd, 501, "toodeep", NULL, AF_RESOLVER_LEN);
 	srv_take_settle(fd, 0);
-	srv_invocation(fd, 502, "deep64", NULL, AF_RESOLVER_LEN);
+	srv_invocation(fd, 502, "deepest", NULL, AF_RESOLVER_LEN);
 	srv_take_settle(fd, 0);
 }
 
 START_TEST(test_ctl_serve_depth)
 {
-	/* Prints the method's number of levels of nested lists around 1. */
+	/* Prints AF_VALUE_MAX_DEPTH + 1 (toodeep) or AF_VALUE_MAX_DEPTH
+	 * levels: nested lists around 1. */
+	char script[256], want[64];
 	const char *args[] = {
 		"serve",
 		"bank",
 		"--",
 		"sh",
 		"-c",
-		"in=$(cat); case $in in *deep65*) n=64 ;; *) n=63 ;; esac; "
-		"s=1; while [ $n -gt 0 ]; do s=\"[$s]\"; n=$((n - 1)); done; "
-		"echo \"$s\"",
+		script,
 		NULL,
 	};
 	const char *m;
 	struct fake f;
 	struct run r;
 
+	snprintf(script, sizeof(script),
+	    "in=$(cat); case $in in *toodeep*) n=%d ;; *) n=%d ;; esac; "
+	    "s=1; while [ $n -gt 0 ]; do s=\"[$s]\"; n=$((n - 1)); done; "
+	    "echo \"$s\"",
+	    AF_VALUE_MAX_DEPTH, AF_VALUE_MAX_DEPTH - 1);
+	snprintf(want, sizeof(want), "at most %d levels", AF_VALUE_MAX_DEPTH);
 	NEED_CTL();
 	fake_listen(&f, s_ctl_serve_deep);
 	run_ctl(&r, f.path, args);
@@ -1309,8 +1316,9 @@ START_TEST(test_ctl_serve_depth)
 	ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
 	ck_assert_uint_eq(nsettles, 2);
 	m = rejected(0, 501, "BadResult");
-	ck_assert_msg(strstr(m, "at most 64 levels") != NULL, "%s", m);
-	ck_assert_int_eq(value_levels(settled(1, 502, false)), 64);
+	ck_assert_msg(strstr(m, want) != NULL, "%s", m);
+	ck_assert_int_eq(value_levels(settled(1, 502, false)),
+	    AF_VALUE_MAX_DEPTH);
 	free_settles();
 	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s",
 	    r.err);
