@@ -1731,8 +1731,8 @@ END_TEST
 
 struct real {
 	pid_t pid;
-	char dir[64];
-	char sock[128];
+	char dir[512];
+	char sock[600];
 };
 
 /* Starts the asyncflowd built beside this test (B/tests/check_client ->
@@ -1755,13 +1755,12 @@ real_start(struct real *r, af_conn **c)
 	snprintf(daemon, sizeof(daemon), "%s/asyncflowd", self);
 	if (access(daemon, X_OK) != 0)
 		return false;
-	snprintf(r->dir, sizeof(r->dir), "/tmp/afclient.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(r->dir));
+	snprintf(r->dir, sizeof(r->dir), "%s", testutil_tmpdir());
 	snprintf(r->sock, sizeof(r->sock), "%s/d/asyncflowd.sock", r->dir);
 	r->pid = fork();
 	ck_assert_int_ge(r->pid, 0);
 	if (r->pid == 0) {
-		char d[96];
+		char d[600];
 
 		snprintf(d, sizeof(d), "%s/d", r->dir);
 		execl(daemon, daemon, "-d", d, "-q", (char *)NULL);
@@ -1782,15 +1781,13 @@ real_start(struct real *r, af_conn **c)
 static void
 real_stop(struct real *r, af_conn *c)
 {
-	char cmd[160];
 	int st;
 
 	af_close(c);
 	ck_assert_int_eq(kill(r->pid, SIGTERM), 0);
 	ck_assert_int_eq(waitpid(r->pid, &st, 0), r->pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
-	ck_assert_int_eq(system(cmd), 0);
+	testutil_rmtree(r->dir);
 }
 
 /* Through the real daemon: echo's args "a\0b" and ["a\0b", {"k": "\0"}]
