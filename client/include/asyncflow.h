@@ -64,7 +64,11 @@
  *   negative is reported as AF_EPROTO.
  *
  * - The daemon checks values: record keys must be unique and sorted
- *   bytewise (strcmp order), strings valid UTF-8, nesting bounded. The
+ *   bytewise (strcmp order), strings valid UTF-8 (they may hold NULs),
+ *   nesting at most AF_VALUE_MAX_DEPTH levels (AF_ELIMIT). Every name a
+ *   request carries (flow, object, key, state, record keys, object and
+ *   error names in values) must be UTF-8 without NUL: the daemon answers
+ *   AF_EINVAL with a message naming the field otherwise. The
  *   library sends values as given and does not reorder them. It only
  *   refuses, with AF_EINVAL, a message protobuf-c could not pack (a NULL
  *   string, a oneof set to a NULL message, a NULL array or element, bytes
