@@ -343,8 +343,8 @@ send_roundtrip(int transfers)
 	amt.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	amt.int_value = 5;
 	from.kind_case = to.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
-	from.string_value = (char *)"a";
-	to.string_value = (char *)"b";
+	af_value_set_string(&from, "a", 1);
+	af_value_set_string(&to, "b", 1);
 	f1.key = (char *)"amount";
 	f1.value = &amt;
 	f2.key = (char *)"from";

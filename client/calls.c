@@ -282,3 +282,30 @@ af_serve(af_conn *c, const char *object, uint64_t *pending)
 	af_msg_free(r);
 	return AF_OK;
 }
+
+/* ---- Values ------------------------------------------------------------------ */
+
+const char *
+af_value_string(const Asyncflow__Value *v, size_t *len)
+{
+	if (len != NULL)
+		*len = 0;
+	if (v == NULL || v->kind_case != ASYNCFLOW__VALUE__KIND_STRING_VALUE)
+		return NULL;
+	if (len != NULL)
+		*len = v->string_value.len;
+	return v->string_value.data != NULL ?
+	    (const char *)v->string_value.data :
+	    "";
+}
+
+Asyncflow__Value *
+af_value_set_string(Asyncflow__Value *v, const char *s, size_t len)
+{
+	if (v == NULL || (s == NULL && len > 0))
+		return NULL;
+	v->kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
+	v->string_value.data = (uint8_t *)(uintptr_t)s;
+	v->string_value.len = len;
+	return v;
+}

@@ -61,8 +61,16 @@ api_grow(void **p, size_t *cap, size_t need, size_t elem)
 	return AF_OK;
 }
 
-/* Packed, or NULL (out of memory, or larger than a frame may be: *n is
- * then the size it would have). */
+/* Every value accepted now fits the deepest reply, and every frame stays
+ * well under the recursion limit (100) of stock protobuf decoders: see
+ * asyncflow/protocol.h for the count. */
+_Static_assert(5 + 3 * AF_VALUE_MAX_DEPTH - 1 <= AF_MAX_DEPTH,
+    "the deepest reply must hold a value of AF_VALUE_MAX_DEPTH");
+_Static_assert(AF_MAX_DEPTH <= 64, "frames must stay well under 100 deep");
+
+/* Packed, or NULL: out of memory, larger than a frame may be (*n is then
+ * the size it would have), or nesting deeper than AF_MAX_DEPTH messages
+ * (*n is then 0), which only a value stored before protocol 2 can make. */
 uint8_t *
 api_pack_message(const Asyncflow__ServerMessage *m, size_t *n)
 {
@@ -72,6 +80,12 @@ api_pack_message(const Asyncflow__ServerMessage *m, size_t *n)
 	if (*n > AF_MAX_FRAME || (p = malloc(*n ? *n : 1)) == NULL)
 		return NULL;
 	asyncflow__server_message__pack(m, p);
+	if (af__pb_depth_check(&asyncflow__server_message__descriptor, p, *n,
+		AF_MAX_DEPTH) != AF_OK) {
+		free(p);
+		*n = 0;
+		return NULL;
+	}
 	return p;
 }
 
@@ -87,6 +101,18 @@ api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = (Asyncflow__Response *)r;
 	if ((h.msg = api_pack_message(&m, &h.n)) == NULL) {
+		if (h.n == 0 && r->error == NULL) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg),
+			    "the reply would nest deeper than %d protobuf "
+			    "messages (AF_MAX_DEPTH): it holds a value stored "
+			    "before protocol 2 that nests deeper than %d levels "
+			    "(AF_VALUE_MAX_DEPTH)",
+			    AF_MAX_DEPTH, AF_VALUE_MAX_DEPTH);
+			api_queue_error(api, conn, r->id, AF_ELIMIT, msg, post);
+			return;
+		}
 		if (h.n > AF_MAX_FRAME && r->error == NULL) {
 			char msg[160];
 
@@ -116,16 +142,32 @@ api_queue(struct api *api, uint64_t conn, const Asyncflow__Response *r,
 	free(h.msg);
 }
 
+/*
+ * Every error reply is built here: its message (NULL: the code's text) is
+ * made valid UTF-8 into text[0..API_ERRMSG_MAX), escaping any byte that is
+ * not, since a message may quote what a client sent and a strict protobuf
+ * decoder refuses a `string` that is not UTF-8.
+ */
+#define API_ERRMSG_MAX 1024
+static void
+error_reply(Asyncflow__ErrorReply *er, int code, const char *msg, char *text)
+{
+	asyncflow__error_reply__init(er);
+	er->code = code;
+	er->name = (char *)af_errname(code);
+	er->message = value_utf8_escape(text, API_ERRMSG_MAX,
+	    msg ? msg : af_strerror(code));
+}
+
 void
 api_queue_error(struct api *api, uint64_t conn, uint64_t reqid, int code,
     const char *msg, bool post)
 {
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
-	Asyncflow__ErrorReply er = ASYNCFLOW__ERROR_REPLY__INIT;
+	Asyncflow__ErrorReply er;
+	char text[API_ERRMSG_MAX];
 
-	er.code = code;
-	er.name = (char *)af_errname(code);
-	er.message = (char *)(msg ? msg : af_strerror(code));
+	error_reply(&er, code, msg, text);
 	r.id = reqid;
 	r.error = &er;
 	api_queue(api, conn, &r, post);
@@ -148,15 +190,105 @@ api_protocol_error(struct api *api, uint64_t conn, const char *msg)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
-	Asyncflow__ErrorReply er = ASYNCFLOW__ERROR_REPLY__INIT;
+	Asyncflow__ErrorReply er;
+	char text[API_ERRMSG_MAX];
 
-	er.code = AF_EPROTO;
-	er.name = (char *)af_errname(AF_EPROTO);
-	er.message = (char *)msg;
+	error_reply(&er, AF_EPROTO, msg, text);
 	r.error = &er;
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = &r;
 	send_now(api, conn, &m);
+}
+
+/* ---- Names: every text field of a request ---------------------------------- */
+
+/* A varint of at most 10 bytes at *pp, before end. */
+static bool
+wire_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t u = 0;
+	unsigned shift;
+
+	for (shift = 0; shift < 64 && p < end; shift += 7) {
+		u |= (uint64_t)(*p & 0x7f) << shift;
+		if (*p++ < 0x80) {
+			*pp = p;
+			*v = u;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Whether every `string` field of the message p[0..end) of type d, at any
+ * depth, is a name: UTF-8 without NUL. In the protocol every text a client
+ * sends is a name but a string value's text, which is `bytes` (and checked
+ * as UTF-8 by the value decoder). It has to be the wire that is checked:
+ * protobuf-c hands a string over as a C string, so "echo\0junk" would be
+ * read as "echo". On false, msg says which field and why. Runs after the
+ * depth guard and a successful unpack, so the walk is bounded and the
+ * bytes well-formed (anything else is refused too).
+ */
+static bool
+names_valid(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    const uint8_t *end, char *msg, size_t msglen)
+{
+	const ProtobufCFieldDescriptor *f;
+	const uint8_t *nul;
+	uint64_t key, len;
+
+	while (p < end) {
+		if (!wire_varint(&p, end, &key))
+			goto malformed;
+		switch (key & 7) {
+		case 0:
+			if (!wire_varint(&p, end, &len))
+				goto malformed;
+			continue;
+		case 1:
+		case 5:
+			len = (key & 7) == 1 ? 8 : 4;
+			if ((uint64_t)(end - p) < len)
+				goto malformed;
+			p += len;
+			continue;
+		case 2:
+			break;
+		default:
+			goto malformed;
+		}
+		if (!wire_varint(&p, end, &len) || len > (uint64_t)(end - p))
+			goto malformed;
+		f = (key >> 3) <= UINT32_MAX ?
+		    protobuf_c_message_descriptor_get_field(d,
+			(unsigned)(key >> 3)) :
+		    NULL;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    !names_valid(f->descriptor, p, p + len, msg, msglen))
+			return false;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+		    !value_name_valid(p, len)) {
+			nul = memchr(p, 0, len);
+			if (nul != NULL)
+				snprintf(msg, msglen,
+				    "%s.%s holds a NUL byte (at byte %zu): "
+				    "names are UTF-8 text without NUL",
+				    d->short_name, f->name, (size_t)(nul - p));
+			else
+				snprintf(msg, msglen,
+				    "%s.%s is not valid UTF-8: names are UTF-8 "
+				    "text without NUL",
+				    d->short_name, f->name);
+			return false;
+		}
+		p += len;
+	}
+	return true;
+malformed:
+	snprintf(msg, msglen, "%s is malformed", d->short_name);
+	return false;
 }
 
 int
@@ -164,6 +296,7 @@ api_frame(struct api *api, uint64_t conn, bool *greeted, const uint8_t *body,
     size_t n)
 {
 	Asyncflow__Request *req = NULL;
+	char msg[256];
 	int rc;
 
 	if (af__pb_depth_check(&asyncflow__request__descriptor, body, n,
@@ -174,7 +307,20 @@ api_frame(struct api *api, uint64_t conn, bool *greeted, const uint8_t *body,
 		    "frame does not decode as a Request");
 		return AF_EDECODE;
 	}
-	rc = api_request(api, conn, greeted, req);
+	if (n > 0 &&
+	    !names_valid(&asyncflow__request__descriptor, body, body + n, msg,
+		sizeof(msg))) {
+		/* Refused before any op sees it, like a reply to nothing
+		 * this pass wrote; a hello refused ends the connection. */
+		if (api->cur_effect)
+			api->pass_wrote = true;
+		api->cur_effect = false;
+		log_warn("connection %llu: request refused: %s",
+		    (unsigned long long)conn, msg);
+		api_queue_error(api, conn, req->id, AF_EINVAL, msg, false);
+		rc = *greeted ? AF_OK : AF_EPROTO;
+	} else
+		rc = api_request(api, conn, greeted, req);
 	asyncflow__request__free_unpacked(req, NULL);
 	return rc;
 }
@@ -186,6 +332,7 @@ api_from_wire(struct api *api, const Asyncflow__Value *w,
     const struct af_value **out)
 {
 	size_t n;
+	int rc;
 
 	if (w == NULL) {
 		*out = af_null(api->arena);
@@ -198,7 +345,17 @@ api_from_wire(struct api *api, const Asyncflow__Value *w,
 	if (buf_reserve(&api->b, n) != AF_OK)
 		return AF_ENOMEM;
 	asyncflow__value__pack(w, api->b.p);
-	return value_decode(api->arena, api->b.p, n, out);
+	/* The decoder takes what storage may hold; a new value from a client
+	 * must fit the limit of now (value_measure checks it). */
+	rc = value_decode(api->arena, api->b.p, n, out);
+	if (rc == AF_OK)
+		rc = value_measure(*out, &n);
+	if (rc == AF_ELIMIT)
+		snprintf(api->why, sizeof(api->why),
+		    "the value is too deep: values nest at most %d levels "
+		    "(AF_VALUE_MAX_DEPTH; a scalar is 1)",
+		    AF_VALUE_MAX_DEPTH);
+	return rc;
 }
 
 /* An encoded value as a wire struct (free with asyncflow__value__free_
@@ -240,6 +397,7 @@ api_vow_info(struct api *api, uint64_t vow, Asyncflow__VowInfo *vi,
 {
 	const struct af_value *v;
 	enum vow_state st;
+	size_t n;
 	int rc;
 
 	asyncflow__vow_info__init(vi);
@@ -250,8 +408,18 @@ api_vow_info(struct api *api, uint64_t vow, Asyncflow__VowInfo *vi,
 	vi->state = api_wire_status(st);
 	*settled = st == VOW_FULFILLED || st == VOW_REJECTED;
 	if (*settled && v != NULL &&
-	    (vi->value = api_value_to_wire(api, v)) == NULL)
-		return AF_ENOMEM;
+	    (vi->value = api_value_to_wire(api, v)) == NULL) {
+		if (value_measure(v, &n) != AF_ELIMIT)
+			return AF_ENOMEM;
+		/* Stored before protocol 2 (then it may be as deep as
+		 * AF_VALUE_STORED_MAX_DEPTH): the wire cannot carry it. */
+		snprintf(api->why, sizeof(api->why),
+		    "vow %llu's value was stored before protocol 2 and nests "
+		    "deeper than %d levels (AF_VALUE_MAX_DEPTH): too deep to "
+		    "send",
+		    (unsigned long long)vow, AF_VALUE_MAX_DEPTH);
+		return AF_ELIMIT;
+	}
 	return AF_OK;
 }
 
@@ -565,9 +733,16 @@ api_request(struct api *api, uint64_t conn, bool *greeted,
 		    false);
 		return AF_EPROTO;
 	}
-	if ((rc = op->run(api, conn, req)) != AF_OK)
+	api->why[0] = '\0';
+	if ((rc = op->run(api, conn, req)) != AF_OK) {
+		const char *why = explain(op, req, rc, msg, sizeof(msg));
+
 		api_queue_error(api, conn, req->id, rc,
-		    explain(op, req, rc, msg, sizeof(msg)), false);
+		    why != NULL     ? why :
+			api->why[0] ? api->why :
+				      NULL,
+		    false);
+	}
 	return AF_OK;
 }
 
@@ -589,18 +764,16 @@ api_after_pass(struct api *api, int rc)
 {
 	Asyncflow__ServerMessage m = ASYNCFLOW__SERVER_MESSAGE__INIT;
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
-	Asyncflow__ErrorReply er = ASYNCFLOW__ERROR_REPLY__INIT;
+	Asyncflow__ErrorReply er;
 	struct held h;
-	char msg[256];
+	char msg[256], text[API_ERRMSG_MAX];
 	size_t i;
 
 	snprintf(msg, sizeof(msg),
 	    "commit failed, nothing of this request "
 	    "took effect: %s",
 	    af_strerror(rc));
-	er.code = rc;
-	er.name = (char *)af_errname(rc);
-	er.message = msg;
+	error_reply(&er, rc, msg, text);
 	r.error = &er;
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = &r;

@@ -50,6 +50,9 @@ struct api {
 	uint64_t *answered; /* invocations servers answered in this
 				     * pass (redelivered if it fails) */
 	size_t nanswered, capanswered;
+	char why[256];   /* why the request being handled failed, when
+				     * the op's own error text cannot say
+				     * (set by api_from_wire), or "" */
 	bool serve_lost; /* an allocation or a read failed and some
 				     * delivery state was dropped: rebuilt
 				     * from the outbox after the next pass */

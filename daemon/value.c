@@ -45,6 +45,37 @@ value_utf8_valid(const void *s, size_t n)
 	return true;
 }
 
+bool
+value_name_valid(const void *p, size_t n)
+{
+	return name_valid(p, n);
+}
+
+char *
+value_utf8_escape(char *out, size_t outlen, const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = strlen(s), i = 0, o = 0, k;
+
+	while (i < n) {
+		if ((k = utf8_seq(p + i, n - i)) > 0) {
+			if (o + k >= outlen)
+				break;
+			memcpy(out + o, p + i, k);
+		} else {
+			k = 1;
+			if (o + 4 >= outlen)
+				break;
+			snprintf(out + o, 5, "\\x%02x", p[i]);
+			o += 3; /* and 1 below */
+		}
+		o += k;
+		i += k;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* ---- Sizes and limits ---------------------------------------------------- */
 
 /* Size of a length-delimited field with a one-byte key and an n-byte body. */

@@ -28,7 +28,10 @@
  * UTF-8. Record keys, object names and error fields also contain no NUL
  * (the API takes them as C strings; strings and bytes may hold NULs).
  * Depth is counted in Value levels: a scalar has depth 1, [[1]] has depth 3;
- * at most AF_VALUE_MAX_DEPTH. The encoding is at most AF_VALUE_MAX_BYTES.
+ * at most AF_VALUE_MAX_DEPTH for every value made or encoded now, and at
+ * most AF_VALUE_STORED_MAX_DEPTH (the limit before protocol 2) for a value
+ * decoded from storage, so that old journals replay (see
+ * asyncflow/protocol.h). The encoding is at most AF_VALUE_MAX_BYTES.
  * The constructors of flow.h and value_decode only make valid values;
  * values must not be built by hand, as everything here assumes validity
  * (what it does check is noted).
@@ -69,7 +72,9 @@ int value_encode(struct buf *b, const struct af_value *v);
  * fields out of order, repeated or present but empty, a Field without
  * value, record keys unsorted or duplicate, invalid UTF-8 or NUL where not
  * allowed, trailing bytes. AF_ELIMIT when n > AF_VALUE_MAX_BYTES or the
- * value is deeper than AF_VALUE_MAX_DEPTH. AF_ENOMEM. AF_EINVAL if a or
+ * value is deeper than AF_VALUE_STORED_MAX_DEPTH (stored data may be as
+ * deep as values were allowed to be; a value from a client must then be
+ * checked against AF_VALUE_MAX_DEPTH, e.g. with value_measure). AF_ENOMEM. AF_EINVAL if a or
  * out is NULL.
  */
 int value_decode(struct af_arena *a, const void *p, size_t n,
@@ -107,7 +112,7 @@ int value_diff(const struct af_value *x, const struct af_value *y, char *path,
  * {"@resolver":N}, {"@obj":"name"},
  * {"@error":{"name":"..","message":".."}}. No whitespace, no truncation.
  * Returns AF_OK, b->err (AF_ENOMEM), or AF_ELIMIT for a value deeper than
- * AF_VALUE_MAX_DEPTH.
+ * AF_VALUE_STORED_MAX_DEPTH (values decoded from storage are rendered).
  */
 int value_to_text(struct buf *b, const struct af_value *v);
 
@@ -116,6 +121,19 @@ int value_to_text(struct buf *b, const struct af_value *v);
 /* True if p[0..n) is valid UTF-8 (no overlongs, surrogates or code points
  * above U+10FFFF; NUL is valid). */
 bool value_utf8_valid(const void *p, size_t n);
+
+/* True if p[0..n) is a name: valid UTF-8 without NUL (record keys, object
+ * names, error names and messages, and the names a client sends). */
+bool value_name_valid(const void *p, size_t n);
+
+/*
+ * Copies the C string s into out[0..outlen) (outlen > 0) as valid UTF-8:
+ * every byte that does not start a valid UTF-8 sequence is written as the
+ * four characters \xNN, so a message quoting a client's bytes stays
+ * readable by a strict decoder. Truncated at a character boundary to fit,
+ * always NUL-terminated. Returns out.
+ */
+char *value_utf8_escape(char *out, size_t outlen, const char *s);
 
 /* "null", "bool", "int", "double", "string", "bytes", "list", "record",
  * "vow", "resolver", "obj", "error", or "?" . */

@@ -385,7 +385,7 @@ dec_value(struct af_arena *a, const uint8_t *p, const uint8_t *end, int depth,
 	size_t n;
 	uint8_t key;
 
-	if (depth > AF_VALUE_MAX_DEPTH)
+	if (depth > AF_VALUE_STORED_MAX_DEPTH)
 		return AF_ELIMIT;
 	if (p >= end)
 		return AF_EDECODE; /* no kind */

@@ -161,7 +161,7 @@ text_value(struct buf *b, const struct af_value *v, int depth)
 	bool at = false;
 	int rc;
 
-	if (depth > AF_VALUE_MAX_DEPTH)
+	if (depth > AF_VALUE_STORED_MAX_DEPTH)
 		return AF_ELIMIT;
 	switch (v->type) {
 	case AF_NULL:

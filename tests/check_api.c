@@ -12,10 +12,13 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_int.h"
 #include "faultstore.h"
+#include "frame.h"
 #include "harness.h"
 #include "store.h"
 #include "testutil.h"
+#include "value.h"
 
 #define NCONN 8
 
@@ -27,6 +30,8 @@ static uint64_t rid;
 static int nerrors[NCONN], nevents[NCONN];
 static int last_state[NCONN];       /* VowInfo.state of the last reply */
 static char last_error[NCONN][256]; /* ErrorReply.message of the last */
+static int last_code[NCONN];        /* ErrorReply.code of the last */
+static int last_depth[NCONN];       /* messages nested in the last frame */
 static uint64_t mk_vow;
 static uint8_t mk_secret[16];
 static uint64_t inv_vow[256];
@@ -53,6 +58,14 @@ on_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
 	Asyncflow__ServerMessage *m;
 
 	(void)ctx;
+	/* How deep the frame nests, counted by the walk the daemon and the
+	 * client library use as their guard (up to 1000). */
+	ck_assert_uint_lt(conn, NCONN);
+	for (last_depth[conn] = 1; last_depth[conn] < 1000 &&
+	     af__pb_depth_check(&asyncflow__server_message__descriptor, msg, n,
+		 last_depth[conn]) != AF_OK;
+	     last_depth[conn]++)
+		;
 	m = asyncflow__server_message__unpack(NULL, n, msg);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_lt(conn, NCONN);
@@ -67,6 +80,7 @@ on_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
 		}
 	} else if (m->response->error != NULL) {
 		nerrors[conn]++;
+		last_code[conn] = m->response->error->code;
 		snprintf(last_error[conn], sizeof(last_error[conn]), "%s",
 		    m->response->error->message ? m->response->error->message :
 						  "");
@@ -185,8 +199,10 @@ start_transfer(uint64_t conn, size_t fromlen)
 	va.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	va.int_value = 1;
 	vf.kind_case = vt.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
-	vf.string_value = from;
-	vt.string_value = (char *)"b";
+	vf.string_value.data = (uint8_t *)from;
+	vf.string_value.len = fromlen;
+	vt.string_value.data = (uint8_t *)"b";
+	vt.string_value.len = 1;
 	f1.key = (char *)"amount";
 	f1.value = &va;
 	f2.key = (char *)"from";
@@ -468,6 +484,306 @@ START_TEST(test_api_start_refusals_say_why)
 }
 END_TEST
 
+/* Packs r with every '~' in it made `bad`, and hands it to the api as a
+ * frame from conn 1: the way a client that is not protobuf-c sends a name
+ * with a NUL or a byte that is not UTF-8. Returns harness_frame's result. */
+static int
+patched_frame(Asyncflow__Request *r, bool *greeted, uint8_t bad)
+{
+	uint8_t buf[512];
+	size_t n = asyncflow__request__get_packed_size(r), i, nb = 0;
+
+	ck_assert_uint_le(n, sizeof(buf));
+	asyncflow__request__pack(r, buf);
+	for (i = 0; i < n; i++)
+		if (buf[i] == '~') {
+			buf[i] = bad;
+			nb++;
+		}
+	ck_assert_uint_eq(nb, 1);
+	return harness_frame(&h, 1, greeted, buf, n);
+}
+
+/*
+ * A name a client sends (flow, idempotency key, served object, list
+ * state, a record key or object name in a value, the hello's client
+ * string) with a NUL or invalid UTF-8 is refused with EINVAL saying which
+ * field and why, whatever the op: nothing is started (before, a flow
+ * "echo\0junk" started echo).
+ */
+START_TEST(test_api_names_must_be_utf8_without_nul)
+{
+	Asyncflow__Request r;
+	Asyncflow__StartFlow st;
+	Asyncflow__Serve sv;
+	Asyncflow__ListActivations ls;
+	Asyncflow__Hello hello = ASYNCFLOW__HELLO__INIT;
+	Asyncflow__Value v, iv = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Field f = ASYNCFLOW__FIELD__INIT, *fs[] = { &f };
+	static const struct {
+		const char *field, *text;
+	} cases[] = {
+		{ "StartFlow.flow", "echo~junk" },
+		{ "StartFlow.idempotency_key", "k~" },
+		{ "Serve.object", "bank~" },
+		{ "ListActivations.state", "Done~" },
+		{ "Field.key", "a~b" },
+		{ "Value.obj_name", "~bank" },
+	};
+	static const uint8_t bad[] = { 0x00, 0xff, 0xc3 };
+	struct engine_stats es;
+	bool greeted;
+	int before, i;
+	size_t b;
+
+	iv.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	iv.int_value = 1;
+	f.value = &iv;
+	rec.n_fields = 1;
+	rec.fields = fs;
+	for (b = 0; b < sizeof(bad); b++) {
+		for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+			asyncflow__request__init(&r);
+			asyncflow__start_flow__init(&st);
+			asyncflow__serve__init(&sv);
+			asyncflow__list_activations__init(&ls);
+			asyncflow__value__init(&v);
+			r.id = ++rid;
+			r.op_case = ASYNCFLOW__REQUEST__OP_START;
+			r.start = &st;
+			st.flow = (char *)"echo";
+			switch (i) {
+			case 0:
+				st.flow = (char *)cases[i].text;
+				break;
+			case 1:
+				st.idempotency_key = (char *)cases[i].text;
+				break;
+			case 2:
+				r.op_case = ASYNCFLOW__REQUEST__OP_SERVE;
+				r.serve = &sv;
+				sv.object = (char *)cases[i].text;
+				break;
+			case 3:
+				r.op_case = ASYNCFLOW__REQUEST__OP_LIST;
+				r.list = &ls;
+				ls.state = (char *)cases[i].text;
+				break;
+			case 4:
+				f.key = (char *)cases[i].text;
+				v.kind_case =
+				    ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+				v.record_value = &rec;
+				st.args = &v;
+				break;
+			case 5:
+				v.kind_case = ASYNCFLOW__VALUE__KIND_OBJ_NAME;
+				v.obj_name = (char *)cases[i].text;
+				st.args = &v;
+				break;
+			}
+			before = nerrors[1];
+			greeted = true;
+			ck_assert_int_eq(patched_frame(&r, &greeted, bad[b]),
+			    AF_OK);
+			ck_assert_int_eq(pass(), AF_OK);
+			ck_assert_int_eq(nerrors[1], before + 1);
+			ck_assert_msg(strstr(last_error[1], cases[i].field) !=
+				    NULL &&
+				strstr(last_error[1],
+				    bad[b] == 0 ? "NUL" : "UTF-8") != NULL,
+			    "%s: %s", cases[i].field, last_error[1]);
+		}
+	}
+	/* A hello with such a client string ends the handshake. */
+	asyncflow__request__init(&r);
+	r.id = ++rid;
+	r.op_case = ASYNCFLOW__REQUEST__OP_HELLO;
+	r.hello = &hello;
+	hello.version = AF_PROTOCOL_VERSION;
+	hello.client = (char *)"me~";
+	greeted = false;
+	before = nerrors[1];
+	ck_assert_int_eq(patched_frame(&r, &greeted, 0), AF_EPROTO);
+	ck_assert(!greeted);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	ck_assert_msg(strstr(last_error[1], "Hello.client") != NULL, "%s",
+	    last_error[1]);
+	/* Nothing was started by any of them. */
+	engine_stats(h.eng, &es);
+	ck_assert_uint_eq(es.acts_loaded, 0);
+}
+END_TEST
+
+/* Every error reply is valid UTF-8, whatever bytes its message quotes:
+ * those that are not UTF-8 are escaped. */
+START_TEST(test_api_error_replies_are_utf8)
+{
+	int before = nerrors[1];
+
+	api_queue_error(h.api, 1, ++rid, AF_EINVAL,
+	    "unknown flow ech\xff\xc3 (\xc3\xa9)", false);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	ck_assert_str_eq(last_error[1],
+	    "unknown flow ech\\xff\\xc3 (\xc3\xa9)");
+	ck_assert(value_utf8_valid(last_error[1], strlen(last_error[1])));
+}
+END_TEST
+
+/* Value v (of nodes[0..depth)) as depth - 1 records {"k": ...} around an
+ * error: the most protobuf messages a value of that depth can nest. */
+struct deepval {
+	Asyncflow__Value v[AF_VALUE_STORED_MAX_DEPTH + 1];
+	Asyncflow__Record r[AF_VALUE_STORED_MAX_DEPTH + 1];
+	Asyncflow__Field f[AF_VALUE_STORED_MAX_DEPTH + 1];
+	Asyncflow__Field *fp[AF_VALUE_STORED_MAX_DEPTH + 1];
+	Asyncflow__Error e;
+};
+
+static Asyncflow__Value *
+deep_value(struct deepval *d, int depth)
+{
+	int i;
+
+	ck_assert_int_le(depth, AF_VALUE_STORED_MAX_DEPTH + 1);
+	asyncflow__error__init(&d->e);
+	d->e.name = (char *)"E";
+	d->e.message = (char *)"m";
+	asyncflow__value__init(&d->v[0]);
+	d->v[0].kind_case = ASYNCFLOW__VALUE__KIND_ERROR_VALUE;
+	d->v[0].error_value = &d->e;
+	for (i = 1; i < depth; i++) {
+		asyncflow__field__init(&d->f[i]);
+		d->f[i].key = (char *)"k";
+		d->f[i].value = &d->v[i - 1];
+		d->fp[i] = &d->f[i];
+		asyncflow__record__init(&d->r[i]);
+		d->r[i].n_fields = 1;
+		d->r[i].fields = &d->fp[i];
+		asyncflow__value__init(&d->v[i]);
+		d->v[i].kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+		d->v[i].record_value = &d->r[i];
+	}
+	return &d->v[depth - 1];
+}
+
+/*
+ * The deepest value the daemon accepts (AF_VALUE_MAX_DEPTH levels, each as
+ * many messages as a level can be), in the deepest reply there is (an
+ * invocation's args in an activation of `ls`), nests AF_MAX_DEPTH (64)
+ * messages: a strict decoder with the usual recursion limit of 100 reads
+ * it. One level deeper is refused with a clear error.
+ */
+START_TEST(test_api_deepest_value_fits_strict_decoders)
+{
+	static struct deepval d;
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__StartFlow st = ASYNCFLOW__START_FLOW__INIT;
+	Asyncflow__ListActivations ls = ASYNCFLOW__LIST_ACTIVATIONS__INIT;
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
+			 one = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Value b = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Field fa = ASYNCFLOW__FIELD__INIT,
+			 ff = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field ft = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field *fs[] = { &fa, &ff, &ft };
+	char want[64];
+	int before;
+
+	/* transfer {"amount": 1, "from": X, "to": "b"}, X one level less
+	 * than the limit: the flow sends withdraw({"account": X, ...}), as
+	 * deep as a value may be, to `bank`. */
+	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	one.int_value = 1;
+	b.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
+	b.string_value.data = (uint8_t *)"b";
+	b.string_value.len = 1;
+	fa.key = (char *)"amount";
+	fa.value = &one;
+	ff.key = (char *)"from";
+	ff.value = deep_value(&d, AF_VALUE_MAX_DEPTH - 1);
+	ft.key = (char *)"to";
+	ft.value = &b;
+	rec.n_fields = 3;
+	rec.fields = fs;
+	args.kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+	args.record_value = &rec;
+	st.flow = (char *)"transfer";
+	st.args = &args;
+	r.op_case = ASYNCFLOW__REQUEST__OP_START;
+	r.start = &st;
+	before = nerrors[1];
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_msg(nerrors[1] == before, "%s", last_error[1]);
+	asyncflow__request__init(&r);
+	r.op_case = ASYNCFLOW__REQUEST__OP_LIST;
+	r.list = &ls;
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_msg(nerrors[1] == before, "%s", last_error[1]);
+	fprintf(stderr, "deepest reply: %d messages deep\n", last_depth[1]);
+	ck_assert_int_eq(last_depth[1], AF_MAX_DEPTH);
+	ck_assert_int_lt(last_depth[1], 100);
+
+	/* One level more: refused, saying why. */
+	asyncflow__request__init(&r);
+	asyncflow__start_flow__init(&st);
+	st.flow = (char *)"echo";
+	st.args = deep_value(&d, AF_VALUE_MAX_DEPTH + 1);
+	r.op_case = ASYNCFLOW__REQUEST__OP_START;
+	r.start = &st;
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	ck_assert_int_eq(last_code[1], AF_ELIMIT);
+	snprintf(want, sizeof(want), "at most %d levels", AF_VALUE_MAX_DEPTH);
+	ck_assert_msg(strstr(last_error[1], "too deep") != NULL &&
+		strstr(last_error[1], want) != NULL,
+	    "%s", last_error[1]);
+	/* So is a settlement. */
+	mkvow(1, &mk_vow, mk_secret);
+	settle(1, mk_vow, mk_secret, deep_value(&d, AF_VALUE_MAX_DEPTH + 1));
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 2);
+	ck_assert_int_eq(last_code[1], AF_ELIMIT);
+	ck_assert_msg(strstr(last_error[1], want) != NULL, "%s", last_error[1]);
+}
+END_TEST
+
+/*
+ * A value stored before protocol 2 may nest AF_VALUE_STORED_MAX_DEPTH
+ * levels: a reply that would carry it nests deeper than AF_MAX_DEPTH and
+ * is replaced by a clear ELIMIT error, never sent unreadable.
+ */
+START_TEST(test_api_reply_too_deep_for_the_wire_is_an_error)
+{
+	static struct deepval d;
+	Asyncflow__Response resp = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__VowInfo vi = ASYNCFLOW__VOW_INFO__INIT;
+	int before = nerrors[1];
+
+	vi.vow = 7;
+	vi.state = ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED;
+	vi.value = deep_value(&d, AF_VALUE_STORED_MAX_DEPTH);
+	resp.id = ++rid;
+	resp.result_case = ASYNCFLOW__RESPONSE__RESULT_VOW;
+	resp.vow = &vi;
+	api_queue(h.api, 1, &resp, false);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nerrors[1], before + 1);
+	ck_assert_int_eq(last_code[1], AF_ELIMIT);
+	ck_assert_msg(strstr(last_error[1], "protocol 2") != NULL, "%s",
+	    last_error[1]);
+	ck_assert_int_le(last_depth[1], AF_MAX_DEPTH);
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -479,6 +795,10 @@ api_suite(void)
 	tcase_add_test(tc, test_api_reads_after_a_write_share_a_failed_commit);
 	tcase_add_test(tc, test_api_settle_names_the_missing_vow_of_its_value);
 	tcase_add_test(tc, test_api_start_refusals_say_why);
+	tcase_add_test(tc, test_api_names_must_be_utf8_without_nul);
+	tcase_add_test(tc, test_api_error_replies_are_utf8);
+	tcase_add_test(tc, test_api_deepest_value_fits_strict_decoders);
+	tcase_add_test(tc, test_api_reply_too_deep_for_the_wire_is_an_error);
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc,

@@ -34,6 +34,17 @@
 
 static char ctl_path[PATH_MAX + 32];
 
+/* Whether v is the string value s (string values hold a length, not a
+ * terminating NUL). */
+static bool
+str_is(const Asyncflow__Value *v, const char *s)
+{
+	size_t n;
+	const char *p = af_value_string(v, &n);
+
+	return p != NULL && n == strlen(s) && memcmp(p, s, n) == 0;
+}
+
 /* The asyncflowctl built beside this test (B/tests/check_ctl ->
  * B/asyncflowctl), or NULL. */
 static const char *
@@ -209,7 +220,7 @@ START_TEST(test_ctl_start_json_to_value)
 	/* Keys sorted bytewise: "B" < "a" < "b" < "\xc3\xa9". */
 	rv = seen->start->args;
 	ck_assert_uint_eq(rv->record_value->n_fields, 4);
-	ck_assert_str_eq(field(rv, 0, "B")->string_value, "");
+	ck_assert(str_is(field(rv, 0, "B"), ""));
 	a = field(rv, 1, "a");
 	ck_assert_int_eq(field(rv, 2, "b")->int_value, 1);
 	ck_assert_int_eq(field(rv, 3, "\xc3\xa9")->kind_case,
@@ -222,7 +233,7 @@ START_TEST(test_ctl_start_json_to_value)
 	it = a->list_value->items[1];
 	ck_assert_int_eq(it->kind_case, ASYNCFLOW__VALUE__KIND_INT_VALUE);
 	ck_assert_int_eq(it->int_value, 2);
-	ck_assert_str_eq(a->list_value->items[2]->string_value, "x");
+	ck_assert(str_is(a->list_value->items[2], "x"));
 	ck_assert_int_eq(a->list_value->items[3]->kind_case,
 	    ASYNCFLOW__VALUE__KIND_NULL_VALUE);
 	ck_assert(a->list_value->items[3]->null_value);
@@ -289,7 +300,7 @@ s_ctl_show(int fd)
 	v[n].kind_case = ASYNCFLOW__VALUE__KIND_BOOL_VALUE,
 	v[n++].bool_value = 0;
 	v[n].kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE,
-	v[n++].string_value = (char *)"h\"i";
+	af_value_set_string(&v[n++], "h\"i", 3);
 	v[n].kind_case = ASYNCFLOW__VALUE__KIND_BYTES_VALUE;
 	v[n].bytes_value.len = 5, v[n++].bytes_value.data = (uint8_t *)"hello";
 	v[n].kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID, v[n++].vow_id = 3;
@@ -684,31 +695,32 @@ value_levels(const Asyncflow__Value *v)
 	}
 }
 
-/* Values deeper than 64 levels (AF_VALUE_MAX_DEPTH) are usage errors. */
+/* Values deeper than AF_VALUE_MAX_DEPTH levels are usage errors. */
 START_TEST(test_ctl_depth)
 {
 	const char *args[] = { "start", "echo", NULL, NULL };
-	char *j;
+	char *j, want[64];
 	struct fake f;
 	struct run r;
 	int records;
 
 	NEED_CTL();
+	snprintf(want, sizeof(want), "at most %d levels", AF_VALUE_MAX_DEPTH);
 	for (records = 0; records < 2; records++) {
 		fake_listen(&f, s_ctl_start);
-		args[2] = j = deep_json(65, records);
+		args[2] = j = deep_json(AF_VALUE_MAX_DEPTH + 1, records);
 		run_ctl(&r, f.path, args);
 		free(j);
 		ck_assert_msg(r.status == 2, "exit %d: %s", r.status, r.err);
 		ck_assert_str_eq(r.out, "");
-		ck_assert_msg(strstr(r.err, "at most 64 levels") != NULL, "%s",
-		    r.err);
-		args[2] = j = deep_json(64, records);
+		ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+		args[2] = j = deep_json(AF_VALUE_MAX_DEPTH, records);
 		run_ctl(&r, f.path, args);
 		free(j);
 		fake_join(&f);
 		ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-		ck_assert_int_eq(value_levels(seen->start->args), 64);
+		ck_assert_int_eq(value_levels(seen->start->args),
+		    AF_VALUE_MAX_DEPTH);
 		af_msg_free(seen);
 		seen = NULL;
 	}
@@ -1191,11 +1203,11 @@ START_TEST(test_ctl_serve_stdin)
 	ck_assert_int_eq(field(a, 1, "right")->kind_case,
 	    ASYNCFLOW__VALUE__KIND_RESOLVER_ID);
 	ck_assert_uint_eq(field(a, 1, "right")->resolver_id, 9);
-	ck_assert_str_eq(field(v, 2, "method")->string_value, "transfer");
+	ck_assert(str_is(field(v, 2, "method"), "transfer"));
 	res = field(v, 3, "resolvers");
 	ck_assert_uint_eq(res->record_value->n_fields, 1);
-	ck_assert_str_eq(field(res, 0, "9")->string_value,
-	    "deadbeef000000000000000000000042");
+	ck_assert(
+	    str_is(field(res, 0, "9"), "deadbeef000000000000000000000042"));
 	ck_assert_int_eq(field(v, 4, "vow")->kind_case,
 	    ASYNCFLOW__VALUE__KIND_INT_VALUE);
 	ck_assert_int_eq(field(v, 4, "vow")->int_value, 201);
@@ -1218,8 +1230,7 @@ s_ctl_serve_big(int fd)
 	ck_assert_ptr_nonnull(s);
 	memset(s, 'x', 300000);
 	s[300000] = '\0';
-	big.kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
-	big.string_value = s;
+	af_value_set_string(&big, s, 300000);
 	srv_hello(fd);
 	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
 	srv_serve_reply(fd, req->id, 0);
@@ -1269,15 +1280,17 @@ s_ctl_serve_deep(int fd)
 	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
 	srv_serve_reply(fd, req->id, 0);
 	af_msg_free(req);
-	srv_invocation(fd, 501, "deep65", NULL, AF_RESOLVER_LEN);
+	srv_invocation(fd, 501, "toodeep", NULL, AF_RESOLVER_LEN);
 	srv_take_settle(fd, 0);
-	srv_invocation(fd, 502, "deep64", NULL, AF_RESOLVER_LEN);
+	srv_invocation(fd, 502, "deepest", NULL, AF_RESOLVER_LEN);
 	srv_take_settle(fd, 0);
 }
 
 START_TEST(test_ctl_serve_depth)
 {
-	/* Prints the method's number of levels of nested lists around 1. */
+	/* Prints AF_VALUE_MAX_DEPTH + 1 (toodeep) or AF_VALUE_MAX_DEPTH
+	 * levels: nested lists around 1. */
+	char script[256], want[64];
 	const char *args[] = {
 		"serve",
 		"--no-reconnect",
@@ -1285,15 +1298,19 @@ START_TEST(test_ctl_serve_depth)
 		"--",
 		"sh",
 		"-c",
-		"in=$(cat); case $in in *deep65*) n=64 ;; *) n=63 ;; esac; "
-		"s=1; while [ $n -gt 0 ]; do s=\"[$s]\"; n=$((n - 1)); done; "
-		"echo \"$s\"",
+		script,
 		NULL,
 	};
 	const char *m;
 	struct fake f;
 	struct run r;
 
+	snprintf(script, sizeof(script),
+	    "in=$(cat); case $in in *toodeep*) n=%d ;; *) n=%d ;; esac; "
+	    "s=1; while [ $n -gt 0 ]; do s=\"[$s]\"; n=$((n - 1)); done; "
+	    "echo \"$s\"",
+	    AF_VALUE_MAX_DEPTH, AF_VALUE_MAX_DEPTH - 1);
+	snprintf(want, sizeof(want), "at most %d levels", AF_VALUE_MAX_DEPTH);
 	NEED_CTL();
 	fake_listen(&f, s_ctl_serve_deep);
 	run_ctl(&r, f.path, args);
@@ -1301,8 +1318,9 @@ START_TEST(test_ctl_serve_depth)
 	ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
 	ck_assert_uint_eq(nsettles, 2);
 	m = rejected(0, 501, "BadResult");
-	ck_assert_msg(strstr(m, "at most 64 levels") != NULL, "%s", m);
-	ck_assert_int_eq(value_levels(settled(1, 502, false)), 64);
+	ck_assert_msg(strstr(m, want) != NULL, "%s", m);
+	ck_assert_int_eq(value_levels(settled(1, 502, false)),
+	    AF_VALUE_MAX_DEPTH);
 	free_settles();
 	ck_assert_msg(strstr(r.err, "lost the connection") != NULL, "%s",
 	    r.err);

@@ -238,9 +238,9 @@ sample(int i)
 			    S("someone"));
 		return af_list_of(A, items, 100);
 	case 38:
-		/* depth 64: 63 lists around a null */
+		/* depth AF_VALUE_MAX_DEPTH: lists around a null */
 		v = af_null(A);
-		for (k = 0; k < 63; k++)
+		for (k = 0; k < AF_VALUE_MAX_DEPTH - 1; k++)
 			v = L(1, v);
 		return v;
 	case 39:
@@ -284,7 +284,8 @@ to_pbc(const struct af_value *v)
 		break;
 	case AF_STRING:
 		m->kind_case = ASYNCFLOW__VALUE__KIND_STRING_VALUE;
-		m->string_value = (char *)v->u.s.ptr;
+		m->string_value.data = (uint8_t *)v->u.s.ptr;
+		m->string_value.len = v->u.s.len;
 		break;
 	case AF_BYTES:
 		m->kind_case = ASYNCFLOW__VALUE__KIND_BYTES_VALUE;
@@ -754,11 +755,31 @@ nested_lists(struct buf *b, int n)
 	buf_release(&t);
 }
 
+/*
+ * Stored values keep the limit of before protocol 2
+ * (AF_VALUE_STORED_MAX_DEPTH, 64), so that old journals replay: one that
+ * deep decodes, but nothing deeper than AF_VALUE_MAX_DEPTH is encoded (so
+ * stored, or sent) again.
+ */
 START_TEST(test_value_decode_rejects_depth_65)
 {
-	struct buf b = BUF_INITIALIZER;
+	struct buf b = BUF_INITIALIZER, out = BUF_INITIALIZER;
 	const struct af_value *v;
+	size_t size;
 
+	ck_assert_int_eq(AF_VALUE_STORED_MAX_DEPTH, 64);
+	nested_lists(&b, 63);
+	ck_assert_int_eq(dec(&b, &v), AF_OK); /* depth 64 */
+	ck_assert_int_eq(value_encode(&out, v), AF_ELIMIT);
+	ck_assert_int_eq(value_measure(v, &size), AF_ELIMIT);
+	ck_assert_int_eq(value_to_text(&out, v), AF_OK);
+	buf_release(&out);
+	nested_lists(&b, AF_VALUE_MAX_DEPTH - 1);
+	ck_assert_int_eq(dec(&b, &v), AF_OK);
+	ck_assert_int_eq(value_measure(v, &size), AF_OK);
+	nested_lists(&b, AF_VALUE_MAX_DEPTH);
+	ck_assert_int_eq(dec(&b, &v), AF_OK);
+	ck_assert_int_eq(value_measure(v, &size), AF_ELIMIT);
 	nested_lists(&b, 63);
 	ck_assert_int_eq(dec(&b, &v), AF_OK); /* depth 64 */
 	nested_lists(&b, 64);
@@ -879,9 +900,9 @@ START_TEST(test_af_limits_depth_and_size)
 	uint8_t *big;
 	int k;
 
-	/* depth: 64 levels made, the 65th refused */
+	/* depth: AF_VALUE_MAX_DEPTH levels made, one more refused */
 	v = af_null(A);
-	for (k = 0; k < 63; k++)
+	for (k = 0; k < AF_VALUE_MAX_DEPTH - 1; k++)
 		ck_assert_ptr_nonnull(v = L(1, v));
 	ck_assert_ptr_null(L(1, v));
 	ck_assert_ptr_null(R(1, "k", v));
@@ -1132,11 +1153,16 @@ START_TEST(test_value_encode_refuses_hand_built_too_deep)
 		node[i].u.list.len = 1;
 	}
 	buf_put(&b, "xy", 2);
-	ck_assert_int_eq(value_encode(&b, &node[63]), AF_OK); /* depth 64 */
+	ck_assert_int_eq(value_encode(&b, &node[AF_VALUE_MAX_DEPTH - 1]),
+	    AF_OK);
 	buf_truncate(&b, 2);
-	ck_assert_int_eq(value_encode(&b, &node[64]), AF_ELIMIT);
+	ck_assert_int_eq(value_encode(&b, &node[AF_VALUE_MAX_DEPTH]),
+	    AF_ELIMIT);
 	ck_assert_uint_eq(b.len, 2);
-	ck_assert_int_eq(value_measure(&node[64], &size), AF_ELIMIT);
+	ck_assert_int_eq(value_measure(&node[AF_VALUE_MAX_DEPTH], &size),
+	    AF_ELIMIT);
+	/* Rendered (logs, diagnostics) as deep as storage may hold. */
+	ck_assert_int_eq(value_to_text(&b, &node[63]), AF_OK);
 	ck_assert_int_eq(value_to_text(&b, &node[69]), AF_ELIMIT);
 	buf_release(&b);
 }

@@ -193,7 +193,7 @@ srv_hello_version(int fd, uint32_t version)
 
 	ck_assert_ptr_nonnull(req);
 	ck_assert_int_eq(req->op_case, ASYNCFLOW__REQUEST__OP_HELLO);
-	ck_assert_uint_eq(req->hello->version, 1);
+	ck_assert_uint_eq(req->hello->version, AF_PROTOCOL_VERSION);
 	ck_assert_uint_ne(req->id, 0);
 	ck_assert_str_ne(req->hello->client, "");
 	h.version = version;
@@ -206,7 +206,7 @@ srv_hello_version(int fd, uint32_t version)
 void
 srv_hello(int fd)
 {
-	srv_hello_version(fd, 1);
+	srv_hello_version(fd, AF_PROTOCOL_VERSION);
 }
 
 /* Waits until the client closes its end (so it can read all we sent). */

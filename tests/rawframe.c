@@ -21,6 +21,15 @@
  *                               enough to overflow the stack of a decoder
  *                               that recursed without a limit); prints the
  *                               replies' text
+ *   rawframe SOCKET badnames nul|utf8
+ *                               a hello, then five requests, each with one
+ *                               name holding a NUL (or a byte that is not
+ *                               UTF-8): start of "echo\0junk", a start's
+ *                               idempotency key, serve, ls's state, and a
+ *                               record key in a start's args; prints
+ *                               "errors=E utf8=ok|bad" (E: how many of them
+ *                               got an error reply; bad: an error message
+ *                               was not valid UTF-8) and the replies' text
  *   rawframe SOCKET starts N    the one mode that speaks good protocol: a
  *                               hello, then N starts of transfer pipelined
  *                               on this connection, the i-th with args
@@ -53,7 +62,7 @@
 
 #define PROBE_ID 9
 
-/* Request{id 1, hello{version 1}} */
+/* Request{id 1, hello{version AF_PROTOCOL_VERSION}} */
 static const unsigned char hello[] = {
 	0,
 	0,
@@ -64,7 +73,7 @@ static const unsigned char hello[] = {
 	0x12,
 	0x02,
 	0x08,
-	0x01,
+	AF_PROTOCOL_VERSION,
 };
 /* Request{id PROBE_ID, stats{}} */
 static const unsigned char probe[] = {
@@ -278,6 +287,115 @@ response_of(const unsigned char *p, size_t n, const unsigned char **r,
 	return id;
 }
 
+/* A tiny protobuf writer for badnames: messages of at most 127 bytes. */
+struct pbw {
+	unsigned char b[128];
+	size_t n;
+};
+
+static void
+pbw_bytes(struct pbw *m, unsigned char tag, const void *p, size_t n)
+{
+	if (m->n + 2 + n > sizeof(m->b)) {
+		fprintf(stderr, "rawframe: message too long\n");
+		exit(1);
+	}
+	m->b[m->n++] = tag;
+	m->b[m->n++] = (unsigned char)n;
+	memcpy(m->b + m->n, p, n);
+	m->n += n;
+}
+
+static void
+pbw_msg(struct pbw *m, unsigned char tag, const struct pbw *in)
+{
+	pbw_bytes(m, tag, in->b, in->n);
+}
+
+/* Writes Request{id, <optag>: op} as a frame. */
+static void
+send_request(int fd, unsigned char id, unsigned char optag,
+    const struct pbw *op)
+{
+	struct pbw r = { { 0x08, id }, 2 };
+	unsigned char hdr[4];
+
+	pbw_msg(&r, optag, op);
+	af__put_be32(hdr, (uint32_t)r.n);
+	write_all(fd, hdr, 4);
+	write_all(fd, r.b, r.n);
+}
+
+/* badnames: requests 2..6, each with one bad name (see the usage). */
+static void
+send_bad_names(int fd, unsigned char bad)
+{
+	unsigned char flow[] = { 'e', 'c', 'h', 'o', bad, 'j', 'u', 'n', 'k' };
+	unsigned char name[] = { 'a', bad, 'b' };
+	struct pbw op = { { 0 }, 0 }, v = { { 0 }, 0 }, f = { { 0 }, 0 },
+		   rec = { { 0 }, 0 }, one = { { 0x18, 0x02 }, 2 };
+
+	/* start{flow "echo?junk"} */
+	pbw_bytes(&op, 0x0a, flow, sizeof(flow));
+	send_request(fd, 2, 0x1a, &op);
+	/* start{flow "echo", idempotency_key "a?b"} */
+	op.n = 0;
+	pbw_bytes(&op, 0x0a, "echo", 4);
+	pbw_bytes(&op, 0x1a, name, sizeof(name));
+	send_request(fd, 3, 0x1a, &op);
+	/* serve{object "a?b"} */
+	op.n = 0;
+	pbw_bytes(&op, 0x0a, name, sizeof(name));
+	send_request(fd, 4, 0x72, &op);
+	/* list{state "a?b"} */
+	send_request(fd, 5, 0x42, &op);
+	/* start{flow "echo", args {"a?b": 1}} */
+	pbw_bytes(&f, 0x0a, name, sizeof(name)); /* Field.key */
+	pbw_msg(&f, 0x12, &one);                 /* Field.value */
+	pbw_msg(&rec, 0x0a, &f);                 /* Record.fields */
+	pbw_msg(&v, 0x42, &rec);                 /* Value.record_value */
+	op.n = 0;
+	pbw_bytes(&op, 0x0a, "echo", 4);
+	pbw_msg(&op, 0x12, &v);
+	send_request(fd, 6, 0x1a, &op);
+}
+
+/* Whether p[0..n) is valid UTF-8 (a plain check: no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+static int
+utf8_ok(const unsigned char *p, size_t n)
+{
+	size_t i = 0, k, j;
+	unsigned char lo, hi;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		lo = 0x80, hi = 0xbf;
+		if (p[i] >= 0xc2 && p[i] < 0xe0)
+			k = 2;
+		else if (p[i] >= 0xe0 && p[i] < 0xf0) {
+			k = 3;
+			lo = p[i] == 0xe0 ? 0xa0 : 0x80;
+			hi = p[i] == 0xed ? 0x9f : 0xbf;
+		} else if (p[i] >= 0xf0 && p[i] < 0xf5) {
+			k = 4;
+			lo = p[i] == 0xf0 ? 0x90 : 0x80;
+			hi = p[i] == 0xf4 ? 0x8f : 0xbf;
+		} else
+			return 0;
+		if (n - i < k || p[i + 1] < lo || p[i + 1] > hi)
+			return 0;
+		for (j = 2; j < k; j++)
+			if ((p[i + j] & 0xc0) != 0x80)
+				return 0;
+		i += k;
+	}
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,19 +406,30 @@ main(int argc, char **argv)
 	const char *mode, *closed = "0";
 	int fd, with_probe, want_text;
 	long lists = 100000, nstarts = 0, replies = 0, errors = 0;
+	int badnames = -1, utf8 = 1;
 	uint64_t last_outcome = 0;
 	ssize_t n;
 
 	if (argc < 3 || argc > 4 ||
 	    (argc == 4 && strcmp(argv[2], "deep") != 0 &&
-		strcmp(argv[2], "starts") != 0)) {
+		strcmp(argv[2], "starts") != 0 &&
+		strcmp(argv[2], "badnames") != 0)) {
 		fprintf(stderr,
 		    "usage: rawframe SOCKET garbage|oversized|"
-		    "truncated|badversion|unsorted|deep [N]|starts N\n");
+		    "truncated|badversion|unsorted|deep [N]|starts N|"
+		    "badnames nul|utf8\n");
 		return 2;
 	}
 	mode = argv[2];
-	if (argc == 4) {
+	if (strcmp(mode, "badnames") == 0) {
+		if (argc != 4 ||
+		    (strcmp(argv[3], "nul") != 0 &&
+			strcmp(argv[3], "utf8") != 0)) {
+			fprintf(stderr, "rawframe: badnames nul|utf8\n");
+			return 2;
+		}
+		badnames = strcmp(argv[3], "nul") == 0 ? 0x00 : 0xff;
+	} else if (argc == 4) {
 		lists = strtol(argv[3], NULL, 10);
 		if (lists < 1 || lists > 1000000) {
 			fprintf(stderr, "rawframe: N out of range\n");
@@ -314,7 +443,8 @@ main(int argc, char **argv)
 		}
 		nstarts = lists;
 	}
-	with_probe = strcmp(mode, "unsorted") == 0 || strcmp(mode, "deep") == 0;
+	with_probe = strcmp(mode, "unsorted") == 0 ||
+	    strcmp(mode, "deep") == 0 || badnames >= 0;
 	want_text = with_probe || nstarts > 0 ||
 	    strcmp(mode, "badversion") == 0;
 	signal(SIGPIPE, SIG_IGN);
@@ -385,6 +515,9 @@ main(int argc, char **argv)
 
 		write_all(fd, hello, sizeof(hello));
 		write_all(fd, msg, sizeof(msg));
+	} else if (badnames >= 0) {
+		write_all(fd, hello, sizeof(hello));
+		send_bad_names(fd, (unsigned char)badnames);
 	} else if (strcmp(mode, "deep") == 0) {
 		flen = deep_frame(&frame, lists);
 		write_all(fd, hello, sizeof(hello));
@@ -463,6 +596,16 @@ main(int argc, char **argv)
 				answered = 1;
 				continue;
 			}
+			if (badnames >= 0 && id >= 2 && id <= 6 &&
+			    pb_field(r, rn, 2, &f, &fn, NULL)) {
+				const unsigned char *em;
+				size_t emn;
+
+				errors++;
+				if (pb_field(f, fn, 3, &em, &emn, NULL) &&
+				    !utf8_ok(em, emn))
+					utf8 = 0;
+			}
 			if (nstarts > 0) {
 				/* Only the text of error replies is kept. */
 				if (id >= 2 && id < (uint64_t)nstarts + 2)
@@ -500,6 +643,8 @@ main(int argc, char **argv)
 		close(fd);
 		return 0;
 	}
+	if (badnames >= 0)
+		printf("errors=%ld utf8=%s ", errors, utf8 ? "ok" : "bad");
 	printf("reply_bytes=%zu closed=%s%s%s\n", total, closed,
 	    tlen ? " text=" : "", text);
 	free(in);

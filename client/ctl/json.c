@@ -214,11 +214,24 @@ tag_id(json_t *x, const char *tag, struct jpath *jp, uint64_t *id)
 	return true;
 }
 
+/* Whether JSON string x holds a NUL (which only `"\u0000"` can put
+ * there): strings may, names (tags' strings, @error's fields) may not. */
+static bool
+has_nul(json_t *x)
+{
+	return memchr(json_string_value(x), '\0', json_string_length(x)) !=
+	    NULL;
+}
+
 static const char *
 tag_string(json_t *x, const char *tag, struct jpath *jp)
 {
 	if (!json_is_string(x)) {
 		jerr(jp, "%s needs a string", tag);
+		return NULL;
+	}
+	if (has_nul(x)) {
+		jerr(jp, "%s needs a string without NUL bytes", tag);
 		return NULL;
 	}
 	return json_string_value(x);
@@ -278,8 +291,10 @@ tagged_to_value(const char *tag, json_t *x, struct jpath *jp, int depth)
 				    key);
 				return NULL;
 			}
-			if (!json_is_string(m)) {
-				jerr(jp, "@error's \"%s\" must be a string",
+			if (!json_is_string(m) || has_nul(m)) {
+				jerr(jp,
+				    "@error's \"%s\" must be a string without "
+				    "NUL bytes",
 				    key);
 				return NULL;
 			}
@@ -353,8 +368,12 @@ json_to_value(json_t *j, struct jpath *jp, int depth)
 		v->double_value = json_real_value(j);
 		return v;
 	case JSON_STRING:
+		/* json_string_length: the text may hold NULs ("\u0000"). */
 		v = new_value(ASYNCFLOW__VALUE__KIND_STRING_VALUE);
-		v->string_value = xstrdup(json_string_value(j));
+		v->string_value.len = json_string_length(j);
+		v->string_value.data = xcalloc(1, v->string_value.len + 1);
+		memcpy(v->string_value.data, json_string_value(j),
+		    v->string_value.len + 1);
 		return v;
 	case JSON_ARRAY:
 		n = json_array_size(j);
@@ -406,7 +425,8 @@ parse_value(const char *arg, const char *text)
 	Asyncflow__Value *v;
 	json_t *j;
 
-	j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+	j = json_loads(text,
+	    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (j == NULL)
 		usage_error("%s is not valid JSON: %s (at column %d)", arg,
 		    err.text, err.column);
@@ -528,8 +548,13 @@ value_to_json_soft(const Asyncflow__Value *v, char *err, size_t errlen)
 					     "-inf";
 		return tagged("@double", jstr(s));
 	case ASYNCFLOW__VALUE__KIND_STRING_VALUE:
-		s = v->string_value;
-		goto string;
+		/* Length-counted: a string may hold NULs, printed \u0000. */
+		if ((j = json_stringn(v->string_value.len > 0 ?
+			     (const char *)v->string_value.data :
+			     "",
+			 v->string_value.len)) == NULL)
+			goto not_utf8;
+		return j;
 	case ASYNCFLOW__VALUE__KIND_BYTES_VALUE:
 		if ((b = b64_encode(v->bytes_value.data, v->bytes_value.len)) ==
 		    NULL)
@@ -617,9 +642,6 @@ value_to_json_soft(const Asyncflow__Value *v, char *err, size_t errlen)
 		    (int)v->kind_case);
 		return NULL;
 	}
-string:
-	if ((j = json_string(s != NULL ? s : "")) != NULL)
-		return j;
 not_utf8:
 	snprintf(err, errlen, "the daemon sent a string that is not UTF-8");
 	return NULL;

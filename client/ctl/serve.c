@@ -501,7 +501,7 @@ fulfil_with(af_conn *c, const Asyncflow__Invocation *inv, const char *label,
 		return;
 	}
 	j = json_loadb(out->p, out->len,
-	    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerror);
+	    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerror);
 	if (j == NULL) {
 		excerpt(ex, sizeof(ex), out);
 		snprintf(msg, sizeof(msg),

@@ -66,7 +66,11 @@
  *   negative is reported as AF_EPROTO.
  *
  * - The daemon checks values: record keys must be unique and sorted
- *   bytewise (strcmp order), strings valid UTF-8, nesting bounded. The
+ *   bytewise (strcmp order), strings valid UTF-8 (they may hold NULs),
+ *   nesting at most AF_VALUE_MAX_DEPTH levels (AF_ELIMIT). Every name a
+ *   request carries (flow, object, key, state, record keys, object and
+ *   error names in values) must be UTF-8 without NUL: the daemon answers
+ *   AF_EINVAL with a message naming the field otherwise. The
  *   library sends values as given and does not reorder them. It only
  *   refuses, with AF_EINVAL, a message protobuf-c could not pack (a NULL
  *   string, a oneof set to a NULL message, a NULL array or element, bytes
@@ -302,6 +306,35 @@ int af_request(af_conn *c, Asyncflow__Request *req, int timeout_ms,
  * NULL is fine. Do not use it on messages you built yourself unless every
  * string, byte buffer and sub-message in them came from malloc(). */
 void af_msg_free(void *msg);
+
+/* ---- Values ---------------------------------------------------------------- *
+ *
+ * A string value's text is Value.string_value, declared `bytes` since
+ * protocol 2 so that it keeps NUL bytes: a ProtobufCBinaryData {len, data},
+ * UTF-8 (the daemon refuses anything else), not necessarily NUL-terminated.
+ * The two calls below read and set it without touching those details.
+ * Names (record keys, object names, error names and messages, and the flow,
+ * object and key arguments of the calls below) are C strings: UTF-8
+ * without NUL.
+ */
+
+/*
+ * af_value_string: the text of string value v, *len bytes long (len may be
+ * NULL), owned by v. It may hold NUL bytes and is not NUL-terminated:
+ * print it with "%.*s" or fwrite, never as a C string. Returns NULL
+ * (and *len 0) when v is NULL or not a string; an empty string is a
+ * non-NULL pointer and length 0.
+ */
+const char *af_value_string(const Asyncflow__Value *v, size_t *len);
+
+/*
+ * af_value_set_string: makes v (initialised by the caller, e.g. with
+ * ASYNCFLOW__VALUE__INIT) the string value s[0..len), which may hold NUL
+ * bytes. s is not copied: it stays the caller's and must outlive v's use.
+ * Returns v, or NULL if v is NULL or s is NULL with len > 0.
+ */
+Asyncflow__Value *
+af_value_set_string(Asyncflow__Value *v, const char *s, size_t len);
 
 /* ---- Operations ----------------------------------------------------------- *
  *

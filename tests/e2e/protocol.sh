@@ -47,25 +47,27 @@ case $r in *closed=0*EDECODE*"malformed encoding"*) ;;
 *) fail "non-canonical args: $r" ;; esac
 expect "nothing started" "$(ctl ls | jq '[.[] | select(.flow == "echo")] | length')" 1
 # The depth guard: a request nesting deeper than the daemon's protobuf
-# limit (200 messages) is refused before the recursive decoder sees it,
-# with an error reply, and the connection is closed. 99 lists in a start's
-# args nest 201 deep; 100000 would overflow an unguarded decoder's stack.
-for n in 99 100000; do
+# limit (AF_MAX_DEPTH, 64 messages) is refused before the recursive decoder
+# sees it, with an error reply, and the connection is closed. 31 lists in a
+# start's args nest 65 deep; 100000 would overflow an unguarded decoder's
+# stack.
+for n in 31 100000; do
 	r=$("$B/tests/rawframe" "$SOCK" deep $n)
 	case $r in *closed=1*EPROTO*"frame does not decode"*) ;;
 	*) fail "deep $n: $r" ;; esac
 	kill -0 "$DAEMON_PID" || fail "deep $n: the daemon died"
 	ctl stats >/dev/null
 done
-# At the limit (98 lists: 199 deep) the frame decodes and the value is
-# refused as too deep; the connection stays open.
-r=$("$B/tests/rawframe" "$SOCK" deep 98)
+# At the limit (30 lists: 63 deep) the frame decodes and the value (31
+# levels, over AF_VALUE_MAX_DEPTH) is refused as too deep; the connection
+# stays open.
+r=$("$B/tests/rawframe" "$SOCK" deep 30)
 case $r in *closed=0*ELIMIT*"too deep"*) ;;
-*) fail "deep 98: $r" ;; esac
+*) fail "deep 30: $r" ;; esac
 expect "nothing started" "$(ctl ls | jq '[.[] | select(.flow == "echo")] | length')" 1
 # A client of another protocol version is told both versions.
 r=$("$B/tests/rawframe" "$SOCK" badversion)
-case $r in *closed=1*"client speaks 99, asyncflowd speaks 1"*) ;;
+case $r in *closed=1*"client speaks 99, asyncflowd speaks 2"*) ;;
 *) fail "version mismatch: $r" ;; esac
 kill -0 "$DAEMON_PID" || fail "daemon died"
 stop_daemon
