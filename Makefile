@@ -105,6 +105,9 @@ $(CTL): $(CTL_SRCS:%.c=$(B)/%.o) $(CLIENT_LIB)
 $(B)/tests/rawframe: $(B)/tests/rawframe.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
+$(B)/tests/sdharness: $(B)/tests/sdharness.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+E2E_TOOLS += $(if $(wildcard tests/sdharness.c),$(B)/tests/sdharness)
 
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)

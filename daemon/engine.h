@@ -80,6 +80,11 @@ struct engine_opts {
 	void *clock_ctx;
 	engine_commit_fn *on_commit;
 	void *commit_ctx;
+	/* Replay progress, as a one-line status ("replaying 3 of 10
+	 * activations", at most once a second while replaying, and a
+	 * summary): the same text the engine logs. NULL = none. */
+	void (*on_progress)(void *ctx, const char *status);
+	void *progress_ctx;
 };
 
 /*
@@ -234,6 +239,8 @@ struct engine_stats {
 	uint64_t entries_written, entries_replayed;
 	uint64_t acts_loaded;    /* activations brought into memory */
 	uint64_t acts_in_memory; /* now */
+	uint64_t replays;        /* activations replayed (done) */
+	uint64_t replays_failed; /* of those, left Failed */
 };
 void engine_stats(const struct engine *e, struct engine_stats *st);
 

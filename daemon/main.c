@@ -10,7 +10,9 @@
  * dies; the next start marks that activation Failed ("crashed the daemon")
  * instead of replaying it into the same crash (DESIGN.md §7).
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include "journal.h"
 #include "engine.h"
 #include "log.h"
+#include "notify.h"
 #include "registry.h"
 #include "server.h"
 #include "store.h"
@@ -159,6 +162,30 @@ read_crashes(size_t *n)
 	return q;
 }
 
+/* ---- systemd (notify.h) ------------------------------------------------------ */
+
+static void
+on_ready(void *ctx)
+{
+	(void)ctx;
+	notify_send("READY=1");
+}
+
+/* The engine's replay progress, as the service's status line. */
+static void
+on_progress(void *ctx, const char *status)
+{
+	(void)ctx;
+	notify_status("%s", status);
+}
+
+static void
+on_stopping(void *ctx)
+{
+	(void)ctx;
+	notify_send("STOPPING=1");
+}
+
 /* ---- Modules ---------------------------------------------------------------- */
 
 static void
@@ -225,7 +252,9 @@ main(int argc, char **argv)
 	struct engine *e;
 	struct store *s;
 	char err[512], sockbuf[4096];
+	int lfd;
 
+	log_init();
 	memset(&eo, 0, sizeof(eo));
 	while (
 	    (ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
@@ -298,6 +327,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);
+	notify_init();
+	/* A passed socket is checked before anything is opened. */
+	if (notify_listen_fd(&lfd, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	/* Until the loop logs it (server.c), SIGHUP must not kill a daemon
 	 * still opening its store. */
 	signal(SIGHUP, SIG_IGN);
@@ -319,6 +352,7 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	install_crash_recorder(dir);
 	eo.quarantine = crashes = read_crashes(&eo.nquarantine);
+	eo.on_progress = on_progress;
 	rc = engine_open(s, reg, &eo, &e, err, sizeof(err));
 	if (rc != AF_OK)
 		fatal("%s", err);
@@ -331,6 +365,23 @@ main(int argc, char **argv)
 
 	memset(&svo, 0, sizeof(svo));
 	svo.socket_path = sock;
+	svo.ready = on_ready;
+	svo.stopping = on_stopping;
+	if (lfd > 0) {
+		struct sockaddr_un sun;
+		socklen_t len = sizeof(sun);
+
+		/* Its name, for the log. */
+		memset(&sun, 0, sizeof(sun));
+		if (getsockname(lfd, (struct sockaddr *)&sun, &len) == 0 &&
+		    sun.sun_path[0] != '\0')
+			snprintf(sockbuf, sizeof(sockbuf), "%s (fd %d)",
+			    sun.sun_path, lfd);
+		else
+			snprintf(sockbuf, sizeof(sockbuf), "fd %d", lfd);
+		svo.socket_path = sockbuf;
+		svo.listen_fd = lfd;
+	}
 	svo.durability = store_durability_name(so.durability);
 	svo.batch_ms = so.durability == STORE_BATCH ? 5 : 0;
 	svo.allow_uid = geteuid();

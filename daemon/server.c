@@ -347,6 +347,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: finishing the pass and stopping",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	srv->stopping = true;
+	if (srv->o.stopping != NULL)
+		srv->o.stopping(srv->o.ready_ctx);
 	evconnlistener_disable(srv->lis);
 	schedule_pass(srv);
 }
@@ -463,7 +465,9 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	u64map_init(&srv.conns);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
+	if (o->listen_fd > 0)
+		fd = o->listen_fd; /* socket activation: bound already */
+	else if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
 		return AF_ESTATE;
 	if ((cfg = event_config_new()) == NULL ||
 	    (srv.base = event_base_new_with_config(cfg)) == NULL) {
@@ -559,7 +563,8 @@ out : {
 		evconnlistener_free(srv.lis);
 	else
 		close(fd);
-	unlink(o->socket_path);
+	if (o->listen_fd <= 0) /* a passed socket is its manager's */
+		unlink(o->socket_path);
 	api_free(srv.api);
 	event_base_free(srv.base);
 	return rc;

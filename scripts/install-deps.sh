@@ -7,6 +7,7 @@ set -eu
 pkgs="build-essential pkg-config liblmdb-dev lmdb-utils libevent-dev
 libprotobuf-c-dev protobuf-c-compiler protobuf-compiler check libjansson-dev
 valgrind jq clang-format"
+pkgs="$pkgs systemd" # test: systemd-analyze verify of dist/ (systemd-units.sh)
 # Cross toolchain and qemu-user for the aarch64 coroutine test.
 if [ "$(uname -m)" = x86_64 ]; then
 	pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
