@@ -554,3 +554,28 @@ engine_quarantine(struct engine *e, uint64_t id, const char *why)
 	a->quarantined = true;
 	return AF_OK;
 }
+
+static int
+count_cb(void *ctx, uint64_t id, const struct act_row *row)
+{
+	struct engine *e = ((void **)ctx)[0];
+	uint64_t *counts = ((void **)ctx)[1];
+	struct act *a = u64map_get(&e->acts, id);
+
+	if (a != NULL)
+		counts[a->live_state]++;
+	else
+		counts[row->state == ACT_DONE    ? ES_DONE :
+			row->state == ACT_FAILED ? ES_FAILED :
+						   ES_SLEEPING]++;
+	return 0;
+}
+
+int
+engine_count_states(struct engine *e, uint64_t counts[ES_DONE + 1])
+{
+	void *ctx[2] = { e, counts };
+
+	memset(counts, 0, (ES_DONE + 1) * sizeof(*counts));
+	return acttab_scan(e->s, 0, count_cb, ctx);
+}

@@ -31,6 +31,7 @@
 #include "journal.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "registry.h"
 #include "server.h"
@@ -48,7 +49,8 @@ usage(FILE *f)
 	    "usage: asyncflowd [-d DIR] [-s PATH] [--module FILE.so]...\n"
 	    "                  [--durability full|batch|none] [--map-size MiB]\n"
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
-	    "                  [--stack-size KiB] [-v] [-q]\n"
+	    "                  [--stack-size KiB] [--metrics ADDR:PORT] "
+	    "[-v] [-q]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
@@ -71,6 +73,11 @@ usage(FILE *f)
 	    "a guard\n"
 	    "                  page below it: an overflow is a crash, "
 	    "quarantined)\n"
+	    "  --metrics ADDR:PORT  serve /metrics (Prometheus) and /healthz "
+	    "over\n"
+	    "                  HTTP on TCP, UNAUTHENTICATED: bind a trusted "
+	    "address\n"
+	    "                  (default: off)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -236,6 +243,7 @@ main(int argc, char **argv)
 		{ "socket-group", required_argument, NULL, 'G' },
 		{ "retain-journals", no_argument, NULL, 'R' },
 		{ "stack-size", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -247,12 +255,12 @@ main(int argc, char **argv)
 	struct server_opts svo;
 	struct engine_opts eo;
 	struct engine_quarantine *crashes;
-	const char *group = NULL;
+	const char *group = NULL, *metrics = NULL;
 	struct af_registry *reg;
 	struct engine *e;
 	struct store *s;
 	char err[512], sockbuf[4096];
-	int lfd;
+	int lfd, mfd = -1;
 
 	log_init();
 	memset(&eo, 0, sizeof(eo));
@@ -303,6 +311,9 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'P':
+			metrics = optarg;
+			break;
 		case 'v':
 			verbosity = LOG_DEBUG;
 			break;
@@ -330,6 +341,10 @@ main(int argc, char **argv)
 	notify_init();
 	/* A passed socket is checked before anything is opened. */
 	if (notify_listen_fd(&lfd, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	/* The port too: a port in use is an error before the replay. */
+	if (metrics != NULL &&
+	    (mfd = metrics_listen(metrics, err, sizeof(err))) < 0)
 		fatal("%s", err);
 	/* Until the loop logs it (server.c), SIGHUP must not kill a daemon
 	 * still opening its store. */
@@ -366,6 +381,8 @@ main(int argc, char **argv)
 	memset(&svo, 0, sizeof(svo));
 	svo.socket_path = sock;
 	svo.ready = on_ready;
+	svo.has_metrics = mfd >= 0;
+	svo.metrics_fd = mfd;
 	svo.stopping = on_stopping;
 	if (lfd > 0) {
 		struct sockaddr_un sun;

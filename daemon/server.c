@@ -28,6 +28,7 @@
 #include "api.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 #include "turn.h"
@@ -58,6 +59,7 @@ struct server {
 	bool stopping;
 	struct event *backoff_ev;
 	int exit_code;
+	struct metrics *metrics; /* --metrics, or NULL */
 };
 
 static void conn_free(struct conn *c);
@@ -497,6 +499,12 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		rc = AF_ENOMEM;
 		goto out;
 	}
+	if (o->has_metrics &&
+	    (srv.metrics = metrics_new(srv.base, o->metrics_fd, e, s, srv.api,
+		 err, errlen)) == NULL) {
+		rc = AF_ENOMEM;
+		goto out;
+	}
 	turn_init(&srv.turn, e, s, srv.api);
 	engine_set_commit_hook(e, api_on_commit, srv.api);
 	if ((rc = api_load_outbox(srv.api)) != AF_OK) {
@@ -565,6 +573,7 @@ out : {
 		close(fd);
 	if (o->listen_fd <= 0) /* a passed socket is its manager's */
 		unlink(o->socket_path);
+	metrics_free(srv.metrics);
 	api_free(srv.api);
 	event_base_free(srv.base);
 	return rc;

@@ -319,6 +319,22 @@ l_close(struct store *s)
 	free(ls);
 }
 
+static int
+l_usage(struct store *s, uint64_t *used, uint64_t *size)
+{
+	struct lstore *ls = (struct lstore *)s;
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_env_info(ls->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(ls->env, &st)) != 0)
+		return map_err(ls, rc, "mdb_env_info");
+	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	*size = info.me_mapsize;
+	return AF_OK;
+}
+
 static const struct store_ops lmdb_ops = {
 	.version = STORE_OPS_VERSION,
 	.txn_begin = l_txn_begin,
@@ -332,6 +348,7 @@ static const struct store_ops lmdb_ops = {
 	.cursor_close = l_cursor_close,
 	.sync = l_sync,
 	.close = l_close,
+	.usage = l_usage,
 };
 
 int
