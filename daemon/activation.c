@@ -525,8 +525,9 @@ engine_scan_acts(struct engine *e, bool wake_failed)
 	if ((rc = acttab_scan(e->s, 0, scan_act_cb, &sc)) != AF_OK)
 		return rc;
 	if (e->rp.total == 0)
-		log_info("%llu activations in the store (%llu Done, %llu "
-			 "Failed), none to replay",
+		log_msg(wake_failed ? LOG_INFO : LOG_DEBUG,
+		    "%llu activations in the store (%llu Done, %llu "
+		    "Failed), none to replay",
 		    (unsigned long long)sc.rows, (unsigned long long)sc.done,
 		    (unsigned long long)sc.failed);
 	else
