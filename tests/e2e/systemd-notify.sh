@@ -4,7 +4,8 @@
 # replays, and STOPPING=1 when SIGTERM stops it; it must serve a listening
 # socket passed as fd 3 (LISTEN_PID/LISTEN_FDS) instead of binding its own,
 # refuse an fd 3 that is no listening Unix socket with a clear error, and
-# prefix its log lines with <N> priorities when stderr is the journal.
+# prefix its log lines with <N> priorities when stderr is the journal. A
+# wake of many activations logs and reports its progress like the start.
 set -eu
 . tests/e2e/lib.inc
 H=$B/tests/sdharness
@@ -97,4 +98,26 @@ grep -q '^<6>.*asyncflowd info: serving' "$WORK/journal.log" ||
 grep -v '^<[0-7]>' "$WORK/journal.log" && fail "a line without a priority"
 # ...and none when stderr is something else.
 grep -q '^<' "$WORK/daemon.log" && fail "a priority prefix off the journal"
+
+# --- a wake of many logs the same progress and summary, and STATUS= says it
+rm -rf "$DIR"
+start_daemon --module "$B/modules/example-v1.so"
+mkvow
+for i in 1 2 3; do
+	ctl start order "{\"approval\":{\"@vow\":$VOW}}" >/dev/null
+done
+stop_daemon
+# v2 diverges: the start's replay leaves the three Failed...
+harness_start "$WORK/n5" -n "$WORK/notify" -- "$B/asyncflowd" -d "$DIR" \
+    --module "$B/modules/example-v2.so"
+wait_until "READY=1 (v2)" grep -qx READY=1 "$WORK/n5"
+summary='^STATUS=replayed 3 activations (3 failed'
+wait_until "the start's summary" grep -q "$summary" "$WORK/n5"
+# ...and so does a wake of every Failed one, which reports the same way.
+ctl wake >/dev/null
+twice() { [ "$(grep -c "$summary" "$WORK/n5")" -eq 2 ]; }
+wait_until "the wake's summary" twice
+harness_stop
+[ "$(grep -c 'replayed 3 activations (3 failed' "$WORK/daemon.log")" -eq 2 ] ||
+	fail "the wake's summary is not logged"
 echo "systemd-notify: ok"
