@@ -135,6 +135,14 @@ expect "timers" "$(metric asyncflow_timers_pending)" 1
 expect "bank pending" "$(metric 'asyncflow_invocations_pending{object="bank"}')" 1
 expect "bank servers" "$(metric 'asyncflow_servers_connected{object="bank"}')" 0
 [ "$(metric asyncflow_connections)" -ge 0 ] || fail "connections"
+
+# A client's settlement counts too.
+settles1=$(metric asyncflow_settles_total)
+mkvow
+ctl settle "$VOW" --resolver "$RES" '"done"' >/dev/null
+scrape
+expect "settles after one settle" "$(metric asyncflow_settles_total)" \
+    $((settles1 + 1))
 [ "$(metric asyncflow_map_used_bytes)" -gt 0 ] || fail "map used is 0"
 
 # A server for bank: it answers, the invocation leaves the outbox.
