@@ -171,19 +171,27 @@ read_crashes(size_t *n)
 
 /* ---- systemd (notify.h) ------------------------------------------------------ */
 
+static bool ready_sent;
+
 static void
 on_ready(void *ctx)
 {
 	(void)ctx;
+	ready_sent = true;
 	notify_send("READY=1");
 }
 
-/* The engine's replay progress, as the service's status line. */
+/* The engine's replay progress, as the service's status line. Before
+ * READY=1 it also extends systemd's start timeout: a replay that moves is
+ * not a start that hangs. */
 static void
 on_progress(void *ctx, const char *status)
 {
 	(void)ctx;
-	notify_status("%s", status);
+	if (ready_sent)
+		notify_status("%s", status);
+	else
+		notify_status("%s\nEXTEND_TIMEOUT_USEC=30000000", status);
 }
 
 static void

@@ -60,6 +60,7 @@ struct server {
 	struct event *backoff_ev;
 	int exit_code;
 	struct metrics *metrics; /* --metrics, or NULL */
+	bool ready_sent;         /* o.ready called (after the first turn) */
 };
 
 static void conn_free(struct conn *c);
@@ -129,6 +130,11 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	srv->pass_scheduled = false;
 	turn_run(&srv->turn, &next);
+	if (!srv->ready_sent) { /* the replays queued at open have run */
+		srv->ready_sent = true;
+		if (srv->o.ready != NULL)
+			srv->o.ready(srv->o.ready_ctx);
+	}
 	if (srv->stopping) { /* what is queued is rebuilt at the next start */
 		event_base_loopbreak(srv->base);
 		return;
@@ -527,8 +533,6 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	schedule_pass(&srv);
 	log_info("serving %s (durability %s, incarnation %llu)", o->socket_path,
 	    o->durability, (unsigned long long)engine_incarnation(e));
-	if (o->ready != NULL)
-		o->ready(o->ready_ctx);
 	event_base_dispatch(srv.base);
 	log_info("stopped");
 out : {

@@ -25,7 +25,9 @@ struct server_opts {
 				     * group, and peers whose gid is it may
 				     * connect too */
 	bool has_group;
-	void (*ready)(void *ctx); /* called once the socket listens */
+	void (*ready)(void *ctx); /* called once the first turn (the
+				   * replays queued at open) has run:
+				   * requests are answered from then on */
 	void *ready_ctx;
 	void (*stopping)(void *ctx); /* SIGTERM/SIGINT: stopping (ready_ctx) */
 	int listen_fd;    /* > 0: a listening socket passed to us (socket

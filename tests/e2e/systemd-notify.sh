@@ -48,6 +48,10 @@ wait_until "READY=1 (abstract)" grep -qx READY=1 "$WORK/n2"
 wait_until "the replay summary" grep -q '^STATUS=.*replayed 3' "$WORK/n2"
 grep -q '^STATUS=replaying 3 of 3 activations' "$WORK/n2" ||
 	fail "no STATUS= line at the start of the replay: $(cat "$WORK/n2")"
+# Ready once it answers: after the start's replay, which holds requests.
+[ "$(grep -n '^STATUS=replayed 3' "$WORK/n2" | cut -d: -f1)" -lt \
+    "$(grep -nx READY=1 "$WORK/n2" | cut -d: -f1)" ] ||
+	fail "READY=1 before the replay was over: $(cat "$WORK/n2")"
 grep -q 'replaying 3 of 3 activations' "$WORK/daemon.log" ||
 	fail "the start does not log how many activations it replays"
 grep -q 'replayed 3 activations (0 failed' "$WORK/daemon.log" ||
