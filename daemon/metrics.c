@@ -294,7 +294,7 @@ render(struct metrics *m, struct evbuffer *b)
 	    st.commit_seconds);
 	histogram(b, "asyncflow_pass_events",
 	    "Events taken per pass (the pass size).", st.pass_hist,
-	    engine_pass_le, ENGINE_PASS_BUCKETS, 0);
+	    engine_pass_le, ENGINE_PASS_BUCKETS, (double)st.events);
 	one(b, "asyncflow_journal_entries_written_total", "counter",
 	    "Journal entries written.", (double)st.entries_written);
 	one(b, "asyncflow_replays_total", "counter",

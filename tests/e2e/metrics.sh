@@ -144,6 +144,10 @@ scrape
 expect "settles after one settle" "$(metric asyncflow_settles_total)" \
     $((settles1 + 1))
 [ "$(metric asyncflow_map_used_bytes)" -gt 0 ] || fail "map used is 0"
+# The pass sizes add up to the events taken.
+expect "pass size sum" "$(metric asyncflow_pass_events_sum)" \
+    "$(metric asyncflow_events_total)"
+[ "$(metric asyncflow_events_total)" -ge 7 ] || fail "events did not move"
 
 # A server for bank: it answers, the invocation leaves the outbox.
 serve bank sh -c 'cat >/dev/null; echo true'
