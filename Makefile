@@ -194,6 +194,10 @@ PY_CHECK := $(if $(PYTHON),$(if $(PY_SRCS),python))
 # Everything under tests/ needs Check (and says so before compiling).
 $(patsubst %.c,$(B)/%.o,$(wildcard tests/*.c)): | prereqs-test
 
+$(B)/tests/sdharness: $(B)/tests/sdharness.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+E2E_TOOLS += $(if $(wildcard tests/sdharness.c),$(B)/tests/sdharness)
+
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)

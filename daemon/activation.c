@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "acttab.h"
 #include "engine_int.h"
@@ -25,6 +26,91 @@ xstrndup(const char *s, size_t n)
 		p[n] = '\0';
 	}
 	return p;
+}
+
+/* ---- The progress log of replays ---- */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void progress(struct engine *e, enum log_level l, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Log one line, and hand the same text to the on_progress hook. */
+static void
+progress(struct engine *e, enum log_level l, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(l, "%s", line);
+	if (e->o.on_progress != NULL)
+		e->o.on_progress(e->o.progress_ctx, line);
+}
+
+static void
+replay_queued(struct engine *e, struct act *a)
+{
+	if (a->replay)
+		return;
+	a->replay = true;
+	if (e->rp.total++ == 0) {
+		e->rp.t0_ms = e->rp.last_ms = mono_ms();
+		e->rp.entries0 = e->st.entries_replayed;
+	}
+}
+
+void
+engine_replay_done(struct engine *e, struct act *a)
+{
+	int64_t now;
+
+	a->replay = false;
+	e->rp.done++;
+	e->st.replays++;
+	if (a->live_state == ES_FAILED) {
+		e->rp.failed++;
+		e->st.replays_failed++;
+	}
+	/* A clock read per replay is cheap next to a journal read; a line a
+	 * second tells an operator the replay is moving. */
+	if ((now = mono_ms()) - e->rp.last_ms < 1000)
+		return;
+	e->rp.last_ms = now;
+	progress(e, LOG_INFO,
+	    "replaying: %llu of %llu activations, %llu journal entries, "
+	    "%llu failed, %.1f s",
+	    (unsigned long long)e->rp.done, (unsigned long long)e->rp.total,
+	    (unsigned long long)(e->st.entries_replayed - e->rp.entries0),
+	    (unsigned long long)e->rp.failed,
+	    (double)(now - e->rp.t0_ms) / 1000);
+}
+
+void
+engine_replay_pass_end(struct engine *e)
+{
+	int64_t took;
+
+	/* Every pass runs all the wakes queued: the batch is over. */
+	if (e->rp.total == 0)
+		return;
+	took = mono_ms() - e->rp.t0_ms;
+	progress(e, e->rp.total > 1 || took >= 1000 ? LOG_INFO : LOG_DEBUG,
+	    "replayed %llu activations (%llu failed, %llu journal entries) "
+	    "in %.3f s",
+	    (unsigned long long)e->rp.done, (unsigned long long)e->rp.failed,
+	    (unsigned long long)(e->st.entries_replayed - e->rp.entries0),
+	    (double)took / 1000);
+	memset(&e->rp, 0, sizeof(e->rp));
 }
 
 struct act *
@@ -83,6 +169,9 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->quarantined = r->quarantined;
 	if (r->failure.len)
 		a->failure = xstrndup(r->failure.ptr, r->failure.len);
+	/* Every activation made from its row is about to be replayed (at
+	 * open, by a recovery, by a wake): the progress log counts it. */
+	replay_queued(a->e, a);
 	return AF_OK;
 }
 
@@ -383,6 +472,7 @@ engine_free_acts(struct engine *e)
 struct scan_ctx {
 	struct engine *e;
 	bool wake_failed;
+	uint64_t rows, failed, done; /* for the log */
 };
 
 static int
@@ -392,6 +482,9 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	struct engine *e = sc->e;
 	struct act *a;
 
+	sc->rows++;
+	sc->done += row->state == ACT_DONE;
+	sc->failed += row->state == ACT_FAILED;
 	if (row->state == ACT_DONE) {
 		if (row->journal_gc >= row->journal_length ||
 		    e->o.retain_journals)
@@ -424,9 +517,28 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 int
 engine_scan_acts(struct engine *e, bool wake_failed)
 {
-	struct scan_ctx sc = { e, wake_failed };
+	struct scan_ctx sc = { e, wake_failed, 0, 0, 0 };
+	int rc;
 
-	return acttab_scan(e->s, 0, scan_act_cb, &sc);
+	/* A recovery's scan replaces the batch it interrupted. */
+	memset(&e->rp, 0, sizeof(e->rp));
+	if ((rc = acttab_scan(e->s, 0, scan_act_cb, &sc)) != AF_OK)
+		return rc;
+	if (e->rp.total == 0)
+		log_msg(wake_failed ? LOG_INFO : LOG_DEBUG,
+		    "%llu activations in the store (%llu Done, %llu "
+		    "Failed), none to replay",
+		    (unsigned long long)sc.rows, (unsigned long long)sc.done,
+		    (unsigned long long)sc.failed);
+	else
+		progress(e, LOG_INFO,
+		    "replaying %llu of %llu activations (%llu Done, %llu "
+		    "Failed%s)",
+		    (unsigned long long)e->rp.total,
+		    (unsigned long long)sc.rows, (unsigned long long)sc.done,
+		    (unsigned long long)sc.failed,
+		    wake_failed ? ": retried unless quarantined" : "");
+	return AF_OK;
 }
 
 int
@@ -442,4 +554,29 @@ engine_quarantine(struct engine *e, uint64_t id, const char *why)
 	act_fail(e, a, why);
 	a->quarantined = true;
 	return AF_OK;
+}
+
+static int
+count_cb(void *ctx, uint64_t id, const struct act_row *row)
+{
+	struct engine *e = ((void **)ctx)[0];
+	uint64_t *counts = ((void **)ctx)[1];
+	struct act *a = u64map_get(&e->acts, id);
+
+	if (a != NULL)
+		counts[a->live_state]++;
+	else
+		counts[row->state == ACT_DONE    ? ES_DONE :
+			row->state == ACT_FAILED ? ES_FAILED :
+						   ES_SLEEPING]++;
+	return 0;
+}
+
+int
+engine_count_states(struct engine *e, uint64_t counts[ES_DONE + 1])
+{
+	void *ctx[2] = { e, counts };
+
+	memset(counts, 0, (ES_DONE + 1) * sizeof(*counts));
+	return acttab_scan(e->s, 0, count_cb, ctx);
 }

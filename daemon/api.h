@@ -78,5 +78,13 @@ void api_conn_closed(struct api *api, uint64_t conn);
 void api_test_fail_alloc(unsigned n);
 
 void api_set_connections(struct api *api, uint64_t n);
+uint64_t api_connections(const struct api *api);
+
+/* Each object a client serves or has invocations queued for: its name,
+ * how many connections serve it now, and how many invocations wait in
+ * memory for a server (metrics). cb's nonzero return stops. */
+typedef int
+api_object_fn(void *ctx, const char *object, size_t servers, size_t waiting);
+void api_objects(struct api *api, api_object_fn *cb, void *ctx);
 
 #endif /* AF_API_H */

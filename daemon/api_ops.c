@@ -603,9 +603,17 @@ api_op_stats(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	sr->store_fault = (char *)(engine_store_fault(api->e) ?
 		engine_store_fault(api->e) :
 		"");
+	sr->map_used_bytes = st.map_used_bytes;
+	sr->map_size_bytes = st.map_size_bytes;
 	r.id = req->id;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_STATS;
 	r.stats = sr;
 	api_queue(api, conn, &r, false);
 	return AF_OK;
+}
+
+uint64_t
+api_connections(const struct api *api)
+{
+	return api->connections;
 }

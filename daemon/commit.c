@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acttab.h"
 #include "engine_int.h"
@@ -17,6 +18,31 @@
 
 static int recover(struct engine *);
 static int recover_from_store(struct engine *);
+
+const double engine_commit_le[ENGINE_COMMIT_BUCKETS] = { 0.0005, 0.001, 0.0025,
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
+const double engine_pass_le[ENGINE_PASS_BUCKETS] = { 1, 4, 16, 64, 256, 1024,
+	4096, 16384 };
+
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Count v in the histogram hist of bounds le[0..n) (n + 1 slots). */
+static void
+hist_add(uint64_t *hist, const double *le, size_t n, double v)
+{
+	size_t i;
+
+	for (i = 0; i < n && v > le[i]; i++)
+		;
+	hist[i]++;
+}
 
 /* The vow table tells us a vow reached a final state. */
 void
@@ -217,6 +243,7 @@ commit(struct engine *e)
 {
 	struct store_txn *t;
 	struct act *a, *next;
+	double t0;
 	int rc;
 
 	if (!e->dirty && e->ngc == 0 && e->store_fault[0] == '\0') {
@@ -231,6 +258,7 @@ commit(struct engine *e)
 		rc = e->lost != AF_OK ? e->lost : AF_ENOMEM;
 		goto failed;
 	}
+	t0 = mono_seconds();
 	if ((rc = store_begin(e->s, false, &t)) != AF_OK)
 		goto failed;
 	if ((rc = vowtab_flush(e->vt, t)) != AF_OK)
@@ -252,10 +280,17 @@ commit(struct engine *e)
 	if (e->store_fault[0] != '\0' &&
 	    (rc = meta_put_u64(t, "incarnation", e->incarnation)) != AF_OK)
 		goto abort;
-	if ((rc = store_commit(t)) != AF_OK)
+	rc = store_commit(t);
+	t0 = mono_seconds() - t0;
+	hist_add(e->st.commit_hist, engine_commit_le, ENGINE_COMMIT_BUCKETS,
+	    t0);
+	e->st.commit_seconds += t0;
+	if (rc != AF_OK)
 		goto failed;
 	store_fault_clear(e);
 
+	e->st.last_commit_rc = AF_OK;
+	e->st.settles += e->w.nsettled;
 	vowtab_after_commit(e->vt);
 	e->dirty = false;
 	for (a = TAILQ_FIRST(&e->touched); a != NULL; a = next) {
@@ -279,6 +314,8 @@ commit(struct engine *e)
 abort:
 	store_abort(t);
 failed:
+	e->st.commit_failures++;
+	e->st.last_commit_rc = rc;
 	if (rc == AF_ENOMEM)
 		engine_set_errmsg(e, "out of memory during the pass");
 	else {
@@ -354,6 +391,7 @@ recover_from_store(struct engine *e)
 int
 engine_pass(struct engine *e)
 {
+	uint64_t events;
 	int rc;
 
 	/* Passes are driven from the loop, never from guest code. */
@@ -370,7 +408,10 @@ engine_pass(struct engine *e)
 		}
 		return rc;
 	}
+	events = e->st.events;
 	step_take_events(e);
+	hist_add(e->st.pass_hist, engine_pass_le, ENGINE_PASS_BUCKETS,
+	    (double)(e->st.events - events));
 	return commit(e);
 }
 

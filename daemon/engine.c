@@ -98,6 +98,7 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 	act_mark_dirty(e, a);
 	e->next_act++;
 	e->w.next_act_dirty = true;
+	e->st.starts++;
 	*act = a->id;
 	*outcome = oid;
 	return AF_OK;

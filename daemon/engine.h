@@ -80,6 +80,11 @@ struct engine_opts {
 	void *clock_ctx;
 	engine_commit_fn *on_commit;
 	void *commit_ctx;
+	/* Replay progress, as a one-line status ("replaying 3 of 10
+	 * activations", at most once a second while replaying, and a
+	 * summary): the same text the engine logs. NULL = none. */
+	void (*on_progress)(void *ctx, const char *status);
+	void *progress_ctx;
 };
 
 /*
@@ -241,13 +246,39 @@ int engine_journal_text(struct engine *e, uint64_t act, struct buf *b);
 int engine_vow_state(struct engine *e, uint64_t vow, enum vow_state *st,
     struct af_arena *a, const struct af_value **value);
 
+/* The histograms' upper bounds (Prometheus `le`), in increasing order;
+ * one more bucket counts what is above the last. Commit latency is in
+ * seconds; a pass's size is the events it took. */
+#define ENGINE_COMMIT_BUCKETS 12
+#define ENGINE_PASS_BUCKETS   8
+extern const double engine_commit_le[ENGINE_COMMIT_BUCKETS];
+extern const double engine_pass_le[ENGINE_PASS_BUCKETS];
+
 struct engine_stats {
 	uint64_t passes, commits, events;
 	uint64_t entries_written, entries_replayed;
 	uint64_t acts_loaded;    /* activations brought into memory */
 	uint64_t acts_in_memory; /* now */
+	uint64_t replays;        /* activations replayed (done) */
+	uint64_t replays_failed; /* of those, left Failed */
+	uint64_t starts;         /* activations started (engine_start) */
+	uint64_t settles;        /* vows settled, counted when committed */
+	uint64_t commit_failures;
+	int last_commit_rc; /* AF_OK, or how the last commit failed */
+	/* Commits by latency (store_begin to store_commit), not cumulative:
+	 * commit_hist[i] counts those <= engine_commit_le[i] and above the
+	 * bucket before; the last slot those above every bound. */
+	uint64_t commit_hist[ENGINE_COMMIT_BUCKETS + 1];
+	double commit_seconds; /* their sum */
+	/* Passes by events taken, the same way. */
+	uint64_t pass_hist[ENGINE_PASS_BUCKETS + 1];
+	uint64_t map_used_bytes, map_size_bytes; /* store_usage; 0 if none */
 };
 void engine_stats(const struct engine *e, struct engine_stats *st);
+
+/* How many activations are in each state (indexed by enum engine_state),
+ * from one scan of the store and the in-memory states: O(activations). */
+int engine_count_states(struct engine *e, uint64_t counts[ES_DONE + 1]);
 
 /* ---- The outbox (eventual sends) ---- */
 

@@ -121,6 +121,7 @@ struct act {
 	char *failure;
 	enum act_state row_state; /* what its row says (Active/Failed/Done) */
 	bool quarantined;
+	bool replay; /* queued for replay: counted in e->rp */
 	bool row_dirty;
 	bool touched;
 	TAILQ_ENTRY(act) tlink;
@@ -204,6 +205,13 @@ struct pass_writes {
 	bool next_act_dirty;
 };
 
+/* The replays queued since the last pass ended (at open, by a recovery,
+ * by wakes): what the progress log counts (activation.c). */
+struct replay_progress {
+	uint64_t total, done, failed, entries0;
+	int64_t t0_ms, last_ms; /* CLOCK_MONOTONIC */
+};
+
 struct engine {
 	struct store *s;
 	struct af_registry *reg;
@@ -229,6 +237,7 @@ struct engine {
 	struct buf row_buf;    /* activation row being written */
 	struct af_arena *tmp;  /* short-lived decodes */
 	struct engine_stats st;
+	struct replay_progress rp;
 	char errmsg[256]; /* engine_errmsg */
 	/* engine_store_fault: "" when the last commit succeeded. */
 	char store_fault[512];
@@ -296,6 +305,10 @@ void act_enter_value(struct engine *, struct act *, const struct af_value *,
     bool live);
 bool act_holds_resolvers(struct act *, const struct af_value *);
 void engine_free_acts(struct engine *);
+/* The progress log of replays: one replayed (step.c, after each wake of an
+ * act queued as a replay), and the end of the pass (its summary). */
+void engine_replay_done(struct engine *, struct act *);
+void engine_replay_pass_end(struct engine *);
 int engine_scan_acts(struct engine *, bool wake_failed);
 
 /* ---- step.c: tasks, the scheduler and the step rule ---- */

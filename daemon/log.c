@@ -1,7 +1,10 @@
 /*
  * log.c: see log.h.
  */
+#include <sys/stat.h>
+
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,21 @@
 #include "log.h"
 
 static enum log_level level = LOG_INFO;
+static bool journal; /* stderr is the journal: "<N>" prefixes */
+
+void
+log_init(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char tail;
+
+	journal = js != NULL &&
+	    sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) == 2 &&
+	    fstat(2, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
 
 void
 log_set_level(enum log_level l)
@@ -49,6 +67,7 @@ static void
 vlog(enum log_level l, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const prio[] = { "<3>", "<4>", "<6>", "<7>" };
 	char ts[32], small[1024], esc_small[4 * sizeof(small)];
 	char *msg = small, *esc = esc_small;
 	struct timespec now;
@@ -78,8 +97,8 @@ vlog(enum log_level l, const char *fmt, va_list ap)
 	}
 	escape(esc, msg);
 	/* One write: lines of concurrent writers do not interleave. */
-	fprintf(stderr, "%s.%03ldZ asyncflowd %s: %s\n", ts,
-	    now.tv_nsec / 1000000, names[l], esc);
+	fprintf(stderr, "%s%s.%03ldZ asyncflowd %s: %s\n",
+	    journal ? prio[l] : "", ts, now.tv_nsec / 1000000, names[l], esc);
 	if (msg != small)
 		free(msg);
 	if (esc != esc_small)

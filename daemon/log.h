@@ -3,12 +3,20 @@
  * a timestamp. Never given a resolver secret (callers log vow ids only).
  * fatal() is for startup errors and broken invariants only; bad client
  * input is a warning and closes that connection.
+ *
+ * When stderr is the journal's stream (systemd sets $JOURNAL_STREAM to its
+ * "device:inode"), each line starts with its syslog priority, "<3>" for an
+ * error to "<7>" for debug, which journald strips and keeps as the
+ * entry's priority.
  */
 #ifndef AF_LOG_H
 #define AF_LOG_H
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+/* Look at $JOURNAL_STREAM and stderr: whether lines get priorities. Call
+ * once at start (and again if stderr changes); without it, none. */
+void log_init(void);
 void log_set_level(enum log_level l);
 void log_msg(enum log_level l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -10,7 +10,9 @@
  * dies; the next start marks that activation Failed ("crashed the daemon")
  * instead of replaying it into the same crash (DESIGN.md §7).
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,6 +31,8 @@
 #include "journal.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "registry.h"
 #include "server.h"
 #include "store.h"
@@ -45,7 +49,8 @@ usage(FILE *f)
 	    "usage: asyncflowd [-d DIR] [-s PATH] [--module FILE.so]...\n"
 	    "                  [--durability full|batch|none] [--map-size MiB]\n"
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
-	    "                  [--stack-size KiB] [-v] [-q]\n"
+	    "                  [--stack-size KiB] [--metrics ADDR:PORT] "
+	    "[-v] [-q]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
@@ -68,6 +73,11 @@ usage(FILE *f)
 	    "a guard\n"
 	    "                  page below it: an overflow is a crash, "
 	    "quarantined)\n"
+	    "  --metrics ADDR:PORT  serve /metrics (Prometheus) and /healthz "
+	    "over\n"
+	    "                  HTTP on TCP, UNAUTHENTICATED: bind a trusted "
+	    "address\n"
+	    "                  (default: off)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -159,6 +169,38 @@ read_crashes(size_t *n)
 	return q;
 }
 
+/* ---- systemd (notify.h) ------------------------------------------------------ */
+
+static bool ready_sent;
+
+static void
+on_ready(void *ctx)
+{
+	(void)ctx;
+	ready_sent = true;
+	notify_send("READY=1");
+}
+
+/* The engine's replay progress, as the service's status line. Before
+ * READY=1 it also extends systemd's start timeout: a replay that moves is
+ * not a start that hangs. */
+static void
+on_progress(void *ctx, const char *status)
+{
+	(void)ctx;
+	if (ready_sent)
+		notify_status("%s", status);
+	else
+		notify_status("%s\nEXTEND_TIMEOUT_USEC=30000000", status);
+}
+
+static void
+on_stopping(void *ctx)
+{
+	(void)ctx;
+	notify_send("STOPPING=1");
+}
+
 /* ---- Modules ---------------------------------------------------------------- */
 
 static void
@@ -209,6 +251,7 @@ main(int argc, char **argv)
 		{ "socket-group", required_argument, NULL, 'G' },
 		{ "retain-journals", no_argument, NULL, 'R' },
 		{ "stack-size", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -220,12 +263,14 @@ main(int argc, char **argv)
 	struct server_opts svo;
 	struct engine_opts eo;
 	struct engine_quarantine *crashes;
-	const char *group = NULL;
+	const char *group = NULL, *metrics = NULL;
 	struct af_registry *reg;
 	struct engine *e;
 	struct store *s;
 	char err[512], sockbuf[4096];
+	int lfd, mfd = -1;
 
+	log_init();
 	memset(&eo, 0, sizeof(eo));
 	while (
 	    (ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
@@ -274,6 +319,9 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'P':
+			metrics = optarg;
+			break;
 		case 'v':
 			verbosity = LOG_DEBUG;
 			break;
@@ -298,6 +346,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);
+	notify_init();
+	/* A passed socket is checked before anything is opened. */
+	if (notify_listen_fd(&lfd, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	/* The port too: a port in use is an error before the replay. */
+	if (metrics != NULL &&
+	    (mfd = metrics_listen(metrics, err, sizeof(err))) < 0)
+		fatal("%s", err);
 	/* Until the loop logs it (server.c), SIGHUP must not kill a daemon
 	 * still opening its store. */
 	signal(SIGHUP, SIG_IGN);
@@ -319,6 +375,7 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	install_crash_recorder(dir);
 	eo.quarantine = crashes = read_crashes(&eo.nquarantine);
+	eo.on_progress = on_progress;
 	rc = engine_open(s, reg, &eo, &e, err, sizeof(err));
 	if (rc != AF_OK)
 		fatal("%s", err);
@@ -331,6 +388,25 @@ main(int argc, char **argv)
 
 	memset(&svo, 0, sizeof(svo));
 	svo.socket_path = sock;
+	svo.ready = on_ready;
+	svo.has_metrics = mfd >= 0;
+	svo.metrics_fd = mfd;
+	svo.stopping = on_stopping;
+	if (lfd > 0) {
+		struct sockaddr_un sun;
+		socklen_t len = sizeof(sun);
+
+		/* Its name, for the log. */
+		memset(&sun, 0, sizeof(sun));
+		if (getsockname(lfd, (struct sockaddr *)&sun, &len) == 0 &&
+		    sun.sun_path[0] != '\0')
+			snprintf(sockbuf, sizeof(sockbuf), "%s (fd %d)",
+			    sun.sun_path, lfd);
+		else
+			snprintf(sockbuf, sizeof(sockbuf), "fd %d", lfd);
+		svo.socket_path = sockbuf;
+		svo.listen_fd = lfd;
+	}
 	svo.durability = store_durability_name(so.durability);
 	svo.batch_ms = so.durability == STORE_BATCH ? 5 : 0;
 	svo.allow_uid = geteuid();

@@ -489,3 +489,12 @@ api_load_outbox(struct api *api)
 {
 	return engine_outbox_list(api->e, 0, load_cb, api);
 }
+
+void
+api_objects(struct api *api, api_object_fn *cb, void *ctx)
+{
+	for (size_t i = 0; i < api->nobjs; i++)
+		if (cb(ctx, api->objs[i].name, api->objs[i].nconns,
+			api->objs[i].npending) != 0)
+			break;
+}

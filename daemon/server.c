@@ -28,6 +28,7 @@
 #include "api.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 #include "turn.h"
@@ -58,6 +59,8 @@ struct server {
 	bool stopping;
 	struct event *backoff_ev;
 	int exit_code;
+	struct metrics *metrics; /* --metrics, or NULL */
+	bool ready_sent;         /* o.ready called (after the first turn) */
 };
 
 static void conn_free(struct conn *c);
@@ -127,6 +130,11 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	srv->pass_scheduled = false;
 	turn_run(&srv->turn, &next);
+	if (!srv->ready_sent) { /* the replays queued at open have run */
+		srv->ready_sent = true;
+		if (srv->o.ready != NULL)
+			srv->o.ready(srv->o.ready_ctx);
+	}
 	if (srv->stopping) { /* what is queued is rebuilt at the next start */
 		event_base_loopbreak(srv->base);
 		return;
@@ -347,6 +355,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: finishing the pass and stopping",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	srv->stopping = true;
+	if (srv->o.stopping != NULL)
+		srv->o.stopping(srv->o.ready_ctx);
 	evconnlistener_disable(srv->lis);
 	schedule_pass(srv);
 }
@@ -463,7 +473,9 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	u64map_init(&srv.conns);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
+	if (o->listen_fd > 0)
+		fd = o->listen_fd; /* socket activation: bound already */
+	else if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
 		return AF_ESTATE;
 	if ((cfg = event_config_new()) == NULL ||
 	    (srv.base = event_base_new_with_config(cfg)) == NULL) {
@@ -493,6 +505,12 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		rc = AF_ENOMEM;
 		goto out;
 	}
+	if (o->has_metrics &&
+	    (srv.metrics = metrics_new(srv.base, o->metrics_fd, e, s, srv.api,
+		 err, errlen)) == NULL) {
+		rc = AF_ENOMEM;
+		goto out;
+	}
 	turn_init(&srv.turn, e, s, srv.api);
 	engine_set_commit_hook(e, api_on_commit, srv.api);
 	if ((rc = api_load_outbox(srv.api)) != AF_OK) {
@@ -515,8 +533,6 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	schedule_pass(&srv);
 	log_info("serving %s (durability %s, incarnation %llu)", o->socket_path,
 	    o->durability, (unsigned long long)engine_incarnation(e));
-	if (o->ready != NULL)
-		o->ready(o->ready_ctx);
 	event_base_dispatch(srv.base);
 	log_info("stopped");
 out : {
@@ -559,7 +575,9 @@ out : {
 		evconnlistener_free(srv.lis);
 	else
 		close(fd);
-	unlink(o->socket_path);
+	if (o->listen_fd <= 0) /* a passed socket is its manager's */
+		unlink(o->socket_path);
+	metrics_free(srv.metrics);
 	api_free(srv.api);
 	event_base_free(srv.base);
 	return rc;

@@ -25,8 +25,17 @@ struct server_opts {
 				     * group, and peers whose gid is it may
 				     * connect too */
 	bool has_group;
-	void (*ready)(void *ctx); /* called once the socket listens */
+	void (*ready)(void *ctx); /* called once the first turn (the
+				   * replays queued at open) has run:
+				   * requests are answered from then on */
 	void *ready_ctx;
+	void (*stopping)(void *ctx); /* SIGTERM/SIGINT: stopping (ready_ctx) */
+	int listen_fd;    /* > 0: a listening socket passed to us (socket
+			* activation): served instead of binding
+			* socket_path, which is then only its name in the
+			* log, and never unlinked */
+	bool has_metrics; /* serve metrics_fd (metrics_listen) over HTTP */
+	int metrics_fd;
 };
 
 /* AF_OK after a clean stop; else an error with err set (the socket could

@@ -536,9 +536,12 @@ step_take_events(struct engine *e)
 		e->st.events++;
 		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
 			continue;
-		if (ev.kind == EV_WAKE)
+		if (ev.kind == EV_WAKE) {
 			act_load_and_replay(e, a);
-		else
+			if (a->replay)
+				engine_replay_done(e, a);
+		} else
 			act_deliver(e, a, ev.vow);
 	}
+	engine_replay_pass_end(e);
 }

@@ -147,8 +147,9 @@ struct store_cursor {
 	struct store_txn *txn;
 };
 
-/* The version of struct store_ops this header describes (2: reopen). */
-#define STORE_OPS_VERSION 2
+/* The version of struct store_ops this header describes (2: reopen;
+ * 3: usage). */
+#define STORE_OPS_VERSION 3
 
 /*
  * A backend's methods. Callers use the wrappers below, which have already
@@ -173,8 +174,10 @@ struct store_ops {
 	void (*cursor_close)(struct store_cursor *c);
 	int (*sync)(struct store *s);
 	void (*close)(struct store *s);
-	/* version 2 */
+	/* Version 2. */
 	int (*reopen)(struct store *s);
+	/* Version 3. */
+	int (*usage)(struct store *s, uint64_t *used, uint64_t *size);
 };
 
 /* Which wrapper is calling: what the fault hook is asked about. */
@@ -476,6 +479,21 @@ store_sync(struct store *s)
 	if ((rc = store_fault(s, STORE_CALL_SYNC)) != AF_OK)
 		return rc;
 	return s->ops->sync(s);
+}
+
+/*
+ * How full the store is: *used bytes of its *size (for LMDB, the pages in
+ * use and the map size: a write that needs more than size - used fails
+ * with AF_EFULL). Not a transaction call. AF_ESTATE from a backend older
+ * than the method (both 0 then).
+ */
+static inline int
+store_usage(struct store *s, uint64_t *used, uint64_t *size)
+{
+	*used = *size = 0;
+	if (s->ops->version < 3 || s->ops->usage == NULL)
+		return store_refuse(s, AF_ESTATE, "backend reports no usage");
+	return s->ops->usage(s, used, size);
 }
 
 /* Big-endian key helpers: keys sort numerically. */

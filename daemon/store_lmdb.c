@@ -521,6 +521,25 @@ l_reopen(struct store *s)
 	return AF_OK;
 }
 
+static int
+l_usage(struct store *s, uint64_t *used, uint64_t *size)
+{
+	struct lstore *ls = (struct lstore *)s;
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	if (ls->env == NULL)
+		return store_refuse(s, AF_ESTORE,
+		    "the store is closed until it is reopened");
+	if ((rc = mdb_env_info(ls->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(ls->env, &st)) != 0)
+		return map_err(ls, rc, "mdb_env_info");
+	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	*size = info.me_mapsize;
+	return AF_OK;
+}
+
 static const struct store_ops lmdb_ops = {
 	.version = STORE_OPS_VERSION,
 	.txn_begin = l_txn_begin,
@@ -535,6 +554,7 @@ static const struct store_ops lmdb_ops = {
 	.sync = l_sync,
 	.close = l_close,
 	.reopen = l_reopen,
+	.usage = l_usage,
 };
 
 int

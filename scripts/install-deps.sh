@@ -20,7 +20,7 @@ what=${1:-test}
 build="build-essential pkg-config libevent-dev liblmdb-dev
 libprotobuf-c-dev protobuf-c-compiler libjansson-dev jq"
 test="check valgrind clang-format mandoc lmdb-utils protobuf-compiler
-python3 python3-protobuf"
+python3 python3-protobuf systemd"
 case $what in
 build) pkgs=$build ;;
 test)

@@ -2,8 +2,14 @@
  * check_log.c: the daemon's log (daemon/log.c): one line per message,
  * whatever a message's arguments hold. Names that come from clients (a
  * served object, a client's name) must not start a line of their own.
+ * On the journal (JOURNAL_STREAM names stderr), lines start with their
+ * syslog priority.
  */
+#include <sys/stat.h>
+
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,6 +84,57 @@ START_TEST(test_log_long_message_is_whole)
 }
 END_TEST
 
+/* What one warning and one debug line look like with JOURNAL_STREAM
+ * naming stderr (same = true) or another file. */
+static const char *
+journal_logged(bool same)
+{
+	struct stat sb;
+	char js[64];
+	size_t n;
+	FILE *f, *other;
+	int saved;
+
+	ck_assert_ptr_nonnull(f = tmpfile());
+	ck_assert_ptr_nonnull(other = tmpfile());
+	ck_assert_int_eq(fstat(fileno(same ? f : other), &sb), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)sb.st_dev,
+	    (unsigned long long)sb.st_ino);
+	ck_assert_int_eq(setenv("JOURNAL_STREAM", js, 1), 0);
+	fflush(stderr);
+	ck_assert_int_ge(saved = dup(2), 0);
+	ck_assert_int_eq(dup2(fileno(f), 2), 2);
+	log_init();
+	log_set_level(LOG_DEBUG);
+	log_warn("w");
+	log_debug("d");
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, 2), 2);
+	close(saved);
+	unsetenv("JOURNAL_STREAM");
+	log_init();
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	fclose(other);
+	return text;
+}
+
+START_TEST(test_log_lines_carry_priorities_only_on_the_journal)
+{
+	const char *t;
+
+	t = journal_logged(true);
+	ck_assert_int_eq(lines(t), 2);
+	ck_assert_msg(strncmp(t, "<4>", 3) == 0, "%s", t);
+	ck_assert_msg(strstr(t, " asyncflowd warn: w\n<7>") != NULL, "%s", t);
+	t = journal_logged(false);
+	ck_assert_int_eq(lines(t), 2);
+	ck_assert_msg(strchr(t, '<') == NULL, "%s", t);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -86,6 +143,7 @@ log_suite(void)
 
 	tcase_add_test(tc, test_log_control_characters_cannot_forge_a_line);
 	tcase_add_test(tc, test_log_long_message_is_whole);
+	tcase_add_test(tc, test_log_lines_carry_priorities_only_on_the_journal);
 	suite_add_tcase(s, tc);
 	return s;
 }
