@@ -117,7 +117,11 @@ struct act {
 	uint64_t outcome;
 	uint64_t jlen; /* committed + this pass */
 	uint64_t jlen_committed;
-	uint64_t incarnation;
+	uint64_t incarnation; /* that created it */
+	uint64_t
+	    last_incarnation;     /* that last wrote its journal (0: unknown) */
+	int64_t created_ms;       /* wall clock, ms; 0: unknown (old row) */
+	int64_t last_progress_ms; /* of the last commit that changed it */
 	char *failure;
 	enum act_state row_state; /* what its row says (Active/Failed/Done) */
 	bool quarantined;
