@@ -3,7 +3,8 @@
 # the command; ls filters (--flow, --state, --limit, --after); JSON
 # arguments from @FILE and stdin, and a bad @FILE (exit 2, named); the
 # default format (table on a terminal, JSON otherwise, through script(1)
-# when util-linux has it) and the progress line on a terminal's stderr.
+# when util-linux has it), the progress line on a terminal's stderr, and
+# the bash completion script (dist/asyncflowctl.bash).
 set -eu
 . tests/e2e/lib.inc
 C=$B/asyncflowctl
@@ -134,6 +135,20 @@ if command -v script >/dev/null 2>&1; then
 	TERM=dumb script -qec "$C -s $SOCK vow $VOW --wait >$WORK/ans" /dev/null \
 	    >/dev/null || fail "vow --wait on a terminal"
 	expect "clean answer" "$(cat "$WORK/ans")" '{"vow":'"$VOW"',"state":"fulfilled","value":7}'
+fi
+# Bash completion: commands, an option's values, flow names from the
+# daemon (asyncflowctl modules).
+if command -v bash >/dev/null 2>&1; then
+	comp() {
+		C=$C bash -c '. dist/asyncflowctl.bash
+		COMP_WORDS=("$C" "$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_asyncflowctl; echo "${COMPREPLY[*]}"' comp "$@"
+	}
+	expect "complete commands" "$(comp st)" "start stats"
+	expect "complete --state" "$(comp ls --state F)" "Failed"
+	expect "complete flows" "$(comp -s "$SOCK" ls --flow "")" \
+		"approval echo gather nap transfer"
+	expect "complete start" "$(comp start -s "$SOCK" t)" "transfer"
 fi
 # Without a terminal there is no progress line.
 set +e
