@@ -231,7 +231,8 @@ struct engine_blocked_vow {
 	char method[256]; /* EB_SEND */
 };
 /* cb(ctx, coroutine, wait, vows, n): coroutine 0 is the flow function,
- * the others count af_spawn's in order; wait is "await", "all" or "race";
+ * the others number af_spawn's in order (1 the first spawned, whether or
+ * not those before it have ended); wait is "await", "all" or "race";
  * vows (n of them) are valid during the call. A nonzero return stops and
  * is returned. */
 typedef int engine_blocked_fn(void *ctx, unsigned coroutine, const char *wait,

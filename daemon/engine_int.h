@@ -86,6 +86,7 @@ struct task {
 	void *arg;
 	bool is_main;
 	bool queued;
+	unsigned seq; /* 0: the main task; then af_spawn order (show) */
 	TAILQ_ENTRY(task) all;
 	TAILQ_ENTRY(task) run;
 	enum wait_kind wait;
@@ -135,6 +136,7 @@ struct act {
 	const struct af_value *args_val;
 	struct taskq tasks;
 	struct taskq runq;
+	unsigned ntasks_made; /* since loaded: the next task's seq */
 	struct task *main;
 	struct jlog log;
 	size_t pos;

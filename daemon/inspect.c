@@ -266,7 +266,6 @@ engine_blocked_on(struct engine *e, uint64_t id, engine_blocked_fn *cb,
 	const struct holding *h;
 	struct task *t;
 	struct act *a;
-	unsigned co = 0;
 	size_t i, cap = 0;
 	int rc = AF_OK;
 
@@ -274,10 +273,8 @@ engine_blocked_on(struct engine *e, uint64_t id, engine_blocked_fn *cb,
 	if (a == NULL || !a->loaded)
 		return AF_OK;
 	TAILQ_FOREACH(t, &a->tasks, all) {
-		if (t->wait == W_NONE) {
-			co++;
+		if (t->wait == W_NONE)
 			continue;
-		}
 		if (vec_grow((void **)&bv, &cap, t->wn ? t->wn : 1,
 			sizeof(*bv)) != AF_OK) {
 			rc = AF_ENOMEM;
@@ -290,7 +287,7 @@ engine_blocked_on(struct engine *e, uint64_t id, engine_blocked_fn *cb,
 			bv[i].settled = h != NULL && h->settled;
 			blocked_vow(e, &bv[i]);
 		}
-		rc = cb(ctx, co++,
+		rc = cb(ctx, t->seq,
 		    t->wait == W_ONE     ? "await" :
 			t->wait == W_ALL ? "all" :
 					   "race",

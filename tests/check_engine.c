@@ -401,9 +401,16 @@ flow_napper(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
-/* Blocked on everything at once: a spawned coroutine awaits a timer of
- * args.ms while the flow function waits for all of [args.v, the result
- * of a send to bank.withdraw]. */
+/* Blocked on everything at once: a spawned coroutine (the second: the
+ * first ends at once) awaits a timer of args.ms while the flow function
+ * waits for all of [args.v, the result of a send to bank.withdraw]. */
+static void
+task_noop(struct af_flow *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+}
+
 static void
 task_nap(struct af_flow *f, void *arg)
 {
@@ -420,6 +427,7 @@ flow_blocker(struct af_flow *f, const struct af_value *args,
 
 	if (af_send(f, "bank", "withdraw", af_int(A(f), 1), &sent) != AF_OK ||
 	    (t = af_sleep(f, af_get(args, "ms")->u.i)) == NULL ||
+	    af_spawn(f, task_noop, NULL) != AF_OK ||
 	    af_spawn(f, task_nap, (void *)t) != AF_OK)
 		return AF_REJECTED;
 	set[0] = af_get(args, "v");
@@ -1645,7 +1653,7 @@ START_TEST(test_engine_blocked_on_times_and_last_incarnation)
 	snprintf(want, sizeof(want),
 	    "0 all vow %llu\n"
 	    "0 all send %llu bank.withdraw\n"
-	    "1 await timer %llu due %lld\n",
+	    "2 await timer %llu due %lld\n",
 	    (unsigned long long)k.id, (unsigned long long)sent,
 	    (unsigned long long)timer, (long long)(t0 + 5000));
 	ck_assert_str_eq(blocked_of(act), want);
@@ -1670,7 +1678,7 @@ START_TEST(test_engine_blocked_on_times_and_last_incarnation)
 	snprintf(want, sizeof(want),
 	    "0 all vow %llu settled\n"
 	    "0 all send %llu bank.withdraw\n"
-	    "1 await timer %llu due %lld\n",
+	    "2 await timer %llu due %lld\n",
 	    (unsigned long long)k.id, (unsigned long long)sent,
 	    (unsigned long long)timer, (long long)(t0 + 5000));
 	ck_assert_str_eq(blocked_of(act), want);
