@@ -1,5 +1,6 @@
 # show explains what a flow is blocked on, on a real daemon, across a
-# SIGKILL and restart: a coroutine awaiting a timer (with its due time),
+# SIGKILL and restart: a flow awaiting a client's vow (gather), a
+# coroutine awaiting a timer (with its due time),
 # an all-set of a client's vow and a send's result, whether a server of
 # the send's object is connected (none, one, none after the restart, one
 # again), created and last-progress times, and the incarnation that last
@@ -95,6 +96,18 @@ progress=$(jq -r .last_progress_ms "$WORK/s1")
 [ "$progress" -ge "$created" ] || fail "last progress before creation"
 expect "incarnations" "$(jq -c '[.incarnation, .last_incarnation]' "$WORK/s1")" "[1,1]"
 
+# A plain af_await of a client's vow: the built-in gather.
+VOW1=$VOW
+RES1=$RES
+mkvow
+G=$(ctl start gather "[{\"@vow\": $VOW}]" | jq -r .activation)
+ctl show "$G" >"$WORK/g1"
+expect "gather blocked on" "$(blocked_of "$WORK/g1")" "0 await vow $VOW false"
+VOW2=$VOW
+RES2=$RES
+VOW=$VOW1
+RES=$RES1
+
 # A server connects: the send's line says so.
 serve bank "$WORK/hang.sh"
 echo "$SERVER_PID" >"$WORK/server.pid"
@@ -120,6 +133,11 @@ expect "times kept" "$(jq -c '[.created_ms, .last_progress_ms]' "$WORK/s2")" \
 	"[$created,$progress]"
 expect "replay wrote nothing" "$(jq -c '[.incarnation, .last_incarnation]' "$WORK/s2")" "[1,1]"
 expect "daemon incarnation" "$(ctl stats | jq .incarnation)" 2
+ctl show "$G" >"$WORK/g2"
+expect "gather after restart" "$(blocked_of "$WORK/g2")" "0 await vow $VOW2 false"
+ctl settle "$VOW2" --resolver "$RES2" 1 >/dev/null
+expect "gather done" "$(ctl vow "$(jq -r '.outcome["@vow"]' "$WORK/g2")" --wait --timeout 10 | jq -c .value)" "[1]"
+expect "nothing blocks a Done flow" "$(ctl show "$G" | jq -c '.blocked_on // "none"')" '"none"'
 
 # Incarnation 2 journals the settlement of the client's vow: the set shows
 # it settled, and the journal was last written by incarnation 2.
