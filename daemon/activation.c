@@ -165,6 +165,9 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->outcome = r->outcome;
 	a->jlen = a->jlen_committed = r->journal_length;
 	a->incarnation = r->incarnation;
+	a->last_incarnation = r->last_incarnation;
+	a->created_ms = r->created_ms;
+	a->last_progress_ms = r->last_progress_ms;
 	a->row_state = r->state;
 	a->quarantined = r->quarantined;
 	if (r->failure.len)

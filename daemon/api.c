@@ -623,6 +623,8 @@ static const struct api_op {
 	    api_op_stats },
 	[ASYNCFLOW__REQUEST__OP_SERVE] = { "serve", 0, NULL, NULL,
 	    api_op_serve },
+	[ASYNCFLOW__REQUEST__OP_MODULES] = { "modules", 0, NULL, NULL,
+	    api_op_modules },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */

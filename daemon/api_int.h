@@ -101,7 +101,7 @@ api_op_fn(struct api *api, uint64_t conn, const Asyncflow__Request *req);
 
 api_op_fn api_op_hello, api_op_start, api_op_mkvow, api_op_settle,
     api_op_get_vow, api_op_watch_vow, api_op_list, api_op_failures, api_op_show,
-    api_op_journal, api_op_wake, api_op_stats, api_op_serve;
+    api_op_journal, api_op_wake, api_op_stats, api_op_serve, api_op_modules;
 
 /* ---- serve.c: client-served objects -------------------------------------- */
 
@@ -118,5 +118,7 @@ void serve_after_pass(struct api *api, int rc);
 /* conn went away: its unanswered invocations go to the other servers. */
 void serve_conn_closed(struct api *api, uint64_t conn);
 void serve_release(struct api *api);
+/* Whether some connection serves `object` now. */
+bool serve_has_server(struct api *api, const char *object);
 
 #endif /* AF_API_INT_H */

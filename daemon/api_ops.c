@@ -335,13 +335,84 @@ add_invocation(struct api *api, Asyncflow__ActivationInfo *ai, size_t *cap,
 	buf_release(&b);
 }
 
-/* Build one ActivationInfo (strings point into info; args, waiting_on and
- * invocations malloc'd: free with free_act_info). `outbox`: the
- * unanswered invocations of every activation. */
+/* The wait of one coroutine as a Blocked message (malloc'd). The engine
+ * knows no connections: whether an object is served now is added here. */
+struct blocked_ctx {
+	struct api *api;
+	Asyncflow__ActivationInfo *ai;
+	size_t cap;
+};
+
+static void
+free_blocked(Asyncflow__Blocked *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n_vows; i++) {
+		/* Unset strings are protobuf-c's shared empty string. */
+		if (b->vows[i] != NULL &&
+		    b->vows[i]->object != protobuf_c_empty_string)
+			free(b->vows[i]->object);
+		if (b->vows[i] != NULL &&
+		    b->vows[i]->method != protobuf_c_empty_string)
+			free(b->vows[i]->method);
+		free(b->vows[i]);
+	}
+	free(b->vows);
+	free(b);
+}
+
+static int
+blocked_cb(void *ctx, unsigned coroutine, const char *wait,
+    const struct engine_blocked_vow *vows, size_t n)
+{
+	static const char *const kinds[] = { "vow", "timer", "send" };
+	struct blocked_ctx *bc = ctx;
+	Asyncflow__BlockedVow *bv;
+	Asyncflow__Blocked *b;
+	size_t i;
+
+	if (api_grow((void **)&bc->ai->blocked_on, &bc->cap,
+		bc->ai->n_blocked_on + 1, sizeof(b)) != AF_OK ||
+	    (b = calloc(1, sizeof(*b))) == NULL)
+		return AF_ENOMEM;
+	asyncflow__blocked__init(b);
+	bc->ai->blocked_on[bc->ai->n_blocked_on++] = b;
+	b->coroutine = coroutine;
+	b->wait = (char *)wait; /* a literal */
+	if ((b->vows = calloc(n ? n : 1, sizeof(*b->vows))) == NULL)
+		return AF_ENOMEM;
+	for (i = 0; i < n; i++) {
+		if ((bv = calloc(1, sizeof(*bv))) == NULL)
+			return AF_ENOMEM;
+		asyncflow__blocked_vow__init(bv);
+		b->vows[b->n_vows++] = bv;
+		bv->vow = vows[i].vow;
+		bv->kind = (char *)kinds[vows[i].kind];
+		bv->settled = vows[i].settled;
+		bv->due_ms = vows[i].due_ms;
+		if (vows[i].kind != EB_SEND)
+			continue;
+		bv->object = strdup(vows[i].object);
+		bv->method = strdup(vows[i].method);
+		if (bv->object == NULL || bv->method == NULL)
+			return AF_ENOMEM;
+		bv->server_connected = serve_has_server(bc->api,
+		    vows[i].object);
+	}
+	return AF_OK;
+}
+
+/* Build one ActivationInfo (strings point into info; args, waiting_on,
+ * blocked_on and invocations malloc'd: free with free_act_info).
+ * `outbox`: the unanswered invocations of every activation. */
 static void
 act_info(struct api *api, const struct engine_act_info *info,
     Asyncflow__ActivationInfo *ai, const struct outbox_pairs *outbox)
 {
+	struct blocked_ctx bc = { NULL, NULL, 0 };
 	size_t n = 0, cap = 0, i;
 
 	asyncflow__activation_info__init(ai);
@@ -352,6 +423,13 @@ act_info(struct api *api, const struct engine_act_info *info,
 	ai->journal_length = info->journal_length;
 	ai->failure = (char *)info->failure;
 	ai->incarnation = info->incarnation;
+	ai->created_ms = info->created_ms;
+	ai->last_progress_ms = info->last_progress_ms;
+	ai->last_incarnation = info->last_incarnation;
+	bc.api = api;
+	bc.ai = ai;
+	/* Out of memory: what was built is shown, the rest left out. */
+	engine_blocked_on(api->e, info->id, blocked_cb, &bc);
 	buf_reset(&api->b);
 	if (engine_act_args(api->e, info->id, &api->b) == AF_OK)
 		ai->args = api_to_wire(api->b.p, api->b.len);
@@ -375,6 +453,9 @@ free_act_info(Asyncflow__ActivationInfo *ai)
 	for (i = 0; i < ai->n_invocations; i++)
 		asyncflow__invocation__free_unpacked(ai->invocations[i], NULL);
 	free(ai->invocations);
+	for (i = 0; i < ai->n_blocked_on; i++)
+		free_blocked(ai->blocked_on[i]);
+	free(ai->blocked_on);
 }
 
 
@@ -411,7 +492,7 @@ parse_state(const char *s, enum engine_state *out)
 
 static int
 list_reply(struct api *api, uint64_t conn, uint64_t reqid, const char *state,
-    uint64_t after, uint32_t limit)
+    const char *flow, uint64_t after, uint32_t limit)
 {
 	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
 	Asyncflow__ActivationList al = ASYNCFLOW__ACTIVATION_LIST__INIT;
@@ -429,8 +510,8 @@ list_reply(struct api *api, uint64_t conn, uint64_t reqid, const char *state,
 		limit = LIST_LIMIT_DEFAULT;
 	if (limit > LIST_LIMIT_MAX)
 		limit = LIST_LIMIT_MAX;
-	rc = engine_list(api->e, state && *state ? &only : NULL, after, limit,
-	    list_cb, &lc);
+	rc = engine_list_flow(api->e, state && *state ? &only : NULL,
+	    flow && *flow ? flow : NULL, after, limit, list_cb, &lc);
 	if (rc == AF_OK && lc.n > 0) {
 		ais = calloc(lc.n, sizeof(*ais));
 		ptrs = calloc(lc.n, sizeof(*ptrs));
@@ -463,14 +544,15 @@ list_reply(struct api *api, uint64_t conn, uint64_t reqid, const char *state,
 int
 api_op_list(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 {
-	return list_reply(api, conn, req->id, req->list->state,
+	return list_reply(api, conn, req->id, req->list->state, req->list->flow,
 	    req->list->after, req->list->limit);
 }
 
 int
 api_op_failures(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 {
-	return list_reply(api, conn, req->id, "Failed", 0, LIST_LIMIT_MAX);
+	return list_reply(api, conn, req->id, "Failed", NULL, 0,
+	    LIST_LIMIT_MAX);
 }
 
 int
@@ -616,4 +698,54 @@ uint64_t
 api_connections(const struct api *api)
 {
 	return api->connections;
+}
+
+/* ---- Modules: the names registered ------------------------------------------ */
+
+static int
+cmp_names(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Every name name_at gives, sorted (the strings are the engine's). */
+static int
+names(struct api *api, const char *(*name_at)(const struct engine *, size_t),
+    char ***out, size_t *n)
+{
+	size_t i, cap = 0;
+	const char *s;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; (s = name_at(api->e, i)) != NULL; i++) {
+		if (api_grow((void **)out, &cap, *n + 1, sizeof(**out)) !=
+		    AF_OK)
+			return AF_ENOMEM;
+		(*out)[(*n)++] = (char *)s;
+	}
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), cmp_names);
+	return AF_OK;
+}
+
+int
+api_op_modules(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__ModulesReply mr = ASYNCFLOW__MODULES_REPLY__INIT;
+	int rc;
+
+	if ((rc = names(api, engine_flow_name, &mr.flows, &mr.n_flows)) ==
+		AF_OK &&
+	    (rc = names(api, engine_object_name, &mr.objects, &mr.n_objects)) ==
+		AF_OK) {
+		r.id = req->id;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_MODULES;
+		r.modules = &mr;
+		api_queue(api, conn, &r, false);
+	}
+	free(mr.flows);
+	free(mr.objects);
+	return rc;
 }

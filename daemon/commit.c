@@ -173,6 +173,14 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 		r.failure = (struct af_str){ a->failure, strlen(a->failure) };
 	r.incarnation = a->incarnation;
 	r.quarantined = a->quarantined;
+	/* Progress: this commit changes the row or the journal. The journal
+	 * is written by this incarnation only if it grows. */
+	a->last_progress_ms = engine_now_ms(e);
+	if (a->jlen > a->jlen_committed)
+		a->last_incarnation = e->incarnation;
+	r.created_ms = a->created_ms;
+	r.last_progress_ms = a->last_progress_ms;
+	r.last_incarnation = a->last_incarnation;
 	return acttab_put(t, a->id, &r, &e->row_buf);
 }
 

@@ -93,6 +93,8 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 	a->args_n = e->args_buf.len;
 	a->outcome = oid;
 	a->incarnation = e->incarnation;
+	a->last_incarnation = e->incarnation;
+	a->created_ms = engine_now_ms(e);
 	a->row_state = ACT_ACTIVE;
 	a->row_dirty = true;
 	act_mark_dirty(e, a);

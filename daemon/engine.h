@@ -105,6 +105,10 @@ void engine_close(struct engine *e);
 uint64_t engine_incarnation(const struct engine *e);
 /* Whether a flow of that name is registered. */
 bool engine_has_flow(const struct engine *e, const char *name);
+/* The i-th registered flow (objects: host object) name, in no particular
+ * order, or NULL past the last; valid while the engine is open. */
+const char *engine_flow_name(const struct engine *e, size_t i);
+const char *engine_object_name(const struct engine *e, size_t i);
 
 /* ---- Requests from outside ---- */
 
@@ -212,6 +216,11 @@ struct engine_act_info {
 	uint64_t journal_length;
 	uint64_t incarnation; /* that created it */
 	char failure[1024];   /* diagnostic while Failed, else "" */
+	/* From its row; 0: unknown (a row written before these existed). */
+	int64_t created_ms;        /* wall clock of its start, ms */
+	int64_t last_progress_ms;  /* of the last commit that changed it */
+	uint64_t last_incarnation; /* the incarnation that last wrote its
+				    * journal (or, with none, created it) */
 };
 int
 engine_act_info(struct engine *e, uint64_t act, struct engine_act_info *out);
@@ -224,11 +233,42 @@ int engine_act_args(struct engine *e, uint64_t act, struct buf *b);
 int
 engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids, size_t *n);
 
+/* What one waiting coroutine of an activation waits for. */
+enum engine_blocked_kind {
+	EB_VOW,   /* a vow settled by someone (a client, a flow, ...) */
+	EB_TIMER, /* af_sleep's vow: fulfilled at due_ms */
+	EB_SEND,  /* an eventual send's result vow: a server answers it */
+};
+struct engine_blocked_vow {
+	uint64_t vow;
+	enum engine_blocked_kind kind;
+	bool settled;     /* in an all/race set: settled already */
+	int64_t due_ms;   /* EB_TIMER: ms since the epoch */
+	char object[256]; /* EB_SEND */
+	char method[256]; /* EB_SEND */
+};
+/* cb(ctx, coroutine, wait, vows, n): coroutine 0 is the flow function,
+ * the others number af_spawn's in order (1 the first spawned, whether or
+ * not those before it have ended); wait is "await", "all" or "race";
+ * vows (n of them) are valid during the call. A nonzero return stops and
+ * is returned. */
+typedef int engine_blocked_fn(void *ctx, unsigned coroutine, const char *wait,
+    const struct engine_blocked_vow *vows, size_t n);
+/* Every coroutine of activation `act` that waits now, in order. Only an
+ * activation in memory (Running, Replaying) has coroutines: for any other
+ * cb is not called. AF_ENOMEM. */
+int engine_blocked_on(struct engine *e, uint64_t act, engine_blocked_fn *cb,
+    void *ctx);
+
 /* Activations with id > after, in id order, at most limit, optionally only
  * in one state (NULL = any): cb gets each; a nonzero return stops. */
 typedef int engine_list_fn(void *ctx, const struct engine_act_info *info);
 int engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
     size_t limit, engine_list_fn *cb, void *ctx);
+/* engine_list of only the activations of flow `flow` (NULL: any). */
+int engine_list_flow(struct engine *e, const enum engine_state *only,
+    const char *flow, uint64_t after, size_t limit, engine_list_fn *cb,
+    void *ctx);
 
 /* The committed journal as raw JournalEntry messages: entries [from,
  * from + limit) (limit 0: to the end); *length gets the journal's length

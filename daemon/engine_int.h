@@ -86,6 +86,7 @@ struct task {
 	void *arg;
 	bool is_main;
 	bool queued;
+	unsigned seq; /* 0: the main task; then af_spawn order (show) */
 	TAILQ_ENTRY(task) all;
 	TAILQ_ENTRY(task) run;
 	enum wait_kind wait;
@@ -117,7 +118,11 @@ struct act {
 	uint64_t outcome;
 	uint64_t jlen; /* committed + this pass */
 	uint64_t jlen_committed;
-	uint64_t incarnation;
+	uint64_t incarnation; /* that created it */
+	uint64_t
+	    last_incarnation;     /* that last wrote its journal (0: unknown) */
+	int64_t created_ms;       /* wall clock, ms; 0: unknown (old row) */
+	int64_t last_progress_ms; /* of the last commit that changed it */
 	char *failure;
 	enum act_state row_state; /* what its row says (Active/Failed/Done) */
 	bool quarantined;
@@ -132,6 +137,7 @@ struct act {
 	const struct af_value *args_val;
 	struct taskq tasks;
 	struct taskq runq;
+	unsigned ntasks_made; /* since loaded: the next task's seq */
 	struct task *main;
 	struct jlog log;
 	size_t pos;

@@ -65,6 +65,9 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		out->outcome = a->outcome;
 		out->journal_length = a->jlen;
 		out->incarnation = a->incarnation;
+		out->created_ms = a->created_ms;
+		out->last_progress_ms = a->last_progress_ms;
+		out->last_incarnation = a->last_incarnation;
 		if (a->failure)
 			copy_str(out->failure, sizeof(out->failure), a->failure,
 			    strlen(a->failure));
@@ -87,6 +90,9 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		out->outcome = row.outcome;
 		out->journal_length = row_journal_kept(&row);
 		out->incarnation = row.incarnation;
+		out->created_ms = row.created_ms;
+		out->last_progress_ms = row.last_progress_ms;
+		out->last_incarnation = row.last_incarnation;
 		copy_str(out->failure, sizeof(out->failure),
 		    row.failure.ptr ? row.failure.ptr : "", row.failure.len);
 	}
@@ -171,6 +177,18 @@ engine_has_flow(const struct engine *e, const char *name)
 	    registry_flow(e->reg, name, strlen(name)) != NULL;
 }
 
+const char *
+engine_flow_name(const struct engine *e, size_t i)
+{
+	return registry_flow_name(e->reg, i);
+}
+
+const char *
+engine_object_name(const struct engine *e, size_t i)
+{
+	return registry_object_name(e->reg, i);
+}
+
 int
 engine_ids_push(struct ids *l, uint64_t id)
 {
@@ -215,9 +233,84 @@ engine_waiting_on(struct engine *e, uint64_t act, uint64_t **ids, size_t *n)
 	return vowtab_held_by(e->vt, act, ids, n);
 }
 
+/* What vow `id` is: a pending timer (its due time), an eventual send's
+ * result (object and method, while the outbox holds it), or a vow. */
+static void
+blocked_vow(struct engine *e, struct engine_blocked_vow *bv)
+{
+	struct engine_invocation inv;
+	size_t i;
+
+	bv->kind = EB_VOW;
+	for (i = 0; i < e->timers.n; i++) {
+		if (e->timers.heap[i].vow == bv->vow) {
+			bv->kind = EB_TIMER;
+			bv->due_ms = e->timers.heap[i].due;
+			return;
+		}
+	}
+	if (engine_invocation(e, bv->vow, false, &inv) == AF_OK) {
+		bv->kind = EB_SEND;
+		copy_str(bv->object, sizeof(bv->object), inv.object.ptr,
+		    inv.object.len);
+		copy_str(bv->method, sizeof(bv->method), inv.method.ptr,
+		    inv.method.len);
+	}
+	engine_invocation_release(&inv);
+}
+
+int
+engine_blocked_on(struct engine *e, uint64_t id, engine_blocked_fn *cb,
+    void *ctx)
+{
+	struct engine_blocked_vow *bv = NULL;
+	const struct holding *h;
+	struct task *t;
+	struct act *a;
+	size_t i, cap = 0;
+	int rc = AF_OK;
+
+	a = u64map_get(&e->acts, id);
+	if (a == NULL || !a->loaded)
+		return AF_OK;
+	TAILQ_FOREACH(t, &a->tasks, all) {
+		if (t->wait == W_NONE)
+			continue;
+		if (vec_grow((void **)&bv, &cap, t->wn ? t->wn : 1,
+			sizeof(*bv)) != AF_OK) {
+			rc = AF_ENOMEM;
+			break;
+		}
+		for (i = 0; i < t->wn; i++) {
+			memset(&bv[i], 0, sizeof(bv[i]));
+			bv[i].vow = t->wv[i]->u.id;
+			h = u64map_get(&a->holdings, bv[i].vow);
+			bv[i].settled = h != NULL && h->settled;
+			blocked_vow(e, &bv[i]);
+		}
+		rc = cb(ctx, t->seq,
+		    t->wait == W_ONE     ? "await" :
+			t->wait == W_ALL ? "all" :
+					   "race",
+		    bv, t->wn);
+		if (rc != 0)
+			break;
+	}
+	free(bv);
+	return rc;
+}
+
 int
 engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
     size_t limit, engine_list_fn *cb, void *ctx)
+{
+	return engine_list_flow(e, only, NULL, after, limit, cb, ctx);
+}
+
+int
+engine_list_flow(struct engine *e, const enum engine_state *only,
+    const char *flow, uint64_t after, size_t limit, engine_list_fn *cb,
+    void *ctx)
 {
 	struct ids l = { NULL, 0, 0 };
 	size_t i, sent = 0;
@@ -238,6 +331,8 @@ engine_list(struct engine *e, const enum engine_state *only, uint64_t after,
 		if (engine_act_info(e, l.v[i], &info) != AF_OK)
 			continue;
 		if (only != NULL && info.state != *only)
+			continue;
+		if (flow != NULL && strcmp(info.flow, flow) != 0)
 			continue;
 		sent++;
 		if (cb(ctx, &info) != 0)

@@ -135,3 +135,15 @@ af_register_object(struct af_registry *r, const char *name,
 	r->objs[r->nobjs++] = (struct obj_def){ name, m, n, data };
 	return AF_OK;
 }
+
+const char *
+registry_flow_name(const struct af_registry *r, size_t i)
+{
+	return i < r->nflows ? r->flows[i].name : NULL;
+}
+
+const char *
+registry_object_name(const struct af_registry *r, size_t i)
+{
+	return i < r->nobjs ? r->objs[i].name : NULL;
+}

@@ -37,5 +37,9 @@ const struct obj_def *
 registry_object(const struct af_registry *r, const char *name, size_t n);
 const struct af_method *
 registry_method(const struct obj_def *o, const char *name, size_t n);
+/* The name of the i-th flow (objects: the i-th object) in no particular
+ * order, or NULL past the last; valid while the registry lives. */
+const char *registry_flow_name(const struct af_registry *r, size_t i);
+const char *registry_object_name(const struct af_registry *r, size_t i);
 
 #endif

@@ -71,6 +71,14 @@ objsrv(struct api *api, const char *name, bool create)
 	return objsrv_n(api, name, strlen(name), create);
 }
 
+bool
+serve_has_server(struct api *api, const char *object)
+{
+	const struct objsrv *o = objsrv(api, object, false);
+
+	return o != NULL && o->nconns > 0;
+}
+
 static size_t
 inflight(struct api *api, uint64_t conn)
 {

@@ -177,6 +177,9 @@ act_task_new(struct engine *e, struct act *a, bool is_main, af_task_fn *fn,
 		return NULL;
 	t->a = a;
 	t->is_main = is_main;
+	if (is_main)
+		a->ntasks_made = 0;
+	t->seq = a->ntasks_made++;
 	t->fn = fn;
 	t->arg = arg;
 	if ((t->co = coro_new(e->pool, task_entry, t)) == NULL) {

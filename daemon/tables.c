@@ -26,6 +26,12 @@ act_row_encode(struct buf *b, const struct act_row *r)
 		pb_put_uint64(b, 8, r->journal_gc);
 	if (r->quarantined)
 		pb_put_uint64(b, 9, 1);
+	if (r->created_ms)
+		pb_put_uint64(b, 10, (uint64_t)r->created_ms);
+	if (r->last_progress_ms)
+		pb_put_uint64(b, 11, (uint64_t)r->last_progress_ms);
+	if (r->last_incarnation)
+		pb_put_uint64(b, 12, r->last_incarnation);
 	return b->err;
 }
 
@@ -54,10 +60,19 @@ act_row_parse(const void *p, size_t n, struct act_row *r)
 				r->failure = s;
 			continue;
 		}
-		if (field < 1 || field > 9 || wt != PB_VARINT ||
+		if (field < 1 || field > 12 || wt != PB_VARINT ||
 		    pbr_varint(&rd, &v) != AF_OK)
 			return AF_EDECODE;
 		switch (field) {
+		case 10:
+			r->created_ms = (int64_t)v;
+			break;
+		case 11:
+			r->last_progress_ms = (int64_t)v;
+			break;
+		case 12:
+			r->last_incarnation = v;
+			break;
 		case 9:
 			r->quarantined = v != 0;
 			break;

@@ -37,6 +37,8 @@ static uint8_t mk_secret[16];
 static uint64_t inv_vow[256];
 static uint8_t inv_secret[256][16];
 static int ninv;
+/* The last show, list and modules answers, in words. */
+static char last_blocked[512], last_listed[512], last_modules[512];
 
 /* The next n commits fail (a full disk), as real ones would. */
 static void
@@ -91,6 +93,50 @@ on_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
 	} else if (m->response->result_case ==
 	    ASYNCFLOW__RESPONSE__RESULT_VOW) {
 		last_state[conn] = m->response->vow->state;
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_SHOW) {
+		size_t i, k, o = 0;
+		const Asyncflow__ActivationInfo *ai = m->response->show;
+
+		last_blocked[0] = '\0';
+		for (i = 0; i < ai->n_blocked_on; i++)
+			for (k = 0; k < ai->blocked_on[i]->n_vows; k++) {
+				const Asyncflow__BlockedVow
+				    *bv = ai->blocked_on[i]->vows[k];
+
+				o += (size_t)snprintf(last_blocked + o,
+				    sizeof(last_blocked) - o,
+				    "%u %s %s %s.%s %d;",
+				    ai->blocked_on[i]->coroutine,
+				    ai->blocked_on[i]->wait, bv->kind,
+				    bv->object, bv->method,
+				    (int)bv->server_connected);
+			}
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_LIST) {
+		size_t i, o = 0;
+
+		last_listed[0] = '\0';
+		for (i = 0; i < m->response->list->n_activations; i++)
+			o += (size_t)snprintf(last_listed + o,
+			    sizeof(last_listed) - o, "%llu %s;",
+			    (unsigned long long)m->response->list
+				->activations[i]
+				->id,
+			    m->response->list->activations[i]->flow);
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_MODULES) {
+		size_t i, o = 0;
+		const Asyncflow__ModulesReply *mr = m->response->modules;
+
+		for (i = 0; i < mr->n_flows; i++)
+			o += (size_t)snprintf(last_modules + o,
+			    sizeof(last_modules) - o, "%s ", mr->flows[i]);
+		o += (size_t)snprintf(last_modules + o,
+		    sizeof(last_modules) - o, "|");
+		for (i = 0; i < mr->n_objects; i++)
+			o += (size_t)snprintf(last_modules + o,
+			    sizeof(last_modules) - o, " %s", mr->objects[i]);
 	}
 	asyncflow__server_message__free_unpacked(m, NULL);
 }
@@ -784,6 +830,89 @@ START_TEST(test_api_reply_too_deep_for_the_wire_is_an_error)
 }
 END_TEST
 
+static void
+show(uint64_t conn, uint64_t act)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__ShowActivation s = ASYNCFLOW__SHOW_ACTIVATION__INIT;
+
+	s.activation = act;
+	r.op_case = ASYNCFLOW__REQUEST__OP_SHOW;
+	r.show = &s;
+	request(conn, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+}
+
+/* show says whether a server of a pending send's object is connected:
+ * the engine knows the send, the request layer the connections. */
+START_TEST(test_api_show_says_whether_a_server_is_connected)
+{
+	start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	show(1, 1);
+	ck_assert_str_eq(last_blocked, "0 await send bank.withdraw 0;");
+	serve(5, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	show(1, 1);
+	ck_assert_str_eq(last_blocked, "0 await send bank.withdraw 1;");
+	api_conn_closed(h.api, 5);
+	show(1, 1);
+	ck_assert_str_eq(last_blocked, "0 await send bank.withdraw 0;");
+}
+END_TEST
+
+/* ListActivations filters by flow on the daemon's side, with the state,
+ * after and limit; modules lists the names registered, sorted. */
+START_TEST(test_api_list_by_flow_and_modules)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__ListActivations l = ASYNCFLOW__LIST_ACTIVATIONS__INIT;
+	Asyncflow__ListModules lm = ASYNCFLOW__LIST_MODULES__INIT;
+	Asyncflow__StartFlow s = ASYNCFLOW__START_FLOW__INIT;
+
+	start_transfer(1, 10);
+	s.flow = (char *)"echo";
+	r.op_case = ASYNCFLOW__REQUEST__OP_START;
+	r.start = &s;
+	request(1, &r);
+	start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	r.op_case = ASYNCFLOW__REQUEST__OP_LIST;
+	r.list = &l;
+	l.flow = (char *)"transfer";
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_str_eq(last_listed, "1 transfer;3 transfer;");
+	l.after = 1;
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_str_eq(last_listed, "3 transfer;");
+	l.flow = (char *)"echo";
+	l.after = 0;
+	l.state = (char *)"Done";
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_str_eq(last_listed, "2 echo;");
+	l.flow = (char *)"transfer";
+	l.state = (char *)"";
+	l.limit = 1;
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_str_eq(last_listed, "1 transfer;");
+	l.flow = (char *)"nosuch";
+	l.limit = 0;
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_str_eq(last_listed, "");
+	r.op_case = ASYNCFLOW__REQUEST__OP_MODULES;
+	r.modules = &lm;
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_str_eq(last_modules,
+	    "approval echo gather nap transfer | clock random timer vows");
+}
+END_TEST
+
 static Suite *
 api_suite(void)
 {
@@ -799,6 +928,8 @@ api_suite(void)
 	tcase_add_test(tc, test_api_error_replies_are_utf8);
 	tcase_add_test(tc, test_api_deepest_value_fits_strict_decoders);
 	tcase_add_test(tc, test_api_reply_too_deep_for_the_wire_is_an_error);
+	tcase_add_test(tc, test_api_show_says_whether_a_server_is_connected);
+	tcase_add_test(tc, test_api_list_by_flow_and_modules);
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc,

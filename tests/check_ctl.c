@@ -123,6 +123,9 @@ read_outputs(struct run *r, int ofd, int efd)
 	r->err[len[1]] = '\0';
 }
 
+/* The file the next run_ctl's stdin reads (NULL: this process's stdin). */
+static const char *ctl_stdin;
+
 /* Runs asyncflowctl with argv (NULL-terminated, without argv[0]); the
  * environment's ASYNCFLOW_SOCKET is set to `sock` (NULL: unset). */
 static void
@@ -147,6 +150,8 @@ run_ctl(struct run *r, const char *sock, const char *const *args)
 		close(pe[0]);
 		close(po[1]);
 		close(pe[1]);
+		if (ctl_stdin != NULL && freopen(ctl_stdin, "r", stdin) == NULL)
+			_exit(126);
 		if (sock != NULL)
 			setenv("ASYNCFLOW_SOCKET", sock, 1);
 		else
@@ -979,6 +984,334 @@ START_TEST(test_ctl_usage)
 }
 END_TEST
 
+/* ---- Output formats, options anywhere, @FILE, filters (issue 12) ----------------- */
+
+/* A show of activation 31 that waits: coroutine 0 for all of [vow 8
+ * (settled), bank.withdraw's result vow 9 (a server connected)], coroutine
+ * 1 for timer vow 10; with its times and last incarnation. Twice: the
+ * test runs asyncflowctl twice on one listening socket. */
+static void
+s_ctl_show_blocked_once(int fd)
+{
+	Asyncflow__ActivationInfo ai = ASYNCFLOW__ACTIVATION_INFO__INIT;
+	Asyncflow__Blocked b[2], *bp[2] = { &b[0], &b[1] };
+	Asyncflow__BlockedVow v[3], *v0[2] = { &v[0], &v[1] },
+				    *v1[1] = { &v[2] };
+	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT;
+	uint64_t waiting[3] = { 8, 9, 10 };
+	int i;
+
+	for (i = 0; i < 2; i++)
+		asyncflow__blocked__init(&b[i]);
+	for (i = 0; i < 3; i++)
+		asyncflow__blocked_vow__init(&v[i]);
+	v[0].vow = 8;
+	v[0].kind = (char *)"vow";
+	v[0].settled = 1;
+	v[1].vow = 9;
+	v[1].kind = (char *)"send";
+	v[1].object = (char *)"bank";
+	v[1].method = (char *)"withdraw";
+	v[1].server_connected = 1;
+	v[2].vow = 10;
+	v[2].kind = (char *)"timer";
+	v[2].due_ms = 1796146594731;
+	b[0].coroutine = 0;
+	b[0].wait = (char *)"all";
+	b[0].n_vows = 2;
+	b[0].vows = v0;
+	b[1].coroutine = 1;
+	b[1].wait = (char *)"await";
+	b[1].n_vows = 1;
+	b[1].vows = v1;
+	args.kind_case = ASYNCFLOW__VALUE__KIND_NULL_VALUE;
+	args.null_value = 1;
+	srv_hello(fd);
+	seen = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SHOW);
+	ai.id = seen->show->activation;
+	ai.flow = (char *)"blocker";
+	ai.state = (char *)"Running";
+	ai.args = &args;
+	ai.outcome = 7;
+	ai.n_waiting_on = 3;
+	ai.waiting_on = waiting;
+	ai.journal_length = 4;
+	ai.incarnation = 1;
+	ai.n_blocked_on = 2;
+	ai.blocked_on = bp;
+	ai.created_ms = 1796146000000;
+	ai.last_progress_ms = 1796146001500;
+	ai.last_incarnation = 3;
+	srv_reply(fd, seen->id, ASYNCFLOW__RESPONSE__RESULT_SHOW, &ai);
+	af_msg_free(seen);
+	seen = NULL;
+	srv_drain(fd);
+}
+
+/* show's new keys in JSON (the default when stdout is a pipe, and -o
+ * json), and the same answer as a table; the global options after the
+ * command, in both spellings. */
+START_TEST(test_ctl_show_explains_json_and_table)
+{
+	const char *json[] = { "show", "31", "-s", NULL, NULL };
+	const char *json2[] = { "show", "--output=json", "31", NULL, NULL };
+	const char *table[] = { "show", "31", "-o", "table", NULL };
+	static const char want[] =
+	    "{\"activation\":31,\"flow\":\"blocker\",\"state\":\"Running\","
+	    "\"args\":null,\"outcome\":{\"@vow\":7},\"waiting_on\":[{\"@vow\":8},"
+	    "{\"@vow\":9},{\"@vow\":10}],\"journal_length\":4,"
+	    "\"incarnation\":1,\"blocked_on\":[{\"coroutine\":0,\"wait\":"
+	    "\"all\",\"vows\":[{\"vow\":{\"@vow\":8},\"kind\":\"vow\","
+	    "\"settled\":true},{\"vow\":{\"@vow\":9},\"kind\":\"send\","
+	    "\"settled\":false,\"object\":\"bank\",\"method\":\"withdraw\","
+	    "\"server_connected\":true}]},{\"coroutine\":1,\"wait\":\"await\","
+	    "\"vows\":[{\"vow\":{\"@vow\":10},\"kind\":\"timer\",\"settled\":"
+	    "false,\"due\":\"2026-12-01T17:36:34.731Z\",\"due_ms\":"
+	    "1796146594731}]}],\"created\":\"2026-12-01T17:26:40.000Z\","
+	    "\"created_ms\":1796146000000,\"last_progress\":"
+	    "\"2026-12-01T17:26:41.500Z\",\"last_progress_ms\":1796146001500,"
+	    "\"last_incarnation\":3}\n";
+	struct fake f;
+	struct run r;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_show_blocked_once);
+	json[3] = f.path;
+	run_ctl(&r, NULL, json);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, want);
+
+	fake_listen(&f, s_ctl_show_blocked_once);
+	json2[3] = NULL;
+	run_ctl(&r, f.path, json2);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, want);
+
+	fake_listen(&f, s_ctl_show_blocked_once);
+	run_ctl(&r, f.path, table);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out,
+	    "activation       31\n"
+	    "flow             blocker\n"
+	    "state            Running\n"
+	    "args             null\n"
+	    "outcome          vow 7\n"
+	    "created          2026-12-01T17:26:40.000Z\n"
+	    "last progress    2026-12-01T17:26:41.500Z\n"
+	    "incarnation      created by 1, journal last written by 3\n"
+	    "journal          4 entries\n"
+	    "waiting on       vow 8, vow 9, vow 10\n"
+	    "blocked on       coroutine 0: all\n"
+	    "                   - vow 8 (settled)\n"
+	    "                   - send bank.withdraw vow 9 (a server is "
+	    "connected)\n"
+	    "                 coroutine 1: await timer vow 10 due "
+	    "2026-12-01T17:36:34.731Z\n");
+	ck_assert_str_eq(r.err, "");
+}
+END_TEST
+
+/* ls's filters reach the daemon in ListActivations; -o table names the
+ * columns; --limit stops after N even when the daemon has more. */
+static void
+s_ctl_ls_filtered(int fd)
+{
+	Asyncflow__ActivationList l = ASYNCFLOW__ACTIVATION_LIST__INIT;
+	Asyncflow__ActivationInfo a[2], *ap[2] = { &a[0], &a[1] };
+	int i;
+
+	srv_hello(fd);
+	seen = srv_expect(fd, ASYNCFLOW__REQUEST__OP_LIST);
+	for (i = 0; i < 2; i++) {
+		asyncflow__activation_info__init(&a[i]);
+		a[i].id = 6 + (uint64_t)i;
+		a[i].flow = (char *)"nap";
+		a[i].state = (char *)"Running";
+		a[i].outcome = 20 + (uint64_t)i;
+		a[i].journal_length = 2;
+		a[i].incarnation = 1;
+	}
+	a[1].created_ms = 1796146000000;
+	l.n_activations = 2;
+	l.activations = ap;
+	srv_reply(fd, seen->id, ASYNCFLOW__RESPONSE__RESULT_LIST, &l);
+	srv_drain(fd);
+}
+
+START_TEST(test_ctl_ls_filters_and_table)
+{
+	const char *args[] = { "ls", "--flow", "nap", "--state", "Running",
+		"--limit", "2", "--after", "5", "-o", "table", NULL };
+	static const char *const bad[][4] = {
+		{ "ls", "--limit", "0", NULL },
+		{ "ls", "--limit", "x", NULL },
+		{ "ls", "--after", "-1", NULL },
+		{ "ls", "--flow", "", NULL },
+		{ "ls", "-o", "yaml", NULL },
+		{ "-o", NULL },
+		{ "show", "1", "--socket", NULL },
+	};
+	struct fake f;
+	struct run r;
+	size_t i;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_ls_filtered);
+	run_ctl(&r, f.path, args);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(seen->list->flow, "nap");
+	ck_assert_str_eq(seen->list->state, "Running");
+	ck_assert_uint_eq(seen->list->after, 5);
+	ck_assert_uint_eq(seen->list->limit, 2);
+	af_msg_free(seen);
+	seen = NULL;
+	ck_assert_str_eq(r.out,
+	    "ID  FLOW  STATE    JOURNAL  CREATED                   "
+	    "LAST PROGRESS  BLOCKED ON\n"
+	    "6   nap   Running  2        -                         "
+	    "-              -\n"
+	    "7   nap   Running  2        2026-12-01T17:26:40.000Z  "
+	    "-              -\n");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run_ctl(&r, "/nonexistent-asyncflow/d.sock", bad[i]);
+		ck_assert_msg(r.status == 2, "case %zu: exit %d: %s", i,
+		    r.status, r.err);
+		ck_assert_str_eq(r.out, "");
+	}
+}
+END_TEST
+
+/* JSON arguments from @FILE and from stdin ("-") reach the daemon as
+ * values; a missing file, a file that is not JSON and a bare "@" are
+ * usage errors (exit 2) naming the file, and nothing is sent. */
+START_TEST(test_ctl_json_args_from_file_and_stdin)
+{
+	const char *dir = testutil_tmpdir();
+	char good[600], junk[600], missing[600], atgood[610], atjunk[610],
+	    atmissing[610];
+	const char *from_file[] = { "start", "echo", atgood, NULL };
+	const char *from_stdin[] = { "start", "-s", NULL, "echo", "-", NULL };
+	struct fake f;
+	struct pollfd pfd;
+	struct run r;
+	FILE *fp;
+
+	NEED_CTL();
+	snprintf(good, sizeof(good), "%s/args.json", dir);
+	snprintf(junk, sizeof(junk), "%s/junk.txt", dir);
+	snprintf(missing, sizeof(missing), "%s/none.json", dir);
+	snprintf(atgood, sizeof(atgood), "@%s", good);
+	snprintf(atjunk, sizeof(atjunk), "@%s", junk);
+	snprintf(atmissing, sizeof(atmissing), "@%s", missing);
+	ck_assert_ptr_nonnull(fp = fopen(good, "w"));
+	fputs("{\"b\": [1, 2.5],\n \"a\": \"x\"}\n", fp);
+	fclose(fp);
+	ck_assert_ptr_nonnull(fp = fopen(junk, "w"));
+	fputs("this is not json\n", fp);
+	fclose(fp);
+
+	fake_listen(&f, s_ctl_start);
+	run_ctl(&r, f.path, from_file);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(field(seen->start->args, 0, "a")->string_value, "x");
+	ck_assert_uint_eq(field(seen->start->args, 1, "b")->list_value->n_items,
+	    2);
+	af_msg_free(seen);
+	seen = NULL;
+
+	fake_listen(&f, s_ctl_start);
+	from_stdin[2] = f.path;
+	ctl_stdin = good;
+	run_ctl(&r, NULL, from_stdin);
+	ctl_stdin = NULL;
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(field(seen->start->args, 0, "a")->string_value, "x");
+	af_msg_free(seen);
+	seen = NULL;
+
+	fake_listen(&f, s_ctl_silent);
+	from_file[2] = atmissing;
+	run_ctl(&r, f.path, from_file);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strstr(r.err, missing) != NULL &&
+		strstr(r.err, "No such file") != NULL,
+	    "%s", r.err);
+	from_file[2] = atjunk;
+	run_ctl(&r, f.path, from_file);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, junk) != NULL &&
+		strstr(r.err, "not valid JSON") != NULL,
+	    "%s", r.err);
+	from_file[2] = "@";
+	run_ctl(&r, f.path, from_file);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "file name") != NULL, "%s", r.err);
+	/* Nobody connected. */
+	pfd.fd = f.listen_fd;
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	{
+		af_conn *c;
+		char err[256];
+
+		ck_assert_int_eq(af_connect(f.path, &c, err, sizeof(err)),
+		    AF_OK);
+		af_close(c);
+	}
+	fake_join(&f);
+	testutil_rmtree(dir);
+}
+END_TEST
+
+static void
+s_ctl_modules(int fd)
+{
+	Asyncflow__ModulesReply mr = ASYNCFLOW__MODULES_REPLY__INIT;
+	char *flows[2] = { (char *)"echo", (char *)"nap" };
+	char *objs[1] = { (char *)"clock" };
+
+	srv_hello(fd);
+	seen = srv_expect(fd, ASYNCFLOW__REQUEST__OP_MODULES);
+	mr.n_flows = 2;
+	mr.flows = flows;
+	mr.n_objects = 1;
+	mr.objects = objs;
+	srv_reply(fd, seen->id, ASYNCFLOW__RESPONSE__RESULT_MODULES, &mr);
+	af_msg_free(seen);
+	seen = NULL;
+	srv_drain(fd);
+}
+
+START_TEST(test_ctl_modules)
+{
+	const char *json[] = { "modules", NULL };
+	const char *table[] = { "-o", "table", "modules", NULL };
+	struct fake f;
+	struct run r;
+
+	NEED_CTL();
+	fake_listen(&f, s_ctl_modules);
+	run_ctl(&r, f.path, json);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out,
+	    "{\"flows\":[\"echo\",\"nap\"],\"objects\":[\"clock\"]}\n");
+	fake_listen(&f, s_ctl_modules);
+	run_ctl(&r, f.path, table);
+	fake_join(&f);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out,
+	    "KIND    NAME\nflow    echo\nflow    nap\nobject  clock\n");
+}
+END_TEST
+
 /* ---- asyncflowctl serve ----------------------------------------------------------- */
 
 /* The settlements the fake daemon received, in order. */
@@ -1430,6 +1763,10 @@ ctl_suite(void)
 	tcase_add_test(cli, test_ctl_stderr_first);
 	tcase_add_test(cli, test_ctl_depth);
 	tcase_add_test(cli, test_ctl_ls_pages);
+	tcase_add_test(cli, test_ctl_show_explains_json_and_table);
+	tcase_add_test(cli, test_ctl_ls_filters_and_table);
+	tcase_add_test(cli, test_ctl_json_args_from_file_and_stdin);
+	tcase_add_test(cli, test_ctl_modules);
 	tcase_add_test(cli, test_ctl_serve);
 	tcase_add_test(cli, test_ctl_serve_stdin);
 	tcase_add_test(cli, test_ctl_serve_no_deadlock);

@@ -401,6 +401,40 @@ flow_napper(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Blocked on everything at once: a spawned coroutine (the second: the
+ * first ends at once) awaits a timer of args.ms while the flow function
+ * waits for all of [args.v, the result of a send to bank.withdraw]. */
+static void
+task_noop(struct af_flow *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+}
+
+static void
+task_nap(struct af_flow *f, void *arg)
+{
+	const struct af_value *due;
+
+	af_await(f, arg, &due);
+}
+
+static int
+flow_blocker(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *t, *sent, *set[2];
+
+	if (af_send(f, "bank", "withdraw", af_int(A(f), 1), &sent) != AF_OK ||
+	    (t = af_sleep(f, af_get(args, "ms")->u.i)) == NULL ||
+	    af_spawn(f, task_noop, NULL) != AF_OK ||
+	    af_spawn(f, task_nap, (void *)t) != AF_OK)
+		return AF_REJECTED;
+	set[0] = af_get(args, "v");
+	set[1] = sent;
+	return af_all(f, set, 2, result);
+}
+
 /* Tries to pass on a resolver it never received (args.victim is a vow
  * id): through a settlement, then as its result. */
 static int
@@ -582,6 +616,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "reject", flow_reject);
 	af_register_flow(reg, "sender", flow_sender);
 	af_register_flow(reg, "napper", flow_napper);
+	af_register_flow(reg, "blocker", flow_blocker);
 	af_register_flow(reg, "forger", flow_forger);
 	af_register_flow(reg, "badval", flow_badval);
 	af_register_flow(reg, "launder", flow_launder);
@@ -1634,6 +1669,121 @@ START_TEST(test_engine_timer_survives_restart_and_fires_late)
 }
 END_TEST
 
+/* What engine_blocked_on reported, flattened: one line per vow,
+ * "C WAIT KIND VOW [settled] [due D] [OBJECT.METHOD]". */
+static int
+blocked_text_cb(void *ctx, unsigned co, const char *wait,
+    const struct engine_blocked_vow *v, size_t n)
+{
+	struct buf *b = ctx;
+	static const char *const kinds[] = { "vow", "timer", "send" };
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		buf_printf(b, "%u %s %s %llu", co, wait, kinds[v[i].kind],
+		    (unsigned long long)v[i].vow);
+		if (v[i].settled)
+			buf_puts(b, " settled");
+		if (v[i].kind == EB_TIMER)
+			buf_printf(b, " due %lld", (long long)v[i].due_ms);
+		if (v[i].kind == EB_SEND)
+			buf_printf(b, " %s.%s", v[i].object, v[i].method);
+		buf_putc(b, '\n');
+	}
+	return 0;
+}
+
+static const char *
+blocked_of(uint64_t act)
+{
+	static char out[2048];
+	struct buf b;
+
+	buf_init(&b);
+	ck_assert_int_eq(engine_blocked_on(eng, act, blocked_text_cb, &b),
+	    AF_OK);
+	snprintf(out, sizeof(out), "%.*s", (int)b.len, b.p ? (char *)b.p : "");
+	buf_release(&b);
+	return out;
+}
+
+/* show's explanation: what each coroutine waits for (a vow, a send's
+ * result, a timer and its due time, the settled part of an all-set),
+ * the same after a restart's replay; the times of the row; and the
+ * incarnation that last wrote the journal, which moves with the writes
+ * of later incarnations while "incarnation" (that created it) stays. */
+START_TEST(test_engine_blocked_on_times_and_last_incarnation)
+{
+	struct engine_act_info info;
+	struct kit k = mkvow();
+	int64_t t0 = fake_now;
+	uint64_t act, o, timer = 0, sent = 0;
+	char want[512];
+	struct outbox_seen os = { .n = 0 };
+
+	act = start("blocker",
+	    rec2("ms", af_int(ar, 5000), "v", af_vow_ref(ar, k.id)), &o);
+	ck_assert_int_eq(engine_outbox_list(eng, act, outbox_cb, &os), AF_OK);
+	ck_assert_int_eq(os.n, 1);
+	sent = os.vows[0];
+	/* The vows: k (client), the outcome, the send's result, the timer. */
+	timer = sent + 1;
+	snprintf(want, sizeof(want),
+	    "0 all vow %llu\n"
+	    "0 all send %llu bank.withdraw\n"
+	    "2 await timer %llu due %lld\n",
+	    (unsigned long long)k.id, (unsigned long long)sent,
+	    (unsigned long long)timer, (long long)(t0 + 5000));
+	ck_assert_str_eq(blocked_of(act), want);
+	ck_assert_int_eq(engine_act_info(eng, act, &info), AF_OK);
+	ck_assert_int_eq(info.created_ms, t0);
+	ck_assert_int_eq(info.last_progress_ms, t0);
+	ck_assert_uint_eq(info.incarnation, 1);
+	ck_assert_uint_eq(info.last_incarnation, 1);
+
+	/* A restart replays into the same waits; replay writes nothing. */
+	fake_now += 1000;
+	restart(V1);
+	ck_assert_str_eq(blocked_of(act), want);
+	ck_assert_int_eq(engine_act_info(eng, act, &info), AF_OK);
+	ck_assert_int_eq(info.created_ms, t0);
+	ck_assert_int_eq(info.last_progress_ms, t0);
+	ck_assert_uint_eq(info.last_incarnation, 1);
+
+	/* Incarnation 2 journals k's settlement: the set shows it settled. */
+	fake_now += 1000;
+	settle(k, af_int(ar, 7));
+	snprintf(want, sizeof(want),
+	    "0 all vow %llu settled\n"
+	    "0 all send %llu bank.withdraw\n"
+	    "2 await timer %llu due %lld\n",
+	    (unsigned long long)k.id, (unsigned long long)sent,
+	    (unsigned long long)timer, (long long)(t0 + 5000));
+	ck_assert_str_eq(blocked_of(act), want);
+	ck_assert_int_eq(engine_act_info(eng, act, &info), AF_OK);
+	ck_assert_int_eq(info.created_ms, t0);
+	ck_assert_int_eq(info.last_progress_ms, t0 + 2000);
+	ck_assert_uint_eq(info.incarnation, 1);
+	ck_assert_uint_eq(info.last_incarnation, 2);
+
+	/* From the row alone (as a stopped activation shows them). */
+	restart(V1);
+	ck_assert_int_eq(engine_act_info(eng, act, &info), AF_OK);
+	ck_assert_int_eq(info.last_progress_ms, t0 + 2000);
+	ck_assert_uint_eq(info.last_incarnation, 2);
+
+	/* The timer fires: its coroutine ends and waits for nothing. */
+	fake_now += 60000;
+	ck_assert_int_eq(engine_fire_due(eng), 1);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	snprintf(want, sizeof(want),
+	    "0 all vow %llu settled\n"
+	    "0 all send %llu bank.withdraw\n",
+	    (unsigned long long)k.id, (unsigned long long)sent);
+	ck_assert_str_eq(blocked_of(act), want);
+}
+END_TEST
+
 START_TEST(test_engine_timer_at_the_end_of_time_is_refused)
 {
 	uint64_t o;
@@ -2105,6 +2255,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_start_behind_settlements_runs);
 	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
 	tcase_add_test(tc, test_engine_oom_in_settle_callback_fails_the_pass);
+	tcase_add_test(tc, test_engine_blocked_on_times_and_last_incarnation);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,9 +1,11 @@
 /*
  * cmds.c: asyncflowctl's commands but serve, one cmd_NAME per line of the
  * command table in main.c: mkvow, start, settle, vow, ls, show, journal,
- * failures, wake, stats. Each parses its arguments (usage errors exit 2
- * before anything is sent), makes one connection, prints one JSON value
- * and returns 0, or exits 1 with a message.
+ * failures, wake, stats, modules. Each parses its arguments (usage errors
+ * exit 2 before anything is sent), makes one connection, prints one answer
+ * (print_answer: JSON or a table) and returns 0, or exits 1 with a
+ * message. Also here: JSON arguments from @FILE or stdin, and waiting for
+ * a vow with a progress line.
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +15,151 @@
 #include <string.h>
 
 #include "ctl.h"
+
+/* ---- JSON arguments: inline, @FILE or - ----------------------------------------- */
+
+/* The whole of f (NUL-terminated, malloc'd), or NULL with errno set. */
+static char *
+slurp(FILE *f, size_t *len)
+{
+	char *p = NULL, *q;
+	size_t n = 0, cap = 0, got;
+
+	for (;;) {
+		if (cap - n < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			if ((q = realloc(p, cap)) == NULL) {
+				free(p);
+				nomem();
+			}
+			p = q;
+		}
+		got = fread(p + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(p);
+		return NULL;
+	}
+	p[n] = '\0';
+	*len = n;
+	return p;
+}
+
+Asyncflow__Value *
+parse_value_arg(const char *arg, const char *text)
+{
+	Asyncflow__Value *v;
+	const char *name;
+	char label[1100], *buf;
+	size_t len;
+	FILE *f;
+	int e;
+
+	if (text[0] != '@' && strcmp(text, "-") != 0)
+		return parse_value(arg, text);
+	name = text[0] == '@' ? text + 1 : "stdin";
+	if (text[0] == '-') {
+		f = stdin;
+	} else if (name[0] == '\0') {
+		usage_error("%s: @ must be followed by a file name", arg);
+	} else if ((f = fopen(name, "r")) == NULL) {
+		usage_error("%s: cannot read %s: %s", arg, name,
+		    strerror(errno));
+	}
+	buf = slurp(f, &len);
+	e = errno;
+	if (f != stdin)
+		fclose(f);
+	if (buf == NULL)
+		usage_error("%s: cannot read %s: %s", arg, name, strerror(e));
+	if (strlen(buf) != len)
+		usage_error("%s: %s is not JSON: it holds a NUL byte", arg,
+		    name);
+	snprintf(label, sizeof(label), "%s (%s %s)", arg,
+	    text[0] == '@' ? "file" : "from", name);
+	v = parse_value(label, buf);
+	free(buf);
+	return v;
+}
+
+/* ---- Waiting for a vow ------------------------------------------------------------ */
+
+/* Milliseconds from now until `deadline` (ms of now_ms), at least 0. */
+static int
+ms_until(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* How often the progress line moves. */
+#define PROGRESS_MS 100
+
+/*
+ * Waits until `vow` is settled (GetVow with wait) or `deadline` (of now_ms;
+ * negative: no deadline) passes, drawing the progress line on stderr
+ * meanwhile when that is a terminal. AF_OK with *resp (a Response holding
+ * the VowInfo; af_msg_free it), AF_ETIMEDOUT, or the call's error.
+ */
+static int
+wait_settled(af_conn *c, uint64_t vow, const char *what, int64_t deadline,
+    Asyncflow__Response **resp)
+{
+	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__GetVow gv = ASYNCFLOW__GET_VOW__INIT;
+	uint64_t id;
+	int rc, slice;
+
+	*resp = NULL;
+	gv.vow = vow;
+	gv.wait = true;
+	req.op_case = ASYNCFLOW__REQUEST__OP_GET_VOW;
+	req.get_vow = &gv;
+	if ((rc = af_send_request(c, &req, &id)) != AF_OK)
+		return rc;
+	progress_start(what, deadline);
+	for (;;) {
+		slice = deadline < 0 ? -1 : ms_until(deadline);
+		if (progress_shown() && (slice < 0 || slice > PROGRESS_MS))
+			slice = PROGRESS_MS;
+		rc = af_wait_response(c, id, slice, resp);
+		if (rc != AF_ETIMEDOUT ||
+		    (deadline >= 0 && ms_until(deadline) == 0))
+			break;
+		progress_tick();
+	}
+	progress_done();
+	if (rc == AF_OK &&
+	    (*resp)->result_case != ASYNCFLOW__RESPONSE__RESULT_VOW) {
+		af_msg_free(*resp);
+		*resp = NULL;
+		fail(EXIT_FAILURE,
+		    "the daemon answered a wait for vow %llu "
+		    "with something else",
+		    (unsigned long long)vow);
+	}
+	return rc;
+}
+
+/* A --timeout SECONDS as milliseconds. */
+static int
+parse_timeout(const char *timeout)
+{
+	double secs;
+	char *end;
+
+	errno = 0;
+	secs = strtod(timeout, &end);
+	if (errno != 0 || end == timeout || *end != '\0' || !(secs >= 0) ||
+	    secs > 2000000.0)
+		usage_error("--timeout needs a number of seconds, not \"%s\"",
+		    timeout);
+	return (int)ceil(secs * 1000.0);
+}
 
 /* ---- Commands -------------------------------------------------------------------- */
 
@@ -36,38 +183,68 @@ cmd_mkvow(int argc, char **argv)
 	o = jnew(json_object());
 	jset(o, "vow", juint(vow));
 	jset(o, "resolver", jstr(hex));
-	return print_json(o);
+	return print_answer(o, ANS_OBJECT);
 }
 
 int
 cmd_start(int argc, char **argv)
 {
-	const char *key = NULL;
-	struct opt opts[] = { { "key", &key, NULL }, { NULL, NULL, NULL } };
-	char *pos[2];
+	const char *key = NULL, *timeout = NULL;
+	bool wait = false;
+	struct opt opts[] = {
+		{ "key", &key, NULL },
+		{ "wait", NULL, &wait },
+		{ "timeout", &timeout, NULL },
+		{ NULL, NULL, NULL },
+	};
+	char *pos[2], what[64];
 	Asyncflow__Value *args = NULL;
+	Asyncflow__Response *resp;
 	uint64_t act, outcome;
 	af_conn *c;
-	json_t *o;
-	int n, rc;
+	json_t *o, *v;
+	int n, rc, ms = -1;
 
 	n = parse_args(argc, argv, opts, pos, 2);
 	if (n < 1)
 		usage_error("missing FLOW");
 	if (pos[0][0] == '\0')
 		usage_error("FLOW must not be empty");
+	if (timeout != NULL && !wait)
+		usage_error("--timeout goes with --wait");
+	if (timeout != NULL)
+		ms = parse_timeout(timeout);
 	if (n == 2)
-		args = parse_value("ARGS_JSON", pos[1]);
+		args = parse_value_arg("ARGS_JSON", pos[1]);
 	c = connect_daemon();
 	rc = af_start(c, pos[0], args, key, &act, &outcome, NULL);
 	if (rc != AF_OK)
 		call_failed(c, rc);
-	af_close(c);
 	af_msg_free(args);
 	o = jnew(json_object());
 	jset(o, "activation", juint(act));
 	jset(o, "outcome", vow_ref(outcome));
-	return print_json(o);
+	if (wait) {
+		snprintf(what, sizeof(what), "activation %llu",
+		    (unsigned long long)act);
+		rc = wait_settled(c, outcome, what, ms < 0 ? -1 : now_ms() + ms,
+		    &resp);
+		if (rc == AF_ETIMEDOUT)
+			fail(EXIT_FAILURE,
+			    "activation %llu: its outcome (vow %llu) was not "
+			    "settled within %s s",
+			    (unsigned long long)act,
+			    (unsigned long long)outcome, timeout);
+		if (rc != AF_OK)
+			call_failed(c, rc);
+		v = vow_json(resp->vow, true);
+		jset(o, "state", json_incref(json_object_get(v, "state")));
+		jset(o, "value", json_incref(json_object_get(v, "value")));
+		json_decref(v);
+		af_msg_free(resp);
+	}
+	af_close(c);
+	return print_answer(o, ANS_OBJECT);
 }
 
 int
@@ -98,7 +275,7 @@ cmd_settle(int argc, char **argv)
 	parse_resolver(resolver, res);
 	if (n < 2)
 		usage_error("missing %s", reject ? "ERROR_JSON" : "VALUE_JSON");
-	val = parse_value(reject ? "ERROR_JSON" : "VALUE_JSON", pos[1]);
+	val = parse_value_arg(reject ? "ERROR_JSON" : "VALUE_JSON", pos[1]);
 	c = connect_daemon();
 	if ((rc = af_settle(c, vow, res, reject, val, &vi)) != AF_OK)
 		call_failed(c, rc);
@@ -106,7 +283,7 @@ cmd_settle(int argc, char **argv)
 	af_msg_free(val);
 	o = vow_json(vi, false);
 	af_msg_free(vi);
-	return print_json(o);
+	return print_answer(o, ANS_OBJECT);
 }
 
 /*
@@ -119,15 +296,6 @@ cmd_settle(int argc, char **argv)
  */
 #define VOW_LOOK_MS 1000
 
-/* Milliseconds from now until `deadline` (ms of now_ms), at least 0. */
-static int
-ms_until(int64_t deadline)
-{
-	int64_t left = deadline - now_ms();
-
-	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
-}
-
 int
 cmd_vow(int argc, char **argv)
 {
@@ -138,10 +306,10 @@ cmd_vow(int argc, char **argv)
 		{ "timeout", &timeout, NULL },
 		{ NULL, NULL, NULL },
 	};
-	char *pos[1], *end;
+	char *pos[1], what[48];
 	Asyncflow__VowInfo *vi;
+	Asyncflow__Response *resp = NULL;
 	uint64_t vow;
-	double secs;
 	int64_t start, look_end;
 	int n, rc, ms = -1;
 	af_conn *c;
@@ -151,15 +319,15 @@ cmd_vow(int argc, char **argv)
 	if (n < 1)
 		usage_error("missing VOW");
 	vow = parse_id("VOW", pos[0]);
-	if (timeout != NULL) {
-		errno = 0;
-		secs = strtod(timeout, &end);
-		if (errno != 0 || end == timeout || *end != '\0' ||
-		    !(secs >= 0) || secs > 2000000.0)
-			usage_error(
-			    "--timeout needs a number of seconds, not \"%s\"",
-			    timeout);
-		ms = (int)ceil(secs * 1000.0);
+	snprintf(what, sizeof(what), "vow %llu", (unsigned long long)vow);
+	if (timeout != NULL)
+		ms = parse_timeout(timeout);
+	if (timeout == NULL && wait) {
+		c = connect_daemon();
+		if ((rc = wait_settled(c, vow, what, -1, &resp)) != AF_OK)
+			call_failed(c, rc);
+		vi = resp->vow;
+		goto done;
 	}
 	if (timeout == NULL) {
 		c = connect_daemon();
@@ -180,7 +348,10 @@ cmd_vow(int argc, char **argv)
 		call_failed(c, rc);
 	if (wait && vi->state == ASYNCFLOW__VOW_STATUS__VOW_STATUS_PENDING) {
 		af_msg_free(vi);
-		rc = af_get_vow(c, vow, true, ms_until(start + ms), &vi);
+		vi = NULL;
+		rc = wait_settled(c, vow, what, start + ms, &resp);
+		if (rc == AF_OK)
+			vi = resp->vow;
 		if (rc == AF_ETIMEDOUT)
 			fail(EXIT_FAILURE,
 			    "vow %llu was not settled within %s s",
@@ -191,30 +362,60 @@ cmd_vow(int argc, char **argv)
 done:
 	af_close(c);
 	o = vow_json(vi, true);
-	af_msg_free(vi);
-	return print_json(o);
+	if (resp != NULL)
+		af_msg_free(resp); /* vi is inside it */
+	else
+		af_msg_free(vi);
+	return print_answer(o, ANS_OBJECT);
 }
 
 /*
- * Every activation (in `state`; NULL: all), as a JSON array, in pages. The
+ * The activations (in `state` and of `flow`; NULL: any) with an id above
+ * `after`, at most `limit` (0: all), as a JSON array, in pages. The
  * daemon refuses (AF_ELIMIT) a page whose answer would not fit one frame:
  * then the page is halved and asked again, down to one activation, and
- * grows back after each page that came.
+ * grows back after each page that came. The daemon filters (the flow
+ * filter is a ListActivations field af_list does not take: af_request).
  */
 #define LIST_PAGE 1000u
 
+static int
+list_page(af_conn *c, const char *state, const char *flow, uint64_t after,
+    uint32_t page, Asyncflow__Response **resp)
+{
+	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__ListActivations la = ASYNCFLOW__LIST_ACTIVATIONS__INIT;
+
+	la.state = (char *)(state ? state : "");
+	la.flow = (char *)(flow ? flow : "");
+	la.after = after;
+	la.limit = page;
+	req.op_case = ASYNCFLOW__REQUEST__OP_LIST;
+	req.list = &la;
+	return af_request(c, &req, af_get_timeout(c), resp);
+}
+
 static json_t *
-list_all(af_conn *c, const char *state)
+list_all(af_conn *c, const char *state, const char *flow, uint64_t after,
+    uint64_t limit)
 {
 	Asyncflow__ActivationList *l;
+	Asyncflow__Response *resp;
 	uint32_t page = LIST_PAGE;
-	uint64_t after = 0;
+	uint64_t listed = 0;
 	json_t *arr = jnew(json_array());
 	size_t i;
 	int rc;
 
 	for (;;) {
-		rc = af_list(c, state, after, page, &l);
+		if (limit != 0 && limit - listed < page)
+			page = (uint32_t)(limit - listed);
+		rc = list_page(c, state, flow, after, page, &resp);
+		l = rc == AF_OK ? resp->list : NULL;
+		if (rc == AF_OK && l == NULL)
+			fail(EXIT_FAILURE,
+			    "the daemon answered a listing "
+			    "with something else");
 		if (rc == AF_ELIMIT && page > 1) {
 			page /= 2;
 			continue;
@@ -245,8 +446,9 @@ list_all(af_conn *c, const char *state)
 			after = l->activations[i]->id;
 		}
 		i = l->n_activations;
-		af_msg_free(l);
-		if (i < page)
+		listed += i;
+		af_msg_free(resp);
+		if (i < page || (limit != 0 && listed >= limit))
 			break;
 		if (page < LIST_PAGE)
 			page = page * 2 < LIST_PAGE ? page * 2 : LIST_PAGE;
@@ -265,13 +467,26 @@ cmd_ls(int argc, char **argv)
 		"Done",
 		NULL,
 	};
-	const char *state = NULL;
-	struct opt opts[] = { { "state", &state, NULL }, { NULL, NULL, NULL } };
+	const char *state = NULL, *flow = NULL, *slimit = NULL, *safter = NULL;
+	struct opt opts[] = {
+		{ "state", &state, NULL },
+		{ "flow", &flow, NULL },
+		{ "limit", &slimit, NULL },
+		{ "after", &safter, NULL },
+		{ NULL, NULL, NULL },
+	};
+	uint64_t limit = 0, after = 0;
 	af_conn *c;
 	json_t *arr;
 	size_t i;
 
 	parse_args(argc, argv, opts, NULL, 0);
+	if (flow != NULL && flow[0] == '\0')
+		usage_error("--flow needs a flow name");
+	if (slimit != NULL)
+		limit = parse_id("--limit", slimit);
+	if (safter != NULL && strcmp(safter, "0") != 0)
+		after = parse_id("--after", safter);
 	if (state != NULL) {
 		for (i = 0; states[i] != NULL; i++)
 			if (strcmp(states[i], state) == 0)
@@ -283,9 +498,9 @@ cmd_ls(int argc, char **argv)
 			    state);
 	}
 	c = connect_daemon();
-	arr = list_all(c, state);
+	arr = list_all(c, state, flow, after, limit);
 	af_close(c);
-	return print_json(arr);
+	return print_answer(arr, ANS_LIST);
 }
 
 int
@@ -307,7 +522,7 @@ cmd_show(int argc, char **argv)
 	af_close(c);
 	o = activation_json(a);
 	af_msg_free(a);
-	return print_json(o);
+	return print_answer(o, ANS_ACTIVATION);
 }
 
 static json_t *
@@ -404,7 +619,7 @@ cmd_journal(int argc, char **argv)
 							 JOURNAL_PAGE;
 	}
 	af_close(c);
-	return print_json(arr);
+	return print_answer(arr, ANS_JOURNAL);
 }
 
 /* The Failed activations, paged with af_list (af_failures stops at the
@@ -417,9 +632,9 @@ cmd_failures(int argc, char **argv)
 
 	parse_args(argc, argv, NULL, NULL, 0);
 	c = connect_daemon();
-	arr = list_all(c, "Failed");
+	arr = list_all(c, "Failed", NULL, 0, 0);
 	af_close(c);
-	return print_json(arr);
+	return print_answer(arr, ANS_FAILURES);
 }
 
 int
@@ -439,7 +654,7 @@ cmd_wake(int argc, char **argv)
 	af_close(c);
 	o = jnew(json_object());
 	jset(o, "woken", act ? juint(act) : jstr("all"));
-	return print_json(o);
+	return print_answer(o, ANS_OBJECT);
 }
 
 /* Every field of StatsReply by its proto name, by reflection, so fields
@@ -506,5 +721,42 @@ cmd_stats(int argc, char **argv)
 		}
 	}
 	af_msg_free(st);
-	return print_json(o);
+	return print_answer(o, ANS_STATS);
+}
+
+/* The flows and host objects registered: ListModules has no function in
+ * the client library, so it goes through af_request. */
+int
+cmd_modules(int argc, char **argv)
+{
+	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__ListModules lm = ASYNCFLOW__LIST_MODULES__INIT;
+	Asyncflow__Response *resp;
+	json_t *o, *fl, *ob;
+	af_conn *c;
+	size_t i;
+	int rc;
+
+	parse_args(argc, argv, NULL, NULL, 0);
+	req.op_case = ASYNCFLOW__REQUEST__OP_MODULES;
+	req.modules = &lm;
+	c = connect_daemon();
+	if ((rc = af_request(c, &req, af_get_timeout(c), &resp)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	if (resp->result_case != ASYNCFLOW__RESPONSE__RESULT_MODULES)
+		fail(EXIT_FAILURE,
+		    "the daemon answered modules with "
+		    "something else");
+	o = jnew(json_object());
+	fl = jnew(json_array());
+	ob = jnew(json_array());
+	for (i = 0; i < resp->modules->n_flows; i++)
+		jpush(fl, jstr(resp->modules->flows[i]));
+	for (i = 0; i < resp->modules->n_objects; i++)
+		jpush(ob, jstr(resp->modules->objects[i]));
+	jset(o, "flows", fl);
+	jset(o, "objects", ob);
+	af_msg_free(resp);
+	return print_answer(o, ANS_MODULES);
 }

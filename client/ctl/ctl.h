@@ -8,6 +8,26 @@
  *   json.c   base64 and JSON <-> Value (jansson), the JSON of replies
  *   cmds.c   the commands mkvow ... stats
  *   serve.c  the serve command: a process runner for served objects
+ *   table.c  what people read: -o table, times, the progress line
+ *
+ * Exit codes (the contract with scripts; asyncflowctl.1 lists them):
+ *
+ *   code  meaning
+ *   ----  -------------------------------------------------------------
+ *   0     success: the answer is on stdout (--help, --version: the text)
+ *   1     failure: cannot connect, the daemon refused the request (its
+ *         error name and message on stderr), a wait timed out (vow
+ *         --wait --timeout, start --wait --timeout), the connection was
+ *         lost (serve ends only so), stdout cannot be written, out of
+ *         memory
+ *   2     usage error, and nothing was sent: unknown command or option,
+ *         a missing or malformed argument, JSON that does not parse or is
+ *         not a value, an @FILE that cannot be read or is not JSON
+ *
+ * Output: -o json (the default when stdout is not a terminal) prints one
+ * JSON value, the contract above; -o table (the default on a terminal)
+ * prints the same answer for people (table.c). Neither format ever gets
+ * progress: that goes to stderr, and only when stderr is a terminal.
  */
 #ifndef AF_CTL_H
 #define AF_CTL_H
@@ -16,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -39,6 +60,18 @@ void usage_error(const char *fmt, ...) PRINTFLIKE(1, 2) NORETURN;
 
 /* ---- main.c: arguments -------------------------------------------------- */
 
+/* The global options, which may come anywhere on the line (before "--"):
+ * -s/--socket PATH and -o/--output json|table. */
+enum output_format {
+	OUT_DEFAULT, /* table if stdout is a terminal, else json */
+	OUT_JSON,
+	OUT_TABLE,
+};
+extern enum output_format output_format;
+/* If argv[0] (of argc) is a global option, take it (and its value) and
+ * return how many arguments it used; else 0. Usage errors exit 2. */
+int global_option(int argc, char **argv);
+
 struct opt {
 	const char *name; /* without the leading "--" */
 	const char **arg; /* option with an argument, or */
@@ -59,6 +92,12 @@ af_conn *connect_daemon(void);
 void call_failed(af_conn *c, int rc) NORETURN;
 
 /* ---- json.c: JSON -> Value ---------------------------------------------------- */
+
+/* A JSON argument of a command (named `arg`, e.g. "ARGS_JSON"): the text
+ * itself, "@FILE" for the contents of FILE, or "-" for stdin. A file that
+ * cannot be read, or whose contents are not JSON, is a usage error (exit
+ * 2) naming the file. Defined in cmds.c. */
+Asyncflow__Value *parse_value_arg(const char *arg, const char *text);
 
 /* Where json_to_value is in the JSON it converts, and its error. */
 struct jpath {
@@ -87,6 +126,36 @@ json_t *vow_ref(uint64_t vow);
 json_t *activation_json(const Asyncflow__ActivationInfo *a);
 json_t *vow_json(const Asyncflow__VowInfo *vi, bool with_value);
 
+/* ---- table.c: output for people --------------------------------------------- */
+
+/* What an answer is, for -o table. */
+enum answer_kind {
+	ANS_OBJECT,     /* any other object: key and value lines */
+	ANS_LIST,       /* ls: an array of activations */
+	ANS_FAILURES,   /* failures: an array of Failed activations */
+	ANS_ACTIVATION, /* show */
+	ANS_JOURNAL,    /* journal: an array of entries */
+	ANS_STATS,      /* stats: counters by name */
+	ANS_MODULES,    /* modules: {"flows": [...], "objects": [...]} */
+};
+/* Prints answer j (and frees it) as -o says: print_json, or as a table.
+ * Returns EXIT_SUCCESS; exits 1 if stdout cannot be written. */
+int print_answer(json_t *j, enum answer_kind kind);
+/* Renders j as a table on f (j stays the caller's). */
+void print_table(FILE *f, const json_t *j, enum answer_kind kind);
+/* ms since the epoch as ISO 8601 UTC with milliseconds
+ * ("2026-12-01T17:30:00.123Z") into buf (at least 32 bytes). */
+const char *iso_time(int64_t ms, char *buf, size_t n);
+
+/* The progress line on stderr while waiting (only if stderr is a
+ * terminal; else these do nothing). `what` is e.g. "vow 12"; deadline_ms
+ * (of now_ms) < 0: no timeout, a spinner with the elapsed time, else a
+ * bar filling up to the timeout. progress_done erases the line. */
+void progress_start(const char *what, int64_t deadline_ms);
+void progress_tick(void);
+void progress_done(void);
+bool progress_shown(void);
+
 /* ---- The commands (cmds.c, serve.c): argv after the command's name ---------- */
 
 int cmd_mkvow(int argc, char **argv);
@@ -100,5 +169,6 @@ int cmd_failures(int argc, char **argv);
 int cmd_wake(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_modules(int argc, char **argv);
 
 #endif /* AF_CTL_H */

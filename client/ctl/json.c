@@ -683,6 +683,8 @@ vow_ref(uint64_t vow)
 	return tagged("@vow", juint(vow));
 }
 
+static void activation_json_more(json_t *o, const Asyncflow__ActivationInfo *a);
+
 json_t *
 activation_json(const Asyncflow__ActivationInfo *a)
 {
@@ -718,7 +720,66 @@ activation_json(const Asyncflow__ActivationInfo *a)
 	if (strcmp(a->state, "Failed") == 0)
 		jset(o, "failure", jstr(a->failure));
 	jset(o, "incarnation", juint(a->incarnation));
+	activation_json_more(o, a);
 	return o;
+}
+
+/* A time as "NAME" (ISO 8601 UTC) and "NAME_ms"; 0 (unknown): neither. */
+static void
+jset_time(json_t *o, const char *name, int64_t ms)
+{
+	char key[64], iso[40];
+
+	if (ms == 0)
+		return;
+	jset(o, name, jstr(iso_time(ms, iso, sizeof(iso))));
+	snprintf(key, sizeof(key), "%s_ms", name);
+	jset(o, key, jnew(json_integer(ms)));
+}
+
+/* The keys show and ls gained with blocked_on (issue 12): what each
+ * waiting coroutine waits for, the activation's times and the
+ * incarnation that last wrote its journal. */
+static void
+activation_json_more(json_t *o, const Asyncflow__ActivationInfo *a)
+{
+	json_t *bl = jnew(json_array()), *b, *vs, *v;
+	const Asyncflow__BlockedVow *bv;
+	size_t i, k;
+
+	for (i = 0; i < a->n_blocked_on; i++) {
+		b = jnew(json_object());
+		jset(b, "coroutine", juint(a->blocked_on[i]->coroutine));
+		jset(b, "wait", jstr(a->blocked_on[i]->wait));
+		vs = jnew(json_array());
+		for (k = 0; k < a->blocked_on[i]->n_vows; k++) {
+			bv = a->blocked_on[i]->vows[k];
+			v = jnew(json_object());
+			jset(v, "vow", vow_ref(bv->vow));
+			jset(v, "kind", jstr(bv->kind));
+			jset(v, "settled", jnew(json_boolean(bv->settled)));
+			if (strcmp(bv->kind, "timer") == 0)
+				jset_time(v, "due", bv->due_ms);
+			if (strcmp(bv->kind, "send") == 0) {
+				jset(v, "object", jstr(bv->object));
+				jset(v, "method", jstr(bv->method));
+				jset(v, "server_connected",
+				    jnew(json_boolean(bv->server_connected)));
+			}
+			jpush(vs, v);
+		}
+		jset(b, "vows", vs);
+		jpush(bl, b);
+	}
+	/* Left out when nothing waits, as "invocations" is. */
+	if (a->n_blocked_on > 0)
+		jset(o, "blocked_on", bl);
+	else
+		json_decref(bl);
+	jset_time(o, "created", a->created_ms);
+	jset_time(o, "last_progress", a->last_progress_ms);
+	if (a->last_incarnation != 0)
+		jset(o, "last_incarnation", juint(a->last_incarnation));
 }
 
 static const char *

@@ -4,18 +4,20 @@
  * and the usage text built from it, and main(). The commands themselves
  * are in cmds.c and serve.c, JSON <-> Value in json.c (see ctl.h).
  *
- * Contract with scripts: every command prints exactly one JSON value on
- * stdout and exits 0, or prints a message on stderr and exits non-zero:
- * 2 for a usage error (bad arguments, bad JSON: then nothing was sent),
- * 1 for everything else (cannot connect, the daemon refused, timeout).
- * The JSON keys in the usage texts below are part of that contract. The
- * exception is serve, which runs until stopped (reconnecting when the
- * daemon restarts) and keeps stdout quiet; its contract with CMD is in its
- * usage text.
+ * Contract with scripts: with -o json (the default when stdout is not a
+ * terminal) every command prints exactly one JSON value on stdout and
+ * exits 0, or prints a message on stderr and exits non-zero: 2 for a
+ * usage error (bad arguments, bad JSON: then nothing was sent), 1 for
+ * everything else (cannot connect, the daemon refused, timeout); the
+ * table in ctl.h. The JSON keys in the usage texts below are part of that
+ * contract. The exception is serve, which runs until stopped (reconnecting
+ * when the daemon restarts) and keeps stdout quiet; its contract with CMD
+ * is in its usage text. -o table is for people and may change.
  *
  * Values are written in JSON as DESIGN.md §2 says (see value_help below).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,14 +95,22 @@ static const char value_help[] =
 
 /* What asyncflowctl --help says before and after the commands. */
 static const char main_usage_head[] =
-    "usage: asyncflowctl [-s SOCKET] COMMAND [ARGS...]\n"
+    "usage: asyncflowctl [-s SOCKET] [-o json|table] COMMAND [ARGS...]\n"
     "       asyncflowctl --version | --help\n"
     "\n"
     "Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
     "else " AF_DEFAULT_SOCKET ".\n"
-    "Prints one JSON value on stdout and exits 0, or a message on stderr and\n"
-    "exits 1 (2 for usage errors). serve is the exception: it runs until\n"
-    "stopped, printing nothing on stdout.\n"
+    "Prints its answer on stdout (one JSON value, or a table: see -o) and\n"
+    "exits 0, or a message on stderr and exits 1 (the daemon refused, the\n"
+    "connection failed, a wait timed out) or 2 (a usage error: nothing was\n"
+    "sent). serve is the exception: it runs until stopped, printing nothing\n"
+    "on stdout.\n"
+    "\n"
+    "Options (anywhere on the line, before a \"--\"):\n"
+    "  -s, --socket PATH    the daemon's socket\n"
+    "  -o, --output FORMAT  json (the default when stdout is not a terminal)\n"
+    "                       or table (the default on a terminal)\n"
+    "A JSON argument may be @FILE (read from FILE) or - (read from stdin).\n"
     "\n"
     "Commands:\n";
 static const char main_usage_tail[] =
@@ -127,16 +137,20 @@ static const struct command commands[] = {
 	    "Creates a pending vow. Prints {\"vow\": N, \"resolver\": \"HEX\"}: the\n"
 	    "resolver (32 hex digits) is the secret that settles the vow.\n" },
 	{ "start", cmd_start, "start an activation of FLOW",
-	    "usage: asyncflowctl start FLOW [ARGS_JSON] [--key K]\n"
-	    "Starts an activation of FLOW with ARGS_JSON (default null). With\n"
-	    "--key, starting again with the same key, flow and args answers the\n"
-	    "same activation. Prints {\"activation\": A, \"outcome\": {\"@vow\": N}}.\n" },
+	    "usage: asyncflowctl start FLOW [ARGS_JSON] [--key K] [--wait [--timeout S]]\n"
+	    "Starts an activation of FLOW with ARGS_JSON (default null; @FILE or -\n"
+	    "to read it). With --key, starting again with the same key, flow and\n"
+	    "args answers the same activation. Prints {\"activation\": A,\n"
+	    "\"outcome\": {\"@vow\": N}}. --wait answers only once the outcome is\n"
+	    "settled, adding \"state\" (\"fulfilled\" | \"rejected\") and \"value\";\n"
+	    "with --timeout it fails (exit 1) if that takes longer than S seconds.\n" },
 	{ "settle", cmd_settle,
 	    "fulfil a vow\n"
 	    "reject a vow",
 	    "usage: asyncflowctl settle VOW --resolver HEX VALUE_JSON\n"
 	    "       asyncflowctl settle VOW --resolver HEX --reject ERROR_JSON\n"
 	    "Fulfils (or rejects) VOW. Repeating the same settlement succeeds.\n"
+	    "VALUE_JSON and ERROR_JSON may be @FILE or - (stdin).\n"
 	    "Prints {\"vow\": N, \"state\": \"fulfilled\" | \"rejected\"} (\"pending\"\n"
 	    "if VALUE_JSON is a vow that is not settled yet: VOW now follows it).\n"
 	    "ERROR_JSON is usually {\"@error\": {\"name\": ..., \"message\": ...}}.\n" },
@@ -148,16 +162,25 @@ static const struct command commands[] = {
 	    "takes longer than SECONDS (0: unless VOW is settled already).\n"
 	    "Connecting and a first look count too, but get at least 1 s.\n" },
 	{ "ls", cmd_ls, "list activations",
-	    "usage: asyncflowctl ls [--state STATE]\n"
-	    "Prints a JSON array of activations, in id order; STATE is Running,\n"
-	    "Sleeping, Replaying, Failed or Done. Each is {\"activation\", \"flow\",\n"
-	    "\"state\", \"args\", \"outcome\", \"waiting_on\", \"journal_length\",\n"
-	    "\"failure\" (only when Failed), \"incarnation\"}.\n" },
+	    "usage: asyncflowctl ls [--state STATE] [--flow NAME] [--limit N] [--after A]\n"
+	    "Prints a JSON array of activations, in id order: those in STATE\n"
+	    "(Running, Sleeping, Replaying, Failed or Done), of flow NAME, with an\n"
+	    "id greater than A, at most N of them (default: all). Each is shaped\n"
+	    "like show's answer.\n" },
 	{ "show", cmd_show, "one activation",
 	    "usage: asyncflowctl show A\n"
 	    "Prints activation A: {\"activation\", \"flow\", \"state\", \"args\",\n"
-	    "\"outcome\", \"waiting_on\", \"journal_length\", \"failure\" (only when\n"
-	    "Failed), \"incarnation\"}.\n" },
+	    "\"outcome\", \"waiting_on\", \"invocations\" (only if some),\n"
+	    "\"journal_length\", \"failure\" (only when Failed), \"incarnation\" (that\n"
+	    "created it), \"blocked_on\", \"created\", \"created_ms\",\n"
+	    "\"last_progress\", \"last_progress_ms\", \"last_incarnation\"}.\n"
+	    "blocked_on: what each waiting coroutine waits for now, [{\"coroutine\":\n"
+	    "C, \"wait\": \"await\" | \"all\" | \"race\", \"vows\": [{\"vow\": {\"@vow\": N},\n"
+	    "\"kind\": \"vow\" | \"timer\" | \"send\", \"settled\", and for a timer\n"
+	    "\"due\", \"due_ms\", for a send \"object\", \"method\",\n"
+	    "\"server_connected\"}]}]. Times are ISO 8601 UTC and ms since the epoch;\n"
+	    "created, last_progress and last_incarnation are left out when unknown\n"
+	    "(an activation started by a daemon older than them).\n" },
 	{ "journal", cmd_journal, "an activation's journal",
 	    "usage: asyncflowctl journal A\n"
 	    "Prints activation A's journal, a JSON array of entries {\"index\",\n"
@@ -176,6 +199,11 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, "the daemon's counters",
 	    "usage: asyncflowctl stats\n"
 	    "Prints the daemon's counters as an object keyed by their names.\n" },
+	{ "modules", cmd_modules, "the flows and host objects registered",
+	    "usage: asyncflowctl modules\n"
+	    "Prints the flows and host objects the daemon has registered (built-in\n"
+	    "and loaded with --module): {\"flows\": [NAME, ...], \"objects\":\n"
+	    "[NAME, ...]}, each sorted.\n" },
 	{ "serve", cmd_serve,
 	    "serve object NAME: run CMD for\n"
 	    "each invocation",
@@ -282,9 +310,62 @@ void PRINTFLIKE(1, 2) usage_error(const char *fmt, ...)
 
 /* ---- Argument parsing ------------------------------------------------------ */
 
+const char *socket_path; /* -s or $ASYNCFLOW_SOCKET; NULL: the default */
+enum output_format output_format = OUT_DEFAULT;
+
+static void
+set_socket(const char *opt, const char *path)
+{
+	if (path == NULL || path[0] == '\0')
+		usage_error("%s needs a socket path", opt);
+	socket_path = path;
+}
+
+static void
+set_output(const char *opt, const char *fmt)
+{
+	if (fmt != NULL && strcmp(fmt, "json") == 0)
+		output_format = OUT_JSON;
+	else if (fmt != NULL && strcmp(fmt, "table") == 0)
+		output_format = OUT_TABLE;
+	else
+		usage_error("%s is json or table, not \"%s\"", opt,
+		    fmt ? fmt : "");
+}
+
+int
+global_option(int argc, char **argv)
+{
+	static const struct {
+		const char *s, *l;
+		void (*set)(const char *, const char *);
+	} g[] = {
+		{ "-s", "--socket", set_socket },
+		{ "-o", "--output", set_output },
+	};
+	const char *a = argv[0];
+	size_t i, ll;
+
+	for (i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		ll = strlen(g[i].l);
+		if (strcmp(a, g[i].s) == 0 || strcmp(a, g[i].l) == 0) {
+			if (argc < 2)
+				usage_error("%s needs a value", a);
+			g[i].set(a, argv[1]);
+			return 2;
+		}
+		if (strncmp(a, g[i].l, ll) == 0 && a[ll] == '=') {
+			g[i].set(g[i].l, a + ll + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Splits argv into options (from `opts`, "--name VALUE" or "--name=VALUE")
- * and at most `maxpos` positional arguments; "--" ends the options. An
+ * and at most `maxpos` positional arguments; "--" ends the options. The
+ * global options (global_option) are taken wherever they are. An
  * argument starting with "-" and a digit is positional (a negative number).
  * --help and -h print the command's usage and exit 0.
  */
@@ -308,6 +389,11 @@ parse_args(int argc, char **argv, const struct opt *opts, char **pos,
 		    (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
 			fputs(cur->usage, stdout);
 			exit(fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+		}
+		if (!dashdash && a[0] == '-' &&
+		    (nl = (size_t)global_option(argc - i, argv + i)) > 0) {
+			i += (int)nl - 1;
+			continue;
 		}
 		if (dashdash || a[0] != '-' || a[1] == '\0' ||
 		    (a[1] >= '0' && a[1] <= '9') || a[1] == '.') {
@@ -403,8 +489,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *socket_path; /* -s or $ASYNCFLOW_SOCKET; NULL: the default */
-
 /* Connects within timeout_ms (negative: AF_CONNECT_TIMEOUT_MS); exits 1
  * if that fails. */
 af_conn *
@@ -450,36 +534,48 @@ call_failed(af_conn *c, int rc)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const struct command *k;
-	int i = 1;
+	int i, ch;
 
 	socket_path = getenv("ASYNCFLOW_SOCKET");
 	if (socket_path != NULL && socket_path[0] == '\0')
 		socket_path = NULL;
-	while (i < argc && argv[i][0] == '-') {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
+	/* The options before the command ("+": stop at the command; its
+	 * own arguments, global options among them, are parse_args's). */
+	opterr = 0;
+	while (
+	    (ch = getopt_long(argc, argv, "+:hs:o:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
 			print_main_usage(stdout);
 			return fflush(stdout) == 0 ? EXIT_SUCCESS :
 						     EXIT_FAILURE;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
+		case 'V':
 			printf("asyncflowctl %s (protocol %d, journal format "
 			       "%d)\n",
 			    AF_VERSION, AF_PROTOCOL_VERSION, AF_JOURNAL_FORMAT);
 			return fflush(stdout) == 0 ? EXIT_SUCCESS :
 						     EXIT_FAILURE;
+		case 's':
+			set_socket("-s", optarg);
+			break;
+		case 'o':
+			set_output("-o", optarg);
+			break;
+		case ':':
+			usage_error("%s needs a value", argv[optind - 1]);
+		default:
+			usage_error("unknown option \"%s\"", argv[optind - 1]);
 		}
-		if (strcmp(argv[i], "-s") == 0 ||
-		    strcmp(argv[i], "--socket") == 0) {
-			if (i + 1 >= argc || argv[i + 1][0] == '\0')
-				usage_error("%s needs a socket path", argv[i]);
-			socket_path = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		usage_error("unknown option \"%s\"", argv[i]);
 	}
+	i = optind;
 	if (i >= argc)
 		usage_error("missing command");
 	for (k = commands; k->name != NULL; k++)
