@@ -271,6 +271,32 @@ engine_store_fault(const struct engine *e)
 	return e->store_fault[0] != '\0' ? e->store_fault : NULL;
 }
 
+int
+engine_writable(struct engine *e, char *why, size_t whylen)
+{
+	struct store_txn *t;
+	int rc;
+
+	if ((rc = store_begin(e->s, false, &t)) != AF_OK) {
+		snprintf(why, whylen,
+		    "store refuses a write transaction: %s (%s)",
+		    af_strerror(rc), store_errmsg(e->s));
+		return rc;
+	}
+	store_abort(t);
+	if (e->st.last_commit_rc != AF_OK) {
+		snprintf(why, whylen, "the last commit failed: %s",
+		    af_strerror(e->st.last_commit_rc));
+		return e->st.last_commit_rc;
+	}
+	if (e->store_fault[0] != '\0') {
+		snprintf(why, whylen, "store fault: %s", e->store_fault);
+		return AF_ESTORE;
+	}
+	snprintf(why, whylen, "ok");
+	return AF_OK;
+}
+
 void
 engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx)
 {

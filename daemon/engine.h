@@ -179,6 +179,13 @@ const char *engine_errmsg(const struct engine *e);
  * one until it works. Valid until the next call on e.
  */
 const char *engine_store_fault(const struct engine *e);
+/*
+ * Whether the store takes writes now, for health checks: AF_OK when a write
+ * transaction begins (it is aborted at once: nothing is written), no store
+ * fault is set (engine_store_fault) and the last commit did not fail; else
+ * the error, with why (one line) saying what failed. Call between passes.
+ */
+int engine_writable(struct engine *e, char *why, size_t whylen);
 /* Replace the on_commit hook given at open (NULL: none). */
 void engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx);
 

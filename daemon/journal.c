@@ -274,7 +274,11 @@ journal_format_check(struct store_txn *t, char *err, size_t errlen)
 	int rc;
 
 	rc = meta_get_u64(t, "format", &format);
-	if (rc == AF_ENOTFOUND)
+	/* A new store, or one an older daemon wrote: this daemon reads it,
+	 * but what it writes from now on an older one could not, so the
+	 * stamp goes up and an older daemon refuses the store, saying why,
+	 * instead of skipping rows it cannot read. */
+	if (rc == AF_ENOTFOUND || (rc == AF_OK && format < JOURNAL_FORMAT))
 		rc = meta_put_u64(t, "format", format = JOURNAL_FORMAT);
 	if (rc == AF_OK && format > JOURNAL_FORMAT) {
 		snprintf(err, errlen,

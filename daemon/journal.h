@@ -28,9 +28,13 @@
 #define JOURNAL_FORMAT AF_JOURNAL_FORMAT
 
 /*
- * Check the store's journal format in write transaction t: a new store is
- * stamped with JOURNAL_FORMAT; AF_EVERSION (err says which) if it was
- * written with a newer format; store errors otherwise.
+ * Check the store's journal format in write transaction t: a new store, or
+ * one written with an older format (which this code reads), is stamped
+ * with JOURNAL_FORMAT; AF_EVERSION (err says which) if it was written with
+ * a newer format; store errors otherwise.
+ *
+ * Formats: 1, the first; 2 (0.5.0), activation rows may hold the times
+ * and last incarnation (ActivationRecord fields 10-12).
  */
 int journal_format_check(struct store_txn *t, char *err, size_t errlen);
 

@@ -34,12 +34,10 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
-#include "store.h"
 
 struct metrics {
 	struct evhttp *http;
 	struct engine *e;
-	struct store *s;
 	struct api *api;
 	struct timespec started;
 };
@@ -391,28 +389,9 @@ metrics_cb(struct evhttp_request *req, void *arg)
 }
 
 int
-metrics_health(struct engine *e, struct store *s, char *why, size_t whylen)
+metrics_health(struct engine *e, char *why, size_t whylen)
 {
-	struct engine_stats st;
-	struct store_txn *t;
-	int rc;
-
-	/* The loop runs passes and requests one at a time: none is open. */
-	if ((rc = store_begin(s, false, &t)) != AF_OK) {
-		snprintf(why, whylen,
-		    "store refuses a write transaction: %s (%s)",
-		    af_strerror(rc), store_errmsg(s));
-		return 503;
-	}
-	store_abort(t);
-	engine_stats(e, &st);
-	if (st.last_commit_rc != AF_OK) {
-		snprintf(why, whylen, "the last commit failed: %s",
-		    af_strerror(st.last_commit_rc));
-		return 503;
-	}
-	snprintf(why, whylen, "ok");
-	return 200;
+	return engine_writable(e, why, whylen) == AF_OK ? 200 : 503;
 }
 
 static void
@@ -429,7 +408,7 @@ healthz_cb(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, "Out of memory");
 		return;
 	}
-	code = metrics_health(m->e, m->s, why, sizeof(why));
+	code = metrics_health(m->e, why, sizeof(why));
 	evbuffer_add_printf(b, "%s\n", why);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; charset=utf-8");
@@ -446,8 +425,8 @@ notfound_cb(struct evhttp_request *req, void *arg)
 }
 
 struct metrics *
-metrics_new(struct event_base *base, int fd, struct engine *e, struct store *s,
-    struct api *api, char *err, size_t errlen)
+metrics_new(struct event_base *base, int fd, struct engine *e, struct api *api,
+    char *err, size_t errlen)
 {
 	struct metrics *m;
 
@@ -462,7 +441,6 @@ metrics_new(struct event_base *base, int fd, struct engine *e, struct store *s,
 		return NULL;
 	}
 	m->e = e;
-	m->s = s;
 	m->api = api;
 	evhttp_set_allowed_methods(m->http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |

@@ -18,7 +18,6 @@ struct api;
 struct engine;
 struct event_base;
 struct metrics;
-struct store;
 
 /*
  * Parse spec ("127.0.0.1:9100", "[::1]:9100", "localhost:9100"; port 0
@@ -31,20 +30,19 @@ int metrics_listen(const char *spec, char *err, size_t errlen);
 
 /*
  * Serve fd (from metrics_listen; the endpoint owns it from now on, also
- * on failure) on base, reading e, s and api at each request (all
+ * on failure) on base, reading e and api at each request (all
  * borrowed: they must outlive the endpoint). NULL with err set if out of
  * memory. metrics_free(NULL) does nothing.
  */
 struct metrics *metrics_new(struct event_base *base, int fd, struct engine *e,
-    struct store *s, struct api *api, char *err, size_t errlen);
+    struct api *api, char *err, size_t errlen);
 void metrics_free(struct metrics *m);
 
 /*
- * /healthz's answer: 200 when the store accepts writes now (a write
- * transaction begins; it is aborted at once, nothing written) and the
- * engine's last commit did not fail; else 503. why gets the body: "ok",
- * or the reason on one line. Call between passes (no transaction open).
+ * /healthz's answer: 200 when the store accepts writes now
+ * (engine_writable), else 503. why gets the body: "ok", or the reason on
+ * one line. Call between passes (no transaction open).
  */
-int metrics_health(struct engine *e, struct store *s, char *why, size_t whylen);
+int metrics_health(struct engine *e, char *why, size_t whylen);
 
 #endif /* AF_METRICS_H */

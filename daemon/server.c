@@ -506,7 +506,7 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		goto out;
 	}
 	if (o->has_metrics &&
-	    (srv.metrics = metrics_new(srv.base, o->metrics_fd, e, s, srv.api,
+	    (srv.metrics = metrics_new(srv.base, o->metrics_fd, e, srv.api,
 		 err, errlen)) == NULL) {
 		rc = AF_ENOMEM;
 		goto out;

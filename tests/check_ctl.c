@@ -1218,7 +1218,7 @@ START_TEST(test_ctl_json_args_from_file_and_stdin)
 	run_ctl(&r, f.path, from_file);
 	fake_join(&f);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	ck_assert_str_eq(field(seen->start->args, 0, "a")->string_value, "x");
+	ck_assert(str_is(field(seen->start->args, 0, "a"), "x"));
 	ck_assert_uint_eq(field(seen->start->args, 1, "b")->list_value->n_items,
 	    2);
 	af_msg_free(seen);
@@ -1231,7 +1231,7 @@ START_TEST(test_ctl_json_args_from_file_and_stdin)
 	ctl_stdin = NULL;
 	fake_join(&f);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	ck_assert_str_eq(field(seen->start->args, 0, "a")->string_value, "x");
+	ck_assert(str_is(field(seen->start->args, 0, "a"), "x"));
 	af_msg_free(seen);
 	seen = NULL;
 

@@ -765,8 +765,11 @@ assert_act_eq(const struct act_row *a, const struct act_row *b)
 	ck_assert_uint_eq(a->journal_gc, b->journal_gc);
 }
 
-/* A new store is stamped with JOURNAL_FORMAT; the same or an older one
- * passes; a newer one is AF_EVERSION with both formats in the message. */
+/* A new store is stamped with JOURNAL_FORMAT; the same one passes; an
+ * older one passes and is stamped JOURNAL_FORMAT (rows written from now on
+ * may hold what an older daemon cannot read, so it must refuse the store
+ * rather than skip them); a newer one is AF_EVERSION with both formats in
+ * the message. */
 START_TEST(test_journal_format_check)
 {
 	struct store_txn *t;
@@ -779,6 +782,10 @@ START_TEST(test_journal_format_check)
 	ck_assert_int_eq(meta_get_u64(t, "format", &format), AF_OK);
 	ck_assert_uint_eq(format, JOURNAL_FORMAT);
 	ck_assert_int_eq(journal_format_check(t, err, sizeof(err)), AF_OK);
+	ck_assert_int_eq(meta_put_u64(t, "format", JOURNAL_FORMAT - 1), AF_OK);
+	ck_assert_int_eq(journal_format_check(t, err, sizeof(err)), AF_OK);
+	ck_assert_int_eq(meta_get_u64(t, "format", &format), AF_OK);
+	ck_assert_uint_eq(format, JOURNAL_FORMAT);
 	ck_assert_int_eq(meta_put_u64(t, "format", JOURNAL_FORMAT + 1), AF_OK);
 	ck_assert_int_eq(journal_format_check(t, err, sizeof(err)),
 	    AF_EVERSION);

@@ -39,7 +39,7 @@ teardown(void)
 static int
 health(void)
 {
-	return metrics_health(h.eng, h.st, why, sizeof(why));
+	return metrics_health(h.eng, why, sizeof(why));
 }
 
 static void

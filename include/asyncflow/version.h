@@ -11,9 +11,9 @@
 #define AF_VERSION_H
 
 /* The release: MAJOR.MINOR.PATCH. */
-#define AF_VERSION "0.4.0"
+#define AF_VERSION "0.5.0"
 
 /* The journal format of this release (the store's meta key "format"). */
-#define AF_JOURNAL_FORMAT 1
+#define AF_JOURNAL_FORMAT 2
 
 #endif /* AF_VERSION_H */

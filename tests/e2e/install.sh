@@ -140,6 +140,8 @@ main(int argc, char **argv)
 	Asyncflow__VowInfo *vi;
 	uint8_t res[AF_RESOLVER_LEN];
 	uint64_t vow, act, outcome;
+	const char *str;
+	size_t len;
 	char err[256];
 	af_conn *c;
 	int rc, i;
@@ -178,7 +180,8 @@ main(int argc, char **argv)
 		if (vi->value == NULL || vi->value->kind_case !=
 		    ASYNCFLOW__VALUE__KIND_STRING_VALUE)
 			die("the outcome is not a string", c, AF_EPROTO);
-		printf("%s\n", vi->value->string_value);
+		str = af_value_string(vi->value, &len);
+		printf("%.*s\n", (int)len, str);
 		af_msg_free(vi);
 	} else {
 		return 2;
