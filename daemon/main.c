@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "server.h"
 #include "store.h"
+#include "trust.h"
 
 #define MAX_MODULES 64
 
@@ -82,7 +83,8 @@ crash_handler(int sig)
 	int fd, i = sizeof(line);
 
 	if (act != 0 &&
-	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
+		 0600)) >= 0) {
 		line[--i] = '\n';
 		do {
 			line[--i] = (char)('0' + sig % 10);
@@ -135,11 +137,15 @@ read_crashes(size_t *n)
 	unsigned long long act;
 	char why[128];
 	FILE *f;
-	int sig;
+	int fd, sig;
 
 	*n = 0;
-	if ((f = fopen(crash_path, "r")) == NULL)
+	if ((fd = open(crash_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return NULL;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
 	while (fscanf(f, "%llu %d", &act, &sig) == 2) {
 		if ((tmp = realloc(q, (*n + 1) * sizeof(*q))) == NULL)
 			break;
@@ -302,6 +308,8 @@ main(int argc, char **argv)
 	 * still opening its store. */
 	signal(SIGHUP, SIG_IGN);
 	mkdirs(dir);
+	if (trust_data_dir(dir, err, sizeof(err)) != AF_OK)
+		fatal("%s", err);
 	if (sock == NULL) {
 		snprintf(sockbuf, sizeof(sockbuf), "%s/asyncflowd.sock", dir);
 		sock = sockbuf;
