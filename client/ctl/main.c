@@ -93,11 +93,13 @@ static const char value_help[] =
 
 /* What asyncflowctl --help says before and after the commands. */
 static const char main_usage_head[] =
-    "usage: asyncflowctl [-s SOCKET] COMMAND [ARGS...]\n"
+    "usage: asyncflowctl [-s SOCKET] [--trust-uid UID] COMMAND [ARGS...]\n"
     "       asyncflowctl --version | --help\n"
     "\n"
     "Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
     "else " AF_DEFAULT_SOCKET ".\n"
+    "Only to a daemon running as your uid or root: --trust-uid UID trusts\n"
+    "a daemon of that uid too.\n"
     "Prints one JSON value on stdout and exits 0, or a message on stderr and\n"
     "exits 1 (2 for usage errors). serve is the exception: it runs until the\n"
     "connection to the daemon is lost, printing nothing on stdout.\n"
@@ -398,19 +400,23 @@ now_ms(void)
 }
 
 static const char *socket_path;
+static long trust_uid; /* --trust-uid: also talk to a daemon of this uid */
 
 /* Connects within timeout_ms (negative: AF_CONNECT_TIMEOUT_MS); exits 1
  * if that fails. */
 af_conn *
 connect_within(int timeout_ms)
 {
+	struct af_connect_opts co = { 0, 0 };
 	char err[512];
 	af_conn *c;
 	int rc;
 
 	if (timeout_ms < 0)
 		timeout_ms = AF_CONNECT_TIMEOUT_MS;
-	rc = af_connect_timeout(socket_path, timeout_ms, &c, err, sizeof(err));
+	co.timeout_ms = timeout_ms;
+	co.trust_uid = trust_uid;
+	rc = af_connect_with(socket_path, &co, &c, err, sizeof(err));
 	if (rc == AF_OK)
 		return c;
 	if (rc == AF_ECONN)
@@ -469,6 +475,21 @@ main(int argc, char **argv)
 			if (i + 1 >= argc || argv[i + 1][0] == '\0')
 				usage_error("%s needs a socket path", argv[i]);
 			socket_path = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		if (strcmp(argv[i], "--trust-uid") == 0) {
+			char *end;
+
+			if (i + 1 >= argc)
+				usage_error("--trust-uid needs a uid");
+			errno = 0;
+			trust_uid = strtol(argv[i + 1], &end, 10);
+			if (errno != 0 || end == argv[i + 1] || *end != '\0' ||
+			    trust_uid <= 0)
+				usage_error("--trust-uid needs a positive "
+					    "number, not \"%s\"",
+				    argv[i + 1]);
 			i += 2;
 			continue;
 		}
