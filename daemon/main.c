@@ -46,7 +46,9 @@ usage(FILE *f)
 	    "usage: asyncflowd [-d DIR] [-s PATH] [--module FILE.so]...\n"
 	    "                  [--durability full|batch|none] [--map-size MiB]\n"
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
-	    "                  [--stack-size KiB] [-v] [-q]\n"
+	    "                  [--stack-size KiB] [--max-connections N]\n"
+	    "                  [--idle-timeout S] [--max-uid-buffer MiB] "
+	    "[-v] [-q]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
@@ -69,7 +71,45 @@ usage(FILE *f)
 	    "a guard\n"
 	    "                  page below it: an overflow is a crash, "
 	    "quarantined)\n"
+	    "  --max-connections N  refuse more (default: the descriptor "
+	    "limit less 32)\n"
+	    "  --idle-timeout S  close a connection whose frame is incomplete "
+	    "this long\n"
+	    "                  (default 60)\n"
+	    "  --max-uid-buffer MiB  what all connections of one uid may "
+	    "buffer\n"
+	    "                  (default 256); a connection over it is closed\n"
 	    "  -v, -q          more, less logging\n");
+}
+
+/* --max-connections, --idle-timeout, --max-uid-buffer: a positive number
+ * each. 0, or -1 after a message on stderr. */
+static int
+limit_opt(int ch, const char *arg, struct server_opts *o)
+{
+	const char *name = ch == 'C' ? "--max-connections" :
+	    ch == 'I'                ? "--idle-timeout" :
+				       "--max-uid-buffer";
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+	    v == 0 || v > (ch == 'B' ? 1ull << 30 : 1ull << 31)) {
+		fprintf(stderr,
+		    "asyncflowd: %s needs a positive number, not "
+		    "\"%s\"\n",
+		    name, arg);
+		return -1;
+	}
+	if (ch == 'C')
+		o->max_connections = (size_t)v;
+	else if (ch == 'I')
+		o->idle_timeout_s = (unsigned)v;
+	else
+		o->max_uid_buffer = (size_t)v << 20;
+	return 0;
 }
 
 /* ---- Crash recorder (async-signal-safe) ----------------------------------- */
@@ -215,6 +255,9 @@ main(int argc, char **argv)
 		{ "socket-group", required_argument, NULL, 'G' },
 		{ "retain-journals", no_argument, NULL, 'R' },
 		{ "stack-size", required_argument, NULL, 'S' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "max-uid-buffer", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -233,6 +276,7 @@ main(int argc, char **argv)
 	char err[512], sockbuf[4096];
 
 	memset(&eo, 0, sizeof(eo));
+	memset(&svo, 0, sizeof(svo));
 	while (
 	    (ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -279,6 +323,12 @@ main(int argc, char **argv)
 				    "KiB, at least 16\n");
 				return 2;
 			}
+			break;
+		case 'C':
+		case 'I':
+		case 'B':
+			if (limit_opt(ch, optarg, &svo) != 0)
+				return 2;
 			break;
 		case 'v':
 			verbosity = LOG_DEBUG;
@@ -337,7 +387,6 @@ main(int argc, char **argv)
 		free((char *)crashes[q].why);
 	free(crashes);
 
-	memset(&svo, 0, sizeof(svo));
 	svo.socket_path = sock;
 	svo.durability = store_durability_name(so.durability);
 	svo.batch_ms = so.durability == STORE_BATCH ? 5 : 0;

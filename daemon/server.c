@@ -14,10 +14,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <sys/resource.h>
+
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -37,11 +41,36 @@ struct conn {
 	uint64_t id;
 	struct server *srv;
 	struct bufferevent *bev;
+	struct event *idle_ev; /* armed while a frame is incomplete */
+	struct uidacct *acct;  /* what its uid's connections buffer */
+	size_t buffered;       /* this one's share of acct->bytes */
+	size_t peak;           /* the most it ever buffered */
 	bool greeted;
 	bool closing; /* close once the output has drained */
 	bool dead;    /* close at the next chance (reap_cb): never
 				 * freed from inside a send */
+	bool backlog; /* complete frames wait for the next turn */
 };
+
+/* The bytes all connections of one uid buffer (input and output). */
+struct uidacct {
+	uid_t uid;
+	size_t bytes;
+	size_t nconns;
+	bool warned; /* logged once per episode over the limit */
+};
+
+/* Frames of one connection handed to the api per turn: a client that
+ * pipelines thousands waits behind the others' frames, not they behind
+ * its. */
+#define CONN_FRAMES_PER_TURN 64
+/* Descriptors kept for the store, the log, modules: --max-connections
+ * defaults to the descriptor limit minus these. */
+#define FD_RESERVE           32
+/* How long the listener rests when accept() runs out of descriptors. */
+#define ACCEPT_BACKOFF_MS    100
+/* An episode of accept() failures ends after this long without one. */
+#define EPISODE_QUIET_MS     1000
 
 struct server {
 	struct event_base *base;
@@ -58,10 +87,19 @@ struct server {
 	bool stopping;
 	struct event *backoff_ev;
 	int exit_code;
+	struct event *accept_ev;  /* re-enables the listener after a rest */
+	bool accept_starved;      /* in an episode of accept() failures */
+	int64_t accept_failed_ms; /* the last one (monotonic) */
+	bool conn_capped;         /* in an episode at --max-connections */
+	struct u64map uids;       /* uid + 1 -> struct uidacct */
+	uint64_t *backlog;        /* connections with frames waiting */
+	size_t nbacklog, capbacklog;
 };
 
 static void conn_free(struct conn *c);
 static void conn_kill(struct conn *c);
+static void conn_account(struct conn *c);
+static void conn_drain(struct conn *c);
 
 /* ---- Sending ------------------------------------------------------------------ */
 
@@ -92,6 +130,7 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	}
 	evbuffer_add(out, hdr, sizeof(hdr));
 	evbuffer_add(out, msg, n);
+	conn_account(c);
 }
 
 /* ---- The pass --------------------------------------------------------------------- */
@@ -115,6 +154,25 @@ ms_tv(int64_t ms)
 	return tv;
 }
 
+/* Each connection that had more complete frames than one turn takes gets
+ * its next CONN_FRAMES_PER_TURN, for the next turn, in arrival order. */
+static void
+drain_backlog(struct server *srv)
+{
+	uint64_t *ids = srv->backlog;
+	size_t i, n = srv->nbacklog;
+	struct conn *c;
+
+	srv->backlog = NULL;
+	srv->nbacklog = srv->capbacklog = 0;
+	for (i = 0; i < n; i++)
+		if ((c = u64map_get(&srv->conns, ids[i])) != NULL) {
+			c->backlog = false;
+			conn_drain(c);
+		}
+	free(ids);
+}
+
 /* One turn (turn.c), then the events its answer asks for. */
 static void
 pass_cb(evutil_socket_t fd, short what, void *arg)
@@ -131,6 +189,7 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(srv->base);
 		return;
 	}
+	drain_backlog(srv);
 	if (next.backoff_ms > 0) {
 		tv = ms_tv(next.backoff_ms);
 		evtimer_add(srv->backoff_ev, &tv);
@@ -156,17 +215,64 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- Connections ------------------------------------------------------------------ */
 
+/* Bring acct->bytes up to date with what c buffers now. */
+static void
+conn_account(struct conn *c)
+{
+	size_t now;
+
+	if (c->acct == NULL)
+		return;
+	now = evbuffer_get_length(bufferevent_get_input(c->bev)) +
+	    evbuffer_get_length(bufferevent_get_output(c->bev));
+	c->acct->bytes = c->acct->bytes - c->buffered + now;
+	c->buffered = now;
+	if (now > c->peak)
+		c->peak = now;
+}
+
 static void
 conn_free(struct conn *c)
 {
 	struct server *srv = c->srv;
+	bool big = c->peak >= (1u << 20);
 
 	u64map_del(&srv->conns, c->id);
 	api_conn_closed(srv->api, c->id);
 	api_set_connections(srv->api, srv->conns.len);
+	if (c->acct != NULL) {
+		c->acct->bytes -= c->buffered;
+		if (--c->acct->nconns == 0) {
+			u64map_del(&srv->uids, (uint64_t)c->acct->uid + 1);
+			free(c->acct);
+		}
+	}
+	if (c->idle_ev != NULL)
+		event_free(c->idle_ev);
+	/* libevent frees a bufferevent later (a finalizer): free its
+	 * buffers now, so that the trim below finds them free. */
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	evbuffer_drain(bufferevent_get_output(c->bev),
+	    evbuffer_get_length(bufferevent_get_output(c->bev)));
 	bufferevent_free(c->bev);
 	log_debug("connection %llu closed", (unsigned long long)c->id);
 	free(c);
+#ifdef __GLIBC__
+	/* The chains of a big frame went back to malloc, which keeps them
+	 * (its mmap threshold grows with what was freed): give the pages
+	 * back to the system, so that RSS returns once they close. */
+	if (big)
+		malloc_trim(0);
+#else
+	(void)big;
+#endif
+	if (srv->conn_capped && srv->conns.len < srv->o.max_connections) {
+		srv->conn_capped = false;
+		log_info("below --max-connections %zu again: accepting every "
+			 "connection",
+		    srv->o.max_connections);
+	}
 	/* Its invocations may have gone to other servers: send them. */
 	if (!srv->stopping)
 		schedule_pass(srv);
@@ -206,7 +312,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	free(dead);
 }
 
-/* Close after what is queued has been written. */
+/* Close after what is queued has been written (replies the api holds
+ * for the pass included: they are written, then write_cb closes). */
 static void
 conn_close_soon(struct conn *c)
 {
@@ -214,16 +321,48 @@ conn_close_soon(struct conn *c)
 		return;
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
+	if (c->idle_ev != NULL)
+		evtimer_del(c->idle_ev);
 }
 
+/* Say why, then close. */
 static void
-read_cb(struct bufferevent *bev, void *arg)
+conn_refuse(struct conn *c, const char *why)
 {
-	struct conn *c = arg;
+	api_protocol_error(c->srv->api, c->id, why);
+	conn_close_soon(c);
+}
+
+static int
+backlog_add(struct server *srv, uint64_t id)
+{
+	uint64_t *tmp;
+	size_t cap;
+
+	if (srv->nbacklog == srv->capbacklog) {
+		cap = srv->capbacklog ? 2 * srv->capbacklog : 16;
+		if ((tmp = realloc(srv->backlog, cap * sizeof(*tmp))) == NULL)
+			return AF_ENOMEM;
+		srv->backlog = tmp;
+		srv->capbacklog = cap;
+	}
+	srv->backlog[srv->nbacklog++] = id;
+	return AF_OK;
+}
+
+/*
+ * Hand c's complete frames to the api, at most CONN_FRAMES_PER_TURN of
+ * them: if more wait, c goes on the backlog (its reading paused, so what
+ * it buffers stays bounded) and gets its next share after the turn.
+ */
+static void
+conn_drain(struct conn *c)
+{
 	struct server *srv = c->srv;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
 	uint8_t hdr[AF_FRAME_HEADER], *frame;
-	size_t len;
+	size_t len, done = 0;
+	struct timeval tv;
 	int rc;
 
 	while (!c->closing && !c->dead &&
@@ -233,12 +372,22 @@ read_cb(struct bufferevent *bev, void *arg)
 			log_warn("connection %llu: frame of %zu bytes is over "
 				 "the %u limit; closing",
 			    (unsigned long long)c->id, len, AF_MAX_FRAME);
-			api_protocol_error(srv->api, c->id, "frame too large");
-			conn_close_soon(c);
+			conn_refuse(c, "frame too large");
 			break;
 		}
 		if (evbuffer_get_length(in) < AF_FRAME_HEADER + len)
 			break;
+		if (done == CONN_FRAMES_PER_TURN) {
+			if (backlog_add(srv, c->id) == AF_OK) {
+				c->backlog = true;
+				bufferevent_disable(c->bev, EV_READ);
+			} else {
+				/* No memory to wait: read it now. */
+				done = 0;
+				continue;
+			}
+			break;
+		}
 		frame = evbuffer_pullup(in,
 		    (ev_ssize_t)(AF_FRAME_HEADER + len));
 		if (frame == NULL) {
@@ -251,6 +400,7 @@ read_cb(struct bufferevent *bev, void *arg)
 		rc = api_frame(srv->api, c->id, &c->greeted,
 		    frame + AF_FRAME_HEADER, len);
 		evbuffer_drain(in, AF_FRAME_HEADER + len);
+		done++;
 		if (rc == AF_EDECODE) {
 			log_warn("connection %llu: frame does not decode; "
 				 "closing",
@@ -264,7 +414,54 @@ read_cb(struct bufferevent *bev, void *arg)
 			conn_close_soon(c);
 		}
 	}
+	if (!c->backlog && !c->closing && !c->dead)
+		bufferevent_enable(c->bev, EV_READ);
+	/* A frame begun and not finished: it has --idle-timeout from its
+	 * start (or from the last complete frame) to arrive. */
+	if (c->closing || c->dead || c->backlog || evbuffer_get_length(in) == 0)
+		evtimer_del(c->idle_ev);
+	else if (done > 0 || !evtimer_pending(c->idle_ev, NULL)) {
+		tv.tv_sec = srv->o.idle_timeout_s;
+		tv.tv_usec = 0;
+		evtimer_add(c->idle_ev, &tv);
+	}
+	conn_account(c);
 	schedule_pass(srv);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct server *srv = c->srv;
+	struct uidacct *u = c->acct;
+	char why[256];
+
+	(void)bev;
+	conn_account(c);
+	if (u != NULL && u->bytes > srv->o.max_uid_buffer) {
+		if (!u->warned)
+			log_warn("uid %ld: its %zu connections buffer %zu "
+				 "bytes, over --max-uid-buffer (%zu bytes): "
+				 "closing those that go over it",
+			    (long)u->uid, u->nconns, u->bytes,
+			    srv->o.max_uid_buffer);
+		u->warned = true;
+		snprintf(why, sizeof(why),
+		    "the connections of uid %ld buffer %zu bytes, over the "
+		    "limit of %zu (--max-uid-buffer): closing this one",
+		    (long)u->uid, u->bytes, srv->o.max_uid_buffer);
+		/* What it buffered goes with it: drop the input now. */
+		evbuffer_drain(bufferevent_get_input(c->bev),
+		    evbuffer_get_length(bufferevent_get_input(c->bev)));
+		conn_account(c);
+		conn_refuse(c, why);
+		return;
+	}
+	if (u != NULL && u->warned && u->bytes <= srv->o.max_uid_buffer / 2)
+		u->warned = false;
+	if (!c->backlog)
+		conn_drain(c);
 }
 
 static void
@@ -272,6 +469,7 @@ write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
+	conn_account(c);
 	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_free(c);
 }
@@ -291,6 +489,54 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* A frame begun --idle-timeout ago is still incomplete: the peer stalls
+ * (or is a slowloris) and holds a descriptor and a buffer; close it. */
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char why[160];
+
+	(void)fd;
+	(void)what;
+	log_warn("connection %llu: a frame has been incomplete for %u s "
+		 "(%zu bytes buffered); closing",
+	    (unsigned long long)c->id, c->srv->o.idle_timeout_s,
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	snprintf(why, sizeof(why),
+	    "incomplete frame for %u s (--idle-timeout): closing",
+	    c->srv->o.idle_timeout_s);
+	conn_refuse(c, why);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The uid's account, made on its first connection. */
+static struct uidacct *
+uid_account(struct server *srv, uid_t uid)
+{
+	struct uidacct *u = u64map_get(&srv->uids, (uint64_t)uid + 1);
+
+	if (u == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return NULL;
+		u->uid = uid;
+		if (u64map_put(&srv->uids, (uint64_t)uid + 1, u) != AF_OK) {
+			free(u);
+			return NULL;
+		}
+	}
+	u->nconns++;
+	return u;
+}
+
 static void
 accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg)
@@ -299,10 +545,20 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	struct conn *c;
+	char why[160];
 
 	(void)lis;
 	(void)sa;
 	(void)socklen;
+	/* The episode ends at an accept a second after the last failure
+	 * (the connections a client left in the backlog as it went are
+	 * accepted and fail again at once: that is the same episode). */
+	if (srv->accept_starved &&
+	    mono_ms() - srv->accept_failed_ms >= EPISODE_QUIET_MS) {
+		srv->accept_starved = false;
+		log_info("accepting connections again (%zu open)",
+		    srv->conns.len);
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
 	    (cred.uid != geteuid() && cred.uid != srv->o.allow_uid &&
 		!(srv->o.has_group && cred.gid == srv->o.group))) {
@@ -321,7 +577,16 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	c->id = ++srv->next_conn;
 	c->srv = srv;
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL || u64map_put(&srv->conns, c->id, c) != AF_OK) {
+	c->idle_ev = evtimer_new(srv->base, idle_cb, c);
+	if (c->bev == NULL || c->idle_ev == NULL ||
+	    (c->acct = uid_account(srv, cred.uid)) == NULL ||
+	    u64map_put(&srv->conns, c->id, c) != AF_OK) {
+		if (c->acct != NULL && --c->acct->nconns == 0) {
+			u64map_del(&srv->uids, (uint64_t)cred.uid + 1);
+			free(c->acct);
+		}
+		if (c->idle_ev)
+			event_free(c->idle_ev);
 		if (c->bev)
 			bufferevent_free(c->bev);
 		else
@@ -334,6 +599,51 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	api_set_connections(srv->api, srv->conns.len);
 	log_debug("connection %llu from pid %ld", (unsigned long long)c->id,
 	    (long)cred.pid);
+	if (srv->conns.len > srv->o.max_connections) {
+		if (!srv->conn_capped)
+			log_warn("--max-connections %zu reached: refusing new "
+				 "connections until some close",
+			    srv->o.max_connections);
+		srv->conn_capped = true;
+		snprintf(why, sizeof(why),
+		    "too many connections: the daemon serves at most %zu "
+		    "(--max-connections); try again later",
+		    srv->o.max_connections);
+		conn_refuse(c, why);
+	}
+}
+
+/* accept() failed. Out of descriptors (or memory), it fails again at once
+ * for as long as nothing closes, and libevent would call it in a tight
+ * loop: rest the listener and try again after ACCEPT_BACKOFF_MS, and log
+ * once per episode (until a connection is accepted again). */
+static void
+accept_error_cb(struct evconnlistener *lis, void *arg)
+{
+	struct server *srv = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, ACCEPT_BACKOFF_MS * 1000 };
+
+	if (!srv->accept_starved)
+		log_warn("accepting a connection failed: %s (%zu connections "
+			 "open); retrying every %d ms until it works, logged "
+			 "once",
+		    strerror(e), srv->conns.len, ACCEPT_BACKOFF_MS);
+	srv->accept_starved = true;
+	srv->accept_failed_ms = mono_ms();
+	evconnlistener_disable(lis);
+	evtimer_add(srv->accept_ev, &tv);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (!srv->stopping)
+		evconnlistener_enable(srv->lis);
 }
 
 /* ---- Signals and timers ---------------------------------------------------------- */
@@ -447,6 +757,17 @@ listen_socket(const char *path, const struct server_opts *o, char *err,
 
 /* ---- Lifecycle -------------------------------------------------------------------- */
 
+size_t
+server_default_max_connections(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 65536;
+	return rl.rlim_cur > 2 * FD_RESERVE ? (size_t)rl.rlim_cur - FD_RESERVE :
+					      (size_t)(rl.rlim_cur + 1) / 2;
+}
+
 int
 server_run(struct engine *e, struct store *s, const struct server_opts *o,
     char *err, size_t errlen)
@@ -460,7 +781,14 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	srv.o = *o;
 	if (srv.o.max_output == 0)
 		srv.o.max_output = 64u << 20;
+	if (srv.o.max_connections == 0)
+		srv.o.max_connections = server_default_max_connections();
+	if (srv.o.idle_timeout_s == 0)
+		srv.o.idle_timeout_s = 60;
+	if (srv.o.max_uid_buffer == 0)
+		srv.o.max_uid_buffer = 256u << 20;
 	u64map_init(&srv.conns);
+	u64map_init(&srv.uids);
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
@@ -485,10 +813,14 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, sighup_cb, &srv);
 	srv.timer_ev = evtimer_new(srv.base, timer_cb, &srv);
 	srv.backoff_ev = evtimer_new(srv.base, timer_cb, &srv);
+	srv.accept_ev = evtimer_new(srv.base, accept_resume_cb, &srv);
+	if (srv.lis != NULL)
+		evconnlistener_set_error_cb(srv.lis, accept_error_cb);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
-	    srv.timer_ev == NULL || srv.reap_ev == NULL ||
-	    srv.backoff_ev == NULL || srv.sig_term == NULL ||
-	    srv.sig_int == NULL || srv.sig_hup == NULL) {
+	    srv.accept_ev == NULL || srv.timer_ev == NULL ||
+	    srv.reap_ev == NULL || srv.backoff_ev == NULL ||
+	    srv.sig_term == NULL || srv.sig_int == NULL ||
+	    srv.sig_hup == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
 		goto out;
@@ -539,6 +871,10 @@ out : {
 }
 	engine_set_commit_hook(e, NULL, NULL);
 	u64map_release(&srv.conns);
+	u64map_release(&srv.uids); /* empty: conn_free freed each */
+	free(srv.backlog);
+	if (srv.accept_ev)
+		event_free(srv.accept_ev);
 	if (srv.sync_ev)
 		event_free(srv.sync_ev);
 	if (srv.timer_ev)
