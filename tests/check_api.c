@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_int.h" /* the served-object table */
 #include "faultstore.h"
 #include "harness.h"
 #include "store.h"
@@ -376,6 +377,40 @@ START_TEST(test_api_lost_delivery_is_rebuilt_from_the_outbox)
 }
 END_TEST
 
+/* Served-object names are freed once nobody serves them and no
+ * invocation waits for them (50,000 names used to stay for good), and an
+ * object that waits keeps its name; lookups go through the index. */
+START_TEST(test_api_served_names_are_freed_when_unused)
+{
+	char name[32];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "obj%d", i);
+		serve(5, name);
+	}
+	serve(6, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_uint_eq(h.api->nobjs, 1001);
+	ck_assert_uint_eq(h.api->objidx.len, 1001);
+	ck_assert_int_eq(nerrors[5], 0);
+	api_conn_closed(h.api, 5);
+	ck_assert_uint_eq(h.api->nobjs, 1);
+	ck_assert_uint_eq(h.api->objidx.len, 1);
+	/* The survivor is still found: its invocations reach it. */
+	start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[6], 1);
+	/* Its server gone, an invocation still waits: the name stays. */
+	api_conn_closed(h.api, 6);
+	ck_assert_uint_eq(h.api->nobjs, 1);
+	serve(7, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[7], 1);
+	ck_assert_uint_eq(h.api->nobjs, 1);
+}
+END_TEST
+
 /* Invocations nobody served survive a restart in the outbox, and go out
  * once a server comes. */
 START_TEST(test_api_outbox_survives_restart)
@@ -484,6 +519,7 @@ api_suite(void)
 	tcase_add_test(tc,
 	    test_api_invocations_flow_in_order_within_the_window);
 	tcase_add_test(tc, test_api_outbox_survives_restart);
+	tcase_add_test(tc, test_api_served_names_are_freed_when_unused);
 	tcase_add_test(tc, test_api_lost_delivery_is_rebuilt_from_the_outbox);
 	suite_add_tcase(s, tc);
 	return s;
