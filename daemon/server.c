@@ -30,6 +30,7 @@
 #include <event2/listener.h>
 
 #include "api.h"
+#include "fair.h"
 #include "frame.h"
 #include "log.h"
 #include "server.h"
@@ -60,17 +61,13 @@ struct uidacct {
 	bool warned; /* logged once per episode over the limit */
 };
 
-/* Frames of one connection handed to the api per turn: a client that
- * pipelines thousands waits behind the others' frames, not they behind
- * its. */
-#define CONN_FRAMES_PER_TURN 64
 /* Descriptors kept for the store, the log, modules: --max-connections
  * defaults to the descriptor limit minus these. */
-#define FD_RESERVE           32
+#define FD_RESERVE        32
 /* How long the listener rests when accept() runs out of descriptors. */
-#define ACCEPT_BACKOFF_MS    100
+#define ACCEPT_BACKOFF_MS 100
 /* An episode of accept() failures ends after this long without one. */
-#define EPISODE_QUIET_MS     1000
+#define EPISODE_QUIET_MS  1000
 
 struct server {
 	struct event_base *base;
@@ -92,14 +89,13 @@ struct server {
 	int64_t accept_failed_ms; /* the last one (monotonic) */
 	bool conn_capped;         /* in an episode at --max-connections */
 	struct u64map uids;       /* uid + 1 -> struct uidacct */
-	uint64_t *backlog;        /* connections with frames waiting */
-	size_t nbacklog, capbacklog;
+	struct fairq fair;        /* connections with frames waiting */
 };
 
 static void conn_free(struct conn *c);
 static void conn_kill(struct conn *c);
 static void conn_account(struct conn *c);
-static void conn_drain(struct conn *c);
+static bool conn_drain(struct conn *c, size_t max);
 
 /* ---- Sending ------------------------------------------------------------------ */
 
@@ -154,23 +150,18 @@ ms_tv(int64_t ms)
 	return tv;
 }
 
-/* Each connection that had more complete frames than one turn takes gets
- * its next CONN_FRAMES_PER_TURN, for the next turn, in arrival order. */
-static void
-drain_backlog(struct server *srv)
+/* fair.c's feed: c's next share of frames, after a turn. */
+static bool
+feed_cb(void *ctx, uint64_t id, size_t max)
 {
-	uint64_t *ids = srv->backlog;
-	size_t i, n = srv->nbacklog;
-	struct conn *c;
+	struct conn *c = u64map_get(&((struct server *)ctx)->conns, id);
+	bool more;
 
-	srv->backlog = NULL;
-	srv->nbacklog = srv->capbacklog = 0;
-	for (i = 0; i < n; i++)
-		if ((c = u64map_get(&srv->conns, ids[i])) != NULL) {
-			c->backlog = false;
-			conn_drain(c);
-		}
-	free(ids);
+	if (c == NULL)
+		return false;
+	if (!(more = conn_drain(c, max)))
+		c->backlog = false;
+	return more;
 }
 
 /* One turn (turn.c), then the events its answer asks for. */
@@ -189,7 +180,8 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(srv->base);
 		return;
 	}
-	drain_backlog(srv);
+	if (fairq_round(&srv->fair, feed_cb, srv, FAIR_FRAMES_PER_TURN))
+		schedule_pass(srv);
 	if (next.backoff_ms > 0) {
 		tv = ms_tv(next.backoff_ms);
 		evtimer_add(srv->backoff_ev, &tv);
@@ -333,36 +325,20 @@ conn_refuse(struct conn *c, const char *why)
 	conn_close_soon(c);
 }
 
-static int
-backlog_add(struct server *srv, uint64_t id)
-{
-	uint64_t *tmp;
-	size_t cap;
-
-	if (srv->nbacklog == srv->capbacklog) {
-		cap = srv->capbacklog ? 2 * srv->capbacklog : 16;
-		if ((tmp = realloc(srv->backlog, cap * sizeof(*tmp))) == NULL)
-			return AF_ENOMEM;
-		srv->backlog = tmp;
-		srv->capbacklog = cap;
-	}
-	srv->backlog[srv->nbacklog++] = id;
-	return AF_OK;
-}
-
 /*
- * Hand c's complete frames to the api, at most CONN_FRAMES_PER_TURN of
- * them: if more wait, c goes on the backlog (its reading paused, so what
- * it buffers stays bounded) and gets its next share after the turn.
+ * Hand c's complete frames to the api, at most max of them. Returns true
+ * if more wait: the caller defers c (fair.h), and c's reading stays
+ * paused meanwhile, so that what it buffers stays bounded.
  */
-static void
-conn_drain(struct conn *c)
+static bool
+conn_drain(struct conn *c, size_t max)
 {
 	struct server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	uint8_t hdr[AF_FRAME_HEADER], *frame;
 	size_t len, done = 0;
 	struct timeval tv;
+	bool more = false;
 	int rc;
 
 	while (!c->closing && !c->dead &&
@@ -377,15 +353,8 @@ conn_drain(struct conn *c)
 		}
 		if (evbuffer_get_length(in) < AF_FRAME_HEADER + len)
 			break;
-		if (done == CONN_FRAMES_PER_TURN) {
-			if (backlog_add(srv, c->id) == AF_OK) {
-				c->backlog = true;
-				bufferevent_disable(c->bev, EV_READ);
-			} else {
-				/* No memory to wait: read it now. */
-				done = 0;
-				continue;
-			}
+		if (done == max) {
+			more = true;
 			break;
 		}
 		frame = evbuffer_pullup(in,
@@ -414,11 +383,13 @@ conn_drain(struct conn *c)
 			conn_close_soon(c);
 		}
 	}
-	if (!c->backlog && !c->closing && !c->dead)
+	if (more)
+		bufferevent_disable(c->bev, EV_READ);
+	else if (!c->closing && !c->dead)
 		bufferevent_enable(c->bev, EV_READ);
 	/* A frame begun and not finished: it has --idle-timeout from its
 	 * start (or from the last complete frame) to arrive. */
-	if (c->closing || c->dead || c->backlog || evbuffer_get_length(in) == 0)
+	if (c->closing || c->dead || more || evbuffer_get_length(in) == 0)
 		evtimer_del(c->idle_ev);
 	else if (done > 0 || !evtimer_pending(c->idle_ev, NULL)) {
 		tv.tv_sec = srv->o.idle_timeout_s;
@@ -427,6 +398,7 @@ conn_drain(struct conn *c)
 	}
 	conn_account(c);
 	schedule_pass(srv);
+	return more;
 }
 
 static void
@@ -460,8 +432,13 @@ read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (u != NULL && u->warned && u->bytes <= srv->o.max_uid_buffer / 2)
 		u->warned = false;
-	if (!c->backlog)
-		conn_drain(c);
+	if (c->backlog || !conn_drain(c, FAIR_FRAMES_PER_TURN))
+		return;
+	if (fairq_defer(&srv->fair, c->id) == AF_OK)
+		c->backlog = true;
+	else /* no memory to wait: serve it all now */
+		while (conn_drain(c, FAIR_FRAMES_PER_TURN))
+			;
 }
 
 static void
@@ -872,7 +849,7 @@ out : {
 	engine_set_commit_hook(e, NULL, NULL);
 	u64map_release(&srv.conns);
 	u64map_release(&srv.uids); /* empty: conn_free freed each */
-	free(srv.backlog);
+	fairq_release(&srv.fair);
 	if (srv.accept_ev)
 		event_free(srv.accept_ev);
 	if (srv.sync_ev)
