@@ -7,8 +7,15 @@
  * priority than all I/O (so after every ready connection has been read)
  * and commits them together; the replies leave after that commit.
  *
+ * Limits, so that no client (or uid) can exhaust the daemon: at most
+ * FAIR_FRAMES_PER_TURN frames of a connection per turn (fair.c), at most
+ * max_connections connections (one more gets an error reply), accept()
+ * rested after it fails (out of descriptors) and logged once per episode,
+ * a frame left incomplete for idle_timeout_s closes its connection, and
+ * what all connections of a uid buffer is bounded by max_uid_buffer.
+ *
  * Not here: what requests mean (api.c), the pass policy (turn.c), flows
- * (engine.c).
+ * (engine.c), the order of deferred connections (fair.c).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
