@@ -1076,10 +1076,66 @@ connect_until(int fd, const struct sockaddr_un *sa, int64_t deadline)
 	}
 }
 
+static int connect_opts(const char *path, const struct af_connect_opts *o,
+    bool zero_timeout, af_conn **out, char *err, size_t errlen);
+
+/*
+ * Whether the process serving the connected socket fd may be talked to:
+ * it runs as our effective uid, as root, or as trust_uid (> 0). AF_OK, or
+ * AF_EDENIED / AF_ECONN with err set.
+ */
+static int
+check_peer(int fd, const char *path, long trust_uid, char *err, size_t errlen)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	uid_t me = geteuid();
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+	    cl != sizeof(cred)) {
+		copy_err(err, errlen,
+		    "cannot learn who serves the socket %s: %s", path,
+		    strerror(errno));
+		return AF_ECONN;
+	}
+	if (cred.uid == me || cred.uid == 0 ||
+	    (trust_uid > 0 && (long)cred.uid == trust_uid))
+		return AF_OK;
+	copy_err(err, errlen,
+	    "socket %s is served by uid %ld, not you (uid %ld) or root: "
+	    "refusing to talk to it (to trust that uid, use "
+	    "af_connect_opts.trust_uid or asyncflowctl --trust-uid %ld)",
+	    path, (long)cred.uid, (long)me, (long)cred.uid);
+	return AF_EDENIED;
+}
+
 int
 af_connect_timeout(const char *path, int timeout_ms, af_conn **out, char *err,
     size_t errlen)
 {
+	struct af_connect_opts o = { timeout_ms < 0 ? -1 : timeout_ms, 0 };
+
+	return connect_opts(path, &o, timeout_ms == 0, out, err, errlen);
+}
+
+int
+af_connect_with(const char *path, const struct af_connect_opts *o,
+    af_conn **out, char *err, size_t errlen)
+{
+	struct af_connect_opts d = { 0, 0 };
+
+	return connect_opts(path, o != NULL ? o : &d, false, out, err, errlen);
+}
+
+/* Connect with options; zero_timeout: o->timeout_ms 0 means 0 ms (as
+ * af_connect_timeout's), not the default. */
+static int
+connect_opts(const char *path, const struct af_connect_opts *o,
+    bool zero_timeout, af_conn **out, char *err, size_t errlen)
+{
+	int timeout_ms = o->timeout_ms == 0 && !zero_timeout ?
+	    AF_CONNECT_TIMEOUT_MS :
+	    o->timeout_ms;
 	int64_t deadline = deadline_of(timeout_ms);
 	struct sockaddr_un sa;
 	int fd, rc, e;
@@ -1122,6 +1178,10 @@ af_connect_timeout(const char *path, int timeout_ms, af_conn **out, char *err,
 			    strerror(e));
 			rc = e == ENOMEM || e == ENOBUFS ? AF_ENOMEM : AF_ECONN;
 		}
+		close(fd);
+		return rc;
+	}
+	if ((rc = check_peer(fd, path, o->trust_uid, err, errlen)) != AF_OK) {
 		close(fd);
 		return rc;
 	}

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "arena.h"
 #include "buf.h"
+#include "strmap.h"
 #include "u64map.h"
 
 struct held {
@@ -28,6 +29,7 @@ struct api {
 	struct engine *e;
 	struct objsrv *objs; /* serve.c: servers by object name */
 	size_t nobjs, capobjs;
+	struct strmap objidx;   /* name -> index in objs, plus 1 */
 	struct u64map assigned; /* result vow -> struct sent (serve.c) */
 	struct u64map inflight; /* conn -> bytes of unanswered invocations
 				     * pushed to it (as uintptr_t) */

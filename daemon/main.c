@@ -36,6 +36,7 @@
 #include "registry.h"
 #include "server.h"
 #include "store.h"
+#include "trust.h"
 
 #define MAX_MODULES 64
 
@@ -49,7 +50,9 @@ usage(FILE *f)
 	    "usage: asyncflowd [-d DIR] [-s PATH] [--module FILE.so]...\n"
 	    "                  [--durability full|batch|none] [--map-size MiB]\n"
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
-	    "                  [--stack-size KiB] [--metrics ADDR:PORT] "
+	    "                  [--stack-size KiB] [--metrics ADDR:PORT]\n"
+	    "                  [--max-connections N] [--idle-timeout S]\n"
+	    "                  [--max-uid-buffer MiB] "
 	    "[-v] [-q]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
@@ -78,7 +81,45 @@ usage(FILE *f)
 	    "                  HTTP on TCP, UNAUTHENTICATED: bind a trusted "
 	    "address\n"
 	    "                  (default: off)\n"
+	    "  --max-connections N  refuse more (default: the descriptor "
+	    "limit less 32)\n"
+	    "  --idle-timeout S  close a connection whose frame is incomplete "
+	    "this long\n"
+	    "                  (default 60)\n"
+	    "  --max-uid-buffer MiB  what all connections of one uid may "
+	    "buffer\n"
+	    "                  (default 256); a connection over it is closed\n"
 	    "  -v, -q          more, less logging\n");
+}
+
+/* --max-connections, --idle-timeout, --max-uid-buffer: a positive number
+ * each. 0, or -1 after a message on stderr. */
+static int
+limit_opt(int ch, const char *arg, struct server_opts *o)
+{
+	const char *name = ch == 'C' ? "--max-connections" :
+	    ch == 'I'                ? "--idle-timeout" :
+				       "--max-uid-buffer";
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+	    v == 0 || v > (ch == 'B' ? 1ull << 30 : 1ull << 31)) {
+		fprintf(stderr,
+		    "asyncflowd: %s needs a positive number, not "
+		    "\"%s\"\n",
+		    name, arg);
+		return -1;
+	}
+	if (ch == 'C')
+		o->max_connections = (size_t)v;
+	else if (ch == 'I')
+		o->idle_timeout_s = (unsigned)v;
+	else
+		o->max_uid_buffer = (size_t)v << 20;
+	return 0;
 }
 
 /* ---- Crash recorder (async-signal-safe) ----------------------------------- */
@@ -92,7 +133,8 @@ crash_handler(int sig)
 	int fd, i = sizeof(line);
 
 	if (act != 0 &&
-	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
+		 0600)) >= 0) {
 		line[--i] = '\n';
 		do {
 			line[--i] = (char)('0' + sig % 10);
@@ -145,11 +187,15 @@ read_crashes(size_t *n)
 	unsigned long long act;
 	char why[128];
 	FILE *f;
-	int sig;
+	int fd, sig;
 
 	*n = 0;
-	if ((f = fopen(crash_path, "r")) == NULL)
+	if ((fd = open(crash_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return NULL;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
 	while (fscanf(f, "%llu %d", &act, &sig) == 2) {
 		if ((tmp = realloc(q, (*n + 1) * sizeof(*q))) == NULL)
 			break;
@@ -252,6 +298,9 @@ main(int argc, char **argv)
 		{ "retain-journals", no_argument, NULL, 'R' },
 		{ "stack-size", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'P' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "max-uid-buffer", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -272,6 +321,7 @@ main(int argc, char **argv)
 
 	log_init();
 	memset(&eo, 0, sizeof(eo));
+	memset(&svo, 0, sizeof(svo));
 	while (
 	    (ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -322,6 +372,12 @@ main(int argc, char **argv)
 		case 'P':
 			metrics = optarg;
 			break;
+		case 'C':
+		case 'I':
+		case 'B':
+			if (limit_opt(ch, optarg, &svo) != 0)
+				return 2;
+			break;
 		case 'v':
 			verbosity = LOG_DEBUG;
 			break;
@@ -358,6 +414,8 @@ main(int argc, char **argv)
 	 * still opening its store. */
 	signal(SIGHUP, SIG_IGN);
 	mkdirs(dir);
+	if (trust_data_dir(dir, err, sizeof(err)) != AF_OK)
+		fatal("%s", err);
 	if (sock == NULL) {
 		snprintf(sockbuf, sizeof(sockbuf), "%s/asyncflowd.sock", dir);
 		sock = sockbuf;
@@ -386,7 +444,6 @@ main(int argc, char **argv)
 		free((char *)crashes[q].why);
 	free(crashes);
 
-	memset(&svo, 0, sizeof(svo));
 	svo.socket_path = sock;
 	svo.ready = on_ready;
 	svo.has_metrics = mfd >= 0;

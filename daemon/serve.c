@@ -10,6 +10,7 @@
  * Not here: the request table, held replies and waits (api.c), the other
  * operations (api_ops.c), the outbox rows themselves (the engine).
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,12 +48,10 @@ static struct objsrv *
 objsrv_n(struct api *api, const char *name, size_t len, bool create)
 {
 	struct objsrv *o;
-	size_t i;
+	uintptr_t i = (uintptr_t)strmap_get(&api->objidx, name, len);
 
-	for (i = 0; i < api->nobjs; i++)
-		if (strncmp(api->objs[i].name, name, len) == 0 &&
-		    api->objs[i].name[len] == '\0')
-			return &api->objs[i];
+	if (i != 0)
+		return &api->objs[i - 1];
 	if (!create ||
 	    api_grow((void **)&api->objs, &api->capobjs, api->nobjs + 1,
 		sizeof(*o)) != AF_OK)
@@ -61,8 +60,38 @@ objsrv_n(struct api *api, const char *name, size_t len, bool create)
 	memset(o, 0, sizeof(*o));
 	if ((o->name = strndup(name, len)) == NULL)
 		return NULL;
+	if (strmap_put(&api->objidx, o->name, len,
+		(void *)(uintptr_t)(api->nobjs + 1)) != AF_OK) {
+		free(o->name);
+		return NULL;
+	}
 	api->nobjs++;
 	return o;
+}
+
+/*
+ * Forget the entry at index i: nobody serves it and nothing waits for a
+ * server, so nothing needs its name (an invocation pushed to a server that
+ * goes away finds the entry again by name, made anew). The last entry
+ * moves into its place.
+ */
+static void
+objsrv_drop(struct api *api, size_t i)
+{
+	struct objsrv *o = &api->objs[i], *last;
+
+	assert(o->nconns == 0 && o->npending == 0);
+	strmap_del(&api->objidx, o->name, strlen(o->name));
+	free(o->name);
+	free(o->conns);
+	free(o->pending);
+	if (i != --api->nobjs) {
+		last = &api->objs[api->nobjs];
+		*o = *last;
+		/* Replacing an entry cannot fail. */
+		strmap_put(&api->objidx, o->name, strlen(o->name),
+		    (void *)(uintptr_t)(i + 1));
+	}
 }
 
 static struct objsrv *
@@ -327,6 +356,10 @@ drop_server(struct api *api, uint64_t conn)
 	}
 	free(again);
 	u64map_del(&api->inflight, conn);
+	/* Names nobody serves and no invocation waits for are freed. */
+	for (j = api->nobjs; j-- > 0;)
+		if (api->objs[j].nconns == 0 && api->objs[j].npending == 0)
+			objsrv_drop(api, j);
 }
 
 /* After a failed commit, the answers servers sent in that pass were
@@ -489,6 +522,7 @@ serve_release(struct api *api)
 		free(api->objs[i].pending);
 	}
 	free(api->objs);
+	strmap_release(&api->objidx);
 	free(api->answered);
 }
 

@@ -7,17 +7,28 @@
  * priority than all I/O (so after every ready connection has been read)
  * and commits them together; the replies leave after that commit.
  *
+ * Limits, so that no client (or uid) can exhaust the daemon: at most
+ * FAIR_FRAMES_PER_TURN frames of a connection per turn (fair.c), at most
+ * max_connections connections (one more gets an error reply), accept()
+ * rested after it fails (out of descriptors) and logged once per episode,
+ * a frame left incomplete for idle_timeout_s closes its connection, and
+ * what all connections of a uid buffer is bounded by max_uid_buffer.
+ *
  * Not here: what requests mean (api.c), the pass policy (turn.c), flows
- * (engine.c).
+ * (engine.c), the order of deferred connections (fair.c).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <sys/resource.h>
+
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,6 +37,7 @@
 #include <event2/listener.h>
 
 #include "api.h"
+#include "fair.h"
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
@@ -38,11 +50,32 @@ struct conn {
 	uint64_t id;
 	struct server *srv;
 	struct bufferevent *bev;
+	struct event *idle_ev; /* armed while a frame is incomplete */
+	struct uidacct *acct;  /* what its uid's connections buffer */
+	size_t buffered;       /* this one's share of acct->bytes */
+	size_t peak;           /* the most it ever buffered */
 	bool greeted;
 	bool closing; /* close once the output has drained */
 	bool dead;    /* close at the next chance (reap_cb): never
 				 * freed from inside a send */
+	bool backlog; /* complete frames wait for the next turn */
 };
+
+/* The bytes all connections of one uid buffer (input and output). */
+struct uidacct {
+	uid_t uid;
+	size_t bytes;
+	size_t nconns;
+	bool warned; /* logged once per episode over the limit */
+};
+
+/* Descriptors kept for the store, the log, modules: --max-connections
+ * defaults to the descriptor limit minus these. */
+#define FD_RESERVE        32
+/* How long the listener rests when accept() runs out of descriptors. */
+#define ACCEPT_BACKOFF_MS 100
+/* An episode of accept() failures ends after this long without one. */
+#define EPISODE_QUIET_MS  1000
 
 struct server {
 	struct event_base *base;
@@ -59,12 +92,20 @@ struct server {
 	bool stopping;
 	struct event *backoff_ev;
 	int exit_code;
-	struct metrics *metrics; /* --metrics, or NULL */
-	bool ready_sent;         /* o.ready called (after the first turn) */
+	struct metrics *metrics;  /* --metrics, or NULL */
+	bool ready_sent;          /* o.ready called (after the first turn) */
+	struct event *accept_ev;  /* re-enables the listener after a rest */
+	bool accept_starved;      /* in an episode of accept() failures */
+	int64_t accept_failed_ms; /* the last one (monotonic) */
+	bool conn_capped;         /* in an episode at --max-connections */
+	struct u64map uids;       /* uid + 1 -> struct uidacct */
+	struct fairq fair;        /* connections with frames waiting */
 };
 
 static void conn_free(struct conn *c);
 static void conn_kill(struct conn *c);
+static void conn_account(struct conn *c);
+static bool conn_drain(struct conn *c, size_t max);
 
 /* ---- Sending ------------------------------------------------------------------ */
 
@@ -95,6 +136,7 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	}
 	evbuffer_add(out, hdr, sizeof(hdr));
 	evbuffer_add(out, msg, n);
+	conn_account(c);
 }
 
 /* ---- The pass --------------------------------------------------------------------- */
@@ -118,6 +160,20 @@ ms_tv(int64_t ms)
 	return tv;
 }
 
+/* fair.c's feed: c's next share of frames, after a turn. */
+static bool
+feed_cb(void *ctx, uint64_t id, size_t max)
+{
+	struct conn *c = u64map_get(&((struct server *)ctx)->conns, id);
+	bool more;
+
+	if (c == NULL)
+		return false;
+	if (!(more = conn_drain(c, max)))
+		c->backlog = false;
+	return more;
+}
+
 /* One turn (turn.c), then the events its answer asks for. */
 static void
 pass_cb(evutil_socket_t fd, short what, void *arg)
@@ -139,6 +195,8 @@ pass_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(srv->base);
 		return;
 	}
+	if (fairq_round(&srv->fair, feed_cb, srv, FAIR_FRAMES_PER_TURN))
+		schedule_pass(srv);
 	if (next.backoff_ms > 0) {
 		tv = ms_tv(next.backoff_ms);
 		evtimer_add(srv->backoff_ev, &tv);
@@ -164,17 +222,64 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- Connections ------------------------------------------------------------------ */
 
+/* Bring acct->bytes up to date with what c buffers now. */
+static void
+conn_account(struct conn *c)
+{
+	size_t now;
+
+	if (c->acct == NULL)
+		return;
+	now = evbuffer_get_length(bufferevent_get_input(c->bev)) +
+	    evbuffer_get_length(bufferevent_get_output(c->bev));
+	c->acct->bytes = c->acct->bytes - c->buffered + now;
+	c->buffered = now;
+	if (now > c->peak)
+		c->peak = now;
+}
+
 static void
 conn_free(struct conn *c)
 {
 	struct server *srv = c->srv;
+	bool big = c->peak >= (1u << 20);
 
 	u64map_del(&srv->conns, c->id);
 	api_conn_closed(srv->api, c->id);
 	api_set_connections(srv->api, srv->conns.len);
+	if (c->acct != NULL) {
+		c->acct->bytes -= c->buffered;
+		if (--c->acct->nconns == 0) {
+			u64map_del(&srv->uids, (uint64_t)c->acct->uid + 1);
+			free(c->acct);
+		}
+	}
+	if (c->idle_ev != NULL)
+		event_free(c->idle_ev);
+	/* libevent frees a bufferevent later (a finalizer): free its
+	 * buffers now, so that the trim below finds them free. */
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	evbuffer_drain(bufferevent_get_output(c->bev),
+	    evbuffer_get_length(bufferevent_get_output(c->bev)));
 	bufferevent_free(c->bev);
 	log_debug("connection %llu closed", (unsigned long long)c->id);
 	free(c);
+#ifdef __GLIBC__
+	/* The chains of a big frame went back to malloc, which keeps them
+	 * (its mmap threshold grows with what was freed): give the pages
+	 * back to the system, so that RSS returns once they close. */
+	if (big)
+		malloc_trim(0);
+#else
+	(void)big;
+#endif
+	if (srv->conn_capped && srv->conns.len < srv->o.max_connections) {
+		srv->conn_capped = false;
+		log_info("below --max-connections %zu again: accepting every "
+			 "connection",
+		    srv->o.max_connections);
+	}
 	/* Its invocations may have gone to other servers: send them. */
 	if (!srv->stopping)
 		schedule_pass(srv);
@@ -214,7 +319,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	free(dead);
 }
 
-/* Close after what is queued has been written. */
+/* Close after what is queued has been written (replies the api holds
+ * for the pass included: they are written, then write_cb closes). */
 static void
 conn_close_soon(struct conn *c)
 {
@@ -222,16 +328,32 @@ conn_close_soon(struct conn *c)
 		return;
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
+	if (c->idle_ev != NULL)
+		evtimer_del(c->idle_ev);
 }
 
+/* Say why, then close. */
 static void
-read_cb(struct bufferevent *bev, void *arg)
+conn_refuse(struct conn *c, const char *why)
 {
-	struct conn *c = arg;
+	api_protocol_error(c->srv->api, c->id, why);
+	conn_close_soon(c);
+}
+
+/*
+ * Hand c's complete frames to the api, at most max of them. Returns true
+ * if more wait: the caller defers c (fair.h), and c's reading stays
+ * paused meanwhile, so that what it buffers stays bounded.
+ */
+static bool
+conn_drain(struct conn *c, size_t max)
+{
 	struct server *srv = c->srv;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
 	uint8_t hdr[AF_FRAME_HEADER], *frame;
-	size_t len;
+	size_t len, done = 0;
+	struct timeval tv;
+	bool more = false;
 	int rc;
 
 	while (!c->closing && !c->dead &&
@@ -241,12 +363,15 @@ read_cb(struct bufferevent *bev, void *arg)
 			log_warn("connection %llu: frame of %zu bytes is over "
 				 "the %u limit; closing",
 			    (unsigned long long)c->id, len, AF_MAX_FRAME);
-			api_protocol_error(srv->api, c->id, "frame too large");
-			conn_close_soon(c);
+			conn_refuse(c, "frame too large");
 			break;
 		}
 		if (evbuffer_get_length(in) < AF_FRAME_HEADER + len)
 			break;
+		if (done == max) {
+			more = true;
+			break;
+		}
 		frame = evbuffer_pullup(in,
 		    (ev_ssize_t)(AF_FRAME_HEADER + len));
 		if (frame == NULL) {
@@ -259,6 +384,7 @@ read_cb(struct bufferevent *bev, void *arg)
 		rc = api_frame(srv->api, c->id, &c->greeted,
 		    frame + AF_FRAME_HEADER, len);
 		evbuffer_drain(in, AF_FRAME_HEADER + len);
+		done++;
 		if (rc == AF_EDECODE) {
 			log_warn("connection %llu: frame does not decode; "
 				 "closing",
@@ -272,7 +398,62 @@ read_cb(struct bufferevent *bev, void *arg)
 			conn_close_soon(c);
 		}
 	}
+	if (more)
+		bufferevent_disable(c->bev, EV_READ);
+	else if (!c->closing && !c->dead)
+		bufferevent_enable(c->bev, EV_READ);
+	/* A frame begun and not finished: it has --idle-timeout from its
+	 * start (or from the last complete frame) to arrive. */
+	if (c->closing || c->dead || more || evbuffer_get_length(in) == 0)
+		evtimer_del(c->idle_ev);
+	else if (done > 0 || !evtimer_pending(c->idle_ev, NULL)) {
+		tv.tv_sec = srv->o.idle_timeout_s;
+		tv.tv_usec = 0;
+		evtimer_add(c->idle_ev, &tv);
+	}
+	conn_account(c);
 	schedule_pass(srv);
+	return more;
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct server *srv = c->srv;
+	struct uidacct *u = c->acct;
+	char why[256];
+
+	(void)bev;
+	conn_account(c);
+	if (u != NULL && u->bytes > srv->o.max_uid_buffer) {
+		if (!u->warned)
+			log_warn("uid %ld: its %zu connections buffer %zu "
+				 "bytes, over --max-uid-buffer (%zu bytes): "
+				 "closing those that go over it",
+			    (long)u->uid, u->nconns, u->bytes,
+			    srv->o.max_uid_buffer);
+		u->warned = true;
+		snprintf(why, sizeof(why),
+		    "the connections of uid %ld buffer %zu bytes, over the "
+		    "limit of %zu (--max-uid-buffer): closing this one",
+		    (long)u->uid, u->bytes, srv->o.max_uid_buffer);
+		/* What it buffered goes with it: drop the input now. */
+		evbuffer_drain(bufferevent_get_input(c->bev),
+		    evbuffer_get_length(bufferevent_get_input(c->bev)));
+		conn_account(c);
+		conn_refuse(c, why);
+		return;
+	}
+	if (u != NULL && u->warned && u->bytes <= srv->o.max_uid_buffer / 2)
+		u->warned = false;
+	if (c->backlog || !conn_drain(c, FAIR_FRAMES_PER_TURN))
+		return;
+	if (fairq_defer(&srv->fair, c->id) == AF_OK)
+		c->backlog = true;
+	else /* no memory to wait: serve it all now */
+		while (conn_drain(c, FAIR_FRAMES_PER_TURN))
+			;
 }
 
 static void
@@ -280,6 +461,7 @@ write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
+	conn_account(c);
 	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_free(c);
 }
@@ -299,6 +481,54 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* A frame begun --idle-timeout ago is still incomplete: the peer stalls
+ * (or is a slowloris) and holds a descriptor and a buffer; close it. */
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char why[160];
+
+	(void)fd;
+	(void)what;
+	log_warn("connection %llu: a frame has been incomplete for %u s "
+		 "(%zu bytes buffered); closing",
+	    (unsigned long long)c->id, c->srv->o.idle_timeout_s,
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	snprintf(why, sizeof(why),
+	    "incomplete frame for %u s (--idle-timeout): closing",
+	    c->srv->o.idle_timeout_s);
+	conn_refuse(c, why);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The uid's account, made on its first connection. */
+static struct uidacct *
+uid_account(struct server *srv, uid_t uid)
+{
+	struct uidacct *u = u64map_get(&srv->uids, (uint64_t)uid + 1);
+
+	if (u == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return NULL;
+		u->uid = uid;
+		if (u64map_put(&srv->uids, (uint64_t)uid + 1, u) != AF_OK) {
+			free(u);
+			return NULL;
+		}
+	}
+	u->nconns++;
+	return u;
+}
+
 static void
 accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg)
@@ -307,10 +537,20 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	struct conn *c;
+	char why[160];
 
 	(void)lis;
 	(void)sa;
 	(void)socklen;
+	/* The episode ends at an accept a second after the last failure
+	 * (the connections a client left in the backlog as it went are
+	 * accepted and fail again at once: that is the same episode). */
+	if (srv->accept_starved &&
+	    mono_ms() - srv->accept_failed_ms >= EPISODE_QUIET_MS) {
+		srv->accept_starved = false;
+		log_info("accepting connections again (%zu open)",
+		    srv->conns.len);
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
 	    (cred.uid != geteuid() && cred.uid != srv->o.allow_uid &&
 		!(srv->o.has_group && cred.gid == srv->o.group))) {
@@ -329,7 +569,16 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	c->id = ++srv->next_conn;
 	c->srv = srv;
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL || u64map_put(&srv->conns, c->id, c) != AF_OK) {
+	c->idle_ev = evtimer_new(srv->base, idle_cb, c);
+	if (c->bev == NULL || c->idle_ev == NULL ||
+	    (c->acct = uid_account(srv, cred.uid)) == NULL ||
+	    u64map_put(&srv->conns, c->id, c) != AF_OK) {
+		if (c->acct != NULL && --c->acct->nconns == 0) {
+			u64map_del(&srv->uids, (uint64_t)cred.uid + 1);
+			free(c->acct);
+		}
+		if (c->idle_ev)
+			event_free(c->idle_ev);
 		if (c->bev)
 			bufferevent_free(c->bev);
 		else
@@ -342,6 +591,51 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	api_set_connections(srv->api, srv->conns.len);
 	log_debug("connection %llu from pid %ld", (unsigned long long)c->id,
 	    (long)cred.pid);
+	if (srv->conns.len > srv->o.max_connections) {
+		if (!srv->conn_capped)
+			log_warn("--max-connections %zu reached: refusing new "
+				 "connections until some close",
+			    srv->o.max_connections);
+		srv->conn_capped = true;
+		snprintf(why, sizeof(why),
+		    "too many connections: the daemon serves at most %zu "
+		    "(--max-connections); try again later",
+		    srv->o.max_connections);
+		conn_refuse(c, why);
+	}
+}
+
+/* accept() failed. Out of descriptors (or memory), it fails again at once
+ * for as long as nothing closes, and libevent would call it in a tight
+ * loop: rest the listener and try again after ACCEPT_BACKOFF_MS, and log
+ * once per episode (until a connection is accepted again). */
+static void
+accept_error_cb(struct evconnlistener *lis, void *arg)
+{
+	struct server *srv = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, ACCEPT_BACKOFF_MS * 1000 };
+
+	if (!srv->accept_starved)
+		log_warn("accepting a connection failed: %s (%zu connections "
+			 "open); retrying every %d ms until it works, logged "
+			 "once",
+		    strerror(e), srv->conns.len, ACCEPT_BACKOFF_MS);
+	srv->accept_starved = true;
+	srv->accept_failed_ms = mono_ms();
+	evconnlistener_disable(lis);
+	evtimer_add(srv->accept_ev, &tv);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (!srv->stopping)
+		evconnlistener_enable(srv->lis);
 }
 
 /* ---- Signals and timers ---------------------------------------------------------- */
@@ -457,6 +751,17 @@ listen_socket(const char *path, const struct server_opts *o, char *err,
 
 /* ---- Lifecycle -------------------------------------------------------------------- */
 
+size_t
+server_default_max_connections(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 65536;
+	return rl.rlim_cur > 2 * FD_RESERVE ? (size_t)rl.rlim_cur - FD_RESERVE :
+					      (size_t)(rl.rlim_cur + 1) / 2;
+}
+
 int
 server_run(struct engine *e, struct store *s, const struct server_opts *o,
     char *err, size_t errlen)
@@ -470,7 +775,14 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	srv.o = *o;
 	if (srv.o.max_output == 0)
 		srv.o.max_output = 64u << 20;
+	if (srv.o.max_connections == 0)
+		srv.o.max_connections = server_default_max_connections();
+	if (srv.o.idle_timeout_s == 0)
+		srv.o.idle_timeout_s = 60;
+	if (srv.o.max_uid_buffer == 0)
+		srv.o.max_uid_buffer = 256u << 20;
 	u64map_init(&srv.conns);
+	u64map_init(&srv.uids);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (o->listen_fd > 0)
@@ -497,17 +809,21 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	srv.sig_hup = evsignal_new(srv.base, SIGHUP, sighup_cb, &srv);
 	srv.timer_ev = evtimer_new(srv.base, timer_cb, &srv);
 	srv.backoff_ev = evtimer_new(srv.base, timer_cb, &srv);
+	srv.accept_ev = evtimer_new(srv.base, accept_resume_cb, &srv);
+	if (srv.lis != NULL)
+		evconnlistener_set_error_cb(srv.lis, accept_error_cb);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
-	    srv.timer_ev == NULL || srv.reap_ev == NULL ||
-	    srv.backoff_ev == NULL || srv.sig_term == NULL ||
-	    srv.sig_int == NULL || srv.sig_hup == NULL) {
+	    srv.accept_ev == NULL || srv.timer_ev == NULL ||
+	    srv.reap_ev == NULL || srv.backoff_ev == NULL ||
+	    srv.sig_term == NULL || srv.sig_int == NULL ||
+	    srv.sig_hup == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
 		goto out;
 	}
 	if (o->has_metrics &&
-	    (srv.metrics = metrics_new(srv.base, o->metrics_fd, e, srv.api,
-		 err, errlen)) == NULL) {
+	    (srv.metrics = metrics_new(srv.base, o->metrics_fd, e, srv.api, err,
+		 errlen)) == NULL) {
 		rc = AF_ENOMEM;
 		goto out;
 	}
@@ -555,6 +871,10 @@ out : {
 }
 	engine_set_commit_hook(e, NULL, NULL);
 	u64map_release(&srv.conns);
+	u64map_release(&srv.uids); /* empty: conn_free freed each */
+	fairq_release(&srv.fair);
+	if (srv.accept_ev)
+		event_free(srv.accept_ev);
 	if (srv.sync_ev)
 		event_free(srv.sync_ev);
 	if (srv.timer_ev)

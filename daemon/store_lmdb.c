@@ -585,7 +585,8 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 	clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
 
 	snprintf(path, sizeof(path), "%s/asyncflowd.lock", dir);
-	ls->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ls->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
 	if (ls->lockfd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		free(ls->dir);

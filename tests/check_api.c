@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "api.h"
-#include "api_int.h"
+#include "api_int.h" /* the served-object table */
+#include "fair.h"
 #include "faultstore.h"
 #include "frame.h"
 #include "harness.h"
@@ -28,6 +29,7 @@ static uint64_t rid;
 
 /* What each connection received. */
 static int nerrors[NCONN], nevents[NCONN];
+static int nstats[NCONN];           /* stats replies */
 static int last_state[NCONN];       /* VowInfo.state of the last reply */
 static char last_error[NCONN][256]; /* ErrorReply.message of the last */
 static int last_code[NCONN];        /* ErrorReply.code of the last */
@@ -86,6 +88,9 @@ on_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
 		snprintf(last_error[conn], sizeof(last_error[conn]), "%s",
 		    m->response->error->message ? m->response->error->message :
 						  "");
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_STATS) {
+		nstats[conn]++;
 	} else if (m->response->result_case ==
 	    ASYNCFLOW__RESPONSE__RESULT_MKVOW) {
 		mk_vow = m->response->mkvow->vow;
@@ -277,6 +282,7 @@ setup(void)
 	dir = testutil_tmpdir();
 	memset(nerrors, 0, sizeof(nerrors));
 	memset(nevents, 0, sizeof(nevents));
+	memset(nstats, 0, sizeof(nstats));
 	ninv = 0;
 	ck_assert_msg(harness_open(&h, dir, &o) == AF_OK, "harness_open: %s",
 	    h.err);
@@ -435,6 +441,100 @@ START_TEST(test_api_lost_delivery_is_rebuilt_from_the_outbox)
 	ck_assert_int_eq(pass(), AF_OK);
 	ck_assert_int_eq(nevents[6], at6 + at5);
 	ck_assert_int_eq(nevents[5], at5);
+}
+END_TEST
+
+/* Served-object names are freed once nobody serves them and no
+ * invocation waits for them (50,000 names used to stay for good), and an
+ * object that waits keeps its name; lookups go through the index. */
+START_TEST(test_api_served_names_are_freed_when_unused)
+{
+	char name[32];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "obj%d", i);
+		serve(5, name);
+	}
+	serve(6, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_uint_eq(h.api->nobjs, 1001);
+	ck_assert_uint_eq(h.api->objidx.len, 1001);
+	ck_assert_int_eq(nerrors[5], 0);
+	api_conn_closed(h.api, 5);
+	ck_assert_uint_eq(h.api->nobjs, 1);
+	ck_assert_uint_eq(h.api->objidx.len, 1);
+	/* The survivor is still found: its invocations reach it. */
+	start_transfer(1, 10);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[6], 1);
+	/* Its server gone, an invocation still waits: the name stays. */
+	api_conn_closed(h.api, 6);
+	ck_assert_uint_eq(h.api->nobjs, 1);
+	serve(7, "bank");
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nevents[7], 1);
+	ck_assert_uint_eq(h.api->nobjs, 1);
+}
+END_TEST
+
+/* Fairness (fair.h): connections' frames waiting in their input, as the
+ * server holds them; feeding one hands it to the api as the server does. */
+static size_t queued[NCONN], fed[NCONN];
+
+static bool
+feed_stats(void *ctx, uint64_t conn, size_t max)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__Stats st = ASYNCFLOW__STATS__INIT;
+	size_t k;
+
+	(void)ctx;
+	for (k = 0; k < max && queued[conn] > 0; k++) {
+		r.op_case = ASYNCFLOW__REQUEST__OP_STATS;
+		r.stats = &st;
+		request(conn, &r);
+		queued[conn]--;
+		fed[conn]++;
+	}
+	return queued[conn] > 0;
+}
+
+/* A client that pipelines thousands of requests does not make another
+ * wait for all of them: its frames go FAIR_FRAMES_PER_TURN per turn, and
+ * the other's frame is answered by the first turn, after at most that
+ * many of the pipeliner's. */
+START_TEST(test_api_a_pipelining_client_does_not_delay_another)
+{
+	struct fairq q = { NULL, 0, 0 };
+	size_t a_before_b;
+	int turns = 0;
+
+	queued[1] = 3000;
+	queued[2] = 1;
+	fed[1] = fed[2] = 0;
+	/* The pipeliner's bytes arrive first, then the other's (as the
+	 * server's read callbacks hand them over). */
+	if (feed_stats(NULL, 1, FAIR_FRAMES_PER_TURN))
+		ck_assert_int_eq(fairq_defer(&q, 1), AF_OK);
+	a_before_b = fed[1];
+	if (feed_stats(NULL, 2, FAIR_FRAMES_PER_TURN))
+		ck_assert_int_eq(fairq_defer(&q, 2), AF_OK);
+	ck_assert_uint_le(a_before_b, FAIR_FRAMES_PER_TURN);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nstats[2], 1);
+	ck_assert_int_lt(nstats[1], 3000);
+	ck_assert(fairq_has(&q, 1));
+	/* The rest of the pipeline, a share per turn, all answered. */
+	do {
+		ck_assert_int_eq(pass(), AF_OK);
+		turns++;
+	} while (fairq_round(&q, feed_stats, NULL, FAIR_FRAMES_PER_TURN));
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(nstats[1], 3000);
+	ck_assert_int_eq(nerrors[1] + nerrors[2], 0);
+	ck_assert_int_ge(turns, 3000 / FAIR_FRAMES_PER_TURN);
+	fairq_release(&q);
 }
 END_TEST
 
@@ -935,6 +1035,8 @@ api_suite(void)
 	tcase_add_test(tc,
 	    test_api_invocations_flow_in_order_within_the_window);
 	tcase_add_test(tc, test_api_outbox_survives_restart);
+	tcase_add_test(tc, test_api_served_names_are_freed_when_unused);
+	tcase_add_test(tc, test_api_a_pipelining_client_does_not_delay_another);
 	tcase_add_test(tc, test_api_lost_delivery_is_rebuilt_from_the_outbox);
 	suite_add_tcase(s, tc);
 	return s;

@@ -62,6 +62,9 @@
 
 #define PROBE_ID 9
 
+static int is_limit_mode(const char *mode);
+static int limit_mode(int argc, char **argv);
+
 /* Request{id 1, hello{version AF_PROTOCOL_VERSION}} */
 static const unsigned char hello[] = {
 	0,
@@ -410,6 +413,8 @@ main(int argc, char **argv)
 	uint64_t last_outcome = 0;
 	ssize_t n;
 
+	if (argc >= 3 && is_limit_mode(argv[2]))
+		return limit_mode(argc, argv);
 	if (argc < 3 || argc > 4 ||
 	    (argc == 4 && strcmp(argv[2], "deep") != 0 &&
 		strcmp(argv[2], "starts") != 0 &&
@@ -650,4 +655,154 @@ main(int argc, char **argv)
 	free(in);
 	close(fd);
 	return 0;
+}
+
+/*
+ * The daemon's limits (issue 11 item 6):
+ *
+ *   rawframe SOCKET hold N      N connections that send nothing; prints
+ *                               "held=N" once all are connected, then
+ *                               waits to be killed
+ *   rawframe SOCKET half        a hello, then half a frame (a header for
+ *                               100 bytes, 50 sent); waits up to 30 s for
+ *                               the daemon to close it and prints
+ *                               "closed=0|1 text=..." (its error reply)
+ *   rawframe SOCKET stall K MiB K connections one after the other, each
+ *                               a hello and then all but the last byte of
+ *                               a frame of MiB MiB; prints "closed=C
+ *                               text=..." (C: those the daemon closed
+ *                               while they wrote, with the first one's
+ *                               error reply), then waits to be killed
+ */
+
+static int
+is_limit_mode(const char *mode)
+{
+	return strcmp(mode, "hold") == 0 || strcmp(mode, "half") == 0 ||
+	    strcmp(mode, "stall") == 0;
+}
+
+/* 0 once all n bytes are written, -1 if the daemon closed first. */
+static int
+put_all(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+dial(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		perror("connect");
+		exit(1);
+	}
+	return fd;
+}
+
+/* Read what fd says until EOF (1) or timeout_ms without a byte (0); the
+ * printable bytes go to text. */
+static int
+read_to_eof(int fd, int timeout_ms, char *text, size_t cap)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	unsigned char buf[4096];
+	size_t tlen = strlen(text);
+	ssize_t n;
+
+	for (;;) {
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return 0;
+		if ((n = read(fd, buf, sizeof(buf))) <= 0)
+			return 1;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] >= 0x20 && buf[i] < 0x7f && tlen < cap - 1)
+				text[tlen++] = (char)buf[i];
+		text[tlen] = '\0';
+	}
+}
+
+static int
+limit_mode(int argc, char **argv)
+{
+	const char *mode = argv[2];
+	static unsigned char chunk[1 << 16];
+	unsigned char hdr[AF_FRAME_HEADER];
+	char text[1024] = "";
+	long k, mib, closed = 0, i;
+	size_t left;
+	ssize_t n;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(mode, "hold") == 0) {
+		k = argc == 4 ? strtol(argv[3], NULL, 10) : 0;
+		if (k < 1 || k > 100000) {
+			fprintf(stderr, "rawframe: hold needs N\n");
+			return 2;
+		}
+		for (i = 0; i < k; i++)
+			(void)dial(argv[1]);
+		printf("held=%ld\n", k);
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	if (strcmp(mode, "half") == 0) {
+		fd = dial(argv[1]);
+		af__put_be32(hdr, 100);
+		if (put_all(fd, hello, sizeof(hello)) != 0 ||
+		    put_all(fd, hdr, sizeof(hdr)) != 0 ||
+		    put_all(fd, chunk, 50) != 0) {
+			perror("write");
+			return 1;
+		}
+		closed = read_to_eof(fd, 30000, text, sizeof(text));
+		printf("closed=%ld text=%s\n", closed, text);
+		return 0;
+	}
+	k = argc == 5 ? strtol(argv[3], NULL, 10) : 0;
+	mib = argc == 5 ? strtol(argv[4], NULL, 10) : 0;
+	if (k < 1 || k > 1000 || mib < 1 || mib > 17) {
+		fprintf(stderr, "rawframe: stall needs K and MiB\n");
+		return 2;
+	}
+	for (i = 0; i < k; i++) {
+		fd = dial(argv[1]);
+		af__put_be32(hdr, (uint32_t)mib << 20);
+		if (put_all(fd, hello, sizeof(hello)) != 0 ||
+		    put_all(fd, hdr, sizeof(hdr)) != 0)
+			goto closed;
+		for (left = ((size_t)mib << 20) - 1; left > 0;
+		     left -= (size_t)n)
+			if ((n = write(fd, chunk,
+				 left < sizeof(chunk) ? left :
+							sizeof(chunk))) <= 0)
+				goto closed;
+		continue;
+closed:
+		if (closed++ == 0)
+			(void)read_to_eof(fd, 30000, text, sizeof(text));
+		close(fd);
+	}
+	printf("closed=%ld text=%s\n", closed, text);
+	fflush(stdout);
+	for (;;)
+		pause();
 }

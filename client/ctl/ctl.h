@@ -87,6 +87,7 @@ void parse_resolver(const char *s, uint8_t out[AF_RESOLVER_LEN]);
 
 int64_t now_ms(void);
 extern const char *socket_path; /* -s or $ASYNCFLOW_SOCKET; NULL: default */
+extern long trust_uid; /* --trust-uid: also a daemon of this uid; 0: none */
 af_conn *connect_within(int timeout_ms);
 af_conn *connect_daemon(void);
 void call_failed(af_conn *c, int rc) NORETURN;

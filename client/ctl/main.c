@@ -95,7 +95,7 @@ static const char value_help[] =
 
 /* What asyncflowctl --help says before and after the commands. */
 static const char main_usage_head[] =
-    "usage: asyncflowctl [-s SOCKET] [-o json|table] COMMAND [ARGS...]\n"
+    "usage: asyncflowctl [-s SOCKET] [-o json|table] [--trust-uid UID] COMMAND ...\n"
     "       asyncflowctl --version | --help\n"
     "\n"
     "Talks to asyncflowd over its Unix socket: -s SOCKET, else $ASYNCFLOW_SOCKET,\n"
@@ -110,6 +110,8 @@ static const char main_usage_head[] =
     "  -s, --socket PATH    the daemon's socket\n"
     "  -o, --output FORMAT  json (the default when stdout is not a terminal)\n"
     "                       or table (the default on a terminal)\n"
+    "  --trust-uid UID      talk to a daemon of this uid too (else only to\n"
+    "                       one of your uid or root)\n"
     "A JSON argument may be @FILE (read from FILE) or - (read from stdin).\n"
     "\n"
     "Commands:\n";
@@ -311,6 +313,7 @@ void PRINTFLIKE(1, 2) usage_error(const char *fmt, ...)
 /* ---- Argument parsing ------------------------------------------------------ */
 
 const char *socket_path; /* -s or $ASYNCFLOW_SOCKET; NULL: the default */
+long trust_uid;          /* --trust-uid: also talk to a daemon of this uid */
 enum output_format output_format = OUT_DEFAULT;
 
 static void
@@ -333,6 +336,17 @@ set_output(const char *opt, const char *fmt)
 		    fmt ? fmt : "");
 }
 
+static void
+set_trust_uid(const char *opt, const char *uid)
+{
+	char *end;
+
+	errno = 0;
+	trust_uid = strtol(uid, &end, 10);
+	if (errno != 0 || end == uid || *end != '\0' || trust_uid <= 0)
+		usage_error("%s needs a positive number, not \"%s\"", opt, uid);
+}
+
 int
 global_option(int argc, char **argv)
 {
@@ -342,6 +356,7 @@ global_option(int argc, char **argv)
 	} g[] = {
 		{ "-s", "--socket", set_socket },
 		{ "-o", "--output", set_output },
+		{ "--trust-uid", "--trust-uid", set_trust_uid },
 	};
 	const char *a = argv[0];
 	size_t i, ll;
@@ -494,13 +509,16 @@ now_ms(void)
 af_conn *
 connect_within(int timeout_ms)
 {
+	struct af_connect_opts co = { 0, 0 };
 	char err[512];
 	af_conn *c;
 	int rc;
 
 	if (timeout_ms < 0)
 		timeout_ms = AF_CONNECT_TIMEOUT_MS;
-	rc = af_connect_timeout(socket_path, timeout_ms, &c, err, sizeof(err));
+	co.timeout_ms = timeout_ms;
+	co.trust_uid = trust_uid;
+	rc = af_connect_with(socket_path, &co, &c, err, sizeof(err));
 	if (rc == AF_OK)
 		return c;
 	if (rc == AF_ECONN)
@@ -539,6 +557,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "trust-uid", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct command *k;
@@ -568,6 +587,9 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			set_output("-o", optarg);
+			break;
+		case 'U':
+			set_trust_uid("--trust-uid", optarg);
 			break;
 		case ':':
 			usage_error("%s needs a value", argv[optind - 1]);

@@ -682,6 +682,7 @@ serve_conn(af_conn *c, uint64_t *answered)
 static af_conn *
 reconnect(const char *name, unsigned delay_ms, uint64_t *pending)
 {
+	struct af_connect_opts co = { AF_CONNECT_TIMEOUT_MS, trust_uid };
 	char err[512];
 	int rc, last = AF_OK;
 	af_conn *c;
@@ -689,8 +690,7 @@ reconnect(const char *name, unsigned delay_ms, uint64_t *pending)
 	for (;;) {
 		sleep_ms(delay_ms);
 		err[0] = '\0';
-		rc = af_connect_timeout(socket_path, AF_CONNECT_TIMEOUT_MS, &c,
-		    err, sizeof(err));
+		rc = af_connect_with(socket_path, &co, &c, err, sizeof(err));
 		if (rc == AF_OK) {
 			if ((rc = af_serve(c, name, pending)) == AF_OK)
 				return c;

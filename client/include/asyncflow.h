@@ -152,8 +152,9 @@ typedef struct af_conn af_conn;
  * Returns AF_OK; AF_EINVAL (path too long for a Unix socket, out NULL);
  * AF_ECONN (no socket there, connection refused, or closed during the
  * handshake); AF_EPROTO (the daemon speaks another protocol version, or
- * answered nonsense); AF_ETIMEDOUT; AF_ENOMEM; or the code of the daemon's
- * error reply to `hello`.
+ * answered nonsense); AF_ETIMEDOUT; AF_ENOMEM; AF_EDENIED (the socket is
+ * served by a process of another uid than the caller's or root's: see
+ * af_connect_with); or the code of the daemon's error reply to `hello`.
  */
 int af_connect(const char *path, af_conn **out, char *err, size_t errlen);
 
@@ -172,8 +173,36 @@ int af_connect_timeout(const char *path, int timeout_ms, af_conn **out,
     char *err, size_t errlen);
 
 /*
+ * Options of af_connect_with. Zero-initialise the struct and set what you
+ * need: the zero values are af_connect's behaviour.
+ */
+struct af_connect_opts {
+	int timeout_ms; /* as af_connect_timeout's; 0 means
+				 * AF_CONNECT_TIMEOUT_MS, negative no limit */
+	long trust_uid; /* > 0: a daemon running as this uid is trusted
+				 * too; 0 or negative: none besides our own
+				 * uid and root */
+};
+
+/*
+ * af_connect_with: af_connect with options. Like af_connect and
+ * af_connect_timeout, it checks the credentials of the process serving
+ * the socket (SO_PEERCRED) before it sends anything: it talks only to a
+ * daemon running as the caller's effective uid or as root, or as
+ * o->trust_uid when that is set. A socket swapped in by another user
+ * could otherwise harvest the resolver secrets the caller sends. o NULL:
+ * all defaults.
+ *
+ * Returns what af_connect returns, and AF_EDENIED when the socket is
+ * served by another uid ("socket PATH is served by uid N, not you ...").
+ */
+int af_connect_with(const char *path, const struct af_connect_opts *o,
+    af_conn **out, char *err, size_t errlen);
+
+/*
  * af_connect_fd: like af_connect over a socket that is already connected
- * (a socketpair, an inherited descriptor). The connection takes `fd` over,
+ * (a socketpair, an inherited descriptor); the caller vouches for its
+ * peer, whose uid is not checked. The connection takes `fd` over,
  * also on failure: it is closed either way. The descriptor is made
  * non-blocking and close-on-exec.
  *

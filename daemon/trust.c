@@ -1,0 +1,236 @@
+/*
+ * trust.c: the start-up checks of the data directory (see trust.h).
+ *
+ * The path is resolved by hand, one component at a time with lstat, so
+ * that every symlink on the way, and in the targets of those symlinks, is
+ * seen and its owner checked: a symlink owned by another user is how a
+ * path is redirected to a directory that user controls. The directory is
+ * then opened and examined through its descriptor (fstat), and its files
+ * relative to that descriptor with O_NOFOLLOW, so that what is checked is
+ * what was opened, not a name that may have been swapped since.
+ *
+ * The residual window: LMDB opens data.mdb and lock.mdb itself, by name,
+ * after these checks (mdb_env_open takes a path, not a descriptor). A
+ * file swapped between the check and that open can only be swapped by
+ * someone who can write to the directory, and the checks have just shown
+ * that nobody but us (and root) can: the window is closed by the
+ * directory's own permissions, not by the order of the calls.
+ *
+ * Not here: the socket's peer credentials (server.c, client/conn.c).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "asyncflow/errors.h"
+#include "trust.h"
+
+/* Symlinks followed while resolving one path, as the kernel's limit. */
+#define TRUST_MAX_LINKS 40
+
+const char *const trust_dir_files[] = { "data.mdb", "lock.mdb",
+	"asyncflowd.lock", "crashed", "asyncflowd.sock", NULL };
+
+/* Whether a file owned by uid may be trusted by this process. */
+static bool
+owned_by_us(uid_t uid)
+{
+	return uid == geteuid();
+}
+
+/* Resolve path component by component; every symlink met must be owned
+ * by us or by root. */
+static int
+check_links(const char *path, char *err, size_t errlen)
+{
+	char cur[PATH_MAX], link[PATH_MAX], next[PATH_MAX], save, *slash;
+	struct stat sb;
+	size_t i, len, dirlen;
+	const char *rest;
+	int nlinks = 0, n;
+	ssize_t ln;
+
+	if (snprintf(cur, sizeof(cur), "%s", path) >= (int)sizeof(cur)) {
+		snprintf(err, errlen, "data directory %s: path too long", path);
+		return AF_EINVAL;
+	}
+restart:
+	len = strlen(cur);
+	for (i = 1; i <= len; i++) {
+		if (i < len && cur[i] != '/')
+			continue;
+		save = cur[i];
+		cur[i] = '\0';
+		if (lstat(cur, &sb) != 0) {
+			snprintf(err, errlen, "data directory %s: %s: %s", path,
+			    cur, strerror(errno));
+			return AF_ESTATE;
+		}
+		if (!S_ISLNK(sb.st_mode)) {
+			cur[i] = save;
+			continue;
+		}
+		if (!owned_by_us(sb.st_uid) && sb.st_uid != 0) {
+			snprintf(err, errlen,
+			    "data directory %s: %s is a symlink owned by uid "
+			    "%ld, neither this daemon's uid %ld nor root: "
+			    "refusing to follow it",
+			    path, cur, (long)sb.st_uid, (long)geteuid());
+			return AF_EDENIED;
+		}
+		if (++nlinks > TRUST_MAX_LINKS ||
+		    (ln = readlink(cur, link, sizeof(link) - 1)) < 0) {
+			snprintf(err, errlen, "data directory %s: %s: %s", path,
+			    cur,
+			    nlinks > TRUST_MAX_LINKS ? strerror(ELOOP) :
+						       strerror(errno));
+			return AF_ESTATE;
+		}
+		link[ln] = '\0';
+		rest = save != '\0' ? cur + i + 1 : "";
+		if (link[0] == '/') {
+			n = snprintf(next, sizeof(next), "%s/%s", link, rest);
+		} else {
+			/* Relative to the directory holding the symlink. */
+			slash = strrchr(cur, '/');
+			dirlen = slash != NULL ? (size_t)(slash - cur) + 1 : 0;
+			n = snprintf(next, sizeof(next), "%.*s%s/%s",
+			    (int)dirlen, cur, link, rest);
+		}
+		if (n < 0 || n >= (int)sizeof(next)) {
+			snprintf(err, errlen,
+			    "data directory %s: path too long once %s is "
+			    "resolved",
+			    path, cur);
+			return AF_EINVAL;
+		}
+		memcpy(cur, next, (size_t)n + 1);
+		goto restart;
+	}
+	return AF_OK;
+}
+
+/* What st says about a file we are to trust: NULL if fine, else why. */
+static const char *
+untrusted(const struct stat *st, mode_t type, char *why, size_t whylen)
+{
+	if ((st->st_mode & S_IFMT) != type) {
+		snprintf(why, whylen, "not a %s",
+		    type == S_IFDIR      ? "directory" :
+			type == S_IFSOCK ? "socket" :
+					   "regular file");
+		return why;
+	}
+	if (!owned_by_us(st->st_uid)) {
+		snprintf(why, whylen,
+		    "owned by uid %ld, not by this daemon's "
+		    "uid %ld",
+		    (long)st->st_uid, (long)geteuid());
+		return why;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, whylen, "writable by %s (mode %04o)",
+		    (st->st_mode & S_IWGRP) && (st->st_mode & S_IWOTH) ?
+			"its group and others" :
+			(st->st_mode & S_IWGRP) ? "its group" :
+						  "others",
+		    (unsigned)(st->st_mode & 07777));
+		return why;
+	}
+	return NULL;
+}
+
+/* One file of the directory, if it exists. */
+static int
+check_file(int dfd, const char *dir, const char *name, char *err, size_t errlen)
+{
+	struct stat st;
+	char why[128];
+	int fd, rc = AF_OK;
+	mode_t type = strcmp(name, "asyncflowd.sock") == 0 ? S_IFSOCK : S_IFREG;
+
+	if (type == S_IFSOCK) {
+		/* A socket cannot be opened: lstat it through the dir. */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			goto noent;
+	} else {
+		fd = openat(dfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			if (errno == ELOOP) {
+				snprintf(err, errlen,
+				    "data directory %s: %s is a symlink: "
+				    "refusing to follow it",
+				    dir, name);
+				return AF_EDENIED;
+			}
+			goto noent;
+		}
+		if (fstat(fd, &st) != 0) {
+			close(fd);
+			goto noent;
+		}
+		close(fd);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen,
+		    "data directory %s: %s is a symlink: refusing to follow it",
+		    dir, name);
+		return AF_EDENIED;
+	}
+	if (untrusted(&st, type, why, sizeof(why)) != NULL) {
+		snprintf(err, errlen,
+		    "data directory %s: %s is %s: refusing to trust it", dir,
+		    name, why);
+		rc = AF_EDENIED;
+	}
+	return rc;
+noent:
+	if (errno == ENOENT)
+		return AF_OK;
+	snprintf(err, errlen, "data directory %s: %s: %s", dir, name,
+	    strerror(errno));
+	return AF_ESTATE;
+}
+
+int
+trust_data_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	char why[128];
+	int dfd, rc;
+	size_t i;
+
+	if ((rc = check_links(dir, err, errlen)) != AF_OK)
+		return rc;
+	/* Every symlink on the way is ours or root's: follow them now. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "data directory %s: %s", dir,
+		    strerror(errno));
+		return AF_ESTATE;
+	}
+	if (fstat(dfd, &st) != 0) {
+		snprintf(err, errlen, "data directory %s: %s", dir,
+		    strerror(errno));
+		close(dfd);
+		return AF_ESTATE;
+	}
+	if (untrusted(&st, S_IFDIR, why, sizeof(why)) != NULL) {
+		snprintf(err, errlen,
+		    "data directory %s is %s: refusing to trust it", dir, why);
+		close(dfd);
+		return AF_EDENIED;
+	}
+	for (i = 0; trust_dir_files[i] != NULL; i++)
+		if ((rc = check_file(dfd, dir, trust_dir_files[i], err,
+			 errlen)) != AF_OK)
+			break;
+	close(dfd);
+	return rc;
+}

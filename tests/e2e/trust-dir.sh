@@ -1,0 +1,96 @@
+# The data directory is trusted only when nobody else controls it: a
+# directory or a file in it that is group- or world-writable or owned by
+# another uid, or a path through a symlink another uid planted, makes the
+# daemon refuse to start (root included) with a message naming the path
+# and the reason. Each refusal is followed by a start that is accepted.
+set -eu
+. tests/e2e/lib.inc
+[ "$(id -u)" -eq 0 ] || skip "needs root to make files of another uid"
+command -v setpriv >/dev/null || skip "no setpriv"
+
+# refuses WHAT PATTERN ARGS...: asyncflowd ARGS exits non-zero (a positive
+# event, waited for) and its log says PATTERN; if it serves instead, fail.
+refuses() {
+	what=$1
+	pattern=$2
+	shift 2
+	: >"$WORK/refused.log"
+	"$B/asyncflowd" "$@" -s "$SOCK" >"$WORK/refused.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$WORK/refused.pid"
+	i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if $CTL stats >/dev/null 2>&1; then
+			kill_pidfile "$WORK/refused.pid"
+			wait "$pid" 2>/dev/null || true
+			fail "$what: the daemon started"
+		fi
+		i=$((i + 1))
+		[ $i -gt 400 ] && fail "$what: the daemon neither exited nor served"
+		sleep 0.05
+	done
+	rm -f "$WORK/refused.pid"
+	if wait "$pid"; then
+		fail "$what: the daemon exited 0"
+	fi
+	grep -qF "$pattern" "$WORK/refused.log" ||
+		fail "$what: no '$pattern' in: $(cat "$WORK/refused.log")"
+}
+
+SOCK=$WORK/d.sock
+CTL="$B/asyncflowctl -s $SOCK"
+
+# A group- or world-writable data directory.
+mkdir -m 0700 "$DIR"
+chmod 0770 "$DIR"
+refuses "group-writable" \
+    "data directory $DIR is writable by its group (mode 0770)" -d "$DIR"
+chmod 0703 "$DIR"
+refuses "world-writable" \
+    "data directory $DIR is writable by others (mode 0703)" -d "$DIR"
+chmod 0700 "$DIR"
+start_daemon -s "$SOCK"
+ctl start echo '{"n":1}' >/dev/null
+stop_daemon
+
+# A data directory of another uid, even for root.
+chown 65534 "$DIR"
+refuses "other owner" \
+    "data directory $DIR is owned by uid 65534, not by this daemon's uid 0" \
+    -d "$DIR"
+chown 0 "$DIR"
+
+# Its files: another uid's, writable by others, or a symlink.
+chown 65534 "$DIR/data.mdb"
+refuses "data.mdb of another uid" \
+    "data directory $DIR: data.mdb is owned by uid 65534" -d "$DIR"
+chown 0 "$DIR/data.mdb"
+chmod 0666 "$DIR/lock.mdb"
+refuses "lock.mdb writable by others" \
+    "data directory $DIR: lock.mdb is writable by its group and others" \
+    -d "$DIR"
+chmod 0600 "$DIR/lock.mdb"
+mv "$DIR/data.mdb" "$WORK/data.mdb"
+ln -s "$WORK/data.mdb" "$DIR/data.mdb"
+refuses "data.mdb symlink" \
+    "data directory $DIR: data.mdb is a symlink: refusing to follow it" \
+    -d "$DIR"
+rm "$DIR/data.mdb"
+mv "$WORK/data.mdb" "$DIR/data.mdb"
+
+# A path through a symlink that another uid planted, to our own directory.
+chmod 0711 "$WORK"
+mkdir -m 0755 "$WORK/theirs"
+chown 65534:65534 "$WORK/theirs"
+setpriv --reuid=65534 --regid=65534 --clear-groups \
+    ln -s "$DIR" "$WORK/theirs/data"
+expect "symlink owner" "$(stat -c %u "$WORK/theirs/data")" 65534
+refuses "symlink of another uid" \
+    "data directory $WORK/theirs/data/: $WORK/theirs/data is a symlink owned by uid 65534" \
+    -d "$WORK/theirs/data/"
+# ... and through a symlink of our own to a directory of ours: accepted.
+ln -s "$DIR" "$WORK/ours"
+start_daemon -d "$WORK/ours" -s "$SOCK"
+ctl start echo '{"n":2}' >/dev/null
+expect "activations kept" "$(ctl ls | jq length)" 2
+stop_daemon
