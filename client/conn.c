@@ -397,6 +397,14 @@ read_some(af_conn *c, bool *got)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return AF_OK;
+		/* The daemon closed with something of ours unread (a refusal
+		 * says why, then closes before reading the hello): Linux
+		 * reports that as a reset, but only after the data it sent,
+		 * which we have. An end of stream: decode what came first. */
+		if (errno == ECONNRESET) {
+			c->eof = true;
+			return AF_OK;
+		}
 		return set_broken(c, AF_ECONN, "connection lost: %s",
 		    strerror(errno));
 	}

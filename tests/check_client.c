@@ -7,6 +7,7 @@
  * check_ctl.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -175,6 +176,41 @@ START_TEST(test_connect_path)
 	ck_assert_int_eq(af_connect_fd(-1, &c, err, sizeof(err)), AF_EINVAL);
 	ck_assert_int_eq(af_stats(NULL, &st), AF_EINVAL);
 	ck_assert_ptr_null(st);
+}
+END_TEST
+
+/* A daemon refusing the connection (at its --max-connections): it says why
+ * without reading the hello, then closes with the hello unread, which
+ * Linux reports to the client as a reset after the data. */
+static void
+s_refuse_unread(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int nul;
+
+	ck_assert_int_eq(poll(&p, 1, -1), 1); /* the hello is here */
+	srv_error(fd, 0, AF_ELIMIT, "ELIMIT", "too many connections");
+	/* Close the socket now, hello unread; the fake closes fd after us,
+	 * so it becomes /dev/null in the same step. */
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(nul, 0);
+	ck_assert_int_eq(dup2(nul, fd), fd);
+	close(nul);
+}
+
+START_TEST(test_connect_refused_with_a_reason_unread_hello)
+{
+	struct fake f;
+	char err[256];
+	af_conn *c = NULL;
+	int rc;
+
+	fake_listen(&f, s_refuse_unread);
+	rc = af_connect(f.path, &c, err, sizeof(err));
+	ck_assert_int_ne(rc, AF_OK);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "too many connections") != NULL, "%s", err);
+	fake_join(&f);
 }
 END_TEST
 
@@ -1866,6 +1902,7 @@ client_suite(void)
 	tcase_add_test(tc, test_handshake_version_other);
 	tcase_add_test(tc, test_handshake_closed);
 	tcase_add_test(tc, test_connect_path);
+	tcase_add_test(tc, test_connect_refused_with_a_reason_unread_hello);
 	tcase_add_test(tc, test_connect_timeout);
 	tcase_add_test(tc, test_out_of_order);
 	tcase_add_test(tc, test_events_queued);
