@@ -309,6 +309,11 @@ membrane(struct af_flow *f, enum jkind kind, const char *obj,
 	(void)cur_task(f);
 	if (obj == NULL || method == NULL || *obj == '\0' || *method == '\0')
 		return AF_EINVAL;
+	/* Names travel in journal entries, invocations and replies as
+	 * protobuf strings, which strict decoders refuse unless UTF-8. */
+	if (!value_utf8_valid(obj, strlen(obj)) ||
+	    !value_utf8_valid(method, strlen(method)))
+		return AF_EINVAL;
 	if (args == NULL && (args = af_null(a->arena)) == NULL)
 		return AF_ENOMEM;
 	buf_reset(&e->args_buf);

@@ -551,6 +551,23 @@ flow_await_made_up(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Sends and calls with an object or method name that is not UTF-8: its
+ * result is the four codes. */
+static int
+flow_bad_names(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *codes[4], *out;
+
+	(void)args;
+	codes[0] = af_int(A(f), af_send(f, "calc\xff", "add", NULL, &out));
+	codes[1] = af_int(A(f), af_send(f, "calc", "add\xc3", NULL, &out));
+	codes[2] = af_int(A(f), af_call(f, "calc\xc3(", "add", NULL, &out));
+	codes[3] = af_int(A(f), af_call(f, "calc", "\xed\xa0\x80", NULL, &out));
+	*result = af_list_of(A(f), codes, 4);
+	return AF_OK;
+}
+
 /* The same, then awaits the vow of its args (a record: made_up, v). */
 static int
 flow_await_made_up_then(struct af_flow *f, const struct af_value *args,
@@ -622,6 +639,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "launder", flow_launder);
 	af_register_flow(reg, "await_made_up", flow_await_made_up);
 	af_register_flow(reg, "await_made_up_then", flow_await_made_up_then);
+	af_register_flow(reg, "bad_names", flow_bad_names);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -1203,6 +1221,22 @@ START_TEST(test_engine_await_of_missing_vow_is_notfound)
 	act = start("await_made_up", af_int(ar, 777), &out);
 	ck_assert_int_eq(state_of(act), ES_DONE);
 	snprintf(want, sizeof(want), "[%d,%d]", AF_ENOTFOUND, AF_ENOTFOUND);
+	ck_assert_str_eq(outcome_text(out), want);
+}
+END_TEST
+
+/* An object or method name that is not UTF-8 is refused (AF_EINVAL) before
+ * anything is journaled: it would travel in invocations and journal dumps
+ * that strict protobuf decoders cannot read. */
+START_TEST(test_engine_send_names_must_be_utf8)
+{
+	uint64_t out, act;
+	char want[64];
+
+	act = start("bad_names", NULL, &out);
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	snprintf(want, sizeof(want), "[%d,%d,%d,%d]", AF_EINVAL, AF_EINVAL,
+	    AF_EINVAL, AF_EINVAL);
 	ck_assert_str_eq(outcome_text(out), want);
 }
 END_TEST
@@ -2228,6 +2262,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_bad_input);
 	tcase_add_test(tc, test_engine_await_of_missing_vow_is_notfound);
 	tcase_add_test(tc, test_engine_await_of_missing_vow_replays_the_same);
+	tcase_add_test(tc, test_engine_send_names_must_be_utf8);
 	tcase_add_test(tc, test_engine_list_after_max_id_lists_nothing);
 	tcase_add_test(tc,
 	    test_engine_malformed_result_fails_and_reject_rejects);

@@ -435,7 +435,9 @@ int af_get_vow(af_conn *c, uint64_t vow, bool wait, int timeout_ms,
 
 /*
  * af_watch_vow: ask the daemon to push an Event.vow_settled for vow when it
- * settles (at once if it is settled); take it with af_next_event.
+ * settles; take it with af_next_event. A vow settled already gets no
+ * event: *now says so (its state is "fulfilled" or "rejected", with the
+ * value), so pass `now` unless the vow is known to be pending.
  *
  * *now (may be NULL): the vow's current state, owned by the caller, freed
  * with af_msg_free().

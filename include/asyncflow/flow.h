@@ -66,8 +66,10 @@ enum af_type {
 	AF_ERROR,    /* name + message */
 };
 
-/* Limits checked by every constructor and decoder: AF_VALUE_MAX_DEPTH and
- * AF_VALUE_MAX_BYTES, in asyncflow/protocol.h. */
+/* Limits, in asyncflow/protocol.h: every constructor checks
+ * AF_VALUE_MAX_DEPTH and AF_VALUE_MAX_BYTES; values read back from the store
+ * may nest to AF_VALUE_STORED_MAX_DEPTH (the limit before protocol 2), so
+ * that old journals replay. */
 
 struct af_str {
 	const char *ptr; /* NUL-terminated as a convenience */
@@ -191,6 +193,7 @@ int af_await(struct af_flow *f, const struct af_value *vow,
  * host is not called. AF_OK: *out is the result. AF_REJECTED: the host threw,
  * *out is the error. An unknown object or method is a thrown error
  * ("NotFound"), not a failure of the flow. `args` may be NULL (null).
+ * AF_EINVAL, nothing journaled: `obj` or `method` empty or not UTF-8.
  */
 int af_call(struct af_flow *f, const char *obj, const char *method,
     const struct af_value *args, const struct af_value **out);
@@ -204,7 +207,8 @@ int af_call(struct af_flow *f, const char *obj, const char *method,
  * after a server disconnects or the daemon restarts) until the vow settles,
  * and never re-sent on replay. Resolvers named in args are handed to the
  * server (it may settle those vows). AF_REJECTED with *vow an error if
- * args name a resolver this flow does not hold.
+ * args name a resolver this flow does not hold. AF_EINVAL, nothing
+ * journaled: `obj` or `method` empty or not UTF-8.
  */
 int af_send(struct af_flow *f, const char *obj, const char *method,
     const struct af_value *args, const struct af_value **vow);
