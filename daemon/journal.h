@@ -34,7 +34,10 @@
  * a newer format; store errors otherwise.
  *
  * Formats: 1, the first; 2 (0.5.0), activation rows may hold the times
- * and last incarnation (ActivationRecord fields 10-12).
+ * and last incarnation (ActivationRecord fields 10-12); 3, journals may
+ * hold `patched` entries (kind 7, af_patched's marker), which a format 2
+ * daemon's parser refuses: it would fail those activations as having an
+ * undecodable journal, so it must refuse the store instead.
  */
 int journal_format_check(struct store_txn *t, char *err, size_t errlen);
 
@@ -46,6 +49,7 @@ enum jkind {
 	J_CHECK_SEND = 4,
 	J_DO_FULFILL = 5,
 	J_DO_REJECT = 6,
+	J_PATCHED = 7, /* af_patched's marker: target is the patch id */
 };
 
 /*

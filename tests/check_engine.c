@@ -566,7 +566,42 @@ flow_await_made_up_then(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
-enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
+/* "patch", v1: calc.double(1); await args.v; calc.double(2); await
+ * args.w; return [false, w]. v2 adds a step behind af_patched(f, "x")
+ * after the first call (calc.double(100)) and returns [patched, w]. */
+static int
+flow_patch(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result, bool v2)
+{
+	const struct af_value *d, *v, *items[2];
+	bool patched = false;
+
+	af_call(f, "calc", "double", af_int(A(f), 1), &d);
+	if (v2 && (patched = af_patched(f, "x")))
+		af_call(f, "calc", "double", af_int(A(f), 100), &d);
+	af_await(f, af_get(args, "v"), &v);
+	af_call(f, "calc", "double", af_int(A(f), 2), &d);
+	af_await(f, af_get(args, "w"), &items[1]);
+	items[0] = af_bool(A(f), patched);
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
+static int
+flow_patch_v1(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	return flow_patch(f, args, result, false);
+}
+
+static int
+flow_patch_v2(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	return flow_patch(f, args, result, true);
+}
+
+enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY, V_PATCHED };
 
 static const char *dir;
 static struct store *st;
@@ -622,6 +657,8 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "launder", flow_launder);
 	af_register_flow(reg, "await_made_up", flow_await_made_up);
 	af_register_flow(reg, "await_made_up_then", flow_await_made_up_then);
+	af_register_flow(reg, "patch",
+	    v == V_PATCHED ? flow_patch_v2 : flow_patch_v1);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -2295,6 +2332,58 @@ START_TEST(test_engine_terminate)
 }
 END_TEST
 
+/*
+ * af_patched (issue 9, item 5): v2 of a flow adds a step behind
+ * af_patched(f, "x"). An activation v1 started replays under v2 on the
+ * false path (its journal has no marker there) and finishes; one v2
+ * starts journals the marker and takes the new step, and replays so
+ * under v2; v1 code replaying that journal diverges, the diagnostic
+ * naming the marker.
+ */
+START_TEST(test_engine_patched_old_and_new_paths)
+{
+	struct kit v1 = mkvow(), w1 = mkvow(), v2 = mkvow(), w2 = mkvow();
+	uint64_t old, new, o_old, o_new;
+
+	old = start("patch",
+	    rec2("v", af_vow_ref(ar, v1.id), "w", af_vow_ref(ar, w1.id)),
+	    &o_old);
+	settle(v1, af_int(ar, 1));
+	ck_assert_str_eq(journal_of(old),
+	    "0 checkCall(calc.double, 1, #0)\n1 doReturn(#0, 2)\n"
+	    "2 doFulfill(vow 1, 1)\n3 checkCall(calc.double, 2, #3)\n"
+	    "4 doReturn(#3, 4)\n");
+	restart(V_PATCHED);
+	ck_assert_int_eq(state_of(old), ES_RUNNING);
+
+	new = start("patch",
+	    rec2("v", af_vow_ref(ar, v2.id), "w", af_vow_ref(ar, w2.id)),
+	    &o_new);
+	ck_assert_ptr_nonnull(strstr(journal_of(new),
+	    "2 patched(x)\n"
+	    "3 checkCall(calc.double, "
+	    "100, #3)\n"));
+	restart(V_PATCHED); /* the marker replays: the new step again */
+	ck_assert_int_eq(state_of(new), ES_RUNNING);
+	ck_assert_int_eq(state_of(old), ES_RUNNING);
+
+	restart(V1); /* old code, new journal */
+	ck_assert_int_eq(state_of(new), ES_FAILED);
+	ck_assert_str_eq(failure_of(new),
+	    "replay diverged at journal index 2: expected patched(x); every "
+	    "coroutine of the flow is waiting instead");
+	ck_assert_int_eq(state_of(old), ES_RUNNING);
+
+	restart(V_PATCHED);
+	ck_assert_int_eq(state_of(new), ES_RUNNING);
+	settle(w1, af_int(ar, 5));
+	ck_assert_str_eq(outcome_text(o_old), "[false,5]");
+	settle(v2, af_int(ar, 6));
+	settle(w2, af_int(ar, 7));
+	ck_assert_str_eq(outcome_text(o_new), "[true,7]");
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -2357,6 +2446,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_oom_in_settle_callback_fails_the_pass);
 	tcase_add_test(tc, test_engine_blocked_on_times_and_last_incarnation);
 	tcase_add_test(tc, test_engine_terminate);
+	tcase_add_test(tc, test_engine_patched_old_and_new_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -563,6 +563,10 @@ entry_json(size_t index, const Asyncflow__JournalEntry *e)
 		jset(o, "vow", vow_ref(e->vow));
 		jset(o, "reason", value_to_json(e->value));
 		break;
+	case ASYNCFLOW__ENTRY_KIND__PATCHED:
+		jset(o, "kind", jstr("patched"));
+		jset(o, "id", jstr(e->target));
+		break;
 	default:
 		/* An entry kind newer than this program. */
 		jset(o, "kind", jstr("unknown"));

@@ -190,7 +190,8 @@ static const struct command commands[] = {
 	    "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
 	    "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
 	    "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
-	    "\"value\") or doReject (\"vow\", \"reason\").\n" },
+	    "\"value\"), doReject (\"vow\", \"reason\") or patched (\"id\": the\n"
+	    "af_patched marker).\n" },
 	{ "failures", cmd_failures, "the Failed activations",
 	    "usage: asyncflowctl failures\n"
 	    "Prints the Failed activations, a JSON array shaped like ls's.\n" },
