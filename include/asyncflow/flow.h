@@ -190,14 +190,17 @@ bool af_flow_replaying(struct af_flow *f);
  *             af_call(f, "mail", "send", note, &sent);   (the new step)
  *     af_await(f, done, &v);
  *
- * Old activations replay it on the false path and go on from there (they
- * never take the new step); new ones take it, and replay so. Code older
+ * An activation whose journal goes on past this point replays it on the
+ * false path and goes on from there (it never takes the new step); one
+ * whose journal ends here (it was waiting, as above, for `done` or any
+ * later wait) is live at this point, so it takes the new step like a new
+ * one: nothing it journaled contradicts it. Either way no divergence.
+ * Those that take it replay so (the marker is in their journal). Code older
  * than the patch that replays a journal holding a marker diverges (the
- * diagnostic names `patched(ID)`), as for any other unexpected entry;
- * after all old activations have finished the branch may be made
- * unconditional only by keeping the af_patched call (the marker stays in
- * the journals that have it). A NULL or empty id is false and journals
- * nothing. Deterministic: call it at the same point on every run.
+ * diagnostic names `patched(ID)`), as for any other unexpected entry: so
+ * keep the call for as long as any unfinished activation's journal may
+ * hold the marker. A NULL or empty id is false and journals nothing.
+ * Deterministic: call it at the same point on every run.
  */
 bool af_patched(struct af_flow *f, const char *id);
 
