@@ -614,6 +614,8 @@ act_terminate(struct engine *e, struct act *a, const char *message)
 			engine_state_name(a->live_state));
 		message = dflt;
 	}
+	if (!value_utf8_valid(message, strlen(message)))
+		return AF_EINVAL;
 	arena_reset(e->tmp);
 	if ((err = af_error(e->tmp, "Terminated", message)) == NULL)
 		return AF_ENOMEM;

@@ -297,8 +297,14 @@ api_op_terminate(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	const char *msg = req->terminate->message;
 	int rc;
 
-	if ((rc = engine_terminate(api->e, req->terminate->activation,
-		 msg != NULL && *msg != '\0' ? msg : NULL)) != AF_OK)
+	rc = engine_terminate(api->e, req->terminate->activation,
+	    msg != NULL && *msg != '\0' ? msg : NULL);
+	if (rc == AF_EINVAL) {
+		api_queue_error(api, conn, req->id, rc,
+		    "terminate: the message is not UTF-8", false);
+		return AF_OK;
+	}
+	if (rc != AF_OK)
 		return rc;
 	r.id = req->id;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_TERMINATE;

@@ -169,8 +169,9 @@ int engine_quarantine(struct engine *e, uint64_t act, const char *why);
  * All of it is written in the next pass's one commit, so a crash never
  * leaves it half-terminated; its code never runs again. Nothing is
  * journaled (a terminate is not a crossing of the flow). AF_ESTATE if it
- * is Done already, AF_ENOTFOUND if unknown, AF_ENOMEM, AF_ESTORE. Not on
- * a flow's coroutine.
+ * is Done already, AF_ENOTFOUND if unknown, AF_EINVAL if message is not
+ * UTF-8 (nothing changed), AF_ENOMEM, AF_ESTORE. Not on a flow's
+ * coroutine.
  */
 int engine_terminate(struct engine *e, uint64_t act, const char *message);
 

@@ -2262,6 +2262,11 @@ START_TEST(test_engine_terminate)
 	    rec2("ms", af_int(ar, 5000), "v", af_vow_ref(ar, k.id)), &o_run);
 	ck_assert_int_eq(state_of(run), ES_RUNNING);
 	ck_assert_uint_eq(engine_timers_pending(eng), 1);
+	/* A message that is not UTF-8 is refused, and changes nothing. */
+	ck_assert_int_eq(engine_terminate(eng, run, "\xff\xfe"), AF_EINVAL);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(run), ES_RUNNING);
+	ck_assert_uint_eq(engine_timers_pending(eng), 1);
 	ck_assert_int_eq(engine_terminate(eng, run, NULL), AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_int_eq(state_of(run), ES_DONE);
