@@ -252,6 +252,20 @@ af_wake(af_conn *c, uint64_t act)
 }
 
 int
+af_terminate(af_conn *c, uint64_t act, const char *message)
+{
+	Asyncflow__Terminate op = ASYNCFLOW__TERMINATE__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	op.activation = act;
+	op.message = (char *)(message != NULL ? message : "");
+	if ((rc = call_terminate(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		af_msg_free(r);
+	return rc;
+}
+
+int
 af_stats(af_conn *c, Asyncflow__StatsReply **out)
 {
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;

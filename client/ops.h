@@ -33,6 +33,7 @@
 	XX(FAILURES, failures, ListFailures, LIST) \
 	XX(WAKE, wake, Wake, WAKE) \
 	XX(STATS, stats, Stats, STATS) \
-	XX(SERVE, serve, Serve, SERVE)
+	XX(SERVE, serve, Serve, SERVE) \
+	XX(TERMINATE, terminate, Terminate, TERMINATE)
 
 #endif /* AF_OPS_H */

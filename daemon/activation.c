@@ -559,6 +559,129 @@ engine_quarantine(struct engine *e, uint64_t id, const char *why)
 	return AF_OK;
 }
 
+/* ---- Terminate (engine_terminate): give up on an activation ---- */
+
+/* Whether id is among the first n of ids. */
+static bool
+ids_have(const uint64_t *ids, size_t n, uint64_t id)
+{
+	while (n-- > 0)
+		if (ids[n] == id)
+			return true;
+	return false;
+}
+
+/* It no longer waits on vow `vow`: its watcher row goes; a timer it holds
+ * is cancelled, its vow rejected with the reason in e->settle_buf (so
+ * nobody else it was handed to waits for ever). Errors fail the pass. */
+static void
+terminate_unhold(struct engine *e, struct act *a, uint64_t vow)
+{
+	int rc;
+
+	if (vowtab_unwatch(e->vt, vow, WATCH_ACT, a->id) != AF_OK)
+		engine_note_lost(e, AF_ENOMEM);
+	if ((rc = timers_cancel(&e->timers, vow)) == AF_OK)
+		rc = vowtab_settle(e->vt, vow, NULL, true, e->settle_buf.p,
+		    e->settle_buf.len, 0);
+	if (rc != AF_OK && rc != AF_ENOTFOUND && rc != AF_ESETTLED)
+		engine_note_lost(e, rc);
+}
+
+/*
+ * engine_terminate on an activation in memory that is not Done. Nothing
+ * changes until the reason is encoded and the vows it holds are read;
+ * from there on a failure is noted (engine_note_lost), so the pass's
+ * commit fails and recovery rebuilds from the store: never half-done.
+ */
+int
+act_terminate(struct engine *e, struct act *a, const char *message)
+{
+	char dflt[512], *why;
+	const struct af_value *err;
+	uint64_t *held = NULL, k;
+	size_t n = 0, i = 0, j;
+	void *p;
+	int rc;
+
+	assert(coro_self() == NULL && a->live_state != ES_DONE);
+	if (message == NULL) {
+		snprintf(dflt, sizeof(dflt),
+		    "activation %llu (flow %s) was terminated while %s",
+		    (unsigned long long)a->id, a->flow,
+		    a->row_state == ACT_FAILED ?
+			"Failed" :
+			engine_state_name(a->live_state));
+		message = dflt;
+	}
+	if (!value_utf8_valid(message, strlen(message)))
+		return AF_EINVAL;
+	arena_reset(e->tmp);
+	if ((err = af_error(e->tmp, "Terminated", message)) == NULL)
+		return AF_ENOMEM;
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, err)) != AF_OK)
+		return rc;
+	if ((why = malloc(strlen(message) + sizeof("terminated: "))) == NULL)
+		return AF_ENOMEM;
+	strcpy(why, "terminated: ");
+	strcat(why, message);
+	/* What it waits on: its committed watcher rows, and those of the
+	 * vows that entered it live since. */
+	if ((rc = vowtab_held_by(e->vt, a->id, &held, &n)) != AF_OK) {
+		free(why);
+		return rc;
+	}
+	j = n;
+	while (a->loaded && u64map_next(&a->holdings, &i, &k, &p)) {
+		struct holding *s = p;
+		uint64_t *tmp;
+
+		if (!s->row || s->settled || ids_have(held, j, k))
+			continue;
+		if ((tmp = realloc(held, (j + 1) * sizeof(*held))) == NULL) {
+			free(held);
+			free(why);
+			return AF_ENOMEM;
+		}
+		held = tmp;
+		held[j++] = k;
+	}
+	/* Its coroutines and in-memory waits go first: no settlement below
+	 * reaches it. A wake queued for it finds it Done. */
+	act_unload(e, a);
+	if (a->replay) {
+		a->replay = false;
+		if (e->rp.total > 0)
+			e->rp.total--;
+	}
+	a->live_state = ES_DONE;
+	for (i = 0; i < j; i++)
+		terminate_unhold(e, a, held[i]);
+	free(held);
+	rc = vowtab_settle(e->vt, a->outcome, NULL, true, e->settle_buf.p,
+	    e->settle_buf.len, 0);
+	if (rc != AF_OK)
+		engine_note_lost(e, rc);
+	log_info("activation %llu (%s) is Done: %s", (unsigned long long)a->id,
+	    a->flow, why);
+	free(a->failure);
+	a->failure = why;
+	a->quarantined = false;
+	a->row_state = ACT_DONE;
+	a->row_dirty = true;
+	act_mark_dirty(e, a);
+	if (a->jlen > 0 && !e->o.retain_journals) {
+		if (engine_grow(e, (void **)&e->gc, &e->capgc, e->ngc + 1,
+			sizeof(*e->gc)) == AF_OK)
+			e->gc[e->ngc++] = (struct journal_gc){ a->id, 0,
+				a->jlen };
+		else
+			engine_note_lost(e, AF_ENOMEM);
+	}
+	return AF_OK;
+}
+
 static int
 count_cb(void *ctx, uint64_t id, const struct act_row *row)
 {

@@ -560,6 +560,12 @@ wake_act(const Asyncflow__Request *req)
 }
 
 static uint64_t
+terminate_act(const Asyncflow__Request *req)
+{
+	return req->terminate->activation;
+}
+
+static uint64_t
 settle_vow(const Asyncflow__Request *req)
 {
 	return req->settle->vow;
@@ -625,6 +631,8 @@ static const struct api_op {
 	    api_op_serve },
 	[ASYNCFLOW__REQUEST__OP_MODULES] = { "modules", 0, NULL, NULL,
 	    api_op_modules },
+	[ASYNCFLOW__REQUEST__OP_TERMINATE] = { "terminate", API_WRITES,
+	    "activation", terminate_act, api_op_terminate },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */

@@ -289,6 +289,30 @@ api_op_wake(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
+int
+api_op_terminate(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__TerminateReply tr = ASYNCFLOW__TERMINATE_REPLY__INIT;
+	const char *msg = req->terminate->message;
+	int rc;
+
+	rc = engine_terminate(api->e, req->terminate->activation,
+	    msg != NULL && *msg != '\0' ? msg : NULL);
+	if (rc == AF_EINVAL) {
+		api_queue_error(api, conn, req->id, rc,
+		    "terminate: the message is not UTF-8", false);
+		return AF_OK;
+	}
+	if (rc != AF_OK)
+		return rc;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_TERMINATE;
+	r.terminate = &tr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
 /* ---- Inspection: list, show, journal, stats ------------------------------ */
 
 /* Unanswered invocations, by sending activation: read once for a whole

@@ -228,6 +228,33 @@ engine_wake(struct engine *e, uint64_t act)
 	return rc;
 }
 
+int
+engine_terminate(struct engine *e, uint64_t id, const char *message)
+{
+	struct act_row row;
+	struct act *a;
+	struct buf b;
+	int rc = AF_OK;
+
+	if ((a = u64map_get(&e->acts, id)) == NULL) {
+		/* Failed or quarantined and not in memory: from its row. */
+		buf_init(&b);
+		rc = acttab_read(e->s, id, &row, &b);
+		if (rc == AF_OK && row.state == ACT_DONE)
+			rc = AF_ESTATE;
+		if (rc == AF_OK && (a = act_new(e, id)) == NULL)
+			rc = AF_ENOMEM;
+		if (rc == AF_OK && (rc = act_from_row(a, &row)) != AF_OK)
+			act_free(e, a);
+		buf_release(&b);
+		if (rc != AF_OK)
+			return rc;
+	}
+	if (a->live_state == ES_DONE)
+		return AF_ESTATE;
+	return act_terminate(e, a, message);
+}
+
 bool
 engine_next_due(const struct engine *e, int64_t *due)
 {

@@ -27,7 +27,8 @@
  * The calls, by purpose:
  *   opening and closing      engine_open, engine_close
  *   requests from outside    engine_start[_keyed], engine_mkvow,
- *                            engine_settle, engine_wake, engine_quarantine
+ *                            engine_settle, engine_wake, engine_quarantine,
+ *                            engine_terminate
  *   passes                   engine_pass, engine_busy, ...
  *   timers                   engine_next_due, engine_fire_due, ...
  *   inspection               engine_act_info, engine_list, journals, vows
@@ -156,6 +157,23 @@ int engine_wake(struct engine *e, uint64_t act);
 /* Mark an activation Failed and quarantined with `why`, without replaying
  * it (see engine_opts.quarantine; this is the same for one already open). */
 int engine_quarantine(struct engine *e, uint64_t act, const char *why);
+
+/*
+ * Give up on activation `act` (Running, Sleeping, Replaying or Failed,
+ * quarantined or not): its outcome vow is rejected with the error
+ * {"name": "Terminated", "message": message} (NULL: a default naming the
+ * activation, its flow and the state it was in), it no longer waits on
+ * anything (its watcher rows go, its pending timers are cancelled and
+ * their vows rejected with the same error), its coroutines are dropped,
+ * and it is Done, its row's failure text saying "terminated: MESSAGE".
+ * All of it is written in the next pass's one commit, so a crash never
+ * leaves it half-terminated; its code never runs again. Nothing is
+ * journaled (a terminate is not a crossing of the flow). AF_ESTATE if it
+ * is Done already, AF_ENOTFOUND if unknown, AF_EINVAL if message is not
+ * UTF-8 (nothing changed), AF_ENOMEM, AF_ESTORE. Not on a flow's
+ * coroutine.
+ */
+int engine_terminate(struct engine *e, uint64_t act, const char *message);
 
 /* ---- Passes ---- */
 

@@ -316,6 +316,8 @@ void engine_free_acts(struct engine *);
 void engine_replay_done(struct engine *, struct act *);
 void engine_replay_pass_end(struct engine *);
 int engine_scan_acts(struct engine *, bool wake_failed);
+/* engine_terminate's work, on an activation in memory not Done. */
+int act_terminate(struct engine *, struct act *, const char *message);
 
 /* ---- step.c: tasks, the scheduler and the step rule ---- */
 

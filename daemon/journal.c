@@ -84,7 +84,7 @@ journal_entry_parse(const void *p, size_t n, struct jentry *e)
 			return AF_EDECODE;
 		}
 	}
-	if (rc < 0 || e->kind < J_CHECK_CALL || e->kind > J_DO_REJECT)
+	if (rc < 0 || e->kind < J_CHECK_CALL || e->kind > J_PATCHED)
 		return AF_EDECODE;
 	return AF_OK;
 }
@@ -105,6 +105,8 @@ journal_kind_name(enum jkind k)
 		return "doFulfill";
 	case J_DO_REJECT:
 		return "doReject";
+	case J_PATCHED:
+		return "patched";
 	default:
 		return "?";
 	}
@@ -162,6 +164,9 @@ journal_entry_text(struct buf *b, const struct jentry *e)
 		    (unsigned long long)e->vow);
 		buf_puts(b, num);
 		text_value(b, e->value);
+		break;
+	case J_PATCHED:
+		buf_put(b, e->target.ptr, e->target.len);
 		break;
 	default:
 		break;

@@ -33,8 +33,12 @@
  * with JOURNAL_FORMAT; AF_EVERSION (err says which) if it was written with
  * a newer format; store errors otherwise.
  *
- * Formats: 1, the first; 2 (0.5.0), activation rows may hold the times
- * and last incarnation (ActivationRecord fields 10-12).
+ * Formats: 1, the first (to 0.4); 2 (0.5.0), activation rows may hold the
+ * times and last incarnation (ActivationRecord fields 10-12), and journals
+ * may hold `patched` entries (kind 7, af_patched's marker). A format 1
+ * daemon's strict parsers refuse both: it would skip those activations or
+ * fail them as having an undecodable journal, so it must refuse the store
+ * instead.
  */
 int journal_format_check(struct store_txn *t, char *err, size_t errlen);
 
@@ -46,6 +50,7 @@ enum jkind {
 	J_CHECK_SEND = 4,
 	J_DO_FULFILL = 5,
 	J_DO_REJECT = 6,
+	J_PATCHED = 7, /* af_patched's marker: target is the patch id */
 };
 
 /*

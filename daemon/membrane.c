@@ -340,6 +340,35 @@ membrane(struct af_flow *f, enum jkind kind, const char *obj,
 	return live_call(e, a, obj, method, args, out);
 }
 
+/* af_patched: the marker is journaled live; replaying, it is taken only
+ * if the next entry is the marker of this id (flow.h). */
+bool
+af_patched(struct af_flow *f, const char *id)
+{
+	struct act *a = f->a;
+	struct engine *e = a->e;
+	struct jentry je;
+
+	(void)cur_task(f);
+	if (id == NULL || *id == '\0')
+		return false;
+	if (a->live_state == ES_REPLAYING && a->pos < a->log.n) {
+		if (act_peek_entry(a, &je) != AF_OK || je.kind != J_PATCHED ||
+		    !str_eq(je.target, id))
+			return false; /* written before the patch */
+		if (++a->pos == a->log.n)
+			act_go_live(e, a);
+		return true;
+	}
+	if (a->live_state == ES_REPLAYING)
+		act_go_live(e, a);
+	memset(&je, 0, sizeof(je));
+	je.kind = J_PATCHED;
+	je.target = (struct af_str){ id, strlen(id) };
+	act_journal_append(e, a, &je);
+	return true;
+}
+
 int
 af_call(struct af_flow *f, const char *obj, const char *method,
     const struct af_value *args, const struct af_value **out)

@@ -120,6 +120,30 @@ timers_take_due(struct timers *tm, int64_t now, struct timer *out)
 	return AF_OK;
 }
 
+int
+timers_cancel(struct timers *tm, uint64_t vow)
+{
+	size_t i, parent;
+	struct timer t;
+
+	for (i = 0; i < tm->n && tm->heap[i].vow != vow; i++)
+		;
+	if (i == tm->n)
+		return AF_ENOTFOUND;
+	if (row_push(&tm->dels, &tm->ndels, &tm->capdels, tm->heap[i]) != AF_OK)
+		return AF_ENOMEM;
+	/* As if it were due first: up to the root, then popped. */
+	t = tm->heap[i];
+	while (i > 0) {
+		parent = (i - 1) / 2;
+		tm->heap[i] = tm->heap[parent];
+		i = parent;
+	}
+	tm->heap[0] = t;
+	(void)heap_pop(tm);
+	return AF_OK;
+}
+
 void
 timers_untake(struct timers *tm, struct timer t)
 {

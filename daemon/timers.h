@@ -40,6 +40,10 @@ bool timers_next(const struct timers *tm, struct timer *out);
  * its row's deletion: AF_OK, AF_ENOTFOUND (none due), AF_ENOMEM (nothing
  * changed). */
 int timers_take_due(struct timers *tm, int64_t now, struct timer *out);
+/* Take the timer of vow `vow` out of the heap, whenever it is due, and
+ * note its row's deletion (engine_terminate): AF_OK, AF_ENOTFOUND (no
+ * pending timer has that vow), AF_ENOMEM (nothing changed). O(n). */
+int timers_cancel(struct timers *tm, uint64_t vow);
 /* Undo the last timers_take_due (its settlement failed: it fires later). */
 void timers_untake(struct timers *tm, struct timer t);
 size_t timers_pending(const struct timers *tm);

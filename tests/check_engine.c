@@ -583,7 +583,42 @@ flow_await_made_up_then(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
-enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY };
+/* "patch", v1: calc.double(1); await args.v; calc.double(2); await
+ * args.w; return [false, w]. v2 adds a step behind af_patched(f, "x")
+ * after the first call (calc.double(100)) and returns [patched, w]. */
+static int
+flow_patch(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result, bool v2)
+{
+	const struct af_value *d, *v, *items[2];
+	bool patched = false;
+
+	af_call(f, "calc", "double", af_int(A(f), 1), &d);
+	if (v2 && (patched = af_patched(f, "x")))
+		af_call(f, "calc", "double", af_int(A(f), 100), &d);
+	af_await(f, af_get(args, "v"), &v);
+	af_call(f, "calc", "double", af_int(A(f), 2), &d);
+	af_await(f, af_get(args, "w"), &items[1]);
+	items[0] = af_bool(A(f), patched);
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
+static int
+flow_patch_v1(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	return flow_patch(f, args, result, false);
+}
+
+static int
+flow_patch_v2(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	return flow_patch(f, args, result, true);
+}
+
+enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY, V_PATCHED };
 
 static const char *dir;
 static struct store *st;
@@ -640,6 +675,8 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "await_made_up", flow_await_made_up);
 	af_register_flow(reg, "await_made_up_then", flow_await_made_up_then);
 	af_register_flow(reg, "bad_names", flow_bad_names);
+	af_register_flow(reg, "patch",
+	    v == V_PATCHED ? flow_patch_v2 : flow_patch_v1);
 	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
 	    AF_OK);
 	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
@@ -1516,7 +1553,8 @@ START_TEST(test_engine_newer_journal_format_refused)
 	reg = registry_new();
 	ck_assert_int_eq(engine_open(st, reg, NULL, &e2, err, sizeof(err)),
 	    AF_EVERSION);
-	snprintf(want, sizeof(want), "journal format %d;", JOURNAL_FORMAT + 1);
+	/* The message names the store's (newer) format. */
+	snprintf(want, sizeof(want), "journal format %d", JOURNAL_FORMAT + 1);
 	ck_assert_msg(strstr(err, want), "%s", err);
 	eng = NULL;
 }
@@ -2230,6 +2268,161 @@ START_TEST(test_engine_oom_in_settle_callback_fails_the_pass)
 }
 END_TEST
 
+/*
+ * terminate (issue 9, item 7): an unfinished activation — Running with a
+ * pending timer, send and vow; Failed; quarantined; Sleeping — has its
+ * outcome rejected with a Terminated error and is Done in one commit: its
+ * timer is cancelled, what it waited on no longer reaches it, and no
+ * restart runs its code again. A Done one is refused.
+ */
+static uint64_t
+replays_now(void)
+{
+	struct engine_stats s;
+
+	engine_stats(eng, &s);
+	return s.replays;
+}
+
+START_TEST(test_engine_terminate)
+{
+	struct kit k = mkvow(), v = mkvow(), w = mkvow();
+	uint64_t run, fail, quar, slp, o_run, o_fail, o_quar, o_sleep, r0;
+	uint64_t *ids;
+	size_t n;
+	int calls;
+
+	run = start("blocker",
+	    rec2("ms", af_int(ar, 5000), "v", af_vow_ref(ar, k.id)), &o_run);
+	ck_assert_int_eq(state_of(run), ES_RUNNING);
+	ck_assert_uint_eq(engine_timers_pending(eng), 1);
+	/* A message that is not UTF-8 is refused, and changes nothing. */
+	ck_assert_int_eq(engine_terminate(eng, run, "\xff\xfe"), AF_EINVAL);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(run), ES_RUNNING);
+	ck_assert_uint_eq(engine_timers_pending(eng), 1);
+	ck_assert_int_eq(engine_terminate(eng, run, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(run), ES_DONE);
+	ck_assert_ptr_nonnull(strstr(outcome_text(o_run),
+	    "rejected:{\"@error\":{\"name\":\"Terminated\""));
+	ck_assert_ptr_nonnull(strstr(outcome_text(o_run), "was terminated"));
+	ck_assert_ptr_nonnull(strstr(failure_of(run), "terminated"));
+	ck_assert_uint_eq(engine_timers_pending(eng), 0);
+	ck_assert_int_eq(engine_waiting_on(eng, run, &ids, &n), AF_OK);
+	ck_assert_uint_eq(n, 0);
+	free(ids);
+	/* What it waited for settles: it does not run. */
+	settle(k, af_int(ar, 1));
+	ck_assert_int_eq(state_of(run), ES_DONE);
+	ck_assert_int_eq(engine_terminate(eng, run, NULL), AF_ESTATE);
+	ck_assert_int_eq(engine_terminate(eng, 999999, NULL), AF_ENOTFOUND);
+
+	/* Failed: diverged under new code. */
+	fail = start("call_await",
+	    rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)), &o_fail);
+	quar = start("call_await",
+	    rec2("n", af_int(ar, 2), "v", af_vow_ref(ar, w.id)), &o_quar);
+	slp = start("loop",
+	    rec2("n", af_int(ar, 2), "hang", af_vow_ref(ar, w.id)), &o_sleep);
+	close_engine();
+	open_engine(V2_DIVERGE, 0);
+	ck_assert_int_eq(engine_quarantine(eng, quar, "crashed the daemon"),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(fail), ES_FAILED);
+	ck_assert_int_eq(state_of(quar), ES_FAILED);
+	ck_assert_int_eq(engine_terminate(eng, fail, "given up by ops"), AF_OK);
+	ck_assert_int_eq(engine_terminate(eng, quar, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(o_fail),
+	    "rejected:{\"@error\":{\"name\":\"Terminated\",\"message\":"
+	    "\"given up by ops\"}}");
+	ck_assert_ptr_nonnull(strstr(outcome_text(o_quar), "Terminated"));
+	ck_assert_int_eq(state_of(quar), ES_DONE);
+
+	/* Sleeping: opened, not replayed yet. */
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(state_of(slp), ES_SLEEPING);
+	r0 = replays_now();
+	ck_assert_int_eq(engine_terminate(eng, slp, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(slp), ES_DONE);
+	ck_assert_uint_eq(replays_now(), r0);
+	ck_assert_ptr_nonnull(strstr(outcome_text(o_sleep), "Terminated"));
+
+	/* After a restart every one stays Done and none of their code runs:
+	 * settling what they waited for changes nothing. */
+	calls = host_calls;
+	restart(V1);
+	ck_assert_uint_eq(replays_now(), 0);
+	settle(v, af_int(ar, 3));
+	settle(w, af_int(ar, 4));
+	ck_assert_int_eq(host_calls, calls);
+	ck_assert_int_eq(state_of(run), ES_DONE);
+	ck_assert_int_eq(state_of(fail), ES_DONE);
+	ck_assert_int_eq(state_of(quar), ES_DONE);
+	ck_assert_int_eq(state_of(slp), ES_DONE);
+	ck_assert_uint_eq(engine_timers_pending(eng), 0);
+	ck_assert_str_eq(outcome_text(o_fail),
+	    "rejected:{\"@error\":{\"name\":\"Terminated\",\"message\":"
+	    "\"given up by ops\"}}");
+}
+END_TEST
+
+/*
+ * af_patched (issue 9, item 5): v2 of a flow adds a step behind
+ * af_patched(f, "x"). An activation v1 started replays under v2 on the
+ * false path (its journal has no marker there) and finishes; one v2
+ * starts journals the marker and takes the new step, and replays so
+ * under v2; v1 code replaying that journal diverges, the diagnostic
+ * naming the marker.
+ */
+START_TEST(test_engine_patched_old_and_new_paths)
+{
+	struct kit v1 = mkvow(), w1 = mkvow(), v2 = mkvow(), w2 = mkvow();
+	uint64_t old, new, o_old, o_new;
+
+	old = start("patch",
+	    rec2("v", af_vow_ref(ar, v1.id), "w", af_vow_ref(ar, w1.id)),
+	    &o_old);
+	settle(v1, af_int(ar, 1));
+	ck_assert_str_eq(journal_of(old),
+	    "0 checkCall(calc.double, 1, #0)\n1 doReturn(#0, 2)\n"
+	    "2 doFulfill(vow 1, 1)\n3 checkCall(calc.double, 2, #3)\n"
+	    "4 doReturn(#3, 4)\n");
+	restart(V_PATCHED);
+	ck_assert_int_eq(state_of(old), ES_RUNNING);
+
+	new = start("patch",
+	    rec2("v", af_vow_ref(ar, v2.id), "w", af_vow_ref(ar, w2.id)),
+	    &o_new);
+	ck_assert_ptr_nonnull(strstr(journal_of(new),
+	    "2 patched(x)\n"
+	    "3 checkCall(calc.double, "
+	    "100, #3)\n"));
+	restart(V_PATCHED); /* the marker replays: the new step again */
+	ck_assert_int_eq(state_of(new), ES_RUNNING);
+	ck_assert_int_eq(state_of(old), ES_RUNNING);
+
+	restart(V1); /* old code, new journal */
+	ck_assert_int_eq(state_of(new), ES_FAILED);
+	ck_assert_str_eq(failure_of(new),
+	    "replay diverged at journal index 2: expected patched(x); every "
+	    "coroutine of the flow is waiting instead");
+	ck_assert_int_eq(state_of(old), ES_RUNNING);
+
+	restart(V_PATCHED);
+	ck_assert_int_eq(state_of(new), ES_RUNNING);
+	settle(w1, af_int(ar, 5));
+	ck_assert_str_eq(outcome_text(o_old), "[false,5]");
+	settle(v2, af_int(ar, 6));
+	settle(w2, af_int(ar, 7));
+	ck_assert_str_eq(outcome_text(o_new), "[true,7]");
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -2292,6 +2485,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_quarantine_at_open_precedes_replay);
 	tcase_add_test(tc, test_engine_oom_in_settle_callback_fails_the_pass);
 	tcase_add_test(tc, test_engine_blocked_on_times_and_last_incarnation);
+	tcase_add_test(tc, test_engine_terminate);
+	tcase_add_test(tc, test_engine_patched_old_and_new_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

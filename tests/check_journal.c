@@ -321,7 +321,9 @@ START_TEST(test_journal_parse_rejects_malformed)
 	static const uint8_t ok[] = { 0x08, 0x02 };
 	static const uint8_t no_kind[] = { 0x10, 0x05 };
 	static const uint8_t kind0[] = { 0x08, 0x00 };
-	static const uint8_t kind7[] = { 0x08, 0x07 };
+	/* The first kind past the last one (7, patched, since format 2). */
+	static const uint8_t kind8[] = { 0x08, 0x08 };
+	static const uint8_t patched[] = { 0x08, 0x07, 0x1a, 0x01, 'x' };
 	static const uint8_t kind128[] = { 0x08, 0x80, 0x01 };
 	static const uint8_t kind_neg[] = { 0x08, 0xff, 0xff, 0xff, 0xff,
 		0x0f };
@@ -337,7 +339,8 @@ START_TEST(test_journal_parse_rejects_malformed)
 	ck_assert_int_eq(parse_bytes(ok, 0), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(no_kind, sizeof(no_kind)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind0, sizeof(kind0)), AF_EDECODE);
-	ck_assert_int_eq(parse_bytes(kind7, sizeof(kind7)), AF_EDECODE);
+	ck_assert_int_eq(parse_bytes(kind8, sizeof(kind8)), AF_EDECODE);
+	ck_assert_int_eq(parse_bytes(patched, sizeof(patched)), AF_OK);
 	ck_assert_int_eq(parse_bytes(kind128, sizeof(kind128)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind_neg, sizeof(kind_neg)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind_len, sizeof(kind_len)), AF_EDECODE);
@@ -485,6 +488,8 @@ START_TEST(test_journal_entry_text)
 		.vow = 3,
 		.value = { "\x08\x02", 2 } };
 	assert_text(&e, "doReject(vow 3, <undecodable>)");
+	e = (struct jentry){ .kind = J_PATCHED, .target = { "fix-1", 5 } };
+	assert_text(&e, "patched(fix-1)");
 
 	ck_assert_str_eq(journal_kind_name(J_CHECK_CALL), "checkCall");
 	ck_assert_str_eq(journal_kind_name(J_DO_RETURN), "doReturn");
@@ -492,6 +497,7 @@ START_TEST(test_journal_entry_text)
 	ck_assert_str_eq(journal_kind_name(J_CHECK_SEND), "checkSend");
 	ck_assert_str_eq(journal_kind_name(J_DO_FULFILL), "doFulfill");
 	ck_assert_str_eq(journal_kind_name(J_DO_REJECT), "doReject");
+	ck_assert_str_eq(journal_kind_name(J_PATCHED), "patched");
 	ck_assert_str_eq(journal_kind_name(J_NONE), "?");
 	ck_assert_str_eq(journal_kind_name((enum jkind)99), "?");
 }

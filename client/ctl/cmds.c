@@ -1,7 +1,7 @@
 /*
  * cmds.c: asyncflowctl's commands but serve, one cmd_NAME per line of the
  * command table in main.c: mkvow, start, settle, vow, ls, show, journal,
- * failures, wake, stats, modules. Each parses its arguments (usage errors
+ * failures, wake, terminate, stats, modules. Each parses its arguments (usage errors
  * exit 2 before anything is sent), makes one connection, prints one answer
  * (print_answer: JSON or a table) and returns 0, or exits 1 with a
  * message. Also here: JSON arguments from @FILE or stdin, and waiting for
@@ -563,6 +563,10 @@ entry_json(size_t index, const Asyncflow__JournalEntry *e)
 		jset(o, "vow", vow_ref(e->vow));
 		jset(o, "reason", value_to_json(e->value));
 		break;
+	case ASYNCFLOW__ENTRY_KIND__PATCHED:
+		jset(o, "kind", jstr("patched"));
+		jset(o, "id", jstr(e->target));
+		break;
 	default:
 		/* An entry kind newer than this program. */
 		jset(o, "kind", jstr("unknown"));
@@ -654,6 +658,46 @@ cmd_wake(int argc, char **argv)
 	af_close(c);
 	o = jnew(json_object());
 	jset(o, "woken", act ? juint(act) : jstr("all"));
+	return print_answer(o, ANS_OBJECT);
+}
+
+/* terminate A [--reason ERROR_JSON]: the outcome's error is always named
+ * Terminated (what a client matches on); --reason gives its message. */
+int
+cmd_terminate(int argc, char **argv)
+{
+	const char *reason = NULL, *message = NULL;
+	struct opt opts[] = {
+		{ "reason", &reason, NULL },
+		{ NULL, NULL, NULL },
+	};
+	Asyncflow__Value *val = NULL;
+	char *pos[1];
+	uint64_t act;
+	af_conn *c;
+	json_t *o;
+	int rc;
+
+	if (parse_args(argc, argv, opts, pos, 1) < 1)
+		usage_error("missing A");
+	act = parse_id("A", pos[0]);
+	if (reason != NULL) {
+		val = parse_value_arg("--reason", reason);
+		if (val->kind_case != ASYNCFLOW__VALUE__KIND_ERROR_VALUE)
+			usage_error(
+			    "--reason must be an error, "
+			    "{\"@error\": {\"name\": N, \"message\": M}}, "
+			    "not %s",
+			    reason);
+		message = val->error_value->message;
+	}
+	c = connect_daemon();
+	if ((rc = af_terminate(c, act, message)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	af_msg_free(val);
+	o = jnew(json_object());
+	jset(o, "terminated", juint(act));
 	return print_answer(o, ANS_OBJECT);
 }
 

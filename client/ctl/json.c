@@ -717,7 +717,10 @@ activation_json(const Asyncflow__ActivationInfo *a)
 		jset(o, "invocations", iv);
 	}
 	jset(o, "journal_length", juint(a->journal_length));
-	if (strcmp(a->state, "Failed") == 0)
+	/* A Done one has a failure text only if it was terminated. */
+	if (strcmp(a->state, "Failed") == 0 ||
+	    (strcmp(a->state, "Done") == 0 && a->failure != NULL &&
+		*a->failure != '\0'))
 		jset(o, "failure", jstr(a->failure));
 	jset(o, "incarnation", juint(a->incarnation));
 	activation_json_more(o, a);

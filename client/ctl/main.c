@@ -173,7 +173,8 @@ static const struct command commands[] = {
 	    "usage: asyncflowctl show A\n"
 	    "Prints activation A: {\"activation\", \"flow\", \"state\", \"args\",\n"
 	    "\"outcome\", \"waiting_on\", \"invocations\" (only if some),\n"
-	    "\"journal_length\", \"failure\" (only when Failed), \"incarnation\" (that\n"
+	    "\"journal_length\", \"failure\" (only when Failed, or Done by terminate:\n"
+	    "\"terminated: M\"), \"incarnation\" (that\n"
 	    "created it), \"blocked_on\", \"created\", \"created_ms\",\n"
 	    "\"last_progress\", \"last_progress_ms\", \"last_incarnation\"}.\n"
 	    "blocked_on: what each waiting coroutine waits for now, [{\"coroutine\":\n"
@@ -189,7 +190,8 @@ static const struct command commands[] = {
 	    "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
 	    "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
 	    "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
-	    "\"value\") or doReject (\"vow\", \"reason\").\n" },
+	    "\"value\"), doReject (\"vow\", \"reason\") or patched (\"id\": the\n"
+	    "af_patched marker).\n" },
 	{ "failures", cmd_failures, "the Failed activations",
 	    "usage: asyncflowctl failures\n"
 	    "Prints the Failed activations, a JSON array shaped like ls's.\n" },
@@ -198,6 +200,16 @@ static const struct command commands[] = {
 	    "Replays activation A now with the code registered now (Failed or\n"
 	    "Sleeping); without A every Failed activation. Prints {\"woken\": A}\n"
 	    "or {\"woken\": \"all\"}.\n" },
+	{ "terminate", cmd_terminate, "give up on A: reject its outcome, Done",
+	    "usage: asyncflowctl terminate A [--reason ERROR_JSON]\n"
+	    "Gives up on activation A, which is not Done (Running, Sleeping,\n"
+	    "Replaying or Failed): its outcome vow is rejected with\n"
+	    "{\"@error\": {\"name\": \"Terminated\", \"message\": M}}, none of its\n"
+	    "code runs again (its waits, sends' results and timers are dropped)\n"
+	    "and it is Done. M is the message of --reason (an error value; its\n"
+	    "name is not used: the error is always named Terminated), else a\n"
+	    "default naming A, its flow and its state. Prints\n"
+	    "{\"terminated\": A}. A Done activation is an error (ESTATE).\n" },
 	{ "stats", cmd_stats, "the daemon's counters",
 	    "usage: asyncflowctl stats\n"
 	    "Prints the daemon's counters as an object keyed by their names.\n" },

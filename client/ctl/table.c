@@ -459,6 +459,8 @@ print_journal(FILE *f, const json_t *arr)
 			    json_object_get(e,
 				strcmp(kind, "doFulfill") == 0 ? "value" :
 								 "reason"));
+		} else if (strcmp(kind, "patched") == 0) {
+			add_value(&s, json_object_get(e, "id"));
 		} else {
 			sadd(&s, "code ");
 			add_value(&s, json_object_get(e, "code"));

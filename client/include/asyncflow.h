@@ -9,7 +9,7 @@
  *
  *   - one blocking function per operation (af_start, af_mkvow, af_settle,
  *     af_get_vow, af_watch_vow, af_list, af_show, af_journal, af_failures,
- *     af_wake, af_stats, af_serve);
+ *     af_wake, af_terminate, af_stats, af_serve);
  *   - a send/receive pair to pipeline requests (af_send_request,
  *     af_wait_response) and a queue of pushed events (af_next_event): vows
  *     settled (af_watch_vow) and invocations of a served object (af_serve).
@@ -502,6 +502,20 @@ int af_failures(af_conn *c, Asyncflow__ActivationList **out);
  * activation. Returns AF_OK; AF_ENOTFOUND; AF_ESTATE (act is Done).
  */
 int af_wake(af_conn *c, uint64_t act);
+
+/*
+ * af_terminate: give up on activation act, which is not Done (Running,
+ * Sleeping, Replaying or Failed, quarantined or not): its outcome vow is
+ * rejected with the error {"name": "Terminated", "message": message}
+ * (message NULL or "": a default naming the activation, its flow and the
+ * state it was in), none of its code runs again (its coroutines are
+ * dropped, what it waited on no longer reaches it, its timers are
+ * cancelled) and it is Done, all in one commit. `show` then gives
+ * "terminated: MESSAGE" as its failure text. message is borrowed for the
+ * call only; it must be UTF-8. Returns AF_OK; AF_ENOTFOUND; AF_ESTATE (act
+ * is Done already); AF_EINVAL (message not UTF-8).
+ */
+int af_terminate(af_conn *c, uint64_t act, const char *message);
 
 /*
  * af_stats: the daemon's counters. *out: owned by the caller, freed with

@@ -178,6 +178,35 @@ uint64_t af_flow_id(struct af_flow *f);
 bool af_flow_replaying(struct af_flow *f);
 
 /*
+ * Versioning inside a flow: whether this run of the flow takes the code
+ * added under the patch named `id` (a non-empty UTF-8 string, unique
+ * within the flow). Live, it journals a marker (a `patched` entry naming
+ * id) and returns true. Replaying, it returns true only if the journal
+ * holds that marker at this position (the marker is consumed), and false
+ * otherwise, writing nothing: the journal was written by code older than
+ * the patch, which never took the new path. So new code can branch around
+ * a change and still replay the journals of activations in flight:
+ *
+ *     af_call(f, "bank", "withdraw", amount, &r);
+ *     if (af_patched(f, "notify-after-withdraw"))
+ *             af_call(f, "mail", "send", note, &sent);   (the new step)
+ *     af_await(f, done, &v);
+ *
+ * An activation whose journal goes on past this point replays it on the
+ * false path and goes on from there (it never takes the new step); one
+ * whose journal ends here (it was waiting, as above, for `done` or any
+ * later wait) is live at this point, so it takes the new step like a new
+ * one: nothing it journaled contradicts it. Either way no divergence.
+ * Those that take it replay so (the marker is in their journal). Code older
+ * than the patch that replays a journal holding a marker diverges (the
+ * diagnostic names `patched(ID)`), as for any other unexpected entry: so
+ * keep the call for as long as any unfinished activation's journal may
+ * hold the marker. A NULL or empty id is false and journals nothing.
+ * Deterministic: call it at the same point on every run.
+ */
+bool af_patched(struct af_flow *f, const char *id);
+
+/*
  * Wait until `vow` (an AF_VOW value) settles. AF_OK: *out is the fulfilment.
  * AF_REJECTED: *out is the reason. AF_EINVAL: `vow` is not a vow reference;
  * AF_ENOTFOUND: it names no vow (an id the flow made up, not one it was

@@ -52,7 +52,7 @@ RESULTS = {
     'start': 'start', 'mkvow': 'mkvow', 'settle': 'vow', 'get_vow': 'vow',
     'watch_vow': 'vow', 'list': 'list', 'show': 'show',
     'journal': 'journal', 'failures': 'list', 'wake': 'wake',
-    'stats': 'stats', 'serve': 'serve',
+    'stats': 'stats', 'serve': 'serve', 'terminate': 'terminate',
 }
 
 # A value the daemon refused, and answers that need no more doing
@@ -626,6 +626,13 @@ class Client:
         """Replay activation now with the code loaded now (0: every Failed
         one but the quarantined). Raises ENOTFOUND, ESTATE (Done)."""
         self._call('wake', pb.Wake(activation=activation), self.timeout)
+
+    def terminate(self, activation, message=''):
+        """Give up on activation (not Done): its outcome is rejected with
+        Error("Terminated", message or a default), none of its code runs
+        again, and it is Done. Raises ENOTFOUND, ESTATE (Done already)."""
+        self._call('terminate', pb.Terminate(activation=activation,
+                                             message=message), self.timeout)
 
     def stats(self):
         """The daemon's counters, an Info (incarnation, commits, ...)."""
