@@ -17,6 +17,7 @@ while :; do
 	BANK_DIE_AT=$n ASYNCFLOW_SOCKET=$SOCK \
 	    $CTL serve bank -- sh scripts/bank.sh >>"$WORK/serve.log" 2>&1 &
 	SRV=$!
+	echo "$SRV" >"$WORK/serve.$SRV.pid" # ended by the cleanup on a failure
 	o=$(ctl start transfer '{"from":"alice","to":"bob","amount":30}' |
 	    jq -r '.outcome["@vow"]')
 	expect "N=$n: transfer to bob" \
@@ -28,6 +29,7 @@ while :; do
 	    "$(ctl vow "$o" --wait --timeout 20 | jq -r .state)" rejected
 	kill "$SRV"
 	wait "$SRV" 2>/dev/null || true
+	rm -f "$WORK/serve.$SRV.pid"
 	expect "N=$n: balances" "$(jq -c .balances "$BANK_STATE")" \
 	    '{"alice":70,"bob":30}'
 	# The last N is the first that bank.sh never reached: no kill.
