@@ -30,6 +30,7 @@
 #include "builtin_flows.h"
 #include "journal.h"
 #include "engine.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -132,6 +133,9 @@ crash_handler(int sig)
 	char line[64];
 	int fd, i = sizeof(line);
 
+	/* A fault while validating a guest value is that value's failure
+	 * (guard.h): back into the validation, nothing recorded. */
+	guard_fault(sig);
 	if (act != 0 &&
 	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
 		 0600)) >= 0) {
@@ -150,7 +154,8 @@ crash_handler(int sig)
 		fsync(fd);
 		close(fd);
 	}
-	/* SA_RESETHAND restored the default: let the signal kill us. */
+	/* Back to the default action: let the signal kill us. */
+	signal(signo, SIG_DFL);
 	raise(signo);
 }
 
@@ -171,7 +176,7 @@ install_crash_recorder(const char *dir)
 			 "flow will not be recorded");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = crash_handler;
-	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sa.sa_flags = SA_ONSTACK; /* not RESETHAND: guard_fault returns */
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);

@@ -1,0 +1,118 @@
+/*
+ * hazards.c: a test-only flow module whose flows do what a buggy module
+ * might: hand the daemon malformed values, use a huge stack frame, loop
+ * for ever. The e2e tests crash-values.sh, stack-clash.sh and runaway.sh
+ * load it to show that the daemon survives them, or quarantines the right
+ * activation. Not an example of how to write flows.
+ *
+ * Each flow first awaits args.after when it is given, so the hazard comes
+ * in a later pass (after a settle), not in the start request.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "asyncflow/flow.h"
+
+static void
+maybe_wait(struct af_flow *f, const struct af_value *args)
+{
+	const struct af_value *after, *v;
+
+	if ((after = af_get(args, "after")) != NULL)
+		af_await(f, after, &v);
+}
+
+/* A list whose length lies: one item, at the very end of a readable page
+ * that is followed by an inaccessible one, and a length of 2^40. */
+static const struct af_value *
+lying_list(struct af_flow *f)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct af_value *l;
+	char *m;
+	const struct af_value **items;
+
+	m = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	mprotect(m + pg, (size_t)pg, PROT_NONE);
+	items = (const struct af_value **)(m + pg) - 1;
+	items[0] = af_int(af_flow_arena(f), 1);
+	if ((l = af_arena_alloc(af_flow_arena(f), sizeof(*l))) == NULL)
+		return NULL;
+	memset(l, 0, sizeof(*l));
+	l->type = AF_LIST;
+	l->u.list.items = items;
+	l->u.list.len = (size_t)1 << 40;
+	return l;
+}
+
+/* A list that contains itself. */
+static const struct af_value *
+self_list(struct af_flow *f)
+{
+	struct af_value *l;
+	const struct af_value **items;
+
+	l = af_arena_alloc(af_flow_arena(f), sizeof(*l));
+	items = af_arena_alloc(af_flow_arena(f), sizeof(*items));
+	if (l == NULL || items == NULL)
+		return NULL;
+	memset(l, 0, sizeof(*l));
+	l->type = AF_LIST;
+	items[0] = l;
+	l->u.list.items = items;
+	l->u.list.len = 1;
+	return l;
+}
+
+static const struct af_value *
+bad_value(struct af_flow *f, const struct af_value *args)
+{
+	const struct af_value *k = af_get(args, "kind");
+
+	if (k != NULL && k->type == AF_STRING &&
+	    strcmp(k->u.s.ptr, "self") == 0)
+		return self_list(f);
+	return lying_list(f);
+}
+
+/* Returns the malformed value as its outcome. */
+static int
+flow_bad_result(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	maybe_wait(f, args);
+	*result = bad_value(f, args);
+	return AF_OK;
+}
+
+/* Passes the malformed value as the args of a call. */
+static int
+flow_bad_args(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *out = NULL;
+
+	maybe_wait(f, args);
+	af_call(f, "nothing", "here", bad_value(f, args), &out);
+	*result = af_string(af_flow_arena(f), "survived");
+	return AF_OK;
+}
+
+int af_module_init(struct af_registry *r, unsigned abi);
+
+int
+af_module_init(struct af_registry *r, unsigned abi)
+{
+	int rc;
+
+	if (abi != AF_MODULE_ABI)
+		return AF_EINVAL;
+	if ((rc = af_register_flow(r, "bad-result", flow_bad_result)) != AF_OK)
+		return rc;
+	return af_register_flow(r, "bad-args", flow_bad_args);
+}
