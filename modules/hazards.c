@@ -103,6 +103,41 @@ flow_bad_args(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* A 300 KiB frame, more than the whole default 256 KiB coroutine stack.
+ * Without stack clash protection the frame is allocated by one move of the
+ * stack pointer, past the guard page, and the writes below land in
+ * whatever is mapped there (another coroutine's stack); with it every page
+ * is probed on the way down and the guard page faults. */
+static int __attribute__((noinline)) big_frame(int n)
+{
+	volatile char buf[300 * 1024];
+
+	buf[0] = (char)n;
+	buf[n] = (char)n;
+	return buf[0] + buf[n];
+}
+
+static int
+flow_big_frame(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	maybe_wait(f, args);
+	*result = af_int(af_flow_arena(f), big_frame(1));
+	return AF_OK;
+}
+
+/* Waits for args.after and returns args.value: a bystander. */
+static int
+flow_wait(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	maybe_wait(f, args);
+	*result = af_get(args, "value");
+	if (*result == NULL)
+		*result = af_null(af_flow_arena(f));
+	return AF_OK;
+}
+
 int af_module_init(struct af_registry *r, unsigned abi);
 
 int
@@ -112,7 +147,10 @@ af_module_init(struct af_registry *r, unsigned abi)
 
 	if (abi != AF_MODULE_ABI)
 		return AF_EINVAL;
-	if ((rc = af_register_flow(r, "bad-result", flow_bad_result)) != AF_OK)
+	if ((rc = af_register_flow(r, "bad-result", flow_bad_result)) !=
+		AF_OK ||
+	    (rc = af_register_flow(r, "big-frame", flow_big_frame)) != AF_OK ||
+	    (rc = af_register_flow(r, "wait", flow_wait)) != AF_OK)
 		return rc;
 	return af_register_flow(r, "bad-args", flow_bad_args);
 }
