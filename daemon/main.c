@@ -38,6 +38,7 @@
 #include "server.h"
 #include "store.h"
 #include "trust.h"
+#include "watchdog.h"
 
 #define MAX_MODULES 64
 
@@ -53,7 +54,7 @@ usage(FILE *f)
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
 	    "                  [--stack-size KiB] [--metrics ADDR:PORT]\n"
 	    "                  [--max-connections N] [--idle-timeout S]\n"
-	    "                  [--max-uid-buffer MiB] "
+	    "                  [--max-uid-buffer MiB] [--turn-limit MS] "
 	    "[-v] [-q]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
@@ -90,6 +91,11 @@ usage(FILE *f)
 	    "  --max-uid-buffer MiB  what all connections of one uid may "
 	    "buffer\n"
 	    "                  (default 256); a connection over it is closed\n"
+	    "  --turn-limit MS  a flow turn that runs longer without "
+	    "reaching a wait\n"
+	    "                  ran away: it is quarantined and the daemon "
+	    "restarts itself\n"
+	    "                  (default 2000; 0: no limit)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -121,6 +127,38 @@ limit_opt(int ch, const char *arg, struct server_opts *o)
 	else
 		o->max_uid_buffer = (size_t)v << 20;
 	return 0;
+}
+
+/* --turn-limit MS: 0 (off) up to a day. 0, or -1 after a message. */
+static int
+turn_limit_opt(const char *arg, unsigned *ms)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+	    v > 86400000ull) {
+		fprintf(stderr,
+		    "asyncflowd: --turn-limit must be a number of "
+		    "milliseconds, 0 to 86400000 (got '%s')\n",
+		    arg);
+		return -1;
+	}
+	*ms = (unsigned)v;
+	return 0;
+}
+
+/* A NULL-terminated copy of argv (the pointers; the strings stay). */
+static char **
+argv_copy(int argc, char **argv)
+{
+	char **v = calloc((size_t)argc + 1, sizeof(*v));
+
+	if (v != NULL)
+		memcpy(v, argv, (size_t)argc * sizeof(*v));
+	return v;
 }
 
 /* ---- Crash recorder (async-signal-safe) ----------------------------------- */
@@ -183,14 +221,15 @@ install_crash_recorder(const char *dir)
 }
 
 /* The activations recorded as having crashed earlier processes (one line
- * each, "ACT SIGNAL"); *n of them, malloc'd (the caller frees the array and
+ * each, "ACT SIGNAL", or "ACT runaway MS" from the watchdog); *n of them, malloc'd (the caller frees the array and
  * the reasons). */
 static struct engine_quarantine *
 read_crashes(size_t *n)
 {
 	struct engine_quarantine *q = NULL, *tmp;
 	unsigned long long act;
-	char why[128];
+	char why[160], line[128];
+	unsigned ms;
 	FILE *f;
 	int fd, sig;
 
@@ -201,14 +240,23 @@ read_crashes(size_t *n)
 		close(fd);
 		return NULL;
 	}
-	while (fscanf(f, "%llu %d", &act, &sig) == 2) {
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%llu runaway %u", &act, &ms) == 2)
+			snprintf(why, sizeof(why),
+			    "ran away: a flow turn ran longer than "
+			    "--turn-limit %u ms without reaching a wait; "
+			    "quarantined until woken",
+			    ms);
+		else if (sscanf(line, "%llu %d", &act, &sig) == 2)
+			snprintf(why, sizeof(why),
+			    "crashed the daemon (signal %d: %s); "
+			    "quarantined until woken",
+			    sig, strsignal(sig));
+		else
+			continue;
 		if ((tmp = realloc(q, (*n + 1) * sizeof(*q))) == NULL)
 			break;
 		q = tmp;
-		snprintf(why, sizeof(why),
-		    "crashed the daemon (signal %d: %s); "
-		    "quarantined until woken",
-		    sig, strsignal(sig));
 		q[*n].act = act;
 		q[*n].why = strdup(why);
 		if (q[*n].why == NULL)
@@ -228,6 +276,8 @@ static void
 on_ready(void *ctx)
 {
 	(void)ctx;
+	/* The server's SIGTERM handler is in place: chain the watchdog's. */
+	watchdog_chain_signals();
 	ready_sent = true;
 	notify_send("READY=1");
 }
@@ -306,6 +356,7 @@ main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'C' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-uid-buffer", required_argument, NULL, 'B' },
+		{ "turn-limit", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -317,6 +368,7 @@ main(int argc, char **argv)
 	struct server_opts svo;
 	struct engine_opts eo;
 	struct engine_quarantine *crashes;
+	struct watchdog_opts wo = { .keep_fd = -1 };
 	const char *group = NULL, *metrics = NULL;
 	struct af_registry *reg;
 	struct engine *e;
@@ -325,6 +377,10 @@ main(int argc, char **argv)
 	int lfd, mfd = -1;
 
 	log_init();
+	/* For a re-execution by the watchdog, before getopt permutes. */
+	if ((wo.argv = argv_copy(argc, argv)) == NULL)
+		fatal("out of memory");
+	wo.limit_ms = 2000;
 	memset(&eo, 0, sizeof(eo));
 	memset(&svo, 0, sizeof(svo));
 	while (
@@ -373,6 +429,10 @@ main(int argc, char **argv)
 				    "KiB, at least 16\n");
 				return 2;
 			}
+			break;
+		case 'T':
+			if (turn_limit_opt(optarg, &wo.limit_ms) != 0)
+				return 2;
 			break;
 		case 'P':
 			metrics = optarg;
@@ -438,6 +498,11 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	install_crash_recorder(dir);
 	eo.quarantine = crashes = read_crashes(&eo.nquarantine);
+	/* Before the replay: a flow can run away there too. */
+	wo.record_path = crash_path;
+	wo.keep_fd = lfd > 0 ? lfd : -1;
+	if (watchdog_start(&wo) != 0)
+		fatal("the turn-limit watchdog: %s", strerror(errno));
 	eo.on_progress = on_progress;
 	rc = engine_open(s, reg, &eo, &e, err, sizeof(err));
 	if (rc != AF_OK)

@@ -16,6 +16,7 @@
 static void act_finish(struct engine *, struct act *, struct task *);
 
 volatile uint64_t engine_running_act;
+volatile uint64_t engine_turn_seq;
 
 static int
 evq_push(struct evq *q, struct event ev)
@@ -229,7 +230,9 @@ step_run_tasks(struct engine *e, struct act *a)
 		TAILQ_REMOVE(&a->runq, t, run);
 		t->queued = false;
 		assert(!store_txn_open(e->s));
+		__atomic_add_fetch(&engine_turn_seq, 1, __ATOMIC_RELAXED);
 		alive = coro_resume(t->co);
+		__atomic_add_fetch(&engine_turn_seq, 1, __ATOMIC_RELAXED);
 		assert(!store_txn_open(e->s));
 		if (a->live_state == ES_FAILED) {
 			act_unload(e, a);

@@ -8,6 +8,7 @@
  * Each flow first awaits args.after when it is given, so the hazard comes
  * in a later pass (after a settle), not in the start request.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -138,6 +139,31 @@ flow_wait(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Sleeps args.sleep ms (a durable timer) or awaits args.after, creates the
+ * file args.marker (so a test knows the turn began), then loops for ever
+ * without reaching a wait: a runaway turn. */
+static int
+flow_spin(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *ms = af_get(args, "sleep"), *mark, *v;
+	volatile unsigned long n = 0;
+	int fd;
+
+	if (ms != NULL && ms->type == AF_INT)
+		af_await(f, af_sleep(f, ms->u.i), &v);
+	maybe_wait(f, args);
+	mark = af_get(args, "marker");
+	if (mark != NULL && mark->type == AF_STRING &&
+	    (fd = open(mark->u.s.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >=
+		0)
+		close(fd);
+	for (;;)
+		n++;
+	*result = af_null(af_flow_arena(f));
+	return AF_OK;
+}
+
 int af_module_init(struct af_registry *r, unsigned abi);
 
 int
@@ -150,7 +176,8 @@ af_module_init(struct af_registry *r, unsigned abi)
 	if ((rc = af_register_flow(r, "bad-result", flow_bad_result)) !=
 		AF_OK ||
 	    (rc = af_register_flow(r, "big-frame", flow_big_frame)) != AF_OK ||
-	    (rc = af_register_flow(r, "wait", flow_wait)) != AF_OK)
+	    (rc = af_register_flow(r, "wait", flow_wait)) != AF_OK ||
+	    (rc = af_register_flow(r, "spin", flow_spin)) != AF_OK)
 		return rc;
 	return af_register_flow(r, "bad-args", flow_bad_args);
 }
