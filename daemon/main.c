@@ -546,6 +546,7 @@ main(int argc, char **argv)
 		svo.has_group = true;
 	}
 	rc = server_run(e, s, &svo, err, sizeof(err));
+	watchdog_stop();
 	engine_close(e);
 	store_close(s);
 	registry_free(reg);

@@ -26,6 +26,10 @@ static struct sigaction chained[2]; /* SIGTERM, SIGINT before ours */
 static volatile sig_atomic_t term_seen;
 static volatile int64_t term_at_ms;
 static sigset_t start_mask; /* the starting thread's, for the next exec */
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
+static bool stopping, started;
+static pthread_t thread;
 
 static int64_t
 now_ms(void)
@@ -137,13 +141,34 @@ restart(void)
 	_exit(1);
 }
 
+/* Sleeps ms, or less when watchdog_stop asks; true when asked to stop. */
+static bool
+nap(unsigned ms)
+{
+	struct timespec ts;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&stop_mu);
+	if (!stopping)
+		pthread_cond_timedwait(&stop_cv, &stop_mu, &ts);
+	stop = stopping;
+	pthread_mutex_unlock(&stop_mu);
+	return stop;
+}
+
 static void *
 run(void *arg)
 {
 	uint64_t act, seq, last_seq = 0;
 	int64_t since = now_ms(), t;
 	unsigned poll_ms = wd.limit_ms / 10;
-	struct timespec ts;
 	sigset_t all;
 
 	(void)arg;
@@ -154,10 +179,9 @@ run(void *arg)
 		poll_ms = 10;
 	if (poll_ms > 100)
 		poll_ms = 100;
-	ts.tv_sec = poll_ms / 1000;
-	ts.tv_nsec = (long)(poll_ms % 1000) * 1000000;
 	for (;;) {
-		nanosleep(&ts, NULL);
+		if (nap(poll_ms))
+			return NULL;
 		act = __atomic_load_n(&engine_running_act, __ATOMIC_RELAXED);
 		seq = __atomic_load_n(&engine_turn_seq, __ATOMIC_RELAXED);
 		t = now_ms();
@@ -198,7 +222,6 @@ run(void *arg)
 int
 watchdog_start(const struct watchdog_opts *o)
 {
-	pthread_t th;
 	pthread_attr_t at;
 	int rc;
 
@@ -207,13 +230,26 @@ watchdog_start(const struct watchdog_opts *o)
 		return 0;
 	pthread_sigmask(SIG_SETMASK, NULL, &start_mask);
 	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 64 * 1024);
-	rc = pthread_create(&th, &at, run, NULL);
+	rc = pthread_create(&thread, &at, run, NULL);
 	pthread_attr_destroy(&at);
 	if (rc != 0) {
 		errno = rc;
 		return -1;
 	}
+	started = true;
 	return 0;
+}
+
+void
+watchdog_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&stop_mu);
+	stopping = true;
+	pthread_cond_signal(&stop_cv);
+	pthread_mutex_unlock(&stop_mu);
+	pthread_join(thread, NULL);
+	started = false;
 }

@@ -29,6 +29,9 @@ struct watchdog_opts {
  * with errno set when the thread could not be made. */
 int watchdog_start(const struct watchdog_opts *o);
 
+/* Stops and joins the thread (at shut-down, once no flow runs). */
+void watchdog_stop(void);
+
 /* Chains a handler in front of the current SIGTERM and SIGINT handlers
  * (call once the server installed its own): the watchdog learns of the
  * signal, the server still gets it. If a flow turn then keeps the server

@@ -18,12 +18,14 @@ VICTIM=$(echo "$out" | jq -r .activation)
 VOUT=$(echo "$out" | jq -r '.outcome["@vow"]')
 # Wakes the culprit, whose frame either faults (the daemon dies) or, with
 # no probing, jumps the guard page and returns.
-$CTL settle "$V1" --resolver "$R1" 1 >/dev/null 2>&1 || true
-if kill -0 "$DAEMON_PID" 2>/dev/null; then
+if $CTL settle "$V1" --resolver "$R1" 1 >/dev/null 2>&1; then
 	fail "the 300 KiB frame did not fault: $(ctl show "$CULPRIT" | jq -c .)"
 fi
-wait "$DAEMON_PID" 2>/dev/null || true
+# The settle was not acknowledged: the daemon died in that pass.
+st=0
+wait "$DAEMON_PID" 2>/dev/null || st=$?
 DAEMON_PID=
+[ "$st" -gt 128 ] || fail "the daemon did not die of a signal (status $st)"
 start_daemon --module "$M/hazards.so" --stack-size 256
 expect "culprit" "$(state_of "$CULPRIT")" Failed
 ctl show "$CULPRIT" | jq -r .failure | grep -q "crashed the daemon (signal 11" ||
