@@ -31,6 +31,11 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
+# Coroutine stacks have one guard page: every frame larger than a page
+# must probe its pages on the way down, so that it faults in that guard
+# instead of jumping it (issue 9). The daemon and modules alike.
+STACKFLAGS := -fstack-clash-protection
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -39,7 +44,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 # $(B)/gen: the client header's "asyncflow/asyncflow.pb-c.h", as installed.
 ALL_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Icommon -Idaemon -Iclient/include \
 	-I$(B)/gen/asyncflow -I$(B)/gen $(CPPFLAGS)
-ALL_CFLAGS   := $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
+ALL_CFLAGS   := $(WARN) $(CFLAGS) $(STACKFLAGS) $(SANFLAGS) $(PKG_CFLAGS)
 ALL_LDFLAGS  := $(SANFLAGS) $(LDFLAGS)
 
 ARCH := $(shell uname -m)
@@ -109,7 +114,7 @@ MODULES += $(B)/modules/example-v1.so $(B)/modules/example-v2.so $(B)/modules/ex
 endif
 # Modules are built as users build them: no sanitizers (the example's
 # deliberate crash must be a real SIGSEGV, not a UBSan exit).
-MODULE_CFLAGS := $(WARN) $(CFLAGS)
+MODULE_CFLAGS := $(WARN) $(CFLAGS) $(STACKFLAGS)
 $(B)/modules/%.so: modules/%.c include/asyncflow/flow.h | prereqs
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(MODULE_CFLAGS) -fPIC -shared -o $@ $<

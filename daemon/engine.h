@@ -33,7 +33,7 @@
  *   timers                   engine_next_due, engine_fire_due, ...
  *   inspection               engine_act_info, engine_list, journals, vows
  *   the outbox               engine_outbox_list, engine_invocation
- *   the crash handler        engine_running_act
+ *   the crash handler        engine_running_act, engine_turn_seq
  */
 #ifndef AF_ENGINE_H
 #define AF_ENGINE_H
@@ -395,5 +395,10 @@ void engine_test_fail_alloc(struct engine *e, unsigned nth);
 /* The activation whose guest or host code is running now, or 0. Read by
  * the daemon's crash handler (async-signal-safe: a plain load). */
 extern volatile uint64_t engine_running_act;
+
+/* Odd while a coroutine of engine_running_act runs (a flow turn), even
+ * between turns; bumped at both ends. Read by the runaway watchdog
+ * (watchdog.h) from another thread. */
+extern volatile uint64_t engine_turn_seq;
 
 #endif /* AF_ENGINE_H */

@@ -30,6 +30,7 @@
 #include "builtin_flows.h"
 #include "journal.h"
 #include "engine.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -37,6 +38,7 @@
 #include "server.h"
 #include "store.h"
 #include "trust.h"
+#include "watchdog.h"
 
 #define MAX_MODULES 64
 
@@ -52,7 +54,7 @@ usage(FILE *f)
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
 	    "                  [--stack-size KiB] [--metrics ADDR:PORT]\n"
 	    "                  [--max-connections N] [--idle-timeout S]\n"
-	    "                  [--max-uid-buffer MiB] "
+	    "                  [--max-uid-buffer MiB] [--turn-limit MS] "
 	    "[-v] [-q]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
@@ -89,6 +91,11 @@ usage(FILE *f)
 	    "  --max-uid-buffer MiB  what all connections of one uid may "
 	    "buffer\n"
 	    "                  (default 256); a connection over it is closed\n"
+	    "  --turn-limit MS  a flow turn that runs longer without "
+	    "reaching a wait\n"
+	    "                  ran away: it is quarantined and the daemon "
+	    "restarts itself\n"
+	    "                  (default 2000; 0: no limit)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -122,6 +129,38 @@ limit_opt(int ch, const char *arg, struct server_opts *o)
 	return 0;
 }
 
+/* --turn-limit MS: 0 (off) up to a day. 0, or -1 after a message. */
+static int
+turn_limit_opt(const char *arg, unsigned *ms)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+	    v > 86400000ull) {
+		fprintf(stderr,
+		    "asyncflowd: --turn-limit must be a number of "
+		    "milliseconds, 0 to 86400000 (got '%s')\n",
+		    arg);
+		return -1;
+	}
+	*ms = (unsigned)v;
+	return 0;
+}
+
+/* A NULL-terminated copy of argv (the pointers; the strings stay). */
+static char **
+argv_copy(int argc, char **argv)
+{
+	char **v = calloc((size_t)argc + 1, sizeof(*v));
+
+	if (v != NULL)
+		memcpy(v, argv, (size_t)argc * sizeof(*v));
+	return v;
+}
+
 /* ---- Crash recorder (async-signal-safe) ----------------------------------- */
 
 static void
@@ -132,6 +171,9 @@ crash_handler(int sig)
 	char line[64];
 	int fd, i = sizeof(line);
 
+	/* A fault while validating a guest value is that value's failure
+	 * (guard.h): back into the validation, nothing recorded. */
+	guard_fault(sig);
 	if (act != 0 &&
 	    (fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
 		 0600)) >= 0) {
@@ -150,7 +192,8 @@ crash_handler(int sig)
 		fsync(fd);
 		close(fd);
 	}
-	/* SA_RESETHAND restored the default: let the signal kill us. */
+	/* Back to the default action: let the signal kill us. */
+	signal(signo, SIG_DFL);
 	raise(signo);
 }
 
@@ -171,21 +214,22 @@ install_crash_recorder(const char *dir)
 			 "flow will not be recorded");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = crash_handler;
-	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sa.sa_flags = SA_ONSTACK; /* not RESETHAND: guard_fault returns */
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 }
 
 /* The activations recorded as having crashed earlier processes (one line
- * each, "ACT SIGNAL"); *n of them, malloc'd (the caller frees the array and
+ * each, "ACT SIGNAL", or "ACT runaway MS" from the watchdog); *n of them, malloc'd (the caller frees the array and
  * the reasons). */
 static struct engine_quarantine *
 read_crashes(size_t *n)
 {
 	struct engine_quarantine *q = NULL, *tmp;
 	unsigned long long act;
-	char why[128];
+	char why[160], line[128];
+	unsigned ms;
 	FILE *f;
 	int fd, sig;
 
@@ -196,14 +240,23 @@ read_crashes(size_t *n)
 		close(fd);
 		return NULL;
 	}
-	while (fscanf(f, "%llu %d", &act, &sig) == 2) {
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%llu runaway %u", &act, &ms) == 2)
+			snprintf(why, sizeof(why),
+			    "ran away: a flow turn ran longer than "
+			    "--turn-limit %u ms without reaching a wait; "
+			    "quarantined until woken",
+			    ms);
+		else if (sscanf(line, "%llu %d", &act, &sig) == 2)
+			snprintf(why, sizeof(why),
+			    "crashed the daemon (signal %d: %s); "
+			    "quarantined until woken",
+			    sig, strsignal(sig));
+		else
+			continue;
 		if ((tmp = realloc(q, (*n + 1) * sizeof(*q))) == NULL)
 			break;
 		q = tmp;
-		snprintf(why, sizeof(why),
-		    "crashed the daemon (signal %d: %s); "
-		    "quarantined until woken",
-		    sig, strsignal(sig));
 		q[*n].act = act;
 		q[*n].why = strdup(why);
 		if (q[*n].why == NULL)
@@ -223,6 +276,8 @@ static void
 on_ready(void *ctx)
 {
 	(void)ctx;
+	/* The server's SIGTERM handler is in place: chain the watchdog's. */
+	watchdog_chain_signals();
 	ready_sent = true;
 	notify_send("READY=1");
 }
@@ -301,6 +356,7 @@ main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'C' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-uid-buffer", required_argument, NULL, 'B' },
+		{ "turn-limit", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -312,6 +368,7 @@ main(int argc, char **argv)
 	struct server_opts svo;
 	struct engine_opts eo;
 	struct engine_quarantine *crashes;
+	struct watchdog_opts wo = { .keep_fd = -1 };
 	const char *group = NULL, *metrics = NULL;
 	struct af_registry *reg;
 	struct engine *e;
@@ -320,6 +377,10 @@ main(int argc, char **argv)
 	int lfd, mfd = -1;
 
 	log_init();
+	/* For a re-execution by the watchdog, before getopt permutes. */
+	if ((wo.argv = argv_copy(argc, argv)) == NULL)
+		fatal("out of memory");
+	wo.limit_ms = 2000;
 	memset(&eo, 0, sizeof(eo));
 	memset(&svo, 0, sizeof(svo));
 	while (
@@ -368,6 +429,10 @@ main(int argc, char **argv)
 				    "KiB, at least 16\n");
 				return 2;
 			}
+			break;
+		case 'T':
+			if (turn_limit_opt(optarg, &wo.limit_ms) != 0)
+				return 2;
 			break;
 		case 'P':
 			metrics = optarg;
@@ -433,6 +498,11 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	install_crash_recorder(dir);
 	eo.quarantine = crashes = read_crashes(&eo.nquarantine);
+	/* Before the replay: a flow can run away there too. */
+	wo.record_path = crash_path;
+	wo.keep_fd = lfd > 0 ? lfd : -1;
+	if (watchdog_start(&wo) != 0)
+		fatal("the turn-limit watchdog: %s", strerror(errno));
 	eo.on_progress = on_progress;
 	rc = engine_open(s, reg, &eo, &e, err, sizeof(err));
 	if (rc != AF_OK)
@@ -476,6 +546,7 @@ main(int argc, char **argv)
 		svo.has_group = true;
 	}
 	rc = server_run(e, s, &svo, err, sizeof(err));
+	watchdog_stop();
 	engine_close(e);
 	store_close(s);
 	registry_free(reg);

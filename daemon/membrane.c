@@ -301,6 +301,7 @@ membrane(struct af_flow *f, enum jkind kind, const char *obj,
 	struct act *a = f->a;
 	struct engine *e = a->e;
 	const struct af_value *dummy;
+	char why[160];
 	int rc;
 
 	if (out == NULL)
@@ -316,6 +317,15 @@ membrane(struct af_flow *f, enum jkind kind, const char *obj,
 		return AF_EINVAL;
 	if (args == NULL && (args = af_null(a->arena)) == NULL)
 		return AF_ENOMEM;
+	/* Guest memory: checked (bounded, fault-guarded) before the encoder
+	 * or anything else walks it; the same live and in replay. */
+	if (value_check(args, why, sizeof(why)) != AF_OK) {
+		act_failf(e, a,
+		    "%s to %s.%s with args that are a malformed "
+		    "value: %s",
+		    kind == J_CHECK_SEND ? "send" : "call", obj, method, why);
+		act_fail_from_guest(e, a, a->failure);
+	}
 	buf_reset(&e->args_buf);
 	if ((rc = value_encode(&e->args_buf, args)) == AF_EINVAL) {
 		/* Hand-built args the decoder would refuse (invalid UTF-8,

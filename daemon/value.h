@@ -87,6 +87,18 @@ int value_decode(struct af_arena *a, const void *p, size_t n,
  */
 int value_measure(const struct af_value *v, size_t *size);
 
+/*
+ * Validates a value handed over by guest code, which may have been built by
+ * hand, before anything else walks it: every pointer readable, types known,
+ * depth at most AF_VALUE_MAX_DEPTH, size bounded by AF_VALUE_MAX_BYTES
+ * (counting each node), no list or record that contains itself. Memory is
+ * read under a fault guard (guard.h), so a length that lies is a failure,
+ * not a crash. AF_OK, or AF_EINVAL with why (a phrase, caller's buffer of
+ * whylen bytes) saying what is wrong. UTF-8 and key order are left to
+ * value_encode, which is safe to call once this passed.
+ */
+int value_check(const struct af_value *v, char *why, size_t whylen);
+
 /* ---- Diagnostics --------------------------------------------------------- */
 
 /*

@@ -1,0 +1,75 @@
+# runaway.sh: a flow that loops for ever after a durable timer fires (or
+# after a settle) must not wedge the daemon (issue 9). Past --turn-limit
+# the watchdog quarantines it ("ran away"), logs a line naming it, and the
+# daemon restarts itself (same PID) and serves everyone else; SIGTERM
+# during a runaway still ends the daemon.
+set -eu
+. tests/e2e/lib.inc
+M=$B/modules
+# is_failed ACT: the daemon answers, and ACT is Failed.
+is_failed() {
+	[ "$($CTL show "$1" 2>/dev/null | jq -r .state 2>/dev/null)" = Failed ]
+}
+start_daemon --module "$M/hazards.so" --turn-limit 1000
+PID=$DAEMON_PID
+mkvow
+V2=$VOW R2=$RES
+out=$(ctl start wait "{\"after\":{\"@vow\":$V2},\"value\":\"served\"}")
+BYSTANDER=$(echo "$out" | jq -r .activation)
+BOUT=$(echo "$out" | jq -r '.outcome["@vow"]')
+# The timer fires in the daemon, the flow runs away in that pass.
+ACT=$(ctl start spin "{\"sleep\":100,\"marker\":\"$WORK/spin1\"}" |
+    jq -r .activation)
+wait_for_file "$WORK/spin1"
+# The daemon answers again: a later incarnation, same process.
+wait_until "the daemon to answer again" is_failed "$ACT"
+expect "same pid" "$(kill -0 "$PID" && echo alive)" alive
+ctl show "$ACT" | jq -r .failure | grep -q "ran away" ||
+    fail "no runaway diagnostic: $(ctl show "$ACT")"
+grep -q "activation $ACT ran away" "$WORK/daemon.log" ||
+    fail "no log line naming activation $ACT"
+# Everyone else is served: the bystander, and new work.
+ctl settle "$V2" --resolver "$R2" 1 >/dev/null
+expect "bystander" "$(ctl vow "$BOUT" --wait --timeout 10 | jq -c .value)" \
+    '"served"'
+a=$(ctl start echo 5 | jq -r .activation)
+expect "echo" "$(state_of "$a")" Done
+
+# The same after a settle; and it stays quarantined across a restart.
+mkvow
+ACT2=$(ctl start spin "{\"after\":{\"@vow\":$VOW},\"marker\":\"$WORK/spin2\"}" |
+    jq -r .activation)
+$CTL settle "$VOW" --resolver "$RES" 1 >/dev/null 2>&1 || true
+wait_until "the second runaway to be quarantined" is_failed "$ACT2"
+ctl show "$ACT2" | jq -r .failure | grep -q "ran away" ||
+    fail "no runaway diagnostic: $(ctl show "$ACT2")"
+stop_daemon
+start_daemon --module "$M/hazards.so" --turn-limit 1000
+expect "still quarantined" "$(state_of "$ACT2")" Failed
+a=$(ctl start echo 6 | jq -r .activation)
+expect "echo after restart" "$(state_of "$a")" Done
+stop_daemon
+
+# SIGTERM while a flow runs away (a limit far away, so that it is the
+# signal that ends the daemon, not the watchdog's restart).
+start_daemon --module "$M/hazards.so" --turn-limit 600000
+mkvow
+ctl start spin "{\"after\":{\"@vow\":$VOW},\"marker\":\"$WORK/spin3\"}" >/dev/null
+$CTL settle "$VOW" --resolver "$RES" 1 >/dev/null 2>&1 &
+echo $! >"$WORK/settle.pid"
+wait_for_file "$WORK/spin3"
+kill -TERM "$DAEMON_PID"
+# Its exit, by PID, within 5 s.
+i=0
+while kill -0 "$DAEMON_PID" 2>/dev/null &&
+    [ "$(ps -o stat= -p "$DAEMON_PID" 2>/dev/null | cut -c1)" != Z ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "SIGTERM did not end a daemon whose flow ran away"
+	sleep 0.05
+done
+wait "$DAEMON_PID" || fail "the daemon did not exit 0 on SIGTERM"
+DAEMON_PID=
+wait "$(cat "$WORK/settle.pid")" 2>/dev/null || true
+rm -f "$WORK/settle.pid"
+grep -q "kept the daemon from stopping" "$WORK/daemon.log" ||
+    fail "no log line about the turn that kept the daemon from stopping"
