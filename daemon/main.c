@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,6 +31,7 @@
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
+#include "modules.h"
 #include "notify.h"
 #include "registry.h"
 #include "server.h"
@@ -247,29 +247,6 @@ on_stopping(void *ctx)
 	notify_send("STOPPING=1");
 }
 
-/* ---- Modules ---------------------------------------------------------------- */
-
-static void
-load_module(struct af_registry *reg, const char *path)
-{
-	af_module_init_fn *init;
-	void *h;
-	int rc;
-
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
-		fatal("module %s: %s", path, dlerror());
-	*(void **)&init = dlsym(h, AF_MODULE_INIT_SYMBOL);
-	if (init == NULL)
-		fatal("module %s: no %s entry point", path,
-		    AF_MODULE_INIT_SYMBOL);
-	if ((rc = init(reg, AF_MODULE_ABI)) != AF_OK)
-		fatal("module %s: %s failed: %s (a name registered twice is "
-		      "an error)",
-		    path, AF_MODULE_INIT_SYMBOL, af_strerror(rc));
-	log_info("loaded module %s", path);
-	/* The handle stays open for the life of the process. */
-}
-
 static void
 mkdirs(const char *dir)
 {
@@ -307,7 +284,7 @@ main(int argc, char **argv)
 	};
 	const char *dir = "./asyncflow-data", *sock = NULL;
 	const char *modules[MAX_MODULES];
-	int nmodules = 0, ch, verbosity = LOG_INFO, i, rc;
+	int nmodules = 0, ch, verbosity = LOG_INFO, rc;
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
 	struct engine_opts eo;
@@ -423,10 +400,12 @@ main(int argc, char **argv)
 
 	if ((reg = registry_new()) == NULL)
 		fatal("out of memory");
+	registry_set_owner(reg, "built-in");
 	if ((rc = builtin_flows_register(reg)) != AF_OK)
 		fatal("built-in flows: %s", af_strerror(rc));
-	for (i = 0; i < nmodules; i++)
-		load_module(reg, modules[i]);
+	if (modules_load(dir, modules, (size_t)nmodules, reg, err,
+		sizeof(err)) != AF_OK)
+		fatal("%s", err);
 
 	rc = store_open_lmdb(dir, &so, &s, err, sizeof(err));
 	if (rc != AF_OK)
