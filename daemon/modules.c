@@ -1,6 +1,15 @@
 /*
  * modules.c: loading flow modules (see modules.h). Start-up code: it may
  * block, and reports errors as messages for the caller to print and exit.
+ *
+ * The data directory keeps its code: DIR/modules/SHA256.so (the module's
+ * bytes, named by their SHA-256, written to a temporary name, fsynced and
+ * renamed, mode 0600) is what is dlopen'ed, so changing or deleting the
+ * file given with --module cannot affect the daemon; DIR/modules/set lists
+ * the set in use, one "SHA256 PATH" line each in load order (PATH: as
+ * given, for messages). A file rather than the store's meta because
+ * modules are loaded before the store is opened (the engine's replay needs
+ * the complete registry), and the list sits next to the files it names.
  */
 #include <sys/stat.h>
 
@@ -8,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +26,37 @@
 #include "log.h"
 #include "modules.h"
 #include "registry.h"
+#include "sha256.h"
+
+/* What was loaded, for the life of the process: the labels are the
+ * registry's owner strings. */
+static struct loaded {
+	char *label;
+	void *handle;
+} * loaded;
+static size_t nloaded;
+
+/* snprintf for paths and lines whose parts are bounded (modules_load
+ * refuses a data directory path longer than PATH_LIMIT). */
+#define PATH_LIMIT 3000
+static void pathf(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+pathf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
 
 /* ---- A crash in a module's init (async-signal-safe) ----------------------- */
 
-/* The record DIR/modules/crashed: one line "SIGNAL PATH" (PATH as loaded).
- * The line's text after the signal is ready before init runs. */
+/* The record DIR/modules/crashed: one line "SIGNAL PATH\tLABEL" (PATH as
+ * loaded, LABEL as given). The text after the signal is ready before init
+ * runs. */
 static char crash_file[4096];
 static char crash_line[4096 + 2];
 static char init_stack[1 << 16]; /* the handler's stack (sigaltstack) */
@@ -50,14 +86,15 @@ init_crash_handler(int sig)
 
 /* Run init(reg, AF_MODULE_ABI) with the crash record armed for path. */
 static int
-run_init(af_module_init_fn *init, struct af_registry *reg, const char *path)
+run_init(af_module_init_fn *init, struct af_registry *reg, const char *path,
+    const char *label)
 {
 	struct sigaction sa, old[sizeof(init_sigs) / sizeof(init_sigs[0])];
 	stack_t ss, oss;
 	size_t i;
 	int rc;
 
-	snprintf(crash_line, sizeof(crash_line), " %s\n", path);
+	pathf(crash_line, sizeof(crash_line), " %s\t%s\n", path, label);
 	ss.ss_sp = init_stack;
 	ss.ss_size = sizeof(init_stack);
 	ss.ss_flags = 0;
@@ -77,10 +114,10 @@ run_init(af_module_init_fn *init, struct af_registry *reg, const char *path)
 	return rc;
 }
 
-/* The crash record of an earlier start, if any: 1 with *sig and path set
- * (path[0..len)), else 0. */
+/* The crash record of an earlier start, if any: 1 with *sig, the path
+ * loaded and *label (pointing into path) set, else 0. */
 static int
-read_crash_record(int *sig, char *path, size_t len)
+read_crash_record(int *sig, char *path, size_t len, const char **label)
 {
 	FILE *f;
 	int n;
@@ -89,9 +126,197 @@ read_crash_record(int *sig, char *path, size_t len)
 		return 0;
 	n = fscanf(f, "%d ", sig) == 1 && fgets(path, (int)len, f) != NULL;
 	fclose(f);
-	if (n)
+	if (n) {
 		path[strcspn(path, "\n")] = '\0';
+		*label = path + strcspn(path, "\t");
+		if (**label == '\t')
+			*(char *)(*label)++ = '\0';
+		else
+			*label = path;
+	}
 	return n;
+}
+
+/* ---- The data directory's copies ----------------------------------------- */
+
+/* Write n bytes at p to path atomically: a temporary name in the same
+ * directory, fsync, rename, fsync of the directory (mdir). */
+static int
+write_atomic(const char *mdir, const char *path, const void *p, size_t n,
+    char *err, size_t errlen)
+{
+	char tmp[4096];
+	const char *q = p;
+	ssize_t w;
+	int fd, dfd;
+
+	pathf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+	    0)
+		goto fail;
+	while (n > 0) {
+		if ((w = write(fd, q, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			goto fail;
+		}
+		q += w;
+		n -= (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		goto fail;
+	if ((dfd = open(mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return AF_OK;
+fail:
+	snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+	unlink(tmp);
+	return AF_ESTORE;
+}
+
+/* Copy the module file given into mdir/SHA256.so unless it is there;
+ * hex gets the digest, *created whether this call wrote it. */
+static int
+copy_in(const char *mdir, const char *given, char hex[2 * SHA256_LEN + 1],
+    int *created, char *err, size_t errlen)
+{
+	uint8_t d[SHA256_LEN];
+	struct sha256 c;
+	struct stat st;
+	char path[4096];
+	char *buf = NULL;
+	size_t got = 0;
+	ssize_t r;
+	int fd, rc;
+
+	*created = 0;
+	if ((fd = open(given, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "module %s: %s", given, strerror(errno));
+		return AF_ENOTFOUND;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "module %s: not a regular file", given);
+		close(fd);
+		return AF_EINVAL;
+	}
+	if ((buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "module %s: out of memory", given);
+		return AF_ENOMEM;
+	}
+	while (got < (size_t)st.st_size &&
+	    (r = read(fd, buf + got, (size_t)st.st_size - got)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "module %s: %s", given,
+			    strerror(errno));
+			close(fd);
+			free(buf);
+			return AF_ESTORE;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	sha256_init(&c);
+	sha256_update(&c, buf, got);
+	sha256_final(&c, d);
+	sha256_hex(d, hex);
+	pathf(path, sizeof(path), "%s/%s.so", mdir, hex);
+	rc = AF_OK;
+	if (access(path, F_OK) != 0) {
+		rc = write_atomic(mdir, path, buf, got, err, errlen);
+		*created = rc == AF_OK;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Record the set loaded: mdir/set, "SHA256 LABEL" lines. */
+static int
+write_set(const char *mdir, char (*hex)[2 * SHA256_LEN + 1],
+    const char *const *labels, size_t n, char *err, size_t errlen)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return AF_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s %s\n", hex[i], labels[i]);
+	if (fclose(f) != 0) {
+		free(text);
+		snprintf(err, errlen, "out of memory");
+		return AF_ENOMEM;
+	}
+	pathf(path, sizeof(path), "%s/set", mdir);
+	rc = write_atomic(mdir, path, text, len, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* The recorded set: *n digests and labels (malloc'd arrays and strings,
+ * kept for the life of the process), none if there is no record. */
+static int
+read_set(const char *mdir, char (**hex)[2 * SHA256_LEN + 1], char ***labels,
+    size_t *n, char *err, size_t errlen)
+{
+	char path[4096], line[4200], *sp;
+	size_t cap = 0, k;
+	void *tmp;
+	FILE *f;
+
+	*n = 0;
+	*hex = NULL;
+	*labels = NULL;
+	pathf(path, sizeof(path), "%s/set", mdir);
+	if ((f = fopen(path, "re")) == NULL)
+		return errno == ENOENT ? AF_OK : AF_ESTORE;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		sp = strchr(line, ' ');
+		k = sp != NULL ? (size_t)(sp - line) : 0;
+		if (k != 2 * SHA256_LEN ||
+		    strspn(line, "0123456789abcdef") != k) {
+			snprintf(err, errlen,
+			    "%s: not a list of \"SHA256 PATH\" lines", path);
+			fclose(f);
+			return AF_EDECODE;
+		}
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			if ((tmp = realloc(*hex, cap * sizeof(**hex))) == NULL)
+				goto nomem;
+			*hex = tmp;
+			if ((tmp = realloc(*labels, cap * sizeof(char *))) ==
+			    NULL)
+				goto nomem;
+			*labels = tmp;
+		}
+		memcpy((*hex)[*n], line, k);
+		(*hex)[*n][k] = '\0';
+		if (((*labels)[*n] = strdup(sp + 1)) == NULL)
+			goto nomem;
+		(*n)++;
+	}
+	fclose(f);
+	return AF_OK;
+nomem:
+	fclose(f);
+	snprintf(err, errlen, "out of memory");
+	return AF_ENOMEM;
 }
 
 /* ---- Loading ------------------------------------------------------------- */
@@ -131,7 +356,7 @@ load_one(const char *given, const char *path, struct af_registry *reg,
 	}
 	registry_set_owner(reg, given);
 	registry_clear_error(reg);
-	rc = run_init(init, reg, path);
+	rc = run_init(init, reg, path, given);
 	if (rc != AF_OK) {
 		why = registry_error(reg);
 		if (why[0] != '\0')
@@ -152,8 +377,10 @@ load_one(const char *given, const char *path, struct af_registry *reg,
 		/* Not closed: it may have registered some names. */
 		return rc < 0 ? rc : AF_EINVAL;
 	}
-	log_info("loaded module %s", given);
+	log_info("loaded module %s (%s)", given, path);
 	/* The handle stays open for the life of the process. */
+	loaded[nloaded].label = (char *)given;
+	loaded[nloaded++].handle = h;
 	return AF_OK;
 }
 
@@ -161,42 +388,91 @@ int
 modules_load(const char *dir, const char *const *paths, size_t n,
     struct af_registry *reg, char *err, size_t errlen)
 {
-	char path[4096], crashed[4096];
-	int rc, sig, have_crash;
+	char mdir[4096], path[4096], crashed[4096];
+	char(*hex)[2 * SHA256_LEN + 1] = NULL;
+	char **labels = NULL;
+	const char *clabel = "";
+	int rc, sig, have_crash, created, given = n > 0;
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/modules", dir);
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (strlen(dir) > PATH_LIMIT) {
+		snprintf(err, errlen, "data directory path longer than %d",
+		    PATH_LIMIT);
+		return AF_EINVAL;
+	}
+	pathf(mdir, sizeof(mdir), "%s/modules", dir);
+	if (mkdir(mdir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", mdir, strerror(errno));
 		return AF_ESTORE;
 	}
-	snprintf(crash_file, sizeof(crash_file), "%s/modules/crashed", dir);
-	have_crash = read_crash_record(&sig, crashed, sizeof(crashed));
+	pathf(crash_file, sizeof(crash_file), "%s/crashed", mdir);
+	have_crash = read_crash_record(&sig, crashed, sizeof(crashed), &clabel);
+	if (n == 0) {
+		/* No --module: the set recorded by the last start that had
+		 * some. */
+		if ((rc = read_set(mdir, &hex, &labels, &n, err, errlen)) !=
+		    AF_OK) {
+			if (rc == AF_ESTORE)
+				snprintf(err, errlen, "%s/set: %s", mdir,
+				    strerror(errno));
+			return rc;
+		}
+	} else {
+		/* The set given replaces the recorded one once it loads.
+		 * Hook for the upgrade check (issue 9, item 3): a set that
+		 * differs from the recorded one (read_set) is an upgrade,
+		 * to be checked against the store's unfinished activations
+		 * here, before anything is loaded or recorded. */
+		hex = calloc(n, sizeof(*hex));
+		labels = calloc(n, sizeof(*labels));
+		if (hex == NULL || labels == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return AF_ENOMEM;
+		}
+		for (i = 0; i < n; i++)
+			labels[i] = (char *)paths[i];
+	}
+	if ((loaded = calloc(n ? n : 1, sizeof(*loaded))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return AF_ENOMEM;
+	}
 	for (i = 0; i < n; i++) {
-		/* dlopen takes a name without '/' for a library to search
-		 * for: a file given on the command line is a path. */
-		if (strchr(paths[i], '/') == NULL)
-			snprintf(path, sizeof(path), "./%s", paths[i]);
-		else
-			snprintf(path, sizeof(path), "%s", paths[i]);
+		created = 0;
+		if (given &&
+		    (rc = copy_in(mdir, labels[i], hex[i], &created, err,
+			 errlen)) != AF_OK)
+			return rc;
+		pathf(path, sizeof(path), "%s/%s.so", mdir, hex[i]);
 		if (have_crash && strcmp(crashed, path) == 0) {
 			snprintf(err, errlen,
 			    "module %s crashed the daemon in %s at an earlier "
 			    "start (signal %d: %s): not loading it again; "
 			    "load a fixed module, or remove %s to retry",
-			    paths[i], AF_MODULE_INIT_SYMBOL, sig,
+			    labels[i], AF_MODULE_INIT_SYMBOL, sig,
 			    strsignal(sig), crash_file);
 			return AF_EINVAL;
 		}
-		if ((rc = load_one(paths[i], path, reg, err, errlen)) != AF_OK)
+		if ((rc = load_one(labels[i], path, reg, err, errlen)) !=
+		    AF_OK) {
+			/* Not kept: the data directory holds modules that
+			 * loaded (or crashed, for the record above). */
+			if (created)
+				unlink(path);
 			return rc;
+		}
 	}
 	registry_set_owner(reg, "");
+	if (given &&
+	    (rc = write_set(mdir, hex, (const char *const *)labels, n, err,
+		 errlen)) != AF_OK)
+		return rc;
 	if (have_crash) {
 		log_warn("module %s crashed the daemon in %s at an earlier "
 			 "start (signal %d: %s); it is not loaded now",
-		    crashed, AF_MODULE_INIT_SYMBOL, sig, strsignal(sig));
+		    clabel, AF_MODULE_INIT_SYMBOL, sig, strsignal(sig));
 		unlink(crash_file);
 	}
+	free(hex);
+	free(labels);
 	return AF_OK;
 }
