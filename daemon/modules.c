@@ -182,58 +182,95 @@ fail:
 	return AF_ESTORE;
 }
 
-/* Copy the module file given into mdir/SHA256.so unless it is there;
- * hex gets the digest, *created whether this call wrote it. */
+/* Read the file at path (the module label, for messages) into *buf
+ * (malloc'd, *len bytes) and its SHA-256 into hex. */
 static int
-copy_in(const char *mdir, const char *given, char hex[2 * SHA256_LEN + 1],
-    int *created, char *err, size_t errlen)
+read_hashed(const char *path, const char *label, char **buf, size_t *len,
+    char hex[2 * SHA256_LEN + 1], char *err, size_t errlen)
 {
 	uint8_t d[SHA256_LEN];
 	struct sha256 c;
 	struct stat st;
-	char path[4096];
-	char *buf = NULL;
 	size_t got = 0;
 	ssize_t r;
-	int fd, rc;
+	int fd;
 
-	*created = 0;
-	if ((fd = open(given, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "module %s: %s", given, strerror(errno));
+	*buf = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (strcmp(label, path) == 0)
+			snprintf(err, errlen, "module %s: %s", label,
+			    strerror(errno));
+		else
+			snprintf(err, errlen, "module %s: %s: %s", label, path,
+			    strerror(errno));
 		return AF_ENOTFOUND;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "module %s: not a regular file", given);
+		snprintf(err, errlen, "module %s: %s: not a regular file",
+		    label, path);
 		close(fd);
 		return AF_EINVAL;
 	}
-	if ((buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
+	if ((*buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
 		close(fd);
-		snprintf(err, errlen, "module %s: out of memory", given);
+		snprintf(err, errlen, "module %s: out of memory", label);
 		return AF_ENOMEM;
 	}
 	while (got < (size_t)st.st_size &&
-	    (r = read(fd, buf + got, (size_t)st.st_size - got)) != 0) {
+	    (r = read(fd, *buf + got, (size_t)st.st_size - got)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			snprintf(err, errlen, "module %s: %s", given,
+			snprintf(err, errlen, "module %s: %s: %s", label, path,
 			    strerror(errno));
 			close(fd);
-			free(buf);
+			free(*buf);
+			*buf = NULL;
 			return AF_ESTORE;
 		}
 		got += (size_t)r;
 	}
 	close(fd);
 	sha256_init(&c);
-	sha256_update(&c, buf, got);
+	sha256_update(&c, *buf, got);
 	sha256_final(&c, d);
 	sha256_hex(d, hex);
+	*len = got;
+	return AF_OK;
+}
+
+/* The copy mdir/HEX.so holds what its name says. */
+static int
+copy_intact(const char *path, const char *label, const char *hex)
+{
+	char have[2 * SHA256_LEN + 1], err[64], *buf;
+	size_t len;
+
+	if (read_hashed(path, label, &buf, &len, have, err, sizeof(err)) !=
+	    AF_OK)
+		return 0;
+	free(buf);
+	return strcmp(have, hex) == 0;
+}
+
+/* Copy the module file given into mdir/SHA256.so unless an intact copy is
+ * there; hex gets the digest, *created whether this call wrote it. */
+static int
+copy_in(const char *mdir, const char *given, char hex[2 * SHA256_LEN + 1],
+    int *created, char *err, size_t errlen)
+{
+	char path[4096], *buf;
+	size_t len;
+	int rc;
+
+	*created = 0;
+	if ((rc = read_hashed(given, given, &buf, &len, hex, err, errlen)) !=
+	    AF_OK)
+		return rc;
 	pathf(path, sizeof(path), "%s/%s.so", mdir, hex);
 	rc = AF_OK;
-	if (access(path, F_OK) != 0) {
-		rc = write_atomic(mdir, path, buf, got, err, errlen);
+	if (!copy_intact(path, given, hex)) {
+		rc = write_atomic(mdir, path, buf, len, err, errlen);
 		*created = rc == AF_OK;
 	}
 	free(buf);
@@ -443,6 +480,14 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 			 errlen)) != AF_OK)
 			return rc;
 		pathf(path, sizeof(path), "%s/%s.so", mdir, hex[i]);
+		if (!given && !copy_intact(path, labels[i], hex[i])) {
+			snprintf(err, errlen,
+			    "module %s: its copy %s is missing or does not "
+			    "match its SHA-256: start with --module naming "
+			    "the module file",
+			    labels[i], path);
+			return AF_ENOTFOUND;
+		}
 		if (have_crash && strcmp(crashed, path) == 0) {
 			snprintf(err, errlen,
 			    "module %s crashed the daemon in %s at an earlier "

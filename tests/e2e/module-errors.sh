@@ -16,15 +16,26 @@ INIT='int af_module_init(struct af_registry *r, unsigned abi);'
 FLOW='static int f(struct af_flow *fl, const struct af_value *a,
     const struct af_value **out) { (void)fl; *out = a; return AF_OK; }'
 
-# refused WANT ARGS...: the daemon exits non-zero at start, and its
-# stderr has WANT.
+# refused WANT ARGS...: asyncflowd with ARGS exits non-zero at start, and
+# its stderr has WANT (if not empty). A daemon that starts instead is a failure, found by
+# its answer (not by a timeout) and ended by its PID.
 refused() {
 	want=$1
 	shift
-	if "$B/asyncflowd" -d "$DIR" "$@" >"$WORK/err" 2>&1; then
+	"$B/asyncflowd" -d "$DIR" "$@" >"$WORK/err" 2>&1 &
+	rpid=$!
+	echo "$rpid" >"$WORK/refused.pid"
+	wait_until "asyncflowd $* to exit or answer" \
+	    sh -c "! kill -0 $rpid 2>/dev/null || $CTL stats >/dev/null 2>&1"
+	if $CTL stats >/dev/null 2>&1; then
+		kill_pidfile "$WORK/refused.pid"
 		fail "started with $*"
 	fi
-	grep -qF -- "$want" "$WORK/err" ||
+	rm -f "$WORK/refused.pid"
+	if wait "$rpid"; then
+		fail "exited 0 with $*"
+	fi
+	[ -z "$want" ] || grep -qF -- "$want" "$WORK/err" ||
 		fail "no '$want' in: $(cat "$WORK/err")"
 }
 
@@ -68,6 +79,10 @@ int af_module_init(struct af_registry *r, unsigned abi)
 refused "module $WORK/no.so: af_module_init refused to load (returned -30001, ENOTFOUND: not found)" \
     --module "$WORK/no.so"
 
+# A file that is not there: the module and the reason, not a guess.
+refused "module $WORK/nothere.so: No such file or directory" \
+    --module "$WORK/nothere.so"
+
 # A relative path without '/': a file in the current directory.
 (cd "$WORK" && exec "$B/asyncflowd" -d "$DIR" --module one.so \
     >>"$WORK/daemon.log" 2>&1) &
@@ -83,9 +98,7 @@ stop_daemon
 mod crash "$INIT
 int af_module_init(struct af_registry *r, unsigned abi)
 { (void)r; (void)abi; return *(volatile int *)0; }"
-if "$B/asyncflowd" -d "$DIR" --module "$WORK/crash.so" >"$WORK/err" 2>&1; then
-	fail "a crashing init did not crash"
-fi
+refused "" --module "$WORK/crash.so"
 refused "module $WORK/crash.so crashed the daemon in af_module_init at an earlier start (signal 11: Segmentation fault): not loading it again" \
     --module "$WORK/crash.so"
 # Without it the daemon starts, and says what happened.
