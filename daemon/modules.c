@@ -363,6 +363,7 @@ load_one(const char *given, const char *path, struct af_registry *reg,
     char *err, size_t errlen)
 {
 	const unsigned *abi;
+	struct registry_mark mark;
 	af_module_init_fn *init;
 	const char *why;
 	void *h;
@@ -393,8 +394,10 @@ load_one(const char *given, const char *path, struct af_registry *reg,
 	}
 	registry_set_owner(reg, given);
 	registry_clear_error(reg);
+	mark = registry_mark(reg);
 	rc = run_init(init, reg, path, given);
 	if (rc != AF_OK) {
+		registry_rollback(reg, mark);
 		why = registry_error(reg);
 		if (why[0] != '\0')
 			snprintf(err, errlen,
@@ -411,7 +414,8 @@ load_one(const char *given, const char *path, struct af_registry *reg,
 				"; it does not export "
 				"af_module_abi, so its ABI is unknown" :
 				"");
-		/* Not closed: it may have registered some names. */
+		/* Nothing of it is registered, but it stays open: its init
+		 * may have left other state (threads, atexit handlers). */
 		return rc < 0 ? rc : AF_EINVAL;
 	}
 	log_info("loaded module %s (%s)", given, path);

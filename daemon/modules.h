@@ -25,8 +25,8 @@
  * they replace the set recorded in dir/modules/set. With n == 0 the
  * recorded set is loaded (none if nothing was ever recorded). AF_OK, or
  * an AF_E* code with a message in err naming the module and why; then the
- * caller exits: modules loaded so far stay loaded, and a failed init may
- * have registered some names. Handles are never closed. */
+ * caller exits: modules loaded so far stay loaded; a module whose init
+ * failed has nothing registered. Handles are never closed. */
 int modules_load(const char *dir, const char *const *paths, size_t n,
     struct af_registry *reg, char *err, size_t errlen);
 

@@ -204,6 +204,21 @@ af_register_object(struct af_registry *r, const char *name,
 	return AF_OK;
 }
 
+struct registry_mark
+registry_mark(const struct af_registry *r)
+{
+	return (struct registry_mark){ r->nflows, r->nobjs };
+}
+
+void
+registry_rollback(struct af_registry *r, struct registry_mark m)
+{
+	while (r->nobjs > m.nobjs)
+		free(r->objs[--r->nobjs].methods);
+	if (r->nflows > m.nflows)
+		r->nflows = m.nflows;
+}
+
 const char *
 registry_flow_name(const struct af_registry *r, size_t i)
 {

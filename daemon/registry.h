@@ -55,4 +55,12 @@ void registry_set_owner(struct af_registry *r, const char *owner);
 const char *registry_error(const struct af_registry *r);
 void registry_clear_error(struct af_registry *r);
 
+/* What is registered now; registry_rollback unregisters everything
+ * registered since (a module whose init failed leaves nothing behind). */
+struct registry_mark {
+	size_t nflows, nobjs;
+};
+struct registry_mark registry_mark(const struct af_registry *r);
+void registry_rollback(struct af_registry *r, struct registry_mark m);
+
 #endif

@@ -295,6 +295,28 @@ START_TEST(test_registry_error_names_the_culprit)
 }
 END_TEST
 
+/* A module whose init fails leaves nothing registered. */
+START_TEST(test_registry_rollback)
+{
+	static const struct af_method ms[] = { { "one", m_one } };
+	struct registry_mark m;
+
+	ck_assert_int_eq(af_register_flow(reg, "a", flow_a), AF_OK);
+	m = registry_mark(reg);
+	ck_assert_int_eq(af_register_flow(reg, "b", flow_b), AF_OK);
+	ck_assert_int_eq(af_register_object(reg, "o", ms, 1, NULL), AF_OK);
+	ck_assert_int_eq(af_register_flow(reg, "a", flow_b), AF_EEXIST);
+	registry_rollback(reg, m);
+	ck_assert_ptr_nonnull(registry_flow(reg, "a", 1));
+	ck_assert_ptr_null(registry_flow(reg, "b", 1));
+	ck_assert_ptr_null(registry_object(reg, "o", 1));
+	ck_assert_ptr_null(registry_flow_name(reg, 1));
+	/* The names are free again. */
+	ck_assert_int_eq(af_register_object(reg, "o", ms, 1, NULL), AF_OK);
+	ck_assert_int_eq(af_register_flow(reg, "b", flow_b), AF_OK);
+}
+END_TEST
+
 START_TEST(test_registry_free_null)
 {
 	registry_free(NULL);
@@ -314,6 +336,7 @@ registry_suite(void)
 	tcase_add_test(tr, test_registry_objects_and_methods);
 	tcase_add_test(tr, test_registry_many_names);
 	tcase_add_test(tr, test_registry_error_names_the_culprit);
+	tcase_add_test(tr, test_registry_rollback);
 	tcase_add_test(tr, test_registry_free_null);
 	suite_add_tcase(s, tr);
 	return s;
