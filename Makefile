@@ -98,10 +98,13 @@ $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-# ---- the daemon: main.c + the core library, symbols exported for modules
+# ---- the daemon: main.c + the core library, exporting to modules only the
+# guest API listed in daemon/guest.map
 DAEMON := $(B)/asyncflowd
-$(DAEMON): $(B)/daemon/main.o $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
-	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(B)/daemon/main.o \
+$(DAEMON): $(B)/daemon/main.o $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o \
+    daemon/guest.map
+	$(CC) $(ALL_LDFLAGS) -rdynamic -Wl,--version-script=daemon/guest.map \
+	    -o $@ $(B)/daemon/main.o \
 	    -Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
 	    $(B)/gen/asyncflow.pb-c.o $(PKG_LIBS) -ldl
 

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +32,7 @@
 #include "guard.h"
 #include "log.h"
 #include "metrics.h"
+#include "modules.h"
 #include "notify.h"
 #include "registry.h"
 #include "server.h"
@@ -61,7 +61,9 @@ usage(FILE *f)
 	    "  -d DIR          data directory (default ./asyncflow-data, "
 	    "created if missing)\n"
 	    "  -s PATH         socket (default DIR/asyncflowd.sock)\n"
-	    "  --module FILE   load a flow module (repeatable)\n"
+	    "  --module FILE   load a flow module (repeatable), copied into "
+	    "DIR/modules;\n"
+	    "                  none given: the set recorded there\n"
 	    "  --durability M  full: fsync every commit (default); batch: "
 	    "fsync at most\n"
 	    "                  every 5 ms; none: never fsync. All survive "
@@ -302,29 +304,6 @@ on_stopping(void *ctx)
 	notify_send("STOPPING=1");
 }
 
-/* ---- Modules ---------------------------------------------------------------- */
-
-static void
-load_module(struct af_registry *reg, const char *path)
-{
-	af_module_init_fn *init;
-	void *h;
-	int rc;
-
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
-		fatal("module %s: %s", path, dlerror());
-	*(void **)&init = dlsym(h, AF_MODULE_INIT_SYMBOL);
-	if (init == NULL)
-		fatal("module %s: no %s entry point", path,
-		    AF_MODULE_INIT_SYMBOL);
-	if ((rc = init(reg, AF_MODULE_ABI)) != AF_OK)
-		fatal("module %s: %s failed: %s (a name registered twice is "
-		      "an error)",
-		    path, AF_MODULE_INIT_SYMBOL, af_strerror(rc));
-	log_info("loaded module %s", path);
-	/* The handle stays open for the life of the process. */
-}
-
 static void
 mkdirs(const char *dir)
 {
@@ -363,7 +342,7 @@ main(int argc, char **argv)
 	};
 	const char *dir = "./asyncflow-data", *sock = NULL;
 	const char *modules[MAX_MODULES];
-	int nmodules = 0, ch, verbosity = LOG_INFO, i, rc;
+	int nmodules = 0, ch, verbosity = LOG_INFO, rc;
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
 	struct engine_opts eo;
@@ -488,10 +467,12 @@ main(int argc, char **argv)
 
 	if ((reg = registry_new()) == NULL)
 		fatal("out of memory");
+	registry_set_owner(reg, "built-in");
 	if ((rc = builtin_flows_register(reg)) != AF_OK)
 		fatal("built-in flows: %s", af_strerror(rc));
-	for (i = 0; i < nmodules; i++)
-		load_module(reg, modules[i]);
+	if (modules_load(dir, modules, (size_t)nmodules, reg, err,
+		sizeof(err)) != AF_OK)
+		fatal("%s", err);
 
 	rc = store_open_lmdb(dir, &so, &s, err, sizeof(err));
 	if (rc != AF_OK)

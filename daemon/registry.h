@@ -14,9 +14,11 @@
 
 #include "asyncflow/flow.h"
 
+/* owner: who registered it (registry_set_owner), for messages. */
 struct flow_def {
 	const char *name;
 	af_flow_fn *fn;
+	const char *owner;
 };
 
 struct obj_def {
@@ -24,6 +26,7 @@ struct obj_def {
 	struct af_method *methods;
 	size_t nmethods;
 	void *data;
+	const char *owner;
 };
 
 /* A new empty registry, or NULL (ENOMEM). */
@@ -41,5 +44,23 @@ registry_method(const struct obj_def *o, const char *name, size_t n);
  * order, or NULL past the last; valid while the registry lives. */
 const char *registry_flow_name(const struct af_registry *r, size_t i);
 const char *registry_object_name(const struct af_registry *r, size_t i);
+
+/* Names registered from now on belong to `owner` (e.g. "built-in" or a
+ * module's path; not copied: it must outlive the registry). Default "". */
+void registry_set_owner(struct af_registry *r, const char *owner);
+/* Why the latest failed af_register_* call failed, naming the name (e.g.
+ * `flow "echo" is registered twice (first by built-in)`), or "" if none
+ * failed since registry_new or registry_clear_error. A later success does
+ * not clear it: the daemon asks after a module's init returns an error. */
+const char *registry_error(const struct af_registry *r);
+void registry_clear_error(struct af_registry *r);
+
+/* What is registered now; registry_rollback unregisters everything
+ * registered since (a module whose init failed leaves nothing behind). */
+struct registry_mark {
+	size_t nflows, nobjs;
+};
+struct registry_mark registry_mark(const struct af_registry *r);
+void registry_rollback(struct af_registry *r, struct registry_mark m);
 
 #endif

@@ -258,6 +258,65 @@ START_TEST(test_registry_many_names)
 }
 END_TEST
 
+/* A module's init fails with AF_EEXIST or AF_EINVAL: the registry says
+ * which name, and who registered it first, so the daemon's message can. */
+START_TEST(test_registry_error_names_the_culprit)
+{
+	static const struct af_method bad[] = { { "", m_one } };
+
+	ck_assert_str_eq(registry_error(reg), "");
+	registry_set_owner(reg, "built-in");
+	ck_assert_int_eq(af_register_flow(reg, "echo", flow_a), AF_OK);
+	ck_assert_str_eq(registry_flow(reg, "echo", 4)->owner, "built-in");
+	registry_set_owner(reg, "mod.so");
+	ck_assert_int_eq(af_register_flow(reg, "echo", flow_b), AF_EEXIST);
+	ck_assert_str_eq(registry_error(reg),
+	    "flow \"echo\" is registered twice (first by built-in)");
+	ck_assert_int_eq(af_register_object(reg, "o", NULL, 0, NULL), AF_OK);
+	ck_assert_str_eq(registry_object(reg, "o", 1)->owner, "mod.so");
+	ck_assert_int_eq(af_register_object(reg, "o", NULL, 0, NULL),
+	    AF_EEXIST);
+	ck_assert_str_eq(registry_error(reg),
+	    "object \"o\" is registered twice (first by mod.so)");
+	ck_assert_int_eq(af_register_flow(reg, "", flow_a), AF_EINVAL);
+	ck_assert_str_eq(registry_error(reg),
+	    "flow name \"\" is empty or longer than 255 bytes");
+	ck_assert_int_eq(af_register_flow(reg, "f", NULL), AF_EINVAL);
+	ck_assert_str_eq(registry_error(reg), "flow \"f\" has no function");
+	ck_assert_int_eq(af_register_object(reg, "p", bad, 1, NULL), AF_EINVAL);
+	ck_assert_str_eq(registry_error(reg),
+	    "object \"p\": method 0 has no name or no function");
+	/* A success does not clear it: the daemon asks after init. */
+	ck_assert_int_eq(af_register_flow(reg, "g", flow_a), AF_OK);
+	ck_assert_str_eq(registry_error(reg),
+	    "object \"p\": method 0 has no name or no function");
+	registry_clear_error(reg);
+	ck_assert_str_eq(registry_error(reg), "");
+}
+END_TEST
+
+/* A module whose init fails leaves nothing registered. */
+START_TEST(test_registry_rollback)
+{
+	static const struct af_method ms[] = { { "one", m_one } };
+	struct registry_mark m;
+
+	ck_assert_int_eq(af_register_flow(reg, "a", flow_a), AF_OK);
+	m = registry_mark(reg);
+	ck_assert_int_eq(af_register_flow(reg, "b", flow_b), AF_OK);
+	ck_assert_int_eq(af_register_object(reg, "o", ms, 1, NULL), AF_OK);
+	ck_assert_int_eq(af_register_flow(reg, "a", flow_b), AF_EEXIST);
+	registry_rollback(reg, m);
+	ck_assert_ptr_nonnull(registry_flow(reg, "a", 1));
+	ck_assert_ptr_null(registry_flow(reg, "b", 1));
+	ck_assert_ptr_null(registry_object(reg, "o", 1));
+	ck_assert_ptr_null(registry_flow_name(reg, 1));
+	/* The names are free again. */
+	ck_assert_int_eq(af_register_object(reg, "o", ms, 1, NULL), AF_OK);
+	ck_assert_int_eq(af_register_flow(reg, "b", flow_b), AF_OK);
+}
+END_TEST
+
 START_TEST(test_registry_free_null)
 {
 	registry_free(NULL);
@@ -276,6 +335,8 @@ registry_suite(void)
 	tcase_add_test(tr, test_registry_duplicates_and_invalid);
 	tcase_add_test(tr, test_registry_objects_and_methods);
 	tcase_add_test(tr, test_registry_many_names);
+	tcase_add_test(tr, test_registry_error_names_the_culprit);
+	tcase_add_test(tr, test_registry_rollback);
 	tcase_add_test(tr, test_registry_free_null);
 	suite_add_tcase(s, tr);
 	return s;

@@ -350,6 +350,18 @@ int af_register_object(struct af_registry *r, const char *name,
 typedef int af_module_init_fn(struct af_registry *r, unsigned abi);
 #define AF_MODULE_INIT_SYMBOL "af_module_init"
 
+/* Optional, and recommended: a module may also export the ABI it was built
+ * for, by writing at file scope
+ *
+ *     AF_MODULE_ABI_DEFINE;
+ *
+ * Then the daemon refuses a module built for another ABI before it runs
+ * any of its code, with a message naming both (without it, only
+ * af_module_init can refuse, and the daemon cannot say why). */
+extern const unsigned af_module_abi;
+#define AF_MODULE_ABI_SYMBOL "af_module_abi"
+#define AF_MODULE_ABI_DEFINE const unsigned af_module_abi = AF_MODULE_ABI
+
 #ifdef __cplusplus
 }
 #endif

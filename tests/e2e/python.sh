@@ -29,6 +29,7 @@ echo "$PYPID" >"$WORK/pyclient.pid"
 wait_for_file "$WORK/ready"
 kill9_daemon
 touch "$WORK/killed"
+rm "$DIR/modules/set" # else a start without --module loads the recorded set
 start_daemon # without example-v1.so: its activation becomes Failed
 rc=0
 wait "$PYPID" || rc=$?

@@ -1,0 +1,33 @@
+/*
+ * modules.h: loading flow modules (.so files) into the registry at start:
+ * dlopen with RTLD_NOW | RTLD_LOCAL, the module ABI check, the entry point,
+ * and errors that name the module and the reason (the loader's message, a
+ * missing entry point, a wrong ABI, the init's return code with the name
+ * the registry refused), content-addressed copies in the data directory
+ * and the set recorded there (modules.c says why a file). A crash in a module's init is recorded in
+ * DIR/modules/crashed before the process dies; the next start names the
+ * module and refuses to load that same file again.
+ *
+ * Not here: the registry itself (registry.h), the guest API (flow.h), the
+ * upgrade check (a later step: see modules_load).
+ */
+#ifndef AF_MODULES_H
+#define AF_MODULES_H
+
+#include <stddef.h>
+
+#include "asyncflow/flow.h"
+
+/* Load the modules at paths[0..n) (as given on the command line: opened
+ * as paths, relative to the current directory) into reg, in order, under
+ * the data directory dir (which exists): each is copied to
+ * dir/modules/SHA256.so and loaded from there, and once all have loaded
+ * they replace the set recorded in dir/modules/set. With n == 0 the
+ * recorded set is loaded (none if nothing was ever recorded). AF_OK, or
+ * an AF_E* code with a message in err naming the module and why; then the
+ * caller exits: modules loaded so far stay loaded; a module whose init
+ * failed has nothing registered. Handles are never closed. */
+int modules_load(const char *dir, const char *const *paths, size_t n,
+    struct af_registry *reg, char *err, size_t errlen);
+
+#endif
