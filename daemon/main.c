@@ -152,17 +152,6 @@ turn_limit_opt(const char *arg, unsigned *ms)
 	return 0;
 }
 
-/* A NULL-terminated copy of argv (the pointers; the strings stay). */
-static char **
-argv_copy(int argc, char **argv)
-{
-	char **v = calloc((size_t)argc + 1, sizeof(*v));
-
-	if (v != NULL)
-		memcpy(v, argv, (size_t)argc * sizeof(*v));
-	return v;
-}
-
 /* ---- Crash recorder (async-signal-safe) ----------------------------------- */
 
 static void
@@ -336,6 +325,8 @@ main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-uid-buffer", required_argument, NULL, 'B' },
 		{ "turn-limit", required_argument, NULL, 'T' },
+		/* Not for people: the watchdog's re-execution (watchdog.h). */
+		{ "restarted-by-watchdog", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -343,6 +334,7 @@ main(int argc, char **argv)
 	const char *dir = "./asyncflow-data", *sock = NULL;
 	const char *modules[MAX_MODULES];
 	int nmodules = 0, ch, verbosity = LOG_INFO, rc;
+	bool restarted = false;
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
 	struct engine_opts eo;
@@ -356,9 +348,6 @@ main(int argc, char **argv)
 	int lfd, mfd = -1;
 
 	log_init();
-	/* For a re-execution by the watchdog, before getopt permutes. */
-	if ((wo.argv = argv_copy(argc, argv)) == NULL)
-		fatal("out of memory");
 	wo.limit_ms = 2000;
 	memset(&eo, 0, sizeof(eo));
 	memset(&svo, 0, sizeof(svo));
@@ -413,6 +402,9 @@ main(int argc, char **argv)
 			if (turn_limit_opt(optarg, &wo.limit_ms) != 0)
 				return 2;
 			break;
+		case 'W':
+			restarted = true;
+			break;
 		case 'P':
 			metrics = optarg;
 			break;
@@ -446,6 +438,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);
+	/* What a re-execution by the watchdog needs, taken before
+	 * notify_init and the socket activation unset the variables. */
+	if (watchdog_prepare(argc, argv, getenv("NOTIFY_SOCKET")) != 0)
+		fatal("out of memory");
 	notify_init();
 	/* A passed socket is checked before anything is opened. */
 	if (notify_listen_fd(&lfd, err, sizeof(err)) < 0)
@@ -470,6 +466,14 @@ main(int argc, char **argv)
 	registry_set_owner(reg, "built-in");
 	if ((rc = builtin_flows_register(reg)) != AF_OK)
 		fatal("built-in flows: %s", af_strerror(rc));
+	/* Restarted by the watchdog: the modules the first start copied
+	 * and recorded, whatever became of the files it was given. */
+	if (restarted) {
+		log_info("restarted by the turn-limit watchdog: loading the "
+			 "modules recorded in %s/modules",
+		    dir);
+		nmodules = 0;
+	}
 	if (modules_load(dir, modules, (size_t)nmodules, reg, err,
 		sizeof(err)) != AF_OK)
 		fatal("%s", err);

@@ -27,7 +27,12 @@ static volatile sig_atomic_t term_seen;
 static volatile int64_t term_at_ms;
 static sigset_t start_mask; /* the starting thread's, for the next exec */
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t stop_cv; /* on CLOCK_MONOTONIC (watchdog_start) */
+static volatile sig_atomic_t restarting; /* past the last SIGTERM check */
+/* The re-execution's argv and environment, made by watchdog_prepare: at
+ * restart time the main thread may hold any lock (malloc's too). */
+static char **re_argv, **re_envp;
+static char re_listen_pid[32];
 static bool stopping, started;
 static pthread_t thread;
 
@@ -45,6 +50,8 @@ term_handler(int sig)
 {
 	struct sigaction *old = &chained[sig == SIGTERM ? 0 : 1];
 
+	if (restarting) /* the next incarnation would not know of it */
+		_exit(0);
 	if (!term_seen) {
 		term_at_ms = now_ms();
 		term_seen = 1;
@@ -108,13 +115,16 @@ record(uint64_t act)
 static void
 cloexec_all(void)
 {
-	int fd, max = (int)sysconf(_SC_OPEN_MAX);
+	int fd, max;
 
-	if (max < 0 || max > 1 << 20)
-		max = 1 << 20;
-	for (fd = 3; fd < max; fd++)
-		if (fd != wd.keep_fd)
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+		/* A kernel before 5.11: one at a time. */
+		max = (int)sysconf(_SC_OPEN_MAX);
+		if (max < 0 || max > 1 << 20)
+			max = 1 << 20;
+		for (fd = 3; fd < max; fd++)
 			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
 	if (wd.keep_fd >= 0)
 		(void)fcntl(wd.keep_fd, F_SETFD, 0);
 }
@@ -122,23 +132,63 @@ cloexec_all(void)
 static _Noreturn void
 restart(void)
 {
-	char pid[32];
-
-	if (wd.keep_fd >= 0) {
-		/* sd_listen_fds(3) in the next incarnation: same PID. */
-		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-		setenv("LISTEN_PID", pid, 1);
-		setenv("LISTEN_FDS", "1", 1);
-	}
 	cloexec_all();
 	/* A process inherits the execing thread's mask: not this thread's
 	 * (everything blocked) but the daemon's. */
 	pthread_sigmask(SIG_SETMASK, &start_mask, NULL);
-	execv("/proc/self/exe", wd.argv);
+	execve("/proc/self/exe", re_argv, re_envp);
 	log_error("cannot re-execute the daemon (/proc/self/exe): %s; "
 		  "exiting",
 	    strerror(errno));
 	_exit(1);
+}
+
+/* Whether s is the variable `name` (NAME=...). */
+static bool
+is_var(const char *s, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(s, name, n) == 0 && s[n] == '=';
+}
+
+int
+watchdog_prepare(int argc, char **argv, const char *notify_socket)
+{
+	static const char flag[] = "--restarted-by-watchdog";
+	extern char **environ;
+	size_t n = 0, i, k = 0;
+	int a, j = 0;
+
+	re_argv = calloc((size_t)argc + 2, sizeof(*re_argv));
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	re_envp = calloc(n + 4, sizeof(*re_envp));
+	if (re_argv == NULL || re_envp == NULL)
+		return -1;
+	for (a = 0; a < argc; a++)
+		if (strcmp(argv[a], flag) != 0)
+			re_argv[j++] = argv[a];
+	re_argv[j] = (char *)flag;
+	/* The systemd variables are set again for the same PID. */
+	for (i = 0; i < n; i++)
+		if (!is_var(environ[i], "LISTEN_PID") &&
+		    !is_var(environ[i], "LISTEN_FDS") &&
+		    !is_var(environ[i], "LISTEN_FDNAMES") &&
+		    !is_var(environ[i], "NOTIFY_SOCKET"))
+			re_envp[k++] = environ[i];
+	if (notify_socket != NULL) {
+		size_t len = strlen("NOTIFY_SOCKET=") + strlen(notify_socket);
+		char *v = malloc(len + 1);
+
+		if (v == NULL)
+			return -1;
+		snprintf(v, len + 1, "NOTIFY_SOCKET=%s", notify_socket);
+		re_envp[k++] = v;
+	}
+	/* LISTEN_PID and LISTEN_FDS go in the two slots left, if a listener
+	 * is passed (watchdog_start knows). */
+	return 0;
 }
 
 /* Sleeps ms, or less when watchdog_stop asks; true when asked to stop. */
@@ -148,7 +198,7 @@ nap(unsigned ms)
 	struct timespec ts;
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += ms / 1000;
 	ts.tv_nsec += (long)(ms % 1000) * 1000000;
 	if (ts.tv_nsec >= 1000000000) {
@@ -200,6 +250,7 @@ run(void *arg)
 			    (unsigned long long)act, (long long)(t - since),
 			    wd.limit_ms);
 			record(act);
+			restarting = 1; /* a SIGTERM from now on: exit */
 			if (term_seen) {
 				log_info("stopping (SIGTERM) instead of "
 					 "restarting");
@@ -225,9 +276,28 @@ watchdog_start(const struct watchdog_opts *o)
 	pthread_attr_t at;
 	int rc;
 
+	pthread_condattr_t ca;
+	size_t k;
+
 	wd = *o;
 	if (wd.limit_ms == 0)
 		return 0;
+	if (re_argv == NULL || re_envp == NULL) {
+		errno = EINVAL; /* watchdog_prepare first */
+		return -1;
+	}
+	if (wd.keep_fd >= 0) {
+		for (k = 0; re_envp[k] != NULL; k++)
+			;
+		snprintf(re_listen_pid, sizeof(re_listen_pid), "LISTEN_PID=%ld",
+		    (long)getpid());
+		re_envp[k++] = re_listen_pid;
+		re_envp[k] = (char *)"LISTEN_FDS=1";
+	}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&stop_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_sigmask(SIG_SETMASK, NULL, &start_mask);
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, 64 * 1024);

@@ -20,12 +20,21 @@
 struct watchdog_opts {
 	unsigned limit_ms;       /* longest turn; 0: no watchdog */
 	const char *record_path; /* the crash record (DIR/crashed) */
-	char *const *argv;       /* to re-execute with; must outlive it */
 	int keep_fd;             /* a socket-activated listener to pass on,
 				  * or -1 */
 };
 
-/* Starts the watchdog thread. o is copied (not the strings). 0, or -1
+/*
+ * Makes, once, what a re-execution needs while nothing is locked: argv with
+ * --restarted-by-watchdog added (the next incarnation then loads the
+ * modules recorded in the data directory, not the files given with
+ * --module, which may have changed or gone since) and the environment
+ * with notify_socket (NOTIFY_SOCKET as systemd gave it, before
+ * notify_init unsets it; NULL: none). 0, or -1 when out of memory.
+ */
+int watchdog_prepare(int argc, char **argv, const char *notify_socket);
+
+/* Starts the watchdog thread (after watchdog_prepare). o is copied (not the strings). 0, or -1
  * with errno set when the thread could not be made. */
 int watchdog_start(const struct watchdog_opts *o);
 

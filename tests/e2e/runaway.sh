@@ -73,3 +73,40 @@ wait "$(cat "$WORK/settle.pid")" 2>/dev/null || true
 rm -f "$WORK/settle.pid"
 grep -q "kept the daemon from stopping" "$WORK/daemon.log" ||
     fail "no log line about the turn that kept the daemon from stopping"
+
+# The restart loads the modules the data directory keeps, not the files
+# given with --module: with that file gone (or replaced) since the start,
+# the restarted daemon still serves, with the same code.
+rm -rf "$DIR"
+cp "$M/hazards.so" "$WORK/gone.so"
+start_daemon --module "$WORK/gone.so" --turn-limit 1000
+rm "$WORK/gone.so"
+ACT=$(ctl start spin "{\"sleep\":100,\"marker\":\"$WORK/spin4\"}" |
+    jq -r .activation)
+wait_for_file "$WORK/spin4"
+wait_until "the daemon to answer after the module file went" is_failed "$ACT"
+a=$(ctl start echo 7 | jq -r .activation)
+expect "echo after a restart without the module file" "$(state_of "$a")" Done
+stop_daemon
+
+# Under systemd (sdharness plays it) the restarted daemon still reaches
+# $NOTIFY_SOCKET: READY=1 again once it answers, STOPPING=1 at the end.
+rm -rf "$DIR"
+mkdir -p "$DIR"
+"$B/tests/sdharness" -p "$WORK/daemon.pid" -n "$WORK/notify" -- \
+    "$B/asyncflowd" -d "$DIR" --module "$M/hazards.so" --turn-limit 1000 \
+    >"$WORK/n1" 2>>"$WORK/daemon.log" &
+HARNESS=$!
+wait_for_file "$WORK/daemon.pid"
+ready_count() {
+	[ "$(grep -cx READY=1 "$WORK/n1")" -ge "$1" ]
+}
+wait_until "READY=1" ready_count 1
+ACT=$(ctl start spin "{\"sleep\":100,\"marker\":\"$WORK/spin5\"}" |
+    jq -r .activation)
+wait_until "READY=1 from the restarted daemon" ready_count 2
+expect "quarantined under systemd" "$(state_of "$ACT")" Failed
+kill -TERM "$(cat "$WORK/daemon.pid")"
+wait "$HARNESS" || fail "daemon did not exit 0 on SIGTERM"
+grep -qx STOPPING=1 "$WORK/n1" || fail "no STOPPING=1: $(cat "$WORK/n1")"
+echo "runaway: ok"
