@@ -20,6 +20,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,7 +36,7 @@
 #define TRUST_MAX_LINKS 40
 
 const char *const trust_dir_files[] = { "data.mdb", "lock.mdb",
-	"asyncflowd.lock", "crashed", "asyncflowd.sock", NULL };
+	"asyncflowd.lock", "crashed", "asyncflowd.sock", "modules", NULL };
 
 /* Whether a file owned by uid may be trusted by this process. */
 static bool
@@ -153,7 +154,9 @@ check_file(int dfd, const char *dir, const char *name, char *err, size_t errlen)
 	struct stat st;
 	char why[128];
 	int fd, rc = AF_OK;
-	mode_t type = strcmp(name, "asyncflowd.sock") == 0 ? S_IFSOCK : S_IFREG;
+	mode_t type = strcmp(name, "asyncflowd.sock") == 0 ? S_IFSOCK :
+	    strcmp(name, "modules") == 0                   ? S_IFDIR :
+							     S_IFREG;
 
 	if (type == S_IFSOCK) {
 		/* A socket cannot be opened: lstat it through the dir. */
@@ -161,7 +164,8 @@ check_file(int dfd, const char *dir, const char *name, char *err, size_t errlen)
 			goto noent;
 	} else {
 		fd = openat(dfd, name,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY |
+			(type == S_IFDIR ? O_DIRECTORY : 0));
 		if (fd < 0) {
 			if (errno == ELOOP) {
 				snprintf(err, errlen,
@@ -199,6 +203,38 @@ noent:
 	return AF_ESTATE;
 }
 
+/* Every entry of dir/modules (the module copies, the recorded set, the
+ * init crash record), checked as check_file does, named modules/NAME:
+ * they are code the daemon runs, or say which. */
+static int
+check_modules(int dfd, const char *dir, char *err, size_t errlen)
+{
+	char name[NAME_MAX + 16];
+	struct dirent *de;
+	int mfd, rc = AF_OK;
+	DIR *d;
+
+	mfd = openat(dfd, "modules",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mfd < 0)
+		return AF_OK; /* none, or refused by check_file already */
+	if ((d = fdopendir(mfd)) == NULL) {
+		close(mfd);
+		snprintf(err, errlen, "data directory %s: modules: %s", dir,
+		    strerror(errno));
+		return AF_ESTATE;
+	}
+	while (rc == AF_OK && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(name, sizeof(name), "modules/%s", de->d_name);
+		rc = check_file(dfd, dir, name, err, errlen);
+	}
+	closedir(d);
+	return rc;
+}
+
 int
 trust_data_dir(const char *dir, char *err, size_t errlen)
 {
@@ -231,6 +267,8 @@ trust_data_dir(const char *dir, char *err, size_t errlen)
 		if ((rc = check_file(dfd, dir, trust_dir_files[i], err,
 			 errlen)) != AF_OK)
 			break;
+	if (rc == AF_OK)
+		rc = check_modules(dfd, dir, err, errlen);
 	close(dfd);
 	return rc;
 }

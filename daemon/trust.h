@@ -15,7 +15,9 @@
 /*
  * The files of a data directory trust_data_dir checks when they exist
  * (NULL-terminated): LMDB's data.mdb and lock.mdb, the store's
- * asyncflowd.lock, the crash record and the default socket.
+ * asyncflowd.lock, the crash record, the default socket and the modules
+ * directory (each of its files is checked too: the module copies, the
+ * recorded set).
  */
 extern const char *const trust_dir_files[];
 

@@ -94,3 +94,25 @@ start_daemon -d "$WORK/ours" -s "$SOCK"
 ctl start echo '{"n":2}' >/dev/null
 expect "activations kept" "$(ctl ls | jq length)" 2
 stop_daemon
+
+# The modules the data directory keeps are code it runs: modules/ and its
+# files are checked like the others.
+start_daemon -s "$SOCK" --module "$B/modules/example.so"
+stop_daemon
+chmod 0770 "$DIR/modules"
+refuses "modules/ writable by its group" \
+    "data directory $DIR: modules is writable by its group" -d "$DIR"
+chmod 0700 "$DIR/modules"
+so=$(ls "$DIR/modules" | grep '\.so$' | head -n 1)
+chown 65534 "$DIR/modules/$so"
+refuses "a module copy of another uid" \
+    "data directory $DIR: modules/$so is owned by uid 65534" -d "$DIR"
+chown 0 "$DIR/modules/$so"
+chmod 0666 "$DIR/modules/set"
+refuses "modules/set writable by others" \
+    "data directory $DIR: modules/set is writable by its group and others" \
+    -d "$DIR"
+chmod 0600 "$DIR/modules/set"
+start_daemon -s "$SOCK"
+stop_daemon
+echo "trust-dir: ok"
