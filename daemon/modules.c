@@ -470,8 +470,17 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 			snprintf(err, errlen, "out of memory");
 			return AF_ENOMEM;
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			/* The set is one "SHA256 PATH" line per module. */
+			if (strpbrk(paths[i], "\n\r") != NULL) {
+				snprintf(err, errlen,
+				    "module path \"%.200s\" holds a newline: "
+				    "refused (rename the file)",
+				    paths[i]);
+				return AF_EINVAL;
+			}
 			labels[i] = (char *)paths[i];
+		}
 	}
 	if ((loaded = calloc(n ? n : 1, sizeof(*loaded))) == NULL) {
 		snprintf(err, errlen, "out of memory");

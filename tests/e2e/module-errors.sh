@@ -83,6 +83,18 @@ refused "module $WORK/no.so: af_module_init refused to load (returned -30001, EN
 refused "module $WORK/nothere.so: No such file or directory" \
     --module "$WORK/nothere.so"
 
+# A path with a newline would make the recorded set unreadable at the
+# next start: refused, and nothing recorded.
+mkdir "$WORK/a
+b"
+cp "$WORK/one.so" "$WORK/a
+b/one.so"
+refused "holds a newline" --module "$WORK/a
+b/one.so"
+if grep -qx "b/one.so" "$DIR/modules/set" 2>/dev/null; then
+	fail "a set was recorded for a path with a newline"
+fi
+
 # A relative path without '/': a file in the current directory.
 (cd "$WORK" && exec "$B/asyncflowd" -d "$DIR" --module one.so \
     >>"$WORK/daemon.log" 2>&1) &
