@@ -227,13 +227,14 @@ $(B)/tests/check_client $(B)/tests/check_ctl: $(B)/tests/%: $(B)/tests/%.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
 # ---- benchmarks ----------------------------------------------------------
-BENCH_SRCS := $(wildcard bench/*.c)
+# bench/ipckit.c is the socket benchmarks' shared helpers, not a program.
+BENCH_SRCS := $(filter-out bench/ipckit.c,$(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Through the socket: the client library and the real daemon.
 $(B)/bench/bench_ipc $(B)/bench/bench_latency: $(B)/bench/%: $(B)/bench/%.o \
-    $(CLIENT_LIB)
+    $(B)/bench/ipckit.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # ---- top-level targets ---------------------------------------------------

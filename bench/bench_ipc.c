@@ -30,92 +30,7 @@
 #include <unistd.h>
 
 #include "asyncflow.h"
-
-static const char *bdir;
-static char dir[256], sock[300];
-static pid_t daemon_pid;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-die(const char *what, int rc)
-{
-	fprintf(stderr, "bench_ipc: %s: %s\n", what, af_strerror(rc));
-	if (daemon_pid > 0)
-		kill(daemon_pid, SIGKILL);
-	exit(1);
-}
-
-static af_conn *
-connect_retry(void)
-{
-	af_conn *c;
-	char err[256];
-	int i;
-
-	for (i = 0; i < 2000; i++) {
-		if (af_connect(sock, &c, err, sizeof(err)) == AF_OK)
-			return c;
-		usleep(2000);
-	}
-	fprintf(stderr, "bench_ipc: connect: %s\n", err);
-	exit(1);
-}
-
-static void
-start_daemon(const char *durability)
-{
-	char exe[512];
-
-	snprintf(exe, sizeof(exe), "%s/asyncflowd", bdir);
-	if ((daemon_pid = fork()) == 0) {
-		execl(exe, exe, "-q", "-d", dir, "--durability", durability,
-		    (char *)NULL);
-		_exit(127);
-	}
-}
-
-static void
-stop_daemon(void)
-{
-	int st;
-
-	kill(daemon_pid, SIGTERM);
-	waitpid(daemon_pid, &st, 0);
-	daemon_pid = 0;
-}
-
-static void
-fresh_dir(void)
-{
-	char cmd[300];
-	const char *t = getenv("TMPDIR");
-
-	if (dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "bench_ipc: cannot remove %s\n", dir);
-	}
-	snprintf(dir, sizeof(dir), "%s/afbipc.XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp", AF_ESTORE);
-	snprintf(sock, sizeof(sock), "%s/asyncflowd.sock", dir);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "ipckit.h"
 
 /* ---- Starts through the socket ------------------------------------------- */
 
@@ -468,7 +383,6 @@ int
 main(int argc, char **argv)
 {
 	double full[3], p50, p99, rec, rt, tps;
-	char cmd[300];
 	int i;
 
 	bdir = argc > 1 ? argv[1] : "build";
@@ -490,8 +404,6 @@ main(int argc, char **argv)
 	printf("bench send_roundtrip_p50_us %.1f us\n", rt);
 	tps = timers(10000);
 	printf("bench timers_per_s %.0f timers/s\n", tps);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_ipc: cannot remove %s\n", dir);
+	remove_dir();
 	return 0;
 }

@@ -38,90 +38,13 @@
 #include <unistd.h>
 
 #include "asyncflow.h"
+#include "ipckit.h"
 
 #define RUNS     3
 #define RUN_S    2.0
 #define WARM_S   0.3
 #define THREADS  2    /* client threads (the machine has few cores) */
 #define WAKE_MAX 4000 /* prepared settle->wake samples, all clients */
-
-static const char *bdir;
-static char dir[256], sock[300];
-static pid_t daemon_pid;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-die(const char *what, int rc)
-{
-	fprintf(stderr, "bench_latency: %s: %s\n", what, af_strerror(rc));
-	if (daemon_pid > 0)
-		kill(daemon_pid, SIGKILL);
-	exit(1);
-}
-
-static af_conn *
-connect_retry(void)
-{
-	af_conn *c;
-	char err[256];
-	int i;
-
-	for (i = 0; i < 2000; i++) {
-		if (af_connect(sock, &c, err, sizeof(err)) == AF_OK)
-			return c;
-		usleep(2000);
-	}
-	fprintf(stderr, "bench_latency: connect: %s\n", err);
-	exit(1);
-}
-
-static void
-start_daemon(void)
-{
-	char exe[512];
-	const char *t = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/afblat.XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp", AF_ESTORE);
-	snprintf(sock, sizeof(sock), "%s/asyncflowd.sock", dir);
-	snprintf(exe, sizeof(exe), "%s/asyncflowd", bdir);
-	if ((daemon_pid = fork()) == 0) {
-		execl(exe, exe, "-q", "-d", dir, "--durability", "full",
-		    (char *)NULL);
-		_exit(127);
-	}
-}
-
-static void
-stop_daemon(void)
-{
-	char cmd[300];
-	int st;
-
-	kill(daemon_pid, SIGTERM);
-	waitpid(daemon_pid, &st, 0);
-	daemon_pid = 0;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_latency: cannot remove %s\n", dir);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* ---- Clients ------------------------------------------------------------------ */
 
@@ -452,12 +375,14 @@ main(int argc, char **argv)
 	echo_arg.int_value = 1;
 	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	one.int_value = 1;
-	start_daemon();
+	fresh_dir();
+	start_daemon("full");
 	af_close(connect_retry());
 	for (i = 0; i < 3; i++)
 		measure(clients[i], false);
 	for (i = 0; i < 3; i++)
 		measure(clients[i], true);
 	stop_daemon();
+	remove_dir();
 	return 0;
 }
