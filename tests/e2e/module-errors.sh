@@ -16,29 +16,6 @@ INIT='int af_module_init(struct af_registry *r, unsigned abi);'
 FLOW='static int f(struct af_flow *fl, const struct af_value *a,
     const struct af_value **out) { (void)fl; *out = a; return AF_OK; }'
 
-# refused WANT ARGS...: asyncflowd with ARGS exits non-zero at start, and
-# its stderr has WANT (if not empty). A daemon that starts instead is a failure, found by
-# its answer (not by a timeout) and ended by its PID.
-refused() {
-	want=$1
-	shift
-	"$B/asyncflowd" -d "$DIR" "$@" >"$WORK/err" 2>&1 &
-	rpid=$!
-	echo "$rpid" >"$WORK/refused.pid"
-	wait_until "asyncflowd $* to exit or answer" \
-	    sh -c "! kill -0 $rpid 2>/dev/null || $CTL stats >/dev/null 2>&1"
-	if $CTL stats >/dev/null 2>&1; then
-		kill_pidfile "$WORK/refused.pid"
-		fail "started with $*"
-	fi
-	rm -f "$WORK/refused.pid"
-	if wait "$rpid"; then
-		fail "exited 0 with $*"
-	fi
-	[ -z "$want" ] || grep -qF -- "$want" "$WORK/err" ||
-		fail "no '$want' in: $(cat "$WORK/err")"
-}
-
 head -c 4096 /dev/zero | tr '\0' x >"$WORK/text.so"
 refused "module $WORK/text.so: cannot load it: " --module "$WORK/text.so"
 grep -q "invalid ELF header" "$WORK/err" || fail "no reason: $(cat "$WORK/err")"

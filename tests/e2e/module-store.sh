@@ -52,29 +52,6 @@ cp "$WORK/v1.so" "$WORK/mod.so"
 SUM1=$(sha256sum "$WORK/v1.so" | cut -d' ' -f1)
 SUM2=$(sha256sum "$WORK/v2.so" | cut -d' ' -f1)
 
-# refused WANT ARGS...: asyncflowd with ARGS exits non-zero at start, and
-# its stderr has WANT (if not empty). A daemon that starts instead is a failure, found by
-# its answer (not by a timeout) and ended by its PID.
-refused() {
-	want=$1
-	shift
-	"$B/asyncflowd" -d "$DIR" "$@" >"$WORK/err" 2>&1 &
-	rpid=$!
-	echo "$rpid" >"$WORK/refused.pid"
-	wait_until "asyncflowd $* to exit or answer" \
-	    sh -c "! kill -0 $rpid 2>/dev/null || $CTL stats >/dev/null 2>&1"
-	if $CTL stats >/dev/null 2>&1; then
-		kill_pidfile "$WORK/refused.pid"
-		fail "started with $*"
-	fi
-	rm -f "$WORK/refused.pid"
-	if wait "$rpid"; then
-		fail "exited 0 with $*"
-	fi
-	[ -z "$want" ] || grep -qF -- "$want" "$WORK/err" ||
-		fail "no '$want' in: $(cat "$WORK/err")"
-}
-
 # result ARGS: start `wait` with ARGS, print its outcome once settled.
 result() {
 	out=$(ctl start wait "$1" | jq -r '.outcome["@vow"]')
