@@ -1394,14 +1394,9 @@ static const char serve_script[] =
 static void
 s_ctl_serve(int fd)
 {
-	Asyncflow__Request *req;
 	int i;
 
-	srv_hello(fd);
-	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
-	ck_assert_str_eq(req->serve->object, "bank");
-	srv_serve_reply(fd, req->id, 2);
-	af_msg_free(req);
+	srv_serve_start(fd, "bank", 2);
 	/* Two at once: answered in order, one at a time. */
 	srv_invocation(fd, 101, "answer", transfer_args(), AF_RESOLVER_LEN);
 	srv_invocation(fd, 102, "fail", NULL, AF_RESOLVER_LEN);
@@ -1498,12 +1493,7 @@ END_TEST
 static void
 s_ctl_serve_cat(int fd)
 {
-	Asyncflow__Request *req;
-
-	srv_hello(fd);
-	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
-	srv_serve_reply(fd, req->id, 0);
-	af_msg_free(req);
+	srv_serve_start(fd, "bank", 0);
 	srv_invocation(fd, 201, "transfer", transfer_args(), AF_RESOLVER_LEN);
 	srv_take_settle(fd, 0);
 }
@@ -1556,7 +1546,6 @@ END_TEST
 static void
 s_ctl_serve_big(int fd)
 {
-	Asyncflow__Request *req;
 	Asyncflow__Value big = ASYNCFLOW__VALUE__INIT;
 	char *s = malloc(300001);
 
@@ -1564,10 +1553,7 @@ s_ctl_serve_big(int fd)
 	memset(s, 'x', 300000);
 	s[300000] = '\0';
 	af_value_set_string(&big, s, 300000);
-	srv_hello(fd);
-	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
-	srv_serve_reply(fd, req->id, 0);
-	af_msg_free(req);
+	srv_serve_start(fd, "bank", 0);
 	srv_invocation(fd, 301, "big", &big, AF_RESOLVER_LEN);
 	srv_take_settle(fd, 0);
 	srv_invocation(fd, 302, "small", NULL, AF_RESOLVER_LEN);
@@ -1607,12 +1593,7 @@ END_TEST
 static void
 s_ctl_serve_deep(int fd)
 {
-	Asyncflow__Request *req;
-
-	srv_hello(fd);
-	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
-	srv_serve_reply(fd, req->id, 0);
-	af_msg_free(req);
+	srv_serve_start(fd, "bank", 0);
 	srv_invocation(fd, 501, "toodeep", NULL, AF_RESOLVER_LEN);
 	srv_take_settle(fd, 0);
 	srv_invocation(fd, 502, "deepest", NULL, AF_RESOLVER_LEN);
@@ -1667,12 +1648,7 @@ END_TEST
 static void
 s_ctl_serve_killed(int fd)
 {
-	Asyncflow__Request *req;
-
-	srv_hello(fd);
-	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
-	srv_serve_reply(fd, req->id, 1);
-	af_msg_free(req);
+	srv_serve_start(fd, "bank", 1);
 	srv_invocation(fd, 601, "killed", NULL, AF_RESOLVER_LEN);
 	/* Nothing comes but the end of the connection. */
 	ck_assert_ptr_null(srv_recv(fd));
@@ -1710,12 +1686,7 @@ END_TEST
 static void
 s_ctl_serve_nocmd(int fd)
 {
-	Asyncflow__Request *req;
-
-	srv_hello(fd);
-	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
-	srv_serve_reply(fd, req->id, 1);
-	af_msg_free(req);
+	srv_serve_start(fd, "bank", 1);
 	srv_invocation(fd, 401, "answer", NULL, AF_RESOLVER_LEN);
 	/* Nothing comes but the end of the connection. */
 	ck_assert_ptr_null(srv_recv(fd));

@@ -433,6 +433,18 @@ srv_serve_reply(int fd, uint64_t id, uint64_t pending)
 	srv_reply(fd, id, ASYNCFLOW__RESPONSE__RESULT_SERVE, &sr);
 }
 
+void
+srv_serve_start(int fd, const char *object, uint64_t pending)
+{
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_SERVE);
+	ck_assert_str_eq(req->serve->object, object);
+	srv_serve_reply(fd, req->id, pending);
+	af_msg_free(req);
+}
+
 /* {"amount": 5, "right": {"@resolver": 9}} */
 Asyncflow__Value *
 transfer_args(void)

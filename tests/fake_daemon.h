@@ -85,6 +85,9 @@ Asyncflow__Request *srv_expect(int fd, Asyncflow__Request__OpCase op);
 void srv_invocation(int fd, uint64_t vow, const char *method,
     Asyncflow__Value *args, size_t res_len);
 void srv_serve_reply(int fd, uint64_t id, uint64_t pending);
+/* The start of a server's session: the handshake, then a Serve of
+ * `object` (checked) answered with `pending` invocations waiting. */
+void srv_serve_start(int fd, const char *object, uint64_t pending);
 
 /* ---- Values and checks several tests share ------------------------------------ */
 
