@@ -14,7 +14,10 @@
  * file swapped between the check and that open can only be swapped by
  * someone who can write to the directory, and the checks have just shown
  * that nobody but us (and root) can: the window is closed by the
- * directory's own permissions, not by the order of the calls.
+ * directory's own permissions, not by the order of the calls. The same
+ * holds one level up: the directory itself could be renamed away by
+ * whoever may write to a directory on its path, so those must be ours or
+ * root's, and not writable by others unless sticky.
  *
  * Not here: the socket's peer credentials (server.c, client/conn.c).
  */
@@ -45,6 +48,42 @@ owned_by_us(uid_t uid)
 	return uid == geteuid();
 }
 
+/*
+ * A directory on the way to the data directory (sb, lstat'ed at cur): who
+ * can rename its entries can swap the data directory for another after
+ * the checks. That is its owner, so it must be us or root, and, unless
+ * the sticky bit restricts renames to an entry's owner (as on /tmp),
+ * whoever may write to it, so nobody else may.
+ */
+static int
+check_ancestor(const char *path, const char *cur, const struct stat *sb,
+    char *err, size_t errlen)
+{
+	if (!owned_by_us(sb->st_uid) && sb->st_uid != 0) {
+		snprintf(err, errlen,
+		    "data directory %s: %s is owned by uid %ld, neither this "
+		    "daemon's uid %ld nor root: its owner could swap the data "
+		    "directory",
+		    path, cur, (long)sb->st_uid, (long)geteuid());
+		return AF_EDENIED;
+	}
+	if ((sb->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (sb->st_mode & S_ISVTX) == 0) {
+		snprintf(err, errlen,
+		    "data directory %s: %s is writable by %s (mode %04o) "
+		    "without the sticky bit: anyone who can write there could "
+		    "swap the data directory",
+		    path, cur,
+		    (sb->st_mode & S_IWGRP) && (sb->st_mode & S_IWOTH) ?
+			"its group and others" :
+			(sb->st_mode & S_IWGRP) ? "its group" :
+						  "others",
+		    (unsigned)(sb->st_mode & 07777));
+		return AF_EDENIED;
+	}
+	return AF_OK;
+}
+
 /* Resolve path component by component; every symlink met must be owned
  * by us or by root. */
 static int
@@ -54,10 +93,19 @@ check_links(const char *path, char *err, size_t errlen)
 	struct stat sb;
 	size_t i, len, dirlen;
 	const char *rest;
-	int nlinks = 0, n;
+	int nlinks = 0, n, rc;
 	ssize_t ln;
 
-	if (snprintf(cur, sizeof(cur), "%s", path) >= (int)sizeof(cur)) {
+	/* Relative to the working directory, whose ancestors count too. */
+	if (path[0] == '/')
+		n = snprintf(cur, sizeof(cur), "%s", path);
+	else if (getcwd(link, sizeof(link)) == NULL) {
+		snprintf(err, errlen, "data directory %s: getcwd: %s", path,
+		    strerror(errno));
+		return AF_ESTATE;
+	} else
+		n = snprintf(cur, sizeof(cur), "%s/%s", link, path);
+	if (n < 0 || n >= (int)sizeof(cur)) {
 		snprintf(err, errlen, "data directory %s: path too long", path);
 		return AF_EINVAL;
 	}
@@ -74,6 +122,10 @@ restart:
 			return AF_ESTATE;
 		}
 		if (!S_ISLNK(sb.st_mode)) {
+			if (i < len &&
+			    (rc = check_ancestor(path, cur, &sb, err,
+				 errlen)) != AF_OK)
+				return rc;
 			cur[i] = save;
 			continue;
 		}

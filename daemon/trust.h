@@ -26,6 +26,10 @@ extern const char *const trust_dir_files[];
  * Checked, with this process's effective uid as "us" (root included):
  *   - every symlink met while resolving dir (in any component, and in the
  *     targets of those symlinks) is owned by us or by root;
+ *   - every directory on the way (a relative dir starts at the working
+ *     directory) is owned by us or by root and, unless it has the sticky
+ *     bit, not writable by its group or others: otherwise someone else
+ *     could rename dir away and put another in its place after the checks;
  *   - dir itself, examined through an open descriptor (fstat), is a
  *     directory owned by us and not writable by its group or others;
  *   - each name of trust_dir_files that exists in dir is opened with

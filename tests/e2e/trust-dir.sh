@@ -78,10 +78,11 @@ refuses "data.mdb symlink" \
 rm "$DIR/data.mdb"
 mv "$WORK/data.mdb" "$DIR/data.mdb"
 
-# A path through a symlink that another uid planted, to our own directory.
+# A path through a symlink that another uid planted, to our own directory,
+# in a directory where everyone may create names (as /tmp).
 chmod 0711 "$WORK"
-mkdir -m 0755 "$WORK/theirs"
-chown 65534:65534 "$WORK/theirs"
+mkdir -m 1777 "$WORK/theirs"
+chmod 1777 "$WORK/theirs"
 setpriv --reuid=65534 --regid=65534 --clear-groups \
     ln -s "$DIR" "$WORK/theirs/data"
 expect "symlink owner" "$(stat -c %u "$WORK/theirs/data")" 65534
@@ -93,6 +94,30 @@ ln -s "$DIR" "$WORK/ours"
 start_daemon -d "$WORK/ours" -s "$SOCK"
 ctl start echo '{"n":2}' >/dev/null
 expect "activations kept" "$(ctl ls | jq length)" 2
+stop_daemon
+
+# A directory on the way that someone else can write to, or that another
+# uid owns, lets them rename the data directory away and put theirs in its
+# place after the checks: refused. World-writable with the sticky bit (as
+# /tmp) is fine, since only an entry's owner may rename it there.
+mkdir -m 0777 "$WORK/open"
+chmod 0777 "$WORK/open"
+mkdir -m 0700 "$WORK/open/d"
+refuses "parent writable by others" \
+    "data directory $WORK/open/d: $WORK/open is writable by its group and others (mode 0777) without the sticky bit" \
+    -d "$WORK/open/d"
+chmod 1777 "$WORK/open"
+start_daemon -d "$WORK/open/d" -s "$SOCK"
+ctl start echo '{"n":3}' >/dev/null
+stop_daemon
+mkdir -m 0755 "$WORK/alien"
+mkdir -m 0700 "$WORK/alien/d"
+chown 65534 "$WORK/alien"
+refuses "parent of another uid" \
+    "data directory $WORK/alien/d: $WORK/alien is owned by uid 65534, neither this daemon's uid 0 nor root" \
+    -d "$WORK/alien/d"
+chown 0 "$WORK/alien"
+start_daemon -d "$WORK/alien/d" -s "$SOCK"
 stop_daemon
 
 # The modules the data directory keeps are code it runs: modules/ and its
