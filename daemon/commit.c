@@ -98,9 +98,11 @@ engine_errmsg(const struct engine *e)
 bool
 engine_busy(const struct engine *e)
 {
-	/* Events, journals to delete, or a recovery to finish. */
+	/* Events, journals to delete, or a recovery to finish (or to
+	 * start: the store can break outside a pass, in a batch sync). */
 	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
-	    e->needs_recover || e->store_fault[0] != '\0';
+	    e->needs_recover || e->store_fault[0] != '\0' ||
+	    store_broken(e->s) != NULL;
 }
 
 /* ---- The store fault (engine_store_fault) ---- */
@@ -254,7 +256,8 @@ commit(struct engine *e)
 	double t0;
 	int rc;
 
-	if (!e->dirty && e->ngc == 0 && e->store_fault[0] == '\0') {
+	if (!e->dirty && e->ngc == 0 && e->store_fault[0] == '\0' &&
+	    store_broken(e->s) == NULL) {
 		/* Nothing to write; what reads brought into the vow cache is
 		 * dropped all the same, so a read-only load cannot grow it. */
 		vowtab_after_commit(e->vt);

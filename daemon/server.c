@@ -673,7 +673,9 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	turn_sync(&srv->turn);
+	/* A failed sync broke the store: a pass reopens and rebuilds it. */
+	if (turn_sync(&srv->turn) != AF_OK)
+		schedule_pass(srv);
 }
 
 /* ---- Socket ------------------------------------------------------------------------ */

@@ -49,7 +49,9 @@
  *
  * Broken. Some failures leave a backend unable to go on in this process
  * (LMDB: a failed write of a meta page puts the environment in MDB_PANIC,
- * and every later transaction fails). The backend then marks the store
+ * and every later transaction fails; a failed sync of commits made without
+ * one, under batch durability, may have lost them, and a later sync cannot
+ * be trusted to write them). The backend then marks the store
  * broken (store_broken says why), every begin is refused with AF_ESTORE,
  * and the caller, once its transactions are ended, calls store_reopen,
  * which closes and reopens the backend on the same files and makes what
@@ -469,7 +471,9 @@ store_cursor_close(struct store_cursor *c)
 /*
  * Make every commit so far durable now (batch durability's timer; AF_OK at
  * once under STORE_FULL). Not a transaction call: may run while one is
- * open. An error says the last commits may not survive a power loss.
+ * open. An error says the last commits may not survive a power loss, and
+ * the store is broken from then on (see "Broken" above): the caller runs
+ * the recovery that reopens it.
  */
 static inline int
 store_sync(struct store *s)

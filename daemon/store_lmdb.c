@@ -70,7 +70,6 @@ struct lstore {
 	struct ltxn wtxn;
 	unsigned batch_ms;
 	struct timespec last_sync;
-	bool sync_failed; /* a batch sync after a commit failed */
 };
 
 static const char *const db_names[DB__COUNT] = {
@@ -117,6 +116,25 @@ map_err(struct lstore *ls, int rc, const char *what)
 		    mdb_strerror(rc));
 		return AF_ESTORE;
 	}
+}
+
+/*
+ * After a sync of committed work (batch and none durability write commits
+ * without one): if it failed, what it was to make durable may not be on
+ * disk, and a later sync cannot be trusted to write it (Linux marks the
+ * pages a failed fsync reported clean again). The store is broken: the
+ * engine reopens it and rebuilds from what the file holds, so nothing is
+ * built on commits that may be gone.
+ */
+static void
+sync_failed(struct lstore *ls, int rc)
+{
+	if (rc == 0 || store_broken(&ls->pub) != NULL)
+		return;
+	store_set_broken(&ls->pub,
+	    "mdb_env_sync: %s (commits since the last good sync may not be "
+	    "on disk)",
+	    mdb_strerror(rc));
 }
 
 /* After a failed write commit: if the environment took a fatal error
@@ -206,11 +224,10 @@ l_txn_commit(struct store_txn *pt)
 	}
 	if (ls->pub.durability == STORE_BATCH &&
 	    ms_since(&ls->last_sync) >= (long)ls->batch_ms) {
-		/* The commit stands whatever the sync says; a failing sync
-		 * is reported by the next l_sync (the batch timer). */
-		if (mdb_env_sync(ls->env, 1) != 0)
-			ls->sync_failed = true;
+		/* The commit stands (batch acknowledges before the sync);
+		 * a failed sync breaks the store for the next begin. */
 		clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
+		sync_failed(ls, mdb_env_sync(ls->env, 1));
 	}
 	return AF_OK;
 }
@@ -350,12 +367,7 @@ l_sync(struct store *s)
 		return store_refuse(s, AF_ESTORE, "store must be reopened");
 	clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
 	rc = mdb_env_sync(ls->env, 1);
-	if (rc == 0 && ls->sync_failed) {
-		ls->sync_failed = false;
-		snprintf(s->errmsg, sizeof(s->errmsg),
-		    "an earlier sync failed; "
-		    "this one succeeded");
-	}
+	sync_failed(ls, rc);
 	return map_err(ls, rc, "mdb_env_sync");
 }
 
@@ -517,7 +529,6 @@ l_reopen(struct store *s)
 		return rc;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ls->last_sync);
-	ls->sync_failed = false;
 	return AF_OK;
 }
 

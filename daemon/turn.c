@@ -63,6 +63,10 @@ turn_sync(struct turn *t)
 {
 	int rc;
 
+	/* Broken: the recovery in the next passes reopens it (and syncs
+	 * it), with their backoff; a sync here could only fail. */
+	if (store_broken(t->s) != NULL)
+		return AF_OK;
 	if ((rc = store_sync(t->s)) != AF_OK)
 		log_error("syncing the store: %s (batch durability: the last "
 			  "commits may not survive a power loss)",

@@ -55,7 +55,9 @@ turn_init(struct turn *t, struct engine *e, struct store *s, struct api *api);
  */
 int turn_run(struct turn *t, struct turn_next *next);
 
-/* Batch durability's periodic sync, logged if it fails. */
+/* Batch durability's periodic sync, logged if it fails. A failure breaks
+ * the store (store.h): the caller then runs a turn, whose recovery reopens
+ * it. On a store broken already it does nothing and returns AF_OK. */
 int turn_sync(struct turn *t);
 
 #endif /* AF_TURN_H */
