@@ -63,6 +63,7 @@
 #define DEFAULT_PASS_MAX 16384
 #define GC_PER_COMMIT    8192
 #define SETTLES_PER_PASS 256
+#define PRUNE_PER_COMMIT 1024 /* rows deleted by retention per commit */
 
 /* A vow that entered an activation (args, results, settlements): whether
  * and how the activation has seen it settle. In the act's arena. */
@@ -238,6 +239,15 @@ struct engine {
 	struct timers timers;
 	struct journal_gc *gc; /* journals to delete, a chunk per commit */
 	size_t ngc, capgc;
+	/* Retention: the finished ms of the oldest DB_FINISHED entry
+	 * (INT64_MAX: none; 0: a purge under way), and the purges this pass
+	 * took (act ‖ its finished ms), moved to the front at its commit. */
+	int64_t prune_next_ms;
+	struct purge {
+		uint64_t act;
+		int64_t finished_ms;
+	} * purges;
+	size_t npurges, cappurges;
 	struct buf args_buf;   /* encoded args of the current call */
 	struct buf settle_buf; /* encoded value being settled */
 	struct buf row_buf;    /* activation row being written */
@@ -354,6 +364,10 @@ void pass_writes_init(struct pass_writes *);
 void pass_writes_release(struct pass_writes *);
 void engine_set_errmsg(struct engine *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Read where retention stands (e->prune_next_ms) from the store. */
+int engine_prune_load(struct engine *);
+/* Whether the next commit has pruning to do. */
+bool engine_prune_due(const struct engine *);
 
 /* ---- inspect.c ---- */
 

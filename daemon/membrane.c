@@ -264,7 +264,7 @@ live_send(struct engine *e, struct act *a, const char *obj, const char *method,
 		    "resolver this flow does not hold",
 		    obj, method);
 		rc = AF_REJECTED;
-	} else if (vowtab_make(e->vt, 0, &vid, NULL) != AF_OK ||
+	} else if (vowtab_make(e->vt, a->id, &vid, NULL) != AF_OK ||
 	    vowtab_get(e->vt, vid, &v) != AF_OK ||
 	    vec_grow((void **)&e->w.invocations, &e->w.capinvocations,
 		e->w.ninvocations + 1, sizeof(*e->w.invocations)) != AF_OK ||
