@@ -168,6 +168,9 @@ E2E_TOOLS += $(if $(wildcard tests/faultshim.c),$(B)/tests/faultshim.so)
 $(B)/tests/powerloss: $(B)/tests/powerloss.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 E2E_TOOLS += $(if $(wildcard tests/powerloss.c),$(B)/tests/powerloss)
+$(B)/tests/dbstat: $(B)/tests/dbstat.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+E2E_TOOLS += $(if $(wildcard tests/dbstat.c),$(B)/tests/dbstat)
 
 # ---- the Python client (client/python): the package assembled in
 # $(B)/python/asyncflow with its protobuf module and constants generated

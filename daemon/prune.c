@@ -3,6 +3,8 @@
  *
  * Not here: when (commit.c), the retention option (main.c).
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "prune.h"
@@ -158,5 +160,34 @@ prune_act(struct store_txn *t, struct timers *tm, uint64_t act,
 		return rc;
 	(*budget)--;
 	*done = true;
+	return AF_OK;
+}
+
+int
+prune_parse_duration(const char *s, int64_t *ms)
+{
+	static const struct {
+		const char *name;
+		int64_t ms;
+	} units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 } };
+	const int64_t max = 100 * 366 * (int64_t)86400000;
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return AF_EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return AF_EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].name) == 0)
+			break;
+	if (i == sizeof(units) / sizeof(units[0]) ||
+	    v > (unsigned long long)(max / units[i].ms))
+		return AF_EINVAL;
+	*ms = (int64_t)v * units[i].ms;
 	return AF_OK;
 }

@@ -52,4 +52,12 @@ struct timers;
 int prune_act(struct store_txn *t, struct timers *tm, uint64_t act,
     const uint8_t fkey[FINISHED_KEY_LEN], size_t *budget, bool *done);
 
+/*
+ * Parse a retention DURATION (--retention): a non-negative whole number
+ * and an optional unit, "ms", "s", "m", "h" or "d" (none: seconds), e.g.
+ * "7d", "90m", "0". AF_OK with *ms; AF_EINVAL (*ms untouched) for
+ * anything else: a sign, no digits, another unit, more than 100 years.
+ */
+int prune_parse_duration(const char *s, int64_t *ms);
+
 #endif /* AF_PRUNE_H */

@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "builtin_flows.h"
 #include "engine.h"
+#include "prune.h"
 #include "registry.h"
 #include "store.h"
 #include "tables.h"
@@ -415,6 +416,31 @@ START_TEST(test_prune_is_bounded_per_commit_and_resumes_after_restart)
 }
 END_TEST
 
+START_TEST(test_prune_durations_parse_or_are_refused)
+{
+	static const struct {
+		const char *s;
+		int64_t ms;
+	} good[] = { { "0", 0 }, { "7d", 7 * 86400000LL }, { "90m", 5400000 },
+		{ "30", 30000 }, { "1s", 1000 }, { "250ms", 250 },
+		{ "2h", 7200000 } };
+	static const char *const bad[] = { "", "-1", "+5", "7x", "d", "1.5h",
+		" 1", "1 d", "99999999999999999999", "40000d" };
+	int64_t ms;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_int_eq(prune_parse_duration(good[i].s, &ms), AF_OK);
+		ck_assert_int_eq(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ms = 42;
+		ck_assert_msg(prune_parse_duration(bad[i], &ms) == AF_EINVAL,
+		    "'%s' accepted", bad[i]);
+		ck_assert_int_eq(ms, 42);
+	}
+}
+END_TEST
+
 static Suite *
 prune_suite(void)
 {
@@ -428,6 +454,7 @@ prune_suite(void)
 	tcase_add_test(tc, test_prune_purge_deletes_now_and_refuses_unfinished);
 	tcase_add_test(tc,
 	    test_prune_is_bounded_per_commit_and_resumes_after_restart);
+	tcase_add_test(tc, test_prune_durations_parse_or_are_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
