@@ -375,6 +375,7 @@ commit(struct engine *e)
 	struct store_txn *t;
 	struct act *a, *next;
 	double t0;
+	size_t i;
 	int rc;
 
 	if (!e->dirty && e->ngc == 0 && e->store_fault[0] == '\0' &&
@@ -398,6 +399,13 @@ commit(struct engine *e)
 		goto abort;
 	TAILQ_FOREACH(a, &e->touched, tlink)
 		if (a->row_dirty && (rc = put_row(e, t, a)) != AF_OK)
+			goto abort;
+	/* Journals replaced by continue-as-new: whole, and before the new
+	 * entries, whose keys they share. */
+	for (i = 0; i < e->nresets; i++)
+		if ((rc = journal_delete(t, e->resets[i].act,
+			 &e->resets[i].from, e->resets[i].to, SIZE_MAX)) !=
+		    AF_OK)
 			goto abort;
 	if ((rc = put_journal(&e->w, t)) != AF_OK ||
 	    (rc = outbox_flush(&e->w.outbox, t)) != AF_OK ||
@@ -444,6 +452,13 @@ commit(struct engine *e)
 	pass_writes_reset(&e->w);
 	timers_reset(&e->timers);
 	e->npurges = 0;
+	e->nresets = 0;
+	/* Those that continued as new start over in the next pass: a flow
+	 * that does so at once again never holds up this one. */
+	for (i = 0; i < e->nrestarts; i++)
+		if (engine_push_event(e, EV_WAKE, e->restarts[i], 0) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+	e->nrestarts = 0;
 	return AF_OK;
 abort:
 	store_abort(t);
@@ -496,6 +511,8 @@ recover_from_store(struct engine *e)
 	timers_reset(&e->timers);
 	e->ngc = 0;
 	e->npurges = 0;
+	e->nresets = 0;
+	e->nrestarts = 0;
 	e->prune_next_ms = INT64_MAX;
 	e->dirty = false;
 	e->lost = AF_OK;

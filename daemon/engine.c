@@ -460,6 +460,8 @@ engine_close(struct engine *e)
 	free(e->settles.ev);
 	free(e->gc);
 	free(e->purges);
+	free(e->resets);
+	free(e->restarts);
 	free(e);
 }
 
