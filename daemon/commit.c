@@ -275,12 +275,16 @@ prune_step(struct engine *e, struct store_txn *t)
 	int rc;
 
 	for (i = 0; i < e->npurges; i++) {
-		/* Moved to the front (finished ms 0): unknown from this
-		 * commit on, the rest deleted first. */
+		/* Unknown from this commit on (its row goes now, however
+		 * many purges there are), the rest deleted first: moved to
+		 * the front (finished ms 0). */
 		finished_key(old, e->purges[i].finished_ms, e->purges[i].act);
 		finished_key(key, 0, e->purges[i].act);
 		rc = store_del(t, DB_FINISHED,
 		    (struct store_val){ old, FINISHED_KEY_LEN });
+		if (rc == AF_OK || rc == AF_ENOTFOUND)
+			rc = store_del(t, DB_ACTS,
+			    (struct store_val){ key + 8, 8 });
 		if (rc != AF_OK && rc != AF_ENOTFOUND)
 			return rc;
 		if ((rc = store_put(t, DB_FINISHED,

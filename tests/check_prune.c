@@ -441,6 +441,34 @@ START_TEST(test_prune_durations_parse_or_are_refused)
 }
 END_TEST
 
+START_TEST(test_prune_purged_rows_go_in_their_commit_however_many)
+{
+	uint64_t a1, o1, a2, o2;
+	struct engine_act_info info;
+
+	eo.retain_journals = true;
+	open_engine();
+	ck_assert_int_eq(engine_start(eng, "many", rec1("n", af_int(ar, 600)),
+			     &a1, &o1),
+	    AF_OK);
+	ck_assert_int_eq(engine_start(eng, "many", rec1("n", af_int(ar, 600)),
+			     &a2, &o2),
+	    AF_OK);
+	run();
+	ck_assert_int_eq(engine_purge(eng, a1), AF_OK);
+	ck_assert_int_eq(engine_purge(eng, a2), AF_OK);
+	/* The first one's journal alone is more than a commit deletes; the
+	 * purge's reply follows this commit, and both are unknown by then. */
+	ck_assert_int_eq(engine_pass(eng), AF_OK);
+	ck_assert_int_eq(engine_act_info(eng, a1, &info), AF_ENOTFOUND);
+	ck_assert_int_eq(engine_act_info(eng, a2, &info), AF_ENOTFOUND);
+	ck_assert_uint_gt(count_rows().n[DB_JOURNAL], 0);
+	run();
+	ck_assert_uint_eq(count_rows().n[DB_JOURNAL], 0);
+	ck_assert(gone(a1, o1) && gone(a2, o2));
+}
+END_TEST
+
 static Suite *
 prune_suite(void)
 {
@@ -455,6 +483,8 @@ prune_suite(void)
 	tcase_add_test(tc,
 	    test_prune_is_bounded_per_commit_and_resumes_after_restart);
 	tcase_add_test(tc, test_prune_durations_parse_or_are_refused);
+	tcase_add_test(tc,
+	    test_prune_purged_rows_go_in_their_commit_however_many);
 	suite_add_tcase(s, tc);
 	return s;
 }
