@@ -266,6 +266,19 @@ af_terminate(af_conn *c, uint64_t act, const char *message)
 }
 
 int
+af_purge(af_conn *c, uint64_t act)
+{
+	Asyncflow__Purge op = ASYNCFLOW__PURGE__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	op.activation = act;
+	if ((rc = call_purge(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		af_msg_free(r);
+	return rc;
+}
+
+int
 af_stats(af_conn *c, Asyncflow__StatsReply **out)
 {
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;

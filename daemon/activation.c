@@ -148,6 +148,7 @@ act_free(struct engine *e, struct act *a)
 	u64map_release(&a->resolvers);
 	free(a->flow);
 	free(a->args);
+	free(a->can_args);
 	free(a->failure);
 	free(a);
 }
@@ -680,6 +681,63 @@ act_terminate(struct engine *e, struct act *a, const char *message)
 			engine_note_lost(e, AF_ENOMEM);
 	}
 	return AF_OK;
+}
+
+void
+act_continue_as_new(struct engine *e, struct act *a)
+{
+	uint64_t *held = NULL, k;
+	size_t i = 0, j, n = 0;
+	void *p;
+
+	/* It holds nothing from here on but what the new args name, which
+	 * the new run enters (and watches) again: every WATCH_ACT row of it
+	 * goes, this pass's and the committed ones. */
+	while (u64map_next(&a->holdings, &i, &k, &p)) {
+		struct holding *s = p;
+
+		if (s->row && !s->settled &&
+		    vowtab_unwatch(e->vt, k, WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+	}
+	if (vowtab_held_by(e->vt, a->id, &held, &n) != AF_OK)
+		engine_note_lost(e, AF_ESTORE);
+	for (i = 0; i < n; i++)
+		if (vowtab_unwatch(e->vt, held[i], WATCH_ACT, a->id) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+	free(held);
+	/* This pass's entries of the old run are not written; the
+	 * committed ones are deleted before the new run's are. */
+	for (i = j = 0; i < e->w.njournal; i++)
+		if (e->w.journal[i].act != a->id)
+			e->w.journal[j++] = e->w.journal[i];
+	e->w.njournal = j;
+	if (a->jlen_committed > 0) {
+		if (engine_grow(e, (void **)&e->resets, &e->capresets,
+			e->nresets + 1, sizeof(*e->resets)) == AF_OK)
+			e->resets[e->nresets++] = (struct journal_gc){ a->id, 0,
+				a->jlen_committed };
+		else
+			engine_note_lost(e, AF_ENOMEM);
+	}
+	if (engine_grow(e, (void **)&e->restarts, &e->caprestarts,
+		e->nrestarts + 1, sizeof(*e->restarts)) == AF_OK)
+		e->restarts[e->nrestarts++] = a->id;
+	else
+		engine_note_lost(e, AF_ENOMEM);
+	free(a->args);
+	a->args = a->can_args;
+	a->args_n = a->can_n;
+	a->can_args = NULL;
+	a->can_n = 0;
+	a->can_pending = false;
+	a->jlen = 0;
+	act_unload(e, a);
+	a->live_state = ES_SLEEPING;
+	a->row_dirty = true;
+	act_mark_dirty(e, a);
+	log_debug("activation %llu (%s) continues as new",
+	    (unsigned long long)a->id, a->flow);
 }
 
 static int

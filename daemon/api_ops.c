@@ -313,6 +313,22 @@ api_op_terminate(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
+int
+api_op_purge(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__PurgeReply pr = ASYNCFLOW__PURGE_REPLY__INIT;
+	int rc;
+
+	if ((rc = engine_purge(api->e, req->purge->activation)) != AF_OK)
+		return rc;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_PURGE;
+	r.purge = &pr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
 /* ---- Inspection: list, show, journal, stats ------------------------------ */
 
 /* Unanswered invocations, by sending activation: read once for a whole

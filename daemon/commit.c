@@ -15,6 +15,7 @@
 #include "acttab.h"
 #include "engine_int.h"
 #include "log.h"
+#include "prune.h"
 
 static int recover(struct engine *);
 static int recover_from_store(struct engine *);
@@ -98,11 +99,12 @@ engine_errmsg(const struct engine *e)
 bool
 engine_busy(const struct engine *e)
 {
-	/* Events, journals to delete, or a recovery to finish (or to
-	 * start: the store can break outside a pass, in a batch sync). */
+	/* Events, journals to delete, finished activations to prune, or a
+	 * recovery to finish (or to start: the store can break outside a
+	 * pass, in a batch sync). */
 	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
 	    e->needs_recover || e->store_fault[0] != '\0' ||
-	    store_broken(e->s) != NULL;
+	    store_broken(e->s) != NULL || engine_prune_due(e);
 }
 
 /* ---- The store fault (engine_store_fault) ---- */
@@ -163,7 +165,9 @@ pass_writes_reset(struct pass_writes *w)
 static int
 put_row(struct engine *e, struct store_txn *t, struct act *a)
 {
+	uint8_t fkey[FINISHED_KEY_LEN];
 	struct act_row r;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
 	r.flow = (struct af_str){ a->flow, strlen(a->flow) };
@@ -183,7 +187,129 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	r.created_ms = a->created_ms;
 	r.last_progress_ms = a->last_progress_ms;
 	r.last_incarnation = a->last_incarnation;
-	return acttab_put(t, a->id, &r, &e->row_buf);
+	if ((rc = acttab_put(t, a->id, &r, &e->row_buf)) != AF_OK)
+		return rc;
+	if (r.state != ACT_DONE)
+		return AF_OK;
+	/* Finished now (a Done activation's row is written once, by the
+	 * pass that finished it): it waits for its retention in
+	 * DB_FINISHED, keyed by the time its row records. */
+	finished_key(fkey, r.last_progress_ms, a->id);
+	if (r.last_progress_ms < e->prune_next_ms)
+		e->prune_next_ms = r.last_progress_ms;
+	return store_put(t, DB_FINISHED,
+	    (struct store_val){ fkey, FINISHED_KEY_LEN },
+	    (struct store_val){ "", 0 }, false);
+}
+
+/* ---- Retention (prune.h does the deleting) ---- */
+
+/* The finished ms of the oldest DB_FINISHED entry in t, INT64_MAX if
+ * none; the entry's key into key. */
+static int
+oldest_finished(struct store_txn *t, int64_t *ms, uint8_t key[FINISHED_KEY_LEN])
+{
+	struct store_cursor *c;
+	struct store_val k, v;
+	int rc;
+
+	*ms = INT64_MAX;
+	if ((rc = store_cursor_open(t, DB_FINISHED, &c)) != AF_OK)
+		return rc;
+	rc = store_cursor_get(c, STORE_FIRST, &k, &v);
+	if (rc == AF_OK && k.n == FINISHED_KEY_LEN) {
+		memcpy(key, k.p, FINISHED_KEY_LEN);
+		*ms = (int64_t)store_rd_be64(key);
+	} else if (rc == AF_OK)
+		rc = AF_EDECODE;
+	store_cursor_close(c);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+int
+engine_prune_load(struct engine *e)
+{
+	uint8_t key[FINISHED_KEY_LEN];
+	struct store_txn *t;
+	int rc;
+
+	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
+		return rc;
+	rc = oldest_finished(t, &e->prune_next_ms, key);
+	store_abort(t);
+	return rc;
+}
+
+/* Whether an entry finished at ms is due (0: a purge under way). */
+static bool
+prune_is_due(const struct engine *e, int64_t ms, int64_t now)
+{
+	if (ms == 0)
+		return true;
+	if (!e->o.prune_finished || ms == INT64_MAX)
+		return false;
+	return ms <= now - e->o.retention_ms;
+}
+
+bool
+engine_prune_due(const struct engine *e)
+{
+	return e->npurges > 0 ||
+	    prune_is_due(e, e->prune_next_ms,
+		engine_now_ms((struct engine *)e));
+}
+
+/*
+ * The pass's purges, then up to PRUNE_PER_COMMIT rows of the finished
+ * activations that are due, oldest first. Runs before this pass's rows
+ * are written, so an activation that finishes in this pass is not pruned
+ * in it: its outcome is committed, and seen by whoever waits for it,
+ * before it can go.
+ */
+static int
+prune_step(struct engine *e, struct store_txn *t)
+{
+	uint8_t key[FINISHED_KEY_LEN], old[FINISHED_KEY_LEN];
+	int64_t now = engine_now_ms(e), ms;
+	size_t budget = PRUNE_PER_COMMIT, i;
+	bool done;
+	int rc;
+
+	for (i = 0; i < e->npurges; i++) {
+		/* Unknown from this commit on (its row goes now, however
+		 * many purges there are), the rest deleted first: moved to
+		 * the front (finished ms 0). */
+		finished_key(old, e->purges[i].finished_ms, e->purges[i].act);
+		finished_key(key, 0, e->purges[i].act);
+		rc = store_del(t, DB_FINISHED,
+		    (struct store_val){ old, FINISHED_KEY_LEN });
+		if (rc == AF_OK || rc == AF_ENOTFOUND)
+			rc = store_del(t, DB_ACTS,
+			    (struct store_val){ key + 8, 8 });
+		if (rc != AF_OK && rc != AF_ENOTFOUND)
+			return rc;
+		if ((rc = store_put(t, DB_FINISHED,
+			 (struct store_val){ key, FINISHED_KEY_LEN },
+			 (struct store_val){ "", 0 }, false)) != AF_OK)
+			return rc;
+		e->prune_next_ms = 0;
+	}
+	if (!prune_is_due(e, e->prune_next_ms, now))
+		return AF_OK;
+	while (budget > 0) {
+		if ((rc = oldest_finished(t, &ms, key)) != AF_OK)
+			return rc;
+		e->prune_next_ms = ms;
+		if (!prune_is_due(e, ms, now))
+			break;
+		rc = prune_act(t, &e->timers, store_rd_be64(key + 8), key,
+		    &budget, &done);
+		if (rc != AF_OK)
+			return rc;
+		if (done)
+			e->st.pruned++;
+	}
+	return AF_OK;
 }
 
 static int
@@ -254,10 +380,11 @@ commit(struct engine *e)
 	struct store_txn *t;
 	struct act *a, *next;
 	double t0;
+	size_t i;
 	int rc;
 
 	if (!e->dirty && e->ngc == 0 && e->store_fault[0] == '\0' &&
-	    store_broken(e->s) == NULL) {
+	    store_broken(e->s) == NULL && !engine_prune_due(e)) {
 		/* Nothing to write; what reads brought into the vow cache is
 		 * dropped all the same, so a read-only load cannot grow it. */
 		vowtab_after_commit(e->vt);
@@ -272,10 +399,18 @@ commit(struct engine *e)
 	t0 = mono_seconds();
 	if ((rc = store_begin(e->s, false, &t)) != AF_OK)
 		goto failed;
-	if ((rc = vowtab_flush(e->vt, t)) != AF_OK)
+	if ((rc = vowtab_flush(e->vt, t)) != AF_OK ||
+	    (rc = prune_step(e, t)) != AF_OK)
 		goto abort;
 	TAILQ_FOREACH(a, &e->touched, tlink)
 		if (a->row_dirty && (rc = put_row(e, t, a)) != AF_OK)
+			goto abort;
+	/* Journals replaced by continue-as-new: whole, and before the new
+	 * entries, whose keys they share. */
+	for (i = 0; i < e->nresets; i++)
+		if ((rc = journal_delete(t, e->resets[i].act,
+			 &e->resets[i].from, e->resets[i].to, SIZE_MAX)) !=
+		    AF_OK)
 			goto abort;
 	if ((rc = put_journal(&e->w, t)) != AF_OK ||
 	    (rc = outbox_flush(&e->w.outbox, t)) != AF_OK ||
@@ -321,6 +456,14 @@ commit(struct engine *e)
 		    e->w.invocations, e->w.ninvocations);
 	pass_writes_reset(&e->w);
 	timers_reset(&e->timers);
+	e->npurges = 0;
+	e->nresets = 0;
+	/* Those that continued as new start over in the next pass: a flow
+	 * that does so at once again never holds up this one. */
+	for (i = 0; i < e->nrestarts; i++)
+		if (engine_push_event(e, EV_WAKE, e->restarts[i], 0) != AF_OK)
+			engine_note_lost(e, AF_ENOMEM);
+	e->nrestarts = 0;
 	return AF_OK;
 abort:
 	store_abort(t);
@@ -372,6 +515,10 @@ recover_from_store(struct engine *e)
 	e->timers.n = 0;
 	timers_reset(&e->timers);
 	e->ngc = 0;
+	e->npurges = 0;
+	e->nresets = 0;
+	e->nrestarts = 0;
+	e->prune_next_ms = INT64_MAX;
 	e->dirty = false;
 	e->lost = AF_OK;
 	/* If reading back fails too, the next pass tries again first. */
@@ -393,7 +540,8 @@ recover_from_store(struct engine *e)
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
 	if ((rc = timers_load(&e->timers, e->s)) != AF_OK ||
-	    (rc = engine_scan_acts(e, false)) != AF_OK)
+	    (rc = engine_scan_acts(e, false)) != AF_OK ||
+	    (rc = engine_prune_load(e)) != AF_OK)
 		return rc;
 	e->needs_recover = false;
 	return AF_OK;

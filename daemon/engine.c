@@ -259,11 +259,22 @@ bool
 engine_next_due(const struct engine *e, int64_t *due)
 {
 	struct timer t;
+	bool any = false;
+	int64_t p;
 
-	if (!timers_next(&e->timers, &t))
-		return false;
-	*due = t.due;
-	return true;
+	if (timers_next(&e->timers, &t)) {
+		*due = t.due;
+		any = true;
+	}
+	if (e->o.prune_finished && e->prune_next_ms != INT64_MAX) {
+		p = e->prune_next_ms > INT64_MAX - e->o.retention_ms ?
+		    INT64_MAX :
+		    e->prune_next_ms + e->o.retention_ms;
+		if (!any || p < *due)
+			*due = p;
+		any = true;
+	}
+	return any;
 }
 
 int
@@ -358,6 +369,7 @@ engine_open(struct store *s, struct af_registry *reg,
 	TAILQ_INIT(&e->touched);
 	pass_writes_init(&e->w);
 	timers_init(&e->timers);
+	e->prune_next_ms = INT64_MAX;
 	buf_init(&e->args_buf);
 	buf_init(&e->settle_buf);
 	buf_init(&e->row_buf);
@@ -408,7 +420,8 @@ engine_open(struct store *s, struct af_registry *reg,
 	if ((rc = store_commit(t)) != AF_OK)
 		goto store_fail;
 	if ((rc = engine_scan_acts(e, true)) != AF_OK ||
-	    (rc = timers_load(&e->timers, s)) != AF_OK)
+	    (rc = timers_load(&e->timers, s)) != AF_OK ||
+	    (rc = engine_prune_load(e)) != AF_OK)
 		goto store_fail;
 	*out = e;
 	return AF_OK;
@@ -446,7 +459,40 @@ engine_close(struct engine *e)
 	free(e->wakes.ev);
 	free(e->settles.ev);
 	free(e->gc);
+	free(e->purges);
+	free(e->resets);
+	free(e->restarts);
 	free(e);
+}
+
+int
+engine_purge(struct engine *e, uint64_t act)
+{
+	struct act_row row;
+	struct buf b;
+	size_t i;
+	int rc;
+
+	if (e->needs_recover)
+		return AF_ESTORE; /* see engine_pass */
+	if (u64map_get(&e->acts, act) != NULL)
+		return AF_EBUSY; /* in memory: not finished, or not committed */
+	for (i = 0; i < e->npurges; i++)
+		if (e->purges[i].act == act)
+			return AF_OK;
+	buf_init(&b);
+	rc = acttab_read(e->s, act, &row, &b);
+	if (rc == AF_OK && row.state != ACT_DONE)
+		rc = AF_EBUSY;
+	if (rc == AF_OK &&
+	    (rc = engine_grow(e, (void **)&e->purges, &e->cappurges,
+		 e->npurges + 1, sizeof(*e->purges))) == AF_OK) {
+		e->purges[e->npurges++] = (struct purge){ act,
+			row.last_progress_ms };
+		e->dirty = true;
+	}
+	buf_release(&b);
+	return rc;
 }
 
 int

@@ -71,6 +71,14 @@ struct engine_opts {
 				     * taking events; 0 = 16384 */
 	bool retain_journals;    /* keep the journals of Done activations
 				     * (default: deleted, in chunks) */
+	/* Retention (DESIGN.md §9): with prune_finished, a Done activation
+	 * is pruned (prune.h: its row, vows, idempotency key, journal,
+	 * everything it left) once retention_ms have passed since it
+	 * finished (0: in the pass after it finished), a bounded number of
+	 * rows per commit. Without it (the default, for callers that set
+	 * nothing), finished activations are kept until purged. */
+	bool prune_finished;
+	int64_t retention_ms;
 	/* Activations that crashed the previous process: marked Failed and
 	 * quarantined in the same commit as the incarnation bump, before any
 	 * replay, so a crash cannot loop. */
@@ -175,6 +183,16 @@ int engine_quarantine(struct engine *e, uint64_t act, const char *why);
  */
 int engine_terminate(struct engine *e, uint64_t act, const char *message);
 
+/*
+ * Delete finished activation `act` now: in the next pass's commit its row
+ * goes, so that from then on it is unknown (ENOTFOUND), and what else it
+ * left (prune.h) goes in that commit and, for a large one, the next few.
+ * AF_EBUSY if it is not finished (Running, Sleeping, Replaying, Failed,
+ * or Done in this pass, not yet committed), AF_ENOTFOUND if unknown (or
+ * pruned already), AF_ENOMEM, store errors.
+ */
+int engine_purge(struct engine *e, uint64_t act);
+
 /* ---- Passes ---- */
 
 /* Take events — every start and wake, and settlements until the pass
@@ -214,7 +232,9 @@ int engine_run_until_idle(struct engine *e);
 
 /* ---- Durable timers ---- */
 
-/* The earliest pending timer's due time (ms since the epoch), if any. */
+/* The earliest pending timer's due time (ms since the epoch), if any; with
+ * retention (engine_opts.prune_finished), also when the oldest finished
+ * activation is due to be pruned, if that is earlier. */
 bool engine_next_due(const struct engine *e, int64_t *due);
 /* Settle every timer that is due now; call before engine_pass. Returns how
  * many fired, or an error. */
@@ -338,6 +358,7 @@ struct engine_stats {
 	/* Passes by events taken, the same way. */
 	uint64_t pass_hist[ENGINE_PASS_BUCKETS + 1];
 	uint64_t map_used_bytes, map_size_bytes; /* store_usage; 0 if none */
+	uint64_t pruned; /* finished activations pruned or purged */
 };
 void engine_stats(const struct engine *e, struct engine_stats *st);
 

@@ -63,6 +63,7 @@
 #define DEFAULT_PASS_MAX 16384
 #define GC_PER_COMMIT    8192
 #define SETTLES_PER_PASS 256
+#define PRUNE_PER_COMMIT 1024 /* rows deleted by retention per commit */
 
 /* A vow that entered an activation (args, results, settlements): whether
  * and how the activation has seen it settle. In the act's arena. */
@@ -144,6 +145,11 @@ struct act {
 	struct u64map holdings;
 	struct u64map resolvers;
 	struct af_flow handle;
+	/* af_continue_as_new called: its encoded args (malloc'd), taken
+	 * by act_continue_as_new once off the coroutine. */
+	bool can_pending;
+	uint8_t *can_args;
+	size_t can_n;
 };
 TAILQ_HEAD(actq, act);
 
@@ -238,6 +244,22 @@ struct engine {
 	struct timers timers;
 	struct journal_gc *gc; /* journals to delete, a chunk per commit */
 	size_t ngc, capgc;
+	/* Retention: the finished ms of the oldest DB_FINISHED entry
+	 * (INT64_MAX: none; 0: a purge under way), and the purges this pass
+	 * took (act ‖ its finished ms), moved to the front at its commit. */
+	/* Continue-as-new: old journals to delete in this pass's commit,
+	 * before its entries are written (the new journal reuses their
+	 * keys), and the activations to start over once it has committed. */
+	struct journal_gc *resets;
+	size_t nresets, capresets;
+	uint64_t *restarts;
+	size_t nrestarts, caprestarts;
+	int64_t prune_next_ms;
+	struct purge {
+		uint64_t act;
+		int64_t finished_ms;
+	} * purges;
+	size_t npurges, cappurges;
 	struct buf args_buf;   /* encoded args of the current call */
 	struct buf settle_buf; /* encoded value being settled */
 	struct buf row_buf;    /* activation row being written */
@@ -316,6 +338,11 @@ void engine_free_acts(struct engine *);
 void engine_replay_done(struct engine *, struct act *);
 void engine_replay_pass_end(struct engine *);
 int engine_scan_acts(struct engine *, bool wake_failed);
+/* af_continue_as_new's work, off the coroutine: the row gets the new
+ * args and an empty journal, the old journal is deleted in the commit,
+ * the durable holds go, and the activation starts over in the pass after
+ * that commit. */
+void act_continue_as_new(struct engine *, struct act *);
 /* engine_terminate's work, on an activation in memory not Done. */
 int act_terminate(struct engine *, struct act *, const char *message);
 
@@ -354,6 +381,10 @@ void pass_writes_init(struct pass_writes *);
 void pass_writes_release(struct pass_writes *);
 void engine_set_errmsg(struct engine *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Read where retention stands (e->prune_next_ms) from the store. */
+int engine_prune_load(struct engine *);
+/* Whether the next commit has pruning to do. */
+bool engine_prune_due(const struct engine *);
 
 /* ---- inspect.c ---- */
 

@@ -44,7 +44,8 @@ af_host_vow_kit(struct af_host *h, const struct af_value **resolver)
 
 	if (resolver != NULL)
 		*resolver = NULL;
-	if (vowtab_make(h->e->vt, 0, &id, NULL) != AF_OK)
+	if (vowtab_make(h->e->vt, h->a != NULL ? h->a->id : 0, &id, NULL) !=
+	    AF_OK)
 		return NULL;
 	h->e->dirty = true;
 	if (u64map_put(&h->made, id, (void *)1) != AF_OK)
@@ -282,7 +283,7 @@ timer_sleep(struct af_host *h, void *data, const struct af_value *args,
 		return AF_REJECTED;
 	}
 	t.due += args->u.i;
-	if ((rc = vowtab_make(e->vt, 0, &t.vow, NULL)) != AF_OK ||
+	if ((rc = vowtab_make(e->vt, h->a->id, &t.vow, NULL)) != AF_OK ||
 	    (rc = timers_add(&e->timers, t)) != AF_OK)
 		return rc;
 	e->dirty = true;

@@ -6,6 +6,7 @@
 
 #include "idem.h"
 #include "store.h"
+#include "tables.h"
 #include "vec.h"
 
 struct idem_key {
@@ -105,12 +106,22 @@ idem_flush(struct idem *id, struct store_txn *t)
 	size_t i;
 	int rc;
 
+	uint8_t okey[OWNED_KEY_MAX];
+	size_t on;
+
 	for (i = 0; i < id->n; i++) {
 		rc = store_put(t, DB_IDEM,
 		    (struct store_val){ id->keys[i].key,
 			strlen(id->keys[i].key) },
 		    (struct store_val){ id->keys[i].val, id->keys[i].n },
 		    false);
+		if (rc != AF_OK)
+			return rc;
+		/* Found again when its activation is pruned. */
+		on = owned_key(okey, store_rd_be64(id->keys[i].val), OWNED_IDEM,
+		    id->keys[i].key, strlen(id->keys[i].key));
+		rc = store_put(t, DB_OWNED, (struct store_val){ okey, on },
+		    (struct store_val){ "", 0 }, false);
 		if (rc != AF_OK)
 			return rc;
 	}

@@ -3,8 +3,10 @@
  * activation it started and the request that started it (flow and encoded
  * args), so that a repeat is recognised and a different request with the
  * same key refused. Keys recorded by this pass are kept here, answer
- * lookups at once, and are written in the pass's commit. Keys never expire
- * (yet). It does not start anything: the engine does.
+ * lookups at once, and are written in the pass's commit, each with a
+ * DB_OWNED row of its activation (tables.h), so that a key goes when its
+ * activation is pruned (prune.h). It does not start anything: the engine
+ * does.
  *
  * Row layout: key = the key's bytes; value = act ‖ outcome (big-endian) ‖
  * the request bytes.

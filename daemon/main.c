@@ -33,6 +33,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "modules.h"
+#include "prune.h"
 #include "notify.h"
 #include "registry.h"
 #include "server.h"
@@ -52,6 +53,7 @@ usage(FILE *f)
 	    "usage: asyncflowd [-d DIR] [-s PATH] [--module FILE.so]...\n"
 	    "                  [--durability full|batch|none] [--map-size MiB]\n"
 	    "                  [--socket-group GROUP] [--retain-journals]\n"
+	    "                  [--retention DURATION]\n"
 	    "                  [--stack-size KiB] [--metrics ADDR:PORT]\n"
 	    "                  [--max-connections N] [--idle-timeout S]\n"
 	    "                  [--max-uid-buffer MiB] [--turn-limit MS] "
@@ -76,6 +78,12 @@ usage(FILE *f)
 	    "  --retain-journals  keep the journals of Done activations "
 	    "(default:\n"
 	    "                  deleted in chunks after the outcome settles)\n"
+	    "  --retention DURATION  prune a Done activation (its row, vows, "
+	    "key,\n"
+	    "                  journal) this long after it finished: N[ms|s|m|"
+	    "h|d],\n"
+	    "                  seconds if no unit (default 7d; 0: as soon as "
+	    "settled)\n"
 	    "  --stack-size KiB  each flow coroutine's stack (default 256; "
 	    "a guard\n"
 	    "                  page below it: an overflow is a crash, "
@@ -319,6 +327,7 @@ main(int argc, char **argv)
 		{ "map-size", required_argument, NULL, 'M' },
 		{ "socket-group", required_argument, NULL, 'G' },
 		{ "retain-journals", no_argument, NULL, 'R' },
+		{ "retention", required_argument, NULL, 'N' },
 		{ "stack-size", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'P' },
 		{ "max-connections", required_argument, NULL, 'C' },
@@ -350,6 +359,8 @@ main(int argc, char **argv)
 	log_init();
 	wo.limit_ms = 2000;
 	memset(&eo, 0, sizeof(eo));
+	eo.prune_finished = true;
+	eo.retention_ms = 7 * (int64_t)86400000; /* --retention */
 	memset(&svo, 0, sizeof(svo));
 	while (
 	    (ch = getopt_long(argc, argv, "d:s:vqh", longopts, NULL)) != -1) {
@@ -384,6 +395,18 @@ main(int argc, char **argv)
 			break;
 		case 'G':
 			group = optarg;
+			break;
+		case 'N':
+			if (prune_parse_duration(optarg, &eo.retention_ms) !=
+			    AF_OK) {
+				fprintf(stderr,
+				    "asyncflowd: --retention must be a "
+				    "duration, a whole number >= 0 with "
+				    "an optional unit ms, s, m, h or d "
+				    "(got '%s')\n",
+				    optarg);
+				return 2;
+			}
 			break;
 		case 'R':
 			eo.retain_journals = true;

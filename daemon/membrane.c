@@ -264,7 +264,7 @@ live_send(struct engine *e, struct act *a, const char *obj, const char *method,
 		    "resolver this flow does not hold",
 		    obj, method);
 		rc = AF_REJECTED;
-	} else if (vowtab_make(e->vt, 0, &vid, NULL) != AF_OK ||
+	} else if (vowtab_make(e->vt, a->id, &vid, NULL) != AF_OK ||
 	    vowtab_get(e->vt, vid, &v) != AF_OK ||
 	    vec_grow((void **)&e->w.invocations, &e->w.capinvocations,
 		e->w.ninvocations + 1, sizeof(*e->w.invocations)) != AF_OK ||
@@ -348,6 +348,68 @@ membrane(struct af_flow *f, enum jkind kind, const char *obj,
 	if (kind == J_CHECK_SEND)
 		return live_send(e, a, obj, method, args, out);
 	return live_call(e, a, obj, method, args, out);
+}
+
+/* af_continue_as_new: the activation starts over on args, live only: the
+ * journal it replays from is the one written since the last
+ * continue-as-new, so meeting one while entries remain is a divergence.
+ * The swap itself happens off the coroutine (act_continue_as_new). */
+int
+af_continue_as_new(struct af_flow *f, const struct af_value *args)
+{
+	struct act *a = f->a;
+	struct engine *e = a->e;
+	struct jentry je;
+	struct buf b;
+	char why[160];
+	int rc;
+
+	(void)cur_task(f);
+	if (args == NULL && (args = af_null(a->arena)) == NULL)
+		return AF_ENOMEM;
+	if (value_check(args, why, sizeof(why)) != AF_OK) {
+		act_failf(e, a,
+		    "continue_as_new with args that are a malformed "
+		    "value: %s",
+		    why);
+		act_fail_from_guest(e, a, a->failure);
+	}
+	if (a->live_state == ES_REPLAYING && a->pos < a->log.n) {
+		buf_init(&b);
+		if (act_peek_entry(a, &je) == AF_OK)
+			journal_entry_text(&b, &je);
+		buf_putc(&b, '\0');
+		act_failf(e, a,
+		    "replay diverged at journal index %zu: expected %s; "
+		    "the flow attempted continue_as_new",
+		    a->pos, b.p ? (char *)b.p : "?");
+		buf_release(&b);
+		act_fail_from_guest(e, a, a->failure);
+	}
+	if (a->live_state == ES_REPLAYING)
+		act_go_live(e, a);
+	if (!act_holds_resolvers(a, args))
+		return AF_EDENIED;
+	buf_init(&b);
+	if ((rc = value_encode(&b, args)) != AF_OK || b.err) {
+		buf_release(&b);
+		if (rc == AF_EINVAL) {
+			act_failf(e, a,
+			    "continue_as_new with args that are not a valid "
+			    "value (invalid UTF-8, unsorted or duplicate "
+			    "record keys, or NUL in a name)");
+			act_fail_from_guest(e, a, a->failure);
+		}
+		return rc != AF_OK ? rc : AF_ENOMEM;
+	}
+	free(a->can_args);
+	a->can_args = b.p;
+	a->can_n = b.len;
+	a->can_pending = true;
+	/* Never resumed: step_run swaps the journal once it is off this
+	 * coroutine. */
+	coro_yield();
+	abort();
 }
 
 /* af_patched: the marker is journaled live; replaying, it is taken only

@@ -238,6 +238,10 @@ step_run_tasks(struct engine *e, struct act *a)
 			act_unload(e, a);
 			return;
 		}
+		if (a->can_pending) {
+			act_continue_as_new(e, a);
+			return;
+		}
 		if (alive)
 			continue;
 		if (t->is_main) {

@@ -116,6 +116,11 @@ enum store_db {
 	DB_IDEM,     /* idempotency key -> activation ‖ flow ‖ args */
 	DB_HOLDS,    /* act id ‖ vow id -> empty: the WATCH_ACT rows by
 			 * activation (what `show` lists as waiting_on) */
+	DB_OWNED,    /* act id ‖ tag ‖ what -> empty: rows an activation
+		      * made that are keyed otherwise (its vows, its
+		      * idempotency key), found again when it is pruned */
+	DB_FINISHED, /* finished ms ‖ act id -> empty: Done activations
+		      * not yet pruned, oldest first (retention) */
 	DB__COUNT
 };
 
@@ -150,8 +155,14 @@ struct store_cursor {
 };
 
 /* The version of struct store_ops this header describes (2: reopen;
- * 3: usage). */
-#define STORE_OPS_VERSION 3
+ * 3: usage; 4: db_stat). */
+#define STORE_OPS_VERSION 4
+
+/* What one table holds (store_db_stat): rows, and the pages they take. */
+struct store_db_stat {
+	uint64_t entries;
+	uint64_t pages; /* branch, leaf and overflow pages */
+};
 
 /*
  * A backend's methods. Callers use the wrappers below, which have already
@@ -180,6 +191,9 @@ struct store_ops {
 	int (*reopen)(struct store *s);
 	/* Version 3. */
 	int (*usage)(struct store *s, uint64_t *used, uint64_t *size);
+	/* Version 4. */
+	int (*db_stat)(struct store_txn *t, enum store_db db,
+	    struct store_db_stat *out);
 };
 
 /* Which wrapper is calling: what the fault hook is asked about. */
@@ -498,6 +512,23 @@ store_usage(struct store *s, uint64_t *used, uint64_t *size)
 	if (s->ops->version < 3 || s->ops->usage == NULL)
 		return store_refuse(s, AF_ESTATE, "backend reports no usage");
 	return s->ops->usage(s, used, size);
+}
+
+/*
+ * How many rows db holds and how many pages they take, as t sees it (the
+ * store's own counters: LMDB's mdb_stat, O(1)). Tests and the retention
+ * benchmark count what a pruned activation left with it. AF_ESTATE from a
+ * backend older than the method (*out zeroed then); AF_ESTORE.
+ */
+static inline int
+store_db_stat(struct store_txn *t, enum store_db db, struct store_db_stat *out)
+{
+	struct store *s = t->store;
+
+	out->entries = out->pages = 0;
+	if (s->ops->version < 4 || s->ops->db_stat == NULL)
+		return store_refuse(s, AF_ESTATE, "backend counts no rows");
+	return s->ops->db_stat(t, db, out);
 }
 
 /* Big-endian key helpers: keys sort numerically. */

@@ -82,6 +82,8 @@ static const char *const db_names[DB__COUNT] = {
 	[DB_TIMERS] = "timers",
 	[DB_IDEM] = "idempotency",
 	[DB_HOLDS] = "holds",
+	[DB_OWNED] = "owned",
+	[DB_FINISHED] = "finished",
 };
 
 static int
@@ -551,6 +553,22 @@ l_usage(struct store *s, uint64_t *used, uint64_t *size)
 	return AF_OK;
 }
 
+static int
+l_db_stat(struct store_txn *pt, enum store_db db, struct store_db_stat *out)
+{
+	struct ltxn *t = (struct ltxn *)pt;
+	struct lstore *ls = (struct lstore *)pt->store;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_stat(t->txn, ls->dbi[db], &st)) != 0)
+		return map_err(ls, rc, "mdb_stat");
+	out->entries = st.ms_entries;
+	out->pages = (uint64_t)st.ms_branch_pages + st.ms_leaf_pages +
+	    st.ms_overflow_pages;
+	return AF_OK;
+}
+
 static const struct store_ops lmdb_ops = {
 	.version = STORE_OPS_VERSION,
 	.txn_begin = l_txn_begin,
@@ -566,6 +584,7 @@ static const struct store_ops lmdb_ops = {
 	.close = l_close,
 	.reopen = l_reopen,
 	.usage = l_usage,
+	.db_stat = l_db_stat,
 };
 
 int

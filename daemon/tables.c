@@ -273,3 +273,22 @@ act_state_name(enum act_state s)
 		return "?";
 	}
 }
+
+size_t
+owned_key(uint8_t *key, uint64_t act, enum owned_tag tag, const void *what,
+    size_t n)
+{
+	if (n > OWNED_KEY_MAX - 9)
+		n = OWNED_KEY_MAX - 9;
+	store_be64(key, act);
+	key[8] = (uint8_t)tag;
+	memcpy(key + 9, what, n);
+	return 9 + n;
+}
+
+void
+finished_key(uint8_t key[FINISHED_KEY_LEN], int64_t ms, uint64_t act)
+{
+	store_be64(key, (uint64_t)ms);
+	store_be64(key + 8, act);
+}

@@ -78,6 +78,25 @@ enum watch_kind {
 void watch_key(uint8_t key[WATCH_KEY_LEN], uint64_t vow, enum watch_kind k,
     uint64_t id);
 
+/* DB_OWNED: act id ‖ tag ‖ what (the vow id, big-endian; the idempotency
+ * key's bytes), value empty. What an activation made that is keyed by
+ * something else, so that pruning it finds what it left (prune.h). */
+enum owned_tag {
+	OWNED_VOW = 1,
+	OWNED_IDEM = 2,
+};
+#define OWNED_KEY_MAX (9 + 256)
+/* Build the key into key (OWNED_KEY_MAX bytes); returns its length. what
+ * is at most OWNED_KEY_MAX - 9 bytes. */
+size_t owned_key(uint8_t *key, uint64_t act, enum owned_tag tag,
+    const void *what, size_t n);
+
+/* DB_FINISHED: finished ms ‖ act id, both big-endian, value empty: a Done
+ * activation not yet pruned, oldest first. finished ms 0 marks one whose
+ * pruning has begun (a purge): it sorts first and is finished first. */
+#define FINISHED_KEY_LEN 16
+void finished_key(uint8_t key[FINISHED_KEY_LEN], int64_t ms, uint64_t act);
+
 /* Meta: small named unsigned counters. */
 int meta_get_u64(struct store_txn *t, const char *name, uint64_t *v);
 int meta_put_u64(struct store_txn *t, const char *name, uint64_t v);

@@ -10,6 +10,7 @@
 
 #include "asyncflow/flow.h"
 #include "buf.h"
+#include "sha256.h"
 #include "vows.h"
 
 struct watch_op {
@@ -50,6 +51,35 @@ vow_secret_equal(const uint8_t *a, const uint8_t *b)
 	for (int i = 0; i < VOW_SECRET_LEN; i++)
 		d |= a[i] ^ b[i];
 	return d == 0;
+}
+
+void
+vow_secret_hash(const uint8_t *secret, uint8_t out[VOW_SECRET_LEN])
+{
+	struct sha256 c;
+	uint8_t d[SHA256_LEN];
+
+	sha256_init(&c);
+	sha256_update(&c, secret, VOW_SECRET_LEN);
+	sha256_final(&c, d);
+	memcpy(out, d, VOW_SECRET_LEN);
+}
+
+/* Whether secret is v's resolver: the secret itself while v is pending or
+ * following, its hash once settled (or, for a row settled before secrets
+ * were wiped, the secret). Constant time either way. */
+static bool
+secret_matches(const struct vow *v, const uint8_t *secret)
+{
+	uint8_t h[VOW_SECRET_LEN];
+	bool raw, hashed;
+
+	if (v->state != VOW_FULFILLED && v->state != VOW_REJECTED)
+		return vow_secret_equal(secret, v->secret);
+	vow_secret_hash(secret, h);
+	raw = vow_secret_equal(secret, v->secret);
+	hashed = vow_secret_equal(h, v->secret);
+	return raw | hashed;
 }
 
 static int
@@ -142,6 +172,7 @@ vowtab_make(struct vowtab *vt, uint64_t owner, uint64_t *id,
 	v->state = VOW_PENDING;
 	v->owner = owner;
 	v->dirty = true;
+	v->made = owner != 0;
 	if (u64map_put(&vt->cache, v->id, v) != AF_OK) {
 		free(v);
 		return AF_ENOMEM;
@@ -363,6 +394,9 @@ finalize(struct vowtab *vt, struct vow *v)
 		x->settled_seq = ++vt->settle_seq;
 		vt->counters_dirty = true;
 		x->dirty = true;
+		/* Settled: the secret is no longer a right to anything but
+		 * the identical repeat, which its hash answers. */
+		vow_secret_hash(x->secret, x->secret);
 		if (vt->cb != NULL)
 			vt->cb(vt->ctx, x);
 		if (!x->followed)
@@ -430,7 +464,7 @@ vowtab_settle(struct vowtab *vt, uint64_t id, const uint8_t *secret,
 
 	if ((rc = vowtab_get(vt, id, &v)) != AF_OK)
 		return rc;
-	if (secret != NULL && !vow_secret_equal(secret, v->secret))
+	if (secret != NULL && !secret_matches(v, secret))
 		return AF_EDENIED;
 	if (reject)
 		follow_id = 0;
@@ -532,6 +566,16 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		    false);
 		if (rc != AF_OK)
 			return rc;
+		if (v->made) {
+			uint8_t okey[OWNED_KEY_MAX];
+			size_t on = owned_key(okey, v->owner, OWNED_VOW, key,
+			    8);
+
+			if ((rc = store_put(t, DB_OWNED,
+				 (struct store_val){ okey, on },
+				 (struct store_val){ "", 0 }, false)) != AF_OK)
+				return rc;
+		}
 	}
 	for (i = 0; i < vt->nwops; i++) {
 		const uint8_t *wkey = vt->wops[i].key;

@@ -23,6 +23,13 @@
  *  - When a vow reaches a final state, every vow following it settles the
  *    same way, and the on_settled callback runs once per vow, in settlement
  *    order.
+ *  - A vow's resolver secret is wiped when it reaches a final state: what
+ *    stays is a hash of it (vow_secret_hash), which is all the identical
+ *    repeat needs. A settled row written before the wipe existed keeps its
+ *    secret, and is matched on that.
+ *  - A vow made with an owner (the activation that made it) also gets a
+ *    DB_OWNED row (tables.h, owned_key), so that pruning the activation
+ *    finds it (prune.h).
  */
 #ifndef AF_VOWS_H
 #define AF_VOWS_H
@@ -47,6 +54,7 @@ struct vow {
 	bool invocation;        /* its settlement ends an outbox entry */
 	uint64_t resolved_with; /* the vow it was resolved with */
 	bool dirty;
+	bool made; /* by vowtab_make, not yet flushed: its DB_OWNED row */
 };
 
 typedef void vow_settled_fn(void *ctx, const struct vow *v);
@@ -98,5 +106,8 @@ uint64_t vowtab_settle_seq(const struct vowtab *vt);
 
 /* Constant-time comparison of two secrets. */
 bool vow_secret_equal(const uint8_t *a, const uint8_t *b);
+/* What a settled vow keeps of its secret: the first VOW_SECRET_LEN bytes
+ * of SHA-256(secret). */
+void vow_secret_hash(const uint8_t *secret, uint8_t out[VOW_SECRET_LEN]);
 
 #endif /* AF_VOWS_H */

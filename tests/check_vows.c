@@ -609,7 +609,7 @@ END_TEST
 
 START_TEST(test_vows_state_and_counters_persist)
 {
-	uint8_t s1[VOW_SECRET_LEN], s3[VOW_SECRET_LEN];
+	uint8_t s1[VOW_SECRET_LEN], s3[VOW_SECRET_LEN], h1[VOW_SECRET_LEN];
 	struct enc x = STRV("x"), y = ENC(af_int(ar, -5));
 	uint64_t a = mk(s1), b = mk(NULL), c, d;
 	struct vow *v;
@@ -627,7 +627,10 @@ START_TEST(test_vows_state_and_counters_persist)
 	ck_assert_uint_eq(vowtab_settle_seq(vt), 2);
 	v = get(a);
 	assert_value(v, VOW_FULFILLED, x);
-	ck_assert(vow_secret_equal(v->secret, s1));
+	/* Settled: the secret is wiped, its hash kept (issue 8). */
+	vow_secret_hash(s1, h1);
+	ck_assert(vow_secret_equal(v->secret, h1));
+	ck_assert(!vow_secret_equal(v->secret, s1));
 	ck_assert_uint_eq(v->settled_seq, 1);
 	ck_assert(!v->dirty);
 	v = get(b);
@@ -650,13 +653,20 @@ START_TEST(test_vows_state_and_counters_persist)
 	reopen_vt();
 	ck_assert_int_eq(settle_val(a, false, x), AF_OK);
 	ck_assert_int_eq(settle_val(a, false, y), AF_ESETTLED);
+	/* With the resolver's secret too: the hash answers for it; another
+	 * secret is not the resolver. */
+	ck_assert_int_eq(vowtab_settle(vt, a, s1, false, x.p, x.n, 0), AF_OK);
+	ck_assert_int_eq(vowtab_settle(vt, a, s1, false, y.p, y.n, 0),
+	    AF_ESETTLED);
+	ck_assert_int_eq(vowtab_settle(vt, a, s3, false, x.p, x.n, 0),
+	    AF_EDENIED);
 	ck_assert_uint_eq(nseen, 3);
 }
 END_TEST
 
 START_TEST(test_vows_rows_match_protoc)
 {
-	uint8_t sec[VOW_SECRET_LEN];
+	uint8_t sec[VOW_SECRET_LEN], hsec[VOW_SECRET_LEN];
 	struct enc x = ENC(af_string(ar, "hello"));
 	uint64_t a = mk(sec), f = mk(NULL), b;
 	struct store_txn *t;
@@ -679,7 +689,10 @@ START_TEST(test_vows_rows_match_protoc)
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->state, ASYNCFLOW__VOW_STATE__VOW_FULFILLED);
 	ck_assert_uint_eq(r->resolver.len, VOW_SECRET_LEN);
-	ck_assert_mem_eq(r->resolver.data, sec, VOW_SECRET_LEN);
+	/* Settled: what is stored is the secret's hash, not the secret. */
+	vow_secret_hash(sec, hsec);
+	ck_assert_mem_eq(r->resolver.data, hsec, VOW_SECRET_LEN);
+	ck_assert(memcmp(r->resolver.data, sec, VOW_SECRET_LEN) != 0);
 	ck_assert_ptr_nonnull(r->value);
 	ck_assert_uint_eq(asyncflow__value__get_packed_size(r->value), x.n);
 	asyncflow__value__pack(r->value, packed);

@@ -1,10 +1,10 @@
 /*
  * cmds.c: asyncflowctl's commands but serve, one cmd_NAME per line of the
  * command table in main.c: mkvow, start, settle, vow, ls, show, journal,
- * failures, wake, terminate, stats, modules. Each parses its arguments (usage errors
- * exit 2 before anything is sent), makes one connection, prints one answer
- * (print_answer: JSON or a table) and returns 0, or exits 1 with a
- * message. Also here: JSON arguments from @FILE or stdin, and waiting for
+ * failures, wake, terminate, purge, stats, modules. Each parses its
+ * arguments (usage errors exit 2 before anything is sent), makes one
+ * connection, prints one answer (print_answer: JSON or a table) and
+ * returns 0, or exits 1 with a message. Also here: JSON arguments from @FILE or stdin, and waiting for
  * a vow with a progress line.
  */
 #include <errno.h>
@@ -698,6 +698,29 @@ cmd_terminate(int argc, char **argv)
 	af_msg_free(val);
 	o = jnew(json_object());
 	jset(o, "terminated", juint(act));
+	return print_answer(o, ANS_OBJECT);
+}
+
+/* purge A: delete a finished activation now. */
+int
+cmd_purge(int argc, char **argv)
+{
+	struct opt opts[] = { { NULL, NULL, NULL } };
+	char *pos[1];
+	uint64_t act;
+	af_conn *c;
+	json_t *o;
+	int rc;
+
+	if (parse_args(argc, argv, opts, pos, 1) < 1)
+		usage_error("missing A");
+	act = parse_id("A", pos[0]);
+	c = connect_daemon();
+	if ((rc = af_purge(c, act)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	o = jnew(json_object());
+	jset(o, "purged", juint(act));
 	return print_answer(o, ANS_OBJECT);
 }
 

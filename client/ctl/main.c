@@ -210,6 +210,14 @@ static const struct command commands[] = {
 	    "name is not used: the error is always named Terminated), else a\n"
 	    "default naming A, its flow and its state. Prints\n"
 	    "{\"terminated\": A}. A Done activation is an error (ESTATE).\n" },
+	{ "purge", cmd_purge, "delete finished activation A now",
+	    "usage: asyncflowctl purge A\n"
+	    "Deletes Done activation A now with everything it left: its row,\n"
+	    "its outcome and other vows, its idempotency key, its journal\n"
+	    "(what the daemon's --retention does after a while). From then on\n"
+	    "show, journal and vow of them answer ENOTFOUND. Prints\n"
+	    "{\"purged\": A}. An activation that is not finished is an error\n"
+	    "(EBUSY).\n" },
 	{ "stats", cmd_stats, "the daemon's counters",
 	    "usage: asyncflowctl stats\n"
 	    "Prints the daemon's counters as an object keyed by their names.\n" },

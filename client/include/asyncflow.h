@@ -9,7 +9,7 @@
  *
  *   - one blocking function per operation (af_start, af_mkvow, af_settle,
  *     af_get_vow, af_watch_vow, af_list, af_show, af_journal, af_failures,
- *     af_wake, af_terminate, af_stats, af_serve);
+ *     af_wake, af_terminate, af_purge, af_stats, af_serve);
  *   - a send/receive pair to pipeline requests (af_send_request,
  *     af_wait_response) and a queue of pushed events (af_next_event): vows
  *     settled (af_watch_vow) and invocations of a served object (af_serve).
@@ -516,6 +516,17 @@ int af_wake(af_conn *c, uint64_t act);
  * is Done already); AF_EINVAL (message not UTF-8).
  */
 int af_terminate(af_conn *c, uint64_t act, const char *message);
+
+/*
+ * af_purge: delete finished (Done) activation act now, with everything it
+ * left: its row, its outcome and other vows, its idempotency key and its
+ * journal (what the daemon's --retention does after a while). From the
+ * reply on, act and its vows are unknown: show, journal, get_vow answer
+ * AF_ENOTFOUND, and its idempotency key starts a new activation. Returns
+ * AF_OK; AF_ENOTFOUND (unknown, or pruned already); AF_EBUSY (act is not
+ * finished: Running, Sleeping, Replaying or Failed).
+ */
+int af_purge(af_conn *c, uint64_t act);
 
 /*
  * af_stats: the daemon's counters. *out: owned by the caller, freed with

@@ -58,7 +58,9 @@ extern "C" {
 	/* client/daemon: protocol violation */ \
 	XX(EPROTO, -30014, "protocol error") \
 	/* client: no answer within the timeout */ \
-	XX(ETIMEDOUT, -30015, "timed out")
+	XX(ETIMEDOUT, -30015, "timed out") \
+	/* daemon: the activation is not finished (purge) */ \
+	XX(EBUSY, -30016, "activation not finished")
 
 enum af_errno {
 #define AF__ERRNO_ENUM(name, value, text) AF_##name = (value),

@@ -207,6 +207,33 @@ bool af_flow_replaying(struct af_flow *f);
 bool af_patched(struct af_flow *f, const char *id);
 
 /*
+ * Start this activation over on `args` (NULL = null), for a flow that
+ * loops for ever (a subscription, a poller) and must keep its journal and
+ * arena bounded. In one commit the activation's journal is replaced by an
+ * empty one and its args by `args`; its id and its outcome vow stay, and
+ * in the pass after that commit the flow function runs again from the top
+ * on the new args, on a fresh arena, every coroutine of the old run
+ * (spawned ones too) dropped. A restart replays from there: nothing
+ * before the last continue-as-new is ever replayed again.
+ *
+ * What carries over is what args name: vows and resolvers the flow holds
+ * may be passed in args, and the new run holds them (a pending vow is
+ * awaited as usual; an eventual send's result vow is still answered by
+ * its server, its invocation untouched). Vows it held and does not pass
+ * are no longer its own to wait for (nothing of theirs reaches the new
+ * run); values the old run had are gone with its arena.
+ *
+ * On success it does not return (like a divergence, the calling coroutine
+ * is abandoned). It returns AF_EDENIED if args name a resolver the flow
+ * does not hold, AF_ENOMEM; args that are not a valid value make the
+ * activation Failed, as for af_call. Journals nothing itself: met while
+ * replaying with journal entries left, it is a divergence (the diagnostic
+ * names continue_as_new). Deterministic: call it at the same point on
+ * every run.
+ */
+int af_continue_as_new(struct af_flow *f, const struct af_value *args);
+
+/*
  * Wait until `vow` (an AF_VOW value) settles. AF_OK: *out is the fulfilment.
  * AF_REJECTED: *out is the reason. AF_EINVAL: `vow` is not a vow reference;
  * AF_ENOTFOUND: it names no vow (an id the flow made up, not one it was
