@@ -633,6 +633,8 @@ static const struct api_op {
 	    api_op_modules },
 	[ASYNCFLOW__REQUEST__OP_TERMINATE] = { "terminate", API_WRITES,
 	    "activation", terminate_act, api_op_terminate },
+	[ASYNCFLOW__REQUEST__OP_UPGRADE] = { "upgrade", 0, NULL, NULL,
+	    api_op_upgrade },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */
@@ -848,6 +850,7 @@ api_free(struct api *api)
 
 	if (api == NULL)
 		return;
+	api_upgrade_release(api);
 	while (u64map_next(&api->waits, &i, &k, &p))
 		free(p);
 	u64map_release(&api->waits);

@@ -8,12 +8,18 @@
  * Not here: the table, handshake, held replies and waits (api.c),
  * client-served objects and Serve (serve.c).
  */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "api_invocation.h"
+#include "checker.h"
 #include "idem.h"
 #include "log.h"
 #include "value.h"
@@ -772,4 +778,169 @@ api_op_modules(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	free(mr.flows);
 	free(mr.objects);
 	return rc;
+}
+
+/* ---- upgrade: the checker process (checker.h) ---------------------------- */
+
+void
+api_set_watch(struct api *api, api_watch_fn *fn, void *ctx)
+{
+	api->watch = fn;
+	api->watch_ctx = ctx;
+}
+
+void
+api_upgrade_release(struct api *api)
+{
+	int status;
+
+	if (api->up.pid == 0)
+		return;
+	kill(api->up.pid, SIGKILL);
+	while (waitpid(api->up.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(api->up.fd);
+	buf_release(&api->up.out);
+	api->up.pid = 0;
+}
+
+int
+api_op_upgrade(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	const Asyncflow__Upgrade *u = req->upgrade;
+	struct checker_opts o = *checker_defaults();
+	pid_t pid;
+	size_t i;
+	int fd;
+
+	if (u->n_modules == 0 && u->replay == 0) {
+		snprintf(api->why, sizeof(api->why),
+		    "upgrade: no module given: the complete new set is "
+		    "needed (--module PATH, one or more)");
+		return AF_EINVAL;
+	}
+	if (u->replay == 0 && !u->check) {
+		snprintf(api->why, sizeof(api->why),
+		    "upgrade: only --check is available in this daemon");
+		return AF_EINVAL;
+	}
+	for (i = 0; i < u->n_modules; i++) {
+		if (u->modules[i][0] != '/' ||
+		    strpbrk(u->modules[i], "\n\r") != NULL) {
+			snprintf(api->why, sizeof(api->why),
+			    "upgrade: module path \"%.150s\" is not absolute "
+			    "(the client resolves it)",
+			    u->modules[i]);
+			return AF_EINVAL;
+		}
+	}
+	if (api->up.pid != 0) {
+		snprintf(api->why, sizeof(api->why),
+		    "an upgrade check is running already (process %d)",
+		    api->up.pid);
+		return AF_EBUSY;
+	}
+	if (o.dir == NULL || api->watch == NULL) {
+		snprintf(api->why, sizeof(api->why),
+		    "this daemon cannot run the upgrade checker");
+		return AF_ESTATE;
+	}
+	o.modules = (const char *const *)u->modules;
+	o.nmodules = u->n_modules;
+	o.replay = u->replay;
+	if (checker_spawn(&o, &pid, &fd) != 0) {
+		snprintf(api->why, sizeof(api->why),
+		    "cannot start the upgrade checker: %s", strerror(errno));
+		return AF_ENOMEM;
+	}
+	api->up.pid = pid;
+	api->up.fd = fd;
+	api->up.conn = conn;
+	api->up.reqid = req->id;
+	buf_init(&api->up.out);
+	if (api->watch(api->watch_ctx, fd) != 0) {
+		api_upgrade_release(api);
+		snprintf(api->why, sizeof(api->why),
+		    "cannot watch the upgrade checker");
+		return AF_ENOMEM;
+	}
+	log_info("upgrade check of %zu module(s) started (process %d)",
+	    u->n_modules, (int)pid);
+	return AF_OK; /* answered when the checker is done */
+}
+
+/* The checker ended (EOF on its stdout): answer with its report. */
+static void
+upgrade_done(struct api *api)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__UpgradeReply ur = ASYNCFLOW__UPGRADE_REPLY__INIT;
+	char *text, *msg;
+	int status = 0, code;
+
+	while (waitpid(api->up.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(api->up.fd);
+	api->up.pid = 0;
+	buf_putc(&api->up.out, '\0');
+	text = api->up.out.err ? NULL : (char *)api->up.out.p;
+	if (text != NULL && WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == CHECKER_OK ||
+		WEXITSTATUS(status) == CHECKER_FAILING)) {
+		ur.report = text;
+		ur.ok = WEXITSTATUS(status) == CHECKER_OK;
+		r.id = api->up.reqid;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_UPGRADE;
+		r.upgrade = &ur;
+		api_queue(api, api->up.conn, &r, false);
+		log_info("upgrade check done: %s",
+		    ur.ok ? "every activation passes" :
+			    "some activations would fail");
+	} else {
+		/* "error CODE MESSAGE", or a checker that died. */
+		code = AF_ESTORE;
+		msg = NULL;
+		if (text != NULL && strncmp(text, "error ", 6) == 0) {
+			code = (int)strtol(text + 6, &msg, 10);
+			if (msg != NULL && *msg == ' ')
+				msg++;
+			msg[strcspn(msg, "\n")] = '\0';
+		}
+		if (msg == NULL || *msg == '\0') {
+			snprintf(api->why, sizeof(api->why),
+			    "the upgrade checker failed (%s %d)",
+			    WIFSIGNALED(status) ? "signal" : "exit status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+						  WEXITSTATUS(status));
+			msg = api->why;
+		}
+		api_queue_error(api, api->up.conn, api->up.reqid, code, msg,
+		    false);
+		log_info("upgrade check failed: %s", msg);
+	}
+	buf_release(&api->up.out);
+}
+
+bool
+api_fd_readable(struct api *api, int fd)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	if (api->up.pid == 0 || fd != api->up.fd)
+		return true;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n > 0) {
+			buf_put(&api->up.out, chunk, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false; /* more later */
+		break;                /* EOF, or an error: it is over */
+	}
+	upgrade_done(api);
+	return true;
 }

@@ -410,9 +410,10 @@ const char *engine_verdict_name(enum engine_verdict v);
 struct engine_check_result {
 	enum engine_verdict verdict;
 	char flow[256];
-	uint64_t index;        /* DIVERGED, FINISHED_EARLY: journal index */
-	uint64_t entries;      /* journal entries replayed */
-	char diagnostic[1024]; /* as a Failed activation's failure text */
+	uint64_t index;          /* DIVERGED, FINISHED_EARLY: journal index */
+	uint64_t entries;        /* journal entries replayed */
+	uint64_t journal_length; /* its committed journal's */
+	char diagnostic[1024];   /* as a Failed activation's failure text */
 };
 
 /* Up to max ids of activations that are not Done (Running, Sleeping or

@@ -189,6 +189,7 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 	}
 	snprintf(r->flow, sizeof(r->flow), "%.*s", (int)row.flow.len,
 	    row.flow.ptr);
+	r->journal_length = row.journal_length;
 	if ((a = act_new(e, id)) == NULL) {
 		buf_release(&b);
 		return AF_ENOMEM;

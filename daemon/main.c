@@ -27,6 +27,7 @@
 #include "asyncflow/protocol.h"
 #include "asyncflow/version.h"
 #include "builtin_flows.h"
+#include "checker.h"
 #include "journal.h"
 #include "engine.h"
 #include "guard.h"
@@ -327,6 +328,9 @@ main(int argc, char **argv)
 		{ "turn-limit", required_argument, NULL, 'T' },
 		/* Not for people: the watchdog's re-execution (watchdog.h). */
 		{ "restarted-by-watchdog", no_argument, NULL, 'W' },
+		/* Not for people: the upgrade checker (checker.h). */
+		{ "check-upgrade", no_argument, NULL, 'K' },
+		{ "replay", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -334,7 +338,8 @@ main(int argc, char **argv)
 	const char *dir = "./asyncflow-data", *sock = NULL;
 	const char *modules[MAX_MODULES];
 	int nmodules = 0, ch, verbosity = LOG_INFO, rc;
-	bool restarted = false;
+	bool restarted = false, check = false;
+	struct checker_opts co = { 0 };
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
 	struct engine_opts eo;
@@ -405,6 +410,12 @@ main(int argc, char **argv)
 		case 'W':
 			restarted = true;
 			break;
+		case 'K':
+			check = true;
+			break;
+		case 'A':
+			co.replay = strtoull(optarg, NULL, 10);
+			break;
 		case 'P':
 			metrics = optarg;
 			break;
@@ -438,6 +449,19 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);
+	if (check) {
+		/* The upgrade checker: JSON on stdout, nothing else; a
+		 * verdict is not a warning of the daemon's. */
+		if (verbosity != LOG_DEBUG)
+			log_set_level(LOG_ERROR);
+		co.dir = dir;
+		co.modules = modules;
+		co.nmodules = (size_t)nmodules;
+		co.turn_limit_ms = wo.limit_ms;
+		co.stack_size = eo.stack_size;
+		co.map_size = so.map_size;
+		return checker_main(&co);
+	}
 	/* What a re-execution by the watchdog needs, taken before
 	 * notify_init and the socket activation unset the variables. */
 	if (watchdog_prepare(argc, argv, getenv("NOTIFY_SOCKET")) != 0)
@@ -478,6 +502,12 @@ main(int argc, char **argv)
 		sizeof(err)) != AF_OK)
 		fatal("%s", err);
 
+	co.dir = dir;
+	co.turn_limit_ms = wo.limit_ms;
+	co.stack_size = eo.stack_size;
+	co.map_size = so.map_size;
+	if (checker_set_defaults(&co) != 0)
+		fatal("out of memory");
 	rc = store_open_lmdb(dir, &so, &s, err, sizeof(err));
 	if (rc != AF_OK)
 		fatal("%s", err);

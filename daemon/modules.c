@@ -534,3 +534,24 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 	free(labels);
 	return AF_OK;
 }
+
+int
+modules_load_files(const char *const *paths, size_t n, struct af_registry *reg,
+    char *err, size_t errlen)
+{
+	size_t i;
+	int rc;
+
+	crash_file[0] = '\0'; /* the crash handler writes no record */
+	if ((loaded = calloc(n ? n : 1, sizeof(*loaded))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return AF_ENOMEM;
+	}
+	nloaded = 0;
+	for (i = 0; i < n; i++)
+		if ((rc = load_one(paths[i], paths[i], reg, err, errlen)) !=
+		    AF_OK)
+			return rc;
+	registry_set_owner(reg, "");
+	return AF_OK;
+}

@@ -30,4 +30,12 @@
 int modules_load(const char *dir, const char *const *paths, size_t n,
     struct af_registry *reg, char *err, size_t errlen);
 
+/* Load the modules at paths[0..n) into reg as they are, in order, for the
+ * upgrade checker: nothing is copied, recorded or written in a data
+ * directory (a crash in an init is not recorded: the checker's
+ * supervisor sees the process die). AF_OK, or an AF_E* code with a
+ * message in err naming the module and why. Handles are never closed. */
+int modules_load_files(const char *const *paths, size_t n,
+    struct af_registry *reg, char *err, size_t errlen);
+
 #endif

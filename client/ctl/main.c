@@ -210,6 +210,33 @@ static const struct command commands[] = {
 	    "name is not used: the error is always named Terminated), else a\n"
 	    "default naming A, its flow and its state. Prints\n"
 	    "{\"terminated\": A}. A Done activation is an error (ESTATE).\n" },
+	{ "upgrade", cmd_upgrade, "check a new module set (--check)",
+	    "usage: asyncflowctl upgrade --check --module PATH [--module PATH]...\n"
+	    "Checks the module set given (the complete new set; the built-in\n"
+	    "module always stays) against every unfinished activation (Running,\n"
+	    "Sleeping and Failed): the daemon replays each in a checker process of\n"
+	    "its own, from a read snapshot of its store, with no host method run,\n"
+	    "nothing sent and nothing written. Prints\n"
+	    "  {\"ok\": B, \"activations\": N, \"entries\": M, \"seconds\": S,\n"
+	    "   \"failing\": [{\"activation\": A, \"flow\": F, \"verdict\": V,\n"
+	    "                \"diagnostic\": D, \"index\": I}, ...]}\n"
+	    "where V is diverged, finished-early (both with the journal index I),\n"
+	    "crashed, runaway or flow-missing, and D says what the replay met\n"
+	    "(for a divergence: the expected entry, the attempted action and the\n"
+	    "first differing path). Exits 0 when every activation replays\n"
+	    "cleanly, 3 when some would fail (the JSON is printed either way).\n"
+	    "Relative paths are resolved here. Without --check it is a usage\n"
+	    "error (the live switch, and so --force, is not in this release).\n"
+	    "Another upgrade running is an error (EBUSY).\n" },
+	{ "replay", cmd_replay, "replay A against new code, entry by entry",
+	    "usage: asyncflowctl replay A --module PATH [--module PATH]...\n"
+	    "Replays activation A alone in the upgrade checker against the module\n"
+	    "set given, as upgrade --check does, and prints {\"activation\": A,\n"
+	    "\"flow\": F, \"verdict\": V, \"diagnostic\": D, \"index\": I,\n"
+	    "\"entries\": [{\"index\": I, \"entry\": E, \"guest\": G}, ...]}: each\n"
+	    "journal entry E (as text) and what the guest did there (G is\n"
+	    "\"replayed: the same\", \"returned\", or the divergence), up to the end\n"
+	    "or the divergence. Exits 0 when it replays cleanly, 3 when not.\n" },
 	{ "stats", cmd_stats, "the daemon's counters",
 	    "usage: asyncflowctl stats\n"
 	    "Prints the daemon's counters as an object keyed by their names.\n" },

@@ -58,7 +58,9 @@ extern "C" {
 	/* client/daemon: protocol violation */ \
 	XX(EPROTO, -30014, "protocol error") \
 	/* client: no answer within the timeout */ \
-	XX(ETIMEDOUT, -30015, "timed out")
+	XX(ETIMEDOUT, -30015, "timed out") \
+	/* one of these is running already (an upgrade) */ \
+	XX(EBUSY, -30016, "busy: one is running already")
 
 enum af_errno {
 #define AF__ERRNO_ENUM(name, value, text) AF_##name = (value),
