@@ -460,10 +460,9 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 		}
 	} else {
 		/* The set given replaces the recorded one once it loads.
-		 * Hook for the upgrade check (issue 9, item 3): a set that
-		 * differs from the recorded one (read_set) is an upgrade,
-		 * to be checked against the store's unfinished activations
-		 * here, before anything is loaded or recorded. */
+		 * A set that differs from the recorded one is an upgrade:
+		 * main.c has checked it (modules_set_differs, checker.h)
+		 * before calling here. */
 		hex = calloc(n, sizeof(*hex));
 		labels = calloc(n, sizeof(*labels));
 		if (hex == NULL || labels == NULL) {
@@ -554,4 +553,64 @@ modules_load_files(const char *const *paths, size_t n, struct af_registry *reg,
 			return rc;
 	registry_set_owner(reg, "");
 	return AF_OK;
+}
+
+static int
+cmp_hex(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int
+modules_set_differs(const char *dir, const char *const *paths, size_t n,
+    bool *differs, char *err, size_t errlen)
+{
+	char mdir[4096], (*rec)[2 * SHA256_LEN + 1] = NULL, **labels = NULL;
+	char(*given)[2 * SHA256_LEN + 1] = NULL, *buf;
+	size_t nrec = 0, i, len;
+	int rc;
+
+	*differs = false;
+	if (strlen(dir) > PATH_LIMIT) {
+		snprintf(err, errlen, "data directory path longer than %d",
+		    PATH_LIMIT);
+		return AF_EINVAL;
+	}
+	pathf(mdir, sizeof(mdir), "%s/modules", dir);
+	if ((rc = read_set(mdir, &rec, &labels, &nrec, err, errlen)) != AF_OK) {
+		if (rc == AF_ESTORE)
+			snprintf(err, errlen, "%s/set: %s", mdir,
+			    strerror(errno));
+		return rc;
+	}
+	if (nrec == 0) /* nothing recorded: a first start, no upgrade */
+		goto out;
+	if (nrec != n) {
+		*differs = true;
+		goto out;
+	}
+	if ((given = calloc(n, sizeof(*given))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = AF_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = read_hashed(paths[i], paths[i], &buf, &len, given[i],
+			 err, errlen)) != AF_OK)
+			goto out;
+		free(buf);
+	}
+	/* The same set in any order is no upgrade. */
+	qsort(rec, n, sizeof(*rec), cmp_hex);
+	qsort(given, n, sizeof(*given), cmp_hex);
+	for (i = 0; i < n; i++)
+		if (strcmp(rec[i], given[i]) != 0)
+			*differs = true;
+out:
+	for (i = 0; i < nrec; i++)
+		free(labels[i]);
+	free(labels);
+	free(rec);
+	free(given);
+	return rc;
 }

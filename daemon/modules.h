@@ -9,11 +9,12 @@
  * module and refuses to load that same file again.
  *
  * Not here: the registry itself (registry.h), the guest API (flow.h), the
- * upgrade check (a later step: see modules_load).
+ * upgrade check (checker.h; main.c runs it when modules_set_differs).
  */
 #ifndef AF_MODULES_H
 #define AF_MODULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "asyncflow/flow.h"
@@ -29,6 +30,13 @@
  * failed has nothing registered. Handles are never closed. */
 int modules_load(const char *dir, const char *const *paths, size_t n,
     struct af_registry *reg, char *err, size_t errlen);
+
+/* Whether the modules at paths[0..n) differ from the set recorded in
+ * dir/modules/set (compared by SHA-256, in any order): a start with them
+ * is an upgrade. No recorded set: *differs is false. AF_OK, or an error
+ * with a message in err (a module that cannot be read names it). */
+int modules_set_differs(const char *dir, const char *const *paths, size_t n,
+    bool *differs, char *err, size_t errlen);
 
 /* Load the modules at paths[0..n) into reg as they are, in order, for the
  * upgrade checker: nothing is copied, recorded or written in a data

@@ -48,9 +48,13 @@ ctl mkvow >/dev/null # a later pass: the settle's delivery is committed
 expect "done" "$(state_of "$DONE")" Done
 stop_daemon
 
-# Under the drifted `calm` the 20 calm activations are Failed (and stay
-# so while this code runs); the others wait.
-start_daemon --durability none --turn-limit $LIMIT \
+# A restart with the drifted `calm` fails the upgrade check: refused
+# (each calm named), then forced. Under it the 20 calm activations are
+# Failed (and stay so while this code runs); the others wait.
+refused '"flow": "calm", "verdict": "diverged"' --durability none \
+    --module "$M/example-v1.so" --module "$WORK/haz-drift.so"
+expect "refusal names 20" "$(grep -o '"flow": "calm"' "$WORK/err" | wc -l)" 20
+start_daemon --durability none --turn-limit $LIMIT --force-upgrade \
     --module "$M/example-v1.so" --module "$WORK/haz-drift.so"
 expect "failed" "$(ctl failures | jq length)" 20
 expect "calm failed" "$(state_of "$CALM1")" Failed
