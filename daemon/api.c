@@ -781,6 +781,9 @@ api_after_pass(struct api *api, int rc)
 	char msg[256], text[API_ERRMSG_MAX];
 	size_t i;
 
+	/* Right after a commit, nothing uncommitted: a checked live
+	 * upgrade switches here, its answer among this pass's. */
+	api_upgrade_after_pass(api, rc);
 	snprintf(msg, sizeof(msg),
 	    "commit failed, nothing of this request "
 	    "took effect: %s",

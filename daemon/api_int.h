@@ -66,6 +66,11 @@ struct api {
 		int fd;
 		uint64_t conn, reqid;
 		struct buf out;
+		bool apply, force; /* switch once checked (not --check) */
+		bool swap_pending; /* checked: switch after the next commit */
+		char **mods;       /* the new set (absolute paths, kept for
+				    * the process's life: they label it) */
+		size_t nmods;
 	} up;
 	api_watch_fn *watch; /* api_set_watch */
 	void *watch_ctx;
@@ -119,6 +124,8 @@ api_op_fn api_op_hello, api_op_start, api_op_mkvow, api_op_settle,
 
 /* At api_free: an upgrade check still running is killed. */
 void api_upgrade_release(struct api *api);
+/* After a pass (api_after_pass): a checked upgrade switches now. */
+void api_upgrade_after_pass(struct api *api, int rc);
 
 /* ---- serve.c: client-served objects -------------------------------------- */
 

@@ -22,6 +22,8 @@
 #include "checker.h"
 #include "idem.h"
 #include "log.h"
+#include "modules.h"
+#include "registry.h"
 #include "value.h"
 
 #define LIST_LIMIT_DEFAULT 1000
@@ -796,6 +798,12 @@ api_upgrade_release(struct api *api)
 
 	if (api->up.pid == 0)
 		return;
+	/* Not switching: the new set's paths are not needed. */
+	for (size_t i = 0; i < api->up.nmods; i++)
+		free(api->up.mods[i]);
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
 	kill(api->up.pid, SIGKILL);
 	while (waitpid(api->up.pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -819,11 +827,6 @@ api_op_upgrade(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 		    "needed (--module PATH, one or more)");
 		return AF_EINVAL;
 	}
-	if (u->replay == 0 && !u->check) {
-		snprintf(api->why, sizeof(api->why),
-		    "upgrade: only --check is available in this daemon");
-		return AF_EINVAL;
-	}
 	for (i = 0; i < u->n_modules; i++) {
 		if (u->modules[i][0] != '/' ||
 		    strpbrk(u->modules[i], "\n\r") != NULL) {
@@ -834,10 +837,9 @@ api_op_upgrade(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 			return AF_EINVAL;
 		}
 	}
-	if (api->up.pid != 0) {
+	if (api->up.pid != 0 || api->up.swap_pending) {
 		snprintf(api->why, sizeof(api->why),
-		    "an upgrade check is running already (process %d)",
-		    api->up.pid);
+		    "an upgrade is running already");
 		return AF_EBUSY;
 	}
 	if (o.dir == NULL || api->watch == NULL) {
@@ -858,6 +860,19 @@ api_op_upgrade(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	api->up.conn = conn;
 	api->up.reqid = req->id;
 	buf_init(&api->up.out);
+	api->up.apply = u->replay == 0 && !u->check;
+	api->up.force = u->force;
+	api->up.swap_pending = false;
+	api->up.nmods = 0;
+	if (api->up.apply &&
+	    (api->up.mods = calloc(u->n_modules, sizeof(char *))) != NULL)
+		for (i = 0; i < u->n_modules; i++)
+			if ((api->up.mods[i] = strdup(u->modules[i])) != NULL)
+				api->up.nmods++;
+	if (api->up.apply && api->up.nmods != u->n_modules) {
+		api_upgrade_release(api);
+		return AF_ENOMEM;
+	}
 	if (api->watch(api->watch_ctx, fd) != 0) {
 		api_upgrade_release(api);
 		snprintf(api->why, sizeof(api->why),
@@ -884,6 +899,19 @@ upgrade_done(struct api *api)
 	api->up.pid = 0;
 	buf_putc(&api->up.out, '\0');
 	text = api->up.out.err ? NULL : (char *)api->up.out.p;
+	if (text != NULL && api->up.apply && WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == CHECKER_OK ||
+		(WEXITSTATUS(status) == CHECKER_FAILING && api->up.force))) {
+		/* Checked (or forced): the switch waits for the end of the
+		 * next pass, when nothing is uncommitted. */
+		log_info("upgrade check %s: switching after this pass",
+		    WEXITSTATUS(status) == CHECKER_OK ?
+			"passed" :
+			"failed, --force given");
+		api->up.swap_pending = true;
+		buf_release(&api->up.out);
+		return;
+	}
 	if (text != NULL && WIFEXITED(status) &&
 	    (WEXITSTATUS(status) == CHECKER_OK ||
 		WEXITSTATUS(status) == CHECKER_FAILING)) {
@@ -919,6 +947,12 @@ upgrade_done(struct api *api)
 		log_info("upgrade check failed: %s", msg);
 	}
 	buf_release(&api->up.out);
+	/* Not switching: the new set's paths are not needed. */
+	for (size_t i = 0; i < api->up.nmods; i++)
+		free(api->up.mods[i]);
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
 }
 
 bool
@@ -943,4 +977,85 @@ api_fd_readable(struct api *api, int fd)
 	}
 	upgrade_done(api);
 	return true;
+}
+
+void
+api_upgrade_after_pass(struct api *api, int rc)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__UpgradeReply ur = ASYNCFLOW__UPGRADE_REPLY__INIT;
+	struct af_registry *old, *reg;
+	const char *path, *hex;
+	uint64_t rebuilt = 0;
+	int64_t since;
+	char err[512];
+	struct buf b;
+	size_t i;
+	int src;
+
+	if (!api->up.swap_pending || rc != AF_OK)
+		return; /* a failed pass: the next one */
+	api->up.swap_pending = false;
+	old = engine_registry(api->e);
+	src = modules_registry(checker_defaults()->dir,
+	    (const char *const *)api->up.mods, api->up.nmods, &reg, err,
+	    sizeof(err));
+	if (src != AF_OK) {
+		api_queue_error(api, api->up.conn, api->up.reqid, src, err,
+		    false);
+		log_error("upgrade not applied: %s", err);
+		goto out;
+	}
+	if ((src = engine_swap_registry(api->e, reg, &rebuilt)) == AF_ESTATE) {
+		/* Cannot happen right after a commit; if it does, nothing
+		 * changed but the recorded set. */
+		api_queue_error(api, api->up.conn, api->up.reqid, src,
+		    "upgrade: the engine was not between passes", false);
+		registry_free(reg);
+		goto out;
+	}
+	/* From here the new code is in use; the old is no longer run. */
+	registry_free(old);
+	modules_unload_prev();
+	buf_init(&b);
+	buf_puts(&b, "{\"upgraded\": true, \"modules\": [");
+	for (i = 0; (path = modules_info(i, &hex, &since)) != NULL; i++) {
+		buf_puts(&b, i ? ", {\"path\": " : "{\"path\": ");
+		value_json_string(&b, path, strlen(path));
+		buf_printf(&b, ", \"sha256\": \"%s\"}", hex);
+	}
+	buf_printf(&b, "], \"activations\": %llu}",
+	    (unsigned long long)rebuilt);
+	buf_putc(&b, '\0');
+	if (b.err) {
+		api_queue_error(api, api->up.conn, api->up.reqid, AF_ENOMEM,
+		    "upgraded, but out of memory for the answer", false);
+	} else {
+		ur.report = (char *)b.p;
+		ur.ok = true;
+		r.id = api->up.reqid;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_UPGRADE;
+		r.upgrade = &ur;
+		api_queue(api, api->up.conn, &r, false);
+	}
+	buf_release(&b);
+	if (src != AF_OK)
+		log_error(
+		    "upgraded, but the rebuild failed (%s): the next pass "
+		    "retries it",
+		    af_strerror(src));
+	log_info("upgraded to %zu module(s); %llu activations replay under "
+		 "the new code",
+	    api->up.nmods, (unsigned long long)rebuilt);
+	/* The paths now label the loaded modules: kept. */
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
+	return;
+out:
+	for (i = 0; i < api->up.nmods; i++)
+		free(api->up.mods[i]);
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
 }

@@ -430,6 +430,25 @@ int engine_check_list(struct engine *e, uint64_t after, uint64_t *ids,
 int
 engine_check_one(struct engine *e, uint64_t act, struct engine_check_result *r);
 
+/* ---- The live upgrade (engine_check.c) ---- */
+
+/*
+ * Switch the engine to the flows and objects of reg (the live upgrade):
+ * call between passes, right after one committed, when nothing is
+ * uncommitted (AF_ESTATE otherwise: nothing changed). The built-in
+ * objects are added to reg; every activation in memory is dropped and
+ * every unfinished one but the quarantined (Failed ones too) is queued
+ * for replay under reg's code, in the next pass, by the path a failed
+ * commit's recovery takes. *rebuilt gets how many were queued. When this
+ * returns no code of the old registry runs or is referenced: the caller
+ * may free it and unload its modules. An error of the rebuild (a store
+ * error) leaves reg in use and the rebuild retried by the next pass.
+ */
+int engine_swap_registry(struct engine *e, struct af_registry *reg,
+    uint64_t *rebuilt);
+/* The registry in use (engine_open's, or the last swapped in). */
+struct af_registry *engine_registry(const struct engine *e);
+
 /* ---- Testing ---- */
 
 /* Make the engine's nth allocation from now fail as if out of memory

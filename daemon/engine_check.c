@@ -9,8 +9,11 @@
  * nothing live ever happens: no host method runs, nothing is journaled,
  * sent or committed.
  *
+ * Also here: the live switch to new code once checked
+ * (engine_swap_registry), which reuses the recovery's rebuild.
+ *
  * Not here: crashes and runaways in the new code (a process of its own
- * catches those, checker.c), and the live switch to new code.
+ * catches those, checker.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,4 +240,32 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 		return rc;
 	}
 	return vowtab_discard(e->vt);
+}
+
+/* ---- The live switch ------------------------------------------------------ */
+
+int
+engine_swap_registry(struct engine *e, struct af_registry *reg,
+    uint64_t *rebuilt)
+{
+	int rc;
+
+	*rebuilt = 0;
+	if (e->check || coro_self() != NULL || e->dirty || e->needs_recover ||
+	    store_txn_open(e->s))
+		return AF_ESTATE;
+	if ((rc = hostobj_register(reg)) != AF_OK)
+		return rc;
+	e->reg = reg;
+	rc = engine_rebuild(e, true);
+	*rebuilt = e->rp.total;
+	log_info("switched to new code: %llu activations queued for replay",
+	    (unsigned long long)e->rp.total);
+	return rc;
+}
+
+struct af_registry *
+engine_registry(const struct engine *e)
+{
+	return e->reg;
 }

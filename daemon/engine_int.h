@@ -359,6 +359,10 @@ void pass_writes_init(struct pass_writes *);
 void pass_writes_release(struct pass_writes *);
 void engine_set_errmsg(struct engine *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Drop everything in memory and rebuild every unfinished activation by
+ * replay from the store, as a failed commit's recovery does (wake_failed:
+ * the Failed ones too, but the quarantined, as at open). */
+int engine_rebuild(struct engine *, bool wake_failed);
 
 /* ---- engine_check.c ---- */
 

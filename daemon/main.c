@@ -661,6 +661,8 @@ main(int argc, char **argv)
 	}
 	rc = server_run(e, s, &svo, err, sizeof(err));
 	watchdog_stop();
+	/* A live upgrade may have swapped in another registry. */
+	reg = engine_registry(e);
 	engine_close(e);
 	store_close(s);
 	registry_free(reg);

@@ -21,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "builtin_flows.h"
 #include "log.h"
 #include "modules.h"
 #include "registry.h"
@@ -33,8 +35,14 @@
 static struct loaded {
 	char *label;
 	void *handle;
+	char hex[2 * SHA256_LEN + 1];
+	int64_t since_ms; /* wall clock of the load */
 } * loaded;
 static size_t nloaded;
+/* The set before the last modules_load, until modules_unload_prev (the
+ * live upgrade unloads it once nothing runs its code). */
+static struct loaded *prev;
+static size_t nprev;
 
 /* snprintf for paths and lines whose parts are bounded (modules_load
  * refuses a data directory path longer than PATH_LIMIT). */
@@ -50,6 +58,15 @@ pathf(char *out, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(out, len, fmt, ap);
 	va_end(ap);
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- A crash in a module's init (async-signal-safe) ----------------------- */
@@ -421,6 +438,7 @@ load_one(const char *given, const char *path, struct af_registry *reg,
 	log_info("loaded module %s (%s)", given, path);
 	/* The handle stays open for the life of the process. */
 	loaded[nloaded].label = (char *)given;
+	loaded[nloaded].since_ms = wall_ms();
 	loaded[nloaded++].handle = h;
 	return AF_OK;
 }
@@ -481,6 +499,9 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 			labels[i] = (char *)paths[i];
 		}
 	}
+	prev = loaded;
+	nprev = nloaded;
+	nloaded = 0;
 	if ((loaded = calloc(n ? n : 1, sizeof(*loaded))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return AF_ENOMEM;
@@ -517,6 +538,7 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 				unlink(path);
 			return rc;
 		}
+		memcpy(loaded[nloaded - 1].hex, hex[i], sizeof(hex[i]));
 	}
 	registry_set_owner(reg, "");
 	if (given &&
@@ -613,4 +635,75 @@ out:
 	free(rec);
 	free(given);
 	return rc;
+}
+
+/* ---- The live upgrade ----------------------------------------------------- */
+
+int
+modules_registry(const char *dir, const char *const *paths, size_t n,
+    struct af_registry **out, char *err, size_t errlen)
+{
+	struct af_registry *reg;
+	struct loaded *was;
+	size_t nwas;
+	int rc;
+
+	*out = NULL;
+	if ((reg = registry_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return AF_ENOMEM;
+	}
+	registry_set_owner(reg, "built-in");
+	if ((rc = builtin_flows_register(reg)) != AF_OK) {
+		snprintf(err, errlen, "built-in flows: %s", af_strerror(rc));
+		registry_free(reg);
+		return rc;
+	}
+	was = loaded;
+	nwas = nloaded;
+	if ((rc = modules_load(dir, paths, n, reg, err, errlen)) != AF_OK) {
+		/* Back to the set loaded before: what loaded of the new one
+		 * is closed again (its copies stay, content-addressed). */
+		if (loaded != was) {
+			for (size_t i = 0; i < nloaded; i++)
+				dlclose(loaded[i].handle);
+			free(loaded);
+		}
+		loaded = was;
+		nloaded = nwas;
+		prev = NULL;
+		nprev = 0;
+		registry_free(reg);
+		return rc;
+	}
+	*out = reg;
+	return AF_OK;
+}
+
+void
+modules_unload_prev(void)
+{
+	/* A module in both sets was opened twice (the same copy): the
+	 * loader's count keeps it. */
+	for (size_t i = 0; i < nprev; i++)
+		dlclose(prev[i].handle);
+	free(prev);
+	prev = NULL;
+	nprev = 0;
+}
+
+size_t
+modules_count(void)
+{
+	return nloaded;
+}
+
+const char *
+modules_info(size_t i, const char **sha256, int64_t *since_ms)
+{
+	if (i >= nloaded)
+		return NULL;
+	*sha256 = loaded[i].hex;
+	*since_ms = loaded[i].since_ms;
+	return loaded[i].label;
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "asyncflow/flow.h"
 
@@ -45,5 +46,24 @@ int modules_set_differs(const char *dir, const char *const *paths, size_t n,
  * message in err naming the module and why. Handles are never closed. */
 int modules_load_files(const char *const *paths, size_t n,
     struct af_registry *reg, char *err, size_t errlen);
+
+/*
+ * The live upgrade: a new registry with the built-in flows and the modules
+ * at paths[0..n) (absolute; copied, loaded and recorded as modules_load
+ * does; the strings must outlive the process: they label the modules).
+ * On failure the set loaded before stays the current one, what loaded of
+ * the new one is closed, and err names the module and why.
+ */
+int modules_registry(const char *dir, const char *const *paths, size_t n,
+    struct af_registry **out, char *err, size_t errlen);
+/* Close the set loaded before the last modules_registry, once nothing runs
+ * its code (the engine switched: engine_swap_registry). */
+void modules_unload_prev(void);
+
+/* The modules loaded now: how many, and the i-th one's path as given
+ * (NULL past the last), its SHA-256 (hex; "" for one the checker loaded)
+ * and when it was loaded (ms since the epoch). */
+size_t modules_count(void);
+const char *modules_info(size_t i, const char **sha256, int64_t *since_ms);
 
 #endif

@@ -210,13 +210,14 @@ static const struct command commands[] = {
 	    "name is not used: the error is always named Terminated), else a\n"
 	    "default naming A, its flow and its state. Prints\n"
 	    "{\"terminated\": A}. A Done activation is an error (ESTATE).\n" },
-	{ "upgrade", cmd_upgrade, "check a new module set (--check)",
-	    "usage: asyncflowctl upgrade --check --module PATH [--module PATH]...\n"
+	{ "upgrade", cmd_upgrade, "check a new module set; switch to it",
+	    "usage: asyncflowctl upgrade [--check | --force] --module PATH "
+	    "[--module PATH]...\n"
 	    "Checks the module set given (the complete new set; the built-in\n"
 	    "module always stays) against every unfinished activation (Running,\n"
 	    "Sleeping and Failed): the daemon replays each in a checker process of\n"
 	    "its own, from a read snapshot of its store, with no host method run,\n"
-	    "nothing sent and nothing written. Prints\n"
+	    "nothing sent and nothing written. With --check it prints\n"
 	    "  {\"ok\": B, \"activations\": N, \"entries\": M, \"seconds\": S,\n"
 	    "   \"failing\": [{\"activation\": A, \"flow\": F, \"verdict\": V,\n"
 	    "                \"diagnostic\": D, \"index\": I}, ...]}\n"
@@ -225,9 +226,14 @@ static const struct command commands[] = {
 	    "(for a divergence: the expected entry, the attempted action and the\n"
 	    "first differing path). Exits 0 when every activation replays\n"
 	    "cleanly, 3 when some would fail (the JSON is printed either way).\n"
-	    "Relative paths are resolved here. Without --check it is a usage\n"
-	    "error (the live switch, and so --force, is not in this release).\n"
-	    "Another upgrade running is an error (EBUSY).\n" },
+	    "Without --check, when every activation passes (or with --force),\n"
+	    "the running daemon switches to the new set without a restart: its\n"
+	    "activations are rebuilt by replay under the new code, the old\n"
+	    "modules are unloaded, the set is recorded, and it prints\n"
+	    "{\"upgraded\": true, \"modules\": [{\"path\": P, \"sha256\": H}, ...],\n"
+	    "\"activations\": N}; when the check fails it changes nothing, prints\n"
+	    "the report and exits 3. Relative paths are resolved here. Another\n"
+	    "upgrade running is an error (EBUSY).\n" },
 	{ "replay", cmd_replay, "replay A against new code, entry by entry",
 	    "usage: asyncflowctl replay A --module PATH [--module PATH]...\n"
 	    "Replays activation A alone in the upgrade checker against the module\n"

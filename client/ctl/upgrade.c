@@ -1,10 +1,11 @@
 /*
- * upgrade.c: asyncflowctl's upgrade commands: `upgrade --check --module
- * PATH...` (check a new module set against every unfinished activation)
- * and `replay A --module PATH...` (one activation, entry by entry). The
- * daemon runs the check in a checker process of its own and answers with
- * its JSON report, which is printed as it is (exit 0), or with exit 3 when
- * some activation would fail. The --module paths are resolved here
+ * upgrade.c: asyncflowctl's upgrade commands: `upgrade [--check] --module
+ * PATH...` (check a new module set against every unfinished activation;
+ * without --check, then switch the running daemon to it) and `replay A
+ * --module PATH...` (one activation, entry by entry). The daemon runs the
+ * check in a checker process of its own and answers with its JSON report
+ * (or, switched, {"upgraded": true, ...}), which is printed as it is
+ * (exit 0), or with exit 3 when some activation would fail. The --module paths are resolved here
  * (realpath): the daemon does not share this process's directory.
  *
  * Not here: the check itself (daemon/checker.c), the other commands
@@ -94,7 +95,7 @@ run(char **mods, size_t n, const struct af_upgrade_opts *o)
 	return rc == EXIT_SUCCESS && !ok ? EXIT_FAILING : rc;
 }
 
-/* upgrade --check --module PATH [--module PATH]... */
+/* upgrade [--check | --force] --module PATH [--module PATH]... */
 int
 cmd_upgrade(int argc, char **argv)
 {
@@ -112,9 +113,9 @@ cmd_upgrade(int argc, char **argv)
 	if (n == 0)
 		usage_error("upgrade needs the new module set: --module PATH, "
 			    "one or more");
-	if (!o.check)
-		usage_error("only upgrade --check is available in this "
-			    "release (the live switch is not)");
+	if (o.check && o.force)
+		usage_error("--force switches to the new code: not with "
+			    "--check");
 	return run(mods, n, &o);
 }
 

@@ -522,12 +522,14 @@ int af_terminate(af_conn *c, uint64_t act, const char *message);
  * daemon does not share the caller's current directory; the complete new
  * set, the built-in module always stays) against every unfinished
  * activation, in a checker process of the daemon's, from a read snapshot
- * of its store: nothing runs live, is sent or written. o->check must be
- * set today (the live switch is not in this release); o->replay nonzero
- * replays only that activation and lists what the guest did at each
- * journal entry. On AF_OK *report gets the checker's JSON object
- * (malloc'd: the caller frees it) and *ok whether every activation
- * passes. The answer comes when the check is done: set a timeout that
+ * of its store: nothing runs live, is sent or written. Without o->check,
+ * when every activation passes (or with o->force), the daemon then
+ * switches to the new set without a restart, and *report is
+ * {"upgraded": true, "modules": [...], "activations": N}. o->replay
+ * nonzero replays only that activation and lists what the guest did at
+ * each journal entry. On AF_OK *report gets the JSON object (malloc'd:
+ * the caller frees it) and *ok whether every activation passes (a check
+ * that failed switched nothing). The answer comes when the check is done: set a timeout that
  * covers it (af_set_timeout). AF_EINVAL (no module, a relative path, a
  * module that does not load: the message names it), AF_EBUSY (an upgrade
  * runs already), AF_ENOTFOUND or AF_ESTATE (replay: no such activation,

@@ -166,7 +166,7 @@ expect "journal unchanged" "$(ctl journal "$FIRST" | jq -c .)" \
 expect "store unchanged" "$(cksum <"$DIR/data.mdb")" "$sum_before"
 
 # Bad input: usage errors (2) before anything is sent, errors (1).
-for args in "upgrade --check" "upgrade --module $M/example-v3.so" \
+for args in "upgrade --check" "upgrade --check --force --module $M/example-v3.so" \
     "replay $FIRST" "replay --module $M/example-v3.so"; do
 	RC=0
 	# shellcheck disable=SC2086
