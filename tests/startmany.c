@@ -8,10 +8,13 @@
  *
  * starts N activations of FLOW, each with the args {KEY: {"@vow": VOW}},
  * one after the other (each answered after its commit), and prints the
- * first and the last activation id. Exits 1 on the first error, naming it.
+ * first and the last activation id. VOW "-": a new vow for each (made
+ * first), and one line per activation instead: "ACT OUTCOME VOW
+ * RESOLVER_HEX". Exits 1 on the first error, naming it.
  *
  * Not here: anything asserted (the scripts check what they need).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,6 +28,8 @@ main(int argc, char **argv)
 	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
 	Asyncflow__Field field = ASYNCFLOW__FIELD__INIT, *fields[1];
 	uint64_t act, out, first = 0, n, i;
+	uint8_t secret[AF_RESOLVER_LEN];
+	bool each = argv[4][0] == '-';
 	char err[256];
 	af_conn *c;
 	bool existing;
@@ -49,6 +54,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
+		if (each && (rc = af_mkvow(c, &vow.vow_id, secret)) != AF_OK) {
+			fprintf(stderr, "startmany: mkvow: %s: %s\n",
+			    af_errname(rc), af_conn_errmsg(c));
+			return 1;
+		}
 		rc = af_start(c, argv[2], &args, NULL, &act, &out, &existing);
 		if (rc != AF_OK) {
 			fprintf(stderr, "startmany: start %llu: %s: %s\n",
@@ -58,9 +68,18 @@ main(int argc, char **argv)
 		}
 		if (i == 0)
 			first = act;
+		if (each) {
+			printf("%llu %llu %llu ", (unsigned long long)act,
+			    (unsigned long long)out,
+			    (unsigned long long)vow.vow_id);
+			for (size_t k = 0; k < AF_RESOLVER_LEN; k++)
+				printf("%02x", secret[k]);
+			printf("\n");
+		}
 	}
 	af_close(c);
-	printf("%llu %llu\n", (unsigned long long)first,
-	    (unsigned long long)act);
-	return 0;
+	if (!each)
+		printf("%llu %llu\n", (unsigned long long)first,
+		    (unsigned long long)act);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
