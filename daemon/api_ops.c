@@ -761,6 +761,66 @@ names(struct api *api, const char *(*name_at)(const struct engine *, size_t),
 	return AF_OK;
 }
 
+/* The names of all (flows, or objects) owned by module `label`, from the
+ * sorted lists already made: *out (malloc'd) and *n. */
+static int
+owned(struct api *api, char **all, size_t nall, bool flows, const char *label,
+    char ***out, size_t *n)
+{
+	struct af_registry *reg = engine_registry(api->e);
+	const char *owner;
+	size_t i;
+
+	*n = 0;
+	if ((*out = calloc(nall ? nall : 1, sizeof(**out))) == NULL)
+		return AF_ENOMEM;
+	for (i = 0; i < nall; i++) {
+		if (flows) {
+			const struct flow_def *d = registry_flow(reg, all[i],
+			    strlen(all[i]));
+
+			owner = d ? d->owner : NULL;
+		} else {
+			const struct obj_def *d = registry_object(reg, all[i],
+			    strlen(all[i]));
+
+			owner = d ? d->owner : NULL;
+		}
+		if (owner != NULL && strcmp(owner, label) == 0)
+			(*out)[(*n)++] = all[i];
+	}
+	return AF_OK;
+}
+
+/* Each module loaded: path, SHA-256, since when, what it registered. */
+static int
+loaded_modules(struct api *api, Asyncflow__ModulesReply *mr)
+{
+	Asyncflow__LoadedModule *lm;
+	const char *label, *hex;
+	int64_t since;
+	size_t i, n = modules_count();
+	int rc;
+
+	mr->loaded = calloc(n ? n : 1, sizeof(*mr->loaded));
+	lm = af_arena_alloc(api->arena, (n ? n : 1) * sizeof(*lm));
+	if (mr->loaded == NULL || lm == NULL)
+		return AF_ENOMEM;
+	for (i = 0; (label = modules_info(i, &hex, &since)) != NULL; i++) {
+		asyncflow__loaded_module__init(&lm[i]);
+		lm[i].path = (char *)label;
+		lm[i].sha256 = (char *)hex;
+		lm[i].since_ms = since;
+		mr->loaded[mr->n_loaded++] = &lm[i];
+		if ((rc = owned(api, mr->flows, mr->n_flows, true, label,
+			 &lm[i].flows, &lm[i].n_flows)) != AF_OK ||
+		    (rc = owned(api, mr->objects, mr->n_objects, false, label,
+			 &lm[i].objects, &lm[i].n_objects)) != AF_OK)
+			return rc;
+	}
+	return AF_OK;
+}
+
 int
 api_op_modules(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 {
@@ -771,12 +831,19 @@ api_op_modules(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	if ((rc = names(api, engine_flow_name, &mr.flows, &mr.n_flows)) ==
 		AF_OK &&
 	    (rc = names(api, engine_object_name, &mr.objects, &mr.n_objects)) ==
-		AF_OK) {
+		AF_OK)
+		rc = loaded_modules(api, &mr);
+	if (rc == AF_OK) {
 		r.id = req->id;
 		r.result_case = ASYNCFLOW__RESPONSE__RESULT_MODULES;
 		r.modules = &mr;
 		api_queue(api, conn, &r, false);
 	}
+	for (size_t i = 0; i < mr.n_loaded; i++) {
+		free(mr.loaded[i]->flows);
+		free(mr.loaded[i]->objects);
+	}
+	free(mr.loaded);
 	free(mr.flows);
 	free(mr.objects);
 	return rc;

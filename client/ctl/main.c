@@ -250,7 +250,9 @@ static const struct command commands[] = {
 	    "usage: asyncflowctl modules\n"
 	    "Prints the flows and host objects the daemon has registered (built-in\n"
 	    "and loaded with --module): {\"flows\": [NAME, ...], \"objects\":\n"
-	    "[NAME, ...]}, each sorted.\n" },
+	    "[NAME, ...], \"modules\": [...]}, each sorted; \"modules\" (only when\n"
+	    "some are loaded) lists each: {\"path\": P, \"sha256\": H, \"since\":\n"
+	    "TIME, \"flows\": [...], \"objects\": [...]} (what it registered).\n" },
 	{ "serve", cmd_serve,
 	    "serve object NAME: run CMD for\n"
 	    "each invocation",

@@ -14,6 +14,9 @@ M=$B/modules
 N=300
 CLIENTS=3
 start_daemon --durability none --module "$M/example-v1.so"
+expect "modules before" "$(ctl modules | jq -c '[.modules[] | [.path,
+    (.sha256 | length), .flows]]')" \
+    "[[\"$M/example-v1.so\",64,[\"crash\",\"order\",\"pair\"]]]"
 "$B/tests/startmany" "$SOCK" order approval - $N >"$WORK/acts" ||
 	fail "startmany"
 expect "started" "$(wc -l <"$WORK/acts")" $N
@@ -64,6 +67,10 @@ echo "$OUT" | jq -e '.modules[0].sha256 | test("^[0-9a-f]{64}$")' >/dev/null ||
 echo "$OUT" | jq -e ".activations > 0 and .activations <= $N" >/dev/null ||
 	fail "activations: $OUT"
 grep -q example-v3.so "$DIR/modules/set" || fail "v3 not recorded"
+# modules lists the new one: its SHA-256, since when, what it registered.
+expect "modules after" "$(ctl modules | jq -c '[.modules[] | [.path, .sha256,
+    (.since | length > 0), .flows, .objects]]')" \
+    "[[\"$M/example-v3.so\",$(echo "$OUT" | jq .modules[0].sha256),true,[\"crash\",\"order\",\"pair\"],[\"ledger\"]]]"
 AT_SWITCH=$(acked)
 # Some settles after the switch, then SIGKILL in the middle of the stream.
 wait_until "settles after the switch" sh -c \
