@@ -18,7 +18,7 @@
  *   upgrade_check_s_100k          seconds to check the N activations
  *
  * Not measured here: the checker process's start (a fork and the module
- * loads, milliseconds), live_upgrade_pause_ms (no live switch yet).
+ * loads, milliseconds); live_upgrade_pause_ms is bench_upgrade_live.c's.
  *
  * Usage: bench_upgrade [N] [RUNS]
  */
