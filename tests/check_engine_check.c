@@ -7,13 +7,15 @@
  * flow that returns early, a flow that is gone. The check must run no host
  * method, write nothing, and free each activation after its verdict.
  *
- * Not here: the checker process, crashes and runaways (tests/e2e, where a
- * real process can die), the protocol (check_api).
+ * Also the live switch (engine_swap_registry). Not here: the checker
+ * process, crashes and runaways (tests/e2e, where a real process can die),
+ * the protocol (check_api).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "engine.h"
 #include "log.h"
 #include "registry.h"
@@ -51,9 +53,27 @@ step(struct af_arena *a, int n)
 static int order_first = 1; /* the step it records first */
 static bool order_more;     /* v3: a new call after the wait */
 
+static int order_body(struct af_flow *, const struct af_value *,
+    const struct af_value **, bool more);
+
 static int
 flow_order(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
+{
+	return order_body(f, args, result, order_more);
+}
+
+/* The v3 of `order` as a function of its own (the live switch test). */
+static int
+flow_order3(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	return order_body(f, args, result, true);
+}
+
+static int
+order_body(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result, bool more)
 {
 	struct af_arena *a = af_flow_arena(f);
 	const struct af_value *r, *v;
@@ -65,7 +85,7 @@ flow_order(struct af_flow *f, const struct af_value *args,
 		*result = v;
 		return rc;
 	}
-	if (order_more &&
+	if (more &&
 	    (rc = af_call(f, "ledger", "record", step(a, 3), &r)) != AF_OK)
 		return rc;
 	*result = v;
@@ -435,6 +455,69 @@ START_TEST(test_snapshot_is_a_snapshot)
 }
 END_TEST
 
+/* The live switch: an engine with resident activations takes a new
+ * registry between passes; every activation is rebuilt by replay under the
+ * new code (Failed ones too), and the new code is what runs from then on. */
+START_TEST(test_swap_registry)
+{
+	struct store_opts so = { .durability = STORE_NONE,
+		.map_size = 256u << 20 };
+	struct af_registry *reg = registry(true), *reg2;
+	struct af_arena *a = arena_new(0);
+	uint8_t secret[VOW_SECRET_LEN];
+	uint64_t vow, act, out, rebuilt;
+	enum vow_state vs;
+	const struct af_value *v;
+	struct engine *e;
+	struct store *s;
+	char err[256];
+
+	ck_assert_int_eq(store_open_lmdb(dir, &so, &s, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_open(s, reg, NULL, &e, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_mkvow(e, &vow, secret), AF_OK);
+	ck_assert_int_eq(engine_start(e, "order", approval_args(a, vow), &act,
+			     &out),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	/* Something uncommitted: refused, nothing changed. */
+	reg2 = registry_new();
+	ck_assert_ptr_nonnull(reg2);
+	ck_assert_int_eq(af_register_object(reg2, "ledger", ledger, 1, NULL),
+	    AF_OK);
+	ck_assert_int_eq(af_register_flow(reg2, "order", flow_order3), AF_OK);
+	ck_assert_int_eq(engine_settle(e, vow, secret, false, NULL), AF_OK);
+	ck_assert_int_eq(engine_swap_registry(e, reg2, &rebuilt), AF_ESTATE);
+	ck_assert_ptr_eq(engine_registry(e), reg);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(engine_vow_state(e, out, &vs, a, &v), AF_OK);
+	ck_assert_int_eq(vs, VOW_FULFILLED); /* v1 finished it */
+	/* A second one, switched while it waits: v3's extra call runs. */
+	ck_assert_int_eq(engine_mkvow(e, &vow, secret), AF_OK);
+	ck_assert_int_eq(engine_start(e, "order", approval_args(a, vow), &act,
+			     &out),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	host_calls = 0;
+	ck_assert_int_eq(engine_swap_registry(e, reg2, &rebuilt), AF_OK);
+	ck_assert_uint_eq(rebuilt, 1);
+	ck_assert_ptr_eq(engine_registry(e), reg2);
+	registry_free(reg); /* no longer referenced */
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(host_calls, 0); /* the rebuild only replayed */
+	ck_assert_int_eq(engine_settle(e, vow, secret, false, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(host_calls, 1); /* flow_order3's step 3, live */
+	ck_assert_int_eq(engine_vow_state(e, out, &vs, a, &v), AF_OK);
+	ck_assert_int_eq(vs, VOW_FULFILLED);
+	engine_close(e);
+	store_close(s);
+	registry_free(reg2);
+	arena_free(a);
+}
+END_TEST
+
 static Suite *
 engine_check_suite(void)
 {
@@ -448,6 +531,7 @@ engine_check_suite(void)
 	tcase_add_test(tc, test_flow_missing);
 	tcase_add_test(tc, test_writes_nothing);
 	tcase_add_test(tc, test_snapshot_is_a_snapshot);
+	tcase_add_test(tc, test_swap_registry);
 	suite_add_tcase(s, tc);
 	return s;
 }
