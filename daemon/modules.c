@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,42 @@ nomem:
 	return AF_ENOMEM;
 }
 
+/* Remove the copies (SHA256.so) that the set just recorded does not name:
+ * nothing loads them again (a start without --module loads the set; one
+ * with --module copies its files in). One loaded now stays mapped until
+ * it is closed. A failure is logged, never an error. */
+static void
+prune(const char *mdir, char (*hex)[2 * SHA256_LEN + 1], size_t n)
+{
+	char path[4200];
+	struct dirent *d;
+	size_t i, len;
+	DIR *dp;
+
+	if ((dp = opendir(mdir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		len = strlen(d->d_name);
+		if (len != 2 * SHA256_LEN + 3 ||
+		    strcmp(d->d_name + 2 * SHA256_LEN, ".so") != 0 ||
+		    strspn(d->d_name, "0123456789abcdef") != 2 * SHA256_LEN)
+			continue;
+		for (i = 0; i < n; i++)
+			if (strncmp(d->d_name, hex[i], 2 * SHA256_LEN) == 0)
+				break;
+		if (i < n)
+			continue;
+		pathf(path, sizeof(path), "%s/%s", mdir, d->d_name);
+		if (unlink(path) != 0)
+			log_warn("%s: cannot remove it: %s", path,
+			    strerror(errno));
+		else
+			log_info("removed %s: no longer in the recorded set",
+			    path);
+	}
+	closedir(dp);
+}
+
 /* ---- Loading ------------------------------------------------------------- */
 
 static int
@@ -545,6 +582,8 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 	    (rc = write_set(mdir, hex, (const char *const *)labels, n, err,
 		 errlen)) != AF_OK)
 		return rc;
+	if (given)
+		prune(mdir, hex, n);
 	if (have_crash) {
 		log_warn("module %s crashed the daemon in %s at an earlier "
 			 "start (signal %d: %s); it is not loaded now",

@@ -24,7 +24,8 @@
  * as paths, relative to the current directory) into reg, in order, under
  * the data directory dir (which exists): each is copied to
  * dir/modules/SHA256.so and loaded from there, and once all have loaded
- * they replace the set recorded in dir/modules/set. With n == 0 the
+ * they replace the set recorded in dir/modules/set (copies the new set does
+ * not name are then removed). With n == 0 the
  * recorded set is loaded (none if nothing was ever recorded). AF_OK, or
  * an AF_E* code with a message in err naming the module and why; then the
  * caller exits: modules loaded so far stay loaded; a module whose init

@@ -67,6 +67,11 @@ echo "$OUT" | jq -e '.modules[0].sha256 | test("^[0-9a-f]{64}$")' >/dev/null ||
 echo "$OUT" | jq -e ".activations > 0 and .activations <= $N" >/dev/null ||
 	fail "activations: $OUT"
 grep -q example-v3.so "$DIR/modules/set" || fail "v3 not recorded"
+# The old copy is pruned (no longer in the set); the new one is there.
+V1SUM=$(sha256sum "$M/example-v1.so" | cut -d' ' -f1)
+V3SUM=$(sha256sum "$M/example-v3.so" | cut -d' ' -f1)
+[ ! -e "$DIR/modules/$V1SUM.so" ] || fail "the v1 copy was not pruned"
+[ -f "$DIR/modules/$V3SUM.so" ] || fail "no v3 copy"
 # modules lists the new one: its SHA-256, since when, what it registered.
 expect "modules after" "$(ctl modules | jq -c '[.modules[] | [.path, .sha256,
     (.since | length > 0), .flows, .objects]]')" \
