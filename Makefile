@@ -209,6 +209,9 @@ $(patsubst %.c,$(B)/%.o,$(wildcard tests/*.c)): | prereqs-test
 $(B)/tests/sdharness: $(B)/tests/sdharness.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 E2E_TOOLS += $(if $(wildcard tests/sdharness.c),$(B)/tests/sdharness)
+$(B)/tests/startmany: $(B)/tests/startmany.o $(CLIENT_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libprotobuf-c 2>/dev/null)
+E2E_TOOLS += $(if $(wildcard tests/startmany.c),$(B)/tests/startmany)
 
 # ---- unit tests: tests/check_NAME.c is one Check binary each ------------
 TEST_SRCS := $(wildcard tests/check_*.c)
@@ -237,7 +240,8 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Through the socket: the client library and the real daemon.
-$(B)/bench/bench_ipc $(B)/bench/bench_latency: $(B)/bench/%: $(B)/bench/%.o \
+$(B)/bench/bench_ipc $(B)/bench/bench_latency $(B)/bench/bench_upgrade_live: \
+    $(B)/bench/%: $(B)/bench/%.o \
     $(B)/bench/ipckit.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 

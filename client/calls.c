@@ -279,6 +279,35 @@ af_purge(af_conn *c, uint64_t act)
 }
 
 int
+af_upgrade(af_conn *c, const char *const *modules, size_t n,
+    const struct af_upgrade_opts *o, char **report, bool *ok)
+{
+	Asyncflow__Upgrade op = ASYNCFLOW__UPGRADE__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	if (report != NULL)
+		*report = NULL;
+	if (ok != NULL)
+		*ok = false;
+	op.modules = (char **)modules;
+	op.n_modules = n;
+	op.check = o != NULL && o->check;
+	op.force = o != NULL && o->force;
+	op.replay = o != NULL ? o->replay : 0;
+	if ((rc = call_upgrade(c, &op, af_get_timeout(c), &r)) != AF_OK)
+		return rc;
+	if (ok != NULL)
+		*ok = r->upgrade->ok;
+	if (report != NULL &&
+	    (*report = strdup(r->upgrade->report ? r->upgrade->report : "")) ==
+		NULL)
+		rc = AF_ENOMEM;
+	af_msg_free(r);
+	return rc;
+}
+
+int
 af_stats(af_conn *c, Asyncflow__StatsReply **out)
 {
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;

@@ -35,6 +35,7 @@
 	XX(STATS, stats, Stats, STATS) \
 	XX(SERVE, serve, Serve, SERVE) \
 	XX(TERMINATE, terminate, Terminate, TERMINATE) \
-	XX(PURGE, purge, Purge, PURGE)
+	XX(PURGE, purge, Purge, PURGE) \
+	XX(UPGRADE, upgrade, Upgrade, UPGRADE)
 
 #endif /* AF_OPS_H */

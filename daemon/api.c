@@ -641,6 +641,8 @@ static const struct api_op {
 	    "activation", terminate_act, api_op_terminate },
 	[ASYNCFLOW__REQUEST__OP_PURGE] = { "purge", API_WRITES, "activation",
 	    purge_act, api_op_purge },
+	[ASYNCFLOW__REQUEST__OP_UPGRADE] = { "upgrade", 0, NULL, NULL,
+	    api_op_upgrade },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */
@@ -787,6 +789,9 @@ api_after_pass(struct api *api, int rc)
 	char msg[256], text[API_ERRMSG_MAX];
 	size_t i;
 
+	/* Right after a commit, nothing uncommitted: a checked live
+	 * upgrade switches here, its answer among this pass's. */
+	api_upgrade_after_pass(api, rc);
 	snprintf(msg, sizeof(msg),
 	    "commit failed, nothing of this request "
 	    "took effect: %s",
@@ -856,6 +861,7 @@ api_free(struct api *api)
 
 	if (api == NULL)
 		return;
+	api_upgrade_release(api);
 	while (u64map_next(&api->waits, &i, &k, &p))
 		free(p);
 	u64map_release(&api->waits);

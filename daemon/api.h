@@ -77,6 +77,14 @@ void api_conn_closed(struct api *api, uint64_t conn);
  * to show that such a failure is recovered from, not silently dropped. */
 void api_test_fail_alloc(unsigned n);
 
+/* The server watches a descriptor for the api (it knows no event loop):
+ * when fd is readable it calls api_fd_readable until that returns true
+ * (done: the server stops watching fd, which the api closes, and runs a
+ * pass to send the replies it queued). Returns 0, or -1 (not watched). */
+typedef int api_watch_fn(void *ctx, int fd);
+void api_set_watch(struct api *api, api_watch_fn *fn, void *ctx);
+bool api_fd_readable(struct api *api, int fd);
+
 void api_set_connections(struct api *api, uint64_t n);
 uint64_t api_connections(const struct api *api);
 

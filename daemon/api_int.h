@@ -58,6 +58,22 @@ struct api {
 	bool serve_lost; /* an allocation or a read failed and some
 				     * delivery state was dropped: rebuilt
 				     * from the outbox after the next pass */
+	/* The upgrade check running (api_ops.c), at most one: its checker
+	 * process (pid 0: none), the read end of its stdout, the request
+	 * it answers and what it printed so far. */
+	struct {
+		int pid;
+		int fd;
+		uint64_t conn, reqid;
+		struct buf out;
+		bool apply, force; /* switch once checked (not --check) */
+		bool swap_pending; /* checked: switch after the next commit */
+		char **mods;       /* the new set (absolute paths, kept for
+				    * the process's life: they label it) */
+		size_t nmods;
+	} up;
+	api_watch_fn *watch; /* api_set_watch */
+	void *watch_ctx;
 };
 
 /* ---- api.c: plumbing, replies, values, waits ----------------------------- */
@@ -104,7 +120,12 @@ api_op_fn(struct api *api, uint64_t conn, const Asyncflow__Request *req);
 api_op_fn api_op_hello, api_op_start, api_op_mkvow, api_op_settle,
     api_op_get_vow, api_op_watch_vow, api_op_list, api_op_failures, api_op_show,
     api_op_journal, api_op_wake, api_op_stats, api_op_serve, api_op_modules,
-    api_op_terminate, api_op_purge;
+    api_op_terminate, api_op_purge, api_op_upgrade;
+
+/* At api_free: an upgrade check still running is killed. */
+void api_upgrade_release(struct api *api);
+/* After a pass (api_after_pass): a checked upgrade switches now. */
+void api_upgrade_after_pass(struct api *api, int rc);
 
 /* ---- serve.c: client-served objects -------------------------------------- */
 

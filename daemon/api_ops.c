@@ -8,14 +8,22 @@
  * Not here: the table, handshake, held replies and waits (api.c),
  * client-served objects and Serve (serve.c).
  */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "api_invocation.h"
+#include "checker.h"
 #include "idem.h"
 #include "log.h"
+#include "modules.h"
+#include "registry.h"
 #include "value.h"
 
 #define LIST_LIMIT_DEFAULT 1000
@@ -769,6 +777,66 @@ names(struct api *api, const char *(*name_at)(const struct engine *, size_t),
 	return AF_OK;
 }
 
+/* The names of all (flows, or objects) owned by module `label`, from the
+ * sorted lists already made: *out (malloc'd) and *n. */
+static int
+owned(struct api *api, char **all, size_t nall, bool flows, const char *label,
+    char ***out, size_t *n)
+{
+	struct af_registry *reg = engine_registry(api->e);
+	const char *owner;
+	size_t i;
+
+	*n = 0;
+	if ((*out = calloc(nall ? nall : 1, sizeof(**out))) == NULL)
+		return AF_ENOMEM;
+	for (i = 0; i < nall; i++) {
+		if (flows) {
+			const struct flow_def *d = registry_flow(reg, all[i],
+			    strlen(all[i]));
+
+			owner = d ? d->owner : NULL;
+		} else {
+			const struct obj_def *d = registry_object(reg, all[i],
+			    strlen(all[i]));
+
+			owner = d ? d->owner : NULL;
+		}
+		if (owner != NULL && strcmp(owner, label) == 0)
+			(*out)[(*n)++] = all[i];
+	}
+	return AF_OK;
+}
+
+/* Each module loaded: path, SHA-256, since when, what it registered. */
+static int
+loaded_modules(struct api *api, Asyncflow__ModulesReply *mr)
+{
+	Asyncflow__LoadedModule *lm;
+	const char *label, *hex;
+	int64_t since;
+	size_t i, n = modules_count();
+	int rc;
+
+	mr->loaded = calloc(n ? n : 1, sizeof(*mr->loaded));
+	lm = af_arena_alloc(api->arena, (n ? n : 1) * sizeof(*lm));
+	if (mr->loaded == NULL || lm == NULL)
+		return AF_ENOMEM;
+	for (i = 0; (label = modules_info(i, &hex, &since)) != NULL; i++) {
+		asyncflow__loaded_module__init(&lm[i]);
+		lm[i].path = (char *)label;
+		lm[i].sha256 = (char *)hex;
+		lm[i].since_ms = since;
+		mr->loaded[mr->n_loaded++] = &lm[i];
+		if ((rc = owned(api, mr->flows, mr->n_flows, true, label,
+			 &lm[i].flows, &lm[i].n_flows)) != AF_OK ||
+		    (rc = owned(api, mr->objects, mr->n_objects, false, label,
+			 &lm[i].objects, &lm[i].n_objects)) != AF_OK)
+			return rc;
+	}
+	return AF_OK;
+}
+
 int
 api_op_modules(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 {
@@ -779,13 +847,298 @@ api_op_modules(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	if ((rc = names(api, engine_flow_name, &mr.flows, &mr.n_flows)) ==
 		AF_OK &&
 	    (rc = names(api, engine_object_name, &mr.objects, &mr.n_objects)) ==
-		AF_OK) {
+		AF_OK)
+		rc = loaded_modules(api, &mr);
+	if (rc == AF_OK) {
 		r.id = req->id;
 		r.result_case = ASYNCFLOW__RESPONSE__RESULT_MODULES;
 		r.modules = &mr;
 		api_queue(api, conn, &r, false);
 	}
+	for (size_t i = 0; i < mr.n_loaded; i++) {
+		free(mr.loaded[i]->flows);
+		free(mr.loaded[i]->objects);
+	}
+	free(mr.loaded);
 	free(mr.flows);
 	free(mr.objects);
 	return rc;
+}
+
+/* ---- upgrade: the checker process (checker.h) ---------------------------- */
+
+void
+api_set_watch(struct api *api, api_watch_fn *fn, void *ctx)
+{
+	api->watch = fn;
+	api->watch_ctx = ctx;
+}
+
+void
+api_upgrade_release(struct api *api)
+{
+	int status;
+
+	if (api->up.pid == 0)
+		return;
+	/* Not switching: the new set's paths are not needed. */
+	for (size_t i = 0; i < api->up.nmods; i++)
+		free(api->up.mods[i]);
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
+	kill(api->up.pid, SIGKILL);
+	while (waitpid(api->up.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(api->up.fd);
+	buf_release(&api->up.out);
+	api->up.pid = 0;
+}
+
+int
+api_op_upgrade(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	const Asyncflow__Upgrade *u = req->upgrade;
+	struct checker_opts o = *checker_defaults();
+	pid_t pid;
+	size_t i;
+	int fd;
+
+	if (u->n_modules == 0 && u->replay == 0) {
+		snprintf(api->why, sizeof(api->why),
+		    "upgrade: no module given: the complete new set is "
+		    "needed (--module PATH, one or more)");
+		return AF_EINVAL;
+	}
+	for (i = 0; i < u->n_modules; i++) {
+		if (u->modules[i][0] != '/' ||
+		    strpbrk(u->modules[i], "\n\r") != NULL) {
+			snprintf(api->why, sizeof(api->why),
+			    "upgrade: module path \"%.150s\" is not absolute "
+			    "(the client resolves it)",
+			    u->modules[i]);
+			return AF_EINVAL;
+		}
+	}
+	if (api->up.pid != 0 || api->up.swap_pending) {
+		snprintf(api->why, sizeof(api->why),
+		    "an upgrade is running already");
+		return AF_EBUSY;
+	}
+	if (o.dir == NULL || api->watch == NULL) {
+		snprintf(api->why, sizeof(api->why),
+		    "this daemon cannot run the upgrade checker");
+		return AF_ESTATE;
+	}
+	o.modules = (const char *const *)u->modules;
+	o.nmodules = u->n_modules;
+	o.replay = u->replay;
+	if (checker_spawn(&o, &pid, &fd) != 0) {
+		snprintf(api->why, sizeof(api->why),
+		    "cannot start the upgrade checker: %s", strerror(errno));
+		return AF_ENOMEM;
+	}
+	api->up.pid = pid;
+	api->up.fd = fd;
+	api->up.conn = conn;
+	api->up.reqid = req->id;
+	buf_init(&api->up.out);
+	api->up.apply = u->replay == 0 && !u->check;
+	api->up.force = u->force;
+	api->up.swap_pending = false;
+	api->up.nmods = 0;
+	if (api->up.apply &&
+	    (api->up.mods = calloc(u->n_modules, sizeof(char *))) != NULL)
+		for (i = 0; i < u->n_modules; i++)
+			if ((api->up.mods[i] = strdup(u->modules[i])) != NULL)
+				api->up.nmods++;
+	if (api->up.apply && api->up.nmods != u->n_modules) {
+		api_upgrade_release(api);
+		return AF_ENOMEM;
+	}
+	if (api->watch(api->watch_ctx, fd) != 0) {
+		api_upgrade_release(api);
+		snprintf(api->why, sizeof(api->why),
+		    "cannot watch the upgrade checker");
+		return AF_ENOMEM;
+	}
+	log_info("upgrade check of %zu module(s) started (process %d)",
+	    u->n_modules, (int)pid);
+	return AF_OK; /* answered when the checker is done */
+}
+
+/* The checker ended (EOF on its stdout): answer with its report. */
+static void
+upgrade_done(struct api *api)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__UpgradeReply ur = ASYNCFLOW__UPGRADE_REPLY__INIT;
+	char *text, *msg;
+	int status = 0, code;
+
+	while (waitpid(api->up.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(api->up.fd);
+	api->up.pid = 0;
+	buf_putc(&api->up.out, '\0');
+	text = api->up.out.err ? NULL : (char *)api->up.out.p;
+	if (text != NULL && api->up.apply && WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == CHECKER_OK ||
+		(WEXITSTATUS(status) == CHECKER_FAILING && api->up.force))) {
+		/* Checked (or forced): the switch waits for the end of the
+		 * next pass, when nothing is uncommitted. */
+		log_info("upgrade check %s: switching after this pass",
+		    WEXITSTATUS(status) == CHECKER_OK ?
+			"passed" :
+			"failed, --force given");
+		api->up.swap_pending = true;
+		buf_release(&api->up.out);
+		return;
+	}
+	if (text != NULL && WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == CHECKER_OK ||
+		WEXITSTATUS(status) == CHECKER_FAILING)) {
+		ur.report = text;
+		ur.ok = WEXITSTATUS(status) == CHECKER_OK;
+		r.id = api->up.reqid;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_UPGRADE;
+		r.upgrade = &ur;
+		api_queue(api, api->up.conn, &r, false);
+		log_info("upgrade check done: %s",
+		    ur.ok ? "every activation passes" :
+			    "some activations would fail");
+	} else {
+		/* "error CODE MESSAGE", or a checker that died. */
+		code = AF_ESTORE;
+		msg = NULL;
+		if (text != NULL && strncmp(text, "error ", 6) == 0) {
+			code = (int)strtol(text + 6, &msg, 10);
+			if (msg != NULL && *msg == ' ')
+				msg++;
+			msg[strcspn(msg, "\n")] = '\0';
+		}
+		if (msg == NULL || *msg == '\0') {
+			snprintf(api->why, sizeof(api->why),
+			    "the upgrade checker failed (%s %d)",
+			    WIFSIGNALED(status) ? "signal" : "exit status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+						  WEXITSTATUS(status));
+			msg = api->why;
+		}
+		api_queue_error(api, api->up.conn, api->up.reqid, code, msg,
+		    false);
+		log_info("upgrade check failed: %s", msg);
+	}
+	buf_release(&api->up.out);
+	/* Not switching: the new set's paths are not needed. */
+	for (size_t i = 0; i < api->up.nmods; i++)
+		free(api->up.mods[i]);
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
+}
+
+bool
+api_fd_readable(struct api *api, int fd)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	if (api->up.pid == 0 || fd != api->up.fd)
+		return true;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n > 0) {
+			buf_put(&api->up.out, chunk, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false; /* more later */
+		break;                /* EOF, or an error: it is over */
+	}
+	upgrade_done(api);
+	return true;
+}
+
+void
+api_upgrade_after_pass(struct api *api, int rc)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__UpgradeReply ur = ASYNCFLOW__UPGRADE_REPLY__INIT;
+	struct af_registry *old, *reg;
+	const char *path, *hex;
+	uint64_t rebuilt = 0;
+	int64_t since;
+	char err[512];
+	struct buf b;
+	size_t i;
+	int src;
+
+	if (!api->up.swap_pending || rc != AF_OK)
+		return; /* a failed pass: the next one */
+	api->up.swap_pending = false;
+	old = engine_registry(api->e);
+	src = modules_registry(checker_defaults()->dir,
+	    (const char *const *)api->up.mods, api->up.nmods, &reg, err,
+	    sizeof(err));
+	if (src != AF_OK) {
+		api_queue_error(api, api->up.conn, api->up.reqid, src, err,
+		    false);
+		log_error("upgrade not applied: %s", err);
+		goto out;
+	}
+	if ((src = engine_swap_registry(api->e, reg, &rebuilt)) == AF_ESTATE) {
+		/* Cannot happen right after a commit; if it does, nothing
+		 * changed but the recorded set. */
+		api_queue_error(api, api->up.conn, api->up.reqid, src,
+		    "upgrade: the engine was not between passes", false);
+		registry_free(reg);
+		goto out;
+	}
+	/* From here the new code is in use; the old is no longer run. */
+	registry_free(old);
+	modules_unload_prev();
+	buf_init(&b);
+	buf_puts(&b, "{\"upgraded\": true, \"modules\": [");
+	for (i = 0; (path = modules_info(i, &hex, &since)) != NULL; i++) {
+		buf_puts(&b, i ? ", {\"path\": " : "{\"path\": ");
+		value_json_string(&b, path, strlen(path));
+		buf_printf(&b, ", \"sha256\": \"%s\"}", hex);
+	}
+	buf_printf(&b, "], \"activations\": %llu}",
+	    (unsigned long long)rebuilt);
+	buf_putc(&b, '\0');
+	if (b.err) {
+		api_queue_error(api, api->up.conn, api->up.reqid, AF_ENOMEM,
+		    "upgraded, but out of memory for the answer", false);
+	} else {
+		ur.report = (char *)b.p;
+		ur.ok = true;
+		r.id = api->up.reqid;
+		r.result_case = ASYNCFLOW__RESPONSE__RESULT_UPGRADE;
+		r.upgrade = &ur;
+		api_queue(api, api->up.conn, &r, false);
+	}
+	buf_release(&b);
+	if (src != AF_OK)
+		log_error(
+		    "upgraded, but the rebuild failed (%s): the next pass "
+		    "retries it",
+		    af_strerror(src));
+	log_info("upgraded to %zu module(s); %llu activations replay under "
+		 "the new code",
+	    api->up.nmods, (unsigned long long)rebuilt);
+	/* The paths now label the loaded modules: kept. */
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
+	return;
+out:
+	for (i = 0; i < api->up.nmods; i++)
+		free(api->up.mods[i]);
+	free(api->up.mods);
+	api->up.mods = NULL;
+	api->up.nmods = 0;
 }

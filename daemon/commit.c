@@ -18,7 +18,7 @@
 #include "prune.h"
 
 static int recover(struct engine *);
-static int recover_from_store(struct engine *);
+static int recover_from_store(struct engine *, bool wake_failed);
 
 const double engine_commit_le[ENGINE_COMMIT_BUCKETS] = { 0.0005, 0.001, 0.0025,
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
@@ -487,7 +487,17 @@ failed:
 static int
 recover(struct engine *e)
 {
-	int rc = recover_from_store(e);
+	int rc = recover_from_store(e, false);
+
+	if (rc != AF_OK && rc != AF_ENOMEM)
+		store_fault_set(e, rc);
+	return rc;
+}
+
+int
+engine_rebuild(struct engine *e, bool wake_failed)
+{
+	int rc = recover_from_store(e, wake_failed);
 
 	if (rc != AF_OK && rc != AF_ENOMEM)
 		store_fault_set(e, rc);
@@ -495,7 +505,7 @@ recover(struct engine *e)
 }
 
 static int
-recover_from_store(struct engine *e)
+recover_from_store(struct engine *e, bool wake_failed)
 {
 	struct store_txn *t;
 	size_t i = 0;
@@ -540,7 +550,7 @@ recover_from_store(struct engine *e)
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
 	if ((rc = timers_load(&e->timers, e->s)) != AF_OK ||
-	    (rc = engine_scan_acts(e, false)) != AF_OK ||
+	    (rc = engine_scan_acts(e, wake_failed)) != AF_OK ||
 	    (rc = engine_prune_load(e)) != AF_OK)
 		return rc;
 	e->needs_recover = false;

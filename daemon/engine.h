@@ -405,6 +405,71 @@ int engine_invocation(struct engine *e, uint64_t vow, bool secrets,
     struct engine_invocation *inv);
 void engine_invocation_release(struct engine_invocation *inv);
 
+/* ---- Check mode (the upgrade check, engine_check.c) ---- */
+
+/*
+ * An engine that only replays, for the upgrade check: opened on a store
+ * that may be a read-only snapshot (store_open_lmdb_snapshot), it writes
+ * nothing (no incarnation bump, no commit), runs no host method (every
+ * answer comes from the journal), sends nothing and queues no replay by
+ * itself. engine_check_one replays one activation against the flows in
+ * reg and says whether its journal is consumed. Close with engine_close.
+ * AF_EVERSION for a store of a newer journal format; store errors.
+ */
+int engine_check_open(struct store *s, struct af_registry *reg,
+    const struct engine_opts *opts, struct engine **out, char *err,
+    size_t errlen);
+
+enum engine_verdict {
+	EV_OK,             /* the whole journal replayed: it passes */
+	EV_DIVERGED,       /* the code did something else at `index` */
+	EV_FINISHED_EARLY, /* the flow returned before its journal ended */
+	EV_FLOW_MISSING,   /* no flow of its name is registered */
+};
+const char *engine_verdict_name(enum engine_verdict v);
+
+struct engine_check_result {
+	enum engine_verdict verdict;
+	char flow[256];
+	uint64_t index;          /* DIVERGED, FINISHED_EARLY: journal index */
+	uint64_t entries;        /* journal entries replayed */
+	uint64_t journal_length; /* its committed journal's */
+	char diagnostic[1024];   /* as a Failed activation's failure text */
+};
+
+/* Up to max ids of activations that are not Done (Running, Sleeping or
+ * Failed, quarantined or not) with id > after, in id order, into ids;
+ * *n gets how many (0: none left). */
+int engine_check_list(struct engine *e, uint64_t after, uint64_t *ids,
+    size_t max, size_t *n);
+
+/* Replay activation `act` in check mode and free it again (memory stays
+ * flat over any number of calls). AF_OK with the verdict in *r;
+ * AF_ENOTFOUND (no such activation), AF_ESTATE (it is Done), store
+ * errors, AF_ENOMEM. A crash or a runaway in guest code is not caught
+ * here: the caller runs it in a process of its own (checker.h). */
+int
+engine_check_one(struct engine *e, uint64_t act, struct engine_check_result *r);
+
+/* ---- The live upgrade (engine_check.c) ---- */
+
+/*
+ * Switch the engine to the flows and objects of reg (the live upgrade):
+ * call between passes, right after one committed, when nothing is
+ * uncommitted (AF_ESTATE otherwise: nothing changed). The built-in
+ * objects are added to reg; every activation in memory is dropped and
+ * every unfinished one but the quarantined (Failed ones too) is queued
+ * for replay under reg's code, in the next pass, by the path a failed
+ * commit's recovery takes. *rebuilt gets how many were queued. When this
+ * returns no code of the old registry runs or is referenced: the caller
+ * may free it and unload its modules. An error of the rebuild (a store
+ * error) leaves reg in use and the rebuild retried by the next pass.
+ */
+int engine_swap_registry(struct engine *e, struct af_registry *reg,
+    uint64_t *rebuilt);
+/* The registry in use (engine_open's, or the last swapped in). */
+struct af_registry *engine_registry(const struct engine *e);
+
 /* ---- Testing ---- */
 
 /* Make the engine's nth allocation from now fail as if out of memory

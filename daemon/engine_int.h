@@ -4,7 +4,7 @@
  * coroutine of it), struct holding (a vow that entered it), events, and
  * the functions the rooms call across files. Like SQLite's sqliteInt.h,
  * it is private: only daemon/engine.c, activation.c, step.c, membrane.c,
- * hostobj.c, commit.c and inspect.c include it.
+ * hostobj.c, commit.c, inspect.c and engine_check.c include it.
  *
  * Who does what:
  *   activation.c  an activation in memory: new/free, load from its row,
@@ -19,7 +19,8 @@
  *   commit.c      the pass's write set, group commit, recovery, journal
  *                 GC;
  *   inspect.c     read-only views for the daemon (info, list, journals);
- *   engine.c      the front door: open/close, start, mkvow, settle, wake.
+ *   engine.c      the front door: open/close, start, mkvow, settle, wake;
+ *   engine_check.c  check mode: replay only, for the upgrade check.
  *
  * Invariants:
  *   - Guest code runs only inside step_run, on a task's coroutine. No store
@@ -275,6 +276,10 @@ struct engine {
 	 * as for any failed commit (buf.h's sticky error, for the engine). */
 	int lost;
 	unsigned fail_alloc; /* tests: engine_test_fail_alloc */
+	/* Check mode (engine_check.c): replay only; where an activation
+	 * would go live it passes instead (engine_check_passed). */
+	bool check;
+	bool check_returned; /* the flow returned before its journal ended */
 };
 
 /* Record an error nobody can be told of now: the commit fails with it. */
@@ -385,6 +390,14 @@ void engine_set_errmsg(struct engine *, const char *fmt, ...)
 int engine_prune_load(struct engine *);
 /* Whether the next commit has pruning to do. */
 bool engine_prune_due(const struct engine *);
+/* Drop everything in memory and rebuild every unfinished activation by
+ * replay from the store, as a failed commit's recovery does (wake_failed:
+ * the Failed ones too, but the quarantined, as at open). */
+int engine_rebuild(struct engine *, bool wake_failed);
+
+/* ---- engine_check.c ---- */
+
+void engine_check_passed(struct engine *, struct act *);
 
 /* ---- inspect.c ---- */
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include "asyncflow/protocol.h"
 #include "asyncflow/version.h"
 #include "builtin_flows.h"
+#include "checker.h"
 #include "journal.h"
 #include "engine.h"
 #include "guard.h"
@@ -58,6 +60,7 @@ usage(FILE *f)
 	    "                  [--max-connections N] [--idle-timeout S]\n"
 	    "                  [--max-uid-buffer MiB] [--turn-limit MS] "
 	    "[-v] [-q]\n"
+	    "                  [--force-upgrade]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
@@ -106,6 +109,9 @@ usage(FILE *f)
 	    "                  ran away: it is quarantined and the daemon "
 	    "restarts itself\n"
 	    "                  (default 2000; 0: no limit)\n"
+	    "  --force-upgrade  start even if the --module set, when it "
+	    "differs from the\n"
+	    "                  recorded one, fails the upgrade check\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -318,6 +324,93 @@ mkdirs(const char *dir)
 		fatal("data directory %s: %s", dir, strerror(errno));
 }
 
+/*
+ * A start whose --module set differs from the one recorded in the data
+ * directory is an upgrade: the same check as `asyncflowctl upgrade
+ * --check` runs first (the checker process, on the store as it is), and a
+ * set some unfinished activation would fail under is refused, with the
+ * report on stderr, unless --force-upgrade (then those become Failed, as
+ * before). Exits on refusal.
+ */
+static void
+upgrade_check_at_start(struct checker_opts *co, const char *const *modules,
+    size_t n, bool force)
+{
+	char err[512], chunk[4096], *text = NULL, *msg;
+	struct stat st;
+	size_t len = 0;
+	FILE *out;
+	bool differs;
+	ssize_t r;
+	pid_t pid;
+	int fd, status;
+
+	if (modules_set_differs(co->dir, modules, n, &differs, err,
+		sizeof(err)) != AF_OK)
+		fatal("%s", err);
+	snprintf(chunk, sizeof(chunk), "%s/data.mdb", co->dir);
+	if (!differs || stat(chunk, &st) != 0)
+		return; /* the same code, or no store to check */
+	log_info("the --module set differs from the one recorded in "
+		 "%s/modules: checking the upgrade first",
+	    co->dir);
+	co->modules = modules;
+	co->nmodules = n;
+	if (checker_spawn(co, &pid, &fd) != 0)
+		fatal("cannot start the upgrade checker: %s", strerror(errno));
+	co->modules = NULL;
+	co->nmodules = 0;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if ((out = open_memstream(&text, &len)) == NULL)
+		fatal("out of memory");
+	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		fwrite(chunk, 1, (size_t)r, out);
+	}
+	close(fd);
+	if (fclose(out) != 0)
+		fatal("out of memory");
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHECKER_OK) {
+		log_info("upgrade check passed: %s", text);
+		free(text);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHECKER_FAILING) {
+		fprintf(stderr, "%s", text);
+		if (force) {
+			log_warn("upgrade check failed (report above); "
+				 "--force-upgrade: starting anyway, the "
+				 "failing activations become Failed");
+			free(text);
+			return;
+		}
+		fatal("upgrade refused: some unfinished activations would fail "
+		      "under the new --module set (report above); start with "
+		      "the recorded set (no --module), fix the modules, or "
+		      "give --force-upgrade to switch anyway");
+	}
+	msg = text != NULL && strncmp(text, "error ", 6) == 0 ?
+	    strchr(text + 6, ' ') :
+	    NULL;
+	if (msg != NULL)
+		msg[strcspn(msg, "\n")] = '\0';
+	/* A module that does not load (or crashes in its init) in the
+	 * checker does the same in modules_load, which says so as it always
+	 * has (and records a crash): let it. */
+	if (msg == NULL || atoi(text + 6) == AF_EINVAL) {
+		log_warn("the upgrade check could not run: %s",
+		    msg != NULL ? msg + 1 : "the checker died");
+		free(text);
+		return;
+	}
+	fatal("the upgrade check failed: %s", msg + 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -336,6 +429,10 @@ main(int argc, char **argv)
 		{ "turn-limit", required_argument, NULL, 'T' },
 		/* Not for people: the watchdog's re-execution (watchdog.h). */
 		{ "restarted-by-watchdog", no_argument, NULL, 'W' },
+		/* Not for people: the upgrade checker (checker.h). */
+		{ "check-upgrade", no_argument, NULL, 'K' },
+		{ "force-upgrade", no_argument, NULL, 'F' },
+		{ "replay", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -343,7 +440,8 @@ main(int argc, char **argv)
 	const char *dir = "./asyncflow-data", *sock = NULL;
 	const char *modules[MAX_MODULES];
 	int nmodules = 0, ch, verbosity = LOG_INFO, rc;
-	bool restarted = false;
+	bool restarted = false, check = false, force_upgrade = false;
+	struct checker_opts co = { 0 };
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
 	struct engine_opts eo;
@@ -428,6 +526,15 @@ main(int argc, char **argv)
 		case 'W':
 			restarted = true;
 			break;
+		case 'K':
+			check = true;
+			break;
+		case 'F':
+			force_upgrade = true;
+			break;
+		case 'A':
+			co.replay = strtoull(optarg, NULL, 10);
+			break;
 		case 'P':
 			metrics = optarg;
 			break;
@@ -461,6 +568,19 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);
+	if (check) {
+		/* The upgrade checker: JSON on stdout, nothing else; a
+		 * verdict is not a warning of the daemon's. */
+		if (verbosity != LOG_DEBUG)
+			log_set_level(LOG_ERROR);
+		co.dir = dir;
+		co.modules = modules;
+		co.nmodules = (size_t)nmodules;
+		co.turn_limit_ms = wo.limit_ms;
+		co.stack_size = eo.stack_size;
+		co.map_size = so.map_size;
+		return checker_main(&co);
+	}
 	/* What a re-execution by the watchdog needs, taken before
 	 * notify_init and the socket activation unset the variables. */
 	if (watchdog_prepare(argc, argv, getenv("NOTIFY_SOCKET")) != 0)
@@ -497,10 +617,19 @@ main(int argc, char **argv)
 		    dir);
 		nmodules = 0;
 	}
+	co.dir = dir;
+	co.turn_limit_ms = wo.limit_ms;
+	co.stack_size = eo.stack_size;
+	co.map_size = so.map_size;
+	if (nmodules > 0)
+		upgrade_check_at_start(&co, modules, (size_t)nmodules,
+		    force_upgrade);
 	if (modules_load(dir, modules, (size_t)nmodules, reg, err,
 		sizeof(err)) != AF_OK)
 		fatal("%s", err);
 
+	if (checker_set_defaults(&co) != 0)
+		fatal("out of memory");
 	rc = store_open_lmdb(dir, &so, &s, err, sizeof(err));
 	if (rc != AF_OK)
 		fatal("%s", err);
@@ -555,6 +684,8 @@ main(int argc, char **argv)
 	}
 	rc = server_run(e, s, &svo, err, sizeof(err));
 	watchdog_stop();
+	/* A live upgrade may have swapped in another registry. */
+	reg = engine_registry(e);
 	engine_close(e);
 	store_close(s);
 	registry_free(reg);

@@ -17,12 +17,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "builtin_flows.h"
 #include "log.h"
 #include "modules.h"
 #include "registry.h"
@@ -33,8 +36,14 @@
 static struct loaded {
 	char *label;
 	void *handle;
+	char hex[2 * SHA256_LEN + 1];
+	int64_t since_ms; /* wall clock of the load */
 } * loaded;
 static size_t nloaded;
+/* The set before the last modules_load, until modules_unload_prev (the
+ * live upgrade unloads it once nothing runs its code). */
+static struct loaded *prev;
+static size_t nprev;
 
 /* snprintf for paths and lines whose parts are bounded (modules_load
  * refuses a data directory path longer than PATH_LIMIT). */
@@ -50,6 +59,15 @@ pathf(char *out, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(out, len, fmt, ap);
 	va_end(ap);
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- A crash in a module's init (async-signal-safe) ----------------------- */
@@ -356,6 +374,42 @@ nomem:
 	return AF_ENOMEM;
 }
 
+/* Remove the copies (SHA256.so) that the set just recorded does not name:
+ * nothing loads them again (a start without --module loads the set; one
+ * with --module copies its files in). One loaded now stays mapped until
+ * it is closed. A failure is logged, never an error. */
+static void
+prune(const char *mdir, char (*hex)[2 * SHA256_LEN + 1], size_t n)
+{
+	char path[4200];
+	struct dirent *d;
+	size_t i, len;
+	DIR *dp;
+
+	if ((dp = opendir(mdir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		len = strlen(d->d_name);
+		if (len != 2 * SHA256_LEN + 3 ||
+		    strcmp(d->d_name + 2 * SHA256_LEN, ".so") != 0 ||
+		    strspn(d->d_name, "0123456789abcdef") != 2 * SHA256_LEN)
+			continue;
+		for (i = 0; i < n; i++)
+			if (strncmp(d->d_name, hex[i], 2 * SHA256_LEN) == 0)
+				break;
+		if (i < n)
+			continue;
+		pathf(path, sizeof(path), "%s/%s", mdir, d->d_name);
+		if (unlink(path) != 0)
+			log_warn("%s: cannot remove it: %s", path,
+			    strerror(errno));
+		else
+			log_info("removed %s: no longer in the recorded set",
+			    path);
+	}
+	closedir(dp);
+}
+
 /* ---- Loading ------------------------------------------------------------- */
 
 static int
@@ -421,6 +475,7 @@ load_one(const char *given, const char *path, struct af_registry *reg,
 	log_info("loaded module %s (%s)", given, path);
 	/* The handle stays open for the life of the process. */
 	loaded[nloaded].label = (char *)given;
+	loaded[nloaded].since_ms = wall_ms();
 	loaded[nloaded++].handle = h;
 	return AF_OK;
 }
@@ -460,10 +515,9 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 		}
 	} else {
 		/* The set given replaces the recorded one once it loads.
-		 * Hook for the upgrade check (issue 9, item 3): a set that
-		 * differs from the recorded one (read_set) is an upgrade,
-		 * to be checked against the store's unfinished activations
-		 * here, before anything is loaded or recorded. */
+		 * A set that differs from the recorded one is an upgrade:
+		 * main.c has checked it (modules_set_differs, checker.h)
+		 * before calling here. */
 		hex = calloc(n, sizeof(*hex));
 		labels = calloc(n, sizeof(*labels));
 		if (hex == NULL || labels == NULL) {
@@ -482,6 +536,9 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 			labels[i] = (char *)paths[i];
 		}
 	}
+	prev = loaded;
+	nprev = nloaded;
+	nloaded = 0;
 	if ((loaded = calloc(n ? n : 1, sizeof(*loaded))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return AF_ENOMEM;
@@ -518,12 +575,15 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 				unlink(path);
 			return rc;
 		}
+		memcpy(loaded[nloaded - 1].hex, hex[i], sizeof(hex[i]));
 	}
 	registry_set_owner(reg, "");
 	if (given &&
 	    (rc = write_set(mdir, hex, (const char *const *)labels, n, err,
 		 errlen)) != AF_OK)
 		return rc;
+	if (given)
+		prune(mdir, hex, n);
 	if (have_crash) {
 		log_warn("module %s crashed the daemon in %s at an earlier "
 			 "start (signal %d: %s); it is not loaded now",
@@ -533,4 +593,156 @@ modules_load(const char *dir, const char *const *paths, size_t n,
 	free(hex);
 	free(labels);
 	return AF_OK;
+}
+
+int
+modules_load_files(const char *const *paths, size_t n, struct af_registry *reg,
+    char *err, size_t errlen)
+{
+	size_t i;
+	int rc;
+
+	crash_file[0] = '\0'; /* the crash handler writes no record */
+	if ((loaded = calloc(n ? n : 1, sizeof(*loaded))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return AF_ENOMEM;
+	}
+	nloaded = 0;
+	for (i = 0; i < n; i++)
+		if ((rc = load_one(paths[i], paths[i], reg, err, errlen)) !=
+		    AF_OK)
+			return rc;
+	registry_set_owner(reg, "");
+	return AF_OK;
+}
+
+static int
+cmp_hex(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int
+modules_set_differs(const char *dir, const char *const *paths, size_t n,
+    bool *differs, char *err, size_t errlen)
+{
+	char mdir[4096], (*rec)[2 * SHA256_LEN + 1] = NULL, **labels = NULL;
+	char(*given)[2 * SHA256_LEN + 1] = NULL, *buf;
+	size_t nrec = 0, i, len;
+	int rc;
+
+	*differs = false;
+	if (strlen(dir) > PATH_LIMIT) {
+		snprintf(err, errlen, "data directory path longer than %d",
+		    PATH_LIMIT);
+		return AF_EINVAL;
+	}
+	pathf(mdir, sizeof(mdir), "%s/modules", dir);
+	if ((rc = read_set(mdir, &rec, &labels, &nrec, err, errlen)) != AF_OK) {
+		if (rc == AF_ESTORE)
+			snprintf(err, errlen, "%s/set: %s", mdir,
+			    strerror(errno));
+		return rc;
+	}
+	if (nrec == 0) /* nothing recorded: a first start, no upgrade */
+		goto out;
+	if (nrec != n) {
+		*differs = true;
+		goto out;
+	}
+	if ((given = calloc(n, sizeof(*given))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = AF_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = read_hashed(paths[i], paths[i], &buf, &len, given[i],
+			 err, errlen)) != AF_OK)
+			goto out;
+		free(buf);
+	}
+	/* The same set in any order is no upgrade. */
+	qsort(rec, n, sizeof(*rec), cmp_hex);
+	qsort(given, n, sizeof(*given), cmp_hex);
+	for (i = 0; i < n; i++)
+		if (strcmp(rec[i], given[i]) != 0)
+			*differs = true;
+out:
+	for (i = 0; i < nrec; i++)
+		free(labels[i]);
+	free(labels);
+	free(rec);
+	free(given);
+	return rc;
+}
+
+/* ---- The live upgrade ----------------------------------------------------- */
+
+int
+modules_registry(const char *dir, const char *const *paths, size_t n,
+    struct af_registry **out, char *err, size_t errlen)
+{
+	struct af_registry *reg;
+	struct loaded *was;
+	size_t nwas;
+	int rc;
+
+	*out = NULL;
+	if ((reg = registry_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return AF_ENOMEM;
+	}
+	registry_set_owner(reg, "built-in");
+	if ((rc = builtin_flows_register(reg)) != AF_OK) {
+		snprintf(err, errlen, "built-in flows: %s", af_strerror(rc));
+		registry_free(reg);
+		return rc;
+	}
+	was = loaded;
+	nwas = nloaded;
+	if ((rc = modules_load(dir, paths, n, reg, err, errlen)) != AF_OK) {
+		/* Back to the set loaded before: what loaded of the new one
+		 * is closed again (its copies stay, content-addressed). */
+		if (loaded != was) {
+			for (size_t i = 0; i < nloaded; i++)
+				dlclose(loaded[i].handle);
+			free(loaded);
+		}
+		loaded = was;
+		nloaded = nwas;
+		prev = NULL;
+		nprev = 0;
+		registry_free(reg);
+		return rc;
+	}
+	*out = reg;
+	return AF_OK;
+}
+
+void
+modules_unload_prev(void)
+{
+	/* A module in both sets was opened twice (the same copy): the
+	 * loader's count keeps it. */
+	for (size_t i = 0; i < nprev; i++)
+		dlclose(prev[i].handle);
+	free(prev);
+	prev = NULL;
+	nprev = 0;
+}
+
+size_t
+modules_count(void)
+{
+	return nloaded;
+}
+
+const char *
+modules_info(size_t i, const char **sha256, int64_t *since_ms)
+{
+	if (i >= nloaded)
+		return NULL;
+	*sha256 = loaded[i].hex;
+	*since_ms = loaded[i].since_ms;
+	return loaded[i].label;
 }

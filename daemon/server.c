@@ -100,6 +100,7 @@ struct server {
 	bool conn_capped;         /* in an episode at --max-connections */
 	struct u64map uids;       /* uid + 1 -> struct uidacct */
 	struct fairq fair;        /* connections with frames waiting */
+	struct event *api_fd_ev;  /* api_set_watch's descriptor, or NULL */
 };
 
 static void conn_free(struct conn *c);
@@ -172,6 +173,40 @@ feed_cb(void *ctx, uint64_t id, size_t max)
 	if (!(more = conn_drain(c, max)))
 		c->backlog = false;
 	return more;
+}
+
+/* A descriptor the api watches (api_set_watch: the upgrade checker's
+ * output): read while readable; when the api is done with it, the event
+ * goes and a pass sends what the api queued. */
+static void
+api_fd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	if (!api_fd_readable(srv->api, fd))
+		return;
+	event_free(srv->api_fd_ev);
+	srv->api_fd_ev = NULL;
+	schedule_pass(srv);
+}
+
+static int
+api_watch_cb(void *ctx, int fd)
+{
+	struct server *srv = ctx;
+
+	if (srv->api_fd_ev != NULL) /* the api has one at a time */
+		return -1;
+	srv->api_fd_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+	    api_fd_cb, srv);
+	if (srv->api_fd_ev == NULL || event_add(srv->api_fd_ev, NULL) != 0) {
+		if (srv->api_fd_ev != NULL)
+			event_free(srv->api_fd_ev);
+		srv->api_fd_ev = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* One turn (turn.c), then the events its answer asks for. */
@@ -830,6 +865,7 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		goto out;
 	}
 	turn_init(&srv.turn, e, s, srv.api);
+	api_set_watch(srv.api, api_watch_cb, &srv);
 	engine_set_commit_hook(e, api_on_commit, srv.api);
 	if ((rc = api_load_outbox(srv.api)) != AF_OK) {
 		snprintf(err, errlen, "reading the outbox: %s",
@@ -900,6 +936,8 @@ out : {
 	if (o->listen_fd <= 0) /* a passed socket is its manager's */
 		unlink(o->socket_path);
 	metrics_free(srv.metrics);
+	if (srv.api_fd_ev != NULL)
+		event_free(srv.api_fd_ev);
 	api_free(srv.api);
 	event_base_free(srv.base);
 	return rc;

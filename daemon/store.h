@@ -252,6 +252,20 @@ struct store_opts {
 int store_open_lmdb(const char *dir, const struct store_opts *opts,
     struct store **out, char *err, size_t errlen);
 
+/*
+ * Open the LMDB environment in `dir` read-only, as a second process next to
+ * the daemon that owns it (no flock: LMDB's own lock table lets a reader
+ * share the files with the writer), and take ONE read snapshot at once:
+ * every read transaction begun on this handle sees the store as it was
+ * then, whatever the owner commits meanwhile (the upgrade check reads
+ * every unfinished activation from one moment). A write transaction is
+ * refused with AF_ESTATE. Hold it briefly: while it is open, LMDB cannot
+ * reuse the pages the owner frees. Errors as store_open_lmdb (a directory
+ * with no store: AF_ESTORE).
+ */
+int store_open_lmdb_snapshot(const char *dir, const struct store_opts *opts,
+    struct store **out, char *err, size_t errlen);
+
 /* Close the store and free the handle; a transaction left open is aborted
  * (never committed). NULL is a no-op. */
 void store_close(struct store *s);

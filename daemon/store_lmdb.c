@@ -70,6 +70,8 @@ struct lstore {
 	struct ltxn wtxn;
 	unsigned batch_ms;
 	struct timespec last_sync;
+	bool snapshot; /* store_open_lmdb_snapshot: one read
+			* transaction for the life of the handle */
 };
 
 static const char *const db_names[DB__COUNT] = {
@@ -171,7 +173,9 @@ l_txn_begin(struct store *s, bool rdonly, struct store_txn **out)
 			    "read transaction already open");
 			return AF_ESTATE;
 		}
-		if (ls->rtxn_live)
+		if (ls->rtxn_live && ls->snapshot)
+			rc = 0; /* the same snapshot, never renewed */
+		else if (ls->rtxn_live)
 			rc = mdb_txn_renew(ls->rtxn.txn);
 		else
 			rc = mdb_txn_begin(ls->env, NULL, MDB_RDONLY,
@@ -182,6 +186,11 @@ l_txn_begin(struct store *s, bool rdonly, struct store_txn **out)
 		ls->rtxn_busy = true;
 		*out = &ls->rtxn.pub;
 		return AF_OK;
+	}
+	if (ls->snapshot) {
+		snprintf(s->errmsg, sizeof(s->errmsg),
+		    "a read-only snapshot takes no writes");
+		return AF_ESTATE;
 	}
 	if (ls->wtxn.txn != NULL) {
 		snprintf(s->errmsg, sizeof(s->errmsg),
@@ -213,7 +222,8 @@ l_txn_commit(struct store_txn *pt)
 	int rc;
 
 	if (t->pub.rdonly) {
-		mdb_txn_reset(t->txn);
+		if (!ls->snapshot)
+			mdb_txn_reset(t->txn);
 		ls->rtxn_busy = false;
 		return AF_OK;
 	}
@@ -242,7 +252,8 @@ l_txn_abort(struct store_txn *pt)
 	if (t == NULL)
 		return;
 	if (t->pub.rdonly) {
-		mdb_txn_reset(t->txn);
+		if (!t->ls->snapshot)
+			mdb_txn_reset(t->txn);
 		t->ls->rtxn_busy = false;
 		return;
 	}
@@ -433,13 +444,13 @@ env_open(struct lstore *ls, const char *path, unsigned extra, MDB_env **envp,
 	if ((rc = mdb_env_open(env, path, flags, 0600)) != 0)
 		goto fail;
 	*what = "opening the databases";
-	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+	if ((rc = mdb_txn_begin(env, NULL, extra & MDB_RDONLY, &txn)) != 0)
 		goto fail;
 	for (i = 0; i < DB__COUNT; i++) {
 		MDB_dbi d;
 
-		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &d)) !=
-		    0) {
+		if ((rc = mdb_dbi_open(txn, db_names[i],
+			 extra & MDB_RDONLY ? 0 : MDB_CREATE, &d)) != 0) {
 			mdb_txn_abort(txn);
 			goto fail;
 		}
@@ -642,6 +653,53 @@ store_open_lmdb(const char *dir, const struct store_opts *opts,
 		free(ls);
 		return rc == AF_ENOTFOUND ? AF_ESTORE : rc;
 	}
+	*out = &ls->pub;
+	return AF_OK;
+}
+
+int
+store_open_lmdb_snapshot(const char *dir, const struct store_opts *opts,
+    struct store **out, char *err, size_t errlen)
+{
+	struct lstore *ls;
+	struct store_txn *t;
+	const char *what;
+	int rc;
+
+	*out = NULL;
+	if ((ls = calloc(1, sizeof(*ls))) == NULL)
+		return AF_ENOMEM;
+	if ((ls->dir = strdup(dir)) == NULL) {
+		free(ls);
+		return AF_ENOMEM;
+	}
+	ls->pub.ops = &lmdb_ops;
+	ls->pub.impl = ls;
+	ls->pub.durability = STORE_FULL; /* nothing is written */
+	ls->map_size = opts && opts->map_size ? opts->map_size :
+						(size_t)8 << 30;
+	ls->lockfd = -1; /* the daemon holds the flock; readers need none */
+	ls->snapshot = true;
+	ls->rtxn.ls = ls->wtxn.ls = ls;
+	ls->rtxn.pub.store = ls->wtxn.pub.store = &ls->pub;
+	ls->rtxn.pub.rdonly = true;
+	if ((rc = env_open(ls, dir, MDB_RDONLY, &ls->env, ls->dbi, &what)) !=
+	    0) {
+		rc = map_err(ls, rc, what);
+		snprintf(err, errlen, "lmdb open %s (read-only): %s", dir,
+		    ls->pub.errmsg);
+		free(ls->dir);
+		free(ls);
+		return rc == AF_ENOTFOUND ? AF_ESTORE : rc;
+	}
+	/* Take the snapshot now: every later read sees this moment. */
+	if ((rc = l_txn_begin(&ls->pub, true, &t)) != AF_OK) {
+		snprintf(err, errlen, "lmdb snapshot %s: %s", dir,
+		    ls->pub.errmsg);
+		l_close(&ls->pub);
+		return rc;
+	}
+	l_txn_abort(t);
 	*out = &ls->pub;
 	return AF_OK;
 }

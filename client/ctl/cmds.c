@@ -799,7 +799,7 @@ cmd_modules(int argc, char **argv)
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__ListModules lm = ASYNCFLOW__LIST_MODULES__INIT;
 	Asyncflow__Response *resp;
-	json_t *o, *fl, *ob;
+	json_t *o, *fl, *ob, *ml;
 	af_conn *c;
 	size_t i;
 	int rc;
@@ -824,6 +824,34 @@ cmd_modules(int argc, char **argv)
 		jpush(ob, jstr(resp->modules->objects[i]));
 	jset(o, "flows", fl);
 	jset(o, "objects", ob);
+	/* Each module loaded: what it is, since when, what it registered. */
+	ml = jnew(json_array());
+	for (i = 0; i < resp->modules->n_loaded; i++) {
+		const Asyncflow__LoadedModule *m = resp->modules->loaded[i];
+		json_t *mo = jnew(json_object()), *a;
+		char when[64];
+		size_t k;
+
+		jset(mo, "path", jstr(m->path));
+		jset(mo, "sha256", jstr(m->sha256));
+		jset(mo, "since",
+		    jstr(iso_time(m->since_ms, when, sizeof(when))));
+		a = jnew(json_array());
+		for (k = 0; k < m->n_flows; k++)
+			jpush(a, jstr(m->flows[k]));
+		jset(mo, "flows", a);
+		a = jnew(json_array());
+		for (k = 0; k < m->n_objects; k++)
+			jpush(a, jstr(m->objects[k]));
+		jset(mo, "objects", a);
+		jpush(ml, mo);
+	}
+	/* Only with modules: the answer of a daemon with none (or of one
+	 * older than the field) keeps its old shape. */
+	if (resp->modules->n_loaded > 0)
+		jset(o, "modules", ml);
+	else
+		json_decref(ml);
 	af_msg_free(resp);
 	return print_answer(o, ANS_MODULES);
 }

@@ -218,6 +218,39 @@ static const struct command commands[] = {
 	    "show, journal and vow of them answer ENOTFOUND. Prints\n"
 	    "{\"purged\": A}. An activation that is not finished is an error\n"
 	    "(EBUSY).\n" },
+	{ "upgrade", cmd_upgrade, "check a new module set; switch to it",
+	    "usage: asyncflowctl upgrade [--check | --force] --module PATH "
+	    "[--module PATH]...\n"
+	    "Checks the module set given (the complete new set; the built-in\n"
+	    "module always stays) against every unfinished activation (Running,\n"
+	    "Sleeping and Failed): the daemon replays each in a checker process of\n"
+	    "its own, from a read snapshot of its store, with no host method run,\n"
+	    "nothing sent and nothing written. With --check it prints\n"
+	    "  {\"ok\": B, \"activations\": N, \"entries\": M, \"seconds\": S,\n"
+	    "   \"failing\": [{\"activation\": A, \"flow\": F, \"verdict\": V,\n"
+	    "                \"diagnostic\": D, \"index\": I}, ...]}\n"
+	    "where V is diverged, finished-early (both with the journal index I),\n"
+	    "crashed, runaway or flow-missing, and D says what the replay met\n"
+	    "(for a divergence: the expected entry, the attempted action and the\n"
+	    "first differing path). Exits 0 when every activation replays\n"
+	    "cleanly, 3 when some would fail (the JSON is printed either way).\n"
+	    "Without --check, when every activation passes (or with --force),\n"
+	    "the running daemon switches to the new set without a restart: its\n"
+	    "activations are rebuilt by replay under the new code, the old\n"
+	    "modules are unloaded, the set is recorded, and it prints\n"
+	    "{\"upgraded\": true, \"modules\": [{\"path\": P, \"sha256\": H}, ...],\n"
+	    "\"activations\": N}; when the check fails it changes nothing, prints\n"
+	    "the report and exits 3. Relative paths are resolved here. Another\n"
+	    "upgrade running is an error (EBUSY).\n" },
+	{ "replay", cmd_replay, "replay A against new code, entry by entry",
+	    "usage: asyncflowctl replay A --module PATH [--module PATH]...\n"
+	    "Replays activation A alone in the upgrade checker against the module\n"
+	    "set given, as upgrade --check does, and prints {\"activation\": A,\n"
+	    "\"flow\": F, \"verdict\": V, \"diagnostic\": D, \"index\": I,\n"
+	    "\"entries\": [{\"index\": I, \"entry\": E, \"guest\": G}, ...]}: each\n"
+	    "journal entry E (as text) and what the guest did there (G is\n"
+	    "\"replayed: the same\", \"returned\", or the divergence), up to the end\n"
+	    "or the divergence. Exits 0 when it replays cleanly, 3 when not.\n" },
 	{ "stats", cmd_stats, "the daemon's counters",
 	    "usage: asyncflowctl stats\n"
 	    "Prints the daemon's counters as an object keyed by their names.\n" },
@@ -225,7 +258,9 @@ static const struct command commands[] = {
 	    "usage: asyncflowctl modules\n"
 	    "Prints the flows and host objects the daemon has registered (built-in\n"
 	    "and loaded with --module): {\"flows\": [NAME, ...], \"objects\":\n"
-	    "[NAME, ...]}, each sorted.\n" },
+	    "[NAME, ...], \"modules\": [...]}, each sorted; \"modules\" (only when\n"
+	    "some are loaded) lists each: {\"path\": P, \"sha256\": H, \"since\":\n"
+	    "TIME, \"flows\": [...], \"objects\": [...]} (what it registered).\n" },
 	{ "serve", cmd_serve,
 	    "serve object NAME: run CMD for\n"
 	    "each invocation",

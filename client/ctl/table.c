@@ -507,6 +507,20 @@ print_modules(FILE *f, const json_t *o)
 			row[1] = value_cell(x);
 			table_row(&t, row);
 		}
+	/* The modules loaded: path, SHA-256 (its first 12 digits), since. */
+	json_array_foreach(json_object_get(o, "modules"), i, x) {
+		const char *p = json_string_value(json_object_get(x, "path"));
+		const char *h = json_string_value(json_object_get(x, "sha256"));
+		const char *w = json_string_value(json_object_get(x, "since"));
+		size_t len;
+
+		len = strlen(p ? p : "") + strlen(w ? w : "") + 40;
+		row[0] = xstrdup("module");
+		row[1] = xcalloc(len, 1);
+		snprintf(row[1], len, "%s %.12s since %s", p ? p : "?",
+		    h ? h : "?", w ? w : "?");
+		table_row(&t, row);
+	}
 	table_print(f, &t);
 }
 

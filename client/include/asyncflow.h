@@ -9,7 +9,7 @@
  *
  *   - one blocking function per operation (af_start, af_mkvow, af_settle,
  *     af_get_vow, af_watch_vow, af_list, af_show, af_journal, af_failures,
- *     af_wake, af_terminate, af_purge, af_stats, af_serve);
+ *     af_wake, af_terminate, af_purge, af_upgrade, af_stats, af_serve);
  *   - a send/receive pair to pipeline requests (af_send_request,
  *     af_wait_response) and a queue of pushed events (af_next_event): vows
  *     settled (af_watch_vow) and invocations of a served object (af_serve).
@@ -527,6 +527,32 @@ int af_terminate(af_conn *c, uint64_t act, const char *message);
  * finished: Running, Sleeping, Replaying or Failed).
  */
 int af_purge(af_conn *c, uint64_t act);
+
+/*
+ * af_upgrade: check the module set modules[0..n) (absolute paths: the
+ * daemon does not share the caller's current directory; the complete new
+ * set, the built-in module always stays) against every unfinished
+ * activation, in a checker process of the daemon's, from a read snapshot
+ * of its store: nothing runs live, is sent or written. Without o->check,
+ * when every activation passes (or with o->force), the daemon then
+ * switches to the new set without a restart, and *report is
+ * {"upgraded": true, "modules": [...], "activations": N}. o->replay
+ * nonzero replays only that activation and lists what the guest did at
+ * each journal entry. On AF_OK *report gets the JSON object (malloc'd:
+ * the caller frees it) and *ok whether every activation passes (a check
+ * that failed switched nothing). The answer comes when the check is done: set a timeout that
+ * covers it (af_set_timeout). AF_EINVAL (no module, a relative path, a
+ * module that does not load: the message names it), AF_EBUSY (an upgrade
+ * runs already), AF_ENOTFOUND or AF_ESTATE (replay: no such activation,
+ * or it is Done).
+ */
+struct af_upgrade_opts {
+	bool check;
+	bool force;
+	uint64_t replay;
+};
+int af_upgrade(af_conn *c, const char *const *modules, size_t n,
+    const struct af_upgrade_opts *o, char **report, bool *ok);
 
 /*
  * af_stats: the daemon's counters. *out: owned by the caller, freed with

@@ -59,8 +59,9 @@ extern "C" {
 	XX(EPROTO, -30014, "protocol error") \
 	/* client: no answer within the timeout */ \
 	XX(ETIMEDOUT, -30015, "timed out") \
-	/* daemon: the activation is not finished (purge) */ \
-	XX(EBUSY, -30016, "activation not finished")
+	/* daemon: not now: the activation is not finished (purge), or an \
+	 * upgrade is running already */ \
+	XX(EBUSY, -30016, "busy")
 
 enum af_errno {
 #define AF__ERRNO_ENUM(name, value, text) AF_##name = (value),

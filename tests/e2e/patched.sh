@@ -58,7 +58,10 @@ expect "marker" "$(ctl journal "$NEW" | jq -c '.[2] | [.kind, .id]')" \
     '["patched","label"]'
 stop_daemon
 
-start_daemon --module "$WORK/patched-v1.so"
+# Back to v1 is an upgrade that fails the check (the marker journals):
+# refused, naming the marker, unless forced.
+refused "expected patched(label)" --module "$WORK/patched-v1.so"
+start_daemon --force-upgrade --module "$WORK/patched-v1.so"
 expect "new under v1" "$(state_of "$NEW")" Failed
 ctl show "$NEW" | jq -r .failure |
     grep -q "journal index 2: expected patched(label)" ||

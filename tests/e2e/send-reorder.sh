@@ -5,7 +5,10 @@ M=$B/modules
 start_daemon --module "$M/example-v1.so"
 ACT=$(ctl start pair '{"n":1}' | jq -r .activation)
 stop_daemon
-start_daemon --module "$M/example-v2.so"
+# v2 fails the upgrade check at a restart: refused, naming the sends;
+# forced, the replay detects the same.
+refused "expected checkSend(notify.first" --module "$M/example-v2.so"
+start_daemon --force-upgrade --module "$M/example-v2.so"
 expect "state" "$(state_of "$ACT")" Failed
 ctl show "$ACT" | jq -r .failure | grep -q "expected checkSend(notify.first" ||
 	fail "diagnostic: $(ctl show "$ACT" | jq -r .failure)"

@@ -1,5 +1,6 @@
-# Restart as upgrade: v1 -> v2 diverges (Failed, listed, outcome pending, no
-# effect) -> v3 fixed (the activation completes).
+# Restart as upgrade: v1 -> v2 diverges (refused by the upgrade check;
+# forced: Failed, listed, outcome pending, no effect) -> v3 fixed (the
+# check passes; the activation completes).
 set -eu
 . tests/e2e/lib.inc
 M=$B/modules
@@ -12,7 +13,15 @@ expect "v1 state" "$(state_of "$ACT")" Running
 journal=$(ctl journal "$ACT" | jq -c .)
 stop_daemon
 
-start_daemon --module "$M/example-v2.so"
+# A restart with v2 is an upgrade that fails the check: refused, the
+# report on stderr naming the activation and the index, the recorded set
+# unchanged; --force-upgrade switches anyway.
+refused "\"activation\": $ACT, \"flow\": \"order\", \"verdict\": \"diverged\"" \
+    --module "$M/example-v2.so"
+grep -q '"index": 0' "$WORK/err" || fail "no index: $(cat "$WORK/err")"
+grep -q "example-v1.so" "$DIR/modules/set" ||
+	fail "the refused set was recorded: $(cat "$DIR/modules/set")"
+start_daemon --force-upgrade --module "$M/example-v2.so"
 expect "v2 state" "$(state_of "$ACT")" Failed
 ctl show "$ACT" | jq -r .failure | grep -q "journal index 0" ||
 	fail "diagnostic does not name the index: $(ctl show "$ACT")"

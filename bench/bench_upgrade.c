@@ -1,0 +1,258 @@
+/*
+ * bench_upgrade.c: the upgrade check's figures (issue 9, item 9),
+ * in-process, on a real LMDB store in a temporary directory. Prints
+ * `bench NAME VALUE UNIT` lines (medians).
+ *
+ * The store holds N = 100,000 waiting activations of bench_engine's
+ * seed-style loop with one step: v = af_call(counter, "next", 0),
+ * af_await(v), then a wait on a vow nobody settles: three journal entries
+ * each (checkCall, doReturn, doFulfill). One is run by the engine; the
+ * other N - 1 are its rows and journal copied through the store API (a
+ * daemon cannot hold 100,000 resident activations at the stock
+ * vm.max_map_count). The check opens the store as a read-only snapshot
+ * and replays every one in the engine's check mode, as the checker's
+ * worker does, and must say ok for all N (and 3N entries), or the bench
+ * fails: a wrong fixture cannot pass silently.
+ *
+ *   upgrade_check_entries_per_s   journal entries checked per second
+ *   upgrade_check_s_100k          seconds to check the N activations
+ *
+ * Not measured here: the checker process's start (a fork and the module
+ * loads, milliseconds); live_upgrade_pause_ms is bench_upgrade_live.c's.
+ *
+ * Usage: bench_upgrade [N] [RUNS]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acttab.h"
+#include "arena.h"
+#include "buf.h"
+#include "engine.h"
+#include "journal.h"
+#include "log.h"
+#include "registry.h"
+#include "store.h"
+#include "tables.h"
+#include "value.h"
+
+#define COPY_CHUNK 10000
+#define LIST_CHUNK 1024
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what, const char *err)
+{
+	fprintf(stderr, "bench_upgrade: %s: %s\n", what, err);
+	exit(1);
+}
+
+static int
+counter_next(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *r, *v;
+
+	(void)data;
+	if ((v = af_host_vow_kit(h, &r)) == NULL ||
+	    af_host_resolve(h, r, args) != AF_OK)
+		return AF_ENOMEM;
+	*result = v;
+	return AF_OK;
+}
+
+static const struct af_method counter_methods[] = { { "next", counter_next } };
+
+static int
+flow_loop(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *v, *x;
+	int64_t i, n = af_get(args, "n")->u.i;
+
+	for (i = 0; i < n; i++) {
+		if (af_call(f, "counter", "next", af_int(af_flow_arena(f), i),
+			&v) != AF_OK ||
+		    af_await(f, v, &x) != AF_OK)
+			return AF_REJECTED;
+	}
+	af_await(f, af_get(args, "hang"), &x);
+	*result = x;
+	return AF_OK;
+}
+
+static struct af_registry *
+registry(void)
+{
+	struct af_registry *reg = registry_new();
+
+	if (reg == NULL ||
+	    af_register_object(reg, "counter", counter_methods, 1, NULL) !=
+		AF_OK ||
+	    af_register_flow(reg, "loop", flow_loop) != AF_OK)
+		die("registry", "out of memory");
+	return reg;
+}
+
+/* The store in dir: one activation run, then n - 1 copies of it. */
+static void
+build(const char *dir, long n)
+{
+	struct store_opts so = { .durability = STORE_NONE };
+	struct af_arena *ar = arena_new(0);
+	struct af_registry *reg = registry();
+	const char *keys[2] = { "hang", "n" };
+	const struct af_value *vals[2];
+	uint64_t hang, act, out;
+	uint8_t secret[16];
+	struct store_txn *t;
+	struct engine *e;
+	struct store *s;
+	struct act_row row;
+	struct jlog log;
+	struct buf rb, scratch;
+	char err[256];
+	long id;
+	size_t k;
+
+	if (store_open_lmdb(dir, &so, &s, err, sizeof(err)) != AF_OK)
+		die("store", err);
+	if (engine_open(s, reg, NULL, &e, err, sizeof(err)) != AF_OK)
+		die("engine", err);
+	if (engine_mkvow(e, &hang, secret) != AF_OK)
+		die("mkvow", "");
+	vals[0] = af_vow_ref(ar, hang);
+	vals[1] = af_int(ar, 1);
+	if (engine_start(e, "loop", af_record(ar, keys, vals, 2), &act, &out) !=
+		AF_OK ||
+	    engine_run_until_idle(e) != AF_OK)
+		die("run", engine_errmsg(e));
+	engine_close(e);
+	buf_init(&rb);
+	buf_init(&scratch);
+	if (acttab_read(s, act, &row, &rb) != AF_OK ||
+	    row.journal_length != 3 || journal_load(s, act, 3, &log) != AF_OK)
+		die("the template activation", "not three entries");
+	for (id = (long)act + 1; id <= n;) {
+		if (store_begin(s, false, &t) != AF_OK)
+			die("begin", store_errmsg(s));
+		for (k = 0; k < COPY_CHUNK && id <= n; k++, id++) {
+			if (acttab_put(t, (uint64_t)id, &row, &scratch) !=
+			    AF_OK)
+				die("acttab_put", store_errmsg(s));
+			for (size_t j = 0; j < log.n; j++)
+				if (journal_put(t, (uint64_t)id, j,
+					log.data + log.off[j],
+					log.off[j + 1] - log.off[j]) != AF_OK)
+					die("journal_put", store_errmsg(s));
+		}
+		if (meta_put_u64(t, "next_act", (uint64_t)id - 1) != AF_OK ||
+		    store_commit(t) != AF_OK)
+			die("commit", store_errmsg(s));
+	}
+	jlog_release(&log);
+	buf_release(&rb);
+	buf_release(&scratch);
+	store_close(s);
+	registry_free(reg);
+	arena_free(ar);
+}
+
+/* Check every activation from a snapshot; returns the seconds taken. */
+static double
+check(const char *dir, long n)
+{
+	struct af_registry *reg = registry();
+	struct engine_check_result r;
+	uint64_t ids[LIST_CHUNK], after = 0, entries = 0, ok = 0, seen = 0;
+	struct engine *e;
+	struct store *s;
+	char err[256];
+	double t0, t1;
+	size_t m, i;
+
+	t0 = now_s();
+	if (store_open_lmdb_snapshot(dir, NULL, &s, err, sizeof(err)) != AF_OK)
+		die("snapshot", err);
+	if (engine_check_open(s, reg, NULL, &e, err, sizeof(err)) != AF_OK)
+		die("check engine", err);
+	for (;;) {
+		if (engine_check_list(e, after, ids, LIST_CHUNK, &m) != AF_OK)
+			die("list", store_errmsg(s));
+		if (m == 0)
+			break;
+		for (i = 0; i < m; i++) {
+			if (engine_check_one(e, ids[i], &r) != AF_OK)
+				die("check", store_errmsg(s));
+			seen++;
+			ok += r.verdict == EV_OK;
+			entries += r.entries;
+		}
+		after = ids[m - 1];
+	}
+	engine_close(e);
+	store_close(s);
+	t1 = now_s();
+	registry_free(reg);
+	if (seen != (uint64_t)n || ok != (uint64_t)n ||
+	    entries != 3 * (uint64_t)n) {
+		fprintf(stderr,
+		    "bench_upgrade: checked %llu, %llu ok, %llu entries; "
+		    "want %ld, %ld, %ld\n",
+		    (unsigned long long)seen, (unsigned long long)ok,
+		    (unsigned long long)entries, n, n, 3 * n);
+		exit(1);
+	}
+	return t1 - t0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 100000;
+	int runs = argc > 2 ? atoi(argv[2]) : 3, i;
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], cmd[300];
+	double secs[16], med;
+
+	log_set_level(LOG_WARN);
+	if (n < 1)
+		n = 100000;
+	if (runs < 1 || runs > 16)
+		runs = 3;
+	snprintf(dir, sizeof(dir), "%s/afbench.XXXXXX",
+	    tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		die("mkdtemp", dir);
+	build(dir, n);
+	for (i = 0; i < runs; i++)
+		secs[i] = check(dir, n);
+	qsort(secs, (size_t)runs, sizeof(*secs), cmp_double);
+	med = runs % 2 ? secs[runs / 2] :
+			 (secs[runs / 2 - 1] + secs[runs / 2]) / 2;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_upgrade: could not remove %s\n", dir);
+	printf("bench upgrade_check_entries_per_s %.0f entries/s\n",
+	    3.0 * (double)n / med);
+	printf("bench upgrade_check_s_%ldk %.3f s\n", n / 1000, med);
+	return 0;
+}

@@ -1,0 +1,271 @@
+/*
+ * engine_check.c: the engine's check mode, for the upgrade check
+ * (engine.h, engine_check_*): replay one unfinished activation at a time
+ * against a registry of new code, from a store that may be a read-only
+ * snapshot, and say whether its journal is consumed. It reuses the replay
+ * path of step.c and membrane.c as it is; the only difference is at the
+ * point where an activation would go live (act_go_live calls
+ * engine_check_passed): there it passes, its coroutine is abandoned, and
+ * nothing live ever happens: no host method runs, nothing is journaled,
+ * sent or committed.
+ *
+ * Also here: the live switch to new code once checked
+ * (engine_swap_registry), which reuses the recovery's rebuild.
+ *
+ * Not here: crashes and runaways in the new code (a process of its own
+ * catches those, checker.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acttab.h"
+#include "engine_int.h"
+#include "log.h"
+
+const char *
+engine_verdict_name(enum engine_verdict v)
+{
+	switch (v) {
+	case EV_OK:
+		return "ok";
+	case EV_DIVERGED:
+		return "diverged";
+	case EV_FINISHED_EARLY:
+		return "finished-early";
+	case EV_FLOW_MISSING:
+		return "flow-missing";
+	}
+	return "?";
+}
+
+int
+engine_check_open(struct store *s, struct af_registry *reg,
+    const struct engine_opts *opts, struct engine **out, char *err,
+    size_t errlen)
+{
+	struct engine *e;
+	struct store_txn *t;
+	uint64_t format = 0;
+	int rc;
+
+	*out = NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return AF_ENOMEM;
+	e->s = s;
+	e->reg = reg;
+	e->check = true;
+	if (opts != NULL)
+		e->o = *opts;
+	e->o.on_commit = NULL; /* nothing is ever committed */
+	if (e->o.stack_size == 0)
+		e->o.stack_size = DEFAULT_STACK;
+	if (e->o.max_idle_stacks == 0)
+		e->o.max_idle_stacks = DEFAULT_IDLE;
+	if (e->o.pass_max_entries == 0)
+		e->o.pass_max_entries = DEFAULT_PASS_MAX;
+	u64map_init(&e->acts);
+	u64map_init(&e->watch);
+	TAILQ_INIT(&e->touched);
+	pass_writes_init(&e->w);
+	timers_init(&e->timers);
+	buf_init(&e->args_buf);
+	buf_init(&e->settle_buf);
+	buf_init(&e->row_buf);
+	if ((e->pool = coro_pool_new(e->o.stack_size, e->o.max_idle_stacks)) ==
+		NULL ||
+	    (e->tmp = arena_new(0)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = AF_ENOMEM;
+		goto fail;
+	}
+	/* The built-in objects: a flow's calls to them are compared with
+	 * the journal by name, and never run. */
+	if ((rc = hostobj_register(reg)) != AF_OK) {
+		snprintf(err, errlen, "registering built-in objects: %s",
+		    af_strerror(rc));
+		goto fail;
+	}
+	if ((rc = store_begin(s, true, &t)) != AF_OK)
+		goto store_fail;
+	rc = meta_get_u64(t, "format", &format);
+	if (rc == AF_ENOTFOUND)
+		rc = AF_OK;
+	if (rc == AF_OK && format > JOURNAL_FORMAT) {
+		snprintf(err, errlen,
+		    "the store was written with journal format %llu; this "
+		    "asyncflowd reads format %d and older",
+		    (unsigned long long)format, JOURNAL_FORMAT);
+		store_abort(t);
+		rc = AF_EVERSION;
+		goto fail;
+	}
+	if (rc == AF_OK) {
+		rc = meta_get_u64(t, "incarnation", &e->incarnation);
+		if (rc == AF_ENOTFOUND)
+			rc = AF_OK;
+	}
+	if (rc == AF_OK) {
+		rc = meta_get_u64(t, "next_act", &e->next_act);
+		if (rc == AF_ENOTFOUND)
+			rc = AF_OK;
+	}
+	if (rc == AF_OK)
+		rc = vowtab_new(s, t, engine_on_vow_settled, e, &e->vt);
+	store_abort(t);
+	if (rc != AF_OK)
+		goto store_fail;
+	*out = e;
+	return AF_OK;
+store_fail:
+	snprintf(err, errlen, "store: %s (%s)", af_strerror(rc),
+	    store_errmsg(s));
+fail:
+	engine_close(e);
+	return rc;
+}
+
+/* The journal is consumed: the activation passes. Called where it would
+ * go live (act_go_live), on its coroutine or not; on one, the coroutine
+ * is abandoned here, never resumed (act_unload frees it). */
+void
+engine_check_passed(struct engine *e, struct act *a)
+{
+	a->live_state = ES_DONE;
+	e->st.entries_replayed += a->pos;
+	if (coro_self() != NULL) {
+		coro_yield();
+		abort(); /* a passed activation's coroutine is never resumed */
+	}
+}
+
+struct list_ctx {
+	uint64_t *ids;
+	size_t max, n;
+};
+
+static int
+list_cb(void *ctx, uint64_t id, const struct act_row *row)
+{
+	struct list_ctx *lc = ctx;
+
+	if (row->state == ACT_DONE)
+		return 0;
+	lc->ids[lc->n++] = id;
+	return lc->n == lc->max ? 1 : 0;
+}
+
+int
+engine_check_list(struct engine *e, uint64_t after, uint64_t *ids, size_t max,
+    size_t *n)
+{
+	struct list_ctx lc = { ids, max, 0 };
+	int rc;
+
+	*n = 0;
+	if (max == 0 || after == UINT64_MAX)
+		return AF_OK;
+	rc = acttab_scan(e->s, after + 1, list_cb, &lc);
+	*n = lc.n;
+	return rc;
+}
+
+int
+engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
+{
+	struct act_row row;
+	struct act *a;
+	struct buf b;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!e->check)
+		return AF_ESTATE;
+	buf_init(&b);
+	if ((rc = acttab_read(e->s, id, &row, &b)) != AF_OK) {
+		buf_release(&b);
+		return rc;
+	}
+	if (row.state == ACT_DONE) {
+		buf_release(&b);
+		return AF_ESTATE;
+	}
+	snprintf(r->flow, sizeof(r->flow), "%.*s", (int)row.flow.len,
+	    row.flow.ptr);
+	r->journal_length = row.journal_length;
+	if ((a = act_new(e, id)) == NULL) {
+		buf_release(&b);
+		return AF_ENOMEM;
+	}
+	rc = act_from_row(a, &row);
+	buf_release(&b);
+	if (rc != AF_OK) {
+		act_free(e, a);
+		return rc;
+	}
+	if (registry_flow(e->reg, a->flow, strlen(a->flow)) == NULL) {
+		r->verdict = EV_FLOW_MISSING;
+		snprintf(r->diagnostic, sizeof(r->diagnostic),
+		    "flow %s not registered", a->flow);
+	} else if (a->jlen_committed == 0) {
+		/* Nothing journaled yet: nothing the new code could
+		 * contradict. */
+		r->verdict = EV_OK;
+	} else {
+		e->check_returned = false;
+		if ((rc = engine_push_event(e, EV_WAKE, id, 0)) != AF_OK) {
+			act_free(e, a);
+			return rc;
+		}
+		step_take_events(e);
+		if (a->live_state == ES_DONE) {
+			r->verdict = EV_OK;
+			r->entries = a->jlen_committed;
+		} else {
+			/* Failed, with the text a Failed activation gets. */
+			r->verdict = e->check_returned ? EV_FINISHED_EARLY :
+							 EV_DIVERGED;
+			r->index = a->pos;
+			r->entries = a->pos;
+			snprintf(r->diagnostic, sizeof(r->diagnostic), "%s",
+			    a->failure ? a->failure : "replay failed");
+		}
+	}
+	act_free(e, a);
+	/* Forget what this one read, so memory stays flat; a failure to
+	 * re-read the counters is the store's and is returned. */
+	if (e->lost != AF_OK) {
+		rc = e->lost;
+		e->lost = AF_OK;
+		return rc;
+	}
+	return vowtab_discard(e->vt);
+}
+
+/* ---- The live switch ------------------------------------------------------ */
+
+int
+engine_swap_registry(struct engine *e, struct af_registry *reg,
+    uint64_t *rebuilt)
+{
+	int rc;
+
+	*rebuilt = 0;
+	if (e->check || coro_self() != NULL || e->dirty || e->needs_recover ||
+	    store_txn_open(e->s))
+		return AF_ESTATE;
+	if ((rc = hostobj_register(reg)) != AF_OK)
+		return rc;
+	e->reg = reg;
+	rc = engine_rebuild(e, true);
+	*rebuilt = e->rp.total;
+	log_info("switched to new code: %llu activations queued for replay",
+	    (unsigned long long)e->rp.total);
+	return rc;
+}
+
+struct af_registry *
+engine_registry(const struct engine *e)
+{
+	return e->reg;
+}
