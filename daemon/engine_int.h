@@ -75,7 +75,7 @@ struct holding {
 	bool row; /* a durable watcher row exists */
 };
 
-enum wait_kind { W_NONE, W_ONE, W_ALL, W_RACE };
+enum wait_kind { W_NONE, W_ONE, W_ALL, W_RACE, W_ALL_SETTLED };
 
 struct act;
 

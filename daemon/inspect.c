@@ -289,9 +289,10 @@ engine_blocked_on(struct engine *e, uint64_t id, engine_blocked_fn *cb,
 			blocked_vow(e, &bv[i]);
 		}
 		rc = cb(ctx, t->seq,
-		    t->wait == W_ONE     ? "await" :
-			t->wait == W_ALL ? "all" :
-					   "race",
+		    t->wait == W_ONE             ? "await" :
+			t->wait == W_ALL         ? "all" :
+			t->wait == W_ALL_SETTLED ? "all_settled" :
+						   "race",
 		    bv, t->wn);
 		if (rc != 0)
 			break;

@@ -462,6 +462,24 @@ af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
 }
 
 int
+af_all_settled(struct af_flow *f, const struct af_value *const *vows, size_t n,
+    const struct af_value **out)
+{
+	struct task *t = cur_task(f);
+	const struct af_value **copy;
+	int rc;
+
+	if ((rc = check_vows(f, vows, n)) != AF_OK)
+		return rc;
+	if ((copy = af_arena_alloc(f->a->arena, (n ? n : 1) * sizeof(*copy))) ==
+	    NULL)
+		return AF_ENOMEM;
+	if (n > 0)
+		memcpy(copy, vows, n * sizeof(*copy));
+	return task_wait(t, W_ALL_SETTLED, copy, n, out, NULL);
+}
+
+int
 af_race(struct af_flow *f, const struct af_value *const *vows, size_t n,
     const struct af_value **out, size_t *index)
 {

@@ -61,6 +61,43 @@ engine_push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
 	    (struct event){ k, act, vow });
 }
 
+/* af_all_settled: done when every vow has settled; the result is one
+ * record per vow, in the order given (flow.h). */
+static bool
+all_settled_done(struct task *t)
+{
+	struct act *a = t->a;
+	const struct holding *s;
+	const struct af_value **items, *vals[2];
+	const char *keys[2];
+	size_t i;
+
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->holdings, t->wv[i]->u.id);
+		if (s == NULL || !s->settled)
+			return false;
+	}
+	t->wrc = AF_ENOMEM;
+	t->wout = NULL;
+	items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) * sizeof(*items));
+	if (items == NULL)
+		return true;
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->holdings, t->wv[i]->u.id);
+		keys[0] = "status";
+		vals[0] = af_string(a->arena,
+		    s->rejected ? "rejected" : "fulfilled");
+		keys[1] = s->rejected ? "reason" : "value";
+		vals[1] = s->value;
+		if (vals[0] == NULL ||
+		    (items[i] = af_record(a->arena, keys, vals, 2)) == NULL)
+			return true;
+	}
+	if ((t->wout = af_list_of(a->arena, items, t->wn)) != NULL)
+		t->wrc = AF_OK;
+	return true;
+}
+
 /* Whether t's wait is satisfied now; if so fill its result. */
 static bool
 wait_done(struct task *t)
@@ -69,6 +106,8 @@ wait_done(struct task *t)
 	const struct holding *s, *best = NULL;
 	size_t i, bi = 0;
 
+	if (t->wait == W_ALL_SETTLED)
+		return all_settled_done(t);
 	for (i = 0; i < t->wn; i++) {
 		s = u64map_get(&a->holdings, t->wv[i]->u.id);
 		if (s == NULL || !s->settled) {

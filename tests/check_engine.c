@@ -285,6 +285,16 @@ flow_all(struct af_flow *f, const struct af_value *args,
 	return af_all(f, l->u.list.items, l->u.list.len, result);
 }
 
+/* af_all_settled over args.vows; its code is returned as given. */
+static int
+flow_all_settled(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *l = af_get(args, "vows");
+
+	return af_all_settled(f, l->u.list.items, l->u.list.len, result);
+}
+
 static int
 flow_race(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
@@ -662,6 +672,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "twice", flow_twice);
 	af_register_flow(reg, "all", flow_all);
 	af_register_flow(reg, "race", flow_race);
+	af_register_flow(reg, "all_settled", flow_all_settled);
 	af_register_flow(reg, "spawn", flow_spawn);
 	af_register_flow(reg, "return_vow", flow_return_vow);
 	af_register_flow(reg, "malformed", flow_malformed);
@@ -1135,6 +1146,42 @@ START_TEST(test_engine_all_rejects_with_first_rejection)
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_str_eq(outcome_text(o),
 	    "rejected:{\"@error\":{\"name\":\"Bad\",\"message\":\"b failed\"}}");
+}
+END_TEST
+
+/* af_all_settled waits for every vow, a rejection included, and answers
+ * the records in the order of its list, live and after a restart; with no
+ * vows it answers at once; journals nothing of its own. */
+START_TEST(test_engine_all_settled_lists_every_outcome_in_order)
+{
+	struct kit a = mkvow(), b = mkvow();
+	const struct af_value *l[2] = { af_vow_ref(ar, a.id),
+		af_vow_ref(ar, b.id) };
+	const char *want = "[{\"status\":\"fulfilled\",\"value\":1},"
+			   "{\"reason\":{\"@error\":{\"name\":\"Bad\","
+			   "\"message\":\"b failed\"}},"
+			   "\"status\":\"rejected\"}]";
+	uint64_t o, o0, act, act0;
+
+	act = start("all_settled",
+	    rec2("vows", af_list_of(ar, l, 2), NULL, NULL), &o);
+	act0 = start("all_settled",
+	    rec2("vows", af_list_of(ar, l, 0), NULL, NULL), &o0);
+	ck_assert_int_eq(state_of(act0), ES_DONE);
+	ck_assert_str_eq(outcome_text(o0), "[]");
+	ck_assert_int_eq(engine_settle(eng, b.id, b.secret, true,
+			     af_error(ar, "Bad", "b failed")),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	/* A rejection does not end the wait, as it would af_all's. */
+	ck_assert_str_eq(outcome_text(o), "pending");
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o), "pending");
+	settle(a, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(o), want);
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o), want);
 }
 END_TEST
 
@@ -2448,6 +2495,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_idle_while_expected_is_detected);
 	tcase_add_test(tc, test_engine_all_and_race_orders_replayed);
 	tcase_add_test(tc, test_engine_all_rejects_with_first_rejection);
+	tcase_add_test(tc,
+	    test_engine_all_settled_lists_every_outcome_in_order);
 	tcase_add_test(tc, test_engine_spawn_replays_across_restart);
 	tcase_add_test(tc, test_engine_chain_of_three_vows);
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);

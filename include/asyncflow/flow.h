@@ -293,6 +293,17 @@ int af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
 int af_race(struct af_flow *f, const struct af_value *const *vows, size_t n,
     const struct af_value **out, size_t *index);
 
+/*
+ * af_all_settled: wait until every vow in vows[0..n) has settled, however.
+ * AF_OK: *out is a list, in the order of `vows`, of records
+ * {"status": "fulfilled", "value": V} and {"status": "rejected",
+ * "reason": R}, in the activation's arena. A rejection does not end the
+ * wait (as it does af_all's). Journals nothing itself; AF_EINVAL /
+ * AF_ENOTFOUND as af_all, AF_ENOMEM when the list cannot be built.
+ */
+int af_all_settled(struct af_flow *f, const struct af_value *const *vows,
+    size_t n, const struct af_value **out);
+
 /* ---- Host objects ----------------------------------------------------------- */
 
 /* What a host method gets besides its arguments. */
