@@ -266,6 +266,20 @@ af_terminate(af_conn *c, uint64_t act, const char *message)
 }
 
 int
+af_cancel(af_conn *c, uint64_t act, const Asyncflow__Value *reason)
+{
+	Asyncflow__Cancel op = ASYNCFLOW__CANCEL__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	op.activation = act;
+	op.reason = (Asyncflow__Value *)reason;
+	if ((rc = call_cancel(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		af_msg_free(r);
+	return rc;
+}
+
+int
 af_stats(af_conn *c, Asyncflow__StatsReply **out)
 {
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;

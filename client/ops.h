@@ -34,6 +34,7 @@
 	XX(WAKE, wake, Wake, WAKE) \
 	XX(STATS, stats, Stats, STATS) \
 	XX(SERVE, serve, Serve, SERVE) \
-	XX(TERMINATE, terminate, Terminate, TERMINATE)
+	XX(TERMINATE, terminate, Terminate, TERMINATE) \
+	XX(CANCEL, cancel, Cancel, CANCEL)
 
 #endif /* AF_OPS_H */

@@ -149,6 +149,7 @@ act_free(struct engine *e, struct act *a)
 	free(a->flow);
 	free(a->args);
 	free(a->failure);
+	free(a->cancel);
 	free(a);
 }
 
@@ -172,6 +173,15 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->quarantined = r->quarantined;
 	if (r->failure.len)
 		a->failure = xstrndup(r->failure.ptr, r->failure.len);
+	if (r->cancel_reason.ptr != NULL) {
+		if ((a->cancel = malloc(
+			 r->cancel_reason.len ? r->cancel_reason.len : 1)) ==
+		    NULL)
+			return AF_ENOMEM;
+		memcpy(a->cancel, r->cancel_reason.ptr, r->cancel_reason.len);
+		a->cancel_n = r->cancel_reason.len;
+		a->cancel_asked = true;
+	}
 	/* Every activation made from its row is about to be replayed (at
 	 * open, by a recovery, by a wake): the progress log counts it. */
 	replay_queued(a->e, a);
@@ -238,6 +248,7 @@ act_unload(struct engine *e, struct act *a)
 	a->arena = NULL;
 	a->args_val = NULL;
 	a->loaded = false;
+	a->cancel_seen = false;
 }
 
 /* Make the activation Failed with `msg`; persisted at the next commit.

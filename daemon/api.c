@@ -566,6 +566,12 @@ terminate_act(const Asyncflow__Request *req)
 }
 
 static uint64_t
+cancel_act(const Asyncflow__Request *req)
+{
+	return req->cancel->activation;
+}
+
+static uint64_t
 settle_vow(const Asyncflow__Request *req)
 {
 	return req->settle->vow;
@@ -633,6 +639,8 @@ static const struct api_op {
 	    api_op_modules },
 	[ASYNCFLOW__REQUEST__OP_TERMINATE] = { "terminate", API_WRITES,
 	    "activation", terminate_act, api_op_terminate },
+	[ASYNCFLOW__REQUEST__OP_CANCEL] = { "cancel", API_WRITES, "activation",
+	    cancel_act, api_op_cancel },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */

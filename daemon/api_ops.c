@@ -313,6 +313,38 @@ api_op_terminate(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
+/* cancel: the request is in the row once this pass commits, and reaches
+ * the flow as an event (engine_cancel). The reason is a client value: no
+ * resolvers (api_from_wire), and the vows it names must exist. */
+int
+api_op_cancel(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__CancelReply cr = ASYNCFLOW__CANCEL_REPLY__INIT;
+	const struct af_value *v = NULL;
+	uint64_t missing;
+	char msg[256];
+	int rc;
+
+	if (req->cancel->reason != NULL &&
+	    (rc = api_from_wire(api, req->cancel->reason, &v)) != AF_OK)
+		return rc;
+	if (v != NULL && (missing = missing_vow(api, v)) != 0) {
+		snprintf(msg, sizeof(msg),
+		    "cancel: the reason names vow %llu, which does not exist",
+		    (unsigned long long)missing);
+		api_queue_error(api, conn, req->id, AF_ENOTFOUND, msg, false);
+		return AF_OK;
+	}
+	if ((rc = engine_cancel(api->e, req->cancel->activation, v)) != AF_OK)
+		return rc;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_CANCEL;
+	r.cancel = &cr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
 /* ---- Inspection: list, show, journal, stats ------------------------------ */
 
 /* Unanswered invocations, by sending activation: read once for a whole

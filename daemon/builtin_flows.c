@@ -5,8 +5,9 @@
  *
  *   echo    returns its args.
  *   gather  takes a list of vow references, awaits them in order and
- *           returns the list of their values; if one is rejected, its
- *           outcome is rejected with that same reason.
+ *           returns the list of their values; if one is rejected (or
+ *           the gather is cancelled), its outcome is rejected with that
+ *           same reason.
  *   transfer {"from": F, "to": T, "amount": N}: bank.withdraw from F, then
  *           bank.deposit to T; if the deposit is rejected, deposits N back
  *           to F (compensation) and rejects with the deposit's reason;
@@ -52,7 +53,7 @@ flow_gather(struct af_flow *f, const struct af_value *args,
 			continue;
 		}
 		rc = af_await(f, v, &vals[i]);
-		if (rc == AF_REJECTED) {
+		if (rc == AF_REJECTED || rc == AF_CANCELLED) {
 			*result = vals[i];
 			return AF_REJECTED;
 		}

@@ -181,6 +181,10 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	r.created_ms = a->created_ms;
 	r.last_progress_ms = a->last_progress_ms;
 	r.last_incarnation = a->last_incarnation;
+	if (a->cancel_asked && a->row_state != ACT_DONE)
+		r.cancel_reason = (struct af_str){
+			a->cancel ? (const char *)a->cancel : "", a->cancel_n
+		};
 	return acttab_put(t, a->id, &r, &e->row_buf);
 }
 

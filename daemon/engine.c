@@ -255,6 +255,58 @@ engine_terminate(struct engine *e, uint64_t id, const char *message)
 	return act_terminate(e, a, message);
 }
 
+int
+engine_cancel(struct engine *e, uint64_t id, const struct af_value *reason)
+{
+	struct act_row row;
+	struct act *a;
+	struct buf b;
+	char msg[128];
+	int rc = AF_OK;
+
+	if ((a = u64map_get(&e->acts, id)) == NULL) {
+		/* Failed and not in memory (quarantined, or failed in an
+		 * earlier incarnation): the request goes into its row and
+		 * reaches it after its next replay. */
+		buf_init(&b);
+		rc = acttab_read(e->s, id, &row, &b);
+		if (rc == AF_OK && row.state == ACT_DONE)
+			rc = AF_ESTATE;
+		if (rc == AF_OK && (a = act_new(e, id)) == NULL)
+			rc = AF_ENOMEM;
+		if (rc == AF_OK && (rc = act_from_row(a, &row)) != AF_OK)
+			act_free(e, a);
+		buf_release(&b);
+		if (rc != AF_OK)
+			return rc;
+		/* Not queued for replay: it stays as its row says. */
+		if (a->replay) {
+			a->replay = false;
+			if (e->rp.total > 0)
+				e->rp.total--;
+		}
+		if (a->row_state == ACT_FAILED)
+			a->live_state = ES_FAILED;
+		else if ((rc = engine_push_event(e, EV_WAKE, id, 0)) != AF_OK)
+			return rc;
+	}
+	if (a->live_state == ES_DONE)
+		return AF_ESTATE;
+	if (a->cancel_asked)
+		return AF_OK;
+	arena_reset(e->tmp);
+	if (reason == NULL) {
+		snprintf(msg, sizeof(msg), "activation %llu was cancelled",
+		    (unsigned long long)id);
+		if ((reason = af_error(e->tmp, "Cancelled", msg)) == NULL)
+			return AF_ENOMEM;
+	}
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, reason)) != AF_OK)
+		return rc;
+	return act_cancel(e, a, e->settle_buf.p, e->settle_buf.len);
+}
+
 bool
 engine_next_due(const struct engine *e, int64_t *due)
 {

@@ -175,6 +175,21 @@ int engine_quarantine(struct engine *e, uint64_t act, const char *why);
  */
 int engine_terminate(struct engine *e, uint64_t act, const char *message);
 
+/*
+ * Ask activation `act` to stop (issue 10, cancellation). The request is
+ * kept in its row, and delivered as an event under the step rule once it
+ * is live: journaled as doCancel{reason}, and every coroutine waiting at
+ * that point gets AF_CANCELLED from its af_await/af_all/af_race with the
+ * reason as *out; af_cancel_requested is true from then on. A Sleeping or
+ * Failed one gets it after its replay. `reason` (any arena, checked by the
+ * caller: no resolvers, the vows it names exist) may be NULL: an error
+ * {"name": "Cancelled", "message": "activation A was cancelled"}.
+ * Repeating a cancel is AF_OK and changes nothing (the first reason
+ * stands). AF_ENOTFOUND, AF_ESTATE (Done), AF_ELIMIT/AF_ENOMEM.
+ */
+int
+engine_cancel(struct engine *e, uint64_t act, const struct af_value *reason);
+
 /* ---- Passes ---- */
 
 /* Take events — every start and wake, and settlements until the pass

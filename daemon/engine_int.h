@@ -124,6 +124,13 @@ struct act {
 	int64_t created_ms;       /* wall clock, ms; 0: unknown (old row) */
 	int64_t last_progress_ms; /* of the last commit that changed it */
 	char *failure;
+	/* A cancel asked for (engine_cancel): its reason, encoded; in the
+	 * row until Done. cancel_seen: its doCancel entry was applied in
+	 * this load (journaled live, or met in replay). */
+	uint8_t *cancel;
+	size_t cancel_n;
+	bool cancel_asked;
+	bool cancel_seen;
 	enum act_state row_state; /* what its row says (Active/Failed/Done) */
 	bool quarantined;
 	bool replay; /* queued for replay: counted in e->rp */
@@ -147,7 +154,9 @@ struct act {
 };
 TAILQ_HEAD(actq, act);
 
-enum ev_kind { EV_WAKE, EV_SETTLED };
+/* EV_CANCEL: deliver the activation's cancel request (vow 0), queued
+ * with the settlements: an event under the step rule like them. */
+enum ev_kind { EV_WAKE, EV_SETTLED, EV_CANCEL };
 
 struct event {
 	enum ev_kind kind;
@@ -331,6 +340,9 @@ int task_wait(struct task *, enum wait_kind, const struct af_value *const *,
 void step_run(struct engine *, struct act *);
 void act_go_live(struct engine *, struct act *);
 void step_take_events(struct engine *);
+/* engine_cancel's work, on an activation in memory not Done: record the
+ * request (reason: encoded, copied) and queue its delivery. */
+int act_cancel(struct engine *, struct act *, const void *reason, size_t n);
 
 /* ---- membrane.c: the journal write set and the replay cursor ---- */
 

@@ -84,7 +84,9 @@ journal_entry_parse(const void *p, size_t n, struct jentry *e)
 			return AF_EDECODE;
 		}
 	}
-	if (rc < 0 || e->kind < J_CHECK_CALL || e->kind > J_PATCHED)
+	if (rc < 0 ||
+	    ((e->kind < J_CHECK_CALL || e->kind > J_PATCHED) &&
+		e->kind != J_DO_CANCEL))
 		return AF_EDECODE;
 	return AF_OK;
 }
@@ -107,6 +109,8 @@ journal_kind_name(enum jkind k)
 		return "doReject";
 	case J_PATCHED:
 		return "patched";
+	case J_DO_CANCEL:
+		return "doCancel";
 	default:
 		return "?";
 	}
@@ -167,6 +171,9 @@ journal_entry_text(struct buf *b, const struct jentry *e)
 		break;
 	case J_PATCHED:
 		buf_put(b, e->target.ptr, e->target.len);
+		break;
+	case J_DO_CANCEL:
+		text_value(b, e->value);
 		break;
 	default:
 		break;

@@ -38,7 +38,8 @@
  * may hold `patched` entries (kind 7, af_patched's marker). A format 1
  * daemon's strict parsers refuse both: it would skip those activations or
  * fail them as having an undecodable journal, so it must refuse the store
- * instead.
+ * instead. 3: rows may hold a cancel request (field 21) and journals
+ * `doCancel` entries (kind 11), which a format 2 parser refuses alike.
  */
 int journal_format_check(struct store_txn *t, char *err, size_t errlen);
 
@@ -51,6 +52,8 @@ enum jkind {
 	J_DO_FULFILL = 5,
 	J_DO_REJECT = 6,
 	J_PATCHED = 7, /* af_patched's marker: target is the patch id */
+	/* 8-10: kept for doCall, checkReturn, checkThrow (DESIGN.md §9) */
+	J_DO_CANCEL = 11, /* a cancel request, an event: value is the reason */
 };
 
 /*

@@ -519,6 +519,13 @@ af_flow_id(struct af_flow *f)
 }
 
 bool
+af_cancel_requested(struct af_flow *f)
+{
+	(void)cur_task(f);
+	return f->a->cancel_seen;
+}
+
+bool
 af_flow_replaying(struct af_flow *f)
 {
 	return f->a->live_state == ES_REPLAYING;

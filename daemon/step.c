@@ -54,7 +54,7 @@ int
 engine_push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
 {
 	assert(act != 0);
-	assert(k == EV_WAKE || vow != 0);
+	assert(k != EV_SETTLED || vow != 0);
 	if (engine_alloc_fault(e))
 		return AF_ENOMEM;
 	return evq_push(k == EV_WAKE ? &e->wakes : &e->settles,
@@ -174,6 +174,26 @@ wake_tasks(struct act *a)
 			t->wait = W_NONE;
 			make_ready(a, t);
 		}
+	}
+}
+
+/* The cancel request was applied (doCancel, live or replayed): every
+ * coroutine waiting now gets AF_CANCELLED with the reason, in task
+ * creation order; later waits are ordinary. */
+static void
+cancel_tasks(struct act *a, const struct af_value *reason)
+{
+	struct task *t;
+
+	a->cancel_seen = true;
+	TAILQ_FOREACH(t, &a->tasks, all) {
+		if (t->wait == W_NONE)
+			continue;
+		t->wait = W_NONE;
+		t->wrc = AF_CANCELLED;
+		t->wout = reason;
+		t->windex = 0;
+		make_ready(a, t);
 	}
 }
 
@@ -318,6 +338,10 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 		}
 		act_go_live(e, a);
 	}
+	/* A cancelled wait's code passed on (`return af_await(...)`) rejects
+	 * the outcome with the reason, as flow.h says. */
+	if (t->rc == AF_CANCELLED)
+		t->rc = AF_REJECTED;
 	if ((t->rc != AF_OK && t->rc != AF_REJECTED) || res == NULL) {
 		act_failf(e, a, "flow returned a malformed value (code %d, %s)",
 		    t->rc, res ? "value" : "no value");
@@ -497,6 +521,29 @@ act_load_and_replay(struct engine *e, struct act *a)
 			    a->pos);
 			return;
 		}
+		if (je.kind == J_DO_CANCEL) {
+			const struct af_value *reason;
+
+			if (a->cancel_seen) {
+				act_failf(e, a,
+				    "replay diverged at journal index %zu: "
+				    "a second doCancel",
+				    a->pos);
+				return;
+			}
+			if (value_decode(a->arena, je.value.ptr, je.value.len,
+				&reason) != AF_OK) {
+				act_failf(e, a,
+				    "journal entry %zu: value undecodable",
+				    a->pos);
+				return;
+			}
+			a->pos++;
+			act_enter_value(e, a, reason, false);
+			cancel_tasks(a, reason);
+			step_run(e, a);
+			continue;
+		}
 		if (je.kind != J_DO_FULFILL && je.kind != J_DO_REJECT) {
 			buf_init(&b);
 			journal_entry_text(&b, &je);
@@ -532,6 +579,11 @@ act_load_and_replay(struct engine *e, struct act *a)
 		wake_tasks(a);
 		step_run(e, a);
 	}
+	/* A cancel asked for while it was not live (Sleeping, Failed) and
+	 * not in its journal yet: after what settled meanwhile. */
+	if (a->live_state == ES_RUNNING && a->cancel_asked && !a->cancel_seen &&
+	    engine_push_event(e, EV_CANCEL, a->id, 0) != AF_OK)
+		engine_note_lost(e, AF_ENOMEM);
 }
 
 /* Live: a held vow settled; journal it and run whoever waits. */
@@ -576,6 +628,58 @@ act_deliver(struct engine *e, struct act *a, uint64_t vowid)
 	step_run(e, a);
 }
 
+/* Live: the cancel request is journaled (doCancel) and delivered to
+ * whoever waits. Not live (Sleeping, Failed): act_go_live queues it again
+ * once the journal is replayed. */
+static void
+act_deliver_cancel(struct engine *e, struct act *a)
+{
+	const struct af_value *reason;
+	struct jentry je;
+
+	if (a->live_state != ES_RUNNING || !a->cancel_asked || a->cancel_seen)
+		return;
+	if (value_decode(a->arena, a->cancel, a->cancel_n, &reason) != AF_OK) {
+		act_failf(e, a, "the cancel reason does not decode");
+		act_unload(e, a);
+		return;
+	}
+	memset(&je, 0, sizeof(je));
+	je.kind = J_DO_CANCEL;
+	je.value = (struct af_str){ a->cancel_n ? (const char *)a->cancel : "",
+		a->cancel_n };
+	act_journal_append(e, a, &je);
+	act_enter_value(e, a, reason, true);
+	cancel_tasks(a, reason);
+	step_run(e, a);
+}
+
+int
+act_cancel(struct engine *e, struct act *a, const void *reason, size_t n)
+{
+	uint8_t *copy;
+
+	assert(a->live_state != ES_DONE);
+	if (a->cancel_asked)
+		return AF_OK; /* idempotent: the first reason stands */
+	if ((copy = malloc(n ? n : 1)) == NULL)
+		return AF_ENOMEM;
+	if (n > 0)
+		memcpy(copy, reason, n);
+	a->cancel = copy;
+	a->cancel_n = n;
+	a->cancel_asked = true;
+	a->row_dirty = true;
+	act_mark_dirty(e, a);
+	if (a->live_state == ES_RUNNING &&
+	    engine_push_event(e, EV_CANCEL, a->id, 0) != AF_OK) {
+		/* Recorded but not queued: the pass must not commit it. */
+		engine_note_lost(e, AF_ENOMEM);
+		return AF_ENOMEM;
+	}
+	return AF_OK;
+}
+
 void
 step_take_events(struct engine *e)
 {
@@ -597,7 +701,7 @@ step_take_events(struct engine *e)
 			 nsettles >= SETTLES_PER_PASS) ||
 			!evq_pop(&e->settles, &ev)))
 			break;
-		if (ev.kind == EV_SETTLED)
+		if (ev.kind != EV_WAKE)
 			nsettles++;
 		e->st.events++;
 		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
@@ -606,7 +710,9 @@ step_take_events(struct engine *e)
 			act_load_and_replay(e, a);
 			if (a->replay)
 				engine_replay_done(e, a);
-		} else
+		} else if (ev.kind == EV_CANCEL)
+			act_deliver_cancel(e, a);
+		else
 			act_deliver(e, a, ev.vow);
 	}
 	engine_replay_pass_end(e);

@@ -295,6 +295,58 @@ flow_all_settled(struct af_flow *f, const struct af_value *args,
 	return af_all_settled(f, l->u.list.items, l->u.list.len, result);
 }
 
+/* Cancellation: a spawned coroutine waits in af_all on args.a, the main
+ * one in af_race on [args.a, args.b]. Cancelled, both see AF_CANCELLED;
+ * the main one then compensates (a host call, and a wait on args.comp,
+ * which works normally) and rejects with
+ * {"reason": R, "requested": af_cancel_requested, "spawned": CODE}.
+ * Not cancelled, it returns what won the race. */
+struct cancel_seen {
+	const struct af_value *a;
+	int rc;
+	bool requested_before;
+};
+
+static void
+task_all_cancelled(struct af_flow *f, void *arg)
+{
+	struct cancel_seen *cs = arg;
+	const struct af_value *out;
+
+	cs->requested_before = af_cancel_requested(f);
+	cs->rc = af_all(f, &cs->a, 1, &out);
+}
+
+static int
+flow_cancellable(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *set[2] = { af_get(args, "a"),
+		af_get(args, "b") };
+	const struct af_value *v, *c, *vals[3];
+	const char *keys[3] = { "reason", "requested", "spawned" };
+	struct cancel_seen *cs = af_arena_alloc(A(f), sizeof(*cs));
+	int rc;
+
+	cs->rc = -1;
+	cs->a = set[0];
+	af_spawn(f, task_all_cancelled, cs);
+	rc = af_race(f, set, 2, &v, NULL);
+	if (rc != AF_CANCELLED) {
+		*result = v;
+		return rc;
+	}
+	if (cs->requested_before ||
+	    af_call(f, "counter", "next", NULL, &c) != AF_OK ||
+	    af_await(f, af_get(args, "comp"), &c) != AF_OK)
+		return AF_EINVAL;
+	vals[0] = v;
+	vals[1] = af_bool(A(f), af_cancel_requested(f));
+	vals[2] = af_int(A(f), cs->rc);
+	*result = af_record(A(f), keys, vals, 3);
+	return AF_REJECTED;
+}
+
 static int
 flow_race(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
@@ -673,6 +725,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "all", flow_all);
 	af_register_flow(reg, "race", flow_race);
 	af_register_flow(reg, "all_settled", flow_all_settled);
+	af_register_flow(reg, "cancellable", flow_cancellable);
 	af_register_flow(reg, "spawn", flow_spawn);
 	af_register_flow(reg, "return_vow", flow_return_vow);
 	af_register_flow(reg, "malformed", flow_malformed);
@@ -1182,6 +1235,87 @@ START_TEST(test_engine_all_settled_lists_every_outcome_in_order)
 	ck_assert_int_eq(state_of(act), ES_DONE);
 	restart(V1);
 	ck_assert_str_eq(outcome_text(o), want);
+}
+END_TEST
+
+static const struct af_value *
+rec3(const char *k1, const struct af_value *v1, const char *k2,
+    const struct af_value *v2, const char *k3, const struct af_value *v3)
+{
+	const char *keys[3] = { k1, k2, k3 };
+	const struct af_value *vals[3] = { v1, v2, v3 };
+
+	return af_record(ar, keys, vals, 3);
+}
+
+/*
+ * Cancellation (issue 10, item 5): every coroutine waiting (in af_race,
+ * in af_all) gets AF_CANCELLED with the reason; the flow compensates with
+ * a host call and a later wait, across a restart, and rejects. The
+ * request is journaled as doCancel and replayed; asking twice changes
+ * nothing; a Done one is refused; one asked while Sleeping gets it after
+ * its replay, with the default reason.
+ */
+START_TEST(test_engine_cancel_reaches_waits_and_flow_compensates)
+{
+	struct kit a = mkvow(), b = mkvow(), comp = mkvow(), a2 = mkvow(),
+		   b2 = mkvow(), comp2 = mkvow();
+	const char
+	    *want = "rejected:{\"reason\":{\"@error\":{\"name\":\"Stop\","
+		    "\"message\":\"ops\"}},\"requested\":true,\"spawned\":2}";
+	uint64_t act, o, act2, o2, o3;
+	int calls;
+
+	act = start("cancellable",
+	    rec3("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id), "comp",
+		af_vow_ref(ar, comp.id)),
+	    &o);
+	ck_assert_int_eq(engine_cancel(eng, act, af_error(ar, "Stop", "ops")),
+	    AF_OK);
+	/* Twice: the first reason stands. */
+	ck_assert_int_eq(engine_cancel(eng, act, af_error(ar, "Other", "x")),
+	    AF_OK);
+	calls = host_calls;
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(host_calls, calls + 1); /* compensating */
+	ck_assert_str_eq(outcome_text(o), "pending");
+	ck_assert_ptr_nonnull(
+	    strstr(journal_of(act), "doCancel({\"@error\":{\"name\":\"Stop\""));
+	ck_assert_ptr_null(strstr(journal_of(act), "Other"));
+	/* Replayed: the same, without running the host again. */
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	ck_assert_int_eq(host_calls, calls + 1);
+	ck_assert_int_eq(engine_cancel(eng, act, NULL), AF_OK);
+	settle(comp, af_int(ar, 0));
+	ck_assert_str_eq(outcome_text(o), want);
+	ck_assert_int_eq(engine_cancel(eng, act, NULL), AF_ESTATE);
+	ck_assert_int_eq(engine_cancel(eng, 999999, NULL), AF_ENOTFOUND);
+	/* What it raced for settles later: nothing happens. */
+	settle(a, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(o), want);
+
+	/* Asked while Sleeping (opened, not replayed yet). */
+	act2 = start("cancellable",
+	    rec3("a", af_vow_ref(ar, a2.id), "b", af_vow_ref(ar, b2.id), "comp",
+		af_vow_ref(ar, comp2.id)),
+	    &o2);
+	start("cancellable",
+	    rec3("a", af_vow_ref(ar, a2.id), "b", af_vow_ref(ar, b2.id), "comp",
+		af_vow_ref(ar, comp2.id)),
+	    &o3);
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(state_of(act2), ES_SLEEPING);
+	ck_assert_int_eq(engine_cancel(eng, act2, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	settle(comp2, af_int(ar, 0));
+	ck_assert_ptr_nonnull(
+	    strstr(outcome_text(o2), "\"name\":\"Cancelled\""));
+	ck_assert_ptr_nonnull(strstr(outcome_text(o2), "\"requested\":true"));
+	/* The other one, not cancelled, wins its race as usual. */
+	settle(b2, af_int(ar, 7));
+	ck_assert_str_eq(outcome_text(o3), "7");
 }
 END_TEST
 
@@ -2497,6 +2631,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_all_rejects_with_first_rejection);
 	tcase_add_test(tc,
 	    test_engine_all_settled_lists_every_outcome_in_order);
+	tcase_add_test(tc,
+	    test_engine_cancel_reaches_waits_and_flow_compensates);
 	tcase_add_test(tc, test_engine_spawn_replays_across_restart);
 	tcase_add_test(tc, test_engine_chain_of_three_vows);
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);

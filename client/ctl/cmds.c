@@ -567,6 +567,10 @@ entry_json(size_t index, const Asyncflow__JournalEntry *e)
 		jset(o, "kind", jstr("patched"));
 		jset(o, "id", jstr(e->target));
 		break;
+	case ASYNCFLOW__ENTRY_KIND__DO_CANCEL:
+		jset(o, "kind", jstr("doCancel"));
+		jset(o, "reason", value_to_json(e->value));
+		break;
 	default:
 		/* An entry kind newer than this program. */
 		jset(o, "kind", jstr("unknown"));
@@ -698,6 +702,38 @@ cmd_terminate(int argc, char **argv)
 	af_msg_free(val);
 	o = jnew(json_object());
 	jset(o, "terminated", juint(act));
+	return print_answer(o, ANS_OBJECT);
+}
+
+/* cancel A [--reason ERROR_JSON]: the reason reaches the flow's waits as
+ * it is given (any value a client may pass; an error is the custom). */
+int
+cmd_cancel(int argc, char **argv)
+{
+	const char *reason = NULL;
+	struct opt opts[] = {
+		{ "reason", &reason, NULL },
+		{ NULL, NULL, NULL },
+	};
+	Asyncflow__Value *val = NULL;
+	char *pos[1];
+	uint64_t act;
+	af_conn *c;
+	json_t *o;
+	int rc;
+
+	if (parse_args(argc, argv, opts, pos, 1) < 1)
+		usage_error("missing A");
+	act = parse_id("A", pos[0]);
+	if (reason != NULL)
+		val = parse_value_arg("--reason", reason);
+	c = connect_daemon();
+	if ((rc = af_cancel(c, act, val)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	af_msg_free(val);
+	o = jnew(json_object());
+	jset(o, "cancelled", juint(act));
 	return print_answer(o, ANS_OBJECT);
 }
 

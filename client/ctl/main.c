@@ -190,8 +190,8 @@ static const struct command commands[] = {
 	    "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
 	    "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
 	    "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
-	    "\"value\"), doReject (\"vow\", \"reason\") or patched (\"id\": the\n"
-	    "af_patched marker).\n" },
+	    "\"value\"), doReject (\"vow\", \"reason\"), patched (\"id\": the\n"
+	    "af_patched marker) or doCancel (\"reason\": a cancel request).\n" },
 	{ "failures", cmd_failures, "the Failed activations",
 	    "usage: asyncflowctl failures\n"
 	    "Prints the Failed activations, a JSON array shaped like ls's.\n" },
@@ -210,6 +210,16 @@ static const struct command commands[] = {
 	    "name is not used: the error is always named Terminated), else a\n"
 	    "default naming A, its flow and its state. Prints\n"
 	    "{\"terminated\": A}. A Done activation is an error (ESTATE).\n" },
+	{ "cancel", cmd_cancel, "ask A to stop: its waits get AF_CANCELLED",
+	    "usage: asyncflowctl cancel A [--reason ERROR_JSON]\n"
+	    "Asks activation A, which is not Done, to stop. The request is\n"
+	    "journaled in A's journal as an event (doCancel): every coroutine\n"
+	    "of A waiting at that point gets AF_CANCELLED with the reason\n"
+	    "(default {\"@error\": {\"name\": \"Cancelled\", ...}}), and the\n"
+	    "flow decides: it may compensate, then return or reject. A Sleeping\n"
+	    "or Failed activation gets it after its replay. Cancelling twice\n"
+	    "changes nothing. Prints {\"cancelled\": A}. A Done activation is\n"
+	    "an error (ESTATE).\n" },
 	{ "stats", cmd_stats, "the daemon's counters",
 	    "usage: asyncflowctl stats\n"
 	    "Prints the daemon's counters as an object keyed by their names.\n" },

@@ -461,6 +461,8 @@ print_journal(FILE *f, const json_t *arr)
 								 "reason"));
 		} else if (strcmp(kind, "patched") == 0) {
 			add_value(&s, json_object_get(e, "id"));
+		} else if (strcmp(kind, "doCancel") == 0) {
+			add_value(&s, json_object_get(e, "reason"));
 		} else {
 			sadd(&s, "code ");
 			add_value(&s, json_object_get(e, "code"));

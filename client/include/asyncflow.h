@@ -9,7 +9,7 @@
  *
  *   - one blocking function per operation (af_start, af_mkvow, af_settle,
  *     af_get_vow, af_watch_vow, af_list, af_show, af_journal, af_failures,
- *     af_wake, af_terminate, af_stats, af_serve);
+ *     af_wake, af_terminate, af_cancel, af_stats, af_serve);
  *   - a send/receive pair to pipeline requests (af_send_request,
  *     af_wait_response) and a queue of pushed events (af_next_event): vows
  *     settled (af_watch_vow) and invocations of a served object (af_serve).
@@ -516,6 +516,20 @@ int af_wake(af_conn *c, uint64_t act);
  * is Done already); AF_EINVAL (message not UTF-8).
  */
 int af_terminate(af_conn *c, uint64_t act, const char *message);
+
+/*
+ * af_cancel: ask activation act, which is not Done, to stop. The request
+ * is durable once this returns; it reaches the flow as an event: every
+ * coroutine waiting then gets AF_CANCELLED with `reason` (NULL: an error
+ * named Cancelled naming act), and the flow decides what to do (it may
+ * compensate, then return or reject). A Sleeping or Failed activation gets
+ * it after its replay. Repeating it succeeds and changes nothing (the
+ * first reason stands). reason is borrowed for the call; it may not hold
+ * resolvers and the vows it names must exist. Returns AF_OK; AF_ENOTFOUND
+ * (no such activation, or a vow the reason names); AF_ESTATE (act is
+ * Done); AF_EINVAL / AF_ELIMIT / AF_EDECODE (bad reason).
+ */
+int af_cancel(af_conn *c, uint64_t act, const Asyncflow__Value *reason);
 
 /*
  * af_stats: the daemon's counters. *out: owned by the caller, freed with

@@ -26,7 +26,8 @@
  * ------
  * Calls return AF_OK (0) or a negative AF_E* code. af_await/af_call return
  * AF_REJECTED (a positive code) when the vow was rejected or the host method
- * threw: that is an answer, not a failure. When the engine itself cannot go
+ * threw: that is an answer, not a failure; waits return the positive
+ * AF_CANCELLED when the activation is cancelled (af_cancel_requested). When the engine itself cannot go
  * on (replay diverged, the activation is being dropped) the guest call does
  * not return at all: the coroutine is abandoned and the activation becomes
  * Failed with a diagnostic. Flow code therefore never handles divergence.
@@ -303,6 +304,21 @@ int af_race(struct af_flow *f, const struct af_value *const *vows, size_t n,
  */
 int af_all_settled(struct af_flow *f, const struct af_value *const *vows,
     size_t n, const struct af_value **out);
+
+/*
+ * Cancellation (`asyncflowctl cancel A [--reason ERROR_JSON]`). The request
+ * reaches the activation as an event, journaled (doCancel) like a
+ * settlement: every coroutine waiting at that point returns AF_CANCELLED
+ * from its af_await, af_all, af_all_settled or af_race, with *out the
+ * reason (by default an error named Cancelled). Nothing else is forced:
+ * later waits work normally, so the flow may compensate (send, sleep,
+ * await) and then return or reject. A flow that ignores it carries on.
+ * af_cancel_requested is true from the delivery on (deterministic: the
+ * same on replay); it never waits and journals nothing. A flow function
+ * that returns AF_CANCELLED (passing a wait's code on) rejects its
+ * outcome with *result, as AF_REJECTED does.
+ */
+bool af_cancel_requested(struct af_flow *f);
 
 /* ---- Host objects ----------------------------------------------------------- */
 
