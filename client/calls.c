@@ -280,6 +280,29 @@ af_cancel(af_conn *c, uint64_t act, const Asyncflow__Value *reason)
 }
 
 int
+af_call_export(af_conn *c, const char *object, const char *method,
+    const Asyncflow__Value *args, uint64_t *vow)
+{
+	Asyncflow__CallExport op = ASYNCFLOW__CALL_EXPORT__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	if (vow != NULL)
+		*vow = 0;
+	if (object == NULL || method == NULL)
+		return AF_EINVAL;
+	op.object = (char *)object;
+	op.method = (char *)method;
+	op.args = (Asyncflow__Value *)args;
+	if ((rc = call_call(c, &op, af_get_timeout(c), &r)) != AF_OK)
+		return rc;
+	if (vow != NULL)
+		*vow = r->call->vow;
+	af_msg_free(r);
+	return AF_OK;
+}
+
+int
 af_stats(af_conn *c, Asyncflow__StatsReply **out)
 {
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;

@@ -35,6 +35,7 @@
 	XX(STATS, stats, Stats, STATS) \
 	XX(SERVE, serve, Serve, SERVE) \
 	XX(TERMINATE, terminate, Terminate, TERMINATE) \
-	XX(CANCEL, cancel, Cancel, CANCEL)
+	XX(CANCEL, cancel, Cancel, CANCEL) \
+	XX(CALL, call, CallExport, CALL)
 
 #endif /* AF_OPS_H */

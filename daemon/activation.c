@@ -150,6 +150,7 @@ act_free(struct engine *e, struct act *a)
 	free(a->args);
 	free(a->failure);
 	free(a->cancel);
+	act_calls_free(a);
 	free(a);
 }
 
@@ -182,6 +183,8 @@ act_from_row(struct act *a, const struct act_row *r)
 		a->cancel_n = r->cancel_reason.len;
 		a->cancel_asked = true;
 	}
+	if (act_calls_from_row(a, r->pending_calls) != AF_OK)
+		return AF_EDECODE;
 	/* Every activation made from its row is about to be replayed (at
 	 * open, by a recovery, by a wake): the progress log counts it. */
 	replay_queued(a->e, a);
@@ -249,6 +252,9 @@ act_unload(struct engine *e, struct act *a)
 	a->args_val = NULL;
 	a->loaded = false;
 	a->cancel_seen = false;
+	free(a->exports);
+	a->exports = NULL;
+	a->nexports = a->capexports = 0;
 }
 
 /* Make the activation Failed with `msg`; persisted at the next commit.
@@ -658,6 +664,12 @@ act_terminate(struct engine *e, struct act *a, const char *message)
 		held = tmp;
 		held[j++] = k;
 	}
+	/* Calls it will never answer get the same error (before its
+	 * coroutines go: some are handlers). */
+	act_calls_abandon(e, a, err);
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, err)) != AF_OK)
+		engine_note_lost(e, rc);
 	/* Its coroutines and in-memory waits go first: no settlement below
 	 * reaches it. A wake queued for it finds it Done. */
 	act_unload(e, a);

@@ -572,6 +572,17 @@ cancel_act(const Asyncflow__Request *req)
 }
 
 static uint64_t
+call_act(const Asyncflow__Request *req)
+{
+	uint64_t act = 0;
+	const char *name;
+
+	if (exports_parse_ref(req->call->object, &act, &name) != AF_OK)
+		act = 0;
+	return act;
+}
+
+static uint64_t
 settle_vow(const Asyncflow__Request *req)
 {
 	return req->settle->vow;
@@ -641,6 +652,8 @@ static const struct api_op {
 	    "activation", terminate_act, api_op_terminate },
 	[ASYNCFLOW__REQUEST__OP_CANCEL] = { "cancel", API_WRITES, "activation",
 	    cancel_act, api_op_cancel },
+	[ASYNCFLOW__REQUEST__OP_CALL] = { "call", API_WRITES, "activation",
+	    call_act, api_op_call },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */

@@ -345,6 +345,62 @@ api_op_cancel(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
+/* call: a call into a flow's export (engine_call_export). The reply is the
+ * result vow, once the call is in the callee's row (committed): a client
+ * then waits on it as on any vow. */
+int
+api_op_call(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__CallExportReply cr = ASYNCFLOW__CALL_EXPORT_REPLY__INIT;
+	const Asyncflow__CallExport *c = req->call;
+	const struct af_value *v;
+	struct af_value null = { .type = AF_NULL };
+	const char *name;
+	uint64_t act, missing, vow;
+	struct buf b;
+	char msg[512];
+	int rc;
+
+	if (exports_parse_ref(c->object, &act, &name) != AF_OK) {
+		snprintf(msg, sizeof(msg),
+		    "call: \"%.200s\" is not an export reference act/A/NAME "
+		    "(A an activation id, NAME 1-128 bytes without '/')",
+		    c->object);
+		api_queue_error(api, conn, req->id, AF_EINVAL, msg, false);
+		return AF_OK;
+	}
+	if (!exports_method_ok(c->method)) {
+		api_queue_error(api, conn, req->id, AF_EINVAL,
+		    "call: the method must be 1-128 bytes without '/'", false);
+		return AF_OK;
+	}
+	if (c->args == NULL)
+		v = &null;
+	else if ((rc = api_from_wire(api, c->args, &v)) != AF_OK)
+		return rc;
+	if ((missing = missing_vow(api, v)) != 0) {
+		snprintf(msg, sizeof(msg),
+		    "call: the args name vow %llu, which does not exist",
+		    (unsigned long long)missing);
+		api_queue_error(api, conn, req->id, AF_ENOTFOUND, msg, false);
+		return AF_OK;
+	}
+	buf_init(&b);
+	if ((rc = value_encode(&b, v)) == AF_OK)
+		rc = engine_call_export(api->e, act, name, c->method, b.p,
+		    b.len, 0, &vow);
+	buf_release(&b);
+	if (rc != AF_OK)
+		return rc;
+	cr.vow = vow;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_CALL;
+	r.call = &cr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
 /* ---- Inspection: list, show, journal, stats ------------------------------ */
 
 /* Unanswered invocations, by sending activation: read once for a whole

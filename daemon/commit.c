@@ -162,6 +162,8 @@ static int
 put_row(struct engine *e, struct store_txn *t, struct act *a)
 {
 	struct act_row r;
+	struct buf calls;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
 	r.flow = (struct af_str){ a->flow, strlen(a->flow) };
@@ -185,7 +187,18 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 		r.cancel_reason = (struct af_str){
 			a->cancel ? (const char *)a->cancel : "", a->cancel_n
 		};
-	return acttab_put(t, a->id, &r, &e->row_buf);
+	buf_init(&calls);
+	if (a->ncalls > 0 && a->row_state != ACT_DONE) {
+		if ((rc = act_calls_encode(&calls, a)) != AF_OK) {
+			buf_release(&calls);
+			return rc;
+		}
+		r.pending_calls = (struct af_str){ (const char *)calls.p,
+			calls.len };
+	}
+	rc = acttab_put(t, a->id, &r, &e->row_buf);
+	buf_release(&calls);
+	return rc;
 }
 
 static int

@@ -256,17 +256,17 @@ engine_terminate(struct engine *e, uint64_t id, const char *message)
 }
 
 int
-engine_cancel(struct engine *e, uint64_t id, const struct af_value *reason)
+engine_act_for_event(struct engine *e, uint64_t id, struct act **out)
 {
 	struct act_row row;
 	struct act *a;
 	struct buf b;
-	char msg[128];
 	int rc = AF_OK;
 
+	*out = NULL;
 	if ((a = u64map_get(&e->acts, id)) == NULL) {
-		/* Failed and not in memory (quarantined, or failed in an
-		 * earlier incarnation): the request goes into its row and
+		/* Not in memory (Failed and quarantined, or failed in an
+		 * earlier incarnation): the event goes into its row and
 		 * reaches it after its next replay. */
 		buf_init(&b);
 		rc = acttab_read(e->s, id, &row, &b);
@@ -290,8 +290,19 @@ engine_cancel(struct engine *e, uint64_t id, const struct af_value *reason)
 		else if ((rc = engine_push_event(e, EV_WAKE, id, 0)) != AF_OK)
 			return rc;
 	}
-	if (a->live_state == ES_DONE)
-		return AF_ESTATE;
+	*out = a;
+	return a->live_state == ES_DONE ? AF_ESTATE : AF_OK;
+}
+
+int
+engine_cancel(struct engine *e, uint64_t id, const struct af_value *reason)
+{
+	struct act *a;
+	char msg[128];
+	int rc;
+
+	if ((rc = engine_act_for_event(e, id, &a)) != AF_OK)
+		return rc;
 	if (a->cancel_asked)
 		return AF_OK;
 	arena_reset(e->tmp);

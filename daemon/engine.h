@@ -190,6 +190,26 @@ int engine_terminate(struct engine *e, uint64_t act, const char *message);
 int
 engine_cancel(struct engine *e, uint64_t act, const struct af_value *reason);
 
+/*
+ * A call into export `name` of activation `act` (issue 10; flow.h's
+ * af_export): method `method`, args encoded (args_n bytes, a canonical
+ * Value the caller checked), result vow `vow` (0: a new one is made).
+ * *out is the result vow. The call is kept in the activation's row and
+ * delivered as an event when it is live; its handler's answer settles the
+ * vow. A Done activation's call is answered at once: the vow is rejected
+ * with an error named Finished (AF_OK). AF_ENOTFOUND (no such
+ * activation), AF_EINVAL (name or method empty, over 128 bytes, with '/'
+ * or not UTF-8), AF_ENOMEM, AF_ESTORE.
+ */
+int engine_call_export(struct engine *e, uint64_t act, const char *name,
+    const char *method, const void *args, size_t args_n, uint64_t vow,
+    uint64_t *out);
+/* "act/A/NAME" -> A and NAME (a pointer into obj). AF_OK or AF_EINVAL. */
+int exports_parse_ref(const char *obj, uint64_t *act, const char **name);
+/* Whether m is a method name a call may carry: 1-128 bytes of UTF-8, no
+ * '/' nor NUL. */
+bool exports_method_ok(const char *m);
+
 /* ---- Passes ---- */
 
 /* Take events — every start and wake, and settlements until the pass

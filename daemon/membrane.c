@@ -239,6 +239,38 @@ live_call(struct engine *e, struct act *a, const char *obj, const char *method,
 	return journal_answer(e, a, idx, rc, res, obj, method, out);
 }
 
+/* Live send to "act/A/NAME": the call's result vow, or a NotFound error
+ * (a malformed reference, no such activation). */
+static int
+send_to_export(struct engine *e, struct act *a, const char *obj,
+    const char *method, const struct af_value **res)
+{
+	const char *name;
+	uint64_t target, vid;
+	int rc;
+
+	if (exports_parse_ref(obj, &target, &name) != AF_OK ||
+	    !exports_method_ok(method)) {
+		*res = hostobj_error(a->arena, "NotFound",
+		    "send to %s.%s: not an export reference act/A/NAME with "
+		    "names of 1-128 bytes",
+		    obj, method);
+		return AF_REJECTED;
+	}
+	rc = engine_call_export(e, target, name, method, e->args_buf.p,
+	    e->args_buf.len, 0, &vid);
+	if (rc == AF_ENOTFOUND) {
+		*res = hostobj_error(a->arena, "NotFound",
+		    "send to %s.%s: no activation %llu", obj, method,
+		    (unsigned long long)target);
+		return AF_REJECTED;
+	}
+	if (rc != AF_OK)
+		act_fail_from_guest(e, a, "out of memory (send)");
+	*res = af_vow_ref(a->arena, vid);
+	return AF_OK;
+}
+
 /* Live eventual send: checkSend, a new result vow, an outbox invocation in
  * the same commit, doReturn{vow}. The server's answer settles the vow. */
 static int
@@ -264,6 +296,10 @@ live_send(struct engine *e, struct act *a, const char *obj, const char *method,
 		    "resolver this flow does not hold",
 		    obj, method);
 		rc = AF_REJECTED;
+	} else if (strncmp(obj, "act/", 4) == 0) {
+		/* Another flow's export: routed inside the daemon, into the
+		 * callee's row in this same commit (exports.c). */
+		rc = send_to_export(e, a, obj, method, &res);
 	} else if (vowtab_make(e->vt, 0, &vid, NULL) != AF_OK ||
 	    vowtab_get(e->vt, vid, &v) != AF_OK ||
 	    vec_grow((void **)&e->w.invocations, &e->w.capinvocations,

@@ -54,7 +54,7 @@ int
 engine_push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
 {
 	assert(act != 0);
-	assert(k != EV_SETTLED || vow != 0);
+	assert((k != EV_SETTLED && k != EV_CALL) || vow != 0);
 	if (engine_alloc_fault(e))
 		return AF_ENOMEM;
 	return evq_push(k == EV_WAKE ? &e->wakes : &e->settles,
@@ -223,6 +223,8 @@ task_entry(void *arg)
 
 	if (t->is_main)
 		t->rc = t->a->fd->fn(&t->a->handle, t->a->args_val, &t->result);
+	else if (t->xp != NULL)
+		export_task_run(t);
 	else
 		t->fn(&t->a->handle, t->arg);
 }
@@ -380,6 +382,21 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 		act_unload(e, a);
 		return;
 	}
+	/* Calls it will never answer: pending ones, handlers still
+	 * waiting. */
+	if (a->ncalls > 0 || a->nexports > 0) {
+		char msg[128];
+		const struct af_value *err;
+
+		snprintf(msg, sizeof(msg),
+		    "activation %llu has finished: the call is not answered",
+		    (unsigned long long)a->id);
+		arena_reset(e->tmp);
+		if ((err = af_error(e->tmp, "Finished", msg)) == NULL)
+			engine_note_lost(e, AF_ENOMEM);
+		else
+			act_calls_abandon(e, a, err);
+	}
 	/* Done: it no longer holds anything. */
 	while (u64map_next(&a->holdings, &i, &k, &p)) {
 		struct holding *s = p;
@@ -521,6 +538,12 @@ act_load_and_replay(struct engine *e, struct act *a)
 			    a->pos);
 			return;
 		}
+		if (je.kind == J_DO_CALL) {
+			if (act_replay_call(e, a, &je) != AF_OK)
+				return;
+			step_run(e, a);
+			continue;
+		}
 		if (je.kind == J_DO_CANCEL) {
 			const struct af_value *reason;
 
@@ -579,8 +602,11 @@ act_load_and_replay(struct engine *e, struct act *a)
 		wake_tasks(a);
 		step_run(e, a);
 	}
-	/* A cancel asked for while it was not live (Sleeping, Failed) and
-	 * not in its journal yet: after what settled meanwhile. */
+	/* Calls and a cancel that arrived while it was not live (Sleeping,
+	 * Failed) and are not in its journal yet: after what settled
+	 * meanwhile, calls in arrival order. */
+	if (a->live_state == ES_RUNNING)
+		act_queue_calls(e, a);
 	if (a->live_state == ES_RUNNING && a->cancel_asked && !a->cancel_seen &&
 	    engine_push_event(e, EV_CANCEL, a->id, 0) != AF_OK)
 		engine_note_lost(e, AF_ENOMEM);
@@ -712,6 +738,8 @@ step_take_events(struct engine *e)
 				engine_replay_done(e, a);
 		} else if (ev.kind == EV_CANCEL)
 			act_deliver_cancel(e, a);
+		else if (ev.kind == EV_CALL)
+			act_deliver_call(e, a, ev.vow);
 		else
 			act_deliver(e, a, ev.vow);
 	}

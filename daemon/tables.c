@@ -34,6 +34,8 @@ act_row_encode(struct buf *b, const struct act_row *r)
 		pb_put_uint64(b, 12, r->last_incarnation);
 	if (r->cancel_reason.ptr)
 		pb_put_bytes(b, 21, r->cancel_reason.ptr, r->cancel_reason.len);
+	if (r->pending_calls.len)
+		pb_put_bytes(b, 22, r->pending_calls.ptr, r->pending_calls.len);
 	return b->err;
 }
 
@@ -50,7 +52,8 @@ act_row_parse(const void *p, size_t n, struct act_row *r)
 	memset(r, 0, sizeof(*r));
 	pbr_init(&rd, p, n);
 	while ((rc = pbr_next(&rd, &field, &wt)) > 0) {
-		if (field == 1 || field == 2 || field == 6 || field == 21) {
+		if (field == 1 || field == 2 || field == 6 || field == 21 ||
+		    field == 22) {
 			if (wt != PB_LEN || pbr_bytes(&rd, &bp, &bn) != AF_OK)
 				return AF_EDECODE;
 			struct af_str s = { (const char *)bp, bn };
@@ -60,8 +63,10 @@ act_row_parse(const void *p, size_t n, struct act_row *r)
 				r->args = s;
 			else if (field == 6)
 				r->failure = s;
-			else
+			else if (field == 21)
 				r->cancel_reason = s;
+			else
+				r->pending_calls = s;
 			continue;
 		}
 		if (field < 1 || field > 12 || wt != PB_VARINT ||

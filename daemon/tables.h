@@ -35,6 +35,7 @@ struct act_row {
 	int64_t last_progress_ms;    /* 0: unknown */
 	uint64_t last_incarnation;   /* 0: unknown */
 	struct af_str cancel_reason; /* encoded Value; ptr NULL: none asked */
+	struct af_str pending_calls; /* encoded PendingCalls; len 0: none */
 };
 
 int act_row_encode(struct buf *b, const struct act_row *r);

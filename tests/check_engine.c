@@ -347,6 +347,88 @@ flow_cancellable(struct af_flow *f, const struct af_value *args,
 	return AF_REJECTED;
 }
 
+/*
+ * Exports: "counter" with add {"n"} (total so far, plus export_bias: a
+ * changed answer for the divergence test), get, slow {"v": VOW} (awaits
+ * it: a handler that waits) and bad (a malformed answer). The main
+ * function awaits args.done and returns [total, code of exporting the
+ * same name twice].
+ */
+static int export_bias;
+
+struct counter_state {
+	int64_t total;
+};
+
+static int
+counter_handler(struct af_flow *f, void *arg, const char *method,
+    const struct af_value *args, const struct af_value **result)
+{
+	struct counter_state *st = arg;
+	const struct af_value *n;
+
+	if (strcmp(method, "add") == 0) {
+		n = af_get(args, "n");
+		if (n == NULL || n->type != AF_INT) {
+			*result = af_error(A(f), "TypeError", "add takes n");
+			return AF_REJECTED;
+		}
+		st->total += n->u.i;
+		*result = af_int(A(f), st->total + export_bias);
+		return AF_OK;
+	}
+	if (strcmp(method, "get") == 0) {
+		*result = af_int(A(f), st->total);
+		return AF_OK;
+	}
+	if (strcmp(method, "slow") == 0)
+		return af_await(f, af_get(args, "v"), result);
+	if (strcmp(method, "bad") == 0)
+		return AF_EINVAL;
+	*result = af_error(A(f), "NoMethod", method);
+	return AF_REJECTED;
+}
+
+static int
+flow_counter_obj(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct counter_state *st = af_arena_alloc(A(f), sizeof(*st));
+	const struct af_value *ref, *ref2, *v, *items[2];
+	int dup;
+
+	st->total = 0;
+	if (af_export(f, "counter", counter_handler, st, &ref) != AF_OK)
+		return AF_EINVAL;
+	dup = af_export(f, "counter", counter_handler, st, &ref2);
+	if (af_await(f, af_get(args, "done"), &v) != AF_OK)
+		return AF_EINVAL;
+	items[0] = af_int(A(f), st->total);
+	items[1] = af_int(A(f), dup);
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
+/* af_send(f, args.obj, "add", {"n": args.n}) and await its answer. */
+static int
+flow_caller(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const char *k = "n";
+	const struct af_value *n = af_get(args, "n"), *vow;
+	const struct af_value *obj = af_get(args, "obj");
+	char name[64];
+	int rc;
+
+	snprintf(name, sizeof(name), "%.*s", (int)obj->u.s.len, obj->u.s.ptr);
+	rc = af_send(f, name, "add", af_record(A(f), &k, &n, 1), &vow);
+	if (rc != AF_OK) {
+		*result = vow;
+		return rc;
+	}
+	return af_await(f, vow, result);
+}
+
 static int
 flow_race(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
@@ -726,6 +808,8 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "race", flow_race);
 	af_register_flow(reg, "all_settled", flow_all_settled);
 	af_register_flow(reg, "cancellable", flow_cancellable);
+	af_register_flow(reg, "counter_obj", flow_counter_obj);
+	af_register_flow(reg, "caller", flow_caller);
 	af_register_flow(reg, "spawn", flow_spawn);
 	af_register_flow(reg, "return_vow", flow_return_vow);
 	af_register_flow(reg, "malformed", flow_malformed);
@@ -777,6 +861,7 @@ setup(void)
 	ar = arena_new(0);
 	host_calls = 0;
 	sender_swapped = false;
+	export_bias = 0;
 	open_engine(V1, 0);
 }
 
@@ -1316,6 +1401,151 @@ START_TEST(test_engine_cancel_reaches_waits_and_flow_compensates)
 	/* The other one, not cancelled, wins its race as usual. */
 	settle(b2, af_int(ar, 7));
 	ck_assert_str_eq(outcome_text(o3), "7");
+}
+END_TEST
+
+/* A call into export `name` of act: its result vow. */
+static uint64_t
+call_export(uint64_t act, const char *name, const char *method,
+    const struct af_value *args)
+{
+	struct buf b;
+	uint64_t vow;
+
+	buf_init(&b);
+	ck_assert_int_eq(value_encode(&b, args), AF_OK);
+	ck_assert_int_eq(engine_call_export(eng, act, name, method, b.p, b.len,
+			     0, &vow),
+	    AF_OK);
+	buf_release(&b);
+	return vow;
+}
+
+/*
+ * Exports (issue 10, items 1-3, 8): calls are journaled (doCall, then
+ * checkReturn/checkThrow) and replayed, with restarts between two calls
+ * and between a call and its answer (a handler that awaits); an unknown
+ * name is NotFound, a call after the end Finished, an unknown activation
+ * ENOTFOUND; exporting a name twice is EEXIST.
+ */
+START_TEST(test_engine_export_calls_journaled_and_replayed)
+{
+	struct kit done = mkvow(), k = mkvow();
+	uint64_t act, o, v1, v2, v3, v4, v5, v6, vow;
+	char *j;
+
+	act = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, done.id), NULL, NULL), &o);
+	v1 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 2), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v1), "2");
+	/* Restart between two calls: the state comes back by replay. */
+	restart(V1);
+	v2 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 3), NULL, NULL));
+	v3 = call_export(act, "nope", "add", af_null(ar));
+	v4 = call_export(act, "counter", "oops", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v2), "5");
+	ck_assert_ptr_nonnull(strstr(outcome_text(v3),
+	    "rejected:{\"@error\":{\"name\":\"NotFound\""));
+	ck_assert_str_eq(outcome_text(v4),
+	    "rejected:{\"@error\":{\"name\":\"NoMethod\","
+	    "\"message\":\"oops\"}}");
+	/* A handler that awaits; restart between the call and its answer. */
+	v5 = call_export(act, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v5), "pending");
+	restart(V1);
+	ck_assert_str_eq(outcome_text(v5), "pending");
+	settle(k, af_string(ar, "slowly"));
+	ck_assert_str_eq(outcome_text(v5), "\"slowly\"");
+	j = strdup(journal_of(act));
+	ck_assert_ptr_nonnull(strstr(j, "doCall(counter.add, {\"n\":2}, vow "));
+	ck_assert_ptr_nonnull(strstr(j, "checkReturn(vow "));
+	ck_assert_ptr_nonnull(strstr(j, "checkThrow(vow "));
+	ck_assert_ptr_nonnull(strstr(j, "doCall(nope.add, null"));
+	free(j);
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(done, af_null(ar));
+	ck_assert_str_eq(outcome_text(o), "[5,-30002]"); /* AF_EEXIST */
+	v6 = call_export(act, "counter", "get", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_ptr_nonnull(strstr(outcome_text(v6),
+	    "rejected:{\"@error\":{\"name\":\"Finished\""));
+	ck_assert_int_eq(engine_call_export(eng, 999999, "counter", "get", "",
+			     0, 0, &vow),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(engine_call_export(eng, act, "a/b", "get", "", 0, 0,
+			     &vow),
+	    AF_EINVAL);
+}
+END_TEST
+
+/*
+ * A different answer from a handler is a divergence; calls to a Sleeping
+ * activation (opened, not replayed) and to a Failed one are kept and
+ * delivered after its replay, in order; a flow calls another's export by
+ * af_send, durably across a restart; a handler's malformed answer fails
+ * the activation and leaves the caller's vow pending.
+ */
+START_TEST(test_engine_export_divergence_sleeping_failed_and_flow_calls)
+{
+	struct kit done = mkvow();
+	uint64_t act, o, v1, v2, v3, v4, c1, oc, vb;
+	char obj[64];
+
+	act = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, done.id), NULL, NULL), &o);
+	v1 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 1), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v1), "1");
+	/* Sleeping: called before its replay. */
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(state_of(act), ES_SLEEPING);
+	v2 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 10), NULL, NULL));
+	v3 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 100), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v2), "11");
+	ck_assert_str_eq(outcome_text(v3), "111");
+	/* The same handler answering differently on replay diverges. */
+	export_bias = 1;
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_ptr_nonnull(strstr(failure_of(act), "replay diverged"));
+	ck_assert_ptr_nonnull(strstr(failure_of(act), "checkReturn"));
+	/* Failed: a call waits for it, durably. */
+	v4 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 1000), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v4), "pending");
+	export_bias = 0;
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	ck_assert_str_eq(outcome_text(v4), "1111");
+	/* Flow to flow, across a restart. */
+	snprintf(obj, sizeof(obj), "act/%llu/counter", (unsigned long long)act);
+	c1 = start("caller",
+	    rec2("n", af_int(ar, 5), "obj", af_string(ar, obj)), &oc);
+	ck_assert_str_eq(outcome_text(oc), "1116");
+	restart(V1);
+	ck_assert_str_eq(outcome_text(oc), "1116");
+	ck_assert_int_eq(state_of(c1), ES_DONE);
+	/* A malformed answer: Failed, the caller's vow pending. */
+	vb = call_export(act, "counter", "bad", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_ptr_nonnull(strstr(failure_of(act), "malformed"));
+	ck_assert_str_eq(outcome_text(vb), "pending");
 }
 END_TEST
 
@@ -2633,6 +2863,9 @@ engine_suite(void)
 	    test_engine_all_settled_lists_every_outcome_in_order);
 	tcase_add_test(tc,
 	    test_engine_cancel_reaches_waits_and_flow_compensates);
+	tcase_add_test(tc, test_engine_export_calls_journaled_and_replayed);
+	tcase_add_test(tc,
+	    test_engine_export_divergence_sleeping_failed_and_flow_calls);
 	tcase_add_test(tc, test_engine_spawn_replays_across_restart);
 	tcase_add_test(tc, test_engine_chain_of_three_vows);
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);

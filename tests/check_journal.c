@@ -325,14 +325,13 @@ START_TEST(test_journal_parse_rejects_malformed)
 	static const uint8_t ok[] = { 0x08, 0x02 };
 	static const uint8_t no_kind[] = { 0x10, 0x05 };
 	static const uint8_t kind0[] = { 0x08, 0x00 };
-	/* The first kind past the last one (7, patched, since format 2). */
-	static const uint8_t kind8[] = { 0x08, 0x08 };
+	/* The first kind past the last one (11, doCancel, since format 3;
+	 * 7, patched, since format 2). */
+	static const uint8_t kind_past[] = { 0x08, 0x0c };
 	static const uint8_t patched[] = { 0x08, 0x07, 0x1a, 0x01, 'x' };
-	/* 8-10 are kept for the export kinds; 11 is doCancel (format 3);
-	 * 12 is past the last. */
-	static const uint8_t kind10[] = { 0x08, 0x0a };
+	/* 8-10 are the export kinds, 11 is doCancel (format 3). */
+	static const uint8_t kind10[] = { 0x08, 0x0a, 0x38, 0x01, 0x32, 0x00 };
 	static const uint8_t cancel[] = { 0x08, 0x0b, 0x32, 0x00 };
-	static const uint8_t kind12[] = { 0x08, 0x0c };
 	static const uint8_t kind128[] = { 0x08, 0x80, 0x01 };
 	static const uint8_t kind_neg[] = { 0x08, 0xff, 0xff, 0xff, 0xff,
 		0x0f };
@@ -348,11 +347,10 @@ START_TEST(test_journal_parse_rejects_malformed)
 	ck_assert_int_eq(parse_bytes(ok, 0), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(no_kind, sizeof(no_kind)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind0, sizeof(kind0)), AF_EDECODE);
-	ck_assert_int_eq(parse_bytes(kind8, sizeof(kind8)), AF_EDECODE);
+	ck_assert_int_eq(parse_bytes(kind_past, sizeof(kind_past)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(patched, sizeof(patched)), AF_OK);
-	ck_assert_int_eq(parse_bytes(kind10, sizeof(kind10)), AF_EDECODE);
+	ck_assert_int_eq(parse_bytes(kind10, sizeof(kind10)), AF_OK);
 	ck_assert_int_eq(parse_bytes(cancel, sizeof(cancel)), AF_OK);
-	ck_assert_int_eq(parse_bytes(kind12, sizeof(kind12)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind128, sizeof(kind128)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind_neg, sizeof(kind_neg)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind_len, sizeof(kind_len)), AF_EDECODE);

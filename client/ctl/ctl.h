@@ -170,6 +170,7 @@ int cmd_failures(int argc, char **argv);
 int cmd_wake(int argc, char **argv);
 int cmd_terminate(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_call(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_modules(int argc, char **argv);

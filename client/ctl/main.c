@@ -191,7 +191,9 @@ static const struct command commands[] = {
 	    "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
 	    "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
 	    "\"value\"), doReject (\"vow\", \"reason\"), patched (\"id\": the\n"
-	    "af_patched marker) or doCancel (\"reason\": a cancel request).\n" },
+	    "af_patched marker), doCancel (\"reason\": a cancel request), doCall\n"
+	    "(\"target\": the export, \"method\", \"args\", \"vow\": its result),\n"
+	    "checkReturn (\"vow\", \"result\") or checkThrow (\"vow\", \"error\").\n" },
 	{ "failures", cmd_failures, "the Failed activations",
 	    "usage: asyncflowctl failures\n"
 	    "Prints the Failed activations, a JSON array shaped like ls's.\n" },
@@ -210,6 +212,17 @@ static const struct command commands[] = {
 	    "name is not used: the error is always named Terminated), else a\n"
 	    "default naming A, its flow and its state. Prints\n"
 	    "{\"terminated\": A}. A Done activation is an error (ESTATE).\n" },
+	{ "call", cmd_call, "call a method of an object a flow exported",
+	    "usage: asyncflowctl call OBJ METHOD [ARGS_JSON] [--wait [--timeout SECONDS]]\n"
+	    "Calls METHOD of OBJ, an object a flow exported, written\n"
+	    "act/A/NAME (A the activation, NAME the export), with ARGS_JSON\n"
+	    "(default null). The call is durable once answered: it is journaled\n"
+	    "in A's journal (doCall) when A is live, and A's handler runs.\n"
+	    "Prints {\"vow\": N}, the call's result vow; with --wait the settled\n"
+	    "vow as `vow N --wait [--timeout SECONDS]` prints it. The vow is\n"
+	    "rejected with an error named NotFound if A exports no NAME, or\n"
+	    "Finished if A ended first. A malformed OBJ, an unknown activation\n"
+	    "or a method over 128 bytes is an error (exit 1).\n" },
 	{ "cancel", cmd_cancel, "ask A to stop: its waits get AF_CANCELLED",
 	    "usage: asyncflowctl cancel A [--reason ERROR_JSON]\n"
 	    "Asks activation A, which is not Done, to stop. The request is\n"

@@ -320,6 +320,36 @@ int af_all_settled(struct af_flow *f, const struct af_value *const *vows,
  */
 bool af_cancel_requested(struct af_flow *f);
 
+/*
+ * Exports: objects of the flow's own that others call into.
+ *
+ * af_export gives the activation an object named `name` and sets *ref to
+ * its reference {"@obj": "act/A/NAME"} (A the activation id), a value the
+ * flow may hand out (in its outcome, a send's args, a host call). Each
+ * call to it, from a client (`asyncflowctl call`) or a flow
+ * (af_send(f, "act/A/NAME", method, args, &vow)), reaches the activation
+ * as an event, journaled as doCall{name, method, args, vow}, and runs
+ * fn(f, arg, method, args, &result) on a new coroutine of the activation
+ * (it may await, call and send like any flow code). Returning AF_OK
+ * fulfils the call's result vow with *result, AF_REJECTED (or
+ * AF_CANCELLED) rejects it; the answer is journaled as checkReturn /
+ * checkThrow{vow, result}, a guest action compared on replay (a different
+ * answer is a divergence), and the vow settles in the same commit. Any
+ * other return, or a malformed result, makes the activation Failed and
+ * the caller's vow stays pending. A call to a name not exported when it
+ * arrives is rejected with an error named NotFound; calls left unanswered
+ * when the activation ends are rejected with an error named Finished.
+ * Export at the same point on every run (determinism); `name` is copied,
+ * 1-128 bytes of UTF-8 without '/'; `arg` is the flow's (it must outlive
+ * the activation's coroutines, e.g. in its arena).
+ * Returns AF_OK; AF_EEXIST (the name is exported already in this
+ * activation); AF_EINVAL (bad name, NULL fn or ref); AF_ENOMEM.
+ */
+typedef int af_export_fn(struct af_flow *f, void *arg, const char *method,
+    const struct af_value *args, const struct af_value **result);
+int af_export(struct af_flow *f, const char *name, af_export_fn *fn, void *arg,
+    const struct af_value **ref);
+
 /* ---- Host objects ----------------------------------------------------------- */
 
 /* What a host method gets besides its arguments. */
