@@ -183,6 +183,7 @@ act_from_row(struct act *a, const struct act_row *r)
 		a->cancel_n = r->cancel_reason.len;
 		a->cancel_asked = true;
 	}
+	a->parent = r->parent;
 	if (act_calls_from_row(a, r->pending_calls) != AF_OK)
 		return AF_EDECODE;
 	/* Every activation made from its row is about to be replayed (at

@@ -538,6 +538,7 @@ act_info(struct api *api, const struct engine_act_info *info,
 	ai->created_ms = info->created_ms;
 	ai->last_progress_ms = info->last_progress_ms;
 	ai->last_incarnation = info->last_incarnation;
+	ai->parent = info->parent;
 	bc.api = api;
 	bc.ai = ai;
 	/* Out of memory: what was built is shown, the rest left out. */
@@ -562,6 +563,7 @@ free_act_info(Asyncflow__ActivationInfo *ai)
 	if (ai->args != NULL)
 		asyncflow__value__free_unpacked(ai->args, NULL);
 	free(ai->waiting_on);
+	free(ai->children);
 	for (i = 0; i < ai->n_invocations; i++)
 		asyncflow__invocation__free_unpacked(ai->invocations[i], NULL);
 	free(ai->invocations);
@@ -684,6 +686,12 @@ api_op_show(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	free(outbox.p);
 	if (rc != AF_OK)
 		return rc;
+	/* Its child flows: a scan of the rows, for show only. */
+	if (engine_children(api->e, act, &ai.children, &ai.n_children) !=
+	    AF_OK) {
+		ai.children = NULL;
+		ai.n_children = 0;
+	}
 	r.id = reqid;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_SHOW;
 	r.show = &ai;

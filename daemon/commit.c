@@ -187,6 +187,7 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 		r.cancel_reason = (struct af_str){
 			a->cancel ? (const char *)a->cancel : "", a->cancel_n
 		};
+	r.parent = a->parent;
 	buf_init(&calls);
 	if (a->ncalls > 0 && a->row_state != ACT_DONE) {
 		if ((rc = act_calls_encode(&calls, a)) != AF_OK) {

@@ -294,6 +294,31 @@ engine_act_for_event(struct engine *e, uint64_t id, struct act **out)
 	return a->live_state == ES_DONE ? AF_ESTATE : AF_OK;
 }
 
+/* Cancelling a parent cancels its unfinished children (and theirs), with
+ * the same reason. */
+static int
+cancel_children(struct engine *e, uint64_t id, const uint8_t *reason, size_t n)
+{
+	uint64_t *kids;
+	size_t nk, i;
+	struct act *c;
+	int rc, first = AF_OK;
+
+	if ((rc = engine_children(e, id, &kids, &nk)) != AF_OK)
+		return rc;
+	for (i = 0; i < nk; i++) {
+		rc = engine_act_for_event(e, kids[i], &c);
+		if (rc == AF_OK && !c->cancel_asked &&
+		    (rc = act_cancel(e, c, reason, n)) == AF_OK)
+			rc = cancel_children(e, kids[i], c->cancel,
+			    c->cancel_n);
+		if (rc != AF_OK && rc != AF_ESTATE && first == AF_OK)
+			first = rc;
+	}
+	free(kids);
+	return first;
+}
+
 int
 engine_cancel(struct engine *e, uint64_t id, const struct af_value *reason)
 {
@@ -315,7 +340,10 @@ engine_cancel(struct engine *e, uint64_t id, const struct af_value *reason)
 	buf_reset(&e->settle_buf);
 	if ((rc = value_encode(&e->settle_buf, reason)) != AF_OK)
 		return rc;
-	return act_cancel(e, a, e->settle_buf.p, e->settle_buf.len);
+	if ((rc = act_cancel(e, a, e->settle_buf.p, e->settle_buf.len)) !=
+	    AF_OK)
+		return rc;
+	return cancel_children(e, id, a->cancel, a->cancel_n);
 }
 
 bool

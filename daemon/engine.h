@@ -204,6 +204,10 @@ engine_cancel(struct engine *e, uint64_t act, const struct af_value *reason);
 int engine_call_export(struct engine *e, uint64_t act, const char *name,
     const char *method, const void *args, size_t args_n, uint64_t vow,
     uint64_t *out);
+/* The activations af_start_child started from `act`, in id order
+ * (*ids malloc'd, the caller frees): a scan of every row, so for `show`
+ * and cancel, not for listings. AF_OK, AF_ENOMEM, store errors. */
+int engine_children(struct engine *e, uint64_t act, uint64_t **ids, size_t *n);
 /* "act/A/NAME" -> A and NAME (a pointer into obj). AF_OK or AF_EINVAL. */
 int exports_parse_ref(const char *obj, uint64_t *act, const char **name);
 /* Whether m is a method name a call may carry: 1-128 bytes of UTF-8, no
@@ -281,6 +285,7 @@ struct engine_act_info {
 	int64_t last_progress_ms;  /* of the last commit that changed it */
 	uint64_t last_incarnation; /* the incarnation that last wrote its
 				    * journal (or, with none, created it) */
+	uint64_t parent;           /* af_start_child's parent; 0: none */
 };
 int
 engine_act_info(struct engine *e, uint64_t act, struct engine_act_info *out);

@@ -154,6 +154,7 @@ struct act {
 	size_t cancel_n;
 	bool cancel_asked;
 	bool cancel_seen;
+	uint64_t parent; /* af_start_child's parent; 0: none (the row) */
 	/* Calls into its exports not journaled yet, in arrival order: in
 	 * the row until delivered (exports.c). */
 	struct pcall *calls;

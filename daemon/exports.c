@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acttab.h"
 #include "engine_int.h"
 #include "value.h"
 
@@ -503,6 +504,54 @@ act_calls_abandon(struct engine *e, struct act *a, const struct af_value *err)
 			reject_call(e, t->call_vow, err);
 			t->xp = NULL;
 		}
+}
+
+/* ---- Child flows ----------------------------------------------------------- */
+
+struct children_ctx {
+	uint64_t parent;
+	struct ids ids;
+};
+
+static int
+children_cb(void *ctx, uint64_t id, const struct act_row *row)
+{
+	struct children_ctx *cc = ctx;
+
+	return row->parent == cc->parent ? engine_ids_push(&cc->ids, id) : 0;
+}
+
+int
+engine_children(struct engine *e, uint64_t act, uint64_t **ids, size_t *n)
+{
+	struct children_ctx cc = { act, { NULL, 0, 0 } };
+	size_t i = 0, j;
+	uint64_t k;
+	void *p;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = acttab_scan(e->s, 0, children_cb, &cc)) != AF_OK) {
+		free(cc.ids.v);
+		return rc;
+	}
+	/* Those started in this pass, not committed yet. */
+	while (u64map_next(&e->acts, &i, &k, &p)) {
+		struct act *c = p;
+
+		if (c->parent != act)
+			continue;
+		for (j = 0; j < cc.ids.n && cc.ids.v[j] != k; j++)
+			;
+		if (j == cc.ids.n && (rc = engine_ids_push(&cc.ids, k)) != 0) {
+			free(cc.ids.v);
+			return AF_ENOMEM;
+		}
+	}
+	*ids = cc.ids.v;
+	*n = cc.ids.n;
+	return AF_OK;
 }
 
 /* ---- The guest side ------------------------------------------------------- */

@@ -429,6 +429,29 @@ af_send(struct af_flow *f, const char *obj, const char *method,
 	return membrane(f, J_CHECK_SEND, obj, method, args, vow);
 }
 
+int
+af_start_child(struct af_flow *f, const char *flow, const struct af_value *args,
+    const struct af_value **outcome)
+{
+	const char *keys[2] = { "args", "flow" };
+	const struct af_value *vals[2];
+	struct af_arena *ar = f->a->arena;
+	const struct af_value *dummy;
+
+	if (outcome == NULL)
+		outcome = &dummy;
+	*outcome = NULL;
+	if (flow == NULL || *flow == '\0')
+		return AF_EINVAL;
+	vals[0] = args ? args : af_null(ar);
+	vals[1] = af_string(ar, flow);
+	if (vals[0] == NULL || vals[1] == NULL)
+		return vals[1] == NULL && vals[0] != NULL ? AF_EINVAL :
+							    AF_ENOMEM;
+	return af_call(f, "flows", "start", af_record(ar, keys, vals, 2),
+	    outcome);
+}
+
 const struct af_value *
 af_sleep(struct af_flow *f, int64_t ms)
 {

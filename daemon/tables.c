@@ -36,6 +36,8 @@ act_row_encode(struct buf *b, const struct act_row *r)
 		pb_put_bytes(b, 21, r->cancel_reason.ptr, r->cancel_reason.len);
 	if (r->pending_calls.len)
 		pb_put_bytes(b, 22, r->pending_calls.ptr, r->pending_calls.len);
+	if (r->parent)
+		pb_put_uint64(b, 23, r->parent);
 	return b->err;
 }
 
@@ -69,10 +71,13 @@ act_row_parse(const void *p, size_t n, struct act_row *r)
 				r->pending_calls = s;
 			continue;
 		}
-		if (field < 1 || field > 12 || wt != PB_VARINT ||
-		    pbr_varint(&rd, &v) != AF_OK)
+		if (((field < 1 || field > 12) && field != 23) ||
+		    wt != PB_VARINT || pbr_varint(&rd, &v) != AF_OK)
 			return AF_EDECODE;
 		switch (field) {
+		case 23:
+			r->parent = v;
+			break;
 		case 10:
 			r->created_ms = (int64_t)v;
 			break;

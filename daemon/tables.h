@@ -36,6 +36,7 @@ struct act_row {
 	uint64_t last_incarnation;   /* 0: unknown */
 	struct af_str cancel_reason; /* encoded Value; ptr NULL: none asked */
 	struct af_str pending_calls; /* encoded PendingCalls; len 0: none */
+	uint64_t parent;             /* af_start_child's parent; 0: none */
 };
 
 int act_row_encode(struct buf *b, const struct act_row *r);

@@ -429,6 +429,21 @@ flow_caller(struct af_flow *f, const struct af_value *args,
 	return af_await(f, vow, result);
 }
 
+/* af_start_child("cancellable", args), await its outcome. */
+static int
+flow_parent(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *out;
+	int rc;
+
+	if ((rc = af_start_child(f, "cancellable", args, &out)) != AF_OK) {
+		*result = out;
+		return rc;
+	}
+	return af_await(f, out, result);
+}
+
 static int
 flow_race(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
@@ -810,6 +825,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "cancellable", flow_cancellable);
 	af_register_flow(reg, "counter_obj", flow_counter_obj);
 	af_register_flow(reg, "caller", flow_caller);
+	af_register_flow(reg, "parent", flow_parent);
 	af_register_flow(reg, "spawn", flow_spawn);
 	af_register_flow(reg, "return_vow", flow_return_vow);
 	af_register_flow(reg, "malformed", flow_malformed);
@@ -1546,6 +1562,50 @@ START_TEST(test_engine_export_divergence_sleeping_failed_and_flow_calls)
 	ck_assert_int_eq(state_of(act), ES_FAILED);
 	ck_assert_ptr_nonnull(strstr(failure_of(act), "malformed"));
 	ck_assert_str_eq(outcome_text(vb), "pending");
+}
+END_TEST
+
+/*
+ * Child flows (issue 10, item 4): af_start_child starts one child, named
+ * by its row, once: a restart replays the parent without a second one.
+ * Cancelling the parent cancels the child with the same reason; each
+ * handles it as it likes (the child compensates).
+ */
+START_TEST(test_engine_child_flows_once_and_cancelled_with_parent)
+{
+	struct kit a = mkvow(), b = mkvow(), comp = mkvow();
+	struct engine_act_info info;
+	uint64_t par, o, *kids;
+	size_t n;
+	int calls;
+
+	par = start("parent",
+	    rec3("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id), "comp",
+		af_vow_ref(ar, comp.id)),
+	    &o);
+	ck_assert_int_eq(engine_children(eng, par, &kids, &n), AF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(engine_act_info(eng, kids[0], &info), AF_OK);
+	ck_assert_uint_eq(info.parent, par);
+	ck_assert_str_eq(info.flow, "cancellable");
+	free(kids);
+	restart(V1);
+	ck_assert_int_eq(engine_children(eng, par, &kids, &n), AF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(state_of(kids[0]), ES_RUNNING);
+	calls = host_calls;
+	ck_assert_int_eq(engine_cancel(eng, par, af_error(ar, "Stop", "all")),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	/* The parent passed the cancel on: rejected with the reason. */
+	ck_assert_str_eq(outcome_text(o),
+	    "rejected:{\"@error\":{\"name\":\"Stop\",\"message\":\"all\"}}");
+	/* The child got it too, and compensates. */
+	ck_assert_int_eq(host_calls, calls + 1);
+	ck_assert_ptr_nonnull(strstr(journal_of(kids[0]), "doCancel("));
+	settle(comp, af_null(ar));
+	ck_assert_int_eq(state_of(kids[0]), ES_DONE);
+	free(kids);
 }
 END_TEST
 
@@ -2866,6 +2926,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_export_calls_journaled_and_replayed);
 	tcase_add_test(tc,
 	    test_engine_export_divergence_sleeping_failed_and_flow_calls);
+	tcase_add_test(tc,
+	    test_engine_child_flows_once_and_cancelled_with_parent);
 	tcase_add_test(tc, test_engine_spawn_replays_across_restart);
 	tcase_add_test(tc, test_engine_chain_of_three_vows);
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);

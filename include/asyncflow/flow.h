@@ -345,6 +345,22 @@ bool af_cancel_requested(struct af_flow *f);
  * Returns AF_OK; AF_EEXIST (the name is exported already in this
  * activation); AF_EINVAL (bad name, NULL fn or ref); AF_ENOMEM.
  */
+/*
+ * Start flow `flow` with args (NULL: null) as a child of this activation
+ * and set *outcome to its outcome vow (await it as any vow). Journaled as
+ * a call on the built-in `flows` object (flows.start), so a replay does
+ * not start it again and a crash before the commit starts none: the
+ * child's start commits with the parent's journal entries. `show` of the
+ * child names its parent, `show` of the parent lists its children, and
+ * cancelling the parent cancels its unfinished children. Args may not
+ * hold resolvers. AF_OK; AF_REJECTED with *outcome an error (NotFound: no
+ * such flow; TypeError); AF_EINVAL (flow NULL or empty); AF_ENOMEM.
+ * (Not af_start: that is the client library's, and both headers must be
+ * includable together.)
+ */
+int af_start_child(struct af_flow *f, const char *flow,
+    const struct af_value *args, const struct af_value **outcome);
+
 typedef int af_export_fn(struct af_flow *f, void *arg, const char *method,
     const struct af_value *args, const struct af_value **result);
 int af_export(struct af_flow *f, const char *name, af_export_fn *fn, void *arg,
