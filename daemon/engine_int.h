@@ -113,7 +113,8 @@ struct task {
 	int wrc;
 	const struct af_value *wout;
 	size_t windex;
-	int rc; /* main: the flow function's return */
+	size_t wdone; /* all, all_settled: wv[0..wdone) known settled */
+	int rc;       /* main: the flow function's return */
 	const struct af_value *result;
 	/* A call's handler (exports.c): its export, method, args and the
 	 * result vow its answer settles; xp NULL for other tasks. */

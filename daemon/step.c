@@ -61,6 +61,21 @@ engine_push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
 	    (struct event){ k, act, vow });
 }
 
+/* all and all_settled: whether wv[wdone..) have settled too (fulfilled,
+ * for all), advancing the cursor, so that a wait on n vows costs O(n) in
+ * all, not O(n) per settlement. */
+static bool
+rest_settled(struct task *t, bool fulfilled)
+{
+	const struct holding *s;
+
+	while (t->wdone < t->wn &&
+	    (s = u64map_get(&t->a->holdings, t->wv[t->wdone]->u.id)) != NULL &&
+	    s->settled && !(fulfilled && s->rejected))
+		t->wdone++;
+	return t->wdone == t->wn;
+}
+
 /* af_all_settled: done when every vow has settled; the result is one
  * record per vow, in the order given (flow.h). */
 static bool
@@ -72,11 +87,8 @@ all_settled_done(struct task *t)
 	const char *keys[2];
 	size_t i;
 
-	for (i = 0; i < t->wn; i++) {
-		s = u64map_get(&a->holdings, t->wv[i]->u.id);
-		if (s == NULL || !s->settled)
-			return false;
-	}
+	if (!rest_settled(t, false))
+		return false;
 	t->wrc = AF_ENOMEM;
 	t->wout = NULL;
 	items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) * sizeof(*items));
@@ -98,9 +110,33 @@ all_settled_done(struct task *t)
 	return true;
 }
 
-/* Whether t's wait is satisfied now; if so fill its result. */
+/* all: every one fulfilled; the list of their values. */
 static bool
-wait_done(struct task *t)
+all_done(struct task *t)
+{
+	struct act *a = t->a;
+	const struct af_value **items;
+	const struct holding *s;
+	size_t i;
+
+	if (!rest_settled(t, true))
+		return false;
+	items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) * sizeof(*items));
+	if (items == NULL)
+		return false;
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->holdings, t->wv[i]->u.id);
+		items[i] = s->value;
+	}
+	t->wout = af_list_of(a->arena, items, t->wn);
+	t->wrc = t->wout ? AF_OK : AF_ENOMEM;
+	return true;
+}
+
+/* Whether t's wait is satisfied now; if so fill its result. `just`: the
+ * vow whose settlement was just applied (0: look at every one). */
+static bool
+wait_done(struct task *t, uint64_t just)
 {
 	struct act *a = t->a;
 	const struct holding *s, *best = NULL;
@@ -108,13 +144,26 @@ wait_done(struct task *t)
 
 	if (t->wait == W_ALL_SETTLED)
 		return all_settled_done(t);
+	if (t->wait == W_ALL && just != 0) {
+		/* An earlier rejection would have ended the wait already: only
+		 * this settlement can be the first. */
+		s = u64map_get(&a->holdings, just);
+		if (s != NULL && s->settled && s->rejected) {
+			for (i = 0; i < t->wn && t->wv[i]->u.id != just; i++)
+				;
+			if (i == t->wn)
+				return false;
+			t->wrc = AF_REJECTED;
+			t->wout = s->value;
+			t->windex = i;
+			return true;
+		}
+		return all_done(t);
+	}
 	for (i = 0; i < t->wn; i++) {
 		s = u64map_get(&a->holdings, t->wv[i]->u.id);
-		if (s == NULL || !s->settled) {
-			if (t->wait == W_ALL)
-				continue;
+		if (s == NULL || !s->settled)
 			continue;
-		}
 		if (t->wait == W_ALL && !s->rejected)
 			continue;
 		if (best == NULL || s->seq < best->seq) {
@@ -128,29 +177,7 @@ wait_done(struct task *t)
 		t->windex = bi;
 		return true;
 	}
-	if (t->wait != W_ALL)
-		return false;
-	/* all: every one fulfilled? */
-	for (i = 0; i < t->wn; i++) {
-		s = u64map_get(&a->holdings, t->wv[i]->u.id);
-		if (s == NULL || !s->settled)
-			return false;
-	}
-	{
-		const struct af_value **items;
-
-		items = af_arena_alloc(a->arena,
-		    (t->wn ? t->wn : 1) * sizeof(*items));
-		if (items == NULL)
-			return false;
-		for (i = 0; i < t->wn; i++) {
-			s = u64map_get(&a->holdings, t->wv[i]->u.id);
-			items[i] = s->value;
-		}
-		t->wout = af_list_of(a->arena, items, t->wn);
-		t->wrc = t->wout ? AF_OK : AF_ENOMEM;
-	}
-	return true;
+	return t->wait == W_ALL && all_done(t);
 }
 
 static void
@@ -162,15 +189,15 @@ make_ready(struct act *a, struct task *t)
 	}
 }
 
-/* A settlement was applied: every task whose wait is now satisfied runs,
- * in task creation order. */
+/* The settlement of `vow` was applied: every task whose wait is now
+ * satisfied runs, in task creation order. */
 static void
-wake_tasks(struct act *a)
+wake_tasks(struct act *a, uint64_t vow)
 {
 	struct task *t;
 
 	TAILQ_FOREACH(t, &a->tasks, all) {
-		if (t->wait != W_NONE && wait_done(t)) {
+		if (t->wait != W_NONE && wait_done(t, vow)) {
 			t->wait = W_NONE;
 			make_ready(a, t);
 		}
@@ -205,7 +232,8 @@ task_wait(struct task *t, enum wait_kind k, const struct af_value *const *vv,
 	t->wait = k;
 	t->wv = vv;
 	t->wn = n;
-	if (wait_done(t))
+	t->wdone = 0;
+	if (wait_done(t, 0))
 		t->wait = W_NONE;
 	else
 		coro_yield();
@@ -599,7 +627,7 @@ act_load_and_replay(struct engine *e, struct act *a)
 		s->rejected = je.kind == J_DO_REJECT;
 		s->seq = a->pos++;
 		act_enter_value(e, a, s->value, false);
-		wake_tasks(a);
+		wake_tasks(a, je.vow);
 		step_run(e, a);
 	}
 	/* Calls and a cancel that arrived while it was not live (Sleeping,
@@ -650,7 +678,7 @@ act_deliver(struct engine *e, struct act *a, uint64_t vowid)
 		s->row = false;
 	}
 	act_enter_value(e, a, s->value, true);
-	wake_tasks(a);
+	wake_tasks(a, vowid);
 	step_run(e, a);
 }
 
