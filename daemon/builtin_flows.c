@@ -16,7 +16,10 @@
  *   approval ARGS: makes a vow kit, sends approver.request({"resolver": R,
  *           "about": ARGS}) and returns what the vow is settled with; the
  *           approver settles it directly with the resolver it was given.
- *   order   {"ship_ms": N} (optional): exports `order` (af_export) with
+ *   shop    issue 10's `order` demo, named so because the example module
+ *           (modules/example.c) registers a flow `order` of its own, and
+ *           a name is registered once. {"ship_ms": N} (optional): exports
+ *           `order` (af_export) with
  *           add_item {"item": S}, remove_item {"item": S}, items and
  *           checkout; checkout sends payments.charge({"order": A, "items":
  *           [...]}) and, once charged, starts a `shipping` child flow and
@@ -376,7 +379,7 @@ builtin_flows_register(struct af_registry *r)
 	    (rc = af_register_flow(r, "gather", flow_gather)) != AF_OK ||
 	    (rc = af_register_flow(r, "transfer", flow_transfer)) != AF_OK ||
 	    (rc = af_register_flow(r, "nap", flow_nap)) != AF_OK ||
-	    (rc = af_register_flow(r, "order", flow_order)) != AF_OK ||
+	    (rc = af_register_flow(r, "shop", flow_order)) != AF_OK ||
 	    (rc = af_register_flow(r, "shipping", flow_shipping)) != AF_OK)
 		return rc;
 	return af_register_flow(r, "approval", flow_approval);

@@ -3,7 +3,7 @@
 # script serves `bank`; `transfer` moves money and compensates when the
 # deposit fails; `nap` sleeps on a durable timer across a SIGKILL;
 # `approval` hands a resolver to a shell approver, which settles it;
-# `order` is called into (its export) across a SIGKILL, charges through a
+# `shop` (the order demo) is called into (its export act/A/order) across a SIGKILL, charges through a
 # shell-served `payments`, starts a `shipping` child, and refunds when it
 # is cancelled after the charge.
 set -eu
@@ -47,10 +47,10 @@ o=$(ctl start approval '{"order":7}' | jq -r '.outcome["@vow"]')
 ctl vow "$o" --wait --timeout 10
 kill "$SERVER_PID" 2>/dev/null || true
 
-say "order: a flow you talk to (its export act/A/order), payments served from the shell"
+say "shop: a flow you talk to (its export act/A/order), payments served from the shell"
 export PAYMENTS_LOG=$WORK/payments.log
 serve payments sh scripts/payments.sh
-A=$(ctl start order | jq -r .activation)
+A=$(ctl start shop | jq -r .activation)
 ctl call "act/$A/order" add_item '{"item":"book"}' --wait --timeout 10
 ctl call "act/$A/order" add_item '{"item":"pen"}' --wait --timeout 10
 say "kill -9 the daemon between two calls; restart: the order is rebuilt by replay"
@@ -63,8 +63,8 @@ ctl vow "$o" --wait --timeout 10
 echo "its shipping child:"
 ctl show "$(ctl show "$A" | jq -r '.children[0]')" | jq -c '{flow, parent, state}'
 
-say "order: cancelled after the charge, so it refunds"
-D=$(ctl start order '{"ship_ms":600000}' | jq -r .activation)
+say "shop: cancelled after the charge, so it refunds"
+D=$(ctl start shop '{"ship_ms":600000}' | jq -r .activation)
 ctl call "act/$D/order" add_item '{"item":"desk"}' --wait --timeout 10 >/dev/null
 ctl call "act/$D/order" checkout --wait --timeout 10 >/dev/null
 has_child() { [ "$(ctl show "$D" | jq '.children | length')" = 1 ]; }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# payments.sh: serves `payments` for the `order` demo flow:
+# payments.sh: serves `payments` for the `shop` demo flow (an order):
 #
 #   asyncflowctl serve payments -- scripts/payments.sh
 #

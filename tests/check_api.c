@@ -1009,7 +1009,7 @@ START_TEST(test_api_list_by_flow_and_modules)
 	request(1, &r);
 	ck_assert_int_eq(pass(), AF_OK);
 	ck_assert_str_eq(last_modules,
-	    "approval echo gather nap order shipping transfer | clock flows "
+	    "approval echo gather nap shipping shop transfer | clock flows "
 	    "random timer vows");
 }
 END_TEST

@@ -1,4 +1,4 @@
-# The built-in `order` flow (issue 10, items 2, 4, 5, 7) through the CLI
+# The built-in `shop` flow (issue 10's `order` demo, items 2, 4, 5, 7) through the CLI
 # with a real daemon: calls into its export (`asyncflowctl call`), a
 # SIGKILL between two calls (the state comes back by replay), checkout
 # charging through a served `payments` and starting a `shipping` child
@@ -13,7 +13,7 @@ start_daemon --retain-journals
 serve payments sh scripts/payments.sh
 wait_until "payments served" served 1
 
-A=$(ctl start order | jq -r .activation)
+A=$(ctl start shop | jq -r .activation)
 AO=$(ctl show "$A" | jq -r '.outcome["@vow"]')
 OBJ="act/$A/order"
 callv() { ctl call "$@" --wait --timeout 20 | jq -c '[.state, .value]'; }
@@ -64,7 +64,7 @@ ctl vow "$v" --wait --timeout 20 | jq -r '.value["@error"].name' |
     grep -qx Finished || fail "a Done activation's unknown name"
 
 # Cancel before the charge: nothing is charged or refunded.
-B=$(ctl start order | jq -r .activation)
+B=$(ctl start shop | jq -r .activation)
 BO=$(ctl show "$B" | jq -r '.outcome["@vow"]')
 callv "act/$B/order" add_item '{"item":"lamp"}' >/dev/null
 ctl cancel "$B" --reason '{"@error":{"name":"Cancelled","message":"changed my mind"}}' >/dev/null
@@ -74,7 +74,7 @@ expect "cancelled early" "$(ctl vow "$BO" --wait --timeout 20 |
 grep -q "$B" "$PAYMENTS_LOG" && fail "order $B reached payments"
 
 # Cancel after the charge: refunded, and its shipping child cancelled.
-D=$(ctl start order '{"ship_ms":600000}' | jq -r .activation)
+D=$(ctl start shop '{"ship_ms":600000}' | jq -r .activation)
 DO=$(ctl show "$D" | jq -r '.outcome["@vow"]')
 callv "act/$D/order" add_item '{"item":"desk"}' >/dev/null
 callv "act/$D/order" checkout >/dev/null
