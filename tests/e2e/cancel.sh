@@ -3,9 +3,10 @@
 # are cancelled; each wait returns AF_CANCELLED with the reason, which the
 # built-in flows pass on, so their outcomes are rejected with it; the
 # request is journaled as doCancel; after a SIGKILL the journals replay to
-# the same end. Cancelling twice is a no-op, a Done or unknown activation
-# and a reason naming a missing vow are refused.
-# Not here: compensation after a cancel, Sleeping and Failed activations
+# the same end. A Done or unknown activation and a reason naming a
+# missing vow are refused (cancelling twice while not Done:
+# tests/check_engine.c).
+# Not here: compensation after a cancel, Sleeping activations
 # (tests/check_engine.c).
 set -eu
 . tests/e2e/lib.inc
@@ -61,7 +62,7 @@ G2=$(echo "$out" | jq -r .activation)
 refuse 1 "names vow 987654" cancel "$G2" --reason '{"@vow":987654}'
 refuse 2 "reason" cancel "$G2" --reason '{not json'
 expect "still waiting" "$(state_of "$G2")" Running
-# Twice: the first reason stands.
+# Any value a client may pass is a reason: it reaches the flow as given.
 ctl cancel "$G2" --reason '"first"' >/dev/null
 expect "first" "$(ctl vow "$(ctl show "$G2" | jq -r '.outcome["@vow"]')" |
     jq -c .value)" '"first"'
