@@ -240,7 +240,8 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 $(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Through the socket: the client library and the real daemon.
-$(B)/bench/bench_ipc $(B)/bench/bench_latency $(B)/bench/bench_upgrade_live: \
+$(B)/bench/bench_ipc $(B)/bench/bench_latency $(B)/bench/bench_upgrade_live \
+    $(B)/bench/bench_exports: \
     $(B)/bench/%: $(B)/bench/%.o \
     $(B)/bench/ipckit.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread

@@ -308,6 +308,43 @@ af_upgrade(af_conn *c, const char *const *modules, size_t n,
 }
 
 int
+af_cancel(af_conn *c, uint64_t act, const Asyncflow__Value *reason)
+{
+	Asyncflow__Cancel op = ASYNCFLOW__CANCEL__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	op.activation = act;
+	op.reason = (Asyncflow__Value *)reason;
+	if ((rc = call_cancel(c, &op, af_get_timeout(c), &r)) == AF_OK)
+		af_msg_free(r);
+	return rc;
+}
+
+int
+af_call_export(af_conn *c, const char *object, const char *method,
+    const Asyncflow__Value *args, uint64_t *vow)
+{
+	Asyncflow__CallExport op = ASYNCFLOW__CALL_EXPORT__INIT;
+	Asyncflow__Response *r;
+	int rc;
+
+	if (vow != NULL)
+		*vow = 0;
+	if (object == NULL || method == NULL)
+		return AF_EINVAL;
+	op.object = (char *)object;
+	op.method = (char *)method;
+	op.args = (Asyncflow__Value *)args;
+	if ((rc = call_call(c, &op, af_get_timeout(c), &r)) != AF_OK)
+		return rc;
+	if (vow != NULL)
+		*vow = r->call->vow;
+	af_msg_free(r);
+	return AF_OK;
+}
+
+int
 af_stats(af_conn *c, Asyncflow__StatsReply **out)
 {
 	Asyncflow__Stats op = ASYNCFLOW__STATS__INIT;

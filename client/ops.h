@@ -36,6 +36,8 @@
 	XX(SERVE, serve, Serve, SERVE) \
 	XX(TERMINATE, terminate, Terminate, TERMINATE) \
 	XX(PURGE, purge, Purge, PURGE) \
-	XX(UPGRADE, upgrade, Upgrade, UPGRADE)
+	XX(UPGRADE, upgrade, Upgrade, UPGRADE) \
+	XX(CANCEL, cancel, Cancel, CANCEL) \
+	XX(CALL, call, CallExport, CALL)
 
 #endif /* AF_OPS_H */

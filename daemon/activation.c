@@ -150,6 +150,8 @@ act_free(struct engine *e, struct act *a)
 	free(a->args);
 	free(a->can_args);
 	free(a->failure);
+	free(a->cancel);
+	act_calls_free(a);
 	free(a);
 }
 
@@ -173,6 +175,18 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->quarantined = r->quarantined;
 	if (r->failure.len)
 		a->failure = xstrndup(r->failure.ptr, r->failure.len);
+	if (r->cancel_reason.ptr != NULL) {
+		if ((a->cancel = malloc(
+			 r->cancel_reason.len ? r->cancel_reason.len : 1)) ==
+		    NULL)
+			return AF_ENOMEM;
+		memcpy(a->cancel, r->cancel_reason.ptr, r->cancel_reason.len);
+		a->cancel_n = r->cancel_reason.len;
+		a->cancel_asked = true;
+	}
+	a->parent = r->parent;
+	if (act_calls_from_row(a, r->pending_calls) != AF_OK)
+		return AF_EDECODE;
 	/* Every activation made from its row is about to be replayed (at
 	 * open, by a recovery, by a wake): the progress log counts it. */
 	replay_queued(a->e, a);
@@ -239,6 +253,10 @@ act_unload(struct engine *e, struct act *a)
 	a->arena = NULL;
 	a->args_val = NULL;
 	a->loaded = false;
+	a->cancel_seen = false;
+	free(a->exports);
+	a->exports = NULL;
+	a->nexports = a->capexports = 0;
 }
 
 /* Make the activation Failed with `msg`; persisted at the next commit.
@@ -648,6 +666,12 @@ act_terminate(struct engine *e, struct act *a, const char *message)
 		held = tmp;
 		held[j++] = k;
 	}
+	/* Calls it will never answer get the same error (before its
+	 * coroutines go: some are handlers). */
+	act_calls_abandon(e, a, err);
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, err)) != AF_OK)
+		engine_note_lost(e, rc);
 	/* Its coroutines and in-memory waits go first: no settlement below
 	 * reaches it. A wake queued for it finds it Done. */
 	act_unload(e, a);

@@ -572,6 +572,23 @@ purge_act(const Asyncflow__Request *req)
 }
 
 static uint64_t
+cancel_act(const Asyncflow__Request *req)
+{
+	return req->cancel->activation;
+}
+
+static uint64_t
+call_act(const Asyncflow__Request *req)
+{
+	uint64_t act = 0;
+	const char *name;
+
+	if (exports_parse_ref(req->call->object, &act, &name) != AF_OK)
+		act = 0;
+	return act;
+}
+
+static uint64_t
 settle_vow(const Asyncflow__Request *req)
 {
 	return req->settle->vow;
@@ -643,6 +660,10 @@ static const struct api_op {
 	    purge_act, api_op_purge },
 	[ASYNCFLOW__REQUEST__OP_UPGRADE] = { "upgrade", 0, NULL, NULL,
 	    api_op_upgrade },
+	[ASYNCFLOW__REQUEST__OP_CANCEL] = { "cancel", API_WRITES, "activation",
+	    cancel_act, api_op_cancel },
+	[ASYNCFLOW__REQUEST__OP_CALL] = { "call", API_WRITES, "activation",
+	    call_act, api_op_call },
 };
 
 /* The entry for an op case, or NULL (not set, or newer than this daemon). */

@@ -337,6 +337,94 @@ api_op_purge(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	return AF_OK;
 }
 
+/* cancel: the request is in the row once this pass commits, and reaches
+ * the flow as an event (engine_cancel). The reason is a client value: no
+ * resolvers (api_from_wire), and the vows it names must exist. */
+int
+api_op_cancel(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__CancelReply cr = ASYNCFLOW__CANCEL_REPLY__INIT;
+	const struct af_value *v = NULL;
+	uint64_t missing;
+	char msg[256];
+	int rc;
+
+	if (req->cancel->reason != NULL &&
+	    (rc = api_from_wire(api, req->cancel->reason, &v)) != AF_OK)
+		return rc;
+	if (v != NULL && (missing = missing_vow(api, v)) != 0) {
+		snprintf(msg, sizeof(msg),
+		    "cancel: the reason names vow %llu, which does not exist",
+		    (unsigned long long)missing);
+		api_queue_error(api, conn, req->id, AF_ENOTFOUND, msg, false);
+		return AF_OK;
+	}
+	if ((rc = engine_cancel(api->e, req->cancel->activation, v)) != AF_OK)
+		return rc;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_CANCEL;
+	r.cancel = &cr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
+/* call: a call into a flow's export (engine_call_export). The reply is the
+ * result vow, once the call is in the callee's row (committed): a client
+ * then waits on it as on any vow. */
+int
+api_op_call(struct api *api, uint64_t conn, const Asyncflow__Request *req)
+{
+	Asyncflow__Response r = ASYNCFLOW__RESPONSE__INIT;
+	Asyncflow__CallExportReply cr = ASYNCFLOW__CALL_EXPORT_REPLY__INIT;
+	const Asyncflow__CallExport *c = req->call;
+	const struct af_value *v;
+	struct af_value null = { .type = AF_NULL };
+	const char *name;
+	uint64_t act, missing, vow;
+	struct buf b;
+	char msg[512];
+	int rc;
+
+	if (exports_parse_ref(c->object, &act, &name) != AF_OK) {
+		snprintf(msg, sizeof(msg),
+		    "call: \"%.200s\" is not an export reference act/A/NAME "
+		    "(A an activation id, NAME 1-128 bytes without '/')",
+		    c->object);
+		api_queue_error(api, conn, req->id, AF_EINVAL, msg, false);
+		return AF_OK;
+	}
+	if (!exports_method_ok(c->method)) {
+		api_queue_error(api, conn, req->id, AF_EINVAL,
+		    "call: the method must be 1-128 bytes without '/'", false);
+		return AF_OK;
+	}
+	if (c->args == NULL)
+		v = &null;
+	else if ((rc = api_from_wire(api, c->args, &v)) != AF_OK)
+		return rc;
+	if ((missing = missing_vow(api, v)) != 0) {
+		snprintf(msg, sizeof(msg),
+		    "call: the args name vow %llu, which does not exist",
+		    (unsigned long long)missing);
+		api_queue_error(api, conn, req->id, AF_ENOTFOUND, msg, false);
+		return AF_OK;
+	}
+	buf_init(&b);
+	if ((rc = value_encode(&b, v)) == AF_OK)
+		rc = engine_call_export(api->e, act, name, c->method, b.p,
+		    b.len, 0, &vow);
+	buf_release(&b);
+	if (rc != AF_OK)
+		return rc;
+	cr.vow = vow;
+	r.id = req->id;
+	r.result_case = ASYNCFLOW__RESPONSE__RESULT_CALL;
+	r.call = &cr;
+	api_queue(api, conn, &r, false);
+	return AF_OK;
+}
+
 /* ---- Inspection: list, show, journal, stats ------------------------------ */
 
 /* Unanswered invocations, by sending activation: read once for a whole
@@ -474,6 +562,7 @@ act_info(struct api *api, const struct engine_act_info *info,
 	ai->created_ms = info->created_ms;
 	ai->last_progress_ms = info->last_progress_ms;
 	ai->last_incarnation = info->last_incarnation;
+	ai->parent = info->parent;
 	bc.api = api;
 	bc.ai = ai;
 	/* Out of memory: what was built is shown, the rest left out. */
@@ -498,6 +587,7 @@ free_act_info(Asyncflow__ActivationInfo *ai)
 	if (ai->args != NULL)
 		asyncflow__value__free_unpacked(ai->args, NULL);
 	free(ai->waiting_on);
+	free(ai->children);
 	for (i = 0; i < ai->n_invocations; i++)
 		asyncflow__invocation__free_unpacked(ai->invocations[i], NULL);
 	free(ai->invocations);
@@ -620,6 +710,12 @@ api_op_show(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	free(outbox.p);
 	if (rc != AF_OK)
 		return rc;
+	/* Its child flows: a scan of the rows, for show only. */
+	if (engine_children(api->e, act, &ai.children, &ai.n_children) !=
+	    AF_OK) {
+		ai.children = NULL;
+		ai.n_children = 0;
+	}
 	r.id = reqid;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_SHOW;
 	r.show = &ai;

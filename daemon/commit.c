@@ -167,6 +167,7 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 {
 	uint8_t fkey[FINISHED_KEY_LEN];
 	struct act_row r;
+	struct buf calls;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -187,7 +188,23 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	r.created_ms = a->created_ms;
 	r.last_progress_ms = a->last_progress_ms;
 	r.last_incarnation = a->last_incarnation;
-	if ((rc = acttab_put(t, a->id, &r, &e->row_buf)) != AF_OK)
+	if (a->cancel_asked && a->row_state != ACT_DONE)
+		r.cancel_reason = (struct af_str){
+			a->cancel ? (const char *)a->cancel : "", a->cancel_n
+		};
+	r.parent = a->parent;
+	buf_init(&calls);
+	if (a->ncalls > 0 && a->row_state != ACT_DONE) {
+		if ((rc = act_calls_encode(&calls, a)) != AF_OK) {
+			buf_release(&calls);
+			return rc;
+		}
+		r.pending_calls = (struct af_str){ (const char *)calls.p,
+			calls.len };
+	}
+	rc = acttab_put(t, a->id, &r, &e->row_buf);
+	buf_release(&calls);
+	if (rc != AF_OK)
 		return rc;
 	if (r.state != ACT_DONE)
 		return AF_OK;

@@ -255,6 +255,97 @@ engine_terminate(struct engine *e, uint64_t id, const char *message)
 	return act_terminate(e, a, message);
 }
 
+int
+engine_act_for_event(struct engine *e, uint64_t id, struct act **out)
+{
+	struct act_row row;
+	struct act *a;
+	struct buf b;
+	int rc = AF_OK;
+
+	*out = NULL;
+	if ((a = u64map_get(&e->acts, id)) == NULL) {
+		/* Not in memory (Failed and quarantined, or failed in an
+		 * earlier incarnation): the event goes into its row and
+		 * reaches it after its next replay. */
+		buf_init(&b);
+		rc = acttab_read(e->s, id, &row, &b);
+		if (rc == AF_OK && row.state == ACT_DONE)
+			rc = AF_ESTATE;
+		if (rc == AF_OK && (a = act_new(e, id)) == NULL)
+			rc = AF_ENOMEM;
+		if (rc == AF_OK && (rc = act_from_row(a, &row)) != AF_OK)
+			act_free(e, a);
+		buf_release(&b);
+		if (rc != AF_OK)
+			return rc;
+		/* Not queued for replay: it stays as its row says. */
+		if (a->replay) {
+			a->replay = false;
+			if (e->rp.total > 0)
+				e->rp.total--;
+		}
+		if (a->row_state == ACT_FAILED)
+			a->live_state = ES_FAILED;
+		else if ((rc = engine_push_event(e, EV_WAKE, id, 0)) != AF_OK)
+			return rc;
+	}
+	*out = a;
+	return a->live_state == ES_DONE ? AF_ESTATE : AF_OK;
+}
+
+/* Cancelling a parent cancels its unfinished children (and theirs), with
+ * the same reason. */
+static int
+cancel_children(struct engine *e, uint64_t id, const uint8_t *reason, size_t n)
+{
+	uint64_t *kids;
+	size_t nk, i;
+	struct act *c;
+	int rc, first = AF_OK;
+
+	if ((rc = engine_children(e, id, &kids, &nk)) != AF_OK)
+		return rc;
+	for (i = 0; i < nk; i++) {
+		rc = engine_act_for_event(e, kids[i], &c);
+		if (rc == AF_OK && !c->cancel_asked &&
+		    (rc = act_cancel(e, c, reason, n)) == AF_OK)
+			rc = cancel_children(e, kids[i], c->cancel,
+			    c->cancel_n);
+		if (rc != AF_OK && rc != AF_ESTATE && first == AF_OK)
+			first = rc;
+	}
+	free(kids);
+	return first;
+}
+
+int
+engine_cancel(struct engine *e, uint64_t id, const struct af_value *reason)
+{
+	struct act *a;
+	char msg[128];
+	int rc;
+
+	if ((rc = engine_act_for_event(e, id, &a)) != AF_OK)
+		return rc;
+	if (a->cancel_asked)
+		return AF_OK;
+	arena_reset(e->tmp);
+	if (reason == NULL) {
+		snprintf(msg, sizeof(msg), "activation %llu was cancelled",
+		    (unsigned long long)id);
+		if ((reason = af_error(e->tmp, "Cancelled", msg)) == NULL)
+			return AF_ENOMEM;
+	}
+	buf_reset(&e->settle_buf);
+	if ((rc = value_encode(&e->settle_buf, reason)) != AF_OK)
+		return rc;
+	if ((rc = act_cancel(e, a, e->settle_buf.p, e->settle_buf.len)) !=
+	    AF_OK)
+		return rc;
+	return cancel_children(e, id, a->cancel, a->cancel_n);
+}
+
 bool
 engine_next_due(const struct engine *e, int64_t *due)
 {

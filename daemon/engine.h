@@ -193,6 +193,45 @@ int engine_terminate(struct engine *e, uint64_t act, const char *message);
  */
 int engine_purge(struct engine *e, uint64_t act);
 
+/*
+ * Ask activation `act` to stop (issue 10, cancellation). The request is
+ * kept in its row, and delivered as an event under the step rule once it
+ * is live: journaled as doCancel{reason}, and every coroutine waiting at
+ * that point gets AF_CANCELLED from its af_await/af_all/af_race with the
+ * reason as *out; af_cancel_requested is true from then on. A Sleeping or
+ * Failed one gets it after its replay. `reason` (any arena, checked by the
+ * caller: no resolvers, the vows it names exist) may be NULL: an error
+ * {"name": "Cancelled", "message": "activation A was cancelled"}.
+ * Repeating a cancel is AF_OK and changes nothing (the first reason
+ * stands). AF_ENOTFOUND, AF_ESTATE (Done), AF_ELIMIT/AF_ENOMEM.
+ */
+int
+engine_cancel(struct engine *e, uint64_t act, const struct af_value *reason);
+
+/*
+ * A call into export `name` of activation `act` (issue 10; flow.h's
+ * af_export): method `method`, args encoded (args_n bytes, a canonical
+ * Value the caller checked), result vow `vow` (0: a new one is made).
+ * *out is the result vow. The call is kept in the activation's row and
+ * delivered as an event when it is live; its handler's answer settles the
+ * vow. A Done activation's call is answered at once: the vow is rejected
+ * with an error named Finished (AF_OK). AF_ENOTFOUND (no such
+ * activation), AF_EINVAL (name or method empty, over 128 bytes, with '/'
+ * or not UTF-8), AF_ENOMEM, AF_ESTORE.
+ */
+int engine_call_export(struct engine *e, uint64_t act, const char *name,
+    const char *method, const void *args, size_t args_n, uint64_t vow,
+    uint64_t *out);
+/* The activations af_start_child started from `act`, in id order
+ * (*ids malloc'd, the caller frees): a scan of every row, so for `show`
+ * and cancel, not for listings. AF_OK, AF_ENOMEM, store errors. */
+int engine_children(struct engine *e, uint64_t act, uint64_t **ids, size_t *n);
+/* "act/A/NAME" -> A and NAME (a pointer into obj). AF_OK or AF_EINVAL. */
+int exports_parse_ref(const char *obj, uint64_t *act, const char **name);
+/* Whether m is a method name a call may carry: 1-128 bytes of UTF-8, no
+ * '/' nor NUL. */
+bool exports_method_ok(const char *m);
+
 /* ---- Passes ---- */
 
 /* Take events — every start and wake, and settlements until the pass
@@ -266,6 +305,7 @@ struct engine_act_info {
 	int64_t last_progress_ms;  /* of the last commit that changed it */
 	uint64_t last_incarnation; /* the incarnation that last wrote its
 				    * journal (or, with none, created it) */
+	uint64_t parent;           /* af_start_child's parent; 0: none */
 };
 int
 engine_act_info(struct engine *e, uint64_t act, struct engine_act_info *out);

@@ -77,9 +77,26 @@ struct holding {
 	bool row; /* a durable watcher row exists */
 };
 
-enum wait_kind { W_NONE, W_ONE, W_ALL, W_RACE };
+enum wait_kind { W_NONE, W_ONE, W_ALL, W_RACE, W_ALL_SETTLED };
 
 struct act;
+
+/* A call into an export that arrived and is not journaled yet (in the
+ * row's pending_calls until then). Heap copies. */
+struct pcall {
+	uint64_t vow; /* its result vow */
+	char *name;
+	char *method;
+	uint8_t *args; /* encoded Value */
+	size_t args_n;
+};
+
+/* An object the flow exported (af_export) in this load. In the arena. */
+struct export_def {
+	const char *name;
+	af_export_fn *fn;
+	void *arg;
+};
 
 struct task {
 	struct act *a;
@@ -98,8 +115,15 @@ struct task {
 	int wrc;
 	const struct af_value *wout;
 	size_t windex;
-	int rc; /* main: the flow function's return */
+	size_t wdone; /* all, all_settled: wv[0..wdone) known settled */
+	int rc;       /* main: the flow function's return */
 	const struct af_value *result;
+	/* A call's handler (exports.c): its export, method, args and the
+	 * result vow its answer settles; xp NULL for other tasks. */
+	const struct export_def *xp;
+	const char *cmethod;
+	const struct af_value *cargs;
+	uint64_t call_vow;
 };
 TAILQ_HEAD(taskq, task);
 
@@ -126,6 +150,21 @@ struct act {
 	int64_t created_ms;       /* wall clock, ms; 0: unknown (old row) */
 	int64_t last_progress_ms; /* of the last commit that changed it */
 	char *failure;
+	/* A cancel asked for (engine_cancel): its reason, encoded; in the
+	 * row until Done. cancel_seen: its doCancel entry was applied in
+	 * this load (journaled live, or met in replay). */
+	uint8_t *cancel;
+	size_t cancel_n;
+	bool cancel_asked;
+	bool cancel_seen;
+	uint64_t parent; /* af_start_child's parent; 0: none (the row) */
+	/* Calls into its exports not journaled yet, in arrival order: in
+	 * the row until delivered (exports.c). */
+	struct pcall *calls;
+	size_t ncalls, capcalls;
+	/* Its exports in this load (reset by act_unload). */
+	const struct export_def **exports;
+	size_t nexports, capexports;
 	enum act_state row_state; /* what its row says (Active/Failed/Done) */
 	bool quarantined;
 	bool replay; /* queued for replay: counted in e->rp */
@@ -154,7 +193,9 @@ struct act {
 };
 TAILQ_HEAD(actq, act);
 
-enum ev_kind { EV_WAKE, EV_SETTLED };
+/* EV_CANCEL: deliver the activation's cancel request (vow 0), queued
+ * with the settlements: an event under the step rule like them. */
+enum ev_kind { EV_WAKE, EV_SETTLED, EV_CANCEL, EV_CALL };
 
 struct event {
 	enum ev_kind kind;
@@ -363,11 +404,41 @@ int task_wait(struct task *, enum wait_kind, const struct af_value *const *,
 void step_run(struct engine *, struct act *);
 void act_go_live(struct engine *, struct act *);
 void step_take_events(struct engine *);
+/* engine_cancel's work, on an activation in memory not Done: record the
+ * request (reason: encoded, copied) and queue its delivery. */
+int act_cancel(struct engine *, struct act *, const void *reason, size_t n);
+
+/* The activation `id` to take an event (a cancel, a call), loaded from
+ * its row if it is not in memory (Failed: it stays so; Active: a wake is
+ * queued). AF_ESTATE with *out the act (or NULL if not in memory) when it
+ * is Done; AF_ENOTFOUND; AF_ENOMEM; store errors. (engine.c) */
+int engine_act_for_event(struct engine *, uint64_t id, struct act **out);
+
+/* ---- exports.c: guest exports and the calls into them ---- */
+
+/* The row's pending_calls: load (AF_EDECODE if malformed) / encode. */
+int act_calls_from_row(struct act *, struct af_str raw);
+int act_calls_encode(struct buf *, const struct act *);
+void act_calls_free(struct act *);
+/* Live: journal the pending call of result vow `vow` (doCall) and run
+ * its handler. */
+void act_deliver_call(struct engine *, struct act *, uint64_t vow);
+/* Replay: a doCall entry, at a->pos; AF_OK or the activation is Failed. */
+int act_replay_call(struct engine *, struct act *, const struct jentry *);
+/* Gone live: queue the delivery of every pending call, in order. */
+void act_queue_calls(struct engine *, struct act *);
+/* Done: reject with `err` every call it will never answer (pending ones,
+ * handlers still waiting). */
+void
+act_calls_abandon(struct engine *, struct act *, const struct af_value *err);
+/* The body of a handler's task (task_entry). */
+void export_task_run(struct task *);
 
 /* ---- membrane.c: the journal write set and the replay cursor ---- */
 
 void act_journal_append(struct engine *, struct act *, struct jentry *);
 int act_peek_entry(struct act *, struct jentry *);
+
 
 /* ---- hostobj.c: host objects ---- */
 

@@ -291,6 +291,53 @@ timer_sleep(struct af_host *h, void *data, const struct af_value *args,
 	return *result ? AF_OK : AF_ENOMEM;
 }
 
+/* flows.start({"flow": F, "args": A}): af_start_child. Starts F as a child
+ * of the calling activation, in this pass, and answers its outcome vow.
+ * The start, the call's journal entries and the child's row are in one
+ * commit, so a crash never leaves two children (nor a child the parent's
+ * journal does not name). */
+static int
+flows_start(struct af_host *h, void *data, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *flow = af_get(args, "flow");
+	const struct af_value *cargs = af_get(args, "args");
+	uint64_t act, outcome;
+	struct act *child;
+	char name[256];
+	int rc;
+
+	(void)data;
+	if (flow == NULL || flow->type != AF_STRING ||
+	    flow->u.s.len >= sizeof(name) ||
+	    memchr(flow->u.s.ptr, '\0', flow->u.s.len) != NULL) {
+		*result = af_error(h->a->arena, "TypeError",
+		    "flows.start takes {\"flow\": NAME, \"args\": ARGS}");
+		return AF_REJECTED;
+	}
+	memcpy(name, flow->u.s.ptr, flow->u.s.len);
+	name[flow->u.s.len] = '\0';
+	rc = engine_start(h->e, name, cargs, &act, &outcome);
+	if (rc == AF_ENOTFOUND || rc == AF_EINVAL) {
+		*result = hostobj_error(h->a->arena,
+		    rc == AF_ENOTFOUND ? "NotFound" : "TypeError",
+		    rc == AF_ENOTFOUND ?
+			"no flow %s" :
+			"flows.start %s: args a child cannot be given "
+			"(a resolver)",
+		    name);
+		return AF_REJECTED;
+	}
+	if (rc != AF_OK)
+		return rc;
+	if ((child = u64map_get(&h->e->acts, act)) != NULL)
+		child->parent = h->a->id;
+	*result = af_vow_ref(h->a->arena, outcome);
+	return *result ? AF_OK : AF_ENOMEM;
+}
+
+static const struct af_method flows_methods[] = { { "start", flows_start } };
+
 static const struct af_method timer_methods[] = { { "sleep", timer_sleep } };
 
 static const struct af_method vows_methods[] = {
@@ -325,6 +372,7 @@ static const struct {
 	{ "clock", clock_methods, 1 },
 	{ "random", random_methods, 1 },
 	{ "timer", timer_methods, 1 },
+	{ "flows", flows_methods, 1 },
 };
 
 /* Register (or find registered) every built-in object in reg. */

@@ -68,6 +68,7 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		out->created_ms = a->created_ms;
 		out->last_progress_ms = a->last_progress_ms;
 		out->last_incarnation = a->last_incarnation;
+		out->parent = a->parent;
 		if (a->failure)
 			copy_str(out->failure, sizeof(out->failure), a->failure,
 			    strlen(a->failure));
@@ -93,6 +94,7 @@ engine_act_info(struct engine *e, uint64_t id, struct engine_act_info *out)
 		out->created_ms = row.created_ms;
 		out->last_progress_ms = row.last_progress_ms;
 		out->last_incarnation = row.last_incarnation;
+		out->parent = row.parent;
 		copy_str(out->failure, sizeof(out->failure),
 		    row.failure.ptr ? row.failure.ptr : "", row.failure.len);
 	}
@@ -289,9 +291,10 @@ engine_blocked_on(struct engine *e, uint64_t id, engine_blocked_fn *cb,
 			blocked_vow(e, &bv[i]);
 		}
 		rc = cb(ctx, t->seq,
-		    t->wait == W_ONE     ? "await" :
-			t->wait == W_ALL ? "all" :
-					   "race",
+		    t->wait == W_ONE             ? "await" :
+			t->wait == W_ALL         ? "all" :
+			t->wait == W_ALL_SETTLED ? "all_settled" :
+						   "race",
 		    bv, t->wn);
 		if (rc != 0)
 			break;

@@ -84,7 +84,7 @@ journal_entry_parse(const void *p, size_t n, struct jentry *e)
 			return AF_EDECODE;
 		}
 	}
-	if (rc < 0 || e->kind < J_CHECK_CALL || e->kind > J_PATCHED)
+	if (rc < 0 || e->kind < J_CHECK_CALL || e->kind > J_DO_CANCEL)
 		return AF_EDECODE;
 	return AF_OK;
 }
@@ -107,6 +107,14 @@ journal_kind_name(enum jkind k)
 		return "doReject";
 	case J_PATCHED:
 		return "patched";
+	case J_DO_CANCEL:
+		return "doCancel";
+	case J_DO_CALL:
+		return "doCall";
+	case J_CHECK_RETURN:
+		return "checkReturn";
+	case J_CHECK_THROW:
+		return "checkThrow";
 	default:
 		return "?";
 	}
@@ -167,6 +175,26 @@ journal_entry_text(struct buf *b, const struct jentry *e)
 		break;
 	case J_PATCHED:
 		buf_put(b, e->target.ptr, e->target.len);
+		break;
+	case J_DO_CANCEL:
+		text_value(b, e->value);
+		break;
+	case J_DO_CALL:
+		buf_put(b, e->target.ptr, e->target.len);
+		buf_puts(b, ".");
+		buf_put(b, e->method.ptr, e->method.len);
+		buf_puts(b, ", ");
+		text_value(b, e->args);
+		snprintf(num, sizeof(num), ", vow %llu",
+		    (unsigned long long)e->vow);
+		buf_puts(b, num);
+		break;
+	case J_CHECK_RETURN:
+	case J_CHECK_THROW:
+		snprintf(num, sizeof(num), "vow %llu, ",
+		    (unsigned long long)e->vow);
+		buf_puts(b, num);
+		text_value(b, e->value);
 		break;
 	default:
 		break;

@@ -38,7 +38,9 @@
  * may hold `patched` entries (kind 7, af_patched's marker). A format 1
  * daemon's strict parsers refuse both: it would skip those activations or
  * fail them as having an undecodable journal, so it must refuse the store
- * instead.
+ * instead. 3: rows may hold a cancel request and pending calls (fields
+ * 21, 22) and journals `doCall`, `checkReturn`, `checkThrow` and
+ * `doCancel` entries (kinds 8-11), which a format 2 parser refuses alike.
  */
 int journal_format_check(struct store_txn *t, char *err, size_t errlen);
 
@@ -50,7 +52,12 @@ enum jkind {
 	J_CHECK_SEND = 4,
 	J_DO_FULFILL = 5,
 	J_DO_REJECT = 6,
-	J_PATCHED = 7, /* af_patched's marker: target is the patch id */
+	J_PATCHED = 7,      /* af_patched's marker: target is the patch id */
+	J_DO_CALL = 8,      /* a call into an export, an event: target (the
+				export's name), method, args, vow (result) */
+	J_CHECK_RETURN = 9, /* its handler answered: vow, value */
+	J_CHECK_THROW = 10, /* its handler threw: vow, value */
+	J_DO_CANCEL = 11, /* a cancel request, an event: value is the reason */
 };
 
 /*

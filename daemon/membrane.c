@@ -239,6 +239,40 @@ live_call(struct engine *e, struct act *a, const char *obj, const char *method,
 	return journal_answer(e, a, idx, rc, res, obj, method, out);
 }
 
+/* Live send to "act/A/NAME": the call's result vow, or a NotFound error
+ * (a malformed reference, no such activation). */
+static int
+send_to_export(struct engine *e, struct act *a, const char *obj,
+    const char *method, const struct af_value **res)
+{
+	const char *name;
+	uint64_t target, vid;
+	int rc;
+
+	if (exports_parse_ref(obj, &target, &name) != AF_OK ||
+	    !exports_method_ok(method)) {
+		*res = hostobj_error(a->arena, "NotFound",
+		    "send to %s.%s: not an export reference act/A/NAME with "
+		    "names of 1-128 bytes",
+		    obj, method);
+		return AF_REJECTED;
+	}
+	/* The result vow is the caller's (pruned with it: prune.h). */
+	if ((rc = vowtab_make(e->vt, a->id, &vid, NULL)) == AF_OK)
+		rc = engine_call_export(e, target, name, method, e->args_buf.p,
+		    e->args_buf.len, vid, &vid);
+	if (rc == AF_ENOTFOUND) {
+		*res = hostobj_error(a->arena, "NotFound",
+		    "send to %s.%s: no activation %llu", obj, method,
+		    (unsigned long long)target);
+		return AF_REJECTED;
+	}
+	if (rc != AF_OK)
+		act_fail_from_guest(e, a, "out of memory (send)");
+	*res = af_vow_ref(a->arena, vid);
+	return AF_OK;
+}
+
 /* Live eventual send: checkSend, a new result vow, an outbox invocation in
  * the same commit, doReturn{vow}. The server's answer settles the vow. */
 static int
@@ -264,6 +298,10 @@ live_send(struct engine *e, struct act *a, const char *obj, const char *method,
 		    "resolver this flow does not hold",
 		    obj, method);
 		rc = AF_REJECTED;
+	} else if (strncmp(obj, "act/", 4) == 0) {
+		/* Another flow's export: routed inside the daemon, into the
+		 * callee's row in this same commit (exports.c). */
+		rc = send_to_export(e, a, obj, method, &res);
 	} else if (vowtab_make(e->vt, a->id, &vid, NULL) != AF_OK ||
 	    vowtab_get(e->vt, vid, &v) != AF_OK ||
 	    vec_grow((void **)&e->w.invocations, &e->w.capinvocations,
@@ -455,6 +493,29 @@ af_send(struct af_flow *f, const char *obj, const char *method,
 	return membrane(f, J_CHECK_SEND, obj, method, args, vow);
 }
 
+int
+af_start_child(struct af_flow *f, const char *flow, const struct af_value *args,
+    const struct af_value **outcome)
+{
+	const char *keys[2] = { "args", "flow" };
+	const struct af_value *vals[2];
+	struct af_arena *ar = f->a->arena;
+	const struct af_value *dummy;
+
+	if (outcome == NULL)
+		outcome = &dummy;
+	*outcome = NULL;
+	if (flow == NULL || *flow == '\0')
+		return AF_EINVAL;
+	vals[0] = args ? args : af_null(ar);
+	vals[1] = af_string(ar, flow);
+	if (vals[0] == NULL || vals[1] == NULL)
+		return vals[1] == NULL && vals[0] != NULL ? AF_EINVAL :
+							    AF_ENOMEM;
+	return af_call(f, "flows", "start", af_record(ar, keys, vals, 2),
+	    outcome);
+}
+
 const struct af_value *
 af_sleep(struct af_flow *f, int64_t ms)
 {
@@ -524,6 +585,24 @@ af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
 }
 
 int
+af_all_settled(struct af_flow *f, const struct af_value *const *vows, size_t n,
+    const struct af_value **out)
+{
+	struct task *t = cur_task(f);
+	const struct af_value **copy;
+	int rc;
+
+	if ((rc = check_vows(f, vows, n)) != AF_OK)
+		return rc;
+	if ((copy = af_arena_alloc(f->a->arena, (n ? n : 1) * sizeof(*copy))) ==
+	    NULL)
+		return AF_ENOMEM;
+	if (n > 0)
+		memcpy(copy, vows, n * sizeof(*copy));
+	return task_wait(t, W_ALL_SETTLED, copy, n, out, NULL);
+}
+
+int
 af_race(struct af_flow *f, const struct af_value *const *vows, size_t n,
     const struct af_value **out, size_t *index)
 {
@@ -560,6 +639,13 @@ uint64_t
 af_flow_id(struct af_flow *f)
 {
 	return f->a->id;
+}
+
+bool
+af_cancel_requested(struct af_flow *f)
+{
+	(void)cur_task(f);
+	return f->a->cancel_seen;
 }
 
 bool

@@ -54,28 +54,116 @@ int
 engine_push_event(struct engine *e, enum ev_kind k, uint64_t act, uint64_t vow)
 {
 	assert(act != 0);
-	assert(k == EV_WAKE || vow != 0);
+	assert((k != EV_SETTLED && k != EV_CALL) || vow != 0);
 	if (engine_alloc_fault(e))
 		return AF_ENOMEM;
 	return evq_push(k == EV_WAKE ? &e->wakes : &e->settles,
 	    (struct event){ k, act, vow });
 }
 
-/* Whether t's wait is satisfied now; if so fill its result. */
+/* all and all_settled: whether wv[wdone..) have settled too (fulfilled,
+ * for all), advancing the cursor, so that a wait on n vows costs O(n) in
+ * all, not O(n) per settlement. */
 static bool
-wait_done(struct task *t)
+rest_settled(struct task *t, bool fulfilled)
+{
+	const struct holding *s;
+
+	while (t->wdone < t->wn &&
+	    (s = u64map_get(&t->a->holdings, t->wv[t->wdone]->u.id)) != NULL &&
+	    s->settled && !(fulfilled && s->rejected))
+		t->wdone++;
+	return t->wdone == t->wn;
+}
+
+/* af_all_settled: done when every vow has settled; the result is one
+ * record per vow, in the order given (flow.h). */
+static bool
+all_settled_done(struct task *t)
+{
+	struct act *a = t->a;
+	const struct holding *s;
+	const struct af_value **items, *vals[2];
+	const char *keys[2];
+	size_t i;
+
+	if (!rest_settled(t, false))
+		return false;
+	t->wrc = AF_ENOMEM;
+	t->wout = NULL;
+	items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) * sizeof(*items));
+	if (items == NULL)
+		return true;
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->holdings, t->wv[i]->u.id);
+		keys[0] = "status";
+		vals[0] = af_string(a->arena,
+		    s->rejected ? "rejected" : "fulfilled");
+		keys[1] = s->rejected ? "reason" : "value";
+		vals[1] = s->value;
+		if (vals[0] == NULL ||
+		    (items[i] = af_record(a->arena, keys, vals, 2)) == NULL)
+			return true;
+	}
+	if ((t->wout = af_list_of(a->arena, items, t->wn)) != NULL)
+		t->wrc = AF_OK;
+	return true;
+}
+
+/* all: every one fulfilled; the list of their values. */
+static bool
+all_done(struct task *t)
+{
+	struct act *a = t->a;
+	const struct af_value **items;
+	const struct holding *s;
+	size_t i;
+
+	if (!rest_settled(t, true))
+		return false;
+	items = af_arena_alloc(a->arena, (t->wn ? t->wn : 1) * sizeof(*items));
+	if (items == NULL)
+		return false;
+	for (i = 0; i < t->wn; i++) {
+		s = u64map_get(&a->holdings, t->wv[i]->u.id);
+		items[i] = s->value;
+	}
+	t->wout = af_list_of(a->arena, items, t->wn);
+	t->wrc = t->wout ? AF_OK : AF_ENOMEM;
+	return true;
+}
+
+/* Whether t's wait is satisfied now; if so fill its result. `just`: the
+ * vow whose settlement was just applied (0: look at every one). */
+static bool
+wait_done(struct task *t, uint64_t just)
 {
 	struct act *a = t->a;
 	const struct holding *s, *best = NULL;
 	size_t i, bi = 0;
 
+	if (t->wait == W_ALL_SETTLED)
+		return all_settled_done(t);
+	if (t->wait == W_ALL && just != 0) {
+		/* An earlier rejection would have ended the wait already: only
+		 * this settlement can be the first. */
+		s = u64map_get(&a->holdings, just);
+		if (s != NULL && s->settled && s->rejected) {
+			for (i = 0; i < t->wn && t->wv[i]->u.id != just; i++)
+				;
+			if (i == t->wn)
+				return false;
+			t->wrc = AF_REJECTED;
+			t->wout = s->value;
+			t->windex = i;
+			return true;
+		}
+		return all_done(t);
+	}
 	for (i = 0; i < t->wn; i++) {
 		s = u64map_get(&a->holdings, t->wv[i]->u.id);
-		if (s == NULL || !s->settled) {
-			if (t->wait == W_ALL)
-				continue;
+		if (s == NULL || !s->settled)
 			continue;
-		}
 		if (t->wait == W_ALL && !s->rejected)
 			continue;
 		if (best == NULL || s->seq < best->seq) {
@@ -89,29 +177,7 @@ wait_done(struct task *t)
 		t->windex = bi;
 		return true;
 	}
-	if (t->wait != W_ALL)
-		return false;
-	/* all: every one fulfilled? */
-	for (i = 0; i < t->wn; i++) {
-		s = u64map_get(&a->holdings, t->wv[i]->u.id);
-		if (s == NULL || !s->settled)
-			return false;
-	}
-	{
-		const struct af_value **items;
-
-		items = af_arena_alloc(a->arena,
-		    (t->wn ? t->wn : 1) * sizeof(*items));
-		if (items == NULL)
-			return false;
-		for (i = 0; i < t->wn; i++) {
-			s = u64map_get(&a->holdings, t->wv[i]->u.id);
-			items[i] = s->value;
-		}
-		t->wout = af_list_of(a->arena, items, t->wn);
-		t->wrc = t->wout ? AF_OK : AF_ENOMEM;
-	}
-	return true;
+	return t->wait == W_ALL && all_done(t);
 }
 
 static void
@@ -123,18 +189,38 @@ make_ready(struct act *a, struct task *t)
 	}
 }
 
-/* A settlement was applied: every task whose wait is now satisfied runs,
- * in task creation order. */
+/* The settlement of `vow` was applied: every task whose wait is now
+ * satisfied runs, in task creation order. */
 static void
-wake_tasks(struct act *a)
+wake_tasks(struct act *a, uint64_t vow)
 {
 	struct task *t;
 
 	TAILQ_FOREACH(t, &a->tasks, all) {
-		if (t->wait != W_NONE && wait_done(t)) {
+		if (t->wait != W_NONE && wait_done(t, vow)) {
 			t->wait = W_NONE;
 			make_ready(a, t);
 		}
+	}
+}
+
+/* The cancel request was applied (doCancel, live or replayed): every
+ * coroutine waiting now gets AF_CANCELLED with the reason, in task
+ * creation order; later waits are ordinary. */
+static void
+cancel_tasks(struct act *a, const struct af_value *reason)
+{
+	struct task *t;
+
+	a->cancel_seen = true;
+	TAILQ_FOREACH(t, &a->tasks, all) {
+		if (t->wait == W_NONE)
+			continue;
+		t->wait = W_NONE;
+		t->wrc = AF_CANCELLED;
+		t->wout = reason;
+		t->windex = 0;
+		make_ready(a, t);
 	}
 }
 
@@ -146,7 +232,8 @@ task_wait(struct task *t, enum wait_kind k, const struct af_value *const *vv,
 	t->wait = k;
 	t->wv = vv;
 	t->wn = n;
-	if (wait_done(t))
+	t->wdone = 0;
+	if (wait_done(t, 0))
 		t->wait = W_NONE;
 	else
 		coro_yield();
@@ -164,6 +251,8 @@ task_entry(void *arg)
 
 	if (t->is_main)
 		t->rc = t->a->fd->fn(&t->a->handle, t->a->args_val, &t->result);
+	else if (t->xp != NULL)
+		export_task_run(t);
 	else
 		t->fn(&t->a->handle, t->arg);
 }
@@ -286,6 +375,10 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 		if (a->live_state != ES_RUNNING)
 			return; /* check mode: it passed (engine_check.c) */
 	}
+	/* A cancelled wait's code passed on (`return af_await(...)`) rejects
+	 * the outcome with the reason, as flow.h says. */
+	if (t->rc == AF_CANCELLED)
+		t->rc = AF_REJECTED;
 	if ((t->rc != AF_OK && t->rc != AF_REJECTED) || res == NULL) {
 		act_failf(e, a, "flow returned a malformed value (code %d, %s)",
 		    t->rc, res ? "value" : "no value");
@@ -323,6 +416,21 @@ act_finish(struct engine *e, struct act *a, struct task *t)
 			"");
 		act_unload(e, a);
 		return;
+	}
+	/* Calls it will never answer: pending ones, handlers still
+	 * waiting. */
+	if (a->ncalls > 0 || a->nexports > 0) {
+		char msg[128];
+		const struct af_value *err;
+
+		snprintf(msg, sizeof(msg),
+		    "activation %llu has finished: the call is not answered",
+		    (unsigned long long)a->id);
+		arena_reset(e->tmp);
+		if ((err = af_error(e->tmp, "Finished", msg)) == NULL)
+			engine_note_lost(e, AF_ENOMEM);
+		else
+			act_calls_abandon(e, a, err);
 	}
 	/* Done: it no longer holds anything. */
 	while (u64map_next(&a->holdings, &i, &k, &p)) {
@@ -469,6 +577,35 @@ act_load_and_replay(struct engine *e, struct act *a)
 			    a->pos);
 			return;
 		}
+		if (je.kind == J_DO_CALL) {
+			if (act_replay_call(e, a, &je) != AF_OK)
+				return;
+			step_run(e, a);
+			continue;
+		}
+		if (je.kind == J_DO_CANCEL) {
+			const struct af_value *reason;
+
+			if (a->cancel_seen) {
+				act_failf(e, a,
+				    "replay diverged at journal index %zu: "
+				    "a second doCancel",
+				    a->pos);
+				return;
+			}
+			if (value_decode(a->arena, je.value.ptr, je.value.len,
+				&reason) != AF_OK) {
+				act_failf(e, a,
+				    "journal entry %zu: value undecodable",
+				    a->pos);
+				return;
+			}
+			a->pos++;
+			act_enter_value(e, a, reason, false);
+			cancel_tasks(a, reason);
+			step_run(e, a);
+			continue;
+		}
 		if (je.kind != J_DO_FULFILL && je.kind != J_DO_REJECT) {
 			buf_init(&b);
 			journal_entry_text(&b, &je);
@@ -501,9 +638,17 @@ act_load_and_replay(struct engine *e, struct act *a)
 		s->rejected = je.kind == J_DO_REJECT;
 		s->seq = a->pos++;
 		act_enter_value(e, a, s->value, false);
-		wake_tasks(a);
+		wake_tasks(a, je.vow);
 		step_run(e, a);
 	}
+	/* Calls and a cancel that arrived while it was not live (Sleeping,
+	 * Failed) and are not in its journal yet: after what settled
+	 * meanwhile, calls in arrival order. */
+	if (a->live_state == ES_RUNNING)
+		act_queue_calls(e, a);
+	if (a->live_state == ES_RUNNING && a->cancel_asked && !a->cancel_seen &&
+	    engine_push_event(e, EV_CANCEL, a->id, 0) != AF_OK)
+		engine_note_lost(e, AF_ENOMEM);
 }
 
 /* Live: a held vow settled; journal it and run whoever waits. */
@@ -544,8 +689,60 @@ act_deliver(struct engine *e, struct act *a, uint64_t vowid)
 		s->row = false;
 	}
 	act_enter_value(e, a, s->value, true);
-	wake_tasks(a);
+	wake_tasks(a, vowid);
 	step_run(e, a);
+}
+
+/* Live: the cancel request is journaled (doCancel) and delivered to
+ * whoever waits. Not live (Sleeping, Failed): act_go_live queues it again
+ * once the journal is replayed. */
+static void
+act_deliver_cancel(struct engine *e, struct act *a)
+{
+	const struct af_value *reason;
+	struct jentry je;
+
+	if (a->live_state != ES_RUNNING || !a->cancel_asked || a->cancel_seen)
+		return;
+	if (value_decode(a->arena, a->cancel, a->cancel_n, &reason) != AF_OK) {
+		act_failf(e, a, "the cancel reason does not decode");
+		act_unload(e, a);
+		return;
+	}
+	memset(&je, 0, sizeof(je));
+	je.kind = J_DO_CANCEL;
+	je.value = (struct af_str){ a->cancel_n ? (const char *)a->cancel : "",
+		a->cancel_n };
+	act_journal_append(e, a, &je);
+	act_enter_value(e, a, reason, true);
+	cancel_tasks(a, reason);
+	step_run(e, a);
+}
+
+int
+act_cancel(struct engine *e, struct act *a, const void *reason, size_t n)
+{
+	uint8_t *copy;
+
+	assert(a->live_state != ES_DONE);
+	if (a->cancel_asked)
+		return AF_OK; /* idempotent: the first reason stands */
+	if ((copy = malloc(n ? n : 1)) == NULL)
+		return AF_ENOMEM;
+	if (n > 0)
+		memcpy(copy, reason, n);
+	a->cancel = copy;
+	a->cancel_n = n;
+	a->cancel_asked = true;
+	a->row_dirty = true;
+	act_mark_dirty(e, a);
+	if (a->live_state == ES_RUNNING &&
+	    engine_push_event(e, EV_CANCEL, a->id, 0) != AF_OK) {
+		/* Recorded but not queued: the pass must not commit it. */
+		engine_note_lost(e, AF_ENOMEM);
+		return AF_ENOMEM;
+	}
+	return AF_OK;
 }
 
 void
@@ -569,7 +766,7 @@ step_take_events(struct engine *e)
 			 nsettles >= SETTLES_PER_PASS) ||
 			!evq_pop(&e->settles, &ev)))
 			break;
-		if (ev.kind == EV_SETTLED)
+		if (ev.kind != EV_WAKE)
 			nsettles++;
 		e->st.events++;
 		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
@@ -578,7 +775,11 @@ step_take_events(struct engine *e)
 			act_load_and_replay(e, a);
 			if (a->replay)
 				engine_replay_done(e, a);
-		} else
+		} else if (ev.kind == EV_CANCEL)
+			act_deliver_cancel(e, a);
+		else if (ev.kind == EV_CALL)
+			act_deliver_call(e, a, ev.vow);
+		else
 			act_deliver(e, a, ev.vow);
 	}
 	engine_replay_pass_end(e);

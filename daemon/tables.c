@@ -32,6 +32,12 @@ act_row_encode(struct buf *b, const struct act_row *r)
 		pb_put_uint64(b, 11, (uint64_t)r->last_progress_ms);
 	if (r->last_incarnation)
 		pb_put_uint64(b, 12, r->last_incarnation);
+	if (r->cancel_reason.ptr)
+		pb_put_bytes(b, 21, r->cancel_reason.ptr, r->cancel_reason.len);
+	if (r->pending_calls.len)
+		pb_put_bytes(b, 22, r->pending_calls.ptr, r->pending_calls.len);
+	if (r->parent)
+		pb_put_uint64(b, 23, r->parent);
 	return b->err;
 }
 
@@ -48,7 +54,8 @@ act_row_parse(const void *p, size_t n, struct act_row *r)
 	memset(r, 0, sizeof(*r));
 	pbr_init(&rd, p, n);
 	while ((rc = pbr_next(&rd, &field, &wt)) > 0) {
-		if (field == 1 || field == 2 || field == 6) {
+		if (field == 1 || field == 2 || field == 6 || field == 21 ||
+		    field == 22) {
 			if (wt != PB_LEN || pbr_bytes(&rd, &bp, &bn) != AF_OK)
 				return AF_EDECODE;
 			struct af_str s = { (const char *)bp, bn };
@@ -56,14 +63,21 @@ act_row_parse(const void *p, size_t n, struct act_row *r)
 				r->flow = s;
 			else if (field == 2)
 				r->args = s;
-			else
+			else if (field == 6)
 				r->failure = s;
+			else if (field == 21)
+				r->cancel_reason = s;
+			else
+				r->pending_calls = s;
 			continue;
 		}
-		if (field < 1 || field > 12 || wt != PB_VARINT ||
-		    pbr_varint(&rd, &v) != AF_OK)
+		if (((field < 1 || field > 12) && field != 23) ||
+		    wt != PB_VARINT || pbr_varint(&rd, &v) != AF_OK)
 			return AF_EDECODE;
 		switch (field) {
+		case 23:
+			r->parent = v;
+			break;
 		case 10:
 			r->created_ms = (int64_t)v;
 			break;

@@ -30,10 +30,13 @@ struct act_row {
 	struct af_str failure;
 	uint64_t incarnation;
 	uint64_t journal_gc;
-	bool quarantined;          /* crashed the daemon: wake only by hand */
-	int64_t created_ms;        /* 0: a row older than the field */
-	int64_t last_progress_ms;  /* 0: unknown */
-	uint64_t last_incarnation; /* 0: unknown */
+	bool quarantined;            /* crashed the daemon: wake only by hand */
+	int64_t created_ms;          /* 0: a row older than the field */
+	int64_t last_progress_ms;    /* 0: unknown */
+	uint64_t last_incarnation;   /* 0: unknown */
+	struct af_str cancel_reason; /* encoded Value; ptr NULL: none asked */
+	struct af_str pending_calls; /* encoded PendingCalls; len 0: none */
+	uint64_t parent;             /* af_start_child's parent; 0: none */
 };
 
 int act_row_encode(struct buf *b, const struct act_row *r);

@@ -35,6 +35,8 @@ static char last_error[NCONN][256]; /* ErrorReply.message of the last */
 static int last_code[NCONN];        /* ErrorReply.code of the last */
 static int last_depth[NCONN];       /* messages nested in the last frame */
 static uint64_t mk_vow;
+static uint64_t call_vow; /* CallExportReply.vow of the last call */
+static int ncancelled;    /* CancelReply answers */
 static uint8_t mk_secret[16];
 static uint64_t inv_vow[256];
 static uint8_t inv_secret[256][16];
@@ -98,6 +100,12 @@ on_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t n)
 	} else if (m->response->result_case ==
 	    ASYNCFLOW__RESPONSE__RESULT_VOW) {
 		last_state[conn] = m->response->vow->state;
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_CALL) {
+		call_vow = m->response->call->vow;
+	} else if (m->response->result_case ==
+	    ASYNCFLOW__RESPONSE__RESULT_CANCEL) {
+		ncancelled++;
 	} else if (m->response->result_case ==
 	    ASYNCFLOW__RESPONSE__RESULT_SHOW) {
 		size_t i, k, o = 0;
@@ -284,6 +292,7 @@ setup(void)
 	memset(nevents, 0, sizeof(nevents));
 	memset(nstats, 0, sizeof(nstats));
 	ninv = 0;
+	ncancelled = 0;
 	ck_assert_msg(harness_open(&h, dir, &o) == AF_OK, "harness_open: %s",
 	    h.err);
 }
@@ -963,6 +972,110 @@ END_TEST
 
 /* ListActivations filters by flow on the daemon's side, with the state,
  * after and limit; modules lists the names registered, sorted. */
+/* call OBJECT METHOD with args (NULL: none) on conn 1, one pass: the
+ * error message of the reply, or "" when it answered with a vow. */
+static const char *
+call_reply(const char *object, const char *method, Asyncflow__Value *args)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__CallExport c = ASYNCFLOW__CALL_EXPORT__INIT;
+	int before = nerrors[1];
+
+	c.object = (char *)object;
+	c.method = (char *)method;
+	c.args = args;
+	r.op_case = ASYNCFLOW__REQUEST__OP_CALL;
+	r.call = &c;
+	call_vow = 0;
+	last_error[1][0] = '\0';
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	if (nerrors[1] == before) {
+		ck_assert_uint_ne(call_vow, 0);
+		return "";
+	}
+	return last_error[1];
+}
+
+/* cancel ACT with reason (NULL: none) on conn 1, one pass: as call_reply. */
+static const char *
+cancel_reply(uint64_t act, Asyncflow__Value *reason)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__Cancel c = ASYNCFLOW__CANCEL__INIT;
+	int before = nerrors[1], answered = ncancelled;
+
+	c.activation = act;
+	c.reason = reason;
+	r.op_case = ASYNCFLOW__REQUEST__OP_CANCEL;
+	r.cancel = &c;
+	last_error[1][0] = '\0';
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	if (nerrors[1] == before) {
+		ck_assert_int_eq(ncancelled, answered + 1);
+		return "";
+	}
+	return last_error[1];
+}
+
+/*
+ * call and cancel through the request layer (issue 10): a call answers
+ * with the result vow, settled by the flow's handler in the same pass; a
+ * malformed reference, a method that is no name, an activation that does
+ * not exist, a vow the args name that does not exist: each refused with
+ * an error saying which. cancel: the same for the activation and the
+ * reason, and a Done activation is refused (twice while it is not Done:
+ * check_engine).
+ */
+START_TEST(test_api_call_and_cancel_say_why)
+{
+	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
+	Asyncflow__StartFlow s = ASYNCFLOW__START_FLOW__INIT;
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+	char method[200];
+	const char *msg;
+
+	s.flow = (char *)"shop";
+	r.op_case = ASYNCFLOW__REQUEST__OP_START;
+	r.start = &s;
+	request(1, &r);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_str_eq(call_reply("act/1/order", "items", NULL), "");
+	get_vow(1, call_vow, false);
+	ck_assert_int_eq(pass(), AF_OK);
+	ck_assert_int_eq(last_state[1],
+	    ASYNCFLOW__VOW_STATUS__VOW_STATUS_FULFILLED);
+	msg = call_reply("act/x/order", "items", NULL);
+	ck_assert_msg(strstr(msg, "not an export reference") != NULL, "%s",
+	    msg);
+	ck_assert_int_eq(last_code[1], AF_EINVAL);
+	msg = call_reply("act/1/a/b", "items", NULL);
+	ck_assert_msg(strstr(msg, "not an export reference") != NULL, "%s",
+	    msg);
+	memset(method, 'm', 129);
+	method[129] = '\0';
+	msg = call_reply("act/1/order", method, NULL);
+	ck_assert_msg(strstr(msg, "method") != NULL, "%s", msg);
+	msg = call_reply("act/999/order", "items", NULL);
+	ck_assert_msg(strstr(msg, "no activation 999") != NULL, "%s", msg);
+	ck_assert_int_eq(last_code[1], AF_ENOTFOUND);
+	v.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	v.vow_id = 4242;
+	msg = call_reply("act/1/order", "items", &v);
+	ck_assert_msg(strstr(msg, "vow 4242") != NULL, "%s", msg);
+
+	msg = cancel_reply(999, NULL);
+	ck_assert_msg(strstr(msg, "no activation 999") != NULL, "%s", msg);
+	msg = cancel_reply(1, &v);
+	ck_assert_msg(strstr(msg, "vow 4242") != NULL, "%s", msg);
+	/* shop rejects when cancelled before checkout: Done at once. */
+	ck_assert_str_eq(cancel_reply(1, NULL), "");
+	msg = cancel_reply(1, NULL);
+	ck_assert_msg(strstr(msg, "is Done") != NULL, "%s", msg);
+}
+END_TEST
+
 START_TEST(test_api_list_by_flow_and_modules)
 {
 	Asyncflow__Request r = ASYNCFLOW__REQUEST__INIT;
@@ -1009,7 +1122,8 @@ START_TEST(test_api_list_by_flow_and_modules)
 	request(1, &r);
 	ck_assert_int_eq(pass(), AF_OK);
 	ck_assert_str_eq(last_modules,
-	    "approval echo gather nap transfer | clock random timer vows");
+	    "approval echo gather nap shipping shop transfer | clock flows "
+	    "random timer vows");
 }
 END_TEST
 
@@ -1030,6 +1144,7 @@ api_suite(void)
 	tcase_add_test(tc, test_api_reply_too_deep_for_the_wire_is_an_error);
 	tcase_add_test(tc, test_api_show_says_whether_a_server_is_connected);
 	tcase_add_test(tc, test_api_list_by_flow_and_modules);
+	tcase_add_test(tc, test_api_call_and_cancel_say_why);
 	tcase_add_test(tc, test_api_writes_refused_until_recovered);
 	tcase_add_test(tc, test_api_unrelated_failure_does_not_repush);
 	tcase_add_test(tc,

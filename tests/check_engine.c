@@ -285,6 +285,165 @@ flow_all(struct af_flow *f, const struct af_value *args,
 	return af_all(f, l->u.list.items, l->u.list.len, result);
 }
 
+/* af_all_settled over args.vows; its code is returned as given. */
+static int
+flow_all_settled(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *l = af_get(args, "vows");
+
+	return af_all_settled(f, l->u.list.items, l->u.list.len, result);
+}
+
+/* Cancellation: a spawned coroutine waits in af_all on args.a, the main
+ * one in af_race on [args.a, args.b]. Cancelled, both see AF_CANCELLED;
+ * the main one then compensates (a host call, and a wait on args.comp,
+ * which works normally) and rejects with
+ * {"reason": R, "requested": af_cancel_requested, "spawned": CODE}.
+ * Not cancelled, it returns what won the race. */
+struct cancel_seen {
+	const struct af_value *a;
+	int rc;
+	bool requested_before;
+};
+
+static void
+task_all_cancelled(struct af_flow *f, void *arg)
+{
+	struct cancel_seen *cs = arg;
+	const struct af_value *out;
+
+	cs->requested_before = af_cancel_requested(f);
+	cs->rc = af_all(f, &cs->a, 1, &out);
+}
+
+static int
+flow_cancellable(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *set[2] = { af_get(args, "a"),
+		af_get(args, "b") };
+	const struct af_value *v, *c, *vals[3];
+	const char *keys[3] = { "reason", "requested", "spawned" };
+	struct cancel_seen *cs = af_arena_alloc(A(f), sizeof(*cs));
+	int rc;
+
+	cs->rc = -1;
+	cs->a = set[0];
+	af_spawn(f, task_all_cancelled, cs);
+	rc = af_race(f, set, 2, &v, NULL);
+	if (rc != AF_CANCELLED) {
+		*result = v;
+		return rc;
+	}
+	if (cs->requested_before ||
+	    af_call(f, "counter", "next", NULL, &c) != AF_OK ||
+	    af_await(f, af_get(args, "comp"), &c) != AF_OK)
+		return AF_EINVAL;
+	vals[0] = v;
+	vals[1] = af_bool(A(f), af_cancel_requested(f));
+	vals[2] = af_int(A(f), cs->rc);
+	*result = af_record(A(f), keys, vals, 3);
+	return AF_REJECTED;
+}
+
+/*
+ * Exports: "counter" with add {"n"} (total so far, plus export_bias: a
+ * changed answer for the divergence test), get, slow {"v": VOW} (awaits
+ * it: a handler that waits) and bad (a malformed answer). The main
+ * function awaits args.done and returns [total, code of exporting the
+ * same name twice].
+ */
+static int export_bias;
+
+struct counter_state {
+	int64_t total;
+};
+
+static int
+counter_handler(struct af_flow *f, void *arg, const char *method,
+    const struct af_value *args, const struct af_value **result)
+{
+	struct counter_state *st = arg;
+	const struct af_value *n;
+
+	if (strcmp(method, "add") == 0) {
+		n = af_get(args, "n");
+		if (n == NULL || n->type != AF_INT) {
+			*result = af_error(A(f), "TypeError", "add takes n");
+			return AF_REJECTED;
+		}
+		st->total += n->u.i;
+		*result = af_int(A(f), st->total + export_bias);
+		return AF_OK;
+	}
+	if (strcmp(method, "get") == 0) {
+		*result = af_int(A(f), st->total);
+		return AF_OK;
+	}
+	if (strcmp(method, "slow") == 0)
+		return af_await(f, af_get(args, "v"), result);
+	if (strcmp(method, "bad") == 0)
+		return AF_EINVAL;
+	*result = af_error(A(f), "NoMethod", method);
+	return AF_REJECTED;
+}
+
+static int
+flow_counter_obj(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct counter_state *st = af_arena_alloc(A(f), sizeof(*st));
+	const struct af_value *ref, *ref2, *v, *items[2];
+	int dup;
+
+	st->total = 0;
+	if (af_export(f, "counter", counter_handler, st, &ref) != AF_OK)
+		return AF_EINVAL;
+	dup = af_export(f, "counter", counter_handler, st, &ref2);
+	if (af_await(f, af_get(args, "done"), &v) != AF_OK)
+		return AF_EINVAL;
+	items[0] = af_int(A(f), st->total);
+	items[1] = af_int(A(f), dup);
+	*result = af_list_of(A(f), items, 2);
+	return AF_OK;
+}
+
+/* af_send(f, args.obj, "add", {"n": args.n}) and await its answer. */
+static int
+flow_caller(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const char *k = "n";
+	const struct af_value *n = af_get(args, "n"), *vow;
+	const struct af_value *obj = af_get(args, "obj");
+	char name[64];
+	int rc;
+
+	snprintf(name, sizeof(name), "%.*s", (int)obj->u.s.len, obj->u.s.ptr);
+	rc = af_send(f, name, "add", af_record(A(f), &k, &n, 1), &vow);
+	if (rc != AF_OK) {
+		*result = vow;
+		return rc;
+	}
+	return af_await(f, vow, result);
+}
+
+/* af_start_child("cancellable", args), await its outcome. */
+static int
+flow_parent(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *out;
+	int rc;
+
+	if ((rc = af_start_child(f, "cancellable", args, &out)) != AF_OK) {
+		*result = out;
+		return rc;
+	}
+	return af_await(f, out, result);
+}
+
 static int
 flow_race(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
@@ -662,6 +821,11 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "twice", flow_twice);
 	af_register_flow(reg, "all", flow_all);
 	af_register_flow(reg, "race", flow_race);
+	af_register_flow(reg, "all_settled", flow_all_settled);
+	af_register_flow(reg, "cancellable", flow_cancellable);
+	af_register_flow(reg, "counter_obj", flow_counter_obj);
+	af_register_flow(reg, "caller", flow_caller);
+	af_register_flow(reg, "parent", flow_parent);
 	af_register_flow(reg, "spawn", flow_spawn);
 	af_register_flow(reg, "return_vow", flow_return_vow);
 	af_register_flow(reg, "malformed", flow_malformed);
@@ -713,6 +877,7 @@ setup(void)
 	ar = arena_new(0);
 	host_calls = 0;
 	sender_swapped = false;
+	export_bias = 0;
 	open_engine(V1, 0);
 }
 
@@ -1135,6 +1300,312 @@ START_TEST(test_engine_all_rejects_with_first_rejection)
 	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
 	ck_assert_str_eq(outcome_text(o),
 	    "rejected:{\"@error\":{\"name\":\"Bad\",\"message\":\"b failed\"}}");
+}
+END_TEST
+
+/* af_all_settled waits for every vow, a rejection included, and answers
+ * the records in the order of its list, live and after a restart; with no
+ * vows it answers at once; journals nothing of its own. */
+START_TEST(test_engine_all_settled_lists_every_outcome_in_order)
+{
+	struct kit a = mkvow(), b = mkvow();
+	const struct af_value *l[2] = { af_vow_ref(ar, a.id),
+		af_vow_ref(ar, b.id) };
+	const char *want = "[{\"status\":\"fulfilled\",\"value\":1},"
+			   "{\"reason\":{\"@error\":{\"name\":\"Bad\","
+			   "\"message\":\"b failed\"}},"
+			   "\"status\":\"rejected\"}]";
+	uint64_t o, o0, act, act0;
+
+	act = start("all_settled",
+	    rec2("vows", af_list_of(ar, l, 2), NULL, NULL), &o);
+	act0 = start("all_settled",
+	    rec2("vows", af_list_of(ar, l, 0), NULL, NULL), &o0);
+	ck_assert_int_eq(state_of(act0), ES_DONE);
+	ck_assert_str_eq(outcome_text(o0), "[]");
+	ck_assert_int_eq(engine_settle(eng, b.id, b.secret, true,
+			     af_error(ar, "Bad", "b failed")),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	/* A rejection does not end the wait, as it would af_all's. */
+	ck_assert_str_eq(outcome_text(o), "pending");
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o), "pending");
+	settle(a, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(o), want);
+	ck_assert_int_eq(state_of(act), ES_DONE);
+	restart(V1);
+	ck_assert_str_eq(outcome_text(o), want);
+}
+END_TEST
+
+static const struct af_value *
+rec3(const char *k1, const struct af_value *v1, const char *k2,
+    const struct af_value *v2, const char *k3, const struct af_value *v3)
+{
+	const char *keys[3] = { k1, k2, k3 };
+	const struct af_value *vals[3] = { v1, v2, v3 };
+
+	return af_record(ar, keys, vals, 3);
+}
+
+/*
+ * Cancellation (issue 10, item 5): every coroutine waiting (in af_race,
+ * in af_all) gets AF_CANCELLED with the reason; the flow compensates with
+ * a host call and a later wait, across a restart, and rejects. The
+ * request is journaled as doCancel and replayed; asking twice changes
+ * nothing; a Done one is refused; one asked while Sleeping gets it after
+ * its replay, with the default reason.
+ */
+START_TEST(test_engine_cancel_reaches_waits_and_flow_compensates)
+{
+	struct kit a = mkvow(), b = mkvow(), comp = mkvow(), a2 = mkvow(),
+		   b2 = mkvow(), comp2 = mkvow();
+	const char
+	    *want = "rejected:{\"reason\":{\"@error\":{\"name\":\"Stop\","
+		    "\"message\":\"ops\"}},\"requested\":true,\"spawned\":2}";
+	uint64_t act, o, act2, o2, o3;
+	int calls;
+
+	act = start("cancellable",
+	    rec3("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id), "comp",
+		af_vow_ref(ar, comp.id)),
+	    &o);
+	ck_assert_int_eq(engine_cancel(eng, act, af_error(ar, "Stop", "ops")),
+	    AF_OK);
+	/* Twice: the first reason stands. */
+	ck_assert_int_eq(engine_cancel(eng, act, af_error(ar, "Other", "x")),
+	    AF_OK);
+	calls = host_calls;
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(host_calls, calls + 1); /* compensating */
+	ck_assert_str_eq(outcome_text(o), "pending");
+	ck_assert_ptr_nonnull(
+	    strstr(journal_of(act), "doCancel({\"@error\":{\"name\":\"Stop\""));
+	ck_assert_ptr_null(strstr(journal_of(act), "Other"));
+	/* Replayed: the same, without running the host again. */
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	ck_assert_int_eq(host_calls, calls + 1);
+	ck_assert_int_eq(engine_cancel(eng, act, NULL), AF_OK);
+	settle(comp, af_int(ar, 0));
+	ck_assert_str_eq(outcome_text(o), want);
+	ck_assert_int_eq(engine_cancel(eng, act, NULL), AF_ESTATE);
+	ck_assert_int_eq(engine_cancel(eng, 999999, NULL), AF_ENOTFOUND);
+	/* What it raced for settles later: nothing happens. */
+	settle(a, af_int(ar, 1));
+	ck_assert_str_eq(outcome_text(o), want);
+
+	/* Asked while Sleeping (opened, not replayed yet). */
+	act2 = start("cancellable",
+	    rec3("a", af_vow_ref(ar, a2.id), "b", af_vow_ref(ar, b2.id), "comp",
+		af_vow_ref(ar, comp2.id)),
+	    &o2);
+	start("cancellable",
+	    rec3("a", af_vow_ref(ar, a2.id), "b", af_vow_ref(ar, b2.id), "comp",
+		af_vow_ref(ar, comp2.id)),
+	    &o3);
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(state_of(act2), ES_SLEEPING);
+	ck_assert_int_eq(engine_cancel(eng, act2, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	settle(comp2, af_int(ar, 0));
+	ck_assert_ptr_nonnull(
+	    strstr(outcome_text(o2), "\"name\":\"Cancelled\""));
+	ck_assert_ptr_nonnull(strstr(outcome_text(o2), "\"requested\":true"));
+	/* The other one, not cancelled, wins its race as usual. */
+	settle(b2, af_int(ar, 7));
+	ck_assert_str_eq(outcome_text(o3), "7");
+}
+END_TEST
+
+/* A call into export `name` of act: its result vow. */
+static uint64_t
+call_export(uint64_t act, const char *name, const char *method,
+    const struct af_value *args)
+{
+	struct buf b;
+	uint64_t vow;
+
+	buf_init(&b);
+	ck_assert_int_eq(value_encode(&b, args), AF_OK);
+	ck_assert_int_eq(engine_call_export(eng, act, name, method, b.p, b.len,
+			     0, &vow),
+	    AF_OK);
+	buf_release(&b);
+	return vow;
+}
+
+/*
+ * Exports (issue 10, items 1-3, 8): calls are journaled (doCall, then
+ * checkReturn/checkThrow) and replayed, with restarts between two calls
+ * and between a call and its answer (a handler that awaits); an unknown
+ * name is NotFound, a call after the end Finished, an unknown activation
+ * ENOTFOUND; exporting a name twice is EEXIST.
+ */
+START_TEST(test_engine_export_calls_journaled_and_replayed)
+{
+	struct kit done = mkvow(), k = mkvow();
+	uint64_t act, o, v1, v2, v3, v4, v5, v6, vow;
+	char *j;
+
+	act = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, done.id), NULL, NULL), &o);
+	v1 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 2), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v1), "2");
+	/* Restart between two calls: the state comes back by replay. */
+	restart(V1);
+	v2 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 3), NULL, NULL));
+	v3 = call_export(act, "nope", "add", af_null(ar));
+	v4 = call_export(act, "counter", "oops", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v2), "5");
+	ck_assert_ptr_nonnull(strstr(outcome_text(v3),
+	    "rejected:{\"@error\":{\"name\":\"NotFound\""));
+	ck_assert_str_eq(outcome_text(v4),
+	    "rejected:{\"@error\":{\"name\":\"NoMethod\","
+	    "\"message\":\"oops\"}}");
+	/* A handler that awaits; restart between the call and its answer. */
+	v5 = call_export(act, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v5), "pending");
+	restart(V1);
+	ck_assert_str_eq(outcome_text(v5), "pending");
+	settle(k, af_string(ar, "slowly"));
+	ck_assert_str_eq(outcome_text(v5), "\"slowly\"");
+	j = strdup(journal_of(act));
+	ck_assert_ptr_nonnull(strstr(j, "doCall(counter.add, {\"n\":2}, vow "));
+	ck_assert_ptr_nonnull(strstr(j, "checkReturn(vow "));
+	ck_assert_ptr_nonnull(strstr(j, "checkThrow(vow "));
+	ck_assert_ptr_nonnull(strstr(j, "doCall(nope.add, null"));
+	free(j);
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	settle(done, af_null(ar));
+	ck_assert_str_eq(outcome_text(o), "[5,-30002]"); /* AF_EEXIST */
+	v6 = call_export(act, "counter", "get", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_ptr_nonnull(strstr(outcome_text(v6),
+	    "rejected:{\"@error\":{\"name\":\"Finished\""));
+	ck_assert_int_eq(engine_call_export(eng, 999999, "counter", "get", "",
+			     0, 0, &vow),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(engine_call_export(eng, act, "a/b", "get", "", 0, 0,
+			     &vow),
+	    AF_EINVAL);
+}
+END_TEST
+
+/*
+ * A different answer from a handler is a divergence; calls to a Sleeping
+ * activation (opened, not replayed) and to a Failed one are kept and
+ * delivered after its replay, in order; a flow calls another's export by
+ * af_send, durably across a restart; a handler's malformed answer fails
+ * the activation and leaves the caller's vow pending.
+ */
+START_TEST(test_engine_export_divergence_sleeping_failed_and_flow_calls)
+{
+	struct kit done = mkvow();
+	uint64_t act, o, v1, v2, v3, v4, c1, oc, vb;
+	char obj[64];
+
+	act = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, done.id), NULL, NULL), &o);
+	v1 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 1), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v1), "1");
+	/* Sleeping: called before its replay. */
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(state_of(act), ES_SLEEPING);
+	v2 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 10), NULL, NULL));
+	v3 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 100), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v2), "11");
+	ck_assert_str_eq(outcome_text(v3), "111");
+	/* The same handler answering differently on replay diverges. */
+	export_bias = 1;
+	restart(V1);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_ptr_nonnull(strstr(failure_of(act), "replay diverged"));
+	ck_assert_ptr_nonnull(strstr(failure_of(act), "checkReturn"));
+	/* Failed: a call waits for it, durably. */
+	v4 = call_export(act, "counter", "add",
+	    rec2("n", af_int(ar, 1000), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v4), "pending");
+	export_bias = 0;
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_RUNNING);
+	ck_assert_str_eq(outcome_text(v4), "1111");
+	/* Flow to flow, across a restart. */
+	snprintf(obj, sizeof(obj), "act/%llu/counter", (unsigned long long)act);
+	c1 = start("caller",
+	    rec2("n", af_int(ar, 5), "obj", af_string(ar, obj)), &oc);
+	ck_assert_str_eq(outcome_text(oc), "1116");
+	restart(V1);
+	ck_assert_str_eq(outcome_text(oc), "1116");
+	ck_assert_int_eq(state_of(c1), ES_DONE);
+	/* A malformed answer: Failed, the caller's vow pending. */
+	vb = call_export(act, "counter", "bad", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(act), ES_FAILED);
+	ck_assert_ptr_nonnull(strstr(failure_of(act), "malformed"));
+	ck_assert_str_eq(outcome_text(vb), "pending");
+}
+END_TEST
+
+/*
+ * Child flows (issue 10, item 4): af_start_child starts one child, named
+ * by its row, once: a restart replays the parent without a second one.
+ * Cancelling the parent cancels the child with the same reason; each
+ * handles it as it likes (the child compensates).
+ */
+START_TEST(test_engine_child_flows_once_and_cancelled_with_parent)
+{
+	struct kit a = mkvow(), b = mkvow(), comp = mkvow();
+	struct engine_act_info info;
+	uint64_t par, o, *kids;
+	size_t n;
+	int calls;
+
+	par = start("parent",
+	    rec3("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id), "comp",
+		af_vow_ref(ar, comp.id)),
+	    &o);
+	ck_assert_int_eq(engine_children(eng, par, &kids, &n), AF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(engine_act_info(eng, kids[0], &info), AF_OK);
+	ck_assert_uint_eq(info.parent, par);
+	ck_assert_str_eq(info.flow, "cancellable");
+	free(kids);
+	restart(V1);
+	ck_assert_int_eq(engine_children(eng, par, &kids, &n), AF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(state_of(kids[0]), ES_RUNNING);
+	calls = host_calls;
+	ck_assert_int_eq(engine_cancel(eng, par, af_error(ar, "Stop", "all")),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	/* The parent passed the cancel on: rejected with the reason. */
+	ck_assert_str_eq(outcome_text(o),
+	    "rejected:{\"@error\":{\"name\":\"Stop\",\"message\":\"all\"}}");
+	/* The child got it too, and compensates. */
+	ck_assert_int_eq(host_calls, calls + 1);
+	ck_assert_ptr_nonnull(strstr(journal_of(kids[0]), "doCancel("));
+	settle(comp, af_null(ar));
+	ck_assert_int_eq(state_of(kids[0]), ES_DONE);
+	free(kids);
 }
 END_TEST
 
@@ -2448,6 +2919,15 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_idle_while_expected_is_detected);
 	tcase_add_test(tc, test_engine_all_and_race_orders_replayed);
 	tcase_add_test(tc, test_engine_all_rejects_with_first_rejection);
+	tcase_add_test(tc,
+	    test_engine_all_settled_lists_every_outcome_in_order);
+	tcase_add_test(tc,
+	    test_engine_cancel_reaches_waits_and_flow_compensates);
+	tcase_add_test(tc, test_engine_export_calls_journaled_and_replayed);
+	tcase_add_test(tc,
+	    test_engine_export_divergence_sleeping_failed_and_flow_calls);
+	tcase_add_test(tc,
+	    test_engine_child_flows_once_and_cancelled_with_parent);
 	tcase_add_test(tc, test_engine_spawn_replays_across_restart);
 	tcase_add_test(tc, test_engine_chain_of_three_vows);
 	tcase_add_test(tc, test_engine_settle_twice_and_wrong_resolver);

@@ -170,7 +170,7 @@ sample_entries(struct jentry *e, size_t max)
 {
 	size_t n = 0;
 
-	ck_assert_uint_ge(max, 9);
+	ck_assert_uint_ge(max, 10);
 	memset(e, 0, max * sizeof(*e));
 	e[n++] = (struct jentry){ .kind = J_CHECK_CALL,
 		.call_index = 0,
@@ -219,6 +219,10 @@ sample_entries(struct jentry *e, size_t max)
 			.vow = 1,
 			.value = E(af_string(ar, big)) };
 	}
+	/* A cancel request (format 3). */
+	e[n++] = (struct jentry){ .kind = J_DO_CANCEL,
+		.value = E(af_error(ar, "Cancelled", "by ops")),
+		.incarnation = 4 };
 	return n;
 }
 
@@ -321,9 +325,13 @@ START_TEST(test_journal_parse_rejects_malformed)
 	static const uint8_t ok[] = { 0x08, 0x02 };
 	static const uint8_t no_kind[] = { 0x10, 0x05 };
 	static const uint8_t kind0[] = { 0x08, 0x00 };
-	/* The first kind past the last one (7, patched, since format 2). */
-	static const uint8_t kind8[] = { 0x08, 0x08 };
+	/* The first kind past the last one (11, doCancel, since format 3;
+	 * 7, patched, since format 2). */
+	static const uint8_t kind_past[] = { 0x08, 0x0c };
 	static const uint8_t patched[] = { 0x08, 0x07, 0x1a, 0x01, 'x' };
+	/* 8-10 are the export kinds, 11 is doCancel (format 3). */
+	static const uint8_t kind10[] = { 0x08, 0x0a, 0x38, 0x01, 0x32, 0x00 };
+	static const uint8_t cancel[] = { 0x08, 0x0b, 0x32, 0x00 };
 	static const uint8_t kind128[] = { 0x08, 0x80, 0x01 };
 	static const uint8_t kind_neg[] = { 0x08, 0xff, 0xff, 0xff, 0xff,
 		0x0f };
@@ -339,8 +347,10 @@ START_TEST(test_journal_parse_rejects_malformed)
 	ck_assert_int_eq(parse_bytes(ok, 0), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(no_kind, sizeof(no_kind)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind0, sizeof(kind0)), AF_EDECODE);
-	ck_assert_int_eq(parse_bytes(kind8, sizeof(kind8)), AF_EDECODE);
+	ck_assert_int_eq(parse_bytes(kind_past, sizeof(kind_past)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(patched, sizeof(patched)), AF_OK);
+	ck_assert_int_eq(parse_bytes(kind10, sizeof(kind10)), AF_OK);
+	ck_assert_int_eq(parse_bytes(cancel, sizeof(cancel)), AF_OK);
 	ck_assert_int_eq(parse_bytes(kind128, sizeof(kind128)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind_neg, sizeof(kind_neg)), AF_EDECODE);
 	ck_assert_int_eq(parse_bytes(kind_len, sizeof(kind_len)), AF_EDECODE);
@@ -490,6 +500,10 @@ START_TEST(test_journal_entry_text)
 	assert_text(&e, "doReject(vow 3, <undecodable>)");
 	e = (struct jentry){ .kind = J_PATCHED, .target = { "fix-1", 5 } };
 	assert_text(&e, "patched(fix-1)");
+	e = (struct jentry){ .kind = J_DO_CANCEL,
+		.value = E(af_error(ar, "Stop", "ops")) };
+	assert_text(&e,
+	    "doCancel({\"@error\":{\"name\":\"Stop\",\"message\":\"ops\"}})");
 
 	ck_assert_str_eq(journal_kind_name(J_CHECK_CALL), "checkCall");
 	ck_assert_str_eq(journal_kind_name(J_DO_RETURN), "doReturn");
@@ -498,6 +512,7 @@ START_TEST(test_journal_entry_text)
 	ck_assert_str_eq(journal_kind_name(J_DO_FULFILL), "doFulfill");
 	ck_assert_str_eq(journal_kind_name(J_DO_REJECT), "doReject");
 	ck_assert_str_eq(journal_kind_name(J_PATCHED), "patched");
+	ck_assert_str_eq(journal_kind_name(J_DO_CANCEL), "doCancel");
 	ck_assert_str_eq(journal_kind_name(J_NONE), "?");
 	ck_assert_str_eq(journal_kind_name((enum jkind)99), "?");
 }

@@ -567,6 +567,27 @@ entry_json(size_t index, const Asyncflow__JournalEntry *e)
 		jset(o, "kind", jstr("patched"));
 		jset(o, "id", jstr(e->target));
 		break;
+	case ASYNCFLOW__ENTRY_KIND__DO_CALL:
+		jset(o, "kind", jstr("doCall"));
+		jset(o, "target", jstr(e->target));
+		jset(o, "method", jstr(e->method));
+		jset(o, "args", value_to_json(e->args));
+		jset(o, "vow", vow_ref(e->vow));
+		break;
+	case ASYNCFLOW__ENTRY_KIND__CHECK_RETURN:
+		jset(o, "kind", jstr("checkReturn"));
+		jset(o, "vow", vow_ref(e->vow));
+		jset(o, "result", value_to_json(e->value));
+		break;
+	case ASYNCFLOW__ENTRY_KIND__CHECK_THROW:
+		jset(o, "kind", jstr("checkThrow"));
+		jset(o, "vow", vow_ref(e->vow));
+		jset(o, "error", value_to_json(e->value));
+		break;
+	case ASYNCFLOW__ENTRY_KIND__DO_CANCEL:
+		jset(o, "kind", jstr("doCancel"));
+		jset(o, "reason", value_to_json(e->value));
+		break;
 	default:
 		/* An entry kind newer than this program. */
 		jset(o, "kind", jstr("unknown"));
@@ -721,6 +742,83 @@ cmd_purge(int argc, char **argv)
 	af_close(c);
 	o = jnew(json_object());
 	jset(o, "purged", juint(act));
+	return print_answer(o, ANS_OBJECT);
+}
+
+/* cancel A [--reason ERROR_JSON]: the reason reaches the flow's waits as
+ * it is given (any value a client may pass; an error is the custom). */
+int
+cmd_cancel(int argc, char **argv)
+{
+	const char *reason = NULL;
+	struct opt opts[] = {
+		{ "reason", &reason, NULL },
+		{ NULL, NULL, NULL },
+	};
+	Asyncflow__Value *val = NULL;
+	char *pos[1];
+	uint64_t act;
+	af_conn *c;
+	json_t *o;
+	int rc;
+
+	if (parse_args(argc, argv, opts, pos, 1) < 1)
+		usage_error("missing A");
+	act = parse_id("A", pos[0]);
+	if (reason != NULL)
+		val = parse_value_arg("--reason", reason);
+	c = connect_daemon();
+	if ((rc = af_cancel(c, act, val)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	af_msg_free(val);
+	o = jnew(json_object());
+	jset(o, "cancelled", juint(act));
+	return print_answer(o, ANS_OBJECT);
+}
+
+/* call OBJ METHOD [ARGS_JSON] [--wait [--timeout S]]: {"vow": N}, or with
+ * --wait the settled vow exactly as `vow N --wait [--timeout S]` prints
+ * it. */
+int
+cmd_call(int argc, char **argv)
+{
+	const char *timeout = NULL;
+	bool wait = false;
+	struct opt opts[] = {
+		{ "wait", NULL, &wait },
+		{ "timeout", &timeout, NULL },
+		{ NULL, NULL, NULL },
+	};
+	Asyncflow__Value *val = NULL;
+	char *pos[3], id[24], *vargv[4];
+	uint64_t vow;
+	af_conn *c;
+	json_t *o;
+	int n, rc;
+
+	n = parse_args(argc, argv, opts, pos, 3);
+	if (n < 2)
+		usage_error("missing %s", n < 1 ? "OBJ" : "METHOD");
+	if (timeout != NULL && !wait)
+		usage_error("--timeout goes with --wait");
+	if (n > 2)
+		val = parse_value_arg("ARGS_JSON", pos[2]);
+	c = connect_daemon();
+	if ((rc = af_call_export(c, pos[0], pos[1], val, &vow)) != AF_OK)
+		call_failed(c, rc);
+	af_close(c);
+	af_msg_free(val);
+	if (wait) {
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)vow);
+		vargv[0] = id;
+		vargv[1] = (char *)"--wait";
+		vargv[2] = (char *)"--timeout";
+		vargv[3] = (char *)timeout;
+		return cmd_vow(timeout != NULL ? 4 : 2, vargv);
+	}
+	o = jnew(json_object());
+	jset(o, "vow", juint(vow));
 	return print_answer(o, ANS_OBJECT);
 }
 

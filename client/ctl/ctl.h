@@ -172,6 +172,8 @@ int cmd_terminate(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_call(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_modules(int argc, char **argv);

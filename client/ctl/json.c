@@ -783,6 +783,15 @@ activation_json_more(json_t *o, const Asyncflow__ActivationInfo *a)
 	jset_time(o, "last_progress", a->last_progress_ms);
 	if (a->last_incarnation != 0)
 		jset(o, "last_incarnation", juint(a->last_incarnation));
+	if (a->parent != 0)
+		jset(o, "parent", juint(a->parent));
+	if (a->n_children > 0) {
+		json_t *l = jnew(json_array());
+
+		for (size_t ci = 0; ci < a->n_children; ci++)
+			jpush(l, juint(a->children[ci]));
+		jset(o, "children", l);
+	}
 }
 
 static const char *

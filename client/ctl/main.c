@@ -190,8 +190,10 @@ static const struct command commands[] = {
 	    "\"kind\", ..., \"incarnation\"} where kind is checkCall or checkSend\n"
 	    "(\"target\", \"method\", \"args\", \"callIndex\"), doReturn (\"callIndex\",\n"
 	    "\"result\"), doThrow (\"callIndex\", \"error\"), doFulfill (\"vow\",\n"
-	    "\"value\"), doReject (\"vow\", \"reason\") or patched (\"id\": the\n"
-	    "af_patched marker).\n" },
+	    "\"value\"), doReject (\"vow\", \"reason\"), patched (\"id\": the\n"
+	    "af_patched marker), doCancel (\"reason\": a cancel request), doCall\n"
+	    "(\"target\": the export, \"method\", \"args\", \"vow\": its result),\n"
+	    "checkReturn (\"vow\", \"result\") or checkThrow (\"vow\", \"error\").\n" },
 	{ "failures", cmd_failures, "the Failed activations",
 	    "usage: asyncflowctl failures\n"
 	    "Prints the Failed activations, a JSON array shaped like ls's.\n" },
@@ -251,6 +253,27 @@ static const struct command commands[] = {
 	    "journal entry E (as text) and what the guest did there (G is\n"
 	    "\"replayed: the same\", \"returned\", or the divergence), up to the end\n"
 	    "or the divergence. Exits 0 when it replays cleanly, 3 when not.\n" },
+	{ "call", cmd_call, "call a method of an object a flow exported",
+	    "usage: asyncflowctl call OBJ METHOD [ARGS_JSON] [--wait [--timeout SECONDS]]\n"
+	    "Calls METHOD of OBJ, an object a flow exported, written\n"
+	    "act/A/NAME (A the activation, NAME the export), with ARGS_JSON\n"
+	    "(default null). The call is durable once answered: it is journaled\n"
+	    "in A's journal (doCall) when A is live, and A's handler runs.\n"
+	    "Prints {\"vow\": N}, the call's result vow; with --wait the settled\n"
+	    "vow as `vow N --wait [--timeout SECONDS]` prints it. The vow is\n"
+	    "rejected with an error named NotFound if A exports no NAME, or\n"
+	    "Finished if A ended first. A malformed OBJ, an unknown activation\n"
+	    "or a method over 128 bytes is an error (exit 1).\n" },
+	{ "cancel", cmd_cancel, "ask A to stop: its waits get AF_CANCELLED",
+	    "usage: asyncflowctl cancel A [--reason ERROR_JSON]\n"
+	    "Asks activation A, which is not Done, to stop. The request is\n"
+	    "journaled in A's journal as an event (doCancel): every coroutine\n"
+	    "of A waiting at that point gets AF_CANCELLED with the reason\n"
+	    "(default {\"@error\": {\"name\": \"Cancelled\", ...}}), and the\n"
+	    "flow decides: it may compensate, then return or reject. A Sleeping\n"
+	    "or Failed activation gets it after its replay. Cancelling twice\n"
+	    "changes nothing. Prints {\"cancelled\": A}. A Done activation is\n"
+	    "an error (ESTATE).\n" },
 	{ "stats", cmd_stats, "the daemon's counters",
 	    "usage: asyncflowctl stats\n"
 	    "Prints the daemon's counters as an object keyed by their names.\n" },

@@ -461,6 +461,26 @@ print_journal(FILE *f, const json_t *arr)
 								 "reason"));
 		} else if (strcmp(kind, "patched") == 0) {
 			add_value(&s, json_object_get(e, "id"));
+		} else if (strcmp(kind, "doCancel") == 0) {
+			add_value(&s, json_object_get(e, "reason"));
+		} else if (strcmp(kind, "doCall") == 0) {
+			add_value(&s, json_object_get(e, "target"));
+			sadd(&s, ".");
+			add_value(&s, json_object_get(e, "method"));
+			sadd(&s, "(");
+			add_value(&s, json_object_get(e, "args"));
+			sadd(&s, ") -> ");
+			add_value(&s, json_object_get(e, "vow"));
+		} else if (strcmp(kind, "checkReturn") == 0 ||
+		    strcmp(kind, "checkThrow") == 0) {
+			add_value(&s, json_object_get(e, "vow"));
+			sadd(&s,
+			    strcmp(kind, "checkReturn") == 0 ? " = " :
+							       " threw ");
+			add_value(&s,
+			    json_object_get(e,
+				strcmp(kind, "checkReturn") == 0 ? "result" :
+								   "error"));
 		} else {
 			sadd(&s, "code ");
 			add_value(&s, json_object_get(e, "code"));

@@ -9,7 +9,8 @@
  *
  *   - one blocking function per operation (af_start, af_mkvow, af_settle,
  *     af_get_vow, af_watch_vow, af_list, af_show, af_journal, af_failures,
- *     af_wake, af_terminate, af_purge, af_upgrade, af_stats, af_serve);
+ *     af_wake, af_terminate, af_purge, af_upgrade, af_cancel,
+ *     af_call_export, af_stats, af_serve);
  *   - a send/receive pair to pipeline requests (af_send_request,
  *     af_wait_response) and a queue of pushed events (af_next_event): vows
  *     settled (af_watch_vow) and invocations of a served object (af_serve).
@@ -553,6 +554,35 @@ struct af_upgrade_opts {
 };
 int af_upgrade(af_conn *c, const char *const *modules, size_t n,
     const struct af_upgrade_opts *o, char **report, bool *ok);
+
+/*
+ * af_cancel: ask activation act, which is not Done, to stop. The request
+ * is durable once this returns; it reaches the flow as an event: every
+ * coroutine waiting then gets AF_CANCELLED with `reason` (NULL: an error
+ * named Cancelled naming act), and the flow decides what to do (it may
+ * compensate, then return or reject). A Sleeping or Failed activation gets
+ * it after its replay. Repeating it succeeds and changes nothing (the
+ * first reason stands). reason is borrowed for the call; it may not hold
+ * resolvers and the vows it names must exist. Returns AF_OK; AF_ENOTFOUND
+ * (no such activation, or a vow the reason names); AF_ESTATE (act is
+ * Done); AF_EINVAL / AF_ELIMIT / AF_EDECODE (bad reason).
+ */
+int af_cancel(af_conn *c, uint64_t act, const Asyncflow__Value *reason);
+
+/*
+ * af_call_export: call method `method` of the object a flow exported,
+ * `object` as "act/A/NAME" (af_export in flow.h), with args (NULL: null).
+ * *vow (may be NULL) gets the call's result vow: the call is durable once
+ * this returns, and the vow settles when the flow's handler answers (wait
+ * with af_get_vow). It is rejected with an error named NotFound if A has
+ * no export NAME when the call reaches it, Finished if A ended first. The
+ * strings and args are borrowed for the call. Returns AF_OK; AF_EINVAL (a
+ * malformed reference, a method that is empty, over 128 bytes or has a
+ * '/'); AF_ENOTFOUND (no activation A, or a vow the args name);
+ * AF_ELIMIT / AF_EDECODE (bad args).
+ */
+int af_call_export(af_conn *c, const char *object, const char *method,
+    const Asyncflow__Value *args, uint64_t *vow);
 
 /*
  * af_stats: the daemon's counters. *out: owned by the caller, freed with

@@ -26,6 +26,8 @@ extern "C" {
 	XX(OK, 0, "success") \
 	/* await: vow rejected; call: host threw */ \
 	XX(REJECTED, 1, "rejected") \
+	/* await, all, race: the activation was asked to stop (cancel) */ \
+	XX(CANCELLED, 2, "cancelled") \
 	/* bad argument (wrong type, NULL, bad name) */ \
 	XX(EINVAL, -22, "invalid argument") \
 	XX(ENOMEM, -12, "out of memory") \

@@ -26,7 +26,8 @@
  * ------
  * Calls return AF_OK (0) or a negative AF_E* code. af_await/af_call return
  * AF_REJECTED (a positive code) when the vow was rejected or the host method
- * threw: that is an answer, not a failure. When the engine itself cannot go
+ * threw: that is an answer, not a failure; waits return the positive
+ * AF_CANCELLED when the activation is cancelled (af_cancel_requested). When the engine itself cannot go
  * on (replay diverged, the activation is being dropped) the guest call does
  * not return at all: the coroutine is abandoned and the activation becomes
  * Failed with a diagnostic. Flow code therefore never handles divergence.
@@ -319,6 +320,78 @@ int af_all(struct af_flow *f, const struct af_value *const *vows, size_t n,
     const struct af_value **out);
 int af_race(struct af_flow *f, const struct af_value *const *vows, size_t n,
     const struct af_value **out, size_t *index);
+
+/*
+ * af_all_settled: wait until every vow in vows[0..n) has settled, however.
+ * AF_OK: *out is a list, in the order of `vows`, of records
+ * {"status": "fulfilled", "value": V} and {"status": "rejected",
+ * "reason": R}, in the activation's arena. A rejection does not end the
+ * wait (as it does af_all's). Journals nothing itself; AF_EINVAL /
+ * AF_ENOTFOUND as af_all, AF_ENOMEM when the list cannot be built.
+ */
+int af_all_settled(struct af_flow *f, const struct af_value *const *vows,
+    size_t n, const struct af_value **out);
+
+/*
+ * Cancellation (`asyncflowctl cancel A [--reason ERROR_JSON]`). The request
+ * reaches the activation as an event, journaled (doCancel) like a
+ * settlement: every coroutine waiting at that point returns AF_CANCELLED
+ * from its af_await, af_all, af_all_settled or af_race, with *out the
+ * reason (by default an error named Cancelled). Nothing else is forced:
+ * later waits work normally, so the flow may compensate (send, sleep,
+ * await) and then return or reject. A flow that ignores it carries on.
+ * af_cancel_requested is true from the delivery on (deterministic: the
+ * same on replay); it never waits and journals nothing. A flow function
+ * that returns AF_CANCELLED (passing a wait's code on) rejects its
+ * outcome with *result, as AF_REJECTED does.
+ */
+bool af_cancel_requested(struct af_flow *f);
+
+/*
+ * Exports: objects of the flow's own that others call into.
+ *
+ * af_export gives the activation an object named `name` and sets *ref to
+ * its reference {"@obj": "act/A/NAME"} (A the activation id), a value the
+ * flow may hand out (in its outcome, a send's args, a host call). Each
+ * call to it, from a client (`asyncflowctl call`) or a flow
+ * (af_send(f, "act/A/NAME", method, args, &vow)), reaches the activation
+ * as an event, journaled as doCall{name, method, args, vow}, and runs
+ * fn(f, arg, method, args, &result) on a new coroutine of the activation
+ * (it may await, call and send like any flow code). Returning AF_OK
+ * fulfils the call's result vow with *result, AF_REJECTED (or
+ * AF_CANCELLED) rejects it; the answer is journaled as checkReturn /
+ * checkThrow{vow, result}, a guest action compared on replay (a different
+ * answer is a divergence), and the vow settles in the same commit. Any
+ * other return, or a malformed result, makes the activation Failed and
+ * the caller's vow stays pending. A call to a name not exported when it
+ * arrives is rejected with an error named NotFound; calls left unanswered
+ * when the activation ends are rejected with an error named Finished.
+ * Export at the same point on every run (determinism); `name` is copied,
+ * 1-128 bytes of UTF-8 without '/'; `arg` is the flow's (it must outlive
+ * the activation's coroutines, e.g. in its arena).
+ * Returns AF_OK; AF_EEXIST (the name is exported already in this
+ * activation); AF_EINVAL (bad name, NULL fn or ref); AF_ENOMEM.
+ */
+/*
+ * Start flow `flow` with args (NULL: null) as a child of this activation
+ * and set *outcome to its outcome vow (await it as any vow). Journaled as
+ * a call on the built-in `flows` object (flows.start), so a replay does
+ * not start it again and a crash before the commit starts none: the
+ * child's start commits with the parent's journal entries. `show` of the
+ * child names its parent, `show` of the parent lists its children, and
+ * cancelling the parent cancels its unfinished children. Args may not
+ * hold resolvers. AF_OK; AF_REJECTED with *outcome an error (NotFound: no
+ * such flow; TypeError); AF_EINVAL (flow NULL or empty); AF_ENOMEM.
+ * (Not af_start: that is the client library's, and both headers must be
+ * includable together.)
+ */
+int af_start_child(struct af_flow *f, const char *flow,
+    const struct af_value *args, const struct af_value **outcome);
+
+typedef int af_export_fn(struct af_flow *f, void *arg, const char *method,
+    const struct af_value *args, const struct af_value **result);
+int af_export(struct af_flow *f, const char *name, af_export_fn *fn, void *arg,
+    const struct af_value **ref);
 
 /* ---- Host objects ----------------------------------------------------------- */
 

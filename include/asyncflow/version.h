@@ -14,6 +14,6 @@
 #define AF_VERSION "0.5.0"
 
 /* The journal format of this release (the store's meta key "format"). */
-#define AF_JOURNAL_FORMAT 2
+#define AF_JOURNAL_FORMAT 3
 
 #endif /* AF_VERSION_H */

@@ -78,7 +78,7 @@ expect "modules header" "$(cols "$WORK/m" 1)" "KIND NAME"
 grep -q "^flow    nap$" "$WORK/m" || fail "modules: $(cat "$WORK/m")"
 grep -q "^object  timer$" "$WORK/m" || fail "modules: $(cat "$WORK/m")"
 expect "modules json" "$(ctl modules | jq -c .flows)" \
-	'["approval","echo","gather","nap","transfer"]'
+	'["approval","echo","gather","nap","shipping","shop","transfer"]'
 
 # Filters, server-side; options after the command and its arguments.
 expect "--flow" "$($C ls --flow nap -s "$SOCK" | jq -c '[.[].activation]')" "[1,5]"
@@ -149,7 +149,7 @@ if command -v bash >/dev/null 2>&1; then
 	expect "complete commands" "$(comp st)" "start stats"
 	expect "complete --state" "$(comp ls --state F)" "Failed"
 	expect "complete flows" "$(comp -s "$SOCK" ls --flow "")" \
-		"approval echo gather nap transfer"
+		"approval echo gather nap shipping shop transfer"
 	expect "complete start" "$(comp start -s "$SOCK" t)" "transfer"
 fi
 # Without a terminal there is no progress line.
