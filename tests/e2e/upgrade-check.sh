@@ -23,6 +23,7 @@ build() {
 build haz-safe.so -DREPLAYHAZ_SAFE
 build haz-drift.so -DREPLAYHAZ_SAFE -DREPLAYHAZ_DRIFT
 build haz.so
+build haz-gate.so -DREPLAYHAZ_SAFE -DREPLAYHAZ_GATE
 N=2000
 LIMIT=1000
 start_daemon --durability none --turn-limit $LIMIT \
@@ -100,24 +101,9 @@ echo "$OUT" | jq -r '.failing[0].diagnostic' | grep -q \
 expect "relative" "$(jq .ok "$WORK/rel.out")" true
 
 # Runaway and crash on replay only: verdicts, the rest still checked.
+RC=0
 $CTL upgrade --check --module "$M/example-v1.so" --module "$WORK/haz.so" \
-    >"$WORK/check.out" 2>"$WORK/check.err" &
-CHECK_PID=$!
-echo "$CHECK_PID" >"$WORK/check.pid"
-# While it runs (the gate holds it), a second upgrade is refused.
-wait_until "the check to start" grep -q "upgrade check of 2 module" \
-    "$WORK/daemon.log"
-RC=0
-$CTL upgrade --check --module "$M/example-v3.so" >/dev/null \
-    2>"$WORK/busy.err" || RC=$?
-expect "busy exit" "$RC" 1
-grep -q EBUSY "$WORK/busy.err" || fail "no EBUSY: $(cat "$WORK/busy.err")"
-# The live daemon answers while the check runs.
-expect "live while checking" "$(state_of "$SPIN")" Running
-touch "$WORK/gate"
-RC=0
-wait "$CHECK_PID" || RC=$?
-rm -f "$WORK/check.pid"
+    >"$WORK/check.out" 2>"$WORK/check.err" || RC=$?
 OUT=$(cat "$WORK/check.out")
 expect "haz exit" "$RC" 3
 expect "haz activations" "$(echo "$OUT" | jq .activations)" "$TOTAL"
@@ -184,4 +170,31 @@ $CTL upgrade --check --module "$DIR/data.mdb" >/dev/null 2>"$WORK/e" ||
 expect "not a module exit" "$RC" 1
 grep -q "EINVAL: module .*data.mdb: cannot load it" "$WORK/e" ||
 	fail "not a module: $(cat "$WORK/e")"
+# While a check runs, a second upgrade is refused (EBUSY) and the daemon
+# answers. The gate holds the check until the file exists; the daemon
+# is restarted (the same set: no check) with a turn limit longer than
+# the test, so that the gate is not a runaway.
+stop_daemon
+start_daemon --durability none --turn-limit 600000 \
+    --module "$M/example-v1.so" --module "$WORK/haz-drift.so"
+before=$(grep -c "upgrade check of 2 module" "$WORK/daemon.log")
+$CTL upgrade --check --module "$M/example-v1.so" --module "$WORK/haz-gate.so" \
+    >"$WORK/gate.out" 2>"$WORK/gate.err" &
+CHECK_PID=$!
+echo "$CHECK_PID" >"$WORK/check.pid"
+wait_until "the check to start" sh -c "[ \$(grep -c 'upgrade check of 2 module' \
+    $WORK/daemon.log) -gt $before ]"
+RC=0
+$CTL upgrade --check --module "$M/example-v3.so" >/dev/null \
+    2>"$WORK/busy.err" || RC=$?
+expect "busy exit" "$RC" 1
+grep -q EBUSY "$WORK/busy.err" || fail "no EBUSY: $(cat "$WORK/busy.err")"
+expect "live while checking" "$(state_of "$SPIN")" Running
+touch "$WORK/gate"
+RC=0
+wait "$CHECK_PID" || RC=$?
+rm -f "$WORK/check.pid"
+expect "gate exit" "$RC" 0
+expect "gate ok" "$(jq -c '[.ok, .activations]' "$WORK/gate.out")" "[true,$TOTAL]"
+
 stop_daemon

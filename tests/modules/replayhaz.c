@@ -7,9 +7,10 @@
  *           ever before anything else (a runaway turn);
  *   `boom`  the same, but replaying it dereferences NULL (a crash);
  *   `calm`  records one step, waits for args.go (replays cleanly);
- *   `gate`  the same, but replaying it waits (in its turn) until the file
- *           named by args.gate exists: a check that cannot end before the
- *           test says so.
+ *   `gate`  the same, but built with -DREPLAYHAZ_GATE, replaying it waits
+ *           (in its turn) until the file named by args.gate exists: a
+ *           check that cannot end before the test says so (under a turn
+ *           limit longer than the test).
  *
  * Built with -DREPLAYHAZ_SAFE every flow replays cleanly: the version the
  * activations are started under. With -DREPLAYHAZ_DRIFT too, `calm`
@@ -97,7 +98,7 @@ static int
 flow_gate(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
 {
-#ifndef REPLAYHAZ_SAFE
+#ifdef REPLAYHAZ_GATE
 	const struct af_value *g = af_get(args, "gate");
 	struct timespec nap = { 0, 10 * 1000 * 1000 };
 	char path[4096];
