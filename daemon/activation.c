@@ -2,8 +2,8 @@
  * activation.c: one activation in memory (struct act) — created, filled
  * from its row, unloaded (coroutines, arena and journal copy dropped, the
  * row kept), failed, freed — and its holdings: the vows and resolvers that
- * entered it, and which of its vows it waits on. This is the seam eviction
- * will use. The step rule that runs it is in step.c.
+ * entered it, and which of its vows it waits on. Eviction (evict.c) frees
+ * a waiting one whole. The step rule that runs it is in step.c.
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -133,6 +133,7 @@ act_new(struct engine *e, uint64_t id)
 		free(a);
 		return NULL;
 	}
+	TAILQ_INSERT_TAIL(&e->lru, a, lru);
 	e->st.acts_loaded++;
 	return a;
 }
@@ -143,6 +144,7 @@ act_free(struct engine *e, struct act *a)
 	act_unload(e, a);
 	if (a->touched)
 		TAILQ_REMOVE(&e->touched, a, tlink);
+	TAILQ_REMOVE(&e->lru, a, lru);
 	u64map_del(&e->acts, a->id);
 	u64map_release(&a->holdings);
 	u64map_release(&a->resolvers);
@@ -172,6 +174,9 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->quarantined = r->quarantined;
 	if (r->failure.len)
 		a->failure = xstrndup(r->failure.ptr, r->failure.len);
+	/* An evicted one is back in memory. */
+	if (r->state == ACT_ACTIVE && a->e->st.sleeping > 0)
+		a->e->st.sleeping--;
 	/* Every activation made from its row is about to be replayed (at
 	 * open, by a recovery, by a wake): the progress log counts it. */
 	replay_queued(a->e, a);

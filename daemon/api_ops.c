@@ -138,6 +138,11 @@ start_flow(struct api *api, const Asyncflow__Request *req,
 		snprintf(msg, msglen,
 		    "idempotency key already used with another flow or other "
 		    "args");
+	else if (rc == AF_ELIMIT && engine_start_refused(api->e))
+		snprintf(msg, msglen,
+		    "no coroutine stack for a new activation: every one in "
+		    "memory has uncommitted work (the kernel's mapping "
+		    "limit); retry");
 	if (rc != AF_OK)
 		return rc;
 	sr->existing = existing;
@@ -711,6 +716,10 @@ api_op_stats(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 		"");
 	sr->map_used_bytes = st.map_used_bytes;
 	sr->map_size_bytes = st.map_size_bytes;
+	sr->resident = st.resident;
+	sr->sleeping = st.sleeping;
+	sr->evictions = st.evictions;
+	sr->replays_on_demand = st.replays_on_demand;
 	r.id = req->id;
 	r.result_case = ASYNCFLOW__RESPONSE__RESULT_STATS;
 	r.stats = sr;

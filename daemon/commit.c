@@ -310,6 +310,7 @@ commit(struct engine *e)
 		if (a->live_state == ES_DONE || a->live_state == ES_FAILED)
 			act_free(e, a);
 	}
+	evict_after_commit(e);
 	/* The hook only reads (engine.h): the write set is forgotten after
 	 * it has seen what settled and what was sent. */
 	if (e->o.on_commit != NULL &&
@@ -317,6 +318,7 @@ commit(struct engine *e)
 		e->o.on_commit(e->o.commit_ctx, e->w.settled, e->w.nsettled,
 		    e->w.invocations, e->w.ninvocations);
 	pass_writes_reset(&e->w);
+	e->settled_looked = 0;
 	timers_reset(&e->timers);
 	return AF_OK;
 abort:
@@ -364,6 +366,10 @@ recover_from_store(struct engine *e)
 	e->wakes.len = e->wakes.head = 0;
 	e->settles.len = e->settles.head = 0;
 	pass_writes_reset(&e->w);
+	e->settled_looked = 0;
+	/* Every unfinished activation is loaded again below. */
+	e->st.sleeping = 0;
+	e->evicted_any = false;
 	/* The failed pass's timers go too, before anything here can fail:
 	 * engine_fire_due must not fire them while the rest is unknown. */
 	e->timers.n = 0;

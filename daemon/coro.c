@@ -278,6 +278,12 @@ coro_pool_free(struct coro_pool *p)
 
 /* ---- coroutines ------------------------------------------------------------ */
 
+size_t
+coro_pool_live(const struct coro_pool *p)
+{
+	return p->n_live;
+}
+
 struct coro *
 coro_new(struct coro_pool *p, coro_fn *fn, void *arg)
 {

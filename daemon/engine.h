@@ -86,7 +86,30 @@ struct engine_opts {
 	 * summary): the same text the engine logs. NULL = none. */
 	void (*on_progress)(void *ctx, const char *status);
 	void *progress_ctx;
+	/* Memory is a cache (DESIGN.md §9): after each commit, activations
+	 * whose coroutines all wait are evicted, least recently used first,
+	 * until at most max_resident stay in memory; an event for an evicted
+	 * one replays it from its journal. 0 = ENGINE_DEFAULT_RESIDENT. */
+	size_t max_resident;
+	/* Coroutine stacks the kernel lets us map (each is two mappings);
+	 * a start that would need more is refused (AF_ELIMIT), never
+	 * acknowledged and then Failed. 0 = no limit. */
+	size_t max_stacks;
 };
+
+#define ENGINE_DEFAULT_RESIDENT 10000
+/* Memory mappings kept for everything but coroutine stacks. */
+#define ENGINE_MAP_RESERVE      8192
+
+/*
+ * --max-resident: fill o->max_resident from arg (NULL: the default, at
+ * most ENGINE_DEFAULT_RESIDENT and never more than the kernel's mapping
+ * limit, vm.max_map_count, allows with two coroutines each) and
+ * o->max_stacks from vm.max_map_count. AF_EINVAL (not a positive number)
+ * or AF_ELIMIT (more than the kernel can map), with a message in err.
+ */
+int engine_resident_budget(const char *arg, struct engine_opts *o, char *err,
+    size_t errlen);
 
 /*
  * Open the engine on an open store with the flows and objects in `reg`
@@ -131,6 +154,11 @@ int engine_start(struct engine *e, const char *flow,
 int engine_start_keyed(struct engine *e, const char *key, const char *flow,
     const struct af_value *args, uint64_t *act, uint64_t *outcome,
     bool *existing);
+
+/* Whether the last engine_start's AF_ELIMIT meant that no coroutine stack
+ * could be had for it (engine_opts.max_stacks): every resident activation
+ * still has uncommitted work. Retrying after the next pass may succeed. */
+bool engine_start_refused(const struct engine *e);
 
 /* A new vow owned by a client; *secret gets its resolver. */
 int
@@ -338,6 +366,11 @@ struct engine_stats {
 	/* Passes by events taken, the same way. */
 	uint64_t pass_hist[ENGINE_PASS_BUCKETS + 1];
 	uint64_t map_used_bytes, map_size_bytes; /* store_usage; 0 if none */
+	/* Memory is a cache: maintained counters, read in O(1). */
+	uint64_t resident;          /* activations in memory now */
+	uint64_t sleeping;          /* Active ones evicted, not in memory */
+	uint64_t evictions;         /* activations evicted */
+	uint64_t replays_on_demand; /* evicted ones replayed for an event */
 };
 void engine_stats(const struct engine *e, struct engine_stats *st);
 

@@ -4,7 +4,7 @@
  * coroutine of it), struct holding (a vow that entered it), events, and
  * the functions the rooms call across files. Like SQLite's sqliteInt.h,
  * it is private: only daemon/engine.c, activation.c, step.c, membrane.c,
- * hostobj.c, commit.c and inspect.c include it.
+ * hostobj.c, commit.c, inspect.c and evict.c include it.
  *
  * Who does what:
  *   activation.c  an activation in memory: new/free, load from its row,
@@ -19,6 +19,7 @@
  *   commit.c      the pass's write set, group commit, recovery, journal
  *                 GC;
  *   inspect.c     read-only views for the daemon (info, list, journals);
+ *   evict.c       memory is a cache: eviction, replay on demand;
  *   engine.c      the front door: open/close, start, mkvow, settle, wake.
  *
  * Invariants:
@@ -130,6 +131,7 @@ struct act {
 	bool row_dirty;
 	bool touched;
 	TAILQ_ENTRY(act) tlink;
+	TAILQ_ENTRY(act) lru; /* e->lru: least recently used first */
 	/* Loaded state (between act_load_and_replay and act_unload). */
 	bool loaded;
 	const struct flow_def *fd;
@@ -244,7 +246,15 @@ struct engine {
 	struct af_arena *tmp;  /* short-lived decodes */
 	struct engine_stats st;
 	struct replay_progress rp;
-	char errmsg[256]; /* engine_errmsg */
+	/* Memory is a cache (evict.c): every act in memory, least recently
+	 * used first; whether an act may be out of memory while Active (then
+	 * a settlement is looked up in the store's watcher rows), and how
+	 * many of this pass's settlements (w.settled) were looked up. */
+	struct actq lru;
+	bool evicted_any;
+	size_t settled_looked;
+	bool start_refused; /* the last engine_start: no stack for it */
+	char errmsg[256];   /* engine_errmsg */
 	/* engine_store_fault: "" when the last commit succeeded. */
 	char store_fault[512];
 	/* Sticky: an error a void callback could not return (out of memory
@@ -331,6 +341,7 @@ int task_wait(struct task *, enum wait_kind, const struct af_value *const *,
 void step_run(struct engine *, struct act *);
 void act_go_live(struct engine *, struct act *);
 void step_take_events(struct engine *);
+void act_load_and_replay(struct engine *, struct act *);
 
 /* ---- membrane.c: the journal write set and the replay cursor ---- */
 
@@ -354,6 +365,23 @@ void pass_writes_init(struct pass_writes *);
 void pass_writes_release(struct pass_writes *);
 void engine_set_errmsg(struct engine *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- evict.c: memory is a cache ---- */
+
+/* The act was used: it becomes the most recently used. */
+void evict_touch(struct engine *, struct act *);
+/* After a commit: evict least recently used acts that wait until at most
+ * max_resident stay (or none can go). */
+void evict_after_commit(struct engine *);
+/* This pass's settlements of vows that an act out of memory waits on:
+ * queue their events (step_take_events loads the acts on demand). False
+ * if there was nothing new to look up. */
+bool evict_lookup_settled(struct engine *);
+/* An event for act `id`, not in memory: load it from its row and replay
+ * it now (an Active one only). NULL if it is not to run. */
+struct act *evict_load_on_demand(struct engine *, uint64_t id);
+/* Whether a start can have a coroutine (max_stacks); may evict first. */
+bool evict_room_for_start(struct engine *);
 
 /* ---- inspect.c ---- */
 

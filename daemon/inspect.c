@@ -167,6 +167,7 @@ engine_stats(const struct engine *e, struct engine_stats *st)
 {
 	*st = e->st;
 	st->acts_in_memory = e->acts.len;
+	st->resident = e->acts.len;
 	(void)store_usage(e->s, &st->map_used_bytes, &st->map_size_bytes);
 }
 

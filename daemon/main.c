@@ -56,6 +56,7 @@ usage(FILE *f)
 	    "                  [--max-connections N] [--idle-timeout S]\n"
 	    "                  [--max-uid-buffer MiB] [--turn-limit MS] "
 	    "[-v] [-q]\n"
+	    "                  [--max-resident N]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
@@ -98,6 +99,12 @@ usage(FILE *f)
 	    "                  ran away: it is quarantined and the daemon "
 	    "restarts itself\n"
 	    "                  (default 2000; 0: no limit)\n"
+	    "  --max-resident N  activations kept in memory; those that wait "
+	    "beyond it\n"
+	    "                  are evicted and replayed when an event needs "
+	    "them\n"
+	    "                  (default: 10000, less if vm.max_map_count is "
+	    "low)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -325,6 +332,7 @@ main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-uid-buffer", required_argument, NULL, 'B' },
 		{ "turn-limit", required_argument, NULL, 'T' },
+		{ "max-resident", required_argument, NULL, 'N' },
 		/* Not for people: the watchdog's re-execution (watchdog.h). */
 		{ "restarted-by-watchdog", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
@@ -340,7 +348,7 @@ main(int argc, char **argv)
 	struct engine_opts eo;
 	struct engine_quarantine *crashes;
 	struct watchdog_opts wo = { .keep_fd = -1 };
-	const char *group = NULL, *metrics = NULL;
+	const char *group = NULL, *metrics = NULL, *resident = NULL;
 	struct af_registry *reg;
 	struct engine *e;
 	struct store *s;
@@ -405,6 +413,9 @@ main(int argc, char **argv)
 		case 'W':
 			restarted = true;
 			break;
+		case 'N':
+			resident = optarg;
+			break;
 		case 'P':
 			metrics = optarg;
 			break;
@@ -435,6 +446,10 @@ main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (engine_resident_budget(resident, &eo, err, sizeof(err)) != AF_OK) {
+		fprintf(stderr, "asyncflowd: %s\n", err);
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);

@@ -402,7 +402,7 @@ act_go_live(struct engine *e, struct act *a)
 
 /* Load and run an activation from the top: replay its journal, then on
  * live (DESIGN.md §4's step rule, driven by the journal). */
-static void
+void
 act_load_and_replay(struct engine *e, struct act *a)
 {
 	struct jentry je;
@@ -556,13 +556,21 @@ step_take_events(struct engine *e)
 		if (!evq_pop(&e->wakes, &ev) &&
 		    ((e->w.njournal >= budget &&
 			 nsettles >= SETTLES_PER_PASS) ||
-			!evq_pop(&e->settles, &ev)))
+			!evq_pop(&e->settles, &ev))) {
+			/* Settlements for evicted activations, before the
+			 * commit forgets what settled (evict.c). */
+			if (evict_lookup_settled(e))
+				continue;
 			break;
+		}
 		if (ev.kind == EV_SETTLED)
 			nsettles++;
 		e->st.events++;
-		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
+		if ((a = u64map_get(&e->acts, ev.act)) == NULL &&
+		    (ev.kind != EV_SETTLED ||
+			(a = evict_load_on_demand(e, ev.act)) == NULL))
 			continue;
+		evict_touch(e, a);
 		if (ev.kind == EV_WAKE) {
 			act_load_and_replay(e, a);
 			if (a->replay)

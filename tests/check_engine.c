@@ -184,6 +184,20 @@ flow_call_await(struct af_flow *f, const struct af_value *args,
 	return rc;
 }
 
+/* calc.double(toggle_n), then await args.v, return v: changing toggle_n
+ * is new code that diverges from the journal of the old. */
+static int toggle_n;
+
+static int
+flow_toggle(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *d;
+
+	af_call(f, "calc", "double", af_int(A(f), toggle_n), &d);
+	return af_await(f, af_get(args, "v"), result);
+}
+
 /* Version 2 of call_await that diverges: calls triple-ish (3n). */
 static int
 flow_call_await_diverging(struct af_flow *f, const struct af_value *args,
@@ -621,6 +635,7 @@ flow_patch_v2(struct af_flow *f, const struct af_value *args,
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY, V_PATCHED };
 
 static const char *dir;
+static size_t max_resident; /* engine_opts.max_resident of open_engine */
 static struct store *st;
 static struct af_registry *reg;
 static struct engine *eng;
@@ -633,7 +648,8 @@ open_engine(enum version v, size_t map_size)
 		.durability = STORE_NONE };
 	char err[256];
 	af_flow_fn *ca = flow_call_await;
-	struct engine_opts eo = { .clock_ms = fake_clock };
+	struct engine_opts eo = { .clock_ms = fake_clock,
+		.max_resident = max_resident };
 
 	if (v == V2_DIVERGE)
 		ca = flow_call_await_diverging;
@@ -656,6 +672,7 @@ open_engine(enum version v, size_t map_size)
 			     NULL),
 	    AF_OK);
 	af_register_flow(reg, "echo", flow_echo);
+	af_register_flow(reg, "toggle", flow_toggle);
 	af_register_flow(reg, "call_await", ca);
 	af_register_flow(reg, "thrower", flow_thrower);
 	af_register_flow(reg, "loop", flow_loop);
@@ -713,6 +730,8 @@ setup(void)
 	ar = arena_new(0);
 	host_calls = 0;
 	sender_swapped = false;
+	max_resident = 0;
+	toggle_n = 1;
 	open_engine(V1, 0);
 }
 
@@ -2423,6 +2442,73 @@ START_TEST(test_engine_patched_old_and_new_paths)
 }
 END_TEST
 
+/* With one resident activation, the one used least recently is evicted
+ * after each commit; a settlement replays it from its journal and delivers
+ * exactly what it would have without eviction; nothing else is replayed. */
+START_TEST(test_engine_evicted_replays_on_demand)
+{
+	struct kit v, w;
+	struct engine_stats es;
+	uint64_t a1, a2, o1, o2;
+
+	max_resident = 1;
+	restart(V1);
+	v = mkvow();
+	w = mkvow();
+	a1 = start("call_await",
+	    rec2("n", af_int(ar, 2), "v", af_vow_ref(ar, v.id)), &o1);
+	a2 = start("call_await",
+	    rec2("n", af_int(ar, 3), "v", af_vow_ref(ar, w.id)), &o2);
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.evictions, 1);
+	ck_assert_uint_eq(es.resident, 1);
+	ck_assert_uint_eq(es.sleeping, 1);
+	ck_assert_int_eq(state_of(a1), ES_SLEEPING);
+	ck_assert_int_eq(state_of(a2), ES_RUNNING);
+	settle(v, af_int(ar, 7));
+	ck_assert_str_eq(outcome_text(o1), "[4,7]");
+	ck_assert_int_eq(host_calls, 2); /* replay called nothing */
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.replays_on_demand, 1);
+	ck_assert_uint_eq(es.sleeping, 0);
+	/* a2 was not replayed for a1's event: it stays in memory. */
+	ck_assert_int_eq(state_of(a2), ES_RUNNING);
+	settle(w, af_int(ar, 8));
+	ck_assert_str_eq(outcome_text(o2), "[6,8]");
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.replays_on_demand, 1);
+}
+END_TEST
+
+/* A replay on demand that diverges makes the activation Failed, as a
+ * replay at start does; fixed code and a wake bring it back. */
+START_TEST(test_engine_evicted_replay_divergence_fails)
+{
+	struct kit v, w;
+	uint64_t a1, o1;
+
+	max_resident = 1;
+	restart(V1);
+	v = mkvow();
+	w = mkvow();
+	a1 = start("toggle", rec2("v", af_vow_ref(ar, v.id), NULL, NULL), &o1);
+	start("toggle", rec2("v", af_vow_ref(ar, w.id), NULL, NULL), NULL);
+	ck_assert_int_eq(state_of(a1), ES_SLEEPING);
+	toggle_n = 5; /* new code */
+	settle(v, af_int(ar, 1));
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+	ck_assert_str_eq(failure_of(a1),
+	    "replay diverged at journal index 0: expected "
+	    "checkCall(calc.double, 1, #0); the flow attempted "
+	    "checkCall(calc.double, 5, #0); first difference at args");
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	toggle_n = 1; /* fixed */
+	ck_assert_int_eq(engine_wake(eng, a1), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(o1), "1");
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -2432,6 +2518,8 @@ engine_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_engine_echo_is_done_in_first_pass);
+	tcase_add_test(tc, test_engine_evicted_replays_on_demand);
+	tcase_add_test(tc, test_engine_evicted_replay_divergence_fails);
 	tcase_add_test(tc, test_engine_entry_order_and_call_index);
 	tcase_add_test(tc, test_engine_host_throw_is_journaled_and_replayed);
 	tcase_add_test(tc, test_engine_settled_before_start);
