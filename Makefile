@@ -160,6 +160,10 @@ $(CTL): $(CTL_SRCS:%.c=$(B)/%.o) $(CLIENT_LIB)
 $(B)/tests/rawframe: $(B)/tests/rawframe.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 E2E_TOOLS := $(if $(wildcard tests/rawframe.c),$(B)/tests/rawframe)
+# Many waiting activations at once, pipelined (evict-restart.sh).
+$(B)/tests/manystart: $(B)/tests/manystart.o $(CLIENT_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+E2E_TOOLS += $(if $(wildcard tests/manystart.c),$(B)/tests/manystart)
 # The fault tests' LD_PRELOAD library (no sanitizers: it is preloaded).
 $(B)/tests/faultshim.so: tests/faultshim.c
 	@mkdir -p $(@D)

@@ -480,7 +480,7 @@ engine_free_acts(struct engine *e)
 struct scan_ctx {
 	struct engine *e;
 	bool wake_failed;
-	uint64_t rows, failed, done; /* for the log */
+	uint64_t rows, failed, done, asleep; /* for the log */
 };
 
 static int
@@ -509,6 +509,15 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	 * retries, a recovery does not. */
 	if (row->state == ACT_FAILED && (row->quarantined || !sc->wake_failed))
 		return 0;
+	/* Memory is a cache: beyond the resident budget an activation is
+	 * replayed when an event needs it, not now (a Failed one stays
+	 * Failed until it is woken). */
+	if (e->acts.len >= engine_max_resident(e)) {
+		sc->asleep++;
+		if (row->state == ACT_ACTIVE)
+			evict_left_asleep(e);
+		return 0;
+	}
 	if ((a = act_new(e, id)) == NULL)
 		return AF_ENOMEM;
 	if (act_from_row(a, row) != AF_OK ||
@@ -525,13 +534,18 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 int
 engine_scan_acts(struct engine *e, bool wake_failed)
 {
-	struct scan_ctx sc = { e, wake_failed, 0, 0, 0 };
+	struct scan_ctx sc = { e, wake_failed, 0, 0, 0, 0 };
 	int rc;
 
 	/* A recovery's scan replaces the batch it interrupted. */
 	memset(&e->rp, 0, sizeof(e->rp));
 	if ((rc = acttab_scan(e->s, 0, scan_act_cb, &sc)) != AF_OK)
 		return rc;
+	if (sc.asleep > 0)
+		log_info("%llu activations over the resident budget (%zu) left "
+			 "out of memory: each is replayed when an event needs "
+			 "it",
+		    (unsigned long long)sc.asleep, engine_max_resident(e));
 	if (e->rp.total == 0)
 		log_msg(wake_failed ? LOG_INFO : LOG_DEBUG,
 		    "%llu activations in the store (%llu Done, %llu "

@@ -100,7 +100,7 @@ engine_busy(const struct engine *e)
 {
 	/* Events, journals to delete, or a recovery to finish. */
 	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
-	    e->needs_recover || e->store_fault[0] != '\0';
+	    e->holds_scanning || e->needs_recover || e->store_fault[0] != '\0';
 }
 
 /* ---- The store fault (engine_store_fault) ---- */
@@ -370,6 +370,7 @@ recover_from_store(struct engine *e)
 	/* Every unfinished activation is loaded again below. */
 	e->st.sleeping = 0;
 	e->evicted_any = false;
+	e->holds_scanning = false;
 	/* The failed pass's timers go too, before anything here can fail:
 	 * engine_fire_due must not fire them while the rest is unknown. */
 	e->timers.n = 0;

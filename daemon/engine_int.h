@@ -254,7 +254,12 @@ struct engine {
 	bool evicted_any;
 	size_t settled_looked;
 	bool start_refused; /* the last engine_start: no stack for it */
-	char errmsg[256];   /* engine_errmsg */
+	/* Activations left out of memory at open (beyond max_resident) may
+	 * hold a vow that settled before the process ended: DB_HOLDS is
+	 * walked from holds_from, a chunk per pass, while holds_scanning. */
+	bool holds_scanning;
+	uint8_t holds_from[16];
+	char errmsg[256]; /* engine_errmsg */
 	/* engine_store_fault: "" when the last commit succeeded. */
 	char store_fault[512];
 	/* Sticky: an error a void callback could not return (out of memory
@@ -367,6 +372,18 @@ void engine_set_errmsg(struct engine *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- evict.c: memory is a cache ---- */
+
+static inline size_t
+engine_max_resident(const struct engine *e)
+{
+	return e->o.max_resident != 0 ? e->o.max_resident :
+					ENGINE_DEFAULT_RESIDENT;
+}
+
+/* At open: an activation that is not loaded (over the budget) sleeps. */
+void evict_left_asleep(struct engine *);
+/* A chunk of the walk of DB_HOLDS for settlements that reached nobody. */
+void evict_holds_step(struct engine *);
 
 /* The act was used: it becomes the most recently used. */
 void evict_touch(struct engine *, struct act *);

@@ -18,13 +18,6 @@
 #include "engine_int.h"
 #include "log.h"
 
-static size_t
-max_resident(const struct engine *e)
-{
-	return e->o.max_resident != 0 ? e->o.max_resident :
-					ENGINE_DEFAULT_RESIDENT;
-}
-
 void
 evict_touch(struct engine *e, struct act *a)
 {
@@ -69,7 +62,7 @@ evict_until(struct engine *e, bool (*done)(const struct engine *))
 static bool
 within_budget(const struct engine *e)
 {
-	return e->acts.len <= max_resident(e);
+	return e->acts.len <= engine_max_resident(e);
 }
 
 void
@@ -145,6 +138,94 @@ evict_lookup_settled(struct engine *e)
 			engine_note_lost(e, rc);
 	}
 	return l.queued;
+}
+
+void
+evict_left_asleep(struct engine *e)
+{
+	e->st.sleeping++;
+	e->evicted_any = true;
+	if (!e->holds_scanning) {
+		e->holds_scanning = true;
+		memset(e->holds_from, 0, sizeof(e->holds_from));
+	}
+}
+
+#define HOLDS_PER_PASS 4096
+
+struct holds_walk {
+	struct engine *e;
+	uint64_t (*pairs)[2]; /* act, vow */
+	size_t n, rows;
+	bool more;
+};
+
+static int
+holds_cb(void *ctx, struct store_val k, struct store_val v)
+{
+	struct holds_walk *h = ctx;
+	uint64_t act;
+
+	(void)v;
+	if (k.n != 16)
+		return 0;
+	if (h->rows++ == HOLDS_PER_PASS) {
+		memcpy(h->e->holds_from, k.p, 16);
+		h->more = true;
+		return 1;
+	}
+	act = store_rd_be64(k.p);
+	if (u64map_get(&h->e->acts, act) == NULL) {
+		h->pairs[h->n][0] = act;
+		h->pairs[h->n][1] = store_rd_be64((const uint8_t *)k.p + 8);
+		h->n++;
+	}
+	return 0;
+}
+
+/*
+ * The activations left asleep at open were not replayed, so a vow they
+ * hold that settled before the process ended (its delivery was still
+ * queued) has reached nobody: find those in DB_HOLDS, a chunk per pass,
+ * and queue the settlement; the event replays the activation on demand.
+ */
+void
+evict_holds_step(struct engine *e)
+{
+	struct holds_walk h = { .e = e };
+	struct vow *v;
+	size_t i;
+	int rc;
+
+	if (!e->holds_scanning)
+		return;
+	if ((h.pairs = malloc(HOLDS_PER_PASS * sizeof(*h.pairs))) == NULL) {
+		engine_note_lost(e, AF_ENOMEM);
+		return;
+	}
+	rc = store_scan(e->s, DB_HOLDS, e->holds_from, 16, holds_cb, &h);
+	for (i = 0; rc == AF_OK && i < h.n; i++) {
+		rc = vowtab_get(e->vt, h.pairs[i][1], &v);
+		if (rc == AF_ENOTFOUND || rc == AF_EDECODE) {
+			rc = AF_OK;
+			continue;
+		}
+		if (rc == AF_OK &&
+		    (v->state == VOW_FULFILLED || v->state == VOW_REJECTED))
+			rc = engine_push_event(e, EV_SETTLED, h.pairs[i][0],
+			    h.pairs[i][1]);
+	}
+	free(h.pairs);
+	if (rc != AF_OK) {
+		/* The pass fails; its recovery walks again. */
+		engine_note_lost(e, rc);
+		return;
+	}
+	if (!h.more) {
+		e->holds_scanning = false;
+		log_debug("every activation left asleep at the start was "
+			  "checked for settlements to deliver");
+	}
 }
 
 struct act *

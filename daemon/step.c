@@ -550,6 +550,7 @@ step_take_events(struct engine *e)
 	 * journal: each activation's events keep their own order. */
 	size_t nsettles = 0;
 
+	evict_holds_step(e);
 	for (;;) {
 		/* Settlements get a share of every pass, however many starts
 		 * came in: at least SETTLES_PER_PASS of them. */

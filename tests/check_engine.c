@@ -636,6 +636,7 @@ enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY, V_PATCHED };
 
 static const char *dir;
 static size_t max_resident; /* engine_opts.max_resident of open_engine */
+static size_t pass_max;     /* engine_opts.pass_max_entries of open_engine */
 static struct store *st;
 static struct af_registry *reg;
 static struct engine *eng;
@@ -649,7 +650,8 @@ open_engine(enum version v, size_t map_size)
 	char err[256];
 	af_flow_fn *ca = flow_call_await;
 	struct engine_opts eo = { .clock_ms = fake_clock,
-		.max_resident = max_resident };
+		.max_resident = max_resident,
+		.pass_max_entries = pass_max };
 
 	if (v == V2_DIVERGE)
 		ca = flow_call_await_diverging;
@@ -731,6 +733,7 @@ setup(void)
 	host_calls = 0;
 	sender_swapped = false;
 	max_resident = 0;
+	pass_max = 0;
 	toggle_n = 1;
 	open_engine(V1, 0);
 }
@@ -2509,6 +2512,55 @@ START_TEST(test_engine_evicted_replay_divergence_fails)
 }
 END_TEST
 
+/* A restart replays at most the resident budget; the others stay out of
+ * memory and are replayed when an event needs them, settlements that were
+ * committed but not yet delivered when the process ended included. */
+START_TEST(test_engine_restart_leaves_over_budget_asleep)
+{
+	enum { N = 300 };
+	struct kit k[N];
+	uint64_t out[N], pending = 0;
+	struct engine_stats es;
+	char want[64];
+	size_t i;
+
+	max_resident = 1;
+	pass_max = 1; /* a pass delivers SETTLES_PER_PASS (256) settlements */
+	restart(V1);
+	for (i = 0; i < N; i++) {
+		k[i] = mkvow();
+		start("call_await",
+		    rec2("n", af_int(ar, (int64_t)i), "v",
+			af_vow_ref(ar, k[i].id)),
+		    &out[i]);
+	}
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(engine_settle(eng, k[i].id, k[i].secret, false,
+				     af_int(ar, 1)),
+		    AF_OK);
+	/* One pass commits every settlement and delivers only some. */
+	ck_assert_int_eq(engine_pass(eng), AF_OK);
+	for (i = 0; i < N; i++)
+		pending += strcmp(outcome_text(out[i]), "pending") == 0;
+	ck_assert_uint_gt(pending, 1);
+	/* The process ends with those deliveries queued. */
+	close_engine();
+	open_engine(V1, 0);
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.sleeping, pending - 1);
+	ck_assert_uint_eq(es.resident, 1);
+	ck_assert_uint_eq(es.replays, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	for (i = 0; i < N; i++) {
+		snprintf(want, sizeof(want), "[%zu,1]", 2 * i);
+		ck_assert_str_eq(outcome_text(out[i]), want);
+	}
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.sleeping, 0);
+	ck_assert_uint_eq(es.replays_on_demand, pending - 1);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -2520,6 +2572,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_echo_is_done_in_first_pass);
 	tcase_add_test(tc, test_engine_evicted_replays_on_demand);
 	tcase_add_test(tc, test_engine_evicted_replay_divergence_fails);
+	tcase_add_test(tc, test_engine_restart_leaves_over_budget_asleep);
 	tcase_add_test(tc, test_engine_entry_order_and_call_index);
 	tcase_add_test(tc, test_engine_host_throw_is_journaled_and_replayed);
 	tcase_add_test(tc, test_engine_settled_before_start);
