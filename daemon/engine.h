@@ -95,6 +95,10 @@ struct engine_opts {
 	 * a start that would need more is refused (AF_ELIMIT), never
 	 * acknowledged and then Failed. 0 = no limit. */
 	size_t max_stacks;
+	/* Per-activation memory bound in bytes (0 = none): its arena's
+	 * chunks plus a whole stack per coroutine. One that would exceed it
+	 * is Failed ("exceeded its memory bound"); the daemon goes on. */
+	size_t max_act_memory;
 };
 
 #define ENGINE_DEFAULT_RESIDENT 10000
@@ -109,6 +113,11 @@ struct engine_opts {
  * or AF_ELIMIT (more than the kernel can map), with a message in err.
  */
 int engine_resident_budget(const char *arg, struct engine_opts *o, char *err,
+    size_t errlen);
+/* --max-activation-memory MiB (NULL: none): o->max_act_memory. AF_EINVAL
+ * with a message in err if it is not a positive number of MiB larger
+ * than one coroutine stack (o->stack_size, 0: the default). */
+int engine_memory_bound(const char *arg, struct engine_opts *o, char *err,
     size_t errlen);
 
 /*

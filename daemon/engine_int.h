@@ -146,6 +146,8 @@ struct act {
 	struct u64map holdings;
 	struct u64map resolvers;
 	struct af_flow handle;
+	unsigned ntasks;  /* coroutines now */
+	bool over_memory; /* went over max_act_memory: to be Failed */
 };
 TAILQ_HEAD(actq, act);
 
@@ -347,6 +349,11 @@ void step_run(struct engine *, struct act *);
 void act_go_live(struct engine *, struct act *);
 void step_take_events(struct engine *);
 void act_load_and_replay(struct engine *, struct act *);
+/* Whether the act is over its memory bound (max_act_memory); if so it is
+ * Failed now (on its own coroutine, which is then abandoned) or flagged. */
+bool act_memory_check(struct engine *, struct act *, size_t more);
+/* After a turn: Fail an act flagged over its memory bound. */
+void act_memory_settle(struct engine *, struct act *);
 
 /* ---- membrane.c: the journal write set and the replay cursor ---- */
 

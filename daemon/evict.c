@@ -320,3 +320,34 @@ engine_resident_budget(const char *arg, struct engine_opts *o, char *err,
 	o->max_resident = (size_t)v;
 	return AF_OK;
 }
+
+int
+engine_memory_bound(const char *arg, struct engine_opts *o, char *err,
+    size_t errlen)
+{
+	size_t stack = o->stack_size ? o->stack_size : DEFAULT_STACK;
+	unsigned long long v;
+	char *end;
+
+	if (arg == NULL)
+		return AF_OK;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' ||
+	    v == 0 || v > (1ull << 30)) {
+		snprintf(err, errlen,
+		    "--max-activation-memory needs a positive number of MiB, "
+		    "not \"%s\"",
+		    arg);
+		return AF_EINVAL;
+	}
+	if ((v << 20) <= stack) {
+		snprintf(err, errlen,
+		    "--max-activation-memory %llu MiB leaves nothing past one "
+		    "coroutine stack (%zu KiB): every activation would fail",
+		    v, stack >> 10);
+		return AF_EINVAL;
+	}
+	o->max_act_memory = (size_t)(v << 20);
+	return AF_OK;
+}

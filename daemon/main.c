@@ -56,7 +56,7 @@ usage(FILE *f)
 	    "                  [--max-connections N] [--idle-timeout S]\n"
 	    "                  [--max-uid-buffer MiB] [--turn-limit MS] "
 	    "[-v] [-q]\n"
-	    "                  [--max-resident N]\n"
+	    "                  [--max-resident N] [--max-activation-memory MiB]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
 	    "  -d DIR          data directory (default ./asyncflow-data, "
@@ -105,6 +105,10 @@ usage(FILE *f)
 	    "them\n"
 	    "                  (default: 10000, less if vm.max_map_count is "
 	    "low)\n"
+	    "  --max-activation-memory MiB  an activation whose arena and "
+	    "coroutine\n"
+	    "                  stacks would exceed it is Failed (default: no "
+	    "bound)\n"
 	    "  -v, -q          more, less logging\n");
 }
 
@@ -333,6 +337,7 @@ main(int argc, char **argv)
 		{ "max-uid-buffer", required_argument, NULL, 'B' },
 		{ "turn-limit", required_argument, NULL, 'T' },
 		{ "max-resident", required_argument, NULL, 'N' },
+		{ "max-activation-memory", required_argument, NULL, 'A' },
 		/* Not for people: the watchdog's re-execution (watchdog.h). */
 		{ "restarted-by-watchdog", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
@@ -349,6 +354,7 @@ main(int argc, char **argv)
 	struct engine_quarantine *crashes;
 	struct watchdog_opts wo = { .keep_fd = -1 };
 	const char *group = NULL, *metrics = NULL, *resident = NULL;
+	const char *actmem = NULL;
 	struct af_registry *reg;
 	struct engine *e;
 	struct store *s;
@@ -416,6 +422,9 @@ main(int argc, char **argv)
 		case 'N':
 			resident = optarg;
 			break;
+		case 'A':
+			actmem = optarg;
+			break;
 		case 'P':
 			metrics = optarg;
 			break;
@@ -448,7 +457,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (engine_resident_budget(resident, &eo, err, sizeof(err)) != AF_OK) {
+	if (engine_resident_budget(resident, &eo, err, sizeof(err)) != AF_OK ||
+	    engine_memory_bound(actmem, &eo, err, sizeof(err)) != AF_OK) {
 		fprintf(stderr, "asyncflowd: %s\n", err);
 		return 2;
 	}

@@ -198,6 +198,23 @@ flow_toggle(struct af_flow *f, const struct af_value *args,
 	return af_await(f, af_get(args, "v"), result);
 }
 
+/* Allocates args.n KiB in 64 KiB pieces, touching each; returns n. */
+static int
+flow_hog(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	int64_t i, n = af_get(args, "n")->u.i;
+	char *p;
+
+	for (i = 0; i < n / 64; i++) {
+		if ((p = af_arena_alloc(A(f), 64 << 10)) == NULL)
+			return AF_ENOMEM;
+		memset(p, 1, 64 << 10);
+	}
+	*result = af_int(A(f), n);
+	return AF_OK;
+}
+
 /* Version 2 of call_await that diverges: calls triple-ish (3n). */
 static int
 flow_call_await_diverging(struct af_flow *f, const struct af_value *args,
@@ -637,6 +654,7 @@ enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY, V_PATCHED };
 static const char *dir;
 static size_t max_resident; /* engine_opts.max_resident of open_engine */
 static size_t pass_max;     /* engine_opts.pass_max_entries of open_engine */
+static size_t max_mem;      /* engine_opts.max_act_memory of open_engine */
 static struct store *st;
 static struct af_registry *reg;
 static struct engine *eng;
@@ -651,7 +669,8 @@ open_engine(enum version v, size_t map_size)
 	af_flow_fn *ca = flow_call_await;
 	struct engine_opts eo = { .clock_ms = fake_clock,
 		.max_resident = max_resident,
-		.pass_max_entries = pass_max };
+		.pass_max_entries = pass_max,
+		.max_act_memory = max_mem };
 
 	if (v == V2_DIVERGE)
 		ca = flow_call_await_diverging;
@@ -675,6 +694,7 @@ open_engine(enum version v, size_t map_size)
 	    AF_OK);
 	af_register_flow(reg, "echo", flow_echo);
 	af_register_flow(reg, "toggle", flow_toggle);
+	af_register_flow(reg, "hog", flow_hog);
 	af_register_flow(reg, "call_await", ca);
 	af_register_flow(reg, "thrower", flow_thrower);
 	af_register_flow(reg, "loop", flow_loop);
@@ -734,6 +754,7 @@ setup(void)
 	sender_swapped = false;
 	max_resident = 0;
 	pass_max = 0;
+	max_mem = 0;
 	toggle_n = 1;
 	open_engine(V1, 0);
 }
@@ -2561,6 +2582,35 @@ START_TEST(test_engine_restart_leaves_over_budget_asleep)
 }
 END_TEST
 
+/* An activation that goes over --max-activation-memory is Failed, with
+ * what it exceeded; the others, and the daemon, are unaffected. */
+START_TEST(test_engine_memory_bound)
+{
+	uint64_t a1, o1, o2, o3;
+	char *big;
+
+	max_mem = 1u << 20; /* a 256 KiB stack and 768 KiB of arena */
+	restart(V1);
+	a1 = start("hog", rec2("n", af_int(ar, 4096), NULL, NULL), &o1);
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(a1), "exceeded its memory bound") !=
+		NULL,
+	    "%s", failure_of(a1));
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	start("hog", rec2("n", af_int(ar, 256), NULL, NULL), &o2);
+	ck_assert_str_eq(outcome_text(o2), "256");
+	/* Arguments too large for the bound: Failed as it loads. */
+	ck_assert_ptr_nonnull(big = calloc(1, 2u << 20));
+	start("echo", af_bytes(ar, big, 2u << 20), &o3);
+	free(big);
+	ck_assert_str_eq(outcome_text(o3), "pending");
+	/* Failed again by a wake under the same bound. */
+	ck_assert_int_eq(engine_wake(eng, a1), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -2573,6 +2623,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_evicted_replays_on_demand);
 	tcase_add_test(tc, test_engine_evicted_replay_divergence_fails);
 	tcase_add_test(tc, test_engine_restart_leaves_over_budget_asleep);
+	tcase_add_test(tc, test_engine_memory_bound);
 	tcase_add_test(tc, test_engine_entry_order_and_call_index);
 	tcase_add_test(tc, test_engine_host_throw_is_journaled_and_replayed);
 	tcase_add_test(tc, test_engine_settled_before_start);
