@@ -171,6 +171,8 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->created_ms = r->created_ms;
 	a->last_progress_ms = r->last_progress_ms;
 	a->row_state = r->state;
+	a->row_committed = r->state;
+	a->row_known = true;
 	a->quarantined = r->quarantined;
 	if (r->failure.len)
 		a->failure = xstrndup(r->failure.ptr, r->failure.len);
@@ -491,6 +493,8 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	struct act *a;
 
 	sc->rows++;
+	if (row->state >= ACT_ACTIVE && row->state <= ACT_DONE)
+		e->nrows[row->state]++;
 	sc->done += row->state == ACT_DONE;
 	sc->failed += row->state == ACT_FAILED;
 	if (row->state == ACT_DONE) {
@@ -539,6 +543,7 @@ engine_scan_acts(struct engine *e, bool wake_failed)
 
 	/* A recovery's scan replaces the batch it interrupted. */
 	memset(&e->rp, 0, sizeof(e->rp));
+	memset(e->nrows, 0, sizeof(e->nrows));
 	if ((rc = acttab_scan(e->s, 0, scan_act_cb, &sc)) != AF_OK)
 		return rc;
 	if (sc.asleep > 0)
@@ -701,27 +706,17 @@ act_terminate(struct engine *e, struct act *a, const char *message)
 	return AF_OK;
 }
 
-static int
-count_cb(void *ctx, uint64_t id, const struct act_row *row)
-{
-	struct engine *e = ((void **)ctx)[0];
-	uint64_t *counts = ((void **)ctx)[1];
-	struct act *a = u64map_get(&e->acts, id);
-
-	if (a != NULL)
-		counts[a->live_state]++;
-	else
-		counts[row->state == ACT_DONE    ? ES_DONE :
-			row->state == ACT_FAILED ? ES_FAILED :
-						   ES_SLEEPING]++;
-	return 0;
-}
-
 int
 engine_count_states(struct engine *e, uint64_t counts[ES_DONE + 1])
 {
-	void *ctx[2] = { e, counts };
+	uint64_t active = e->nrows[ACT_ACTIVE], mem = e->acts.len;
 
+	/* Between passes (when anyone asks) every activation in memory is
+	 * live and waiting; the other Active rows are out of memory. */
 	memset(counts, 0, (ES_DONE + 1) * sizeof(*counts));
-	return acttab_scan(e->s, 0, count_cb, ctx);
+	counts[ES_RUNNING] = mem;
+	counts[ES_SLEEPING] = active > mem ? active - mem : 0;
+	counts[ES_FAILED] = e->nrows[ACT_FAILED];
+	counts[ES_DONE] = e->nrows[ACT_DONE];
+	return AF_OK;
 }

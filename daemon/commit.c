@@ -304,6 +304,13 @@ commit(struct engine *e)
 	for (a = TAILQ_FIRST(&e->touched); a != NULL; a = next) {
 		next = TAILQ_NEXT(a, tlink);
 		a->touched = false;
+		if (a->row_dirty) {
+			if (a->row_known)
+				e->nrows[a->row_committed]--;
+			e->nrows[a->row_state]++;
+			a->row_committed = a->row_state;
+			a->row_known = true;
+		}
 		a->row_dirty = false;
 		a->jlen_committed = a->jlen;
 		TAILQ_REMOVE(&e->touched, a, tlink);

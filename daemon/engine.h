@@ -380,11 +380,13 @@ struct engine_stats {
 	uint64_t sleeping;          /* Active ones evicted, not in memory */
 	uint64_t evictions;         /* activations evicted */
 	uint64_t replays_on_demand; /* evicted ones replayed for an event */
+	uint64_t failed;            /* activations Failed (committed) */
 };
 void engine_stats(const struct engine *e, struct engine_stats *st);
 
 /* How many activations are in each state (indexed by enum engine_state),
- * from one scan of the store and the in-memory states: O(activations). */
+ * from counters the commits keep: O(1). Running counts those in memory,
+ * Sleeping the unfinished ones out of memory. */
 int engine_count_states(struct engine *e, uint64_t counts[ES_DONE + 1]);
 
 /* ---- The outbox (eventual sends) ---- */

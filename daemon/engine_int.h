@@ -146,7 +146,9 @@ struct act {
 	struct u64map holdings;
 	struct u64map resolvers;
 	struct af_flow handle;
-	unsigned ntasks;  /* coroutines now */
+	bool row_known;               /* a committed row exists... */
+	enum act_state row_committed; /* ...in this state */
+	unsigned ntasks;              /* coroutines now */
 	bool over_memory; /* went over max_act_memory: to be Failed */
 };
 TAILQ_HEAD(actq, act);
@@ -253,6 +255,9 @@ struct engine {
 	 * a settlement is looked up in the store's watcher rows), and how
 	 * many of this pass's settlements (w.settled) were looked up. */
 	struct actq lru;
+	/* Committed activation rows by state (enum act_state), counted by
+	 * the scan at open and kept by each commit: stats in O(1). */
+	uint64_t nrows[ACT_DONE + 1];
 	bool evicted_any;
 	size_t settled_looked;
 	bool start_refused; /* the last engine_start: no stack for it */

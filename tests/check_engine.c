@@ -2611,6 +2611,62 @@ START_TEST(test_engine_memory_bound)
 }
 END_TEST
 
+/* The counts stats and /metrics give (kept by the commits, O(1)) are those
+ * a scan of every activation finds, with eviction on, across a restart. */
+static void
+counts_match_a_scan(void)
+{
+	uint64_t counts[ES_DONE + 1];
+	struct engine_stats es;
+	enum engine_state es_;
+	int n;
+
+	ck_assert_int_eq(engine_count_states(eng, counts), AF_OK);
+	for (es_ = ES_RUNNING; es_ <= ES_DONE; es_++) {
+		n = 0;
+		ck_assert_int_eq(engine_list(eng, &es_, 0, (size_t)-1,
+				     count_listed, &n),
+		    AF_OK);
+		ck_assert_msg(counts[es_] == (uint64_t)n,
+		    "%s: counted %llu, listed %d", engine_state_name(es_),
+		    (unsigned long long)counts[es_], n);
+	}
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.failed, counts[ES_FAILED]);
+}
+
+START_TEST(test_engine_state_counts_are_kept)
+{
+	struct kit v, w, x;
+	uint64_t a3;
+
+	max_resident = 2;
+	restart(V1);
+	v = mkvow();
+	w = mkvow();
+	x = mkvow();
+	start("echo", af_int(ar, 1), NULL);
+	start("call_await", rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)),
+	    NULL);
+	start("call_await", rec2("n", af_int(ar, 2), "v", af_vow_ref(ar, w.id)),
+	    NULL);
+	a3 = start("call_await",
+	    rec2("n", af_int(ar, 3), "v", af_vow_ref(ar, x.id)), NULL);
+	counts_match_a_scan();
+	settle(v, af_int(ar, 1));
+	counts_match_a_scan();
+	restart(V2_DIVERGE); /* the two left: within the budget, Failed */
+	counts_match_a_scan();
+	restart(V1);
+	ck_assert_int_eq(engine_wake(eng, a3), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	counts_match_a_scan();
+	ck_assert_int_eq(engine_terminate(eng, a3, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	counts_match_a_scan();
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -2624,6 +2680,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_evicted_replay_divergence_fails);
 	tcase_add_test(tc, test_engine_restart_leaves_over_budget_asleep);
 	tcase_add_test(tc, test_engine_memory_bound);
+	tcase_add_test(tc, test_engine_state_counts_are_kept);
 	tcase_add_test(tc, test_engine_entry_order_and_call_index);
 	tcase_add_test(tc, test_engine_host_throw_is_journaled_and_replayed);
 	tcase_add_test(tc, test_engine_settled_before_start);
