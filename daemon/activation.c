@@ -513,10 +513,12 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	 * retries, a recovery does not. */
 	if (row->state == ACT_FAILED && (row->quarantined || !sc->wake_failed))
 		return 0;
-	/* Memory is a cache: beyond the resident budget an activation is
-	 * replayed when an event needs it, not now (a Failed one stays
-	 * Failed until it is woken). */
-	if (e->acts.len >= engine_max_resident(e)) {
+	/* Memory is a cache: beyond the resident budget (and beyond what a
+	 * start replays before it answers) an activation is replayed when an
+	 * event needs it, not now (a Failed one stays Failed until it is
+	 * woken). */
+	if (e->acts.len >= engine_max_resident(e) ||
+	    e->acts.len >= START_REPLAY_MAX) {
 		sc->asleep++;
 		if (row->state == ACT_ACTIVE)
 			evict_left_asleep(e);
@@ -547,10 +549,11 @@ engine_scan_acts(struct engine *e, bool wake_failed)
 	if ((rc = acttab_scan(e->s, 0, scan_act_cb, &sc)) != AF_OK)
 		return rc;
 	if (sc.asleep > 0)
-		log_info("%llu activations over the resident budget (%zu) left "
-			 "out of memory: each is replayed when an event needs "
-			 "it",
-		    (unsigned long long)sc.asleep, engine_max_resident(e));
+		log_info("%llu activations left out of memory (more than the "
+			 "resident budget, %zu, or than a start replays, %d): "
+			 "each is replayed when an event needs it",
+		    (unsigned long long)sc.asleep, engine_max_resident(e),
+		    START_REPLAY_MAX);
 	if (e->rp.total == 0)
 		log_msg(wake_failed ? LOG_INFO : LOG_DEBUG,
 		    "%llu activations in the store (%llu Done, %llu "

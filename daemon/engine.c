@@ -435,6 +435,12 @@ fail:
 }
 
 void
+engine_exiting(struct engine *e)
+{
+	coro_pool_exiting(e->pool);
+}
+
+void
 engine_close(struct engine *e)
 {
 	size_t i = 0;

@@ -134,6 +134,9 @@ int engine_open(struct store *s, struct af_registry *reg,
 /* Free all memory. Uncommitted work is dropped (never half-written). The
  * store stays open (the caller closes it). NULL is a no-op. */
 void engine_close(struct engine *e);
+/* The process exits right after engine_close: coroutine stacks are left
+ * for the exit to unmap (thousands of munmaps took seconds). */
+void engine_exiting(struct engine *e);
 
 uint64_t engine_incarnation(const struct engine *e);
 /* Whether a flow of that name is registered. */

@@ -60,7 +60,10 @@
 #include "vows.h"
 
 #define DEFAULT_STACK    (256u << 10)
-#define DEFAULT_IDLE     64
+#define DEFAULT_IDLE     1024
+/* A start (or a recovery) replays at most this many activations before it
+ * serves; the others are replayed when an event needs them. */
+#define START_REPLAY_MAX 1000
 #define DEFAULT_PASS_MAX 16384
 #define GC_PER_COMMIT    8192
 #define SETTLES_PER_PASS 256

@@ -557,6 +557,7 @@ main(int argc, char **argv)
 	}
 	rc = server_run(e, s, &svo, err, sizeof(err));
 	watchdog_stop();
+	engine_exiting(e);
 	engine_close(e);
 	store_close(s);
 	registry_free(reg);
