@@ -2,8 +2,8 @@
  * activation.c: one activation in memory (struct act) — created, filled
  * from its row, unloaded (coroutines, arena and journal copy dropped, the
  * row kept), failed, freed — and its holdings: the vows and resolvers that
- * entered it, and which of its vows it waits on. This is the seam eviction
- * will use. The step rule that runs it is in step.c.
+ * entered it, and which of its vows it waits on. Eviction (evict.c) frees
+ * a waiting one whole. The step rule that runs it is in step.c.
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -133,6 +133,7 @@ act_new(struct engine *e, uint64_t id)
 		free(a);
 		return NULL;
 	}
+	TAILQ_INSERT_TAIL(&e->lru, a, lru);
 	e->st.acts_loaded++;
 	return a;
 }
@@ -143,6 +144,7 @@ act_free(struct engine *e, struct act *a)
 	act_unload(e, a);
 	if (a->touched)
 		TAILQ_REMOVE(&e->touched, a, tlink);
+	TAILQ_REMOVE(&e->lru, a, lru);
 	u64map_del(&e->acts, a->id);
 	u64map_release(&a->holdings);
 	u64map_release(&a->resolvers);
@@ -172,6 +174,8 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->created_ms = r->created_ms;
 	a->last_progress_ms = r->last_progress_ms;
 	a->row_state = r->state;
+	a->row_committed = r->state;
+	a->row_known = true;
 	a->quarantined = r->quarantined;
 	if (r->failure.len)
 		a->failure = xstrndup(r->failure.ptr, r->failure.len);
@@ -187,6 +191,9 @@ act_from_row(struct act *a, const struct act_row *r)
 	a->parent = r->parent;
 	if (act_calls_from_row(a, r->pending_calls) != AF_OK)
 		return AF_EDECODE;
+	/* An evicted one is back in memory. */
+	if (r->state == ACT_ACTIVE && a->e->st.sleeping > 0)
+		a->e->st.sleeping--;
 	/* Every activation made from its row is about to be replayed (at
 	 * open, by a recovery, by a wake): the progress log counts it. */
 	replay_queued(a->e, a);
@@ -494,7 +501,7 @@ engine_free_acts(struct engine *e)
 struct scan_ctx {
 	struct engine *e;
 	bool wake_failed;
-	uint64_t rows, failed, done; /* for the log */
+	uint64_t rows, failed, done, asleep; /* for the log */
 };
 
 static int
@@ -505,6 +512,8 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	struct act *a;
 
 	sc->rows++;
+	if (row->state >= ACT_ACTIVE && row->state <= ACT_DONE)
+		e->nrows[row->state]++;
 	sc->done += row->state == ACT_DONE;
 	sc->failed += row->state == ACT_FAILED;
 	if (row->state == ACT_DONE) {
@@ -523,6 +532,17 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	 * retries, a recovery does not. */
 	if (row->state == ACT_FAILED && (row->quarantined || !sc->wake_failed))
 		return 0;
+	/* Memory is a cache: beyond the resident budget (and beyond what a
+	 * start replays before it answers) an activation is replayed when an
+	 * event needs it, not now (a Failed one stays Failed until it is
+	 * woken). */
+	if (e->acts.len >= engine_max_resident(e) ||
+	    e->acts.len >= START_REPLAY_MAX) {
+		sc->asleep++;
+		if (row->state == ACT_ACTIVE)
+			evict_left_asleep(e);
+		return 0;
+	}
 	if ((a = act_new(e, id)) == NULL)
 		return AF_ENOMEM;
 	if (act_from_row(a, row) != AF_OK ||
@@ -539,13 +559,20 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 int
 engine_scan_acts(struct engine *e, bool wake_failed)
 {
-	struct scan_ctx sc = { e, wake_failed, 0, 0, 0 };
+	struct scan_ctx sc = { e, wake_failed, 0, 0, 0, 0 };
 	int rc;
 
 	/* A recovery's scan replaces the batch it interrupted. */
 	memset(&e->rp, 0, sizeof(e->rp));
+	memset(e->nrows, 0, sizeof(e->nrows));
 	if ((rc = acttab_scan(e->s, 0, scan_act_cb, &sc)) != AF_OK)
 		return rc;
+	if (sc.asleep > 0)
+		log_info("%llu activations left out of memory (more than the "
+			 "resident budget, %zu, or than a start replays, %d): "
+			 "each is replayed when an event needs it",
+		    (unsigned long long)sc.asleep, engine_max_resident(e),
+		    START_REPLAY_MAX);
 	if (e->rp.total == 0)
 		log_msg(wake_failed ? LOG_INFO : LOG_DEBUG,
 		    "%llu activations in the store (%llu Done, %llu "
@@ -764,27 +791,17 @@ act_continue_as_new(struct engine *e, struct act *a)
 	    (unsigned long long)a->id, a->flow);
 }
 
-static int
-count_cb(void *ctx, uint64_t id, const struct act_row *row)
-{
-	struct engine *e = ((void **)ctx)[0];
-	uint64_t *counts = ((void **)ctx)[1];
-	struct act *a = u64map_get(&e->acts, id);
-
-	if (a != NULL)
-		counts[a->live_state]++;
-	else
-		counts[row->state == ACT_DONE    ? ES_DONE :
-			row->state == ACT_FAILED ? ES_FAILED :
-						   ES_SLEEPING]++;
-	return 0;
-}
-
 int
 engine_count_states(struct engine *e, uint64_t counts[ES_DONE + 1])
 {
-	void *ctx[2] = { e, counts };
+	uint64_t active = e->nrows[ACT_ACTIVE], mem = e->acts.len;
 
+	/* Between passes (when anyone asks) every activation in memory is
+	 * live and waiting; the other Active rows are out of memory. */
 	memset(counts, 0, (ES_DONE + 1) * sizeof(*counts));
-	return acttab_scan(e->s, 0, count_cb, ctx);
+	counts[ES_RUNNING] = mem;
+	counts[ES_SLEEPING] = active > mem ? active - mem : 0;
+	counts[ES_FAILED] = e->nrows[ACT_FAILED];
+	counts[ES_DONE] = e->nrows[ACT_DONE];
+	return AF_OK;
 }

@@ -84,7 +84,9 @@ arena_reset(struct af_arena *a)
 	chunk_free_list(a->large);
 	a->large = NULL;
 	/* Regular chunks never shrink, so the current one is the largest. */
+	a->held = 0;
 	if ((keep = a->chunks) != NULL) {
+		a->held = keep->size;
 		chunk_free_list(keep->next);
 		keep->next = NULL;
 		a->cur = keep->data;
@@ -101,6 +103,31 @@ arena_used(const struct af_arena *a)
 	if (a->chunks != NULL)
 		n += (size_t)(a->cur - a->chunks->data);
 	return n;
+}
+
+void
+arena_set_limit(struct af_arena *a, size_t limit, bool (*over)(void *),
+    void *ctx)
+{
+	a->limit = limit;
+	a->over = over;
+	a->over_ctx = ctx;
+}
+
+size_t
+arena_held(const struct af_arena *a)
+{
+	return a->held;
+}
+
+/* Whether a chunk of size more bytes may be had. */
+static bool
+within_limit(struct af_arena *a, size_t size)
+{
+	if (a->limit == 0 ||
+	    (a->held <= a->limit && size <= a->limit - a->held))
+		return true;
+	return a->over != NULL && a->over(a->over_ctx);
 }
 
 void *
@@ -125,16 +152,19 @@ arena_alloc_slow(struct af_arena *a, size_t n)
 
 	if (r > a->next_size / 4 && r > ARENA_SMALL_MAX) {
 		/* Large: its own chunk, the current one stays current. */
-		if ((c = chunk_new(r)) == NULL)
+		if (!within_limit(a, r) || (c = chunk_new(r)) == NULL)
 			return NULL;
+		a->held += r;
 		c->next = a->large;
 		a->large = c;
 		a->used_done += r;
 		return c->data;
 	}
 
-	if ((c = chunk_new(r > a->next_size ? r : a->next_size)) == NULL)
+	if (!within_limit(a, r > a->next_size ? r : a->next_size) ||
+	    (c = chunk_new(r > a->next_size ? r : a->next_size)) == NULL)
 		return NULL;
+	a->held += c->size;
 	if (a->chunks != NULL)
 		a->used_done += (size_t)(a->cur - a->chunks->data);
 	c->next = a->chunks;

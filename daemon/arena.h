@@ -27,6 +27,7 @@
 #ifndef AF_ARENA_H
 #define AF_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -52,6 +53,10 @@ struct af_arena {
 	size_t first_size;          /* as given to arena_new */
 	size_t used_done;           /* bytes handed out outside the
 						 * current chunk */
+	size_t held;                /* bytes of every chunk */
+	size_t limit;               /* of held; 0: none (arena_set_limit) */
+	bool (*over)(void *ctx);
+	void *over_ctx;
 };
 
 /* A new empty arena whose first chunk will hold chunk_size bytes (0: the
@@ -66,6 +71,17 @@ void arena_reset(struct af_arena *a);
 /* Bytes handed out since creation or the last reset, counting alignment
  * padding, not counting chunk headers or unused chunk tails. */
 size_t arena_used(const struct af_arena *a);
+
+/*
+ * Bound the bytes of the arena's chunks to limit (0: no bound). A chunk
+ * that would go over it calls over(ctx) first: true lets the allocation
+ * proceed all the same (the caller deals with it afterwards), false makes
+ * it fail (NULL); over may also not return (a coroutine abandoned).
+ */
+void arena_set_limit(struct af_arena *a, size_t limit, bool (*over)(void *),
+    void *ctx);
+/* Bytes of the arena's chunks (what it costs, headers aside). */
+size_t arena_held(const struct af_arena *a);
 
 /* The slow path of arena_alloc: new chunk or dedicated chunk. */
 void *arena_alloc_slow(struct af_arena *a, size_t n);

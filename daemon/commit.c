@@ -103,8 +103,9 @@ engine_busy(const struct engine *e)
 	 * recovery to finish (or to start: the store can break outside a
 	 * pass, in a batch sync). */
 	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
-	    e->needs_recover || e->store_fault[0] != '\0' ||
-	    store_broken(e->s) != NULL || engine_prune_due(e);
+	    e->holds_scanning || e->needs_recover ||
+	    e->store_fault[0] != '\0' || store_broken(e->s) != NULL ||
+	    engine_prune_due(e);
 }
 
 /* ---- The store fault (engine_store_fault) ---- */
@@ -289,9 +290,11 @@ prune_step(struct engine *e, struct store_txn *t)
 	uint8_t key[FINISHED_KEY_LEN], old[FINISHED_KEY_LEN];
 	int64_t now = engine_now_ms(e), ms;
 	size_t budget = PRUNE_PER_COMMIT, i;
+	struct store_val v;
 	bool done;
 	int rc;
 
+	e->pruned_rows = 0;
 	for (i = 0; i < e->npurges; i++) {
 		/* Unknown from this commit on (its row goes now, however
 		 * many purges there are), the rest deleted first: moved to
@@ -303,7 +306,9 @@ prune_step(struct engine *e, struct store_txn *t)
 		if (rc == AF_OK || rc == AF_ENOTFOUND)
 			rc = store_del(t, DB_ACTS,
 			    (struct store_val){ key + 8, 8 });
-		if (rc != AF_OK && rc != AF_ENOTFOUND)
+		if (rc == AF_OK)
+			e->pruned_rows++;
+		else if (rc != AF_ENOTFOUND)
 			return rc;
 		if ((rc = store_put(t, DB_FINISHED,
 			 (struct store_val){ key, FINISHED_KEY_LEN },
@@ -319,6 +324,13 @@ prune_step(struct engine *e, struct store_txn *t)
 		e->prune_next_ms = ms;
 		if (!prune_is_due(e, ms, now))
 			break;
+		/* Its row goes first (a large one takes a few commits). */
+		rc = store_get(t, DB_ACTS, (struct store_val){ key + 8, 8 },
+		    &v);
+		if (rc == AF_OK)
+			e->pruned_rows++;
+		else if (rc != AF_ENOTFOUND)
+			return rc;
 		rc = prune_act(t, &e->timers, store_rd_be64(key + 8), key,
 		    &budget, &done);
 		if (rc != AF_OK)
@@ -456,15 +468,27 @@ commit(struct engine *e)
 	e->st.settles += e->w.nsettled;
 	vowtab_after_commit(e->vt);
 	e->dirty = false;
+	e->nrows[ACT_DONE] -= e->pruned_rows < e->nrows[ACT_DONE] ?
+	    e->pruned_rows :
+	    e->nrows[ACT_DONE];
+	e->pruned_rows = 0;
 	for (a = TAILQ_FIRST(&e->touched); a != NULL; a = next) {
 		next = TAILQ_NEXT(a, tlink);
 		a->touched = false;
+		if (a->row_dirty) {
+			if (a->row_known)
+				e->nrows[a->row_committed]--;
+			e->nrows[a->row_state]++;
+			a->row_committed = a->row_state;
+			a->row_known = true;
+		}
 		a->row_dirty = false;
 		a->jlen_committed = a->jlen;
 		TAILQ_REMOVE(&e->touched, a, tlink);
 		if (a->live_state == ES_DONE || a->live_state == ES_FAILED)
 			act_free(e, a);
 	}
+	evict_after_commit(e);
 	/* The hook only reads (engine.h): the write set is forgotten after
 	 * it has seen what settled and what was sent. */
 	if (e->o.on_commit != NULL &&
@@ -472,6 +496,7 @@ commit(struct engine *e)
 		e->o.on_commit(e->o.commit_ctx, e->w.settled, e->w.nsettled,
 		    e->w.invocations, e->w.ninvocations);
 	pass_writes_reset(&e->w);
+	e->settled_looked = 0;
 	timers_reset(&e->timers);
 	e->npurges = 0;
 	e->nresets = 0;
@@ -485,6 +510,7 @@ commit(struct engine *e)
 abort:
 	store_abort(t);
 failed:
+	e->pruned_rows = 0; /* nothing of it was deleted */
 	e->st.commit_failures++;
 	e->st.last_commit_rc = rc;
 	if (rc == AF_ENOMEM)
@@ -537,6 +563,11 @@ recover_from_store(struct engine *e, bool wake_failed)
 	e->wakes.len = e->wakes.head = 0;
 	e->settles.len = e->settles.head = 0;
 	pass_writes_reset(&e->w);
+	e->settled_looked = 0;
+	/* Every unfinished activation is loaded again below. */
+	e->st.sleeping = 0;
+	e->evicted_any = false;
+	e->holds_scanning = false;
 	/* The failed pass's timers go too, before anything here can fail:
 	 * engine_fire_due must not fire them while the rest is unknown. */
 	e->timers.n = 0;

@@ -81,6 +81,7 @@ struct coro {
 };
 
 struct coro_pool {
+	bool exiting; /* coro_pool_exiting: stacks are never unmapped */
 	size_t page;
 	size_t stack_size; /* usable bytes, page multiple */
 	size_t max_idle;
@@ -270,13 +271,26 @@ coro_pool_free(struct coro_pool *p)
 		    "coro_pool_free: the pool still has live coroutines");
 	while ((c = p->idle) != NULL) {
 		p->idle = c->next_idle;
-		stack_unmap(c);
+		if (!p->exiting)
+			stack_unmap(c);
 		free(c);
 	}
 	free(p);
 }
 
+void
+coro_pool_exiting(struct coro_pool *p)
+{
+	p->exiting = true;
+}
+
 /* ---- coroutines ------------------------------------------------------------ */
+
+size_t
+coro_pool_live(const struct coro_pool *p)
+{
+	return p->n_live;
+}
 
 struct coro *
 coro_new(struct coro_pool *p, coro_fn *fn, void *arg)
@@ -331,7 +345,8 @@ coro_free(struct coro *c)
 		p->idle = c;
 		p->n_idle++;
 	} else {
-		stack_unmap(c);
+		if (!p->exiting)
+			stack_unmap(c);
 		free(c);
 	}
 }

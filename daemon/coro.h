@@ -62,6 +62,16 @@ void coro_pool_free(struct coro_pool *p);
  * (errno ENOMEM). */
 struct coro *coro_new(struct coro_pool *p, coro_fn *fn, void *arg);
 
+/* The process is about to exit: from now on the pool frees its stacks
+ * without unmapping them (each munmap is a TLB shootdown across the
+ * process's threads; the exit unmaps all at once). Only for a process
+ * that ends right after freeing the pool. */
+void coro_pool_exiting(struct coro_pool *p);
+
+/* Coroutines of the pool handed out and not freed yet (each holds a
+ * stack: two memory mappings, the stack and its guard page). */
+size_t coro_pool_live(const struct coro_pool *p);
+
 /* Switch into c until it yields or fn returns. Returns true if c yielded
  * (can be resumed again), false if fn returned (c is finished; only
  * coro_free is allowed). Must not be called on the running coroutine, on

@@ -64,10 +64,17 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 	int rc;
 
 	*act = *outcome = 0;
+	e->start_refused = false;
 	if (e->needs_recover)
 		return AF_ESTORE; /* see engine_pass */
 	if (flow == NULL || registry_flow(e->reg, flow, strlen(flow)) == NULL)
 		return AF_ENOTFOUND;
+	/* Refused now rather than acknowledged and then Failed for want of
+	 * a coroutine stack. */
+	if (!evict_room_for_start(e)) {
+		e->start_refused = true;
+		return AF_ELIMIT;
+	}
 	if (args == NULL)
 		args = &null;
 	if ((rc = check_client_value(e, args)) != AF_OK)
@@ -394,6 +401,12 @@ engine_timers_pending(const struct engine *e)
 	return timers_pending(&e->timers);
 }
 
+bool
+engine_start_refused(const struct engine *e)
+{
+	return e->start_refused;
+}
+
 const char *
 engine_store_fault(const struct engine *e)
 {
@@ -458,6 +471,7 @@ engine_open(struct store *s, struct af_registry *reg,
 	u64map_init(&e->acts);
 	u64map_init(&e->watch);
 	TAILQ_INIT(&e->touched);
+	TAILQ_INIT(&e->lru);
 	pass_writes_init(&e->w);
 	timers_init(&e->timers);
 	e->prune_next_ms = INT64_MAX;
@@ -522,6 +536,12 @@ store_fail:
 fail:
 	engine_close(e);
 	return rc;
+}
+
+void
+engine_exiting(struct engine *e)
+{
+	coro_pool_exiting(e->pool);
 }
 
 void

@@ -94,7 +94,39 @@ struct engine_opts {
 	 * summary): the same text the engine logs. NULL = none. */
 	void (*on_progress)(void *ctx, const char *status);
 	void *progress_ctx;
+	/* Memory is a cache (DESIGN.md §9): after each commit, activations
+	 * whose coroutines all wait are evicted, least recently used first,
+	 * until at most max_resident stay in memory; an event for an evicted
+	 * one replays it from its journal. 0 = ENGINE_DEFAULT_RESIDENT. */
+	size_t max_resident;
+	/* Coroutine stacks the kernel lets us map (each is two mappings);
+	 * a start that would need more is refused (AF_ELIMIT), never
+	 * acknowledged and then Failed. 0 = no limit. */
+	size_t max_stacks;
+	/* Per-activation memory bound in bytes (0 = none): its arena's
+	 * chunks plus a whole stack per coroutine. One that would exceed it
+	 * is Failed ("exceeded its memory bound"); the daemon goes on. */
+	size_t max_act_memory;
 };
+
+#define ENGINE_DEFAULT_RESIDENT 10000
+/* Memory mappings kept for everything but coroutine stacks. */
+#define ENGINE_MAP_RESERVE      8192
+
+/*
+ * --max-resident: fill o->max_resident from arg (NULL: the default, at
+ * most ENGINE_DEFAULT_RESIDENT and never more than the kernel's mapping
+ * limit, vm.max_map_count, allows with two coroutines each) and
+ * o->max_stacks from vm.max_map_count. AF_EINVAL (not a positive number)
+ * or AF_ELIMIT (more than the kernel can map), with a message in err.
+ */
+int engine_resident_budget(const char *arg, struct engine_opts *o, char *err,
+    size_t errlen);
+/* --max-activation-memory MiB (NULL: none): o->max_act_memory. AF_EINVAL
+ * with a message in err if it is not a positive number of MiB larger
+ * than one coroutine stack (o->stack_size, 0: the default). */
+int engine_memory_bound(const char *arg, struct engine_opts *o, char *err,
+    size_t errlen);
 
 /*
  * Open the engine on an open store with the flows and objects in `reg`
@@ -110,6 +142,9 @@ int engine_open(struct store *s, struct af_registry *reg,
 /* Free all memory. Uncommitted work is dropped (never half-written). The
  * store stays open (the caller closes it). NULL is a no-op. */
 void engine_close(struct engine *e);
+/* The process exits right after engine_close: coroutine stacks are left
+ * for the exit to unmap (thousands of munmaps took seconds). */
+void engine_exiting(struct engine *e);
 
 uint64_t engine_incarnation(const struct engine *e);
 /* Whether a flow of that name is registered. */
@@ -139,6 +174,11 @@ int engine_start(struct engine *e, const char *flow,
 int engine_start_keyed(struct engine *e, const char *key, const char *flow,
     const struct af_value *args, uint64_t *act, uint64_t *outcome,
     bool *existing);
+
+/* Whether the last engine_start's AF_ELIMIT meant that no coroutine stack
+ * could be had for it (engine_opts.max_stacks): every resident activation
+ * still has uncommitted work. Retrying after the next pass may succeed. */
+bool engine_start_refused(const struct engine *e);
 
 /* A new vow owned by a client; *secret gets its resolver. */
 int
@@ -399,11 +439,18 @@ struct engine_stats {
 	uint64_t pass_hist[ENGINE_PASS_BUCKETS + 1];
 	uint64_t map_used_bytes, map_size_bytes; /* store_usage; 0 if none */
 	uint64_t pruned; /* finished activations pruned or purged */
+	/* Memory is a cache: maintained counters, read in O(1). */
+	uint64_t resident;          /* activations in memory now */
+	uint64_t sleeping;          /* Active ones evicted, not in memory */
+	uint64_t evictions;         /* activations evicted */
+	uint64_t replays_on_demand; /* evicted ones replayed for an event */
+	uint64_t failed;            /* activations Failed (committed) */
 };
 void engine_stats(const struct engine *e, struct engine_stats *st);
 
 /* How many activations are in each state (indexed by enum engine_state),
- * from one scan of the store and the in-memory states: O(activations). */
+ * from counters the commits keep: O(1). Running counts those in memory,
+ * Sleeping the unfinished ones out of memory. */
 int engine_count_states(struct engine *e, uint64_t counts[ES_DONE + 1]);
 
 /* ---- The outbox (eventual sends) ---- */

@@ -4,7 +4,7 @@
  * coroutine of it), struct holding (a vow that entered it), events, and
  * the functions the rooms call across files. Like SQLite's sqliteInt.h,
  * it is private: only daemon/engine.c, activation.c, step.c, membrane.c,
- * hostobj.c, commit.c, inspect.c and engine_check.c include it.
+ * hostobj.c, commit.c, inspect.c, engine_check.c and evict.c include it.
  *
  * Who does what:
  *   activation.c  an activation in memory: new/free, load from its row,
@@ -19,6 +19,7 @@
  *   commit.c      the pass's write set, group commit, recovery, journal
  *                 GC;
  *   inspect.c     read-only views for the daemon (info, list, journals);
+ *   evict.c       memory is a cache: eviction, replay on demand;
  *   engine.c      the front door: open/close, start, mkvow, settle, wake;
  *   engine_check.c  check mode: replay only, for the upgrade check.
  *
@@ -60,7 +61,10 @@
 #include "vows.h"
 
 #define DEFAULT_STACK    (256u << 10)
-#define DEFAULT_IDLE     64
+#define DEFAULT_IDLE     1024
+/* A start (or a recovery) replays at most this many activations before it
+ * serves; the others are replayed when an event needs them. */
+#define START_REPLAY_MAX 1000
 #define DEFAULT_PASS_MAX 16384
 #define GC_PER_COMMIT    8192
 #define SETTLES_PER_PASS 256
@@ -171,6 +175,7 @@ struct act {
 	bool row_dirty;
 	bool touched;
 	TAILQ_ENTRY(act) tlink;
+	TAILQ_ENTRY(act) lru; /* e->lru: least recently used first */
 	/* Loaded state (between act_load_and_replay and act_unload). */
 	bool loaded;
 	const struct flow_def *fd;
@@ -190,6 +195,10 @@ struct act {
 	bool can_pending;
 	uint8_t *can_args;
 	size_t can_n;
+	bool row_known;               /* a committed row exists... */
+	enum act_state row_committed; /* ...in this state */
+	unsigned ntasks;              /* coroutines now */
+	bool over_memory; /* went over max_act_memory: to be Failed */
 };
 TAILQ_HEAD(actq, act);
 
@@ -308,6 +317,25 @@ struct engine {
 	struct af_arena *tmp;  /* short-lived decodes */
 	struct engine_stats st;
 	struct replay_progress rp;
+	/* Memory is a cache (evict.c): every act in memory, least recently
+	 * used first; whether an act may be out of memory while Active (then
+	 * a settlement is looked up in the store's watcher rows), and how
+	 * many of this pass's settlements (w.settled) were looked up. */
+	struct actq lru;
+	/* Committed activation rows by state (enum act_state), counted by
+	 * the scan at open and kept by each commit: stats in O(1). */
+	uint64_t nrows[ACT_DONE + 1];
+	/* Done rows the pass's pruning deleted: taken off nrows[ACT_DONE]
+	 * once its commit succeeds. */
+	uint64_t pruned_rows;
+	bool evicted_any;
+	size_t settled_looked;
+	bool start_refused; /* the last engine_start: no stack for it */
+	/* Activations left out of memory at open (beyond max_resident) may
+	 * hold a vow that settled before the process ended: DB_HOLDS is
+	 * walked from holds_from, a chunk per pass, while holds_scanning. */
+	bool holds_scanning;
+	uint8_t holds_from[16];
 	char errmsg[256]; /* engine_errmsg */
 	/* engine_store_fault: "" when the last commit succeeded. */
 	char store_fault[512];
@@ -434,6 +462,13 @@ act_calls_abandon(struct engine *, struct act *, const struct af_value *err);
 /* The body of a handler's task (task_entry). */
 void export_task_run(struct task *);
 
+void act_load_and_replay(struct engine *, struct act *);
+/* Whether the act is over its memory bound (max_act_memory); if so it is
+ * Failed now (on its own coroutine, which is then abandoned) or flagged. */
+bool act_memory_check(struct engine *, struct act *, size_t more);
+/* After a turn: Fail an act flagged over its memory bound. */
+void act_memory_settle(struct engine *, struct act *);
+
 /* ---- membrane.c: the journal write set and the replay cursor ---- */
 
 void act_journal_append(struct engine *, struct act *, struct jentry *);
@@ -469,6 +504,35 @@ int engine_rebuild(struct engine *, bool wake_failed);
 /* ---- engine_check.c ---- */
 
 void engine_check_passed(struct engine *, struct act *);
+
+/* ---- evict.c: memory is a cache ---- */
+
+static inline size_t
+engine_max_resident(const struct engine *e)
+{
+	return e->o.max_resident != 0 ? e->o.max_resident :
+					ENGINE_DEFAULT_RESIDENT;
+}
+
+/* At open: an activation that is not loaded (over the budget) sleeps. */
+void evict_left_asleep(struct engine *);
+/* A chunk of the walk of DB_HOLDS for settlements that reached nobody. */
+void evict_holds_step(struct engine *);
+
+/* The act was used: it becomes the most recently used. */
+void evict_touch(struct engine *, struct act *);
+/* After a commit: evict least recently used acts that wait until at most
+ * max_resident stay (or none can go). */
+void evict_after_commit(struct engine *);
+/* This pass's settlements of vows that an act out of memory waits on:
+ * queue their events (step_take_events loads the acts on demand). False
+ * if there was nothing new to look up. */
+bool evict_lookup_settled(struct engine *);
+/* An event for act `id`, not in memory: load it from its row and replay
+ * it now (an Active one only). NULL if it is not to run. */
+struct act *evict_load_on_demand(struct engine *, uint64_t id);
+/* Whether a start can have a coroutine (max_stacks); may evict first. */
+bool evict_room_for_start(struct engine *);
 
 /* ---- inspect.c ---- */
 

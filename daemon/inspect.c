@@ -169,6 +169,8 @@ engine_stats(const struct engine *e, struct engine_stats *st)
 {
 	*st = e->st;
 	st->acts_in_memory = e->acts.len;
+	st->resident = e->acts.len;
+	st->failed = e->nrows[ACT_FAILED];
 	(void)store_usage(e->s, &st->map_used_bytes, &st->map_size_bytes);
 }
 

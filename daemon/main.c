@@ -60,6 +60,7 @@ usage(FILE *f)
 	    "                  [--max-connections N] [--idle-timeout S]\n"
 	    "                  [--max-uid-buffer MiB] [--turn-limit MS] "
 	    "[-v] [-q]\n"
+	    "                  [--max-resident N] [--max-activation-memory MiB]\n"
 	    "                  [--force-upgrade]\n"
 	    "       asyncflowd --version | --help\n"
 	    "\n"
@@ -109,6 +110,16 @@ usage(FILE *f)
 	    "                  ran away: it is quarantined and the daemon "
 	    "restarts itself\n"
 	    "                  (default 2000; 0: no limit)\n"
+	    "  --max-resident N  activations kept in memory; those that wait "
+	    "beyond it\n"
+	    "                  are evicted and replayed when an event needs "
+	    "them\n"
+	    "                  (default: 10000, less if vm.max_map_count is "
+	    "low)\n"
+	    "  --max-activation-memory MiB  an activation whose arena and "
+	    "coroutine\n"
+	    "                  stacks would exceed it is Failed (default: no "
+	    "bound)\n"
 	    "  --force-upgrade  start even if the --module set, when it "
 	    "differs from the\n"
 	    "                  recorded one, fails the upgrade check\n"
@@ -427,6 +438,8 @@ main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-uid-buffer", required_argument, NULL, 'B' },
 		{ "turn-limit", required_argument, NULL, 'T' },
+		{ "max-resident", required_argument, NULL, 'X' },
+		{ "max-activation-memory", required_argument, NULL, 'Y' },
 		/* Not for people: the watchdog's re-execution (watchdog.h). */
 		{ "restarted-by-watchdog", no_argument, NULL, 'W' },
 		/* Not for people: the upgrade checker (checker.h). */
@@ -447,7 +460,8 @@ main(int argc, char **argv)
 	struct engine_opts eo;
 	struct engine_quarantine *crashes;
 	struct watchdog_opts wo = { .keep_fd = -1 };
-	const char *group = NULL, *metrics = NULL;
+	const char *group = NULL, *metrics = NULL, *resident = NULL;
+	const char *actmem = NULL;
 	struct af_registry *reg;
 	struct engine *e;
 	struct store *s;
@@ -535,6 +549,12 @@ main(int argc, char **argv)
 		case 'A':
 			co.replay = strtoull(optarg, NULL, 10);
 			break;
+		case 'X':
+			resident = optarg;
+			break;
+		case 'Y':
+			actmem = optarg;
+			break;
 		case 'P':
 			metrics = optarg;
 			break;
@@ -565,6 +585,11 @@ main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (engine_resident_budget(resident, &eo, err, sizeof(err)) != AF_OK ||
+	    engine_memory_bound(actmem, &eo, err, sizeof(err)) != AF_OK) {
+		fprintf(stderr, "asyncflowd: %s\n", err);
 		return 2;
 	}
 	log_set_level((enum log_level)verbosity);
@@ -686,6 +711,7 @@ main(int argc, char **argv)
 	watchdog_stop();
 	/* A live upgrade may have swapped in another registry. */
 	reg = engine_registry(e);
+	engine_exiting(e);
 	engine_close(e);
 	store_close(s);
 	registry_free(reg);

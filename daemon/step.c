@@ -7,6 +7,7 @@
  * call does (membrane.c), writing anything to the store (commit.c).
  */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,10 +273,15 @@ act_task_new(struct engine *e, struct act *a, bool is_main, af_task_fn *fn,
 	t->seq = a->ntasks_made++;
 	t->fn = fn;
 	t->arg = arg;
+	if (!act_memory_check(e, a, e->o.stack_size)) {
+		free(t);
+		return NULL;
+	}
 	if ((t->co = coro_new(e->pool, task_entry, t)) == NULL) {
 		free(t);
 		return NULL;
 	}
+	a->ntasks++;
 	coro_set_data(t->co, t);
 	TAILQ_INSERT_TAIL(&a->tasks, t, all);
 	make_ready(a, t);
@@ -289,6 +295,7 @@ act_task_free(struct act *a, struct task *t)
 	if (t->queued)
 		TAILQ_REMOVE(&a->runq, t, run);
 	coro_free(t->co);
+	a->ntasks--;
 	free(t);
 }
 
@@ -304,7 +311,9 @@ step_run(struct engine *e, struct act *a)
 	uint64_t prev = engine_running_act;
 
 	engine_running_act = a->id;
+	act_memory_settle(e, a);
 	step_run_tasks(e, a);
+	act_memory_settle(e, a);
 	engine_running_act = prev;
 }
 
@@ -521,7 +530,66 @@ act_go_live(struct engine *e, struct act *a)
 
 /* Load and run an activation from the top: replay its journal, then on
  * live (DESIGN.md §4's step rule, driven by the journal). */
+/* ---- The per-activation memory bound (max_act_memory) ---- */
+
 static void
+act_fail_memory(struct engine *e, struct act *a)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg),
+	    "exceeded its memory bound (%zu MiB of arena and coroutine "
+	    "stacks, --max-activation-memory)",
+	    e->o.max_act_memory >> 20);
+	if (coro_self() != NULL)
+		act_fail_from_guest(e, a, msg);
+	act_fail(e, a, msg);
+}
+
+bool
+act_memory_check(struct engine *e, struct act *a, size_t more)
+{
+	size_t used, max = e->o.max_act_memory;
+
+	if (max == 0)
+		return true;
+	used = (a->arena ? arena_held(a->arena) : 0) +
+	    (size_t)a->ntasks * e->o.stack_size;
+	if (used <= max && more <= max - used)
+		return true;
+	a->over_memory = true;
+	/* On one of its coroutines: Failed, never resumed. Else the caller
+	 * is the engine, in the middle of something: Failed after it. */
+	if (coro_self() != NULL && engine_running_act == a->id)
+		act_fail_memory(e, a);
+	return false;
+}
+
+/* The arena's limit was reached: a guest allocation fails the act now;
+ * the engine's own (a settlement decoded for it) proceeds, flagged. */
+static bool
+act_arena_over(void *ctx)
+{
+	struct act *a = ctx;
+
+	a->over_memory = true;
+	if (coro_self() != NULL && engine_running_act == a->id)
+		act_fail_memory(a->e, a);
+	return true;
+}
+
+void
+act_memory_settle(struct engine *e, struct act *a)
+{
+	if (!a->over_memory || a->live_state == ES_FAILED ||
+	    a->live_state == ES_DONE)
+		return;
+	a->over_memory = false;
+	act_fail_memory(e, a);
+	act_unload(e, a);
+}
+
+void
 act_load_and_replay(struct engine *e, struct act *a)
 {
 	struct jentry je;
@@ -547,6 +615,10 @@ act_load_and_replay(struct engine *e, struct act *a)
 		act_failf(e, a, "out of memory");
 		return;
 	}
+	a->over_memory = false;
+	if (e->o.max_act_memory != 0)
+		arena_set_limit(a->arena, e->o.max_act_memory, act_arena_over,
+		    a);
 	a->loaded = true;
 	rc = value_decode(a->arena, a->args, a->args_n, &a->args_val);
 	if (rc != AF_OK) {
@@ -563,7 +635,10 @@ act_load_and_replay(struct engine *e, struct act *a)
 	a->live_state = a->log.n > 0 ? ES_REPLAYING : ES_RUNNING;
 	act_enter_value(e, a, a->args_val, a->live_state == ES_RUNNING);
 	if ((a->main = act_task_new(e, a, true, NULL, NULL)) == NULL) {
-		act_failf(e, a, "out of memory (coroutine)");
+		if (a->over_memory)
+			act_memory_settle(e, a);
+		else
+			act_failf(e, a, "out of memory (coroutine)");
 		return;
 	}
 	step_run(e, a);
@@ -758,19 +833,31 @@ step_take_events(struct engine *e)
 	 * journal: each activation's events keep their own order. */
 	size_t nsettles = 0;
 
+	evict_holds_step(e);
 	for (;;) {
 		/* Settlements get a share of every pass, however many starts
 		 * came in: at least SETTLES_PER_PASS of them. */
 		if (!evq_pop(&e->wakes, &ev) &&
 		    ((e->w.njournal >= budget &&
 			 nsettles >= SETTLES_PER_PASS) ||
-			!evq_pop(&e->settles, &ev)))
+			!evq_pop(&e->settles, &ev))) {
+			/* Settlements for evicted activations, before the
+			 * commit forgets what settled (evict.c). */
+			if (evict_lookup_settled(e))
+				continue;
 			break;
+		}
 		if (ev.kind != EV_WAKE)
 			nsettles++;
 		e->st.events++;
-		if ((a = u64map_get(&e->acts, ev.act)) == NULL)
+		/* A settlement, a call or a cancel for an evicted activation
+		 * replays it (the call and the cancel are in its row too, so
+		 * delivering them twice is harmless). */
+		if ((a = u64map_get(&e->acts, ev.act)) == NULL &&
+		    (ev.kind == EV_WAKE ||
+			(a = evict_load_on_demand(e, ev.act)) == NULL))
 			continue;
+		evict_touch(e, a);
 		if (ev.kind == EV_WAKE) {
 			act_load_and_replay(e, a);
 			if (a->replay)

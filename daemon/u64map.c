@@ -33,6 +33,10 @@ u64map_release(struct u64map *m)
 void
 u64map_reset(struct u64map *m)
 {
+	if (m->cap > U64MAP_KEEP && m->len < m->cap / 4) {
+		u64map_release(m);
+		return;
+	}
 	if (m->cap) {
 		memset(m->keys, 0, m->cap * sizeof(*m->keys));
 		m->len = 0;

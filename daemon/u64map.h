@@ -25,6 +25,10 @@ void *u64map_get(const struct u64map *m, uint64_t key);
 int u64map_put(struct u64map *m, uint64_t key, void *val);
 /* Remove; returns the old value or NULL. */
 void *u64map_del(struct u64map *m, uint64_t key);
+/* Empty the map. Its table is kept for reuse unless it is more than four
+ * times what the map held (and over U64MAP_KEEP slots): a map that was big
+ * once must not make every later reset and walk cost its old size. */
+#define U64MAP_KEEP 64
 void u64map_reset(struct u64map *m);
 
 /* Iterate: for (size_t i = 0; u64map_next(m, &i, &k, &v); ) — the map must

@@ -24,6 +24,7 @@ printf 'bench-env cpu="%s" cores=%s date=%s kernel=%s load1=%s\n' \
 for x in "$b"/bench/bench_*; do
 	[ -x "$x" ] || continue
 	case $x in
+	*/bench_scale) continue ;; # make bench-scale: minutes
 	*/bench_ipc | */bench_latency | */bench_upgrade_live | */bench_exports)
 		"$x" "$b" | tee -a "$out" ;;
 	*) "$x" | tee -a "$out" ;;

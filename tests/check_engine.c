@@ -184,6 +184,37 @@ flow_call_await(struct af_flow *f, const struct af_value *args,
 	return rc;
 }
 
+/* calc.double(toggle_n), then await args.v, return v: changing toggle_n
+ * is new code that diverges from the journal of the old. */
+static int toggle_n;
+
+static int
+flow_toggle(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	const struct af_value *d;
+
+	af_call(f, "calc", "double", af_int(A(f), toggle_n), &d);
+	return af_await(f, af_get(args, "v"), result);
+}
+
+/* Allocates args.n KiB in 64 KiB pieces, touching each; returns n. */
+static int
+flow_hog(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	int64_t i, n = af_get(args, "n")->u.i;
+	char *p;
+
+	for (i = 0; i < n / 64; i++) {
+		if ((p = af_arena_alloc(A(f), 64 << 10)) == NULL)
+			return AF_ENOMEM;
+		memset(p, 1, 64 << 10);
+	}
+	*result = af_int(A(f), n);
+	return AF_OK;
+}
+
 /* Version 2 of call_await that diverges: calls triple-ish (3n). */
 static int
 flow_call_await_diverging(struct af_flow *f, const struct af_value *args,
@@ -780,6 +811,9 @@ flow_patch_v2(struct af_flow *f, const struct af_value *args,
 enum version { V1, V2_DIVERGE, V3_FIXED, V_REORDER, V_EARLY, V_PATCHED };
 
 static const char *dir;
+static size_t max_resident; /* engine_opts.max_resident of open_engine */
+static size_t pass_max;     /* engine_opts.pass_max_entries of open_engine */
+static size_t max_mem;      /* engine_opts.max_act_memory of open_engine */
 static struct store *st;
 static struct af_registry *reg;
 static struct engine *eng;
@@ -792,7 +826,10 @@ open_engine(enum version v, size_t map_size)
 		.durability = STORE_NONE };
 	char err[256];
 	af_flow_fn *ca = flow_call_await;
-	struct engine_opts eo = { .clock_ms = fake_clock };
+	struct engine_opts eo = { .clock_ms = fake_clock,
+		.max_resident = max_resident,
+		.pass_max_entries = pass_max,
+		.max_act_memory = max_mem };
 
 	if (v == V2_DIVERGE)
 		ca = flow_call_await_diverging;
@@ -815,6 +852,8 @@ open_engine(enum version v, size_t map_size)
 			     NULL),
 	    AF_OK);
 	af_register_flow(reg, "echo", flow_echo);
+	af_register_flow(reg, "toggle", flow_toggle);
+	af_register_flow(reg, "hog", flow_hog);
 	af_register_flow(reg, "call_await", ca);
 	af_register_flow(reg, "thrower", flow_thrower);
 	af_register_flow(reg, "loop", flow_loop);
@@ -878,6 +917,10 @@ setup(void)
 	host_calls = 0;
 	sender_swapped = false;
 	export_bias = 0;
+	max_resident = 0;
+	pass_max = 0;
+	max_mem = 0;
+	toggle_n = 1;
 	open_engine(V1, 0);
 }
 
@@ -2894,6 +2937,207 @@ START_TEST(test_engine_patched_old_and_new_paths)
 }
 END_TEST
 
+/* With one resident activation, the one used least recently is evicted
+ * after each commit; a settlement replays it from its journal and delivers
+ * exactly what it would have without eviction; nothing else is replayed. */
+START_TEST(test_engine_evicted_replays_on_demand)
+{
+	struct kit v, w;
+	struct engine_stats es;
+	uint64_t a1, a2, o1, o2;
+
+	max_resident = 1;
+	restart(V1);
+	v = mkvow();
+	w = mkvow();
+	a1 = start("call_await",
+	    rec2("n", af_int(ar, 2), "v", af_vow_ref(ar, v.id)), &o1);
+	a2 = start("call_await",
+	    rec2("n", af_int(ar, 3), "v", af_vow_ref(ar, w.id)), &o2);
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.evictions, 1);
+	ck_assert_uint_eq(es.resident, 1);
+	ck_assert_uint_eq(es.sleeping, 1);
+	ck_assert_int_eq(state_of(a1), ES_SLEEPING);
+	ck_assert_int_eq(state_of(a2), ES_RUNNING);
+	settle(v, af_int(ar, 7));
+	ck_assert_str_eq(outcome_text(o1), "[4,7]");
+	ck_assert_int_eq(host_calls, 2); /* replay called nothing */
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.replays_on_demand, 1);
+	ck_assert_uint_eq(es.sleeping, 0);
+	/* a2 was not replayed for a1's event: it stays in memory. */
+	ck_assert_int_eq(state_of(a2), ES_RUNNING);
+	settle(w, af_int(ar, 8));
+	ck_assert_str_eq(outcome_text(o2), "[6,8]");
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.replays_on_demand, 1);
+}
+END_TEST
+
+/* A replay on demand that diverges makes the activation Failed, as a
+ * replay at start does; fixed code and a wake bring it back. */
+START_TEST(test_engine_evicted_replay_divergence_fails)
+{
+	struct kit v, w;
+	uint64_t a1, o1;
+
+	max_resident = 1;
+	restart(V1);
+	v = mkvow();
+	w = mkvow();
+	a1 = start("toggle", rec2("v", af_vow_ref(ar, v.id), NULL, NULL), &o1);
+	start("toggle", rec2("v", af_vow_ref(ar, w.id), NULL, NULL), NULL);
+	ck_assert_int_eq(state_of(a1), ES_SLEEPING);
+	toggle_n = 5; /* new code */
+	settle(v, af_int(ar, 1));
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+	ck_assert_str_eq(failure_of(a1),
+	    "replay diverged at journal index 0: expected "
+	    "checkCall(calc.double, 1, #0); the flow attempted "
+	    "checkCall(calc.double, 5, #0); first difference at args");
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	toggle_n = 1; /* fixed */
+	ck_assert_int_eq(engine_wake(eng, a1), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(o1), "1");
+}
+END_TEST
+
+/* A restart replays at most the resident budget; the others stay out of
+ * memory and are replayed when an event needs them, settlements that were
+ * committed but not yet delivered when the process ended included. */
+START_TEST(test_engine_restart_leaves_over_budget_asleep)
+{
+	enum { N = 300 };
+	struct kit k[N];
+	uint64_t out[N], pending = 0;
+	struct engine_stats es;
+	char want[64];
+	size_t i;
+
+	max_resident = 1;
+	pass_max = 1; /* a pass delivers SETTLES_PER_PASS (256) settlements */
+	restart(V1);
+	for (i = 0; i < N; i++) {
+		k[i] = mkvow();
+		start("call_await",
+		    rec2("n", af_int(ar, (int64_t)i), "v",
+			af_vow_ref(ar, k[i].id)),
+		    &out[i]);
+	}
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(engine_settle(eng, k[i].id, k[i].secret, false,
+				     af_int(ar, 1)),
+		    AF_OK);
+	/* One pass commits every settlement and delivers only some. */
+	ck_assert_int_eq(engine_pass(eng), AF_OK);
+	for (i = 0; i < N; i++)
+		pending += strcmp(outcome_text(out[i]), "pending") == 0;
+	ck_assert_uint_gt(pending, 1);
+	/* The process ends with those deliveries queued. */
+	close_engine();
+	open_engine(V1, 0);
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.sleeping, pending - 1);
+	ck_assert_uint_eq(es.resident, 1);
+	ck_assert_uint_eq(es.replays, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	for (i = 0; i < N; i++) {
+		snprintf(want, sizeof(want), "[%zu,1]", 2 * i);
+		ck_assert_str_eq(outcome_text(out[i]), want);
+	}
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.sleeping, 0);
+	ck_assert_uint_eq(es.replays_on_demand, pending - 1);
+}
+END_TEST
+
+/* An activation that goes over --max-activation-memory is Failed, with
+ * what it exceeded; the others, and the daemon, are unaffected. */
+START_TEST(test_engine_memory_bound)
+{
+	uint64_t a1, o1, o2, o3;
+	char *big;
+
+	max_mem = 1u << 20; /* a 256 KiB stack and 768 KiB of arena */
+	restart(V1);
+	a1 = start("hog", rec2("n", af_int(ar, 4096), NULL, NULL), &o1);
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+	ck_assert_msg(strstr(failure_of(a1), "exceeded its memory bound") !=
+		NULL,
+	    "%s", failure_of(a1));
+	ck_assert_str_eq(outcome_text(o1), "pending");
+	start("hog", rec2("n", af_int(ar, 256), NULL, NULL), &o2);
+	ck_assert_str_eq(outcome_text(o2), "256");
+	/* Arguments too large for the bound: Failed as it loads. */
+	ck_assert_ptr_nonnull(big = calloc(1, 2u << 20));
+	start("echo", af_bytes(ar, big, 2u << 20), &o3);
+	free(big);
+	ck_assert_str_eq(outcome_text(o3), "pending");
+	/* Failed again by a wake under the same bound. */
+	ck_assert_int_eq(engine_wake(eng, a1), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a1), ES_FAILED);
+}
+END_TEST
+
+/* The counts stats and /metrics give (kept by the commits, O(1)) are those
+ * a scan of every activation finds, with eviction on, across a restart. */
+static void
+counts_match_a_scan(void)
+{
+	uint64_t counts[ES_DONE + 1];
+	struct engine_stats es;
+	enum engine_state es_;
+	int n;
+
+	ck_assert_int_eq(engine_count_states(eng, counts), AF_OK);
+	for (es_ = ES_RUNNING; es_ <= ES_DONE; es_++) {
+		n = 0;
+		ck_assert_int_eq(engine_list(eng, &es_, 0, (size_t)-1,
+				     count_listed, &n),
+		    AF_OK);
+		ck_assert_msg(counts[es_] == (uint64_t)n,
+		    "%s: counted %llu, listed %d", engine_state_name(es_),
+		    (unsigned long long)counts[es_], n);
+	}
+	engine_stats(eng, &es);
+	ck_assert_uint_eq(es.failed, counts[ES_FAILED]);
+}
+
+START_TEST(test_engine_state_counts_are_kept)
+{
+	struct kit v, w, x;
+	uint64_t a3;
+
+	max_resident = 2;
+	restart(V1);
+	v = mkvow();
+	w = mkvow();
+	x = mkvow();
+	start("echo", af_int(ar, 1), NULL);
+	start("call_await", rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, v.id)),
+	    NULL);
+	start("call_await", rec2("n", af_int(ar, 2), "v", af_vow_ref(ar, w.id)),
+	    NULL);
+	a3 = start("call_await",
+	    rec2("n", af_int(ar, 3), "v", af_vow_ref(ar, x.id)), NULL);
+	counts_match_a_scan();
+	settle(v, af_int(ar, 1));
+	counts_match_a_scan();
+	restart(V2_DIVERGE); /* the two left: within the budget, Failed */
+	counts_match_a_scan();
+	restart(V1);
+	ck_assert_int_eq(engine_wake(eng, a3), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	counts_match_a_scan();
+	ck_assert_int_eq(engine_terminate(eng, a3, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	counts_match_a_scan();
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -2903,6 +3147,11 @@ engine_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_engine_echo_is_done_in_first_pass);
+	tcase_add_test(tc, test_engine_evicted_replays_on_demand);
+	tcase_add_test(tc, test_engine_evicted_replay_divergence_fails);
+	tcase_add_test(tc, test_engine_restart_leaves_over_budget_asleep);
+	tcase_add_test(tc, test_engine_memory_bound);
+	tcase_add_test(tc, test_engine_state_counts_are_kept);
 	tcase_add_test(tc, test_engine_entry_order_and_call_index);
 	tcase_add_test(tc, test_engine_host_throw_is_journaled_and_replayed);
 	tcase_add_test(tc, test_engine_settled_before_start);

@@ -262,7 +262,7 @@ run_every_kind(uint64_t *acts, uint64_t *outcomes, size_t *n)
 
 START_TEST(test_prune_retention_zero_leaves_nothing)
 {
-	uint64_t acts[8], outcomes[8];
+	uint64_t acts[8], outcomes[8], states[ES_DONE + 1];
 	struct counts base, now;
 	size_t n, i;
 	uint64_t again, again_out;
@@ -281,6 +281,9 @@ START_TEST(test_prune_retention_zero_leaves_nothing)
 	assert_counts_eq(&now, &base);
 	for (i = 0; i < n; i++)
 		ck_assert(gone(acts[i], outcomes[i]));
+	/* stats' counters (kept, not scanned) say so too. */
+	ck_assert_int_eq(engine_count_states(eng, states), AF_OK);
+	ck_assert_uint_eq(states[ES_DONE], 0);
 	ck_assert_uint_eq(engine_timers_pending(eng), 0);
 	/* The key went with its activation: the same key starts anew. */
 	ck_assert_int_eq(engine_start_keyed(eng, "key-1", "echo", af_int(ar, 7),
