@@ -120,8 +120,7 @@ api_op_fn(struct api *api, uint64_t conn, const Asyncflow__Request *req);
 api_op_fn api_op_hello, api_op_start, api_op_mkvow, api_op_settle,
     api_op_get_vow, api_op_watch_vow, api_op_list, api_op_failures, api_op_show,
     api_op_journal, api_op_wake, api_op_stats, api_op_serve, api_op_modules,
-    api_op_terminate, api_op_purge, api_op_upgrade, api_op_cancel,
-    api_op_call;
+    api_op_terminate, api_op_purge, api_op_upgrade, api_op_cancel, api_op_call;
 
 /* At api_free: an upgrade check still running is killed. */
 void api_upgrade_release(struct api *api);
