@@ -443,6 +443,13 @@ env_open(struct lstore *ls, const char *path, unsigned extra, MDB_env **envp,
 	*what = "mdb_env_open";
 	if ((rc = mdb_env_open(env, path, flags, 0600)) != 0)
 		goto fail;
+	/* Reader slots left by processes that died in a read transaction
+	 * (an upgrade checker that crashed on new code, a kill -9) are freed
+	 * here, or enough of them would fill LMDB's table (126 slots) and
+	 * every later open would fail with MDB_READERS_FULL. */
+	*what = "mdb_reader_check";
+	if ((rc = mdb_reader_check(env, NULL)) != 0)
+		goto fail;
 	*what = "opening the databases";
 	if ((rc = mdb_txn_begin(env, NULL, extra & MDB_RDONLY, &txn)) != 0)
 		goto fail;
