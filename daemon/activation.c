@@ -537,7 +537,8 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	 * event needs it, not now (a Failed one stays Failed until it is
 	 * woken). */
 	if (e->acts.len >= engine_max_resident(e) ||
-	    e->acts.len >= START_REPLAY_MAX) {
+	    e->acts.len >= START_REPLAY_MAX ||
+	    (e->scan_lazy && row->state == ACT_ACTIVE)) {
 		sc->asleep++;
 		if (row->state == ACT_ACTIVE)
 			evict_left_asleep(e);

@@ -447,16 +447,12 @@ engine_set_commit_hook(struct engine *e, engine_commit_fn *fn, void *ctx)
 }
 
 int
-engine_open(struct store *s, struct af_registry *reg,
-    const struct engine_opts *opts, struct engine **out, char *err,
-    size_t errlen)
+engine_alloc(struct store *s, struct af_registry *reg,
+    const struct engine_opts *opts, struct engine **out)
 {
 	struct engine *e;
-	struct store_txn *t;
-	int rc;
 
-	*out = NULL;
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((*out = e = calloc(1, sizeof(*e))) == NULL)
 		return AF_ENOMEM;
 	e->s = s;
 	e->reg = reg;
@@ -478,12 +474,25 @@ engine_open(struct store *s, struct af_registry *reg,
 	buf_init(&e->args_buf);
 	buf_init(&e->settle_buf);
 	buf_init(&e->row_buf);
-
 	if ((e->pool = coro_pool_new(e->o.stack_size, e->o.max_idle_stacks)) ==
 		NULL ||
-	    (e->tmp = arena_new(0)) == NULL) {
+	    (e->tmp = arena_new(0)) == NULL)
+		return AF_ENOMEM;
+	return AF_OK;
+}
+
+int
+engine_open(struct store *s, struct af_registry *reg,
+    const struct engine_opts *opts, struct engine **out, char *err,
+    size_t errlen)
+{
+	struct engine *e;
+	struct store_txn *t;
+	int rc;
+
+	*out = NULL;
+	if ((rc = engine_alloc(s, reg, opts, &e)) != AF_OK) {
 		snprintf(err, errlen, "out of memory");
-		rc = AF_ENOMEM;
 		goto fail;
 	}
 	if ((rc = hostobj_register(reg)) != AF_OK) {

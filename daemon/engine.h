@@ -544,10 +544,13 @@ engine_check_one(struct engine *e, uint64_t act, struct engine_check_result *r);
  * Switch the engine to the flows and objects of reg (the live upgrade):
  * call between passes, right after one committed, when nothing is
  * uncommitted (AF_ESTATE otherwise: nothing changed). The built-in
- * objects are added to reg; every activation in memory is dropped and
- * every unfinished one but the quarantined (Failed ones too) is queued
- * for replay under reg's code, in the next pass, by the path a failed
- * commit's recovery takes. *rebuilt gets how many were queued. When this
+ * objects are added to reg; every activation in memory is dropped, as by
+ * a failed commit's recovery: the Failed ones but the quarantined are
+ * queued for replay under reg's code in the next pass, and the waiting
+ * ones are left asleep, each replayed under reg's code when an event needs
+ * it (so the switch costs a scan of the rows, not a replay of every
+ * resident activation). *rebuilt gets how many were switched (both
+ * kinds). When this
  * returns no code of the old registry runs or is referenced: the caller
  * may free it and unload its modules. An error of the rebuild (a store
  * error) leaves reg in use and the rebuild retried by the next pass.

@@ -50,33 +50,13 @@ engine_check_open(struct store *s, struct af_registry *reg,
 	int rc;
 
 	*out = NULL;
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return AF_ENOMEM;
-	e->s = s;
-	e->reg = reg;
+	rc = engine_alloc(s, reg, opts, &e);
+	if (e == NULL)
+		return rc;
 	e->check = true;
-	if (opts != NULL)
-		e->o = *opts;
 	e->o.on_commit = NULL; /* nothing is ever committed */
-	if (e->o.stack_size == 0)
-		e->o.stack_size = DEFAULT_STACK;
-	if (e->o.max_idle_stacks == 0)
-		e->o.max_idle_stacks = DEFAULT_IDLE;
-	if (e->o.pass_max_entries == 0)
-		e->o.pass_max_entries = DEFAULT_PASS_MAX;
-	u64map_init(&e->acts);
-	u64map_init(&e->watch);
-	TAILQ_INIT(&e->touched);
-	pass_writes_init(&e->w);
-	timers_init(&e->timers);
-	buf_init(&e->args_buf);
-	buf_init(&e->settle_buf);
-	buf_init(&e->row_buf);
-	if ((e->pool = coro_pool_new(e->o.stack_size, e->o.max_idle_stacks)) ==
-		NULL ||
-	    (e->tmp = arena_new(0)) == NULL) {
+	if (rc != AF_OK) {
 		snprintf(err, errlen, "out of memory");
-		rc = AF_ENOMEM;
 		goto fail;
 	}
 	/* The built-in objects: a flow's calls to them are compared with
@@ -257,10 +237,18 @@ engine_swap_registry(struct engine *e, struct af_registry *reg,
 	if ((rc = hostobj_register(reg)) != AF_OK)
 		return rc;
 	e->reg = reg;
+	/* Like a restart, with none of the waiting ones replayed now: each
+	 * is replayed under the new code when an event needs it (memory is
+	 * a cache), so the switch costs a scan of the rows, not a replay of
+	 * every resident activation. Failed ones are retried now. */
+	e->scan_lazy = true;
 	rc = engine_rebuild(e, true);
-	*rebuilt = e->rp.total;
-	log_info("switched to new code: %llu activations queued for replay",
-	    (unsigned long long)e->rp.total);
+	e->scan_lazy = false;
+	*rebuilt = e->rp.total + e->st.sleeping;
+	log_info("switched to new code: %llu activations (%llu Failed ones "
+		 "queued for replay, the rest replayed when an event needs "
+		 "them)",
+	    (unsigned long long)*rebuilt, (unsigned long long)e->rp.total);
 	return rc;
 }
 

@@ -328,6 +328,9 @@ struct engine {
 	/* Done rows the pass's pruning deleted: taken off nrows[ACT_DONE]
 	 * once its commit succeeds. */
 	uint64_t pruned_rows;
+	/* engine_swap_registry's rebuild: every Active row is left asleep
+	 * (replayed under the new code when an event needs it). */
+	bool scan_lazy;
 	bool evicted_any;
 	size_t settled_looked;
 	bool start_refused; /* the last engine_start: no stack for it */
@@ -500,6 +503,11 @@ bool engine_prune_due(const struct engine *);
  * replay from the store, as a failed commit's recovery does (wake_failed:
  * the Failed ones too, but the quarantined, as at open). */
 int engine_rebuild(struct engine *, bool wake_failed);
+/* An engine in memory, every field set up, nothing read from the store
+ * yet: engine_open's and engine_check_open's start. AF_ENOMEM leaves *out
+ * (if not NULL) for engine_close. (engine.c) */
+int engine_alloc(struct store *, struct af_registry *,
+    const struct engine_opts *, struct engine **out);
 
 /* ---- engine_check.c ---- */
 
