@@ -595,9 +595,11 @@ int
 engine_quarantine(struct engine *e, uint64_t id, const char *why)
 {
 	struct act *a = u64map_get(&e->acts, id);
+	int rc;
 
-	if (a == NULL)
-		return AF_ENOTFOUND;
+	/* Not in memory (asleep): from its row, without a replay. */
+	if (a == NULL && (rc = engine_act_for_event(e, id, &a)) != AF_OK)
+		return rc;
 	if (a->live_state == ES_DONE)
 		return AF_ESTATE;
 	/* Queued wakes for it find it Failed and do nothing. */

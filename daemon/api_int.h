@@ -68,7 +68,13 @@ struct api {
 		struct buf out;
 		bool apply, force; /* switch once checked (not --check) */
 		bool swap_pending; /* checked: switch after the next commit */
-		char **mods;       /* the new set (absolute paths, kept for
+		/* A forced switch: the activations the check found failing,
+		 * to fail at once under the new code (api_upgrade_after_pass):
+		 * replayed, or quarantined if they crashed or ran away. */
+		uint64_t *fail_ids;
+		bool *fail_quarantine;
+		size_t nfail;
+		char **mods; /* the new set (absolute paths, kept for
 				    * the process's life: they label it) */
 		size_t nmods;
 	} up;

@@ -973,6 +973,11 @@ api_upgrade_release(struct api *api)
 {
 	int status;
 
+	free(api->up.fail_ids);
+	free(api->up.fail_quarantine);
+	api->up.fail_ids = NULL;
+	api->up.fail_quarantine = NULL;
+	api->up.nfail = 0;
 	if (api->up.pid == 0)
 		return;
 	/* Not switching: the new set's paths are not needed. */
@@ -1062,6 +1067,28 @@ api_op_upgrade(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 }
 
 /* The checker ended (EOF on its stdout): answer with its report. */
+/* checker_failing's callback: remember a failing activation. */
+static int
+forced_failing(void *ctx, uint64_t act, const char *verdict)
+{
+	struct api *api = ctx;
+	uint64_t *ids;
+	bool *q;
+
+	if ((ids = realloc(api->up.fail_ids,
+		 (api->up.nfail + 1) * sizeof(*ids))) == NULL)
+		return -1;
+	api->up.fail_ids = ids;
+	if ((q = realloc(api->up.fail_quarantine,
+		 (api->up.nfail + 1) * sizeof(*q))) == NULL)
+		return -1;
+	api->up.fail_quarantine = q;
+	ids[api->up.nfail] = act;
+	q[api->up.nfail++] = strcmp(verdict, "crashed") == 0 ||
+	    strcmp(verdict, "runaway") == 0;
+	return 0;
+}
+
 static void
 upgrade_done(struct api *api)
 {
@@ -1086,6 +1113,11 @@ upgrade_done(struct api *api)
 			"passed" :
 			"failed, --force given");
 		api->up.swap_pending = true;
+		if (WEXITSTATUS(status) == CHECKER_FAILING &&
+		    checker_failing(text, forced_failing, api) != 0)
+			log_error("upgrade: out of memory listing the failing "
+				  "activations: they fail when an event "
+				  "replays them");
 		buf_release(&api->up.out);
 		return;
 	}
@@ -1194,6 +1226,22 @@ api_upgrade_after_pass(struct api *api, int rc)
 	/* From here the new code is in use; the old is no longer run. */
 	registry_free(old);
 	modules_unload_prev();
+	/* Forced: those the check found failing fail now, as a restart
+	 * fails them -- replayed, or quarantined when their replay crashed
+	 * or ran away in the checker (it would do the same here). */
+	for (i = 0; i < api->up.nfail; i++) {
+		int frc = api->up.fail_quarantine[i] ?
+		    engine_quarantine(api->e, api->up.fail_ids[i],
+			"the upgrade check's replay of it under the new "
+			"modules crashed or ran away (upgrade --force); "
+			"quarantined until woken") :
+		    engine_wake(api->e, api->up.fail_ids[i]);
+
+		if (frc != AF_OK && frc != AF_ESTATE && frc != AF_ENOTFOUND)
+			log_warn("activation %llu after the upgrade: %s",
+			    (unsigned long long)api->up.fail_ids[i],
+			    af_strerror(frc));
+	}
 	buf_init(&b);
 	buf_puts(&b, "{\"upgraded\": true, \"modules\": [");
 	for (i = 0; (path = modules_info(i, &hex, &since)) != NULL; i++) {
@@ -1228,11 +1276,17 @@ api_upgrade_after_pass(struct api *api, int rc)
 	free(api->up.mods);
 	api->up.mods = NULL;
 	api->up.nmods = 0;
-	return;
+	goto forget;
 out:
 	for (i = 0; i < api->up.nmods; i++)
 		free(api->up.mods[i]);
 	free(api->up.mods);
 	api->up.mods = NULL;
 	api->up.nmods = 0;
+forget:
+	free(api->up.fail_ids);
+	free(api->up.fail_quarantine);
+	api->up.fail_ids = NULL;
+	api->up.fail_quarantine = NULL;
+	api->up.nfail = 0;
 }

@@ -571,3 +571,38 @@ checker_spawn(const struct checker_opts *o, pid_t *pid, int *fd)
 	*fd = p[0];
 	return 0;
 }
+
+int
+checker_failing(const char *report,
+    int (*fn)(void *ctx, uint64_t act, const char *verdict), void *ctx)
+{
+	static const char *const verdicts[] = { "diverged", "finished-early",
+		"crashed", "runaway", "flow-missing", NULL };
+	const char *p, *v;
+	unsigned long long act;
+	size_t i, n;
+	int rc;
+
+	if (report == NULL || (p = strstr(report, "\"failing\": [")) == NULL)
+		return 0;
+	/* Each item as failing_item writes it: {"activation": A, "flow":
+	 * "...", "verdict": "V", ...}. The flow is a JSON string, so the
+	 * first unescaped "verdict" key after it is the item's. */
+	while ((p = strstr(p, "{\"activation\": ")) != NULL) {
+		p += strlen("{\"activation\": ");
+		if (sscanf(p, "%llu", &act) != 1 ||
+		    (v = strstr(p, "\"verdict\": \"")) == NULL)
+			break;
+		v += strlen("\"verdict\": \"");
+		for (i = 0; verdicts[i] != NULL; i++) {
+			n = strlen(verdicts[i]);
+			if (strncmp(v, verdicts[i], n) == 0 && v[n] == '"')
+				break;
+		}
+		if (verdicts[i] == NULL)
+			continue;
+		if ((rc = fn(ctx, (uint64_t)act, verdicts[i])) != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -66,4 +66,15 @@ int checker_spawn(const struct checker_opts *o, pid_t *pid, int *fd);
 int checker_set_defaults(const struct checker_opts *o);
 const struct checker_opts *checker_defaults(void);
 
+/*
+ * The failing activations of a report checker_main printed (the check's
+ * JSON object): fn(ctx, act, verdict) for each, in order, verdict one of
+ * "diverged", "finished-early", "crashed", "runaway", "flow-missing" (a
+ * pointer into a static string). Stops at fn's first non-zero return
+ * and returns it; 0 otherwise. A report that is not the checker's (no
+ * "failing" list) has none.
+ */
+int checker_failing(const char *report,
+    int (*fn)(void *ctx, uint64_t act, const char *verdict), void *ctx);
+
 #endif /* AF_CHECKER_H */

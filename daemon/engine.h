@@ -203,7 +203,9 @@ int engine_settle(struct engine *e, uint64_t vow,
 int engine_wake(struct engine *e, uint64_t act);
 
 /* Mark an activation Failed and quarantined with `why`, without replaying
- * it (see engine_opts.quarantine; this is the same for one already open). */
+ * it (see engine_opts.quarantine; this is the same for one already open),
+ * in memory or asleep (read from its row). AF_ESTATE if Done, AF_ENOTFOUND
+ * if unknown, AF_ENOMEM, store errors. */
 int engine_quarantine(struct engine *e, uint64_t act, const char *why);
 
 /*

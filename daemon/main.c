@@ -336,14 +336,60 @@ mkdirs(const char *dir)
 }
 
 /*
+ * A forced upgrade (--force-upgrade) at start: the activations the check
+ * found failing become Failed. Those it found diverging (or finishing
+ * early, or whose flow is gone) are replayed at once (engine_wake after
+ * the open, whether or not the start replays them anyway), which fails
+ * them with the diagnostic a replay gives; those that crashed the checker
+ * or ran away in it are quarantined in the open's commit instead, before
+ * any replay, so they cannot take the daemon down.
+ */
+struct forced {
+	struct engine_quarantine *q; /* the crash records, then these */
+	size_t nq;
+	uint64_t *wake;
+	size_t nwake;
+};
+
+static int
+forced_cb(void *ctx, uint64_t act, const char *verdict)
+{
+	struct forced *f = ctx;
+	struct engine_quarantine *q;
+	uint64_t *w;
+	char why[200];
+
+	if (strcmp(verdict, "crashed") != 0 &&
+	    strcmp(verdict, "runaway") != 0) {
+		if ((w = realloc(f->wake, (f->nwake + 1) * sizeof(*w))) == NULL)
+			return -1;
+		f->wake = w;
+		f->wake[f->nwake++] = act;
+		return 0;
+	}
+	snprintf(why, sizeof(why),
+	    "the upgrade check's replay of it under the new modules %s "
+	    "(--force-upgrade); quarantined until woken",
+	    strcmp(verdict, "crashed") == 0 ? "crashed" : "ran away");
+	if ((q = realloc(f->q, (f->nq + 1) * sizeof(*q))) == NULL)
+		return -1;
+	f->q = q;
+	if ((q[f->nq].why = strdup(why)) == NULL)
+		return -1;
+	q[f->nq++].act = act;
+	return 0;
+}
+
+/*
  * A start whose --module set differs from the one recorded in the data
  * directory is an upgrade: the same check as `asyncflowctl upgrade
  * --check` runs first (the checker process, on the store as it is), and a
  * set some unfinished activation would fail under is refused, with the
- * report on stderr, unless --force-upgrade (then those become Failed, as
- * before). Exits on refusal.
+ * report on stderr, unless --force-upgrade (then those become Failed:
+ * forced_failing). Exits on refusal. Returns the report of a forced
+ * upgrade (malloc'd), else NULL.
  */
-static void
+static char *
 upgrade_check_at_start(struct checker_opts *co, const char *const *modules,
     size_t n, bool force)
 {
@@ -361,7 +407,7 @@ upgrade_check_at_start(struct checker_opts *co, const char *const *modules,
 		fatal("%s", err);
 	snprintf(chunk, sizeof(chunk), "%s/data.mdb", co->dir);
 	if (!differs || stat(chunk, &st) != 0)
-		return; /* the same code, or no store to check */
+		return NULL; /* the same code, or no store to check */
 	log_info("the --module set differs from the one recorded in "
 		 "%s/modules: checking the upgrade first",
 	    co->dir);
@@ -389,7 +435,7 @@ upgrade_check_at_start(struct checker_opts *co, const char *const *modules,
 	if (WIFEXITED(status) && WEXITSTATUS(status) == CHECKER_OK) {
 		log_info("upgrade check passed: %s", text);
 		free(text);
-		return;
+		return NULL;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == CHECKER_FAILING) {
 		fprintf(stderr, "%s", text);
@@ -397,8 +443,7 @@ upgrade_check_at_start(struct checker_opts *co, const char *const *modules,
 			log_warn("upgrade check failed (report above); "
 				 "--force-upgrade: starting anyway, the "
 				 "failing activations become Failed");
-			free(text);
-			return;
+			return text;
 		}
 		fatal("upgrade refused: some unfinished activations would fail "
 		      "under the new --module set (report above); start with "
@@ -417,7 +462,7 @@ upgrade_check_at_start(struct checker_opts *co, const char *const *modules,
 		log_warn("the upgrade check could not run: %s",
 		    msg != NULL ? msg + 1 : "the checker died");
 		free(text);
-		return;
+		return NULL;
 	}
 	fatal("the upgrade check failed: %s", msg + 1);
 }
@@ -454,6 +499,8 @@ main(int argc, char **argv)
 	const char *modules[MAX_MODULES];
 	int nmodules = 0, ch, verbosity = LOG_INFO, rc;
 	bool restarted = false, check = false, force_upgrade = false;
+	struct forced forced = { NULL, 0, NULL, 0 };
+	char *report = NULL;
 	struct checker_opts co = { 0 };
 	struct store_opts so = { .durability = STORE_FULL };
 	struct server_opts svo;
@@ -647,7 +694,7 @@ main(int argc, char **argv)
 	co.stack_size = eo.stack_size;
 	co.map_size = so.map_size;
 	if (nmodules > 0)
-		upgrade_check_at_start(&co, modules, (size_t)nmodules,
+		report = upgrade_check_at_start(&co, modules, (size_t)nmodules,
 		    force_upgrade);
 	if (modules_load(dir, modules, (size_t)nmodules, reg, err,
 		sizeof(err)) != AF_OK)
@@ -659,7 +706,12 @@ main(int argc, char **argv)
 	if (rc != AF_OK)
 		fatal("%s", err);
 	install_crash_recorder(dir);
-	eo.quarantine = crashes = read_crashes(&eo.nquarantine);
+	forced.q = read_crashes(&forced.nq);
+	if (checker_failing(report, forced_cb, &forced) != 0)
+		fatal("out of memory");
+	free(report);
+	eo.quarantine = crashes = forced.q;
+	eo.nquarantine = forced.nq;
 	/* Before the replay: a flow can run away there too. */
 	wo.record_path = crash_path;
 	wo.keep_fd = lfd > 0 ? lfd : -1;
@@ -669,6 +721,14 @@ main(int argc, char **argv)
 	rc = engine_open(s, reg, &eo, &e, err, sizeof(err));
 	if (rc != AF_OK)
 		fatal("%s", err);
+	for (size_t w = 0; w < forced.nwake; w++)
+		if ((rc = engine_wake(e, forced.wake[w])) != AF_OK &&
+		    rc != AF_ESTATE)
+			log_warn("activation %llu: replaying it under the new "
+				 "modules: %s",
+			    (unsigned long long)forced.wake[w],
+			    af_strerror(rc));
+	free(forced.wake);
 	/* The quarantine is committed: the record has done its job. */
 	if (eo.nquarantine > 0)
 		unlink(crash_path);
