@@ -442,6 +442,7 @@ engine_close(struct engine *e)
 
 	if (e == NULL)
 		return;
+	engine_finishing_close(e);
 	engine_free_acts(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))
