@@ -397,8 +397,7 @@ prune_step(struct engine *e, struct store_txn *t)
 		rc = store_del(t, DB_FINISHED,
 		    (struct store_val){ old, FINISHED_KEY_LEN });
 		if (rc == AF_OK || rc == AF_ENOTFOUND)
-			rc = store_del(t, DB_ACTS,
-			    (struct store_val){ key + 8, 8 });
+			rc = prune_row(t, &e->timers, e->purges[i].act);
 		if (rc != AF_OK && rc != AF_ENOTFOUND)
 			return rc;
 		if ((rc = store_put(t, DB_FINISHED,

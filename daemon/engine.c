@@ -81,6 +81,7 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 		act_free(e, a);
 		return rc;
 	}
+	vowtab_unowned(e->vt, oid); /* its row names it (prune.h) */
 	a->flow = strdup(flow);
 	a->args = malloc(e->args_buf.len ? e->args_buf.len : 1);
 	if (a->flow == NULL || a->args == NULL ||

@@ -137,6 +137,15 @@ vow_secret_hash(const uint8_t *secret, uint8_t out[VOW_SECRET_LEN])
 	wr_le64(out + 8, v0 ^ v1 ^ v2 ^ v3);
 }
 
+void
+vowtab_unowned(struct vowtab *vt, uint64_t id)
+{
+	struct vow *v = u64map_get(&vt->cache, id);
+
+	if (v != NULL)
+		v->made = false;
+}
+
 /* Whether secret is v's resolver: the secret itself while v is pending or
  * following, its hash once settled (or, for a row settled before secrets
  * were wiped, the secret). Constant time either way. */

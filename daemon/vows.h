@@ -104,6 +104,10 @@ int vowtab_discard(struct vowtab *vt);
 
 uint64_t vowtab_settle_seq(const struct vowtab *vt);
 
+/* Vow id, just made with an owner, gets no DB_OWNED row: its owner finds
+ * it otherwise (an activation's outcome, named by its row). */
+void vowtab_unowned(struct vowtab *vt, uint64_t id);
+
 /* Constant-time comparison of two secrets. */
 bool vow_secret_equal(const uint8_t *a, const uint8_t *b);
 /* What a settled vow keeps of its secret: SipHash-2-4-128 of it under a

@@ -367,6 +367,8 @@ START_TEST(test_prune_finishing_row_and_table_survive_a_restart)
 			     &v),
 	    AF_OK);
 	ck_assert_uint_eq(now.n[DB_FINISHED] + v.n / FINISHED_KEY_LEN, N);
+	/* Their outcomes are found by their rows: no DB_OWNED rows. */
+	ck_assert_uint_eq(now.n[DB_OWNED], base.n[DB_OWNED]);
 	ck_assert_uint_gt(v.n, 0);
 	/* Gone as a crash would go: with a transaction open the engine
 	 * cannot move the row's entries at its close, so the next one must
