@@ -163,6 +163,8 @@ pass_writes_reset(struct pass_writes *w)
 	w->next_act_dirty = false;
 }
 
+static int finishing_flush(struct engine *, struct store_txn *);
+
 static int
 put_row(struct engine *e, struct store_txn *t, struct act *a)
 {
@@ -210,17 +212,120 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	if (r.state != ACT_DONE)
 		return AF_OK;
 	/* Finished now (a Done activation's row is written once, by the
-	 * pass that finished it): it waits for its retention in
-	 * DB_FINISHED, keyed by the time its row records. */
+	 * pass that finished it): it waits for its retention in the index,
+	 * keyed by the time its row records; first in the FINISHING_META
+	 * row this commit writes (finishing_put), DB_FINISHED later. */
 	finished_key(fkey, r.last_progress_ms, a->id);
 	if (r.last_progress_ms < e->prune_next_ms)
 		e->prune_next_ms = r.last_progress_ms;
-	return store_put(t, DB_FINISHED,
-	    (struct store_val){ fkey, FINISHED_KEY_LEN },
-	    (struct store_val){ "", 0 }, false);
+	if (e->nfinishing == FINISHING_MAX &&
+	    (rc = finishing_flush(e, t)) != AF_OK)
+		return rc;
+	memcpy(e->finishing[e->nfinishing++], fkey, FINISHED_KEY_LEN);
+	e->finishing_dirty = true;
+	return AF_OK;
 }
 
 /* ---- Retention (prune.h does the deleting) ---- */
+
+/*
+ * The index of finished activations is DB_FINISHED plus the FINISHING_META
+ * row (tables.h). Why two: the commit that finishes an activation is the
+ * settle->outcome latency, and an entry of its own table there costs that
+ * table's pages (copied and written) in every such commit; the meta row
+ * lives on a page the same commit writes anyway. Both are written in the
+ * finishing commit's transaction, so a crash never loses an entry.
+ */
+
+/* Move the FINISHING_META entries to DB_FINISHED, in t. */
+static int
+finishing_flush(struct engine *e, struct store_txn *t)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < e->nfinishing; i++)
+		if ((rc = store_put(t, DB_FINISHED,
+			 (struct store_val){ e->finishing[i],
+			     FINISHED_KEY_LEN },
+			 (struct store_val){ "", 0 }, false)) != AF_OK)
+			return rc;
+	e->finishing_dirty = e->finishing_dirty || e->nfinishing > 0;
+	e->nfinishing = 0;
+	return AF_OK;
+}
+
+/* Write the FINISHING_META row if this pass changed it (none: deleted). */
+static int
+finishing_put(struct engine *e, struct store_txn *t)
+{
+	static const struct store_val name = { FINISHING_META,
+		sizeof(FINISHING_META) - 1 };
+	int rc;
+
+	if (!e->finishing_dirty)
+		return AF_OK;
+	if (e->nfinishing > 0)
+		return store_put(t, DB_META, name,
+		    (struct store_val){ e->finishing,
+			e->nfinishing * FINISHED_KEY_LEN },
+		    false);
+	rc = store_del(t, DB_META, name);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+void
+engine_finishing_close(struct engine *e)
+{
+	struct store_txn *t;
+
+	if (e->nfinishing == 0 || e->needs_recover ||
+	    e->store_fault[0] != '\0' || store_txn_open(e->s) ||
+	    store_begin(e->s, false, &t) != AF_OK)
+		return;
+	if (finishing_flush(e, t) != AF_OK || finishing_put(e, t) != AF_OK) {
+		store_abort(t);
+		return;
+	}
+	(void)store_commit(t);
+}
+
+/* The finished ms of the oldest FINISHING_META entry, INT64_MAX if none. */
+static int64_t
+finishing_oldest(const struct engine *e)
+{
+	int64_t ms = INT64_MAX, x;
+	size_t i;
+
+	for (i = 0; i < e->nfinishing; i++)
+		if ((x = (int64_t)store_rd_be64(e->finishing[i])) < ms)
+			ms = x;
+	return ms;
+}
+
+/* Read the FINISHING_META row of t into e. */
+static int
+finishing_load(struct engine *e, struct store_txn *t)
+{
+	struct store_val v;
+	int rc;
+
+	e->nfinishing = 0;
+	e->finishing_dirty = false;
+	rc = store_get(t, DB_META,
+	    (struct store_val){ FINISHING_META, sizeof(FINISHING_META) - 1 },
+	    &v);
+	if (rc == AF_ENOTFOUND)
+		return AF_OK;
+	if (rc != AF_OK)
+		return rc;
+	if (v.n % FINISHED_KEY_LEN != 0 ||
+	    v.n > FINISHING_MAX * FINISHED_KEY_LEN)
+		return AF_EDECODE;
+	memcpy(e->finishing, v.p, v.n);
+	e->nfinishing = v.n / FINISHED_KEY_LEN;
+	return AF_OK;
+}
 
 /* The finished ms of the oldest DB_FINISHED entry in t, INT64_MAX if
  * none; the entry's key into key. */
@@ -249,11 +354,15 @@ engine_prune_load(struct engine *e)
 {
 	uint8_t key[FINISHED_KEY_LEN];
 	struct store_txn *t;
+	int64_t ms;
 	int rc;
 
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
 		return rc;
-	rc = oldest_finished(t, &e->prune_next_ms, key);
+	if ((rc = oldest_finished(t, &e->prune_next_ms, key)) == AF_OK &&
+	    (rc = finishing_load(e, t)) == AF_OK &&
+	    (ms = finishing_oldest(e)) < e->prune_next_ms)
+		e->prune_next_ms = ms;
 	store_abort(t);
 	return rc;
 }
@@ -284,6 +393,24 @@ engine_prune_due(const struct engine *e)
  * in it: its outcome is committed, and seen by whoever waits for it,
  * before it can go.
  */
+/* A purge's activation row (and outcome vow) goes now: counted off the
+ * Done rows (e->pruned_rows) if it was there. */
+static int
+purge_row(struct engine *e, struct store_txn *t, uint64_t act)
+{
+	struct store_val v;
+	uint8_t key[8];
+	int rc;
+
+	store_be64(key, act);
+	rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
+	if (rc == AF_OK)
+		e->pruned_rows++;
+	else if (rc != AF_ENOTFOUND)
+		return rc;
+	return prune_row(t, &e->timers, act);
+}
+
 static int
 prune_step(struct engine *e, struct store_txn *t)
 {
@@ -295,6 +422,11 @@ prune_step(struct engine *e, struct store_txn *t)
 	int rc;
 
 	e->pruned_rows = 0;
+	/* DB_FINISHED first holds every entry that is due or purged: the
+	 * loops below read only that table. */
+	if ((e->npurges > 0 || prune_is_due(e, finishing_oldest(e), now)) &&
+	    (rc = finishing_flush(e, t)) != AF_OK)
+		return rc;
 	for (i = 0; i < e->npurges; i++) {
 		/* Unknown from this commit on (its row goes now, however
 		 * many purges there are), the rest deleted first: moved to
@@ -304,11 +436,8 @@ prune_step(struct engine *e, struct store_txn *t)
 		rc = store_del(t, DB_FINISHED,
 		    (struct store_val){ old, FINISHED_KEY_LEN });
 		if (rc == AF_OK || rc == AF_ENOTFOUND)
-			rc = store_del(t, DB_ACTS,
-			    (struct store_val){ key + 8, 8 });
-		if (rc == AF_OK)
-			e->pruned_rows++;
-		else if (rc != AF_ENOTFOUND)
+			rc = purge_row(e, t, e->purges[i].act);
+		if (rc != AF_OK && rc != AF_ENOTFOUND)
 			return rc;
 		if ((rc = store_put(t, DB_FINISHED,
 			 (struct store_val){ key, FINISHED_KEY_LEN },
@@ -338,6 +467,8 @@ prune_step(struct engine *e, struct store_txn *t)
 		if (done)
 			e->st.pruned++;
 	}
+	if ((ms = finishing_oldest(e)) < e->prune_next_ms)
+		e->prune_next_ms = ms;
 	return AF_OK;
 }
 
@@ -445,7 +576,8 @@ commit(struct engine *e)
 	    (rc = outbox_flush(&e->w.outbox, t)) != AF_OK ||
 	    (rc = timers_flush(&e->timers, t)) != AF_OK ||
 	    (rc = idem_flush(&e->w.idem, t)) != AF_OK ||
-	    (rc = journal_gc_step(e, t)) != AF_OK)
+	    (rc = journal_gc_step(e, t)) != AF_OK ||
+	    (rc = finishing_put(e, t)) != AF_OK)
 		goto abort;
 	if (e->w.next_act_dirty &&
 	    (rc = meta_put_u64(t, "next_act", e->next_act)) != AF_OK)
@@ -500,6 +632,7 @@ commit(struct engine *e)
 	timers_reset(&e->timers);
 	e->npurges = 0;
 	e->nresets = 0;
+	e->finishing_dirty = false;
 	/* Those that continued as new start over in the next pass: a flow
 	 * that does so at once again never holds up this one. */
 	for (i = 0; i < e->nrestarts; i++)
@@ -577,6 +710,8 @@ recover_from_store(struct engine *e, bool wake_failed)
 	e->nresets = 0;
 	e->nrestarts = 0;
 	e->prune_next_ms = INT64_MAX;
+	e->nfinishing = 0;
+	e->finishing_dirty = false;
 	e->dirty = false;
 	e->lost = AF_OK;
 	/* If reading back fails too, the next pass tries again first. */

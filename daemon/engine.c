@@ -88,6 +88,7 @@ engine_start(struct engine *e, const char *flow, const struct af_value *args,
 		act_free(e, a);
 		return rc;
 	}
+	vowtab_unowned(e->vt, oid); /* its row names it (prune.h) */
 	a->flow = strdup(flow);
 	a->args = malloc(e->args_buf.len ? e->args_buf.len : 1);
 	if (a->flow == NULL || a->args == NULL ||
@@ -562,6 +563,7 @@ engine_close(struct engine *e)
 
 	if (e == NULL)
 		return;
+	engine_finishing_close(e);
 	engine_free_acts(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))

@@ -306,6 +306,11 @@ struct engine {
 	uint64_t *restarts;
 	size_t nrestarts, caprestarts;
 	int64_t prune_next_ms;
+	/* The FINISHING_META row (tables.h) as committed plus this pass's
+	 * additions, and whether this pass changed it. */
+	uint8_t finishing[FINISHING_MAX][FINISHED_KEY_LEN];
+	size_t nfinishing;
+	bool finishing_dirty;
 	struct purge {
 		uint64_t act;
 		int64_t finished_ms;
@@ -497,6 +502,10 @@ void engine_set_errmsg(struct engine *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Read where retention stands (e->prune_next_ms) from the store. */
 int engine_prune_load(struct engine *);
+/* At close: move the FINISHING_META entries to DB_FINISHED, so that a
+ * stopped daemon's store has its whole index there. Best effort: on any
+ * failure they stay in the row, which the next daemon reads. */
+void engine_finishing_close(struct engine *);
 /* Whether the next commit has pruning to do. */
 bool engine_prune_due(const struct engine *);
 /* Drop everything in memory and rebuild every unfinished activation by

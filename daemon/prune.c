@@ -85,6 +85,29 @@ prune_vow(struct store_txn *t, struct timers *tm, uint64_t vow)
 	return del_ok(t, DB_VOWS, vkey, 8);
 }
 
+int
+prune_row(struct store_txn *t, struct timers *tm, uint64_t act)
+{
+	struct store_val v;
+	struct act_row r;
+	uint64_t outcome = 0;
+	uint8_t key[8];
+	int rc;
+
+	store_be64(key, act);
+	rc = store_get(t, DB_ACTS, (struct store_val){ key, 8 }, &v);
+	if (rc == AF_ENOTFOUND)
+		return AF_OK;
+	if (rc != AF_OK)
+		return rc;
+	/* Unreadable: its outcome is nobody's to find; the row goes. */
+	if (act_row_parse(v.p, v.n, &r) == AF_OK)
+		outcome = r.outcome;
+	if (outcome != 0 && (rc = prune_vow(t, tm, outcome)) != AF_OK)
+		return rc;
+	return del_ok(t, DB_ACTS, key, 8);
+}
+
 /* One DB_OWNED row of act: what it names, then the row. */
 static int
 prune_owned(struct store_txn *t, struct timers *tm, uint64_t act,
@@ -121,7 +144,7 @@ prune_act(struct store_txn *t, struct timers *tm, uint64_t act,
 	store_be64(prefix, act);
 	if (*budget == 0)
 		return AF_OK;
-	if ((rc = del_ok(t, DB_ACTS, prefix, 8)) != AF_OK)
+	if ((rc = prune_row(t, tm, act)) != AF_OK)
 		return rc;
 	(*budget)--;
 	while (*budget > 0 &&

@@ -6,7 +6,9 @@
  * bounded number per call, in the caller's write transaction.
  *
  * What an activation leaves, and so what goes, in this order:
- *   1. its row (DB_ACTS): from the first step on it is unknown (ENOTFOUND);
+ *   1. its row (DB_ACTS) and its outcome vow, which the row names (it
+ *      has no DB_OWNED row: one table fewer in every start's commit):
+ *      from the first step on it is unknown (ENOTFOUND);
  *   2. its journal (DB_JOURNAL, act ‖ *), retained or not yet collected;
  *   3. its holds (DB_HOLDS act ‖ vow) and their DB_WATCHERS twins: vows
  *      it waited on and will never journal;
@@ -40,6 +42,13 @@
 
 struct store_txn;
 struct timers;
+
+/*
+ * Step 1 alone (a purge does it in its own commit): delete act's row and
+ * its outcome vow (unless someone else still needs it, as above), in t.
+ * AF_OK if there is no row. AF_OK, or a store error (abort t).
+ */
+int prune_row(struct store_txn *t, struct timers *tm, uint64_t act);
 
 /*
  * Delete what activation `act` left (see above), at most *budget rows, in

@@ -100,6 +100,17 @@ size_t owned_key(uint8_t *key, uint64_t act, enum owned_tag tag,
 #define FINISHED_KEY_LEN 16
 void finished_key(uint8_t key[FINISHED_KEY_LEN], int64_t ms, uint64_t act);
 
+/* DB_META FINISHING_META: the newest DB_FINISHED entries, not yet moved
+ * there; the value is up to FINISHING_MAX finished keys end to end, in
+ * the order they finished; no row when there are none. The commit that
+ * finishes an activation writes the meta table anyway (the settle_seq of
+ * its outcome vow), so its entry costs no page of another table; they
+ * are moved to DB_FINISHED together, FINISHING_MAX at a time, or as soon
+ * as one of them is due or purged (commit.c). Both tables together are
+ * the index of what is to be pruned. */
+#define FINISHING_META "finishing"
+#define FINISHING_MAX  64
+
 /* Meta: small named unsigned counters. */
 int meta_get_u64(struct store_txn *t, const char *name, uint64_t *v);
 int meta_put_u64(struct store_txn *t, const char *name, uint64_t v);

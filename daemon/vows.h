@@ -104,10 +104,14 @@ int vowtab_discard(struct vowtab *vt);
 
 uint64_t vowtab_settle_seq(const struct vowtab *vt);
 
+/* Vow id, just made with an owner, gets no DB_OWNED row: its owner finds
+ * it otherwise (an activation's outcome, named by its row). */
+void vowtab_unowned(struct vowtab *vt, uint64_t id);
+
 /* Constant-time comparison of two secrets. */
 bool vow_secret_equal(const uint8_t *a, const uint8_t *b);
-/* What a settled vow keeps of its secret: the first VOW_SECRET_LEN bytes
- * of SHA-256(secret). */
+/* What a settled vow keeps of its secret: SipHash-2-4-128 of it under a
+ * fixed key (why, in vows.c). out may be secret. */
 void vow_secret_hash(const uint8_t *secret, uint8_t out[VOW_SECRET_LEN]);
 
 #endif /* AF_VOWS_H */

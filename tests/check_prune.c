@@ -337,6 +337,69 @@ START_TEST(test_prune_short_retention_waits_for_its_time)
 }
 END_TEST
 
+/* The index of what is to be pruned is DB_FINISHED plus the meta row of
+ * the newest entries (tables.h, FINISHING_META): more finished than that
+ * row holds, across a restart, are all pruned when due, and the row goes
+ * with the last of them. */
+START_TEST(test_prune_finishing_row_and_table_survive_a_restart)
+{
+	enum { N = 2 * FINISHING_MAX + 5 };
+	static uint64_t acts[N], outcomes[N];
+	struct counts base, now;
+	struct store_txn *t;
+	struct store_val v;
+	size_t i;
+
+	eo.prune_finished = true;
+	eo.retention_ms = 5000;
+	open_engine();
+	base = count_rows();
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(engine_start(eng, "echo", af_int(ar, 1),
+				     &acts[i], &outcomes[i]),
+		    AF_OK);
+		run();
+		ck_assert_int_eq(state_of(acts[i]), ES_DONE);
+	}
+	/* Every one is in the index: the table or the row. */
+	now = count_rows();
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(store_get(t, DB_META,
+			     (struct store_val){ FINISHING_META,
+				 strlen(FINISHING_META) },
+			     &v),
+	    AF_OK);
+	ck_assert_uint_eq(now.n[DB_FINISHED] + v.n / FINISHED_KEY_LEN, N);
+	/* Their outcomes are found by their rows: no DB_OWNED rows. */
+	ck_assert_uint_eq(now.n[DB_OWNED], base.n[DB_OWNED]);
+	ck_assert_uint_gt(v.n, 0);
+	/* Gone as a crash would go: with a transaction open the engine
+	 * cannot move the row's entries at its close, so the next one must
+	 * read them from the row. */
+	engine_close(eng);
+	eng = NULL;
+	store_abort(t);
+	close_engine();
+	open_engine();
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(state_of(acts[i]), ES_DONE);
+	fake_now += 5000;
+	ck_assert(engine_busy(eng));
+	run();
+	now = count_rows();
+	assert_counts_eq(&now, &base);
+	for (i = 0; i < N; i++)
+		ck_assert(gone(acts[i], outcomes[i]));
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(store_get(t, DB_META,
+			     (struct store_val){ FINISHING_META,
+				 strlen(FINISHING_META) },
+			     &v),
+	    AF_ENOTFOUND);
+	store_abort(t);
+}
+END_TEST
+
 START_TEST(test_prune_purge_deletes_now_and_refuses_unfinished)
 {
 	uint64_t act, outcome, wact, wout, cv;
@@ -486,6 +549,8 @@ prune_suite(void)
 	tcase_add_test(tc,
 	    test_prune_is_bounded_per_commit_and_resumes_after_restart);
 	tcase_add_test(tc, test_prune_durations_parse_or_are_refused);
+	tcase_add_test(tc,
+	    test_prune_finishing_row_and_table_survive_a_restart);
 	tcase_add_test(tc,
 	    test_prune_purged_rows_go_in_their_commit_however_many);
 	suite_add_tcase(s, tc);
