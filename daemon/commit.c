@@ -103,9 +103,9 @@ engine_busy(const struct engine *e)
 	 * recovery to finish (or to start: the store can break outside a
 	 * pass, in a batch sync). */
 	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
-	    e->holds_scanning || e->needs_recover ||
-	    e->store_fault[0] != '\0' || store_broken(e->s) != NULL ||
-	    engine_prune_due(e);
+	    coro_pool_doomed(e->pool) > 0 || e->holds_scanning ||
+	    e->needs_recover || e->store_fault[0] != '\0' ||
+	    store_broken(e->s) != NULL || engine_prune_due(e);
 }
 
 /* ---- The store fault (engine_store_fault) ---- */
@@ -760,6 +760,10 @@ engine_pass(struct engine *e)
 		}
 		return rc;
 	}
+	/* Stacks freed beyond the pool's idle ones (a live switch, a burst
+	 * of evictions) are unmapped a few per pass: each munmap is a TLB
+	 * shootdown, and thousands at once would stall every client. */
+	coro_pool_trim(e->pool, STACKS_TRIMMED_PER_PASS);
 	events = e->st.events;
 	step_take_events(e);
 	hist_add(e->st.pass_hist, engine_pass_le, ENGINE_PASS_BUCKETS,

@@ -88,6 +88,11 @@ struct coro_pool {
 	size_t n_idle;
 	size_t n_live;     /* coroutines handed out, not yet freed */
 	struct coro *idle; /* freed coroutines that kept their stack */
+	/* Freed beyond max_idle, not unmapped yet (coro_pool_trim): a
+	 * munmap is a TLB shootdown, ~0.3 ms here, so thousands at once
+	 * would stall the caller. Reused first by coro_new. */
+	struct coro *doomed;
+	size_t n_doomed;
 };
 
 /* coro__switch and coro__trampoline are in coro_$(arch).S, coro__entry is
@@ -275,6 +280,12 @@ coro_pool_free(struct coro_pool *p)
 			stack_unmap(c);
 		free(c);
 	}
+	while ((c = p->doomed) != NULL) {
+		p->doomed = c->next_idle;
+		if (!p->exiting)
+			stack_unmap(c);
+		free(c);
+	}
 	free(p);
 }
 
@@ -292,6 +303,27 @@ coro_pool_live(const struct coro_pool *p)
 	return p->n_live;
 }
 
+size_t
+coro_pool_doomed(const struct coro_pool *p)
+{
+	return p->n_doomed;
+}
+
+size_t
+coro_pool_trim(struct coro_pool *p, size_t max)
+{
+	struct coro *c;
+
+	while (max-- > 0 && (c = p->doomed) != NULL) {
+		p->doomed = c->next_idle;
+		p->n_doomed--;
+		if (!p->exiting)
+			stack_unmap(c);
+		free(c);
+	}
+	return p->n_doomed;
+}
+
 struct coro *
 coro_new(struct coro_pool *p, coro_fn *fn, void *arg)
 {
@@ -301,6 +333,10 @@ coro_new(struct coro_pool *p, coro_fn *fn, void *arg)
 		c = p->idle;
 		p->idle = c->next_idle;
 		p->n_idle--;
+	} else if (p->doomed != NULL) {
+		c = p->doomed;
+		p->doomed = c->next_idle;
+		p->n_doomed--;
 	} else {
 		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
@@ -345,9 +381,9 @@ coro_free(struct coro *c)
 		p->idle = c;
 		p->n_idle++;
 	} else {
-		if (!p->exiting)
-			stack_unmap(c);
-		free(c);
+		c->next_idle = p->doomed;
+		p->doomed = c;
+		p->n_doomed++;
 	}
 }
 

@@ -47,8 +47,8 @@ typedef void coro_fn(void *arg);
 
 /* A pool of stacks of one size. stack_size: usable bytes (rounded up to the
  * page size, min 16 KiB); one guard page is added below. max_idle: how many
- * stacks of freed coroutines are kept for reuse (0 unmaps every stack on
- * coro_free). The caller owns the pool and frees it with coro_pool_free.
+ * stacks of freed coroutines are kept for reuse (the others are unmapped
+ * by coro_pool_trim). The caller owns the pool and frees it with coro_pool_free.
  * NULL on failure (errno set: ENOMEM, or EINVAL when stack_size is absurd). */
 struct coro_pool *coro_pool_new(size_t stack_size, size_t max_idle);
 
@@ -71,6 +71,15 @@ void coro_pool_exiting(struct coro_pool *p);
 /* Coroutines of the pool handed out and not freed yet (each holds a
  * stack: two memory mappings, the stack and its guard page). */
 size_t coro_pool_live(const struct coro_pool *p);
+
+/* Stacks freed beyond max_idle are not unmapped by coro_free (a munmap is
+ * a TLB shootdown: freeing thousands at once would stall the caller for
+ * seconds) but kept aside, and reused first by coro_new; this unmaps at
+ * most max of them and returns how many are left. The owner calls it a
+ * little at a time until it returns 0 (coro_pool_free unmaps the rest). */
+size_t coro_pool_trim(struct coro_pool *p, size_t max);
+/* How many stacks coro_pool_trim has still to unmap. */
+size_t coro_pool_doomed(const struct coro_pool *p);
 
 /* Switch into c until it yields or fn returns. Returns true if c yielded
  * (can be resumed again), false if fn returned (c is finished; only

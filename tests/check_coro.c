@@ -374,7 +374,8 @@ START_TEST(test_coro_free_suspended_then_reuse_stack)
 	coro_free(c2); /* pool already holds 1: unmapped */
 	coro_pool_free(p);
 
-	/* max_idle 0: every free unmaps, every new maps. */
+	/* max_idle 0: every free sets its stack aside for coro_pool_trim,
+	 * every new reuses one set aside or maps. */
 	p = coro_pool_new(stack, 0);
 	for (int i = 0; i < 3; i++) {
 		struct reuse r = { 0, 0, false };
@@ -391,6 +392,35 @@ START_TEST(test_coro_free_suspended_then_reuse_stack)
 		coro_free(c);
 	}
 	coro_pool_free(p);
+}
+END_TEST
+
+/* Stacks freed beyond max_idle wait for coro_pool_trim (a munmap each),
+ * a few at a time, and a new coroutine takes one of them first. */
+START_TEST(test_coro_trim_unmaps_a_little_at_a_time)
+{
+	struct coro_pool *p = coro_pool_new(0, 1);
+	struct coro *c[5];
+	int i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < 5; i++)
+		ck_assert_ptr_nonnull(c[i] = coro_new(p, reuser_fn, NULL));
+	for (i = 0; i < 5; i++)
+		coro_free(c[i]);
+	/* One idle, four set aside. */
+	ck_assert_uint_eq(coro_pool_doomed(p), 4);
+	ck_assert_uint_eq(coro_pool_trim(p, 3), 1);
+	ck_assert_uint_eq(coro_pool_doomed(p), 1);
+	/* The idle one, then the one set aside: nothing mapped anew. */
+	ck_assert_ptr_nonnull(c[0] = coro_new(p, reuser_fn, NULL));
+	ck_assert_ptr_nonnull(c[1] = coro_new(p, reuser_fn, NULL));
+	ck_assert_uint_eq(coro_pool_doomed(p), 0);
+	ck_assert_uint_eq(coro_pool_trim(p, 8), 0);
+	coro_free(c[0]);
+	coro_free(c[1]);
+	ck_assert_uint_eq(coro_pool_doomed(p), 1);
+	coro_pool_free(p); /* unmaps the rest */
 }
 END_TEST
 
@@ -785,6 +815,7 @@ coro_suite(void)
 	tcase_add_test(tc, test_coro_round_robin_exact_sequence);
 	tcase_add_test(tc, test_coro_nested_resume_yields_to_inner_resumer);
 	tcase_add_test(tc, test_coro_free_suspended_then_reuse_stack);
+	tcase_add_test(tc, test_coro_trim_unmaps_a_little_at_a_time);
 	tcase_add_test(tc, test_coro_deep_recursion_within_stack_size);
 	tcase_add_test(tc, test_coro_fp_state_survives_and_does_not_leak);
 	tcase_add_test(tc, test_coro_longjmp_within_coroutine);
