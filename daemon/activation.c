@@ -49,6 +49,9 @@ progress(struct engine *e, enum log_level l, const char *fmt, ...)
 	char line[256];
 	va_list ap;
 
+	/* A pass's line is built only if someone reads it. */
+	if (e->o.on_progress == NULL && !log_enabled(l))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);

@@ -156,6 +156,7 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 	struct act_row row;
 	struct act *a;
 	struct buf b;
+	size_t n;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -170,8 +171,9 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 		buf_release(&b);
 		return AF_ESTATE;
 	}
-	snprintf(r->flow, sizeof(r->flow), "%.*s", (int)row.flow.len,
-	    row.flow.ptr);
+	n = row.flow.len < sizeof(r->flow) ? row.flow.len : sizeof(r->flow) - 1;
+	memcpy(r->flow, row.flow.ptr, n);
+	r->flow[n] = '\0';
 	r->journal_length = row.journal_length;
 	if ((a = act_new(e, id)) == NULL) {
 		buf_release(&b);
@@ -212,14 +214,14 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 		}
 	}
 	act_free(e, a);
-	/* Forget what this one read, so memory stays flat; a failure to
-	 * re-read the counters is the store's and is returned. */
+	/* Forget what this one read, so memory stays flat: the snapshot
+	 * does not change, so the vow counters read at open stand. */
 	if (e->lost != AF_OK) {
 		rc = e->lost;
 		e->lost = AF_OK;
 		return rc;
 	}
-	return vowtab_discard(e->vt);
+	return vowtab_forget(e->vt);
 }
 
 /* ---- The live switch ------------------------------------------------------ */
