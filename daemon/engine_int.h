@@ -357,6 +357,11 @@ struct engine {
 	 * would go live it passes instead (engine_check_passed). */
 	bool check;
 	bool check_returned; /* the flow returned before its journal ended */
+	/* The rows the last engine_check_list listed (id, length, bytes,
+	 * one after another), which engine_check_one takes from instead of
+	 * reading each again; check_next: the offset of the next one. */
+	struct buf check_rows;
+	size_t check_next;
 };
 
 /* Record an error nobody can be told of now: the commit fails with it. */
