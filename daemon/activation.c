@@ -42,6 +42,14 @@ mono_ms(void)
 static void progress(struct engine *e, enum log_level l, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Whether a progress line at level l is read (logged, or hooked): if
+ * not, neither the line nor the clock reads for it are made. */
+static bool
+progress_read(const struct engine *e, enum log_level l)
+{
+	return e->o.on_progress != NULL || log_enabled(l);
+}
+
 /* Log one line, and hand the same text to the on_progress hook. */
 static void
 progress(struct engine *e, enum log_level l, const char *fmt, ...)
@@ -49,6 +57,8 @@ progress(struct engine *e, enum log_level l, const char *fmt, ...)
 	char line[256];
 	va_list ap;
 
+	if (!progress_read(e, l))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
@@ -64,7 +74,9 @@ replay_queued(struct engine *e, struct act *a)
 		return;
 	a->replay = true;
 	if (e->rp.total++ == 0) {
-		e->rp.t0_ms = e->rp.last_ms = mono_ms();
+		e->rp.t0_ms = e->rp.last_ms = progress_read(e, LOG_INFO) ?
+		    mono_ms() :
+		    0;
 		e->rp.entries0 = e->st.entries_replayed;
 	}
 }
@@ -83,7 +95,8 @@ engine_replay_done(struct engine *e, struct act *a)
 	}
 	/* A clock read per replay is cheap next to a journal read; a line a
 	 * second tells an operator the replay is moving. */
-	if ((now = mono_ms()) - e->rp.last_ms < 1000)
+	if (!progress_read(e, LOG_INFO) ||
+	    (now = mono_ms()) - e->rp.last_ms < 1000)
 		return;
 	e->rp.last_ms = now;
 	progress(e, LOG_INFO,
@@ -103,6 +116,10 @@ engine_replay_pass_end(struct engine *e)
 	/* Every pass runs all the wakes queued: the batch is over. */
 	if (e->rp.total == 0)
 		return;
+	if (!progress_read(e, LOG_INFO)) { /* nor at debug, then */
+		memset(&e->rp, 0, sizeof(e->rp));
+		return;
+	}
 	took = mono_ms() - e->rp.t0_ms;
 	progress(e, e->rp.total > 1 || took >= 1000 ? LOG_INFO : LOG_DEBUG,
 	    "replayed %llu activations (%llu failed, %llu journal entries) "
@@ -256,7 +273,7 @@ act_unload(struct engine *e, struct act *a)
 	jlog_release(&a->log);
 	u64map_reset(&a->holdings);
 	u64map_reset(&a->resolvers);
-	arena_free(a->arena);
+	engine_arena_give(e, a->arena);
 	a->arena = NULL;
 	a->args_val = NULL;
 	a->loaded = false;

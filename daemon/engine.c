@@ -573,6 +573,8 @@ engine_close(struct engine *e)
 	vowtab_free(e->vt);
 	coro_pool_free(e->pool);
 	arena_free(e->tmp);
+	arena_free(e->spare_arena);
+	buf_release(&e->check_rows);
 	pass_writes_release(&e->w);
 	timers_release(&e->timers);
 	buf_release(&e->args_buf);

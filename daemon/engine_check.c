@@ -120,34 +120,89 @@ engine_check_passed(struct engine *e, struct act *a)
 }
 
 struct list_ctx {
+	struct engine *e;
 	uint64_t *ids;
 	size_t max, n;
 };
 
+/* As acttab_scan's walk (the same rows skipped, with the same warnings),
+ * keeping a copy of each row listed for engine_check_one. */
 static int
-list_cb(void *ctx, uint64_t id, const struct act_row *row)
+list_cb(void *ctx, struct store_val k, struct store_val v)
 {
 	struct list_ctx *lc = ctx;
+	struct act_row row;
+	uint64_t id, len = v.n;
 
-	if (row->state == ACT_DONE)
+	if (k.n != 8) {
+		log_warn("activation table: skipping a key of %zu bytes", k.n);
 		return 0;
+	}
+	id = store_rd_be64(k.p);
+	if (act_row_parse(v.p, v.n, &row) != AF_OK) {
+		log_warn("activation row %llu is unreadable; skipped",
+		    (unsigned long long)id);
+		return 0;
+	}
+	if (row.state == ACT_DONE)
+		return 0;
+	buf_put(&lc->e->check_rows, &id, sizeof(id));
+	buf_put(&lc->e->check_rows, &len, sizeof(len));
+	buf_put(&lc->e->check_rows, v.p, v.n);
+	if (lc->e->check_rows.err)
+		return lc->e->check_rows.err;
 	lc->ids[lc->n++] = id;
 	return lc->n == lc->max ? 1 : 0;
+}
+
+/* The row of id as engine_check_list read it, if it listed id: *p and *n
+ * point into e->check_rows. The checker asks in the order listed, so the
+ * search starts where the last one was found. */
+static bool
+listed_row(struct engine *e, uint64_t id, const void **p, size_t *n)
+{
+	const struct buf *b = &e->check_rows;
+	size_t off = e->check_next;
+	uint64_t rid, len;
+
+	while (off + 16 <= b->len) {
+		memcpy(&rid, b->p + off, 8);
+		memcpy(&len, b->p + off + 8, 8);
+		if (rid > id)
+			break;
+		off += 16;
+		if (rid == id) {
+			*p = b->p + off;
+			*n = (size_t)len;
+			e->check_next = off + (size_t)len;
+			return true;
+		}
+		off += (size_t)len;
+	}
+	return false;
 }
 
 int
 engine_check_list(struct engine *e, uint64_t after, uint64_t *ids, size_t max,
     size_t *n)
 {
-	struct list_ctx lc = { ids, max, 0 };
+	struct list_ctx lc = { e, ids, max, 0 };
+	uint8_t key[8];
 	int rc;
 
 	*n = 0;
+	buf_reset(&e->check_rows);
+	e->check_next = 0;
 	if (max == 0 || after == UINT64_MAX)
 		return AF_OK;
-	rc = acttab_scan(e->s, after + 1, list_cb, &lc);
+	store_be64(key, after + 1);
+	rc = store_scan(e->s, DB_ACTS, key, sizeof(key), list_cb, &lc);
+	if (rc != AF_OK) {
+		buf_reset(&e->check_rows);
+		return rc;
+	}
 	*n = lc.n;
-	return rc;
+	return AF_OK;
 }
 
 int
@@ -155,14 +210,21 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 {
 	struct act_row row;
 	struct act *a;
+	const void *rp;
 	struct buf b;
+	size_t n;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if (!e->check)
 		return AF_ESTATE;
 	buf_init(&b);
-	if ((rc = acttab_read(e->s, id, &row, &b)) != AF_OK) {
+	/* Listed: the copy made then (from the same snapshot). */
+	if (listed_row(e, id, &rp, &n))
+		rc = act_row_parse(rp, n, &row);
+	else
+		rc = acttab_read(e->s, id, &row, &b);
+	if (rc != AF_OK) {
 		buf_release(&b);
 		return rc;
 	}
@@ -170,8 +232,9 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 		buf_release(&b);
 		return AF_ESTATE;
 	}
-	snprintf(r->flow, sizeof(r->flow), "%.*s", (int)row.flow.len,
-	    row.flow.ptr);
+	n = row.flow.len < sizeof(r->flow) ? row.flow.len : sizeof(r->flow) - 1;
+	memcpy(r->flow, row.flow.ptr, n);
+	r->flow[n] = '\0';
 	r->journal_length = row.journal_length;
 	if ((a = act_new(e, id)) == NULL) {
 		buf_release(&b);
@@ -212,14 +275,14 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 		}
 	}
 	act_free(e, a);
-	/* Forget what this one read, so memory stays flat; a failure to
-	 * re-read the counters is the store's and is returned. */
+	/* Forget what this one read, so memory stays flat: the snapshot
+	 * does not change, so the vow counters read at open stand. */
 	if (e->lost != AF_OK) {
 		rc = e->lost;
 		e->lost = AF_OK;
 		return rc;
 	}
-	return vowtab_discard(e->vt);
+	return vowtab_forget(e->vt);
 }
 
 /* ---- The live switch ------------------------------------------------------ */

@@ -323,6 +323,11 @@ struct engine {
 	struct buf settle_buf; /* encoded value being settled */
 	struct buf row_buf;    /* activation row being written */
 	struct af_arena *tmp;  /* short-lived decodes */
+	/* The arena of the last activation unloaded, reset, for the next
+	 * load to take (engine_arena_take): loading one after another
+	 * then allocates no chunk, and no large malloc makes the C
+	 * library consolidate its free lists each time. */
+	struct af_arena *spare_arena;
 	struct engine_stats st;
 	struct replay_progress rp;
 	/* Memory is a cache (evict.c): every act in memory, least recently
@@ -360,6 +365,11 @@ struct engine {
 	 * would go live it passes instead (engine_check_passed). */
 	bool check;
 	bool check_returned; /* the flow returned before its journal ended */
+	/* The rows the last engine_check_list listed (id, length, bytes,
+	 * one after another), which engine_check_one takes from instead of
+	 * reading each again; check_next: the offset of the next one. */
+	struct buf check_rows;
+	size_t check_next;
 };
 
 /* Record an error nobody can be told of now: the commit fails with it. */
@@ -386,6 +396,37 @@ engine_grow(struct engine *e, void **p, size_t *cap, size_t need, size_t elem)
 	if (engine_alloc_fault(e))
 		return AF_ENOMEM;
 	return vec_grow(p, cap, need, elem);
+}
+
+/* An activation's arena: the spare one if there is, else a new one. */
+#define ACT_ARENA_CHUNK 16384
+#define ACT_ARENA_KEEP  (64u << 10) /* a spare keeps at most this */
+
+static inline struct af_arena *
+engine_arena_take(struct engine *e)
+{
+	struct af_arena *a = e->spare_arena;
+
+	if (a == NULL)
+		return arena_new(ACT_ARENA_CHUNK);
+	e->spare_arena = NULL;
+	return a;
+}
+
+/* Done with an activation's arena (NULL: nothing): reset and kept as the
+ * spare if there is none and it is small, else freed. */
+static inline void
+engine_arena_give(struct engine *e, struct af_arena *a)
+{
+	if (a == NULL)
+		return;
+	arena_reset(a);
+	arena_set_limit(a, 0, NULL, NULL);
+	if (e->spare_arena == NULL && arena_held(a) <= ACT_ARENA_KEEP) {
+		e->spare_arena = a;
+		return;
+	}
+	arena_free(a);
 }
 
 /* A growable array of ids, filled by scan callbacks (engine_ids_push). */

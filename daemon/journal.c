@@ -253,7 +253,8 @@ journal_load_range(struct store *s, uint64_t act, uint64_t from, uint64_t to,
 		}
 		out->off[i] = data.len;
 		buf_put(&data, v.p, v.n);
-		rc = store_cursor_get(c, STORE_NEXT, &k, &v);
+		if (i + 1 < len) /* not past the last: the next one's */
+			rc = store_cursor_get(c, STORE_NEXT, &k, &v);
 	}
 	out->off[len] = data.len;
 	store_cursor_close(c);

@@ -35,6 +35,12 @@ log_set_level(enum log_level l)
 	level = l;
 }
 
+bool
+log_enabled(enum log_level l)
+{
+	return l <= level;
+}
+
 /* Copy `s` to `out` (room for 4 * strlen(s) + 1) with its control
  * characters and backslashes escaped: a name a client chose (a served
  * object, a client's name) cannot end the line and forge the next one, nor

@@ -12,12 +12,17 @@
 #ifndef AF_LOG_H
 #define AF_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Look at $JOURNAL_STREAM and stderr: whether lines get priorities. Call
  * once at start (and again if stderr changes); without it, none. */
 void log_init(void);
 void log_set_level(enum log_level l);
+/* Whether a line at level l is written: a caller that builds a costly
+ * line for log_msg alone asks first. */
+bool log_enabled(enum log_level l);
 void log_msg(enum log_level l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void

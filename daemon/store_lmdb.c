@@ -55,6 +55,8 @@ struct ltxn {
 struct lcursor {
 	struct store_cursor pub; /* first */
 	MDB_cursor *cur;
+	bool kept;     /* one of lstore.rcur: closing keeps it open */
+	unsigned rgen; /* kept: the read transaction it was last used in */
 };
 
 struct lstore {
@@ -72,6 +74,16 @@ struct lstore {
 	struct timespec last_sync;
 	bool snapshot; /* store_open_lmdb_snapshot: one read
 			* transaction for the life of the handle */
+	/* The read transaction's cursors, one per database, kept open from
+	 * one use to the next (and renewed when the transaction is): a
+	 * kept cursor costs no allocation, and, still where it was left
+	 * in the same snapshot, finds a key on its current page without a
+	 * walk from the root (gets in key order: the upgrade check reads
+	 * every activation's row and journal in id order). rgen counts the
+	 * read transactions begun or renewed. */
+	struct lcursor rcur[DB__COUNT];
+	bool rcur_busy[DB__COUNT];
+	unsigned rgen;
 };
 
 static const char *const db_names[DB__COUNT] = {
@@ -182,6 +194,10 @@ l_txn_begin(struct store *s, bool rdonly, struct store_txn **out)
 			    &ls->rtxn.txn);
 		if (rc != 0)
 			return map_err(ls, rc, "mdb_txn_begin(read)");
+		if (!(ls->rtxn_live && ls->snapshot))
+			ls->rgen++; /* the kept cursors must be renewed */
+		/* A cursor of an ended transaction is dead, closed or not. */
+		memset(ls->rcur_busy, 0, sizeof(ls->rcur_busy));
 		ls->rtxn_live = true;
 		ls->rtxn_busy = true;
 		*out = &ls->rtxn.pub;
@@ -261,15 +277,49 @@ l_txn_abort(struct store_txn *pt)
 	t->txn = NULL;
 }
 
+/* The kept cursor of db for the read transaction t, ready; NULL when it
+ * is in use (then the caller makes one of its own), or on an error (in
+ * *rc). */
+static struct lcursor *
+kept_cursor(struct ltxn *t, enum store_db db, int *rc)
+{
+	struct lstore *ls = t->ls;
+	struct lcursor *c = &ls->rcur[db];
+	int r = 0;
+
+	*rc = 0;
+	if (!t->pub.rdonly || ls->rcur_busy[db])
+		return NULL;
+	if (c->cur == NULL)
+		r = mdb_cursor_open(t->txn, ls->dbi[db], &c->cur);
+	else if (c->rgen != ls->rgen)
+		r = mdb_cursor_renew(t->txn, c->cur);
+	if (r != 0) {
+		if (c->cur != NULL)
+			mdb_cursor_close(c->cur);
+		c->cur = NULL;
+		*rc = r;
+		return NULL;
+	}
+	c->kept = true;
+	c->rgen = ls->rgen;
+	c->pub.txn = &t->pub;
+	return c;
+}
+
 static int
 l_get(struct store_txn *pt, enum store_db db, struct store_val key,
     struct store_val *val)
 {
 	struct ltxn *t = (struct ltxn *)pt;
 	MDB_val k = { key.n, (void *)(uintptr_t)key.p }, v;
+	struct lcursor *c;
 	int rc;
 
-	rc = mdb_get(t->txn, t->ls->dbi[db], &k, &v);
+	if ((c = kept_cursor(t, db, &rc)) != NULL)
+		rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET);
+	else if (rc == 0)
+		rc = mdb_get(t->txn, t->ls->dbi[db], &k, &v);
 	if (rc != 0) {
 		val->p = NULL;
 		val->n = 0;
@@ -313,10 +363,18 @@ l_cursor_open(struct store_txn *pt, enum store_db db, struct store_cursor **out)
 	int rc;
 
 	*out = NULL;
+	if ((c = kept_cursor(t, db, &rc)) != NULL) {
+		t->ls->rcur_busy[db] = true;
+		*out = &c->pub;
+		return AF_OK;
+	}
+	if (rc != 0)
+		return map_err(t->ls, rc, "mdb_cursor_renew");
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return store_refuse(&t->ls->pub, AF_ENOMEM,
 		    "mdb_cursor_open: out of memory");
 	c->pub.txn = pt;
+	c->kept = false;
 	rc = mdb_cursor_open(t->txn, t->ls->dbi[db], &c->cur);
 	if (rc != 0) {
 		free(c);
@@ -364,6 +422,12 @@ l_cursor_close(struct store_cursor *pc)
 
 	if (c == NULL)
 		return;
+	if (c->kept) {
+		struct lstore *ls = ((struct ltxn *)pc->txn)->ls;
+
+		ls->rcur_busy[c - ls->rcur] = false; /* open for the next */
+		return;
+	}
 	mdb_cursor_close(c->cur);
 	free(c);
 }
@@ -391,6 +455,12 @@ env_drop(struct lstore *ls)
 	if (ls->wtxn.txn != NULL)
 		mdb_txn_abort(ls->wtxn.txn);
 	ls->wtxn.txn = NULL;
+	for (int i = 0; i < DB__COUNT; i++) {
+		if (ls->rcur[i].cur != NULL)
+			mdb_cursor_close(ls->rcur[i].cur);
+		ls->rcur[i].cur = NULL;
+		ls->rcur_busy[i] = false;
+	}
 	if (ls->rtxn_live)
 		mdb_txn_abort(ls->rtxn.txn);
 	ls->rtxn.txn = NULL;

@@ -711,6 +711,16 @@ vowtab_discard(struct vowtab *vt)
 	return rc;
 }
 
+int
+vowtab_forget(struct vowtab *vt)
+{
+	if (vt->counters_dirty || vt->nwops > 0)
+		return vowtab_discard(vt);
+	drop_cache(vt);
+	clear_pfollow(vt);
+	return AF_OK;
+}
+
 uint64_t
 vowtab_settle_seq(const struct vowtab *vt)
 {

@@ -101,6 +101,10 @@ int vowtab_flush(struct vowtab *vt, struct store_txn *t);
 void vowtab_after_commit(struct vowtab *vt);
 /* Forget every unflushed change; counters re-read from the store. */
 int vowtab_discard(struct vowtab *vt);
+/* Forget the vows read, for a reader of a store that cannot change under
+ * it (the check mode's snapshot): the counters are kept, unless changed
+ * in memory (then as vowtab_discard). */
+int vowtab_forget(struct vowtab *vt);
 
 uint64_t vowtab_settle_seq(const struct vowtab *vt);
 

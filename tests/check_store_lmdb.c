@@ -381,6 +381,117 @@ START_TEST(test_store_reopen_rules)
 }
 END_TEST
 
+/* The read transaction's cursors are kept open from one use to the next
+ * (store_lmdb.c, kept_cursor): a kept cursor must behave as a new one.
+ * In a later transaction it sees what committed in between, not where it
+ * was; two cursors on one database at once are independent; a get does
+ * not move an open cursor; a cursor left open at the end of its
+ * transaction does not stop the next one; and a snapshot's kept cursor
+ * sees the snapshot. */
+static uint64_t
+next_key(struct store_cursor *c, enum store_cursor_op op, uint64_t from)
+{
+	struct store_val k, v;
+	uint8_t key[8];
+
+	store_be64(key, from);
+	k = (struct store_val){ key, 8 };
+	if (store_cursor_get(c, op, &k, &v) != AF_OK)
+		return 0;
+	ck_assert_uint_eq(k.n, 8);
+	return store_rd_be64(k.p);
+}
+
+static void
+put_key(struct store *s, uint64_t id, bool del)
+{
+	struct store_txn *w;
+	uint8_t key[8];
+
+	store_be64(key, id);
+	ck_assert_int_eq(store_begin(s, false, &w), AF_OK);
+	if (del)
+		ck_assert_int_eq(store_del(w, DB_ACTS, SV(key, 8)), AF_OK);
+	else
+		ck_assert_int_eq(store_put(w, DB_ACTS, SV(key, 8), STR("row"),
+				     false),
+		    AF_OK);
+	ck_assert_int_eq(store_commit(w), AF_OK);
+}
+
+START_TEST(test_store_lmdb_kept_cursors)
+{
+	struct store_cursor *c, *c2;
+	struct store_txn *r;
+	struct store_val v;
+	struct store *snap;
+	uint8_t key[8];
+	char err[256];
+	uint64_t i;
+
+	st = open_store(0, STORE_NONE);
+	for (i = 1; i <= 3; i++)
+		put_key(st, i, false);
+	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
+	ck_assert_int_eq(store_cursor_open(r, DB_ACTS, &c), AF_OK);
+	ck_assert_uint_eq(next_key(c, STORE_SET_RANGE, 3), 3);
+	store_cursor_close(c);
+	store_abort(r);
+	put_key(st, 2, true);
+	put_key(st, 4, false);
+	/* A new transaction: what committed, from the start. */
+	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
+	ck_assert_int_eq(store_cursor_open(r, DB_ACTS, &c), AF_OK);
+	ck_assert_uint_eq(next_key(c, STORE_FIRST, 0), 1);
+	ck_assert_uint_eq(next_key(c, STORE_NEXT, 0), 3);
+	/* A second cursor on the same database, and gets, while the first
+	 * is open: neither moves it. */
+	ck_assert_int_eq(store_cursor_open(r, DB_ACTS, &c2), AF_OK);
+	ck_assert_uint_eq(next_key(c2, STORE_SET_RANGE, 4), 4);
+	store_be64(key, 2);
+	ck_assert_int_eq(store_get(r, DB_ACTS, SV(key, 8), &v), AF_ENOTFOUND);
+	store_be64(key, 1);
+	ck_assert_int_eq(store_get(r, DB_ACTS, SV(key, 8), &v), AF_OK);
+	ck_assert_uint_eq(v.n, 3);
+	ck_assert_uint_eq(next_key(c, STORE_NEXT, 0), 4);
+	ck_assert_uint_eq(next_key(c, STORE_NEXT, 0), 0);
+	store_cursor_close(c2);
+	/* Left open at the end of the transaction: the next one is not
+	 * stopped by it. */
+	store_abort(r);
+	put_key(st, 5, false);
+	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
+	store_be64(key, 5);
+	ck_assert_int_eq(store_get(r, DB_ACTS, SV(key, 8), &v), AF_OK);
+	ck_assert_int_eq(store_cursor_open(r, DB_ACTS, &c), AF_OK);
+	ck_assert_uint_eq(next_key(c, STORE_SET_RANGE, 4), 4);
+	ck_assert_uint_eq(next_key(c, STORE_NEXT, 0), 5);
+	store_cursor_close(c);
+	store_abort(r);
+
+	/* A snapshot's kept cursors see the snapshot, in every one of its
+	 * read transactions. */
+	ck_assert_int_eq(store_open_lmdb_snapshot(dir, NULL, &snap, err,
+			     sizeof(err)),
+	    AF_OK);
+	put_key(st, 6, false);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(store_begin(snap, true, &r), AF_OK);
+		ck_assert_int_eq(store_cursor_open(r, DB_ACTS, &c), AF_OK);
+		ck_assert_uint_eq(next_key(c, STORE_SET_RANGE, 5), 5);
+		ck_assert_uint_eq(next_key(c, STORE_NEXT, 0), 0);
+		store_cursor_close(c);
+		store_be64(key, 6);
+		ck_assert_int_eq(store_get(r, DB_ACTS, SV(key, 8), &v),
+		    AF_ENOTFOUND);
+		store_be64(key, 3);
+		ck_assert_int_eq(store_get(r, DB_ACTS, SV(key, 8), &v), AF_OK);
+		store_abort(r);
+	}
+	store_close(snap);
+}
+END_TEST
+
 static Suite *
 store_lmdb_suite(void)
 {
@@ -392,6 +503,7 @@ store_lmdb_suite(void)
 	tcase_add_test(tc, test_store_open_creates_env);
 	tcase_add_test(tc, test_store_open_missing_dir_fails);
 	tcase_add_test(tc, test_store_lmdb_read_txn_recycled);
+	tcase_add_test(tc, test_store_lmdb_kept_cursors);
 	tcase_add_test(tc, test_store_second_open_same_dir_refused);
 	tcase_add_test(tc, test_store_map_full);
 	tcase_add_test(tc, test_store_meta_write_eio_breaks_then_reopens);
