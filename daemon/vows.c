@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,19 @@ struct fchanges {
 	} c[];
 };
 
+/*
+ * Resolver secrets are taken from a pool filled by one getrandom for
+ * SECRET_POOL_N of them: a system call per vow was most of the cost of
+ * making one (issue 10's child_flows_per_s). Bytes handed out are wiped
+ * from the pool at once; what is left is wiped at vowtab_free. A forked
+ * child discards the pool it inherited (fork_gen), so two processes never
+ * hand out the same secret.
+ */
+#define SECRET_POOL_N 256
+
+static unsigned long fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
 struct vowtab {
 	struct store *s;
 	struct u64map cache; /* id -> struct vow * */
@@ -39,6 +53,9 @@ struct vowtab {
 	vow_settled_fn *cb;
 	void *ctx;
 	struct buf scratch;
+	uint8_t pool[SECRET_POOL_N * VOW_SECRET_LEN];
+	size_t pool_left;       /* unused bytes, at the pool's start */
+	unsigned long pool_gen; /* fork_gen when it was filled */
 };
 
 static void clear_pfollow(struct vowtab *vt);
@@ -82,6 +99,51 @@ secret_matches(const struct vow *v, const uint8_t *secret)
 	return raw | hashed;
 }
 
+static void
+on_fork_child(void)
+{
+	fork_gen++;
+}
+
+static void
+watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* VOW_SECRET_LEN fresh random bytes from the pool, refilled when empty or
+ * inherited across a fork. AF_ESTORE when the kernel gives none. */
+static int
+take_secret(struct vowtab *vt, uint8_t out[VOW_SECRET_LEN])
+{
+	size_t got = 0;
+	ssize_t r;
+
+	if (vt->pool_gen != fork_gen) {
+		explicit_bzero(vt->pool, sizeof(vt->pool));
+		vt->pool_left = 0;
+	}
+	if (vt->pool_left < VOW_SECRET_LEN) {
+		while (got < sizeof(vt->pool)) {
+			r = getrandom(vt->pool + got, sizeof(vt->pool) - got,
+			    0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		vt->pool_left = got - got % VOW_SECRET_LEN;
+		vt->pool_gen = fork_gen;
+		if (vt->pool_left == 0)
+			return AF_ESTORE;
+	}
+	vt->pool_left -= VOW_SECRET_LEN;
+	memcpy(out, vt->pool + vt->pool_left, VOW_SECRET_LEN);
+	explicit_bzero(vt->pool + vt->pool_left, VOW_SECRET_LEN);
+	return AF_OK;
+}
+
 static int
 read_counters(struct vowtab *vt, struct store_txn *t)
 {
@@ -105,9 +167,11 @@ vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb, void *ctx,
 	int rc;
 
 	*out = NULL;
+	pthread_once(&fork_once, watch_forks);
 	if ((vt = calloc(1, sizeof(*vt))) == NULL)
 		return AF_ENOMEM;
 	vt->s = s;
+	vt->pool_gen = fork_gen;
 	vt->cb = cb;
 	vt->ctx = ctx;
 	u64map_init(&vt->cache);
@@ -153,6 +217,7 @@ vowtab_free(struct vowtab *vt)
 	u64map_release(&vt->pfollow);
 	free(vt->wops);
 	buf_release(&vt->scratch);
+	explicit_bzero(vt->pool, sizeof(vt->pool));
 	free(vt);
 }
 
@@ -164,7 +229,7 @@ vowtab_make(struct vowtab *vt, uint64_t owner, uint64_t *id,
 
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return AF_ENOMEM;
-	if (getrandom(v->secret, VOW_SECRET_LEN, 0) != VOW_SECRET_LEN) {
+	if (take_secret(vt, v->secret) != AF_OK) {
 		free(v);
 		return AF_ESTORE;
 	}
