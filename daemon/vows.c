@@ -50,6 +50,8 @@ struct vowtab {
 	size_t nwops, capwops;
 	struct u64map pfollow; /* target -> struct fchanges: this pass's
 				     * follower rows, for followers() */
+	struct u64map wlast;   /* watch key hash -> 1 + index of its last op in
+			      * wops, at flush (see last_wops) */
 	vow_settled_fn *cb;
 	void *ctx;
 	struct buf scratch;
@@ -176,6 +178,7 @@ vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb, void *ctx,
 	vt->ctx = ctx;
 	u64map_init(&vt->cache);
 	u64map_init(&vt->pfollow);
+	u64map_init(&vt->wlast);
 	buf_init(&vt->scratch);
 	if ((rc = read_counters(vt, t)) != AF_OK) {
 		vowtab_free(vt);
@@ -215,6 +218,7 @@ vowtab_free(struct vowtab *vt)
 	u64map_release(&vt->cache);
 	clear_pfollow(vt);
 	u64map_release(&vt->pfollow);
+	u64map_release(&vt->wlast);
 	free(vt->wops);
 	buf_release(&vt->scratch);
 	explicit_bzero(vt->pool, sizeof(vt->pool));
@@ -592,6 +596,52 @@ put_or_del(struct store_txn *t, enum store_db db, struct store_val k, bool put)
 	return rc == AF_ENOTFOUND ? AF_OK : rc;
 }
 
+/* FNV-1a of a watch key, never 0 (u64map's reserved key). */
+static uint64_t
+wkey_hash(const uint8_t *k)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (int i = 0; i < WATCH_KEY_LEN; i++) {
+		h ^= k[i];
+		h *= 1099511628211ULL;
+	}
+	return h != 0 ? h : 1;
+}
+
+/*
+ * Only the last of a pass's changes to one watch row decides what the
+ * store holds after the commit, so the earlier ones need not be written:
+ * a row watched and unwatched in one pass (an awaited vow settled in the
+ * pass that made it, as a child's outcome is) was a put and a delete of
+ * each of two rows, the most expensive writes of the pass. Fills wlast
+ * with each key's last op; wop_superseded(i) is then whether a later op
+ * has op i's key (checked in full, so a hash collision only means that
+ * both ops are written, in order, as before).
+ */
+static int
+last_wops(struct vowtab *vt)
+{
+	size_t i;
+
+	u64map_reset(&vt->wlast);
+	for (i = 0; i < vt->nwops; i++)
+		if (u64map_put(&vt->wlast, wkey_hash(vt->wops[i].key),
+			(void *)(uintptr_t)(i + 1)) != AF_OK)
+			return AF_ENOMEM;
+	return AF_OK;
+}
+
+static bool
+wop_superseded(const struct vowtab *vt, size_t i)
+{
+	const uint8_t *k = vt->wops[i].key;
+	size_t last = (uintptr_t)u64map_get(&vt->wlast, wkey_hash(k));
+
+	return last > i + 1 &&
+	    memcmp(vt->wops[last - 1].key, k, WATCH_KEY_LEN) == 0;
+}
+
 int
 vowtab_flush(struct vowtab *vt, struct store_txn *t)
 {
@@ -642,11 +692,15 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 				return rc;
 		}
 	}
+	if ((rc = last_wops(vt)) != AF_OK)
+		return rc;
 	for (i = 0; i < vt->nwops; i++) {
 		const uint8_t *wkey = vt->wops[i].key;
 		struct store_val wk = { wkey, WATCH_KEY_LEN };
 		uint8_t hkey[16];
 
+		if (wop_superseded(vt, i))
+			continue;
 		if ((rc = put_or_del(t, DB_WATCHERS, wk, vt->wops[i].put)) !=
 		    AF_OK)
 			return rc;
@@ -675,6 +729,7 @@ vowtab_after_commit(struct vowtab *vt)
 {
 	drop_cache(vt);
 	vt->nwops = 0;
+	u64map_reset(&vt->wlast);
 	clear_pfollow(vt);
 	vt->counters_dirty = false;
 }
@@ -687,6 +742,7 @@ vowtab_discard(struct vowtab *vt)
 
 	drop_cache(vt);
 	vt->nwops = 0;
+	u64map_reset(&vt->wlast);
 	clear_pfollow(vt);
 	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
 		return rc;
