@@ -243,6 +243,30 @@ act_unwatch_mem(struct engine *e, struct act *a)
 	}
 }
 
+struct af_arena *
+act_arena_take(struct engine *e)
+{
+	if (e->narena_pool > 0)
+		return e->arena_pool[--e->narena_pool];
+	return arena_new(ACT_ARENA_CHUNK);
+}
+
+void
+act_arena_give(struct engine *e, struct af_arena *ar)
+{
+	if (ar == NULL)
+		return;
+	arena_reset(ar);
+	/* The next activation's limit is its own (act_load_and_replay). */
+	arena_set_limit(ar, 0, NULL, NULL);
+	if (e->narena_pool == ACT_ARENA_POOL ||
+	    arena_held(ar) > ACT_ARENA_CHUNK) {
+		arena_free(ar);
+		return;
+	}
+	e->arena_pool[e->narena_pool++] = ar;
+}
+
 /* Drop coroutines, arena, journal copy and holdings; keep the row. */
 void
 act_unload(struct engine *e, struct act *a)
@@ -256,7 +280,7 @@ act_unload(struct engine *e, struct act *a)
 	jlog_release(&a->log);
 	u64map_reset(&a->holdings);
 	u64map_reset(&a->resolvers);
-	arena_free(a->arena);
+	act_arena_give(e, a->arena);
 	a->arena = NULL;
 	a->args_val = NULL;
 	a->loaded = false;

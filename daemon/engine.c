@@ -571,6 +571,8 @@ engine_close(struct engine *e)
 	vowtab_free(e->vt);
 	coro_pool_free(e->pool);
 	arena_free(e->tmp);
+	while (e->narena_pool > 0)
+		arena_free(e->arena_pool[--e->narena_pool]);
 	pass_writes_release(&e->w);
 	timers_release(&e->timers);
 	buf_release(&e->args_buf);

@@ -68,7 +68,9 @@
 #define DEFAULT_PASS_MAX 16384
 #define GC_PER_COMMIT    8192
 #define SETTLES_PER_PASS 256
-#define PRUNE_PER_COMMIT 1024 /* rows deleted by retention per commit */
+#define PRUNE_PER_COMMIT 1024  /* rows deleted by retention per commit */
+#define ACT_ARENA_CHUNK  16384 /* an activation arena's first chunk */
+#define ACT_ARENA_POOL   16    /* reset arenas kept for the next loads */
 
 /* A vow that entered an activation (args, results, settlements): whether
  * and how the activation has seen it settle. In the act's arena. */
@@ -315,6 +317,10 @@ struct engine {
 	struct buf settle_buf; /* encoded value being settled */
 	struct buf row_buf;    /* activation row being written */
 	struct af_arena *tmp;  /* short-lived decodes */
+	/* Arenas of unloaded activations, reset, for the next loads
+	 * (act_arena_take): one malloc and free of a chunk less per load. */
+	struct af_arena *arena_pool[ACT_ARENA_POOL];
+	size_t narena_pool;
 	struct engine_stats st;
 	struct replay_progress rp;
 	/* Memory is a cache (evict.c): every act in memory, least recently
@@ -394,6 +400,12 @@ int act_from_row(struct act *, const struct act_row *);
 void act_mark_dirty(struct engine *, struct act *);
 void act_set_failure(struct act *, const char *msg);
 void act_unload(struct engine *, struct act *);
+/* A loading activation's arena, from the engine's pool of reset ones or
+ * new (ACT_ARENA_CHUNK first chunk); NULL: out of memory. act_unload gives
+ * it back (act_arena_give): kept if the pool has room and the arena holds
+ * no more than its first chunk, else freed. */
+struct af_arena *act_arena_take(struct engine *);
+void act_arena_give(struct engine *, struct af_arena *);
 void act_fail(struct engine *, struct act *, const char *msg);
 void act_fail_from_guest(struct engine *, struct act *, const char *msg)
     __attribute__((noreturn));
