@@ -563,6 +563,7 @@ engine_close(struct engine *e)
 	if (e == NULL)
 		return;
 	engine_free_acts(e);
+	act_slabs_free(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))
 		free(p);

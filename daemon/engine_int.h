@@ -71,6 +71,7 @@
 #define PRUNE_PER_COMMIT 1024  /* rows deleted by retention per commit */
 #define ACT_ARENA_CHUNK  16384 /* an activation arena's first chunk */
 #define ACT_ARENA_POOL   16    /* reset arenas kept for the next loads */
+#define ACT_SLAB         64    /* struct act allocated this many at once */
 
 /* A vow that entered an activation (args, results, settlements): whether
  * and how the activation has seen it settle. In the act's arena. */
@@ -321,6 +322,11 @@ struct engine {
 	 * (act_arena_take): one malloc and free of a chunk less per load. */
 	struct af_arena *arena_pool[ACT_ARENA_POOL];
 	size_t narena_pool;
+	/* struct act comes from slabs of ACT_SLAB (act_new), freed at
+	 * engine_close; a freed one waits on act_free_list for reuse. */
+	struct act_slab *act_slabs;
+	struct act *act_free_list;
+	size_t act_slab_left; /* unused acts at the end of act_slabs */
 	struct engine_stats st;
 	struct replay_progress rp;
 	/* Memory is a cache (evict.c): every act in memory, least recently
@@ -405,6 +411,8 @@ void act_unload(struct engine *, struct act *);
  * it back (act_arena_give): kept if the pool has room and the arena holds
  * no more than its first chunk, else freed. */
 struct af_arena *act_arena_take(struct engine *);
+/* Frees the slabs every struct act came from: after engine_free_acts. */
+void act_slabs_free(struct engine *);
 void act_arena_give(struct engine *, struct af_arena *);
 void act_fail(struct engine *, struct act *, const char *msg);
 void act_fail_from_guest(struct engine *, struct act *, const char *msg)
