@@ -565,6 +565,7 @@ engine_close(struct engine *e)
 		return;
 	engine_finishing_close(e);
 	engine_free_acts(e);
+	act_slabs_free(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))
 		free(p);
@@ -573,8 +574,9 @@ engine_close(struct engine *e)
 	vowtab_free(e->vt);
 	coro_pool_free(e->pool);
 	arena_free(e->tmp);
-	arena_free(e->spare_arena);
 	buf_release(&e->check_rows);
+	while (e->narena_pool > 0)
+		arena_free(e->arena_pool[--e->narena_pool]);
 	pass_writes_release(&e->w);
 	timers_release(&e->timers);
 	buf_release(&e->args_buf);

@@ -71,7 +71,11 @@
 #define DEFAULT_PASS_MAX        16384
 #define GC_PER_COMMIT           8192
 #define SETTLES_PER_PASS        256
-#define PRUNE_PER_COMMIT        1024 /* rows deleted by retention per commit */
+#define PRUNE_PER_COMMIT        1024  /* rows deleted by retention per commit */
+#define ACT_ARENA_CHUNK         16384 /* an activation arena's first chunk */
+#define ACT_ARENA_KEEP          (64u << 10) /* a pooled arena keeps at most */
+#define ACT_ARENA_POOL          16 /* reset arenas kept for the next loads */
+#define ACT_SLAB                64 /* struct act allocated this many at once */
 
 /* A vow that entered an activation (args, results, settlements): whether
  * and how the activation has seen it settle. In the act's arena. */
@@ -323,11 +327,15 @@ struct engine {
 	struct buf settle_buf; /* encoded value being settled */
 	struct buf row_buf;    /* activation row being written */
 	struct af_arena *tmp;  /* short-lived decodes */
-	/* The arena of the last activation unloaded, reset, for the next
-	 * load to take (engine_arena_take): loading one after another
-	 * then allocates no chunk, and no large malloc makes the C
-	 * library consolidate its free lists each time. */
-	struct af_arena *spare_arena;
+	/* Arenas of unloaded activations, reset, for the next loads
+	 * (act_arena_take): one malloc and free of a chunk less per load. */
+	struct af_arena *arena_pool[ACT_ARENA_POOL];
+	size_t narena_pool;
+	/* struct act comes from slabs of ACT_SLAB (act_new), freed at
+	 * engine_close; a freed one waits on act_free_list for reuse. */
+	struct act_slab *act_slabs;
+	struct act *act_free_list;
+	size_t act_slab_left; /* unused acts at the end of act_slabs */
 	struct engine_stats st;
 	struct replay_progress rp;
 	/* Memory is a cache (evict.c): every act in memory, least recently
@@ -398,37 +406,6 @@ engine_grow(struct engine *e, void **p, size_t *cap, size_t need, size_t elem)
 	return vec_grow(p, cap, need, elem);
 }
 
-/* An activation's arena: the spare one if there is, else a new one. */
-#define ACT_ARENA_CHUNK 16384
-#define ACT_ARENA_KEEP  (64u << 10) /* a spare keeps at most this */
-
-static inline struct af_arena *
-engine_arena_take(struct engine *e)
-{
-	struct af_arena *a = e->spare_arena;
-
-	if (a == NULL)
-		return arena_new(ACT_ARENA_CHUNK);
-	e->spare_arena = NULL;
-	return a;
-}
-
-/* Done with an activation's arena (NULL: nothing): reset and kept as the
- * spare if there is none and it is small, else freed. */
-static inline void
-engine_arena_give(struct engine *e, struct af_arena *a)
-{
-	if (a == NULL)
-		return;
-	arena_reset(a);
-	arena_set_limit(a, 0, NULL, NULL);
-	if (e->spare_arena == NULL && arena_held(a) <= ACT_ARENA_KEEP) {
-		e->spare_arena = a;
-		return;
-	}
-	arena_free(a);
-}
-
 /* A growable array of ids, filled by scan callbacks (engine_ids_push). */
 struct ids {
 	uint64_t *v;
@@ -443,6 +420,14 @@ int act_from_row(struct act *, const struct act_row *);
 void act_mark_dirty(struct engine *, struct act *);
 void act_set_failure(struct act *, const char *msg);
 void act_unload(struct engine *, struct act *);
+/* A loading activation's arena, from the engine's pool of reset ones or
+ * new (ACT_ARENA_CHUNK first chunk); NULL: out of memory. act_unload gives
+ * it back (act_arena_give): kept if the pool has room and the arena holds
+ * no more than its first chunk, else freed. */
+struct af_arena *act_arena_take(struct engine *);
+/* Frees the slabs every struct act came from: after engine_free_acts. */
+void act_slabs_free(struct engine *);
+void act_arena_give(struct engine *, struct af_arena *);
 void act_fail(struct engine *, struct act *, const char *msg);
 void act_fail_from_guest(struct engine *, struct act *, const char *msg)
     __attribute__((noreturn));

@@ -611,7 +611,7 @@ act_load_and_replay(struct engine *e, struct act *a)
 		act_failf(e, a, "flow %s not registered", a->flow);
 		return;
 	}
-	if ((a->arena = engine_arena_take(e)) == NULL) {
+	if ((a->arena = act_arena_take(e)) == NULL) {
 		act_failf(e, a, "out of memory");
 		return;
 	}

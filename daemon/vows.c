@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,19 @@ struct fchanges {
 	} c[];
 };
 
+/*
+ * Resolver secrets are taken from a pool filled by one getrandom for
+ * SECRET_POOL_N of them: a system call per vow was most of the cost of
+ * making one (issue 10's child_flows_per_s). Bytes handed out are wiped
+ * from the pool at once; what is left is wiped at vowtab_free. A forked
+ * child discards the pool it inherited (fork_gen), so two processes never
+ * hand out the same secret.
+ */
+#define SECRET_POOL_N 256
+
+static unsigned long fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
 struct vowtab {
 	struct store *s;
 	struct u64map cache; /* id -> struct vow * */
@@ -35,9 +49,14 @@ struct vowtab {
 	size_t nwops, capwops;
 	struct u64map pfollow; /* target -> struct fchanges: this pass's
 				     * follower rows, for followers() */
+	struct u64map wlast;   /* watch key hash -> 1 + index of its last op in
+			      * wops, at flush (see last_wops) */
 	vow_settled_fn *cb;
 	void *ctx;
 	struct buf scratch;
+	uint8_t pool[SECRET_POOL_N * VOW_SECRET_LEN];
+	size_t pool_left;       /* unused bytes, at the pool's start */
+	unsigned long pool_gen; /* fork_gen when it was filled */
 };
 
 static void clear_pfollow(struct vowtab *vt);
@@ -163,6 +182,51 @@ secret_matches(const struct vow *v, const uint8_t *secret)
 	return raw | hashed;
 }
 
+static void
+on_fork_child(void)
+{
+	fork_gen++;
+}
+
+static void
+watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* VOW_SECRET_LEN fresh random bytes from the pool, refilled when empty or
+ * inherited across a fork. AF_ESTORE when the kernel gives none. */
+static int
+take_secret(struct vowtab *vt, uint8_t out[VOW_SECRET_LEN])
+{
+	size_t got = 0;
+	ssize_t r;
+
+	if (vt->pool_gen != fork_gen) {
+		explicit_bzero(vt->pool, sizeof(vt->pool));
+		vt->pool_left = 0;
+	}
+	if (vt->pool_left < VOW_SECRET_LEN) {
+		while (got < sizeof(vt->pool)) {
+			r = getrandom(vt->pool + got, sizeof(vt->pool) - got,
+			    0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		vt->pool_left = got - got % VOW_SECRET_LEN;
+		vt->pool_gen = fork_gen;
+		if (vt->pool_left == 0)
+			return AF_ESTORE;
+	}
+	vt->pool_left -= VOW_SECRET_LEN;
+	memcpy(out, vt->pool + vt->pool_left, VOW_SECRET_LEN);
+	explicit_bzero(vt->pool + vt->pool_left, VOW_SECRET_LEN);
+	return AF_OK;
+}
+
 static int
 read_counters(struct vowtab *vt, struct store_txn *t)
 {
@@ -186,13 +250,16 @@ vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb, void *ctx,
 	int rc;
 
 	*out = NULL;
+	pthread_once(&fork_once, watch_forks);
 	if ((vt = calloc(1, sizeof(*vt))) == NULL)
 		return AF_ENOMEM;
 	vt->s = s;
+	vt->pool_gen = fork_gen;
 	vt->cb = cb;
 	vt->ctx = ctx;
 	u64map_init(&vt->cache);
 	u64map_init(&vt->pfollow);
+	u64map_init(&vt->wlast);
 	buf_init(&vt->scratch);
 	if ((rc = read_counters(vt, t)) != AF_OK) {
 		vowtab_free(vt);
@@ -232,8 +299,10 @@ vowtab_free(struct vowtab *vt)
 	u64map_release(&vt->cache);
 	clear_pfollow(vt);
 	u64map_release(&vt->pfollow);
+	u64map_release(&vt->wlast);
 	free(vt->wops);
 	buf_release(&vt->scratch);
+	explicit_bzero(vt->pool, sizeof(vt->pool));
 	free(vt);
 }
 
@@ -245,7 +314,7 @@ vowtab_make(struct vowtab *vt, uint64_t owner, uint64_t *id,
 
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return AF_ENOMEM;
-	if (getrandom(v->secret, VOW_SECRET_LEN, 0) != VOW_SECRET_LEN) {
+	if (take_secret(vt, v->secret) != AF_OK) {
 		free(v);
 		return AF_ESTORE;
 	}
@@ -608,6 +677,52 @@ put_or_del(struct store_txn *t, enum store_db db, struct store_val k, bool put)
 	return rc == AF_ENOTFOUND ? AF_OK : rc;
 }
 
+/* FNV-1a of a watch key, never 0 (u64map's reserved key). */
+static uint64_t
+wkey_hash(const uint8_t *k)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (int i = 0; i < WATCH_KEY_LEN; i++) {
+		h ^= k[i];
+		h *= 1099511628211ULL;
+	}
+	return h != 0 ? h : 1;
+}
+
+/*
+ * Only the last of a pass's changes to one watch row decides what the
+ * store holds after the commit, so the earlier ones need not be written:
+ * a row watched and unwatched in one pass (an awaited vow settled in the
+ * pass that made it, as a child's outcome is) was a put and a delete of
+ * each of two rows, the most expensive writes of the pass. Fills wlast
+ * with each key's last op; wop_superseded(i) is then whether a later op
+ * has op i's key (checked in full, so a hash collision only means that
+ * both ops are written, in order, as before).
+ */
+static int
+last_wops(struct vowtab *vt)
+{
+	size_t i;
+
+	u64map_reset(&vt->wlast);
+	for (i = 0; i < vt->nwops; i++)
+		if (u64map_put(&vt->wlast, wkey_hash(vt->wops[i].key),
+			(void *)(uintptr_t)(i + 1)) != AF_OK)
+			return AF_ENOMEM;
+	return AF_OK;
+}
+
+static bool
+wop_superseded(const struct vowtab *vt, size_t i)
+{
+	const uint8_t *k = vt->wops[i].key;
+	size_t last = (uintptr_t)u64map_get(&vt->wlast, wkey_hash(k));
+
+	return last > i + 1 &&
+	    memcmp(vt->wops[last - 1].key, k, WATCH_KEY_LEN) == 0;
+}
+
 int
 vowtab_flush(struct vowtab *vt, struct store_txn *t)
 {
@@ -658,11 +773,15 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 				return rc;
 		}
 	}
+	if ((rc = last_wops(vt)) != AF_OK)
+		return rc;
 	for (i = 0; i < vt->nwops; i++) {
 		const uint8_t *wkey = vt->wops[i].key;
 		struct store_val wk = { wkey, WATCH_KEY_LEN };
 		uint8_t hkey[16];
 
+		if (wop_superseded(vt, i))
+			continue;
 		if ((rc = put_or_del(t, DB_WATCHERS, wk, vt->wops[i].put)) !=
 		    AF_OK)
 			return rc;
@@ -691,6 +810,7 @@ vowtab_after_commit(struct vowtab *vt)
 {
 	drop_cache(vt);
 	vt->nwops = 0;
+	u64map_reset(&vt->wlast);
 	clear_pfollow(vt);
 	vt->counters_dirty = false;
 }
@@ -703,6 +823,7 @@ vowtab_discard(struct vowtab *vt)
 
 	drop_cache(vt);
 	vt->nwops = 0;
+	u64map_reset(&vt->wlast);
 	clear_pfollow(vt);
 	if ((rc = store_begin(vt->s, true, &t)) != AF_OK)
 		return rc;

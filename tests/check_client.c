@@ -1413,6 +1413,201 @@ START_TEST(test_calls)
 }
 END_TEST
 
+/* af_cancel: the request as sent, its reason or none, and the daemon's
+ * refusals and a wrong answer as return codes. */
+static void
+s_cancel(int fd)
+{
+	Asyncflow__CancelReply cr = ASYNCFLOW__CANCEL_REPLY__INIT;
+	Asyncflow__Request *req;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CANCEL);
+	ck_assert_uint_eq(req->cancel->activation, 7);
+	ck_assert_ptr_nonnull(req->cancel->reason);
+	ck_assert_int_eq(req->cancel->reason->kind_case,
+	    ASYNCFLOW__VALUE__KIND_ERROR_VALUE);
+	ck_assert_str_eq(req->cancel->reason->error_value->name, "Stop");
+	ck_assert_str_eq(req->cancel->reason->error_value->message, "enough");
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_CANCEL, &cr);
+	af_msg_free(req);
+
+	/* No reason: none sent (the daemon makes the default one). */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CANCEL);
+	ck_assert_uint_eq(req->cancel->activation, 8);
+	ck_assert_ptr_null(req->cancel->reason);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_CANCEL, &cr);
+	af_msg_free(req);
+
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CANCEL);
+	ck_assert_uint_eq(req->cancel->activation, 9);
+	srv_error(fd, req->id, AF_ESTATE, "ESTATE", "activation 9 is Done");
+	af_msg_free(req);
+
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CANCEL);
+	ck_assert_uint_eq(req->cancel->activation, 99);
+	srv_error(fd, req->id, AF_ENOTFOUND, "ENOTFOUND", "no activation 99");
+	af_msg_free(req);
+
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CANCEL);
+	ck_assert_uint_eq(req->cancel->activation, 10);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_CANCEL, &cr);
+	af_msg_free(req);
+
+	/* Answered with stats: not a cancel's answer. */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CANCEL);
+	srv_stats(fd, req->id, 1);
+	af_msg_free(req);
+	srv_drain(fd);
+}
+
+START_TEST(test_cancel)
+{
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Error e = ASYNCFLOW__ERROR__INIT;
+	struct fake f;
+	af_conn *c = fake_connect(&f, s_cancel);
+
+	e.name = (char *)"Stop";
+	e.message = (char *)"enough";
+	v.kind_case = ASYNCFLOW__VALUE__KIND_ERROR_VALUE;
+	v.error_value = &e;
+	ck_assert_int_eq(af_cancel(c, 7, &v), AF_OK);
+	ck_assert_str_eq(af_conn_errmsg(c), "");
+	ck_assert_int_eq(af_cancel(c, 8, NULL), AF_OK);
+	ck_assert_int_eq(af_cancel(c, 9, NULL), AF_ESTATE);
+	ck_assert_str_eq(af_conn_errmsg(c), "activation 9 is Done");
+	ck_assert_int_eq(af_cancel(c, 99, &v), AF_ENOTFOUND);
+	ck_assert_str_eq(af_conn_errmsg(c), "no activation 99");
+	/* The connection goes on after each of them. */
+	ck_assert_int_eq(af_cancel(c, 10, NULL), AF_OK);
+	/* A wrong answer is a protocol error: the connection is broken. */
+	ck_assert_int_eq(af_cancel(c, 3, NULL), AF_EPROTO);
+	ck_assert_int_eq(af_cancel(c, 10, NULL), AF_EPROTO);
+	af_close(c);
+	fake_join(&f);
+}
+END_TEST
+
+/* af_call_export: object, method and args as sent, the result vow out,
+ * and the daemon's refusals as return codes with *vow left 0. */
+static void
+s_call_export(int fd)
+{
+	Asyncflow__CallExportReply cr = ASYNCFLOW__CALL_EXPORT_REPLY__INIT;
+	Asyncflow__Request *req;
+	const Asyncflow__Value *a;
+
+	srv_hello(fd);
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CALL);
+	ck_assert_str_eq(req->call->object, "act/3/order");
+	ck_assert_str_eq(req->call->method, "add_item");
+	a = req->call->args;
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->kind_case, ASYNCFLOW__VALUE__KIND_RECORD_VALUE);
+	ck_assert_int_eq(field(a, 0, "sku")->int_value, 42);
+	cr.vow = 77;
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_CALL, &cr);
+	af_msg_free(req);
+
+	/* No args (null), and a caller that does not want the vow. */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CALL);
+	ck_assert_str_eq(req->call->object, "act/3/order");
+	ck_assert_str_eq(req->call->method, "items");
+	ck_assert_ptr_null(req->call->args);
+	cr.vow = 78;
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_CALL, &cr);
+	af_msg_free(req);
+
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CALL);
+	ck_assert_str_eq(req->call->object, "act/99/order");
+	srv_error(fd, req->id, AF_ENOTFOUND, "ENOTFOUND", "no activation 99");
+	af_msg_free(req);
+
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CALL);
+	ck_assert_str_eq(req->call->object, "order");
+	srv_error(fd, req->id, AF_EINVAL, "EINVAL",
+	    "object: not a reference act/A/NAME");
+	af_msg_free(req);
+
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CALL);
+	ck_assert_str_eq(req->call->method, "checkout");
+	cr.vow = 79;
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_CALL, &cr);
+	af_msg_free(req);
+
+	/* Answered with a cancel's reply: a protocol error. */
+	req = srv_expect(fd, ASYNCFLOW__REQUEST__OP_CALL);
+	srv_reply(fd, req->id, ASYNCFLOW__RESPONSE__RESULT_CANCEL,
+	    &(Asyncflow__CancelReply)ASYNCFLOW__CANCEL_REPLY__INIT);
+	af_msg_free(req);
+	srv_drain(fd);
+}
+
+START_TEST(test_call_export)
+{
+	Asyncflow__Value v = ASYNCFLOW__VALUE__INIT;
+	Asyncflow__Record rec = ASYNCFLOW__RECORD__INIT;
+	Asyncflow__Field fld = ASYNCFLOW__FIELD__INIT;
+	Asyncflow__Field *fields[1] = { &fld };
+	Asyncflow__Value sku = ASYNCFLOW__VALUE__INIT;
+	struct fake f;
+	af_conn *c = fake_connect(&f, s_call_export);
+	uint64_t vow = 5;
+
+	sku.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
+	sku.int_value = 42;
+	fld.key = (char *)"sku";
+	fld.value = &sku;
+	rec.n_fields = 1;
+	rec.fields = fields;
+	v.kind_case = ASYNCFLOW__VALUE__KIND_RECORD_VALUE;
+	v.record_value = &rec;
+	ck_assert_int_eq(af_call_export(c, "act/3/order", "add_item", &v, &vow),
+	    AF_OK);
+	ck_assert_uint_eq(vow, 77);
+	ck_assert_int_eq(af_call_export(c, "act/3/order", "items", NULL, NULL),
+	    AF_OK);
+
+	/* Refused before anything is sent. */
+	vow = 5;
+	ck_assert_int_eq(af_call_export(c, NULL, "items", NULL, &vow),
+	    AF_EINVAL);
+	ck_assert_uint_eq(vow, 0);
+	vow = 5;
+	ck_assert_int_eq(af_call_export(c, "act/3/order", NULL, NULL, &vow),
+	    AF_EINVAL);
+	ck_assert_uint_eq(vow, 0);
+
+	/* The daemon's refusals. */
+	vow = 5;
+	ck_assert_int_eq(af_call_export(c, "act/99/order", "items", NULL, &vow),
+	    AF_ENOTFOUND);
+	ck_assert_uint_eq(vow, 0);
+	ck_assert_str_eq(af_conn_errmsg(c), "no activation 99");
+	vow = 5;
+	ck_assert_int_eq(af_call_export(c, "order", "items", NULL, &vow),
+	    AF_EINVAL);
+	ck_assert_uint_eq(vow, 0);
+	ck_assert_str_eq(af_conn_errmsg(c),
+	    "object: not a reference act/A/NAME");
+	/* The connection goes on. */
+	ck_assert_int_eq(af_call_export(c, "act/3/order", "checkout", NULL,
+			     &vow),
+	    AF_OK);
+	ck_assert_uint_eq(vow, 79);
+	/* A wrong answer is a protocol error: the connection is broken. */
+	vow = 5;
+	ck_assert_int_eq(af_call_export(c, "act/3/order", "items", NULL, &vow),
+	    AF_EPROTO);
+	ck_assert_uint_eq(vow, 0);
+	ck_assert_int_eq(af_call_export(c, "act/3/order", "items", NULL, &vow),
+	    AF_EPROTO);
+	af_close(c);
+	fake_join(&f);
+}
+END_TEST
+
 /* A resolver of the wrong length from the daemon. */
 static void
 s_short_resolver(int fd)
@@ -1923,6 +2118,8 @@ client_suite(void)
 	tcase_add_test(tc, test_eintr);
 	tcase_add_test(tc, test_pipeline_big);
 	tcase_add_test(tc, test_calls);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_call_export);
 	tcase_add_test(tc, test_short_resolver);
 	tcase_add_test(tc, test_bad_args);
 	tcase_add_test(tc, test_deep_request);

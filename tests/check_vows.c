@@ -892,6 +892,59 @@ START_TEST(test_vows_watch_rows_and_holds)
 }
 END_TEST
 
+/* Only the last change a pass makes to a watch row counts (the flush
+ * writes only that one): every order of watch and unwatch, on a row that
+ * was committed and on one that was not, interleaved with changes to other
+ * rows, leaves what the last change says, in both tables. */
+START_TEST(test_vows_watch_last_change_in_a_pass_wins)
+{
+	uint64_t i;
+
+	/* Committed: 20/act 1 and 21/act 1. */
+	ck_assert_int_eq(vowtab_watch(vt, 20, WATCH_ACT, 1), AF_OK);
+	ck_assert_int_eq(vowtab_watch(vt, 21, WATCH_ACT, 1), AF_OK);
+	commit_vt();
+	/* committed row: unwatch, watch, unwatch -> gone */
+	ck_assert_int_eq(vowtab_unwatch(vt, 20, WATCH_ACT, 1), AF_OK);
+	ck_assert_int_eq(vowtab_watch(vt, 30, WATCH_ACT, 2), AF_OK);
+	ck_assert_int_eq(vowtab_watch(vt, 20, WATCH_ACT, 1), AF_OK);
+	ck_assert_int_eq(vowtab_unwatch(vt, 30, WATCH_ACT, 2), AF_OK);
+	ck_assert_int_eq(vowtab_unwatch(vt, 20, WATCH_ACT, 1), AF_OK);
+	/* committed row: unwatch, watch -> there */
+	ck_assert_int_eq(vowtab_unwatch(vt, 21, WATCH_ACT, 1), AF_OK);
+	ck_assert_int_eq(vowtab_watch(vt, 21, WATCH_ACT, 1), AF_OK);
+	/* new row: watch, unwatch, watch -> there (30/act 2 above: gone) */
+	ck_assert_int_eq(vowtab_watch(vt, 31, WATCH_ACT, 2), AF_OK);
+	ck_assert_int_eq(vowtab_unwatch(vt, 31, WATCH_ACT, 2), AF_OK);
+	ck_assert_int_eq(vowtab_watch(vt, 31, WATCH_ACT, 2), AF_OK);
+	/* many rows watched and unwatched in one pass, the kind a parent
+	 * awaiting its children makes: none stays, but the last one */
+	for (i = 100; i < 120; i++)
+		ck_assert_int_eq(vowtab_watch(vt, i, WATCH_ACT, 3), AF_OK);
+	for (i = 100; i < 120; i++)
+		ck_assert_int_eq(vowtab_unwatch(vt, i, WATCH_ACT, 3), AF_OK);
+	ck_assert_int_eq(vowtab_watch(vt, 119, WATCH_ACT, 3), AF_OK);
+	commit_vt();
+	ck_assert(!has_watch(20, WATCH_ACT, 1));
+	ck_assert(!has_hold(1, 20));
+	ck_assert(has_watch(21, WATCH_ACT, 1));
+	ck_assert(has_hold(1, 21));
+	ck_assert(!has_watch(30, WATCH_ACT, 2));
+	ck_assert(!has_hold(2, 30));
+	ck_assert(has_watch(31, WATCH_ACT, 2));
+	ck_assert(has_hold(2, 31));
+	ck_assert(has_watch(119, WATCH_ACT, 3));
+	ck_assert(has_hold(3, 119));
+	ck_assert_uint_eq(table_keys(DB_WATCHERS).n, 3);
+	ck_assert_uint_eq(table_keys(DB_HOLDS).n, 3);
+	/* And the next pass starts afresh: a row of the last one goes. */
+	ck_assert_int_eq(vowtab_unwatch(vt, 119, WATCH_ACT, 3), AF_OK);
+	commit_vt();
+	ck_assert(!has_watch(119, WATCH_ACT, 3));
+	ck_assert_uint_eq(table_keys(DB_HOLDS).n, 2);
+}
+END_TEST
+
 /* A flush whose transaction is aborted leaves nothing; discard then lets
  * the same changes be redone and committed. */
 START_TEST(test_vows_aborted_flush_then_discard)
@@ -944,6 +997,7 @@ vows_suite(void)
 	tcase_add_test(tc, test_vows_followers_committed_and_new_together);
 	tcase_add_test(tc, test_vows_discard);
 	tcase_add_test(tc, test_vows_watch_rows_and_holds);
+	tcase_add_test(tc, test_vows_watch_last_change_in_a_pass_wins);
 	tcase_add_test(tc, test_vows_aborted_flush_then_discard);
 	suite_add_tcase(s, tc);
 	return s;
