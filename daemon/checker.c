@@ -434,16 +434,24 @@ checker_main(const struct checker_opts *o)
 	}
 	if (items.err || msg.err) {
 		print_error(AF_ENOMEM, "out of memory");
+		buf_release(&items);
+		buf_release(&out);
+		buf_release(&msg);
 		return CHECKER_ERROR;
 	}
 	if (o->replay != 0) {
 		/* One object, as the worker (or the crash above) wrote it. */
 		fwrite(items.p, 1, items.len, stdout);
+		/* items is not NUL-terminated: memmem, not strstr. */
 		code = items.len > 0 &&
-			strstr((char *)items.p, "\"verdict\": \"ok\"") == NULL ?
+			memmem(items.p, items.len, "\"verdict\": \"ok\"",
+			    strlen("\"verdict\": \"ok\"")) == NULL ?
 		    CHECKER_FAILING :
 		    CHECKER_OK;
 		fflush(stdout);
+		buf_release(&items);
+		buf_release(&out);
+		buf_release(&msg);
 		return code;
 	}
 	/* The items are lines: join them into the array. */
