@@ -236,26 +236,39 @@ engine_wake(struct engine *e, uint64_t act)
 	return rc;
 }
 
+/* An activation not in memory, made from its row (not queued for
+ * anything): AF_ESTATE if it is Done, AF_ENOTFOUND, AF_ENOMEM, store
+ * errors. */
+static int
+act_load_row(struct engine *e, uint64_t id, struct act **out)
+{
+	struct act_row row;
+	struct act *a = NULL;
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	rc = acttab_read(e->s, id, &row, &b);
+	if (rc == AF_OK && row.state == ACT_DONE)
+		rc = AF_ESTATE;
+	if (rc == AF_OK && (a = act_new(e, id)) == NULL)
+		rc = AF_ENOMEM;
+	if (rc == AF_OK && (rc = act_from_row(a, &row)) != AF_OK)
+		act_free(e, a);
+	buf_release(&b);
+	*out = rc == AF_OK ? a : NULL;
+	return rc;
+}
+
 int
 engine_terminate(struct engine *e, uint64_t id, const char *message)
 {
-	struct act_row row;
 	struct act *a;
-	struct buf b;
-	int rc = AF_OK;
+	int rc;
 
 	if ((a = u64map_get(&e->acts, id)) == NULL) {
 		/* Failed or quarantined and not in memory: from its row. */
-		buf_init(&b);
-		rc = acttab_read(e->s, id, &row, &b);
-		if (rc == AF_OK && row.state == ACT_DONE)
-			rc = AF_ESTATE;
-		if (rc == AF_OK && (a = act_new(e, id)) == NULL)
-			rc = AF_ENOMEM;
-		if (rc == AF_OK && (rc = act_from_row(a, &row)) != AF_OK)
-			act_free(e, a);
-		buf_release(&b);
-		if (rc != AF_OK)
+		if ((rc = act_load_row(e, id, &a)) != AF_OK)
 			return rc;
 	}
 	if (a->live_state == ES_DONE)
@@ -266,9 +279,7 @@ engine_terminate(struct engine *e, uint64_t id, const char *message)
 int
 engine_act_for_event(struct engine *e, uint64_t id, struct act **out)
 {
-	struct act_row row;
 	struct act *a;
-	struct buf b;
 	int rc = AF_OK;
 
 	*out = NULL;
@@ -276,16 +287,7 @@ engine_act_for_event(struct engine *e, uint64_t id, struct act **out)
 		/* Not in memory (Failed and quarantined, or failed in an
 		 * earlier incarnation): the event goes into its row and
 		 * reaches it after its next replay. */
-		buf_init(&b);
-		rc = acttab_read(e->s, id, &row, &b);
-		if (rc == AF_OK && row.state == ACT_DONE)
-			rc = AF_ESTATE;
-		if (rc == AF_OK && (a = act_new(e, id)) == NULL)
-			rc = AF_ENOMEM;
-		if (rc == AF_OK && (rc = act_from_row(a, &row)) != AF_OK)
-			act_free(e, a);
-		buf_release(&b);
-		if (rc != AF_OK)
+		if ((rc = act_load_row(e, id, &a)) != AF_OK)
 			return rc;
 		/* Not queued for replay: it stays as its row says. */
 		if (a->replay) {
