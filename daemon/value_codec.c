@@ -94,7 +94,7 @@ enc_value(struct enc *e, const struct af_value *v, int depth)
 		 * a hand-built value could otherwise be stored and never
 		 * read back. */
 		if ((v->type == AF_STRING &&
-			!value_utf8_valid(v->u.s.ptr, v->u.s.len)) ||
+			!text_valid(v->u.s.ptr, v->u.s.len)) ||
 		    (v->type == AF_OBJ && !name_valid(v->u.s.ptr, v->u.s.len)))
 			return AF_EINVAL;
 		pb_put_bytes(b,

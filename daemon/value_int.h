@@ -48,20 +48,63 @@ utf8_seq(const uint8_t *p, size_t n)
 	return k;
 }
 
+/*
+ * The short ASCII texts most values hold (record keys, small strings) are
+ * checked here in one inline pass; anything else takes the full check.
+ * The encoder checks every text it writes, so this is on the hot path of
+ * every journal entry.
+ */
+#define TEXT_SHORT 32
+
+/* UTF-8. */
+static inline bool
+text_valid(const void *s, size_t n)
+{
+	const uint8_t *p = s;
+	uint8_t or = 0;
+	size_t i;
+
+	if (n > TEXT_SHORT)
+		return value_utf8_valid(s, n);
+	for (i = 0; i < n; i++)
+		or |= p[i];
+	return or < 0x80 || value_utf8_valid(s, n);
+}
+
 /* UTF-8 without NUL: record keys, object names, error fields. */
 static inline bool
-name_valid(const void *p, size_t n)
+name_valid(const void *s, size_t n)
 {
-	return value_utf8_valid(p, n) && (n == 0 || memchr(p, 0, n) == NULL);
+	const uint8_t *p = s;
+	uint8_t or = 0, and = 0xff;
+	size_t i;
+
+	if (n > TEXT_SHORT)
+		return value_utf8_valid(s, n) && memchr(s, 0, n) == NULL;
+	for (i = 0; i < n; i++) {
+		or |= p[i];
+		if (p[i] == 0)
+			and = 0;
+	}
+	if (and == 0)
+		return false;
+	return or < 0x80 || value_utf8_valid(s, n);
 }
 
 /* Bytewise order of record keys: memcmp, then the shorter first. */
 static inline int
 key_cmp(const void *a, size_t an, const void *b, size_t bn)
 {
+	const uint8_t *x = a, *y = b;
+	size_t n = an < bn ? an : bn, i;
 	int c;
 
-	if ((c = memcmp(a, b, an < bn ? an : bn)) != 0)
+	/* Keys are short: a call to memcmp costs more than the loop. */
+	if (n <= TEXT_SHORT) {
+		for (i = 0; i < n; i++)
+			if (x[i] != y[i])
+				return x[i] < y[i] ? -1 : 1;
+	} else if ((c = memcmp(a, b, n)) != 0)
 		return c;
 	return an < bn ? -1 : an > bn;
 }

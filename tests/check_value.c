@@ -1214,6 +1214,64 @@ START_TEST(test_value_encode_refuses_what_decode_refuses)
 }
 END_TEST
 
+/* The encoder's text checks take an inline path for short ASCII texts and
+ * the full one otherwise: both must refuse and accept the same things, and
+ * key order is bytewise (unsigned) on both. */
+START_TEST(test_value_encode_text_checks_short_and_long)
+{
+	static const char long_nul[40] =
+	    "0123456789012345678901234567890123\0x";
+	char long_bad[41], k1[41], k2[41];
+	struct af_value one = { .type = AF_INT }, v;
+	struct af_field f[2];
+	struct buf b = BUF_INITIALIZER;
+
+	memset(long_bad, 'a', 40);
+	long_bad[39] = '\xff';
+	long_bad[40] = '\0';
+	memset(k1, 'k', 40);
+	memcpy(k2, k1, 40);
+	k1[38] = 'a';
+	k2[38] = 'b';
+	k1[40] = k2[40] = '\0';
+	/* a long string with a bad last byte, a long key with a NUL */
+	v.type = AF_STRING;
+	v.u.s = (struct af_str){ long_bad, 40 };
+	ck_assert_int_eq(value_encode(&b, &v), AF_EINVAL);
+	v.type = AF_RECORD;
+	f[0] = (struct af_field){ { long_nul, 36 }, &one };
+	v.u.rec.fields = f;
+	v.u.rec.len = 1;
+	ck_assert_int_eq(value_encode(&b, &v), AF_EINVAL);
+	/* valid UTF-8, short and long, is written */
+	v.type = AF_STRING;
+	v.u.s = (struct af_str){ "\xc3\xa9", 2 };
+	ck_assert_int_eq(value_encode(&b, &v), AF_OK);
+	/* keys: "z" (0x7a) sorts before "\xc3\xa9", never after */
+	v.type = AF_RECORD;
+	v.u.rec.fields = f;
+	v.u.rec.len = 2;
+	f[0] = (struct af_field){ { "z", 1 }, &one };
+	f[1] = (struct af_field){ { "\xc3\xa9", 2 }, &one };
+	ck_assert_int_eq(value_encode(&b, &v), AF_OK);
+	f[0] = f[1];
+	f[1] = (struct af_field){ { "z", 1 }, &one };
+	ck_assert_int_eq(value_encode(&b, &v), AF_EINVAL);
+	/* long keys that differ past the 32nd byte, in order and not */
+	f[0] = (struct af_field){ { k1, 40 }, &one };
+	f[1] = (struct af_field){ { k2, 40 }, &one };
+	ck_assert_int_eq(value_encode(&b, &v), AF_OK);
+	f[0] = f[1];
+	f[1] = (struct af_field){ { k1, 40 }, &one };
+	ck_assert_int_eq(value_encode(&b, &v), AF_EINVAL);
+	/* a prefix sorts first */
+	f[0] = (struct af_field){ { k1, 39 }, &one };
+	f[1] = (struct af_field){ { k1, 40 }, &one };
+	ck_assert_int_eq(value_encode(&b, &v), AF_OK);
+	buf_release(&b);
+}
+END_TEST
+
 static Suite *
 value_suite(void)
 {
@@ -1235,6 +1293,7 @@ value_suite(void)
 	    test_value_decoded_strings_are_nul_terminated_copies);
 	tcase_add_test(tc, test_value_encode_refuses_hand_built_too_deep);
 	tcase_add_test(tc, test_value_encode_refuses_what_decode_refuses);
+	tcase_add_test(tc, test_value_encode_text_checks_short_and_long);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("decode_rejects");
