@@ -19,9 +19,15 @@
  *   settle_wake_full_cN_per_s
  *           the wakes all N clients completed per second
  *
- * Each figure is the median of RUNS runs of RUN_S seconds (the first
- * WARM_S seconds of each run not counted). Not a load generator for other
- * workloads, and not a test: it checks only that answers come.
+ * Each figure is the median of RUNS runs. A start run lasts RUN_S seconds,
+ * the first WARM_S not counted. A settle->wake run uses up samples made
+ * beforehand (WAKE_SAMPLES in all, at least WAKE_PER_CLIENT a client): it
+ * counts only what happened while every client was still at work, from
+ * the moment the last one finished its first WAKE_WARM samples to the
+ * moment the first one finished its last, so that neither the warm-up nor
+ * the tail (fewer clients, less contention) flatters the figures. Not a
+ * load generator for other workloads, and not a test: it checks only that
+ * answers come.
  *
  * Usage: bench_latency BUILD_DIR
  */
@@ -40,11 +46,14 @@
 #include "asyncflow.h"
 #include "ipckit.h"
 
-#define RUNS     3
-#define RUN_S    2.0
-#define WARM_S   0.3
-#define THREADS  2    /* client threads (the machine has few cores) */
-#define WAKE_MAX 4000 /* prepared settle->wake samples, all clients */
+#define RUNS            3
+#define RUN_S           2.0
+#define WARM_S          0.3
+#define THREADS         2    /* client threads (the machine has few cores) */
+#define WAKE_SAMPLES    1000 /* prepared settle->wake samples, all clients */
+#define WAKE_PER_CLIENT 8    /* ... and at least this many a client */
+#define WAKE_WARM       2    /* a client's first samples, not counted */
+#define WAKE_LIMIT_S    60.0 /* a settle->wake run that takes longer fails */
 
 /* ---- Clients ------------------------------------------------------------------ */
 
@@ -56,6 +65,7 @@ struct client {
 	size_t k, nk; /* next prepared sample, how many */
 	uint64_t *vows, *outcomes;
 	uint8_t (*secrets)[AF_RESOLVER_LEN];
+	double *t0s, *t1s; /* each sample's settle sent, wake received */
 };
 
 /* What one thread drives, and what it measured. */
@@ -149,7 +159,8 @@ take(struct worker *w, struct client *cl)
 		die("event", rc);
 	if (!woke)
 		return true;
-	record(w, cl->t0, now_s());
+	cl->t0s[cl->k] = cl->t0;
+	cl->t1s[cl->k] = now_s();
 	cl->k++;
 	return send_next(w, cl);
 }
@@ -221,8 +232,11 @@ prepare_wakes(struct client *cl, size_t n, size_t per)
 		cl[i].vows = calloc(per, sizeof(uint64_t));
 		cl[i].outcomes = calloc(per, sizeof(uint64_t));
 		cl[i].secrets = calloc(per, AF_RESOLVER_LEN);
+		cl[i].t0s = calloc(per, sizeof(double));
+		cl[i].t1s = calloc(per, sizeof(double));
 		if (cl[i].vows == NULL || cl[i].outcomes == NULL ||
-		    cl[i].secrets == NULL || ids == NULL)
+		    cl[i].secrets == NULL || cl[i].t0s == NULL ||
+		    cl[i].t1s == NULL || ids == NULL)
 			die("calloc", AF_ENOMEM);
 	}
 	for (step = 0; step < 3; step++) {
@@ -270,25 +284,65 @@ prepare_wakes(struct client *cl, size_t n, size_t per)
 	free(ids);
 }
 
-/* One run: n clients for RUN_S seconds; the latencies in *lat (sorted,
- * *nlat of them) and the completions per second counted. */
+/* A settle->wake run's figures (see the top): the window in which every
+ * client was at work, the latencies of the samples wholly inside it into
+ * w[0]'s, and the completions per second inside it. */
+static double
+wake_window(struct client *cl, size_t n, struct worker *w)
+{
+	double from = 0, until = 0, t;
+	size_t i, k, done = 0;
+
+	for (i = 0; i < n; i++) {
+		if (cl[i].k < cl[i].nk)
+			die("settle->wake: not all samples came back",
+			    AF_ETIMEDOUT);
+		t = cl[i].t1s[WAKE_WARM - 1];
+		if (i == 0 || t > from)
+			from = t;
+		t = cl[i].t1s[cl[i].nk - 1];
+		if (i == 0 || t < until)
+			until = t;
+	}
+	if (until <= from)
+		die("settle->wake: no moment when every client was at work",
+		    AF_ETIMEDOUT);
+	/* record() keeps what started at or after from and ended
+	 * before until: the end of the window itself is in. */
+	w->from = from;
+	w->until = until + 1e-9;
+	for (i = 0; i < n; i++)
+		for (k = WAKE_WARM; k < cl[i].nk; k++) {
+			if (cl[i].t1s[k] > from && cl[i].t1s[k] <= until)
+				done++;
+			record(w, cl[i].t0s[k], cl[i].t1s[k]);
+		}
+	return (double)done / (until - from);
+}
+
+/* One run: n clients, for RUN_S seconds or (settle->wake) until their
+ * samples are used up; the latencies in *lat (sorted, *nlat of them) and
+ * the completions per second counted. */
 static double
 run(size_t n, bool wake, double **lat, size_t *nlat)
 {
 	struct client *cl = calloc(n, sizeof(*cl));
 	struct worker w[THREADS];
-	size_t i, t, nt = n < THREADS ? n : THREADS, at = 0;
-	double t0, from, until, *all;
+	size_t i, t, nt = n < THREADS ? n : THREADS, at = 0, per;
+	double t0, from, until, *all, tput;
 
 	if (cl == NULL)
 		die("calloc", AF_ENOMEM);
 	for (i = 0; i < n; i++)
 		cl[i].c = connect_retry();
-	if (wake)
-		prepare_wakes(cl, n, (WAKE_MAX + n - 1) / n);
+	if (wake) {
+		per = (WAKE_SAMPLES + n - 1) / n;
+		prepare_wakes(cl, n,
+		    per < WAKE_PER_CLIENT ? WAKE_PER_CLIENT : per);
+	}
 	t0 = now_s();
 	from = t0 + WARM_S;
-	until = t0 + RUN_S;
+	until = t0 + (wake ? WAKE_LIMIT_S : RUN_S);
 	for (t = 0; t < nt; t++) {
 		memset(&w[t], 0, sizeof(w[t]));
 		w[t].cl = cl + at;
@@ -300,11 +354,20 @@ run(size_t n, bool wake, double **lat, size_t *nlat)
 		if (pthread_create(&w[t].th, NULL, work, &w[t]) != 0)
 			die("pthread_create", AF_ENOMEM);
 	}
-	*nlat = 0;
-	for (t = 0; t < nt; t++) {
+	for (t = 0; t < nt; t++)
 		pthread_join(w[t].th, NULL);
-		*nlat += w[t].nlat;
+	tput = 0;
+	if (wake) {
+		/* The samples' times were kept per client: count them now. */
+		for (t = 0; t < nt; t++)
+			w[t].nlat = 0;
+		tput = wake_window(cl, n, &w[0]);
 	}
+	*nlat = 0;
+	for (t = 0; t < nt; t++)
+		*nlat += w[t].nlat;
+	if (!wake)
+		tput = (double)*nlat / (RUN_S - WARM_S);
 	if ((all = calloc(*nlat + 1, sizeof(double))) == NULL)
 		die("calloc", AF_ENOMEM);
 	for (t = 0, at = 0; t < nt; t++) {
@@ -317,6 +380,8 @@ run(size_t n, bool wake, double **lat, size_t *nlat)
 		free(cl[i].vows);
 		free(cl[i].outcomes);
 		free(cl[i].secrets);
+		free(cl[i].t0s);
+		free(cl[i].t1s);
 	}
 	free(cl);
 	qsort(all, *nlat, sizeof(double), cmp_double);
@@ -325,7 +390,7 @@ run(size_t n, bool wake, double **lat, size_t *nlat)
 		die(wake ? "settle->wake: nothing measured" :
 			   "start->answer: nothing measured",
 		    AF_ETIMEDOUT);
-	return *nlat / (RUN_S - WARM_S);
+	return tput;
 }
 
 static double
