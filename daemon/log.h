@@ -27,6 +27,15 @@ void log_msg(enum log_level l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void
 fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/*
+ * The same line, for a thread that must not wait for a lock another thread
+ * may hold for ever (the watchdog, while a turn that ran away is stopped
+ * inside stdio, malloc or the time-zone code): formatted on the stack (a
+ * longer message is cut), one write(2) to stderr, no stdio, no malloc, no
+ * gmtime. Only plain conversions (%s, %d, %u, %ll..., no %ls or %n).
+ */
+void log_unlocked(enum log_level l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -88,6 +88,27 @@ watchdog_chain_signals(void)
 	}
 }
 
+/*
+ * Everything this thread says goes through log_unlocked, and errors are
+ * named by errtext: the turn it stops may be stuck holding stdio's lock,
+ * malloc's or gettext's (strerror translates), and a wait for one of them
+ * here would wedge the daemon for good.
+ */
+static const char *
+errtext(int e)
+{
+#if defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+	const char *s = strerrordesc_np(e);
+
+	if (s != NULL)
+		return s;
+#else
+	(void)e;
+#endif
+	return "system error";
+}
+
 /* Appends "ACT runaway MS" to the crash record, durably. */
 static void
 record(uint64_t act)
@@ -100,13 +121,15 @@ record(uint64_t act)
 	fd = open(wd.record_path,
 	    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		log_error("cannot write the crash record %s: %s",
-		    wd.record_path, strerror(errno));
+		log_unlocked(LOG_ERROR,
+		    "cannot write the crash record %s: %s (errno %d)",
+		    wd.record_path, errtext(errno), errno);
 		return;
 	}
 	if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
-		log_error("cannot write the crash record %s: %s",
-		    wd.record_path, strerror(errno));
+		log_unlocked(LOG_ERROR,
+		    "cannot write the crash record %s: %s (errno %d)",
+		    wd.record_path, errtext(errno), errno);
 	close(fd);
 }
 
@@ -137,9 +160,10 @@ restart(void)
 	 * (everything blocked) but the daemon's. */
 	pthread_sigmask(SIG_SETMASK, &start_mask, NULL);
 	execve("/proc/self/exe", re_argv, re_envp);
-	log_error("cannot re-execute the daemon (/proc/self/exe): %s; "
-		  "exiting",
-	    strerror(errno));
+	log_unlocked(LOG_ERROR,
+	    "cannot re-execute the daemon (/proc/self/exe): %s (errno %d); "
+	    "exiting",
+	    errtext(errno), errno);
 	_exit(1);
 }
 
@@ -243,26 +267,29 @@ run(void *arg)
 			continue;
 		}
 		if (t - since >= (int64_t)wd.limit_ms) {
-			log_warn("activation %llu ran away: one flow turn has "
-				 "run %lld ms without reaching a wait "
-				 "(--turn-limit %u ms); quarantining it and "
-				 "restarting the daemon",
+			log_unlocked(LOG_WARN,
+			    "activation %llu ran away: one flow turn has "
+			    "run %lld ms without reaching a wait "
+			    "(--turn-limit %u ms); quarantining it and "
+			    "restarting the daemon",
 			    (unsigned long long)act, (long long)(t - since),
 			    wd.limit_ms);
 			record(act);
 			restarting = 1; /* a SIGTERM from now on: exit */
 			if (term_seen) {
-				log_info("stopping (SIGTERM) instead of "
-					 "restarting");
+				log_unlocked(LOG_INFO,
+				    "stopping (SIGTERM) instead of "
+				    "restarting");
 				_exit(0);
 			}
 			restart();
 		}
 		if (term_seen && t - term_at_ms >= TERM_GRACE_MS) {
-			log_warn("activation %llu: a flow turn has kept the "
-				 "daemon from stopping for %d ms; exiting "
-				 "without finishing the pass (nothing of it "
-				 "was acknowledged)",
+			log_unlocked(LOG_WARN,
+			    "activation %llu: a flow turn has kept the "
+			    "daemon from stopping for %d ms; exiting "
+			    "without finishing the pass (nothing of it "
+			    "was acknowledged)",
 			    (unsigned long long)act, TERM_GRACE_MS);
 			_exit(0);
 		}

@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -141,12 +142,13 @@ flow_wait(struct af_flow *f, const struct af_value *args,
 
 /* Sleeps args.sleep ms (a durable timer) or awaits args.after, creates the
  * file args.marker (so a test knows the turn began), then loops for ever
- * without reaching a wait: a runaway turn. */
+ * without reaching a wait: a runaway turn (holding stderr's stdio lock if
+ * args.hold_stderr is true). */
 static int
 flow_spin(struct af_flow *f, const struct af_value *args,
     const struct af_value **result)
 {
-	const struct af_value *ms = af_get(args, "sleep"), *mark, *v;
+	const struct af_value *ms = af_get(args, "sleep"), *mark, *hold, *v;
 	volatile unsigned long n = 0;
 	int fd;
 
@@ -158,6 +160,11 @@ flow_spin(struct af_flow *f, const struct af_value *args,
 	    (fd = open(mark->u.s.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >=
 		0)
 		close(fd);
+	/* args.hold_stderr: stuck while holding stdio's lock on stderr, as
+	 * a turn that loops printing can be when it is stopped. */
+	if ((hold = af_get(args, "hold_stderr")) != NULL &&
+	    hold->type == AF_BOOL && hold->u.b)
+		flockfile(stderr);
 	for (;;)
 		n++;
 	*result = af_null(af_flow_arena(f));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,6 +34,29 @@ logged(const char *s)
 	log_set_level(LOG_INFO);
 	log_info("connection 1 serves %s (0 waiting)", s);
 	fflush(stderr);
+	ck_assert_int_eq(dup2(saved, 2), 2);
+	close(saved);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* The same through log_unlocked (the watchdog's writer), at warn. */
+static const char *
+logged_unlocked(const char *s)
+{
+	size_t n;
+	FILE *f;
+	int saved;
+
+	ck_assert_ptr_nonnull(f = tmpfile());
+	fflush(stderr);
+	ck_assert_int_ge(saved = dup(2), 0);
+	ck_assert_int_eq(dup2(fileno(f), 2), 2);
+	log_set_level(LOG_INFO);
+	log_unlocked(LOG_WARN, "activation %llu ran away: %s", 7ULL, s);
 	ck_assert_int_eq(dup2(saved, 2), 2);
 	close(saved);
 	rewind(f);
@@ -121,6 +145,43 @@ journal_logged(bool same)
 	return text;
 }
 
+/* The watchdog's writer takes no lock (no stdio, no gmtime) but writes the
+ * line log_msg would: today's UTC date and time, the level, the message
+ * escaped, one line even when it is cut. */
+START_TEST(test_log_unlocked_writes_the_same_line)
+{
+	static char big[3000];
+	char day0[16], day1[16];
+	struct tm tm;
+	time_t t0, t1;
+	const char *t;
+
+	t0 = time(NULL);
+	t = logged_unlocked("bank\nforged");
+	t1 = time(NULL);
+	gmtime_r(&t0, &tm);
+	strftime(day0, sizeof(day0), "%Y-%m-%dT", &tm);
+	gmtime_r(&t1, &tm);
+	strftime(day1, sizeof(day1), "%Y-%m-%dT", &tm);
+	ck_assert_msg(strncmp(t, day0, strlen(day0)) == 0 ||
+		strncmp(t, day1, strlen(day1)) == 0,
+	    "%s (today is %s)", t, day0);
+	/* HH:MM:SS.mmmZ after the date */
+	ck_assert_msg(t[13] == ':' && t[16] == ':' && t[19] == '.' &&
+		t[23] == 'Z' && t[24] == ' ',
+	    "%s", t);
+	ck_assert_msg(strstr(t,
+			  "Z asyncflowd warn: activation 7 ran away: "
+			  "bank\\nforged\n") != NULL,
+	    "%s", t);
+	ck_assert_int_eq(lines(t), 1);
+	memset(big, 'x', sizeof(big) - 1);
+	t = logged_unlocked(big);
+	ck_assert_int_eq(lines(t), 1);
+	ck_assert_msg(strstr(t, "ran away: xxxx") != NULL, "%s", t);
+}
+END_TEST
+
 START_TEST(test_log_lines_carry_priorities_only_on_the_journal)
 {
 	const char *t;
@@ -144,6 +205,7 @@ log_suite(void)
 	tcase_add_test(tc, test_log_control_characters_cannot_forge_a_line);
 	tcase_add_test(tc, test_log_long_message_is_whole);
 	tcase_add_test(tc, test_log_lines_carry_priorities_only_on_the_journal);
+	tcase_add_test(tc, test_log_unlocked_writes_the_same_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -48,6 +48,26 @@ start_daemon --module "$M/hazards.so" --turn-limit 1000
 expect "still quarantined" "$(state_of "$ACT2")" Failed
 a=$(ctl start echo 6 | jq -r .activation)
 expect "echo after restart" "$(state_of "$a")" Done
+
+# A turn stopped while it holds stdio's lock on stderr (a flow that loops
+# printing can be): the watchdog's log line and its restart must not wait
+# for that lock, or the daemon is wedged for good.
+mkvow
+ACT3=$(ctl start spin "{\"after\":{\"@vow\":$VOW},\"hold_stderr\":true,\"marker\":\"$WORK/spin4\"}" |
+    jq -r .activation)
+# Each request in a bounded time (timeout ends only the client it started):
+# a wedged daemon would never answer, and the test must fail, not hang.
+timeout 30 $CTL settle "$VOW" --resolver "$RES" 1 >/dev/null 2>&1 || true
+give_up=$(($(date +%s) + 60))
+until [ "$(timeout 3 $CTL show "$ACT3" 2>/dev/null | jq -r .state 2>/dev/null)" = Failed ]; do
+	[ "$(date +%s)" -gt $give_up ] &&
+	    fail "wedged: a runaway holding stderr's lock was not quarantined"
+	sleep 0.05
+done
+grep -q "activation $ACT3 ran away" "$WORK/daemon.log" ||
+    fail "no log line naming activation $ACT3"
+a=$(ctl start echo 7 | jq -r .activation)
+expect "echo after the stuck stderr" "$(state_of "$a")" Done
 stop_daemon
 
 # SIGTERM while a flow runs away (a limit far away, so that it is the
