@@ -3138,6 +3138,89 @@ START_TEST(test_engine_state_counts_are_kept)
 }
 END_TEST
 
+/*
+ * Terminating an activation rejects every call into it that it has not
+ * answered (issue 10, Bad input): those journaled (doCall) whose handler
+ * still waits, those kept in its row, whether it is resident, evicted
+ * (Sleeping) or Failed, in memory or only in the store.
+ */
+#define assert_terminated(vow) \
+	ck_assert_msg(strstr(outcome_text(vow), \
+			  "rejected:{\"@error\":{\"name\":\"Terminated\"") != \
+		NULL, \
+	    "vow %s: %s", #vow, outcome_text(vow))
+
+START_TEST(test_engine_terminate_rejects_unanswered_calls)
+{
+	struct kit d1, d2, d3, k, x;
+	uint64_t a1, a2, a3, v1, v2, v3, v4, v5;
+
+	max_resident = 1;
+	restart(V1);
+	d1 = mkvow();
+	d2 = mkvow();
+	d3 = mkvow();
+	k = mkvow();
+	x = mkvow();
+	/* Resident, its handler awaiting. */
+	a1 = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, d1.id), NULL, NULL), NULL);
+	v1 = call_export(a1, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v1), "pending");
+	ck_assert_int_eq(state_of(a1), ES_RUNNING);
+	ck_assert_int_eq(engine_terminate(eng, a1, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	assert_terminated(v1);
+
+	/* Evicted: the handler's doCall is journaled, unanswered. */
+	a2 = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, d2.id), NULL, NULL), NULL);
+	v2 = call_export(a2, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	start("call_await", rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, x.id)),
+	    NULL);
+	ck_assert_int_eq(state_of(a2), ES_SLEEPING);
+	ck_assert_int_eq(engine_terminate(eng, a2, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a2), ES_DONE);
+	assert_terminated(v2);
+
+	/* Failed by a handler's malformed answer: that call, one awaiting
+	 * before it and one kept in its row since, all unanswered. */
+	a3 = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, d3.id), NULL, NULL), NULL);
+	v3 = call_export(a3, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	v4 = call_export(a3, "counter", "bad", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a3), ES_FAILED);
+	v5 = call_export(a3, "counter", "get", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v3), "pending");
+	ck_assert_str_eq(outcome_text(v4), "pending");
+	ck_assert_str_eq(outcome_text(v5), "pending");
+	/* Only in the store now. */
+	restart(V1);
+	ck_assert_int_eq(state_of(a3), ES_FAILED);
+	ck_assert_int_eq(engine_terminate(eng, a3, "ops gave up"), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	assert_terminated(v3);
+	assert_terminated(v4);
+	assert_terminated(v5);
+	ck_assert_ptr_nonnull(strstr(outcome_text(v3), "ops gave up"));
+	/* Committed: a restart keeps them rejected, and k settling later
+	 * reaches no handler. */
+	restart(V1);
+	settle(k, af_int(ar, 1));
+	assert_terminated(v1);
+	assert_terminated(v2);
+	assert_terminated(v3);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -3216,6 +3299,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_blocked_on_times_and_last_incarnation);
 	tcase_add_test(tc, test_engine_terminate);
 	tcase_add_test(tc, test_engine_patched_old_and_new_paths);
+	tcase_add_test(tc, test_engine_terminate_rejects_unanswered_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }
