@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "acttab.h"
+#include "children.h"
 #include "engine_int.h"
 #include "log.h"
 #include "value.h"
@@ -616,49 +617,37 @@ act_calls_abandon(struct engine *e, struct act *a, const struct af_value *err)
 
 /* ---- Child flows ----------------------------------------------------------- */
 
-struct children_ctx {
-	uint64_t parent;
-	struct ids ids;
-};
-
 static int
-children_cb(void *ctx, uint64_t id, const struct act_row *row)
+children_cb(void *ctx, uint64_t child)
 {
-	struct children_ctx *cc = ctx;
-
-	return row->parent == cc->parent ? engine_ids_push(&cc->ids, id) : 0;
+	return engine_ids_push(ctx, child) == 0 ? 0 : AF_ENOMEM;
 }
 
+/* The committed children from their index (children.h), then those
+ * started in this pass, not committed yet: on the touched list, with no
+ * row yet. O(children + this pass's activations), never a scan of every
+ * row. */
 int
 engine_children(struct engine *e, uint64_t act, uint64_t **ids, size_t *n)
 {
-	struct children_ctx cc = { act, { NULL, 0, 0 } };
-	size_t i = 0, j;
-	uint64_t k;
-	void *p;
+	struct ids l = { NULL, 0, 0 };
+	struct act *c;
 	int rc;
 
 	*ids = NULL;
 	*n = 0;
-	if ((rc = acttab_scan(e->s, 0, children_cb, &cc)) != AF_OK) {
-		free(cc.ids.v);
+	if ((rc = children_scan(e->s, act, children_cb, &l)) != AF_OK) {
+		free(l.v);
 		return rc;
 	}
-	/* Those started in this pass, not committed yet. */
-	while (u64map_next(&e->acts, &i, &k, &p)) {
-		struct act *c = p;
-
-		if (c->parent != act)
-			continue;
-		for (j = 0; j < cc.ids.n && cc.ids.v[j] != k; j++)
-			;
-		if (j == cc.ids.n && (rc = engine_ids_push(&cc.ids, k)) != 0) {
-			free(cc.ids.v);
+	TAILQ_FOREACH(c, &e->touched, tlink)
+		if (c->parent == act && !c->row_known &&
+		    engine_ids_push(&l, c->id) != 0) {
+			free(l.v);
 			return AF_ENOMEM;
 		}
-	}
-	*ids = cc.ids.v;
-	*n = cc.ids.n;
+	*ids = l.v;
+	*n = l.n;
 	return AF_OK;
 }
 
