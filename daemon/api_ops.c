@@ -358,6 +358,13 @@ api_op_cancel(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 	if (req->cancel->reason != NULL &&
 	    (rc = api_from_wire(api, req->cancel->reason, &v)) != AF_OK)
 		return rc;
+	if (holds_resolver(v)) {
+		api_queue_error(api, conn, req->id, AF_EINVAL,
+		    "cancel: the reason holds a resolver: resolvers cannot be "
+		    "passed by clients",
+		    false);
+		return AF_OK;
+	}
 	if (v != NULL && (missing = missing_vow(api, v)) != 0) {
 		snprintf(msg, sizeof(msg),
 		    "cancel: the reason names vow %llu, which does not exist",
@@ -408,6 +415,13 @@ api_op_call(struct api *api, uint64_t conn, const Asyncflow__Request *req)
 		v = &null;
 	else if ((rc = api_from_wire(api, c->args, &v)) != AF_OK)
 		return rc;
+	if (holds_resolver(v)) {
+		api_queue_error(api, conn, req->id, AF_EINVAL,
+		    "call: args hold a resolver: resolvers cannot be passed by "
+		    "clients",
+		    false);
+		return AF_OK;
+	}
 	if ((missing = missing_vow(api, v)) != 0) {
 		snprintf(msg, sizeof(msg),
 		    "call: the args name vow %llu, which does not exist",

@@ -56,7 +56,8 @@ struct shared {
 	volatile uint64_t act;  /* being replayed now; 0: none */
 	volatile uint64_t last; /* the last one with a verdict */
 	volatile uint64_t nacts, entries;
-	volatile int done;            /* every activation had its verdict */
+	volatile uint64_t read; /* of act: the last entry read + 1; 0: none */
+	volatile int done;      /* every activation had its verdict */
 	struct engine_check_result r; /* of act: flow known before replay */
 	int err_code;
 	char err[512];
@@ -222,6 +223,7 @@ worker(const struct checker_opts *o, struct shared *sh, int wfd, uint64_t after)
 	    AF_OK)
 		worker_fail(sh, rc, err);
 	watch_limit_ms = o->turn_limit_ms ? o->turn_limit_ms : DEFAULT_LIMIT;
+	engine_replay_read = &sh->read;
 	if (pthread_create(&th, NULL, watch_main, NULL) != 0)
 		worker_fail(sh, AF_ENOMEM, "cannot start the turn watch");
 	buf_init(&b);
@@ -236,6 +238,7 @@ worker(const struct checker_opts *o, struct shared *sh, int wfd, uint64_t after)
 			break;
 		for (i = 0; i < n; i++) {
 			memset(&sh->r, 0, sizeof(sh->r));
+			sh->read = 0;
 			sh->act = ids[i];
 			rc = engine_check_one(e, ids[i], &sh->r);
 			if (rc == AF_ENOTFOUND || rc == AF_ESTATE) {
@@ -418,6 +421,9 @@ checker_main(const struct checker_opts *o)
 			json_str(&items, sh->r.flow);
 			buf_printf(&items, ", \"verdict\": \"%s\", ",
 			    WIFSIGNALED(status) ? "crashed" : "runaway");
+			if (sh->read > 0)
+				buf_printf(&items, "\"index\": %llu, ",
+				    (unsigned long long)(sh->read - 1));
 			buf_puts(&items, "\"diagnostic\": ");
 			json_str(&items, (char *)msg.p);
 			buf_puts(&items, ", \"entries\": []}\n");
@@ -427,7 +433,8 @@ checker_main(const struct checker_opts *o)
 		    WIFEXITED(status) && WEXITSTATUS(status) == WORKER_RUNAWAY ?
 			"runaway" :
 			"crashed",
-		    msg.err ? "crashed" : (char *)msg.p, false, 0);
+		    msg.err ? "crashed" : (char *)msg.p, sh->read > 0,
+		    sh->read - 1);
 		buf_putc(&items, '\n');
 		sh->nacts++;
 		after = sh->act;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "acttab.h"
+#include "children.h"
 #include "engine_int.h"
 #include "log.h"
 #include "prune.h"
@@ -207,6 +208,9 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	}
 	rc = acttab_put(t, a->id, &r, &e->row_buf);
 	buf_release(&calls);
+	/* A child's first row: its parent's index entry (children.h). */
+	if (rc == AF_OK && a->parent != 0 && !a->row_known)
+		rc = children_put(t, a->parent, a->id);
 	if (rc != AF_OK)
 		return rc;
 	if (r.state != ACT_DONE)

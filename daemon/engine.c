@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "acttab.h"
+#include "children.h"
 #include "engine_int.h"
 #include "log.h"
 #include "value.h"
@@ -520,6 +521,8 @@ engine_open(struct store *s, struct af_registry *reg,
 	}
 	if (rc == AF_OK)
 		rc = meta_put_u64(t, "incarnation", ++e->incarnation);
+	if (rc == AF_OK)
+		rc = children_index_open(t, e->incarnation);
 	if (rc == AF_OK) {
 		rc = meta_get_u64(t, "next_act", &e->next_act);
 		if (rc == AF_ENOTFOUND)

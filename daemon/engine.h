@@ -579,4 +579,10 @@ extern volatile uint64_t engine_running_act;
  * (watchdog.h) from another thread. */
 extern volatile uint64_t engine_turn_seq;
 
+/* Where a replay writes, as it reads each journal entry, that entry's
+ * index plus one (NULL: nowhere). The upgrade checker's worker points it
+ * into memory it shares with its supervisor, so that a crash or runaway
+ * of the new code is placed in the journal (checker.c). */
+extern volatile uint64_t *volatile engine_replay_read;
+
 #endif /* AF_ENGINE_H */

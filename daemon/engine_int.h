@@ -493,7 +493,8 @@ int act_replay_call(struct engine *, struct act *, const struct jentry *);
 /* Gone live: queue the delivery of every pending call, in order. */
 void act_queue_calls(struct engine *, struct act *);
 /* Done: reject with `err` every call it will never answer (pending ones,
- * handlers still waiting). */
+ * handlers still waiting, and, when it is not live in memory, those its
+ * journal has a doCall and no answer for). Errors fail the pass. */
 void
 act_calls_abandon(struct engine *, struct act *, const struct af_value *err);
 /* The body of a handler's task (task_entry). */

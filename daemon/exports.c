@@ -22,7 +22,9 @@
 #include <string.h>
 
 #include "acttab.h"
+#include "children.h"
 #include "engine_int.h"
+#include "log.h"
 #include "value.h"
 
 #define EXPORT_NAME_MAX 128
@@ -490,11 +492,101 @@ export_task_run(struct task *t)
 		engine_note_lost(e, rc);
 }
 
+/* One journal entry for calls_unanswered: a doCall's vow is listed, an
+ * answer's is marked answered. */
+static int
+note_call_entry(const void *p, size_t n, struct ids *calls,
+    struct u64map *answered)
+{
+	struct jentry je;
+
+	if (journal_entry_parse(p, n, &je) != AF_OK)
+		return AF_EDECODE;
+	if (je.kind == J_DO_CALL)
+		return engine_ids_push(calls, je.vow) == 0 ? AF_OK : AF_ENOMEM;
+	if (je.kind == J_CHECK_RETURN || je.kind == J_CHECK_THROW)
+		return u64map_put(answered, je.vow, (void *)1);
+	return AF_OK;
+}
+
+static bool
+restarted_this_pass(const struct engine *e, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < e->nrestarts; i++)
+		if (e->restarts[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * The result vows of the calls journaled in a's current run (doCall)
+ * that have no answer (checkReturn/checkThrow) yet: its committed entries,
+ * read from the store whether it is loaded or not (evicted, Failed), then
+ * this pass's. An undecodable journal does not stop a terminate, which is
+ * what one does with such an activation: it is logged, and what could be
+ * read is used. AF_OK, AF_ENOMEM, AF_ESTORE.
+ */
+static int
+calls_unanswered(struct engine *e, struct act *a, struct ids *out)
+{
+	struct ids calls = { NULL, 0, 0 };
+	struct u64map answered;
+	struct jlog log;
+	size_t i;
+	int rc = AF_OK;
+
+	u64map_init(&answered);
+	memset(&log, 0, sizeof(log));
+	if (a->jlen_committed > 0 && !restarted_this_pass(e, a->id)) {
+		rc = journal_load(e->s, a->id, a->jlen_committed, &log);
+		if (rc == AF_EDECODE) {
+			log_warn("activation %" PRIu64 ": terminate: the "
+				 "journal does not load; calls journaled in it "
+				 "stay unanswered",
+			    a->id);
+			rc = AF_OK;
+		}
+	}
+	for (i = 0; rc == AF_OK && i < log.n; i++)
+		if ((rc = note_call_entry(log.data + log.off[i],
+			 log.off[i + 1] - log.off[i], &calls, &answered)) ==
+		    AF_EDECODE) {
+			log_warn("activation %" PRIu64 ": terminate: journal "
+				 "entry %zu does not parse",
+			    a->id, i);
+			rc = AF_OK;
+		}
+	jlog_release(&log);
+	for (i = 0; rc == AF_OK && i < e->w.njournal; i++) {
+		const struct journal_op *op = &e->w.journal[i];
+
+		if (op->act == a->id)
+			rc = note_call_entry(e->w.journal_buf.p + op->off,
+			    op->len, &calls, &answered);
+	}
+	for (i = 0; rc == AF_OK && i < calls.n; i++)
+		if (u64map_get(&answered, calls.v[i]) == NULL)
+			rc = engine_ids_push(out, calls.v[i]) == 0 ? AF_OK :
+								     AF_ENOMEM;
+	u64map_release(&answered);
+	free(calls.v);
+	return rc;
+}
+
 void
 act_calls_abandon(struct engine *e, struct act *a, const struct af_value *err)
 {
+	struct ids open = { NULL, 0, 0 };
 	struct task *t;
+	size_t i;
+	int rc;
 
+	if (err == NULL) {
+		engine_note_lost(e, AF_ENOMEM);
+		return;
+	}
 	while (a->ncalls > 0) {
 		reject_call(e, a->calls[0].vow, err);
 		pcall_remove(a, 0);
@@ -504,53 +596,58 @@ act_calls_abandon(struct engine *e, struct act *a, const struct af_value *err)
 			reject_call(e, t->call_vow, err);
 			t->xp = NULL;
 		}
+	/* Live and loaded, every call journaled and not answered has its
+	 * handler's task (above). Otherwise (evicted, Failed, halfway
+	 * through its replay) the journal says which: settled already
+	 * (above, or a NotFound) or pruned since, there is nothing to do. */
+	if (a->loaded && a->live_state == ES_RUNNING)
+		return;
+	if ((rc = calls_unanswered(e, a, &open)) != AF_OK) {
+		engine_note_lost(e, rc);
+		free(open.v);
+		return;
+	}
+	for (i = 0; i < open.n; i++) {
+		rc = engine_settle_trusted(e, open.v[i], true, err);
+		if (rc != AF_OK && rc != AF_ESETTLED && rc != AF_ENOTFOUND)
+			engine_note_lost(e, rc);
+	}
+	free(open.v);
 }
 
 /* ---- Child flows ----------------------------------------------------------- */
 
-struct children_ctx {
-	uint64_t parent;
-	struct ids ids;
-};
-
 static int
-children_cb(void *ctx, uint64_t id, const struct act_row *row)
+children_cb(void *ctx, uint64_t child)
 {
-	struct children_ctx *cc = ctx;
-
-	return row->parent == cc->parent ? engine_ids_push(&cc->ids, id) : 0;
+	return engine_ids_push(ctx, child) == 0 ? 0 : AF_ENOMEM;
 }
 
+/* The committed children from their index (children.h), then those
+ * started in this pass, not committed yet: on the touched list, with no
+ * row yet. O(children + this pass's activations), never a scan of every
+ * row. */
 int
 engine_children(struct engine *e, uint64_t act, uint64_t **ids, size_t *n)
 {
-	struct children_ctx cc = { act, { NULL, 0, 0 } };
-	size_t i = 0, j;
-	uint64_t k;
-	void *p;
+	struct ids l = { NULL, 0, 0 };
+	struct act *c;
 	int rc;
 
 	*ids = NULL;
 	*n = 0;
-	if ((rc = acttab_scan(e->s, 0, children_cb, &cc)) != AF_OK) {
-		free(cc.ids.v);
+	if ((rc = children_scan(e->s, act, children_cb, &l)) != AF_OK) {
+		free(l.v);
 		return rc;
 	}
-	/* Those started in this pass, not committed yet. */
-	while (u64map_next(&e->acts, &i, &k, &p)) {
-		struct act *c = p;
-
-		if (c->parent != act)
-			continue;
-		for (j = 0; j < cc.ids.n && cc.ids.v[j] != k; j++)
-			;
-		if (j == cc.ids.n && (rc = engine_ids_push(&cc.ids, k)) != 0) {
-			free(cc.ids.v);
+	TAILQ_FOREACH(c, &e->touched, tlink)
+		if (c->parent == act && !c->row_known &&
+		    engine_ids_push(&l, c->id) != 0) {
+			free(l.v);
 			return AF_ENOMEM;
 		}
-	}
-	*ids = cc.ids.v;
-	*n = cc.ids.n;
+	*ids = l.v;
+	*n = l.n;
 	return AF_OK;
 }
 

@@ -46,6 +46,8 @@ act_peek_entry(struct act *a, struct jentry *je)
 	size_t i = a->pos;
 
 	assert(i < a->log.n);
+	if (engine_replay_read != NULL)
+		*engine_replay_read = i + 1;
 	return journal_entry_parse(a->log.data + a->log.off[i],
 	    a->log.off[i + 1] - a->log.off[i], je);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "children.h"
 #include "prune.h"
 #include "store.h"
 #include "tables.h"
@@ -101,8 +102,13 @@ prune_row(struct store_txn *t, struct timers *tm, uint64_t act)
 	if (rc != AF_OK)
 		return rc;
 	/* Unreadable: its outcome is nobody's to find; the row goes. */
-	if (act_row_parse(v.p, v.n, &r) == AF_OK)
+	if (act_row_parse(v.p, v.n, &r) == AF_OK) {
 		outcome = r.outcome;
+		/* Its parent no longer lists it. */
+		if (r.parent != 0 &&
+		    (rc = children_del(t, r.parent, act)) != AF_OK)
+			return rc;
+	}
 	if (outcome != 0 && (rc = prune_vow(t, tm, outcome)) != AF_OK)
 		return rc;
 	return del_ok(t, DB_ACTS, key, 8);
@@ -179,6 +185,9 @@ prune_act(struct store_txn *t, struct timers *tm, uint64_t act,
 	}
 	if (*budget == 0 || rc != AF_ENOTFOUND)
 		return *budget == 0 ? AF_OK : rc;
+	/* Its children's index entries (the children stay). */
+	if ((rc = children_del_all(t, act, budget)) != AF_OK || *budget == 0)
+		return rc;
 	if ((rc = del_ok(t, DB_FINISHED, fkey, FINISHED_KEY_LEN)) != AF_OK)
 		return rc;
 	(*budget)--;

@@ -14,7 +14,10 @@
  *      it waited on and will never journal;
  *   4. what it made (DB_OWNED act ‖ tag ‖ what): its vows (the outcome
  *      included) with their pending timers, and its idempotency key;
- *   5. last, its DB_FINISHED entry, so that a crash anywhere before leaves
+ *   5. its children's entries in the index of child flows (DB_CHILDREN
+ *      act ‖ *; the children themselves stay), as step 1 deleted its own
+ *      entry under its parent;
+ *   6. last, its DB_FINISHED entry, so that a crash anywhere before leaves
  *      the entry, and the next daemon goes on where this one stopped.
  * Each step finds what is left by its key prefix, so a call that ran out
  * of budget, or a crash, loses nothing: the next call starts over and

@@ -18,6 +18,7 @@ static void act_finish(struct engine *, struct act *, struct task *);
 
 volatile uint64_t engine_running_act;
 volatile uint64_t engine_turn_seq;
+volatile uint64_t *volatile engine_replay_read;
 
 static int
 evq_push(struct evq *q, struct event ev)

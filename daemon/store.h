@@ -121,6 +121,8 @@ enum store_db {
 		      * idempotency key), found again when it is pruned */
 	DB_FINISHED, /* finished ms ‖ act id -> empty: Done activations
 		      * not yet pruned, oldest first (retention) */
+	DB_CHILDREN, /* parent id ‖ child id -> empty: af_start_child's
+		      * children by parent (children.h) */
 	DB__COUNT
 };
 

@@ -98,6 +98,7 @@ static const char *const db_names[DB__COUNT] = {
 	[DB_HOLDS] = "holds",
 	[DB_OWNED] = "owned",
 	[DB_FINISHED] = "finished",
+	[DB_CHILDREN] = "children",
 };
 
 static int

@@ -17,6 +17,7 @@
 
 #include "api_invocation.h"
 #include "arena.h"
+#include "children.h"
 #include "engine.h"
 #include "journal.h"
 #include "log.h"
@@ -3138,6 +3139,239 @@ START_TEST(test_engine_state_counts_are_kept)
 }
 END_TEST
 
+/*
+ * Terminating an activation rejects every call into it that it has not
+ * answered (issue 10, Bad input): those journaled (doCall) whose handler
+ * still waits, those kept in its row, whether it is resident, evicted
+ * (Sleeping) or Failed, in memory or only in the store.
+ */
+#define assert_terminated(vow) \
+	ck_assert_msg(strstr(outcome_text(vow), \
+			  "rejected:{\"@error\":{\"name\":\"Terminated\"") != \
+		NULL, \
+	    "vow %s: %s", #vow, outcome_text(vow))
+
+START_TEST(test_engine_terminate_rejects_unanswered_calls)
+{
+	struct kit d1, d2, d3, k, x;
+	uint64_t a1, a2, a3, v1, v2, v3, v4, v5;
+
+	max_resident = 1;
+	restart(V1);
+	d1 = mkvow();
+	d2 = mkvow();
+	d3 = mkvow();
+	k = mkvow();
+	x = mkvow();
+	/* Resident, its handler awaiting. */
+	a1 = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, d1.id), NULL, NULL), NULL);
+	v1 = call_export(a1, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v1), "pending");
+	ck_assert_int_eq(state_of(a1), ES_RUNNING);
+	ck_assert_int_eq(engine_terminate(eng, a1, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	assert_terminated(v1);
+
+	/* Evicted: the handler's doCall is journaled, unanswered. */
+	a2 = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, d2.id), NULL, NULL), NULL);
+	v2 = call_export(a2, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	start("call_await", rec2("n", af_int(ar, 1), "v", af_vow_ref(ar, x.id)),
+	    NULL);
+	ck_assert_int_eq(state_of(a2), ES_SLEEPING);
+	ck_assert_int_eq(engine_terminate(eng, a2, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a2), ES_DONE);
+	assert_terminated(v2);
+
+	/* Failed by a handler's malformed answer: that call, one awaiting
+	 * before it and one kept in its row since, all unanswered. */
+	a3 = start("counter_obj",
+	    rec2("done", af_vow_ref(ar, d3.id), NULL, NULL), NULL);
+	v3 = call_export(a3, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	v4 = call_export(a3, "counter", "bad", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a3), ES_FAILED);
+	v5 = call_export(a3, "counter", "get", af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v3), "pending");
+	ck_assert_str_eq(outcome_text(v4), "pending");
+	ck_assert_str_eq(outcome_text(v5), "pending");
+	/* Only in the store now. */
+	restart(V1);
+	ck_assert_int_eq(state_of(a3), ES_FAILED);
+	ck_assert_int_eq(engine_terminate(eng, a3, "ops gave up"), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	assert_terminated(v3);
+	assert_terminated(v4);
+	assert_terminated(v5);
+	ck_assert_ptr_nonnull(strstr(outcome_text(v3), "ops gave up"));
+	/* Committed: a restart keeps them rejected, and k settling later
+	 * reaches no handler. */
+	restart(V1);
+	settle(k, af_int(ar, 1));
+	assert_terminated(v1);
+	assert_terminated(v2);
+	assert_terminated(v3);
+}
+END_TEST
+
+/*
+ * Listing a parent's children (show, cancel) costs O(children), not a
+ * scan of every activation row: a parent among many other activations is
+ * answered with a handful of store reads.
+ */
+START_TEST(test_engine_children_are_indexed)
+{
+	struct kit a = mkvow(), b = mkvow(), comp = mkvow();
+	struct faultstore fs;
+	uint64_t par, o, *kids;
+	unsigned reads;
+	size_t n;
+
+	for (int i = 0; i < 300; i++)
+		start("echo", af_int(ar, i), NULL);
+	par = start("parent",
+	    rec3("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id), "comp",
+		af_vow_ref(ar, comp.id)),
+	    &o);
+	for (int i = 0; i < 300; i++)
+		start("echo", af_int(ar, i), NULL);
+	faultstore_attach(&fs, st);
+	ck_assert_int_eq(engine_children(eng, par, &kids, &n), AF_OK);
+	reads = faultstore_calls(&fs, STORE_CALL_CURSOR_GET) +
+	    faultstore_calls(&fs, STORE_CALL_GET);
+	faultstore_detach(&fs);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(kids[0], par + 1);
+	free(kids);
+	ck_assert_msg(reads <= 8, "%u store reads to list one child", reads);
+}
+END_TEST
+
+/* Entries in DB_CHILDREN, read straight from the store. */
+static unsigned
+children_rows(void)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	unsigned n = 0;
+	int rc;
+
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(store_cursor_open(t, DB_CHILDREN, &c), AF_OK);
+	for (rc = store_cursor_get(c, STORE_FIRST, &k, &v); rc == AF_OK;
+	     rc = store_cursor_get(c, STORE_NEXT, &k, &v))
+		n++;
+	ck_assert_int_eq(rc, AF_ENOTFOUND);
+	store_cursor_close(c);
+	store_abort(t);
+	return n;
+}
+
+/* The store as a daemon without the index leaves it: no DB_CHILDREN
+ * rows (format 3), or rows and a stamp of an incarnation that is not the
+ * last (an older daemon ran on it since, and kept nothing). */
+static void
+forget_children_index(bool stale_stamp)
+{
+	struct store_txn *t;
+	struct store_cursor *c;
+	struct store_val k, v;
+	uint8_t key[16];
+
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	for (;;) {
+		ck_assert_int_eq(store_cursor_open(t, DB_CHILDREN, &c), AF_OK);
+		if (store_cursor_get(c, STORE_FIRST, &k, &v) != AF_OK) {
+			store_cursor_close(c);
+			break;
+		}
+		ck_assert_uint_eq(k.n, 16);
+		memcpy(key, k.p, 16);
+		store_cursor_close(c);
+		ck_assert_int_eq(store_del(t, DB_CHILDREN,
+				     (struct store_val){ key, 16 }),
+		    AF_OK);
+	}
+	if (stale_stamp)
+		ck_assert_int_eq(meta_put_u64(t, CHILDREN_META, 1), AF_OK);
+	else
+		ck_assert_int_eq(store_del(t, DB_META,
+				     (struct store_val){ CHILDREN_META,
+					 strlen(CHILDREN_META) }),
+		    AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
+	close_engine();
+	open_engine(V1, 0);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+}
+
+/*
+ * The index of children is kept across restarts, built once for a store
+ * that has none (journal format 3) or that a daemon without it has run
+ * on, and pruned with the child and with the parent: nothing is left.
+ */
+START_TEST(test_engine_children_index_built_for_old_stores_and_pruned)
+{
+	struct kit a = mkvow(), b = mkvow(), comp = mkvow();
+	uint64_t par, par2, o, *kids;
+	size_t n;
+
+	par = start("parent",
+	    rec3("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id), "comp",
+		af_vow_ref(ar, comp.id)),
+	    &o);
+	par2 = start("parent",
+	    rec3("a", af_vow_ref(ar, a.id), "b", af_vow_ref(ar, b.id), "comp",
+		af_vow_ref(ar, comp.id)),
+	    NULL);
+	ck_assert_uint_eq(children_rows(), 2);
+	restart(V1);
+	ck_assert_uint_eq(children_rows(), 2);
+	for (int stale = 0; stale < 2; stale++) {
+		forget_children_index(stale);
+		ck_assert_uint_eq(children_rows(), 2);
+		ck_assert_int_eq(engine_children(eng, par, &kids, &n), AF_OK);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_uint_eq(kids[0], par + 1);
+		free(kids);
+		ck_assert_int_eq(engine_children(eng, par2, &kids, &n), AF_OK);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_uint_eq(kids[0], par2 + 1);
+		free(kids);
+	}
+	ck_assert_int_eq(engine_cancel(eng, par, NULL), AF_OK);
+	ck_assert_int_eq(engine_cancel(eng, par2, NULL), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	settle(comp, af_null(ar));
+	ck_assert_int_eq(state_of(par), ES_DONE);
+	ck_assert_int_eq(state_of(par + 1), ES_DONE);
+	ck_assert_int_eq(state_of(par2), ES_DONE);
+	/* Pruning a child deletes its entry; pruning a parent deletes its
+	 * children's (the child stays). */
+	ck_assert_int_eq(engine_purge(eng, par + 1), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_uint_eq(children_rows(), 1);
+	ck_assert_int_eq(engine_children(eng, par, &kids, &n), AF_OK);
+	ck_assert_uint_eq(n, 0);
+	free(kids);
+	ck_assert_int_eq(engine_purge(eng, par2), AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_uint_eq(children_rows(), 0);
+	ck_assert_int_eq(state_of(par2 + 1), ES_DONE);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -3216,6 +3450,10 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_blocked_on_times_and_last_incarnation);
 	tcase_add_test(tc, test_engine_terminate);
 	tcase_add_test(tc, test_engine_patched_old_and_new_paths);
+	tcase_add_test(tc, test_engine_terminate_rejects_unanswered_calls);
+	tcase_add_test(tc, test_engine_children_are_indexed);
+	tcase_add_test(tc,
+	    test_engine_children_index_built_for_old_stores_and_pruned);
 	suite_add_tcase(s, tc);
 	return s;
 }

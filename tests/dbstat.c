@@ -26,6 +26,7 @@ static const char *const names[DB__COUNT] = {
 	[DB_HOLDS] = "holds",
 	[DB_OWNED] = "owned",
 	[DB_FINISHED] = "finished",
+	[DB_CHILDREN] = "children",
 };
 
 int

@@ -451,6 +451,75 @@ class TestOperations(unittest.TestCase):
                 self.c.modules()
             self.assertIn('modules', str(cm.exception))
 
+    def test_call_an_export(self):
+        s = self.c.start('shop')
+        obj = 'act/%d/order' % s.activation
+        v = self.c.call(obj, 'add_item', {'item': 'book'})
+        self.assertIsInstance(v, int)
+        self.assertEqual(self.c.wait(v, timeout=LONG), ['book'])
+        self.assertEqual(self.c.wait(self.c.call(obj, 'items'),
+                                     timeout=LONG), ['book'])
+        # The handler's rejection: the vow is rejected, the call is not.
+        v = self.c.call(obj, 'nope')
+        with self.assertRaises(asyncflow.REJECTED) as cm:
+            self.c.wait(v, timeout=LONG)
+        self.assertEqual(cm.exception.reason.name, 'NotFound')
+        # A name the activation does not export.
+        v = self.c.call('act/%d/nothing' % s.activation, 'items')
+        with self.assertRaises(asyncflow.REJECTED) as cm:
+            self.c.wait(v, timeout=LONG)
+        self.assertEqual(cm.exception.reason.name, 'NotFound')
+        # Bad references and methods, no such activation: as af_call_export.
+        for bad in ('act/x/order', 'order', 'act/%d/a/b' % s.activation):
+            with self.assertRaises(asyncflow.EINVAL):
+                self.c.call(bad, 'items')
+        for bad in ('', 'a/b', 'm' * 200):
+            with self.assertRaises(asyncflow.EINVAL):
+                self.c.call(obj, bad)
+        with self.assertRaises(asyncflow.EINVAL):
+            self.c.call(7, 'items')
+        with self.assertRaises(asyncflow.ENOTFOUND):
+            self.c.call('act/999999999/order', 'items')
+        with self.assertRaises(asyncflow.EINVAL):
+            self.c.call(obj, 'add_item', ResolverRef(self.c.mkvow().vow))
+        self.c.cancel(s.activation)
+        with self.assertRaises(asyncflow.REJECTED):
+            self.c.wait(s.outcome, timeout=LONG)
+        # After the end: Finished, never hung.
+        v = self.c.call(obj, 'items')
+        with self.assertRaises(asyncflow.REJECTED) as cm:
+            self.c.wait(v, timeout=LONG)
+        self.assertEqual(cm.exception.reason.name, 'Finished')
+
+    def test_cancel(self):
+        s = self.c.start('shop')
+        obj = 'act/%d/order' % s.activation
+        self.c.wait(self.c.call(obj, 'add_item', {'item': 'lamp'}),
+                    timeout=LONG)
+        self.assertIsNone(self.c.cancel(
+            s.activation, ErrorValue('Cancelled', 'changed my mind')))
+        with self.assertRaises(asyncflow.REJECTED) as cm:
+            self.c.wait(s.outcome, timeout=LONG)
+        self.assertEqual(cm.exception.reason,
+                         ErrorValue('Cancelled', 'changed my mind'))
+        # Done: refused; unknown: ENOTFOUND; a bad reason: EINVAL.
+        with self.assertRaises(asyncflow.ESTATE):
+            self.c.cancel(s.activation)
+        with self.assertRaises(asyncflow.ENOTFOUND):
+            self.c.cancel(999999999)
+        # Without a reason: an error named Cancelled.
+        t = self.c.start('shop')
+        self.c.cancel(t.activation)
+        with self.assertRaises(asyncflow.REJECTED) as cm:
+            self.c.wait(t.outcome, timeout=LONG)
+        self.assertEqual(cm.exception.reason.name, 'Cancelled')
+        u = self.c.start('shop')
+        with self.assertRaises(asyncflow.EINVAL):
+            self.c.cancel(u.activation, ResolverRef(self.c.mkvow().vow))
+        with self.assertRaises(asyncflow.ENOTFOUND):
+            self.c.cancel(u.activation, VowRef(999999999))
+        self.c.cancel(u.activation)
+
 
 class TestServe(unittest.TestCase):
 

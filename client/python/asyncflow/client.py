@@ -53,6 +53,7 @@ RESULTS = {
     'watch_vow': 'vow', 'list': 'list', 'show': 'show',
     'journal': 'journal', 'failures': 'list', 'wake': 'wake',
     'stats': 'stats', 'serve': 'serve', 'terminate': 'terminate',
+    'cancel': 'cancel', 'call': 'call',
 }
 
 # A value the daemon refused, and answers that need no more doing
@@ -633,6 +634,38 @@ class Client:
         again, and it is Done. Raises ENOTFOUND, ESTATE (Done already)."""
         self._call('terminate', pb.Terminate(activation=activation,
                                              message=message), self.timeout)
+
+    def cancel(self, activation, reason=None):
+        """Ask activation (not Done) to stop, as af_cancel does: durable
+        once this returns; every coroutine of the flow waiting then gets
+        the reason (None: an error named Cancelled naming the activation)
+        and the flow decides what to do. A Sleeping or Failed activation
+        gets it after its replay. Repeating it changes nothing (the first
+        reason stands). Raises ENOTFOUND (no such activation, or a vow the
+        reason names), ESTATE (Done), EINVAL / ELIMIT / EDECODE (a bad
+        reason: one that holds a resolver, ...)."""
+        m = pb.Cancel(activation=activation)
+        if reason is not None:
+            to_wire(reason, m.reason)
+        self._call('cancel', m, self.timeout)
+
+    def call(self, object, method, args=None):
+        """Call `method` of the object a flow exported, `object` as
+        "act/A/NAME" (af_export), with args (any value; None: null), as
+        af_call_export does. Returns the call's result vow id: the call is
+        durable once this returns, and the vow settles when the flow's
+        handler answers (wait() for it); it is rejected with an error
+        named NotFound if A has no export NAME when the call reaches it,
+        Finished if A ended first, or the terminate error. Raises EINVAL
+        (a malformed reference, a method that is empty, over 128 bytes or
+        has a '/', args holding a resolver), ENOTFOUND (no activation A,
+        or a vow the args name), ELIMIT / EDECODE (bad args)."""
+        m = pb.CallExport()
+        put_text(m, 'object', object, 'the object reference')
+        put_text(m, 'method', method, 'the method')
+        if args is not None:
+            to_wire(args, m.args)
+        return self._call('call', m, self.timeout).vow
 
     def stats(self):
         """The daemon's counters, an Info (incarnation, commits, ...)."""
