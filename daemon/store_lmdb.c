@@ -65,6 +65,10 @@ struct lstore {
 	size_t map_size;
 	MDB_env *env; /* NULL while broken and not reopened */
 	MDB_dbi dbi[DB__COUNT];
+	/* Read-only: a table a store made by an older release does not
+	 * have yet (the daemon creates it at its next read-write open):
+	 * read as empty. */
+	bool absent[DB__COUNT];
 	int lockfd;
 	struct ltxn rtxn; /* recycled read transaction */
 	bool rtxn_live;   /* rtxn.txn exists (reset or active) */
@@ -317,7 +321,9 @@ l_get(struct store_txn *pt, enum store_db db, struct store_val key,
 	struct lcursor *c;
 	int rc;
 
-	if ((c = kept_cursor(t, db, &rc)) != NULL)
+	if (t->ls->absent[db])
+		rc = MDB_NOTFOUND;
+	else if ((c = kept_cursor(t, db, &rc)) != NULL)
 		rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET);
 	else if (rc == 0)
 		rc = mdb_get(t->txn, t->ls->dbi[db], &k, &v);
@@ -364,7 +370,9 @@ l_cursor_open(struct store_txn *pt, enum store_db db, struct store_cursor **out)
 	int rc;
 
 	*out = NULL;
-	if ((c = kept_cursor(t, db, &rc)) != NULL) {
+	if (t->ls->absent[db])
+		rc = 0; /* a cursor on nothing (below) */
+	else if ((c = kept_cursor(t, db, &rc)) != NULL) {
 		t->ls->rcur_busy[db] = true;
 		*out = &c->pub;
 		return AF_OK;
@@ -376,7 +384,10 @@ l_cursor_open(struct store_txn *pt, enum store_db db, struct store_cursor **out)
 		    "mdb_cursor_open: out of memory");
 	c->pub.txn = pt;
 	c->kept = false;
-	rc = mdb_cursor_open(t->txn, t->ls->dbi[db], &c->cur);
+	c->cur = NULL;
+	rc = t->ls->absent[db] ?
+	    0 :
+	    mdb_cursor_open(t->txn, t->ls->dbi[db], &c->cur);
 	if (rc != 0) {
 		free(c);
 		return map_err(t->ls, rc, "mdb_cursor_open");
@@ -405,7 +416,8 @@ l_cursor_get(struct store_cursor *pc, enum store_cursor_op op,
 		mop = MDB_NEXT;
 		break;
 	}
-	rc = mdb_cursor_get(c->cur, &k, &v, mop);
+	rc = c->cur == NULL ? MDB_NOTFOUND :
+			      mdb_cursor_get(c->cur, &k, &v, mop);
 	if (rc != 0)
 		return map_err(((struct ltxn *)pc->txn)->ls, rc,
 		    "mdb_cursor_get");
@@ -429,7 +441,8 @@ l_cursor_close(struct store_cursor *pc)
 		ls->rcur_busy[c - ls->rcur] = false; /* open for the next */
 		return;
 	}
-	mdb_cursor_close(c->cur);
+	if (c->cur != NULL)
+		mdb_cursor_close(c->cur);
 	free(c);
 }
 
@@ -527,8 +540,13 @@ env_open(struct lstore *ls, const char *path, unsigned extra, MDB_env **envp,
 	for (i = 0; i < DB__COUNT; i++) {
 		MDB_dbi d;
 
-		if ((rc = mdb_dbi_open(txn, db_names[i],
-			 extra & MDB_RDONLY ? 0 : MDB_CREATE, &d)) != 0) {
+		rc = mdb_dbi_open(txn, db_names[i],
+		    extra & MDB_RDONLY ? 0 : MDB_CREATE, &d);
+		if (rc == MDB_NOTFOUND && (extra & MDB_RDONLY)) {
+			ls->absent[i] = true;
+			continue;
+		}
+		if (rc != 0) {
 			mdb_txn_abort(txn);
 			goto fail;
 		}
@@ -650,6 +668,10 @@ l_db_stat(struct store_txn *pt, enum store_db db, struct store_db_stat *out)
 	MDB_stat st;
 	int rc;
 
+	if (ls->absent[db]) {
+		out->entries = out->pages = 0;
+		return AF_OK;
+	}
 	if ((rc = mdb_stat(t->txn, ls->dbi[db], &st)) != 0)
 		return map_err(ls, rc, "mdb_stat");
 	out->entries = st.ms_entries;

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
 #include "asyncflow/flow.h"
 #include "store.h"
 #include "storeutil.h"
@@ -492,6 +494,68 @@ START_TEST(test_store_lmdb_kept_cursors)
 }
 END_TEST
 
+/* A store made by an older release lacks the tables added since (the
+ * daemon creates them at its next read-write open). A read-only snapshot
+ * of it (the upgrade checker's, before that open) reads them as empty
+ * instead of failing to open. */
+START_TEST(test_store_lmdb_snapshot_reads_a_missing_table_as_empty)
+{
+	struct store_cursor *c;
+	struct store_txn *r;
+	struct store_db_stat ds;
+	struct store *snap;
+	struct store_val v, k;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi d;
+	uint8_t key[16];
+	char err[256];
+
+	st = open_store(0, STORE_FULL);
+	put_key(st, 1, false);
+	store_close(st);
+	st = NULL;
+	/* As an older release left it: no "children" table. */
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "children", 0, &d), 0);
+	ck_assert_int_eq(mdb_drop(txn, d, 1), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	ck_assert_msg(store_open_lmdb_snapshot(dir, NULL, &snap, err,
+			  sizeof(err)) == AF_OK,
+	    "%s", err);
+	ck_assert_int_eq(store_begin(snap, true, &r), AF_OK);
+	memset(key, 0, sizeof(key));
+	ck_assert_int_eq(store_get(r, DB_CHILDREN, SV(key, 16), &v),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(store_cursor_open(r, DB_CHILDREN, &c), AF_OK);
+	k = (struct store_val){ key, 16 };
+	ck_assert_int_eq(store_cursor_get(c, STORE_FIRST, &k, &v),
+	    AF_ENOTFOUND);
+	ck_assert_int_eq(store_cursor_get(c, STORE_SET_RANGE, &k, &v),
+	    AF_ENOTFOUND);
+	store_cursor_close(c);
+	ck_assert_int_eq(store_db_stat(r, DB_CHILDREN, &ds), AF_OK);
+	ck_assert_uint_eq(ds.entries, 0);
+	/* The other tables read as before. */
+	store_be64(key, 1);
+	ck_assert_int_eq(store_get(r, DB_ACTS, SV(key, 8), &v), AF_OK);
+	store_abort(r);
+	store_close(snap);
+
+	/* The next read-write open creates it. */
+	st = open_store(0, STORE_FULL);
+	ck_assert_int_eq(store_begin(st, true, &r), AF_OK);
+	ck_assert_int_eq(store_db_stat(r, DB_CHILDREN, &ds), AF_OK);
+	ck_assert_uint_eq(ds.entries, 0);
+	store_abort(r);
+}
+END_TEST
+
 static Suite *
 store_lmdb_suite(void)
 {
@@ -504,6 +568,8 @@ store_lmdb_suite(void)
 	tcase_add_test(tc, test_store_open_missing_dir_fails);
 	tcase_add_test(tc, test_store_lmdb_read_txn_recycled);
 	tcase_add_test(tc, test_store_lmdb_kept_cursors);
+	tcase_add_test(tc,
+	    test_store_lmdb_snapshot_reads_a_missing_table_as_empty);
 	tcase_add_test(tc, test_store_second_open_same_dir_refused);
 	tcase_add_test(tc, test_store_map_full);
 	tcase_add_test(tc, test_store_meta_write_eio_breaks_then_reopens);
