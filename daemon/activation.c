@@ -856,6 +856,7 @@ act_continue_as_new(struct engine *e, struct act *a)
 		if (vowtab_unwatch(e->vt, held[i], WATCH_ACT, a->id) != AF_OK)
 			engine_note_lost(e, AF_ENOMEM);
 	free(held);
+	act_calls_cut(e, a);
 	/* This pass's entries of the old run are not written; the
 	 * committed ones are deleted before the new run's are. */
 	for (i = j = 0; i < e->w.njournal; i++)

@@ -497,6 +497,11 @@ void act_queue_calls(struct engine *, struct act *);
  * journal has a doCall and no answer for). Errors fail the pass. */
 void
 act_calls_abandon(struct engine *, struct act *, const struct af_value *err);
+/* Continuing as new (live, loaded): reject, ContinuedAsNew, every call
+ * whose handler is at work (its coroutine goes with the old run; run again
+ * in the new one, its effects so far would repeat). Calls not delivered
+ * yet stay for the new run. */
+void act_calls_cut(struct engine *, struct act *);
 /* The body of a handler's task (task_entry). */
 void export_task_run(struct task *);
 

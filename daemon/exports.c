@@ -615,6 +615,22 @@ act_calls_abandon(struct engine *e, struct act *a, const struct af_value *err)
 	free(open.v);
 }
 
+void
+act_calls_cut(struct engine *e, struct act *a)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &a->tasks, all)
+		if (t->xp != NULL) {
+			reject_call(e, t->call_vow,
+			    call_error(e, "ContinuedAsNew",
+				"activation %" PRIu64 " continued as new "
+				"before act/%" PRIu64 "/%s.%s was answered",
+				a->id, a->id, t->xp->name, t->cmethod));
+			t->xp = NULL;
+		}
+}
+
 /* ---- Child flows ----------------------------------------------------------- */
 
 static int

@@ -441,6 +441,31 @@ flow_counter_obj(struct af_flow *f, const struct af_value *args,
 	return AF_OK;
 }
 
+/* Exports "counter" (counter_handler); when args.next is given, awaits it
+ * and continues as new on {"done": args.done}; then awaits args.done and
+ * returns the total. */
+static int
+flow_obj_can(struct af_flow *f, const struct af_value *args,
+    const struct af_value **result)
+{
+	struct counter_state *st = af_arena_alloc(A(f), sizeof(*st));
+	const struct af_value *ref, *v, *next = af_get(args, "next");
+	const char *k = "done";
+	const struct af_value *done = af_get(args, "done");
+
+	st->total = 0;
+	if (af_export(f, "counter", counter_handler, st, &ref) != AF_OK)
+		return AF_EINVAL;
+	if (next != NULL) {
+		af_await(f, next, &v);
+		return af_continue_as_new(f, af_record(A(f), &k, &done, 1));
+	}
+	if (af_await(f, done, &v) != AF_OK)
+		return AF_EINVAL;
+	*result = af_int(A(f), st->total);
+	return AF_OK;
+}
+
 /* af_send(f, args.obj, "add", {"n": args.n}) and await its answer. */
 static int
 flow_caller(struct af_flow *f, const struct af_value *args,
@@ -864,6 +889,7 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "all_settled", flow_all_settled);
 	af_register_flow(reg, "cancellable", flow_cancellable);
 	af_register_flow(reg, "counter_obj", flow_counter_obj);
+	af_register_flow(reg, "obj_can", flow_obj_can);
 	af_register_flow(reg, "caller", flow_caller);
 	af_register_flow(reg, "parent", flow_parent);
 	af_register_flow(reg, "spawn", flow_spawn);
@@ -3223,6 +3249,51 @@ START_TEST(test_engine_terminate_rejects_unanswered_calls)
 END_TEST
 
 /*
+ * A call whose handler is still at work when its activation continues as
+ * new is never answered by the old run (its coroutines are dropped) and
+ * must not run again in the new one (its effects so far would repeat): it
+ * is rejected, ContinuedAsNew, in the commit of the continue-as-new. A
+ * call that had not reached a handler yet waits for the new run.
+ */
+START_TEST(test_engine_continue_as_new_rejects_calls_at_work)
+{
+	struct kit next = mkvow(), done = mkvow(), k = mkvow();
+	uint64_t a, v1, v2, v3;
+
+	a = start("obj_can",
+	    rec2("done", af_vow_ref(ar, done.id), "next",
+		af_vow_ref(ar, next.id)),
+	    NULL);
+	v1 = call_export(a, "counter", "slow",
+	    rec2("v", af_vow_ref(ar, k.id), NULL, NULL));
+	v2 = call_export(a, "counter", "add",
+	    rec2("n", af_int(ar, 2), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_str_eq(outcome_text(v1), "pending");
+	ck_assert_str_eq(outcome_text(v2), "2");
+	/* The flow continues as new; a call arrives in the same pass. */
+	settle(next, af_null(ar));
+	v3 = call_export(a, "counter", "add",
+	    rec2("n", af_int(ar, 5), NULL, NULL));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_msg(strstr(outcome_text(v1),
+			  "rejected:{\"@error\":{\"name\":"
+			  "\"ContinuedAsNew\"") != NULL,
+	    "v1: %s", outcome_text(v1));
+	ck_assert_str_eq(outcome_text(v3), "5");
+	/* Committed: a restart keeps it so, and k reaches no handler. */
+	restart(V1);
+	settle(k, af_int(ar, 9));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_msg(strstr(outcome_text(v1), "ContinuedAsNew") != NULL,
+	    "v1: %s", outcome_text(v1));
+	settle(done, af_null(ar));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	ck_assert_int_eq(state_of(a), ES_DONE);
+}
+END_TEST
+
+/*
  * Listing a parent's children (show, cancel) costs O(children), not a
  * scan of every activation row: a parent among many other activations is
  * answered with a handful of store reads.
@@ -3452,6 +3523,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_patched_old_and_new_paths);
 	tcase_add_test(tc, test_engine_terminate_rejects_unanswered_calls);
 	tcase_add_test(tc, test_engine_children_are_indexed);
+	tcase_add_test(tc, test_engine_continue_as_new_rejects_calls_at_work);
 	tcase_add_test(tc,
 	    test_engine_children_index_built_for_old_stores_and_pruned);
 	suite_add_tcase(s, tc);

@@ -222,7 +222,12 @@ bool af_patched(struct af_flow *f, const char *id);
  * awaited as usual; an eventual send's result vow is still answered by
  * its server, its invocation untouched). Vows it held and does not pass
  * are no longer its own to wait for (nothing of theirs reaches the new
- * run); values the old run had are gone with its arena.
+ * run); values the old run had are gone with its arena. Calls into its
+ * exports (af_export) whose handlers are still at work are rejected,
+ * {"@error": {"name": "ContinuedAsNew", ...}}, in the same commit (run
+ * again by the new run, their effects so far would repeat); calls that
+ * have not reached a handler yet are delivered to the new run, and
+ * rejected NotFound if it does not export that name again.
  *
  * On success it does not return (like a divergence, the calling coroutine
  * is abandoned). It returns AF_EDENIED if args name a resolver the flow
