@@ -171,6 +171,8 @@ wake_one(struct engine *e, uint64_t id)
 	int rc;
 
 	if ((a = u64map_get(&e->acts, id)) != NULL) {
+		if (a->gen != e->gen) /* built by the code a switch replaced */
+			return evict_switch_wake(e, a);
 		switch (a->live_state) {
 		case ES_DONE:
 			return AF_ESTATE;
@@ -471,6 +473,7 @@ engine_alloc(struct store *s, struct af_registry *reg,
 	u64map_init(&e->watch);
 	TAILQ_INIT(&e->touched);
 	TAILQ_INIT(&e->lru);
+	TAILQ_INIT(&e->old_lru);
 	pass_writes_init(&e->w);
 	timers_init(&e->timers);
 	e->prune_next_ms = INT64_MAX;
