@@ -349,12 +349,14 @@ engine_take_retired(struct engine *e)
 	return old;
 }
 
-/* Rows of the activation table read per pass for Failed ones. */
-#define FAILED_ROWS_PER_PASS 4096
+/* Rows of the activation table read per pass for Failed ones, and Failed
+ * ones retried (each a replay in the pass) per pass at most. */
+#define FAILED_ROWS_PER_PASS  4096
+#define FAILED_WAKES_PER_PASS 64
 
 struct failed_scan {
 	struct engine *e;
-	uint64_t ids[FAILED_ROWS_PER_PASS];
+	uint64_t ids[FAILED_WAKES_PER_PASS];
 	size_t n, rows;
 	bool more;
 };
@@ -364,7 +366,8 @@ failed_cb(void *ctx, uint64_t id, const struct act_row *row)
 {
 	struct failed_scan *f = ctx;
 
-	if (f->rows++ == FAILED_ROWS_PER_PASS) {
+	if (f->rows++ == FAILED_ROWS_PER_PASS ||
+	    f->n == FAILED_WAKES_PER_PASS) {
 		f->e->failed_from = id;
 		f->more = true;
 		return 1;
@@ -378,31 +381,25 @@ failed_cb(void *ctx, uint64_t id, const struct act_row *row)
 void
 engine_switch_step(struct engine *e)
 {
-	struct failed_scan *f;
+	struct failed_scan f = { .e = e };
 	size_t i;
 	int rc;
 
 	evict_old_code_step(e);
 	if (!e->failed_scanning)
 		return;
-	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		engine_note_lost(e, AF_ENOMEM);
-		return;
-	}
-	f->e = e;
-	rc = acttab_scan(e->s, e->failed_from, failed_cb, f);
+	rc = acttab_scan(e->s, e->failed_from, failed_cb, &f);
 	/* A wake replays it under the new code in this pass. */
-	for (i = 0; rc == AF_OK && i < f->n; i++)
-		if ((rc = engine_wake(e, f->ids[i])) == AF_ESTATE)
+	for (i = 0; rc == AF_OK && i < f.n; i++)
+		if ((rc = engine_wake(e, f.ids[i])) == AF_ESTATE)
 			rc = AF_OK; /* Done since */
 	if (rc != AF_OK)
 		engine_note_lost(e, rc); /* this chunk again after recovery */
-	else if (!f->more) {
+	else if (!f.more) {
 		e->failed_scanning = false;
 		log_debug("every Failed activation was retried under the new "
 			  "code");
 	}
-	free(f);
 }
 
 struct af_registry *
