@@ -570,6 +570,9 @@ engine_close(struct engine *e)
 		return;
 	engine_finishing_close(e);
 	engine_free_acts(e);
+	/* A live switch's old registry not taken back yet: only the engine
+	 * holds it (its modules are unloaded at exit). */
+	registry_free(e->old_reg);
 	act_slabs_free(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))

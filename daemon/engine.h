@@ -569,7 +569,8 @@ int engine_swap_registry(struct engine *e, struct af_registry *reg,
 size_t engine_old_code(const struct engine *e);
 /* The registry the last switch replaced, once no activation built by it
  * is left in memory (the caller frees it and may unload its modules;
- * given once); NULL before that, or with no switch pending. */
+ * given once); NULL before that, or with no switch pending. One not taken
+ * back is freed by engine_close. */
 struct af_registry *engine_take_retired(struct engine *e);
 /* The registry in use (engine_open's, or the last swapped in). */
 struct af_registry *engine_registry(const struct engine *e);
