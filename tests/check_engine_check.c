@@ -641,6 +641,49 @@ START_TEST(test_swap_incremental)
 }
 END_TEST
 
+/* A wake for an activation the old code built, not dropped yet (what
+ * `upgrade --force` does to those the check found failing): it is
+ * replayed under the new code in the next pass, and fails there as the
+ * check said. */
+START_TEST(test_swap_wake_replays)
+{
+	struct store_opts so = { .durability = STORE_NONE,
+		.map_size = 256u << 20 };
+	struct af_registry *reg = registry(true), *reg2 = registry3();
+	struct af_arena *a = arena_new(0);
+	uint8_t secret[VOW_SECRET_LEN];
+	uint64_t vow, act, out, covered;
+	struct engine_act_info info;
+	struct engine *e;
+	struct store *s;
+	char err[256];
+
+	ck_assert_int_eq(store_open_lmdb(dir, &so, &s, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_open(s, reg, NULL, &e, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_mkvow(e, &vow, secret), AF_OK);
+	ck_assert_int_eq(engine_start(e, "early", approval_args(a, vow), &act,
+			     &out),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(engine_swap_registry(e, reg2, &covered), AF_OK);
+	ck_assert_uint_eq(engine_old_code(e), 1);
+	early_returns = true; /* the new code returns before its journal ends */
+	ck_assert_int_eq(engine_wake(e, act), AF_OK);
+	ck_assert_uint_eq(engine_old_code(e), 0);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(engine_act_info(e, act, &info), AF_OK);
+	ck_assert_int_eq(info.state, ES_FAILED);
+	ck_assert_ptr_eq(engine_take_retired(e), reg);
+	registry_free(reg);
+	engine_close(e);
+	store_close(s);
+	registry_free(reg2);
+	arena_free(a);
+}
+END_TEST
+
 static Suite *
 engine_check_suite(void)
 {
@@ -656,6 +699,7 @@ engine_check_suite(void)
 	tcase_add_test(tc, test_snapshot_is_a_snapshot);
 	tcase_add_test(tc, test_swap_registry);
 	tcase_add_test(tc, test_swap_incremental);
+	tcase_add_test(tc, test_swap_wake_replays);
 	suite_add_tcase(s, tc);
 	return s;
 }
