@@ -205,6 +205,7 @@ act_new(struct engine *e, uint64_t id)
 		act_release(e, a);
 		return NULL;
 	}
+	a->gen = e->gen;
 	TAILQ_INSERT_TAIL(&e->lru, a, lru);
 	e->st.acts_loaded++;
 	return a;
@@ -216,7 +217,12 @@ act_free(struct engine *e, struct act *a)
 	act_unload(e, a);
 	if (a->touched)
 		TAILQ_REMOVE(&e->touched, a, tlink);
-	TAILQ_REMOVE(&e->lru, a, lru);
+	if (a->gen == e->gen)
+		TAILQ_REMOVE(&e->lru, a, lru);
+	else {
+		TAILQ_REMOVE(&e->old_lru, a, lru);
+		e->nold--;
+	}
 	u64map_del(&e->acts, a->id);
 	u64map_release(&a->holdings);
 	u64map_release(&a->resolvers);
@@ -633,8 +639,7 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 	 * event needs it, not now (a Failed one stays Failed until it is
 	 * woken). */
 	if (e->acts.len >= engine_max_resident(e) ||
-	    e->acts.len >= START_REPLAY_MAX ||
-	    (e->scan_lazy && row->state == ACT_ACTIVE)) {
+	    e->acts.len >= START_REPLAY_MAX) {
 		sc->asleep++;
 		if (row->state == ACT_ACTIVE)
 			evict_left_asleep(e);

@@ -1216,10 +1216,17 @@ api_upgrade_after_pass(struct api *api, int rc)
 	size_t i;
 	int src;
 
+	/* The code the last switch replaced, once no activation in memory
+	 * was built by it: nothing can run it any more. */
+	if ((old = engine_take_retired(api->e)) != NULL) {
+		registry_free(old);
+		modules_unload_prev();
+	}
 	if (!api->up.swap_pending || rc != AF_OK)
 		return; /* a failed pass: the next one */
+	if (engine_old_code(api->e) > 0)
+		return; /* the last switch's old code goes first */
 	api->up.swap_pending = false;
-	old = engine_registry(api->e);
 	src = modules_registry(checker_defaults()->dir,
 	    (const char *const *)api->up.mods, api->up.nmods, &reg, err,
 	    sizeof(err));
@@ -1229,17 +1236,19 @@ api_upgrade_after_pass(struct api *api, int rc)
 		log_error("upgrade not applied: %s", err);
 		goto out;
 	}
-	if ((src = engine_swap_registry(api->e, reg, &rebuilt)) == AF_ESTATE) {
-		/* Cannot happen right after a commit; if it does, nothing
-		 * changed but the recorded set. */
+	if ((src = engine_swap_registry(api->e, reg, &rebuilt)) != AF_OK) {
+		/* Cannot happen right after a commit with the old code gone;
+		 * if it does, nothing changed but the recorded set. */
 		api_queue_error(api, api->up.conn, api->up.reqid, src,
-		    "upgrade: the engine was not between passes", false);
+		    src == AF_ESTATE ?
+			"upgrade: the engine was not between passes" :
+			"upgrade: the new registry could not be set up",
+		    false);
 		registry_free(reg);
 		goto out;
 	}
-	/* From here the new code is in use; the old is no longer run. */
-	registry_free(old);
-	modules_unload_prev();
+	/* From here the new code is in use; the old is no longer run, and
+	 * is freed and unloaded above once nothing in memory holds it. */
 	/* Forced: those the check found failing fail now, as a restart
 	 * fails them -- replayed, or quarantined when their replay crashed
 	 * or ran away in the checker (it would do the same here). */
@@ -1278,11 +1287,6 @@ api_upgrade_after_pass(struct api *api, int rc)
 		api_queue(api, api->up.conn, &r, false);
 	}
 	buf_release(&b);
-	if (src != AF_OK)
-		log_error(
-		    "upgraded, but the rebuild failed (%s): the next pass "
-		    "retries it",
-		    af_strerror(src));
 	log_info("upgraded to %zu module(s); %llu activations replay under "
 		 "the new code",
 	    api->up.nmods, (unsigned long long)rebuilt);

@@ -104,9 +104,10 @@ engine_busy(const struct engine *e)
 	 * recovery to finish (or to start: the store can break outside a
 	 * pass, in a batch sync). */
 	return e->wakes.len > 0 || e->settles.len > 0 || e->ngc > 0 ||
-	    coro_pool_doomed(e->pool) > 0 || e->holds_scanning ||
-	    e->needs_recover || e->store_fault[0] != '\0' ||
-	    store_broken(e->s) != NULL || engine_prune_due(e);
+	    coro_pool_doomed(e->pool) > 0 || e->holds_scanning || e->nold > 0 ||
+	    e->failed_scanning || e->needs_recover ||
+	    e->store_fault[0] != '\0' || store_broken(e->s) != NULL ||
+	    engine_prune_due(e);
 }
 
 /* ---- The store fault (engine_store_fault) ---- */
@@ -674,16 +675,6 @@ recover(struct engine *e)
 	return rc;
 }
 
-int
-engine_rebuild(struct engine *e, bool wake_failed)
-{
-	int rc = recover_from_store(e, wake_failed);
-
-	if (rc != AF_OK && rc != AF_ENOMEM)
-		store_fault_set(e, rc);
-	return rc;
-}
-
 static int
 recover_from_store(struct engine *e, bool wake_failed)
 {
@@ -768,6 +759,7 @@ engine_pass(struct engine *e)
 	 * of evictions) are unmapped a few per pass: each munmap is a TLB
 	 * shootdown, and thousands at once would stall every client. */
 	coro_pool_trim(e->pool, STACKS_TRIMMED_PER_PASS);
+	engine_switch_step(e);
 	events = e->st.events;
 	step_take_events(e);
 	hist_add(e->st.pass_hist, engine_pass_le, ENGINE_PASS_BUCKETS,

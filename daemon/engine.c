@@ -172,6 +172,8 @@ wake_one(struct engine *e, uint64_t id)
 	int rc;
 
 	if ((a = u64map_get(&e->acts, id)) != NULL) {
+		if (a->gen != e->gen) /* built by the code a switch replaced */
+			return evict_switch_wake(e, a);
 		switch (a->live_state) {
 		case ES_DONE:
 			return AF_ESTATE;
@@ -472,6 +474,7 @@ engine_alloc(struct store *s, struct af_registry *reg,
 	u64map_init(&e->watch);
 	TAILQ_INIT(&e->touched);
 	TAILQ_INIT(&e->lru);
+	TAILQ_INIT(&e->old_lru);
 	pass_writes_init(&e->w);
 	timers_init(&e->timers);
 	e->prune_next_ms = INT64_MAX;
@@ -570,6 +573,9 @@ engine_close(struct engine *e)
 		return;
 	engine_finishing_close(e);
 	engine_free_acts(e);
+	/* A live switch's old registry not taken back yet: only the engine
+	 * holds it (its modules are unloaded at exit). */
+	registry_free(e->old_reg);
 	act_slabs_free(e);
 	i = 0;
 	while (u64map_next(&e->watch, &i, &k, &p))

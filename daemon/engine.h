@@ -542,23 +542,36 @@ engine_check_one(struct engine *e, uint64_t act, struct engine_check_result *r);
 
 /* ---- The live upgrade (engine_check.c) ---- */
 
+/* Acts of the replaced code dropped from memory per pass after a switch. */
+#define ENGINE_SWAP_DROPS_PER_PASS 256
+
 /*
  * Switch the engine to the flows and objects of reg (the live upgrade):
  * call between passes, right after one committed, when nothing is
- * uncommitted (AF_ESTATE otherwise: nothing changed). The built-in
- * objects are added to reg; every activation in memory is dropped, as by
- * a failed commit's recovery: the Failed ones but the quarantined are
- * queued for replay under reg's code in the next pass, and the waiting
- * ones are left asleep, each replayed under reg's code when an event needs
- * it (so the switch costs a scan of the rows, not a replay of every
- * resident activation). *rebuilt gets how many were switched (both
- * kinds). When this
- * returns no code of the old registry runs or is referenced: the caller
- * may free it and unload its modules. An error of the rebuild (a store
- * error) leaves reg in use and the rebuild retried by the next pass.
+ * uncommitted (AF_ESTATE otherwise: nothing changed); AF_EBUSY while the
+ * registry the last switch replaced has not been taken back yet
+ * (engine_take_retired). The built-in objects are added to reg. No old
+ * code runs after this returns, but the switch is incremental: the
+ * activations in memory, built by the old code, are dropped at most
+ * ENGINE_SWAP_DROPS_PER_PASS a pass (replayed under reg's code when an
+ * event needs them), an event for one not dropped yet replays it under
+ * reg's code first, and the Failed ones but the quarantined are found a
+ * chunk of rows per pass and retried under reg's code. *covered gets the
+ * number of unfinished activations (Active and Failed rows) now under
+ * reg's code. The old registry is still referenced until
+ * engine_take_retired hands it back: only then may the caller free it and
+ * unload its modules.
  */
 int engine_swap_registry(struct engine *e, struct af_registry *reg,
-    uint64_t *rebuilt);
+    uint64_t *covered);
+/* How many activations in memory were built by the code the last switch
+ * replaced (0: none). */
+size_t engine_old_code(const struct engine *e);
+/* The registry the last switch replaced, once no activation built by it
+ * is left in memory (the caller frees it and may unload its modules;
+ * given once); NULL before that, or with no switch pending. One not taken
+ * back is freed by engine_close. */
+struct af_registry *engine_take_retired(struct engine *e);
 /* The registry in use (engine_open's, or the last swapped in). */
 struct af_registry *engine_registry(const struct engine *e);
 

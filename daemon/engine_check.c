@@ -10,7 +10,7 @@
  * sent or committed.
  *
  * Also here: the live switch to new code once checked
- * (engine_swap_registry), which reuses the recovery's rebuild.
+ * (engine_swap_registry), incremental (see there).
  *
  * Not here: crashes and runaways in the new code (a process of its own
  * catches those, checker.c).
@@ -287,32 +287,119 @@ engine_check_one(struct engine *e, uint64_t id, struct engine_check_result *r)
 
 /* ---- The live switch ------------------------------------------------------ */
 
+/*
+ * Incremental: the switch itself does nothing proportional to the number
+ * of activations. It puts the new registry in use and moves every act in
+ * memory to e->old_lru (one list splice): those were built by the old
+ * code. From then on each pass drops a bounded number of them
+ * (evict_old_code_step: a waiting one leaves memory and is replayed under
+ * the new code when an event needs it), an event for one not dropped yet
+ * replays it under the new code before it is applied (evict_touch), and
+ * the activation rows are read a chunk per pass for the Failed ones to
+ * retry under the new code. The old registry (and the modules behind it)
+ * is handed back by engine_take_retired once no act of the old code is
+ * left in memory. Timers, vows and watches are the store's and the
+ * engine's, not the code's: they stay as they are.
+ */
+
 int
 engine_swap_registry(struct engine *e, struct af_registry *reg,
-    uint64_t *rebuilt)
+    uint64_t *covered)
 {
 	int rc;
 
-	*rebuilt = 0;
+	*covered = 0;
 	if (e->check || coro_self() != NULL || e->dirty || e->needs_recover ||
 	    store_txn_open(e->s))
 		return AF_ESTATE;
+	if (e->old_reg != NULL)
+		return AF_EBUSY; /* the last switch's old code is still here */
 	if ((rc = hostobj_register(reg)) != AF_OK)
 		return rc;
+	e->old_reg = e->reg;
 	e->reg = reg;
-	/* Like a restart, with none of the waiting ones replayed now: each
-	 * is replayed under the new code when an event needs it (memory is
-	 * a cache), so the switch costs a scan of the rows, not a replay of
-	 * every resident activation. Failed ones are retried now. */
-	e->scan_lazy = true;
-	rc = engine_rebuild(e, true);
-	e->scan_lazy = false;
-	*rebuilt = e->rp.total + e->st.sleeping;
-	log_info("switched to new code: %llu activations (%llu Failed ones "
-		 "queued for replay, the rest replayed when an event needs "
-		 "them)",
-	    (unsigned long long)*rebuilt, (unsigned long long)e->rp.total);
-	return rc;
+	e->gen++;
+	TAILQ_CONCAT(&e->old_lru, &e->lru, lru);
+	e->nold = e->acts.len;
+	e->failed_scanning = true;
+	e->failed_from = 0;
+	*covered = e->nrows[ACT_ACTIVE] + e->nrows[ACT_FAILED];
+	log_info("switched to new code: %llu unfinished activations, %zu of "
+		 "them in memory (dropped %d a pass, or replayed under the new "
+		 "code when an event needs them); Failed ones are retried",
+	    (unsigned long long)*covered, e->nold, ENGINE_SWAP_DROPS_PER_PASS);
+	return AF_OK;
+}
+
+size_t
+engine_old_code(const struct engine *e)
+{
+	return e->nold;
+}
+
+struct af_registry *
+engine_take_retired(struct engine *e)
+{
+	struct af_registry *old = e->old_reg;
+
+	if (old == NULL || e->nold > 0)
+		return NULL;
+	e->old_reg = NULL;
+	log_info("no activation in memory runs the replaced code any more");
+	return old;
+}
+
+/* Rows of the activation table read per pass for Failed ones, and Failed
+ * ones retried (each a replay in the pass) per pass at most. */
+#define FAILED_ROWS_PER_PASS  4096
+#define FAILED_WAKES_PER_PASS 64
+
+struct failed_scan {
+	struct engine *e;
+	uint64_t ids[FAILED_WAKES_PER_PASS];
+	size_t n, rows;
+	bool more;
+};
+
+static int
+failed_cb(void *ctx, uint64_t id, const struct act_row *row)
+{
+	struct failed_scan *f = ctx;
+
+	if (f->rows++ == FAILED_ROWS_PER_PASS ||
+	    f->n == FAILED_WAKES_PER_PASS) {
+		f->e->failed_from = id;
+		f->more = true;
+		return 1;
+	}
+	/* Quarantined: only an explicit wake (as at a start). */
+	if (row->state == ACT_FAILED && !row->quarantined)
+		f->ids[f->n++] = id;
+	return 0;
+}
+
+void
+engine_switch_step(struct engine *e)
+{
+	struct failed_scan f = { .e = e };
+	size_t i;
+	int rc;
+
+	evict_old_code_step(e);
+	if (!e->failed_scanning)
+		return;
+	rc = acttab_scan(e->s, e->failed_from, failed_cb, &f);
+	/* A wake replays it under the new code in this pass. */
+	for (i = 0; rc == AF_OK && i < f.n; i++)
+		if ((rc = engine_wake(e, f.ids[i])) == AF_ESTATE)
+			rc = AF_OK; /* Done since */
+	if (rc != AF_OK)
+		engine_note_lost(e, rc); /* this chunk again after recovery */
+	else if (!f.more) {
+		e->failed_scanning = false;
+		log_debug("every Failed activation was retried under the new "
+			  "code");
+	}
 }
 
 struct af_registry *

@@ -169,6 +169,10 @@ struct act {
 	bool cancel_asked;
 	bool cancel_seen;
 	uint64_t parent; /* af_start_child's parent; 0: none (the row) */
+	/* The code generation it was made in (e->gen): one of an older
+	 * generation is on e->old_lru, built by the code a live switch
+	 * replaced, and runs nothing until replayed under the new code. */
+	uint64_t gen;
 	/* Calls into its exports not journaled yet, in arrival order: in
 	 * the row until delivered (exports.c). */
 	struct pcall *calls;
@@ -349,9 +353,18 @@ struct engine {
 	/* Done rows the pass's pruning deleted: taken off nrows[ACT_DONE]
 	 * once its commit succeeds. */
 	uint64_t pruned_rows;
-	/* engine_swap_registry's rebuild: every Active row is left asleep
-	 * (replayed under the new code when an event needs it). */
-	bool scan_lazy;
+	/* The live switch (engine_swap_registry), incremental: the code
+	 * generation, bumped by each switch; the acts in memory built by
+	 * the code it replaced (old_lru, nold of them) and that code's
+	 * registry (old_reg, until engine_take_retired); the walk of the
+	 * activation rows for Failed ones to retry, a chunk per pass, from
+	 * failed_from while failed_scanning. */
+	uint64_t gen;
+	struct actq old_lru;
+	size_t nold;
+	struct af_registry *old_reg;
+	bool failed_scanning;
+	uint64_t failed_from;
 	bool evicted_any;
 	size_t settled_looked;
 	bool start_refused; /* the last engine_start: no stack for it */
@@ -543,10 +556,6 @@ int engine_prune_load(struct engine *);
 void engine_finishing_close(struct engine *);
 /* Whether the next commit has pruning to do. */
 bool engine_prune_due(const struct engine *);
-/* Drop everything in memory and rebuild every unfinished activation by
- * replay from the store, as a failed commit's recovery does (wake_failed:
- * the Failed ones too, but the quarantined, as at open). */
-int engine_rebuild(struct engine *, bool wake_failed);
 /* An engine in memory, every field set up, nothing read from the store
  * yet: engine_open's and engine_check_open's start. AF_ENOMEM leaves *out
  * (if not NULL) for engine_close. (engine.c) */
@@ -556,6 +565,11 @@ int engine_alloc(struct store *, struct af_registry *,
 /* ---- engine_check.c ---- */
 
 void engine_check_passed(struct engine *, struct act *);
+/* After a live switch, once per pass before its events: drop a bounded
+ * number of the acts built by the old code (evict_old_code_step) and read
+ * a chunk of the activation rows for Failed ones to retry under the new
+ * code. */
+void engine_switch_step(struct engine *);
 
 /* ---- evict.c: memory is a cache ---- */
 
@@ -571,8 +585,19 @@ void evict_left_asleep(struct engine *);
 /* A chunk of the walk of DB_HOLDS for settlements that reached nobody. */
 void evict_holds_step(struct engine *);
 
-/* The act was used: it becomes the most recently used. */
+/* The act is about to take an event: it becomes the most recently used.
+ * One built by the code a live switch replaced is first replayed under
+ * the new code (evict_switch_act), so no old code runs after a switch. */
 void evict_touch(struct engine *, struct act *);
+/* An act of the old code generation moves to the new one; if it was
+ * loaded it is unloaded and replayed now under the new code. */
+void evict_switch_act(struct engine *, struct act *);
+/* engine_wake of an act of the old generation: it moves to the new one,
+ * unloaded, and a wake replays it under the new code in the next pass
+ * (AF_ESTATE if it is Done). */
+int evict_switch_wake(struct engine *, struct act *);
+/* Drop up to ENGINE_SWAP_DROPS_PER_PASS acts of the old generation. */
+void evict_old_code_step(struct engine *);
 /* After a commit: evict least recently used acts that wait until at most
  * max_resident stay (or none can go). */
 void evict_after_commit(struct engine *);

@@ -21,6 +21,10 @@
 void
 evict_touch(struct engine *e, struct act *a)
 {
+	if (a->gen != e->gen) {
+		evict_switch_act(e, a); /* the most recently used now */
+		return;
+	}
 	if (TAILQ_NEXT(a, lru) == NULL)
 		return; /* the most recently used already */
 	TAILQ_REMOVE(&e->lru, a, lru);
@@ -46,16 +50,83 @@ evict(struct engine *e, struct act *a)
 	e->evicted_any = true;
 }
 
-/* Evict the least recently used that can go until `done` says enough. */
+/* Evict the least recently used that can go until `done` says enough:
+ * those the code a live switch replaced built first (they are going). */
 static void
 evict_until(struct engine *e, bool (*done)(const struct engine *))
 {
 	struct act *a, *next;
 
+	for (a = TAILQ_FIRST(&e->old_lru); a != NULL && !done(e); a = next) {
+		next = TAILQ_NEXT(a, lru);
+		if (evictable(a))
+			evict(e, a);
+	}
 	for (a = TAILQ_FIRST(&e->lru); a != NULL && !done(e); a = next) {
 		next = TAILQ_NEXT(a, lru);
 		if (evictable(a))
 			evict(e, a);
+	}
+}
+
+/* The act joins the new code generation; whether it was loaded (then it
+ * is unloaded, and Sleeping: what it held in memory, its coroutines and
+ * its flow_def, was the old code's; its row and journal are all it is,
+ * and what the row keeps in struct act, a cancel or a call asked for,
+ * stays). */
+static bool
+switch_gen(struct engine *e, struct act *a)
+{
+	TAILQ_REMOVE(&e->old_lru, a, lru);
+	e->nold--;
+	a->gen = e->gen;
+	TAILQ_INSERT_TAIL(&e->lru, a, lru);
+	if (!a->loaded)
+		return false; /* nothing of the old code in it */
+	act_unload(e, a);
+	a->live_state = ES_SLEEPING;
+	return true;
+}
+
+void
+evict_switch_act(struct engine *e, struct act *a)
+{
+	if (!switch_gen(e, a))
+		return; /* loads the new code when it is woken */
+	e->st.replays_on_demand++;
+	act_load_and_replay(e, a);
+	if (a->replay)
+		engine_replay_done(e, a);
+}
+
+int
+evict_switch_wake(struct engine *e, struct act *a)
+{
+	switch_gen(e, a);
+	if (a->live_state == ES_DONE)
+		return AF_ESTATE;
+	a->live_state = ES_SLEEPING;
+	return engine_push_event(e, EV_WAKE, a->id, 0);
+}
+
+void
+evict_old_code_step(struct engine *e)
+{
+	struct act *a, *next;
+	size_t n = 0;
+
+	for (a = TAILQ_FIRST(&e->old_lru);
+	     a != NULL && n < ENGINE_SWAP_DROPS_PER_PASS; a = next) {
+		next = TAILQ_NEXT(a, lru);
+		/* Changed by a request since the commit: its event (a cancel,
+		 * a call) switches it, or the commit frees it. */
+		if (a->touched)
+			continue;
+		n++;
+		if (evictable(a))
+			evict(e, a); /* replayed under the new code on demand */
+		else
+			evict_switch_act(e, a);
 	}
 }
 

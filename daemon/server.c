@@ -826,7 +826,12 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		fd = o->listen_fd; /* socket activation: bound already */
 	else if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
 		return AF_ESTATE;
+	/* A pass that asks for another (engine_busy) re-activates its event
+	 * from its own callback, which libevent runs in the same sweep: the
+	 * loop would not poll sockets until the engine is idle. One callback
+	 * of priority 1 per sweep lets clients in between passes. */
 	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_max_dispatch_interval(cfg, NULL, 1, 1) != 0 ||
 	    (srv.base = event_base_new_with_config(cfg)) == NULL) {
 		snprintf(err, errlen, "libevent: cannot create the event base");
 		event_config_free(cfg);

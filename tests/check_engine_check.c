@@ -149,6 +149,20 @@ registry(bool with_early)
 	return reg;
 }
 
+/* v3: "order" with its step 3 after the wait, and "early". */
+static struct af_registry *
+registry3(void)
+{
+	struct af_registry *reg = registry_new();
+
+	ck_assert_ptr_nonnull(reg);
+	ck_assert_int_eq(af_register_object(reg, "ledger", ledger, 1, NULL),
+	    AF_OK);
+	ck_assert_int_eq(af_register_flow(reg, "order", flow_order3), AF_OK);
+	ck_assert_int_eq(af_register_flow(reg, "early", flow_early), AF_OK);
+	return reg;
+}
+
 /* A vow argument {"approval": {"@vow": id}}. */
 static const struct af_value *
 approval_args(struct af_arena *a, uint64_t vow)
@@ -503,14 +517,166 @@ START_TEST(test_swap_registry)
 	ck_assert_int_eq(engine_swap_registry(e, reg2, &rebuilt), AF_OK);
 	ck_assert_uint_eq(rebuilt, 1);
 	ck_assert_ptr_eq(engine_registry(e), reg2);
-	registry_free(reg); /* no longer referenced */
+	ck_assert_ptr_null(engine_take_retired(e)); /* still referenced */
 	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_ptr_eq(engine_take_retired(e), reg);
+	registry_free(reg);              /* no longer referenced */
 	ck_assert_int_eq(host_calls, 0); /* the rebuild only replayed */
 	ck_assert_int_eq(engine_settle(e, vow, secret, false, NULL), AF_OK);
 	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
 	ck_assert_int_eq(host_calls, 1); /* flow_order3's step 3, live */
 	ck_assert_int_eq(engine_vow_state(e, out, &vs, a, &v), AF_OK);
 	ck_assert_int_eq(vs, VOW_FULFILLED);
+	engine_close(e);
+	store_close(s);
+	registry_free(reg2);
+	arena_free(a);
+}
+END_TEST
+
+/* The live switch is incremental: a pass drops at most
+ * ENGINE_SWAP_DROPS_PER_PASS of the activations the old code built; an
+ * event for one not dropped yet runs the new code; a Failed one is retried
+ * under the new code; the old registry is handed back only once nothing
+ * in memory was built by it. */
+START_TEST(test_swap_incremental)
+{
+	struct store_opts so = { .durability = STORE_NONE,
+		.map_size = 256u << 20 };
+	struct af_registry *reg = registry(true), *reg1, *reg2;
+	struct af_arena *a = arena_new(0);
+	size_t n = 2 * ENGINE_SWAP_DROPS_PER_PASS + 10, i, dropped;
+	uint64_t(*vows)[2] = calloc(n, sizeof(*vows)), gone, covered, act;
+	uint8_t(*secrets)[VOW_SECRET_LEN] = calloc(n, sizeof(*secrets));
+	struct engine_act_info info;
+	enum vow_state vs;
+	const struct af_value *v;
+	struct engine *e;
+	struct store *s;
+	char err[256];
+
+	ck_assert_ptr_nonnull(vows);
+	ck_assert_ptr_nonnull(secrets);
+	/* "early" started under v1, then a start whose code has no such
+	 * flow: Failed. */
+	ck_assert_int_eq(store_open_lmdb(dir, &so, &s, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_open(s, reg, NULL, &e, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_mkvow(e, &vows[0][0], secrets[0]), AF_OK);
+	ck_assert_int_eq(engine_start(e, "early", approval_args(a, vows[0][0]),
+			     &gone, &act),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	engine_close(e);
+	registry_free(reg);
+	reg1 = registry(false);
+	ck_assert_int_eq(engine_open(s, reg1, NULL, &e, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(engine_act_info(e, gone, &info), AF_OK);
+	ck_assert_int_eq(info.state, ES_FAILED);
+	/* n waiting under v1, all in memory. */
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(engine_mkvow(e, &vows[i][0], secrets[i]),
+		    AF_OK);
+		ck_assert_int_eq(engine_start(e, "order",
+				     approval_args(a, vows[i][0]), &act,
+				     &vows[i][1]),
+		    AF_OK);
+	}
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	reg2 = registry3();
+	host_calls = 0;
+	ck_assert_int_eq(engine_swap_registry(e, reg2, &covered), AF_OK);
+	ck_assert_uint_eq(covered, n + 1);
+	ck_assert_uint_eq(engine_old_code(e), n);
+	ck_assert_int_eq(engine_swap_registry(e, reg1, &covered), AF_EBUSY);
+	ck_assert_ptr_null(engine_take_retired(e));
+	/* An event for the last one, dropped last: the new code's step 3
+	 * runs, live, in the first pass. */
+	ck_assert_int_eq(engine_settle(e, vows[n - 1][0], secrets[n - 1], false,
+			     NULL),
+	    AF_OK);
+	ck_assert_int_eq(engine_pass(e), AF_OK);
+	dropped = n - engine_old_code(e);
+	ck_assert_uint_ge(dropped, 1);
+	ck_assert_uint_le(dropped, ENGINE_SWAP_DROPS_PER_PASS + 1);
+	ck_assert_int_eq(host_calls, 1);
+	ck_assert_int_eq(engine_vow_state(e, vows[n - 1][1], &vs, a, &v),
+	    AF_OK);
+	ck_assert_int_eq(vs, VOW_FULFILLED);
+	/* The old code is still referenced. */
+	ck_assert_ptr_null(engine_take_retired(e));
+	ck_assert_int_eq(engine_pass(e), AF_OK);
+	ck_assert_uint_le(n - engine_old_code(e),
+	    dropped + ENGINE_SWAP_DROPS_PER_PASS);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_uint_eq(engine_old_code(e), 0);
+	ck_assert_ptr_eq(engine_take_retired(e), reg1);
+	ck_assert_ptr_null(engine_take_retired(e));
+	registry_free(reg1);
+	/* The Failed one was retried under the new code: it waits again. */
+	ck_assert_int_eq(engine_act_info(e, gone, &info), AF_OK);
+	ck_assert_int_ne(info.state, ES_FAILED);
+	ck_assert_str_eq(info.failure, "");
+	/* Every other one, dropped or not, finishes under the new code. */
+	for (i = 0; i + 1 < n; i++)
+		ck_assert_int_eq(engine_settle(e, vows[i][0], secrets[i], false,
+				     NULL),
+		    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(host_calls, (int)n);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(engine_vow_state(e, vows[i][1], &vs, a, &v),
+		    AF_OK);
+		ck_assert_int_eq(vs, VOW_FULFILLED);
+	}
+	engine_close(e);
+	store_close(s);
+	registry_free(reg2);
+	arena_free(a);
+	free(vows);
+	free(secrets);
+}
+END_TEST
+
+/* A wake for an activation the old code built, not dropped yet (what
+ * `upgrade --force` does to those the check found failing): it is
+ * replayed under the new code in the next pass, and fails there as the
+ * check said. */
+START_TEST(test_swap_wake_replays)
+{
+	struct store_opts so = { .durability = STORE_NONE,
+		.map_size = 256u << 20 };
+	struct af_registry *reg = registry(true), *reg2 = registry3();
+	struct af_arena *a = arena_new(0);
+	uint8_t secret[VOW_SECRET_LEN];
+	uint64_t vow, act, out, covered;
+	struct engine_act_info info;
+	struct engine *e;
+	struct store *s;
+	char err[256];
+
+	ck_assert_int_eq(store_open_lmdb(dir, &so, &s, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_open(s, reg, NULL, &e, err, sizeof(err)),
+	    AF_OK);
+	ck_assert_int_eq(engine_mkvow(e, &vow, secret), AF_OK);
+	ck_assert_int_eq(engine_start(e, "early", approval_args(a, vow), &act,
+			     &out),
+	    AF_OK);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(engine_swap_registry(e, reg2, &covered), AF_OK);
+	ck_assert_uint_eq(engine_old_code(e), 1);
+	early_returns = true; /* the new code returns before its journal ends */
+	ck_assert_int_eq(engine_wake(e, act), AF_OK);
+	ck_assert_uint_eq(engine_old_code(e), 0);
+	ck_assert_int_eq(engine_run_until_idle(e), AF_OK);
+	ck_assert_int_eq(engine_act_info(e, act, &info), AF_OK);
+	ck_assert_int_eq(info.state, ES_FAILED);
+	ck_assert_ptr_eq(engine_take_retired(e), reg);
+	registry_free(reg);
 	engine_close(e);
 	store_close(s);
 	registry_free(reg2);
@@ -532,6 +698,8 @@ engine_check_suite(void)
 	tcase_add_test(tc, test_writes_nothing);
 	tcase_add_test(tc, test_snapshot_is_a_snapshot);
 	tcase_add_test(tc, test_swap_registry);
+	tcase_add_test(tc, test_swap_incremental);
+	tcase_add_test(tc, test_swap_wake_replays);
 	suite_add_tcase(s, tc);
 	return s;
 }
