@@ -636,13 +636,19 @@ scan_act_cb(void *ctx, uint64_t id, const struct act_row *row)
 		return 0;
 	/* Memory is a cache: beyond the resident budget (and beyond what a
 	 * start replays before it answers) an activation is replayed when an
-	 * event needs it, not now (a Failed one stays Failed until it is
-	 * woken). */
+	 * event needs it, not now. The Failed ones from here on are retried
+	 * in the passes after, a chunk each (engine_switch_step's walk of
+	 * the rows, as after a live switch): every one before this row was
+	 * queued above. */
 	if (e->acts.len >= engine_max_resident(e) ||
 	    e->acts.len >= START_REPLAY_MAX) {
 		sc->asleep++;
 		if (row->state == ACT_ACTIVE)
 			evict_left_asleep(e);
+		else if (!e->failed_scanning) {
+			e->failed_scanning = true;
+			e->failed_from = id;
+		}
 		return 0;
 	}
 	if ((a = act_new(e, id)) == NULL)

@@ -1284,6 +1284,44 @@ START_TEST(test_engine_failure_is_logged_once)
 }
 END_TEST
 
+/* A start retries the Failed activations under its code, all of them: the
+ * ones beyond what it replays before it serves (the resident budget here)
+ * in the passes after, a bounded number each. */
+START_TEST(test_engine_start_retries_failed_beyond_its_budget)
+{
+	struct kit v[3];
+	uint64_t act[3];
+	int i;
+
+	max_resident = 1;
+	restart(V1);
+	for (i = 0; i < 3; i++) {
+		v[i] = mkvow();
+		act[i] = start("call_await",
+		    rec2("n", af_int(ar, 4), "v", af_vow_ref(ar, v[i].id)),
+		    NULL);
+	}
+	restart(V2_DIVERGE);
+	for (i = 0; i < 3; i++) { /* asleep: a wake replays and fails it */
+		ck_assert_int_eq(engine_wake(eng, act[i]), AF_OK);
+		ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+		ck_assert_int_eq(state_of(act[i]), ES_FAILED);
+	}
+	restart(V3_FIXED);
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	for (i = 0; i < 3; i++)
+		ck_assert_msg(state_of(act[i]) != ES_FAILED,
+		    "activation %d of 3 still Failed after a start with fixed "
+		    "code",
+		    i + 1);
+	for (i = 0; i < 3; i++)
+		settle(v[i], af_int(ar, 1));
+	ck_assert_int_eq(engine_run_until_idle(eng), AF_OK);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(state_of(act[i]), ES_DONE);
+}
+END_TEST
+
 START_TEST(test_engine_wake_retries_failed_with_current_code)
 {
 	struct kit v = mkvow();
@@ -3469,6 +3507,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_upgrade_diverging_then_fixed);
 	tcase_add_test(tc, test_engine_failure_is_logged_once);
 	tcase_add_test(tc, test_engine_wake_retries_failed_with_current_code);
+	tcase_add_test(tc, test_engine_start_retries_failed_beyond_its_budget);
 	tcase_add_test(tc, test_engine_early_completion_is_divergence);
 	tcase_add_test(tc, test_engine_idle_while_expected_is_detected);
 	tcase_add_test(tc, test_engine_all_and_race_orders_replayed);
