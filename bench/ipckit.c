@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipckit.h"
@@ -16,15 +15,6 @@
 const char *bdir = "build";
 char dir[256], sock[300];
 pid_t daemon_pid;
-
-double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void
 die(const char *what, int rc)
@@ -100,12 +90,4 @@ stop_daemon(void)
 	kill(daemon_pid, SIGTERM);
 	waitpid(daemon_pid, &st, 0);
 	daemon_pid = 0;
-}
-
-int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }

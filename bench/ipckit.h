@@ -1,9 +1,10 @@
 /*
  * ipckit.h: what the socket benchmarks (bench_ipc.c, bench_latency.c)
  * share: a real asyncflowd forked from the build directory on a fresh
- * temporary data directory, a client connection to it, and small helpers.
- * Not a benchmark itself, and not a test harness: failures end the
- * process (die), after killing the daemon it started.
+ * temporary data directory and a client connection to it. Not a
+ * benchmark itself, and not a test harness: failures end the process
+ * (die), after killing the daemon it started. The clock and statistics
+ * are benchkit.h.
  */
 #ifndef AF_IPCKIT_H
 #define AF_IPCKIT_H
@@ -11,14 +12,13 @@
 #include <sys/types.h>
 
 #include "asyncflow.h"
+#include "benchkit.h"
 
 extern const char *bdir; /* the build directory: BDIR/asyncflowd */
 extern char dir[256];    /* the current data directory */
 extern char sock[300];   /* its socket */
 extern pid_t daemon_pid; /* 0: none running */
 
-/* CLOCK_MONOTONIC in seconds. */
-double now_s(void);
 /* Says what failed (prefixed with the program's name), kills the daemon,
  * exits 1. */
 void die(const char *what, int rc) __attribute__((noreturn));
@@ -33,7 +33,5 @@ void remove_dir(void);
 void start_daemon(const char *durability);
 /* SIGTERM, and waits for its exit. */
 void stop_daemon(void);
-/* qsort comparator of doubles, ascending. */
-int cmp_double(const void *a, const void *b);
 
 #endif /* AF_IPCKIT_H */
