@@ -222,9 +222,10 @@ E2E_TOOLS += $(if $(wildcard tests/startmany.c),$(B)/tests/startmany)
 TEST_SRCS := $(wildcard tests/check_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 TEST_LIBS := $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
-# Shared harness (daemon in a box, fault store, store helpers): an archive,
-# so each test links only what it uses.
-TEST_HELP_SRCS := tests/harness.c tests/faultstore.c tests/storeutil.c
+# Shared harness (daemon in a box, fault store, store and engine helpers):
+# an archive, so each test links only what it uses.
+TEST_HELP_SRCS := tests/harness.c tests/faultstore.c tests/storeutil.c \
+    tests/engineutil.c
 TEST_HELP := $(B)/tests/libtesthelp.a
 $(TEST_HELP): $(TEST_HELP_SRCS:%.c=$(B)/%.o)
 	@rm -f $@

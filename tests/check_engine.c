@@ -18,6 +18,7 @@
 #include "api_invocation.h"
 #include "arena.h"
 #include "engine.h"
+#include "engineutil.h"
 #include "journal.h"
 #include "log.h"
 #include "registry.h"
@@ -824,7 +825,6 @@ open_engine(enum version v, size_t map_size)
 {
 	struct store_opts so = { .map_size = map_size,
 		.durability = STORE_NONE };
-	char err[256];
 	af_flow_fn *ca = flow_call_await;
 	struct engine_opts eo = { .clock_ms = fake_clock,
 		.max_resident = max_resident,
@@ -880,22 +880,13 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "bad_names", flow_bad_names);
 	af_register_flow(reg, "patch",
 	    v == V_PATCHED ? flow_patch_v2 : flow_patch_v1);
-	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
-	    AF_OK);
-	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
-		AF_OK,
-	    "engine_open: %s", err);
+	engineutil_open(dir, &so, reg, &eo, &st, &eng);
 }
 
 static void
 close_engine(void)
 {
-	engine_close(eng);
-	store_close(st);
-	registry_free(reg);
-	eng = NULL;
-	st = NULL;
-	reg = NULL;
+	engineutil_close(&st, &reg, &eng);
 }
 
 static void
