@@ -39,37 +39,42 @@
 
 /* ---- Starts through the socket ------------------------------------------- */
 
+/* What start_many's requests are: one start, and where the outcomes go
+ * (NULL: nowhere). */
+struct starts {
+	Asyncflow__StartFlow sf;
+	uint64_t *outcomes;
+};
+
+static void
+make_start(long i, Asyncflow__Request *req, void *arg)
+{
+	struct starts *s = arg;
+
+	(void)i;
+	req->op_case = ASYNCFLOW__REQUEST__OP_START;
+	req->start = &s->sf;
+}
+
+static void
+take_start(long i, Asyncflow__Response *r, void *arg)
+{
+	struct starts *s = arg;
+
+	if (s->outcomes != NULL)
+		s->outcomes[i] = r->start->outcome;
+}
+
 static void
 start_many(af_conn *c, const char *flow, Asyncflow__Value *args, long n,
     int window, uint64_t *outcomes)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
-	Asyncflow__StartFlow sf = ASYNCFLOW__START_FLOW__INIT;
-	Asyncflow__Response *r;
-	uint64_t *ids = calloc((size_t)window, sizeof(*ids));
-	long sent = 0, done = 0;
-	int rc;
+	struct starts s = { .outcomes = outcomes };
 
-	sf.flow = (char *)flow;
-	sf.args = args;
-	req.op_case = ASYNCFLOW__REQUEST__OP_START;
-	req.start = &sf;
-	while (done < n) {
-		while (sent < n && sent - done < window) {
-			if ((rc = af_send_request(c, &req,
-				 &ids[sent % window])) != AF_OK)
-				die("send start", rc);
-			sent++;
-		}
-		if ((rc = af_wait_response(c, ids[done % window], -1, &r)) !=
-		    AF_OK)
-			die("start", rc);
-		if (outcomes != NULL)
-			outcomes[done] = r->start->outcome;
-		af_msg_free(r);
-		done++;
-	}
-	free(ids);
+	asyncflow__start_flow__init(&s.sf);
+	s.sf.flow = (char *)flow;
+	s.sf.args = args;
+	pipeline(c, n, window, "start", make_start, take_start, &s);
 }
 
 static double
@@ -110,65 +115,25 @@ ipc_starts(const char *durability, long n)
 static void
 settle_wake(int samples, double *p50, double *p99)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
-	Asyncflow__SettleVow sv = ASYNCFLOW__SETTLE_VOW__INIT;
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
-			 item = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value *items[1] = { &item }, one = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
-	Asyncflow__VowInfo *vi;
-	Asyncflow__Event *ev;
+	struct gather_args g;
+	Asyncflow__Value one = ASYNCFLOW__VALUE__INIT;
 	double *lat = calloc((size_t)samples, sizeof(double));
 	uint8_t secret[AF_RESOLVER_LEN];
-	uint64_t vow, act, outcome, id;
-	bool existing;
+	uint64_t vow, outcome;
 	af_conn *c;
 	int i, rc;
 
 	fresh_dir();
 	start_daemon("none");
 	c = connect_retry();
-	list.n_items = 1;
-	list.items = items;
-	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
-	args.list_value = &list;
-	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	gather_args_init(&g);
 	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	one.int_value = 1;
 	for (i = 0; i < samples; i++) {
-		double t0;
-
 		if ((rc = af_mkvow(c, &vow, secret)) != AF_OK)
 			die("mkvow", rc);
-		item.vow_id = vow;
-		if ((rc = af_start(c, "gather", &args, NULL, &act, &outcome,
-			 &existing)) != AF_OK)
-			die("start gather", rc);
-		if ((rc = af_watch_vow(c, outcome, &vi)) != AF_OK)
-			die("watch", rc);
-		af_msg_free(vi);
-		sv.vow = vow;
-		sv.resolver.data = secret;
-		sv.resolver.len = AF_RESOLVER_LEN;
-		sv.value = &one;
-		req.op_case = ASYNCFLOW__REQUEST__OP_SETTLE;
-		req.settle = &sv;
-		t0 = now_s();
-		if ((rc = af_send_request(c, &req, &id)) != AF_OK)
-			die("settle", rc);
-		for (;;) {
-			if ((rc = af_next_event(c, 10000, &ev)) != AF_OK)
-				die("event", rc);
-			if (ev->kind_case ==
-				ASYNCFLOW__EVENT__KIND_VOW_SETTLED &&
-			    ev->vow_settled->vow == outcome) {
-				af_msg_free(ev);
-				break;
-			}
-			af_msg_free(ev);
-		}
-		lat[i] = (now_s() - t0) * 1e6;
-		af_forget_response(c, id);
+		outcome = start_watched_gather(c, &g, vow);
+		lat[i] = settle_to_wake_us(c, vow, secret, &one, outcome);
 	}
 	af_close(c);
 	stop_daemon();
@@ -184,10 +149,7 @@ settle_wake(int samples, double *p50, double *p99)
 static double
 recovery(long n, double *start_s)
 {
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
-			 item = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value *items[1] = { &item };
-	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
+	struct gather_args g;
 	Asyncflow__StatsReply *st;
 	uint8_t secret[AF_RESOLVER_LEN];
 	uint64_t vow;
@@ -200,14 +162,10 @@ recovery(long n, double *start_s)
 	c = connect_retry();
 	if ((rc = af_mkvow(c, &vow, secret)) != AF_OK)
 		die("mkvow", rc);
-	list.n_items = 1;
-	list.items = items;
-	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
-	args.list_value = &list;
-	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
-	item.vow_id = vow;
+	gather_args_init(&g);
+	g.item.vow_id = vow;
 	t0 = now_s();
-	start_many(c, "gather", &args, n, 256, NULL);
+	start_many(c, "gather", &g.args, n, 256, NULL);
 	*start_s = now_s() - t0;
 	af_close(c);
 	stop_daemon();

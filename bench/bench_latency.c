@@ -222,10 +222,7 @@ prepare_wakes(struct client *cl, size_t n, size_t per)
 	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__StartFlow sf = ASYNCFLOW__START_FLOW__INIT;
 	Asyncflow__WatchVow wv = ASYNCFLOW__WATCH_VOW__INIT;
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
-			 item = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value *items[1] = { &item };
-	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
+	struct gather_args g;
 	Asyncflow__Request mk = ASYNCFLOW__REQUEST__INIT;
 	Asyncflow__MakeVow mv = ASYNCFLOW__MAKE_VOW__INIT;
 	Asyncflow__Response *r;
@@ -233,13 +230,9 @@ prepare_wakes(struct client *cl, size_t n, size_t per)
 	size_t i, j, left;
 	int rc, step;
 
-	list.n_items = 1;
-	list.items = items;
-	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
-	args.list_value = &list;
-	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	gather_args_init(&g);
 	sf.flow = (char *)"gather";
-	sf.args = &args;
+	sf.args = &g.args;
 	mk.op_case = ASYNCFLOW__REQUEST__OP_MKVOW;
 	mk.mkvow = &mv;
 	for (i = 0; i < n; i++) {
@@ -275,7 +268,7 @@ prepare_wakes(struct client *cl, size_t n, size_t per)
 					rc = af_send_request(cl[i].c, &mk,
 					    &ids[i * per + j]);
 				} else if (step == 1) {
-					item.vow_id = cl[i].vows[j];
+					g.item.vow_id = cl[i].vows[j];
 					req.op_case =
 					    ASYNCFLOW__REQUEST__OP_START;
 					req.start = &sf;
