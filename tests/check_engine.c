@@ -35,13 +35,6 @@ static int host_calls;      /* how often any test host method ran */
 static bool sender_swapped; /* the "new code" of flow_sender */
 static int64_t fake_now = 1000000;
 
-static int64_t
-fake_clock(void *ctx)
-{
-	(void)ctx;
-	return fake_now;
-}
-
 /* counter.next(i): a vow settled with i, returned unsettled-looking. */
 static int
 counter_next(struct af_host *h, void *data, const struct af_value *args,
@@ -826,7 +819,8 @@ open_engine(enum version v, size_t map_size)
 	struct store_opts so = { .map_size = map_size,
 		.durability = STORE_NONE };
 	af_flow_fn *ca = flow_call_await;
-	struct engine_opts eo = { .clock_ms = fake_clock,
+	struct engine_opts eo = { .clock_ms = engineutil_clock,
+		.clock_ctx = &fake_now,
 		.max_resident = max_resident,
 		.pass_max_entries = pass_max,
 		.max_act_memory = max_mem };

@@ -32,13 +32,6 @@ static struct af_arena *ar;
 static struct engine_opts eo;
 static int64_t fake_now = 1000000;
 
-static int64_t
-fake_clock(void *ctx)
-{
-	(void)ctx;
-	return fake_now;
-}
-
 /* many({"n": N}): N clock.now calls (2N journal entries), then N. */
 static int
 flow_many(struct af_flow *f, const struct af_value *args,
@@ -77,7 +70,8 @@ open_engine(void)
 	ck_assert_int_eq(builtin_flows_register(reg), AF_OK);
 	ck_assert_int_eq(af_register_flow(reg, "many", flow_many), AF_OK);
 	ck_assert_int_eq(af_register_flow(reg, "dangle", flow_dangle), AF_OK);
-	eo.clock_ms = fake_clock;
+	eo.clock_ms = engineutil_clock;
+	eo.clock_ctx = &fake_now;
 	engineutil_open(dir, &so, reg, &eo, &st, &eng);
 }
 

@@ -28,3 +28,9 @@ engineutil_close(struct store **st, struct af_registry **reg,
 	*st = NULL;
 	*reg = NULL;
 }
+
+int64_t
+engineutil_clock(void *ctx)
+{
+	return *(const int64_t *)ctx;
+}

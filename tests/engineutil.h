@@ -1,9 +1,10 @@
 /*
  * engineutil.h: Check helpers for tests that run an engine on a real LMDB
  * store (check_engine.c, check_continue.c, check_prune.c): open the store
- * and the engine on a registry the test filled, and close all three. They
- * assert, so they are for Check tests only. Not here: the flows and the
- * registry (each test has its own), the temporary directory (testutil.h).
+ * and the engine on a registry the test filled, close all three, and a
+ * clock the test moves by hand. They assert, so they are for Check tests
+ * only. Not here: the flows and the registry (each test has its own), the
+ * temporary directory (testutil.h).
  */
 #ifndef AF_ENGINEUTIL_H
 #define AF_ENGINEUTIL_H
@@ -22,5 +23,9 @@ void engineutil_open(const char *dir, const struct store_opts *so,
  * three to NULL. */
 void engineutil_close(struct store **st, struct af_registry **reg,
     struct engine **eng);
+
+/* A fixed clock for engine_opts.clock_ms: returns *(int64_t *)ctx, the
+ * test's "now" in ms, which clock_ctx points at and the test moves. */
+int64_t engineutil_clock(void *ctx);
 
 #endif /* AF_ENGINEUTIL_H */
