@@ -14,7 +14,9 @@
  *                               fsync per group commit)
  *   activations_per_s           start-to-Done of a trivial flow, none
  *
- * Usage: bench_engine [N] [RUNS]
+ * Usage: bench_engine [N] [RUNS]  (100000 and 3 if not given: each run
+ * is about 1.3 s of measurement on a quiet 2-core VM, 300,000 entries
+ * live, replayed and live at full, and 50,000 starts)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,13 +106,13 @@ int
 main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 100000;
-	int runs = argc > 2 ? atoi(argv[2]) : 5, i;
+	int runs = argc > 2 ? atoi(argv[2]) : 3, i;
 	double live[16], full[16], replay[16], starts[16];
 	struct engine_stats st;
 	struct env v;
 
 	if (runs < 1 || runs > 16)
-		runs = 5;
+		runs = 3;
 	for (i = 0; i < runs; i++) {
 		double t0, t1;
 
