@@ -222,9 +222,10 @@ E2E_TOOLS += $(if $(wildcard tests/startmany.c),$(B)/tests/startmany)
 TEST_SRCS := $(wildcard tests/check_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 TEST_LIBS := $(CORE_LIB) $(B)/gen/asyncflow.pb-c.o
-# Shared harness (daemon in a box, fault store, store helpers): an archive,
-# so each test links only what it uses.
-TEST_HELP_SRCS := tests/harness.c tests/faultstore.c tests/storeutil.c
+# Shared harness (daemon in a box, fault store, store and engine helpers):
+# an archive, so each test links only what it uses.
+TEST_HELP_SRCS := tests/harness.c tests/faultstore.c tests/storeutil.c \
+    tests/engineutil.c
 TEST_HELP := $(B)/tests/libtesthelp.a
 $(TEST_HELP): $(TEST_HELP_SRCS:%.c=$(B)/%.o)
 	@rm -f $@
@@ -239,22 +240,29 @@ $(B)/tests/check_client $(B)/tests/check_ctl: $(B)/tests/%: $(B)/tests/%.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
 # ---- benchmarks ----------------------------------------------------------
-# bench/ipckit.c is the socket benchmarks' shared helpers, not a program.
+# bench/benchkit.c is every benchmark's clock and statistics,
+# bench/ipckit.c the socket benchmarks' shared helpers and bench/flowkit.c
+# the in-process engine benchmarks': not programs.
 # bench/bench_scale.c is `make bench-scale` only (minutes, a million
 # activations): not one of `make bench`'s programs.
-BENCH_SRCS := $(filter-out bench/ipckit.c bench/bench_scale.c,\
+BENCH_KITS := bench/benchkit.c bench/ipckit.c bench/flowkit.c
+BENCH_SRCS := $(filter-out $(BENCH_KITS) bench/bench_scale.c,\
     $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
-$(B)/bench/%: $(B)/bench/%.o $(CORE_LIB)
+$(B)/bench/%: $(B)/bench/%.o $(B)/bench/benchkit.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/bench/bench_engine $(B)/bench/bench_upgrade $(B)/bench/bench_children: \
+    $(B)/bench/%: $(B)/bench/%.o $(B)/bench/flowkit.o $(B)/bench/benchkit.o \
+    $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Through the socket: the client library and the real daemon.
 $(B)/bench/bench_ipc $(B)/bench/bench_latency $(B)/bench/bench_upgrade_live \
     $(B)/bench/bench_exports: \
     $(B)/bench/%: $(B)/bench/%.o \
-    $(B)/bench/ipckit.o $(CLIENT_LIB)
+    $(B)/bench/ipckit.o $(B)/bench/benchkit.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 $(B)/bench/bench_scale: $(B)/bench/bench_scale.o $(B)/bench/ipckit.o \
-    $(CLIENT_LIB)
+    $(B)/bench/benchkit.o $(CLIENT_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # ---- top-level targets ---------------------------------------------------

@@ -13,32 +13,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "arena.h"
 #include "engine.h"
+#include "flowkit.h"
 #include "registry.h"
 #include "store.h"
 #include "value.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-flow_trivial(struct af_flow *f, const struct af_value *args,
-    const struct af_value **result)
-{
-	(void)f;
-	*result = args;
-	return AF_OK;
-}
 
 static int
 flow_parent(struct af_flow *f, const struct af_value *args,
@@ -57,40 +38,22 @@ flow_parent(struct af_flow *f, const struct af_value *args,
 	return af_all(f, outs, (size_t)n, result);
 }
 
-static void
-die(const char *what, const char *err)
-{
-	fprintf(stderr, "bench_children: %s: %s\n", what, err);
-	exit(1);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* One run on a fresh store: children per second. */
 static double
 run(long n)
 {
 	struct store_opts so = { .durability = STORE_NONE };
-	const char *t = getenv("TMPDIR");
 	struct af_registry *reg = registry_new();
 	struct af_arena *ar = arena_new(0);
 	struct engine_act_info info;
 	struct engine *eng;
 	struct store *st;
-	char dir[256], err[256], cmd[300];
+	char dir[256], err[256];
 	uint64_t act, out;
 	double t0, t1;
 
-	snprintf(dir, sizeof(dir), "%s/afbench.XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp", dir);
-	af_register_flow(reg, "trivial", flow_trivial);
+	flowkit_mkdir(dir, sizeof(dir));
+	af_register_flow(reg, "trivial", flowkit_trivial);
 	af_register_flow(reg, "parent", flow_parent);
 	if (store_open_lmdb(dir, &so, &st, err, sizeof(err)) != AF_OK)
 		die("store", err);
@@ -107,9 +70,7 @@ run(long n)
 	store_close(st);
 	registry_free(reg);
 	arena_free(ar);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_children: could not remove %s\n", dir);
+	flowkit_rmdir(dir);
 	return (double)n / (t1 - t0);
 }
 

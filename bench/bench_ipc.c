@@ -3,9 +3,10 @@
  * asyncflowd (forked and exec'd from the build directory) and the real
  * client library. Prints `bench NAME VALUE UNIT` lines.
  *
- *   ipc_starts_per_s[_batch|_none]  start-to-Done of `echo`, 4 client
- *                                   processes pipelining 64 requests each;
- *                                   `ipc_starts_per_s` is durability full
+ *   ipc_starts_per_s[_batch|_none]  start-to-Done of 10,000 `echo`, 4
+ *                                   client processes pipelining 64
+ *                                   requests each; `ipc_starts_per_s` is
+ *                                   durability full (median of 3)
  *   settle_wake_p50_us, _p99_us     a client sends a settle; the same client
  *                                   receives the settled event of the outcome
  *                                   of a flow that awaited that vow and
@@ -18,6 +19,10 @@
  *                                   settles -> the flow resumes and its next
  *                                   send arrives (the `transfer` flow; none)
  *   timers_per_s                    10,000 durable timers firing (nap flows)
+ *                                   set to fire after all are started and
+ *                                   watched: 3 times as long as starting
+ *                                   recovery's 10,000 flows took, plus
+ *                                   0.5 s (1 to 4 s), not a fixed 4 s
  *
  * Usage: bench_ipc BUILD_DIR
  */
@@ -35,37 +40,42 @@
 
 /* ---- Starts through the socket ------------------------------------------- */
 
+/* What start_many's requests are: one start, and where the outcomes go
+ * (NULL: nowhere). */
+struct starts {
+	Asyncflow__StartFlow sf;
+	uint64_t *outcomes;
+};
+
+static void
+make_start(long i, Asyncflow__Request *req, void *arg)
+{
+	struct starts *s = arg;
+
+	(void)i;
+	req->op_case = ASYNCFLOW__REQUEST__OP_START;
+	req->start = &s->sf;
+}
+
+static void
+take_start(long i, Asyncflow__Response *r, void *arg)
+{
+	struct starts *s = arg;
+
+	if (s->outcomes != NULL)
+		s->outcomes[i] = r->start->outcome;
+}
+
 static void
 start_many(af_conn *c, const char *flow, Asyncflow__Value *args, long n,
     int window, uint64_t *outcomes)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
-	Asyncflow__StartFlow sf = ASYNCFLOW__START_FLOW__INIT;
-	Asyncflow__Response *r;
-	uint64_t *ids = calloc((size_t)window, sizeof(*ids));
-	long sent = 0, done = 0;
-	int rc;
+	struct starts s = { .outcomes = outcomes };
 
-	sf.flow = (char *)flow;
-	sf.args = args;
-	req.op_case = ASYNCFLOW__REQUEST__OP_START;
-	req.start = &sf;
-	while (done < n) {
-		while (sent < n && sent - done < window) {
-			if ((rc = af_send_request(c, &req,
-				 &ids[sent % window])) != AF_OK)
-				die("send start", rc);
-			sent++;
-		}
-		if ((rc = af_wait_response(c, ids[done % window], -1, &r)) !=
-		    AF_OK)
-			die("start", rc);
-		if (outcomes != NULL)
-			outcomes[done] = r->start->outcome;
-		af_msg_free(r);
-		done++;
-	}
-	free(ids);
+	asyncflow__start_flow__init(&s.sf);
+	s.sf.flow = (char *)flow;
+	s.sf.args = args;
+	pipeline(c, n, window, "start", make_start, take_start, &s);
 }
 
 static double
@@ -106,65 +116,25 @@ ipc_starts(const char *durability, long n)
 static void
 settle_wake(int samples, double *p50, double *p99)
 {
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
-	Asyncflow__SettleVow sv = ASYNCFLOW__SETTLE_VOW__INIT;
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
-			 item = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value *items[1] = { &item }, one = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
-	Asyncflow__VowInfo *vi;
-	Asyncflow__Event *ev;
+	struct gather_args g;
+	Asyncflow__Value one = ASYNCFLOW__VALUE__INIT;
 	double *lat = calloc((size_t)samples, sizeof(double));
 	uint8_t secret[AF_RESOLVER_LEN];
-	uint64_t vow, act, outcome, id;
-	bool existing;
+	uint64_t vow, outcome;
 	af_conn *c;
 	int i, rc;
 
 	fresh_dir();
 	start_daemon("none");
 	c = connect_retry();
-	list.n_items = 1;
-	list.items = items;
-	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
-	args.list_value = &list;
-	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	gather_args_init(&g);
 	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	one.int_value = 1;
 	for (i = 0; i < samples; i++) {
-		double t0;
-
 		if ((rc = af_mkvow(c, &vow, secret)) != AF_OK)
 			die("mkvow", rc);
-		item.vow_id = vow;
-		if ((rc = af_start(c, "gather", &args, NULL, &act, &outcome,
-			 &existing)) != AF_OK)
-			die("start gather", rc);
-		if ((rc = af_watch_vow(c, outcome, &vi)) != AF_OK)
-			die("watch", rc);
-		af_msg_free(vi);
-		sv.vow = vow;
-		sv.resolver.data = secret;
-		sv.resolver.len = AF_RESOLVER_LEN;
-		sv.value = &one;
-		req.op_case = ASYNCFLOW__REQUEST__OP_SETTLE;
-		req.settle = &sv;
-		t0 = now_s();
-		if ((rc = af_send_request(c, &req, &id)) != AF_OK)
-			die("settle", rc);
-		for (;;) {
-			if ((rc = af_next_event(c, 10000, &ev)) != AF_OK)
-				die("event", rc);
-			if (ev->kind_case ==
-				ASYNCFLOW__EVENT__KIND_VOW_SETTLED &&
-			    ev->vow_settled->vow == outcome) {
-				af_msg_free(ev);
-				break;
-			}
-			af_msg_free(ev);
-		}
-		lat[i] = (now_s() - t0) * 1e6;
-		af_forget_response(c, id);
+		outcome = start_watched_gather(c, &g, vow);
+		lat[i] = settle_to_wake_us(c, vow, secret, &one, outcome);
 	}
 	af_close(c);
 	stop_daemon();
@@ -176,13 +146,11 @@ settle_wake(int samples, double *p50, double *p99)
 
 /* ---- Recovery of 10k suspended activations --------------------------------- */
 
+/* Also says in *start_s how long starting the n flows took. */
 static double
-recovery(long n)
+recovery(long n, double *start_s)
 {
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
-			 item = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value *items[1] = { &item };
-	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
+	struct gather_args g;
 	Asyncflow__StatsReply *st;
 	uint8_t secret[AF_RESOLVER_LEN];
 	uint64_t vow;
@@ -195,13 +163,11 @@ recovery(long n)
 	c = connect_retry();
 	if ((rc = af_mkvow(c, &vow, secret)) != AF_OK)
 		die("mkvow", rc);
-	list.n_items = 1;
-	list.items = items;
-	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
-	args.list_value = &list;
-	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
-	item.vow_id = vow;
-	start_many(c, "gather", &args, n, 256, NULL);
+	gather_args_init(&g);
+	g.item.vow_id = vow;
+	t0 = now_s();
+	start_many(c, "gather", &g.args, n, 256, NULL);
+	*start_s = now_s() - t0;
 	af_close(c);
 	stop_daemon();
 
@@ -314,8 +280,9 @@ send_roundtrip(int transfers)
 
 /* ---- Timers ------------------------------------------------------------------ */
 
+/* n naps of nap_ms each, watched; the rate at which they fire. */
 static double
-timers(long n)
+timers(long n, long nap_ms)
 {
 	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
 			 ms = ASYNCFLOW__VALUE__INIT;
@@ -336,7 +303,7 @@ timers(long n)
 	start_daemon("none");
 	c = connect_retry();
 	ms.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
-	ms.int_value = 4000;
+	ms.int_value = nap_ms;
 	f.key = (char *)"ms";
 	f.value = &ms;
 	rec.n_fields = 1;
@@ -384,27 +351,36 @@ timers(long n)
 int
 main(int argc, char **argv)
 {
-	double full[3], p50, p99, rec, rt, tps;
+	double full[3], p50, p99, rec, rt, tps, start_s;
+	long nap_ms;
 	int i;
 
 	bdir = argc > 1 ? argv[1] : "build";
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < 3; i++)
-		full[i] = ipc_starts("full", 20000);
+		full[i] = ipc_starts("full", 10000);
 	qsort(full, 3, sizeof(double), cmp_double);
 	printf("bench ipc_starts_per_s %.0f starts/s\n", full[1]);
 	printf("bench ipc_starts_per_s_batch %.0f starts/s\n",
-	    ipc_starts("batch", 20000));
+	    ipc_starts("batch", 10000));
 	printf("bench ipc_starts_per_s_none %.0f starts/s\n",
-	    ipc_starts("none", 20000));
+	    ipc_starts("none", 10000));
 	settle_wake(2000, &p50, &p99);
 	printf("bench settle_wake_p50_us %.1f us\n", p50);
 	printf("bench settle_wake_p99_us %.1f us\n", p99);
-	rec = recovery(10000);
+	rec = recovery(10000, &start_s);
 	printf("bench recovery_s_10k %.3f s\n", rec);
 	rt = send_roundtrip(1000);
 	printf("bench send_roundtrip_p50_us %.1f us\n", rt);
-	tps = timers(10000);
+	/* The naps must outlast their own starts and watches (10,000 of
+	 * each, pipelined, as fast as recovery's starts or faster): those
+	 * that fire before they are watched are not counted. */
+	nap_ms = (long)(3000 * start_s) + 500;
+	if (nap_ms < 1000)
+		nap_ms = 1000;
+	if (nap_ms > 4000)
+		nap_ms = 4000;
+	tps = timers(10000, nap_ms);
 	printf("bench timers_per_s %.0f timers/s\n", tps);
 	remove_dir();
 	return 0;

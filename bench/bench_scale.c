@@ -39,70 +39,25 @@ struct kit {
 	uint8_t secret[AF_RESOLVER_LEN];
 };
 
-static void
-start_with(const char *durability, const char *resident)
-{
-	char exe[512];
-
-	snprintf(exe, sizeof(exe), "%s/asyncflowd", bdir);
-	if ((daemon_pid = fork()) == 0) {
-		if (resident != NULL)
-			execl(exe, exe, "-q", "-d", dir, "--durability",
-			    durability, "--max-resident", resident,
-			    (char *)NULL);
-		else
-			execl(exe, exe, "-q", "-d", dir, "--durability",
-			    durability, (char *)NULL);
-		_exit(127);
-	}
-}
-
-/* Pipeline n requests built by make(i) on c; each answer to take(i). */
-static void
-pipeline(af_conn *c, long n, void (*make)(long, Asyncflow__Request *),
-    void (*take)(long, Asyncflow__Response *))
-{
-	Asyncflow__Request req;
-	Asyncflow__Response *r;
-	uint64_t ids[WINDOW];
-	long sent = 0, done = 0;
-	int rc;
-
-	while (done < n) {
-		while (sent < n && sent - done < WINDOW) {
-			make(sent, &req);
-			if ((rc = af_send_request(c, &req,
-				 &ids[sent % WINDOW])) != AF_OK)
-				die("send", rc);
-			sent++;
-		}
-		if ((rc = af_wait_response(c, ids[done % WINDOW], -1, &r)) !=
-		    AF_OK)
-			die("request", rc);
-		if (take != NULL)
-			take(done, r);
-		af_msg_free(r);
-		done++;
-	}
-}
-
 static struct kit *kits; /* shared with the forked clients (read) */
 static long base;        /* the client's first kit */
 
 static Asyncflow__MakeVow mv = ASYNCFLOW__MAKE_VOW__INIT;
 
 static void
-make_mkvow(long i, Asyncflow__Request *req)
+make_mkvow(long i, Asyncflow__Request *req, void *arg)
 {
 	(void)i;
+	(void)arg;
 	asyncflow__request__init(req);
 	req->op_case = ASYNCFLOW__REQUEST__OP_MKVOW;
 	req->mkvow = &mv;
 }
 
 static void
-take_mkvow(long i, Asyncflow__Response *r)
+take_mkvow(long i, Asyncflow__Response *r, void *arg)
 {
+	(void)arg;
 	if (r->result_case != ASYNCFLOW__RESPONSE__RESULT_MKVOW ||
 	    r->mkvow->resolver.len != AF_RESOLVER_LEN)
 		die("mkvow answer", AF_EPROTO);
@@ -111,23 +66,17 @@ take_mkvow(long i, Asyncflow__Response *r)
 }
 
 static Asyncflow__StartFlow sf = ASYNCFLOW__START_FLOW__INIT;
-static Asyncflow__Value sargs = ASYNCFLOW__VALUE__INIT,
-			sitem = ASYNCFLOW__VALUE__INIT;
-static Asyncflow__Value *sitems[1] = { &sitem };
-static Asyncflow__List slist = ASYNCFLOW__LIST__INIT;
+static struct gather_args sg;
 
 static void
-make_start(long i, Asyncflow__Request *req)
+make_start(long i, Asyncflow__Request *req, void *arg)
 {
+	(void)arg;
 	asyncflow__request__init(req);
-	slist.n_items = 1;
-	slist.items = sitems;
-	sargs.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
-	sargs.list_value = &slist;
-	sitem.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
-	sitem.vow_id = kits[base + i].vow;
+	gather_args_init(&sg);
+	sg.item.vow_id = kits[base + i].vow;
 	sf.flow = (char *)"gather";
-	sf.args = &sargs;
+	sf.args = &sg.args;
 	req->op_case = ASYNCFLOW__REQUEST__OP_START;
 	req->start = &sf;
 }
@@ -136,8 +85,9 @@ static Asyncflow__SettleVow sv = ASYNCFLOW__SETTLE_VOW__INIT;
 static Asyncflow__Value one = ASYNCFLOW__VALUE__INIT;
 
 static void
-make_settle(long i, Asyncflow__Request *req)
+make_settle(long i, Asyncflow__Request *req, void *arg)
 {
+	(void)arg;
 	asyncflow__request__init(req);
 	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	one.int_value = 1;
@@ -151,7 +101,7 @@ make_settle(long i, Asyncflow__Request *req)
 
 /* CLIENTS processes, each pipelining its share of n requests. */
 static void
-in_clients(long n, void (*make)(long, Asyncflow__Request *))
+in_clients(long n, void (*make)(long, Asyncflow__Request *, void *))
 {
 	pid_t kids[CLIENTS];
 	int i, st;
@@ -164,7 +114,7 @@ in_clients(long n, void (*make)(long, Asyncflow__Request *))
 			base = i * share;
 			if (i == CLIENTS - 1)
 				share = n - base;
-			pipeline(c, share, make, NULL);
+			pipeline(c, share, WINDOW, "request", make, NULL, NULL);
 			af_close(c);
 			_exit(0);
 		}
@@ -212,10 +162,10 @@ million(long n)
 	af_conn *c;
 
 	fresh_dir();
-	start_with("batch", NULL);
+	start_daemon_resident("batch", NULL);
 	c = connect_retry();
 	base = 0;
-	pipeline(c, n, make_mkvow, take_mkvow);
+	pipeline(c, n, WINDOW, "request", make_mkvow, take_mkvow, NULL);
 	t0 = now_s();
 	in_clients(n, make_start);
 	t = now_s() - t0;
@@ -227,7 +177,7 @@ million(long n)
 	stop_daemon();
 	printf("bench sigterm_s_1m %.2f s\n", now_s() - t0);
 	t0 = now_s();
-	start_with("batch", NULL);
+	start_daemon_resident("batch", NULL);
 	c = connect_retry();
 	st = stats(c);
 	t = now_s() - t0;
@@ -255,68 +205,31 @@ million(long n)
 static void
 evicted_settle_wake(int samples)
 {
-	Asyncflow__Value args = ASYNCFLOW__VALUE__INIT,
-			 item = ASYNCFLOW__VALUE__INIT;
-	Asyncflow__Value *items[1] = { &item };
-	Asyncflow__List list = ASYNCFLOW__LIST__INIT;
-	Asyncflow__Request req = ASYNCFLOW__REQUEST__INIT;
-	Asyncflow__VowInfo *vi;
-	Asyncflow__Event *ev;
-	double *lat = calloc((size_t)samples, sizeof(double)), t0;
-	uint64_t act, outcome, filler, fout, id;
+	struct gather_args g;
+	double *lat = calloc((size_t)samples, sizeof(double));
+	uint64_t outcome, filler, fout;
 	struct kit k, f;
 	bool existing;
 	af_conn *c;
 	int i, rc;
 
 	fresh_dir();
-	start_with("none", "1");
+	start_daemon_resident("none", "1");
 	c = connect_retry();
-	list.n_items = 1;
-	list.items = items;
-	args.kind_case = ASYNCFLOW__VALUE__KIND_LIST_VALUE;
-	args.list_value = &list;
-	item.kind_case = ASYNCFLOW__VALUE__KIND_VOW_ID;
+	gather_args_init(&g);
 	one.kind_case = ASYNCFLOW__VALUE__KIND_INT_VALUE;
 	one.int_value = 1;
 	for (i = 0; i < samples; i++) {
 		if ((rc = af_mkvow(c, &k.vow, k.secret)) != AF_OK ||
 		    (rc = af_mkvow(c, &f.vow, f.secret)) != AF_OK)
 			die("mkvow", rc);
-		item.vow_id = k.vow;
-		if ((rc = af_start(c, "gather", &args, NULL, &act, &outcome,
-			 &existing)) != AF_OK)
-			die("start gather", rc);
-		if ((rc = af_watch_vow(c, outcome, &vi)) != AF_OK)
-			die("watch", rc);
-		af_msg_free(vi);
+		outcome = start_watched_gather(c, &g, k.vow);
 		/* With a budget of one, this start evicts the first. */
-		item.vow_id = f.vow;
-		if ((rc = af_start(c, "gather", &args, NULL, &filler, &fout,
+		g.item.vow_id = f.vow;
+		if ((rc = af_start(c, "gather", &g.args, NULL, &filler, &fout,
 			 &existing)) != AF_OK)
 			die("start filler", rc);
-		sv.vow = k.vow;
-		sv.resolver.data = k.secret;
-		sv.resolver.len = AF_RESOLVER_LEN;
-		sv.value = &one;
-		req.op_case = ASYNCFLOW__REQUEST__OP_SETTLE;
-		req.settle = &sv;
-		t0 = now_s();
-		if ((rc = af_send_request(c, &req, &id)) != AF_OK)
-			die("settle", rc);
-		for (;;) {
-			if ((rc = af_next_event(c, 10000, &ev)) != AF_OK)
-				die("event", rc);
-			if (ev->kind_case ==
-				ASYNCFLOW__EVENT__KIND_VOW_SETTLED &&
-			    ev->vow_settled->vow == outcome) {
-				af_msg_free(ev);
-				break;
-			}
-			af_msg_free(ev);
-		}
-		lat[i] = (now_s() - t0) * 1e6;
-		af_forget_response(c, id);
+		lat[i] = settle_to_wake_us(c, k.vow, k.secret, &one, outcome);
 		/* The filler is done too: one waiting activation at a time. */
 		if ((rc = af_settle(c, f.vow, f.secret, false, &one, NULL)) !=
 		    AF_OK)

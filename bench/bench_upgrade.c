@@ -4,7 +4,7 @@
  * `bench NAME VALUE UNIT` lines (medians).
  *
  * The store holds N = 100,000 waiting activations of bench_engine's
- * seed-style loop with one step: v = af_call(counter, "next", 0),
+ * seed-style loop (flowkit.c) with one step: v = af_call(counter, "next", 0),
  * af_await(v), then a wait on a vow nobody settles: three journal entries
  * each (checkCall, doReturn, doFulfill). One is run by the engine; the
  * other N - 1 are its rows and journal copied through the store API (a
@@ -29,12 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "acttab.h"
 #include "arena.h"
 #include "buf.h"
 #include "engine.h"
+#include "flowkit.h"
 #include "journal.h"
 #include "log.h"
 #include "registry.h"
@@ -45,75 +45,12 @@
 #define COPY_CHUNK 10000
 #define LIST_CHUNK 1024
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-die(const char *what, const char *err)
-{
-	fprintf(stderr, "bench_upgrade: %s: %s\n", what, err);
-	exit(1);
-}
-
-static int
-counter_next(struct af_host *h, void *data, const struct af_value *args,
-    const struct af_value **result)
-{
-	const struct af_value *r, *v;
-
-	(void)data;
-	if ((v = af_host_vow_kit(h, &r)) == NULL ||
-	    af_host_resolve(h, r, args) != AF_OK)
-		return AF_ENOMEM;
-	*result = v;
-	return AF_OK;
-}
-
-static const struct af_method counter_methods[] = { { "next", counter_next } };
-
-static int
-flow_loop(struct af_flow *f, const struct af_value *args,
-    const struct af_value **result)
-{
-	const struct af_value *v, *x;
-	int64_t i, n = af_get(args, "n")->u.i;
-
-	for (i = 0; i < n; i++) {
-		if (af_call(f, "counter", "next", af_int(af_flow_arena(f), i),
-			&v) != AF_OK ||
-		    af_await(f, v, &x) != AF_OK)
-			return AF_REJECTED;
-	}
-	af_await(f, af_get(args, "hang"), &x);
-	*result = x;
-	return AF_OK;
-}
-
 static struct af_registry *
 registry(void)
 {
 	struct af_registry *reg = registry_new();
 
-	if (reg == NULL ||
-	    af_register_object(reg, "counter", counter_methods, 1, NULL) !=
-		AF_OK ||
-	    af_register_flow(reg, "loop", flow_loop) != AF_OK)
-		die("registry", "out of memory");
+	flowkit_register_loop(reg);
 	return reg;
 }
 
@@ -232,28 +169,12 @@ check(const char *dir, long n, double *cpu)
 	return t1 - t0;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int
 main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 100000;
 	int runs = argc > 2 ? atoi(argv[2]) : 5, i;
-	const char *tmp = getenv("TMPDIR");
-	char dir[256], cmd[300];
+	char dir[256];
 	double secs[16], cpus[16], med, cpu;
 
 	log_set_level(LOG_WARN);
@@ -261,18 +182,13 @@ main(int argc, char **argv)
 		n = 100000;
 	if (runs < 1 || runs > 16)
 		runs = 5;
-	snprintf(dir, sizeof(dir), "%s/afbench.XXXXXX",
-	    tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp", dir);
+	flowkit_mkdir(dir, sizeof(dir));
 	build(dir, n);
 	for (i = 0; i < runs; i++)
 		secs[i] = check(dir, n, &cpus[i]);
 	med = median(secs, runs);
 	cpu = median(cpus, runs);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_upgrade: could not remove %s\n", dir);
+	flowkit_rmdir(dir);
 	printf("bench upgrade_check_entries_per_s %.0f entries/s\n",
 	    3.0 * (double)n / med);
 	printf("bench upgrade_check_s_%ldk %.3f s\n", n / 1000, med);

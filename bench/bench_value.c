@@ -8,38 +8,14 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "arena.h"
+#include "benchkit.h"
 #include "buf.h"
 #include "value.h"
 
 #define RUNS  5
 #define ITERS 2000000
-
-static double
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v)
-{
-	qsort(v, RUNS, sizeof(*v), cmp_double);
-	return v[RUNS / 2];
-}
 
 static void
 die(const char *what)
@@ -71,7 +47,7 @@ main(void)
 		die("value_decode failed");
 
 	for (run = 0; run < RUNS; run++) {
-		t = now_ns();
+		t = now_s();
 		for (i = 0; i < ITERS; i++) {
 			if ((i & 1023) == 0)
 				arena_reset(da);
@@ -79,21 +55,21 @@ main(void)
 				die("value_decode failed");
 			sink = d;
 		}
-		dec_ns[run] = (now_ns() - t) / ITERS;
+		dec_ns[run] = (now_s() - t) * 1e9 / ITERS;
 
-		t = now_ns();
+		t = now_s();
 		for (i = 0; i < ITERS; i++) {
 			buf_reset(&b);
 			if (value_encode(&b, v) != AF_OK)
 				die("value_encode failed");
 			sink = b.p;
 		}
-		enc_ns[run] = (now_ns() - t) / ITERS;
+		enc_ns[run] = (now_s() - t) * 1e9 / ITERS;
 	}
 	(void)sink;
 
-	printf("bench value_decode_ns %.1f ns\n", median(dec_ns));
-	printf("bench value_encode_ns %.1f ns\n", median(enc_ns));
+	printf("bench value_decode_ns %.1f ns\n", median(dec_ns, RUNS));
+	printf("bench value_encode_ns %.1f ns\n", median(enc_ns, RUNS));
 	buf_release(&b);
 	arena_free(a);
 	arena_free(da);

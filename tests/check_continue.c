@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "engine.h"
+#include "engineutil.h"
 #include "registry.h"
 #include "store.h"
 #include "testutil.h"
@@ -111,7 +112,6 @@ static void
 open_engine(void)
 {
 	struct store_opts so = { .durability = STORE_NONE };
-	char err[256];
 
 	reg = registry_new();
 	ck_assert_ptr_nonnull(reg);
@@ -119,22 +119,13 @@ open_engine(void)
 	af_register_flow(reg, "collect", flow_collect);
 	af_register_flow(reg, "launder", flow_launder);
 	af_register_flow(reg, "gate", flow_gate);
-	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
-	    AF_OK);
-	ck_assert_msg(engine_open(st, reg, NULL, &eng, err, sizeof(err)) ==
-		AF_OK,
-	    "engine_open: %s", err);
+	engineutil_open(dir, &so, reg, NULL, &st, &eng);
 }
 
 static void
 close_engine(void)
 {
-	engine_close(eng);
-	store_close(st);
-	registry_free(reg);
-	eng = NULL;
-	st = NULL;
-	reg = NULL;
+	engineutil_close(&st, &reg, &eng);
 }
 
 static void

@@ -19,6 +19,7 @@
 #include "arena.h"
 #include "children.h"
 #include "engine.h"
+#include "engineutil.h"
 #include "journal.h"
 #include "log.h"
 #include "registry.h"
@@ -34,13 +35,6 @@
 static int host_calls;      /* how often any test host method ran */
 static bool sender_swapped; /* the "new code" of flow_sender */
 static int64_t fake_now = 1000000;
-
-static int64_t
-fake_clock(void *ctx)
-{
-	(void)ctx;
-	return fake_now;
-}
 
 /* counter.next(i): a vow settled with i, returned unsettled-looking. */
 static int
@@ -850,9 +844,9 @@ open_engine(enum version v, size_t map_size)
 {
 	struct store_opts so = { .map_size = map_size,
 		.durability = STORE_NONE };
-	char err[256];
 	af_flow_fn *ca = flow_call_await;
-	struct engine_opts eo = { .clock_ms = fake_clock,
+	struct engine_opts eo = { .clock_ms = engineutil_clock,
+		.clock_ctx = &fake_now,
 		.max_resident = max_resident,
 		.pass_max_entries = pass_max,
 		.max_act_memory = max_mem };
@@ -907,22 +901,13 @@ open_engine(enum version v, size_t map_size)
 	af_register_flow(reg, "bad_names", flow_bad_names);
 	af_register_flow(reg, "patch",
 	    v == V_PATCHED ? flow_patch_v2 : flow_patch_v1);
-	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
-	    AF_OK);
-	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
-		AF_OK,
-	    "engine_open: %s", err);
+	engineutil_open(dir, &so, reg, &eo, &st, &eng);
 }
 
 static void
 close_engine(void)
 {
-	engine_close(eng);
-	store_close(st);
-	registry_free(reg);
-	eng = NULL;
-	st = NULL;
-	reg = NULL;
+	engineutil_close(&st, &reg, &eng);
 }
 
 static void

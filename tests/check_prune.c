@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "builtin_flows.h"
 #include "engine.h"
+#include "engineutil.h"
 #include "prune.h"
 #include "registry.h"
 #include "store.h"
@@ -30,13 +31,6 @@ static struct engine *eng;
 static struct af_arena *ar;
 static struct engine_opts eo;
 static int64_t fake_now = 1000000;
-
-static int64_t
-fake_clock(void *ctx)
-{
-	(void)ctx;
-	return fake_now;
-}
 
 /* many({"n": N}): N clock.now calls (2N journal entries), then N. */
 static int
@@ -70,30 +64,21 @@ static void
 open_engine(void)
 {
 	struct store_opts so = { .durability = STORE_NONE };
-	char err[256];
 
 	reg = registry_new();
 	ck_assert_ptr_nonnull(reg);
 	ck_assert_int_eq(builtin_flows_register(reg), AF_OK);
 	ck_assert_int_eq(af_register_flow(reg, "many", flow_many), AF_OK);
 	ck_assert_int_eq(af_register_flow(reg, "dangle", flow_dangle), AF_OK);
-	ck_assert_int_eq(store_open_lmdb(dir, &so, &st, err, sizeof(err)),
-	    AF_OK);
-	eo.clock_ms = fake_clock;
-	ck_assert_msg(engine_open(st, reg, &eo, &eng, err, sizeof(err)) ==
-		AF_OK,
-	    "engine_open: %s", err);
+	eo.clock_ms = engineutil_clock;
+	eo.clock_ctx = &fake_now;
+	engineutil_open(dir, &so, reg, &eo, &st, &eng);
 }
 
 static void
 close_engine(void)
 {
-	engine_close(eng);
-	store_close(st);
-	registry_free(reg);
-	eng = NULL;
-	st = NULL;
-	reg = NULL;
+	engineutil_close(&st, &reg, &eng);
 }
 
 static void

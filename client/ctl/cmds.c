@@ -682,73 +682,29 @@ cmd_wake(int argc, char **argv)
 	return print_answer(o, ANS_OBJECT);
 }
 
-/* terminate A [--reason ERROR_JSON]: the outcome's error is always named
- * Terminated (what a client matches on); --reason gives its message. */
-int
-cmd_terminate(int argc, char **argv)
+/* Prints {key: id}; returns the exit status. */
+static int
+print_id(const char *key, uint64_t id)
 {
-	const char *reason = NULL, *message = NULL;
-	struct opt opts[] = {
-		{ "reason", &reason, NULL },
-		{ NULL, NULL, NULL },
-	};
-	Asyncflow__Value *val = NULL;
-	char *pos[1];
-	uint64_t act;
-	af_conn *c;
-	json_t *o;
-	int rc;
+	json_t *o = jnew(json_object());
 
-	if (parse_args(argc, argv, opts, pos, 1) < 1)
-		usage_error("missing A");
-	act = parse_id("A", pos[0]);
-	if (reason != NULL) {
-		val = parse_value_arg("--reason", reason);
-		if (val->kind_case != ASYNCFLOW__VALUE__KIND_ERROR_VALUE)
-			usage_error(
-			    "--reason must be an error, "
-			    "{\"@error\": {\"name\": N, \"message\": M}}, "
-			    "not %s",
-			    reason);
-		message = val->error_value->message;
-	}
-	c = connect_daemon();
-	if ((rc = af_terminate(c, act, message)) != AF_OK)
-		call_failed(c, rc);
-	af_close(c);
-	af_msg_free(val);
-	o = jnew(json_object());
-	jset(o, "terminated", juint(act));
+	jset(o, key, juint(id));
 	return print_answer(o, ANS_OBJECT);
 }
 
-/* purge A: delete a finished activation now. */
-int
-cmd_purge(int argc, char **argv)
-{
-	struct opt opts[] = { { NULL, NULL, NULL } };
-	char *pos[1];
-	uint64_t act;
-	af_conn *c;
-	json_t *o;
-	int rc;
+/* What --reason an activation command takes. */
+enum reason_arg {
+	REASON_NONE,  /* no --reason */
+	REASON_VALUE, /* any value */
+	REASON_ERROR, /* an error value */
+};
 
-	if (parse_args(argc, argv, opts, pos, 1) < 1)
-		usage_error("missing A");
-	act = parse_id("A", pos[0]);
-	c = connect_daemon();
-	if ((rc = af_purge(c, act)) != AF_OK)
-		call_failed(c, rc);
-	af_close(c);
-	o = jnew(json_object());
-	jset(o, "purged", juint(act));
-	return print_answer(o, ANS_OBJECT);
-}
-
-/* cancel A [--reason ERROR_JSON]: the reason reaches the flow's waits as
- * it is given (any value a client may pass; an error is the custom). */
-int
-cmd_cancel(int argc, char **argv)
+/* CMD A [--reason JSON]: parses A and --reason (a usage error if it is not
+ * what want says), sends them with send (reason NULL when not given),
+ * prints {key: A}. */
+static int
+act_command(int argc, char **argv, enum reason_arg want, const char *key,
+    int (*send)(af_conn *, uint64_t, const Asyncflow__Value *))
 {
 	const char *reason = NULL;
 	struct opt opts[] = {
@@ -759,22 +715,66 @@ cmd_cancel(int argc, char **argv)
 	char *pos[1];
 	uint64_t act;
 	af_conn *c;
-	json_t *o;
 	int rc;
 
-	if (parse_args(argc, argv, opts, pos, 1) < 1)
+	if (parse_args(argc, argv, want == REASON_NONE ? opts + 1 : opts, pos,
+		1) < 1)
 		usage_error("missing A");
 	act = parse_id("A", pos[0]);
-	if (reason != NULL)
+	if (reason != NULL) {
 		val = parse_value_arg("--reason", reason);
+		if (want == REASON_ERROR &&
+		    val->kind_case != ASYNCFLOW__VALUE__KIND_ERROR_VALUE)
+			usage_error(
+			    "--reason must be an error, "
+			    "{\"@error\": {\"name\": N, \"message\": M}}, "
+			    "not %s",
+			    reason);
+	}
 	c = connect_daemon();
-	if ((rc = af_cancel(c, act, val)) != AF_OK)
+	if ((rc = send(c, act, val)) != AF_OK)
 		call_failed(c, rc);
 	af_close(c);
 	af_msg_free(val);
-	o = jnew(json_object());
-	jset(o, "cancelled", juint(act));
-	return print_answer(o, ANS_OBJECT);
+	return print_id(key, act);
+}
+
+static int
+send_terminate(af_conn *c, uint64_t act, const Asyncflow__Value *reason)
+{
+	return af_terminate(c, act,
+	    reason != NULL ? reason->error_value->message : NULL);
+}
+
+/* terminate A [--reason ERROR_JSON]: the outcome's error is always named
+ * Terminated (what a client matches on); --reason gives its message. */
+int
+cmd_terminate(int argc, char **argv)
+{
+	return act_command(argc, argv, REASON_ERROR, "terminated",
+	    send_terminate);
+}
+
+static int
+send_purge(af_conn *c, uint64_t act, const Asyncflow__Value *reason)
+{
+	(void)reason;
+	return af_purge(c, act);
+}
+
+/* purge A: delete a finished activation now. */
+int
+cmd_purge(int argc, char **argv)
+{
+	return act_command(argc, argv, REASON_NONE, "purged", send_purge);
+}
+
+/* cancel A [--reason ERROR_JSON]: the reason reaches the flow's waits as
+ * it is given (any value a client may pass; an error is the custom). */
+int
+cmd_cancel(int argc, char **argv)
+{
+	return act_command(argc, argv, REASON_VALUE, "cancelled", af_cancel);
 }
 
 /* call OBJ METHOD [ARGS_JSON] [--wait [--timeout S]]: {"vow": N}, or with
@@ -794,7 +794,6 @@ cmd_call(int argc, char **argv)
 	char *pos[3], id[24], *vargv[4];
 	uint64_t vow;
 	af_conn *c;
-	json_t *o;
 	int n, rc;
 
 	n = parse_args(argc, argv, opts, pos, 3);
@@ -817,9 +816,7 @@ cmd_call(int argc, char **argv)
 		vargv[3] = (char *)timeout;
 		return cmd_vow(timeout != NULL ? 4 : 2, vargv);
 	}
-	o = jnew(json_object());
-	jset(o, "vow", juint(vow));
-	return print_answer(o, ANS_OBJECT);
+	return print_id("vow", vow);
 }
 
 /* Every field of StatsReply by its proto name, by reflection, so fields
