@@ -3,9 +3,11 @@
  * libevent. A Unix socket (mode 0600, peers must have our uid), frames of
  * a 4-byte big-endian length plus one protobuf message, and the group
  * commit: every request read in one loop iteration is handed to the api,
- * then ONE turn (turn.c: timers, engine pass, replies) runs at a lower
- * priority than all I/O (so after every ready connection has been read)
- * and commits them together; the replies leave after that commit.
+ * then ONE turn (turn.c: timers, engine pass, replies) runs after every
+ * connection that poll found ready has been read (the first read activates
+ * the pass behind the others; a pass asked for by a pass waits for the
+ * next poll, schedule_pass) and commits them together; the replies leave
+ * after that commit.
  *
  * Limits, so that no client (or uid) can exhaust the daemon: at most
  * FAIR_FRAMES_PER_TURN frames of a connection per turn (fair.c), at most
@@ -89,6 +91,7 @@ struct server {
 	struct server_opts o;
 	struct turn turn;
 	bool pass_scheduled;
+	bool in_pass; /* pass_cb is running (schedule_pass) */
 	bool stopping;
 	struct event *backoff_ev;
 	int exit_code;
@@ -142,13 +145,27 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 
 /* ---- The pass --------------------------------------------------------------------- */
 
+/*
+ * A pass in this sweep, after the callbacks already due (the reads of the
+ * connections that were ready). Asked for by a pass itself (the engine is
+ * busy, deferred connections have frames left), it runs after the next
+ * poll of the sockets instead: activated from its own callback it would
+ * run again in the same sweep, and the loop would read no socket until
+ * the engine is idle. As a timer due now it runs in the next sweep, after
+ * the reads that poll finds ready.
+ */
 static void
 schedule_pass(struct server *srv)
 {
-	if (!srv->pass_scheduled) {
-		srv->pass_scheduled = true;
+	static const struct timeval now = { 0, 0 };
+
+	if (srv->pass_scheduled)
+		return;
+	srv->pass_scheduled = true;
+	if (srv->in_pass)
+		event_add(srv->pass_ev, &now);
+	else
 		event_active(srv->pass_ev, 0, 0);
-	}
 }
 
 static struct timeval
@@ -209,17 +226,29 @@ api_watch_cb(void *ctx, int fd)
 	return 0;
 }
 
+static void pass_run(struct server *);
+
 /* One turn (turn.c), then the events its answer asks for. */
 static void
 pass_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	struct turn_next next;
-	struct timeval tv;
 
 	(void)fd;
 	(void)what;
 	srv->pass_scheduled = false;
+	srv->in_pass = true;
+	pass_run(srv);
+	srv->in_pass = false;
+}
+
+/* The body of pass_cb (which marks it in_pass). */
+static void
+pass_run(struct server *srv)
+{
+	struct turn_next next;
+	struct timeval tv;
+
 	turn_run(&srv->turn, &next);
 	if (!srv->ready_sent) { /* the replays queued at open have run */
 		srv->ready_sent = true;
@@ -826,12 +855,7 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		fd = o->listen_fd; /* socket activation: bound already */
 	else if ((fd = listen_socket(o->socket_path, o, err, errlen)) < 0)
 		return AF_ESTATE;
-	/* A pass that asks for another (engine_busy) re-activates its event
-	 * from its own callback, which libevent runs in the same sweep: the
-	 * loop would not poll sockets until the engine is idle. One callback
-	 * of priority 1 per sweep lets clients in between passes. */
 	if ((cfg = event_config_new()) == NULL ||
-	    event_config_set_max_dispatch_interval(cfg, NULL, 1, 1) != 0 ||
 	    (srv.base = event_base_new_with_config(cfg)) == NULL) {
 		snprintf(err, errlen, "libevent: cannot create the event base");
 		event_config_free(cfg);
@@ -839,7 +863,11 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		return AF_ENOMEM;
 	}
 	event_config_free(cfg);
-	/* I/O at priority 0 runs before the pass at priority 1. */
+	/* One priority for all (libevent's default for new events is the
+	 * middle one, 1 of 2): the order within a sweep is the order of
+	 * activation, which puts the pass after the reads (schedule_pass).
+	 * A priority above the pass for I/O would starve the pass while
+	 * clients keep sending. */
 	event_base_priority_init(srv.base, 2);
 	srv.api = api_new(e, send_cb, &srv, o->durability);
 	srv.pass_ev = event_new(srv.base, -1, 0, pass_cb, &srv);
