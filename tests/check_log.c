@@ -19,9 +19,9 @@
 
 static char text[4096];
 
-/* Log `s` as the argument of one info message; what stderr got. */
+/* What stderr got while `say` logged `s`. */
 static const char *
-logged(const char *s)
+captured(void (*say)(const char *), const char *s)
 {
 	size_t n;
 	FILE *f;
@@ -32,7 +32,7 @@ logged(const char *s)
 	ck_assert_int_ge(saved = dup(2), 0);
 	ck_assert_int_eq(dup2(fileno(f), 2), 2);
 	log_set_level(LOG_INFO);
-	log_info("connection 1 serves %s (0 waiting)", s);
+	say(s);
 	fflush(stderr);
 	ck_assert_int_eq(dup2(saved, 2), 2);
 	close(saved);
@@ -43,27 +43,30 @@ logged(const char *s)
 	return text;
 }
 
-/* The same through log_unlocked (the watchdog's writer), at warn. */
+static void
+say_info(const char *s)
+{
+	log_info("connection 1 serves %s (0 waiting)", s);
+}
+
+/* Through log_unlocked (the watchdog's writer), at warn. */
+static void
+say_unlocked(const char *s)
+{
+	log_unlocked(LOG_WARN, "activation %llu ran away: %s", 7ULL, s);
+}
+
+/* Log `s` as the argument of one info message; what stderr got. */
+static const char *
+logged(const char *s)
+{
+	return captured(say_info, s);
+}
+
 static const char *
 logged_unlocked(const char *s)
 {
-	size_t n;
-	FILE *f;
-	int saved;
-
-	ck_assert_ptr_nonnull(f = tmpfile());
-	fflush(stderr);
-	ck_assert_int_ge(saved = dup(2), 0);
-	ck_assert_int_eq(dup2(fileno(f), 2), 2);
-	log_set_level(LOG_INFO);
-	log_unlocked(LOG_WARN, "activation %llu ran away: %s", 7ULL, s);
-	ck_assert_int_eq(dup2(saved, 2), 2);
-	close(saved);
-	rewind(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
+	return captured(say_unlocked, s);
 }
 
 static int
