@@ -334,7 +334,7 @@ checker_main(const struct checker_opts *o)
 	int p[2], status, code;
 	size_t i;
 	pid_t pid;
-	bool first;
+	bool first, ran_away;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (o->replay == 0 && o->nmodules == 0) {
@@ -393,9 +393,13 @@ checker_main(const struct checker_opts *o)
 			    msg.err ? "checker died" : (char *)msg.p);
 			return CHECKER_ERROR;
 		}
-		/* A verdict for the activation it was replaying. */
+		/* A verdict for the activation it was replaying: it ran away
+		 * if the worker said so, else it crashed (a signal, or an exit
+		 * of another status: a sanitizer's report, an abort). */
+		ran_away = WIFEXITED(status) &&
+		    WEXITSTATUS(status) == WORKER_RUNAWAY;
 		buf_reset(&msg);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_RUNAWAY)
+		if (ran_away)
 			buf_printf(&msg,
 			    "activation %llu (flow %s) ran away on replay: a "
 			    "turn ran longer than the turn limit (%u ms) "
@@ -420,7 +424,7 @@ checker_main(const struct checker_opts *o)
 			    (unsigned long long)sh->act);
 			json_str(&items, sh->r.flow);
 			buf_printf(&items, ", \"verdict\": \"%s\", ",
-			    WIFSIGNALED(status) ? "crashed" : "runaway");
+			    ran_away ? "runaway" : "crashed");
 			if (sh->read > 0)
 				buf_printf(&items, "\"index\": %llu, ",
 				    (unsigned long long)(sh->read - 1));
@@ -430,9 +434,7 @@ checker_main(const struct checker_opts *o)
 			break;
 		}
 		failing_item(&items, sh->act, sh->r.flow,
-		    WIFEXITED(status) && WEXITSTATUS(status) == WORKER_RUNAWAY ?
-			"runaway" :
-			"crashed",
+		    ran_away ? "runaway" : "crashed",
 		    msg.err ? "crashed" : (char *)msg.p, sh->read > 0,
 		    sh->read - 1);
 		buf_putc(&items, '\n');
