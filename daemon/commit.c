@@ -432,6 +432,11 @@ prune_step(struct engine *e, struct store_txn *t)
 	if ((e->npurges > 0 || prune_is_due(e, finishing_oldest(e), now)) &&
 	    (rc = finishing_flush(e, t)) != AF_OK)
 		return rc;
+	/* ...and DB_OWNED every vow an activation made (prune_act reads
+	 * only that table): the vows of one pruned now, at the latest. */
+	if ((e->npurges > 0 || prune_is_due(e, e->prune_next_ms, now)) &&
+	    (rc = vowtab_owned_flush(e->vt, t)) != AF_OK)
+		return rc;
 	for (i = 0; i < e->npurges; i++) {
 		/* Unknown from this commit on (its row goes now, however
 		 * many purges there are), the rest deleted first: moved to

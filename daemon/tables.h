@@ -111,6 +111,17 @@ void finished_key(uint8_t key[FINISHED_KEY_LEN], int64_t ms, uint64_t act);
 #define FINISHING_META "finishing"
 #define FINISHING_MAX  64
 
+/* DB_META OWNING_META: the newest DB_OWNED rows of vows (OWNED_VOW keys,
+ * OWNED_VOW_KEY_LEN bytes each), not yet moved there, end to end; no row
+ * when there are none. As for FINISHING_META: the commit that makes a vow
+ * writes the meta table anyway (next_vow), so the row costs no page of
+ * another table; they are moved to DB_OWNED OWNING_MAX at a time, or as
+ * soon as anything is pruned (vows.c, vowtab_owned_flush). Both together
+ * are what activations made. */
+#define OWNING_META       "owning"
+#define OWNING_MAX        64
+#define OWNED_VOW_KEY_LEN 17
+
 /* Meta: small named unsigned counters. */
 int meta_get_u64(struct store_txn *t, const char *name, uint64_t *v);
 int meta_put_u64(struct store_txn *t, const char *name, uint64_t v);

@@ -54,6 +54,10 @@ struct vowtab {
 	vow_settled_fn *cb;
 	void *ctx;
 	struct buf scratch;
+	/* The OWNING_META row (tables.h) as committed plus this pass's. */
+	uint8_t owning[OWNING_MAX][OWNED_VOW_KEY_LEN];
+	size_t nowning;
+	bool owning_dirty;
 	uint8_t pool[SECRET_POOL_N * VOW_SECRET_LEN];
 	size_t pool_left;       /* unused bytes, at the pool's start */
 	unsigned long pool_gen; /* fork_gen when it was filled */
@@ -227,6 +231,92 @@ take_secret(struct vowtab *vt, uint8_t out[VOW_SECRET_LEN])
 	return AF_OK;
 }
 
+/* Read the OWNING_META row of t into vt. */
+static int
+read_owning(struct vowtab *vt, struct store_txn *t)
+{
+	struct store_val v;
+	int rc;
+
+	vt->nowning = 0;
+	vt->owning_dirty = false;
+	rc = store_get(t, DB_META,
+	    (struct store_val){ OWNING_META, sizeof(OWNING_META) - 1 }, &v);
+	if (rc == AF_ENOTFOUND)
+		return AF_OK;
+	if (rc != AF_OK)
+		return rc;
+	if (v.n % OWNED_VOW_KEY_LEN != 0 ||
+	    v.n > OWNING_MAX * OWNED_VOW_KEY_LEN)
+		return AF_EDECODE;
+	memcpy(vt->owning, v.p, v.n);
+	vt->nowning = v.n / OWNED_VOW_KEY_LEN;
+	return AF_OK;
+}
+
+/* Move the OWNING_META rows to DB_OWNED, in t (the row itself is written
+ * by owning_put). */
+static int
+owning_move(struct vowtab *vt, struct store_txn *t)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < vt->nowning; i++)
+		if ((rc = store_put(t, DB_OWNED,
+			 (struct store_val){ vt->owning[i], OWNED_VOW_KEY_LEN },
+			 (struct store_val){ "", 0 }, false)) != AF_OK)
+			return rc;
+	vt->owning_dirty = vt->owning_dirty || vt->nowning > 0;
+	vt->nowning = 0;
+	return AF_OK;
+}
+
+/* Write the OWNING_META row if this pass changed it (none: deleted). */
+static int
+owning_put(struct vowtab *vt, struct store_txn *t)
+{
+	static const struct store_val name = { OWNING_META,
+		sizeof(OWNING_META) - 1 };
+	int rc;
+
+	if (!vt->owning_dirty)
+		return AF_OK;
+	vt->owning_dirty = false;
+	if (vt->nowning > 0)
+		return store_put(t, DB_META, name,
+		    (struct store_val){ vt->owning,
+			vt->nowning * OWNED_VOW_KEY_LEN },
+		    false);
+	rc = store_del(t, DB_META, name);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+/* A vow just made with an owner: its DB_OWNED row, first in the
+ * OWNING_META row. */
+static int
+owning_add(struct vowtab *vt, struct store_txn *t, uint64_t owner,
+    const uint8_t vkey[8])
+{
+	int rc;
+
+	if (vt->nowning == OWNING_MAX && (rc = owning_move(vt, t)) != AF_OK)
+		return rc;
+	owned_key(vt->owning[vt->nowning++], owner, OWNED_VOW, vkey, 8);
+	vt->owning_dirty = true;
+	return AF_OK;
+}
+
+int
+vowtab_owned_flush(struct vowtab *vt, struct store_txn *t)
+{
+	int rc;
+
+	if ((rc = owning_move(vt, t)) != AF_OK)
+		return rc;
+	return owning_put(vt, t);
+}
+
 static int
 read_counters(struct vowtab *vt, struct store_txn *t)
 {
@@ -239,7 +329,7 @@ read_counters(struct vowtab *vt, struct store_txn *t)
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
 	vt->counters_dirty = false;
-	return AF_OK;
+	return read_owning(vt, t);
 }
 
 int
@@ -762,16 +852,8 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		    false);
 		if (rc != AF_OK)
 			return rc;
-		if (v->made) {
-			uint8_t okey[OWNED_KEY_MAX];
-			size_t on = owned_key(okey, v->owner, OWNED_VOW, key,
-			    8);
-
-			if ((rc = store_put(t, DB_OWNED,
-				 (struct store_val){ okey, on },
-				 (struct store_val){ "", 0 }, false)) != AF_OK)
-				return rc;
-		}
+		if (v->made && (rc = owning_add(vt, t, v->owner, key)) != AF_OK)
+			return rc;
 	}
 	if ((rc = last_wops(vt)) != AF_OK)
 		return rc;
@@ -802,7 +884,7 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		    AF_OK)
 			return rc;
 	}
-	return AF_OK;
+	return owning_put(vt, t);
 }
 
 void

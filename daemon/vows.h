@@ -29,7 +29,8 @@
  *    secret, and is matched on that.
  *  - A vow made with an owner (the activation that made it) also gets a
  *    DB_OWNED row (tables.h, owned_key), so that pruning the activation
- *    finds it (prune.h).
+ *    finds it (prune.h): first in the meta table's OWNING_META row, then,
+ *    OWNING_MAX at a time or before anything is pruned, in DB_OWNED.
  */
 #ifndef AF_VOWS_H
 #define AF_VOWS_H
@@ -107,6 +108,12 @@ int vowtab_discard(struct vowtab *vt);
 int vowtab_forget(struct vowtab *vt);
 
 uint64_t vowtab_settle_seq(const struct vowtab *vt);
+
+/* Move the DB_OWNED rows of the vows made lately, kept in the meta table's
+ * OWNING_META row until OWNING_MAX of them are (tables.h), to DB_OWNED,
+ * in t: before anything is pruned, which reads DB_OWNED alone. AF_OK or a
+ * store error (then abort t). */
+int vowtab_owned_flush(struct vowtab *vt, struct store_txn *t);
 
 /* Vow id, just made with an owner, gets no DB_OWNED row: its owner finds
  * it otherwise (an activation's outcome, named by its row). */

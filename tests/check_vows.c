@@ -970,6 +970,79 @@ START_TEST(test_vows_aborted_flush_then_discard)
 }
 END_TEST
 
+/* DB_OWNED rows of the vows of one activation (a store read). */
+static size_t
+owned_rows(uint64_t act)
+{
+	struct store_cursor *c;
+	struct store_txn *t;
+	struct store_val k, v;
+	uint8_t prefix[8];
+	size_t n = 0;
+	int rc;
+
+	store_be64(prefix, act);
+	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
+	ck_assert_int_eq(store_cursor_open(t, DB_OWNED, &c), AF_OK);
+	k = (struct store_val){ prefix, 8 };
+	for (rc = store_cursor_get(c, STORE_SET_RANGE, &k, &v); rc == AF_OK;
+	     rc = store_cursor_get(c, STORE_NEXT, &k, &v)) {
+		if (k.n < 8 || memcmp(k.p, prefix, 8) != 0)
+			break;
+		n++;
+	}
+	store_cursor_close(c);
+	store_abort(t);
+	return n;
+}
+
+/*
+ * The DB_OWNED rows of vows made with an owner wait in the meta table's
+ * OWNING_META row (no page of another table in the commit that makes
+ * them), OWNING_MAX at a time, and are all in DB_OWNED after
+ * vowtab_owned_flush; the row is committed state: a failed pass or a new
+ * table (a restart) finds what was committed, no more, no less.
+ */
+START_TEST(test_vows_owned_rows_batched_in_meta)
+{
+	struct store_txn *t;
+	uint64_t id;
+	int i;
+
+	for (i = 0; i < OWNING_MAX - 1; i++)
+		ck_assert_int_eq(vowtab_make(vt, 5, &id, NULL), AF_OK);
+	commit_vt();
+	ck_assert_uint_eq(owned_rows(5), 0);
+	/* A restart reads them back: the next two fill, then move them. */
+	reopen_vt();
+	ck_assert_int_eq(vowtab_make(vt, 5, &id, NULL), AF_OK);
+	ck_assert_int_eq(vowtab_make(vt, 5, &id, NULL), AF_OK);
+	commit_vt();
+	ck_assert_uint_eq(owned_rows(5), OWNING_MAX);
+	/* A pass that fails: its vow's row is not kept. */
+	ck_assert_int_eq(vowtab_make(vt, 5, &id, NULL), AF_OK);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(vowtab_flush(vt, t), AF_OK);
+	store_abort(t);
+	ck_assert_int_eq(vowtab_discard(vt), AF_OK);
+	/* Before a pruning: the one left, and no other. */
+	ck_assert_int_eq(vowtab_make(vt, 6, &id, NULL), AF_OK);
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(vowtab_flush(vt, t), AF_OK);
+	ck_assert_int_eq(vowtab_owned_flush(vt, t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
+	vowtab_after_commit(vt);
+	ck_assert_uint_eq(owned_rows(5), OWNING_MAX + 1);
+	ck_assert_uint_eq(owned_rows(6), 1);
+	reopen_vt();
+	ck_assert_int_eq(store_begin(st, false, &t), AF_OK);
+	ck_assert_int_eq(vowtab_owned_flush(vt, t), AF_OK);
+	ck_assert_int_eq(store_commit(t), AF_OK);
+	ck_assert_uint_eq(owned_rows(5), OWNING_MAX + 1);
+	ck_assert_uint_eq(owned_rows(6), 1);
+}
+END_TEST
+
 static Suite *
 vows_suite(void)
 {
@@ -999,6 +1072,7 @@ vows_suite(void)
 	tcase_add_test(tc, test_vows_watch_rows_and_holds);
 	tcase_add_test(tc, test_vows_watch_last_change_in_a_pass_wins);
 	tcase_add_test(tc, test_vows_aborted_flush_then_discard);
+	tcase_add_test(tc, test_vows_owned_rows_batched_in_meta);
 	suite_add_tcase(s, tc);
 	return s;
 }
