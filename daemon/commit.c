@@ -246,15 +246,11 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 static int
 finishing_flush(struct engine *e, struct store_txn *t)
 {
-	size_t i;
 	int rc;
 
-	for (i = 0; i < e->nfinishing; i++)
-		if ((rc = store_put(t, DB_FINISHED,
-			 (struct store_val){ e->finishing[i],
-			     FINISHED_KEY_LEN },
-			 (struct store_val){ "", 0 }, false)) != AF_OK)
-			return rc;
+	if ((rc = meta_batch_move(t, DB_FINISHED, e->finishing,
+		 FINISHED_KEY_LEN, e->nfinishing)) != AF_OK)
+		return rc;
 	e->finishing_dirty = e->finishing_dirty || e->nfinishing > 0;
 	e->nfinishing = 0;
 	return AF_OK;
@@ -264,19 +260,10 @@ finishing_flush(struct engine *e, struct store_txn *t)
 static int
 finishing_put(struct engine *e, struct store_txn *t)
 {
-	static const struct store_val name = { FINISHING_META,
-		sizeof(FINISHING_META) - 1 };
-	int rc;
-
 	if (!e->finishing_dirty)
 		return AF_OK;
-	if (e->nfinishing > 0)
-		return store_put(t, DB_META, name,
-		    (struct store_val){ e->finishing,
-			e->nfinishing * FINISHED_KEY_LEN },
-		    false);
-	rc = store_del(t, DB_META, name);
-	return rc == AF_ENOTFOUND ? AF_OK : rc;
+	return meta_batch_put(t, FINISHING_META, e->finishing, FINISHED_KEY_LEN,
+	    e->nfinishing);
 }
 
 void
@@ -312,24 +299,9 @@ finishing_oldest(const struct engine *e)
 static int
 finishing_load(struct engine *e, struct store_txn *t)
 {
-	struct store_val v;
-	int rc;
-
-	e->nfinishing = 0;
 	e->finishing_dirty = false;
-	rc = store_get(t, DB_META,
-	    (struct store_val){ FINISHING_META, sizeof(FINISHING_META) - 1 },
-	    &v);
-	if (rc == AF_ENOTFOUND)
-		return AF_OK;
-	if (rc != AF_OK)
-		return rc;
-	if (v.n % FINISHED_KEY_LEN != 0 ||
-	    v.n > FINISHING_MAX * FINISHED_KEY_LEN)
-		return AF_EDECODE;
-	memcpy(e->finishing, v.p, v.n);
-	e->nfinishing = v.n / FINISHED_KEY_LEN;
-	return AF_OK;
+	return meta_batch_get(t, FINISHING_META, e->finishing, FINISHED_KEY_LEN,
+	    FINISHING_MAX, &e->nfinishing);
 }
 
 /* The finished ms of the oldest DB_FINISHED entry in t, INT64_MAX if

@@ -273,6 +273,57 @@ meta_put_u64(struct store_txn *t, const char *name, uint64_t v)
 	    (struct store_val){ b, 8 }, false);
 }
 
+int
+meta_batch_get(struct store_txn *t, const char *name, void *keys, size_t klen,
+    size_t max, size_t *n)
+{
+	struct store_val v;
+	int rc;
+
+	*n = 0;
+	rc = store_get(t, DB_META, (struct store_val){ name, strlen(name) },
+	    &v);
+	if (rc == AF_ENOTFOUND)
+		return AF_OK;
+	if (rc != AF_OK)
+		return rc;
+	if (v.n % klen != 0 || v.n > max * klen)
+		return AF_EDECODE;
+	memcpy(keys, v.p, v.n);
+	*n = v.n / klen;
+	return AF_OK;
+}
+
+int
+meta_batch_put(struct store_txn *t, const char *name, const void *keys,
+    size_t klen, size_t n)
+{
+	struct store_val k = { name, strlen(name) };
+	int rc;
+
+	if (n > 0)
+		return store_put(t, DB_META, k,
+		    (struct store_val){ keys, n * klen }, false);
+	rc = store_del(t, DB_META, k);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
+}
+
+int
+meta_batch_move(struct store_txn *t, enum store_db db, const void *keys,
+    size_t klen, size_t n)
+{
+	const uint8_t *p = keys;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = store_put(t, db,
+			 (struct store_val){ p + i * klen, klen },
+			 (struct store_val){ "", 0 }, false)) != AF_OK)
+			return rc;
+	return AF_OK;
+}
+
 const char *
 act_state_name(enum act_state s)
 {

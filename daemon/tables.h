@@ -126,6 +126,22 @@ void finished_key(uint8_t key[FINISHED_KEY_LEN], int64_t ms, uint64_t act);
 int meta_get_u64(struct store_txn *t, const char *name, uint64_t *v);
 int meta_put_u64(struct store_txn *t, const char *name, uint64_t v);
 
+/*
+ * Meta batches (FINISHING_META, OWNING_META): keys of one table, klen
+ * bytes each, waiting end to end in one meta row until they move to their
+ * table together; no row when there are none.
+ */
+/* Read row `name` into keys (room for max of them), *n of them.
+ * AF_EDECODE if it is not whole keys or holds more than max. */
+int meta_batch_get(struct store_txn *t, const char *name, void *keys,
+    size_t klen, size_t max, size_t *n);
+/* Write row `name` as the n keys (none: delete it). */
+int meta_batch_put(struct store_txn *t, const char *name, const void *keys,
+    size_t klen, size_t n);
+/* Put the n keys into db, each with an empty value. */
+int meta_batch_move(struct store_txn *t, enum store_db db, const void *keys,
+    size_t klen, size_t n);
+
 const char *act_state_name(enum act_state s);
 
 #endif /* AF_TABLES_H */

@@ -235,23 +235,9 @@ take_secret(struct vowtab *vt, uint8_t out[VOW_SECRET_LEN])
 static int
 read_owning(struct vowtab *vt, struct store_txn *t)
 {
-	struct store_val v;
-	int rc;
-
-	vt->nowning = 0;
 	vt->owning_dirty = false;
-	rc = store_get(t, DB_META,
-	    (struct store_val){ OWNING_META, sizeof(OWNING_META) - 1 }, &v);
-	if (rc == AF_ENOTFOUND)
-		return AF_OK;
-	if (rc != AF_OK)
-		return rc;
-	if (v.n % OWNED_VOW_KEY_LEN != 0 ||
-	    v.n > OWNING_MAX * OWNED_VOW_KEY_LEN)
-		return AF_EDECODE;
-	memcpy(vt->owning, v.p, v.n);
-	vt->nowning = v.n / OWNED_VOW_KEY_LEN;
-	return AF_OK;
+	return meta_batch_get(t, OWNING_META, vt->owning, OWNED_VOW_KEY_LEN,
+	    OWNING_MAX, &vt->nowning);
 }
 
 /* Move the OWNING_META rows to DB_OWNED, in t (the row itself is written
@@ -259,14 +245,11 @@ read_owning(struct vowtab *vt, struct store_txn *t)
 static int
 owning_move(struct vowtab *vt, struct store_txn *t)
 {
-	size_t i;
 	int rc;
 
-	for (i = 0; i < vt->nowning; i++)
-		if ((rc = store_put(t, DB_OWNED,
-			 (struct store_val){ vt->owning[i], OWNED_VOW_KEY_LEN },
-			 (struct store_val){ "", 0 }, false)) != AF_OK)
-			return rc;
+	if ((rc = meta_batch_move(t, DB_OWNED, vt->owning, OWNED_VOW_KEY_LEN,
+		 vt->nowning)) != AF_OK)
+		return rc;
 	vt->owning_dirty = vt->owning_dirty || vt->nowning > 0;
 	vt->nowning = 0;
 	return AF_OK;
@@ -276,20 +259,11 @@ owning_move(struct vowtab *vt, struct store_txn *t)
 static int
 owning_put(struct vowtab *vt, struct store_txn *t)
 {
-	static const struct store_val name = { OWNING_META,
-		sizeof(OWNING_META) - 1 };
-	int rc;
-
 	if (!vt->owning_dirty)
 		return AF_OK;
 	vt->owning_dirty = false;
-	if (vt->nowning > 0)
-		return store_put(t, DB_META, name,
-		    (struct store_val){ vt->owning,
-			vt->nowning * OWNED_VOW_KEY_LEN },
-		    false);
-	rc = store_del(t, DB_META, name);
-	return rc == AF_ENOTFOUND ? AF_OK : rc;
+	return meta_batch_put(t, OWNING_META, vt->owning, OWNED_VOW_KEY_LEN,
+	    vt->nowning);
 }
 
 /* A vow just made with an owner: its DB_OWNED row, first in the
