@@ -93,6 +93,27 @@ store_durability_name(enum store_durability d)
 	}
 }
 
+const char *
+store_db_name(enum store_db db)
+{
+	static const char *const names[DB__COUNT] = {
+		[DB_META] = "meta",
+		[DB_ACTS] = "activations",
+		[DB_JOURNAL] = "journal",
+		[DB_VOWS] = "vows",
+		[DB_WATCHERS] = "watchers",
+		[DB_OUTBOX] = "outbox",
+		[DB_TIMERS] = "timers",
+		[DB_IDEM] = "idempotency",
+		[DB_HOLDS] = "holds",
+		[DB_OWNED] = "owned",
+		[DB_FINISHED] = "finished",
+		[DB_CHILDREN] = "children",
+	};
+
+	return (unsigned)db < DB__COUNT && names[db] != NULL ? names[db] : "?";
+}
+
 int
 store_scan(struct store *s, enum store_db db, const void *from, size_t n,
     store_scan_fn *cb, void *ctx)

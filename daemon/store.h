@@ -278,6 +278,9 @@ const char *store_errmsg(const struct store *s);
  * is AF_EINVAL and leaves *out alone. */
 int store_durability_parse(const char *s, enum store_durability *out);
 const char *store_durability_name(enum store_durability d);
+/* A table's name ("activations", ...): a backend's name for it on disk,
+ * and what tools print. Static; "?" for a value that is no table. */
+const char *store_db_name(enum store_db db);
 
 /*
  * Walk db in key order from the first key >= from (from NULL: the first

@@ -90,21 +90,6 @@ struct lstore {
 	unsigned rgen;
 };
 
-static const char *const db_names[DB__COUNT] = {
-	[DB_META] = "meta",
-	[DB_ACTS] = "activations",
-	[DB_JOURNAL] = "journal",
-	[DB_VOWS] = "vows",
-	[DB_WATCHERS] = "watchers",
-	[DB_OUTBOX] = "outbox",
-	[DB_TIMERS] = "timers",
-	[DB_IDEM] = "idempotency",
-	[DB_HOLDS] = "holds",
-	[DB_OWNED] = "owned",
-	[DB_FINISHED] = "finished",
-	[DB_CHILDREN] = "children",
-};
-
 static int
 map_err(struct lstore *ls, int rc, const char *what)
 {
@@ -540,7 +525,7 @@ env_open(struct lstore *ls, const char *path, unsigned extra, MDB_env **envp,
 	for (i = 0; i < DB__COUNT; i++) {
 		MDB_dbi d;
 
-		rc = mdb_dbi_open(txn, db_names[i],
+		rc = mdb_dbi_open(txn, store_db_name((enum store_db)i),
 		    extra & MDB_RDONLY ? 0 : MDB_CREATE, &d);
 		if (rc == MDB_NOTFOUND && (extra & MDB_RDONLY)) {
 			ls->absent[i] = true;

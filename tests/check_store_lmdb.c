@@ -520,7 +520,8 @@ START_TEST(test_store_lmdb_snapshot_reads_a_missing_table_as_empty)
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 64), 0);
 	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
 	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "children", 0, &d), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, store_db_name(DB_CHILDREN), 0, &d),
+	    0);
 	ck_assert_int_eq(mdb_drop(txn, d, 1), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);

@@ -14,21 +14,6 @@
 
 #include "store.h"
 
-static const char *const names[DB__COUNT] = {
-	[DB_META] = "meta",
-	[DB_ACTS] = "activations",
-	[DB_JOURNAL] = "journal",
-	[DB_VOWS] = "vows",
-	[DB_WATCHERS] = "watchers",
-	[DB_OUTBOX] = "outbox",
-	[DB_TIMERS] = "timers",
-	[DB_IDEM] = "idempotency",
-	[DB_HOLDS] = "holds",
-	[DB_OWNED] = "owned",
-	[DB_FINISHED] = "finished",
-	[DB_CHILDREN] = "children",
-};
-
 int
 main(int argc, char **argv)
 {
@@ -57,7 +42,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "dbstat: %s\n", store_errmsg(s));
 			break;
 		}
-		printf("%s %llu %llu\n", names[db],
+		printf("%s %llu %llu\n", store_db_name((enum store_db)db),
 		    (unsigned long long)st.entries,
 		    (unsigned long long)st.pages);
 		sum.entries += st.entries;
