@@ -115,6 +115,23 @@ struct scan_ctx {
 	void *ctx;
 };
 
+bool
+acttab_entry(struct store_val k, struct store_val v, uint64_t *id,
+    struct act_row *row)
+{
+	if (k.n != 8) {
+		log_warn("activation table: skipping a key of %zu bytes", k.n);
+		return false;
+	}
+	*id = store_rd_be64(k.p);
+	if (act_row_parse(v.p, v.n, row) != AF_OK) {
+		log_warn("activation row %llu is unreadable; skipped",
+		    (unsigned long long)*id);
+		return false;
+	}
+	return true;
+}
+
 static int
 scan_cb(void *ctx, struct store_val k, struct store_val v)
 {
@@ -122,16 +139,8 @@ scan_cb(void *ctx, struct store_val k, struct store_val v)
 	struct act_row row;
 	uint64_t id;
 
-	if (k.n != 8) {
-		log_warn("activation table: skipping a key of %zu bytes", k.n);
+	if (!acttab_entry(k, v, &id, &row))
 		return 0;
-	}
-	id = store_rd_be64(k.p);
-	if (act_row_parse(v.p, v.n, &row) != AF_OK) {
-		log_warn("activation row %llu is unreadable; skipped",
-		    (unsigned long long)id);
-		return 0;
-	}
 	return sc->cb(sc->ctx, id, &row);
 }
 

@@ -8,6 +8,7 @@
 #ifndef AF_ACTTAB_H
 #define AF_ACTTAB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -30,6 +31,13 @@ int acttab_set_journal_gc(struct store_txn *t, uint64_t id, uint64_t to,
 /* Mark the row of `id` Failed and quarantined with `why` (a Done row
  * stays Done; no row: AF_OK, its start never committed). */
 int acttab_quarantine(struct store_txn *t, uint64_t id, const char *why);
+
+/* One entry of the activation table as a walk of it sees it: its id and
+ * parsed row into *id and *row; false (logged) for an entry that is to be
+ * skipped, a key that is not an id or a row that does not parse. The
+ * fields of *row point into v. */
+bool acttab_entry(struct store_val k, struct store_val v, uint64_t *id,
+    struct act_row *row);
 
 /* Every row with id >= from, in id order, in one read transaction: cb gets
  * a view valid during the call and returns 0 to go on, 1 to stop, or a

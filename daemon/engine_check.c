@@ -125,8 +125,8 @@ struct list_ctx {
 	size_t max, n;
 };
 
-/* As acttab_scan's walk (the same rows skipped, with the same warnings),
- * keeping a copy of each row listed for engine_check_one. */
+/* As acttab_scan's walk (acttab_entry: the same rows skipped, with the
+ * same warnings), keeping a copy of each row listed for engine_check_one. */
 static int
 list_cb(void *ctx, struct store_val k, struct store_val v)
 {
@@ -134,17 +134,7 @@ list_cb(void *ctx, struct store_val k, struct store_val v)
 	struct act_row row;
 	uint64_t id, len = v.n;
 
-	if (k.n != 8) {
-		log_warn("activation table: skipping a key of %zu bytes", k.n);
-		return 0;
-	}
-	id = store_rd_be64(k.p);
-	if (act_row_parse(v.p, v.n, &row) != AF_OK) {
-		log_warn("activation row %llu is unreadable; skipped",
-		    (unsigned long long)id);
-		return 0;
-	}
-	if (row.state == ACT_DONE)
+	if (!acttab_entry(k, v, &id, &row) || row.state == ACT_DONE)
 		return 0;
 	buf_put(&lc->e->check_rows, &id, sizeof(id));
 	buf_put(&lc->e->check_rows, &len, sizeof(len));
