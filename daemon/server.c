@@ -9,6 +9,13 @@
  * next poll, schedule_pass) and commits them together; the replies leave
  * after that commit.
  *
+ * Replies are written straight to the socket once control is back in the
+ * loop (flush_cb), all that a connection got in one sweep in one writev;
+ * only what the socket does not take waits for it to be writable (the
+ * bufferevent's write event, enabled until its output is empty again).
+ * A reply so costs one system call, not a poll for writability too and
+ * two changes to the epoll set.
+ *
  * Limits, so that no client (or uid) can exhaust the daemon: at most
  * FAIR_FRAMES_PER_TURN frames of a connection per turn (fair.c), at most
  * max_connections connections (one more gets an error reply), accept()
@@ -61,6 +68,7 @@ struct conn {
 	bool dead;    /* close at the next chance (reap_cb): never
 				 * freed from inside a send */
 	bool backlog; /* complete frames wait for the next turn */
+	bool queued;  /* in srv->flushq */
 };
 
 /* The bytes all connections of one uid buffer (input and output). */
@@ -84,6 +92,9 @@ struct server {
 	struct evconnlistener *lis;
 	struct event *pass_ev;
 	struct event *reap_ev;
+	struct event *flush_ev; /* active while flushq is not empty */
+	uint64_t *flushq;       /* connections with replies to write */
+	size_t nflush, flushcap;
 	struct event *sig_term, *sig_int, *sig_hup, *sync_ev, *timer_ev;
 	struct api *api;
 	struct u64map conns;
@@ -113,6 +124,8 @@ static bool conn_drain(struct conn *c, size_t max);
 
 /* ---- Sending ------------------------------------------------------------------ */
 
+static void conn_queue_flush(struct conn *c);
+
 static void
 send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 {
@@ -141,6 +154,93 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	evbuffer_add(out, hdr, sizeof(hdr));
 	evbuffer_add(out, msg, n);
 	conn_account(c);
+	conn_queue_flush(c);
+}
+
+/*
+ * c's output is written by flush_cb, once this callback is done (its other
+ * replies of the sweep go in the same writev). Without the memory to queue
+ * it, the bufferevent writes it when the socket is writable.
+ */
+static void
+conn_queue_flush(struct conn *c)
+{
+	struct server *srv = c->srv;
+	uint64_t *q;
+	size_t cap;
+
+	if (c->queued)
+		return;
+	if (srv->nflush == srv->flushcap) {
+		cap = srv->flushcap ? srv->flushcap * 2 : 16;
+		if ((q = realloc(srv->flushq, cap * sizeof(*q))) == NULL) {
+			bufferevent_enable(c->bev, EV_WRITE);
+			return;
+		}
+		srv->flushq = q;
+		srv->flushcap = cap;
+	}
+	srv->flushq[srv->nflush++] = c->id;
+	c->queued = true;
+	if (srv->nflush == 1)
+		event_active(srv->flush_ev, 0, 0);
+}
+
+/* Write c's output until it is empty or the socket takes no more. The
+ * bufferevent keeps the front of its output frozen but while it writes
+ * itself: thawed here the same way. */
+static void
+conn_write(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int fd = bufferevent_getfd(c->bev);
+
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0)
+		if (evbuffer_write(out, fd) <= 0)
+			break;
+	evbuffer_freeze(out, 1);
+}
+
+/*
+ * Write what c has queued, as far as the socket takes it. The rest, and
+ * an error, go to the bufferevent: its write event (enabled here, until
+ * write_cb finds the output empty) writes the rest when the socket can
+ * take it, and reports an error as any write would (event_cb).
+ */
+static void
+conn_flush(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	conn_write(c);
+	conn_account(c);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(c->bev, EV_WRITE);
+	else if (c->closing)
+		conn_free(c);
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	/* conn_flush may free a closing connection, and what conn_free
+	 * hands elsewhere may queue others: they are written in this same
+	 * loop (it reads nflush afresh). */
+	for (i = 0; i < srv->nflush; i++) {
+		if ((c = u64map_get(&srv->conns, srv->flushq[i])) == NULL)
+			continue;
+		c->queued = false;
+		if (!c->dead)
+			conn_flush(c);
+	}
+	srv->nflush = 0;
 }
 
 /* ---- The pass --------------------------------------------------------------------- */
@@ -526,8 +626,12 @@ write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	conn_account(c);
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	if (c->closing)
 		conn_free(c);
+	else /* written: the next replies go straight out (flush_cb) */
+		bufferevent_disable(bev, EV_WRITE);
 }
 
 static void
@@ -651,7 +755,10 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* EV_WRITE (on from the start in libevent) only while output waits
+	 * for the socket (conn_flush). */
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
 	api_set_connections(srv->api, srv->conns.len);
 	log_debug("connection %llu from pid %ld", (unsigned long long)c->id,
 	    (long)cred.pid);
@@ -872,6 +979,7 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 	srv.api = api_new(e, send_cb, &srv, o->durability);
 	srv.pass_ev = event_new(srv.base, -1, 0, pass_cb, &srv);
 	srv.reap_ev = event_new(srv.base, -1, 0, reap_cb, &srv);
+	srv.flush_ev = event_new(srv.base, -1, 0, flush_cb, &srv);
 	srv.lis = evconnlistener_new(srv.base, accept_cb, &srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	srv.sig_term = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
@@ -884,9 +992,9 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		evconnlistener_set_error_cb(srv.lis, accept_error_cb);
 	if (srv.api == NULL || srv.pass_ev == NULL || srv.lis == NULL ||
 	    srv.accept_ev == NULL || srv.timer_ev == NULL ||
-	    srv.reap_ev == NULL || srv.backoff_ev == NULL ||
-	    srv.sig_term == NULL || srv.sig_int == NULL ||
-	    srv.sig_hup == NULL) {
+	    srv.reap_ev == NULL || srv.flush_ev == NULL ||
+	    srv.backoff_ev == NULL || srv.sig_term == NULL ||
+	    srv.sig_int == NULL || srv.sig_hup == NULL) {
 		snprintf(err, errlen, "out of memory setting up the loop");
 		rc = AF_ENOMEM;
 		goto out;
@@ -930,12 +1038,9 @@ out : {
 	srv.stopping = true;
 	while (u64map_next(&srv.conns, &i, &k, &p)) {
 		struct conn *c = p;
-		struct evbuffer *out = bufferevent_get_output(c->bev);
 
 		/* Replies of the last pass: best effort, no wait. */
-		while (evbuffer_get_length(out) > 0 &&
-		    evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
-			;
+		conn_write(c);
 		conn_free(c);
 		i = 0;
 	}
@@ -962,6 +1067,9 @@ out : {
 		event_free(srv.pass_ev);
 	if (srv.reap_ev)
 		event_free(srv.reap_ev);
+	if (srv.flush_ev)
+		event_free(srv.flush_ev);
+	free(srv.flushq);
 	if (srv.lis)
 		evconnlistener_free(srv.lis);
 	else
