@@ -54,6 +54,8 @@ struct vowtab {
 	vow_settled_fn *cb;
 	void *ctx;
 	struct buf scratch;
+	struct vow **flushv; /* vowtab_flush's dirty vows, in id order */
+	size_t capflush;
 	/* The OWNING_META row (tables.h) as committed plus this pass's. */
 	uint8_t owning[OWNING_MAX][OWNED_VOW_KEY_LEN];
 	size_t nowning;
@@ -366,6 +368,7 @@ vowtab_free(struct vowtab *vt)
 	u64map_release(&vt->wlast);
 	free(vt->wops);
 	buf_release(&vt->scratch);
+	free(vt->flushv);
 	explicit_bzero(vt->pool, sizeof(vt->pool));
 	free(vt);
 }
@@ -787,48 +790,116 @@ wop_superseded(const struct vowtab *vt, size_t i)
 	    memcmp(vt->wops[last - 1].key, k, WATCH_KEY_LEN) == 0;
 }
 
-int
-vowtab_flush(struct vowtab *vt, struct store_txn *t)
+static int
+vow_id_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(struct vow *const *)a)->id,
+		 y = (*(struct vow *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* More than this many pointers are not kept between passes. */
+#define FLUSHV_KEEP 4096
+
+/*
+ * The pass's dirty vows into vt->flushv, in id order (*n of them). Rows
+ * put in key order fill LMDB's leaves: a new key put before the last of a
+ * full page splits it in half, and nothing fills the left half again (ids
+ * only grow). False without the memory for the list.
+ */
+static bool
+dirty_vows(struct vowtab *vt, size_t *n)
+{
+	struct vow **a;
+	size_t i = 0, cap;
+	uint64_t k;
+	void *p;
+
+	*n = 0;
+	if (vt->capflush < vt->cache.len) {
+		cap = vt->cache.len < 64 ? 64 : vt->cache.len;
+		if ((a = realloc(vt->flushv, cap * sizeof(*a))) == NULL)
+			return false;
+		vt->flushv = a;
+		vt->capflush = cap;
+	}
+	while (u64map_next(&vt->cache, &i, &k, &p))
+		if (((struct vow *)p)->dirty)
+			vt->flushv[(*n)++] = p;
+	if (*n > 1)
+		qsort(vt->flushv, *n, sizeof(*vt->flushv), vow_id_cmp);
+	return true;
+}
+
+static int
+vow_put(struct vowtab *vt, struct store_txn *t, const struct vow *v)
 {
 	struct vow_row row;
 	uint8_t key[8];
-	size_t i = 0;
-	uint64_t k;
-	void *p;
 	int rc;
 
-	while (u64map_next(&vt->cache, &i, &k, &p)) {
-		struct vow *v = p;
+	memset(&row, 0, sizeof(row));
+	row.state = v->state;
+	memcpy(row.secret, v->secret, VOW_SECRET_LEN);
+	if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED)
+		row.value = (struct af_str){ (const char *)v->value,
+			v->value_n };
+	if (row.value.ptr == NULL && row.value.len == 0 &&
+	    (v->state == VOW_FULFILLED || v->state == VOW_REJECTED))
+		row.value.ptr = "";
+	row.follows = v->follows;
+	row.settled_seq = v->settled_seq;
+	row.owner = v->owner;
+	row.followed = v->followed;
+	row.invocation = v->invocation;
+	row.resolved_with = v->resolved_with;
+	buf_reset(&vt->scratch);
+	if ((rc = vow_row_encode(&vt->scratch, &row)) != AF_OK)
+		return rc;
+	store_be64(key, v->id);
+	rc = store_put(t, DB_VOWS, (struct store_val){ key, 8 },
+	    (struct store_val){ vt->scratch.p, vt->scratch.len }, false);
+	if (rc != AF_OK)
+		return rc;
+	if (v->made && (rc = owning_add(vt, t, v->owner, key)) != AF_OK)
+		return rc;
+	return AF_OK;
+}
 
-		if (!v->dirty)
-			continue;
-		memset(&row, 0, sizeof(row));
-		row.state = v->state;
-		memcpy(row.secret, v->secret, VOW_SECRET_LEN);
-		if (v->state == VOW_FULFILLED || v->state == VOW_REJECTED)
-			row.value = (struct af_str){ (const char *)v->value,
-				v->value_n };
-		if (row.value.ptr == NULL && row.value.len == 0 &&
-		    (v->state == VOW_FULFILLED || v->state == VOW_REJECTED))
-			row.value.ptr = "";
-		row.follows = v->follows;
-		row.settled_seq = v->settled_seq;
-		row.owner = v->owner;
-		row.followed = v->followed;
-		row.invocation = v->invocation;
-		row.resolved_with = v->resolved_with;
-		buf_reset(&vt->scratch);
-		if ((rc = vow_row_encode(&vt->scratch, &row)) != AF_OK)
-			return rc;
-		store_be64(key, v->id);
-		rc = store_put(t, DB_VOWS, (struct store_val){ key, 8 },
-		    (struct store_val){ vt->scratch.p, vt->scratch.len },
-		    false);
-		if (rc != AF_OK)
-			return rc;
-		if (v->made && (rc = owning_add(vt, t, v->owner, key)) != AF_OK)
-			return rc;
+/* The dirty vows' rows, in id order when there is the memory to sort. */
+static int
+put_dirty_vows(struct vowtab *vt, struct store_txn *t)
+{
+	size_t i = 0, n;
+	uint64_t k;
+	void *p;
+	int rc = AF_OK;
+
+	if (!dirty_vows(vt, &n)) {
+		while (rc == AF_OK && u64map_next(&vt->cache, &i, &k, &p))
+			if (((struct vow *)p)->dirty)
+				rc = vow_put(vt, t, p);
+		return rc;
 	}
+	for (i = 0; rc == AF_OK && i < n; i++)
+		rc = vow_put(vt, t, vt->flushv[i]);
+	if (vt->capflush > FLUSHV_KEEP) { /* a big pass's list goes */
+		free(vt->flushv);
+		vt->flushv = NULL;
+		vt->capflush = 0;
+	}
+	return rc;
+}
+
+int
+vowtab_flush(struct vowtab *vt, struct store_txn *t)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = put_dirty_vows(vt, t)) != AF_OK)
+		return rc;
 	if ((rc = last_wops(vt)) != AF_OK)
 		return rc;
 	for (i = 0; i < vt->nwops; i++) {
