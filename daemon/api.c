@@ -793,6 +793,20 @@ api_pending(const struct api *api)
 	return api->nheld > 0 || api->npost > 0;
 }
 
+bool
+api_holds(const struct api *api, uint64_t conn)
+{
+	size_t i;
+
+	for (i = 0; i < api->nheld; i++)
+		if (api->held[i].conn == conn)
+			return true;
+	for (i = 0; i < api->npost; i++)
+		if (api->post[i].conn == conn)
+			return true;
+	return false;
+}
+
 static void
 send_held(struct api *api, struct held *h)
 {

@@ -58,6 +58,10 @@ void api_protocol_error(struct api *api, uint64_t conn, const char *msg);
 /* Whether requests are waiting for a commit (the server runs a pass). */
 bool api_pending(const struct api *api);
 
+/* Whether a reply to conn waits for the pass (api_after_pass sends it): a
+ * connection closing after its output must stay until then. */
+bool api_holds(const struct api *api, uint64_t conn);
+
 /* After engine_pass returned rc: send every held reply, or rc's error in
  * place of each if the commit failed. */
 void api_after_pass(struct api *api, int rc);

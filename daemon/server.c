@@ -79,6 +79,11 @@ struct uidacct {
 	bool warned; /* logged once per episode over the limit */
 };
 
+/* A flush writes at most FLUSH_MAX bytes of a connection, FLUSH_CHUNK per
+ * write; the rest waits for the write event (conn_flush). */
+#define FLUSH_CHUNK (64u << 10)
+#define FLUSH_MAX   (1u << 20)
+
 /* Descriptors kept for the store, the log, modules: --max-connections
  * defaults to the descriptor limit minus these. */
 #define FD_RESERVE        32
@@ -188,37 +193,63 @@ conn_queue_flush(struct conn *c)
 
 /* Write c's output until it is empty or the socket takes no more. The
  * bufferevent keeps the front of its output frozen but while it writes
- * itself: thawed here the same way. */
+ * itself: thawed here the same way. At most max bytes (0: no limit). */
 static void
-conn_write(struct conn *c)
+conn_write(struct conn *c, size_t max)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int fd = bufferevent_getfd(c->bev);
+	size_t done = 0, want;
+	int n;
 
 	evbuffer_unfreeze(out, 1);
-	while (evbuffer_get_length(out) > 0)
-		if (evbuffer_write(out, fd) <= 0)
+	while (
+	    (want = evbuffer_get_length(out)) > 0 && (max == 0 || done < max)) {
+		if (want > FLUSH_CHUNK)
+			want = FLUSH_CHUNK;
+		if ((n = evbuffer_write_atmost(out, fd, (ev_ssize_t)want)) <= 0)
 			break;
+		done += (size_t)n;
+		if ((size_t)n < want) /* the socket is full */
+			break;
+	}
 	evbuffer_freeze(out, 1);
 }
 
 /*
- * Write what c has queued, as far as the socket takes it. The rest, and
- * an error, go to the bufferevent: its write event (enabled here, until
- * write_cb finds the output empty) writes the rest when the socket can
- * take it, and reports an error as any write would (event_cb).
+ * Close a closing connection once its output is written and the api holds
+ * no reply for it: replies of requests read before the close are sent by
+ * the pass (api_after_pass), which queues the connection again.
+ */
+static bool
+conn_done(struct conn *c)
+{
+	if (!c->closing ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
+	    api_holds(c->srv->api, c->id))
+		return false;
+	conn_free(c);
+	return true;
+}
+
+/*
+ * Write what c has queued, as far as the socket takes it and at most
+ * FLUSH_MAX bytes, so that one big reply does not hold the loop. The rest,
+ * and an error, go to the bufferevent: its write event (enabled here, until
+ * write_cb finds the output empty) writes the rest when the socket can take
+ * it, and reports an error as any write would (event_cb).
  */
 static void
 conn_flush(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
-	conn_write(c);
+	conn_write(c, FLUSH_MAX);
 	conn_account(c);
-	if (evbuffer_get_length(out) > 0)
+	if (conn_done(c))
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		bufferevent_enable(c->bev, EV_WRITE);
-	else if (c->closing)
-		conn_free(c);
+	else
+		bufferevent_disable(c->bev, EV_WRITE);
 }
 
 static void
@@ -424,6 +455,7 @@ conn_free(struct conn *c)
 	 * buffers now, so that the trim below finds them free. */
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	evbuffer_unfreeze(bufferevent_get_output(c->bev), 1);
 	evbuffer_drain(bufferevent_get_output(c->bev),
 	    evbuffer_get_length(bufferevent_get_output(c->bev)));
 	bufferevent_free(c->bev);
@@ -483,8 +515,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	free(dead);
 }
 
-/* Close after what is queued has been written (replies the api holds
- * for the pass included: they are written, then write_cb closes). */
+/* Close after what is queued has been written, replies the api holds for
+ * the pass included (conn_done, from flush_cb or write_cb). */
 static void
 conn_close_soon(struct conn *c)
 {
@@ -494,6 +526,7 @@ conn_close_soon(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	if (c->idle_ev != NULL)
 		evtimer_del(c->idle_ev);
+	conn_queue_flush(c); /* closes it once there is nothing to send */
 }
 
 /* Say why, then close. */
@@ -626,12 +659,11 @@ write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	conn_account(c);
-	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0 ||
+	    conn_done(c))
 		return;
-	if (c->closing)
-		conn_free(c);
-	else /* written: the next replies go straight out (flush_cb) */
-		bufferevent_disable(bev, EV_WRITE);
+	/* Written: the next replies go straight out (flush_cb). */
+	bufferevent_disable(bev, EV_WRITE);
 }
 
 static void
@@ -1040,7 +1072,7 @@ out : {
 		struct conn *c = p;
 
 		/* Replies of the last pass: best effort, no wait. */
-		conn_write(c);
+		conn_write(c, 0);
 		conn_free(c);
 		i = 0;
 	}

@@ -38,6 +38,13 @@
  *                               come), then reads the N replies; prints
  *                               "started=N errors=E last_outcome=V" (V:
  *                               the outcome vow of the last start)
+ *   rawframe SOCKET closeafter N
+ *                               in one write: a hello, N mkvows (ids 2 to
+ *                               N + 1) and a frame of bytes that are no
+ *                               Request; reads until the daemon closes and
+ *                               prints "replies=R vows=V closed=0|1" (R:
+ *                               frames received, V: mkvow replies without
+ *                               an error)
  *
  * The first four read until the daemon closes the connection or 30 s pass
  * without a byte (closed=0 then). unsorted and deep end with a probe, a
@@ -64,6 +71,7 @@
 
 static int is_limit_mode(const char *mode);
 static int limit_mode(int argc, char **argv);
+static int close_after(int fd, long n);
 
 /* Request{id 1, hello{version AF_PROTOCOL_VERSION}} */
 static const unsigned char hello[] = {
@@ -418,11 +426,12 @@ main(int argc, char **argv)
 	if (argc < 3 || argc > 4 ||
 	    (argc == 4 && strcmp(argv[2], "deep") != 0 &&
 		strcmp(argv[2], "starts") != 0 &&
+		strcmp(argv[2], "closeafter") != 0 &&
 		strcmp(argv[2], "badnames") != 0)) {
 		fprintf(stderr,
 		    "usage: rawframe SOCKET garbage|oversized|"
 		    "truncated|badversion|unsorted|deep [N]|starts N|"
-		    "badnames nul|utf8\n");
+		    "closeafter N|badnames nul|utf8\n");
 		return 2;
 	}
 	mode = argv[2];
@@ -461,6 +470,8 @@ main(int argc, char **argv)
 		perror("connect");
 		return 1;
 	}
+	if (strcmp(mode, "closeafter") == 0)
+		return close_after(fd, lists);
 	memset(buf, 0xff, sizeof(buf));
 	if (strcmp(mode, "garbage") == 0) {
 		unsigned char hdr[4] = { 0, 0, 0, 16 };
@@ -654,6 +665,83 @@ main(int argc, char **argv)
 	    tlen ? " text=" : "", text);
 	free(in);
 	close(fd);
+	return 0;
+}
+
+/* closeafter: see the top of the file. Requests read before the bad frame
+ * are answered before the daemon closes the connection. */
+static int
+close_after(int fd, long n)
+{
+	size_t len = sizeof(hello) + (size_t)n * 8 + 4 + 16, off = 0, inlen = 0;
+	unsigned char *out, *in, buf[4096];
+	long replies = 0, vows = 0, i;
+	const char *closed = "0";
+	ssize_t got;
+
+	if ((out = malloc(len)) == NULL || (in = malloc(1 << 20)) == NULL) {
+		perror("malloc");
+		return 1;
+	}
+	memcpy(out, hello, sizeof(hello));
+	off = sizeof(hello);
+	for (i = 0; i < n; i++) { /* Request{id i + 2, mkvow {}} */
+		uint64_t id = (uint64_t)i + 2;
+		unsigned char *f = out + off + 4;
+		size_t k = 0;
+
+		f[k++] = 0x08;
+		while (id >= 0x80) {
+			f[k++] = (unsigned char)(id | 0x80);
+			id >>= 7;
+		}
+		f[k++] = (unsigned char)id;
+		f[k++] = 0x22;
+		f[k++] = 0x00;
+		af__put_be32(out + off, (uint32_t)k);
+		off += 4 + k;
+	}
+	af__put_be32(out + off, 16);
+	memset(out + off + 4, 0xff, 16);
+	off += 4 + 16;
+	write_all(fd, out, off);
+	free(out);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		size_t at, flen;
+
+		if (poll(&p, 1, 30000) <= 0)
+			break;
+		if ((got = read(fd, buf, sizeof(buf))) <= 0) {
+			closed = got == 0 ? "1" : "0";
+			break;
+		}
+		if (inlen + (size_t)got > (1u << 20)) {
+			fprintf(stderr, "rawframe: too much answered\n");
+			return 1;
+		}
+		memcpy(in + inlen, buf, (size_t)got);
+		inlen += (size_t)got;
+		for (at = 0; inlen - at >= 4; at += 4 + flen) {
+			const unsigned char *r, *e;
+			size_t rn, en;
+			uint64_t id;
+
+			flen = af__get_be32(in + at);
+			if (inlen - at - 4 < flen)
+				break;
+			replies++;
+			id = response_of(in + at + 4, flen, &r, &rn);
+			if (id >= 2 && id < (uint64_t)n + 2 &&
+			    !pb_field(r, rn, 2, &e, &en, NULL))
+				vows++;
+		}
+		memmove(in, in + at, inlen - at);
+		inlen -= at;
+	}
+	free(in);
+	close(fd);
+	printf("replies=%ld vows=%ld closed=%s\n", replies, vows, closed);
 	return 0;
 }
 
