@@ -116,6 +116,45 @@ write_all(int fd, const unsigned char *p, size_t n)
 	}
 }
 
+/* Append n bytes to the growing buffer *in (*inlen used, *incap held). */
+static int
+append(unsigned char **in, size_t *inlen, size_t *incap, const unsigned char *p,
+    size_t n)
+{
+	unsigned char *q;
+
+	if (*inlen + n > *incap) {
+		if ((q = realloc(*in, (*inlen + n) * 2)) == NULL) {
+			perror("realloc");
+			return -1;
+		}
+		*in = q;
+		*incap = (*inlen + n) * 2;
+	}
+	memcpy(*in + *inlen, p, n);
+	*inlen += n;
+	return 0;
+}
+
+/* The next whole frame of in[*off..inlen): its body in *body and *blen,
+ * *off moved past it. 0 when no whole frame is left. */
+static int
+next_frame(const unsigned char *in, size_t inlen, size_t *off,
+    const unsigned char **body, size_t *blen)
+{
+	size_t len;
+
+	if (inlen - *off < 4)
+		return 0;
+	len = af__get_be32(in + *off);
+	if (inlen - *off - 4 < len)
+		return 0;
+	*body = in + *off + 4;
+	*blen = len;
+	*off += 4 + len;
+	return 1;
+}
+
 /* Write a tag and a varint (a length, or a varint field's value) in front
  * of *pos (the message grows towards the start of the buffer). */
 static void
@@ -575,6 +614,7 @@ main(int argc, char **argv)
 	}
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
+		const unsigned char *body;
 		size_t off, len;
 		int answered = 0;
 
@@ -588,26 +628,17 @@ main(int argc, char **argv)
 		total += (size_t)n;
 		if (!with_probe && !want_text)
 			continue;
-		if (inlen + (size_t)n > incap) {
-			incap = (inlen + (size_t)n) * 2;
-			if ((in = realloc(in, incap)) == NULL) {
-				perror("realloc");
-				return 1;
-			}
-		}
-		memcpy(in + inlen, buf, (size_t)n);
-		inlen += (size_t)n;
+		if (append(&in, &inlen, &incap, buf, (size_t)n) != 0)
+			return 1;
 		/* Whole frames: the probe's answer ends the wait; the text
 		 * of every other frame is kept. */
-		for (off = 0; inlen - off >= 4; off += 4 + len) {
+		off = 0;
+		while (next_frame(in, inlen, &off, &body, &len)) {
 			const unsigned char *r, *f;
 			size_t rn, fn;
 			uint64_t id;
 
-			len = af__get_be32(in + off);
-			if (inlen - off - 4 < len)
-				break;
-			id = response_of(in + off + 4, len, &r, &rn);
+			id = response_of(body, len, &r, &rn);
 			if (with_probe && id == PROBE_ID) {
 				answered = 1;
 				continue;
@@ -638,10 +669,10 @@ main(int argc, char **argv)
 				}
 				errors++;
 			}
-			for (size_t i = off + 4; i < off + 4 + len; i++)
-				if (in[i] >= 0x20 && in[i] < 0x7f &&
+			for (size_t i = 0; i < len; i++)
+				if (body[i] >= 0x20 && body[i] < 0x7f &&
 				    tlen < sizeof(text) - 1)
-					text[tlen++] = (char)in[i];
+					text[tlen++] = (char)body[i];
 		}
 		memmove(in, in + off, inlen - off);
 		inlen -= off;
@@ -673,23 +704,27 @@ main(int argc, char **argv)
 static int
 close_after(int fd, long n)
 {
-	size_t len = sizeof(hello) + (size_t)n * 8 + 4 + 16, off = 0, inlen = 0;
-	unsigned char *out, *in, buf[4096];
+	size_t len = sizeof(hello) + (size_t)n * 8 + 4 + 16, off = 0, inlen = 0,
+	       incap = 0, blen;
+	unsigned char *out, *in = NULL, buf[4096];
+	const unsigned char *body, *r, *e;
 	long replies = 0, vows = 0, i;
 	const char *closed = "0";
+	size_t rn, en;
+	uint64_t id;
 	ssize_t got;
 
-	if ((out = malloc(len)) == NULL || (in = malloc(1 << 20)) == NULL) {
+	if ((out = malloc(len)) == NULL) {
 		perror("malloc");
 		return 1;
 	}
 	memcpy(out, hello, sizeof(hello));
 	off = sizeof(hello);
 	for (i = 0; i < n; i++) { /* Request{id i + 2, mkvow {}} */
-		uint64_t id = (uint64_t)i + 2;
 		unsigned char *f = out + off + 4;
 		size_t k = 0;
 
+		id = (uint64_t)i + 2;
 		f[k++] = 0x08;
 		while (id >= 0x80) {
 			f[k++] = (unsigned char)(id | 0x80);
@@ -708,7 +743,6 @@ close_after(int fd, long n)
 	free(out);
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		size_t at, flen;
 
 		if (poll(&p, 1, 30000) <= 0)
 			break;
@@ -716,28 +750,18 @@ close_after(int fd, long n)
 			closed = got == 0 ? "1" : "0";
 			break;
 		}
-		if (inlen + (size_t)got > (1u << 20)) {
-			fprintf(stderr, "rawframe: too much answered\n");
+		if (append(&in, &inlen, &incap, buf, (size_t)got) != 0)
 			return 1;
-		}
-		memcpy(in + inlen, buf, (size_t)got);
-		inlen += (size_t)got;
-		for (at = 0; inlen - at >= 4; at += 4 + flen) {
-			const unsigned char *r, *e;
-			size_t rn, en;
-			uint64_t id;
-
-			flen = af__get_be32(in + at);
-			if (inlen - at - 4 < flen)
-				break;
+		off = 0;
+		while (next_frame(in, inlen, &off, &body, &blen)) {
 			replies++;
-			id = response_of(in + at + 4, flen, &r, &rn);
+			id = response_of(body, blen, &r, &rn);
 			if (id >= 2 && id < (uint64_t)n + 2 &&
 			    !pb_field(r, rn, 2, &e, &en, NULL))
 				vows++;
 		}
-		memmove(in, in + at, inlen - at);
-		inlen -= at;
+		memmove(in, in + off, inlen - off);
+		inlen -= off;
 	}
 	free(in);
 	close(fd);
