@@ -197,6 +197,19 @@ api_protocol_error(struct api *api, uint64_t conn, const char *msg)
 	r.error = &er;
 	m.kind_case = ASYNCFLOW__SERVER_MESSAGE__KIND_RESPONSE;
 	m.response = &r;
+	/* A client takes this error for the last frame before the close:
+	 * replies still owed to conn go first (api_after_pass). */
+	if (api_holds(api, conn)) {
+		struct held h = { conn, 0, NULL, 0, false };
+
+		if ((h.msg = api_pack_message(&m, &h.n)) != NULL &&
+		    api_grow((void **)&api->fin, &api->capfin, api->nfin + 1,
+			sizeof(h)) == AF_OK) {
+			api->fin[api->nfin++] = h;
+			return;
+		}
+		free(h.msg);
+	}
 	send_now(api, conn, &m);
 }
 
@@ -793,16 +806,30 @@ api_pending(const struct api *api)
 	return api->nheld > 0 || api->npost > 0;
 }
 
+/* An upgrade request of conn is being checked or waits for its switch:
+ * its answer comes in a later pass. */
+static bool
+upgrade_owed(const struct api *api, uint64_t conn)
+{
+	return (api->up.pid != 0 || api->up.swap_pending) &&
+	    api->up.conn == conn;
+}
+
 bool
 api_holds(const struct api *api, uint64_t conn)
 {
 	size_t i;
 
+	if (upgrade_owed(api, conn))
+		return true;
 	for (i = 0; i < api->nheld; i++)
 		if (api->held[i].conn == conn)
 			return true;
 	for (i = 0; i < api->npost; i++)
 		if (api->post[i].conn == conn)
+			return true;
+	for (i = 0; i < api->nfin; i++)
+		if (api->fin[i].conn == conn)
 			return true;
 	return false;
 }
@@ -822,7 +849,7 @@ api_after_pass(struct api *api, int rc)
 	Asyncflow__ErrorReply er;
 	struct held h;
 	char msg[256], text[API_ERRMSG_MAX];
-	size_t i;
+	size_t i, j;
 
 	/* Right after a commit, nothing uncommitted: a checked live
 	 * upgrade switches here, its answer among this pass's. */
@@ -857,6 +884,16 @@ api_after_pass(struct api *api, int rc)
 		send_held(api, &h);
 	}
 	api->npost = 0;
+	/* Last, the errors that end connections, but for one whose upgrade
+	 * answer is still to come. */
+	for (i = j = 0; i < api->nfin; i++) {
+		h = api->fin[i];
+		if (upgrade_owed(api, h.conn))
+			api->fin[j++] = h;
+		else
+			send_held(api, &h);
+	}
+	api->nfin = j;
 }
 
 void
@@ -905,8 +942,11 @@ api_free(struct api *api)
 		free(api->held[i].msg);
 	for (i = 0; i < api->npost; i++)
 		free(api->post[i].msg);
+	for (i = 0; i < api->nfin; i++)
+		free(api->fin[i].msg);
 	free(api->held);
 	free(api->post);
+	free(api->fin);
 	buf_release(&api->b);
 	arena_free(api->arena);
 	free(api);

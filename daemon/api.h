@@ -52,14 +52,17 @@ int api_frame(struct api *api, uint64_t conn, bool *greeted,
     const uint8_t *body, size_t n);
 
 /* Send a reply that does not wait for a commit: a protocol error for a
- * frame that could not be decoded (request id 0). */
+ * frame that could not be decoded (request id 0), which a client takes
+ * for the last frame before the close. If replies are still owed to conn
+ * (api_holds), it is sent after them, by the pass. */
 void api_protocol_error(struct api *api, uint64_t conn, const char *msg);
 
 /* Whether requests are waiting for a commit (the server runs a pass). */
 bool api_pending(const struct api *api);
 
-/* Whether a reply to conn waits for the pass (api_after_pass sends it): a
- * connection closing after its output must stay until then. */
+/* Whether a reply to conn waits for a pass (api_after_pass sends it; an
+ * upgrade's answer waits for its check): a connection closing after its
+ * output must stay until then. */
 bool api_holds(const struct api *api, uint64_t conn);
 
 /* After engine_pass returned rc: send every held reply, or rc's error in

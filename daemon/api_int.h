@@ -42,6 +42,9 @@ struct api {
 	size_t nheld, capheld;
 	struct held *post; /* answers to waits, after `held` */
 	size_t npost, cappost;
+	struct held *fin; /* errors that end a connection, after every
+			   * other reply it is owed (api_protocol_error) */
+	size_t nfin, capfin;
 	struct u64map waits; /* vow -> struct waitlist */
 	struct buf b;
 	bool cur_effect;    /* the request being handled writes */

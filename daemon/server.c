@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <sys/queue.h>
 #include <sys/resource.h>
 
 #include <errno.h>
@@ -64,11 +65,13 @@ struct conn {
 	size_t buffered;       /* this one's share of acct->bytes */
 	size_t peak;           /* the most it ever buffered */
 	bool greeted;
-	bool closing; /* close once the output has drained */
-	bool dead;    /* close at the next chance (reap_cb): never
+	bool closing;            /* close once the output has drained */
+	bool dead;               /* close at the next chance (reap_cb): never
 				 * freed from inside a send */
-	bool backlog; /* complete frames wait for the next turn */
-	bool queued;  /* in srv->flushq */
+	bool backlog;            /* complete frames wait for the next turn */
+	bool queued;             /* in srv->flushq */
+	TAILQ_ENTRY(conn) flink; /* srv->flushq, while queued */
+	TAILQ_ENTRY(conn) clink; /* srv->closing, while closing */
 };
 
 /* The bytes all connections of one uid buffer (input and output). */
@@ -97,9 +100,9 @@ struct server {
 	struct evconnlistener *lis;
 	struct event *pass_ev;
 	struct event *reap_ev;
-	struct event *flush_ev; /* active while flushq is not empty */
-	uint64_t *flushq;       /* connections with replies to write */
-	size_t nflush, flushcap;
+	struct event *flush_ev;     /* active while flushq is not empty */
+	TAILQ_HEAD(, conn) flushq;  /* connections with output to write */
+	TAILQ_HEAD(, conn) closing; /* connections to close (conn_done) */
 	struct event *sig_term, *sig_int, *sig_hup, *sync_ev, *timer_ev;
 	struct api *api;
 	struct u64map conns;
@@ -162,33 +165,19 @@ send_cb(void *ctx, uint64_t id, const uint8_t *msg, size_t n)
 	conn_queue_flush(c);
 }
 
-/*
- * c's output is written by flush_cb, once this callback is done (its other
- * replies of the sweep go in the same writev). Without the memory to queue
- * it, the bufferevent writes it when the socket is writable.
- */
+/* c's output is written by flush_cb, once this callback is done (its other
+ * replies of the sweep go in the same writev). */
 static void
 conn_queue_flush(struct conn *c)
 {
 	struct server *srv = c->srv;
-	uint64_t *q;
-	size_t cap;
 
 	if (c->queued)
 		return;
-	if (srv->nflush == srv->flushcap) {
-		cap = srv->flushcap ? srv->flushcap * 2 : 16;
-		if ((q = realloc(srv->flushq, cap * sizeof(*q))) == NULL) {
-			bufferevent_enable(c->bev, EV_WRITE);
-			return;
-		}
-		srv->flushq = q;
-		srv->flushcap = cap;
-	}
-	srv->flushq[srv->nflush++] = c->id;
-	c->queued = true;
-	if (srv->nflush == 1)
+	if (TAILQ_EMPTY(&srv->flushq))
 		event_active(srv->flush_ev, 0, 0);
+	TAILQ_INSERT_TAIL(&srv->flushq, c, flink);
+	c->queued = true;
 }
 
 /* Write c's output until it is empty or the socket takes no more. The
@@ -257,21 +246,18 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct conn *c;
-	size_t i;
 
 	(void)fd;
 	(void)what;
 	/* conn_flush may free a closing connection, and what conn_free
 	 * hands elsewhere may queue others: they are written in this same
-	 * loop (it reads nflush afresh). */
-	for (i = 0; i < srv->nflush; i++) {
-		if ((c = u64map_get(&srv->conns, srv->flushq[i])) == NULL)
-			continue;
+	 * loop. */
+	while ((c = TAILQ_FIRST(&srv->flushq)) != NULL) {
+		TAILQ_REMOVE(&srv->flushq, c, flink);
 		c->queued = false;
 		if (!c->dead)
 			conn_flush(c);
 	}
-	srv->nflush = 0;
 }
 
 /* ---- The pass --------------------------------------------------------------------- */
@@ -358,6 +344,7 @@ api_watch_cb(void *ctx, int fd)
 }
 
 static void pass_run(struct server *);
+static void closing_check(struct server *);
 
 /* One turn (turn.c), then the events its answer asks for. */
 static void
@@ -381,6 +368,7 @@ pass_run(struct server *srv)
 	struct timeval tv;
 
 	turn_run(&srv->turn, &next);
+	closing_check(srv);
 	if (!srv->ready_sent) { /* the replays queued at open have run */
 		srv->ready_sent = true;
 		if (srv->o.ready != NULL)
@@ -440,6 +428,10 @@ conn_free(struct conn *c)
 	bool big = c->peak >= (1u << 20);
 
 	u64map_del(&srv->conns, c->id);
+	if (c->queued)
+		TAILQ_REMOVE(&srv->flushq, c, flink);
+	if (c->closing)
+		TAILQ_REMOVE(&srv->closing, c, clink);
 	api_conn_closed(srv->api, c->id);
 	api_set_connections(srv->api, srv->conns.len);
 	if (c->acct != NULL) {
@@ -520,13 +512,31 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_close_soon(struct conn *c)
 {
-	if (c->dead)
+	if (c->dead || c->closing)
 		return;
 	c->closing = true;
+	TAILQ_INSERT_TAIL(&c->srv->closing, c, clink);
 	bufferevent_disable(c->bev, EV_READ);
 	if (c->idle_ev != NULL)
 		evtimer_del(c->idle_ev);
 	conn_queue_flush(c); /* closes it once there is nothing to send */
+}
+
+/*
+ * After a pass: close every closing connection that has nothing more to
+ * write or be sent. A send queues its connection, so this finds none as a
+ * rule; it is for the replies a pass could not send (out of memory).
+ */
+static void
+closing_check(struct server *srv)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&srv->closing); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, clink);
+		if (!c->dead && !c->queued)
+			conn_done(c);
+	}
 }
 
 /* Say why, then close. */
@@ -988,6 +998,8 @@ server_run(struct engine *e, struct store *s, const struct server_opts *o,
 		srv.o.max_uid_buffer = 256u << 20;
 	u64map_init(&srv.conns);
 	u64map_init(&srv.uids);
+	TAILQ_INIT(&srv.flushq);
+	TAILQ_INIT(&srv.closing);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (o->listen_fd > 0)
@@ -1101,7 +1113,6 @@ out : {
 		event_free(srv.reap_ev);
 	if (srv.flush_ev)
 		event_free(srv.flush_ev);
-	free(srv.flushq);
 	if (srv.lis)
 		evconnlistener_free(srv.lis);
 	else

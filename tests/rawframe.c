@@ -38,13 +38,18 @@
  *                               come), then reads the N replies; prints
  *                               "started=N errors=E last_outcome=V" (V:
  *                               the outcome vow of the last start)
- *   rawframe SOCKET closeafter N
+ *   rawframe SOCKET closeafter N [MODULE]
  *                               in one write: a hello, N mkvows (ids 2 to
- *                               N + 1) and a frame of bytes that are no
- *                               Request; reads until the daemon closes and
- *                               prints "replies=R vows=V closed=0|1" (R:
- *                               frames received, V: mkvow replies without
- *                               an error)
+ *                               N + 1), with MODULE an upgrade --check of
+ *                               it (id N + 2), and a frame of bytes that
+ *                               are no Request; reads until the daemon
+ *                               closes and prints "replies=R vows=V
+ *                               upgrade=0|1 last=ID closed=0|1" (R: frames
+ *                               received, V: mkvow replies without an
+ *                               error, upgrade: the upgrade answered
+ *                               without an error, ID: the request id of
+ *                               the last frame, 0 for the error that ends
+ *                               the connection)
  *
  * The first four read until the daemon closes the connection or 30 s pass
  * without a byte (closed=0 then). unsorted and deep end with a probe, a
@@ -71,7 +76,7 @@
 
 static int is_limit_mode(const char *mode);
 static int limit_mode(int argc, char **argv);
-static int close_after(int fd, long n);
+static int close_after(int argc, char **argv);
 
 /* Request{id 1, hello{version AF_PROTOCOL_VERSION}} */
 static const unsigned char hello[] = {
@@ -462,15 +467,16 @@ main(int argc, char **argv)
 
 	if (argc >= 3 && is_limit_mode(argv[2]))
 		return limit_mode(argc, argv);
+	if (argc >= 3 && strcmp(argv[2], "closeafter") == 0)
+		return close_after(argc, argv);
 	if (argc < 3 || argc > 4 ||
 	    (argc == 4 && strcmp(argv[2], "deep") != 0 &&
 		strcmp(argv[2], "starts") != 0 &&
-		strcmp(argv[2], "closeafter") != 0 &&
 		strcmp(argv[2], "badnames") != 0)) {
 		fprintf(stderr,
 		    "usage: rawframe SOCKET garbage|oversized|"
 		    "truncated|badversion|unsorted|deep [N]|starts N|"
-		    "closeafter N|badnames nul|utf8\n");
+		    "closeafter N [MODULE]|badnames nul|utf8\n");
 		return 2;
 	}
 	mode = argv[2];
@@ -509,8 +515,6 @@ main(int argc, char **argv)
 		perror("connect");
 		return 1;
 	}
-	if (strcmp(mode, "closeafter") == 0)
-		return close_after(fd, lists);
 	memset(buf, 0xff, sizeof(buf));
 	if (strcmp(mode, "garbage") == 0) {
 		unsigned char hdr[4] = { 0, 0, 0, 16 };
@@ -699,21 +703,44 @@ main(int argc, char **argv)
 	return 0;
 }
 
-/* closeafter: see the top of the file. Requests read before the bad frame
- * are answered before the daemon closes the connection. */
-static int
-close_after(int fd, long n)
+/* Append a varint to f at *k. */
+static void
+put_varint(unsigned char *f, size_t *k, uint64_t v)
 {
-	size_t len = sizeof(hello) + (size_t)n * 8 + 4 + 16, off = 0, inlen = 0,
-	       incap = 0, blen;
+	while (v >= 0x80) {
+		f[(*k)++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	f[(*k)++] = (unsigned char)v;
+}
+
+static int dial(const char *path);
+
+/* closeafter: see the top of the file. Requests read before the bad frame
+ * are answered before the daemon closes the connection, and the error it
+ * closes with comes last. */
+static int
+close_after(int argc, char **argv)
+{
+	const char *module = argc == 5 ? argv[4] : NULL;
+	long n = argc >= 4 ? strtol(argv[3], NULL, 10) : 0, replies = 0,
+	     vows = 0, upgraded = 0, i;
+	size_t mlen = module ? strlen(module) : 0, off, inlen = 0, incap = 0,
+	       blen, len;
 	unsigned char *out, *in = NULL, buf[4096];
 	const unsigned char *body, *r, *e;
-	long replies = 0, vows = 0, i;
 	const char *closed = "0";
+	uint64_t id, last = 0;
 	size_t rn, en;
-	uint64_t id;
 	ssize_t got;
+	int fd;
 
+	if (argc < 4 || argc > 5 || n < 0 || n > 100000 || mlen > 100) {
+		fprintf(stderr, "rawframe: closeafter N [MODULE]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	len = sizeof(hello) + (size_t)n * 8 + 128 + mlen + 4 + 16;
 	if ((out = malloc(len)) == NULL) {
 		perror("malloc");
 		return 1;
@@ -724,21 +751,36 @@ close_after(int fd, long n)
 		unsigned char *f = out + off + 4;
 		size_t k = 0;
 
-		id = (uint64_t)i + 2;
 		f[k++] = 0x08;
-		while (id >= 0x80) {
-			f[k++] = (unsigned char)(id | 0x80);
-			id >>= 7;
-		}
-		f[k++] = (unsigned char)id;
+		put_varint(f, &k, (uint64_t)i + 2);
 		f[k++] = 0x22;
 		f[k++] = 0x00;
+		af__put_be32(out + off, (uint32_t)k);
+		off += 4 + k;
+	}
+	if (module != NULL) {
+		/* Request{id n + 2, upgrade {modules [module], check true}} */
+		unsigned char *f = out + off + 4;
+		size_t k = 0;
+
+		f[k++] = 0x08;
+		put_varint(f, &k, (uint64_t)n + 2);
+		f[k++] = 0x92; /* field 18, length-delimited */
+		f[k++] = 0x01;
+		put_varint(f, &k, 2 + mlen + 2);
+		f[k++] = 0x0a;
+		put_varint(f, &k, mlen);
+		memcpy(f + k, module, mlen);
+		k += mlen;
+		f[k++] = 0x10;
+		f[k++] = 0x01;
 		af__put_be32(out + off, (uint32_t)k);
 		off += 4 + k;
 	}
 	af__put_be32(out + off, 16);
 	memset(out + off + 4, 0xff, 16);
 	off += 4 + 16;
+	fd = dial(argv[1]);
 	write_all(fd, out, off);
 	free(out);
 	for (;;) {
@@ -755,17 +797,21 @@ close_after(int fd, long n)
 		off = 0;
 		while (next_frame(in, inlen, &off, &body, &blen)) {
 			replies++;
-			id = response_of(body, blen, &r, &rn);
+			last = id = response_of(body, blen, &r, &rn);
 			if (id >= 2 && id < (uint64_t)n + 2 &&
 			    !pb_field(r, rn, 2, &e, &en, NULL))
 				vows++;
+			if (module != NULL && id == (uint64_t)n + 2 &&
+			    !pb_field(r, rn, 2, &e, &en, NULL))
+				upgraded++;
 		}
 		memmove(in, in + off, inlen - off);
 		inlen -= off;
 	}
 	free(in);
 	close(fd);
-	printf("replies=%ld vows=%ld closed=%s\n", replies, vows, closed);
+	printf("replies=%ld vows=%ld upgrade=%ld last=%llu closed=%s\n",
+	    replies, vows, upgraded, (unsigned long long)last, closed);
 	return 0;
 }
 
