@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "engine.h"
 #include "engineutil.h"
+#include "storeutil.h"
 #include "registry.h"
 #include "store.h"
 #include "testutil.h"
@@ -149,13 +150,7 @@ teardown(void)
 static uint64_t
 journal_rows(void)
 {
-	struct store_db_stat s;
-	struct store_txn *t;
-
-	ck_assert_int_eq(store_begin(st, true, &t), AF_OK);
-	ck_assert_int_eq(store_db_stat(t, DB_JOURNAL, &s), AF_OK);
-	store_abort(t);
-	return s.entries;
+	return storeutil_db_stat(st, DB_JOURNAL).entries;
 }
 
 static struct engine_act_info

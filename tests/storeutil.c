@@ -48,3 +48,15 @@ storeutil_get_copy(struct store *s, enum store_db db, struct store_val k,
 	store_abort(t);
 	return rc;
 }
+
+struct store_db_stat
+storeutil_db_stat(struct store *s, enum store_db db)
+{
+	struct store_db_stat out;
+	struct store_txn *t;
+
+	ck_assert_int_eq(store_begin(s, true, &t), AF_OK);
+	ck_assert_int_eq(store_db_stat(t, db, &out), AF_OK);
+	store_abort(t);
+	return out;
+}

@@ -1,8 +1,9 @@
 /*
  * storeutil.h: small Check helpers for tests that use the store directly
- * (check_store.c, check_store_lmdb.c): open one in a directory, put one key
- * in its own transaction, read a copy of one value. They assert, so they
- * are for Check tests only; the fuzzer-safe kit is harness.h.
+ * (check_store.c, check_store_lmdb.c and others): open one in a directory,
+ * put one key in its own transaction, read a copy of one value, count a
+ * table. They assert, so they are for Check tests only; the fuzzer-safe
+ * kit is harness.h.
  */
 #ifndef AF_STOREUTIL_H
 #define AF_STOREUTIL_H
@@ -22,6 +23,9 @@ void storeutil_put_commit(struct store *s, enum store_db db, struct store_val k,
  * the value (NUL-terminated) into out, asserting it fits. */
 int storeutil_get_copy(struct store *s, enum store_db db, struct store_val k,
     char *out, size_t outlen);
+
+/* What db holds as committed: rows and pages (store_db_stat, asserted). */
+struct store_db_stat storeutil_db_stat(struct store *s, enum store_db db);
 
 static inline struct store_val
 SV(const void *p, size_t n) {
