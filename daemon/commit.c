@@ -165,7 +165,6 @@ pass_writes_reset(struct pass_writes *w)
 	w->next_act_dirty = false;
 }
 
-static int finishing_flush(struct engine *, struct store_txn *);
 
 static int
 put_row(struct engine *e, struct store_txn *t, struct act *a)
@@ -219,16 +218,11 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
 	/* Finished now (a Done activation's row is written once, by the
 	 * pass that finished it): it waits for its retention in the index,
 	 * keyed by the time its row records; first in the FINISHING_META
-	 * row this commit writes (finishing_put), DB_FINISHED later. */
+	 * row this commit writes (meta_batch_write), DB_FINISHED later. */
 	finished_key(fkey, r.last_progress_ms, a->id);
 	if (r.last_progress_ms < e->prune_next_ms)
 		e->prune_next_ms = r.last_progress_ms;
-	if (e->nfinishing == FINISHING_MAX &&
-	    (rc = finishing_flush(e, t)) != AF_OK)
-		return rc;
-	memcpy(e->finishing[e->nfinishing++], fkey, FINISHED_KEY_LEN);
-	e->finishing_dirty = true;
-	return AF_OK;
+	return meta_batch_add(&e->finishing, t, fkey);
 }
 
 /* ---- Retention (prune.h does the deleting) ---- */
@@ -242,40 +236,17 @@ put_row(struct engine *e, struct store_txn *t, struct act *a)
  * finishing commit's transaction, so a crash never loses an entry.
  */
 
-/* Move the FINISHING_META entries to DB_FINISHED, in t. */
-static int
-finishing_flush(struct engine *e, struct store_txn *t)
-{
-	int rc;
-
-	if ((rc = meta_batch_move(t, DB_FINISHED, e->finishing,
-		 FINISHED_KEY_LEN, e->nfinishing)) != AF_OK)
-		return rc;
-	e->finishing_dirty = e->finishing_dirty || e->nfinishing > 0;
-	e->nfinishing = 0;
-	return AF_OK;
-}
-
-/* Write the FINISHING_META row if this pass changed it (none: deleted). */
-static int
-finishing_put(struct engine *e, struct store_txn *t)
-{
-	if (!e->finishing_dirty)
-		return AF_OK;
-	return meta_batch_put(t, FINISHING_META, e->finishing, FINISHED_KEY_LEN,
-	    e->nfinishing);
-}
-
 void
 engine_finishing_close(struct engine *e)
 {
 	struct store_txn *t;
 
-	if (e->nfinishing == 0 || e->needs_recover ||
+	if (e->finishing.n == 0 || e->needs_recover ||
 	    e->store_fault[0] != '\0' || store_txn_open(e->s) ||
 	    store_begin(e->s, false, &t) != AF_OK)
 		return;
-	if (finishing_flush(e, t) != AF_OK || finishing_put(e, t) != AF_OK) {
+	if (meta_batch_flush(&e->finishing, t) != AF_OK ||
+	    meta_batch_write(&e->finishing, t) != AF_OK) {
 		store_abort(t);
 		return;
 	}
@@ -289,19 +260,11 @@ finishing_oldest(const struct engine *e)
 	int64_t ms = INT64_MAX, x;
 	size_t i;
 
-	for (i = 0; i < e->nfinishing; i++)
-		if ((x = (int64_t)store_rd_be64(e->finishing[i])) < ms)
+	for (i = 0; i < e->finishing.n; i++)
+		if ((x = (int64_t)store_rd_be64(
+			 e->finishing.keys + i * FINISHED_KEY_LEN)) < ms)
 			ms = x;
 	return ms;
-}
-
-/* Read the FINISHING_META row of t into e. */
-static int
-finishing_load(struct engine *e, struct store_txn *t)
-{
-	e->finishing_dirty = false;
-	return meta_batch_get(t, FINISHING_META, e->finishing, FINISHED_KEY_LEN,
-	    FINISHING_MAX, &e->nfinishing);
 }
 
 /* The finished ms of the oldest DB_FINISHED entry in t, INT64_MAX if
@@ -337,7 +300,7 @@ engine_prune_load(struct engine *e)
 	if ((rc = store_begin(e->s, true, &t)) != AF_OK)
 		return rc;
 	if ((rc = oldest_finished(t, &e->prune_next_ms, key)) == AF_OK &&
-	    (rc = finishing_load(e, t)) == AF_OK &&
+	    (rc = meta_batch_load(&e->finishing, t)) == AF_OK &&
 	    (ms = finishing_oldest(e)) < e->prune_next_ms)
 		e->prune_next_ms = ms;
 	store_abort(t);
@@ -402,7 +365,7 @@ prune_step(struct engine *e, struct store_txn *t)
 	/* DB_FINISHED first holds every entry that is due or purged: the
 	 * loops below read only that table. */
 	if ((e->npurges > 0 || prune_is_due(e, finishing_oldest(e), now)) &&
-	    (rc = finishing_flush(e, t)) != AF_OK)
+	    (rc = meta_batch_flush(&e->finishing, t)) != AF_OK)
 		return rc;
 	/* ...and DB_OWNED every vow an activation made (prune_act reads
 	 * only that table): the vows of one pruned now, at the latest. */
@@ -559,7 +522,7 @@ commit(struct engine *e)
 	    (rc = timers_flush(&e->timers, t)) != AF_OK ||
 	    (rc = idem_flush(&e->w.idem, t)) != AF_OK ||
 	    (rc = journal_gc_step(e, t)) != AF_OK ||
-	    (rc = finishing_put(e, t)) != AF_OK)
+	    (rc = meta_batch_write(&e->finishing, t)) != AF_OK)
 		goto abort;
 	if (e->w.next_act_dirty &&
 	    (rc = meta_put_u64(t, "next_act", e->next_act)) != AF_OK)
@@ -614,7 +577,7 @@ commit(struct engine *e)
 	timers_reset(&e->timers);
 	e->npurges = 0;
 	e->nresets = 0;
-	e->finishing_dirty = false;
+	e->finishing.dirty = false;
 	/* Those that continued as new start over in the next pass: a flow
 	 * that does so at once again never holds up this one. */
 	for (i = 0; i < e->nrestarts; i++)
@@ -682,8 +645,8 @@ recover_from_store(struct engine *e, bool wake_failed)
 	e->nresets = 0;
 	e->nrestarts = 0;
 	e->prune_next_ms = INT64_MAX;
-	e->nfinishing = 0;
-	e->finishing_dirty = false;
+	e->finishing.n = 0;
+	e->finishing.dirty = false;
 	e->dirty = false;
 	e->lost = AF_OK;
 	/* If reading back fails too, the next pass tries again first. */

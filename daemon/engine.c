@@ -462,6 +462,9 @@ engine_alloc(struct store *s, struct af_registry *reg,
 		return AF_ENOMEM;
 	e->s = s;
 	e->reg = reg;
+	e->finishing = (struct meta_batch){ FINISHING_META, DB_FINISHED,
+		FINISHED_KEY_LEN, FINISHING_MAX, &e->finishing_keys[0][0], 0,
+		false };
 	if (opts != NULL)
 		e->o = *opts;
 	if (e->o.stack_size == 0)

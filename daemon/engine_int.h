@@ -318,10 +318,9 @@ struct engine {
 	size_t nrestarts, caprestarts;
 	int64_t prune_next_ms;
 	/* The FINISHING_META row (tables.h) as committed plus this pass's
-	 * additions, and whether this pass changed it. */
-	uint8_t finishing[FINISHING_MAX][FINISHED_KEY_LEN];
-	size_t nfinishing;
-	bool finishing_dirty;
+	 * additions. */
+	struct meta_batch finishing;
+	uint8_t finishing_keys[FINISHING_MAX][FINISHED_KEY_LEN];
 	struct purge {
 		uint64_t act;
 		int64_t finished_ms;

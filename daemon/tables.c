@@ -274,54 +274,67 @@ meta_put_u64(struct store_txn *t, const char *name, uint64_t v)
 }
 
 int
-meta_batch_get(struct store_txn *t, const char *name, void *keys, size_t klen,
-    size_t max, size_t *n)
+meta_batch_load(struct meta_batch *b, struct store_txn *t)
 {
 	struct store_val v;
 	int rc;
 
-	*n = 0;
-	rc = store_get(t, DB_META, (struct store_val){ name, strlen(name) },
-	    &v);
+	b->n = 0;
+	b->dirty = false;
+	rc = store_get(t, DB_META,
+	    (struct store_val){ b->name, strlen(b->name) }, &v);
 	if (rc == AF_ENOTFOUND)
 		return AF_OK;
 	if (rc != AF_OK)
 		return rc;
-	if (v.n % klen != 0 || v.n > max * klen)
+	if (v.n % b->klen != 0 || v.n > b->max * b->klen)
 		return AF_EDECODE;
-	memcpy(keys, v.p, v.n);
-	*n = v.n / klen;
+	memcpy(b->keys, v.p, v.n);
+	b->n = v.n / b->klen;
 	return AF_OK;
 }
 
 int
-meta_batch_put(struct store_txn *t, const char *name, const void *keys,
-    size_t klen, size_t n)
+meta_batch_add(struct meta_batch *b, struct store_txn *t, const void *key)
 {
-	struct store_val k = { name, strlen(name) };
 	int rc;
 
-	if (n > 0)
-		return store_put(t, DB_META, k,
-		    (struct store_val){ keys, n * klen }, false);
-	rc = store_del(t, DB_META, k);
-	return rc == AF_ENOTFOUND ? AF_OK : rc;
+	if (b->n == b->max && (rc = meta_batch_flush(b, t)) != AF_OK)
+		return rc;
+	memcpy(b->keys + b->n++ * b->klen, key, b->klen);
+	b->dirty = true;
+	return AF_OK;
 }
 
 int
-meta_batch_move(struct store_txn *t, enum store_db db, const void *keys,
-    size_t klen, size_t n)
+meta_batch_flush(struct meta_batch *b, struct store_txn *t)
 {
-	const uint8_t *p = keys;
 	size_t i;
 	int rc;
 
-	for (i = 0; i < n; i++)
-		if ((rc = store_put(t, db,
-			 (struct store_val){ p + i * klen, klen },
+	for (i = 0; i < b->n; i++)
+		if ((rc = store_put(t, b->db,
+			 (struct store_val){ b->keys + i * b->klen, b->klen },
 			 (struct store_val){ "", 0 }, false)) != AF_OK)
 			return rc;
+	b->dirty = b->dirty || b->n > 0;
+	b->n = 0;
 	return AF_OK;
+}
+
+int
+meta_batch_write(struct meta_batch *b, struct store_txn *t)
+{
+	struct store_val k = { b->name, strlen(b->name) };
+	int rc;
+
+	if (!b->dirty)
+		return AF_OK;
+	if (b->n > 0)
+		return store_put(t, DB_META, k,
+		    (struct store_val){ b->keys, b->n * b->klen }, false);
+	rc = store_del(t, DB_META, k);
+	return rc == AF_ENOTFOUND ? AF_OK : rc;
 }
 
 const char *

@@ -129,18 +129,29 @@ int meta_put_u64(struct store_txn *t, const char *name, uint64_t v);
 /*
  * Meta batches (FINISHING_META, OWNING_META): keys of one table, klen
  * bytes each, waiting end to end in one meta row until they move to their
- * table together; no row when there are none.
+ * table together; no row when there are none. In memory: the row as
+ * committed plus what this pass added, in keys (room for max of them, the
+ * owner's array). dirty until the owner's commit went through (the owner
+ * clears it then; a failed one is undone by reading the row again).
  */
-/* Read row `name` into keys (room for max of them), *n of them.
- * AF_EDECODE if it is not whole keys or holds more than max. */
-int meta_batch_get(struct store_txn *t, const char *name, void *keys,
-    size_t klen, size_t max, size_t *n);
-/* Write row `name` as the n keys (none: delete it). */
-int meta_batch_put(struct store_txn *t, const char *name, const void *keys,
-    size_t klen, size_t n);
-/* Put the n keys into db, each with an empty value. */
-int meta_batch_move(struct store_txn *t, enum store_db db, const void *keys,
-    size_t klen, size_t n);
+struct meta_batch {
+	const char *name; /* the DB_META row */
+	enum store_db db; /* the table the keys move to */
+	size_t klen, max;
+	uint8_t *keys;
+	size_t n;
+	bool dirty;
+};
+
+/* Read b's row in t (b clean). AF_EDECODE if it is not whole keys or
+ * holds more than max. */
+int meta_batch_load(struct meta_batch *b, struct store_txn *t);
+/* Add a key (klen bytes), first moving a full batch to its table. */
+int meta_batch_add(struct meta_batch *b, struct store_txn *t, const void *key);
+/* Move every key to b's table, each with an empty value, in t. */
+int meta_batch_flush(struct meta_batch *b, struct store_txn *t);
+/* Write b's row in t if b is dirty (no keys: delete the row). */
+int meta_batch_write(struct meta_batch *b, struct store_txn *t);
 
 const char *act_state_name(enum act_state s);
 

@@ -57,9 +57,8 @@ struct vowtab {
 	struct vow **flushv; /* vowtab_flush's dirty vows, in id order */
 	size_t capflush;
 	/* The OWNING_META row (tables.h) as committed plus this pass's. */
-	uint8_t owning[OWNING_MAX][OWNED_VOW_KEY_LEN];
-	size_t nowning;
-	bool owning_dirty;
+	struct meta_batch owning;
+	uint8_t owning_keys[OWNING_MAX][OWNED_VOW_KEY_LEN];
 	uint8_t pool[SECRET_POOL_N * VOW_SECRET_LEN];
 	size_t pool_left;       /* unused bytes, at the pool's start */
 	unsigned long pool_gen; /* fork_gen when it was filled */
@@ -233,54 +232,16 @@ take_secret(struct vowtab *vt, uint8_t out[VOW_SECRET_LEN])
 	return AF_OK;
 }
 
-/* Read the OWNING_META row of t into vt. */
-static int
-read_owning(struct vowtab *vt, struct store_txn *t)
-{
-	vt->owning_dirty = false;
-	return meta_batch_get(t, OWNING_META, vt->owning, OWNED_VOW_KEY_LEN,
-	    OWNING_MAX, &vt->nowning);
-}
-
-/* Move the OWNING_META rows to DB_OWNED, in t (the row itself is written
- * by owning_put). */
-static int
-owning_move(struct vowtab *vt, struct store_txn *t)
-{
-	int rc;
-
-	if ((rc = meta_batch_move(t, DB_OWNED, vt->owning, OWNED_VOW_KEY_LEN,
-		 vt->nowning)) != AF_OK)
-		return rc;
-	vt->owning_dirty = vt->owning_dirty || vt->nowning > 0;
-	vt->nowning = 0;
-	return AF_OK;
-}
-
-/* Write the OWNING_META row if this pass changed it (none: deleted). */
-static int
-owning_put(struct vowtab *vt, struct store_txn *t)
-{
-	if (!vt->owning_dirty)
-		return AF_OK;
-	vt->owning_dirty = false;
-	return meta_batch_put(t, OWNING_META, vt->owning, OWNED_VOW_KEY_LEN,
-	    vt->nowning);
-}
-
 /* A vow just made with an owner: its DB_OWNED row, first in the
  * OWNING_META row. */
 static int
 owning_add(struct vowtab *vt, struct store_txn *t, uint64_t owner,
     const uint8_t vkey[8])
 {
-	int rc;
+	uint8_t key[OWNED_KEY_MAX];
 
-	if (vt->nowning == OWNING_MAX && (rc = owning_move(vt, t)) != AF_OK)
-		return rc;
-	owned_key(vt->owning[vt->nowning++], owner, OWNED_VOW, vkey, 8);
-	vt->owning_dirty = true;
-	return AF_OK;
+	owned_key(key, owner, OWNED_VOW, vkey, 8);
+	return meta_batch_add(&vt->owning, t, key);
 }
 
 int
@@ -288,9 +249,9 @@ vowtab_owned_flush(struct vowtab *vt, struct store_txn *t)
 {
 	int rc;
 
-	if ((rc = owning_move(vt, t)) != AF_OK)
+	if ((rc = meta_batch_flush(&vt->owning, t)) != AF_OK)
 		return rc;
-	return owning_put(vt, t);
+	return meta_batch_write(&vt->owning, t);
 }
 
 static int
@@ -305,7 +266,7 @@ read_counters(struct vowtab *vt, struct store_txn *t)
 	if (rc != AF_OK && rc != AF_ENOTFOUND)
 		return rc;
 	vt->counters_dirty = false;
-	return read_owning(vt, t);
+	return meta_batch_load(&vt->owning, t);
 }
 
 int
@@ -323,6 +284,9 @@ vowtab_new(struct store *s, struct store_txn *t, vow_settled_fn *cb, void *ctx,
 	vt->pool_gen = fork_gen;
 	vt->cb = cb;
 	vt->ctx = ctx;
+	vt->owning = (struct meta_batch){ OWNING_META, DB_OWNED,
+		OWNED_VOW_KEY_LEN, OWNING_MAX, &vt->owning_keys[0][0], 0,
+		false };
 	u64map_init(&vt->cache);
 	u64map_init(&vt->pfollow);
 	u64map_init(&vt->wlast);
@@ -929,12 +893,13 @@ vowtab_flush(struct vowtab *vt, struct store_txn *t)
 		    AF_OK)
 			return rc;
 	}
-	return owning_put(vt, t);
+	return meta_batch_write(&vt->owning, t);
 }
 
 void
 vowtab_after_commit(struct vowtab *vt)
 {
+	vt->owning.dirty = false;
 	drop_cache(vt);
 	vt->nwops = 0;
 	u64map_reset(&vt->wlast);
@@ -962,7 +927,7 @@ vowtab_discard(struct vowtab *vt)
 int
 vowtab_forget(struct vowtab *vt)
 {
-	if (vt->counters_dirty || vt->nwops > 0)
+	if (vt->counters_dirty || vt->nwops > 0 || vt->owning.dirty)
 		return vowtab_discard(vt);
 	drop_cache(vt);
 	clear_pfollow(vt);
